@@ -1,0 +1,251 @@
+import type { Capabilities, Entry, HashType, Provider } from './types';
+import type { ActionKind, Plan, PlanAction } from './planner';
+import { depth } from './paths';
+import { measure, sameHash } from './hashing';
+import { Pacer } from './pacer';
+import { AbortedError, NotEmptyError, NotFoundError, VerificationError } from './errors';
+import { forEachLimit } from './concurrency';
+
+export interface Progress {
+	filesDone: number;
+	filesTotal: number;
+	bytesDone: number;
+	bytesTotal: number;
+	path?: string;
+}
+
+export interface ExecuteOptions {
+	/** Files copied at once (rclone --transfers). */
+	transfers?: number;
+	/** Deletes, folder creations and hash checks at once (rclone --checkers). */
+	checkers?: number;
+	signal?: AbortSignal;
+	onProgress?: (progress: Progress) => void;
+	pacer?: Pacer;
+	/** Why destination deletes must not run, decided before execution (a listing error). */
+	holdDeletes?: string;
+}
+
+export type ResultStatus = 'done' | 'failed' | 'skipped' | 'conflict';
+
+export interface ActionResult {
+	action: ActionKind;
+	path: string;
+	side: 'source' | 'destination';
+	reason: string;
+	status: ResultStatus;
+	bytes: number;
+	error?: string;
+}
+
+export interface ExecutionReport {
+	added: number;
+	updated: number;
+	deleted: number;
+	foldersCreated: number;
+	foldersDeleted: number;
+	movedSourcesDeleted: number;
+	skipped: number;
+	conflicts: number;
+	failed: number;
+	bytes: number;
+	retries: number;
+	cancelled: boolean;
+	deletesHeld?: string;
+	results: ActionResult[];
+	errors: Array<{ path: string; action: ActionKind; message: string }>;
+}
+
+/** The hash the destination reports for what it stored, which we also compute on the bytes we send. */
+export function verificationHash(source: Capabilities, destination: Capabilities): HashType | undefined {
+	return destination.listedHashTypes[0] ?? destination.hashTypes.find((type) => source.hashTypes.includes(type)) ?? destination.hashTypes[0];
+}
+
+function errorMessage(error: unknown): string {
+	return error instanceof Error ? error.message : String(error);
+}
+
+export async function execute(plan: Plan, source: Provider, destination: Provider, options: ExecuteOptions = {}): Promise<ExecutionReport> {
+	const { signal } = options;
+	const pacer = options.pacer ?? new Pacer();
+	const transfers = options.transfers ?? 4;
+	const checkers = options.checkers ?? 8;
+	const verifyType = verificationHash(source.capabilities, destination.capabilities);
+	const report: ExecutionReport = {
+		added: 0,
+		updated: 0,
+		deleted: 0,
+		foldersCreated: 0,
+		foldersDeleted: 0,
+		movedSourcesDeleted: 0,
+		skipped: 0,
+		conflicts: 0,
+		failed: 0,
+		bytes: 0,
+		retries: 0,
+		cancelled: false,
+		results: [],
+		errors: [],
+	};
+	const byKind = (...kinds: ActionKind[]) => plan.actions.filter((action) => kinds.includes(action.kind));
+	const transfersPlanned = byKind('copy', 'update');
+	const destinationDeletes = plan.actions.filter((action) => action.kind === 'delete' && action.side === 'destination');
+	const sourceDeletes = plan.actions.filter((action) => action.kind === 'delete' && action.side === 'source');
+	const progress: Progress = {
+		filesDone: 0,
+		filesTotal: transfersPlanned.length + byKind('delete', 'mkdir', 'rmdir').length,
+		bytesDone: 0,
+		bytesTotal: plan.bytesToTransfer,
+	};
+
+	const record = (action: PlanAction, status: ResultStatus, bytes = 0, error?: unknown, reason = action.reason) => {
+		const result: ActionResult = { action: action.kind, path: action.path, side: action.side, reason, status, bytes };
+		if (error !== undefined) {
+			result.error = errorMessage(error);
+			report.errors.push({ path: action.path, action: action.kind, message: result.error });
+			report.failed++;
+		}
+		if (status === 'skipped') report.skipped++;
+		if (status === 'conflict') report.conflicts++;
+		report.results.push(result);
+		if (status === 'done' || status === 'failed') {
+			progress.filesDone++;
+			progress.path = action.path;
+			options.onProgress?.({ ...progress });
+		}
+	};
+	const attempt = async <T>(operation: () => Promise<T>): Promise<T> => pacer.run(operation, signal);
+	const cancelledSkip = (action: PlanAction) => record(action, 'skipped', 0, undefined, 'not started: the sync was cancelled');
+
+	const copyOnce = async (action: PlanAction): Promise<Entry> => {
+		const from = action.source!;
+		const known = from.size >= 0 ? from.size : undefined;
+		const hashTypes = new Set<HashType>(Object.keys(from.hashes) as HashType[]);
+		if (verifyType) hashTypes.add(verifyType);
+		const input = await source.read(from.path, { signal });
+		const measured = measure(input, hashTypes, { size: known, hashes: from.hashes });
+		const written = await destination.write(action.path, measured, {
+			size: known,
+			modTime: from.modTime,
+			hashTypes: verifyType ? [verifyType] : [],
+			signal,
+		});
+		if (written.size !== measured.bytes) {
+			throw new VerificationError(`${action.path}: destination holds ${written.size} bytes, ${measured.bytes} were sent`);
+		}
+		const sent = verifyType && measured.hashes[verifyType];
+		const stored = verifyType && written.hashes[verifyType];
+		if (sent && stored && !sameHash(verifyType!, sent, stored)) {
+			throw new VerificationError(`${action.path}: destination ${verifyType} ${stored} differs from the ${sent} sent`);
+		}
+		return written;
+	};
+
+	const deleteOn = async (provider: Provider, path: string) => {
+		try {
+			await attempt(() => provider.delete(path));
+		} catch (error) {
+			if (!(error instanceof NotFoundError)) throw error;
+		}
+	};
+
+	const byDepth = new Map<number, PlanAction[]>();
+	for (const action of byKind('mkdir')) {
+		const level = depth(action.path);
+		byDepth.set(level, [...(byDepth.get(level) ?? []), action]);
+	}
+	for (const level of [...byDepth.keys()].sort((a, b) => a - b)) {
+		await forEachLimit(byDepth.get(level)!, checkers, async (action) => {
+			try {
+				await attempt(() => destination.mkdir(action.path));
+				report.foldersCreated++;
+				record(action, 'done');
+			} catch (error) {
+				record(action, 'failed', 0, error);
+			}
+		}, signal);
+	}
+
+	await forEachLimit(transfersPlanned, transfers, async (action) => {
+		let written: Entry;
+		try {
+			written = await attempt(() => copyOnce(action));
+		} catch (error) {
+			record(action, 'failed', 0, signal?.aborted ? new AbortedError() : error);
+			return;
+		}
+		report.bytes += written.size;
+		progress.bytesDone += written.size;
+		if (action.kind === 'copy') report.added++;
+		else report.updated++;
+		record(action, 'done', written.size);
+		if (action.deleteSourceAfter) {
+			try {
+				await deleteOn(source, action.source!.path);
+				report.movedSourcesDeleted++;
+			} catch (error) {
+				report.failed++;
+				report.errors.push({ path: action.source!.path, action: 'delete', message: `copied, but the source could not be deleted: ${errorMessage(error)}` });
+			}
+		}
+	}, signal);
+
+	await forEachLimit(sourceDeletes, checkers, async (action) => {
+		try {
+			await deleteOn(source, action.path);
+			report.movedSourcesDeleted++;
+			record(action, 'done');
+		} catch (error) {
+			record(action, 'failed', 0, error);
+		}
+	}, signal);
+
+	const transferFailures = report.failed;
+	const holdDeletes =
+		options.holdDeletes ??
+		(signal?.aborted ? 'the sync was cancelled' : transferFailures > 0 ? `${transferFailures} earlier action(s) failed` : undefined);
+	if (holdDeletes && destinationDeletes.length + byKind('rmdir').length > 0) report.deletesHeld = holdDeletes;
+
+	await forEachLimit(destinationDeletes, holdDeletes ? destinationDeletes.length || 1 : checkers, async (action) => {
+		if (holdDeletes) {
+			record(action, 'skipped', 0, undefined, `not deleted: ${holdDeletes}`);
+			return;
+		}
+		try {
+			await deleteOn(destination, action.path);
+			report.deleted++;
+			record(action, 'done');
+		} catch (error) {
+			record(action, 'failed', 0, error);
+		}
+	}, holdDeletes ? undefined : signal);
+
+	for (const action of byKind('rmdir')) {
+		if (holdDeletes || signal?.aborted) {
+			record(action, 'skipped', 0, undefined, `not deleted: ${holdDeletes ?? 'the sync was cancelled'}`);
+			continue;
+		}
+		try {
+			await attempt(() => destination.delete(action.path));
+			report.foldersDeleted++;
+			record(action, 'done');
+		} catch (error) {
+			if (error instanceof NotEmptyError) record(action, 'skipped', 0, undefined, 'folder kept: it still holds files outside the sync');
+			else if (error instanceof NotFoundError) record(action, 'done');
+			else record(action, 'failed', 0, error);
+		}
+	}
+
+	for (const action of byKind('skip')) record(action, 'skipped');
+	for (const action of byKind('conflict')) record(action, 'conflict');
+
+	if (signal?.aborted) {
+		report.cancelled = true;
+		const seen = new Set(report.results.map((result) => `${result.side}:${result.path}:${result.action}`));
+		for (const action of plan.actions) {
+			if (!seen.has(`${action.side}:${action.path}:${action.kind}`)) cancelledSkip(action);
+		}
+	}
+	report.retries = pacer.retries;
+	return report;
+}

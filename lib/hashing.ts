@@ -1,0 +1,178 @@
+import { createHash, type Hash } from 'node:crypto';
+import { Transform, Writable, type TransformCallback, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { HashType, Hashes } from './types';
+import { VerificationError } from './errors';
+
+interface Hasher {
+	update(chunk: Buffer): void;
+	digest(): string;
+}
+
+const DROPBOX_BLOCK = 4 * 1024 * 1024;
+
+/** Dropbox content_hash: SHA-256 over the SHA-256 digests of each 4 MiB block. */
+class DropboxContentHasher implements Hasher {
+	private readonly overall = createHash('sha256');
+	private block: Hash = createHash('sha256');
+	private blockFill = 0;
+
+	update(chunk: Buffer): void {
+		let offset = 0;
+		while (offset < chunk.length) {
+			const take = Math.min(DROPBOX_BLOCK - this.blockFill, chunk.length - offset);
+			this.block.update(chunk.subarray(offset, offset + take));
+			this.blockFill += take;
+			offset += take;
+			if (this.blockFill === DROPBOX_BLOCK) this.closeBlock();
+		}
+	}
+
+	digest(): string {
+		if (this.blockFill > 0) this.closeBlock();
+		return this.overall.digest('hex');
+	}
+
+	private closeBlock(): void {
+		this.overall.update(this.block.digest());
+		this.block = createHash('sha256');
+		this.blockFill = 0;
+	}
+}
+
+const QUICKXOR_WIDTH_BITS = 160;
+const QUICKXOR_SHIFT = 11;
+const QUICKXOR_CYCLE = QUICKXOR_SHIFT * QUICKXOR_WIDTH_BITS;
+
+/**
+ * OneDrive quickXorHash, after rclone's port of namazso/QuickXorHash: bytes are XORed into a
+ * 1760-byte cycle, which is folded into 160 bits at the end, with the length XORed in last.
+ */
+class QuickXorHasher implements Hasher {
+	private readonly cycle = new Uint8Array(QUICKXOR_CYCLE);
+	private position = 0;
+	private length = 0n;
+
+	update(chunk: Buffer): void {
+		const cycle = this.cycle;
+		let position = this.position;
+		for (let i = 0; i < chunk.length; i++) {
+			cycle[position] ^= chunk[i];
+			if (++position === QUICKXOR_CYCLE) position = 0;
+		}
+		this.position = position;
+		this.length += BigInt(chunk.length);
+	}
+
+	digest(): string {
+		const out = new Uint8Array(21);
+		for (let i = 0; i < QUICKXOR_CYCLE; i++) {
+			const shift = (i * QUICKXOR_SHIFT) % QUICKXOR_WIDTH_BITS;
+			const shifted = this.cycle[i] << (shift % 8);
+			const at = Math.floor(shift / 8);
+			out[at] ^= shifted & 0xff;
+			out[at + 1] ^= shifted >> 8;
+		}
+		out[0] ^= out[20];
+		let length = this.length;
+		for (let i = 0; i < 8; i++) {
+			out[12 + i] ^= Number(length & 0xffn);
+			length >>= 8n;
+		}
+		return Buffer.from(out.subarray(0, 20)).toString('base64');
+	}
+}
+
+function nodeHasher(algorithm: string): Hasher {
+	const hash = createHash(algorithm);
+	return { update: (chunk) => hash.update(chunk), digest: () => hash.digest('hex') };
+}
+
+export function createHasher(type: HashType): Hasher {
+	switch (type) {
+		case 'dropbox':
+			return new DropboxContentHasher();
+		case 'quickxor':
+			return new QuickXorHasher();
+		default:
+			return nodeHasher(type);
+	}
+}
+
+/** Hash values compare case-insensitively for hex; base64 (quickxor) is compared as is. */
+export function sameHash(type: HashType, a: string, b: string): boolean {
+	return type === 'quickxor' ? a === b : a.toLowerCase() === b.toLowerCase();
+}
+
+export interface MeasureExpectations {
+	size?: number;
+	hashes?: Hashes;
+}
+
+/**
+ * Counts and hashes the bytes that pass through. When expectations are given, a short or altered
+ * stream fails at its end, before the consumer can commit what it wrote.
+ */
+export class MeasuringStream extends Transform {
+	bytes = 0;
+	private readonly hashers: Map<HashType, Hasher>;
+	private result: Hashes = {};
+
+	constructor(
+		hashTypes: Iterable<HashType>,
+		private readonly expect: MeasureExpectations = {},
+	) {
+		super({ highWaterMark: 1024 * 1024 });
+		this.hashers = new Map([...new Set(hashTypes)].map((type) => [type, createHasher(type)]));
+	}
+
+	_transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+		this.bytes += chunk.length;
+		if (this.expect.size !== undefined && this.bytes > this.expect.size) {
+			callback(new VerificationError(`Stream is longer than the expected ${this.expect.size} bytes`));
+			return;
+		}
+		for (const hasher of this.hashers.values()) hasher.update(chunk);
+		callback(null, chunk);
+	}
+
+	_flush(callback: TransformCallback): void {
+		for (const [type, hasher] of this.hashers) this.result[type] = hasher.digest();
+		callback(this.mismatch());
+	}
+
+	get hashes(): Hashes {
+		return this.result;
+	}
+
+	private mismatch(): VerificationError | null {
+		const { size, hashes } = this.expect;
+		if (size !== undefined && size >= 0 && this.bytes !== size) {
+			return new VerificationError(`Stream ended after ${this.bytes} of ${size} bytes`);
+		}
+		for (const [type, expected] of Object.entries(hashes ?? {}) as Array<[HashType, string]>) {
+			const actual = this.result[type];
+			if (actual !== undefined && expected && !sameHash(type, actual, expected)) {
+				return new VerificationError(`${type} of the streamed bytes is ${actual}, expected ${expected}`);
+			}
+		}
+		return null;
+	}
+}
+
+/** Passes `source` through a MeasuringStream, carrying the source's errors over. */
+export function measure(source: Readable, hashTypes: Iterable<HashType>, expect?: MeasureExpectations): MeasuringStream {
+	const measuring = new MeasuringStream(hashTypes, expect);
+	source.once('error', (error) => measuring.destroy(error));
+	measuring.once('close', () => {
+		if (!source.destroyed) source.destroy();
+	});
+	return source.pipe(measuring);
+}
+
+/** Reads a stream to its end and returns its hashes; nothing is kept in memory. */
+export async function hashStream(source: Readable, hashTypes: HashType[]): Promise<{ hashes: Hashes; bytes: number }> {
+	const measuring = measure(source, hashTypes);
+	await pipeline(measuring, new Writable({ write: (_chunk, _encoding, done) => done() }));
+	return { hashes: measuring.hashes, bytes: measuring.bytes };
+}

@@ -1,0 +1,24 @@
+export type { Capabilities, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, WriteOptions } from './types';
+export { HASH_TYPES } from './types';
+export * from './errors';
+export { normalizeRelativePath, matchKey, joinPath, parentPath, baseName } from './paths';
+export { createHasher, hashStream, measure, MeasuringStream, sameHash } from './hashing';
+export { createFilter, FilterError, SYSTEM_FILES, type Filter, type FilterOptions } from './filters';
+export {
+	plan,
+	planMatches,
+	matchListings,
+	compareFiles,
+	needsHashes,
+	type ActionKind,
+	type CompareMode,
+	type Match,
+	type Plan,
+	type PlanAction,
+	type PlanOptions,
+	type SyncMode,
+} from './planner';
+export { execute, verificationHash, type ActionResult, type ExecuteOptions, type ExecutionReport, type Progress } from './executor';
+export { Pacer, classifyError, parseRetryAfter, type PacerOptions } from './pacer';
+export { sync, listAll, safetyRefusal, comparableHash, type SyncOptions, type SyncReport, type SyncStatus } from './sync';
+export { LocalProvider, type LocalProviderOptions } from './providers/local';

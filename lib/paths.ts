@@ -1,0 +1,47 @@
+import { InvalidPathError } from './errors';
+
+const ASCII = /^[\x20-\x7e]*$/;
+
+/**
+ * Checks a provider-relative path and returns it in canonical form: '/'-separated, no leading or
+ * trailing slash, '' for the root. Anything that could climb out of the root is refused.
+ */
+export function normalizeRelativePath(path: string): string {
+	if (typeof path !== 'string') throw new InvalidPathError(String(path), 'not a string');
+	if (path.includes('\0')) throw new InvalidPathError(path, 'contains a NUL character');
+	if (path.startsWith('/') && path !== '/') {
+		throw new InvalidPathError(path, 'absolute paths are not allowed');
+	}
+	const parts = path.split('/').filter((part) => part !== '');
+	for (const part of parts) {
+		if (part === '..' || part === '.') {
+			throw new InvalidPathError(path, `"${part}" is not allowed as a path segment`);
+		}
+	}
+	return parts.join('/');
+}
+
+/** The key two names are matched by: NFC always, and case-folded when either side ignores case. */
+export function matchKey(path: string, caseInsensitive: boolean): string {
+	const nfc = ASCII.test(path) ? path : path.normalize('NFC');
+	return caseInsensitive ? nfc.toLowerCase() : nfc;
+}
+
+export function joinPath(...parts: string[]): string {
+	return parts.filter((part) => part !== '').join('/');
+}
+
+export function parentPath(path: string): string {
+	const slash = path.lastIndexOf('/');
+	return slash < 0 ? '' : path.slice(0, slash);
+}
+
+export function baseName(path: string): string {
+	return path.slice(path.lastIndexOf('/') + 1);
+}
+
+export function depth(path: string): number {
+	let count = 0;
+	for (let i = 0; i < path.length; i++) if (path.charCodeAt(i) === 47) count++;
+	return count;
+}

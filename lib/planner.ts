@@ -1,0 +1,274 @@
+import type { Capabilities, Entry, HashType } from './types';
+import { matchKey, depth, parentPath, baseName, joinPath } from './paths';
+import { sameHash } from './hashing';
+
+/** Mirror: destination made identical. Copy: never deletes. Update: only new or newer files. Move: copy, then delete the source file. */
+export type SyncMode = 'mirror' | 'copy' | 'update' | 'move';
+export type CompareMode = 'auto' | 'checksum' | 'size';
+export type ActionKind = 'mkdir' | 'copy' | 'update' | 'delete' | 'rmdir' | 'skip' | 'conflict';
+
+export type SideTraits = Pick<Capabilities, 'caseInsensitive' | 'modTimePrecisionMs'>;
+
+export interface PlanOptions {
+	mode: SyncMode;
+	compare?: CompareMode;
+	/** Skip files whose destination copy is newer (rclone --update); always on in Update mode. */
+	newerOnly?: boolean;
+	/** Skip every file that already exists on the destination. */
+	ignoreExisting?: boolean;
+	/** Extra slack when comparing modification times, in ms, on top of both sides' precision. */
+	modifyWindowMs?: number;
+	/** Create source folders that hold no file; off when a filter selects only some files. */
+	createEmptyFolders?: boolean;
+	/** The hash type compared when both entries carry it; any shared one otherwise. */
+	hashType?: HashType;
+	source: SideTraits;
+	destination: SideTraits;
+}
+
+export interface PlanAction {
+	kind: ActionKind;
+	/** Path on the side the action changes (the destination, except for a source delete in Move mode). */
+	path: string;
+	side: 'source' | 'destination';
+	reason: string;
+	source?: Entry;
+	destination?: Entry;
+	/** Move mode: delete the source file once its copy is verified. */
+	deleteSourceAfter?: boolean;
+}
+
+export interface Plan {
+	mode: SyncMode;
+	actions: PlanAction[];
+	counts: Record<ActionKind, number>;
+	sourceFiles: number;
+	destinationFiles: number;
+	bytesToTransfer: number;
+}
+
+/** All entries of both sides that share one match key; more than one on a side is a collision. */
+export interface Match {
+	key: string;
+	source?: Entry;
+	destination?: Entry;
+	extraSources?: Entry[];
+	extraDestinations?: Entry[];
+}
+
+export function matchListings(
+	source: Iterable<Entry>,
+	destination: Iterable<Entry>,
+	traits: { source: SideTraits; destination: SideTraits },
+): Map<string, Match> {
+	const caseInsensitive = traits.source.caseInsensitive || traits.destination.caseInsensitive;
+	const matches = new Map<string, Match>();
+	const add = (entry: Entry, side: 'source' | 'destination') => {
+		const key = matchKey(entry.path, caseInsensitive);
+		let match = matches.get(key);
+		if (!match) {
+			match = { key };
+			matches.set(key, match);
+		}
+		if (match[side] === undefined) {
+			match[side] = entry;
+		} else {
+			const extras = side === 'source' ? 'extraSources' : 'extraDestinations';
+			(match[extras] ??= []).push(entry);
+		}
+	};
+	for (const entry of source) add(entry, 'source');
+	for (const entry of destination) add(entry, 'destination');
+	return matches;
+}
+
+function modifyWindow(options: PlanOptions): number {
+	return Math.max(options.source.modTimePrecisionMs, options.destination.modTimePrecisionMs, options.modifyWindowMs ?? 0);
+}
+
+/** A hash type whose value both entries carry, preferring the one asked for. */
+export function knownSharedHash(a: Entry, b: Entry, preferred?: HashType): HashType | undefined {
+	if (preferred && a.hashes[preferred] && b.hashes[preferred]) return preferred;
+	for (const type of Object.keys(a.hashes) as HashType[]) {
+		if (a.hashes[type] && b.hashes[type]) return type;
+	}
+	return undefined;
+}
+
+/**
+ * Whether deciding this pair needs hashes that the listings did not carry. The caller fetches them
+ * (bounded by its checkers) and plans again; the planner itself never does I/O.
+ */
+export function needsHashes(match: Match, options: PlanOptions): boolean {
+	const { source, destination } = match;
+	if (!source || !destination || source.isDir || destination.isDir) return false;
+	if (match.extraSources || match.extraDestinations || options.ignoreExisting) return false;
+	const compare = options.compare ?? 'auto';
+	if (compare === 'size' || source.size !== destination.size || source.size < 0) return false;
+	if (knownSharedHash(source, destination, options.hashType)) return false;
+	if (compare === 'checksum' || options.mode === 'move') return true;
+	return Math.abs(source.modTime - destination.modTime) > modifyWindow(options);
+}
+
+interface Verdict {
+	equal: boolean;
+	reason: string;
+}
+
+function formatDelta(ms: number): string {
+	const seconds = Math.abs(ms) / 1000;
+	return seconds < 120 ? `${seconds.toFixed(3)} s` : `${(seconds / 3600).toFixed(1)} h`;
+}
+
+/** rclone's rule: size first, then modification time within the coarser precision, then a shared hash. */
+export function compareFiles(source: Entry, destination: Entry, options: PlanOptions): Verdict {
+	const compare = options.compare ?? 'auto';
+	const hashType = knownSharedHash(source, destination, options.hashType);
+	const byHash = (): Verdict =>
+		sameHash(hashType!, source.hashes[hashType!]!, destination.hashes[hashType!]!)
+			? { equal: true, reason: `same ${hashType} hash` }
+			: { equal: false, reason: `content differs (${hashType})` };
+	if (source.size < 0 || destination.size < 0) {
+		return hashType ? byHash() : { equal: false, reason: 'size unknown on one side' };
+	}
+	if (source.size !== destination.size) {
+		return { equal: false, reason: `size differs (${source.size} → ${destination.size} bytes on destination)` };
+	}
+	if (compare === 'size') return { equal: true, reason: 'same size' };
+	if (hashType && (compare === 'checksum' || options.mode === 'move')) return byHash();
+	const delta = source.modTime - destination.modTime;
+	if (Math.abs(delta) <= modifyWindow(options)) {
+		return { equal: true, reason: compare === 'checksum' ? 'no shared hash; same size and modification time' : 'same size and modification time' };
+	}
+	if (hashType) {
+		const verdict = byHash();
+		return verdict.equal ? { equal: true, reason: `same content (${hashType}); modification time differs by ${formatDelta(delta)}` } : verdict;
+	}
+	return { equal: false, reason: `modification time differs by ${formatDelta(delta)} and no shared hash` };
+}
+
+function collisionReason(match: Match, side: 'source' | 'destination'): string {
+	const entries = side === 'source' ? [match.source!, ...(match.extraSources ?? [])] : [match.destination!, ...(match.extraDestinations ?? [])];
+	const names = entries.map((entry) => `"${entry.path}"`).join(', ');
+	if (entries.every((entry) => entry.path === entries[0].path)) {
+		return `${entries.length} items named ${names.split(', ')[0]} on the ${side}; rename or remove the duplicates`;
+	}
+	return `names ${names} on the ${side} collide (case or Unicode form); rename one of them`;
+}
+
+function conflictActions(match: Match): PlanAction[] {
+	const actions: PlanAction[] = [];
+	if (match.extraSources) {
+		const reason = collisionReason(match, 'source');
+		for (const entry of [match.source!, ...match.extraSources]) {
+			actions.push({ kind: 'conflict', path: entry.path, side: 'destination', reason, source: entry, destination: match.destination });
+		}
+	}
+	if (match.extraDestinations) {
+		const reason = collisionReason(match, 'destination');
+		for (const entry of [match.destination!, ...match.extraDestinations]) {
+			actions.push({ kind: 'conflict', path: entry.path, side: 'destination', reason, source: match.source, destination: entry });
+		}
+	}
+	return actions;
+}
+
+function decide(match: Match, options: PlanOptions, destinationPath: (sourcePath: string) => string): PlanAction | PlanAction[] | undefined {
+	if (match.extraSources || match.extraDestinations) return conflictActions(match);
+	const { source, destination } = match;
+	const move = options.mode === 'move';
+	if (source && destination && source.isDir !== destination.isDir) {
+		return {
+			kind: 'conflict',
+			path: destination.path,
+			side: 'destination',
+			reason: source.isDir ? 'a folder on the source, a file on the destination' : 'a file on the source, a folder on the destination',
+			source,
+			destination,
+		};
+	}
+	if (source && !destination) {
+		if (source.isDir) {
+			return options.createEmptyFolders === false
+				? undefined
+				: { kind: 'mkdir', path: destinationPath(source.path), side: 'destination', reason: 'new folder', source };
+		}
+		return { kind: 'copy', path: destinationPath(source.path), side: 'destination', reason: 'new file', source, deleteSourceAfter: move || undefined };
+	}
+	if (destination && !source) {
+		if (options.mode !== 'mirror') {
+			return destination.isDir
+				? undefined
+				: { kind: 'skip', path: destination.path, side: 'destination', reason: `only on the destination; kept (${options.mode} never deletes)`, destination };
+		}
+		return destination.isDir
+			? { kind: 'rmdir', path: destination.path, side: 'destination', reason: 'folder not in the source', destination }
+			: { kind: 'delete', path: destination.path, side: 'destination', reason: 'not in the source', destination };
+	}
+	if (!source || !destination || source.isDir) return undefined;
+
+	const skip = (reason: string): PlanAction => ({ kind: 'skip', path: destination.path, side: 'destination', reason, source, destination });
+	if (options.ignoreExisting) return skip('exists on the destination (ignore existing)');
+	if ((options.newerOnly || options.mode === 'update') && destination.modTime - source.modTime > modifyWindow(options)) {
+		return skip(`destination is newer by ${formatDelta(destination.modTime - source.modTime)}`);
+	}
+	const verdict = compareFiles(source, destination, options);
+	if (verdict.equal) {
+		if (move) {
+			return { kind: 'delete', path: source.path, side: 'source', reason: `identical copy on the destination (${verdict.reason})`, source, destination };
+		}
+		return skip(`identical: ${verdict.reason}`);
+	}
+	return { kind: 'update', path: destination.path, side: 'destination', reason: verdict.reason, source, destination, deleteSourceAfter: move || undefined };
+}
+
+const PHASE: Record<ActionKind, number> = { mkdir: 0, copy: 1, update: 1, delete: 2, rmdir: 3, skip: 4, conflict: 4 };
+
+/**
+ * Where a new source path lands: under the destination's existing spelling of each parent folder,
+ * so a case-insensitive source never creates "Photos" beside an existing "photos".
+ */
+function destinationNamer(matches: Map<string, Match>, caseInsensitive: boolean): (sourcePath: string) => string {
+	const folders = new Map<string, string>();
+	const folderName = (sourceFolder: string): string => {
+		if (sourceFolder === '') return '';
+		const key = matchKey(sourceFolder, caseInsensitive);
+		let name = folders.get(key);
+		if (name === undefined) {
+			const existing = matches.get(key)?.destination;
+			name = existing?.isDir ? existing.path : joinPath(folderName(parentPath(sourceFolder)), baseName(sourceFolder));
+			folders.set(key, name);
+		}
+		return name;
+	};
+	return (sourcePath) => joinPath(folderName(parentPath(sourcePath)), baseName(sourcePath));
+}
+
+/** Pure: two matched listings in, a plan out. The same input always gives the same plan. */
+export function planMatches(matches: Map<string, Match>, options: PlanOptions): Plan {
+	const destinationPath = destinationNamer(matches, options.source.caseInsensitive || options.destination.caseInsensitive);
+	const counts: Record<ActionKind, number> = { mkdir: 0, copy: 0, update: 0, delete: 0, rmdir: 0, skip: 0, conflict: 0 };
+	const phases: PlanAction[][] = [[], [], [], [], []];
+	let sourceFiles = 0;
+	let destinationFiles = 0;
+	let bytesToTransfer = 0;
+	const tally = (action: PlanAction) => {
+		counts[action.kind]++;
+		phases[PHASE[action.kind]].push(action);
+		if ((action.kind === 'copy' || action.kind === 'update') && action.source!.size > 0) bytesToTransfer += action.source!.size;
+	};
+	for (const match of matches.values()) {
+		if (match.source && !match.source.isDir) sourceFiles += 1 + (match.extraSources?.length ?? 0);
+		if (match.destination && !match.destination.isDir) destinationFiles += 1 + (match.extraDestinations?.length ?? 0);
+		const decided = decide(match, options, destinationPath);
+		if (Array.isArray(decided)) decided.forEach(tally);
+		else if (decided) tally(decided);
+	}
+	phases[0].sort((a, b) => depth(a.path) - depth(b.path));
+	phases[3].sort((a, b) => depth(b.path) - depth(a.path));
+	return { mode: options.mode, actions: phases.flat(), counts, sourceFiles, destinationFiles, bytesToTransfer };
+}
+
+export function plan(source: Iterable<Entry>, destination: Iterable<Entry>, options: PlanOptions): Plan {
+	return planMatches(matchListings(source, destination, options), options);
+}

@@ -1,0 +1,365 @@
+import { promises as fs, constants as fsConstants, type Dirent, type BigIntStats } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import * as nodePath from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createWriteStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+import type { Capabilities, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, WriteOptions } from '../types';
+import { HASH_TYPES } from '../types';
+import {
+	AlreadyExistsError,
+	CloudSyncError,
+	InvalidPathError,
+	NotEmptyError,
+	NotFoundError,
+	TransientError,
+} from '../errors';
+import { normalizeRelativePath, parentPath, joinPath } from '../paths';
+import { hashStream, measure } from '../hashing';
+
+export interface LocalProviderOptions {
+	/** Follow symbolic links that stay inside the root, or skip every link (the default). */
+	symlinks?: 'skip' | 'follow';
+	/** Create the root folder when it does not exist. */
+	createRoot?: boolean;
+	/** When set, the root must lie inside one of these folders (n8n's N8N_RESTRICT_FILE_ACCESS_TO). */
+	allowedRoots?: string[];
+}
+
+const TEMP_MARKER = '.cloudsync-tmp-';
+const STAT_BATCH = 64;
+const READ_CHUNK = 1024 * 1024;
+
+function isTempName(name: string): boolean {
+	return name.startsWith('.') && name.includes(TEMP_MARKER);
+}
+
+function isInside(root: string, candidate: string): boolean {
+	return candidate === root || candidate.startsWith(root.endsWith(nodePath.sep) ? root : root + nodePath.sep);
+}
+
+function modTimeOf(stats: BigIntStats): number {
+	return Math.round(Number(stats.mtimeNs) / 1e6);
+}
+
+/** Maps Node's error codes to the engine's typed errors. */
+function mapError(error: unknown, path: string): Error {
+	if (error instanceof CloudSyncError) return error;
+	const code = (error as NodeJS.ErrnoException)?.code;
+	switch (code) {
+		case 'ENOENT':
+		case 'ENOTDIR':
+			return new NotFoundError(path, { cause: error });
+		case 'EEXIST':
+		case 'EISDIR':
+			return new AlreadyExistsError(path, { cause: error });
+		case 'ENOTEMPTY':
+			return new NotEmptyError(path, { cause: error });
+		case 'EACCES':
+		case 'EPERM':
+			return new CloudSyncError(`Permission denied: ${path}`, {
+				cause: error,
+				hint: 'Give the n8n user read and write access to this folder.',
+			});
+		case 'ENOSPC':
+		case 'EDQUOT':
+			return new CloudSyncError(`No space left while writing ${path}`, {
+				cause: error,
+				hint: 'Free space on the destination disk, then run the sync again.',
+			});
+		case 'EMFILE':
+		case 'ENFILE':
+		case 'EAGAIN':
+		case 'EBUSY':
+			return new TransientError(`Temporarily unable to access ${path} (${code})`, { cause: error });
+		default:
+			return error instanceof Error ? error : new Error(String(error));
+	}
+}
+
+/** A folder on this machine. Every path stays inside the root, even through symbolic links. */
+export class LocalProvider implements Provider {
+	readonly name = 'local';
+	readonly capabilities: Capabilities;
+
+	private constructor(
+		readonly root: string,
+		caseInsensitive: boolean,
+		private readonly options: LocalProviderOptions,
+	) {
+		this.capabilities = {
+			hashTypes: ['sha1', 'sha256', 'md5', 'dropbox', 'quickxor'],
+			listedHashTypes: [],
+			modTimePrecisionMs: 1,
+			canSetModTime: true,
+			caseInsensitive,
+			duplicateNamesPossible: false,
+			changeCursors: false,
+			serverSideCopy: true,
+			serverSideMove: true,
+			maxFileSize: Number.POSITIVE_INFINITY,
+		};
+	}
+
+	static async open(root: string, options: LocalProviderOptions = {}): Promise<LocalProvider> {
+		if (!nodePath.isAbsolute(root)) {
+			throw new InvalidPathError(root, 'the local root must be an absolute path');
+		}
+		if (options.createRoot) await fs.mkdir(root, { recursive: true });
+		let real: string;
+		try {
+			real = await fs.realpath(root);
+			if (!(await fs.stat(real)).isDirectory()) throw new InvalidPathError(root, 'not a folder');
+		} catch (error) {
+			throw mapError(error, root);
+		}
+		if (options.allowedRoots?.length) {
+			const allowed = await Promise.all(
+				options.allowedRoots.map(async (dir) => fs.realpath(dir).catch(() => nodePath.resolve(dir))),
+			);
+			if (!allowed.some((dir) => isInside(dir, real))) {
+				throw new InvalidPathError(root, `outside the folders n8n may access (${options.allowedRoots.join(', ')})`);
+			}
+		}
+		return new LocalProvider(real, await LocalProvider.detectCaseInsensitive(real), options);
+	}
+
+	private static async detectCaseInsensitive(root: string): Promise<boolean> {
+		const probe = nodePath.join(root, `.cloudsync-case-probe-${randomBytes(6).toString('hex')}`);
+		await fs.writeFile(probe, '');
+		try {
+			await fs.access(nodePath.join(root, nodePath.basename(probe).toUpperCase()));
+			return true;
+		} catch {
+			return false;
+		} finally {
+			await fs.rm(probe, { force: true });
+		}
+	}
+
+	/** The absolute name of `path`; its nearest existing ancestor must resolve inside the root. */
+	private async resolve(path: string): Promise<{ relative: string; absolute: string }> {
+		const relative = normalizeRelativePath(path);
+		const absolute = relative === '' ? this.root : nodePath.join(this.root, ...relative.split('/'));
+		let probe = nodePath.dirname(absolute);
+		while (isInside(this.root, probe) && probe !== this.root) {
+			try {
+				const real = await fs.realpath(probe);
+				if (!isInside(this.root, real)) {
+					throw new InvalidPathError(path, 'a symbolic link in it points outside the root folder');
+				}
+				break;
+			} catch (error) {
+				if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw mapError(error, path);
+				probe = nodePath.dirname(probe);
+			}
+		}
+		return { relative, absolute };
+	}
+
+	/** Like resolve, and also checks where the final component leads when it is a link. */
+	private async resolveExisting(path: string): Promise<{ relative: string; absolute: string; stats: BigIntStats }> {
+		const resolved = await this.resolve(path);
+		try {
+			let stats = await fs.lstat(resolved.absolute, { bigint: true });
+			if (stats.isSymbolicLink()) {
+				if (this.options.symlinks !== 'follow') throw new NotFoundError(resolved.relative);
+				const real = await fs.realpath(resolved.absolute);
+				if (!isInside(this.root, real)) {
+					throw new InvalidPathError(path, 'it is a symbolic link that points outside the root folder');
+				}
+				stats = await fs.stat(real, { bigint: true });
+			}
+			return { ...resolved, stats };
+		} catch (error) {
+			throw mapError(error, resolved.relative);
+		}
+	}
+
+	private toEntry(relative: string, stats: BigIntStats): Entry {
+		const isDir = stats.isDirectory();
+		return { path: relative, isDir, size: isDir ? 0 : Number(stats.size), modTime: modTimeOf(stats), hashes: {} };
+	}
+
+	async *list(path: string, options: ListOptions = {}): AsyncIterable<Entry> {
+		const start = await this.resolveExisting(path);
+		if (!start.stats.isDirectory()) throw new NotFoundError(start.relative);
+		const visited = new Set<string>([await fs.realpath(start.absolute)]);
+		const pending: Array<{ relative: string; absolute: string }> = [start];
+		while (pending.length > 0) {
+			options.signal?.throwIfAborted();
+			const folder = pending.pop()!;
+			let dirents: Dirent[];
+			try {
+				dirents = await fs.readdir(folder.absolute, { withFileTypes: true });
+			} catch (error) {
+				throw mapError(error, folder.relative);
+			}
+			const entries: Entry[] = [];
+			for (let i = 0; i < dirents.length; i += STAT_BATCH) {
+				const batch = dirents.slice(i, i + STAT_BATCH).filter((dirent) => !isTempName(dirent.name));
+				const stated = await Promise.all(batch.map(async (dirent) => this.statChild(folder, dirent, visited)));
+				for (const entry of stated) if (entry) entries.push(entry);
+			}
+			const subfolders: Array<{ relative: string; absolute: string }> = [];
+			for (const entry of entries) {
+				yield entry;
+				if (entry.isDir && options.recursive) {
+					subfolders.push({ relative: entry.path, absolute: nodePath.join(this.root, ...entry.path.split('/')) });
+				}
+			}
+			pending.push(...subfolders.reverse());
+		}
+	}
+
+	private async statChild(
+		folder: { relative: string; absolute: string },
+		dirent: Dirent,
+		visited: Set<string>,
+	): Promise<Entry | undefined> {
+		const relative = joinPath(folder.relative, dirent.name);
+		const absolute = nodePath.join(folder.absolute, dirent.name);
+		try {
+			if (dirent.isSymbolicLink()) {
+				if (this.options.symlinks !== 'follow') return undefined;
+				const real = await fs.realpath(absolute);
+				// Links out of the root, and links back up into a folder already walked, are not followed.
+				if (!isInside(this.root, real) || visited.has(real)) return undefined;
+				const stats = await fs.stat(real, { bigint: true });
+				if (stats.isDirectory()) visited.add(real);
+				return this.toEntry(relative, stats);
+			}
+			if (!dirent.isFile() && !dirent.isDirectory()) return undefined;
+			return this.toEntry(relative, await fs.lstat(absolute, { bigint: true }));
+		} catch (error) {
+			// A file removed between readdir and stat simply is not there any more.
+			if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+			throw mapError(error, relative);
+		}
+	}
+
+	async stat(path: string): Promise<Entry> {
+		const { relative, stats } = await this.resolveExisting(path);
+		return this.toEntry(relative, stats);
+	}
+
+	async read(path: string, options: ReadOptions = {}): Promise<Readable> {
+		const { relative, absolute, stats } = await this.resolveExisting(path);
+		if (stats.isDirectory()) throw new CloudSyncError(`Cannot read a folder as a file: ${relative}`);
+		try {
+			const handle = await fs.open(absolute, fsConstants.O_RDONLY);
+			return handle.createReadStream({
+				start: options.start,
+				end: options.end === undefined ? undefined : options.end - 1,
+				highWaterMark: READ_CHUNK,
+				signal: options.signal,
+			});
+		} catch (error) {
+			throw mapError(error, relative);
+		}
+	}
+
+	async write(path: string, content: Readable, options: WriteOptions = {}): Promise<Entry> {
+		const { relative, absolute } = await this.resolve(path);
+		if (relative === '') throw new InvalidPathError(path, 'cannot write over the root folder');
+		await this.ensureFolder(nodePath.dirname(absolute), relative);
+		const temp = this.tempNameFor(absolute);
+		const measured = measure(content, options.hashTypes ?? [], { size: options.size });
+		try {
+			await pipeline(measured, createWriteStream(temp, { flags: 'wx' }), { signal: options.signal });
+			if (options.modTime !== undefined) {
+				const when = new Date(options.modTime);
+				await fs.utimes(temp, when, when);
+			}
+			await this.replace(temp, absolute, relative);
+		} catch (error) {
+			await fs.rm(temp, { force: true });
+			throw mapError(error, relative);
+		}
+		const stats = await fs.stat(absolute, { bigint: true });
+		return { ...this.toEntry(relative, stats), hashes: measured.hashes };
+	}
+
+	private tempNameFor(absolute: string): string {
+		const name = nodePath.basename(absolute).slice(0, 64);
+		return nodePath.join(nodePath.dirname(absolute), `.${name}${TEMP_MARKER}${randomBytes(6).toString('hex')}`);
+	}
+
+	/** Renames `temp` over `absolute`, refusing to replace a folder with a file. */
+	private async replace(temp: string, absolute: string, relative: string): Promise<void> {
+		const existing = await fs.lstat(absolute).catch(() => undefined);
+		if (existing?.isDirectory()) throw new AlreadyExistsError(relative);
+		await fs.rename(temp, absolute);
+	}
+
+	private async ensureFolder(absolute: string, forPath: string): Promise<void> {
+		try {
+			await fs.mkdir(absolute, { recursive: true });
+		} catch (error) {
+			throw mapError(error, parentPath(forPath));
+		}
+	}
+
+	async mkdir(path: string): Promise<void> {
+		const { relative, absolute } = await this.resolve(path);
+		const existing = await fs.lstat(absolute).catch(() => undefined);
+		if (existing && !existing.isDirectory()) throw new AlreadyExistsError(relative);
+		await this.ensureFolder(absolute, relative);
+	}
+
+	async delete(path: string, options: { recursive?: boolean } = {}): Promise<void> {
+		const { relative, absolute } = await this.resolve(path);
+		if (relative === '') throw new InvalidPathError(path, 'refusing to delete the root folder');
+		try {
+			const stats = await fs.lstat(absolute);
+			if (stats.isDirectory()) {
+				await (options.recursive ? fs.rm(absolute, { recursive: true }) : fs.rmdir(absolute));
+			} else {
+				await fs.unlink(absolute);
+			}
+		} catch (error) {
+			throw mapError(error, relative);
+		}
+	}
+
+	async move(from: string, to: string): Promise<Entry> {
+		const source = await this.resolveExisting(from);
+		const target = await this.resolve(to);
+		if (target.relative === '' || source.relative === '') throw new InvalidPathError(to, 'cannot move the root folder');
+		await this.ensureFolder(nodePath.dirname(target.absolute), target.relative);
+		try {
+			const existing = await fs.lstat(target.absolute).catch(() => undefined);
+			const caseOnlyRename = existing !== undefined && source.relative.toLowerCase() === target.relative.toLowerCase();
+			if (existing?.isDirectory() && !caseOnlyRename) throw new AlreadyExistsError(target.relative);
+			await fs.rename(source.absolute, target.absolute);
+		} catch (error) {
+			throw mapError(error, target.relative);
+		}
+		return this.stat(target.relative);
+	}
+
+	async copy(from: string, to: string): Promise<Entry> {
+		const source = await this.resolveExisting(from);
+		if (source.stats.isDirectory()) throw new CloudSyncError(`Copying folders is not supported: ${source.relative}`);
+		const target = await this.resolve(to);
+		await this.ensureFolder(nodePath.dirname(target.absolute), target.relative);
+		const temp = this.tempNameFor(target.absolute);
+		try {
+			await fs.copyFile(source.absolute, temp, fsConstants.COPYFILE_FICLONE);
+			const when = new Date(modTimeOf(source.stats));
+			await fs.utimes(temp, when, when);
+			await this.replace(temp, target.absolute, target.relative);
+		} catch (error) {
+			await fs.rm(temp, { force: true });
+			throw mapError(error, target.relative);
+		}
+		return this.stat(target.relative);
+	}
+
+	async hash(path: string, types: HashType[]): Promise<Hashes> {
+		const wanted = types.filter((type) => HASH_TYPES.includes(type));
+		const { hashes } = await hashStream(await this.read(path), wanted);
+		return hashes;
+	}
+}
+

@@ -1,0 +1,197 @@
+import type { Entry, HashType, Provider } from './types';
+import { createFilter, includes, type Filter, type FilterOptions } from './filters';
+import { matchListings, needsHashes, planMatches, type CompareMode, type Match, type Plan, type PlanOptions, type SyncMode } from './planner';
+import { execute, type ExecutionReport, type Progress } from './executor';
+import { Pacer, type PacerOptions } from './pacer';
+import { SafetyError } from './errors';
+import { forEachLimit } from './concurrency';
+
+export interface SyncOptions {
+	mode: SyncMode;
+	compare?: CompareMode;
+	newerOnly?: boolean;
+	ignoreExisting?: boolean;
+	modifyWindowMs?: number;
+	filter?: FilterOptions;
+	/** Return the plan and touch nothing. */
+	dryRun?: boolean;
+	transfers?: number;
+	checkers?: number;
+	/** Refuse a run that would delete more than this share of the destination's files (default 50). */
+	maxDeletePercent?: number;
+	/** Refuse a run that would delete more than this many files. */
+	maxDeletes?: number;
+	/** Run even when a safety guard would refuse (mass deletion, empty source). */
+	force?: boolean;
+	signal?: AbortSignal;
+	onProgress?: (progress: Progress) => void;
+	pacer?: Pacer | PacerOptions;
+}
+
+export type SyncStatus = 'success' | 'partial' | 'failed' | 'cancelled' | 'refused' | 'planned';
+
+export interface SyncReport extends ExecutionReport {
+	mode: SyncMode;
+	dryRun: boolean;
+	status: SyncStatus;
+	/** Why a guard refused the run, when it did. */
+	refusal?: string;
+	listingErrors: string[];
+	plan: Plan;
+	startedAt: string;
+	finishedAt: string;
+	durationMs: number;
+}
+
+export interface Listing {
+	entries: Entry[];
+	error?: Error;
+}
+
+/** Lists a provider's whole tree through the filter, retrying transient failures from the start. */
+export async function listAll(provider: Provider, filter: Filter, pacer: Pacer, signal?: AbortSignal): Promise<Listing> {
+	let entries: Entry[] = [];
+	try {
+		await pacer.run(async () => {
+			entries = [];
+			for await (const entry of provider.list('', { recursive: true, signal })) {
+				if (includes(filter, entry)) entries.push(entry);
+			}
+		}, signal);
+		return { entries };
+	} catch (error) {
+		return { entries, error: error as Error };
+	}
+}
+
+/** The hash both providers can produce, cheapest for the destination first. */
+export function comparableHash(source: Provider, destination: Provider): HashType | undefined {
+	const listedFirst = [...destination.capabilities.listedHashTypes, ...destination.capabilities.hashTypes];
+	return listedFirst.find((type) => source.capabilities.hashTypes.includes(type));
+}
+
+function emptyReport(): ExecutionReport {
+	return {
+		added: 0,
+		updated: 0,
+		deleted: 0,
+		foldersCreated: 0,
+		foldersDeleted: 0,
+		movedSourcesDeleted: 0,
+		skipped: 0,
+		conflicts: 0,
+		failed: 0,
+		bytes: 0,
+		retries: 0,
+		cancelled: false,
+		results: [],
+		errors: [],
+	};
+}
+
+/** Why this plan must not run, or undefined when it may. */
+export function safetyRefusal(plan: Plan, options: Pick<SyncOptions, 'mode' | 'maxDeletePercent' | 'maxDeletes' | 'force'>): string | undefined {
+	if (options.force) return undefined;
+	const deletes = plan.actions.filter((action) => action.kind === 'delete' && action.side === 'destination').length;
+	if (options.mode === 'mirror' && plan.sourceFiles === 0 && plan.destinationFiles > 0) {
+		return `The source holds no files while the destination holds ${plan.destinationFiles}; a mirror would delete them all. Check the source folder and its credentials, or set Force if the source is meant to be empty.`;
+	}
+	if (options.maxDeletes !== undefined && deletes > options.maxDeletes) {
+		return `The sync would delete ${deletes} files, more than the limit of ${options.maxDeletes}. Raise the limit or set Force if that is intended.`;
+	}
+	const percent = options.maxDeletePercent ?? 50;
+	if (plan.destinationFiles > 0 && (deletes / plan.destinationFiles) * 100 > percent) {
+		return `The sync would delete ${deletes} of the destination's ${plan.destinationFiles} files (more than ${percent}%). Check the source, raise the limit or set Force if that is intended.`;
+	}
+	return undefined;
+}
+
+/** Lists both sides, plans, checks the safety guards and runs the plan. */
+export async function sync(source: Provider, destination: Provider, options: SyncOptions): Promise<SyncReport> {
+	const started = Date.now();
+	const pacer = options.pacer instanceof Pacer ? options.pacer : new Pacer(options.pacer);
+	const filter = createFilter(options.filter);
+	const { signal } = options;
+	const [sourceListing, destinationListing] = await Promise.all([
+		listAll(source, filter, pacer, signal),
+		listAll(destination, filter, pacer, signal),
+	]);
+	const listingErrors = [
+		...(sourceListing.error ? [`source: ${sourceListing.error.message}`] : []),
+		...(destinationListing.error ? [`destination: ${destinationListing.error.message}`] : []),
+	];
+
+	const planOptions: PlanOptions = {
+		mode: options.mode,
+		compare: options.compare,
+		newerOnly: options.newerOnly,
+		ignoreExisting: options.ignoreExisting,
+		modifyWindowMs: options.modifyWindowMs,
+		createEmptyFolders: !filter.selective,
+		hashType: comparableHash(source, destination),
+		source: source.capabilities,
+		destination: destination.capabilities,
+	};
+	const matches = matchListings(sourceListing.entries, destinationListing.entries, planOptions);
+	if (planOptions.hashType) await fillHashes(matches, planOptions, source, destination, pacer, options.checkers ?? 8, signal);
+	const plan = planMatches(matches, planOptions);
+
+	const finish = (status: SyncStatus, executed: ExecutionReport, refusal?: string): SyncReport => ({
+		...executed,
+		mode: options.mode,
+		dryRun: options.dryRun ?? false,
+		status,
+		refusal,
+		listingErrors,
+		plan,
+		startedAt: new Date(started).toISOString(),
+		finishedAt: new Date().toISOString(),
+		durationMs: Date.now() - started,
+	});
+
+	const refusal = safetyRefusal(plan, options);
+	if (options.dryRun) return finish(refusal ? 'refused' : 'planned', emptyReport(), refusal);
+	if (refusal) throw Object.assign(new SafetyError(refusal), { plan });
+
+	const executed = await execute(plan, source, destination, {
+		transfers: options.transfers,
+		checkers: options.checkers,
+		signal,
+		onProgress: options.onProgress,
+		pacer,
+		holdDeletes: listingErrors.length > 0 ? `listing failed (${listingErrors.join('; ')})` : undefined,
+	});
+	const status: SyncStatus = executed.cancelled
+		? 'cancelled'
+		: executed.failed > 0 || listingErrors.length > 0
+			? executed.added + executed.updated + executed.deleted > 0
+				? 'partial'
+				: 'failed'
+			: 'success';
+	return finish(status, executed);
+}
+
+/** Fetches the hashes that deciding some pairs needs, with at most `checkers` requests at once. */
+async function fillHashes(
+	matches: Map<string, Match>,
+	options: PlanOptions,
+	source: Provider,
+	destination: Provider,
+	pacer: Pacer,
+	checkers: number,
+	signal?: AbortSignal,
+): Promise<void> {
+	const type = options.hashType!;
+	const pending = [...matches.values()].filter((match) => needsHashes(match, options));
+	await forEachLimit(pending, checkers, async (match) => {
+		for (const [provider, entry] of [[source, match.source!], [destination, match.destination!]] as const) {
+			if (entry.hashes[type]) continue;
+			try {
+				const hashes = await pacer.run(() => provider.hash(entry.path, [type]), signal);
+				entry.hashes = { ...entry.hashes, ...hashes };
+			} catch {
+				// Without the hash the pair is judged by size and time, and copied again when in doubt.
+			}
+		}
+	}, signal);
+}

@@ -1,0 +1,79 @@
+import type { Readable } from 'node:stream';
+
+/** Hash algorithms the engine understands, named as rclone names them. */
+export type HashType = 'md5' | 'sha1' | 'sha256' | 'dropbox' | 'quickxor';
+export const HASH_TYPES: readonly HashType[] = ['md5', 'sha1', 'sha256', 'dropbox', 'quickxor'];
+
+export type Hashes = Partial<Record<HashType, string>>;
+
+/** One file or folder as a provider lists it. `path` is relative to the provider's root, '/'-separated, as the cloud spells it. */
+export interface Entry {
+	path: string;
+	isDir: boolean;
+	/** Bytes; -1 when the cloud has no byte size (Google Docs). */
+	size: number;
+	/** Milliseconds since the epoch. */
+	modTime: number;
+	/** Hashes the cloud already knows; nothing is computed to fill this in. */
+	hashes: Hashes;
+	id?: string;
+	mimeType?: string;
+}
+
+export interface Capabilities {
+	/** Hashes this provider can give, cheapest first. */
+	hashTypes: HashType[];
+	/** Hashes present on listed entries at no extra cost. */
+	listedHashTypes: HashType[];
+	/** Smallest modtime step the provider stores, in ms. */
+	modTimePrecisionMs: number;
+	canSetModTime: boolean;
+	caseInsensitive: boolean;
+	duplicateNamesPossible: boolean;
+	changeCursors: boolean;
+	serverSideCopy: boolean;
+	serverSideMove: boolean;
+	/** Largest file the provider accepts, in bytes; Infinity when unbounded. */
+	maxFileSize: number;
+}
+
+export interface ReadOptions {
+	/** Inclusive start and exclusive end, in bytes. */
+	start?: number;
+	end?: number;
+	signal?: AbortSignal;
+}
+
+export interface WriteOptions {
+	/** Known size in bytes; undefined when the stream's length is not known in advance. */
+	size?: number;
+	modTime?: number;
+	/** Hashes the caller wants back for the written bytes. */
+	hashTypes?: HashType[];
+	signal?: AbortSignal;
+}
+
+export interface ListOptions {
+	recursive?: boolean;
+	signal?: AbortSignal;
+}
+
+export interface Provider {
+	readonly name: string;
+	readonly capabilities: Capabilities;
+	/** Yields every entry below `path` (relative, '' for the root); folders before their contents. */
+	list(path: string, options?: ListOptions): AsyncIterable<Entry>;
+	/** Throws NotFoundError when nothing is there. */
+	stat(path: string): Promise<Entry>;
+	read(path: string, options?: ReadOptions): Promise<Readable>;
+	/** Replaces or creates the file atomically: readers see the old content or the whole new one. Parent folders are created. */
+	write(path: string, content: Readable, options?: WriteOptions): Promise<Entry>;
+	mkdir(path: string): Promise<void>;
+	/** Deletes a file, or an empty folder; a folder with contents needs `recursive`. */
+	delete(path: string, options?: { recursive?: boolean }): Promise<void>;
+	move(from: string, to: string): Promise<Entry>;
+	/** Present only when the cloud can copy without moving bytes through us. */
+	copy?(from: string, to: string): Promise<Entry>;
+	/** Hashes of a stored file, computed or fetched as the provider must. */
+	hash(path: string, types: HashType[]): Promise<Hashes>;
+}
