@@ -124,12 +124,18 @@ export async function execute(plan: Plan, source: Provider, destination: Provide
 		if (verifyType) hashTypes.add(verifyType);
 		const input = await source.read(from.path, { signal });
 		const measured = measure(input, hashTypes, { size: known, hashes: from.hashes });
-		const written = await destination.write(action.path, measured, {
-			size: known,
-			modTime: from.modTime,
-			hashTypes: verifyType ? [verifyType] : [],
-			signal,
-		});
+		let written: Entry;
+		try {
+			written = await destination.write(action.path, measured, {
+				size: known,
+				modTime: from.modTime,
+				hashTypes: verifyType ? [verifyType] : [],
+				signal,
+			});
+		} finally {
+			// A write that failed before reading everything must not leave the source open.
+			measured.destroy();
+		}
 		if (written.size !== measured.bytes) {
 			throw new VerificationError(`${action.path}: destination holds ${written.size} bytes, ${measured.bytes} were sent`);
 		}

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { Transform, Writable, type TransformCallback, type Readable } from 'node:stream';
+import { Transform, Writable, pipeline as streamPipeline, type TransformCallback, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { HashType, Hashes } from './types';
 import { VerificationError } from './errors';
@@ -160,14 +160,14 @@ export class MeasuringStream extends Transform {
 	}
 }
 
-/** Passes `source` through a MeasuringStream, carrying the source's errors over. */
+/** Passes `source` through a MeasuringStream; an error on either side tears both down. */
 export function measure(source: Readable, hashTypes: Iterable<HashType>, expect?: MeasureExpectations): MeasuringStream {
 	const measuring = new MeasuringStream(hashTypes, expect);
-	source.once('error', (error) => measuring.destroy(error));
-	measuring.once('close', () => {
-		if (!source.destroyed) source.destroy();
-	});
-	return source.pipe(measuring);
+	// The consumer may attach only after an await; until then an error must not crash the process.
+	// It stays on `measuring.errored`, and a later pipeline from `measuring` fails with it.
+	measuring.on('error', () => undefined);
+	streamPipeline(source, measuring, () => undefined);
+	return measuring;
 }
 
 /** Reads a stream to its end and returns its hashes; nothing is kept in memory. */

@@ -1,0 +1,202 @@
+import { plan, needsHashes, matchListings, type Entry, type PlanAction, type PlanOptions, type SyncMode } from '../lib';
+import { file, folder, T0 } from './support/entries';
+
+const sensitive = { caseInsensitive: false, modTimePrecisionMs: 1 };
+const insensitive = { caseInsensitive: true, modTimePrecisionMs: 1 };
+
+function options(mode: SyncMode, extra: Partial<PlanOptions> = {}): PlanOptions {
+	return { mode, source: sensitive, destination: sensitive, ...extra };
+}
+
+/** What the plan does with one path: "kind@side", or "none". */
+function outcome(actions: PlanAction[], path: string): string {
+	const found = actions.filter((action) => action.path === path);
+	return found.length === 0 ? 'none' : found.map((action) => `${action.kind}@${action.side}`).join(',');
+}
+
+const HOUR = 3_600_000;
+interface Change {
+	name: string;
+	source: Entry[];
+	destination: Entry[];
+	expected: Record<SyncMode, string>;
+}
+
+const changes: Change[] = [
+	{
+		name: 'new file on the source',
+		source: [file('a.txt')],
+		destination: [],
+		expected: { mirror: 'copy@destination', copy: 'copy@destination', update: 'copy@destination', move: 'copy@destination' },
+	},
+	{
+		name: 'file only on the destination',
+		source: [],
+		destination: [file('a.txt')],
+		expected: { mirror: 'delete@destination', copy: 'skip@destination', update: 'skip@destination', move: 'skip@destination' },
+	},
+	{
+		name: 'identical file (size and time)',
+		source: [file('a.txt')],
+		destination: [file('a.txt')],
+		expected: { mirror: 'skip@destination', copy: 'skip@destination', update: 'skip@destination', move: 'delete@source' },
+	},
+	{
+		name: 'size changed',
+		source: [file('a.txt', { size: 11 })],
+		destination: [file('a.txt', { size: 10 })],
+		expected: { mirror: 'update@destination', copy: 'update@destination', update: 'update@destination', move: 'update@destination' },
+	},
+	{
+		name: 'same size, source newer, content differs',
+		source: [file('a.txt', { modTime: T0 + HOUR, hashes: { md5: 'aa' } })],
+		destination: [file('a.txt', { hashes: { md5: 'bb' } })],
+		expected: { mirror: 'update@destination', copy: 'update@destination', update: 'update@destination', move: 'update@destination' },
+	},
+	{
+		name: 'same size, destination newer, content differs',
+		source: [file('a.txt', { hashes: { md5: 'aa' } })],
+		destination: [file('a.txt', { modTime: T0 + HOUR, hashes: { md5: 'bb' } })],
+		expected: { mirror: 'update@destination', copy: 'update@destination', update: 'skip@destination', move: 'update@destination' },
+	},
+	{
+		name: 'same content, modification time differs',
+		source: [file('a.txt', { modTime: T0 + HOUR, hashes: { md5: 'aa' } })],
+		destination: [file('a.txt', { hashes: { md5: 'AA' } })],
+		expected: { mirror: 'skip@destination', copy: 'skip@destination', update: 'skip@destination', move: 'delete@source' },
+	},
+	{
+		name: 'new empty folder on the source',
+		source: [folder('empty')],
+		destination: [],
+		expected: { mirror: 'mkdir@destination', copy: 'mkdir@destination', update: 'mkdir@destination', move: 'mkdir@destination' },
+	},
+	{
+		name: 'folder only on the destination',
+		source: [],
+		destination: [folder('old')],
+		expected: { mirror: 'rmdir@destination', copy: 'none', update: 'none', move: 'none' },
+	},
+	{
+		name: 'a file on the source where the destination has a folder',
+		source: [file('x')],
+		destination: [folder('x')],
+		expected: { mirror: 'conflict@destination', copy: 'conflict@destination', update: 'conflict@destination', move: 'conflict@destination' },
+	},
+];
+
+describe('planner: every mode against every kind of change', () => {
+	for (const change of changes) {
+		for (const mode of ['mirror', 'copy', 'update', 'move'] as SyncMode[]) {
+			it(`${mode}: ${change.name} → ${change.expected[mode]}`, () => {
+				const result = plan(change.source, change.destination, options(mode));
+				const path = change.source[0]?.path ?? change.destination[0].path;
+				expect(outcome(result.actions, path)).toBe(change.expected[mode]);
+			});
+		}
+	}
+
+	it('Move marks copies so that the source is deleted only after the copy', () => {
+		const result = plan([file('a.txt')], [], options('move'));
+		expect(result.actions[0]).toMatchObject({ kind: 'copy', deleteSourceAfter: true });
+		expect(plan([file('a.txt')], [], options('copy')).actions[0].deleteSourceAfter).toBeUndefined();
+	});
+});
+
+describe('planner: comparison options', () => {
+	const older = file('a.txt', { modTime: T0, hashes: { md5: 'aa' } });
+	const newerSameSize = file('a.txt', { modTime: T0 + HOUR, hashes: { md5: 'bb' } });
+
+	it('size-only treats same-size files as equal whatever their time and content', () => {
+		expect(outcome(plan([newerSameSize], [older], options('mirror', { compare: 'size' })).actions, 'a.txt')).toBe('skip@destination');
+	});
+
+	it('checksum compares hashes even when times match', () => {
+		const a = file('a.txt', { hashes: { sha1: '11' } });
+		const b = file('a.txt', { hashes: { sha1: '22' } });
+		expect(outcome(plan([a], [b], options('copy')).actions, 'a.txt')).toBe('skip@destination');
+		expect(outcome(plan([a], [b], options('copy', { compare: 'checksum' })).actions, 'a.txt')).toBe('update@destination');
+	});
+
+	it('newer-only skips a file that is newer on the destination in any mode', () => {
+		expect(outcome(plan([older], [newerSameSize], options('mirror', { newerOnly: true })).actions, 'a.txt')).toBe('skip@destination');
+	});
+
+	it('ignore-existing never touches a file that exists on the destination', () => {
+		const changed = file('a.txt', { size: 99 });
+		expect(outcome(plan([changed], [older], options('mirror', { ignoreExisting: true })).actions, 'a.txt')).toBe('skip@destination');
+	});
+
+	it('times within the coarser precision of the two sides are equal', () => {
+		const coarse = { caseInsensitive: false, modTimePrecisionMs: 1000 };
+		const a = file('a.txt', { modTime: T0 + 999 });
+		const b = file('a.txt', { modTime: T0 });
+		expect(outcome(plan([a], [b], options('copy', { destination: coarse })).actions, 'a.txt')).toBe('skip@destination');
+		expect(outcome(plan([a], [b], options('copy')).actions, 'a.txt')).toBe('update@destination');
+	});
+
+	it('asks for hashes only when size matches and time does not decide', () => {
+		const withTimes = (source: Entry, destination: Entry, extra: Partial<PlanOptions> = {}) =>
+			needsHashes([...matchListings([source], [destination], options('copy')).values()][0], options('copy', extra));
+		expect(withTimes(file('a', { modTime: T0 + HOUR }), file('a'))).toBe(true);
+		expect(withTimes(file('a'), file('a'))).toBe(false);
+		expect(withTimes(file('a', { size: 1 }), file('a', { size: 2 }))).toBe(false);
+		expect(withTimes(file('a'), file('a'), { compare: 'checksum' })).toBe(true);
+		expect(withTimes(file('a'), file('a'), { mode: 'move' })).toBe(true);
+	});
+});
+
+describe('planner: names', () => {
+	it('matches an NFD source name to its NFC destination spelling and updates it in place', () => {
+		const result = plan([file('cafe\u0301.txt', { size: 5 })], [file('caf\u00e9.txt', { size: 4 })], options('mirror'));
+		expect(result.actions).toHaveLength(1);
+		expect(result.actions[0]).toMatchObject({ kind: 'update', path: 'caf\u00e9.txt' });
+	});
+
+	it('matches case-insensitively when either side is, and never deletes the match', () => {
+		const result = plan([file('Report.PDF')], [file('report.pdf')], options('mirror', { destination: insensitive }));
+		expect(result.actions).toEqual([expect.objectContaining({ kind: 'skip', path: 'report.pdf' })]);
+	});
+
+	it('reports two source names that collide on a case-insensitive destination as a conflict, never an overwrite', () => {
+		const result = plan([file('a.txt', { size: 1 }), file('A.txt', { size: 2 })], [file('a.txt', { size: 3 })], options('mirror', { destination: insensitive }));
+		expect(result.counts).toMatchObject({ conflict: 2, copy: 0, update: 0, delete: 0 });
+		expect(result.actions.every((action) => action.reason.includes('collide'))).toBe(true);
+	});
+
+	it('reports duplicate names on one side as conflicts', () => {
+		const result = plan([file('dup.txt'), file('dup.txt', { size: 20 })], [], options('copy'));
+		expect(result.counts.conflict).toBe(2);
+		expect(result.counts.copy).toBe(0);
+	});
+
+	it('puts new files under the destination spelling of an existing folder', () => {
+		const result = plan([folder('Photos'), file('Photos/new.jpg')], [folder('photos')], options('copy', { source: insensitive }));
+		expect(result.actions.find((action) => action.kind === 'copy')?.path).toBe('photos/new.jpg');
+	});
+});
+
+describe('planner: plan shape', () => {
+	it('orders folders before files, deletes after transfers, and removes deep folders first', () => {
+		const result = plan(
+			[folder('n'), folder('n/m'), file('n/m/f'), file('keep', { size: 2 })],
+			[folder('old'), folder('old/deeper'), file('old/deeper/x'), file('keep')],
+			options('mirror'),
+		);
+		expect(result.actions.map((action) => `${action.kind}:${action.path}`)).toEqual([
+			'mkdir:n',
+			'mkdir:n/m',
+			'copy:n/m/f',
+			'update:keep',
+			'delete:old/deeper/x',
+			'rmdir:old/deeper',
+			'rmdir:old',
+		]);
+		expect(result.bytesToTransfer).toBe(12);
+		expect(result).toMatchObject({ sourceFiles: 2, destinationFiles: 2 });
+	});
+
+	it('can leave empty source folders out when a filter selects files', () => {
+		expect(plan([folder('empty')], [], options('copy', { createEmptyFolders: false })).actions).toEqual([]);
+	});
+});
