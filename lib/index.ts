@@ -1,4 +1,4 @@
-export type { Capabilities, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, WriteOptions } from './types';
+export type { Capabilities, Change, ChangeKind, ChangePage, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, WriteOptions } from './types';
 export { HASH_TYPES } from './types';
 export * from './errors';
 export { normalizeRelativePath, matchKey, joinPath, parentPath, baseName } from './paths';

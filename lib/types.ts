@@ -58,6 +58,25 @@ export interface ListOptions {
 	signal?: AbortSignal;
 }
 
+export type ChangeKind = 'added' | 'modified' | 'deleted' | 'moved';
+
+export interface Change {
+	kind: ChangeKind;
+	/** Path relative to the provider's root, after the change. */
+	path: string;
+	/** Where a moved entry was before, when the cloud says. */
+	previousPath?: string;
+	/** The entry as it is now; absent for deletions. */
+	entry?: Entry;
+	isDir: boolean;
+}
+
+export interface ChangePage {
+	changes: Change[];
+	/** Pass this to the next call to get what changed after this page. */
+	cursor: string;
+}
+
 export interface Provider {
 	readonly name: string;
 	readonly capabilities: Capabilities;
@@ -76,4 +95,8 @@ export interface Provider {
 	copy?(from: string, to: string): Promise<Entry>;
 	/** Hashes of a stored file, computed or fetched as the provider must. */
 	hash(path: string, types: HashType[]): Promise<Hashes>;
+	/** A cursor for "now" below the root; present when capabilities.changeCursors is true. */
+	changeCursor?(): Promise<string>;
+	/** Everything that changed below the root since `cursor`, subfolders included, with the next cursor. */
+	changesSince?(cursor: string, options?: { signal?: AbortSignal }): Promise<ChangePage>;
 }

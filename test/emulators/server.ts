@@ -1,0 +1,157 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { seededRandom } from '../support/faulty-provider';
+
+/**
+ * What an emulator can be told to do wrong. Each cloud renders the HTTP-level ones in its own
+ * documented shape (Drive's 403 userRateLimitExceeded, Dropbox's 429 too_many_write_operations).
+ */
+export type FaultKind =
+	| 'rate-limit' // 429 with Retry-After
+	| 'quota-rate-limit' // the cloud's own rate-limit error (Drive 403 userRateLimitExceeded, Dropbox too_many_write_operations)
+	| 'server-error' // 500
+	| 'unavailable' // 503
+	| 'reset' // the connection is dropped part-way through the response body
+	| 'truncate' // the body is cut short, with a Content-Length that agrees, so only a size or hash check notices
+	| 'slow'; // the response is delayed
+
+export interface FaultRule {
+	/** Matched against "METHOD /path" (without the query string); all requests when absent. */
+	route?: RegExp;
+	kind: FaultKind;
+	/** How many matching requests get the fault; unlimited when absent. */
+	times?: number;
+	/** Share of matching requests that get it (seeded); 1 when absent. */
+	probability?: number;
+	retryAfterSeconds?: number;
+	delayMs?: number;
+}
+
+export interface LoggedRequest {
+	method: string;
+	path: string;
+	query: string;
+	status?: number;
+	fault?: FaultKind;
+}
+
+export interface RequestContext {
+	url: URL;
+	/** The fault chosen for this request, if any; body faults (reset, truncate) are applied by `sendBody`. */
+	fault?: FaultRule;
+	log: LoggedRequest;
+}
+
+export type Handler = (request: IncomingMessage, response: ServerResponse, context: RequestContext) => Promise<void>;
+/** Writes an HTTP-level fault in the cloud's own error shape. */
+export type FaultRenderer = (fault: FaultRule, response: ServerResponse) => void;
+
+export async function readBody(request: IncomingMessage): Promise<Buffer> {
+	const chunks: Buffer[] = [];
+	for await (const chunk of request) chunks.push(chunk as Buffer);
+	return Buffer.concat(chunks);
+}
+
+export function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+	const text = JSON.stringify(body);
+	response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+	response.end(text);
+}
+
+/**
+ * Sends file bytes, applying a body fault when the request drew one: `reset` destroys the socket
+ * half-way, `truncate` sends half the bytes with a matching Content-Length.
+ */
+export function sendBody(response: ServerResponse, context: RequestContext, status: number, headers: Record<string, string>, body: Buffer): void {
+	const kind = context.fault?.kind;
+	if (kind === 'truncate') {
+		const half = body.subarray(0, Math.floor(body.length / 2));
+		response.writeHead(status, { ...headers, 'content-length': String(half.length) });
+		response.end(half);
+		return;
+	}
+	response.writeHead(status, { ...headers, 'content-length': String(body.length) });
+	if (kind === 'reset') {
+		response.write(body.subarray(0, Math.floor(body.length / 2)), () => response.socket?.destroy());
+		return;
+	}
+	response.end(body);
+}
+
+const HTTP_FAULTS: FaultKind[] = ['rate-limit', 'quota-rate-limit', 'server-error', 'unavailable'];
+
+/** A loopback HTTP server with a request log and fault injection, shared by the cloud emulators. */
+export class EmulatorServer {
+	readonly log: LoggedRequest[] = [];
+	private readonly rules: Array<FaultRule & { used: number }> = [];
+	private readonly random: () => number;
+	private server?: Server;
+	baseUrl = '';
+
+	constructor(
+		private readonly handler: Handler,
+		private readonly renderFault: FaultRenderer,
+		seed = 1,
+	) {
+		this.random = seededRandom(seed);
+	}
+
+	async start(): Promise<string> {
+		this.server = createServer((request, response) => void this.dispatch(request, response));
+		await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+		this.baseUrl = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+		return this.baseUrl;
+	}
+
+	async stop(): Promise<void> {
+		if (!this.server) return;
+		this.server.closeAllConnections();
+		await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+	}
+
+	/** Adds a fault rule; rules are tried in order and the first that fires wins. */
+	inject(rule: FaultRule): void {
+		this.rules.push({ ...rule, used: 0 });
+	}
+
+	clearFaults(): void {
+		this.rules.length = 0;
+	}
+
+	/** Requests whose "METHOD /path" matches. */
+	requests(route?: RegExp): LoggedRequest[] {
+		return route ? this.log.filter((entry) => route.test(`${entry.method} ${entry.path}`)) : this.log;
+	}
+
+	private pickFault(signature: string): FaultRule | undefined {
+		for (const rule of this.rules) {
+			if (rule.route && !rule.route.test(signature)) continue;
+			if (rule.times !== undefined && rule.used >= rule.times) continue;
+			if (rule.probability !== undefined && this.random() >= rule.probability) continue;
+			rule.used++;
+			return rule;
+		}
+		return undefined;
+	}
+
+	private async dispatch(request: IncomingMessage, response: ServerResponse): Promise<void> {
+		const url = new URL(request.url ?? '/', this.baseUrl);
+		const log: LoggedRequest = { method: request.method ?? 'GET', path: url.pathname, query: url.search };
+		this.log.push(log);
+		const fault = this.pickFault(`${log.method} ${url.pathname}`);
+		if (fault) log.fault = fault.kind;
+		response.on('finish', () => (log.status = response.statusCode));
+		try {
+			if (fault?.kind === 'slow') await new Promise((resolve) => setTimeout(resolve, fault.delayMs ?? 200));
+			if (fault && HTTP_FAULTS.includes(fault.kind)) {
+				await readBody(request);
+				this.renderFault(fault, response);
+				return;
+			}
+			await this.handler(request, response, { url, fault, log });
+		} catch (error) {
+			if (!response.headersSent) sendJson(response, 500, { error: String((error as Error)?.message ?? error) });
+			else response.destroy();
+		}
+	}
+}
