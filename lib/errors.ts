@@ -59,3 +59,39 @@ export class AbortedError extends CloudSyncError {
 		super('The sync was cancelled');
 	}
 }
+
+/** The credential no longer works: the token expired and could not be refreshed, or access was revoked. */
+export class AuthenticationError extends CloudSyncError {
+	constructor(message: string, options?: { cause?: unknown; hint?: string }) {
+		super(message, { hint: 'Reconnect the credential (sign in again) and run the sync again.', ...options });
+	}
+}
+
+/** The account may not do this: no permission on the file or folder. */
+export class PermissionError extends CloudSyncError {
+	constructor(message: string, options?: { cause?: unknown; hint?: string }) {
+		super(message, { hint: 'Ask the owner for edit access, or choose a folder this account can write to.', ...options });
+	}
+}
+
+/** The destination is full, or the account's storage quota is used up. */
+export class StorageFullError extends CloudSyncError {
+	constructor(message: string, options?: { cause?: unknown; hint?: string }) {
+		super(message, { hint: 'Free space in the destination account or upgrade its storage, then run the sync again.', ...options });
+	}
+}
+
+/** The cloud kept asking us to slow down after every retry the pacer allowed. */
+export class RateLimitError extends TransientError {
+	constructor(message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
+		super(message, options);
+		this.hint = 'The cloud is rate limiting this account: run the sync later, or lower transfers and checkers.';
+	}
+}
+
+/** A name exists twice where the cloud allows it (Google Drive); we never pick one at random. */
+export class DuplicateNameError extends CloudSyncError {
+	constructor(readonly path: string, count: number) {
+		super(`${count} items are named "${path}"`, { hint: 'Rename or remove the duplicates in the cloud, then run the sync again.' });
+	}
+}
