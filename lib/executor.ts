@@ -61,17 +61,8 @@ export function verificationHash(source: Capabilities, destination: Capabilities
 	return destination.listedHashTypes[0] ?? destination.hashTypes.find((type) => source.hashTypes.includes(type)) ?? destination.hashTypes[0];
 }
 
-function errorMessage(error: unknown): string {
-	return error instanceof Error ? error.message : String(error);
-}
-
-export async function execute(plan: Plan, source: Provider, destination: Provider, options: ExecuteOptions = {}): Promise<ExecutionReport> {
-	const { signal } = options;
-	const pacer = options.pacer ?? new Pacer();
-	const transfers = options.transfers ?? 4;
-	const checkers = options.checkers ?? 8;
-	const verifyType = verificationHash(source.capabilities, destination.capabilities);
-	const report: ExecutionReport = {
+export function emptyExecutionReport(): ExecutionReport {
+	return {
 		added: 0,
 		updated: 0,
 		deleted: 0,
@@ -87,6 +78,19 @@ export async function execute(plan: Plan, source: Provider, destination: Provide
 		results: [],
 		errors: [],
 	};
+}
+
+function errorMessage(error: unknown): string {
+	return error instanceof Error ? error.message : String(error);
+}
+
+export async function execute(plan: Plan, source: Provider, destination: Provider, options: ExecuteOptions = {}): Promise<ExecutionReport> {
+	const { signal } = options;
+	const pacer = options.pacer ?? new Pacer();
+	const transfers = options.transfers ?? 4;
+	const checkers = options.checkers ?? 8;
+	const verifyType = verificationHash(source.capabilities, destination.capabilities);
+	const report = emptyExecutionReport();
 	const byKind = (...kinds: ActionKind[]) => plan.actions.filter((action) => kinds.includes(action.kind));
 	const transfersPlanned = byKind('copy', 'update');
 	const destinationDeletes = plan.actions.filter((action) => action.kind === 'delete' && action.side === 'destination');
@@ -147,6 +151,16 @@ export async function execute(plan: Plan, source: Provider, destination: Provide
 		return written;
 	};
 
+	const perform = async (action: PlanAction, operation: () => Promise<unknown>, count: () => void) => {
+		try {
+			await operation();
+			count();
+			record(action, 'done');
+		} catch (error) {
+			record(action, 'failed', 0, error);
+		}
+	};
+
 	const deleteOn = async (provider: Provider, path: string) => {
 		try {
 			await attempt(() => provider.delete(path));
@@ -162,13 +176,7 @@ export async function execute(plan: Plan, source: Provider, destination: Provide
 	}
 	for (const level of [...byDepth.keys()].sort((a, b) => a - b)) {
 		await forEachLimit(byDepth.get(level)!, checkers, async (action) => {
-			try {
-				await attempt(() => destination.mkdir(action.path));
-				report.foldersCreated++;
-				record(action, 'done');
-			} catch (error) {
-				record(action, 'failed', 0, error);
-			}
+			await perform(action, () => attempt(() => destination.mkdir(action.path)), () => report.foldersCreated++);
 		}, signal);
 	}
 
@@ -197,13 +205,7 @@ export async function execute(plan: Plan, source: Provider, destination: Provide
 	}, signal);
 
 	await forEachLimit(sourceDeletes, checkers, async (action) => {
-		try {
-			await deleteOn(source, action.path);
-			report.movedSourcesDeleted++;
-			record(action, 'done');
-		} catch (error) {
-			record(action, 'failed', 0, error);
-		}
+		await perform(action, () => deleteOn(source, action.path), () => report.movedSourcesDeleted++);
 	}, signal);
 
 	const transferFailures = report.failed;
@@ -212,19 +214,13 @@ export async function execute(plan: Plan, source: Provider, destination: Provide
 		(signal?.aborted ? 'the sync was cancelled' : transferFailures > 0 ? `${transferFailures} earlier action(s) failed` : undefined);
 	if (holdDeletes && destinationDeletes.length + byKind('rmdir').length > 0) report.deletesHeld = holdDeletes;
 
-	await forEachLimit(destinationDeletes, holdDeletes ? destinationDeletes.length || 1 : checkers, async (action) => {
-		if (holdDeletes) {
-			record(action, 'skipped', 0, undefined, `not deleted: ${holdDeletes}`);
-			return;
-		}
-		try {
-			await deleteOn(destination, action.path);
-			report.deleted++;
-			record(action, 'done');
-		} catch (error) {
-			record(action, 'failed', 0, error);
-		}
-	}, holdDeletes ? undefined : signal);
+	if (holdDeletes) {
+		for (const action of destinationDeletes) record(action, 'skipped', 0, undefined, `not deleted: ${holdDeletes}`);
+	} else {
+		await forEachLimit(destinationDeletes, checkers, async (action) => {
+			await perform(action, () => deleteOn(destination, action.path), () => report.deleted++);
+		}, signal);
+	}
 
 	for (const action of byKind('rmdir')) {
 		if (holdDeletes || signal?.aborted) {

@@ -1,7 +1,7 @@
 import type { Entry, HashType, Provider } from './types';
 import { createFilter, includes, type Filter, type FilterOptions } from './filters';
 import { matchListings, needsHashes, planMatches, type CompareMode, type Match, type Plan, type PlanOptions, type SyncMode } from './planner';
-import { execute, type ExecutionReport, type Progress } from './executor';
+import { emptyExecutionReport, execute, type ExecutionReport, type Progress } from './executor';
 import { Pacer, type PacerOptions } from './pacer';
 import { SafetyError } from './errors';
 import { forEachLimit } from './concurrency';
@@ -70,24 +70,6 @@ export function comparableHash(source: Provider, destination: Provider): HashTyp
 	return listedFirst.find((type) => source.capabilities.hashTypes.includes(type));
 }
 
-function emptyReport(): ExecutionReport {
-	return {
-		added: 0,
-		updated: 0,
-		deleted: 0,
-		foldersCreated: 0,
-		foldersDeleted: 0,
-		movedSourcesDeleted: 0,
-		skipped: 0,
-		conflicts: 0,
-		failed: 0,
-		bytes: 0,
-		retries: 0,
-		cancelled: false,
-		results: [],
-		errors: [],
-	};
-}
 
 /** Why this plan must not run, or undefined when it may. */
 export function safetyRefusal(plan: Plan, options: Pick<SyncOptions, 'mode' | 'maxDeletePercent' | 'maxDeletes' | 'force'>): string | undefined {
@@ -150,7 +132,7 @@ export async function sync(source: Provider, destination: Provider, options: Syn
 	});
 
 	const refusal = safetyRefusal(plan, options);
-	if (options.dryRun) return finish(refusal ? 'refused' : 'planned', emptyReport(), refusal);
+	if (options.dryRun) return finish(refusal ? 'refused' : 'planned', emptyExecutionReport(), refusal);
 	if (refusal) throw Object.assign(new SafetyError(refusal), { plan });
 
 	const executed = await execute(plan, source, destination, {
