@@ -33,10 +33,8 @@ export class NotEmptyError extends CloudSyncError {
 }
 
 export class InvalidPathError extends CloudSyncError {
-	constructor(readonly path: string, reason: string) {
-		super(`Invalid path "${path}": ${reason}`, {
-			hint: 'Use a path relative to the chosen folder, without ".." or a leading "/".',
-		});
+	constructor(readonly path: string, reason: string, hint = 'Use a path relative to the chosen folder, without ".." or a leading "/".') {
+		super(`Invalid path "${path}": ${reason}`, { hint });
 	}
 }
 

@@ -123,7 +123,9 @@ export class MeasuringStream extends Transform {
 		private readonly expect: MeasureExpectations = {},
 	) {
 		super({ highWaterMark: 1024 * 1024 });
-		this.hashers = new Map([...new Set(hashTypes)].map((type) => [type, createHasher(type)]));
+		// Every expected hash is computed too, so an expectation can never be skipped unchecked.
+		const types = new Set([...hashTypes, ...(Object.keys(expect.hashes ?? {}) as HashType[])]);
+		this.hashers = new Map([...types].map((type) => [type, createHasher(type)]));
 	}
 
 	_transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { LocalProvider, Pacer, sync } from '../lib';
 import { FaultyProvider, seededRandom } from './support/faulty-provider';
-import { filesOnly, readTree, tempDir, writeTree } from './support/trees';
+import { filesOnly, readTree, removeTempDirs, tempDir, writeTree } from './support/trees';
+
+afterAll(removeTempDirs);
 
 describe('sync through injected faults', () => {
 	it('converges on 1,000 files with every file hash-identical, and a re-run transfers nothing', async () => {

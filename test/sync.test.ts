@@ -2,7 +2,9 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { LocalProvider, Pacer, SafetyError, sync, type Progress, type SyncOptions } from '../lib';
 import { FaultyProvider } from './support/faulty-provider';
-import { filesOnly, readTree, tempDir, writeTree } from './support/trees';
+import { filesOnly, readTree, removeTempDirs, tempDir, writeTree } from './support/trees';
+
+afterAll(removeTempDirs);
 
 const quickPacer = () => new Pacer({ baseDelayMs: 1, maxDelayMs: 5 });
 

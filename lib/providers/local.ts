@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import * as nodePath from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createWriteStream } from 'node:fs';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { Capabilities, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, WriteOptions } from '../types';
 import { HASH_TYPES } from '../types';
 import {
@@ -14,7 +14,7 @@ import {
 	NotFoundError,
 	TransientError,
 } from '../errors';
-import { normalizeRelativePath, parentPath, joinPath } from '../paths';
+import { normalizeRelativePath, parentPath, joinPath, matchKey } from '../paths';
 import { hashStream, measure } from '../hashing';
 
 export interface LocalProviderOptions {
@@ -27,6 +27,7 @@ export interface LocalProviderOptions {
 }
 
 const TEMP_MARKER = '.cloudsync-tmp-';
+const SYMLINK_HINT = 'Links leading outside the chosen folder are never followed; sync the link target itself, or enable following links inside the folder.';
 const STAT_BATCH = 64;
 const READ_CHUNK = 1024 * 1024;
 
@@ -103,13 +104,13 @@ export class LocalProvider implements Provider {
 
 	static async open(root: string, options: LocalProviderOptions = {}): Promise<LocalProvider> {
 		if (!nodePath.isAbsolute(root)) {
-			throw new InvalidPathError(root, 'the local root must be an absolute path');
+			throw new InvalidPathError(root, 'the local root must be an absolute path', 'Enter the folder as an absolute path, such as /data/files.');
 		}
 		if (options.createRoot) await fs.mkdir(root, { recursive: true });
 		let real: string;
 		try {
 			real = await fs.realpath(root);
-			if (!(await fs.stat(real)).isDirectory()) throw new InvalidPathError(root, 'not a folder');
+			if (!(await fs.stat(real)).isDirectory()) throw new InvalidPathError(root, 'not a folder', 'Choose a folder, not a file.');
 		} catch (error) {
 			throw mapError(error, root);
 		}
@@ -118,7 +119,11 @@ export class LocalProvider implements Provider {
 				options.allowedRoots.map(async (dir) => fs.realpath(dir).catch(() => nodePath.resolve(dir))),
 			);
 			if (!allowed.some((dir) => isInside(dir, real))) {
-				throw new InvalidPathError(root, `outside the folders n8n may access (${options.allowedRoots.join(', ')})`);
+				throw new InvalidPathError(
+					root,
+					`outside the folders n8n may access (${options.allowedRoots.join(', ')})`,
+					'Choose a folder inside N8N_RESTRICT_FILE_ACCESS_TO, or ask the n8n administrator to allow this one.',
+				);
 			}
 		}
 		return new LocalProvider(real, await LocalProvider.detectCaseInsensitive(real), options);
@@ -137,7 +142,10 @@ export class LocalProvider implements Provider {
 		}
 	}
 
-	/** The absolute name of `path`; its nearest existing ancestor must resolve inside the root. */
+	/**
+	 * The absolute name of `path`; its nearest existing ancestor must resolve inside the root, and
+	 * when links are skipped no folder on the way may be a link.
+	 */
 	private async resolve(path: string): Promise<{ relative: string; absolute: string }> {
 		const relative = normalizeRelativePath(path);
 		const absolute = relative === '' ? this.root : nodePath.join(this.root, ...relative.split('/'));
@@ -146,7 +154,12 @@ export class LocalProvider implements Provider {
 			try {
 				const real = await fs.realpath(probe);
 				if (!isInside(this.root, real)) {
-					throw new InvalidPathError(path, 'a symbolic link in it points outside the root folder');
+					throw new InvalidPathError(path, 'a symbolic link in it points outside the root folder', SYMLINK_HINT);
+				}
+				// The root is a real path, so a different answer means a link, or only another spelling of the
+				// same names on a case-insensitive disk: lstat tells which.
+				if (real !== probe && this.options.symlinks !== 'follow' && (await this.linkBetweenRootAnd(probe))) {
+					throw new InvalidPathError(path, 'a folder in it is a symbolic link, and links are skipped', SYMLINK_HINT);
 				}
 				break;
 			} catch (error) {
@@ -155,6 +168,14 @@ export class LocalProvider implements Provider {
 			}
 		}
 		return { relative, absolute };
+	}
+
+	/** Whether `absolute`, an existing folder below the root, or one of its ancestors below the root is a link. */
+	private async linkBetweenRootAnd(absolute: string): Promise<boolean> {
+		for (let folder = absolute; folder !== this.root && isInside(this.root, folder); folder = nodePath.dirname(folder)) {
+			if ((await fs.lstat(folder)).isSymbolicLink()) return true;
+		}
+		return false;
 	}
 
 	/** Like resolve, and also checks where the final component leads when it is a link. */
@@ -166,7 +187,7 @@ export class LocalProvider implements Provider {
 				if (this.options.symlinks !== 'follow') throw new NotFoundError(resolved.relative);
 				const real = await fs.realpath(resolved.absolute);
 				if (!isInside(this.root, real)) {
-					throw new InvalidPathError(path, 'it is a symbolic link that points outside the root folder');
+					throw new InvalidPathError(path, 'it is a symbolic link that points outside the root folder', SYMLINK_HINT);
 				}
 				stats = await fs.stat(real, { bigint: true });
 			}
@@ -246,8 +267,17 @@ export class LocalProvider implements Provider {
 	async read(path: string, options: ReadOptions = {}): Promise<Readable> {
 		const { relative, absolute, stats } = await this.resolveExisting(path);
 		if (stats.isDirectory()) throw new CloudSyncError(`Cannot read a folder as a file: ${relative}`);
+		// `end` is exclusive here and inclusive for Node, which cannot express an empty range.
+		if (options.end !== undefined && options.end <= (options.start ?? 0)) {
+			return new Readable({
+				read() {
+					this.push(null);
+				},
+			});
+		}
+		let handle: fs.FileHandle | undefined;
 		try {
-			const handle = await fs.open(absolute, fsConstants.O_RDONLY);
+			handle = await fs.open(absolute, fsConstants.O_RDONLY);
 			return handle.createReadStream({
 				start: options.start,
 				end: options.end === undefined ? undefined : options.end - 1,
@@ -255,6 +285,8 @@ export class LocalProvider implements Provider {
 				signal: options.signal,
 			});
 		} catch (error) {
+			// The stream owns the handle only once it exists.
+			await handle?.close().catch(() => undefined);
 			throw mapError(error, relative);
 		}
 	}
@@ -326,10 +358,20 @@ export class LocalProvider implements Provider {
 		const source = await this.resolveExisting(from);
 		const target = await this.resolve(to);
 		if (target.relative === '' || source.relative === '') throw new InvalidPathError(to, 'cannot move the root folder');
+		const key = (relative: string) => (this.capabilities.caseInsensitive ? matchKey(relative, true) : relative);
+		if (source.stats.isDirectory() && key(target.relative).startsWith(`${key(source.relative)}/`)) {
+			throw new InvalidPathError(to, `cannot move the folder ${source.relative} into itself`);
+		}
 		await this.ensureFolder(nodePath.dirname(target.absolute), target.relative);
 		try {
-			const existing = await fs.lstat(target.absolute).catch(() => undefined);
-			const caseOnlyRename = existing !== undefined && source.relative.toLowerCase() === target.relative.toLowerCase();
+			const existing = await fs.lstat(target.absolute, { bigint: true }).catch(() => undefined);
+			// On a case- or normalisation-insensitive disk the target of a rename to another spelling is the
+			// source itself; anywhere else a folder at the target is another folder, which must not be replaced.
+			const caseOnlyRename =
+				existing !== undefined &&
+				existing.ino === source.stats.ino &&
+				existing.dev === source.stats.dev &&
+				matchKey(source.relative, true) === matchKey(target.relative, true);
 			if (existing?.isDirectory() && !caseOnlyRename) throw new AlreadyExistsError(target.relative);
 			await fs.rename(source.absolute, target.absolute);
 		} catch (error) {
@@ -342,6 +384,7 @@ export class LocalProvider implements Provider {
 		const source = await this.resolveExisting(from);
 		if (source.stats.isDirectory()) throw new CloudSyncError(`Copying folders is not supported: ${source.relative}`);
 		const target = await this.resolve(to);
+		if (target.relative === '') throw new InvalidPathError(to, 'cannot copy over the root folder');
 		await this.ensureFolder(nodePath.dirname(target.absolute), target.relative);
 		const temp = this.tempNameFor(target.absolute);
 		try {

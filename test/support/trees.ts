@@ -3,8 +3,17 @@ import { createHash } from 'node:crypto';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+const created: string[] = [];
+
+/** A fresh folder under the system temp folder, removed by `removeTempDirs` (each test file calls it in afterAll). */
 export async function tempDir(label: string): Promise<string> {
-	return fs.mkdtemp(path.join(os.tmpdir(), `cloudsync-${label}-`));
+	const dir = await fs.mkdtemp(path.join(os.tmpdir(), `cloudsync-${label}-`));
+	created.push(dir);
+	return dir;
+}
+
+export async function removeTempDirs(): Promise<void> {
+	await Promise.all(created.splice(0).map((dir) => fs.rm(dir, { recursive: true, force: true })));
 }
 
 /** Writes files (path → content) under root; a content of null makes an empty folder. */
