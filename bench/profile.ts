@@ -1,0 +1,52 @@
+import { promises as fs } from 'node:fs';
+import * as nodePath from 'node:path';
+
+/** The parts of a V8 .cpuprofile (as written by node --cpu-prof) that self time needs. */
+interface CpuProfile {
+	nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>;
+	samples: number[];
+	timeDeltas: number[];
+}
+
+export interface Hotspot {
+	name: string;
+	selfMs: number;
+	share: number;
+}
+
+const REPO_ROOT = nodePath.resolve(__dirname, '..', '..');
+
+function location(url: string, line: number): string {
+	if (url === '') return '';
+	const path = url.replace(/^file:\/\//, '');
+	const shown = path.startsWith(REPO_ROOT) ? nodePath.relative(REPO_ROOT, path) : path;
+	return ` ${shown}:${line + 1}`;
+}
+
+/** The functions that spent most time on the CPU themselves (not in what they called), summed by name and place. */
+export async function hotspots(file: string, top: number): Promise<Hotspot[]> {
+	const profile = JSON.parse(await fs.readFile(file, 'utf8')) as CpuProfile;
+	const names = new Map(
+		profile.nodes.map((node) => {
+			const { functionName, url, lineNumber } = node.callFrame;
+			return [node.id, `${functionName || '(anonymous)'}${location(url, lineNumber)}`];
+		}),
+	);
+	const selfMicros = new Map<string, number>();
+	let total = 0;
+	// A sample's delta is the time since the previous one, so it is charged to the function that sample caught.
+	profile.samples.forEach((id, index) => {
+		const delta = profile.timeDeltas[index] ?? 0;
+		const name = names.get(id)!;
+		selfMicros.set(name, (selfMicros.get(name) ?? 0) + delta);
+		total += delta;
+	});
+	return [...selfMicros]
+		.sort((a, b) => b[1] - a[1])
+		.slice(0, top)
+		.map(([name, micros]) => ({ name, selfMs: micros / 1000, share: total > 0 ? micros / total : 0 }));
+}
+
+export function formatHotspots(spots: Hotspot[]): string {
+	return spots.map((spot) => `    ${spot.selfMs.toFixed(0).padStart(7)} ms ${(spot.share * 100).toFixed(1).padStart(5)}%  ${spot.name}`).join('\n');
+}

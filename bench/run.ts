@@ -1,0 +1,332 @@
+/**
+ * npm run bench [-- --quick] [--runs N] [--only 1,3] [--cpu-prof]
+ *
+ * Runs our engine and rclone on the same local→local work, alternating (ours, rclone, ours, …), and
+ * reports the median wall time of the runs and the highest peak RSS. Every run is a process of its
+ * own. Results go to bench/results/latest.json; generated data is cached under os.tmpdir().
+ */
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as nodePath from 'node:path';
+import { parseArgs } from 'node:util';
+import { bigFileDataSet, treeDataSet, type DataSet } from './generate';
+import { flushDisks, prepareTools, runOurs, runRclone, type Measured, type RcloneStats, type Tools } from './processes';
+import { formatHotspots, hotspots } from './profile';
+import type { PlanRun, RunnerResult, SyncRun } from './runner';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
+const SEED = 20250101;
+
+const BENCH_ROOT = nodePath.join(os.tmpdir(), 'cloudsync-bench');
+const CACHE = nodePath.join(BENCH_ROOT, 'cache');
+const WORK = nodePath.join(BENCH_ROOT, 'work');
+const RESULTS = nodePath.resolve(__dirname, '..', '..', 'bench', 'results');
+
+/**
+ * rclone runs with what our engine defaults to, spelled out: 4 transfers and 8 checkers, files
+ * compared by size and modification time (no --checksum). rclone still checks hashes after each
+ * local→local copy, as our engine checks the sha1 it computes while streaming. Large files keep
+ * rclone's default multi-thread copy (4 streams above 250 MiB), since that is what its users get.
+ * --config /dev/null keeps any user configuration out. --stats-log-level NOTICE prints the final
+ * stats at the default log level, so each run's transfer count can be checked without -v's
+ * per-file logging.
+ */
+const RCLONE_FLAGS = ['--transfers', '4', '--checkers', '8', '--config', '/dev/null', '--stats-log-level', 'NOTICE'];
+
+interface Sizes {
+	copyFiles: number;
+	noopFiles: number;
+	bigFileBytes: number;
+	planEntries: number;
+}
+
+const FULL: Sizes = { copyFiles: 10_000, noopFiles: 100_000, bigFileBytes: 2 * GiB, planEntries: 1_000_000 };
+const QUICK: Sizes = { copyFiles: 500, noopFiles: 5_000, bigFileBytes: 64 * MiB, planEntries: 50_000 };
+
+/** Goals to report against, not to assert. */
+interface Targets {
+	maxRatio?: number;
+	maxRssMiB?: number;
+	maxSeconds?: number;
+}
+
+interface SyncCase {
+	kind: 'sync';
+	id: number;
+	name: string;
+	mode: 'copy' | 'mirror';
+	rcloneCommand: 'copy' | 'sync';
+	data: () => Promise<DataSet>;
+	/** Files every run must transfer: all of them into an empty destination, none for a no-op. */
+	expectTransfers: number;
+	targets: Targets;
+}
+
+interface PlanCase {
+	kind: 'plan';
+	id: number;
+	name: string;
+	entries: number;
+	targets: Targets;
+}
+
+type BenchCase = SyncCase | PlanCase;
+
+/** One line of bench/results/latest.json. */
+interface Row {
+	case: string;
+	ours_s: number;
+	rclone_s: number | null;
+	ratio: number | null;
+	/** User plus system CPU seconds (median), less sensitive than wall time to other load on the machine. */
+	ours_cpu_s: number | null;
+	rclone_cpu_s: number | null;
+	ours_peak_rss_mib: number;
+	rclone_peak_rss_mib: number | null;
+	/** Case 4 only: live heap once planned, listings included. */
+	heap_mib: number | null;
+}
+
+interface Context {
+	tools: Tools;
+	runs: number;
+	/** Set when profiling: where our runs write their .cpuprofile files. */
+	profileDir?: string;
+}
+
+function benchCases(sizes: Sizes): BenchCase[] {
+	const bigFile = sizes.bigFileBytes >= GiB ? `${sizes.bigFileBytes / GiB} GiB` : `${sizes.bigFileBytes / MiB} MiB`;
+	return [
+		{
+			kind: 'sync',
+			id: 1,
+			name: `1 copy ${sizes.copyFiles} files of 1-64 KiB`,
+			mode: 'copy',
+			rcloneCommand: 'copy',
+			data: async () => treeDataSet(CACHE, { files: sizes.copyFiles, minBytes: KiB, maxBytes: 64 * KiB, seed: SEED }, false),
+			expectTransfers: sizes.copyFiles,
+			targets: { maxRatio: 1 },
+		},
+		{
+			kind: 'sync',
+			id: 2,
+			name: `2 no-op mirror of ${sizes.noopFiles} files`,
+			mode: 'mirror',
+			rcloneCommand: 'sync',
+			data: async () => treeDataSet(CACHE, { files: sizes.noopFiles, minBytes: 0, maxBytes: KiB, seed: SEED }, true),
+			expectTransfers: 0,
+			targets: { maxRatio: 1 },
+		},
+		{
+			kind: 'sync',
+			id: 3,
+			name: `3 copy one ${bigFile} file`,
+			mode: 'copy',
+			rcloneCommand: 'copy',
+			data: async () => bigFileDataSet(CACHE, sizes.bigFileBytes, SEED),
+			expectTransfers: 1,
+			targets: { maxRatio: 1, maxRssMiB: 150 },
+		},
+		{ kind: 'plan', id: 4, name: `4 plan two ${sizes.planEntries}-entry listings`, entries: sizes.planEntries, targets: { maxSeconds: 3 } },
+	];
+}
+
+function median(values: number[]): number {
+	const sorted = [...values].sort((a, b) => a - b);
+	const middle = Math.floor(sorted.length / 2);
+	return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+function round(value: number, digits: number): number {
+	const scale = 10 ** digits;
+	return Math.round(value * scale) / scale;
+}
+
+/** The median when every run has a figure, null otherwise. */
+function medianOf(values: Array<number | null>, digits: number): number | null {
+	return values.length === 0 || values.includes(null) ? null : round(median(values as number[]), digits);
+}
+
+function highest(values: Array<number | null>): number | null {
+	return values.length === 0 || values.includes(null) ? null : round(Math.max(...(values as number[])), 1);
+}
+
+function makeRow(name: string, ours: Measured[], rclone: Measured[], heapMiB: number | null = null): Row {
+	const oursSeconds = medianOf(ours.map((run) => run.seconds), 3)!;
+	const rcloneSeconds = medianOf(rclone.map((run) => run.seconds), 3);
+	return {
+		case: name,
+		ours_s: oursSeconds,
+		rclone_s: rcloneSeconds,
+		ratio: rcloneSeconds === null ? null : round(oursSeconds / rcloneSeconds, 2),
+		ours_cpu_s: medianOf(ours.map((run) => run.cpuSeconds), 2),
+		rclone_cpu_s: medianOf(rclone.map((run) => run.cpuSeconds), 2),
+		ours_peak_rss_mib: highest(ours.map((run) => run.peakRssMiB))!,
+		rclone_peak_rss_mib: highest(rclone.map((run) => run.peakRssMiB)),
+		heap_mib: heapMiB === null ? null : round(heapMiB, 1),
+	};
+}
+
+function describe(run: Measured): string {
+	const cpu = run.cpuSeconds === null ? '' : ` (CPU ${run.cpuSeconds.toFixed(2)} s)`;
+	return `${run.seconds.toFixed(2)} s${cpu}, ${run.peakRssMiB === null ? '?' : run.peakRssMiB.toFixed(0)} MiB`;
+}
+
+function profileFlags(context: Context, id: number, run: number): string[] {
+	if (!context.profileDir) return [];
+	return ['--cpu-prof', '--cpu-prof-dir', context.profileDir, '--cpu-prof-name', `case${id}-run${run}.cpuprofile`];
+}
+
+async function printProfile(context: Context, id: number): Promise<void> {
+	if (!context.profileDir) return;
+	const file = nodePath.join(context.profileDir, `case${id}-run1.cpuprofile`);
+	console.log(`  top self time of our run 1 (${file}):\n${formatHotspots(await hotspots(file, 15))}`);
+}
+
+function expectSuccess(result: RunnerResult, transfers: number): SyncRun {
+	const run = result as SyncRun;
+	if (run.status !== 'success' || run.transferred !== transfers || run.deleted !== 0) {
+		throw new Error(`our run ended ${run.status} with ${run.transferred} transfers (expected ${transfers}), ${run.deleted} deletes: ${run.firstError ?? ''}`);
+	}
+	return run;
+}
+
+function expectTransfers(stats: RcloneStats, transfers: number): void {
+	if (stats.transferred !== transfers) throw new Error(`rclone transferred ${stats.transferred} files, expected ${transfers}`);
+}
+
+/** An emptied destination for cases that copy into one; a no-op case keeps its identical copy. */
+async function prepareRun(destination: string, empty: boolean): Promise<void> {
+	if (empty) await fs.rm(destination, { recursive: true, force: true });
+	flushDisks();
+}
+
+async function measureSyncCase(bench: SyncCase, context: Context): Promise<Row> {
+	const data = await bench.data();
+	const emptied = data.destination === undefined;
+	const destination = data.destination ?? nodePath.join(WORK, `case${bench.id}-destination`);
+	const ours: Measured[] = [];
+	const rclone: Measured[] = [];
+	for (let run = 1; run <= context.runs; run++) {
+		await prepareRun(destination, emptied);
+		const mine = await runOurs(['sync', bench.mode, data.source, destination], profileFlags(context, bench.id, run));
+		const report = expectSuccess(mine.result, bench.expectTransfers);
+		ours.push(mine);
+		let line = `  run ${run}/${context.runs}: ours ${describe(mine)}, sync ${report.seconds.toFixed(2)} s in-process`;
+		if (context.tools.rclone) {
+			await prepareRun(destination, emptied);
+			const theirs = await runRclone([bench.rcloneCommand, data.source, destination, ...RCLONE_FLAGS], context.tools, nodePath.join(WORK, 'rclone-usage'));
+			expectTransfers(theirs.stats, bench.expectTransfers);
+			rclone.push(theirs);
+			line += ` | rclone ${describe(theirs)}`;
+		}
+		console.log(line);
+	}
+	await printProfile(context, bench.id);
+	return makeRow(bench.name, ours, rclone);
+}
+
+async function measurePlanCase(bench: PlanCase, context: Context): Promise<Row> {
+	const runs: Measured[] = [];
+	const heaps: number[] = [];
+	for (let run = 1; run <= context.runs; run++) {
+		const measured = await runOurs(['plan', String(bench.entries), String(SEED)], ['--expose-gc', ...profileFlags(context, bench.id, run)]);
+		const result = measured.result as PlanRun;
+		// The planner's own time: building the synthetic listings is not part of the case.
+		runs.push({ seconds: result.seconds, cpuSeconds: null, peakRssMiB: measured.peakRssMiB });
+		heaps.push(result.heapMiB);
+		console.log(
+			`  run ${run}/${context.runs}: plan ${result.seconds.toFixed(2)} s (match ${result.matchSeconds.toFixed(2)} s, decide ${result.planSeconds.toFixed(2)} s), ` +
+				`${result.actions} actions, heap ${result.heapMiB.toFixed(0)} MiB (listings ${result.listingsHeapMiB.toFixed(0)} MiB), RSS ${measured.peakRssMiB!.toFixed(0)} MiB`,
+		);
+	}
+	await printProfile(context, bench.id);
+	return makeRow(bench.name, runs, [], median(heaps));
+}
+
+function targetVerdicts(bench: BenchCase, row: Row): string[] {
+	const { maxRatio, maxRssMiB, maxSeconds } = bench.targets;
+	const verdict = (label: string, met: boolean) => `case ${bench.id}: ${label} — ${met ? 'met' : 'MISSED'}`;
+	const verdicts: string[] = [];
+	if (maxRatio !== undefined) {
+		verdicts.push(row.ratio === null ? `case ${bench.id}: ratio ≤ ${maxRatio} — no rclone figure` : verdict(`ratio ${row.ratio} ≤ ${maxRatio}`, row.ratio <= maxRatio));
+	}
+	if (maxRssMiB !== undefined) verdicts.push(verdict(`our peak RSS ${row.ours_peak_rss_mib} MiB ≤ ${maxRssMiB} MiB`, row.ours_peak_rss_mib <= maxRssMiB));
+	if (maxSeconds !== undefined) verdicts.push(verdict(`${row.ours_s} s < ${maxSeconds} s`, row.ours_s < maxSeconds));
+	return verdicts;
+}
+
+function printTable(rows: Row[]): void {
+	const headers = ['case', 'ours s', 'rclone s', 'ratio', 'ours CPU s', 'rclone CPU s', 'ours RSS MiB', 'rclone RSS MiB', 'heap MiB'];
+	const cells = rows.map((row) =>
+		[row.case, row.ours_s, row.rclone_s, row.ratio, row.ours_cpu_s, row.rclone_cpu_s, row.ours_peak_rss_mib, row.rclone_peak_rss_mib, row.heap_mib].map(
+			(value) => (value === null ? '-' : String(value)),
+		),
+	);
+	const widths = headers.map((header, column) => Math.max(header.length, ...cells.map((line) => line[column].length)));
+	const format = (line: string[]) => line.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join('  ');
+	console.log(`\n${format(headers)}\n${widths.map((width) => '-'.repeat(width)).join('  ')}`);
+	for (const line of cells) console.log(format(line));
+}
+
+function parseOptions(): { quick: boolean; runs: number; only?: number[]; cpuProf: boolean } {
+	const { values } = parseArgs({
+		options: {
+			quick: { type: 'boolean', default: false },
+			runs: { type: 'string', default: '3' },
+			only: { type: 'string' },
+			'cpu-prof': { type: 'boolean', default: false },
+		},
+	});
+	const runs = Number(values.runs);
+	if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a whole number ≥ 1, got ${values.runs}`);
+	return { quick: values.quick, runs, only: values.only?.split(',').map(Number), cpuProf: values['cpu-prof'] };
+}
+
+async function main(): Promise<void> {
+	const options = parseOptions();
+	const sizes = options.quick ? QUICK : FULL;
+	const tools = prepareTools();
+	const context: Context = { tools, runs: options.runs, profileDir: options.cpuProf ? nodePath.join(RESULTS, 'profiles') : undefined };
+	console.log(`Node ${process.version}; ${tools.rclone ?? `rclone unavailable: ${tools.rcloneMissing}; running our side only`}`);
+	if (!tools.gnuTime) console.log('GNU time (/usr/bin/time) is missing: rclone peak RSS and CPU time are not reported.');
+	console.log(`${options.quick ? 'Quick' : 'Full'} sizes, ${options.runs} run(s) per side; data in ${BENCH_ROOT}`);
+	if (context.profileDir) console.log(`Profiling our runs into ${context.profileDir}: timings are inflated and latest.json is not written.`);
+
+	await fs.rm(WORK, { recursive: true, force: true });
+	await Promise.all([WORK, CACHE, RESULTS, ...(context.profileDir ? [context.profileDir] : [])].map(async (dir) => fs.mkdir(dir, { recursive: true })));
+	const cases = benchCases(sizes).filter((bench) => !options.only || options.only.includes(bench.id));
+	const rows: Row[] = [];
+	const verdicts: string[] = [];
+	try {
+		for (const bench of cases) {
+			console.log(`\nCase ${bench.name}`);
+			try {
+				const row = bench.kind === 'sync' ? await measureSyncCase(bench, context) : await measurePlanCase(bench, context);
+				rows.push(row);
+				verdicts.push(...targetVerdicts(bench, row));
+			} catch (error) {
+				console.error(`  case ${bench.id} failed: ${error instanceof Error ? error.message : String(error)}`);
+				process.exitCode = 1;
+			}
+		}
+	} finally {
+		await fs.rm(WORK, { recursive: true, force: true });
+	}
+
+	printTable(rows);
+	console.log(`\nTargets (reported, not asserted):\n  ${verdicts.join('\n  ')}`);
+	if (!context.profileDir) {
+		const file = nodePath.join(RESULTS, 'latest.json');
+		await fs.writeFile(file, `${JSON.stringify(rows, null, '\t')}\n`);
+		console.log(`\nWrote ${file}`);
+	}
+	console.log(`Generated data stays cached in ${CACHE} and is reused by the next run; delete that folder to free the space.`);
+}
+
+main().catch((error: unknown) => {
+	console.error(error);
+	process.exitCode = 1;
+});

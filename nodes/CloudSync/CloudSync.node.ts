@@ -1,0 +1,64 @@
+import { NodeConnectionTypes, type IExecuteFunctions, type INodeExecutionData, type INodeType, type INodeTypeDescription } from 'n8n-workflow';
+import { descriptions, router } from './actions/router';
+
+export class CloudSync implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'Cloud Sync',
+		name: 'cloudSync',
+		icon: { light: 'file:cloudSync.svg', dark: 'file:cloudSync.dark.svg' },
+		group: ['transform'],
+		version: 1,
+		subtitle: '={{ $parameter["operation"] + ($parameter["resource"] === "folder" && $parameter["operation"] !== "list" ? ": " + $parameter["sourceCloud"] + " → " + $parameter["destinationCloud"] : ": " + $parameter["targetCloud"]) }}',
+		description: 'List, diff and sync files between local folders, Google Drive and Dropbox',
+		defaults: { name: 'Cloud Sync' },
+		usableAsTool: true,
+		inputs: [NodeConnectionTypes.Main],
+		outputs: [NodeConnectionTypes.Main],
+		credentials: [],
+		properties: [
+			{
+				displayName: 'Resource',
+				name: 'resource',
+				type: 'options',
+				noDataExpression: true,
+				default: 'folder',
+				options: [
+					{ name: 'Folder', value: 'folder', description: 'List, compare or sync whole folders' },
+					{ name: 'File', value: 'file', description: 'Upload, download, delete or move one file' },
+				],
+			},
+			{
+				displayName: 'Operation',
+				name: 'operation',
+				type: 'options',
+				noDataExpression: true,
+				displayOptions: { show: { resource: ['folder'] } },
+				default: 'sync',
+				options: [
+					{ name: 'Diff', value: 'diff', action: 'Preview a sync without running it', description: 'Show what a sync would do, and why, touching nothing' },
+					{ name: 'List', value: 'list', action: 'List files in a folder', description: 'One item per file, with size, date and hashes' },
+					{ name: 'Sync', value: 'sync', action: 'Sync two folders', description: 'Mirror, copy, update or move one folder into another' },
+				],
+			},
+			{
+				displayName: 'Operation',
+				name: 'operation',
+				type: 'options',
+				noDataExpression: true,
+				displayOptions: { show: { resource: ['file'] } },
+				default: 'upload',
+				options: [
+					{ name: 'Delete', value: 'delete', action: 'Delete a file or folder' },
+					{ name: 'Download', value: 'download', action: 'Download a file' },
+					{ name: 'Move', value: 'move', action: 'Move or rename a file' },
+					{ name: 'Upload', value: 'upload', action: 'Upload a file' },
+				],
+			},
+			...descriptions,
+		],
+	};
+
+	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+		return router.call(this);
+	}
+}

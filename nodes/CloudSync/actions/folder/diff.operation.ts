@@ -1,0 +1,32 @@
+import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import { filterOptions, locationFields } from '../fields';
+import { planActionJson, summaryJson, withPairing } from '../../helpers/items';
+import { compareField, syncModeField, syncOptionsField } from './shared';
+import { runSync } from './sync.operation';
+
+const show = { resource: ['folder'], operation: ['diff'] };
+
+export const description: INodeProperties[] = [
+	...locationFields('source', show),
+	...locationFields('destination', show),
+	syncModeField(show),
+	compareField(show),
+	{ ...filterOptions, displayOptions: { show } },
+	{
+		displayName: 'Include Unchanged',
+		name: 'includeUnchanged',
+		type: 'boolean',
+		default: false,
+		displayOptions: { show },
+		description: 'Whether to output files that would be skipped as well',
+	},
+	syncOptionsField(show),
+];
+
+/** The plan a sync would run, one item per action, and a last item saying whether a guard would refuse it. */
+export async function execute(this: IExecuteFunctions, itemIndex: number, signal?: AbortSignal): Promise<INodeExecutionData[]> {
+	const { report, source, destination } = await runSync(this, itemIndex, true, signal);
+	const unchanged = this.getNodeParameter('includeUnchanged', itemIndex, false) as boolean;
+	const actions = report.plan.actions.filter((action) => unchanged || action.kind !== 'skip').map((action) => ({ type: 'action', ...planActionJson(action) }));
+	return withPairing([...actions, { type: 'summary', ...summaryJson(report, source.label, destination.label) }], itemIndex);
+}

@@ -1,0 +1,92 @@
+import type { INodeProperties } from 'n8n-workflow';
+
+export const syncModeField = (show: Record<string, string[]>): INodeProperties => ({
+	displayName: 'Mode',
+	name: 'mode',
+	type: 'options',
+	default: 'mirror',
+	displayOptions: { show },
+	options: [
+		{ name: 'Mirror', value: 'mirror', description: 'Make the destination identical: add, update, and delete what the source no longer has' },
+		{ name: 'Copy', value: 'copy', description: 'Add and update files; never delete anything on the destination' },
+		{ name: 'Update', value: 'update', description: 'Only add new files and replace older ones; keep newer destination files' },
+		{ name: 'Move', value: 'move', description: 'Copy, then delete each source file once its copy is verified' },
+	],
+});
+
+export const compareField = (show: Record<string, string[]>): INodeProperties => ({
+	displayName: 'Compare By',
+	name: 'compare',
+	type: 'options',
+	default: 'auto',
+	displayOptions: { show },
+	options: [
+		{ name: 'Auto', value: 'auto', description: 'Size and modification time, then a hash both clouds share when times differ' },
+		{ name: 'Checksum', value: 'checksum', description: 'Size and a shared hash; slower, exact' },
+		{ name: 'Size Only', value: 'size', description: 'Same size means unchanged' },
+	],
+});
+
+export const syncOptionsField = (show: Record<string, string[]>): INodeProperties => ({
+	displayName: 'Options',
+	name: 'options',
+	type: 'collection',
+	placeholder: 'Add Option',
+	default: {},
+	displayOptions: { show },
+	options: [
+		{
+			displayName: 'Checkers',
+			name: 'checkers',
+			type: 'number',
+			default: 8,
+			typeOptions: { minValue: 1, maxValue: 64 },
+			description: 'How many listings, hash checks and deletes run at once',
+		},
+		{
+			displayName: 'Force',
+			name: 'force',
+			type: 'boolean',
+			default: false,
+			description: 'Whether to run even when a safety guard refuses: an empty source over a full destination, or more deletions than allowed',
+		},
+		{
+			displayName: 'Ignore Existing',
+			name: 'ignoreExisting',
+			type: 'boolean',
+			default: false,
+			description: 'Whether to skip every file that already exists on the destination, changed or not',
+		},
+		{
+			displayName: 'Max Deletions',
+			name: 'maxDeletes',
+			type: 'number',
+			default: 0,
+			typeOptions: { minValue: 0 },
+			description: 'Refuse the run when it would delete more files than this; 0 means no count limit',
+		},
+		{
+			displayName: 'Max Deletions (%)',
+			name: 'maxDeletePercent',
+			type: 'number',
+			default: 50,
+			typeOptions: { minValue: 0, maxValue: 100 },
+			description: 'Refuse the run when it would delete more than this share of the destination\'s files',
+		},
+		{
+			displayName: 'Newer Only',
+			name: 'newerOnly',
+			type: 'boolean',
+			default: false,
+			description: 'Whether to skip files whose destination copy is newer',
+		},
+		{
+			displayName: 'Transfers',
+			name: 'transfers',
+			type: 'number',
+			default: 4,
+			typeOptions: { minValue: 1, maxValue: 32 },
+			description: 'How many files are copied at once',
+		},
+	],
+});

@@ -1,0 +1,69 @@
+import type { IDataObject, INodeExecutionData } from 'n8n-workflow';
+import type { ActionResult, Entry, PlanAction, SyncReport } from '../../../lib';
+
+const iso = (ms?: number) => (ms === undefined ? undefined : new Date(ms).toISOString());
+
+export function entryJson(entry: Entry, cloud: string): IDataObject {
+	const json: IDataObject = {
+		path: entry.path,
+		name: entry.path.slice(entry.path.lastIndexOf('/') + 1),
+		type: entry.isDir ? 'folder' : 'file',
+		size: entry.isDir ? undefined : entry.size,
+		modified: iso(entry.modTime),
+		cloud,
+	};
+	if (Object.keys(entry.hashes).length > 0) json.hashes = { ...entry.hashes };
+	if (entry.id) json.id = entry.id;
+	if (entry.mimeType) json.mimeType = entry.mimeType;
+	return json;
+}
+
+export function planActionJson(action: PlanAction): IDataObject {
+	return {
+		path: action.path,
+		action: action.kind,
+		side: action.side,
+		reason: action.reason,
+		size: action.source?.size ?? action.destination?.size,
+		sourceModified: iso(action.source?.modTime),
+		destinationModified: iso(action.destination?.modTime),
+	};
+}
+
+export function resultJson(result: ActionResult): IDataObject {
+	return { ...result, error: result.error };
+}
+
+/** The MultCloud-style report: what a Send Email node needs, one item. */
+export function summaryJson(report: SyncReport, source: string, destination: string): IDataObject {
+	return {
+		status: report.status,
+		mode: report.mode,
+		dryRun: report.dryRun,
+		source,
+		destination,
+		startedAt: report.startedAt,
+		finishedAt: report.finishedAt,
+		durationSeconds: Math.round(report.durationMs) / 1000,
+		added: report.added,
+		updated: report.updated,
+		deleted: report.deleted,
+		foldersCreated: report.foldersCreated,
+		foldersDeleted: report.foldersDeleted,
+		movedSourcesDeleted: report.movedSourcesDeleted,
+		skipped: report.skipped,
+		conflicts: report.conflicts,
+		failed: report.failed,
+		bytes: report.bytes,
+		retries: report.retries,
+		refusal: report.refusal,
+		deletesHeld: report.deletesHeld,
+		listingErrors: report.listingErrors,
+		errors: report.errors.map((error) => ({ ...error })),
+		planned: { ...report.plan.counts },
+	};
+}
+
+export function withPairing(json: IDataObject[], itemIndex: number): INodeExecutionData[] {
+	return json.map((entry) => ({ json: entry, pairedItem: { item: itemIndex } }));
+}

@@ -1,0 +1,46 @@
+import type { IDataObject } from 'n8n-workflow';
+import type { FilterOptions, SyncOptions } from '../../../lib';
+import type { NodeContext } from '../transport/locations';
+
+const MIB = 1024 * 1024;
+
+function list(value: unknown): string[] {
+	return String(value ?? '')
+		.split(',')
+		.map((part) => part.trim())
+		.filter(Boolean);
+}
+
+export function readFilter(context: NodeContext, itemIndex: number): FilterOptions {
+	const filters = context.getNodeParameter('filters', itemIndex, {}) as IDataObject;
+	const size = (mib: unknown) => (typeof mib === 'number' && mib > 0 ? Math.round(mib * MIB) : undefined);
+	return {
+		include: list(filters.include),
+		exclude: list(filters.exclude),
+		extensions: list(filters.extensions),
+		excludeExtensions: list(filters.excludeExtensions),
+		minSize: size(filters.minSizeMiB),
+		maxSize: size(filters.maxSizeMiB),
+		modifiedAfter: (filters.modifiedAfter as string) || undefined,
+		modifiedBefore: (filters.modifiedBefore as string) || undefined,
+		skipSystemFiles: filters.keepSystemFiles !== true,
+	};
+}
+
+/** Everything a sync or a diff reads from the node, for one item. */
+export function readSyncOptions(context: NodeContext, itemIndex: number): SyncOptions {
+	const options = context.getNodeParameter('options', itemIndex, {}) as IDataObject;
+	const number = (value: unknown) => (typeof value === 'number' && value > 0 ? value : undefined);
+	return {
+		mode: context.getNodeParameter('mode', itemIndex, 'mirror') as SyncOptions['mode'],
+		compare: context.getNodeParameter('compare', itemIndex, 'auto') as SyncOptions['compare'],
+		filter: readFilter(context, itemIndex),
+		newerOnly: options.newerOnly === true,
+		ignoreExisting: options.ignoreExisting === true,
+		maxDeletePercent: typeof options.maxDeletePercent === 'number' ? options.maxDeletePercent : undefined,
+		maxDeletes: number(options.maxDeletes),
+		force: options.force === true,
+		transfers: number(options.transfers),
+		checkers: number(options.checkers),
+	};
+}

@@ -1,0 +1,172 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import type { IDataObject, INodeParameters } from 'n8n-workflow';
+import { CloudSync } from '../../nodes/CloudSync/CloudSync.node';
+import { fixtureCredentialTypes } from './fixtures/credentials';
+import { fixtureNodeTypes } from './fixtures/nodes';
+import { disposeHarness, outputItems, readBinary, runWorkflow, type RunOptions, type WorkflowJson } from './harness';
+import { filesOnly, readTree, removeTempDirs, tempDir, writeTree } from '../support/trees';
+
+let allowed: string;
+let outside: string;
+
+beforeAll(async () => {
+	allowed = await tempDir('n8n-files');
+	outside = await tempDir('not-allowed');
+	// n8n reads this when the first node asks for its file-access rule.
+	process.env.N8N_RESTRICT_FILE_ACCESS_TO = allowed;
+});
+afterAll(async () => {
+	disposeHarness();
+	await removeTempDirs();
+});
+
+const options: RunOptions = {
+	nodeTypes: { ...fixtureNodeTypes, 'n8n-nodes-cloudsync.cloudSync': new CloudSync() },
+	credentialTypes: fixtureCredentialTypes,
+	credentials: { fixtureApi: { user: 'ada', apiKey: 'secret-key' } },
+};
+
+interface Step {
+	name: string;
+	type: string;
+	parameters: INodeParameters;
+	continueOnFail?: boolean;
+}
+
+/** Manual Trigger → each step in turn, as a user would wire it in the editor. */
+function workflow(steps: Step[], triggerItems: IDataObject[] = [{}]): WorkflowJson {
+	const nodes = [
+		{ id: 't', name: 'Manual Trigger', type: 'n8n-nodes-base.manualTrigger', typeVersion: 1, position: [0, 0] as [number, number], parameters: {} },
+		...steps.map((step, index) => ({
+			id: `n${index}`,
+			name: step.name,
+			type: step.type,
+			typeVersion: 1,
+			position: [220 * (index + 1), 0] as [number, number],
+			parameters: step.parameters,
+			credentials: step.type.includes('fixtureFileMaker') ? { fixtureApi: { id: '1', name: 'Fixture' } } : undefined,
+			continueOnFail: step.continueOnFail,
+		})),
+	];
+	const names = nodes.map((node) => node.name);
+	const connections: WorkflowJson['connections'] = {};
+	for (let i = 0; i < names.length - 1; i++) connections[names[i]] = { main: [[{ node: names[i + 1], type: 'main', index: 0 }]] };
+	return { name: 'test', nodes, connections, pinData: { 'Manual Trigger': triggerItems.map((json) => ({ json })) }, settings: { executionOrder: 'v1' } } as WorkflowJson;
+}
+
+const cloudSync = (parameters: INodeParameters, extra: Partial<Step> = {}): Step => ({ name: 'Cloud Sync', type: 'n8n-nodes-cloudsync.cloudSync', parameters, ...extra });
+
+async function folders(source: Record<string, string | null>, destination: Record<string, string | null> = {}) {
+	const root = await fs.mkdtemp(path.join(allowed, 'case-'));
+	const src = path.join(root, 'src');
+	const dst = path.join(root, 'dst');
+	await fs.mkdir(src);
+	await fs.mkdir(dst);
+	await writeTree(src, source);
+	await writeTree(dst, destination);
+	return { src, dst };
+}
+
+describe('Cloud Sync node on local folders, through n8n-core', () => {
+	it('syncs with Mirror and outputs one summary item a Send Email node can use', async () => {
+		const { src, dst } = await folders({ 'a.txt': 'alpha', 'docs/b.pdf': 'bravo' }, { 'old.txt': 'x', 'a.txt': 'stale', 'keep1.txt': 'k', 'keep2.txt': 'k' });
+		const result = await runWorkflow(
+			workflow([cloudSync({ resource: 'folder', operation: 'sync', sourceLocalPath: src, destinationLocalPath: dst, mode: 'mirror', options: { force: true } })]),
+			options,
+		);
+		expect(result.status).toBe('success');
+		const [summary, ...rest] = outputItems(result, 'Cloud Sync');
+		expect(rest).toHaveLength(0);
+		expect(summary.json).toMatchObject({ type: 'summary', status: 'success', mode: 'mirror', added: 1, updated: 1, deleted: 3, failed: 0 });
+		expect(summary.pairedItem).toEqual({ item: 0 });
+		expect(filesOnly(await readTree(dst))).toEqual(filesOnly(await readTree(src)));
+	});
+
+	it('Diff lists what a sync would do and why, and touches nothing', async () => {
+		const { src, dst } = await folders({ 'new.txt': 'n', 'same.txt': 's' }, { 'same.txt': 's', 'extra.txt': 'e' });
+		await fs.utimes(path.join(dst, 'same.txt'), (await fs.stat(path.join(src, 'same.txt'))).mtime, (await fs.stat(path.join(src, 'same.txt'))).mtime);
+		const before = await readTree(dst);
+		const result = await runWorkflow(
+			workflow([cloudSync({ resource: 'folder', operation: 'diff', sourceLocalPath: src, destinationLocalPath: dst, mode: 'mirror' })]),
+			options,
+		);
+		const items = outputItems(result, 'Cloud Sync').map((item) => item.json);
+		expect(items.filter((json) => json.type === 'action').map((json) => [json.action, json.path])).toEqual([
+			['copy', 'new.txt'],
+			['delete', 'extra.txt'],
+		]);
+		expect(items.at(-1)).toMatchObject({ type: 'summary', status: 'planned', dryRun: true });
+		expect(await readTree(dst)).toEqual(before);
+	});
+
+	it('a mass deletion is refused with an error that says how to allow it', async () => {
+		const { src, dst } = await folders({ 'a.txt': 'a' }, { 'a.txt': 'a', 'b.txt': 'b', 'c.txt': 'c' });
+		const result = await runWorkflow(
+			workflow([cloudSync({ resource: 'folder', operation: 'sync', sourceLocalPath: src, destinationLocalPath: dst, mode: 'mirror' })]),
+			options,
+		);
+		const error = result.nodes['Cloud Sync'][0].error!;
+		expect(error.name).toBe('NodeOperationError');
+		expect(error.message).toMatch(/delete 2 of the destination's 3 files/);
+		expect(error.itemIndex).toBe(0);
+		expect(Object.keys(filesOnly(await readTree(dst)))).toHaveLength(3);
+	});
+
+	it('lists files with filters, one item per file', async () => {
+		const { src } = await folders({ 'a.jpg': 'a', 'b.txt': 'b', 'sub/c.JPG': 'c', '.DS_Store': 'x' });
+		const result = await runWorkflow(
+			workflow([cloudSync({ resource: 'folder', operation: 'list', targetLocalPath: src, filters: { extensions: 'jpg' } })]),
+			options,
+		);
+		const items = outputItems(result, 'Cloud Sync').map((item) => item.json);
+		expect(items.map((json) => json.path).sort()).toEqual(['a.jpg', 'sub/c.JPG']);
+		expect(items[0]).toMatchObject({ type: 'file', size: 1 });
+	});
+
+	it('uploads a binary made by an earlier node into a folder named by an expression, and downloads it back', async () => {
+		const { dst } = await folders({});
+		const result = await runWorkflow(
+			workflow([
+				{ name: 'Make', type: 'test-fixtures.fixtureFileMaker', parameters: { fileName: 'report.pdf', content: 'PDF bytes', size: 300_000 } },
+				cloudSync({ resource: 'file', operation: 'upload', targetLocalPath: dst, filePath: "={{ 'Reports/' + $json.user + '/' + $binary.data.fileName }}" }, { name: 'Upload' }),
+				cloudSync({ resource: 'file', operation: 'download', targetLocalPath: dst, filePath: '={{ $json.path }}' }, { name: 'Download' }),
+			]),
+			options,
+		);
+		expect(result.status).toBe('success');
+		expect(outputItems(result, 'Upload')[0].json).toMatchObject({ path: 'Reports/ada/report.pdf', size: 300_000 });
+		const stored = await fs.readFile(path.join(dst, 'Reports/ada/report.pdf'));
+		expect(stored.length).toBe(300_000);
+		const downloaded = outputItems(result, 'Download')[0];
+		expect((await readBinary(downloaded.binary!.data)).equals(stored)).toBe(true);
+		expect(downloaded.binary!.data.fileName).toBe('report.pdf');
+	});
+
+	it('moves and deletes single files; a move never overwrites unless asked', async () => {
+		const { dst } = await folders({}, { 'in/a.txt': 'a', 'out/a.txt': 'existing' });
+		const refused = await runWorkflow(workflow([cloudSync({ resource: 'file', operation: 'move', targetLocalPath: dst, fromPath: 'in/a.txt', toPath: 'out/a.txt' })]), options);
+		expect(refused.nodes['Cloud Sync'][0].error?.message).toMatch(/already exists/);
+		const moved = await runWorkflow(workflow([cloudSync({ resource: 'file', operation: 'move', targetLocalPath: dst, fromPath: 'in/a.txt', toPath: 'archive/a.txt' })]), options);
+		expect(outputItems(moved, 'Cloud Sync')[0].json).toMatchObject({ path: 'archive/a.txt', previousPath: 'in/a.txt' });
+		const deleted = await runWorkflow(workflow([cloudSync({ resource: 'file', operation: 'delete', targetLocalPath: dst, filePath: 'out/a.txt' })]), options);
+		expect(outputItems(deleted, 'Cloud Sync')[0].json).toMatchObject({ deleted: true });
+		expect(Object.keys(filesOnly(await readTree(dst)))).toEqual(['archive/a.txt']);
+	});
+
+	it('refuses a folder outside N8N_RESTRICT_FILE_ACCESS_TO; with Continue On Fail the error becomes an item', async () => {
+		const parameters = { resource: 'folder', operation: 'list', targetLocalPath: outside };
+		const failed = await runWorkflow(workflow([cloudSync(parameters)]), options);
+		const error = failed.nodes['Cloud Sync'][0].error!;
+		expect(error).toMatchObject({ name: 'NodeOperationError', itemIndex: 0 });
+		expect(error.message).toMatch(/may not access/);
+		expect(error.description).toMatch(/N8N_RESTRICT_FILE_ACCESS_TO/);
+
+		const { src } = await folders({ 'ok.txt': 'fine' });
+		const perItem = { ...parameters, targetLocalPath: '={{ $json.folder }}' };
+		const continued = await runWorkflow(workflow([cloudSync(perItem, { continueOnFail: true })], [{ folder: outside }, { folder: src }]), options);
+		const items = outputItems(continued, 'Cloud Sync');
+		expect(items[0]).toMatchObject({ json: { error: expect.stringMatching(/may not access/) }, pairedItem: { item: 0 } });
+		expect(items[1]).toMatchObject({ json: { path: 'ok.txt' }, pairedItem: { item: 1 } });
+	});
+});
