@@ -56,9 +56,13 @@ export interface ExecutionReport {
 	errors: Array<{ path: string; action: ActionKind; message: string }>;
 }
 
-/** The hash the destination reports for what it stored, which we also compute on the bytes we send. */
-export function verificationHash(source: Capabilities, destination: Capabilities): HashType | undefined {
-	return destination.listedHashTypes[0] ?? destination.hashTypes.find((type) => source.hashTypes.includes(type)) ?? destination.hashTypes[0];
+/**
+ * The hash a destination computes itself on what it stored (a cloud's md5 or content_hash), to
+ * compare with the one computed while sending. A local destination reports none: what it stored
+ * is what it was handed, so its copies are checked by exact size before they are renamed into place.
+ */
+export function verificationHash(destination: Capabilities): HashType | undefined {
+	return destination.listedHashTypes[0];
 }
 
 export function emptyExecutionReport(): ExecutionReport {
@@ -89,7 +93,7 @@ export async function execute(plan: Plan, source: Provider, destination: Provide
 	const pacer = options.pacer ?? new Pacer();
 	const transfers = options.transfers ?? 4;
 	const checkers = options.checkers ?? 8;
-	const verifyType = verificationHash(source.capabilities, destination.capabilities);
+	const verifyType = verificationHash(destination.capabilities);
 	const report = emptyExecutionReport();
 	const byKind = (...kinds: ActionKind[]) => plan.actions.filter((action) => kinds.includes(action.kind));
 	const transfersPlanned = byKind('copy', 'update');
@@ -121,8 +125,11 @@ export async function execute(plan: Plan, source: Provider, destination: Provide
 	const attempt = async <T>(operation: () => Promise<T>): Promise<T> => pacer.run(operation, signal);
 	const cancelledSkip = (action: PlanAction) => record(action, 'skipped', 0, undefined, 'not started: the sync was cancelled');
 
+	const serverSide = destination.canCopyFrom?.(source) === true;
+
 	const copyOnce = async (action: PlanAction): Promise<Entry> => {
 		const from = action.source!;
+		if (serverSide) return destination.copyFrom!(source, from.path, action.path);
 		const known = from.size >= 0 ? from.size : undefined;
 		const hashTypes = new Set<HashType>(Object.keys(from.hashes) as HashType[]);
 		if (verifyType) hashTypes.add(verifyType);
@@ -238,14 +245,15 @@ export async function execute(plan: Plan, source: Provider, destination: Provide
 		}
 	}
 
-	for (const action of byKind('skip')) record(action, 'skipped');
+	// Unchanged files are counted, not listed: a no-op run over a large tree would otherwise build a result per file.
+	report.skipped += plan.counts.skip;
 	for (const action of byKind('conflict')) record(action, 'conflict');
 
 	if (signal?.aborted) {
 		report.cancelled = true;
 		const seen = new Set(report.results.map((result) => `${result.side}:${result.path}:${result.action}`));
 		for (const action of plan.actions) {
-			if (!seen.has(`${action.side}:${action.path}:${action.kind}`)) cancelledSkip(action);
+			if (action.kind !== 'skip' && !seen.has(`${action.side}:${action.path}:${action.kind}`)) cancelledSkip(action);
 		}
 	}
 	report.retries = pacer.retries;

@@ -3,7 +3,7 @@ export { HASH_TYPES } from './types';
 export * from './errors';
 export { normalizeRelativePath, matchKey, joinPath, parentPath, baseName } from './paths';
 export { createHasher, hashStream, measure, MeasuringStream, sameHash } from './hashing';
-export { createFilter, FilterError, SYSTEM_FILES, type Filter, type FilterOptions } from './filters';
+export { createFilter, includes, FilterError, SYSTEM_FILES, type Filter, type FilterOptions } from './filters';
 export {
 	plan,
 	planMatches,

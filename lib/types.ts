@@ -93,6 +93,10 @@ export interface Provider {
 	move(from: string, to: string): Promise<Entry>;
 	/** Present only when the cloud can copy without moving bytes through us. */
 	copy?(from: string, to: string): Promise<Entry>;
+	/** Whether copyFrom can take files from `source` without streaming them (two folders on one machine, two folders of one account). */
+	canCopyFrom?(source: Provider): boolean;
+	/** Copies `from` on `source` to `to` here, atomically, keeping its modification time. */
+	copyFrom?(source: Provider, from: string, to: string): Promise<Entry>;
 	/** Hashes of a stored file, computed or fetched as the provider must. */
 	hash(path: string, types: HashType[]): Promise<Hashes>;
 	/** A cursor for "now" below the root; present when capabilities.changeCursors is true. */

@@ -68,7 +68,7 @@ describe('sync between local folders', () => {
 
 	it('move keeps the source when the copy does not verify', async () => {
 		const setup = await pair({ 'a.txt': 'alpha' });
-		const corrupting = new FaultyProvider(setup.destination, { corruptWrites: true });
+		const corrupting = new FaultyProvider(setup.destination, { corruptWrites: true, reportsHash: 'sha1' });
 		const report = await sync(setup.source, corrupting, { mode: 'move', pacer: quickPacer() });
 		expect(report.status).toBe('failed');
 		expect(report.errors[0].message).toMatch(/differs/);
@@ -141,7 +141,7 @@ describe('safety guards', () => {
 
 	it('deletes nothing when a transfer failed', async () => {
 		const setup = await pair({ 'a.txt': 'alpha', 'b.txt': 'bravo' }, { 'a.txt': 'x', 'b.txt': 'y', 'extra.txt': 'z' });
-		const corrupting = new FaultyProvider(setup.destination, { corruptWrites: true });
+		const corrupting = new FaultyProvider(setup.destination, { corruptWrites: true, reportsHash: 'sha1' });
 		const report = await sync(setup.source, corrupting, { mode: 'mirror', pacer: quickPacer() });
 		expect(report.deleted).toBe(0);
 		expect(report.deletesHeld).toMatch(/failed/);

@@ -1,4 +1,4 @@
-import { promises as fs, constants as fsConstants, type Dirent, type BigIntStats } from 'node:fs';
+import { promises as fs, constants as fsConstants, lstatSync, type Dirent, type Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import * as nodePath from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import type { Capabilities, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, WriteOptions } from '../types';
 import { HASH_TYPES } from '../types';
 import {
+	VerificationError,
 	AlreadyExistsError,
 	CloudSyncError,
 	InvalidPathError,
@@ -28,7 +29,9 @@ export interface LocalProviderOptions {
 
 const TEMP_MARKER = '.cloudsync-tmp-';
 const SYMLINK_HINT = 'Links leading outside the chosen folder are never followed; sync the link target itself, or enable following links inside the folder.';
-const STAT_BATCH = 64;
+// Listing stats each entry synchronously, this many between yields to the event loop: a thread-pool
+// round trip per lstat costs ten times the call itself, and 256 calls block for well under a millisecond.
+const STAT_BATCH = 256;
 const READ_CHUNK = 1024 * 1024;
 
 function isTempName(name: string): boolean {
@@ -39,8 +42,9 @@ function isInside(root: string, candidate: string): boolean {
 	return candidate === root || candidate.startsWith(root.endsWith(nodePath.sep) ? root : root + nodePath.sep);
 }
 
-function modTimeOf(stats: BigIntStats): number {
-	return Math.round(Number(stats.mtimeNs) / 1e6);
+function modTimeOf(stats: Stats): number {
+	// Whole milliseconds: what we set with utimes comes back within a few nanoseconds of it.
+	return Math.round(stats.mtimeMs);
 }
 
 /** Maps Node's error codes to the engine's typed errors. */
@@ -82,6 +86,15 @@ function mapError(error: unknown, path: string): Error {
 export class LocalProvider implements Provider {
 	readonly name = 'local';
 	readonly capabilities: Capabilities;
+
+	/**
+	 * Real folders inside the root that this instance already checked or created, so a many-file sync
+	 * does not repeat realpath and mkdir per file. Instances live for one execution; deleting or
+	 * moving a folder through them forgets it.
+	 */
+	private readonly knownFolders = new Set<string>();
+	private readonly tempPrefix = `${process.pid.toString(36)}-${randomBytes(3).toString('hex')}-`;
+	private tempCounter = 0;
 
 	private constructor(
 		readonly root: string,
@@ -150,7 +163,7 @@ export class LocalProvider implements Provider {
 		const relative = normalizeRelativePath(path);
 		const absolute = relative === '' ? this.root : nodePath.join(this.root, ...relative.split('/'));
 		let probe = nodePath.dirname(absolute);
-		while (isInside(this.root, probe) && probe !== this.root) {
+		while (isInside(this.root, probe) && probe !== this.root && !this.knownFolders.has(probe)) {
 			try {
 				const real = await fs.realpath(probe);
 				if (!isInside(this.root, real)) {
@@ -161,6 +174,7 @@ export class LocalProvider implements Provider {
 				if (real !== probe && this.options.symlinks !== 'follow' && (await this.linkBetweenRootAnd(probe))) {
 					throw new InvalidPathError(path, 'a folder in it is a symbolic link, and links are skipped', SYMLINK_HINT);
 				}
+				if (real === probe) this.knownFolders.add(probe);
 				break;
 			} catch (error) {
 				if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw mapError(error, path);
@@ -179,17 +193,17 @@ export class LocalProvider implements Provider {
 	}
 
 	/** Like resolve, and also checks where the final component leads when it is a link. */
-	private async resolveExisting(path: string): Promise<{ relative: string; absolute: string; stats: BigIntStats }> {
+	private async resolveExisting(path: string): Promise<{ relative: string; absolute: string; stats: Stats }> {
 		const resolved = await this.resolve(path);
 		try {
-			let stats = await fs.lstat(resolved.absolute, { bigint: true });
+			let stats = await fs.lstat(resolved.absolute);
 			if (stats.isSymbolicLink()) {
 				if (this.options.symlinks !== 'follow') throw new NotFoundError(resolved.relative);
 				const real = await fs.realpath(resolved.absolute);
 				if (!isInside(this.root, real)) {
 					throw new InvalidPathError(path, 'it is a symbolic link that points outside the root folder', SYMLINK_HINT);
 				}
-				stats = await fs.stat(real, { bigint: true });
+				stats = await fs.stat(real);
 			}
 			return { ...resolved, stats };
 		} catch (error) {
@@ -197,9 +211,9 @@ export class LocalProvider implements Provider {
 		}
 	}
 
-	private toEntry(relative: string, stats: BigIntStats): Entry {
+	private toEntry(relative: string, stats: Stats): Entry {
 		const isDir = stats.isDirectory();
-		return { path: relative, isDir, size: isDir ? 0 : Number(stats.size), modTime: modTimeOf(stats), hashes: {} };
+		return { path: relative, isDir, size: isDir ? 0 : stats.size, modTime: modTimeOf(stats), hashes: {} };
 	}
 
 	async *list(path: string, options: ListOptions = {}): AsyncIterable<Entry> {
@@ -219,8 +233,11 @@ export class LocalProvider implements Provider {
 			const entries: Entry[] = [];
 			for (let i = 0; i < dirents.length; i += STAT_BATCH) {
 				const batch = dirents.slice(i, i + STAT_BATCH).filter((dirent) => !isTempName(dirent.name));
-				const stated = await Promise.all(batch.map(async (dirent) => this.statChild(folder, dirent, visited)));
-				for (const entry of stated) if (entry) entries.push(entry);
+				for (const dirent of batch) {
+					const entry = dirent.isSymbolicLink() ? await this.statLink(folder, dirent, visited) : this.statChild(folder, dirent);
+					if (entry) entries.push(entry);
+				}
+				if (i + STAT_BATCH < dirents.length) await new Promise((resolve) => setImmediate(resolve));
 			}
 			const subfolders: Array<{ relative: string; absolute: string }> = [];
 			for (const entry of entries) {
@@ -233,27 +250,29 @@ export class LocalProvider implements Provider {
 		}
 	}
 
-	private async statChild(
-		folder: { relative: string; absolute: string },
-		dirent: Dirent,
-		visited: Set<string>,
-	): Promise<Entry | undefined> {
-		const relative = joinPath(folder.relative, dirent.name);
-		const absolute = nodePath.join(folder.absolute, dirent.name);
+	private statChild(folder: { relative: string; absolute: string }, dirent: Dirent): Entry | undefined {
+		if (!dirent.isFile() && !dirent.isDirectory()) return undefined;
+		const relative = folder.relative === '' ? dirent.name : `${folder.relative}/${dirent.name}`;
 		try {
-			if (dirent.isSymbolicLink()) {
-				if (this.options.symlinks !== 'follow') return undefined;
-				const real = await fs.realpath(absolute);
-				// Links out of the root, and links back up into a folder already walked, are not followed.
-				if (!isInside(this.root, real) || visited.has(real)) return undefined;
-				const stats = await fs.stat(real, { bigint: true });
-				if (stats.isDirectory()) visited.add(real);
-				return this.toEntry(relative, stats);
-			}
-			if (!dirent.isFile() && !dirent.isDirectory()) return undefined;
-			return this.toEntry(relative, await fs.lstat(absolute, { bigint: true }));
+			return this.toEntry(relative, lstatSync(`${folder.absolute}${nodePath.sep}${dirent.name}`));
 		} catch (error) {
 			// A file removed between readdir and stat simply is not there any more.
+			if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+			throw mapError(error, relative);
+		}
+	}
+
+	private async statLink(folder: { relative: string; absolute: string }, dirent: Dirent, visited: Set<string>): Promise<Entry | undefined> {
+		if (this.options.symlinks !== 'follow') return undefined;
+		const relative = joinPath(folder.relative, dirent.name);
+		try {
+			const real = await fs.realpath(nodePath.join(folder.absolute, dirent.name));
+			// Links out of the root, and links back up into a folder already walked, are not followed.
+			if (!isInside(this.root, real) || visited.has(real)) return undefined;
+			const stats = await fs.stat(real);
+			if (stats.isDirectory()) visited.add(real);
+			return this.toEntry(relative, stats);
+		} catch (error) {
 			if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
 			throw mapError(error, relative);
 		}
@@ -281,7 +300,8 @@ export class LocalProvider implements Provider {
 			return handle.createReadStream({
 				start: options.start,
 				end: options.end === undefined ? undefined : options.end - 1,
-				highWaterMark: READ_CHUNK,
+				// A 1 MiB buffer per small file is most of the garbage a many-file sync makes.
+				highWaterMark: Math.max(1, Math.min(READ_CHUNK, (options.end ?? stats.size) - (options.start ?? 0))),
 				signal: options.signal,
 			});
 		} catch (error) {
@@ -308,28 +328,38 @@ export class LocalProvider implements Provider {
 			await fs.rm(temp, { force: true });
 			throw mapError(error, relative);
 		}
-		const stats = await fs.stat(absolute, { bigint: true });
-		return { ...this.toEntry(relative, stats), hashes: measured.hashes };
+		const modTime = options.modTime ?? modTimeOf(await fs.stat(absolute));
+		return { path: relative, isDir: false, size: measured.bytes, modTime, hashes: measured.hashes };
 	}
 
 	private tempNameFor(absolute: string): string {
 		const name = nodePath.basename(absolute).slice(0, 64);
-		return nodePath.join(nodePath.dirname(absolute), `.${name}${TEMP_MARKER}${randomBytes(6).toString('hex')}`);
+		return nodePath.join(nodePath.dirname(absolute), `.${name}${TEMP_MARKER}${this.tempPrefix}${(this.tempCounter++).toString(36)}`);
 	}
 
-	/** Renames `temp` over `absolute`, refusing to replace a folder with a file. */
+	/** Renames `temp` over `absolute`; over a folder, rename fails with EISDIR, which maps to AlreadyExistsError. */
 	private async replace(temp: string, absolute: string, relative: string): Promise<void> {
-		const existing = await fs.lstat(absolute).catch(() => undefined);
-		if (existing?.isDirectory()) throw new AlreadyExistsError(relative);
-		await fs.rename(temp, absolute);
+		try {
+			await fs.rename(temp, absolute);
+		} catch (error) {
+			throw mapError(error, relative);
+		}
+	}
+
+	private forgetFolders(absolute: string): void {
+		for (const folder of this.knownFolders) {
+			if (isInside(absolute, folder)) this.knownFolders.delete(folder);
+		}
 	}
 
 	private async ensureFolder(absolute: string, forPath: string): Promise<void> {
+		if (this.knownFolders.has(absolute)) return;
 		try {
 			await fs.mkdir(absolute, { recursive: true });
 		} catch (error) {
 			throw mapError(error, parentPath(forPath));
 		}
+		this.knownFolders.add(absolute);
 	}
 
 	async mkdir(path: string): Promise<void> {
@@ -345,6 +375,7 @@ export class LocalProvider implements Provider {
 		try {
 			const stats = await fs.lstat(absolute);
 			if (stats.isDirectory()) {
+				this.forgetFolders(absolute);
 				await (options.recursive ? fs.rm(absolute, { recursive: true }) : fs.rmdir(absolute));
 			} else {
 				await fs.unlink(absolute);
@@ -364,7 +395,7 @@ export class LocalProvider implements Provider {
 		}
 		await this.ensureFolder(nodePath.dirname(target.absolute), target.relative);
 		try {
-			const existing = await fs.lstat(target.absolute, { bigint: true }).catch(() => undefined);
+			const existing = await fs.lstat(target.absolute).catch(() => undefined);
 			// On a case- or normalisation-insensitive disk the target of a rename to another spelling is the
 			// source itself; anywhere else a folder at the target is another folder, which must not be replaced.
 			const caseOnlyRename =
@@ -373,6 +404,7 @@ export class LocalProvider implements Provider {
 				existing.dev === source.stats.dev &&
 				matchKey(source.relative, true) === matchKey(target.relative, true);
 			if (existing?.isDirectory() && !caseOnlyRename) throw new AlreadyExistsError(target.relative);
+			if (source.stats.isDirectory()) this.forgetFolders(source.absolute);
 			await fs.rename(source.absolute, target.absolute);
 		} catch (error) {
 			throw mapError(error, target.relative);
@@ -381,22 +413,36 @@ export class LocalProvider implements Provider {
 	}
 
 	async copy(from: string, to: string): Promise<Entry> {
-		const source = await this.resolveExisting(from);
-		if (source.stats.isDirectory()) throw new CloudSyncError(`Copying folders is not supported: ${source.relative}`);
+		return this.copyFrom(this, from, to);
+	}
+
+	/** Another folder on this machine: the kernel copies (cloning where the disk can), nothing streams through us. */
+	canCopyFrom(source: Provider): boolean {
+		return source instanceof LocalProvider;
+	}
+
+	async copyFrom(source: Provider, from: string, to: string): Promise<Entry> {
+		if (!(source instanceof LocalProvider)) throw new CloudSyncError(`Cannot copy from ${source.name} without streaming`);
+		const origin = await source.resolveExisting(from);
+		if (origin.stats.isDirectory()) throw new CloudSyncError(`Copying folders is not supported: ${origin.relative}`);
 		const target = await this.resolve(to);
 		if (target.relative === '') throw new InvalidPathError(to, 'cannot copy over the root folder');
 		await this.ensureFolder(nodePath.dirname(target.absolute), target.relative);
 		const temp = this.tempNameFor(target.absolute);
+		const modTime = modTimeOf(origin.stats);
 		try {
-			await fs.copyFile(source.absolute, temp, fsConstants.COPYFILE_FICLONE);
-			const when = new Date(modTimeOf(source.stats));
-			await fs.utimes(temp, when, when);
+			await fs.copyFile(origin.absolute, temp, fsConstants.COPYFILE_FICLONE);
+			const copied = await fs.stat(temp);
+			if (copied.size !== origin.stats.size) {
+				throw new VerificationError(`${origin.relative} changed while it was copied (${copied.size} of ${origin.stats.size} bytes)`);
+			}
+			await fs.utimes(temp, new Date(modTime), new Date(modTime));
 			await this.replace(temp, target.absolute, target.relative);
 		} catch (error) {
 			await fs.rm(temp, { force: true });
 			throw mapError(error, target.relative);
 		}
-		return this.stat(target.relative);
+		return { path: target.relative, isDir: false, size: origin.stats.size, modTime, hashes: {} };
 	}
 
 	async hash(path: string, types: HashType[]): Promise<Hashes> {

@@ -24,6 +24,8 @@ export interface FaultOptions {
 	listFailsAfter?: number;
 	/** Flip one byte of everything written, as a corrupting cloud would. */
 	corruptWrites?: boolean;
+	/** Act like a cloud that reports its own hash of what it stored, so corruption can be caught. */
+	reportsHash?: HashType;
 	seed?: number;
 }
 
@@ -50,7 +52,8 @@ export class FaultyProvider implements Provider {
 	}
 
 	get capabilities() {
-		return this.inner.capabilities;
+		const reported = this.faults.reportsHash;
+		return reported ? { ...this.inner.capabilities, listedHashTypes: [reported] } : this.inner.capabilities;
 	}
 
 	private maybeFail(operation: string, path: string): void {

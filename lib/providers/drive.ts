@@ -1,0 +1,966 @@
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { auth as googleAuth, drive as createDriveClient, type drive_v3 } from '@googleapis/drive';
+import type { Capabilities, Change, ChangePage, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, WriteOptions } from '../types';
+import {
+	AlreadyExistsError,
+	AuthenticationError,
+	CloudSyncError,
+	DuplicateNameError,
+	InvalidPathError,
+	NotEmptyError,
+	NotFoundError,
+	PermissionError,
+	RateLimitError,
+	StorageFullError,
+	TransientError,
+	VerificationError,
+} from '../errors';
+import { Pacer, parseRetryAfter } from '../pacer';
+import { baseName, joinPath, normalizeRelativePath, parentPath } from '../paths';
+import { hashStream, measure, type MeasuringStream } from '../hashing';
+
+/** A Google account signed in through OAuth (n8n's Google Drive OAuth2 credential). */
+export interface GoogleDriveOAuth {
+	clientId: string;
+	clientSecret: string;
+	refreshToken: string;
+	accessToken?: string;
+}
+
+/** A service account's key (the JSON key file's client_email and private_key). */
+export interface GoogleDriveServiceAccount {
+	clientEmail: string;
+	privateKey: string;
+}
+
+export type GoogleDocsMode = 'skip' | 'export';
+/** Office formats (docx, xlsx, pptx; drawings as pdf) or pdf for everything. */
+export type GoogleDocsFormat = 'office' | 'pdf';
+
+export interface GoogleDriveProviderOptions {
+	auth: GoogleDriveOAuth | GoogleDriveServiceAccount;
+	/**
+	 * The folder to sync: 'root' (the top of My Drive, or of the shared drive), a folder id, a folder's
+	 * web address, or a path from the top of the drive starting with '/', such as '/Backups/2024'.
+	 */
+	root?: string;
+	/** Work in this shared drive instead of My Drive. */
+	sharedDriveId?: string;
+	/**
+	 * Sends every request (API, uploads and token refreshes) to this base URL instead of Google's.
+	 * Only for a local Drive emulator in tests; unset, the provider talks to Google.
+	 */
+	apiBaseUrl?: string;
+	pacer?: Pacer;
+	/** Google Docs, Sheets, Slides and Drawings have no bytes of their own: leave them out (default) or export them. */
+	googleDocs?: GoogleDocsMode;
+	exportFormat?: GoogleDocsFormat;
+	/** Deleting moves to the Drive trash (default); false deletes for good. */
+	trash?: boolean;
+	/** Bytes per resumable upload request; a multiple of 256 KiB (default 8 MiB). */
+	uploadChunkBytes?: number;
+	/** Largest file sent in one multipart request; larger ones go resumable (default 5 MiB). */
+	multipartMaxBytes?: number;
+}
+
+type AuthClient = InstanceType<typeof googleAuth.OAuth2>;
+
+const FOLDER_MIME = 'application/vnd.google-apps.folder';
+const GOOGLE_APPS_PREFIX = 'application/vnd.google-apps.';
+const DRIVE_SCOPE = 'https://www.googleapis.com/auth/drive';
+const GOOGLE_ROOT_URL = 'https://www.googleapis.com/';
+const GOOGLE_TOKEN_ORIGIN = 'https://oauth2.googleapis.com';
+const MiB = 1024 * 1024;
+const CHUNK_GRANULARITY = 256 * 1024;
+/** Parents OR-ed into one files.list query while walking a tree. */
+const PARENTS_PER_QUERY = 50;
+const PAGE_SIZE = 1000;
+const FILE_FIELDS = 'id,name,mimeType,parents,size,md5Checksum,sha1Checksum,sha256Checksum,modifiedTime,trashed';
+const LIST_FIELDS = `nextPageToken,files(${FILE_FIELDS})`;
+const CHANGE_FIELDS = `nextPageToken,newStartPageToken,changes(fileId,removed,file(${FILE_FIELDS}))`;
+const HASH_FIELDS: Array<[HashType, keyof drive_v3.Schema$File]> = [
+	['md5', 'md5Checksum'],
+	['sha1', 'sha1Checksum'],
+	['sha256', 'sha256Checksum'],
+];
+
+const OFFICE = 'application/vnd.openxmlformats-officedocument';
+const PDF = { extension: 'pdf', mimeType: 'application/pdf' };
+const EXPORTS: Record<string, { office: ExportFormat }> = {
+	[`${GOOGLE_APPS_PREFIX}document`]: { office: { extension: 'docx', mimeType: `${OFFICE}.wordprocessingml.document` } },
+	[`${GOOGLE_APPS_PREFIX}spreadsheet`]: { office: { extension: 'xlsx', mimeType: `${OFFICE}.spreadsheetml.sheet` } },
+	[`${GOOGLE_APPS_PREFIX}presentation`]: { office: { extension: 'pptx', mimeType: `${OFFICE}.presentationml.presentation` } },
+	[`${GOOGLE_APPS_PREFIX}drawing`]: { office: PDF },
+};
+
+interface ExportFormat {
+	extension: string;
+	mimeType: string;
+}
+
+/** A Drive file with the entry it stands for below the root. */
+interface Item {
+	file: drive_v3.Schema$File;
+	entry: Entry;
+}
+
+interface UploadTarget {
+	parentId: string;
+	existing?: drive_v3.Schema$File;
+}
+
+type Metadata = Pick<drive_v3.Schema$File, 'name' | 'parents' | 'modifiedTime'>;
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+const RATE_LIMIT_REASONS = new Set(['userRateLimitExceeded', 'rateLimitExceeded', 'sharingRateLimitExceeded']);
+const STORAGE_REASONS = new Set(['storageQuotaExceeded', 'quotaExceeded', 'teamDriveFileLimitExceeded']);
+
+interface Failure {
+	status?: number;
+	reason?: string;
+	message?: string;
+	/** The OAuth token endpoint's error code (invalid_grant, invalid_client...). */
+	oauthError?: string;
+	retryAfterMs?: number;
+}
+
+function headerOf(headers: unknown, name: string): string | undefined {
+	if (!headers) return undefined;
+	if (typeof (headers as Headers).get === 'function') return (headers as Headers).get(name) ?? undefined;
+	const value = (headers as Record<string, unknown>)[name];
+	return value === undefined ? undefined : String(value);
+}
+
+/** What an SDK or HTTP error says, read from Drive's error envelope or the token endpoint's; no request details. */
+function describeFailure(error: unknown): Failure {
+	const shape = error as { status?: number; response?: { status?: number; data?: unknown; headers?: unknown } };
+	let data = shape.response?.data;
+	if (typeof data === 'string') {
+		try {
+			data = JSON.parse(data);
+		} catch {
+			data = undefined;
+		}
+	}
+	const body = (data ?? {}) as { error?: unknown; error_description?: string };
+	const failure: Failure = {
+		status: shape.response?.status ?? shape.status,
+		retryAfterMs: parseRetryAfter(headerOf(shape.response?.headers, 'retry-after')),
+	};
+	if (typeof body.error === 'string') return { ...failure, oauthError: body.error, message: body.error_description };
+	const envelope = body.error as { message?: string; errors?: Array<{ reason?: string }> } | undefined;
+	return { ...failure, reason: envelope?.errors?.[0]?.reason, message: envelope?.message };
+}
+
+function isHttpClientError(error: unknown): boolean {
+	return typeof error === 'object' && error !== null && 'config' in error;
+}
+
+/**
+ * Turns an SDK error into the engine's typed errors. Only the status, Google's reason and Google's
+ * message are kept: the SDK's error carries the request, and a token refresh request holds secrets.
+ */
+export function mapDriveError(error: unknown, path: string): Error {
+	if (error instanceof CloudSyncError || !isHttpClientError(error)) return error as Error;
+	const { status, reason, message, oauthError, retryAfterMs } = describeFailure(error);
+	const detail = `${message ?? 'no message'} (${[status, reason ?? oauthError].filter(Boolean).join(' ')})`;
+	if (oauthError) {
+		const hint = oauthError === 'invalid_client' ? 'Check the OAuth client ID and secret of the credential, then reconnect it.' : undefined;
+		return new AuthenticationError(`Google refused the Drive credential: ${detail}`, { hint });
+	}
+	if (status === undefined) return new TransientError('The connection to Google Drive failed');
+	if (status === 401) return new AuthenticationError(`Google Drive rejected the access token: ${detail}`);
+	if (status === 404) return new NotFoundError(path);
+	if (status === 429 || (reason && RATE_LIMIT_REASONS.has(reason))) return new RateLimitError(`Google Drive is rate limiting: ${detail}`, { retryAfterMs });
+	if (reason && STORAGE_REASONS.has(reason)) return new StorageFullError(`Google Drive storage is full: ${detail}`);
+	if (status === 408 || status >= 500) return new TransientError(`Google Drive failed: ${detail}`, { retryAfterMs });
+	if (reason === 'exportSizeLimitExceeded') {
+		return new CloudSyncError(`Cannot export ${path}: ${detail}`, { hint: 'Google exports at most 10 MB per document; split the document or leave Google Docs out.' });
+	}
+	if (status === 403 && reason !== 'fileNotDownloadable') return new PermissionError(`No permission for ${path || 'the root folder'}: ${detail}`);
+	return new CloudSyncError(`Google Drive refused a request for ${path || 'the root folder'}: ${detail}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streams
+
+/** Reads a stream in pieces of exactly `size` bytes (fewer only at the end), holding one piece and what the source gave beyond it. */
+class ChunkReader {
+	private readonly iterator: AsyncIterator<Buffer>;
+	private pending: Buffer = Buffer.alloc(0);
+	private ended = false;
+
+	constructor(private readonly stream: Readable) {
+		this.iterator = stream[Symbol.asyncIterator]();
+	}
+
+	/** Whether the last read took the final bytes; known at once, because a read looks one source chunk ahead. */
+	get done(): boolean {
+		return this.ended && this.pending.length === 0;
+	}
+
+	async read(size: number): Promise<Buffer> {
+		const parts: Buffer[] = [];
+		let length = 0;
+		for (;;) {
+			if (this.pending.length > 0 && length < size) {
+				const take = this.pending.subarray(0, size - length);
+				parts.push(take);
+				length += take.length;
+				this.pending = this.pending.subarray(take.length);
+				continue;
+			}
+			if (this.pending.length > 0 || this.ended) break;
+			const next = await this.iterator.next();
+			if (next.done) this.ended = true;
+			else this.pending = Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value);
+		}
+		return parts.length === 1 ? parts[0] : Buffer.concat(parts, length);
+	}
+
+	close(): void {
+		this.stream.destroy();
+	}
+}
+
+function emptyStream(): Readable {
+	return Readable.from([]);
+}
+
+function toNodeStream(data: unknown): Readable {
+	return data instanceof Readable ? data : Readable.fromWeb(data as WebReadableStream);
+}
+
+/** Passes bytes [start, end) of what flows through. */
+class SliceStream extends Transform {
+	private position = 0;
+
+	constructor(
+		private readonly first: number,
+		private readonly stop: number,
+	) {
+		super();
+	}
+
+	_transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+		const from = Math.max(0, this.first - this.position);
+		const to = Math.min(chunk.length, this.stop - this.position);
+		this.position += chunk.length;
+		callback(null, to > from ? chunk.subarray(from, to) : undefined);
+	}
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+const escapeQuery = (value: string) => value.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
+const isFolder = (file: drive_v3.Schema$File) => file.mimeType === FOLDER_MIME;
+const isGoogleApps = (file: drive_v3.Schema$File) => (file.mimeType ?? '').startsWith(GOOGLE_APPS_PREFIX) && !isFolder(file);
+const isInsideOrSame = (path: string, folder: string) => path === folder || path.startsWith(`${folder}/`);
+
+/** A folder id from a Drive web address, or the text itself. */
+function folderIdFrom(spec: string): string {
+	return /\/folders\/([\w-]+)/.exec(spec)?.[1] ?? /[?&]id=([\w-]+)/.exec(spec)?.[1] ?? spec;
+}
+
+/** Bytes confirmed by a 308's `Range: bytes=0-N`; none when the header is absent. */
+function receivedFrom(range: string | null | undefined): number {
+	const match = /bytes=0-(\d+)/.exec(range ?? '');
+	return match ? Number(match[1]) + 1 : 0;
+}
+
+function driveHashes(file: drive_v3.Schema$File): Hashes {
+	const hashes: Hashes = {};
+	for (const [type, field] of HASH_FIELDS) {
+		const value = file[field];
+		if (typeof value === 'string' && value) hashes[type] = value;
+	}
+	return hashes;
+}
+
+function createAuthClient(credentials: GoogleDriveProviderOptions['auth'], apiBaseUrl?: string): AuthClient {
+	// The pacer is the one place that retries; the SDK's own retries would multiply its attempts.
+	// Node's own fetch, because gaxios would otherwise import node-fetch, an ES module, at run time.
+	const transporterOptions = { retryConfig: { retry: 0, noResponseRetries: 0 }, fetchImplementation: fetch };
+	let client: AuthClient;
+	if ('privateKey' in credentials) {
+		client = new googleAuth.JWT({ email: credentials.clientEmail, key: credentials.privateKey, scopes: [DRIVE_SCOPE], transporterOptions });
+	} else {
+		client = new googleAuth.OAuth2({ clientId: credentials.clientId, clientSecret: credentials.clientSecret, transporterOptions });
+		client.setCredentials({ refresh_token: credentials.refreshToken, access_token: credentials.accessToken });
+	}
+	if (apiBaseUrl) {
+		// Service-account assertions go to a fixed Google URL inside google-auth-library; an emulator
+		// gets them through this rewrite, as it gets refresh-token grants.
+		client.transporter.interceptors.request.add({
+			resolved: async (config) => {
+				const url = new URL(config.url);
+				if (url.origin === GOOGLE_TOKEN_ORIGIN) config.url = new URL(`${url.pathname}${url.search}`, apiBaseUrl);
+				return config;
+			},
+		});
+	}
+	return client;
+}
+
+function rootUrlFor(apiBaseUrl: string | undefined): string {
+	if (apiBaseUrl === undefined) return GOOGLE_ROOT_URL;
+	const url = new URL(apiBaseUrl);
+	if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CloudSyncError(`apiBaseUrl must be an http(s) address: ${apiBaseUrl}`);
+	return url.href.endsWith('/') ? url.href : `${url.href}/`;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Google Drive through the official client. Paths are resolved to ids with a cache; a tree is listed
+ * breadth-first with up to 50 folders per query; uploads are multipart when small and resumable
+ * (driven by hand, the Node client has none) when large.
+ */
+export class GoogleDriveProvider implements Provider {
+	readonly name = 'google-drive';
+	readonly capabilities: Capabilities = {
+		hashTypes: ['md5', 'sha1', 'sha256'],
+		listedHashTypes: ['md5', 'sha1', 'sha256'],
+		modTimePrecisionMs: 1,
+		canSetModTime: true,
+		caseInsensitive: false,
+		duplicateNamesPossible: true,
+		changeCursors: true,
+		serverSideCopy: true,
+		serverSideMove: true,
+		maxFileSize: 5 * 1024 ** 4,
+	};
+	rootId = '';
+	private readonly api: drive_v3.Drive;
+	private readonly client: AuthClient;
+	private readonly pacer: Pacer;
+	private readonly rootUrl: string;
+	private readonly chunkBytes: number;
+	private readonly multipartMaxBytes: number;
+	/** Folder path → id, as promises so that concurrent writes into a new folder create it once. */
+	private readonly folders = new Map<string, Promise<string>>();
+	/** Id → path of what the last listings and lookups saw, to name the targets of changes. */
+	private readonly known = new Map<string, { path: string; isDir: boolean }>();
+	/** Folders known to lie outside the root. */
+	private readonly outside = new Set<string>();
+
+	private constructor(private readonly options: GoogleDriveProviderOptions) {
+		this.rootUrl = rootUrlFor(options.apiBaseUrl);
+		this.client = createAuthClient(options.auth, options.apiBaseUrl);
+		this.api = createDriveClient({ version: 'v3', auth: this.client, rootUrl: this.rootUrl, retry: false });
+		this.pacer = options.pacer ?? new Pacer();
+		this.chunkBytes = options.uploadChunkBytes ?? 8 * MiB;
+		this.multipartMaxBytes = Math.min(options.multipartMaxBytes ?? 5 * MiB, this.chunkBytes);
+		if (this.chunkBytes <= 0 || this.chunkBytes % CHUNK_GRANULARITY !== 0) {
+			throw new CloudSyncError(`uploadChunkBytes must be a positive multiple of ${CHUNK_GRANULARITY}`);
+		}
+	}
+
+	/** Opens the provider on its root folder; fails when the root is missing or not a folder. */
+	static async open(options: GoogleDriveProviderOptions): Promise<GoogleDriveProvider> {
+		const provider = new GoogleDriveProvider(options);
+		await provider.resolveRoot(options.root?.trim() || 'root');
+		return provider;
+	}
+
+	private async resolveRoot(spec: string): Promise<void> {
+		const driveTop = spec === 'root' || spec.startsWith('/') ? (this.options.sharedDriveId ?? 'root') : folderIdFrom(spec);
+		const top = await this.call(spec, () => this.api.files.get({ fileId: driveTop, fields: FILE_FIELDS, supportsAllDrives: true }));
+		this.rootId = top.data.id!;
+		if (spec.startsWith('/')) {
+			this.rootId = await this.folderId(normalizeRelativePath(spec.slice(1)));
+			this.folders.clear();
+			this.known.clear();
+		} else if (!isFolder(top.data)) {
+			throw new InvalidPathError(spec, 'it is a file, not a folder', 'Choose a folder as the root.');
+		}
+	}
+
+	// -------------------------------------------------------------------------------------------
+	// Requests
+
+	/** One request through the pacer, its errors mapped; an access token the server rejects is refreshed once. */
+	private call<T>(path: string, request: (attempt: number) => Promise<T>, signal?: AbortSignal): Promise<T> {
+		return this.pacer.run(async (attempt) => {
+			try {
+				return await request(attempt);
+			} catch (error) {
+				if (describeFailure(error).status !== 401 || !isHttpClientError(error)) throw mapDriveError(error, path);
+			}
+			// The token ran out or was replaced before its announced expiry: marking it expired makes
+			// the auth client fetch a new one for the retry.
+			this.client.credentials = { ...this.client.credentials, expiry_date: 1 };
+			try {
+				return await request(attempt);
+			} catch (error) {
+				throw mapDriveError(error, path);
+			}
+		}, signal);
+	}
+
+	private get corpus(): Pick<drive_v3.Params$Resource$Files$List, 'corpora' | 'driveId' | 'includeItemsFromAllDrives'> {
+		const driveId = this.options.sharedDriveId;
+		return driveId ? { corpora: 'drive', driveId, includeItemsFromAllDrives: true } : {};
+	}
+
+	private async *query(q: string, signal?: AbortSignal): AsyncIterable<drive_v3.Schema$File> {
+		let pageToken: string | undefined;
+		do {
+			const { data } = await this.call(
+				'',
+				() => this.api.files.list({ q, pageSize: PAGE_SIZE, pageToken, fields: LIST_FIELDS, supportsAllDrives: true, ...this.corpus }, { signal }),
+				signal,
+			);
+			yield* data.files ?? [];
+			pageToken = data.nextPageToken ?? undefined;
+		} while (pageToken);
+	}
+
+	// -------------------------------------------------------------------------------------------
+	// Names, entries and the caches
+
+	private exportFormat(mimeType: string): ExportFormat | undefined {
+		if (this.options.googleDocs !== 'export') return undefined;
+		const formats = EXPORTS[mimeType];
+		if (!formats) return undefined;
+		return this.options.exportFormat === 'pdf' ? PDF : formats.office;
+	}
+
+	/** The name a file has below the root: exported Google Docs get their format's extension; other Google types are left out. */
+	private displayName(file: drive_v3.Schema$File): string | undefined {
+		if (!isGoogleApps(file)) return file.name ?? undefined;
+		const format = this.exportFormat(file.mimeType ?? '');
+		return format && `${file.name}.${format.extension}`;
+	}
+
+	/** Drive names an entry named `name` may have: itself, and a Google Doc's name without its export extension. */
+	private driveNamesFor(name: string): string[] {
+		const names = new Set([name]);
+		for (const mimeType of Object.keys(EXPORTS)) {
+			const suffix = `.${this.exportFormat(mimeType)?.extension}`;
+			if (this.options.googleDocs === 'export' && name.endsWith(suffix) && name.length > suffix.length) names.add(name.slice(0, -suffix.length));
+		}
+		return [...names];
+	}
+
+	private toEntry(file: drive_v3.Schema$File, parent: string): Entry | undefined {
+		const name = this.displayName(file);
+		if (name === undefined) return undefined;
+		const base = { path: joinPath(parent, name), modTime: Date.parse(file.modifiedTime ?? '') || 0, id: file.id ?? undefined };
+		if (isFolder(file)) return { ...base, isDir: true, size: 0, hashes: {}, mimeType: FOLDER_MIME };
+		if (isGoogleApps(file)) return { ...base, isDir: false, size: -1, hashes: {}, mimeType: this.exportFormat(file.mimeType!)!.mimeType };
+		return { ...base, isDir: false, size: Number(file.size ?? 0), hashes: driveHashes(file), mimeType: file.mimeType ?? undefined };
+	}
+
+	private remember(entry: Entry): void {
+		if (!entry.id) return;
+		this.known.set(entry.id, { path: entry.path, isDir: entry.isDir });
+		this.outside.delete(entry.id);
+		if (entry.isDir && !this.folders.has(entry.path)) this.folders.set(entry.path, Promise.resolve(entry.id));
+	}
+
+	/** Drops what was cached at `path` and, for a folder, below it. */
+	private forget(path: string, id?: string | null): void {
+		if (id) this.known.delete(id);
+		for (const key of this.folders.keys()) if (isInsideOrSame(key, path)) this.folders.delete(key);
+		for (const [knownId, known] of this.known) if (isInsideOrSame(known.path, path)) this.known.delete(knownId);
+	}
+
+	/** Rewrites cached paths after a folder moved from `from` to `to`. */
+	private relocate(from: string, to: string): void {
+		const moved = (path: string) => to + path.slice(from.length);
+		for (const [key, id] of [...this.folders]) {
+			if (!isInsideOrSame(key, from)) continue;
+			this.folders.delete(key);
+			this.folders.set(moved(key), id);
+		}
+		for (const known of this.known.values()) if (isInsideOrSame(known.path, from)) known.path = moved(known.path);
+	}
+
+	/** The items named `name` in a folder (several when Drive holds duplicates). */
+	private async childrenNamed(parentId: string, parent: string, name: string, signal?: AbortSignal): Promise<Item[]> {
+		const names = this.driveNamesFor(name).map((candidate) => `name = '${escapeQuery(candidate)}'`);
+		const q = `'${escapeQuery(parentId)}' in parents and (${names.join(' or ')}) and trashed = false`;
+		const items: Item[] = [];
+		for await (const file of this.query(q, signal)) {
+			const entry = this.toEntry(file, parent);
+			if (entry && this.displayName(file) === name) items.push({ file, entry });
+		}
+		if (items.length === 1) this.remember(items[0].entry);
+		return items;
+	}
+
+	/** The id of the folder at `path`; with `create`, missing folders are made. */
+	private folderId(path: string, create = false): Promise<string> {
+		if (path === '') return Promise.resolve(this.rootId);
+		const cached = this.folders.get(path);
+		if (cached) {
+			// A lookup that found nothing must not stop a later call from creating the folder.
+			return create ? cached.catch((error) => (error instanceof NotFoundError ? this.folderId(path, true) : Promise.reject(error))) : cached;
+		}
+		const pending = this.findFolder(path, create);
+		this.folders.set(path, pending);
+		pending.catch(() => {
+			if (this.folders.get(path) === pending) this.folders.delete(path);
+		});
+		return pending;
+	}
+
+	private async findFolder(path: string, create: boolean): Promise<string> {
+		const parentId = await this.folderId(parentPath(path), create);
+		const matches = await this.childrenNamed(parentId, parentPath(path), baseName(path));
+		const folders = matches.filter((item) => item.entry.isDir);
+		if (folders.length > 1) throw new DuplicateNameError(path, folders.length);
+		if (folders.length === 1) return folders[0].file.id!;
+		if (matches.length > 0 && create) throw new AlreadyExistsError(path);
+		if (!create) throw new NotFoundError(path);
+		const { data } = await this.call(path, () =>
+			this.api.files.create({ requestBody: { name: baseName(path), mimeType: FOLDER_MIME, parents: [parentId] }, fields: FILE_FIELDS, supportsAllDrives: true }),
+		);
+		this.remember(this.toEntry(data, parentPath(path))!);
+		return data.id!;
+	}
+
+	/** The one item at `path`; NotFoundError when there is none, DuplicateNameError when there are several. */
+	private async lookup(path: string, signal?: AbortSignal): Promise<Item> {
+		if (path === '') {
+			return { file: { id: this.rootId, mimeType: FOLDER_MIME }, entry: { path: '', isDir: true, size: 0, modTime: 0, hashes: {}, id: this.rootId } };
+		}
+		const parentId = await this.folderId(parentPath(path));
+		const matches = await this.childrenNamed(parentId, parentPath(path), baseName(path), signal);
+		if (matches.length === 0) throw new NotFoundError(path);
+		if (matches.length > 1) throw new DuplicateNameError(path, matches.length);
+		return matches[0];
+	}
+
+	// -------------------------------------------------------------------------------------------
+	// Provider: reading
+
+	async *list(path: string, options: ListOptions = {}): AsyncIterable<Entry> {
+		const start = normalizeRelativePath(path);
+		let frontier = [{ id: await this.folderId(start), path: start }];
+		const seenFolders = new Set<string>();
+		while (frontier.length > 0) {
+			const next: typeof frontier = [];
+			for (let i = 0; i < frontier.length; i += PARENTS_PER_QUERY) {
+				const batch = new Map(frontier.slice(i, i + PARENTS_PER_QUERY).map((folder) => [folder.id, folder.path]));
+				const q = `(${[...batch.keys()].map((id) => `'${escapeQuery(id)}' in parents`).join(' or ')}) and trashed = false`;
+				for await (const file of this.query(q, options.signal)) {
+					const parent = file.parents?.find((id) => batch.has(id));
+					const entry = parent === undefined ? undefined : this.toEntry(file, batch.get(parent)!);
+					if (!entry) continue;
+					this.remember(entry);
+					if (entry.isDir) {
+						// Two folders with one name must not be resolved to either of them later.
+						if (seenFolders.has(entry.path)) this.folders.delete(entry.path);
+						seenFolders.add(entry.path);
+						next.push({ id: entry.id!, path: entry.path });
+					}
+					yield entry;
+				}
+			}
+			frontier = options.recursive ? next : [];
+		}
+	}
+
+	async stat(path: string): Promise<Entry> {
+		return (await this.lookup(normalizeRelativePath(path))).entry;
+	}
+
+	async read(path: string, options: ReadOptions = {}): Promise<Readable> {
+		const relative = normalizeRelativePath(path);
+		const { file, entry } = await this.lookup(relative, options.signal);
+		if (entry.isDir) throw new CloudSyncError(`Cannot read a folder as a file: ${relative}`);
+		if (isGoogleApps(file)) return this.readExport(relative, file, options);
+		const start = options.start ?? 0;
+		const end = Math.min(options.end ?? entry.size, entry.size);
+		if (end <= start) return emptyStream();
+		const whole = start === 0 && end === entry.size;
+		const body = await this.call(
+			relative,
+			async () => {
+				const headers = whole ? {} : { Range: `bytes=${start}-${end - 1}` };
+				const response = await this.api.files.get({ fileId: file.id!, alt: 'media', supportsAllDrives: true }, { responseType: 'stream', headers, signal: options.signal });
+				return toNodeStream(response.data);
+			},
+			options.signal,
+		);
+		// A short or altered download fails at its end instead of passing as the file.
+		return measure(body, [], whole ? { size: entry.size, hashes: { md5: entry.hashes.md5 ?? '' } } : { size: end - start });
+	}
+
+	private async readExport(path: string, file: drive_v3.Schema$File, options: ReadOptions): Promise<Readable> {
+		const format = this.exportFormat(file.mimeType!)!;
+		const body = await this.call(
+			path,
+			async () => {
+				const response = await this.api.files.export({ fileId: file.id!, mimeType: format.mimeType }, { responseType: 'stream', signal: options.signal });
+				return toNodeStream(response.data);
+			},
+			options.signal,
+		);
+		if (options.start === undefined && options.end === undefined) return body;
+		const slice = new SliceStream(options.start ?? 0, options.end ?? Number.POSITIVE_INFINITY);
+		body.on('error', (error) => slice.destroy(error));
+		return body.pipe(slice);
+	}
+
+	async hash(path: string, types: HashType[]): Promise<Hashes> {
+		const relative = normalizeRelativePath(path);
+		const { file, entry } = await this.lookup(relative);
+		if (entry.isDir) throw new CloudSyncError(`A folder has no hash: ${relative}`);
+		const hashes: Hashes = {};
+		const missing: HashType[] = [];
+		for (const type of types.filter((wanted) => this.capabilities.hashTypes.includes(wanted))) {
+			if (entry.hashes[type]) hashes[type] = entry.hashes[type];
+			else missing.push(type);
+		}
+		// Drive computes hashes for stored bytes only; an export has none worth comparing.
+		if (missing.length > 0 && !isGoogleApps(file)) Object.assign(hashes, (await hashStream(await this.read(relative), missing)).hashes);
+		return hashes;
+	}
+
+	// -------------------------------------------------------------------------------------------
+	// Provider: writing
+
+	async write(path: string, content: Readable, options: WriteOptions = {}): Promise<Entry> {
+		const relative = normalizeRelativePath(path);
+		if (relative === '') throw new InvalidPathError(path, 'cannot write over the root folder');
+		const measured = measure(content, [...new Set<HashType>(['md5', ...(options.hashTypes ?? [])])], { size: options.size });
+		const reader = new ChunkReader(measured);
+		try {
+			// The first chunk is read before anything is created, so a source that fails early leaves no trace.
+			const first = await reader.read(this.chunkBytes);
+			const target = await this.uploadTarget(relative, options.signal);
+			const metadata: Metadata = { modifiedTime: options.modTime === undefined ? undefined : new Date(options.modTime).toISOString() };
+			const file =
+				reader.done && first.length <= this.multipartMaxBytes
+					? await this.uploadMultipart(relative, target, first, metadata, options.signal)
+					: await this.uploadResumable(relative, target, reader, first, metadata, options);
+			return this.uploaded(relative, file, measured, options.hashTypes ?? []);
+		} finally {
+			reader.close();
+		}
+	}
+
+	/** Where `path` is written: its folder (created when missing) and the file it replaces, if any. */
+	private async uploadTarget(path: string, signal?: AbortSignal): Promise<UploadTarget> {
+		const parentId = await this.folderId(parentPath(path), true);
+		const matches = await this.childrenNamed(parentId, parentPath(path), baseName(path), signal);
+		if (matches.length > 1) throw new DuplicateNameError(path, matches.length);
+		const existing = matches[0];
+		if (existing?.entry.isDir) throw new AlreadyExistsError(path);
+		if (existing && isGoogleApps(existing.file)) {
+			throw new CloudSyncError(`${path} is an exported Google Doc and cannot be overwritten with a file`, {
+				hint: 'Leave Google Docs out on this side, or rename the file.',
+			});
+		}
+		return { parentId, existing: existing?.file };
+	}
+
+	private creationMetadata(path: string, target: UploadTarget, metadata: Metadata): Metadata {
+		return target.existing ? metadata : { ...metadata, name: baseName(path), parents: [target.parentId] };
+	}
+
+	private async uploadMultipart(path: string, target: UploadTarget, bytes: Buffer, metadata: Metadata, signal?: AbortSignal): Promise<drive_v3.Schema$File> {
+		// A fresh stream per attempt, so that a retried request sends the bytes again.
+		const media = () => ({ mimeType: 'application/octet-stream', body: Readable.from([bytes]) });
+		const requestBody = this.creationMetadata(path, target, metadata);
+		const options = { rootUrl: this.rootUrl, signal };
+		const response = await this.call(
+			path,
+			() =>
+				target.existing
+					? this.api.files.update({ fileId: target.existing.id!, requestBody, media: media(), fields: FILE_FIELDS, supportsAllDrives: true }, options)
+					: this.api.files.create({ requestBody, media: media(), fields: FILE_FIELDS, supportsAllDrives: true }, options),
+			signal,
+		);
+		return response.data;
+	}
+
+	private async uploadResumable(
+		path: string,
+		target: UploadTarget,
+		reader: ChunkReader,
+		first: Buffer,
+		metadata: Metadata,
+		options: WriteOptions,
+	): Promise<drive_v3.Schema$File> {
+		const session = await this.startSession(path, target, metadata, options);
+		let chunk = first;
+		let offset = 0;
+		for (;;) {
+			const total = reader.done ? offset + chunk.length : options.size;
+			const file = await this.sendChunk(path, session, chunk, offset, total, options.signal);
+			if (file) return file;
+			offset += chunk.length;
+			options.signal?.throwIfAborted();
+			chunk = await reader.read(this.chunkBytes);
+		}
+	}
+
+	private async startSession(path: string, target: UploadTarget, metadata: Metadata, options: WriteOptions): Promise<string> {
+		const headers: Record<string, string> = { 'Content-Type': 'application/json; charset=UTF-8', 'X-Upload-Content-Type': 'application/octet-stream' };
+		if (options.size !== undefined) headers['X-Upload-Content-Length'] = String(options.size);
+		const response = await this.call(
+			path,
+			() =>
+				this.client.request<void>({
+					url: `${this.rootUrl}upload/drive/v3/files${target.existing ? `/${encodeURIComponent(target.existing.id!)}` : ''}`,
+					method: target.existing ? 'PATCH' : 'POST',
+					params: { uploadType: 'resumable', supportsAllDrives: true, fields: FILE_FIELDS },
+					headers,
+					data: this.creationMetadata(path, target, metadata),
+					signal: options.signal,
+				}),
+			options.signal,
+		);
+		const location = response.headers.get('location');
+		if (!location) throw new TransientError(`Google Drive started no upload session for ${path}`);
+		return location;
+	}
+
+	/**
+	 * Sends `chunk`, which starts at `offset` of the file. A retry first asks the session how much it
+	 * kept and sends only the rest. Returns the file once the last byte is in, undefined before.
+	 */
+	private sendChunk(path: string, session: string, chunk: Buffer, offset: number, total: number | undefined, signal?: AbortSignal) {
+		const totalText = total === undefined ? '*' : String(total);
+		return this.call(
+			path,
+			async (attempt) => {
+				let from = offset;
+				if (attempt > 0) {
+					const status = await this.uploadRequest(session, `bytes */${totalText}`, undefined, signal);
+					if (status.file) return status.file;
+					from = status.received;
+					if (from < offset || from > offset + chunk.length) {
+						throw new CloudSyncError(`The upload session of ${path} reports ${from} bytes received, outside the chunk at ${offset}`);
+					}
+				}
+				const body = chunk.subarray(from - offset);
+				if (body.length === 0 && total !== offset + chunk.length) return undefined;
+				const range = body.length === 0 ? `bytes */${totalText}` : `bytes ${from}-${from + body.length - 1}/${totalText}`;
+				const result = await this.uploadRequest(session, range, body, signal);
+				if (result.file) return result.file;
+				if (result.received !== offset + chunk.length) throw new TransientError(`Google Drive kept ${result.received} bytes of ${path}, not ${offset + chunk.length}`);
+				return undefined;
+			},
+			signal,
+		);
+	}
+
+	private async uploadRequest(session: string, contentRange: string, body: Buffer | undefined, signal?: AbortSignal): Promise<{ file?: drive_v3.Schema$File; received: number }> {
+		const response = await this.client.request<drive_v3.Schema$File | ''>({
+			url: session,
+			method: 'PUT',
+			headers: { 'Content-Range': contentRange },
+			data: body,
+			responseType: 'json',
+			signal,
+			// 308 is Google's "resume incomplete", not a redirect.
+			validateStatus: (status) => status === 308 || (status >= 200 && status < 300),
+		});
+		const incomplete = response.status === 308 || response.headers.get('x-http-status-code-override') === '308';
+		if (incomplete || typeof response.data !== 'object') return { received: receivedFrom(response.headers.get('range')) };
+		return { file: response.data, received: Number(response.data.size ?? 0) };
+	}
+
+	/** Checks the stored file against the bytes sent and returns its entry with the hashes asked for. */
+	private uploaded(path: string, file: drive_v3.Schema$File, measured: MeasuringStream, hashTypes: HashType[]): Entry {
+		const sent = measured.hashes.md5;
+		if (Number(file.size) !== measured.bytes || (file.md5Checksum && sent && file.md5Checksum.toLowerCase() !== sent)) {
+			throw new VerificationError(`Google Drive stored ${file.size} bytes with md5 ${file.md5Checksum} for ${path}; ${measured.bytes} bytes with md5 ${sent} were sent`);
+		}
+		const entry = this.toEntry(file, parentPath(path))!;
+		this.remember(entry);
+		for (const type of hashTypes) if (measured.hashes[type]) entry.hashes[type] = measured.hashes[type];
+		return entry;
+	}
+
+	async mkdir(path: string): Promise<void> {
+		await this.folderId(normalizeRelativePath(path), true);
+	}
+
+	async delete(path: string, options: { recursive?: boolean } = {}): Promise<void> {
+		const relative = normalizeRelativePath(path);
+		if (relative === '') throw new InvalidPathError(path, 'refusing to delete the root folder');
+		const { file, entry } = await this.lookup(relative);
+		if (entry.isDir && !options.recursive && (await this.hasChildren(file.id!))) throw new NotEmptyError(relative);
+		await this.remove(relative, file);
+	}
+
+	private async hasChildren(folderId: string): Promise<boolean> {
+		const { data } = await this.call('', () =>
+			this.api.files.list({ q: `'${escapeQuery(folderId)}' in parents and trashed = false`, pageSize: 1, fields: 'files(id)', supportsAllDrives: true, ...this.corpus }),
+		);
+		return (data.files ?? []).length > 0;
+	}
+
+	private async remove(path: string, file: drive_v3.Schema$File): Promise<void> {
+		const fileId = file.id!;
+		await this.call(path, async () => {
+			if (this.options.trash === false) await this.api.files.delete({ fileId, supportsAllDrives: true });
+			else await this.api.files.update({ fileId, requestBody: { trashed: true }, fields: 'id', supportsAllDrives: true });
+		});
+		this.forget(path, fileId);
+	}
+
+	/** The item at `to`'s folder (created when missing) that a move or copy would replace. */
+	private async destination(from: Item, to: string): Promise<{ parentId: string; replaced?: Item }> {
+		const parentId = await this.folderId(parentPath(to), true);
+		const matches = (await this.childrenNamed(parentId, parentPath(to), baseName(to))).filter((item) => item.file.id !== from.file.id);
+		if (matches.length > 1) throw new DuplicateNameError(to, matches.length);
+		const replaced = matches[0];
+		if (replaced && (replaced.entry.isDir || from.entry.isDir)) throw new AlreadyExistsError(to);
+		return { parentId, replaced };
+	}
+
+	/** The Drive name for `to`: an exported Google Doc keeps no export extension in Drive. */
+	private driveNameFor(item: Item, to: string): string {
+		const name = baseName(to);
+		const format = isGoogleApps(item.file) ? this.exportFormat(item.file.mimeType!) : undefined;
+		return format && name.endsWith(`.${format.extension}`) ? name.slice(0, -format.extension.length - 1) : name;
+	}
+
+	async move(from: string, to: string): Promise<Entry> {
+		const source = normalizeRelativePath(from);
+		const target = normalizeRelativePath(to);
+		if (source === '' || target === '') throw new InvalidPathError(source === '' ? from : to, 'cannot move the root folder');
+		const item = await this.lookup(source);
+		if (source === target) return item.entry;
+		if (item.entry.isDir && isInsideOrSame(target, source)) throw new InvalidPathError(to, `cannot move the folder ${source} into itself`);
+		const { parentId, replaced } = await this.destination(item, target);
+		if (replaced) await this.remove(target, replaced.file);
+		const oldParent = item.file.parents?.[0] ?? undefined;
+		const reparent = oldParent !== parentId ? { addParents: parentId, removeParents: oldParent } : {};
+		const { data } = await this.call(target, () =>
+			this.api.files.update({
+				fileId: item.file.id!,
+				...reparent,
+				// Drive counts a rename as a modification; the file's own time is kept.
+				requestBody: { name: this.driveNameFor(item, target), modifiedTime: item.file.modifiedTime },
+				fields: FILE_FIELDS,
+				supportsAllDrives: true,
+			}),
+		);
+		this.forget(target);
+		this.relocate(source, target);
+		const entry = this.toEntry(data, parentPath(target))!;
+		this.remember(entry);
+		return entry;
+	}
+
+	async copy(from: string, to: string): Promise<Entry> {
+		const source = normalizeRelativePath(from);
+		const target = normalizeRelativePath(to);
+		if (target === '') throw new InvalidPathError(to, 'cannot copy over the root folder');
+		const item = await this.lookup(source);
+		if (item.entry.isDir) throw new CloudSyncError(`Copying folders is not supported: ${source}`);
+		if (isGoogleApps(item.file)) throw new CloudSyncError(`An exported Google Doc cannot be copied as a file: ${source}`);
+		if (source === target) return item.entry;
+		const { parentId, replaced } = await this.destination(item, target);
+		const { data } = await this.call(target, () =>
+			this.api.files.copy({
+				fileId: item.file.id!,
+				requestBody: { name: baseName(target), parents: [parentId], modifiedTime: item.file.modifiedTime },
+				fields: FILE_FIELDS,
+				supportsAllDrives: true,
+			}),
+		);
+		// The copy exists before the file it replaces goes, so the path is never empty.
+		if (replaced) await this.remove(target, replaced.file);
+		const entry = this.toEntry(data, parentPath(target))!;
+		this.remember(entry);
+		return entry;
+	}
+
+	// -------------------------------------------------------------------------------------------
+	// Change cursors
+
+	async changeCursor(): Promise<string> {
+		const driveId = this.options.sharedDriveId;
+		const { data } = await this.call('', () => this.api.changes.getStartPageToken({ supportsAllDrives: true, driveId }));
+		if (!data.startPageToken) throw new TransientError('Google Drive returned no change cursor');
+		return data.startPageToken;
+	}
+
+	async changesSince(cursor: string, options: { signal?: AbortSignal } = {}): Promise<ChangePage> {
+		const driveId = this.options.sharedDriveId;
+		const changes: Change[] = [];
+		let pageToken = cursor;
+		for (;;) {
+			const { data } = await this.call(
+				'',
+				() =>
+					this.api.changes.list(
+						{ pageToken, pageSize: PAGE_SIZE, fields: CHANGE_FIELDS, includeRemoved: true, supportsAllDrives: true, includeItemsFromAllDrives: driveId !== undefined, driveId },
+						{ signal: options.signal },
+					),
+				options.signal,
+			);
+			const page = data.changes ?? [];
+			// Folders created in this pass are named from the page itself, without a request each.
+			const pageFiles = new Map(page.flatMap((change) => (change.file?.id ? [[change.file.id, change.file] as const] : [])));
+			for (const change of page) changes.push(...(await this.mapChange(change, pageFiles, options.signal)));
+			if (data.newStartPageToken) return { changes, cursor: data.newStartPageToken };
+			if (!data.nextPageToken) throw new TransientError('Google Drive ended the change list without a new cursor');
+			pageToken = data.nextPageToken;
+		}
+	}
+
+	private async mapChange(change: drive_v3.Schema$Change, pageFiles: Map<string, drive_v3.Schema$File>, signal?: AbortSignal): Promise<Change[]> {
+		const id = change.fileId;
+		if (!id || id === this.rootId) return [];
+		const before = this.known.get(id);
+		const file = change.file;
+		const parent = file && (await this.folderPath(file.parents?.[0], pageFiles, signal));
+		const gone = change.removed || !file || file.trashed || parent === undefined;
+		if (gone) {
+			// A file that left the root, or went to the trash, is gone from here; only a known one can be named.
+			const path = before?.path ?? (file?.trashed && parent !== undefined ? this.toEntry(file, parent)?.path : undefined);
+			if (path === undefined) return [];
+			this.forget(path, id);
+			return [{ kind: 'deleted', path, isDir: before?.isDir ?? (file !== undefined && isFolder(file)) }];
+		}
+		const entry = this.toEntry(file, parent);
+		if (!entry) return [];
+		if (before && before.path !== entry.path && before.isDir) this.relocate(before.path, entry.path);
+		this.remember(entry);
+		if (!before) return [{ kind: 'added', path: entry.path, entry, isDir: entry.isDir }];
+		if (before.path !== entry.path) return [{ kind: 'moved', path: entry.path, previousPath: before.path, entry, isDir: entry.isDir }];
+		// A folder's own time changes with its contents, which have changes of their own.
+		return entry.isDir ? [] : [{ kind: 'modified', path: entry.path, entry, isDir: false }];
+	}
+
+	/** The path of folder `id` below the root, from the caches, the page, or Drive; undefined outside the root. */
+	private async folderPath(id: string | null | undefined, pageFiles: Map<string, drive_v3.Schema$File>, signal?: AbortSignal): Promise<string | undefined> {
+		if (!id || this.outside.has(id)) return undefined;
+		if (id === this.rootId) return '';
+		const known = this.known.get(id);
+		if (known?.isDir) return known.path;
+		const folder = pageFiles.get(id) ?? (await this.fetchFolder(id, signal));
+		const parent = folder && (await this.folderPath(folder.parents?.[0], pageFiles, signal));
+		if (!folder || parent === undefined || !isFolder(folder)) {
+			this.outside.add(id);
+			return undefined;
+		}
+		const path = joinPath(parent, folder.name ?? '');
+		this.known.set(id, { path, isDir: true });
+		return path;
+	}
+
+	/** A folder's metadata; undefined once it is deleted for good. */
+	private async fetchFolder(id: string, signal?: AbortSignal): Promise<drive_v3.Schema$File | undefined> {
+		try {
+			return (await this.call('', () => this.api.files.get({ fileId: id, fields: FILE_FIELDS, supportsAllDrives: true }, { signal }), signal)).data;
+		} catch (error) {
+			if (error instanceof NotFoundError) return undefined;
+			throw error;
+		}
+	}
+}

@@ -1,0 +1,849 @@
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { Dropbox, DropboxAuth, DropboxResponseError, type DropboxRequestOptions, type files } from 'dropbox';
+import type { Capabilities, Change, ChangePage, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, WriteOptions } from '../types';
+import {
+	AlreadyExistsError,
+	AuthenticationError,
+	CloudSyncError,
+	InvalidPathError,
+	NotEmptyError,
+	NotFoundError,
+	PermissionError,
+	RateLimitError,
+	StorageFullError,
+	TransientError,
+	VerificationError,
+} from '../errors';
+import { Pacer, parseRetryAfter } from '../pacer';
+import { createHasher, measure, type MeasuringStream } from '../hashing';
+import { baseName, joinPath, matchKey, normalizeRelativePath, parentPath } from '../paths';
+
+const MiB = 1024 * 1024;
+/** content_hash blocks, and the unit upload-session chunks must be a multiple of. */
+const BLOCK = 4 * MiB;
+/** Dropbox refuses a request that carries more than 150 MiB. */
+const MAX_REQUEST_BYTES = 150 * MiB;
+const DEFAULT_CHUNK = 8 * MiB;
+const DEFAULT_DOWNLOAD_CHUNK = 16 * MiB;
+/** list_folder's largest page. */
+const LIST_PAGE = 2000;
+/** upload_session/finish_batch_v2 takes at most 1000 entries. */
+const MAX_BATCH = 1000;
+const DEFAULT_BATCH_WINDOW_MS = 100;
+/** The SDK refreshes 300 s before expiry; refreshing a little earlier lets concurrent calls share one refresh. */
+const TOKEN_MARGIN_MS = 310_000;
+const DEFAULT_REQUEST_TIMEOUT_MS = 5 * 60_000;
+const DROPBOX_HOST = /(^|\.)dropboxapi\.com$/;
+
+export interface DropboxCredentials {
+	/** The app key. */
+	clientId: string;
+	/** The app secret. */
+	clientSecret: string;
+	refreshToken: string;
+	/** A current access token, to spare the first refresh. */
+	accessToken?: string;
+	/** When `accessToken` expires, in ms since the epoch; without it the token is refreshed before the first call. */
+	accessTokenExpiresAt?: number;
+}
+
+export interface DropboxProviderOptions {
+	auth: DropboxCredentials;
+	/** Folder of the Dropbox that is the provider's root, such as '/Backups'; '' (the default) is the whole Dropbox. */
+	root?: string;
+	/**
+	 * Sends every API, content and token request to this base URL instead of https://*.dropboxapi.com.
+	 * Off unless set; for protocol emulators and tests only.
+	 */
+	apiBaseUrl?: string;
+	pacer?: Pacer;
+	/** Bytes per upload-session request, a multiple of 4 MiB; files up to this size go up in one request. */
+	chunkSize?: number;
+	/** Bytes per ranged download request; a read holds at most one such chunk. */
+	downloadChunkSize?: number;
+	/** Small files written concurrently are committed together, in batches of up to `maxEntries`. */
+	batch?: { maxEntries?: number; windowMs?: number };
+	requestTimeoutMs?: number;
+}
+
+type Metadata = files.FileMetadataReference | files.FolderMetadataReference | files.DeletedMetadataReference;
+type Listed = files.FileMetadataReference | files.FolderMetadataReference;
+
+interface CallContext {
+	/** The provider-relative path errors are reported for. */
+	path: string;
+	/** The destination of a move or copy, for errors about it. */
+	to?: string;
+	signal?: AbortSignal;
+}
+
+/** A piece of a download: the file's metadata (absent when the range starts at or past its end) and the bytes. */
+interface Piece {
+	metadata?: files.FileMetadata;
+	bytes: Buffer;
+}
+
+function dropboxTime(ms: number): string {
+	return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function contentHashOf(data: Buffer): string {
+	const hasher = createHasher('dropbox');
+	hasher.update(data);
+	return hasher.digest();
+}
+
+function isTagged(value: unknown): value is Record<string, unknown> {
+	return typeof value === 'object' && value !== null && '.tag' in value;
+}
+
+/** The tags of a Dropbox error union from the outside in: ['path', 'conflict', 'file']. */
+function tagsOf(error: unknown): string[] {
+	const tags: string[] = [];
+	let node = error;
+	while (isTagged(node)) {
+		const tag = String(node['.tag']);
+		tags.push(tag);
+		node = isTagged(node[tag]) ? node[tag] : node.reason;
+	}
+	return tags;
+}
+
+interface ErrorBody {
+	error_summary?: string;
+	error?: unknown;
+	error_description?: string;
+}
+
+function bodyOf(error: DropboxResponseError<unknown>): ErrorBody {
+	return typeof error.error === 'object' && error.error !== null ? (error.error as ErrorBody) : {};
+}
+
+/** The tags of a route or auth error the SDK threw, [] for anything else. */
+function responseTags(error: unknown): string[] {
+	return error instanceof DropboxResponseError ? tagsOf(bodyOf(error).error) : [];
+}
+
+function retryAfterOf(error: DropboxResponseError<unknown>): number | undefined {
+	const headers = error.headers as Headers | undefined;
+	const fromHeader = parseRetryAfter(typeof headers?.get === 'function' ? (headers.get('retry-after') ?? undefined) : undefined);
+	if (fromHeader !== undefined) return fromHeader;
+	const seconds = (bodyOf(error).error as { retry_after?: unknown } | undefined)?.retry_after;
+	return typeof seconds === 'number' ? seconds * 1000 : undefined;
+}
+
+/** A fetch that sends what the SDK addresses to *.dropboxapi.com (always https) to `baseUrl` instead. */
+export function redirectingFetch(baseUrl: string): typeof fetch {
+	const base = baseUrl.replace(/\/+$/, '');
+	return (input, init) => {
+		const url = new URL(input instanceof Request ? input.url : String(input));
+		return fetch(DROPBOX_HOST.test(url.hostname) ? `${base}${url.pathname}${url.search}` : url, init);
+	};
+}
+
+/** Maps a route error (the union under a 409, or a failed batch entry) to the engine's typed errors. */
+function routeError(failure: unknown, context: CallContext, cause: unknown): Error {
+	const tags = tagsOf(failure);
+	const summary = tags.join('/');
+	const has = (...wanted: string[]) => wanted.some((tag) => tags.includes(tag));
+	const path = tags[0] === 'to' && context.to !== undefined ? context.to : context.path;
+	if (has('reset')) {
+		return new CloudSyncError('The Dropbox change cursor is no longer valid', { cause, hint: 'Run a full sync to list everything again and get a new cursor.' });
+	}
+	if (has('lookup_failed', 'incorrect_offset', 'not_closed')) {
+		return new CloudSyncError(`The upload session for ${path} was lost (${summary})`, { cause, hint: 'Run the sync again: the file is uploaded anew.' });
+	}
+	if (has('too_many_write_operations', 'too_many_requests')) return new RateLimitError(`Dropbox is busy with other writes to this account (${path})`, { cause });
+	if (has('not_found', 'not_folder')) return new NotFoundError(path, { cause });
+	if (has('not_file')) return new CloudSyncError(`Cannot read a folder as a file: ${path}`, { cause });
+	if (has('cant_move_folder_into_itself')) return new InvalidPathError(path, 'a folder cannot be moved into itself');
+	if (has('conflict')) return new AlreadyExistsError(path, { cause });
+	if (has('insufficient_space', 'insufficient_quota', 'team_folder_insufficient_quota', 'member_folder_insufficient_quota')) {
+		return new StorageFullError(`The Dropbox account is full: cannot write ${path}`, { cause });
+	}
+	if (has('no_write_permission', 'access_restricted', 'restricted_content', 'team_folder', 'cant_transfer_ownership')) {
+		return new PermissionError(`Dropbox does not allow this account to change ${path} (${summary})`, { cause });
+	}
+	if (has('malformed_path', 'disallowed_name')) {
+		return new InvalidPathError(path, `Dropbox does not accept this name (${summary})`, 'Rename the file: Dropbox refuses names such as desktop.ini, names ending in a space, and backslashes.');
+	}
+	if (has('content_hash_mismatch')) return new VerificationError(`The bytes Dropbox received for ${path} do not match what was sent`, { cause });
+	return new CloudSyncError(`Dropbox refused the operation on ${path} (${summary || 'unknown error'})`, { cause });
+}
+
+/** Maps an error the SDK threw for an HTTP answer to the engine's typed errors. */
+function responseError(error: DropboxResponseError<unknown>, context: CallContext, redact: (text: string) => string): Error {
+	const body = bodyOf(error);
+	const status = error.status;
+	if (status === 409) return routeError(body.error, context, error);
+	if (status === 401) {
+		const tag = tagsOf(body.error)[0] ?? 'unauthorized';
+		const hint =
+			tag === 'missing_scope'
+				? { hint: 'The Dropbox app lacks a permission it needs (files.metadata.read/write, files.content.read/write): enable it in the App Console, then reconnect the credential.' }
+				: {};
+		return new AuthenticationError(`Dropbox refused the access token (${tag})`, { cause: error, ...hint });
+	}
+	if (status === 400 && typeof body.error === 'string') {
+		// The token endpoint answers in OAuth's shape: {"error": "invalid_grant", "error_description": ...}.
+		const hint = body.error === 'invalid_client' ? { hint: 'Check the app key and app secret of the Dropbox credential.' } : {};
+		return new AuthenticationError(`Dropbox refused to renew the access token (${body.error})`, { cause: error, ...hint });
+	}
+	if (status === 429) {
+		const reason = tagsOf((body.error as { reason?: unknown } | undefined)?.reason)[0] ?? 'too_many_requests';
+		return new RateLimitError(`Dropbox asked to slow down (${reason}) at ${context.path || '/'}`, { cause: error, retryAfterMs: retryAfterOf(error) });
+	}
+	if (status === 403) return new PermissionError(`Dropbox denied access to ${context.path || '/'} (${tagsOf(body.error).join('/') || 'forbidden'})`, { cause: error });
+	if (status >= 500) return new TransientError(`Dropbox failed with HTTP ${status} at ${context.path || '/'}`, { cause: error, retryAfterMs: retryAfterOf(error) });
+	const text = typeof error.error === 'string' ? error.error : (body.error_summary ?? JSON.stringify(error.error));
+	return new CloudSyncError(`Dropbox rejected the request for ${context.path || '/'} (HTTP ${status}): ${redact(text).slice(0, 300)}`, { cause: error });
+}
+
+/**
+ * Hands out a stream's bytes in chunks of a chosen size. It holds at most one chunk plus one read of
+ * the stream, so a file of any size goes through in bounded memory.
+ */
+class ChunkReader {
+	private readonly iterator: AsyncIterator<Buffer>;
+	private held: Buffer[] = [];
+	private heldBytes = 0;
+	private ended = false;
+
+	constructor(stream: Readable) {
+		this.iterator = stream[Symbol.asyncIterator]();
+	}
+
+	/** Up to `size` bytes; fewer only at the end of the stream. */
+	async read(size: number): Promise<Buffer> {
+		while (this.heldBytes < size && (await this.pull()));
+		const all = Buffer.concat(this.held);
+		const rest = all.subarray(size);
+		// The remainder is copied so it does not keep the whole concatenation alive.
+		this.held = rest.length > 0 ? [Buffer.from(rest)] : [];
+		this.heldBytes = rest.length;
+		return all.subarray(0, size);
+	}
+
+	/** Whether the stream has nothing more; reading its end also runs its size and hash checks. */
+	async atEnd(): Promise<boolean> {
+		while (this.heldBytes === 0) if (!(await this.pull())) return true;
+		return false;
+	}
+
+	private async pull(): Promise<boolean> {
+		if (this.ended) return false;
+		const next = await this.iterator.next();
+		if (next.done) {
+			this.ended = true;
+			return false;
+		}
+		this.held.push(next.value);
+		this.heldBytes += next.value.length;
+		return true;
+	}
+}
+
+interface Ticket {
+	/** This write will not join a batch (any more); a batch that waited for it may go. */
+	leave(): void;
+}
+
+interface QueuedCommit {
+	entry: files.UploadSessionFinishArg;
+	resolve(result: files.UploadSessionFinishBatchResultEntry): void;
+	reject(error: unknown): void;
+}
+
+/**
+ * Commits closed upload sessions together with upload_session/finish_batch_v2, so many small files cost
+ * one commit instead of one each: Dropbox takes a lock per commit, and concurrent commits to one account
+ * fail with too_many_write_operations. A batch goes when every write that could still join it has
+ * joined, when it is full, or when its window has passed; one batch is sent at a time.
+ */
+class CommitBatcher {
+	private preparing = 0;
+	private queue: QueuedCommit[] = [];
+	private timer?: NodeJS.Timeout;
+	private sending = false;
+
+	constructor(
+		private readonly send: (entries: files.UploadSessionFinishArg[]) => Promise<files.UploadSessionFinishBatchResultEntry[]>,
+		private readonly maxEntries: number,
+		private readonly windowMs: number,
+	) {}
+
+	/** Counts a starting write as one that may join the next batch. */
+	join(): Ticket {
+		this.preparing++;
+		let left = false;
+		return {
+			leave: () => {
+				if (left) return;
+				left = true;
+				this.preparing--;
+				this.schedule();
+			},
+		};
+	}
+
+	/** No other write is on its way to a batch: a lone small file is cheaper in one request. */
+	alone(): boolean {
+		return this.preparing <= 1 && this.queue.length === 0 && !this.sending;
+	}
+
+	commit(ticket: Ticket, entry: files.UploadSessionFinishArg): Promise<files.UploadSessionFinishBatchResultEntry> {
+		return new Promise((resolve, reject) => {
+			this.queue.push({ entry, resolve, reject });
+			ticket.leave();
+			this.schedule();
+		});
+	}
+
+	private schedule(): void {
+		if (this.sending || this.queue.length === 0) return;
+		if (this.queue.length >= this.maxEntries || this.preparing === 0) {
+			void this.flush();
+			return;
+		}
+		if (!this.timer) {
+			this.timer = setTimeout(() => void this.flush(), this.windowMs);
+			this.timer.unref();
+		}
+	}
+
+	private async flush(): Promise<void> {
+		clearTimeout(this.timer);
+		this.timer = undefined;
+		if (this.sending || this.queue.length === 0) return;
+		const batch = this.queue.splice(0, this.maxEntries);
+		this.sending = true;
+		try {
+			const results = await this.send(batch.map((item) => item.entry));
+			batch.forEach((item, i) =>
+				results[i] ? item.resolve(results[i]) : item.reject(new TransientError('Dropbox answered a batch commit with fewer results than files')),
+			);
+		} catch (error) {
+			for (const item of batch) item.reject(error);
+		} finally {
+			this.sending = false;
+			this.schedule();
+		}
+	}
+}
+
+/** A Dropbox account, or one folder of it, through the official SDK. */
+export class DropboxProvider implements Provider {
+	readonly name = 'dropbox';
+	readonly capabilities: Capabilities = {
+		hashTypes: ['dropbox'],
+		listedHashTypes: ['dropbox'],
+		// client_modified is stored in whole seconds.
+		modTimePrecisionMs: 1000,
+		canSetModTime: true,
+		caseInsensitive: true,
+		duplicateNamesPossible: false,
+		changeCursors: true,
+		serverSideCopy: true,
+		serverSideMove: true,
+		// "Files uploaded through the API must be 350 GB or smaller."
+		maxFileSize: 350e9,
+	};
+	private readonly client: Dropbox;
+	private readonly auth: DropboxAuth;
+	private readonly pacer: Pacer;
+	private readonly rootPath: string;
+	private readonly rootDepth: number;
+	private readonly chunkSize: number;
+	private readonly downloadChunkSize: number;
+	private readonly timeoutMs: number;
+	private readonly batcher: CommitBatcher;
+	private readonly secrets: string[];
+	private refreshing?: Promise<void>;
+
+	constructor(options: DropboxProviderOptions) {
+		const { clientId, clientSecret, refreshToken, accessToken, accessTokenExpiresAt } = options.auth;
+		const redirected = options.apiBaseUrl ? redirectingFetch(options.apiBaseUrl) : undefined;
+		this.auth = new DropboxAuth({
+			clientId,
+			clientSecret,
+			refreshToken,
+			accessToken,
+			accessTokenExpiresAt: accessTokenExpiresAt === undefined ? undefined : new Date(accessTokenExpiresAt),
+			fetch: redirected,
+		});
+		this.client = new Dropbox({ auth: this.auth, fetch: redirected });
+		this.secrets = [clientSecret, refreshToken].filter((secret) => secret.length >= 8);
+		this.pacer = options.pacer ?? new Pacer();
+		const root = normalizeRelativePath((options.root ?? '').replace(/^\/+/, ''));
+		this.rootPath = root === '' ? '' : `/${root}`;
+		this.rootDepth = root === '' ? 0 : root.split('/').length;
+		this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK;
+		if (this.chunkSize % BLOCK !== 0 || this.chunkSize <= 0 || this.chunkSize > MAX_REQUEST_BYTES) {
+			throw new CloudSyncError(`The Dropbox chunk size must be a multiple of 4 MiB up to 148 MiB, not ${this.chunkSize} bytes`);
+		}
+		this.downloadChunkSize = options.downloadChunkSize ?? DEFAULT_DOWNLOAD_CHUNK;
+		this.timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+		this.batcher = new CommitBatcher(
+			(entries) => this.finishBatch(entries),
+			Math.min(MAX_BATCH, options.batch?.maxEntries ?? MAX_BATCH),
+			options.batch?.windowMs ?? DEFAULT_BATCH_WINDOW_MS,
+		);
+	}
+
+	// -----------------------------------------------------------------------------------------
+	// Calls, tokens and errors
+
+	/**
+	 * One API call: through the pacer, with a fresh access token, one refresh when Dropbox says the
+	 * token expired or is unknown, and SDK errors mapped to typed ones.
+	 */
+	private call<T>(context: CallContext, request: (options: DropboxRequestOptions) => Promise<{ result: T }>): Promise<T> {
+		return this.pacer.run(async () => {
+			try {
+				return (await this.authorized(() => request({ signal: context.signal, timeout: this.timeoutMs }))).result;
+			} catch (error) {
+				throw this.mapError(error, context);
+			}
+		}, context.signal);
+	}
+
+	private async authorized<T>(send: () => Promise<T>): Promise<T> {
+		await this.freshToken();
+		const used = this.auth.getAccessToken();
+		try {
+			return await send();
+		} catch (error) {
+			const tag = error instanceof DropboxResponseError && error.status === 401 ? responseTags(error)[0] : undefined;
+			if (tag !== 'expired_access_token' && tag !== 'invalid_access_token') throw error;
+			await this.refresh(used);
+			return send();
+		}
+	}
+
+	private async freshToken(): Promise<void> {
+		const token = this.auth.getAccessToken();
+		const expiresAt = this.auth.getAccessTokenExpiresAt()?.getTime();
+		if (!token || expiresAt === undefined || expiresAt - Date.now() <= TOKEN_MARGIN_MS) await this.refresh(token);
+	}
+
+	/** Replaces `stale` with a new access token; callers holding the same stale token share one refresh. */
+	private refresh(stale: string | undefined): Promise<void> {
+		if (this.refreshing) return this.refreshing;
+		if (stale && this.auth.getAccessToken() !== stale) return Promise.resolve();
+		this.refreshing = this.auth.refreshAccessToken().finally(() => (this.refreshing = undefined));
+		return this.refreshing;
+	}
+
+	private redact(text: string): string {
+		const secrets = [...this.secrets, this.auth.getAccessToken()].filter((secret): secret is string => Boolean(secret));
+		return secrets.reduce((clean, secret) => clean.split(secret).join('[redacted]'), text);
+	}
+
+	private mapError(error: unknown, context: CallContext): Error {
+		if (error instanceof CloudSyncError) return error;
+		if (error instanceof DropboxResponseError) return responseError(error, context, (text) => this.redact(text));
+		if ((error as Error)?.name === 'TimeoutError') return new TransientError(`Dropbox did not answer in time (${context.path || '/'})`, { cause: error });
+		// Errors of Node's own fetch may come from another realm, where `instanceof Error` does not hold.
+		const message = typeof (error as Error)?.message === 'string' ? (error as Error).message : String(error);
+		// Network errors are kept as they are, for the pacer to classify, unless a secret slipped into them.
+		if (this.redact(message) === message && typeof (error as Error)?.message === 'string') return error as Error;
+		return new CloudSyncError(this.redact(message));
+	}
+
+	// -----------------------------------------------------------------------------------------
+	// Paths and entries
+
+	private toRemote(relative: string): string {
+		return relative === '' ? this.rootPath : `${this.rootPath}/${relative}`;
+	}
+
+	/** The provider-relative path of a Dropbox path: the root's own segments are dropped, whatever their case. */
+	private relativeOf(pathDisplay: string): string {
+		return pathDisplay.split('/').slice(1 + this.rootDepth).join('/');
+	}
+
+	private entryOf(metadata: Listed): Entry {
+		const path = this.relativeOf(metadata.path_display ?? `/${metadata.name}`);
+		if (metadata['.tag'] === 'folder') return { path, isDir: true, size: 0, modTime: 0, hashes: {}, id: metadata.id };
+		return {
+			path,
+			isDir: false,
+			size: metadata.size,
+			modTime: Date.parse(metadata.client_modified),
+			hashes: metadata.content_hash ? { dropbox: metadata.content_hash } : {},
+			id: metadata.id,
+		};
+	}
+
+	/** A path that may be written: not the root. */
+	private writable(path: string, action: string): string {
+		const relative = normalizeRelativePath(path);
+		if (relative === '') throw new InvalidPathError(path, `cannot ${action} the root folder`);
+		return relative;
+	}
+
+	// -----------------------------------------------------------------------------------------
+	// Listing and metadata
+
+	async *list(path: string, options: ListOptions = {}): AsyncIterable<Entry> {
+		const relative = normalizeRelativePath(path);
+		const folder = this.toRemote(relative);
+		const context = { path: relative, signal: options.signal };
+		const order = new ParentsFirst(relative);
+		let page = await this.call(context, (o) =>
+			this.client.filesListFolder({ path: folder, recursive: options.recursive ?? false, limit: LIST_PAGE, include_deleted: false }, o),
+		);
+		for (;;) {
+			for (const metadata of page.entries) {
+				// A recursive listing names the listed folder itself too.
+				if (metadata['.tag'] === 'deleted' || matchKey(metadata.path_lower ?? '', true) === matchKey(folder, true)) continue;
+				yield* order.accept(this.entryOf(metadata));
+			}
+			if (!page.has_more) break;
+			const cursor = page.cursor;
+			page = await this.call(context, (o) => this.client.filesListFolderContinue({ cursor }, o));
+		}
+		yield* order.rest();
+	}
+
+	async stat(path: string): Promise<Entry> {
+		const relative = normalizeRelativePath(path);
+		// get_metadata does not answer for the root of the Dropbox.
+		if (relative === '' && this.rootPath === '') return { path: '', isDir: true, size: 0, modTime: 0, hashes: {} };
+		const metadata: Metadata = await this.call({ path: relative }, (o) => this.client.filesGetMetadata({ path: this.toRemote(relative) }, o));
+		if (metadata['.tag'] === 'deleted') throw new NotFoundError(relative);
+		return this.entryOf(metadata);
+	}
+
+	async hash(path: string, types: HashType[]): Promise<Hashes> {
+		const entry = await this.stat(path);
+		if (entry.isDir) throw new CloudSyncError(`Cannot hash a folder: ${entry.path}`);
+		return types.includes('dropbox') && entry.hashes.dropbox ? { dropbox: entry.hashes.dropbox } : {};
+	}
+
+	// -----------------------------------------------------------------------------------------
+	// Reading
+
+	async read(path: string, options: ReadOptions = {}): Promise<Readable> {
+		const relative = normalizeRelativePath(path);
+		const start = options.start ?? 0;
+		if (options.end !== undefined && options.end <= start) return Readable.from([]);
+		const context = { path: relative, signal: options.signal };
+		// The first piece is fetched now, so a missing file fails here rather than in the stream.
+		const first = await this.downloadRange(context, this.toRemote(relative), start, options.end);
+		return Readable.from(this.pieces(context, first, start, options.end), { objectMode: false, highWaterMark: 1 });
+	}
+
+	/** The rest of a read, by revision, so every piece comes from the version the first one came from. */
+	private async *pieces(context: CallContext, first: Piece, start: number, end: number | undefined): AsyncGenerator<Buffer> {
+		if (!first.metadata) return;
+		const stop = Math.min(end ?? Number.POSITIVE_INFINITY, first.metadata.size);
+		const revision = `rev:${first.metadata.rev}`;
+		let offset = start + first.bytes.length;
+		if (first.bytes.length > 0) yield first.bytes;
+		while (offset < stop) {
+			const piece = await this.downloadRange(context, revision, offset, stop);
+			if (piece.bytes.length === 0) throw new CloudSyncError(`${context.path} changed while it was being read`);
+			offset += piece.bytes.length;
+			yield piece.bytes;
+		}
+	}
+
+	/** Bytes from `start` up to `end` (exclusive), at most one download chunk; short answers are retried. */
+	private downloadRange(context: CallContext, source: string, start: number, end: number | undefined): Promise<Piece> {
+		const last = Math.min(end ?? Number.POSITIVE_INFINITY, start + this.downloadChunkSize) - 1;
+		return this.call(context, async (o): Promise<{ result: Piece }> => {
+			try {
+				const response = await this.client.filesDownload({ path: source }, { ...o, extraHeaders: { Range: `bytes=${start}-${last}` } });
+				const { fileBinary, fileBlob: _blob, ...metadata } = response.result;
+				const all = Buffer.from(fileBinary!.buffer, fileBinary!.byteOffset, fileBinary!.byteLength);
+				// A server that ignores Range sends the whole file.
+				const bytes = response.status === 206 ? all : all.subarray(start, last + 1);
+				const expected = Math.max(0, Math.min(last + 1, metadata.size) - start);
+				if (bytes.length !== expected) {
+					throw new VerificationError(`Dropbox sent ${bytes.length} of the ${expected} bytes asked for from ${context.path}`);
+				}
+				return { result: { metadata, bytes } };
+			} catch (error) {
+				// The range starts at or past the end of the file: nothing to read.
+				if (error instanceof DropboxResponseError && error.status === 416) return { result: { bytes: Buffer.alloc(0) } };
+				throw error;
+			}
+		});
+	}
+
+	// -----------------------------------------------------------------------------------------
+	// Writing
+
+	async write(path: string, content: Readable, options: WriteOptions = {}): Promise<Entry> {
+		const relative = this.writable(path, 'write over');
+		const context = { path: relative, signal: options.signal };
+		const measured = measure(content, new Set<HashType>([...(options.hashTypes ?? []), 'dropbox']), { size: options.size });
+		const reader = new ChunkReader(measured);
+		const commit: files.CommitInfo = {
+			path: this.toRemote(relative),
+			mode: { '.tag': 'overwrite' },
+			autorename: false,
+			client_modified: options.modTime === undefined ? undefined : dropboxTime(options.modTime),
+		};
+		const ticket = this.batcher.join();
+		try {
+			const first = await reader.read(this.chunkSize);
+			let metadata: files.FileMetadata;
+			if (await reader.atEnd()) {
+				metadata = await this.uploadSmall(context, first, commit, ticket);
+			} else {
+				ticket.leave();
+				metadata = await this.uploadSession(context, reader, first, commit);
+			}
+			return this.written(relative, metadata, measured);
+		} catch (error) {
+			measured.destroy();
+			throw error;
+		} finally {
+			ticket.leave();
+		}
+	}
+
+	/** A file that fits in one request: alone it goes up with files/upload, among others it joins a batch commit. */
+	private async uploadSmall(context: CallContext, data: Buffer, commit: files.CommitInfo, ticket: Ticket): Promise<files.FileMetadata> {
+		const content_hash = contentHashOf(data);
+		if (this.batcher.alone()) {
+			ticket.leave();
+			return this.call(context, (o) => this.client.filesUpload({ ...commit, contents: data, content_hash }, o));
+		}
+		const { session_id } = await this.call(context, (o) => this.client.filesUploadSessionStart({ close: true, contents: data, content_hash }, o));
+		const entry: files.UploadSessionFinishArg = { cursor: { session_id, offset: data.length }, commit };
+		// A file the batch could not commit (too_many_write_operations) joins the next batch through the pacer.
+		// A failed batch call was retried by the pacer already, so its error ends the write.
+		const outcome = await this.pacer.run(async (): Promise<{ metadata: files.FileMetadata } | { error: unknown }> => {
+			let result: files.UploadSessionFinishBatchResultEntry;
+			try {
+				result = await this.batcher.commit(ticket, entry);
+			} catch (error) {
+				return { error };
+			}
+			if (result['.tag'] === 'failure') throw routeError(result.failure, context, undefined);
+			const { '.tag': _tag, ...metadata } = result;
+			return { metadata };
+		}, context.signal);
+		if ('error' in outcome) throw outcome.error;
+		return outcome.metadata;
+	}
+
+	private finishBatch(entries: files.UploadSessionFinishArg[]): Promise<files.UploadSessionFinishBatchResultEntry[]> {
+		return this.call({ path: `${entries.length} files` }, async (o) => {
+			const response = await this.client.filesUploadSessionFinishBatchV2({ entries }, o);
+			return { result: response.result.entries };
+		});
+	}
+
+	/** A file larger than one chunk, streamed through an upload session one chunk at a time. */
+	private async uploadSession(context: CallContext, reader: ChunkReader, first: Buffer, commit: files.CommitInfo): Promise<files.FileMetadata> {
+		const { session_id } = await this.call(context, (o) =>
+			this.client.filesUploadSessionStart({ close: false, contents: first, content_hash: contentHashOf(first) }, o),
+		);
+		let offset = first.length;
+		for (;;) {
+			const chunk = await reader.read(this.chunkSize);
+			if (chunk.length < this.chunkSize || (await reader.atEnd())) {
+				const cursor = { session_id, offset };
+				return this.call(context, (o) => this.client.filesUploadSessionFinish({ cursor, commit, contents: chunk, content_hash: contentHashOf(chunk) }, o));
+			}
+			await this.append(context, { session_id, offset }, chunk);
+			offset += chunk.length;
+		}
+	}
+
+	private append(context: CallContext, cursor: files.UploadSessionCursor, chunk: Buffer): Promise<void> {
+		return this.call(context, async (o) => {
+			try {
+				await this.client.filesUploadSessionAppendV2({ cursor, close: false, contents: chunk, content_hash: contentHashOf(chunk) }, o);
+			} catch (error) {
+				// An earlier attempt landed but its answer was lost: Dropbox already holds this chunk.
+				const body = error instanceof DropboxResponseError ? (bodyOf(error).error as { correct_offset?: number } | undefined) : undefined;
+				if (body?.correct_offset !== cursor.offset + chunk.length) throw error;
+			}
+			return { result: undefined };
+		});
+	}
+
+	/** The entry of a committed file, once its size and content_hash are those of the bytes that were read. */
+	private written(relative: string, metadata: files.FileMetadata, measured: MeasuringStream): Entry {
+		const local = measured.hashes;
+		if (metadata.size !== measured.bytes || (metadata.content_hash !== undefined && metadata.content_hash !== local.dropbox)) {
+			throw new VerificationError(
+				`Dropbox stored ${relative} with ${metadata.size} bytes and content_hash ${metadata.content_hash}, but ${measured.bytes} bytes with ${local.dropbox} were sent`,
+			);
+		}
+		const entry = this.entryOf({ '.tag': 'file', ...metadata });
+		return { ...entry, hashes: { ...local, ...entry.hashes } };
+	}
+
+	// -----------------------------------------------------------------------------------------
+	// Folders, deletion, moves and copies
+
+	async mkdir(path: string): Promise<void> {
+		const relative = normalizeRelativePath(path);
+		if (relative === '') return;
+		await this.call({ path: relative }, async (o) => {
+			try {
+				await this.client.filesCreateFolderV2({ path: this.toRemote(relative), autorename: false }, o);
+			} catch (error) {
+				// A folder that is already there is what was asked for.
+				if (responseTags(error).join('/') !== 'path/conflict/folder') throw error;
+			}
+			return { result: undefined };
+		});
+	}
+
+	async delete(path: string, options: { recursive?: boolean } = {}): Promise<void> {
+		const relative = this.writable(path, 'delete');
+		// Dropbox deletes a folder with everything in it, so an empty folder is checked for first.
+		if (!options.recursive) await this.refuseNonEmpty(relative);
+		await this.call({ path: relative }, (o) => this.client.filesDeleteV2({ path: this.toRemote(relative) }, o));
+	}
+
+	private async refuseNonEmpty(relative: string): Promise<void> {
+		const listing = await this.call({ path: relative }, async (o) => {
+			try {
+				return await this.client.filesListFolder({ path: this.toRemote(relative), limit: 1 }, o);
+			} catch (error) {
+				// A file: nothing to check.
+				if (responseTags(error).includes('not_folder')) return { result: undefined };
+				throw error;
+			}
+		});
+		if (listing && listing.entries.length > 0) throw new NotEmptyError(relative);
+	}
+
+	async move(from: string, to: string): Promise<Entry> {
+		const source = this.writable(from, 'move');
+		const target = this.writable(to, 'move onto');
+		if (source === target) return this.stat(source);
+		if (matchKey(source, true) === matchKey(target, true)) return this.renameCase(source, target);
+		return this.relocate('move', source, target);
+	}
+
+	async copy(from: string, to: string): Promise<Entry> {
+		const source = this.writable(from, 'copy');
+		const target = this.writable(to, 'copy onto');
+		// On a case-insensitive cloud that is the file itself.
+		if (matchKey(source, true) === matchKey(target, true)) return this.stat(source);
+		return this.relocate('copy', source, target);
+	}
+
+	/** Dropbox does not rename by case alone, so the entry goes through a temporary name. */
+	private async renameCase(source: string, target: string): Promise<Entry> {
+		const temporary = joinPath(parentPath(source), `.cloudsync-rename-${randomBytes(6).toString('hex')}-${baseName(source)}`);
+		await this.relocate('move', source, temporary);
+		try {
+			return await this.relocate('move', temporary, target);
+		} catch (error) {
+			await this.relocate('move', temporary, source).catch(() => undefined);
+			throw error;
+		}
+	}
+
+	/** Moves or copies; like a rename on a disk, a file replaces a file that is in the way. */
+	private async relocate(kind: 'move' | 'copy', source: string, target: string): Promise<Entry> {
+		const arg: files.RelocationArg = { from_path: this.toRemote(source), to_path: this.toRemote(target), autorename: false };
+		const send = () =>
+			this.call({ path: source, to: target }, (o) => (kind === 'move' ? this.client.filesMoveV2(arg, o) : this.client.filesCopyV2(arg, o)));
+		try {
+			return this.entryOf((await send()).metadata as Listed);
+		} catch (error) {
+			if (!(error instanceof AlreadyExistsError) || error.path !== target || !(await this.bothFiles(source, target))) throw error;
+			await this.call({ path: target }, (o) => this.client.filesDeleteV2({ path: this.toRemote(target) }, o));
+			return this.entryOf((await send()).metadata as Listed);
+		}
+	}
+
+	private async bothFiles(source: string, target: string): Promise<boolean> {
+		const [from, to] = await Promise.all([this.stat(source), this.stat(target)]);
+		return !from.isDir && !to.isDir;
+	}
+
+	// -----------------------------------------------------------------------------------------
+	// Changes
+
+	async changeCursor(): Promise<string> {
+		const { cursor } = await this.call({ path: '' }, (o) =>
+			this.client.filesListFolderGetLatestCursor({ path: this.rootPath, recursive: true, include_deleted: false }, o),
+		);
+		return cursor;
+	}
+
+	/**
+	 * Dropbox reports what each changed path holds now: a deletion, or the current file or folder. It
+	 * does not say whether a file is new or changed, so files are 'modified', folders (which only show
+	 * up when they appear) 'added', and a move is a deletion plus the entry at its new place. A deleted
+	 * folder is reported once, for the folder: what was in it is gone too.
+	 */
+	async changesSince(cursor: string, options: { signal?: AbortSignal } = {}): Promise<ChangePage> {
+		const changes: Change[] = [];
+		let next = cursor;
+		let hasMore = true;
+		while (hasMore) {
+			const from = next;
+			const page = await this.call({ path: '', signal: options.signal }, (o) => this.client.filesListFolderContinue({ cursor: from }, o));
+			for (const metadata of page.entries) {
+				const change = this.changeOf(metadata);
+				if (change) changes.push(change);
+			}
+			next = page.cursor;
+			hasMore = page.has_more;
+		}
+		return { changes, cursor: next };
+	}
+
+	private changeOf(metadata: Metadata): Change | undefined {
+		const path = this.relativeOf(metadata.path_display ?? metadata.path_lower ?? '');
+		if (path === '') return undefined;
+		if (metadata['.tag'] === 'deleted') return { kind: 'deleted', path, isDir: false };
+		const entry = this.entryOf(metadata);
+		return { kind: entry.isDir ? 'added' : 'modified', path: entry.path, entry, isDir: entry.isDir };
+	}
+}
+
+/**
+ * Yields listed entries so that every folder comes before what it holds, whatever order the pages
+ * bring them in: an entry whose folder has not been seen yet waits for it.
+ */
+class ParentsFirst {
+	private readonly seen = new Set<string>();
+	private readonly waiting = new Map<string, Entry[]>();
+
+	constructor(private readonly base: string) {}
+
+	*accept(entry: Entry): Generator<Entry> {
+		const parent = matchKey(parentPath(entry.path), true);
+		if (parent !== matchKey(this.base, true) && !this.seen.has(parent)) {
+			const siblings = this.waiting.get(parent) ?? [];
+			siblings.push(entry);
+			this.waiting.set(parent, siblings);
+			return;
+		}
+		yield* this.release(entry);
+	}
+
+	/** Entries whose folder never came, which a consistent listing does not have. */
+	*rest(): Generator<Entry> {
+		for (const entries of this.waiting.values()) yield* entries;
+		this.waiting.clear();
+	}
+
+	private *release(entry: Entry): Generator<Entry> {
+		const pending = [entry];
+		while (pending.length > 0) {
+			const next = pending.pop()!;
+			yield next;
+			if (!next.isDir) continue;
+			const key = matchKey(next.path, true);
+			this.seen.add(key);
+			pending.push(...(this.waiting.get(key) ?? []).reverse());
+			this.waiting.delete(key);
+		}
+	}
+}
