@@ -20,5 +20,5 @@ export {
 } from './planner';
 export { execute, verificationHash, type ActionResult, type ExecuteOptions, type ExecutionReport, type Progress } from './executor';
 export { Pacer, classifyError, parseRetryAfter, type PacerOptions } from './pacer';
-export { sync, listAll, safetyRefusal, comparableHash, type SyncOptions, type SyncReport, type SyncStatus } from './sync';
+export { sync, listAll, listPaths, safetyRefusal, INCREMENTAL_MAX_DELETES, comparableHash, type SyncOptions, type SyncReport, type SyncStatus } from './sync';
 export { LocalProvider, type LocalProviderOptions } from './providers/local';

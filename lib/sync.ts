@@ -3,7 +3,8 @@ import { createFilter, includes, type Filter, type FilterOptions } from './filte
 import { matchListings, needsHashes, planMatches, type CompareMode, type Match, type Plan, type PlanOptions, type SyncMode } from './planner';
 import { emptyExecutionReport, execute, type ExecutionReport, type Progress } from './executor';
 import { Pacer, type PacerOptions } from './pacer';
-import { SafetyError } from './errors';
+import { NotFoundError, SafetyError } from './errors';
+import { normalizeRelativePath } from './paths';
 import { forEachLimit } from './concurrency';
 
 export interface SyncOptions {
@@ -23,6 +24,12 @@ export interface SyncOptions {
 	maxDeletes?: number;
 	/** Run even when a safety guard would refuse (mass deletion, empty source). */
 	force?: boolean;
+	/**
+	 * Compare and sync only these paths (a folder path takes its whole subtree), as reported by a
+	 * change feed, instead of listing both trees. Deletions are then bounded by `maxDeletes`
+	 * (100 unless set), since the share of the whole destination is not known.
+	 */
+	paths?: string[];
 	signal?: AbortSignal;
 	onProgress?: (progress: Progress) => void;
 	pacer?: Pacer | PacerOptions;
@@ -64,6 +71,28 @@ export async function listAll(provider: Provider, filter: Filter, pacer: Pacer, 
 	}
 }
 
+/** The entries at `paths` (nothing where a path does not exist), with the subtree of each folder. */
+export async function listPaths(provider: Provider, paths: string[], filter: Filter, pacer: Pacer, signal?: AbortSignal): Promise<Listing> {
+	const found = new Map<string, Entry>();
+	const keep = (entry: Entry) => {
+		if (includes(filter, entry)) found.set(entry.path, entry);
+	};
+	try {
+		for (const path of new Set(paths.map(normalizeRelativePath))) {
+			const entry = await pacer.run(async () => provider.stat(path).catch((error) => (error instanceof NotFoundError ? undefined : Promise.reject(error))), signal);
+			if (!entry) continue;
+			keep(entry);
+			if (!entry.isDir) continue;
+			await pacer.run(async () => {
+				for await (const child of provider.list(entry.path, { recursive: true, signal })) keep(child);
+			}, signal);
+		}
+		return { entries: [...found.values()] };
+	} catch (error) {
+		return { entries: [...found.values()], error: error as Error };
+	}
+}
+
 /** The hash both providers can produce, cheapest for the destination first. */
 export function comparableHash(source: Provider, destination: Provider): HashType | undefined {
 	const listedFirst = [...destination.capabilities.listedHashTypes, ...destination.capabilities.hashTypes];
@@ -72,9 +101,17 @@ export function comparableHash(source: Provider, destination: Provider): HashTyp
 
 
 /** Why this plan must not run, or undefined when it may. */
-export function safetyRefusal(plan: Plan, options: Pick<SyncOptions, 'mode' | 'maxDeletePercent' | 'maxDeletes' | 'force'>): string | undefined {
+export const INCREMENTAL_MAX_DELETES = 100;
+
+export function safetyRefusal(plan: Plan, options: Pick<SyncOptions, 'mode' | 'maxDeletePercent' | 'maxDeletes' | 'force' | 'paths'>): string | undefined {
 	if (options.force) return undefined;
 	const deletes = plan.actions.filter((action) => action.kind === 'delete' && action.side === 'destination').length;
+	if (options.paths) {
+		const limit = options.maxDeletes ?? INCREMENTAL_MAX_DELETES;
+		return deletes > limit
+			? `The changes would delete ${deletes} files, more than the limit of ${limit} for a run driven by changes. Check the source, raise Max Deletions or set Force if that is intended.`
+			: undefined;
+	}
 	if (options.mode === 'mirror' && plan.sourceFiles === 0 && plan.destinationFiles > 0) {
 		return `The source holds no files while the destination holds ${plan.destinationFiles}; a mirror would delete them all. Check the source folder and its credentials, or set Force if the source is meant to be empty.`;
 	}
@@ -94,10 +131,9 @@ export async function sync(source: Provider, destination: Provider, options: Syn
 	const pacer = options.pacer instanceof Pacer ? options.pacer : new Pacer(options.pacer);
 	const filter = createFilter(options.filter);
 	const { signal } = options;
-	const [sourceListing, destinationListing] = await Promise.all([
-		listAll(source, filter, pacer, signal),
-		listAll(destination, filter, pacer, signal),
-	]);
+	const gather = (provider: Provider) =>
+		options.paths ? listPaths(provider, options.paths, filter, pacer, signal) : listAll(provider, filter, pacer, signal);
+	const [sourceListing, destinationListing] = await Promise.all([gather(source), gather(destination)]);
 	const listingErrors = [
 		...(sourceListing.error ? [`source: ${sourceListing.error.message}`] : []),
 		...(destinationListing.error ? [`destination: ${destinationListing.error.message}`] : []),

@@ -160,3 +160,27 @@ describe('safety guards', () => {
 		expect(Object.keys(await readTree(setup.destinationRoot))).toHaveLength(21);
 	});
 });
+
+describe('incremental sync of changed paths', () => {
+	it('touches only the given paths: a changed file, a deleted file and a new folder', async () => {
+		const setup = await pair(
+			{ 'changed.txt': 'new content', 'untouched.txt': 'source version', 'newdir/a.txt': 'a', 'newdir/sub/b.txt': 'b' },
+			{ 'changed.txt': 'old', 'untouched.txt': 'destination version', 'deleted.txt': 'gone on the source' },
+		);
+		const report = await run(setup, { mode: 'mirror', paths: ['changed.txt', 'deleted.txt', 'newdir'] });
+		expect(report).toMatchObject({ status: 'success', added: 2, updated: 1, deleted: 1 });
+		const tree = filesOnly(await readTree(setup.destinationRoot));
+		expect(Object.keys(tree).sort()).toEqual(['changed.txt', 'newdir/a.txt', 'newdir/sub/b.txt', 'untouched.txt']);
+		expect(await fs.readFile(path.join(setup.destinationRoot, 'untouched.txt'), 'utf8')).toBe('destination version');
+	});
+
+	it('a deleted folder takes its destination subtree with it, within the deletion limit', async () => {
+		const files: Record<string, string> = {};
+		for (let i = 0; i < 5; i++) files[`old/f${i}.txt`] = 'x';
+		const setup = await pair({ 'keep.txt': 'k' }, { ...files, 'keep.txt': 'k' });
+		await expect(run(setup, { mode: 'mirror', paths: ['old'], maxDeletes: 3 })).rejects.toThrow(/delete 5 files, more than the limit of 3/);
+		const report = await run(setup, { mode: 'mirror', paths: ['old'] });
+		expect(report).toMatchObject({ deleted: 5, foldersDeleted: 1 });
+		expect(Object.keys(await readTree(setup.destinationRoot))).toEqual(['keep.txt']);
+	});
+});

@@ -15,7 +15,7 @@ import {
 	TransientError,
 	VerificationError,
 } from '../errors';
-import { Pacer, parseRetryAfter } from '../pacer';
+import { Pacer, classifyError, parseRetryAfter } from '../pacer';
 import { createHasher, measure, type MeasuringStream } from '../hashing';
 import { baseName, joinPath, matchKey, normalizeRelativePath, parentPath } from '../paths';
 
@@ -30,7 +30,10 @@ const DEFAULT_DOWNLOAD_CHUNK = 16 * MiB;
 const LIST_PAGE = 2000;
 /** upload_session/finish_batch_v2 takes at most 1000 entries. */
 const MAX_BATCH = 1000;
+/** A batch waits this long for another write to join it... */
 const DEFAULT_BATCH_WINDOW_MS = 100;
+/** ...but no longer than this in all. */
+const MAX_BATCH_WAIT_MS = 1000;
 /** The SDK refreshes 300 s before expiry; refreshing a little earlier lets concurrent calls share one refresh. */
 const TOKEN_MARGIN_MS = 310_000;
 const DEFAULT_REQUEST_TIMEOUT_MS = 5 * 60_000;
@@ -259,12 +262,13 @@ interface QueuedCommit {
  * Commits closed upload sessions together with upload_session/finish_batch_v2, so many small files cost
  * one commit instead of one each: Dropbox takes a lock per commit, and concurrent commits to one account
  * fail with too_many_write_operations. A batch goes when every write that could still join it has
- * joined, when it is full, or when its window has passed; one batch is sent at a time.
+ * joined, when it is full, or when no write joined it for a short window; one batch is sent at a time.
  */
 class CommitBatcher {
 	private preparing = 0;
 	private queue: QueuedCommit[] = [];
 	private timer?: NodeJS.Timeout;
+	private openedAt = 0;
 	private sending = false;
 
 	constructor(
@@ -306,10 +310,11 @@ class CommitBatcher {
 			void this.flush();
 			return;
 		}
-		if (!this.timer) {
-			this.timer = setTimeout(() => void this.flush(), this.windowMs);
-			this.timer.unref();
-		}
+		if (!this.timer) this.openedAt = Date.now();
+		clearTimeout(this.timer);
+		const wait = Math.min(this.windowMs, this.openedAt + MAX_BATCH_WAIT_MS - Date.now());
+		this.timer = setTimeout(() => void this.flush(), Math.max(0, wait));
+		this.timer.unref();
 	}
 
 	private async flush(): Promise<void> {
@@ -445,10 +450,14 @@ export class DropboxProvider implements Provider {
 		if (error instanceof DropboxResponseError) return responseError(error, context, (text) => this.redact(text));
 		if ((error as Error)?.name === 'TimeoutError') return new TransientError(`Dropbox did not answer in time (${context.path || '/'})`, { cause: error });
 		// Errors of Node's own fetch may come from another realm, where `instanceof Error` does not hold.
-		const message = typeof (error as Error)?.message === 'string' ? (error as Error).message : String(error);
-		// Network errors are kept as they are, for the pacer to classify, unless a secret slipped into them.
-		if (this.redact(message) === message && typeof (error as Error)?.message === 'string') return error as Error;
-		return new CloudSyncError(this.redact(message));
+		const message = this.redact(typeof (error as Error)?.message === 'string' ? (error as Error).message : String(error));
+		const code = (error as { cause?: { code?: unknown } })?.cause?.code;
+		if (classifyError(error).retryable) {
+			return new TransientError(`Dropbox could not be reached, or the connection broke (${typeof code === 'string' ? code : message}) at ${context.path || '/'}`, {
+				cause: error,
+			});
+		}
+		return new CloudSyncError(message, { cause: error });
 	}
 
 	// -----------------------------------------------------------------------------------------

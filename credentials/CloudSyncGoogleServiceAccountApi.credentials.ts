@@ -1,0 +1,36 @@
+import type { ICredentialType, Icon, INodeProperties } from 'n8n-workflow';
+
+/** A Google service account: for shared drives and server-to-server syncs, no user sign-in. Tested by the Cloud Sync node. */
+export class CloudSyncGoogleServiceAccountApi implements ICredentialType {
+	name = 'cloudSyncGoogleServiceAccountApi';
+	displayName = 'Cloud Sync: Google Service Account API';
+	documentationUrl = 'https://cloud.google.com/iam/docs/service-account-overview';
+	icon: Icon = { light: 'file:googleDrive.svg', dark: 'file:googleDrive.svg' };
+	properties: INodeProperties[] = [
+		{
+			displayName: 'Service Account Email',
+			name: 'email',
+			type: 'string',
+			placeholder: 'sync-bot@my-project.iam.gserviceaccount.com',
+			default: '',
+			required: true,
+		},
+		{
+			displayName: 'Private Key',
+			name: 'privateKey',
+			type: 'string',
+			typeOptions: { password: true, rows: 4 },
+			default: '',
+			required: true,
+			description: 'The private_key value of the JSON key file, from -----BEGIN PRIVATE KEY----- to -----END PRIVATE KEY-----',
+		},
+		{
+			displayName: 'Impersonate a User',
+			name: 'impersonateEmail',
+			type: 'string',
+			default: '',
+			placeholder: 'name@company.com',
+			description: 'With domain-wide delegation, act as this Google Workspace user; empty to act as the service account itself',
+		},
+	];
+}
