@@ -5,7 +5,7 @@ export class CloudSyncDropboxOAuth2Api implements ICredentialType {
 	extends = ['oAuth2Api'];
 	displayName = 'Cloud Sync: Dropbox OAuth2 API';
 	documentationUrl = 'https://developers.dropbox.com/oauth-guide';
-	icon: Icon = { light: 'file:dropbox.svg', dark: 'file:dropbox.svg' };
+	icon: Icon = { light: 'file:dropbox.svg', dark: 'file:dropbox.dark.svg' };
 	properties: INodeProperties[] = [
 		{ displayName: 'Grant Type', name: 'grantType', type: 'hidden', default: 'authorizationCode' },
 		{ displayName: 'Authorization URL', name: 'authUrl', type: 'hidden', default: 'https://www.dropbox.com/oauth2/authorize' },

@@ -5,7 +5,7 @@ export class CloudSyncGoogleDriveOAuth2Api implements ICredentialType {
 	extends = ['googleOAuth2Api'];
 	displayName = 'Cloud Sync: Google Drive OAuth2 API';
 	documentationUrl = 'https://developers.google.com/drive/api/guides/about-auth';
-	icon: Icon = { light: 'file:googleDrive.svg', dark: 'file:googleDrive.svg' };
+	icon: Icon = { light: 'file:googleDrive.svg', dark: 'file:googleDrive.dark.svg' };
 	properties: INodeProperties[] = [
 		{
 			displayName: 'Scope',

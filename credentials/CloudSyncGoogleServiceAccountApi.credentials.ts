@@ -5,7 +5,7 @@ export class CloudSyncGoogleServiceAccountApi implements ICredentialType {
 	name = 'cloudSyncGoogleServiceAccountApi';
 	displayName = 'Cloud Sync: Google Service Account API';
 	documentationUrl = 'https://cloud.google.com/iam/docs/service-account-overview';
-	icon: Icon = { light: 'file:googleDrive.svg', dark: 'file:googleDrive.svg' };
+	icon: Icon = { light: 'file:googleDrive.svg', dark: 'file:googleDrive.dark.svg' };
 	properties: INodeProperties[] = [
 		{
 			displayName: 'Service Account Email',
@@ -23,14 +23,6 @@ export class CloudSyncGoogleServiceAccountApi implements ICredentialType {
 			default: '',
 			required: true,
 			description: 'The private_key value of the JSON key file, from -----BEGIN PRIVATE KEY----- to -----END PRIVATE KEY-----',
-		},
-		{
-			displayName: 'Impersonate a User',
-			name: 'impersonateEmail',
-			type: 'string',
-			default: '',
-			placeholder: 'name@company.com',
-			description: 'With domain-wide delegation, act as this Google Workspace user; empty to act as the service account itself',
 		},
 	];
 }

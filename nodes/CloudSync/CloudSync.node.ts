@@ -1,5 +1,7 @@
 import { NodeConnectionTypes, type IExecuteFunctions, type INodeExecutionData, type INodeType, type INodeTypeDescription } from 'n8n-workflow';
 import { descriptions, router } from './actions/router';
+import { showFor } from './transport/credentials';
+import { testGoogleServiceAccount } from './methods/credentialTest';
 
 export class CloudSync implements INodeType {
 	description: INodeTypeDescription = {
@@ -14,7 +16,17 @@ export class CloudSync implements INodeType {
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
-		credentials: [],
+		credentials: [
+			{ name: 'cloudSyncGoogleDriveOAuth2Api', required: true, displayOptions: showFor('googleDrive', 'source') },
+			{ name: 'cloudSyncGoogleDriveOAuth2Api', required: true, displayOptions: showFor('googleDrive', 'destination') },
+			{ name: 'cloudSyncGoogleDriveOAuth2Api', required: true, displayOptions: showFor('googleDrive', 'target') },
+			{ name: 'cloudSyncGoogleServiceAccountApi', required: true, testedBy: 'testGoogleServiceAccount', displayOptions: showFor('googleDriveServiceAccount', 'source') },
+			{ name: 'cloudSyncGoogleServiceAccountApi', required: true, testedBy: 'testGoogleServiceAccount', displayOptions: showFor('googleDriveServiceAccount', 'destination') },
+			{ name: 'cloudSyncGoogleServiceAccountApi', required: true, testedBy: 'testGoogleServiceAccount', displayOptions: showFor('googleDriveServiceAccount', 'target') },
+			{ name: 'cloudSyncDropboxOAuth2Api', required: true, displayOptions: showFor('dropbox', 'source') },
+			{ name: 'cloudSyncDropboxOAuth2Api', required: true, displayOptions: showFor('dropbox', 'destination') },
+			{ name: 'cloudSyncDropboxOAuth2Api', required: true, displayOptions: showFor('dropbox', 'target') },
+		],
 		properties: [
 			{
 				displayName: 'Resource',
@@ -56,6 +68,10 @@ export class CloudSync implements INodeType {
 			},
 			...descriptions,
 		],
+	};
+
+	methods = {
+		credentialTest: { testGoogleServiceAccount },
 	};
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {

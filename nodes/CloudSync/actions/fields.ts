@@ -1,13 +1,14 @@
 import type { INodeProperties } from 'n8n-workflow';
 
 export type Side = 'source' | 'destination' | 'target';
-export type CloudName = 'local' | 'googleDrive' | 'dropbox';
+export type CloudName = 'local' | 'googleDrive' | 'googleDriveServiceAccount' | 'dropbox';
 
 const SIDE_LABEL: Record<Side, string> = { source: 'Source', destination: 'Destination', target: 'Cloud' };
 
 export const CLOUD_OPTIONS = [
 	{ name: 'Local Folder', value: 'local', description: 'A folder on the machine n8n runs on' },
-	{ name: 'Google Drive', value: 'googleDrive' },
+	{ name: 'Google Drive', value: 'googleDrive', description: 'Signed in as a Google user (OAuth2)' },
+	{ name: 'Google Drive (Service Account)', value: 'googleDriveServiceAccount', description: 'A service account, for shared drives and server-to-server syncs' },
 	{ name: 'Dropbox', value: 'dropbox' },
 ];
 
@@ -15,7 +16,7 @@ export const CLOUD_OPTIONS = [
 export function locationFields(side: Side, show: Record<string, string[]>, extraClouds: Array<{ name: string; value: string; description?: string }> = []): INodeProperties[] {
 	const label = SIDE_LABEL[side];
 	const cloud = `${side}Cloud`;
-	const forCloud = (name: CloudName) => ({ show: { ...show, [cloud]: [name] } });
+	const forCloud = (...names: CloudName[]) => ({ show: { ...show, [cloud]: names } });
 	return [
 		{
 			displayName: side === 'target' ? 'Cloud' : `${label} Cloud`,
@@ -67,7 +68,7 @@ export function locationFields(side: Side, show: Record<string, string[]>, extra
 				},
 				{ displayName: 'By ID', name: 'id', type: 'string', placeholder: '1anGBg0b5re2VtF2bKu201_a-Vnz5BHq9Y' },
 			],
-			displayOptions: forCloud('googleDrive'),
+			displayOptions: { show: { ...show, [cloud]: ['googleDrive', 'googleDriveServiceAccount'] } },
 		},
 		{
 			displayName: `${label} Folder`,

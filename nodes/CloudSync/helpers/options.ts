@@ -1,6 +1,6 @@
 import type { IDataObject } from 'n8n-workflow';
 import type { FilterOptions, SyncOptions } from '../../../lib';
-import type { NodeContext } from '../transport/locations';
+import { parameter, type NodeContext } from './parameters';
 
 const MIB = 1024 * 1024;
 
@@ -12,7 +12,7 @@ function list(value: unknown): string[] {
 }
 
 export function readFilter(context: NodeContext, itemIndex: number): FilterOptions {
-	const filters = context.getNodeParameter('filters', itemIndex, {}) as IDataObject;
+	const filters = parameter<IDataObject>(context, 'filters', itemIndex, {});
 	const size = (mib: unknown) => (typeof mib === 'number' && mib > 0 ? Math.round(mib * MIB) : undefined);
 	return {
 		include: list(filters.include),
@@ -29,11 +29,11 @@ export function readFilter(context: NodeContext, itemIndex: number): FilterOptio
 
 /** Everything a sync or a diff reads from the node, for one item. */
 export function readSyncOptions(context: NodeContext, itemIndex: number): SyncOptions {
-	const options = context.getNodeParameter('options', itemIndex, {}) as IDataObject;
+	const options = parameter<IDataObject>(context, 'options', itemIndex, {});
 	const number = (value: unknown) => (typeof value === 'number' && value > 0 ? value : undefined);
 	return {
-		mode: context.getNodeParameter('mode', itemIndex, 'mirror') as SyncOptions['mode'],
-		compare: context.getNodeParameter('compare', itemIndex, 'auto') as SyncOptions['compare'],
+		mode: parameter<SyncOptions['mode']>(context, 'mode', itemIndex, 'mirror'),
+		compare: parameter<SyncOptions['compare']>(context, 'compare', itemIndex, 'auto'),
 		filter: readFilter(context, itemIndex),
 		newerOnly: options.newerOnly === true,
 		ignoreExisting: options.ignoreExisting === true,

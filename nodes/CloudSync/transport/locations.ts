@@ -1,9 +1,13 @@
-import { NodeOperationError, type IExecuteFunctions, type IPollFunctions } from 'n8n-workflow';
+import { NodeOperationError, type IDataObject } from 'n8n-workflow';
 import { homedir } from 'node:os';
 import { InvalidPathError, LocalProvider, Pacer, type Provider } from '../../../lib';
+import { GoogleDriveProvider, type GoogleDriveProviderOptions } from '../../../lib/providers/drive';
+import { DropboxProvider } from '../../../lib/providers/dropbox';
+import { CREDENTIAL_TYPE } from './credentials';
 import type { CloudName, Side } from '../actions/fields';
+import { parameter, type NodeContext } from '../helpers/parameters';
 
-export type NodeContext = IExecuteFunctions | IPollFunctions;
+export type { NodeContext };
 
 export interface Location {
 	provider: Provider;
@@ -12,7 +16,7 @@ export interface Location {
 	label: string;
 }
 
-const CLOUD_LABEL: Record<CloudName, string> = { local: 'Local', googleDrive: 'Google Drive', dropbox: 'Dropbox' };
+const CLOUD_LABEL: Record<CloudName, string> = { local: 'Local', googleDrive: 'Google Drive', googleDriveServiceAccount: 'Google Drive', dropbox: 'Dropbox' };
 
 /** The folders n8n lets nodes touch, read as n8n-core reads them. */
 function allowedRoots(): string[] {
@@ -25,7 +29,7 @@ function allowedRoots(): string[] {
 }
 
 async function openLocal(context: NodeContext, side: Side, itemIndex: number): Promise<Location> {
-	const path = String(context.getNodeParameter(`${side}LocalPath`, itemIndex, '')).trim();
+	const path = String(parameter(context, `${side}LocalPath`, itemIndex, '')).trim();
 	const node = context.getNode();
 	if (!path.startsWith('/')) {
 		throw new NodeOperationError(node, `The local folder "${path}" is not an absolute path`, {
@@ -53,14 +57,65 @@ async function openLocal(context: NodeContext, side: Side, itemIndex: number): P
 	return { provider, cloud: 'local', label: `${CLOUD_LABEL.local}:${path}` };
 }
 
+/** Credentials as n8n stores an OAuth2 credential: client id and secret, and the token data of the sign-in. */
+async function oauth(context: NodeContext, type: string, itemIndex: number) {
+	const credential = await context.getCredentials(type, itemIndex);
+	const tokens = (credential.oauthTokenData ?? {}) as IDataObject;
+	return {
+		clientId: String(credential.clientId ?? ''),
+		clientSecret: String(credential.clientSecret ?? ''),
+		refreshToken: String(tokens.refresh_token ?? ''),
+		accessToken: tokens.access_token ? String(tokens.access_token) : undefined,
+	};
+}
+
+/** Where the SDKs send their requests: the real clouds, unless an emulator is named (tests and the demo). */
+function emulatorUrl(cloud: 'google' | 'dropbox'): string | undefined {
+	return (cloud === 'google' ? process.env.CLOUDSYNC_GOOGLE_API_URL : process.env.CLOUDSYNC_DROPBOX_API_URL) || undefined;
+}
+
+async function openGoogleDrive(context: NodeContext, side: Side, itemIndex: number, pacer: Pacer, cloud: CloudName): Promise<Location> {
+	const folder = String(parameter(context, `${side}DriveFolder`, itemIndex, 'root', { extractValue: true }) || 'root');
+	const options = parameter<IDataObject>(context, 'options', itemIndex, {});
+	let auth: GoogleDriveProviderOptions['auth'];
+	if (cloud === 'googleDriveServiceAccount') {
+		const credential = await context.getCredentials(CREDENTIAL_TYPE.googleDriveServiceAccount, itemIndex);
+		// Keys pasted from the JSON file often keep their "\n" escapes.
+		auth = { clientEmail: String(credential.email ?? ''), privateKey: String(credential.privateKey ?? '').replace(/\\n/g, '\n') };
+	} else {
+		auth = await oauth(context, CREDENTIAL_TYPE.googleDrive, itemIndex);
+	}
+	const provider = await GoogleDriveProvider.open({
+		auth,
+		root: folder,
+		pacer,
+		apiBaseUrl: emulatorUrl('google'),
+		googleDocs: options.googleDocs === 'skip' || options.googleDocs === undefined ? 'skip' : 'export',
+		exportFormat: options.googleDocs === 'pdf' ? 'pdf' : 'office',
+		trash: options.deletePermanently !== true,
+	});
+	return { provider, cloud, label: `${CLOUD_LABEL[cloud]}:${folder}` };
+}
+
+async function openDropbox(context: NodeContext, side: Side, itemIndex: number, pacer: Pacer): Promise<Location> {
+	const folder = String(parameter(context, `${side}DropboxFolder`, itemIndex, '', { extractValue: true }) ?? '').trim();
+	const root = folder === '' || folder === '/' ? '' : folder.startsWith('/') ? folder : `/${folder}`;
+	const provider = new DropboxProvider({ auth: await oauth(context, CREDENTIAL_TYPE.dropbox, itemIndex), root, pacer, apiBaseUrl: emulatorUrl('dropbox') });
+	return { provider, cloud: 'dropbox', label: `${CLOUD_LABEL.dropbox}:${root || '/'}` };
+}
+
 /** Opens the provider that one side of the node points at, with the credential of its cloud. */
 export async function openLocation(context: NodeContext, side: Side, itemIndex: number, pacer: Pacer): Promise<Location> {
-	const cloud = context.getNodeParameter(`${side}Cloud`, itemIndex) as CloudName;
+	const cloud = parameter<CloudName>(context, `${side}Cloud`, itemIndex);
 	switch (cloud) {
 		case 'local':
 			return openLocal(context, side, itemIndex);
+		case 'googleDrive':
+		case 'googleDriveServiceAccount':
+			return openGoogleDrive(context, side, itemIndex, pacer, cloud);
+		case 'dropbox':
+			return openDropbox(context, side, itemIndex, pacer);
 		default:
-			void pacer;
-			throw new NodeOperationError(context.getNode(), `Unknown cloud "${cloud}"`, { itemIndex, description: 'Choose one of the listed clouds.' });
+			throw new NodeOperationError(context.getNode(), `Unknown cloud "${String(cloud)}"`, { itemIndex, description: 'Choose one of the listed clouds.' });
 	}
 }

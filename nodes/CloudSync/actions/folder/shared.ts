@@ -44,11 +44,30 @@ export const syncOptionsField = (show: Record<string, string[]>): INodePropertie
 			description: 'How many listings, hash checks and deletes run at once',
 		},
 		{
+			displayName: 'Delete Permanently (Google Drive)',
+			name: 'deletePermanently',
+			type: 'boolean',
+			default: false,
+			description: 'Whether files deleted on Google Drive skip the trash; by default they go to the trash and can be restored for 30 days',
+		},
+		{
 			displayName: 'Force',
 			name: 'force',
 			type: 'boolean',
 			default: false,
 			description: 'Whether to run even when a safety guard refuses: an empty source over a full destination, or more deletions than allowed',
+		},
+		{
+			displayName: 'Google Docs',
+			name: 'googleDocs',
+			type: 'options',
+			default: 'skip',
+			options: [
+				{ name: 'Skip Them', value: 'skip', description: 'Docs, Sheets and Slides have no file of their own; leave them out' },
+				{ name: 'Export as Office Files', value: 'office', description: 'Docs as .docx, Sheets as .xlsx, Slides as .pptx' },
+				{ name: 'Export as PDF', value: 'pdf' },
+			],
+			description: 'What to do with Google Docs, Sheets and Slides in a Google Drive source',
 		},
 		{
 			displayName: 'Ignore Existing',

@@ -1,0 +1,121 @@
+import {
+	NodeConnectionTypes,
+	NodeOperationError,
+	type IDataObject,
+	type INodeExecutionData,
+	type INodeType,
+	type INodeTypeDescription,
+	type IPollFunctions,
+} from 'n8n-workflow';
+import { createFilter, Pacer, type Change, type Entry } from '../../lib';
+import { CLOUD_OPTIONS, filterOptions, locationFields } from '../CloudSync/actions/fields';
+import { openLocation } from '../CloudSync/transport/locations';
+import { readFilter } from '../CloudSync/helpers/options';
+import { entryJson } from '../CloudSync/helpers/items';
+import { toNodeError } from '../CloudSync/helpers/errors';
+import { showFor } from '../CloudSync/transport/credentials';
+import { testGoogleServiceAccount } from '../CloudSync/methods/credentialTest';
+
+interface TriggerState {
+	/** Which cloud and folder the cursor belongs to; a change of folder starts over. */
+	location?: string;
+	cursor?: string;
+}
+
+const EVENTS = ['added', 'modified', 'deleted', 'moved'] as const;
+const RECENT_SAMPLE = 10;
+
+export class CloudSyncTrigger implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'Cloud Sync Trigger',
+		name: 'cloudSyncTrigger',
+		icon: { light: 'file:cloudSyncTrigger.svg', dark: 'file:cloudSyncTrigger.dark.svg' },
+		group: ['trigger'],
+		version: 1,
+		subtitle: '={{ "Changes in " + $parameter["targetCloud"] }}',
+		description: 'Starts the workflow when files change in a Google Drive or Dropbox folder, subfolders and deletions included',
+		defaults: { name: 'Cloud Sync Trigger' },
+		polling: true,
+		inputs: [],
+		outputs: [NodeConnectionTypes.Main],
+		credentials: [
+			{ name: 'cloudSyncGoogleDriveOAuth2Api', required: true, displayOptions: showFor('googleDrive', 'target', false) },
+			{ name: 'cloudSyncGoogleServiceAccountApi', required: true, testedBy: 'testGoogleServiceAccount', displayOptions: showFor('googleDriveServiceAccount', 'target', false) },
+			{ name: 'cloudSyncDropboxOAuth2Api', required: true, displayOptions: showFor('dropbox', 'target', false) },
+		],
+		properties: [
+			{
+				displayName:
+					'The first activation records where the folder stands and emits nothing; each poll then emits what changed since the last one. A test run in the editor shows the most recent files instead.',
+				name: 'notice',
+				type: 'notice',
+				default: '',
+			},
+			...locationFields('target', {}, []).map((field) =>
+				field.name === 'targetCloud'
+					? { ...field, default: 'googleDrive', options: CLOUD_OPTIONS.filter((option) => option.value !== 'local') }
+					: field,
+			),
+			{
+				displayName: 'Events',
+				name: 'events',
+				type: 'multiOptions',
+				default: [...EVENTS],
+				options: EVENTS.map((event) => ({ name: event[0].toUpperCase() + event.slice(1), value: event })),
+				description: 'Which kinds of change start the workflow',
+			},
+			filterOptions,
+		],
+	};
+
+	methods = {
+		credentialTest: { testGoogleServiceAccount },
+	};
+
+	async poll(this: IPollFunctions): Promise<INodeExecutionData[][] | null> {
+		const state = this.getWorkflowStaticData('node') as TriggerState;
+		try {
+			const location = await openLocation(this, 'target', 0, new Pacer());
+			const { provider } = location;
+			if (!provider.changeCursor || !provider.changesSince) {
+				throw new NodeOperationError(this.getNode(), `${location.label} has no change feed`, {
+					description: 'Use a Schedule Trigger with a Cloud Sync node for this folder instead.',
+				});
+			}
+			const filter = createFilter(readFilter(this, 0));
+			const events = this.getNodeParameter('events', [...EVENTS]) as string[];
+			const wanted = (change: Change) =>
+				events.includes(change.kind) && (change.isDir || change.kind === 'deleted' || !change.entry || filter.includesFile(change.entry));
+			const toItem = (change: Change): INodeExecutionData => ({
+				json: {
+					event: change.kind,
+					path: change.path,
+					previousPath: change.previousPath,
+					type: change.isDir ? 'folder' : 'file',
+					...(change.entry ? entryJson(change.entry, location.label) : { cloud: location.label }),
+				} as IDataObject,
+			});
+
+			if (this.getMode() === 'manual') {
+				// The editor's test run: show what recent changes look like without touching the saved cursor.
+				const recent: Entry[] = [];
+				for await (const entry of provider.list('', { recursive: true })) if (!entry.isDir && filter.includesFile(entry)) recent.push(entry);
+				recent.sort((a, b) => b.modTime - a.modTime);
+				const sample = recent.slice(0, RECENT_SAMPLE).map((entry): Change => ({ kind: 'modified', path: entry.path, entry, isDir: false }));
+				return sample.length > 0 ? [sample.map(toItem)] : null;
+			}
+
+			if (state.location !== location.label || !state.cursor) {
+				state.cursor = await provider.changeCursor();
+				state.location = location.label;
+				return null;
+			}
+			const page = await provider.changesSince(state.cursor);
+			const items = page.changes.filter(wanted).map(toItem);
+			state.cursor = page.cursor;
+			return items.length > 0 ? [items] : null;
+		} catch (error) {
+			throw toNodeError(this.getNode(), error, 0);
+		}
+	}
+}
