@@ -93,3 +93,10 @@ export class DuplicateNameError extends CloudSyncError {
 		super(`${count} items are named "${path}"`, { hint: 'Rename or remove the duplicates in the cloud, then run the sync again.' });
 	}
 }
+
+/** A change cursor the cloud no longer accepts: what changed since it is unknown, so a full pass is needed. */
+export class CursorExpiredError extends CloudSyncError {
+	constructor(message: string, options?: { cause?: unknown }) {
+		super(message, { hint: 'Run a full sync to list everything again; the next poll starts from a new cursor.', ...options });
+	}
+}

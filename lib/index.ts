@@ -22,3 +22,4 @@ export { execute, verificationHash, type ActionResult, type ExecuteOptions, type
 export { Pacer, classifyError, parseRetryAfter, type PacerOptions } from './pacer';
 export { sync, listAll, listPaths, safetyRefusal, INCREMENTAL_MAX_DELETES, comparableHash, type SyncOptions, type SyncReport, type SyncStatus } from './sync';
 export { LocalProvider, type LocalProviderOptions } from './providers/local';
+export { DropboxProvider, type DropboxProviderOptions, type DropboxCredentials } from './providers/dropbox';

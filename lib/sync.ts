@@ -81,7 +81,7 @@ export async function listPaths(provider: Provider, paths: string[], filter: Fil
 		for (const path of new Set(paths.map(normalizeRelativePath))) {
 			const entry = await pacer.run(async () => provider.stat(path).catch((error) => (error instanceof NotFoundError ? undefined : Promise.reject(error))), signal);
 			if (!entry) continue;
-			keep(entry);
+			if (entry.path !== '') keep(entry);
 			if (!entry.isDir) continue;
 			await pacer.run(async () => {
 				for await (const child of provider.list(entry.path, { recursive: true, signal })) keep(child);

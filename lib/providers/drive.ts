@@ -1,4 +1,4 @@
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { auth as googleAuth, drive as createDriveClient, type drive_v3 } from '@googleapis/drive';
 import type { Capabilities, Change, ChangePage, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, WriteOptions } from '../types';
@@ -78,7 +78,7 @@ const PARENTS_PER_QUERY = 50;
 const PAGE_SIZE = 1000;
 const FILE_FIELDS = 'id,name,mimeType,parents,size,md5Checksum,sha1Checksum,sha256Checksum,modifiedTime,trashed';
 const LIST_FIELDS = `nextPageToken,files(${FILE_FIELDS})`;
-const CHANGE_FIELDS = `nextPageToken,newStartPageToken,changes(fileId,removed,file(${FILE_FIELDS}))`;
+const CHANGE_FIELDS = `nextPageToken,newStartPageToken,changes(fileId,removed,file(${FILE_FIELDS},createdTime))`;
 const HASH_FIELDS: Array<[HashType, keyof drive_v3.Schema$File]> = [
 	['md5', 'md5Checksum'],
 	['sha1', 'sha1Checksum'],
@@ -110,7 +110,39 @@ interface UploadTarget {
 	existing?: drive_v3.Schema$File;
 }
 
-type Metadata = Pick<drive_v3.Schema$File, 'name' | 'parents' | 'modifiedTime'>;
+type Metadata = Pick<drive_v3.Schema$File, 'name' | 'parents' | 'modifiedTime' | 'mimeType'>;
+
+/** Types Drive previews by, for common extensions; anything else is stored as plain bytes. */
+const MIME_TYPES: Record<string, string> = {
+	txt: 'text/plain',
+	md: 'text/markdown',
+	csv: 'text/csv',
+	html: 'text/html',
+	htm: 'text/html',
+	xml: 'application/xml',
+	json: 'application/json',
+	pdf: 'application/pdf',
+	zip: 'application/zip',
+	gz: 'application/gzip',
+	png: 'image/png',
+	jpg: 'image/jpeg',
+	jpeg: 'image/jpeg',
+	gif: 'image/gif',
+	webp: 'image/webp',
+	svg: 'image/svg+xml',
+	mp3: 'audio/mpeg',
+	mp4: 'video/mp4',
+	mov: 'video/quicktime',
+	docx: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+	xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+	pptx: 'application/vnd.openxmlformats-officedocument.presentationml.presentation',
+};
+const BINARY = 'application/octet-stream';
+
+function mimeTypeFor(name: string): string {
+	const dot = name.lastIndexOf('.');
+	return (dot > 0 && MIME_TYPES[name.slice(dot + 1).toLowerCase()]) || BINARY;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -167,10 +199,10 @@ export function mapDriveError(error: unknown, path: string): Error {
 	if (error instanceof CloudSyncError || !isHttpClientError(error)) return error as Error;
 	const { status, reason, message, oauthError, retryAfterMs } = describeFailure(error);
 	const detail = `${message ?? 'no message'} (${[status, reason ?? oauthError].filter(Boolean).join(' ')})`;
-	if (oauthError) {
-		const hint = oauthError === 'invalid_client' ? 'Check the OAuth client ID and secret of the credential, then reconnect it.' : undefined;
-		return new AuthenticationError(`Google refused the Drive credential: ${detail}`, { hint });
+	if (oauthError === 'invalid_client') {
+		return new AuthenticationError(`Google refused the Drive credential: ${detail}`, { hint: 'Check the OAuth client ID and secret of the credential, then reconnect it.' });
 	}
+	if (oauthError) return new AuthenticationError(`Google refused the Drive credential: ${detail}`);
 	if (status === undefined) return new TransientError('The connection to Google Drive failed');
 	if (status === 401) return new AuthenticationError(`Google Drive rejected the access token: ${detail}`);
 	if (status === 404) return new NotFoundError(path);
@@ -230,8 +262,17 @@ function emptyStream(): Readable {
 	return Readable.from([]);
 }
 
-function toNodeStream(data: unknown): Readable {
-	return data instanceof Readable ? data : Readable.fromWeb(data as WebReadableStream);
+/**
+ * A response body as a Node stream, through `output`; a broken connection becomes a TransientError,
+ * which the engine retries, and a reader that stops early releases the connection.
+ */
+function bodyStream(data: unknown, path: string, output: Transform = new PassThrough()): Readable {
+	const source = data instanceof Readable ? data : Readable.fromWeb(data as WebReadableStream);
+	source.on('error', (error) => {
+		output.destroy(error?.name === 'AbortError' ? error : new TransientError(`The download of ${path} broke off`, { cause: error }));
+	});
+	output.on('close', () => source.destroy());
+	return source.pipe(output);
 }
 
 /** Passes bytes [start, end) of what flows through. */
@@ -334,7 +375,9 @@ export class GoogleDriveProvider implements Provider {
 		serverSideMove: true,
 		maxFileSize: 5 * 1024 ** 4,
 	};
-	rootId = '';
+	private root = '';
+	/** The shared drive the root lies in, given or found when opening. */
+	private driveId?: string;
 	private readonly api: drive_v3.Drive;
 	private readonly client: AuthClient;
 	private readonly pacer: Pacer;
@@ -360,6 +403,11 @@ export class GoogleDriveProvider implements Provider {
 		}
 	}
 
+	/** The id of the root folder. */
+	get rootId(): string {
+		return this.root;
+	}
+
 	/** Opens the provider on its root folder; fails when the root is missing or not a folder. */
 	static async open(options: GoogleDriveProviderOptions): Promise<GoogleDriveProvider> {
 		const provider = new GoogleDriveProvider(options);
@@ -369,10 +417,12 @@ export class GoogleDriveProvider implements Provider {
 
 	private async resolveRoot(spec: string): Promise<void> {
 		const driveTop = spec === 'root' || spec.startsWith('/') ? (this.options.sharedDriveId ?? 'root') : folderIdFrom(spec);
-		const top = await this.call(spec, () => this.api.files.get({ fileId: driveTop, fields: FILE_FIELDS, supportsAllDrives: true }));
-		this.rootId = top.data.id!;
+		const top = await this.call(spec, () => this.api.files.get({ fileId: driveTop, fields: `${FILE_FIELDS},driveId`, supportsAllDrives: true }));
+		this.root = top.data.id!;
+		// A folder of a shared drive is listed within that drive, whether or not the drive was named.
+		this.driveId = this.options.sharedDriveId ?? top.data.driveId ?? undefined;
 		if (spec.startsWith('/')) {
-			this.rootId = await this.folderId(normalizeRelativePath(spec.slice(1)));
+			this.root = await this.folderId(normalizeRelativePath(spec.slice(1)));
 			this.folders.clear();
 			this.known.clear();
 		} else if (!isFolder(top.data)) {
@@ -403,7 +453,7 @@ export class GoogleDriveProvider implements Provider {
 	}
 
 	private get corpus(): Pick<drive_v3.Params$Resource$Files$List, 'corpora' | 'driveId' | 'includeItemsFromAllDrives'> {
-		const driveId = this.options.sharedDriveId;
+		const driveId = this.driveId;
 		return driveId ? { corpora: 'drive', driveId, includeItemsFromAllDrives: true } : {};
 	}
 
@@ -441,10 +491,17 @@ export class GoogleDriveProvider implements Provider {
 	private driveNamesFor(name: string): string[] {
 		const names = new Set([name]);
 		for (const mimeType of Object.keys(EXPORTS)) {
-			const suffix = `.${this.exportFormat(mimeType)?.extension}`;
-			if (this.options.googleDocs === 'export' && name.endsWith(suffix) && name.length > suffix.length) names.add(name.slice(0, -suffix.length));
+			const stripped = this.withoutExtension(mimeType, name);
+			if (stripped) names.add(stripped);
 		}
 		return [...names];
+	}
+
+	/** `name` without the extension Google Docs of `mimeType` are exported with; undefined when it has none. */
+	private withoutExtension(mimeType: string, name: string): string | undefined {
+		const extension = this.exportFormat(mimeType)?.extension;
+		const suffix = `.${extension}`;
+		return extension && name.endsWith(suffix) && name.length > suffix.length ? name.slice(0, -suffix.length) : undefined;
 	}
 
 	private toEntry(file: drive_v3.Schema$File, parent: string): Entry | undefined {
@@ -465,7 +522,9 @@ export class GoogleDriveProvider implements Provider {
 
 	/** Drops what was cached at `path` and, for a folder, below it. */
 	private forget(path: string, id?: string | null): void {
+		const known = id ? this.known.get(id) : undefined;
 		if (id) this.known.delete(id);
+		if (known && !known.isDir) return;
 		for (const key of this.folders.keys()) if (isInsideOrSame(key, path)) this.folders.delete(key);
 		for (const [knownId, known] of this.known) if (isInsideOrSame(known.path, path)) this.known.delete(knownId);
 	}
@@ -496,7 +555,7 @@ export class GoogleDriveProvider implements Provider {
 
 	/** The id of the folder at `path`; with `create`, missing folders are made. */
 	private folderId(path: string, create = false): Promise<string> {
-		if (path === '') return Promise.resolve(this.rootId);
+		if (path === '') return Promise.resolve(this.root);
 		const cached = this.folders.get(path);
 		if (cached) {
 			// A lookup that found nothing must not stop a later call from creating the folder.
@@ -528,7 +587,7 @@ export class GoogleDriveProvider implements Provider {
 	/** The one item at `path`; NotFoundError when there is none, DuplicateNameError when there are several. */
 	private async lookup(path: string, signal?: AbortSignal): Promise<Item> {
 		if (path === '') {
-			return { file: { id: this.rootId, mimeType: FOLDER_MIME }, entry: { path: '', isDir: true, size: 0, modTime: 0, hashes: {}, id: this.rootId } };
+			return { file: { id: this.root, mimeType: FOLDER_MIME }, entry: { path: '', isDir: true, size: 0, modTime: 0, hashes: {}, id: this.root } };
 		}
 		const parentId = await this.folderId(parentPath(path));
 		const matches = await this.childrenNamed(parentId, parentPath(path), baseName(path), signal);
@@ -585,7 +644,7 @@ export class GoogleDriveProvider implements Provider {
 			async () => {
 				const headers = whole ? {} : { Range: `bytes=${start}-${end - 1}` };
 				const response = await this.api.files.get({ fileId: file.id!, alt: 'media', supportsAllDrives: true }, { responseType: 'stream', headers, signal: options.signal });
-				return toNodeStream(response.data);
+				return bodyStream(response.data, relative);
 			},
 			options.signal,
 		);
@@ -595,18 +654,16 @@ export class GoogleDriveProvider implements Provider {
 
 	private async readExport(path: string, file: drive_v3.Schema$File, options: ReadOptions): Promise<Readable> {
 		const format = this.exportFormat(file.mimeType!)!;
-		const body = await this.call(
+		// Exports have no ranges: the part asked for is cut from the whole.
+		const ranged = options.start !== undefined || options.end !== undefined;
+		return this.call(
 			path,
 			async () => {
 				const response = await this.api.files.export({ fileId: file.id!, mimeType: format.mimeType }, { responseType: 'stream', signal: options.signal });
-				return toNodeStream(response.data);
+				return bodyStream(response.data, path, ranged ? new SliceStream(options.start ?? 0, options.end ?? Number.POSITIVE_INFINITY) : undefined);
 			},
 			options.signal,
 		);
-		if (options.start === undefined && options.end === undefined) return body;
-		const slice = new SliceStream(options.start ?? 0, options.end ?? Number.POSITIVE_INFINITY);
-		body.on('error', (error) => slice.destroy(error));
-		return body.pipe(slice);
 	}
 
 	async hash(path: string, types: HashType[]): Promise<Hashes> {
@@ -663,13 +720,13 @@ export class GoogleDriveProvider implements Provider {
 	}
 
 	private creationMetadata(path: string, target: UploadTarget, metadata: Metadata): Metadata {
-		return target.existing ? metadata : { ...metadata, name: baseName(path), parents: [target.parentId] };
+		return target.existing ? metadata : { ...metadata, name: baseName(path), parents: [target.parentId], mimeType: mimeTypeFor(baseName(path)) };
 	}
 
 	private async uploadMultipart(path: string, target: UploadTarget, bytes: Buffer, metadata: Metadata, signal?: AbortSignal): Promise<drive_v3.Schema$File> {
 		// A fresh stream per attempt, so that a retried request sends the bytes again.
-		const media = () => ({ mimeType: 'application/octet-stream', body: Readable.from([bytes]) });
 		const requestBody = this.creationMetadata(path, target, metadata);
+		const media = () => ({ mimeType: target.existing?.mimeType ?? requestBody.mimeType ?? BINARY, body: Readable.from([bytes]) });
 		const options = { rootUrl: this.rootUrl, signal };
 		const response = await this.call(
 			path,
@@ -695,7 +752,10 @@ export class GoogleDriveProvider implements Provider {
 		let offset = 0;
 		for (;;) {
 			const total = reader.done ? offset + chunk.length : options.size;
-			const file = await this.sendChunk(path, session, chunk, offset, total, options.signal);
+			const file = await this.sendChunk(path, session, chunk, offset, total, options.signal).catch((error: unknown) => {
+				// The bytes sent so far are lost with the session; only the whole write can start over.
+				throw error instanceof NotFoundError ? new TransientError(`The upload session of ${path} expired`) : error;
+			});
 			if (file) return file;
 			offset += chunk.length;
 			options.signal?.throwIfAborted();
@@ -704,7 +764,10 @@ export class GoogleDriveProvider implements Provider {
 	}
 
 	private async startSession(path: string, target: UploadTarget, metadata: Metadata, options: WriteOptions): Promise<string> {
-		const headers: Record<string, string> = { 'Content-Type': 'application/json; charset=UTF-8', 'X-Upload-Content-Type': 'application/octet-stream' };
+		const headers: Record<string, string> = {
+			'Content-Type': 'application/json; charset=UTF-8',
+			'X-Upload-Content-Type': target.existing?.mimeType ?? mimeTypeFor(baseName(path)),
+		};
 		if (options.size !== undefined) headers['X-Upload-Content-Length'] = String(options.size);
 		const response = await this.call(
 			path,
@@ -823,8 +886,7 @@ export class GoogleDriveProvider implements Provider {
 	/** The Drive name for `to`: an exported Google Doc keeps no export extension in Drive. */
 	private driveNameFor(item: Item, to: string): string {
 		const name = baseName(to);
-		const format = isGoogleApps(item.file) ? this.exportFormat(item.file.mimeType!) : undefined;
-		return format && name.endsWith(`.${format.extension}`) ? name.slice(0, -format.extension.length - 1) : name;
+		return (isGoogleApps(item.file) && this.withoutExtension(item.file.mimeType!, name)) || name;
 	}
 
 	async move(from: string, to: string): Promise<Entry> {
@@ -882,17 +944,25 @@ export class GoogleDriveProvider implements Provider {
 	// -------------------------------------------------------------------------------------------
 	// Change cursors
 
+	/**
+	 * Drive's start page token, with the time it was asked for: a file Drive says was created after
+	 * that time is 'added', even for a provider that never saw the folder before.
+	 */
 	async changeCursor(): Promise<string> {
-		const driveId = this.options.sharedDriveId;
+		const driveId = this.driveId;
+		const asked = Date.now();
 		const { data } = await this.call('', () => this.api.changes.getStartPageToken({ supportsAllDrives: true, driveId }));
 		if (!data.startPageToken) throw new TransientError('Google Drive returned no change cursor');
-		return data.startPageToken;
+		return `${data.startPageToken}@${asked}`;
 	}
 
 	async changesSince(cursor: string, options: { signal?: AbortSignal } = {}): Promise<ChangePage> {
-		const driveId = this.options.sharedDriveId;
+		const driveId = this.driveId;
 		const changes: Change[] = [];
-		let pageToken = cursor;
+		const at = cursor.lastIndexOf('@');
+		const since = at < 0 ? undefined : Number(cursor.slice(at + 1));
+		let pageToken = at < 0 ? cursor : cursor.slice(0, at);
+		const asked = Date.now();
 		for (;;) {
 			const { data } = await this.call(
 				'',
@@ -906,17 +976,24 @@ export class GoogleDriveProvider implements Provider {
 			const page = data.changes ?? [];
 			// Folders created in this pass are named from the page itself, without a request each.
 			const pageFiles = new Map(page.flatMap((change) => (change.file?.id ? [[change.file.id, change.file] as const] : [])));
-			for (const change of page) changes.push(...(await this.mapChange(change, pageFiles, options.signal)));
-			if (data.newStartPageToken) return { changes, cursor: data.newStartPageToken };
+			for (const change of page) changes.push(...(await this.mapChange(change, pageFiles, since, options.signal)));
+			if (data.newStartPageToken) return { changes, cursor: `${data.newStartPageToken}@${asked}` };
 			if (!data.nextPageToken) throw new TransientError('Google Drive ended the change list without a new cursor');
 			pageToken = data.nextPageToken;
 		}
 	}
 
-	private async mapChange(change: drive_v3.Schema$Change, pageFiles: Map<string, drive_v3.Schema$File>, signal?: AbortSignal): Promise<Change[]> {
+	private async mapChange(
+		change: drive_v3.Schema$Change,
+		pageFiles: Map<string, drive_v3.Schema$File>,
+		since: number | undefined,
+		signal?: AbortSignal,
+	): Promise<Change[]> {
 		const id = change.fileId;
-		if (!id || id === this.rootId) return [];
-		const before = this.known.get(id);
+		if (!id || id === this.root) return [];
+		const known = this.known.get(id);
+		// A copy: relocating a folder below rewrites the cached record in place.
+		const before = known && { ...known };
 		const file = change.file;
 		const parent = file && (await this.folderPath(file.parents?.[0], pageFiles, signal));
 		const gone = change.removed || !file || file.trashed || parent === undefined;
@@ -931,8 +1008,10 @@ export class GoogleDriveProvider implements Provider {
 		if (!entry) return [];
 		if (before && before.path !== entry.path && before.isDir) this.relocate(before.path, entry.path);
 		this.remember(entry);
-		if (!before) return [{ kind: 'added', path: entry.path, entry, isDir: entry.isDir }];
-		if (before.path !== entry.path) return [{ kind: 'moved', path: entry.path, previousPath: before.path, entry, isDir: entry.isDir }];
+		// Without a time in the cursor, what this provider has not seen yet is taken as new.
+		const created = since === undefined ? !before : Date.parse(file.createdTime ?? '') >= since;
+		if (created) return [{ kind: 'added', path: entry.path, entry, isDir: entry.isDir }];
+		if (before && before.path !== entry.path) return [{ kind: 'moved', path: entry.path, previousPath: before.path, entry, isDir: entry.isDir }];
 		// A folder's own time changes with its contents, which have changes of their own.
 		return entry.isDir ? [] : [{ kind: 'modified', path: entry.path, entry, isDir: false }];
 	}
@@ -940,7 +1019,7 @@ export class GoogleDriveProvider implements Provider {
 	/** The path of folder `id` below the root, from the caches, the page, or Drive; undefined outside the root. */
 	private async folderPath(id: string | null | undefined, pageFiles: Map<string, drive_v3.Schema$File>, signal?: AbortSignal): Promise<string | undefined> {
 		if (!id || this.outside.has(id)) return undefined;
-		if (id === this.rootId) return '';
+		if (id === this.root) return '';
 		const known = this.known.get(id);
 		if (known?.isDir) return known.path;
 		const folder = pageFiles.get(id) ?? (await this.fetchFolder(id, signal));

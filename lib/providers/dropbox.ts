@@ -6,6 +6,7 @@ import {
 	AlreadyExistsError,
 	AuthenticationError,
 	CloudSyncError,
+	CursorExpiredError,
 	InvalidPathError,
 	NotEmptyError,
 	NotFoundError,
@@ -81,9 +82,9 @@ interface CallContext {
 	signal?: AbortSignal;
 }
 
-/** A piece of a download: the file's metadata (absent when the range starts at or past its end) and the bytes. */
+/** A piece of a download: the file it came from (absent when the range starts at or past its end) and the bytes. */
 interface Piece {
-	metadata?: files.FileMetadata;
+	file?: { size: number; rev: string };
 	bytes: Buffer;
 }
 
@@ -145,6 +146,17 @@ export function redirectingFetch(baseUrl: string): typeof fetch {
 	};
 }
 
+/** Dropbox no longer knows the upload session a commit named: it expired, or an earlier attempt committed it. */
+class LostUploadSessionError extends CloudSyncError {
+	constructor(
+		readonly path: string,
+		summary: string,
+		cause: unknown,
+	) {
+		super(`The upload session for ${path} was lost (${summary})`, { cause, hint: 'Run the sync again: the file is uploaded anew.' });
+	}
+}
+
 /** Maps a route error (the union under a 409, or a failed batch entry) to the engine's typed errors. */
 function routeError(failure: unknown, context: CallContext, cause: unknown): Error {
 	const tags = tagsOf(failure);
@@ -152,11 +164,9 @@ function routeError(failure: unknown, context: CallContext, cause: unknown): Err
 	const has = (...wanted: string[]) => wanted.some((tag) => tags.includes(tag));
 	const path = tags[0] === 'to' && context.to !== undefined ? context.to : context.path;
 	if (has('reset')) {
-		return new CloudSyncError('The Dropbox change cursor is no longer valid', { cause, hint: 'Run a full sync to list everything again and get a new cursor.' });
+		return new CursorExpiredError('The Dropbox change cursor is no longer valid', { cause });
 	}
-	if (has('lookup_failed', 'incorrect_offset', 'not_closed')) {
-		return new CloudSyncError(`The upload session for ${path} was lost (${summary})`, { cause, hint: 'Run the sync again: the file is uploaded anew.' });
-	}
+	if (has('lookup_failed', 'incorrect_offset', 'not_closed')) return new LostUploadSessionError(path, summary, cause);
 	if (has('too_many_write_operations', 'too_many_requests')) return new RateLimitError(`Dropbox is busy with other writes to this account (${path})`, { cause });
 	if (has('not_found', 'not_folder')) return new NotFoundError(path, { cause });
 	if (has('not_file')) return new CloudSyncError(`Cannot read a folder as a file: ${path}`, { cause });
@@ -403,10 +413,10 @@ export class DropboxProvider implements Provider {
 	 * One API call: through the pacer, with a fresh access token, one refresh when Dropbox says the
 	 * token expired or is unknown, and SDK errors mapped to typed ones.
 	 */
-	private call<T>(context: CallContext, request: (options: DropboxRequestOptions) => Promise<{ result: T }>): Promise<T> {
-		return this.pacer.run(async () => {
+	private call<T>(context: CallContext, request: (options: DropboxRequestOptions, attempt: number) => Promise<{ result: T }>): Promise<T> {
+		return this.pacer.run(async (attempt) => {
 			try {
-				return (await this.authorized(() => request({ signal: context.signal, timeout: this.timeoutMs }))).result;
+				return (await this.authorized(() => request({ signal: context.signal, timeout: this.timeoutMs }, attempt))).result;
 			} catch (error) {
 				throw this.mapError(error, context);
 			}
@@ -546,9 +556,9 @@ export class DropboxProvider implements Provider {
 
 	/** The rest of a read, by revision, so every piece comes from the version the first one came from. */
 	private async *pieces(context: CallContext, first: Piece, start: number, end: number | undefined): AsyncGenerator<Buffer> {
-		if (!first.metadata) return;
-		const stop = Math.min(end ?? Number.POSITIVE_INFINITY, first.metadata.size);
-		const revision = `rev:${first.metadata.rev}`;
+		if (!first.file) return;
+		const stop = Math.min(end ?? Number.POSITIVE_INFINITY, first.file.size);
+		const revision = `rev:${first.file.rev}`;
 		let offset = start + first.bytes.length;
 		if (first.bytes.length > 0) yield first.bytes;
 		while (offset < stop) {
@@ -565,15 +575,15 @@ export class DropboxProvider implements Provider {
 		return this.call(context, async (o): Promise<{ result: Piece }> => {
 			try {
 				const response = await this.client.filesDownload({ path: source }, { ...o, extraHeaders: { Range: `bytes=${start}-${last}` } });
-				const { fileBinary, fileBlob: _blob, ...metadata } = response.result;
+				const { fileBinary, size, rev } = response.result;
 				const all = Buffer.from(fileBinary!.buffer, fileBinary!.byteOffset, fileBinary!.byteLength);
 				// A server that ignores Range sends the whole file.
 				const bytes = response.status === 206 ? all : all.subarray(start, last + 1);
-				const expected = Math.max(0, Math.min(last + 1, metadata.size) - start);
+				const expected = Math.max(0, Math.min(last + 1, size) - start);
 				if (bytes.length !== expected) {
 					throw new VerificationError(`Dropbox sent ${bytes.length} of the ${expected} bytes asked for from ${context.path}`);
 				}
-				return { result: { metadata, bytes } };
+				return { result: { file: { size, rev }, bytes } };
 			} catch (error) {
 				// The range starts at or past the end of the file: nothing to read.
 				if (error instanceof DropboxResponseError && error.status === 416) return { result: { bytes: Buffer.alloc(0) } };
@@ -609,6 +619,7 @@ export class DropboxProvider implements Provider {
 			return this.written(relative, metadata, measured);
 		} catch (error) {
 			measured.destroy();
+			if (error instanceof LostUploadSessionError) return this.committedAnyway(relative, measured, commit, error);
 			throw error;
 		} finally {
 			ticket.leave();
@@ -634,8 +645,7 @@ export class DropboxProvider implements Provider {
 				return { error };
 			}
 			if (result['.tag'] === 'failure') throw routeError(result.failure, context, undefined);
-			const { '.tag': _tag, ...metadata } = result;
-			return { metadata };
+			return { metadata: result };
 		}, context.signal);
 		if ('error' in outcome) throw outcome.error;
 		return outcome.metadata;
@@ -678,6 +688,18 @@ export class DropboxProvider implements Provider {
 		});
 	}
 
+	/**
+	 * A commit whose answer was lost is retried, and the retry finds its session gone: the file is in
+	 * place when the path now holds exactly the bytes that were sent.
+	 */
+	private async committedAnyway(relative: string, measured: MeasuringStream, commit: files.CommitInfo, lost: LostUploadSessionError): Promise<Entry> {
+		const entry = await this.stat(relative).catch(() => undefined);
+		const sameBytes = entry !== undefined && !entry.isDir && entry.size === measured.bytes && entry.hashes.dropbox === measured.hashes.dropbox;
+		const sameTime = commit.client_modified === undefined || entry?.modTime === Date.parse(commit.client_modified);
+		if (!sameBytes || !sameTime) throw lost;
+		return { ...entry, hashes: { ...measured.hashes, ...entry.hashes } };
+	}
+
 	/** The entry of a committed file, once its size and content_hash are those of the bytes that were read. */
 	private written(relative: string, metadata: files.FileMetadata, measured: MeasuringStream): Entry {
 		const local = measured.hashes;
@@ -711,7 +733,15 @@ export class DropboxProvider implements Provider {
 		const relative = this.writable(path, 'delete');
 		// Dropbox deletes a folder with everything in it, so an empty folder is checked for first.
 		if (!options.recursive) await this.refuseNonEmpty(relative);
-		await this.call({ path: relative }, (o) => this.client.filesDeleteV2({ path: this.toRemote(relative) }, o));
+		await this.call({ path: relative }, async (o, attempt) => {
+			try {
+				await this.client.filesDeleteV2({ path: this.toRemote(relative) }, o);
+			} catch (error) {
+				// An earlier attempt deleted it, and its answer was lost.
+				if (attempt === 0 || !responseTags(error).includes('not_found')) throw error;
+			}
+			return { result: undefined };
+		});
 	}
 
 	private async refuseNonEmpty(relative: string): Promise<void> {
@@ -759,7 +789,16 @@ export class DropboxProvider implements Provider {
 	private async relocate(kind: 'move' | 'copy', source: string, target: string): Promise<Entry> {
 		const arg: files.RelocationArg = { from_path: this.toRemote(source), to_path: this.toRemote(target), autorename: false };
 		const send = () =>
-			this.call({ path: source, to: target }, (o) => (kind === 'move' ? this.client.filesMoveV2(arg, o) : this.client.filesCopyV2(arg, o)));
+			this.call({ path: source, to: target }, async (o, attempt): Promise<{ result: files.RelocationResult }> => {
+				if (kind === 'copy') return this.client.filesCopyV2(arg, o);
+				try {
+					return await this.client.filesMoveV2(arg, o);
+				} catch (error) {
+					// An earlier attempt moved it, and its answer was lost: the entry is at the target now.
+					if (attempt === 0 || responseTags(error).join('/') !== 'from_lookup/not_found') throw error;
+					return { result: { metadata: (await this.client.filesGetMetadata({ path: arg.to_path }, o)).result } };
+				}
+			});
 		try {
 			return this.entryOf((await send()).metadata as Listed);
 		} catch (error) {

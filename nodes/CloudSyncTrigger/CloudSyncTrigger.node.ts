@@ -7,7 +7,7 @@ import {
 	type INodeTypeDescription,
 	type IPollFunctions,
 } from 'n8n-workflow';
-import { createFilter, Pacer, type Change, type Entry } from '../../lib';
+import { createFilter, CursorExpiredError, Pacer, type Change, type Entry } from '../../lib';
 import { CLOUD_OPTIONS, filterOptions, locationFields } from '../CloudSync/actions/fields';
 import { openLocation } from '../CloudSync/transport/locations';
 import { readFilter } from '../CloudSync/helpers/options';
@@ -110,7 +110,16 @@ export class CloudSyncTrigger implements INodeType {
 				state.location = location.label;
 				return null;
 			}
-			const page = await provider.changesSince(state.cursor);
+			let page;
+			try {
+				page = await provider.changesSince(state.cursor);
+			} catch (error) {
+				if (!(error instanceof CursorExpiredError)) throw error;
+				// What changed meanwhile is unknown: start from a new cursor and ask for one pass over everything
+				// (a Cloud Sync fed with this item syncs the path '', the whole folder).
+				state.cursor = await provider.changeCursor();
+				return [[{ json: { event: 'resync', path: '', reason: error.message, cloud: location.label } }]];
+			}
 			const items = page.changes.filter(wanted).map(toItem);
 			state.cursor = page.cursor;
 			return items.length > 0 ? [items] : null;

@@ -170,3 +170,24 @@ describe('Cloud Sync node on local folders, through n8n-core', () => {
 		expect(items[1]).toMatchObject({ json: { path: 'ok.txt' }, pairedItem: { item: 1 } });
 	});
 });
+
+describe('Cloud Sync node driven by change items', () => {
+	it('syncs only the paths in the input items, as one run', async () => {
+		const { src, dst } = await folders({ 'changed.txt': 'new content', 'other.txt': 'not in the changes' }, { 'changed.txt': 'old', 'removed.txt': 'gone at the source' });
+		const changes = [
+			{ event: 'modified', path: 'changed.txt' },
+			{ event: 'deleted', path: 'removed.txt' },
+		];
+		const result = await runWorkflow(
+			workflow(
+				[cloudSync({ resource: 'folder', operation: 'sync', sourceLocalPath: src, destinationLocalPath: dst, mode: 'mirror', options: { changedPathsOnly: true } })],
+				changes,
+			),
+			options,
+		);
+		const items = outputItems(result, 'Cloud Sync');
+		expect(items).toHaveLength(1);
+		expect(items[0].json).toMatchObject({ added: 0, updated: 1, deleted: 1 });
+		expect(Object.keys(filesOnly(await readTree(dst)))).toEqual(['changed.txt']);
+	});
+});

@@ -1,4 +1,4 @@
-import type { IDataObject } from 'n8n-workflow';
+import type { IDataObject, IExecuteFunctions } from 'n8n-workflow';
 import type { FilterOptions, SyncOptions } from '../../../lib';
 import { parameter, type NodeContext } from './parameters';
 
@@ -27,6 +27,14 @@ export function readFilter(context: NodeContext, itemIndex: number): FilterOptio
 	};
 }
 
+/** Every path the input items name, as the trigger emits them: a move names both of its ends. */
+function changedPaths(context: IExecuteFunctions): string[] {
+	return context
+		.getInputData()
+		.flatMap((item) => [item.json.path, item.json.previousPath])
+		.filter((path): path is string => typeof path === 'string');
+}
+
 /** Everything a sync or a diff reads from the node, for one item. */
 export function readSyncOptions(context: NodeContext, itemIndex: number): SyncOptions {
 	const options = parameter<IDataObject>(context, 'options', itemIndex, {});
@@ -42,5 +50,6 @@ export function readSyncOptions(context: NodeContext, itemIndex: number): SyncOp
 		force: options.force === true,
 		transfers: number(options.transfers),
 		checkers: number(options.checkers),
+		paths: options.changedPathsOnly === true && 'getInputData' in context ? changedPaths(context) : undefined,
 	};
 }

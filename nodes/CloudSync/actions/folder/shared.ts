@@ -44,6 +44,14 @@ export const syncOptionsField = (show: Record<string, string[]>): INodePropertie
 			description: 'How many listings, hash checks and deletes run at once',
 		},
 		{
+			displayName: 'Changed Paths From Input Only',
+			name: 'changedPathsOnly',
+			type: 'boolean',
+			default: false,
+			description:
+				'Whether to sync only the paths in the input items (their path and previousPath fields), as a Cloud Sync Trigger emits them, instead of comparing whole folders. All input items make one run.',
+		},
+		{
 			displayName: 'Delete Permanently (Google Drive)',
 			name: 'deletePermanently',
 			type: 'boolean',

@@ -1,4 +1,4 @@
-import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { Pacer, sync, type SyncReport } from '../../../../lib';
 import { filterOptions, locationFields } from '../fields';
 import { openLocation } from '../../transport/locations';
@@ -38,6 +38,8 @@ export async function runSync(context: IExecuteFunctions, itemIndex: number, dry
 }
 
 export async function execute(this: IExecuteFunctions, itemIndex: number, signal?: AbortSignal): Promise<INodeExecutionData[]> {
+	// Driven by changes, all input items together are one run: the first item carries it.
+	if (itemIndex > 0 && (this.getNodeParameter('options', itemIndex, {}) as IDataObject).changedPathsOnly === true) return [];
 	const { report, source, destination } = await runSync(this, itemIndex, false, signal);
 	const output = this.getNodeParameter('output', itemIndex, 'summary') as string;
 	const summary = output === 'files' ? [] : [{ type: 'summary', ...summaryJson(report, source.label, destination.label) }];
