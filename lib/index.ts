@@ -23,3 +23,11 @@ export { Pacer, classifyError, parseRetryAfter, type PacerOptions } from './pace
 export { sync, listAll, listPaths, safetyRefusal, INCREMENTAL_MAX_DELETES, comparableHash, type SyncOptions, type SyncReport, type SyncStatus } from './sync';
 export { LocalProvider, type LocalProviderOptions } from './providers/local';
 export { DropboxProvider, type DropboxProviderOptions, type DropboxCredentials } from './providers/dropbox';
+export {
+	GoogleDriveProvider,
+	type GoogleDriveProviderOptions,
+	type GoogleDriveOAuth,
+	type GoogleDriveServiceAccount,
+	type GoogleDocsMode,
+	type GoogleDocsFormat,
+} from './providers/drive';

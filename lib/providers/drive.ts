@@ -6,6 +6,7 @@ import {
 	AlreadyExistsError,
 	AuthenticationError,
 	CloudSyncError,
+	CursorExpiredError,
 	DuplicateNameError,
 	InvalidPathError,
 	NotEmptyError,
@@ -154,6 +155,8 @@ interface Failure {
 	status?: number;
 	reason?: string;
 	message?: string;
+	/** The parameter Drive blames, for 400s. */
+	location?: string;
 	/** The OAuth token endpoint's error code (invalid_grant, invalid_client...). */
 	oauthError?: string;
 	retryAfterMs?: number;
@@ -183,8 +186,8 @@ function describeFailure(error: unknown): Failure {
 		retryAfterMs: parseRetryAfter(headerOf(shape.response?.headers, 'retry-after')),
 	};
 	if (typeof body.error === 'string') return { ...failure, oauthError: body.error, message: body.error_description };
-	const envelope = body.error as { message?: string; errors?: Array<{ reason?: string }> } | undefined;
-	return { ...failure, reason: envelope?.errors?.[0]?.reason, message: envelope?.message };
+	const envelope = body.error as { message?: string; errors?: Array<{ reason?: string; location?: string }> } | undefined;
+	return { ...failure, reason: envelope?.errors?.[0]?.reason, location: envelope?.errors?.[0]?.location, message: envelope?.message };
 }
 
 function isHttpClientError(error: unknown): boolean {
@@ -197,7 +200,7 @@ function isHttpClientError(error: unknown): boolean {
  */
 export function mapDriveError(error: unknown, path: string): Error {
 	if (error instanceof CloudSyncError || !isHttpClientError(error)) return error as Error;
-	const { status, reason, message, oauthError, retryAfterMs } = describeFailure(error);
+	const { status, reason, location, message, oauthError, retryAfterMs } = describeFailure(error);
 	const detail = `${message ?? 'no message'} (${[status, reason ?? oauthError].filter(Boolean).join(' ')})`;
 	if (oauthError === 'invalid_client') {
 		return new AuthenticationError(`Google refused the Drive credential: ${detail}`, { hint: 'Check the OAuth client ID and secret of the credential, then reconnect it.' });
@@ -206,6 +209,8 @@ export function mapDriveError(error: unknown, path: string): Error {
 	if (status === undefined) return new TransientError('The connection to Google Drive failed');
 	if (status === 401) return new AuthenticationError(`Google Drive rejected the access token: ${detail}`);
 	if (status === 404) return new NotFoundError(path);
+	// Drive's change tokens do not expire, but one from another account or drive is refused like this.
+	if (status === 400 && location === 'pageToken') return new CursorExpiredError(`Google Drive no longer accepts the change cursor: ${detail}`);
 	if (status === 429 || (reason && RATE_LIMIT_REASONS.has(reason))) return new RateLimitError(`Google Drive is rate limiting: ${detail}`, { retryAfterMs });
 	if (reason && STORAGE_REASONS.has(reason)) return new StorageFullError(`Google Drive storage is full: ${detail}`);
 	if (status === 408 || status >= 500) return new TransientError(`Google Drive failed: ${detail}`, { retryAfterMs });
@@ -724,8 +729,8 @@ export class GoogleDriveProvider implements Provider {
 	}
 
 	private async uploadMultipart(path: string, target: UploadTarget, bytes: Buffer, metadata: Metadata, signal?: AbortSignal): Promise<drive_v3.Schema$File> {
-		// A fresh stream per attempt, so that a retried request sends the bytes again.
 		const requestBody = this.creationMetadata(path, target, metadata);
+		// A fresh stream per attempt, so that a retried request sends the bytes again.
 		const media = () => ({ mimeType: target.existing?.mimeType ?? requestBody.mimeType ?? BINARY, body: Readable.from([bytes]) });
 		const options = { rootUrl: this.rootUrl, signal };
 		const response = await this.call(
@@ -960,7 +965,8 @@ export class GoogleDriveProvider implements Provider {
 		const driveId = this.driveId;
 		const changes: Change[] = [];
 		const at = cursor.lastIndexOf('@');
-		const since = at < 0 ? undefined : Number(cursor.slice(at + 1));
+		const time = at < 0 ? Number.NaN : Number(cursor.slice(at + 1));
+		const since = Number.isFinite(time) ? time : undefined;
 		let pageToken = at < 0 ? cursor : cursor.slice(0, at);
 		const asked = Date.now();
 		for (;;) {
