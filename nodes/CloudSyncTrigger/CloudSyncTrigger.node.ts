@@ -114,7 +114,7 @@ export class CloudSyncTrigger implements INodeType {
 			try {
 				page = await provider.changesSince(state.cursor);
 			} catch (error) {
-				if (!(error instanceof CursorExpiredError)) throw error;
+				if (!(error instanceof CursorExpiredError)) throw toNodeError(this.getNode(), error, 0);
 				// What changed meanwhile is unknown: start from a new cursor and ask for one pass over everything
 				// (a Cloud Sync fed with this item syncs the path '', the whole folder).
 				state.cursor = await provider.changeCursor();

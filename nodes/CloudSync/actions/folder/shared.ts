@@ -36,20 +36,20 @@ export const syncOptionsField = (show: Record<string, string[]>): INodePropertie
 	displayOptions: { show },
 	options: [
 		{
-			displayName: 'Checkers',
-			name: 'checkers',
-			type: 'number',
-			default: 8,
-			typeOptions: { minValue: 1, maxValue: 64 },
-			description: 'How many listings, hash checks and deletes run at once',
-		},
-		{
 			displayName: 'Changed Paths From Input Only',
 			name: 'changedPathsOnly',
 			type: 'boolean',
 			default: false,
 			description:
 				'Whether to sync only the paths in the input items (their path and previousPath fields), as a Cloud Sync Trigger emits them, instead of comparing whole folders. All input items make one run.',
+		},
+		{
+			displayName: 'Checkers',
+			name: 'checkers',
+			type: 'number',
+			default: 8,
+			typeOptions: { minValue: 1, maxValue: 64 },
+			description: 'How many listings, hash checks and deletes run at once',
 		},
 		{
 			displayName: 'Delete Permanently (Google Drive)',
