@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
-import type { RunnerResult } from './runner';
+import type { RunnerResult, SyncRun } from './runner';
 
 const RUNNER = nodePath.join(__dirname, 'runner.js');
 const GNU_TIME = '/usr/bin/time';
@@ -93,6 +93,21 @@ export async function runOurs(args: string[], nodeFlags: string[] = []): Promise
 	const { seconds, stdout } = await timed(process.execPath, [...nodeFlags, RUNNER, ...args]);
 	const result = JSON.parse(stdout.trim().split('\n').pop()!) as RunnerResult;
 	return { seconds, cpuSeconds: result.cpuSeconds, peakRssMiB: result.maxRssKiB / MiB_IN_KiB, result };
+}
+
+/** A run's one-line summary: wall time, CPU time when known, peak RSS. */
+export function describeRun(run: Measured): string {
+	const cpu = run.cpuSeconds === null ? '' : ` (CPU ${run.cpuSeconds.toFixed(2)} s)`;
+	return `${run.seconds.toFixed(2)} s${cpu}, ${run.peakRssMiB === null ? '?' : run.peakRssMiB.toFixed(0)} MiB`;
+}
+
+/** The sync run a runner reported, once it succeeded with exactly `transfers` transfers and no deletion. */
+export function expectSuccess(result: RunnerResult, transfers: number): SyncRun {
+	const run = result as SyncRun;
+	if (run.status !== 'success' || run.transferred !== transfers || run.deleted !== 0) {
+		throw new Error(`our run ended ${run.status} with ${run.transferred} transfers (expected ${transfers}), ${run.deleted} deletes: ${run.firstError ?? ''}`);
+	}
+	return run;
 }
 
 export interface RcloneStats {

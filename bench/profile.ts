@@ -50,3 +50,15 @@ export async function hotspots(file: string, top: number): Promise<Hotspot[]> {
 export function formatHotspots(spots: Hotspot[]): string {
 	return spots.map((spot) => `    ${spot.selfMs.toFixed(0).padStart(7)} ms ${(spot.share * 100).toFixed(1).padStart(5)}%  ${spot.name}`).join('\n');
 }
+
+/** Node flags that make a measured run write its CPU profile as `<name>.cpuprofile`, when profiling. */
+export function profileFlags(profileDir: string | undefined, name: string): string[] {
+	return profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${name}.cpuprofile`] : [];
+}
+
+/** Prints the hotspots of the profile `profileFlags` asked for under `name`, when profiling. */
+export async function printProfile(profileDir: string | undefined, name: string): Promise<void> {
+	if (!profileDir) return;
+	const file = nodePath.join(profileDir, `${name}.cpuprofile`);
+	console.log(`  top self time of ${name} (${file}):\n${formatHotspots(await hotspots(file, 15))}`);
+}

@@ -1,18 +1,22 @@
 /**
  * npm run bench [-- --quick] [--runs N] [--only 1,3] [--cpu-prof]
  *
- * Runs our engine and rclone on the same local→local work, alternating (ours, rclone, ours, …), and
- * reports the median wall time of the runs and the highest peak RSS. Every run is a process of its
- * own. Results go to bench/results/latest.json; generated data is cached under os.tmpdir().
+ * Cases 1–4 run our engine and rclone on the same local→local work, alternating (ours, rclone, ours,
+ * …), and report the median wall time of the runs and the highest peak RSS. Cases 5–6 (cloud.ts) run
+ * our engine alone against the Google Drive and Dropbox emulators, counting API calls. Every run is
+ * a process of its own. Results go to bench/results/latest.json; generated data is cached under
+ * os.tmpdir().
  */
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as nodePath from 'node:path';
 import { parseArgs } from 'node:util';
+import { measureCloudCase, printCloudTable, type CloudCase, type CloudRow } from './cloud';
+import { highest, median, medianOf, printTable, round, targetVerdicts, type Targets } from './figures';
 import { bigFileDataSet, treeDataSet, type DataSet } from './generate';
-import { flushDisks, prepareTools, runOurs, runRclone, type Measured, type RcloneStats, type Tools } from './processes';
-import { formatHotspots, hotspots } from './profile';
-import type { PlanRun, RunnerResult, SyncRun } from './runner';
+import { describeRun, expectSuccess, flushDisks, prepareTools, runOurs, runRclone, type Measured, type RcloneStats, type Tools } from './processes';
+import { printProfile, profileFlags } from './profile';
+import type { PlanRun } from './runner';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -40,17 +44,17 @@ interface Sizes {
 	noopFiles: number;
 	bigFileBytes: number;
 	planEntries: number;
+	/** Case 5: files in the tree each cloud lists, receives and re-syncs (100 a folder). */
+	cloudFiles: number;
+	/** Case 6: the file that goes up to each cloud and back. */
+	cloudBigFileBytes: number;
 }
 
-const FULL: Sizes = { copyFiles: 10_000, noopFiles: 100_000, bigFileBytes: 2 * GiB, planEntries: 1_000_000 };
-const QUICK: Sizes = { copyFiles: 500, noopFiles: 5_000, bigFileBytes: 64 * MiB, planEntries: 50_000 };
+const FULL: Sizes = { copyFiles: 10_000, noopFiles: 100_000, bigFileBytes: 2 * GiB, planEntries: 1_000_000, cloudFiles: 5_000, cloudBigFileBytes: 300 * MiB };
+const QUICK: Sizes = { copyFiles: 500, noopFiles: 5_000, bigFileBytes: 64 * MiB, planEntries: 50_000, cloudFiles: 500, cloudBigFileBytes: 64 * MiB };
 
-/** Goals to report against, not to assert. */
-interface Targets {
-	maxRatio?: number;
-	maxRssMiB?: number;
-	maxSeconds?: number;
-}
+/** Small files of cases 1 and 5 (quick sizes share one cached tree). */
+const SMALL_FILES = { minBytes: KiB, maxBytes: 64 * KiB };
 
 interface SyncCase {
 	kind: 'sync';
@@ -72,10 +76,16 @@ interface PlanCase {
 	targets: Targets;
 }
 
-type BenchCase = SyncCase | PlanCase;
+type BenchCase = SyncCase | PlanCase | CloudCase;
 
-/** One line of bench/results/latest.json. */
-interface Row {
+/**
+ * bench/results/latest.json is an array of rows in case order: an RcloneRow for each of cases 1–4,
+ * and a CloudRow (cloud.ts) for each cloud and step of cases 5–6, told apart by its `cloud` key.
+ */
+type Row = RcloneRow | CloudRow;
+
+/** A row of cases 1–4: our engine and rclone on the same local work. */
+interface RcloneRow {
 	case: string;
 	ours_s: number;
 	rclone_s: number | null;
@@ -96,8 +106,12 @@ interface Context {
 	profileDir?: string;
 }
 
+function sizeText(bytes: number): string {
+	return bytes >= GiB ? `${bytes / GiB} GiB` : `${bytes / MiB} MiB`;
+}
+
 function benchCases(sizes: Sizes): BenchCase[] {
-	const bigFile = sizes.bigFileBytes >= GiB ? `${sizes.bigFileBytes / GiB} GiB` : `${sizes.bigFileBytes / MiB} MiB`;
+	const bigFile = sizeText(sizes.bigFileBytes);
 	return [
 		{
 			kind: 'sync',
@@ -105,7 +119,7 @@ function benchCases(sizes: Sizes): BenchCase[] {
 			name: `1 copy ${sizes.copyFiles} files of 1-64 KiB`,
 			mode: 'copy',
 			rcloneCommand: 'copy',
-			data: async () => treeDataSet(CACHE, { files: sizes.copyFiles, minBytes: KiB, maxBytes: 64 * KiB, seed: SEED }, false),
+			data: async () => treeDataSet(CACHE, { files: sizes.copyFiles, ...SMALL_FILES, seed: SEED }, false),
 			expectTransfers: sizes.copyFiles,
 			targets: { maxRatio: 1 },
 		},
@@ -130,30 +144,28 @@ function benchCases(sizes: Sizes): BenchCase[] {
 			targets: { maxRatio: 1, maxRssMiB: 150 },
 		},
 		{ kind: 'plan', id: 4, name: `4 plan two ${sizes.planEntries}-entry listings`, entries: sizes.planEntries, targets: { maxSeconds: 3 } },
+		{
+			kind: 'cloud-calls',
+			id: 5,
+			name: `5 API calls per 1,000 files: list, mirror and re-sync ${sizes.cloudFiles} files with each cloud`,
+			files: sizes.cloudFiles,
+			sizes: '1-64 KiB',
+			data: async () => treeDataSet(CACHE, { files: sizes.cloudFiles, ...SMALL_FILES, seed: SEED }, false),
+			targets: {},
+		},
+		{
+			kind: 'cloud-big-file',
+			id: 6,
+			name: `6 one ${sizeText(sizes.cloudBigFileBytes)} file up to each cloud and back`,
+			bytes: sizes.cloudBigFileBytes,
+			data: async () => bigFileDataSet(CACHE, sizes.cloudBigFileBytes, SEED),
+			// Well under 200 MiB whatever the file's size: memory must not grow with the file.
+			targets: { maxRssMiB: 200 },
+		},
 	];
 }
 
-function median(values: number[]): number {
-	const sorted = [...values].sort((a, b) => a - b);
-	const middle = Math.floor(sorted.length / 2);
-	return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
-
-function round(value: number, digits: number): number {
-	const scale = 10 ** digits;
-	return Math.round(value * scale) / scale;
-}
-
-/** The median when every run has a figure, null otherwise. */
-function medianOf(values: Array<number | null>, digits: number): number | null {
-	return values.length === 0 || values.includes(null) ? null : round(median(values as number[]), digits);
-}
-
-function highest(values: Array<number | null>): number | null {
-	return values.length === 0 || values.includes(null) ? null : round(Math.max(...(values as number[])), 1);
-}
-
-function makeRow(name: string, ours: Measured[], rclone: Measured[], heapMiB: number | null = null): Row {
+function makeRow(name: string, ours: Measured[], rclone: Measured[], heapMiB: number | null = null): RcloneRow {
 	const oursSeconds = medianOf(ours.map((run) => run.seconds), 3)!;
 	const rcloneSeconds = medianOf(rclone.map((run) => run.seconds), 3);
 	return {
@@ -169,29 +181,7 @@ function makeRow(name: string, ours: Measured[], rclone: Measured[], heapMiB: nu
 	};
 }
 
-function describe(run: Measured): string {
-	const cpu = run.cpuSeconds === null ? '' : ` (CPU ${run.cpuSeconds.toFixed(2)} s)`;
-	return `${run.seconds.toFixed(2)} s${cpu}, ${run.peakRssMiB === null ? '?' : run.peakRssMiB.toFixed(0)} MiB`;
-}
-
-function profileFlags(context: Context, id: number, run: number): string[] {
-	if (!context.profileDir) return [];
-	return ['--cpu-prof', '--cpu-prof-dir', context.profileDir, '--cpu-prof-name', `case${id}-run${run}.cpuprofile`];
-}
-
-async function printProfile(context: Context, id: number): Promise<void> {
-	if (!context.profileDir) return;
-	const file = nodePath.join(context.profileDir, `case${id}-run1.cpuprofile`);
-	console.log(`  top self time of our run 1 (${file}):\n${formatHotspots(await hotspots(file, 15))}`);
-}
-
-function expectSuccess(result: RunnerResult, transfers: number): SyncRun {
-	const run = result as SyncRun;
-	if (run.status !== 'success' || run.transferred !== transfers || run.deleted !== 0) {
-		throw new Error(`our run ended ${run.status} with ${run.transferred} transfers (expected ${transfers}), ${run.deleted} deletes: ${run.firstError ?? ''}`);
-	}
-	return run;
-}
+const runName = (id: number, run: number) => `case${id}-run${run}`;
 
 function expectTransfers(stats: RcloneStats, transfers: number): void {
 	if (stats.transferred !== transfers) throw new Error(`rclone transferred ${stats.transferred} files, expected ${transfers}`);
@@ -211,20 +201,20 @@ async function measureSyncCase(bench: SyncCase, context: Context): Promise<Row> 
 	const rclone: Measured[] = [];
 	for (let run = 1; run <= context.runs; run++) {
 		await prepareRun(destination, emptied);
-		const mine = await runOurs(['sync', bench.mode, data.source, destination], profileFlags(context, bench.id, run));
+		const mine = await runOurs(['sync', bench.mode, data.source, destination], profileFlags(context.profileDir, runName(bench.id, run)));
 		const report = expectSuccess(mine.result, bench.expectTransfers);
 		ours.push(mine);
-		let line = `  run ${run}/${context.runs}: ours ${describe(mine)}, sync ${report.seconds.toFixed(2)} s in-process`;
+		let line = `  run ${run}/${context.runs}: ours ${describeRun(mine)}, sync ${report.seconds.toFixed(2)} s in-process`;
 		if (context.tools.rclone) {
 			await prepareRun(destination, emptied);
 			const theirs = await runRclone([bench.rcloneCommand, data.source, destination, ...RCLONE_FLAGS], context.tools, nodePath.join(WORK, 'rclone-usage'));
 			expectTransfers(theirs.stats, bench.expectTransfers);
 			rclone.push(theirs);
-			line += ` | rclone ${describe(theirs)}`;
+			line += ` | rclone ${describeRun(theirs)}`;
 		}
 		console.log(line);
 	}
-	await printProfile(context, bench.id);
+	await printProfile(context.profileDir, runName(bench.id, 1));
 	return makeRow(bench.name, ours, rclone);
 }
 
@@ -232,7 +222,7 @@ async function measurePlanCase(bench: PlanCase, context: Context): Promise<Row> 
 	const runs: Measured[] = [];
 	const heaps: number[] = [];
 	for (let run = 1; run <= context.runs; run++) {
-		const measured = await runOurs(['plan', String(bench.entries), String(SEED)], ['--expose-gc', ...profileFlags(context, bench.id, run)]);
+		const measured = await runOurs(['plan', String(bench.entries), String(SEED)], ['--expose-gc', ...profileFlags(context.profileDir, runName(bench.id, run))]);
 		const result = measured.result as PlanRun;
 		// The planner's own time: building the synthetic listings is not part of the case.
 		runs.push({ seconds: result.seconds, cpuSeconds: null, peakRssMiB: measured.peakRssMiB });
@@ -242,33 +232,47 @@ async function measurePlanCase(bench: PlanCase, context: Context): Promise<Row> 
 				`${result.actions} actions, heap ${result.heapMiB.toFixed(0)} MiB (listings ${result.listingsHeapMiB.toFixed(0)} MiB), RSS ${measured.peakRssMiB!.toFixed(0)} MiB`,
 		);
 	}
-	await printProfile(context, bench.id);
+	await printProfile(context.profileDir, runName(bench.id, 1));
 	return makeRow(bench.name, runs, [], median(heaps));
 }
 
-function targetVerdicts(bench: BenchCase, row: Row): string[] {
-	const { maxRatio, maxRssMiB, maxSeconds } = bench.targets;
-	const verdict = (label: string, met: boolean) => `case ${bench.id}: ${label} — ${met ? 'met' : 'MISSED'}`;
-	const verdicts: string[] = [];
-	if (maxRatio !== undefined) {
-		verdicts.push(row.ratio === null ? `case ${bench.id}: ratio ≤ ${maxRatio} — no rclone figure` : verdict(`ratio ${row.ratio} ≤ ${maxRatio}`, row.ratio <= maxRatio));
+/** A case's rows: one for cases 1–4, one per cloud and step for cases 5–6. */
+async function measureCase(bench: BenchCase, context: Context): Promise<Row[]> {
+	switch (bench.kind) {
+		case 'sync':
+			return [await measureSyncCase(bench, context)];
+		case 'plan':
+			return [await measurePlanCase(bench, context)];
+		default:
+			return measureCloudCase(bench, { runs: context.runs, profileDir: context.profileDir, workDir: WORK });
 	}
-	if (maxRssMiB !== undefined) verdicts.push(verdict(`our peak RSS ${row.ours_peak_rss_mib} MiB ≤ ${maxRssMiB} MiB`, row.ours_peak_rss_mib <= maxRssMiB));
-	if (maxSeconds !== undefined) verdicts.push(verdict(`${row.ours_s} s < ${maxSeconds} s`, row.ours_s < maxSeconds));
-	return verdicts;
 }
 
-function printTable(rows: Row[]): void {
-	const headers = ['case', 'ours s', 'rclone s', 'ratio', 'ours CPU s', 'rclone CPU s', 'ours RSS MiB', 'rclone RSS MiB', 'heap MiB'];
-	const cells = rows.map((row) =>
-		[row.case, row.ours_s, row.rclone_s, row.ratio, row.ours_cpu_s, row.rclone_cpu_s, row.ours_peak_rss_mib, row.rclone_peak_rss_mib, row.heap_mib].map(
-			(value) => (value === null ? '-' : String(value)),
-		),
+const isCloudRow = (row: Row): row is CloudRow => 'cloud' in row;
+
+function printRcloneTable(rows: RcloneRow[]): void {
+	printTable(
+		['case', 'ours s', 'rclone s', 'ratio', 'ours CPU s', 'rclone CPU s', 'ours RSS MiB', 'rclone RSS MiB', 'heap MiB'],
+		rows.map((row) => [
+			row.case,
+			row.ours_s,
+			row.rclone_s,
+			row.ratio,
+			row.ours_cpu_s,
+			row.rclone_cpu_s,
+			row.ours_peak_rss_mib,
+			row.rclone_peak_rss_mib,
+			row.heap_mib,
+		]),
 	);
-	const widths = headers.map((header, column) => Math.max(header.length, ...cells.map((line) => line[column].length)));
-	const format = (line: string[]) => line.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join('  ');
-	console.log(`\n${format(headers)}\n${widths.map((width) => '-'.repeat(width)).join('  ')}`);
-	for (const line of cells) console.log(format(line));
+}
+
+/** The rclone comparison and the cloud cases, in tables of their own. */
+function printTables(rows: Row[]): void {
+	const rcloneRows = rows.filter((row): row is RcloneRow => !isCloudRow(row));
+	const cloudRows = rows.filter(isCloudRow);
+	if (rcloneRows.length > 0) printRcloneTable(rcloneRows);
+	if (cloudRows.length > 0) printCloudTable(cloudRows);
 }
 
 function parseOptions(): { quick: boolean; runs: number; only?: number[]; cpuProf: boolean } {
@@ -304,9 +308,10 @@ async function main(): Promise<void> {
 		for (const bench of cases) {
 			console.log(`\nCase ${bench.name}`);
 			try {
-				const row = bench.kind === 'sync' ? await measureSyncCase(bench, context) : await measurePlanCase(bench, context);
-				rows.push(row);
-				verdicts.push(...targetVerdicts(bench, row));
+				const caseRows = await measureCase(bench, context);
+				rows.push(...caseRows);
+				// A case of several rows names each row in its verdicts.
+				for (const row of caseRows) verdicts.push(...targetVerdicts(caseRows.length === 1 ? `case ${bench.id}` : `case ${row.case}`, bench.targets, row));
 			} catch (error) {
 				console.error(`  case ${bench.id} failed: ${error instanceof Error ? error.message : String(error)}`);
 				process.exitCode = 1;
@@ -316,7 +321,7 @@ async function main(): Promise<void> {
 		await fs.rm(WORK, { recursive: true, force: true });
 	}
 
-	printTable(rows);
+	printTables(rows);
 	console.log(`\nTargets (reported, not asserted):\n  ${verdicts.join('\n  ')}`);
 	if (!context.profileDir) {
 		const file = nodePath.join(RESULTS, 'latest.json');

@@ -1,10 +1,14 @@
 /**
  * One measured run of our engine, in a process of its own so that its peak RSS is the sync's alone.
  *   runner.js sync <copy|mirror> <source> <destination>
+ *   runner.js list <endpoint>
  *   runner.js plan <entries> <seed>        (needs --expose-gc)
- * Prints one JSON line: a SyncRun or a PlanRun.
+ * A source, destination or endpoint is a local folder's path or a cloud endpoint's JSON (endpoints.ts).
+ * Prints one JSON line: a SyncRun, a ListRun or a PlanRun.
  */
-import { LocalProvider, matchListings, planMatches, sync, type PlanOptions, type SyncMode } from '../lib';
+import { readFileSync } from 'node:fs';
+import { matchListings, planMatches, sync, type PlanOptions, type SyncMode } from '../lib';
+import { openEndpoint, parseEndpoint, type Endpoint } from './endpoints';
 import { syntheticListings } from './listings';
 
 export interface SyncRun {
@@ -18,6 +22,16 @@ export interface SyncRun {
 	firstError?: string;
 	maxRssKiB: number;
 	/** User plus system CPU time of the whole process. */
+	cpuSeconds: number;
+}
+
+export interface ListRun {
+	kind: 'list';
+	/** Inside the process, from opening the provider to the last entry. */
+	seconds: number;
+	files: number;
+	folders: number;
+	maxRssKiB: number;
 	cpuSeconds: number;
 }
 
@@ -38,14 +52,16 @@ export interface PlanRun {
 	cpuSeconds: number;
 }
 
-export type RunnerResult = SyncRun | PlanRun;
+export type RunnerResult = SyncRun | ListRun | PlanRun;
 
 const MiB = 1024 * 1024;
 
-async function runSync(mode: SyncMode, sourceRoot: string, destinationRoot: string): Promise<Omit<SyncRun, 'maxRssKiB' | 'cpuSeconds'>> {
+type Measurement<Run extends RunnerResult> = Omit<Run, 'maxRssKiB' | 'cpuSeconds'>;
+
+async function runSync(mode: SyncMode, sourceEndpoint: Endpoint, destinationEndpoint: Endpoint): Promise<Measurement<SyncRun>> {
 	const started = performance.now();
-	const source = await LocalProvider.open(sourceRoot);
-	const destination = await LocalProvider.open(destinationRoot, { createRoot: true });
+	const source = await openEndpoint(sourceEndpoint, 'source');
+	const destination = await openEndpoint(destinationEndpoint, 'destination');
 	const report = await sync(source, destination, { mode, transfers: 4, checkers: 8 });
 	return {
 		kind: 'sync',
@@ -58,6 +74,36 @@ async function runSync(mode: SyncMode, sourceRoot: string, destinationRoot: stri
 	};
 }
 
+/** The whole tree, entry by entry, as a sync lists it; nothing is kept, so memory stays the provider's. */
+async function runList(endpoint: Endpoint): Promise<Measurement<ListRun>> {
+	const started = performance.now();
+	const provider = await openEndpoint(endpoint, 'source');
+	let files = 0;
+	let folders = 0;
+	for await (const entry of provider.list('', { recursive: true })) {
+		if (entry.isDir) folders++;
+		else files++;
+	}
+	return { kind: 'list', seconds: (performance.now() - started) / 1000, files, folders };
+}
+
+/**
+ * This process's own peak RSS, in KiB. Linux's ru_maxrss (process.resourceUsage().maxRSS) also counts
+ * the parent's memory: the child starts as a copy of the parent, whose peak is recorded when exec
+ * replaces it, so a runner spawned by a parent that holds an emulator's files would report the
+ * parent's size. VmHWM is the high-water mark of this program's memory since exec; ru_maxrss is the
+ * fallback where /proc is missing.
+ */
+function peakRssKiB(): number {
+	try {
+		const match = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+		if (match) return Number(match[1]);
+	} catch {
+		// Not Linux: no /proc.
+	}
+	return process.resourceUsage().maxRSS;
+}
+
 function collectedHeap(): number {
 	const gc = (globalThis as { gc?: () => void }).gc;
 	if (!gc) throw new Error('the plan runner needs node --expose-gc');
@@ -65,7 +111,7 @@ function collectedHeap(): number {
 	return process.memoryUsage().heapUsed;
 }
 
-function runPlan(entries: number, seed: number): Omit<PlanRun, 'maxRssKiB' | 'cpuSeconds'> {
+function runPlan(entries: number, seed: number): Measurement<PlanRun> {
 	const options: PlanOptions = {
 		mode: 'mirror',
 		hashType: 'sha1',
@@ -98,17 +144,19 @@ function runPlan(entries: number, seed: number): Omit<PlanRun, 'maxRssKiB' | 'cp
 
 async function main(args: string[]): Promise<void> {
 	const [command, ...rest] = args;
-	let result: Omit<RunnerResult, 'maxRssKiB' | 'cpuSeconds'>;
+	let result: Measurement<RunnerResult>;
 	if (command === 'sync' && rest.length === 3) {
-		result = await runSync(rest[0] as SyncMode, rest[1], rest[2]);
+		result = await runSync(rest[0] as SyncMode, parseEndpoint(rest[1]), parseEndpoint(rest[2]));
+	} else if (command === 'list' && rest.length === 1) {
+		result = await runList(parseEndpoint(rest[0]));
 	} else if (command === 'plan' && rest.length === 2) {
 		result = runPlan(Number(rest[0]), Number(rest[1]));
 	} else {
-		throw new Error(`usage: runner.js sync <mode> <source> <destination> | runner.js plan <entries> <seed>; got ${args.join(' ')}`);
+		throw new Error(`usage: runner.js sync <mode> <source> <destination> | runner.js list <endpoint> | runner.js plan <entries> <seed>; got ${args.join(' ')}`);
 	}
 	const usage = process.resourceUsage();
 	const cpuSeconds = (usage.userCPUTime + usage.systemCPUTime) / 1e6;
-	console.log(JSON.stringify({ ...result, maxRssKiB: usage.maxRSS, cpuSeconds }));
+	console.log(JSON.stringify({ ...result, maxRssKiB: peakRssKiB(), cpuSeconds }));
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
