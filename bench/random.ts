@@ -1,14 +1,5 @@
-/** mulberry32: a small seeded generator, so every run benchmarks the same data. */
-export function seededRandom(seed: number): () => number {
-	let state = seed >>> 0;
-	return () => {
-		state = (state + 0x6d2b79f5) >>> 0;
-		let t = state;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
+// The same seeded generator as the tests' fault injection, so every run benchmarks the same data.
+export { seededRandom } from '../test/support/faulty-provider';
 
 /** A whole number in [min, max]. */
 export function randomInt(random: () => number, min: number, max: number): number {
