@@ -395,6 +395,13 @@ export class GoogleDriveProvider implements Provider {
 	private readonly known = new Map<string, { path: string; isDir: boolean }>();
 	/** Folders known to lie outside the root. */
 	private readonly outside = new Set<string>();
+	/**
+	 * Folders this instance created and has written every child of, so a write into them needs no
+	 * lookup for a same-named file first: a new tree costs one call per file instead of two.
+	 */
+	private readonly fresh = new Set<string>();
+	/** The files written into fresh folders, by path, so a second write replaces instead of duplicating. */
+	private readonly freshFiles = new Map<string, drive_v3.Schema$File>();
 
 	private constructor(private readonly options: GoogleDriveProviderOptions) {
 		this.rootUrl = rootUrlFor(options.apiBaseUrl);
@@ -532,6 +539,20 @@ export class GoogleDriveProvider implements Provider {
 		if (known && !known.isDir) return;
 		for (const key of this.folders.keys()) if (isInsideOrSame(key, path)) this.folders.delete(key);
 		for (const [knownId, known] of this.known) if (isInsideOrSame(known.path, path)) this.known.delete(knownId);
+		for (const folder of this.fresh) if (isInsideOrSame(folder, path)) this.fresh.delete(folder);
+		for (const file of this.freshFiles.keys()) if (isInsideOrSame(file, path)) this.freshFiles.delete(file);
+	}
+
+	/** Something other than a write put an item into `folder`: it is no longer fully known. */
+	private unfresh(folder: string): void {
+		this.fresh.delete(folder);
+		for (const file of this.freshFiles.keys()) if (parentPath(file) === folder) this.freshFiles.delete(file);
+	}
+
+	/** A fresh folder's child at `path`, as a lookup would answer, without asking Drive. */
+	private freshChild(path: string): Item[] {
+		const file = this.freshFiles.get(path);
+		return file ? [{ file, entry: this.toEntry(file, parentPath(path))! }] : [];
 	}
 
 	/** Rewrites cached paths after a folder moved from `from` to `to`. */
@@ -576,7 +597,7 @@ export class GoogleDriveProvider implements Provider {
 
 	private async findFolder(path: string, create: boolean): Promise<string> {
 		const parentId = await this.folderId(parentPath(path), create);
-		const matches = await this.childrenNamed(parentId, parentPath(path), baseName(path));
+		const matches = this.fresh.has(parentPath(path)) ? this.freshChild(path) : await this.childrenNamed(parentId, parentPath(path), baseName(path));
 		const folders = matches.filter((item) => item.entry.isDir);
 		if (folders.length > 1) throw new DuplicateNameError(path, folders.length);
 		if (folders.length === 1) return folders[0].file.id!;
@@ -586,6 +607,7 @@ export class GoogleDriveProvider implements Provider {
 			this.api.files.create({ requestBody: { name: baseName(path), mimeType: FOLDER_MIME, parents: [parentId] }, fields: FILE_FIELDS, supportsAllDrives: true }),
 		);
 		this.remember(this.toEntry(data, parentPath(path))!);
+		this.fresh.add(path);
 		return data.id!;
 	}
 
@@ -712,7 +734,8 @@ export class GoogleDriveProvider implements Provider {
 	/** Where `path` is written: its folder (created when missing) and the file it replaces, if any. */
 	private async uploadTarget(path: string, signal?: AbortSignal): Promise<UploadTarget> {
 		const parentId = await this.folderId(parentPath(path), true);
-		const matches = await this.childrenNamed(parentId, parentPath(path), baseName(path), signal);
+		if (this.fresh.has(parentPath(path)) && this.folders.has(path)) throw new AlreadyExistsError(path);
+		const matches = this.fresh.has(parentPath(path)) ? this.freshChild(path) : await this.childrenNamed(parentId, parentPath(path), baseName(path), signal);
 		if (matches.length > 1) throw new DuplicateNameError(path, matches.length);
 		const existing = matches[0];
 		if (existing?.entry.isDir) throw new AlreadyExistsError(path);
@@ -846,6 +869,7 @@ export class GoogleDriveProvider implements Provider {
 		}
 		const entry = this.toEntry(file, parentPath(path))!;
 		this.remember(entry);
+		if (this.fresh.has(parentPath(path))) this.freshFiles.set(path, file);
 		for (const type of hashTypes) if (measured.hashes[type]) entry.hashes[type] = measured.hashes[type];
 		return entry;
 	}
@@ -916,6 +940,8 @@ export class GoogleDriveProvider implements Provider {
 			}),
 		);
 		this.forget(target);
+		this.freshFiles.delete(source);
+		this.unfresh(parentPath(target));
 		this.relocate(source, target);
 		const entry = this.toEntry(data, parentPath(target))!;
 		this.remember(entry);
@@ -941,6 +967,7 @@ export class GoogleDriveProvider implements Provider {
 		);
 		// The copy exists before the file it replaces goes, so the path is never empty.
 		if (replaced) await this.remove(target, replaced.file);
+		this.unfresh(parentPath(target));
 		const entry = this.toEntry(data, parentPath(target))!;
 		this.remember(entry);
 		return entry;
