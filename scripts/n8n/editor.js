@@ -2,7 +2,8 @@
 /**
  * Starts a throw-away n8n with this package installed as a community package, an owner account and
  * workflows imported, and keeps it running until Ctrl-C (or takes one screenshot and exits).
- * Uses the e2e harness (test/e2e/n8n.ts); meant as the engine of `npm run demo -- --editor`.
+ * Uses the e2e harness (test/e2e/n8n.ts). `npm run demo -- --editor` (scripts/demo.js) does the same
+ * with the cloud emulators and examples/ loaded.
  *
  *   node scripts/n8n/editor.js [--port 5678] [--workflow FILE.json]... [--credentials FILE.json]
  *                              [--publish] [--no-package] [--screenshot OUT.png] [--keep]

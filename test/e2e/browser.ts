@@ -39,6 +39,8 @@ export interface ScreenshotOptions {
 	settleMs?: number;
 	/** Browser console messages and Chromium's stderr are appended here. */
 	logFile?: string;
+	/** A JavaScript expression evaluated in the page just before the screenshot; its value is returned as `probe`. */
+	probe?: string;
 }
 
 export interface ScreenshotResult {
@@ -47,6 +49,8 @@ export interface ScreenshotResult {
 	title: string;
 	/** Number of matches of waitFor.selector at the end. */
 	matches: number;
+	/** The value of options.probe (JSON-serializable values only). */
+	probe?: unknown;
 }
 
 /** Takes a screenshot; rejects (after still writing the PNG) if waitFor is not satisfied in time. */
@@ -135,13 +139,14 @@ export async function screenshot(options: ScreenshotOptions): Promise<Screenshot
 			}
 		}
 		await sleep(options.settleMs ?? 1500);
+		const probe = options.probe === undefined ? undefined : await cdp.evaluate(options.probe);
 		const { data } = (await cdp.send('Page.captureScreenshot', { format: 'png' })) as { data: string };
 		await fsp.mkdir(path.dirname(options.output), { recursive: true });
 		await fsp.writeFile(options.output, Buffer.from(data, 'base64'));
 		const finalUrl = (await cdp.evaluate('location.href')) as string;
 		const title = (await cdp.evaluate('document.title')) as string;
 		if (waitError) throw Object.assign(waitError, { message: `${waitError.message}; page ${finalUrl}; screenshot ${options.output}` });
-		return { finalUrl, title, matches };
+		return { finalUrl, title, matches, probe };
 	} finally {
 		try {
 			await cdp?.send('Browser.close', {}, 5000);

@@ -499,6 +499,17 @@ export class N8nSandbox {
 		return id;
 	}
 
+	/**
+	 * Imports several workflows with one `n8n import:workflow` (one n8n start-up instead of one each).
+	 * A workflow whose id exists already is replaced. Returns their ids, in order.
+	 */
+	async importWorkflows(workflows: WorkflowJson[]): Promise<string[]> {
+		const list = workflows.map((workflow) => ({ active: false, settings: {}, ...workflow, id: workflow.id ?? randomId() }));
+		const file = await this.writeTemp('workflows', list);
+		await this.cli(['import:workflow', `--input=${file}`]);
+		return list.map((workflow) => workflow.id);
+	}
+
 	/** Publishes (activates) a workflow so that `n8n start` runs its triggers. */
 	async publishWorkflow(id: string): Promise<void> {
 		await this.cli(['publish:workflow', `--id=${id}`]);

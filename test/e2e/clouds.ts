@@ -1,0 +1,310 @@
+/**
+ * The sample clouds of the examples (examples/*.json), for the e2e tests and `npm run demo`:
+ * a Google Drive emulator and a Dropbox emulator on 127.0.0.1, seeded with sample files, the n8n
+ * credentials that sign in to them, and the example workflows with their local folders moved into
+ * a sandbox's data folder.
+ *
+ *   const clouds = await startSampleClouds();            // both emulators, seeded
+ *   const n8n = await N8nSandbox.create({ env: clouds.env });   // CLOUDSYNC_*_API_URL → the emulators
+ *   seedLocalFiles(n8n.dataFolder);
+ *   await n8n.importCredentials(clouds.credentials);
+ *   await n8n.importWorkflow(loadExample('dropbox-to-google-drive-mirror', n8n.dataFolder));
+ *   …
+ *   await clouds.stop();
+ *
+ * The emulators run in the calling process: the tests and the demo read and change the clouds
+ * directly (seed files, read what arrived) while n8n talks to them over HTTP.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DriveEmulator, type OAuthClientCredentials } from '../emulators/drive';
+import { DropboxEmulator } from '../emulators/dropbox';
+import { sdkClient } from '../support/drive';
+import { REPO_ROOT, type CredentialJson, type WorkflowJson } from './n8n';
+
+export const EXAMPLES_DIR = path.join(REPO_ROOT, 'examples');
+
+/**
+ * The folder the examples' local paths start with: N8N_RESTRICT_FILE_ACCESS_TO of n8n's Docker
+ * image (~/.n8n-files of the `node` user). loadExample() moves it into a sandbox's data folder.
+ */
+export const EXAMPLE_FILES_ROOT = '/home/node/.n8n-files';
+
+/** Credential ids and names the examples reference; import clouds.credentials before the workflows. */
+export const EXAMPLE_CREDENTIALS = {
+	dropbox: { id: 'cloudSyncDbxDemo', name: 'Dropbox account (demo)', type: 'cloudSyncDropboxOAuth2Api' },
+	googleDrive: { id: 'cloudSyncGdrDemo', name: 'Google Drive account (demo)', type: 'cloudSyncGoogleDriveOAuth2Api' },
+} as const;
+
+/** The example workflows by file name (examples/<name>.json) and the id each is imported with. */
+export const EXAMPLES = {
+	mirror: { file: 'dropbox-to-google-drive-mirror', id: 'csExampleMirror1' },
+	localToDropbox: { file: 'local-folder-to-dropbox', id: 'csExampleLocDbx1' },
+	trigger: { file: 'dropbox-changes-to-local-folder', id: 'csExampleTrigger' },
+	upload: { file: 'upload-report-to-dated-folder', id: 'csExampleUpload1' },
+} as const;
+
+/** One fixed instant for seeded files whose copies must compare as unchanged (Dropbox keeps whole seconds). */
+export const SEED_TIME = Date.UTC(2024, 5, 1, 12, 0, 0);
+
+/** Deterministic bytes that look like a binary file: `size` bytes derived from `label`. */
+export function sampleBytes(label: string, size: number): Buffer {
+	const chunks: Buffer[] = [];
+	let block = createHash('sha256').update(label).digest();
+	for (let filled = 0; filled < size; filled += block.length) {
+		chunks.push(block);
+		block = createHash('sha256').update(block).digest();
+	}
+	return Buffer.concat(chunks).subarray(0, size);
+}
+
+export const sha256 = (content: Buffer | string): string => createHash('sha256').update(content).digest('hex');
+export const md5 = (content: Buffer | string): string => createHash('md5').update(content).digest('hex');
+
+/**
+ * What the clouds and the local folder hold before anything runs. Paths are relative to each
+ * example's folder: Dropbox /Photos and Google Drive /Backups/Photos (mirror), local outbox and
+ * Dropbox /Backups/outbox (copy), Dropbox /Inbox and local inbox-backup (trigger).
+ */
+export const SAMPLE = {
+	dropboxPhotos: {
+		'2024/beach.jpg': sampleBytes('beach.jpg', 48 * 1024),
+		'2024/sunset.png': sampleBytes('sunset.png', 20 * 1024),
+		'2024/notes.txt': Buffer.from('Packing list: sunscreen, towel, camera.\n'),
+		'scans/receipt.pdf': Buffer.concat([Buffer.from('%PDF-1.4\n'), sampleBytes('receipt.pdf', 6 * 1024)]),
+		'raw/IMG_0001.cr2': sampleBytes('IMG_0001.cr2', 64 * 1024),
+	} as Record<string, Buffer>,
+	/** Already in Google Drive /Backups/Photos before the mirror. */
+	drivePhotos: {
+		/** Same bytes and time as on Dropbox: unchanged. */
+		'2024/sunset.png': sampleBytes('sunset.png', 20 * 1024),
+		/** An older version: replaced. */
+		'2024/beach.jpg': sampleBytes('beach.jpg (old edit)', 40 * 1024),
+		/** No longer on Dropbox: the mirror deletes it (to the Drive trash). */
+		'old-trip.jpg': sampleBytes('old-trip.jpg', 12 * 1024),
+		/** Outside the extension filter: the mirror leaves it alone. */
+		'readme.txt': Buffer.from('Photos mirrored from Dropbox by n8n.\n'),
+	} as Record<string, Buffer>,
+	/** Extensions the mirror example keeps. */
+	mirrorExtensions: ['jpg', 'jpeg', 'png', 'pdf'],
+	localOutbox: {
+		'report.csv': Buffer.from('month,revenue\n2026-01,1200\n2026-02,1350\n'),
+		'img/logo.png': sampleBytes('logo.png', 9 * 1024),
+		'contracts/2026/acme.pdf': Buffer.concat([Buffer.from('%PDF-1.7\n'), sampleBytes('acme.pdf', 3 * 1024)]),
+		/** A system file: left out of syncs by default. */
+		'.DS_Store': Buffer.from('Bud1 finder metadata'),
+	} as Record<string, Buffer>,
+	/** Already in Dropbox /Backups/outbox: a copy never deletes it. */
+	dropboxOutbox: { 'keep-me.txt': Buffer.from('Only on Dropbox.\n') } as Record<string, Buffer>,
+	dropboxInbox: {
+		'welcome.txt': Buffer.from('Files dropped into /Inbox are copied to the local backup folder.\n'),
+		'old.txt': Buffer.from('Delete me from Dropbox and the backup loses me too.\n'),
+	} as Record<string, Buffer>,
+	/** The local backup of Dropbox /Inbox as it stood when the trigger was activated. */
+	localInboxBackup: {
+		'welcome.txt': Buffer.from('Files dropped into /Inbox are copied to the local backup folder.\n'),
+		'old.txt': Buffer.from('Delete me from Dropbox and the backup loses me too.\n'),
+	} as Record<string, Buffer>,
+};
+
+/** Folders of the examples, as the examples name them. */
+export const FOLDERS = {
+	dropboxPhotos: '/Photos',
+	drivePhotos: 'Backups/Photos',
+	localOutbox: 'outbox',
+	dropboxOutbox: '/Backups/outbox',
+	dropboxInbox: '/Inbox',
+	localInboxBackup: 'inbox-backup',
+	driveReports: 'Reports',
+};
+
+export interface SampleClouds {
+	drive: DriveEmulator;
+	dropbox: DropboxEmulator;
+	driveAuth: OAuthClientCredentials;
+	/** CLOUDSYNC_GOOGLE_API_URL and CLOUDSYNC_DROPBOX_API_URL: give them to n8n (N8nSandbox.create({ env })). */
+	env: Record<string, string>;
+	/** n8n credentials (plain data) for both emulators, with the ids and names the examples use. */
+	credentials: CredentialJson[];
+	stop(): Promise<void>;
+}
+
+/** Starts both emulators on 127.0.0.1 and seeds the sample files of the examples into them. */
+export async function startSampleClouds(): Promise<SampleClouds> {
+	const drive = new DriveEmulator();
+	await drive.start();
+	let dropbox: DropboxEmulator;
+	try {
+		dropbox = await DropboxEmulator.start();
+	} catch (error) {
+		await drive.stop();
+		throw error;
+	}
+	const driveAuth = drive.addOAuthClient();
+	seedCloudFiles(drive, dropbox);
+	const credentials: CredentialJson[] = [
+		{
+			...EXAMPLE_CREDENTIALS.dropbox,
+			// As n8n's OAuth2 flow stores it: the app's id and secret, and the tokens of the sign-in.
+			data: {
+				clientId: dropbox.credentials.clientId,
+				clientSecret: dropbox.credentials.clientSecret,
+				oauthTokenData: {
+					access_token: dropbox.issueAccessToken(),
+					refresh_token: dropbox.credentials.refreshToken,
+					token_type: 'bearer',
+					expires_in: 14_400,
+				},
+			},
+		},
+		{
+			...EXAMPLE_CREDENTIALS.googleDrive,
+			// No access token yet: the first request refreshes one, as after an hour in real life.
+			data: {
+				clientId: driveAuth.clientId,
+				clientSecret: driveAuth.clientSecret,
+				oauthTokenData: { refresh_token: driveAuth.refreshToken, token_type: 'Bearer', scope: 'https://www.googleapis.com/auth/drive' },
+			},
+		},
+	];
+	return {
+		drive,
+		dropbox,
+		driveAuth,
+		env: { CLOUDSYNC_GOOGLE_API_URL: drive.baseUrl, CLOUDSYNC_DROPBOX_API_URL: dropbox.baseUrl },
+		credentials,
+		async stop() {
+			await Promise.allSettled([drive.stop(), dropbox.stop()]);
+		},
+	};
+}
+
+function seedCloudFiles(drive: DriveEmulator, dropbox: DropboxEmulator): void {
+	for (const [file, content] of Object.entries(SAMPLE.dropboxPhotos)) {
+		dropbox.seedFile(`${FOLDERS.dropboxPhotos}/${file}`, content, { clientModified: SEED_TIME });
+	}
+	for (const [file, content] of Object.entries(SAMPLE.drivePhotos)) {
+		const folder = path.posix.dirname(`${FOLDERS.drivePhotos}/${file}`);
+		drive.addFile(drive.folderAt(folder), path.posix.basename(file), content, { modifiedTime: SEED_TIME, mimeType: mimeOf(file) });
+	}
+	for (const [file, content] of Object.entries(SAMPLE.dropboxOutbox)) {
+		dropbox.seedFile(`${FOLDERS.dropboxOutbox}/${file}`, content, { clientModified: SEED_TIME });
+	}
+	for (const [file, content] of Object.entries(SAMPLE.dropboxInbox)) {
+		dropbox.seedFile(`${FOLDERS.dropboxInbox}/${file}`, content, { clientModified: SEED_TIME });
+	}
+}
+
+/** Writes the local sample folders (outbox, inbox-backup) into `root`: a sandbox's data folder. */
+export function seedLocalFiles(root: string): void {
+	const write = (folder: string, files: Record<string, Buffer>) => {
+		for (const [file, content] of Object.entries(files)) {
+			const target = path.join(root, folder, file);
+			fs.mkdirSync(path.dirname(target), { recursive: true });
+			fs.writeFileSync(target, content);
+			fs.utimesSync(target, SEED_TIME / 1000, SEED_TIME / 1000);
+		}
+	};
+	write(FOLDERS.localOutbox, SAMPLE.localOutbox);
+	write(FOLDERS.localInboxBackup, SAMPLE.localInboxBackup);
+}
+
+function mimeOf(file: string): string {
+	const extension = path.extname(file).slice(1).toLowerCase();
+	return (
+		{ jpg: 'image/jpeg', jpeg: 'image/jpeg', png: 'image/png', pdf: 'application/pdf', txt: 'text/plain', csv: 'text/csv' }[extension] ??
+		'application/octet-stream'
+	);
+}
+
+/** Every file (not folder) below `root` of the local disk, by relative path, with its bytes. */
+export function readLocalTree(root: string): Record<string, Buffer> {
+	const files: Record<string, Buffer> = {};
+	const walk = (dir: string) => {
+		for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+			const full = path.join(dir, entry.name);
+			if (entry.isDirectory()) walk(full);
+			else if (entry.isFile()) files[path.relative(root, full).split(path.sep).join('/')] = fs.readFileSync(full);
+		}
+	};
+	if (fs.existsSync(root)) walk(root);
+	return files;
+}
+
+/** Every file below `folder` of the Dropbox emulator, by path relative to it, with its bytes. */
+export function readDropboxTree(dropbox: DropboxEmulator, folder: string): Record<string, Buffer> {
+	const files: Record<string, Buffer> = {};
+	for (const full of dropbox.paths(folder)) {
+		const content = dropbox.content(full);
+		if (content !== undefined) files[full.slice(folder.length + 1)] = content;
+	}
+	return files;
+}
+
+/**
+ * Every file (not trashed) below `folder` of the Drive emulator's My Drive, by relative path, with its
+ * bytes. Listed with the official client over the emulator's files.list, as another app would see it.
+ */
+export async function readDriveTree(clouds: Pick<SampleClouds, 'drive' | 'driveAuth'>, folder: string): Promise<Record<string, Buffer>> {
+	const { api } = sdkClient({ emulator: clouds.drive, auth: clouds.driveAuth });
+	const files: Record<string, Buffer> = {};
+	const top = clouds.drive.statPath(folder);
+	if (!top?.id) return files;
+	const walk = async (folderId: string, prefix: string): Promise<void> => {
+		let pageToken: string | undefined;
+		do {
+			const { data } = await api.files.list({
+				q: `'${folderId}' in parents and trashed = false`,
+				fields: 'nextPageToken,files(id,name,mimeType)',
+				pageSize: 1000,
+				pageToken,
+			});
+			for (const child of data.files ?? []) {
+				const relative = prefix === '' ? child.name! : `${prefix}/${child.name}`;
+				if (child.mimeType === 'application/vnd.google-apps.folder') await walk(child.id!, relative);
+				else files[relative] = clouds.drive.content(child.id!);
+			}
+			pageToken = data.nextPageToken ?? undefined;
+		} while (pageToken);
+	};
+	await walk(top.id, '');
+	return files;
+}
+
+/** Hashes of a tree, so that failures print short, comparable values instead of buffers. */
+export function treeHashes(files: Record<string, Buffer>): Record<string, string> {
+	return Object.fromEntries(
+		Object.entries(files)
+			.sort(([a], [b]) => a.localeCompare(b))
+			.map(([file, content]) => [file, sha256(content)]),
+	);
+}
+
+/**
+ * Reads examples/<name>.json. Local folders in it start with EXAMPLE_FILES_ROOT (n8n's Docker
+ * default); with `localRoot` they are moved there (the data folder a sandbox allows).
+ */
+export function loadExample(name: string, localRoot?: string): WorkflowJson {
+	const text = fs.readFileSync(path.join(EXAMPLES_DIR, `${name}.json`), 'utf8');
+	const workflow = JSON.parse(text) as WorkflowJson;
+	if (localRoot === undefined) return workflow;
+	const relocate = (value: unknown): unknown => {
+		if (typeof value === 'string') {
+			return value.startsWith(EXAMPLE_FILES_ROOT) ? localRoot + value.slice(EXAMPLE_FILES_ROOT.length) : value;
+		}
+		if (Array.isArray(value)) return value.map(relocate);
+		if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, relocate(v)]));
+		return value;
+	};
+	return { ...workflow, nodes: workflow.nodes.map((node) => ({ ...node, parameters: relocate(node.parameters) })) } as WorkflowJson;
+}
+
+/** A copy of `workflow` with one node's parameters changed. */
+export function withParameters(workflow: WorkflowJson, nodeName: string, change: (parameters: Record<string, unknown>) => void): WorkflowJson {
+	const copy = JSON.parse(JSON.stringify(workflow)) as WorkflowJson;
+	const node = copy.nodes.find((candidate) => candidate.name === nodeName);
+	if (!node) throw new Error(`workflow "${workflow.name}" has no node "${nodeName}"`);
+	change(node.parameters as Record<string, unknown>);
+	return copy;
+}
