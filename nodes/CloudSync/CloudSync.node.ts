@@ -1,7 +1,8 @@
 import { NodeConnectionTypes, type IExecuteFunctions, type INodeExecutionData, type INodeType, type INodeTypeDescription } from 'n8n-workflow';
 import { descriptions, router } from './actions/router';
-import { showFor } from './transport/credentials';
+import { credentialDisplay } from './transport/credentials';
 import { testGoogleServiceAccount } from './methods/credentialTest';
+import { searchDriveFolders, searchDropboxFolders } from './methods/listSearch';
 
 export class CloudSync implements INodeType {
 	description: INodeTypeDescription = {
@@ -16,16 +17,11 @@ export class CloudSync implements INodeType {
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
+		// Optional: a folder pair shows all three (see credentialDisplay); the node says which one a run misses.
 		credentials: [
-			{ name: 'cloudSyncGoogleDriveOAuth2Api', required: true, displayOptions: showFor('googleDrive', 'source') },
-			{ name: 'cloudSyncGoogleDriveOAuth2Api', required: true, displayOptions: showFor('googleDrive', 'destination') },
-			{ name: 'cloudSyncGoogleDriveOAuth2Api', required: true, displayOptions: showFor('googleDrive', 'target') },
-			{ name: 'cloudSyncGoogleServiceAccountApi', required: true, testedBy: 'testGoogleServiceAccount', displayOptions: showFor('googleDriveServiceAccount', 'source') },
-			{ name: 'cloudSyncGoogleServiceAccountApi', required: true, testedBy: 'testGoogleServiceAccount', displayOptions: showFor('googleDriveServiceAccount', 'destination') },
-			{ name: 'cloudSyncGoogleServiceAccountApi', required: true, testedBy: 'testGoogleServiceAccount', displayOptions: showFor('googleDriveServiceAccount', 'target') },
-			{ name: 'cloudSyncDropboxOAuth2Api', required: true, displayOptions: showFor('dropbox', 'source') },
-			{ name: 'cloudSyncDropboxOAuth2Api', required: true, displayOptions: showFor('dropbox', 'destination') },
-			{ name: 'cloudSyncDropboxOAuth2Api', required: true, displayOptions: showFor('dropbox', 'target') },
+			{ name: 'cloudSyncGoogleDriveOAuth2Api', required: false, displayOptions: credentialDisplay('googleDrive') },
+			{ name: 'cloudSyncGoogleServiceAccountApi', required: false, testedBy: 'testGoogleServiceAccount', displayOptions: credentialDisplay('googleDriveServiceAccount') },
+			{ name: 'cloudSyncDropboxOAuth2Api', required: false, displayOptions: credentialDisplay('dropbox') },
 		],
 		properties: [
 			{
@@ -72,6 +68,7 @@ export class CloudSync implements INodeType {
 
 	methods = {
 		credentialTest: { testGoogleServiceAccount },
+		listSearch: { searchDriveFolders, searchDropboxFolders },
 	};
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {

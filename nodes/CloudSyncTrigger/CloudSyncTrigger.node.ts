@@ -13,8 +13,9 @@ import { openLocation } from '../CloudSync/transport/locations';
 import { readFilter } from '../CloudSync/helpers/options';
 import { entryJson } from '../CloudSync/helpers/items';
 import { toNodeError } from '../CloudSync/helpers/errors';
-import { showFor } from '../CloudSync/transport/credentials';
+import { triggerCredentialDisplay } from '../CloudSync/transport/credentials';
 import { testGoogleServiceAccount } from '../CloudSync/methods/credentialTest';
+import { searchDriveFolders, searchDropboxFolders } from '../CloudSync/methods/listSearch';
 
 interface TriggerState {
 	/** Which cloud and folder the cursor belongs to; a change of folder starts over. */
@@ -39,9 +40,9 @@ export class CloudSyncTrigger implements INodeType {
 		inputs: [],
 		outputs: [NodeConnectionTypes.Main],
 		credentials: [
-			{ name: 'cloudSyncGoogleDriveOAuth2Api', required: true, displayOptions: showFor('googleDrive', 'target', false) },
-			{ name: 'cloudSyncGoogleServiceAccountApi', required: true, testedBy: 'testGoogleServiceAccount', displayOptions: showFor('googleDriveServiceAccount', 'target', false) },
-			{ name: 'cloudSyncDropboxOAuth2Api', required: true, displayOptions: showFor('dropbox', 'target', false) },
+			{ name: 'cloudSyncGoogleDriveOAuth2Api', required: true, displayOptions: triggerCredentialDisplay('googleDrive') },
+			{ name: 'cloudSyncGoogleServiceAccountApi', required: true, testedBy: 'testGoogleServiceAccount', displayOptions: triggerCredentialDisplay('googleDriveServiceAccount') },
+			{ name: 'cloudSyncDropboxOAuth2Api', required: true, displayOptions: triggerCredentialDisplay('dropbox') },
 		],
 		properties: [
 			{
@@ -70,6 +71,7 @@ export class CloudSyncTrigger implements INodeType {
 
 	methods = {
 		credentialTest: { testGoogleServiceAccount },
+		listSearch: { searchDriveFolders, searchDropboxFolders },
 	};
 
 	async poll(this: IPollFunctions): Promise<INodeExecutionData[][] | null> {

@@ -70,7 +70,7 @@ async function folders(source: Record<string, string | null>, destination: Recor
 
 describe('Cloud Sync node on local folders, through n8n-core', () => {
 	it('syncs with Mirror and outputs one summary item a Send Email node can use', async () => {
-		const { src, dst } = await folders({ 'a.txt': 'alpha', 'docs/b.pdf': 'bravo' }, { 'old.txt': 'x', 'a.txt': 'stale', 'keep1.txt': 'k', 'keep2.txt': 'k' });
+		const { src, dst } = await folders({ 'a.txt': 'alpha', 'docs/b.pdf': 'bravo' }, { 'old.txt': 'x', 'a.txt': 'stale content', 'keep1.txt': 'k', 'keep2.txt': 'k' });
 		const result = await runWorkflow(
 			workflow([cloudSync({ resource: 'folder', operation: 'sync', sourceLocalPath: src, destinationLocalPath: dst, mode: 'mirror', options: { force: true } })]),
 			options,

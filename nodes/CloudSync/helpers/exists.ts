@@ -1,5 +1,5 @@
 import { NodeOperationError, type INode, type INodeProperties } from 'n8n-workflow';
-import { NotFoundError, type Entry, type Provider } from '../../../lib';
+import { NotFoundError, normalizeRelativePath, type Entry, type Provider } from '../../../lib';
 import { toNodeError } from './errors';
 
 export type IfExists = 'replace' | 'skip' | 'error';
@@ -32,4 +32,16 @@ export async function checkExisting(provider: Provider, path: string, policy: If
 		itemIndex,
 		description: 'Choose another path, or set If File Exists to Replace It.',
 	});
+}
+
+/**
+ * The entry at `path`. A missing path is reported as the path asked for, whichever folder on the way
+ * is missing (Google Drive stops at the first missing folder: "Not found: reports").
+ */
+export async function statRequested(provider: Provider, path: string): Promise<Entry> {
+	try {
+		return await provider.stat(path);
+	} catch (error) {
+		throw error instanceof NotFoundError && error.path !== normalizeRelativePath(path) ? new NotFoundError(normalizeRelativePath(path), { cause: error }) : error;
+	}
 }

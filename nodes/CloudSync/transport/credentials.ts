@@ -1,5 +1,5 @@
 import type { ICredentialsDisplayOptions } from 'n8n-workflow';
-import type { CloudName, Side } from '../actions/fields';
+import type { CloudName } from '../actions/fields';
 
 /** The credential type each cloud signs in with. */
 export const CREDENTIAL_TYPE = {
@@ -8,17 +8,32 @@ export const CREDENTIAL_TYPE = {
 	dropbox: 'cloudSyncDropboxOAuth2Api',
 } as const satisfies Record<Exclude<CloudName, 'local'>, string>;
 
-const FOLDER_PAIR_OPERATIONS = ['diff', 'sync'];
-const SINGLE_LOCATION_OPERATIONS = ['list', 'upload', 'download', 'delete', 'move'];
+export const CREDENTIAL_LABEL: Record<Exclude<CloudName, 'local'>, string> = {
+	googleDrive: 'Cloud Sync: Google Drive OAuth2 API',
+	googleDriveServiceAccount: 'Cloud Sync: Google Service Account API',
+	dropbox: 'Cloud Sync: Dropbox OAuth2 API',
+};
+
+const CLOUDS: CloudName[] = ['local', 'googleDrive', 'googleDriveServiceAccount', 'dropbox'];
 
 /**
- * When a credential entry shows. n8n keys a node's credentials by type, so the nodes list a type once
- * per side with conditions that never hold together: the destination's entry hides itself when the
- * source already shows the same type, and both sides then use one account. `operations` is false on
- * a node that has only one side (the trigger).
+ * When the Cloud Sync node shows the credential of `cloud`: with a single-location operation (list,
+ * upload, download, delete, move) only when its cloud is chosen; with a folder pair (diff, sync) always.
+ *
+ * Why not one entry per side: n8n keys a node's credentials by type, and when a node asks for a
+ * credential (getCredentials, at run time and in list searches), n8n-core checks the display options
+ * of the *first* entry of that type in `description.credentials` only. An entry "sourceCloud is X"
+ * listed before "destinationCloud is X" or "targetCloud is X" made every run that used the cloud only
+ * as its destination or target fail with "Credentials not found". Display options are a conjunction of
+ * per-parameter conditions (show: all must hold; hide: any hides), so "source or destination is X" has
+ * no single-entry form: a folder pair shows all three, optional, and the node tells which one is
+ * missing when it runs.
  */
-export function showFor(cloud: Exclude<CloudName, 'local'>, side: Side, operations = true): ICredentialsDisplayOptions {
-	const show: Record<string, string[]> = { [`${side}Cloud`]: [cloud] };
-	if (operations) show.operation = side === 'target' ? SINGLE_LOCATION_OPERATIONS : FOLDER_PAIR_OPERATIONS;
-	return side === 'destination' ? { show, hide: { sourceCloud: [cloud] } } : { show };
+export function credentialDisplay(cloud: Exclude<CloudName, 'local'>): ICredentialsDisplayOptions {
+	return { hide: { targetCloud: CLOUDS.filter((other) => other !== cloud) } };
+}
+
+/** The trigger has one location: its credential shows with its cloud. */
+export function triggerCredentialDisplay(cloud: Exclude<CloudName, 'local'>): ICredentialsDisplayOptions {
+	return { show: { targetCloud: [cloud] } };
 }

@@ -1,13 +1,16 @@
-import { NodeOperationError, type IDataObject } from 'n8n-workflow';
+import { NodeOperationError, type ICredentialDataDecryptedObject, type IDataObject, type ILoadOptionsFunctions } from 'n8n-workflow';
 import { homedir } from 'node:os';
 import { InvalidPathError, LocalProvider, Pacer, type Provider } from '../../../lib';
 import { GoogleDriveProvider, type GoogleDriveProviderOptions } from '../../../lib/providers/drive';
 import { DropboxProvider } from '../../../lib/providers/dropbox';
-import { CREDENTIAL_TYPE } from './credentials';
+import { CREDENTIAL_LABEL, CREDENTIAL_TYPE } from './credentials';
+import { errorText } from '../helpers/errors';
 import type { CloudName, Side } from '../actions/fields';
 import { parameter, type NodeContext } from '../helpers/parameters';
 
 export type { NodeContext };
+/** Whatever may ask n8n for a credential: a run, a poll, or a list search in the editor. */
+export type CredentialContext = NodeContext | ILoadOptionsFunctions;
 
 export interface Location {
 	provider: Provider;
@@ -57,9 +60,24 @@ async function openLocal(context: NodeContext, side: Side, itemIndex: number): P
 	return { provider, cloud: 'local', label: `${CLOUD_LABEL.local}:${path}` };
 }
 
+/**
+ * The credential a cloud signs in with. n8n refuses one the node has not selected (or may not show):
+ * the user is told which credential to pick, never n8n's bare "Credentials not found".
+ */
+export async function cloudCredential(context: CredentialContext, cloud: Exclude<CloudName, 'local'>, itemIndex: number): Promise<ICredentialDataDecryptedObject> {
+	const type = CREDENTIAL_TYPE[cloud];
+	try {
+		return await context.getCredentials(type, itemIndex);
+	} catch (error) {
+		throw new NodeOperationError(context.getNode(), `No usable ${CLOUD_LABEL[cloud]} credential is selected (${errorText(error)})`, {
+			itemIndex,
+			description: `Select a "${CREDENTIAL_LABEL[cloud]}" credential in this node, or create one and connect it.`,
+		});
+	}
+}
+
 /** Credentials as n8n stores an OAuth2 credential: client id and secret, and the token data of the sign-in. */
-async function oauth(context: NodeContext, type: string, itemIndex: number) {
-	const credential = await context.getCredentials(type, itemIndex);
+export function oauthTokens(credential: ICredentialDataDecryptedObject) {
 	const tokens = (credential.oauthTokenData ?? {}) as IDataObject;
 	return {
 		clientId: String(credential.clientId ?? ''),
@@ -69,22 +87,21 @@ async function oauth(context: NodeContext, type: string, itemIndex: number) {
 	};
 }
 
+/** A service account's key; keys pasted from the JSON file often keep their "\n" escapes. */
+export function serviceAccountKey(credential: ICredentialDataDecryptedObject) {
+	return { clientEmail: String(credential.email ?? ''), privateKey: String(credential.privateKey ?? '').replace(/\\n/g, '\n') };
+}
+
 /** Where the SDKs send their requests: the real clouds, unless an emulator is named (tests and the demo). */
-function emulatorUrl(cloud: 'google' | 'dropbox'): string | undefined {
+export function emulatorUrl(cloud: 'google' | 'dropbox'): string | undefined {
 	return (cloud === 'google' ? process.env.CLOUDSYNC_GOOGLE_API_URL : process.env.CLOUDSYNC_DROPBOX_API_URL) || undefined;
 }
 
 async function openGoogleDrive(context: NodeContext, side: Side, itemIndex: number, pacer: Pacer, cloud: CloudName): Promise<Location> {
 	const folder = String(parameter(context, `${side}DriveFolder`, itemIndex, 'root', { extractValue: true }) || 'root');
 	const options = parameter<IDataObject>(context, 'options', itemIndex, {});
-	let auth: GoogleDriveProviderOptions['auth'];
-	if (cloud === 'googleDriveServiceAccount') {
-		const credential = await context.getCredentials(CREDENTIAL_TYPE.googleDriveServiceAccount, itemIndex);
-		// Keys pasted from the JSON file often keep their "\n" escapes.
-		auth = { clientEmail: String(credential.email ?? ''), privateKey: String(credential.privateKey ?? '').replace(/\\n/g, '\n') };
-	} else {
-		auth = await oauth(context, CREDENTIAL_TYPE.googleDrive, itemIndex);
-	}
+	const credential = await cloudCredential(context, cloud === 'googleDriveServiceAccount' ? cloud : 'googleDrive', itemIndex);
+	const auth: GoogleDriveProviderOptions['auth'] = cloud === 'googleDriveServiceAccount' ? serviceAccountKey(credential) : oauthTokens(credential);
 	const provider = await GoogleDriveProvider.open({
 		auth,
 		root: folder,
@@ -100,7 +117,7 @@ async function openGoogleDrive(context: NodeContext, side: Side, itemIndex: numb
 async function openDropbox(context: NodeContext, side: Side, itemIndex: number, pacer: Pacer): Promise<Location> {
 	const folder = String(parameter(context, `${side}DropboxFolder`, itemIndex, '', { extractValue: true }) ?? '').trim();
 	const root = folder === '' || folder === '/' ? '' : folder.startsWith('/') ? folder : `/${folder}`;
-	const provider = new DropboxProvider({ auth: await oauth(context, CREDENTIAL_TYPE.dropbox, itemIndex), root, pacer, apiBaseUrl: emulatorUrl('dropbox') });
+	const provider = new DropboxProvider({ auth: oauthTokens(await cloudCredential(context, 'dropbox', itemIndex)), root, pacer, apiBaseUrl: emulatorUrl('dropbox') });
 	return { provider, cloud: 'dropbox', label: `${CLOUD_LABEL.dropbox}:${root || '/'}` };
 }
 

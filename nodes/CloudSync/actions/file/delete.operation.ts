@@ -3,6 +3,7 @@ import { Pacer } from '../../../../lib';
 import { locationFields } from '../fields';
 import { openLocation } from '../../transport/locations';
 import { withPairing } from '../../helpers/items';
+import { statRequested } from '../../helpers/exists';
 
 const show = { resource: ['file'], operation: ['delete'] };
 
@@ -32,7 +33,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 	const path = String(this.getNodeParameter('filePath', itemIndex)).trim();
 	const recursive = this.getNodeParameter('recursive', itemIndex, false) as boolean;
 	const location = await openLocation(this, 'target', itemIndex, new Pacer());
-	const entry = await location.provider.stat(path);
+	const entry = await statRequested(location.provider, path);
 	await location.provider.delete(entry.path, { recursive });
 	return withPairing([{ path: entry.path, deleted: true, type: entry.isDir ? 'folder' : 'file', cloud: location.label }], itemIndex);
 }

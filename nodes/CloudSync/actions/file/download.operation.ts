@@ -3,6 +3,7 @@ import { Pacer, baseName } from '../../../../lib';
 import { locationFields } from '../fields';
 import { openLocation } from '../../transport/locations';
 import { entryJson } from '../../helpers/items';
+import { statRequested } from '../../helpers/exists';
 
 const show = { resource: ['file'], operation: ['download'] };
 
@@ -33,7 +34,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number, signal
 	const path = String(this.getNodeParameter('filePath', itemIndex)).trim();
 	const property = this.getNodeParameter('binaryPropertyName', itemIndex) as string;
 	const location = await openLocation(this, 'target', itemIndex, new Pacer());
-	const entry = await location.provider.stat(path);
+	const entry = await statRequested(location.provider, path);
 	const stream = await location.provider.read(entry.path, { signal });
 	const binary = await this.helpers.prepareBinaryData(stream, baseName(entry.path), entry.mimeType);
 	return [{ json: entryJson(entry, location.label), binary: { [property]: binary }, pairedItem: { item: itemIndex } }];

@@ -1,5 +1,6 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
-import { Pacer, sync, type SyncReport } from '../../../../lib';
+import { AuthenticationError, CloudSyncError, PermissionError, SafetyError, sync, type SyncReport } from '../../../../lib';
+import { RecordingPacer, toNodeError } from '../../helpers/errors';
 import { filterOptions, locationFields } from '../fields';
 import { openLocation } from '../../transport/locations';
 import { readSyncOptions } from '../../helpers/options';
@@ -29,11 +30,34 @@ export const description: INodeProperties[] = [
 	syncOptionsField(show),
 ];
 
+/**
+ * The error for a run that did nothing but fail, or a diff built on a folder that could not be read:
+ * the engine's report keeps only messages, the pacer kept the typed error that says what to change.
+ */
+function failedRun(report: SyncReport, failure: CloudSyncError | undefined, dryRun: boolean): CloudSyncError {
+	const what = report.listingErrors.length > 0 && report.failed === 0 ? 'a folder could not be listed' : `${report.failed} file action(s) failed and nothing changed`;
+	const first = failure?.message ?? report.listingErrors[0] ?? report.errors[0]?.message ?? 'unknown error';
+	return new CloudSyncError(`The ${dryRun ? 'diff' : 'sync'} failed: ${what}. ${first}`, { hint: failure?.hint });
+}
+
 export async function runSync(context: IExecuteFunctions, itemIndex: number, dryRun: boolean, signal?: AbortSignal) {
-	const pacer = new Pacer();
+	const pacer = new RecordingPacer();
 	const source = await openLocation(context, 'source', itemIndex, pacer);
 	const destination = await openLocation(context, 'destination', itemIndex, pacer);
-	const report: SyncReport = await sync(source.provider, destination.provider, { ...readSyncOptions(context, itemIndex), dryRun, pacer, signal });
+	let report: SyncReport;
+	try {
+		report = await sync(source.provider, destination.provider, { ...readSyncOptions(context, itemIndex), dryRun, pacer, signal });
+	} catch (error) {
+		// A folder that could not be read looks empty, and a mirror of an empty source is refused:
+		// the credential or permission problem is the one to report, not the refusal.
+		const failure = pacer.failure;
+		const cause = error instanceof SafetyError && (failure instanceof AuthenticationError || failure instanceof PermissionError) ? failure : error;
+		throw toNodeError(context.getNode(), cause, itemIndex);
+	}
+	// A run where everything failed is a node error; so is a diff built on a folder that could not be
+	// read. A listing that found no folder (a destination yet to be created) is neither.
+	const failed = report.status === 'failed' && (report.failed > 0 || pacer.failure !== undefined);
+	if (failed || (dryRun && report.listingErrors.length > 0 && pacer.failure)) throw toNodeError(context.getNode(), failedRun(report, pacer.failure, dryRun), itemIndex);
 	return { report, source, destination };
 }
 

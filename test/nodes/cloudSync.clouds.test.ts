@@ -1,0 +1,726 @@
+/**
+ * The Cloud Sync node on Google Drive and Dropbox, through n8n-core's engine, against the protocol
+ * emulators: every operation on each cloud, the errors a user meets (each a node error naming the item
+ * and saying what to change), continue-on-fail, secrets kept out of every output, cancellation, and the
+ * folder pickers' list searches.
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { createHash } from 'node:crypto';
+import { inspect } from 'node:util';
+import { LoadOptionsContext } from 'n8n-core';
+import {
+	Workflow,
+	type ICredentialDataDecryptedObject,
+	type ICredentialsHelper,
+	type IDataObject,
+	type INode,
+	type INodeListSearchResult,
+	type INodeParameters,
+	type INodeType,
+	type INodeTypes,
+	type IWorkflowExecuteAdditionalData,
+} from 'n8n-workflow';
+import { CloudSync } from '../../nodes/CloudSync/CloudSync.node';
+import { CloudSyncTrigger } from '../../nodes/CloudSyncTrigger/CloudSyncTrigger.node';
+import { CloudSyncDropboxOAuth2Api } from '../../credentials/CloudSyncDropboxOAuth2Api.credentials';
+import { CloudSyncGoogleDriveOAuth2Api } from '../../credentials/CloudSyncGoogleDriveOAuth2Api.credentials';
+import { CloudSyncGoogleServiceAccountApi } from '../../credentials/CloudSyncGoogleServiceAccountApi.credentials';
+import { fixtureCredentialTypes } from './fixtures/credentials';
+import { fixtureNodeTypes } from './fixtures/nodes';
+import { disposeHarness, outputItems, readBinary, runWorkflow, type ErrorSummary, type RunOptions, type WorkflowJson, type WorkflowRunResult } from './harness';
+import { DropboxEmulator } from '../emulators/dropbox';
+import { recordingPacer, sdkClient, startDrive, type DriveFixture } from '../support/drive';
+import { GoogleDriveProvider } from '../../lib/providers/drive';
+import { pseudoRandomBytes, readAll } from '../conformance/suite';
+import { removeTempDirs, tempDir, writeTree } from '../support/trees';
+
+const MiB = 1024 * 1024;
+const NODE = 'n8n-nodes-cloudsync.cloudSync';
+
+let drive: DriveFixture;
+let dropbox: DropboxEmulator;
+let allowed: string;
+let outside: string;
+/** An access token Drive issued to the test's OAuth client, as n8n keeps the last one in oauthTokenData. */
+let driveAccessToken: string;
+let counter = 0;
+
+beforeAll(async () => {
+	[drive, dropbox] = await Promise.all([startDrive(), DropboxEmulator.start()]);
+	process.env.CLOUDSYNC_GOOGLE_API_URL = drive.emulator.baseUrl;
+	process.env.CLOUDSYNC_DROPBOX_API_URL = dropbox.baseUrl;
+	allowed = await tempDir('n8n-files');
+	outside = await tempDir('not-allowed');
+	process.env.N8N_RESTRICT_FILE_ACCESS_TO = allowed;
+	driveAccessToken = (await sdkClient(drive).client.getAccessToken()).token!;
+});
+afterAll(async () => {
+	await Promise.all([drive.emulator.stop(), dropbox.stop()]);
+	disposeHarness();
+	await removeTempDirs();
+});
+beforeEach(() => {
+	drive.emulator.server.clearFaults();
+	drive.emulator.quotaBytes = undefined;
+	dropbox.server.clearFaults();
+	dropbox.quotaBytes = Number.POSITIVE_INFINITY;
+});
+
+// ---------------------------------------------------------------------------------------------
+// Workflows
+
+/** Credentials as n8n stores them: the OAuth2 client, and the token data of the sign-in. */
+function storedCredentials(overrides: Record<string, ICredentialDataDecryptedObject> = {}): Record<string, ICredentialDataDecryptedObject> {
+	return {
+		fixtureApi: { user: 'ada', apiKey: 'secret-key' },
+		cloudSyncGoogleDriveOAuth2Api: {
+			clientId: drive.auth.clientId,
+			clientSecret: drive.auth.clientSecret,
+			oauthTokenData: { access_token: driveAccessToken, refresh_token: drive.auth.refreshToken, token_type: 'Bearer' },
+		},
+		cloudSyncDropboxOAuth2Api: {
+			clientId: dropbox.credentials.clientId,
+			clientSecret: dropbox.credentials.clientSecret,
+			oauthTokenData: { access_token: dropbox.issueAccessToken(), refresh_token: dropbox.credentials.refreshToken, token_type: 'bearer' },
+		},
+		...overrides,
+	};
+}
+
+const baseOptions = (): RunOptions => ({
+	nodeTypes: { ...fixtureNodeTypes, [NODE]: new CloudSync() },
+	credentialTypes: [...fixtureCredentialTypes, new CloudSyncGoogleDriveOAuth2Api(), new CloudSyncDropboxOAuth2Api(), new CloudSyncGoogleServiceAccountApi()],
+	credentials: storedCredentials(),
+});
+
+interface Step {
+	name: string;
+	type: string;
+	parameters: INodeParameters;
+	continueOnFail?: boolean;
+	/** Credential types to attach; by default those the parameters' clouds need. */
+	credentials?: string[];
+}
+
+const CREDENTIAL_OF: Record<string, string> = {
+	googleDrive: 'cloudSyncGoogleDriveOAuth2Api',
+	googleDriveServiceAccount: 'cloudSyncGoogleServiceAccountApi',
+	dropbox: 'cloudSyncDropboxOAuth2Api',
+};
+
+function credentialsFor(step: Step): INode['credentials'] {
+	if (step.type.includes('fixtureFileMaker')) return { fixtureApi: { id: 'fixture', name: 'Fixture' } };
+	const types =
+		step.credentials ??
+		['sourceCloud', 'destinationCloud', 'targetCloud'].map((key) => CREDENTIAL_OF[String(step.parameters[key])]).filter((type): type is string => Boolean(type));
+	return types.length > 0 ? Object.fromEntries(types.map((type) => [type, { id: type, name: `My ${type}` }])) : undefined;
+}
+
+/** Manual Trigger (emitting `items`) → each step in turn. */
+function workflow(steps: Step[], items: IDataObject[] = [{}]): WorkflowJson {
+	const nodes: INode[] = [
+		{ id: 't', name: 'Manual Trigger', type: 'n8n-nodes-base.manualTrigger', typeVersion: 1, position: [0, 0], parameters: {} },
+		...steps.map((step, index) => ({
+			id: `n${index}`,
+			name: step.name,
+			type: step.type,
+			typeVersion: 1,
+			position: [220 * (index + 1), 0] as [number, number],
+			parameters: step.parameters,
+			credentials: credentialsFor(step),
+			continueOnFail: step.continueOnFail,
+		})),
+	];
+	const connections: WorkflowJson['connections'] = {};
+	for (let i = 0; i < nodes.length - 1; i++) connections[nodes[i].name] = { main: [[{ node: nodes[i + 1].name, type: 'main', index: 0 }]] };
+	return { name: 'clouds', nodes, connections, pinData: { 'Manual Trigger': items.map((json) => ({ json })) }, settings: { executionOrder: 'v1' } };
+}
+
+const cloudSync = (parameters: INodeParameters, extra: Partial<Step> = {}): Step => ({ name: 'Cloud Sync', type: NODE, parameters, ...extra });
+
+type Side = 'source' | 'destination' | 'target';
+const onDrive = (side: Side, folderId: string): INodeParameters => ({ [`${side}Cloud`]: 'googleDrive', [`${side}DriveFolder`]: { __rl: true, mode: 'id', value: folderId } });
+const onDropbox = (side: Side, folder: string): INodeParameters => ({ [`${side}Cloud`]: 'dropbox', [`${side}DropboxFolder`]: { __rl: true, mode: 'path', value: folder } });
+const onLocal = (side: Side, folder: string): INodeParameters => ({ [`${side}Cloud`]: 'local', [`${side}LocalPath`]: folder });
+
+const run = (steps: Step[], items?: IDataObject[], options: Partial<RunOptions> = {}) => runWorkflow(workflow(steps, items), { ...baseOptions(), ...options });
+
+/** The node's error in its first run. */
+function nodeError(result: WorkflowRunResult, name = 'Cloud Sync'): ErrorSummary {
+	const error = result.nodes[name]?.[0]?.error;
+	if (!error) throw new Error(`${name} did not fail: ${JSON.stringify(result.nodes[name]?.[0]?.outputs)}`);
+	return error;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clouds
+
+const unique = (label: string) => `${label}-${++counter}`;
+
+/** A new Drive folder under My Drive holding `files` (path → content). */
+function driveFolder(files: Record<string, string | Buffer> = {}, modifiedTime?: number): string {
+	const folderId = drive.emulator.addFolder(drive.emulator.myDriveRootId, unique('drive'));
+	for (const [file, content] of Object.entries(files)) {
+		const parent = path.posix.dirname(file) === '.' ? folderId : drive.emulator.folderAt(path.posix.dirname(file), folderId);
+		drive.emulator.addFile(parent, path.posix.basename(file), content, { modifiedTime });
+	}
+	return folderId;
+}
+
+/** A new Dropbox folder holding `files`; returns its path. */
+function dropboxFolder(files: Record<string, string | Buffer> = {}, clientModified?: number): string {
+	const folder = `/${unique('dropbox')}`;
+	dropbox.seedFolder(folder);
+	for (const [file, content] of Object.entries(files)) dropbox.seedFile(`${folder}/${file}`, content, { clientModified });
+	return folder;
+}
+
+/** Every file below a Drive folder: path → content (one char per byte), read through the provider (not the node). */
+async function driveTree(folderId: string): Promise<Record<string, string>> {
+	const provider = await GoogleDriveProvider.open({ auth: drive.auth, root: folderId, apiBaseUrl: drive.emulator.baseUrl, pacer: recordingPacer().pacer });
+	const tree: Record<string, string> = {};
+	for await (const entry of provider.list('', { recursive: true })) {
+		if (!entry.isDir) tree[entry.path] = (await readAll(await provider.read(entry.path))).toString('latin1');
+	}
+	return tree;
+}
+
+/** Every file below a Dropbox folder: path → content (one char per byte). */
+function dropboxTree(folder: string): Record<string, string> {
+	const tree: Record<string, string> = {};
+	for (const display of dropbox.paths(folder)) {
+		const content = dropbox.content(display);
+		if (content !== undefined) tree[display.slice(folder.length + 1)] = content.toString('latin1');
+	}
+	return tree;
+}
+
+/** Every secret the clouds handed out or the credentials hold. */
+function secrets(): string[] {
+	return [
+		drive.auth.clientSecret,
+		drive.auth.refreshToken,
+		...drive.emulator.issuedAccessTokens(),
+		dropbox.credentials.clientSecret,
+		dropbox.credentials.refreshToken,
+		...dropbox.issuedAccessTokens,
+		'secret-key',
+	];
+}
+
+/** No secret in any output item, error message, description or error object of the run. */
+function expectNoSecrets(result: WorkflowRunResult, more: string[] = []): void {
+	const shown = [JSON.stringify(result.nodes, (_key, value: unknown) => (typeof value === 'bigint' ? String(value) : value)), inspect(result.nodes, { depth: 12 }), inspect(result.error, { depth: 12 })].join('\n');
+	for (const secret of [...secrets(), ...more]) expect(shown).not.toContain(secret);
+}
+
+function expectNodeError(error: ErrorSummary, message: RegExp, description: RegExp, itemIndex = 0): void {
+	expect(error.name).toMatch(/^Node(Operation|Api)Error$/);
+	expect(error.message).toMatch(message);
+	expect(error.description ?? '').toMatch(description);
+	expect(error.itemIndex).toBe(itemIndex);
+}
+
+const sha1 = (content: Buffer | string) => createHash('sha1').update(typeof content === 'string' ? Buffer.from(content, 'latin1') : content).digest('hex');
+const hashed = (tree: Record<string, string | Buffer>) => Object.fromEntries(Object.entries(tree).map(([file, content]) => [file, sha1(content)]));
+
+async function localFolder(files: Record<string, string | Buffer> = {}): Promise<string> {
+	const folder = await fs.mkdtemp(path.join(allowed, 'local-'));
+	await writeTree(folder, files);
+	return folder;
+}
+
+async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+	const deadline = Date.now() + timeoutMs;
+	while (!condition()) {
+		if (Date.now() > deadline) throw new Error('condition not met in time');
+		await new Promise((resolve) => setTimeout(resolve, 5));
+	}
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('every operation on Google Drive and Dropbox', () => {
+	it('lists a Google Drive folder and a Dropbox folder, subfolders included, one item per file', async () => {
+		const files = { 'a.txt': 'alpha', 'docs/b.pdf': 'bravo', 'docs/deep/c.jpg': 'charlie' };
+		const folderId = driveFolder(files);
+		const folder = dropboxFolder(files);
+		for (const [location, label] of [
+			[onDrive('target', folderId), `Google Drive:${folderId}`],
+			[onDropbox('target', folder), `Dropbox:${folder}`],
+		] as const) {
+			const result = await run([cloudSync({ resource: 'folder', operation: 'list', ...location })]);
+			expect(result.status).toBe('success');
+			const items = outputItems(result, 'Cloud Sync');
+			expect(items.map((item) => item.json.path).sort()).toEqual(['a.txt', 'docs/b.pdf', 'docs/deep/c.jpg']);
+			expect(items.find((item) => item.json.path === 'a.txt')).toMatchObject({ json: { name: 'a.txt', type: 'file', size: 5, cloud: label }, pairedItem: { item: 0 } });
+			expectNoSecrets(result);
+		}
+	});
+
+	it('Diff from Google Drive to Dropbox says what a mirror would do and why, and changes nothing', async () => {
+		const hourAgo = Date.now() - 3_600_000;
+		const folderId = driveFolder({ 'new.txt': 'new', 'same.txt': 'same', 'changed.txt': 'changed at the source' }, hourAgo);
+		const folder = dropboxFolder({ 'same.txt': 'same', 'changed.txt': 'old', 'extra.txt': 'only here', 'keep.txt': 'k' }, hourAgo);
+		drive.emulator.addFile(folderId, 'keep.txt', 'k', { modifiedTime: hourAgo });
+		const before = dropboxTree(folder);
+		const result = await run([cloudSync({ resource: 'folder', operation: 'diff', ...onDrive('source', folderId), ...onDropbox('destination', folder), mode: 'mirror' })]);
+		const items = outputItems(result, 'Cloud Sync').map((item) => item.json);
+		expect(
+			items
+				.filter((json) => json.type === 'action')
+				.map((json) => `${json.action} ${json.path}`)
+				.sort(),
+		).toEqual(['copy new.txt', 'delete extra.txt', 'update changed.txt']);
+		expect(items.at(-1)).toMatchObject({ type: 'summary', status: 'planned', dryRun: true, source: `Google Drive:${folderId}`, destination: `Dropbox:${folder}` });
+		expect(dropboxTree(folder)).toEqual(before);
+	});
+
+	it('syncs Google Drive → Dropbox and Dropbox → Google Drive; a second run finds nothing to do', async () => {
+		const files = { 'a.txt': 'alpha', 'docs/b.pdf': 'bravo', 'docs/deep/c.bin': pseudoRandomBytes(300_000, 'c.bin') };
+		const driveSource = driveFolder(files);
+		const dropboxDestination = dropboxFolder();
+		const toDropbox = cloudSync({ resource: 'folder', operation: 'sync', ...onDrive('source', driveSource), ...onDropbox('destination', dropboxDestination), mode: 'mirror', output: 'both' });
+		const first = await run([toDropbox]);
+		const [summary, ...results] = outputItems(first, 'Cloud Sync');
+		expect(summary.json).toMatchObject({ type: 'summary', status: 'success', added: 3, updated: 0, deleted: 0, failed: 0, bytes: 300_010 });
+		expect(results.map((item) => `${item.json.action} ${item.json.path} ${item.json.status}`).sort()).toEqual([
+			'copy a.txt done',
+			'copy docs/b.pdf done',
+			'copy docs/deep/c.bin done',
+			'mkdir docs done',
+			'mkdir docs/deep done',
+		]);
+		expect(results.every((item) => (item.pairedItem as { item: number }).item === 0)).toBe(true);
+		expect(hashed(dropboxTree(dropboxDestination))).toEqual(hashed(files));
+		const again = await run([toDropbox]);
+		expect(outputItems(again, 'Cloud Sync')[0].json).toMatchObject({ status: 'success', added: 0, updated: 0, deleted: 0 });
+
+		const driveDestination = driveFolder();
+		const toDrive = cloudSync({ resource: 'folder', operation: 'sync', ...onDropbox('source', dropboxDestination), ...onDrive('destination', driveDestination), mode: 'mirror' });
+		const back = await run([toDrive]);
+		expect(outputItems(back, 'Cloud Sync')[0].json).toMatchObject({ status: 'success', added: 3, failed: 0, source: `Dropbox:${dropboxDestination}`, destination: `Google Drive:${driveDestination}` });
+		expect(hashed(await driveTree(driveDestination))).toEqual(hashed(files));
+		const backAgain = await run([toDrive]);
+		expect(outputItems(backAgain, 'Cloud Sync')[0].json).toMatchObject({ status: 'success', added: 0, updated: 0, deleted: 0 });
+		expectNoSecrets(backAgain);
+	});
+
+	it('syncs a local folder to Dropbox (the Dropbox credential serves the destination only)', async () => {
+		const source = await localFolder({ 'a.txt': 'alpha', 'sub/b.txt': 'bravo', 'keep.txt': 'kept' });
+		const folder = dropboxFolder({ 'a.txt': 'stale content', 'keep.txt': 'kept', 'old.txt': 'gone at the source' });
+		const result = await run([cloudSync({ resource: 'folder', operation: 'sync', ...onLocal('source', source), ...onDropbox('destination', folder), mode: 'mirror' })]);
+		expect(outputItems(result, 'Cloud Sync')[0].json).toMatchObject({ status: 'success', added: 1, updated: 1, deleted: 1, source: `Local:${source}`, destination: `Dropbox:${folder}` });
+		expect(dropboxTree(folder)).toEqual({ 'a.txt': 'alpha', 'sub/b.txt': 'bravo', 'keep.txt': 'kept' });
+	});
+
+	it.each(['Google Drive', 'Dropbox'])('uploads a binary from an earlier node to a path expression, creating its folders, and downloads it back (%s)', async (cloud) => {
+		const folderId = driveFolder();
+		const folder = dropboxFolder();
+		const location = cloud === 'Dropbox' ? onDropbox('target', folder) : onDrive('target', folderId);
+		const result = await run([
+			{ name: 'Make', type: 'test-fixtures.fixtureFileMaker', parameters: { fileName: 'report.pdf', content: 'PDF bytes', size: 300_000 } },
+			cloudSync({ resource: 'file', operation: 'upload', ...location, filePath: "={{ 'Reports/' + $json.user + '/2026/' + $binary.data.fileName }}" }, { name: 'Upload' }),
+			cloudSync({ resource: 'file', operation: 'download', ...location, filePath: '={{ $json.path }}', binaryPropertyName: 'file' }, { name: 'Download' }),
+		]);
+		expect(result.status).toBe('success');
+		expect(outputItems(result, 'Upload')[0]).toMatchObject({ json: { path: 'Reports/ada/2026/report.pdf', type: 'file', size: 300_000 }, pairedItem: { item: 0 } });
+		const stored = cloud === 'Dropbox' ? dropbox.content(`${folder}/Reports/ada/2026/report.pdf`)! : drive.emulator.content(drive.emulator.statPath('Reports/ada/2026/report.pdf', folderId)!.id!);
+		expect(stored.length).toBe(300_000);
+		const downloaded = outputItems(result, 'Download')[0];
+		expect(downloaded).toMatchObject({ json: { path: 'Reports/ada/2026/report.pdf', size: 300_000 }, pairedItem: { item: 0 } });
+		expect(downloaded.binary!.file.fileName).toBe('report.pdf');
+		expect((await readBinary(downloaded.binary!.file)).equals(stored)).toBe(true);
+		expectNoSecrets(result);
+	});
+
+	it.each(['Google Drive', 'Dropbox'])('moves a file into new folders, never over an existing file unless asked, and deletes one (%s)', async (cloud) => {
+		const files = { 'in/a.txt': 'a', 'out/a.txt': 'existing' };
+		const folderId = driveFolder(files);
+		const folder = dropboxFolder(files);
+		const location = cloud === 'Dropbox' ? onDropbox('target', folder) : onDrive('target', folderId);
+		const tree = () => (cloud === 'Dropbox' ? Promise.resolve(dropboxTree(folder)) : driveTree(folderId));
+
+		const refused = await run([cloudSync({ resource: 'file', operation: 'move', ...location, fromPath: 'in/a.txt', toPath: 'out/a.txt' })]);
+		expectNodeError(nodeError(refused), /"out\/a.txt" already exists/, /If File Exists to Replace It/);
+		const moved = await run([cloudSync({ resource: 'file', operation: 'move', ...location, fromPath: 'in/a.txt', toPath: 'archive/2026/a.txt' })]);
+		expect(outputItems(moved, 'Cloud Sync')[0]).toMatchObject({ json: { path: 'archive/2026/a.txt', previousPath: 'in/a.txt', type: 'file' }, pairedItem: { item: 0 } });
+		const deleted = await run([cloudSync({ resource: 'file', operation: 'delete', ...location, filePath: 'out/a.txt' })]);
+		expect(outputItems(deleted, 'Cloud Sync')[0].json).toMatchObject({ path: 'out/a.txt', deleted: true, type: 'file' });
+		expect(await tree()).toEqual({ 'archive/2026/a.txt': 'a' });
+	});
+});
+
+describe('errors a user meets: a node error for the item, saying what to change, and no secret anywhere', () => {
+	it('an expired access token is refreshed without the user noticing, on both clouds', async () => {
+		const folderId = driveFolder({ 'a.txt': 'alpha' });
+		const folder = dropboxFolder();
+		// The tokens n8n saved at sign-in have expired since.
+		const credentials = storedCredentials();
+		drive.emulator.expireAccessTokens();
+		dropbox.expireAccessTokens();
+		drive.emulator.clearLog();
+		dropbox.server.log.length = 0;
+		const result = await run([cloudSync({ resource: 'folder', operation: 'sync', ...onDrive('source', folderId), ...onDropbox('destination', folder), mode: 'copy' })], undefined, { credentials });
+		expect(outputItems(result, 'Cloud Sync')[0].json).toMatchObject({ status: 'success', added: 1 });
+		expect(dropboxTree(folder)).toEqual({ 'a.txt': 'alpha' });
+		const driveLog = drive.emulator.server.log.map((entry) => `${entry.method} ${entry.path} ${entry.status}`);
+		expect(driveLog.slice(0, 3)).toEqual([expect.stringMatching(/^GET \/drive\/v3\/files\/\S+ 401$/), 'POST /token 200', expect.stringMatching(/^GET \/drive\/v3\/files\/\S+ 200$/)]);
+		expect(dropbox.requestCount('oauth2/token')).toBeGreaterThanOrEqual(1);
+		expect(dropbox.requests().filter((entry) => entry.status === 401)).toEqual([]);
+		expectNoSecrets(result);
+		driveAccessToken = (await sdkClient(drive).client.getAccessToken()).token!;
+	});
+
+	it('revoked Google access fails with an error that says to reconnect the credential', async () => {
+		// The user signed in (n8n saved the tokens), then removed the app's access in their Google account.
+		const own = drive.emulator.addOAuthClient();
+		const signedIn = (await sdkClient({ emulator: drive.emulator, auth: own }).client.getAccessToken()).token!;
+		drive.emulator.revokeRefreshToken(own.refreshToken);
+		const credentials = storedCredentials({
+			cloudSyncGoogleDriveOAuth2Api: { clientId: own.clientId, clientSecret: own.clientSecret, oauthTokenData: { access_token: signedIn, refresh_token: own.refreshToken } },
+		});
+		const result = await run([cloudSync({ resource: 'folder', operation: 'list', ...onDrive('target', driveFolder({ 'a.txt': 'a' })) })], undefined, { credentials });
+		expectNodeError(nodeError(result), /Google refused the Drive credential/, /Reconnect the credential/);
+		expectNoSecrets(result, [own.clientSecret, own.refreshToken]);
+	});
+
+	it('revoked Dropbox access fails with an error that says to reconnect, not with a refusal to mirror an "empty" source', async () => {
+		// Revoking is account-wide in the emulator: this test has its own.
+		const revoked = await DropboxEmulator.start();
+		const shared = process.env.CLOUDSYNC_DROPBOX_API_URL;
+		process.env.CLOUDSYNC_DROPBOX_API_URL = revoked.baseUrl;
+		try {
+			revoked.seedFile('/Photos/a.jpg', 'a');
+			const credentials = storedCredentials({
+				cloudSyncDropboxOAuth2Api: {
+					clientId: revoked.credentials.clientId,
+					clientSecret: revoked.credentials.clientSecret,
+					oauthTokenData: { access_token: revoked.issueAccessToken(), refresh_token: revoked.credentials.refreshToken },
+				},
+			});
+			revoked.revokeAccess();
+			const destination = await localFolder({ 'a.jpg': 'a', 'b.jpg': 'b' });
+			const sync = await run([cloudSync({ resource: 'folder', operation: 'sync', ...onDropbox('source', '/Photos'), ...onLocal('destination', destination), mode: 'mirror' })], undefined, {
+				credentials,
+			});
+			expectNodeError(nodeError(sync), /Dropbox refused to renew the access token \(invalid_grant\)/, /Reconnect the credential/);
+			expect(await fs.readdir(destination)).toEqual(['a.jpg', 'b.jpg']);
+			const list = await run([cloudSync({ resource: 'folder', operation: 'list', ...onDropbox('target', '/Photos') })], undefined, { credentials });
+			expectNodeError(nodeError(list), /Dropbox refused/, /Reconnect the credential/);
+			for (const result of [sync, list]) expectNoSecrets(result, [revoked.credentials.clientSecret, revoked.credentials.refreshToken, ...revoked.issuedAccessTokens]);
+		} finally {
+			process.env.CLOUDSYNC_DROPBOX_API_URL = shared;
+			await revoked.stop();
+		}
+	});
+
+	it('a full Dropbox fails the upload with an error that says to free space', async () => {
+		const folder = dropboxFolder();
+		dropbox.quotaBytes = dropbox.usedBytes + 1000;
+		const result = await run([
+			{ name: 'Make', type: 'test-fixtures.fixtureFileMaker', parameters: { fileName: 'big.bin', size: 5000 } },
+			cloudSync({ resource: 'file', operation: 'upload', ...onDropbox('target', folder), filePath: 'big.bin' }),
+		]);
+		expectNodeError(nodeError(result), /The Dropbox account is full/, /Free space in the destination account/);
+		expect(dropboxTree(folder)).toEqual({});
+		expectNoSecrets(result);
+	});
+
+	it('a full Google Drive fails a sync that could copy nothing, with an error that says to free space', async () => {
+		const folder = dropboxFolder({ 'a.bin': pseudoRandomBytes(5000, 'a'), 'b.bin': pseudoRandomBytes(5000, 'b') });
+		const folderId = driveFolder();
+		drive.emulator.quotaBytes = drive.emulator.usage() + 1000;
+		const result = await run([cloudSync({ resource: 'folder', operation: 'sync', ...onDropbox('source', folder), ...onDrive('destination', folderId), mode: 'copy' })]);
+		expectNodeError(nodeError(result), /The sync failed: 2 file action\(s\) failed and nothing changed\. Google Drive storage is full/, /Free space/);
+		expect(await driveTree(folderId)).toEqual({});
+		expectNoSecrets(result);
+	});
+
+	it.each(['Google Drive', 'Dropbox'])('downloading a missing path fails with an error that says which path to check (%s)', async (cloud) => {
+		const location = cloud === 'Dropbox' ? onDropbox('target', dropboxFolder({ 'a.txt': 'a' })) : onDrive('target', driveFolder({ 'a.txt': 'a' }));
+		const result = await run([cloudSync({ resource: 'file', operation: 'download', ...location, filePath: 'reports/missing.pdf' })]);
+		expectNodeError(nodeError(result), /Not found: reports\/missing\.pdf/, /Check the path "reports\/missing\.pdf": it is relative to the folder chosen in this node/);
+		expectNoSecrets(result);
+	});
+
+	it.each(['Google Drive', 'Dropbox'])('writing where the account may not fails with an error that says to ask for access (%s)', async (cloud) => {
+		const folderId = driveFolder({ 'kept.txt': 'kept' });
+		const folder = dropboxFolder({ 'kept.txt': 'kept' });
+		if (cloud === 'Dropbox') dropbox.denyWrites(folder);
+		else drive.emulator.setReadOnly(folderId, true);
+		const location = cloud === 'Dropbox' ? onDropbox('target', folder) : onDrive('target', folderId);
+		const result = await run([
+			{ name: 'Make', type: 'test-fixtures.fixtureFileMaker', parameters: { fileName: 'new.txt', content: 'new' } },
+			cloudSync({ resource: 'file', operation: 'upload', ...location }),
+		]);
+		expectNodeError(nodeError(result), cloud === 'Dropbox' ? /Dropbox does not allow this account to change new\.txt/ : /No permission for new\.txt: The user does not have sufficient permissions/, /Ask the owner for edit access/);
+		expect(cloud === 'Dropbox' ? dropboxTree(folder) : await driveTree(folderId)).toEqual({ 'kept.txt': 'kept' });
+		expectNoSecrets(result);
+	});
+
+	it.each(['Google Drive', 'Dropbox'])('a cloud that keeps answering 429 fails after the retries with an error that says to run later (%s)', async (cloud) => {
+		const folderId = driveFolder({ 'a.txt': 'a' });
+		const folder = dropboxFolder({ 'a.txt': 'a' });
+		if (cloud === 'Dropbox') dropbox.server.inject({ route: /\/2\/files\/download$/, kind: 'rate-limit', retryAfterSeconds: 0 });
+		else drive.emulator.server.inject({ route: /^GET \/drive\/v3\/files/, kind: 'rate-limit', retryAfterSeconds: 0 });
+		const location = cloud === 'Dropbox' ? onDropbox('target', folder) : onDrive('target', folderId);
+		const result = await run([cloudSync({ resource: 'file', operation: 'download', ...location, filePath: 'a.txt' })]);
+		expectNodeError(nodeError(result), cloud === 'Dropbox' ? /Dropbox asked to slow down \(too_many_requests\)/ : /Google Drive is rate limiting/, /rate limiting this account: run the sync later/);
+		const limited = cloud === 'Dropbox' ? dropbox.requests('files/download') : drive.emulator.server.requests(/^GET \/drive\/v3\/files/);
+		expect(limited.filter((entry) => entry.status === 429)).toHaveLength(6);
+		expectNoSecrets(result);
+	});
+
+	it('a mirror that would delete most of the destination is refused with an error that says how to allow it; nothing changes', async () => {
+		const folder = dropboxFolder({ 'a.txt': 'a' });
+		const folderId = driveFolder({ 'a.txt': 'a', 'b.txt': 'b', 'c.txt': 'c', 'd.txt': 'd' });
+		const result = await run([cloudSync({ resource: 'folder', operation: 'sync', ...onDropbox('source', folder), ...onDrive('destination', folderId), mode: 'mirror' })]);
+		expectNodeError(nodeError(result), /would delete 3 of the destination's 4 files/, /Nothing was changed\. If the deletions are intended, turn on Options > Force/);
+		expect(Object.keys(await driveTree(folderId)).sort()).toEqual(['a.txt', 'b.txt', 'c.txt', 'd.txt']);
+		expectNoSecrets(result);
+	});
+
+	it('bad input: a relative local folder, a folder outside N8N_RESTRICT_FILE_ACCESS_TO, a path climbing out with ".."', async () => {
+		const folder = dropboxFolder();
+		const relative = await run([cloudSync({ resource: 'folder', operation: 'sync', ...onLocal('source', 'photos/2026'), ...onDropbox('destination', folder), mode: 'copy' })]);
+		expectNodeError(nodeError(relative), /"photos\/2026" is not an absolute path/, /Enter the folder as an absolute path/);
+		const blocked = await run([cloudSync({ resource: 'folder', operation: 'sync', ...onLocal('source', outside), ...onDropbox('destination', folder), mode: 'copy' })]);
+		expectNodeError(nodeError(blocked), /n8n may not access the folder/, /N8N_RESTRICT_FILE_ACCESS_TO/);
+		const climbing = await run([
+			{ name: 'Make', type: 'test-fixtures.fixtureFileMaker', parameters: { fileName: 'x.txt', content: 'x' } },
+			cloudSync({ resource: 'file', operation: 'upload', ...onDropbox('target', folder), filePath: '../escaped.txt' }),
+		]);
+		expectNodeError(nodeError(climbing), /Invalid path "\.\.\/escaped\.txt"/, /without "\.\."/);
+		expect(dropbox.stat('/escaped.txt')).toBeUndefined();
+		expect(dropboxTree(folder)).toEqual({});
+		for (const result of [relative, blocked, climbing]) expectNoSecrets(result);
+	});
+
+	it('a cloud with no credential selected says which credential to select', async () => {
+		const result = await run([cloudSync({ resource: 'folder', operation: 'list', ...onDropbox('target', dropboxFolder()) }, { credentials: [] })]);
+		expectNodeError(nodeError(result), /No usable Dropbox credential is selected/, /Select a "Cloud Sync: Dropbox OAuth2 API" credential in this node/);
+	});
+
+	it('with Continue On Fail the other items pass and the failing one carries its error and pairedItem', async () => {
+		const folder = dropboxFolder({ 'a.txt': 'alpha', 'c.txt': 'charlie' });
+		const result = await run(
+			[cloudSync({ resource: 'file', operation: 'download', ...onDropbox('target', folder), filePath: '={{ $json.file }}' }, { continueOnFail: true })],
+			[{ file: 'a.txt' }, { file: 'missing.txt' }, { file: 'c.txt' }],
+		);
+		expect(result.status).toBe('success');
+		const items = outputItems(result, 'Cloud Sync');
+		expect(items).toHaveLength(3);
+		expect(items[0]).toMatchObject({ json: { path: 'a.txt' }, pairedItem: { item: 0 } });
+		expect(items[1]).toEqual({ json: { error: 'Not found: missing.txt' }, pairedItem: { item: 1 } });
+		expect(items[2]).toMatchObject({ json: { path: 'c.txt' }, pairedItem: { item: 2 } });
+		expect((await readBinary(items[2].binary!.data)).toString()).toBe('charlie');
+		expectNoSecrets(result);
+	});
+});
+
+describe('cancellation', () => {
+	it.each(['Dropbox', 'Google Drive'])('an execution stopped in the middle of a large upload ends cleanly: no half-written file on %s', async (cloud) => {
+		const big = pseudoRandomBytes(20 * MiB, 'big');
+		const source = await localFolder({ 'big.bin': big });
+		const folder = dropboxFolder();
+		const folderId = driveFolder();
+		// Chunks (Dropbox: after the first) take a while, so the stop lands while the file is on its way.
+		const chunkRoute = cloud === 'Dropbox' ? /upload_session\/append_v2$/ : /^PUT \/upload\/drive\/v3\/files/;
+		const chunksSent = () => (cloud === 'Dropbox' ? dropbox.requestCount('files/upload_session/start') : drive.emulator.requestCount(chunkRoute));
+		dropbox.server.log.length = 0;
+		drive.emulator.clearLog();
+		(cloud === 'Dropbox' ? dropbox.server : drive.emulator.server).inject({ route: chunkRoute, kind: 'slow', delayMs: 1500 });
+		const destination = cloud === 'Dropbox' ? onDropbox('destination', folder) : onDrive('destination', folderId);
+		const controller = new AbortController();
+		const result = await run([cloudSync({ resource: 'folder', operation: 'sync', ...onLocal('source', source), ...destination, mode: 'copy' })], undefined, {
+			signal: controller.signal,
+			onNodeStart: (name) => {
+				if (name === 'Cloud Sync') void until(() => chunksSent() > 0).then(() => controller.abort());
+			},
+		});
+		expect(result.status).toBe('canceled');
+		expect(result.error?.name).toBe('ManualExecutionCancelledError');
+		// The node stopped on the signal: nothing after the chunk in flight was sent, and no upload was committed.
+		if (cloud === 'Dropbox') {
+			expect(dropbox.requestCount('files/upload_session/append_v2')).toBeLessThanOrEqual(1);
+			expect(dropbox.requestCount('files/upload_session/finish') + dropbox.requestCount('files/upload_session/finish_batch_v2')).toBe(0);
+			expect(dropbox.stat(`${folder}/big.bin`)).toBeUndefined();
+			expect(dropboxTree(folder)).toEqual({});
+		} else {
+			expect(drive.emulator.requestCount(chunkRoute)).toBe(1);
+			expect(drive.emulator.filesAt('big.bin', folderId)).toEqual([]);
+			expect(await driveTree(folderId)).toEqual({});
+		}
+		expectNoSecrets(result);
+	});
+});
+
+// ---------------------------------------------------------------------------------------------
+// Folder pickers
+
+interface Search {
+	search(method: 'searchDriveFolders' | 'searchDropboxFolders', filter?: string, paginationToken?: string): Promise<INodeListSearchResult>;
+	/** Credential types the method asked n8n for. */
+	requested: string[];
+}
+
+/**
+ * What n8n's editor does when a folder picker opens: POST /dynamic-node-parameters/resource-locator-results
+ * with the node's parameters, its credentials and the path of the parameter; the cli builds a one-node
+ * workflow and calls the method on n8n-core's LoadOptionsContext. The credential store stands in for
+ * the database; n8n-core's own checks (is the credential set, is its entry shown) run as in n8n.
+ */
+function picker(parameters: INodeParameters, parameterPath: string, attached: string[], store = storedCredentials(), nodeType: CloudSync | CloudSyncTrigger = new CloudSync()): Search {
+	const nodeTypes: INodeTypes = { getByName: () => nodeType, getByNameAndVersion: () => nodeType as INodeType, getKnownTypes: () => ({}) };
+	const workflow = new Workflow({
+		nodes: [
+			{
+				id: 'uuid-1234',
+				name: 'Temp-Node',
+				type: nodeType instanceof CloudSync ? NODE : 'n8n-nodes-cloudsync.cloudSyncTrigger',
+				typeVersion: 1,
+				position: [0, 0],
+				parameters,
+				credentials: Object.fromEntries(attached.map((type) => [type, { id: type, name: `My ${type}` }])),
+			},
+		],
+		connections: {},
+		active: false,
+		nodeTypes,
+	});
+	const node = workflow.getNode('Temp-Node')!;
+	const requested: string[] = [];
+	const credentialsHelper = {
+		isCredentialUsableByNode: () => true,
+		getDecrypted: async (_additionalData: unknown, _details: unknown, type: string) => {
+			requested.push(type);
+			return structuredClone(store[type]);
+		},
+	} as unknown as ICredentialsHelper;
+	// The editor sends the node's resolved parameters (defaults filled in) as currentNodeParameters.
+	const additionalData = { credentialsHelper, currentNodeParameters: node.parameters } as unknown as IWorkflowExecuteAdditionalData;
+	const context = new LoadOptionsContext(workflow, node, additionalData, parameterPath);
+	const methods = nodeType.methods.listSearch;
+	return { search: async (method, filter, token) => methods[method].call(context, filter, token), requested };
+}
+
+describe('folder pickers (list searches)', () => {
+	it('Google Drive: folders whose name holds the typed text, shown by path, valued by id, with their Drive link', async () => {
+		const tag = unique('Invoices');
+		const top = drive.emulator.addFolder(drive.emulator.myDriveRootId, `Picker ${tag}`);
+		const nested = drive.emulator.addFolder(drive.emulator.addFolder(top, 'Accounting'), tag);
+		const old = drive.emulator.addFolder(top, `${tag} old`);
+		drive.emulator.addFile(top, `${tag}.pdf`, 'a file, not a folder');
+		const { search, requested } = picker({ resource: 'folder', operation: 'list', ...onDrive('target', 'root') }, 'parameters.targetDriveFolder', ['cloudSyncGoogleDriveOAuth2Api']);
+		const found = await search('searchDriveFolders', tag);
+		expect(found).toEqual({
+			results: [
+				{ name: `/Picker ${tag}`, value: top, url: `https://drive.google.com/drive/folders/${top}` },
+				{ name: `/Picker ${tag}/Accounting/${tag}`, value: nested, url: `https://drive.google.com/drive/folders/${nested}` },
+				{ name: `/Picker ${tag}/${tag} old`, value: old, url: `https://drive.google.com/drive/folders/${old}` },
+			],
+			paginationToken: undefined,
+		});
+		expect(requested).toEqual(['cloudSyncGoogleDriveOAuth2Api']);
+		const all = await search('searchDriveFolders');
+		expect(all.results[0]).toEqual({ name: '/ (My Drive)', value: 'root', url: 'https://drive.google.com/drive/my-drive' });
+	});
+
+	it('Google Drive: pages through many folders with the pagination token', async () => {
+		const tag = unique('Paged');
+		const parent = drive.emulator.addFolder(drive.emulator.myDriveRootId, tag);
+		const ids = Array.from({ length: 150 }, (_, i) => drive.emulator.addFolder(parent, `${tag}-x-${String(i).padStart(3, '0')}`));
+		const { search } = picker({ resource: 'folder', operation: 'list', ...onDrive('target', 'root') }, 'parameters.targetDriveFolder', ['cloudSyncGoogleDriveOAuth2Api']);
+		const first = await search('searchDriveFolders', `${tag}-x`);
+		expect(first.results).toHaveLength(100);
+		expect(first.paginationToken).toEqual(expect.any(String));
+		const second = await search('searchDriveFolders', `${tag}-x`, first.paginationToken);
+		expect(second.paginationToken).toBeUndefined();
+		expect([...first.results, ...second.results].map((result) => result.value).sort()).toEqual([...ids].sort());
+		expect(second.results[0].name).toMatch(new RegExp(`^/${tag}/${tag}-x-\\d{3}$`));
+	});
+
+	it("Google Drive: the open picker's side decides between the OAuth2 and the service-account credential", async () => {
+		const account = drive.emulator.addServiceAccount();
+		const store = storedCredentials({ cloudSyncGoogleServiceAccountApi: { email: account.clientEmail, privateKey: account.privateKey } });
+		const parameters = { resource: 'folder', operation: 'sync', ...onDrive('source', 'root'), ...onDrive('destination', 'root'), destinationCloud: 'googleDriveServiceAccount' };
+		const attached = ['cloudSyncGoogleDriveOAuth2Api', 'cloudSyncGoogleServiceAccountApi'];
+		const tag = unique('Sides');
+		drive.emulator.addFolder(drive.emulator.myDriveRootId, tag);
+		for (const [side, type] of [
+			['source', 'cloudSyncGoogleDriveOAuth2Api'],
+			['destination', 'cloudSyncGoogleServiceAccountApi'],
+		] as const) {
+			const { search, requested } = picker(parameters, `parameters.${side}DriveFolder`, attached, store);
+			expect((await search('searchDriveFolders', tag)).results.map((result) => result.name)).toEqual([`/${tag}`]);
+			expect(requested).toEqual([type]);
+		}
+	});
+
+	it('Dropbox: folders whose path holds the typed text (any case), shown and valued by path, for any side', async () => {
+		const tag = unique('Photos');
+		dropbox.seedFile(`/${tag}/2026/Summer/a.jpg`, 'a');
+		dropbox.seedFile(`/Archive/${tag.toUpperCase()}-old/b.jpg`, 'b');
+		// The destination's picker of a Local → Dropbox sync: the credential shows for the destination only.
+		const { search, requested } = picker({ resource: 'folder', operation: 'sync', ...onLocal('source', allowed), ...onDropbox('destination', '') }, 'parameters.destinationDropboxFolder', [
+			'cloudSyncDropboxOAuth2Api',
+		]);
+		const found = await search('searchDropboxFolders', tag.toLowerCase());
+		expect(found.paginationToken).toBeUndefined();
+		expect(found.results.map((result) => [result.name, result.value]).sort()).toEqual(
+			[`/Archive/${tag.toUpperCase()}-old`, `/${tag}`, `/${tag}/2026`, `/${tag}/2026/Summer`].map((folder) => [folder, folder]).sort(),
+		);
+		expect(requested).toEqual(['cloudSyncDropboxOAuth2Api']);
+		const all = await search('searchDropboxFolders');
+		expect(all.results[0]).toEqual({ name: '/ (whole Dropbox)', value: '/' });
+	});
+
+	it('Dropbox: an account with more folders than one listing page is searched page by page', async () => {
+		const tag = unique('Many');
+		for (let i = 0; i < 2100; i++) dropbox.seedFolder(`/${tag}/f${String(i).padStart(4, '0')}`);
+		const { search } = picker({ resource: 'folder', operation: 'list', ...onDropbox('target', '') }, 'parameters.targetDropboxFolder', ['cloudSyncDropboxOAuth2Api']);
+		const pages: INodeListSearchResult[] = [await search('searchDropboxFolders', tag)];
+		while (pages.at(-1)!.paginationToken) pages.push(await search('searchDropboxFolders', tag, pages.at(-1)!.paginationToken));
+		expect(pages.length).toBeGreaterThan(1);
+		const values = pages.flatMap((page) => page.results.map((result) => result.value));
+		expect(new Set(values).size).toBe(2101);
+		expect(values).toContain(`/${tag}/f2099`);
+	});
+
+	it('a picker without its credential says which credential to select; a revoked one says to reconnect', async () => {
+		const { search } = picker({ resource: 'folder', operation: 'list', ...onDropbox('target', '') }, 'parameters.targetDropboxFolder', []);
+		await expect(search('searchDropboxFolders')).rejects.toMatchObject({ description: expect.stringMatching(/Select a "Cloud Sync: Dropbox OAuth2 API" credential/) });
+		const own = drive.emulator.addOAuthClient();
+		drive.emulator.revokeRefreshToken(own.refreshToken);
+		const store = storedCredentials({ cloudSyncGoogleDriveOAuth2Api: { clientId: own.clientId, clientSecret: own.clientSecret, oauthTokenData: { refresh_token: own.refreshToken } } });
+		const revoked = picker({ resource: 'folder', operation: 'list', ...onDrive('target', 'root') }, 'parameters.targetDriveFolder', ['cloudSyncGoogleDriveOAuth2Api'], store);
+		const error = await revoked.search('searchDriveFolders').catch((caught: unknown) => caught);
+		expect(error).toMatchObject({ name: 'NodeOperationError', description: expect.stringMatching(/Reconnect the credential/) });
+		expect(inspect(error, { depth: 8 })).not.toContain(own.refreshToken);
+		expect(inspect(error, { depth: 8 })).not.toContain(own.clientSecret);
+	});
+
+	it('the trigger offers the same pickers, with its own credential', async () => {
+		expect(Object.keys(new CloudSyncTrigger().methods.listSearch).sort()).toEqual(['searchDriveFolders', 'searchDropboxFolders']);
+		const tag = unique('Watched');
+		dropbox.seedFolder(`/${tag}/Inbox`);
+		const { search, requested } = picker(onDropbox('target', ''), 'parameters.targetDropboxFolder', ['cloudSyncDropboxOAuth2Api'], storedCredentials(), new CloudSyncTrigger());
+		expect((await search('searchDropboxFolders', tag)).results.map((result) => result.value)).toEqual([`/${tag}`, `/${tag}/Inbox`]);
+		expect(requested).toEqual(['cloudSyncDropboxOAuth2Api']);
+	});
+});
+
+describe('known gaps (lib/)', () => {
+	// The destination's listing fails with "Not found: /" and the engine keeps that as a listing error,
+	// although writing creates the folder: the run is reported "partial" with nothing wrong. A missing
+	// destination root should list as empty (lib/sync.ts listAll). Fails until then.
+	it.failing('syncs into a Dropbox folder that does not exist yet, reported as a plain success', async () => {
+		const source = await localFolder({ 'a.txt': 'alpha' });
+		const folder = `/${unique('not-yet')}/Backups`;
+		const result = await run([cloudSync({ resource: 'folder', operation: 'sync', ...onLocal('source', source), ...onDropbox('destination', folder), mode: 'mirror' })]);
+		expect(dropboxTree(folder)).toEqual({ 'a.txt': 'alpha' });
+		expect(outputItems(result, 'Cloud Sync')[0].json).toMatchObject({ status: 'success', added: 1, listingErrors: [] });
+	});
+});
