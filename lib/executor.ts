@@ -3,7 +3,7 @@ import type { ActionKind, Plan, PlanAction } from './planner';
 import { depth } from './paths';
 import { measure, sameHash } from './hashing';
 import { Pacer } from './pacer';
-import { AbortedError, NotEmptyError, NotFoundError, VerificationError } from './errors';
+import { AbortedError, CloudSyncError, NotEmptyError, NotFoundError, VerificationError } from './errors';
 import { forEachLimit } from './concurrency';
 
 export interface Progress {
@@ -53,7 +53,7 @@ export interface ExecutionReport {
 	cancelled: boolean;
 	deletesHeld?: string;
 	results: ActionResult[];
-	errors: Array<{ path: string; action: ActionKind; message: string }>;
+	errors: Array<{ path: string; action: ActionKind; message: string; hint?: string }>;
 }
 
 /**
@@ -110,7 +110,7 @@ export async function execute(plan: Plan, source: Provider, destination: Provide
 		const result: ActionResult = { action: action.kind, path: action.path, side: action.side, reason, status, bytes };
 		if (error !== undefined) {
 			result.error = errorMessage(error);
-			report.errors.push({ path: action.path, action: action.kind, message: result.error });
+			report.errors.push({ path: action.path, action: action.kind, message: result.error, hint: error instanceof CloudSyncError ? error.hint : undefined });
 			report.failed++;
 		}
 		if (status === 'skipped') report.skipped++;

@@ -71,6 +71,12 @@ export async function listAll(provider: Provider, filter: Filter, pacer: Pacer, 
 	}
 }
 
+/** A destination folder that does not exist yet is empty: writing creates it. */
+function missingRootIsEmpty(listing: Listing): Listing {
+	const missing = listing.error instanceof NotFoundError && listing.error.path === '' && listing.entries.length === 0;
+	return missing ? { entries: [] } : listing;
+}
+
 /** The entries at `paths` (nothing where a path does not exist), with the subtree of each folder. */
 export async function listPaths(provider: Provider, paths: string[], filter: Filter, pacer: Pacer, signal?: AbortSignal): Promise<Listing> {
 	const found = new Map<string, Entry>();
@@ -133,7 +139,9 @@ export async function sync(source: Provider, destination: Provider, options: Syn
 	const { signal } = options;
 	const gather = (provider: Provider) =>
 		options.paths ? listPaths(provider, options.paths, filter, pacer, signal) : listAll(provider, filter, pacer, signal);
-	const [sourceListing, destinationListing] = await Promise.all([gather(source), gather(destination)]);
+	const [sourceListing, destinationListing] = await Promise.all([gather(source), gather(destination).then(missingRootIsEmpty)]);
+	// A source that could not be listed at all says why, rather than looking empty to the guards.
+	if (sourceListing.error && sourceListing.entries.length === 0) throw sourceListing.error;
 	const listingErrors = [
 		...(sourceListing.error ? [`source: ${sourceListing.error.message}`] : []),
 		...(destinationListing.error ? [`destination: ${destinationListing.error.message}`] : []),
