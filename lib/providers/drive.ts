@@ -67,7 +67,7 @@ export interface GoogleDriveProviderOptions {
 
 type AuthClient = InstanceType<typeof googleAuth.OAuth2>;
 
-const FOLDER_MIME = 'application/vnd.google-apps.folder';
+export const FOLDER_MIME = 'application/vnd.google-apps.folder';
 const GOOGLE_APPS_PREFIX = 'application/vnd.google-apps.';
 const DRIVE_SCOPE = 'https://www.googleapis.com/auth/drive';
 const GOOGLE_ROOT_URL = 'https://www.googleapis.com/';
@@ -302,7 +302,7 @@ class SliceStream extends Transform {
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 
-const escapeQuery = (value: string) => value.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
+export const escapeQuery = (value: string) => value.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
 const isFolder = (file: drive_v3.Schema$File) => file.mimeType === FOLDER_MIME;
 const isGoogleApps = (file: drive_v3.Schema$File) => (file.mimeType ?? '').startsWith(GOOGLE_APPS_PREFIX) && !isFolder(file);
 const isInsideOrSame = (path: string, folder: string) => path === folder || path.startsWith(`${folder}/`);
@@ -327,7 +327,8 @@ function driveHashes(file: drive_v3.Schema$File): Hashes {
 	return hashes;
 }
 
-function createAuthClient(credentials: GoogleDriveProviderOptions['auth'], apiBaseUrl?: string): AuthClient {
+/** The Google auth client for a user or a service account, as every Drive call in this package uses it. */
+export function createAuthClient(credentials: GoogleDriveProviderOptions['auth'], apiBaseUrl?: string): AuthClient {
 	// The pacer is the one place that retries; the SDK's own retries would multiply its attempts.
 	// Node's own fetch, because gaxios would otherwise import node-fetch, an ES module, at run time.
 	const transporterOptions = { retryConfig: { retry: 0, noResponseRetries: 0 }, fetchImplementation: fetch };
@@ -352,7 +353,7 @@ function createAuthClient(credentials: GoogleDriveProviderOptions['auth'], apiBa
 	return client;
 }
 
-function rootUrlFor(apiBaseUrl: string | undefined): string {
+export function rootUrlFor(apiBaseUrl: string | undefined): string {
 	if (apiBaseUrl === undefined) return GOOGLE_ROOT_URL;
 	const url = new URL(apiBaseUrl);
 	if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CloudSyncError(`apiBaseUrl must be an http(s) address: ${apiBaseUrl}`);

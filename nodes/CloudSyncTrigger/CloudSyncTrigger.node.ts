@@ -63,7 +63,7 @@ export class CloudSyncTrigger implements INodeType {
 				type: 'multiOptions',
 				default: [...EVENTS],
 				options: EVENTS.map((event) => ({ name: event[0].toUpperCase() + event.slice(1), value: event })),
-				description: 'Which kinds of change start the workflow',
+				description: 'Which kinds of change start the workflow. Dropbox does not tell new files from edited ones: both arrive as Modified, and a move as Deleted plus Modified.',
 			},
 			filterOptions,
 		],

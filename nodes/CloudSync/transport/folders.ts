@@ -2,16 +2,13 @@
  * Folder searches for the editor's folder pickers, straight through the clouds' SDKs: the providers
  * work below one root folder and have no search, and a picker needs one page of folders at a time.
  */
-import { auth as googleAuth, drive as createDriveClient, type drive_v3 } from '@googleapis/drive';
+import { drive as createDriveClient, type drive_v3 } from '@googleapis/drive';
 import { Dropbox, DropboxAuth, DropboxResponseError, type files } from 'dropbox';
 import type { INodeListSearchItems, INodeListSearchResult } from 'n8n-workflow';
 import { AuthenticationError, CloudSyncError, PermissionError, RateLimitError, type GoogleDriveOAuth, type GoogleDriveServiceAccount } from '../../../lib';
-import { mapDriveError } from '../../../lib/providers/drive';
+import { createAuthClient, escapeQuery, FOLDER_MIME, mapDriveError, rootUrlFor } from '../../../lib/providers/drive';
 import { redirectingFetch } from '../../../lib/providers/dropbox';
 
-const FOLDER_MIME = 'application/vnd.google-apps.folder';
-const DRIVE_SCOPE = 'https://www.googleapis.com/auth/drive';
-const GOOGLE_TOKEN_ORIGIN = 'https://oauth2.googleapis.com';
 /** Folders a picker page shows; Drive returns at most this many per request. */
 const PAGE = 100;
 /** Dropbox has no folder query: its listing is read until a page is full or this many listing pages were read. */
@@ -19,7 +16,6 @@ const DROPBOX_LISTING_PAGES = 5;
 const DROPBOX_LISTING_LIMIT = 2000;
 const MAX_DEPTH = 32;
 
-const escapeQuery = (value: string) => value.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
 const byName = (a: INodeListSearchItems, b: INodeListSearchItems) => a.name.localeCompare(b.name);
 const matches = (text: string, filter?: string) => !filter || text.toLowerCase().includes(filter.trim().toLowerCase());
 
@@ -27,29 +23,6 @@ const matches = (text: string, filter?: string) => !filter || text.toLowerCase()
 // Google Drive
 
 type DriveAuth = GoogleDriveOAuth | GoogleDriveServiceAccount;
-type AuthClient = InstanceType<typeof googleAuth.OAuth2>;
-
-/** The auth client the provider builds (lib/providers/drive.ts): no SDK retries, Node's fetch, token requests sent to an emulator when one is named. */
-function driveAuthClient(credentials: DriveAuth, apiBaseUrl?: string): AuthClient {
-	const transporterOptions = { retryConfig: { retry: 0, noResponseRetries: 0 }, fetchImplementation: fetch };
-	let client: AuthClient;
-	if ('privateKey' in credentials) {
-		client = new googleAuth.JWT({ email: credentials.clientEmail, key: credentials.privateKey, scopes: [DRIVE_SCOPE], transporterOptions });
-	} else {
-		client = new googleAuth.OAuth2({ clientId: credentials.clientId, clientSecret: credentials.clientSecret, transporterOptions });
-		client.setCredentials({ refresh_token: credentials.refreshToken, access_token: credentials.accessToken });
-	}
-	if (apiBaseUrl) {
-		client.transporter.interceptors.request.add({
-			resolved: async (config) => {
-				const url = new URL(config.url);
-				if (url.origin === GOOGLE_TOKEN_ORIGIN) config.url = new URL(`${url.pathname}${url.search}`, apiBaseUrl);
-				return config;
-			},
-		});
-	}
-	return client;
-}
 
 function statusOf(error: unknown): number | undefined {
 	const shape = error as { status?: number; response?: { status?: number } };
@@ -61,8 +34,8 @@ function statusOf(error: unknown): number | undefined {
  * `filter`; each shown with its path from the top of its drive, valued by id.
  */
 export async function searchDriveFolderPage(auth: DriveAuth, filter: string | undefined, pageToken: string | undefined, apiBaseUrl?: string): Promise<INodeListSearchResult> {
-	const client = driveAuthClient(auth, apiBaseUrl);
-	const rootUrl = apiBaseUrl ? `${apiBaseUrl.replace(/\/+$/, '')}/` : undefined;
+	const client = createAuthClient(auth, apiBaseUrl);
+	const rootUrl = rootUrlFor(apiBaseUrl);
 	const api = createDriveClient({ version: 'v3', auth: client, rootUrl, retry: false });
 	// An access token Drive no longer accepts is replaced once, as the provider does.
 	const call = async <T>(request: () => Promise<T>): Promise<T> => {
