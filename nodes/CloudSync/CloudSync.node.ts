@@ -4,8 +4,6 @@ import { credentialDisplay } from './transport/credentials';
 import { testGoogleServiceAccount } from './methods/credentialTest';
 import { searchDriveFolders, searchDropboxFolders } from './methods/listSearch';
 
-const CLOUD_NAMES = JSON.stringify({ local: 'Local', googleDrive: 'Google Drive', googleDriveServiceAccount: 'Google Drive', dropbox: 'Dropbox' });
-
 export class CloudSync implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Cloud Sync',
@@ -13,7 +11,8 @@ export class CloudSync implements INodeType {
 		icon: { light: 'file:cloudSync.svg', dark: 'file:cloudSync.dark.svg' },
 		group: ['transform'],
 		version: 1,
-		subtitle: `={{ ($parameter["operation"] ?? "") + ": " + ($parameter["resource"] === "folder" && $parameter["operation"] !== "list" ? (${CLOUD_NAMES})[$parameter["sourceCloud"]] + " → " + (${CLOUD_NAMES})[$parameter["destinationCloud"]] : (${CLOUD_NAMES})[$parameter["targetCloud"]]) }}`,
+		subtitle:
+			'={{ $parameter["operation"] + ": " + ($parameter["resource"] === "folder" && $parameter["operation"] !== "list" ? ({ local: "Local", googleDrive: "Google Drive", googleDriveServiceAccount: "Google Drive", dropbox: "Dropbox" })[$parameter["sourceCloud"]] + " → " + ({ local: "Local", googleDrive: "Google Drive", googleDriveServiceAccount: "Google Drive", dropbox: "Dropbox" })[$parameter["destinationCloud"]] : ({ local: "Local", googleDrive: "Google Drive", googleDriveServiceAccount: "Google Drive", dropbox: "Dropbox" })[$parameter["targetCloud"]]) }}',
 		description: 'List, diff and sync files between local folders, Google Drive and Dropbox',
 		defaults: { name: 'Cloud Sync' },
 		usableAsTool: true,
