@@ -191,3 +191,54 @@ describe('Cloud Sync node driven by change items', () => {
 		expect(Object.keys(filesOnly(await readTree(dst)))).toEqual(['changed.txt']);
 	});
 });
+
+describe('Cloud Sync node with input items as the source', () => {
+	it('syncs binaries made by an earlier node into a folder, once for all items, and a re-run changes nothing', async () => {
+		const { dst } = await folders({}, { 'old.txt': 'left from before', 'keep.txt': 'k' });
+		const steps = [
+			{ name: 'Make', type: 'test-fixtures.fixtureFileMaker', parameters: { fileName: '={{ $json.name }}', content: '={{ $json.content }}' } },
+			cloudSync({ resource: 'folder', operation: 'sync', sourceCloud: 'items', destinationLocalPath: dst, mode: 'mirror', options: { maxDeletePercent: 100 } }),
+		];
+		const made = [
+			{ name: 'report.csv', content: 'a,b\n1,2\n' },
+			{ name: 'notes.txt', content: 'hello' },
+		];
+		const first = await runWorkflow(workflow(steps, made), options);
+		const summaries = outputItems(first, 'Cloud Sync');
+		expect(summaries).toHaveLength(1);
+		expect(summaries[0].json).toMatchObject({ status: 'success', added: 2, deleted: 2, source: 'Input items (data)' });
+		expect(await fs.readFile(path.join(dst, 'report.csv'), 'utf8')).toBe('a,b\n1,2\n');
+		expect(Object.keys(filesOnly(await readTree(dst))).sort()).toEqual(['notes.txt', 'report.csv']);
+
+		const again = await runWorkflow(workflow(steps, made), options);
+		expect(outputItems(again, 'Cloud Sync')[0].json).toMatchObject({ added: 0, updated: 0, deleted: 0 });
+	});
+
+	it('chains two accounts: List and Download on one, then Sync from the items into the other, keeping paths', async () => {
+		const { src, dst } = await folders({ 'a.txt': 'alpha', 'deep/b.txt': 'bravo' });
+		const result = await runWorkflow(
+			workflow([
+				cloudSync({ resource: 'folder', operation: 'list', targetLocalPath: src }, { name: 'List' }),
+				cloudSync({ resource: 'file', operation: 'download', targetLocalPath: src, filePath: '={{ $json.path }}' }, { name: 'Download' }),
+				cloudSync({ resource: 'folder', operation: 'sync', sourceCloud: 'items', destinationLocalPath: dst, mode: 'copy' }, { name: 'Sync' }),
+			]),
+			options,
+		);
+		expect(outputItems(result, 'Sync')[0].json).toMatchObject({ status: 'success', added: 2 });
+		expect(filesOnly(await readTree(dst))).toEqual(filesOnly(await readTree(src)));
+		const [source, copy] = await Promise.all([fs.stat(path.join(src, 'deep/b.txt')), fs.stat(path.join(dst, 'deep/b.txt'))]);
+		expect(Math.round(copy.mtimeMs)).toBe(Math.round(source.mtimeMs));
+	});
+
+	it('refuses Move with input items, saying what to choose instead', async () => {
+		const { dst } = await folders({});
+		const result = await runWorkflow(
+			workflow([
+				{ name: 'Make', type: 'test-fixtures.fixtureFileMaker', parameters: { fileName: 'x.txt', content: 'x' } },
+				cloudSync({ resource: 'folder', operation: 'sync', sourceCloud: 'items', destinationLocalPath: dst, mode: 'move' }),
+			]),
+			options,
+		);
+		expect(result.nodes['Cloud Sync'][0].error).toMatchObject({ name: 'NodeOperationError', description: expect.stringMatching(/Copy or Mirror/) });
+	});
+});

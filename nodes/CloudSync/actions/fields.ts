@@ -5,6 +5,9 @@ export type CloudName = 'local' | 'googleDrive' | 'googleDriveServiceAccount' | 
 
 const SIDE_LABEL: Record<Side, string> = { source: 'Source', destination: 'Destination', target: 'Cloud' };
 
+/** A source made of the input items' binaries: files from an earlier node, or from another account. */
+export const INPUT_ITEMS = 'items';
+
 export const CLOUD_OPTIONS = [
 	{ name: 'Local Folder', value: 'local', description: 'A folder on the machine n8n runs on' },
 	{ name: 'Google Drive', value: 'googleDrive', description: 'Signed in as a Google user (OAuth2)' },
@@ -171,3 +174,34 @@ export const filterOptions: INodeProperties = {
 		},
 	],
 };
+
+/** The source option and its fields for syncing the input items' binaries. */
+export function inputItemsSource(show: Record<string, string[]>): { option: { name: string; value: string; description: string }; fields: INodeProperties[] } {
+	const forItems = { show: { ...show, sourceCloud: [INPUT_ITEMS] } };
+	return {
+		option: {
+			name: 'Input Items (Binary)',
+			value: INPUT_ITEMS,
+			description: "The files in the input items' binary data, as one folder; all items make one run",
+		},
+		fields: [
+			{
+				displayName: 'Input Binary Field',
+				name: 'sourceBinaryProperty',
+				type: 'string',
+				default: 'data',
+				required: true,
+				displayOptions: forItems,
+				description: 'The binary field of each item that holds its file',
+			},
+			{
+				displayName: 'Path Field',
+				name: 'sourcePathField',
+				type: 'string',
+				default: 'path',
+				displayOptions: forItems,
+				description: "The item field holding the file's path inside the folder (List and Download output one); the binary's file name when the field is empty",
+			},
+		],
+	};
+}

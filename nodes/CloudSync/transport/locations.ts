@@ -7,6 +7,8 @@ import { CREDENTIAL_LABEL, CREDENTIAL_TYPE } from './credentials';
 import { errorText } from '../helpers/errors';
 import type { CloudName, Side } from '../actions/fields';
 import { parameter, type NodeContext } from '../helpers/parameters';
+import { InputItemsProvider } from './items';
+import { INPUT_ITEMS } from '../actions/fields';
 
 export type { NodeContext };
 /** Whatever may ask n8n for a credential: a run, a poll, or a list search in the editor. */
@@ -14,7 +16,7 @@ export type CredentialContext = NodeContext | ILoadOptionsFunctions;
 
 export interface Location {
 	provider: Provider;
-	cloud: CloudName;
+	cloud: CloudName | typeof INPUT_ITEMS;
 	/** How the folder is shown in reports: "Dropbox:/Photos". */
 	label: string;
 }
@@ -122,9 +124,21 @@ async function openDropbox(context: NodeContext, side: Side, itemIndex: number, 
 }
 
 /** Opens the provider that one side of the node points at, with the credential of its cloud. */
+async function openInputItems(context: NodeContext, side: Side, itemIndex: number): Promise<Location> {
+	if (!('getInputData' in context)) {
+		throw new NodeOperationError(context.getNode(), 'Input items can only be a source in the Cloud Sync node', { itemIndex });
+	}
+	const property = String(parameter(context, `${side}BinaryProperty`, itemIndex, 'data'));
+	const pathField = String(parameter(context, `${side}PathField`, itemIndex, 'path'));
+	const provider = await InputItemsProvider.open(context, context.getInputData(), property, pathField);
+	return { provider, cloud: INPUT_ITEMS, label: `Input items (${property})` };
+}
+
 export async function openLocation(context: NodeContext, side: Side, itemIndex: number, pacer: Pacer): Promise<Location> {
-	const cloud = parameter<CloudName>(context, `${side}Cloud`, itemIndex);
+	const cloud = parameter<CloudName | typeof INPUT_ITEMS>(context, `${side}Cloud`, itemIndex);
 	switch (cloud) {
+		case INPUT_ITEMS:
+			return openInputItems(context, side, itemIndex);
 		case 'local':
 			return openLocal(context, side, itemIndex);
 		case 'googleDrive':

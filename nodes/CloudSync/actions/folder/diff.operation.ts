@@ -1,13 +1,14 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
-import { filterOptions, locationFields } from '../fields';
+import { filterOptions, inputItemsSource, locationFields } from '../fields';
 import { planActionJson, summaryJson, withPairing } from '../../helpers/items';
 import { compareField, syncModeField, syncOptionsField } from './shared';
-import { runSync } from './sync.operation';
+import { runSync, runsOnceForAllItems } from './sync.operation';
 
 const show = { resource: ['folder'], operation: ['diff'] };
 
 export const description: INodeProperties[] = [
-	...locationFields('source', show),
+	...locationFields('source', show, [inputItemsSource(show).option]),
+	...inputItemsSource(show).fields,
 	...locationFields('destination', show),
 	syncModeField(show),
 	compareField(show),
@@ -25,6 +26,7 @@ export const description: INodeProperties[] = [
 
 /** The plan a sync would run, one item per action, and a last item saying whether a guard would refuse it. */
 export async function execute(this: IExecuteFunctions, itemIndex: number, signal?: AbortSignal): Promise<INodeExecutionData[]> {
+	if (itemIndex > 0 && runsOnceForAllItems(this, itemIndex)) return [];
 	const { report, source, destination } = await runSync(this, itemIndex, true, signal);
 	const unchanged = this.getNodeParameter('includeUnchanged', itemIndex, false) as boolean;
 	const actions = report.plan.actions.filter((action) => unchanged || action.kind !== 'skip').map((action) => ({ type: 'action', ...planActionJson(action) }));

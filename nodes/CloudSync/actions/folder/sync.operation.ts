@@ -1,7 +1,7 @@
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import { NodeOperationError, type IDataObject, type IExecuteFunctions, type INodeExecutionData, type INodeProperties } from 'n8n-workflow';
 import { AuthenticationError, CloudSyncError, PermissionError, SafetyError, sync, type SyncReport } from '../../../../lib';
 import { RecordingPacer, toNodeError } from '../../helpers/errors';
-import { filterOptions, locationFields } from '../fields';
+import { filterOptions, INPUT_ITEMS, inputItemsSource, locationFields } from '../fields';
 import { openLocation } from '../../transport/locations';
 import { readSyncOptions } from '../../helpers/options';
 import { resultJson, summaryJson, withPairing } from '../../helpers/items';
@@ -10,7 +10,8 @@ import { compareField, syncModeField, syncOptionsField } from './shared';
 const show = { resource: ['folder'], operation: ['sync'] };
 
 export const description: INodeProperties[] = [
-	...locationFields('source', show),
+	...locationFields('source', show, [inputItemsSource(show).option]),
+	...inputItemsSource(show).fields,
 	...locationFields('destination', show),
 	syncModeField(show),
 	compareField(show),
@@ -40,7 +41,19 @@ function failedRun(report: SyncReport, failure: CloudSyncError | undefined, dryR
 	return new CloudSyncError(`The ${dryRun ? 'diff' : 'sync'} failed: ${what}. ${first}`, { hint: failure?.hint });
 }
 
+/** Input items as the source, or changed paths from them: all items together make one run, carried by the first. */
+export function runsOnceForAllItems(context: IExecuteFunctions, itemIndex: number): boolean {
+	const options = context.getNodeParameter('options', itemIndex, {}) as IDataObject;
+	return options.changedPathsOnly === true || context.getNodeParameter('sourceCloud', itemIndex) === INPUT_ITEMS;
+}
+
 export async function runSync(context: IExecuteFunctions, itemIndex: number, dryRun: boolean, signal?: AbortSignal) {
+	if (context.getNodeParameter('sourceCloud', itemIndex) === INPUT_ITEMS && context.getNodeParameter('mode', itemIndex) === 'move') {
+		throw new NodeOperationError(context.getNode(), 'Input items cannot be moved: they are not stored anywhere to delete them from', {
+			itemIndex,
+			description: 'Choose Copy or Mirror with input items as the source.',
+		});
+	}
 	const pacer = new RecordingPacer();
 	const source = await openLocation(context, 'source', itemIndex, pacer);
 	const destination = await openLocation(context, 'destination', itemIndex, pacer);
@@ -62,8 +75,7 @@ export async function runSync(context: IExecuteFunctions, itemIndex: number, dry
 }
 
 export async function execute(this: IExecuteFunctions, itemIndex: number, signal?: AbortSignal): Promise<INodeExecutionData[]> {
-	// Driven by changes, all input items together are one run: the first item carries it.
-	if (itemIndex > 0 && (this.getNodeParameter('options', itemIndex, {}) as IDataObject).changedPathsOnly === true) return [];
+	if (itemIndex > 0 && runsOnceForAllItems(this, itemIndex)) return [];
 	const { report, source, destination } = await runSync(this, itemIndex, false, signal);
 	const output = this.getNodeParameter('output', itemIndex, 'summary') as string;
 	const summary = output === 'files' ? [] : [{ type: 'summary', ...summaryJson(report, source.label, destination.label) }];
