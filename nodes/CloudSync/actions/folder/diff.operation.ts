@@ -1,18 +1,12 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
-import { filterOptions, inputItemsSource, locationFields } from '../fields';
 import { planActionJson, summaryJson, withPairing } from '../../helpers/items';
-import { compareField, syncModeField, syncOptionsField } from './shared';
+import { folderPairFields, syncOptionsField } from './shared';
 import { runSync, runsOnceForAllItems } from './sync.operation';
 
 const show = { resource: ['folder'], operation: ['diff'] };
 
 export const description: INodeProperties[] = [
-	...locationFields('source', show, [inputItemsSource(show).option]),
-	...inputItemsSource(show).fields,
-	...locationFields('destination', show),
-	syncModeField(show),
-	compareField(show),
-	{ ...filterOptions, displayOptions: { show } },
+	...folderPairFields(show),
 	{
 		displayName: 'Include Unchanged',
 		name: 'includeUnchanged',

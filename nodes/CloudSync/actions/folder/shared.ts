@@ -1,4 +1,5 @@
 import type { INodeProperties } from 'n8n-workflow';
+import { filterOptions, inputItemsSource, locationFields } from '../fields';
 
 export const syncModeField = (show: Record<string, string[]>): INodeProperties => ({
 	displayName: 'Mode',
@@ -117,3 +118,16 @@ export const syncOptionsField = (show: Record<string, string[]>): INodePropertie
 		},
 	],
 });
+
+/** What Diff and Sync both ask for: the two folders (the source may be the input items), mode, comparison and filters. */
+export function folderPairFields(show: Record<string, string[]>): INodeProperties[] {
+	const items = inputItemsSource(show);
+	return [
+		...locationFields('source', show, [items.option]),
+		...items.fields,
+		...locationFields('destination', show),
+		syncModeField(show),
+		compareField(show),
+		{ ...filterOptions, displayOptions: { show } },
+	];
+}

@@ -1,21 +1,16 @@
 import { NodeOperationError, type IDataObject, type IExecuteFunctions, type INodeExecutionData, type INodeProperties } from 'n8n-workflow';
 import { AuthenticationError, CloudSyncError, PermissionError, SafetyError, sync, type SyncReport } from '../../../../lib';
 import { RecordingPacer, toNodeError } from '../../helpers/errors';
-import { filterOptions, INPUT_ITEMS, inputItemsSource, locationFields } from '../fields';
+import { INPUT_ITEMS } from '../fields';
 import { openLocation } from '../../transport/locations';
 import { readSyncOptions } from '../../helpers/options';
 import { resultJson, summaryJson, withPairing } from '../../helpers/items';
-import { compareField, syncModeField, syncOptionsField } from './shared';
+import { folderPairFields, syncOptionsField } from './shared';
 
 const show = { resource: ['folder'], operation: ['sync'] };
 
 export const description: INodeProperties[] = [
-	...locationFields('source', show, [inputItemsSource(show).option]),
-	...inputItemsSource(show).fields,
-	...locationFields('destination', show),
-	syncModeField(show),
-	compareField(show),
-	{ ...filterOptions, displayOptions: { show } },
+	...folderPairFields(show),
 	{
 		displayName: 'Output',
 		name: 'output',
