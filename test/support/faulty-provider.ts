@@ -1,4 +1,4 @@
-import { Readable, Transform } from 'node:stream';
+import { Readable, Transform, pipeline } from 'node:stream';
 import { TransientError, type Entry, type HashType, type Hashes, type ListOptions, type Provider, type ReadOptions, type WriteOptions } from '../../lib';
 
 /** A small seeded generator, so a failing run can be replayed. */
@@ -90,7 +90,10 @@ export class FaultyProvider implements Provider {
 		if (!truncate && !reset) return stream;
 		if (truncate) this.injected.truncatedReads++;
 		else this.injected.resetReads++;
-		return stream.pipe(cutShort(reset));
+		// pipeline, not pipe: when the consumer gives up on the cut stream, the file under it closes too.
+		const cut = cutShort(reset);
+		pipeline(stream, cut, () => undefined);
+		return cut;
 	}
 
 	async write(path: string, content: Readable, options?: WriteOptions): Promise<Entry> {
@@ -108,8 +111,8 @@ export class FaultyProvider implements Provider {
 				done(null, chunk);
 			},
 		});
-		content.on('error', (error) => corrupt.destroy(error));
-		return this.inner.write(path, content.pipe(corrupt), options);
+		pipeline(content, corrupt, () => undefined);
+		return this.inner.write(path, corrupt, options);
 	}
 
 	async mkdir(path: string): Promise<void> {

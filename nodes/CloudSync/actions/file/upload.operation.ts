@@ -45,14 +45,16 @@ export async function binaryStream(context: IExecuteFunctions, itemIndex: number
 export async function execute(this: IExecuteFunctions, itemIndex: number, signal?: AbortSignal): Promise<INodeExecutionData[]> {
 	const property = this.getNodeParameter('binaryPropertyName', itemIndex) as string;
 	const { binary, size, stream } = await binaryStream(this, itemIndex, property);
-	const requested = String(this.getNodeParameter('filePath', itemIndex, '')).trim();
-	const path = normalizeRelativePath(requested === '' || requested.endsWith('/') ? joinPath(requested, binary.fileName ?? 'file') : requested);
-	const location = await openLocation(this, 'target', itemIndex, new Pacer());
-	const kept = await checkExisting(location.provider, path, this.getNodeParameter('ifExists', itemIndex, 'replace') as IfExists, this.getNode(), itemIndex);
-	if (kept) {
+	// The stream is open from here on: whatever fails before the write reads it must close it.
+	try {
+		const requested = String(this.getNodeParameter('filePath', itemIndex, '')).trim();
+		const path = normalizeRelativePath(requested === '' || requested.endsWith('/') ? joinPath(requested, binary.fileName ?? 'file') : requested);
+		const location = await openLocation(this, 'target', itemIndex, new Pacer());
+		const kept = await checkExisting(location.provider, path, this.getNodeParameter('ifExists', itemIndex, 'replace') as IfExists, this.getNode(), itemIndex);
+		if (kept) return withPairing([{ ...entryJson(kept, location.label), skipped: true }], itemIndex);
+		const written = await location.provider.write(path, stream, { size, signal });
+		return withPairing([entryJson(written, location.label)], itemIndex);
+	} finally {
 		stream.destroy();
-		return withPairing([{ ...entryJson(kept, location.label), skipped: true }], itemIndex);
 	}
-	const written = await location.provider.write(path, stream, { size, signal });
-	return withPairing([entryJson(written, location.label)], itemIndex);
 }
