@@ -34,15 +34,7 @@ if (Number(process.versions.node.split('.')[0]) < 24) {
 	process.exit(2);
 }
 
-// Load the TypeScript emulators and harness without a build step: strip types with the repo's typescript.
-const ts = require('typescript');
-require.extensions['.ts'] = (module, filename) => {
-	const { outputText } = ts.transpileModule(fs.readFileSync(filename, 'utf8'), {
-		fileName: filename,
-		compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
-	});
-	module._compile(outputText, filename);
-};
+require('./n8n/load-ts');
 
 const { N8nSandbox, N8N_VERSION, freePort, installN8n, n8nBin, n8nHome } = require(path.join(REPO, 'test', 'e2e', 'n8n.ts'));
 const { screenshot } = require(path.join(REPO, 'test', 'e2e', 'browser.ts'));

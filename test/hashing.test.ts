@@ -6,6 +6,7 @@ import { VerificationError } from '../lib/errors';
 import type { HashType } from '../lib/types';
 import { pseudoRandomBytes } from './conformance/suite';
 import { seededRandom } from './support/faulty-provider';
+import { DROPBOX_HASH_VECTORS } from './support/hash-vectors';
 
 const MiB = 1024 * 1024;
 
@@ -37,19 +38,7 @@ function randomSplits(total: number, max: number, seed: number): number[] {
 }
 
 describe('Dropbox content hash', () => {
-	// The published vectors: n bytes of the letter 'A'.
-	it.each([
-		[0, 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'],
-		[1, '1cd6ef71e6e0ff46ad2609d403dc3fee244417089aa4461245a4e4fe23a55e42'],
-		[2, '01e0655fb754d10418a73760f57515f4903b298e6d67dda6bf0987fa79c22c88'],
-		[4096, '8620913d33852befe09f16fff8fd75f77a83160d29f76f07e0276e9690903035'],
-		[4194303, '647c8627d70f7a7d13ce96b1e7710a771a55d41a62c3da490d92e56044d311fa'],
-		[4194304, 'd4d63bac5b866c71620185392a8a6218ac1092454a2d16f820363b69852befa3'],
-		[4194305, '8f553da8d00d0bf509d8470e242888be33019c20c0544811f5b2b89e98360b92'],
-		[8388607, '83b30cf4fb5195b04a937727ae379cf3d06673bf8f77947f6a92858536e8369c'],
-		[8388608, 'e08b3ba1f538804075c5f939accdeaa9efc7b5c01865c94a41e78ca6550a88e7'],
-		[8388609, '02c8a4aefc2bfc9036f89a7098001865885938ca580e5c9e5db672385edd303c'],
-	])('of %i bytes of "A" is %s', (length, expected) => {
+	it.each(DROPBOX_HASH_VECTORS)('of %i bytes of "A" is %s', (length, expected) => {
 		expect(digest('dropbox', Buffer.alloc(length, 'A'))).toBe(expected);
 	});
 

@@ -26,15 +26,7 @@ if (Number(process.versions.node.split('.')[0]) < 24) {
 	process.exit(2);
 }
 
-// Load the TypeScript harness without a build step: strip types with the repo's own typescript.
-const ts = require('typescript');
-require.extensions['.ts'] = (module, filename) => {
-	const { outputText } = ts.transpileModule(fs.readFileSync(filename, 'utf8'), {
-		fileName: filename,
-		compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
-	});
-	module._compile(outputText, filename);
-};
+require('./load-ts');
 
 const REPO = path.resolve(__dirname, '..', '..');
 const { N8nSandbox, freePort } = require(path.join(REPO, 'test', 'e2e', 'n8n.ts'));

@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { settlesWithin, sleep } from './n8n';
 
 export function findChromium(): string {
 	const candidates = [process.env.CLOUDSYNC_CHROMIUM, '/usr/lib/chromium/chromium'];
@@ -274,17 +275,4 @@ class Cdp {
 			// already closed
 		}
 	}
-}
-
-function sleep(ms: number): Promise<void> {
-	return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Resolves true when `promise` settles within `ms`, false otherwise; leaves no timer behind. */
-function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-	let timer: NodeJS.Timeout | undefined;
-	return Promise.race([
-		promise.then(() => true),
-		new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
-	]).finally(() => clearTimeout(timer));
 }

@@ -788,12 +788,12 @@ function randomId(): string {
 	return Array.from(randomBytes(16), (b) => alphabet[b % alphabet.length]).join('');
 }
 
-function sleep(ms: number): Promise<void> {
+export function sleep(ms: number): Promise<void> {
 	return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Resolves true when `promise` settles within `ms`, false otherwise; leaves no timer behind. */
-function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+export function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
 	let timer: NodeJS.Timeout | undefined;
 	return Promise.race([
 		promise.then(() => true),
