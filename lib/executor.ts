@@ -1,6 +1,6 @@
 import type { Capabilities, Entry, HashType, Provider } from './types';
 import type { ActionKind, Plan, PlanAction } from './planner';
-import { depth } from './paths';
+import { backupPath, depth } from './paths';
 import { measure, sameHash } from './hashing';
 import { Pacer } from './pacer';
 import { AbortedError, CloudSyncError, NotEmptyError, NotFoundError, VerificationError } from './errors';
@@ -24,6 +24,8 @@ export interface ExecuteOptions {
 	pacer?: Pacer;
 	/** Why destination deletes must not run, decided before execution (a listing error). */
 	holdDeletes?: string;
+	/** Keep what is replaced or deleted on the destination: moved (or copied, before an overwrite) into this folder of the destination with `stamp` added to its name (rclone --backup-dir). */
+	backup?: { dir: string; stamp: string };
 }
 
 export type ResultStatus = 'done' | 'failed' | 'skipped' | 'conflict';
@@ -36,6 +38,10 @@ export interface ActionResult {
 	status: ResultStatus;
 	bytes: number;
 	error?: string;
+	/** What a copy left on the destination, for callers that record state. */
+	written?: Entry;
+	/** Where a replaced or deleted file was kept. */
+	keptAs?: string;
 }
 
 export interface ExecutionReport {
@@ -106,8 +112,8 @@ export async function execute(plan: Plan, source: Provider, destination: Provide
 		bytesTotal: plan.bytesToTransfer,
 	};
 
-	const record = (action: PlanAction, status: ResultStatus, bytes = 0, error?: unknown, reason = action.reason) => {
-		const result: ActionResult = { action: action.kind, path: action.path, side: action.side, reason, status, bytes };
+	const record = (action: PlanAction, status: ResultStatus, bytes = 0, error?: unknown, reason = action.reason, extra: Partial<ActionResult> = {}) => {
+		const result: ActionResult = { action: action.kind, path: action.path, side: action.side, reason, status, bytes, ...extra };
 		if (error !== undefined) {
 			result.error = errorMessage(error);
 			report.errors.push({ path: action.path, action: action.kind, message: result.error, hint: error instanceof CloudSyncError ? error.hint : undefined });
@@ -158,11 +164,11 @@ export async function execute(plan: Plan, source: Provider, destination: Provide
 		return written;
 	};
 
-	const perform = async (action: PlanAction, operation: () => Promise<unknown>, count: () => void) => {
+	const perform = async (action: PlanAction, operation: () => Promise<unknown>, count: () => void, extra?: Partial<ActionResult>) => {
 		try {
 			await operation();
 			count();
-			record(action, 'done');
+			record(action, 'done', 0, undefined, action.reason, extra);
 		} catch (error) {
 			record(action, 'failed', 0, error);
 		}
@@ -187,9 +193,20 @@ export async function execute(plan: Plan, source: Provider, destination: Provide
 		}, signal);
 	}
 
+	const { backup } = options;
+	const keptPath = (path: string) => (backup ? backupPath(path, backup.dir, backup.stamp) : undefined);
+	/** A copy inside the destination, before the original is overwritten: server-side where the cloud can. */
+	const keepCopy = async (path: string, kept: string) => {
+		if (destination.copy) return destination.copy(path, kept);
+		const current = await destination.stat(path);
+		return destination.write(kept, await destination.read(path, { signal }), { size: current.size, modTime: current.modTime, signal });
+	};
+
 	await forEachLimit(transfersPlanned, transfers, async (action) => {
 		let written: Entry;
+		const kept = action.kind === 'update' ? keptPath(action.path) : undefined;
 		try {
+			if (kept) await attempt(() => keepCopy(action.path, kept));
 			written = await attempt(() => copyOnce(action));
 		} catch (error) {
 			record(action, 'failed', 0, signal?.aborted ? new AbortedError() : error);
@@ -199,7 +216,7 @@ export async function execute(plan: Plan, source: Provider, destination: Provide
 		progress.bytesDone += written.size;
 		if (action.kind === 'copy') report.added++;
 		else report.updated++;
-		record(action, 'done', written.size);
+		record(action, 'done', written.size, undefined, action.reason, { written, keptAs: kept });
 		if (action.deleteSourceAfter) {
 			try {
 				await deleteOn(source, action.source!.path);
@@ -225,7 +242,9 @@ export async function execute(plan: Plan, source: Provider, destination: Provide
 		for (const action of destinationDeletes) record(action, 'skipped', 0, undefined, `not deleted: ${holdDeletes}`);
 	} else {
 		await forEachLimit(destinationDeletes, checkers, async (action) => {
-			await perform(action, () => deleteOn(destination, action.path), () => report.deleted++);
+			const kept = keptPath(action.path);
+			const remove = kept ? () => attempt(() => destination.move(action.path, kept)) : () => deleteOn(destination, action.path);
+			await perform(action, remove, () => report.deleted++, kept ? { keptAs: kept } : undefined);
 		}, signal);
 	}
 

@@ -1,7 +1,7 @@
 import picomatch from 'picomatch';
 import { DateTime, Duration } from 'luxon';
 import type { Entry } from './types';
-import { baseName } from './paths';
+import { baseName, normalizeRelativePath } from './paths';
 import { CloudSyncError } from './errors';
 
 export interface FilterOptions {
@@ -20,7 +20,12 @@ export interface FilterOptions {
 	skipSystemFiles?: boolean;
 	/** Time the ages are counted from; defaults to when the filter is built. */
 	now?: number;
+	/** Folders, relative to the root, that belong to the engine rather than the user (a backup folder); `.cloudsync` always does. */
+	reserved?: string[];
 }
+
+/** Where the engine keeps its lock and state files on a side; never synced, never deleted. */
+export const STATE_FOLDER = '.cloudsync';
 
 export const SYSTEM_FILES = ['.ds_store', 'thumbs.db', 'desktop.ini'];
 
@@ -88,7 +93,9 @@ export function createFilter(options: FilterOptions = {}): Filter {
 		throw new FilterError(`Minimum size ${minSize} is larger than maximum size ${maxSize}`, { hint: 'Swap or correct the size limits.' });
 	}
 
-	const excludedByPath = (path: string) => excludes.some((matches) => matches(path));
+	const reserved = [STATE_FOLDER, ...(options.reserved ?? []).map(normalizeRelativePath).filter(Boolean)];
+	const excludedByPath = (path: string) =>
+		reserved.some((folder) => path === folder || path.startsWith(`${folder}/`)) || excludes.some((matches) => matches(path));
 
 	return {
 		selective:

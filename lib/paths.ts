@@ -45,3 +45,21 @@ export function depth(path: string): number {
 	for (let i = 0; i < path.length; i++) if (path.charCodeAt(i) === 47) count++;
 	return count;
 }
+
+/** `a/report.docx` with `text` → `a/report (text).docx`; a name without an extension (or a dot file) gets it at the end. */
+export function withSuffix(path: string, text: string): string {
+	const name = baseName(path);
+	const dot = name.lastIndexOf('.');
+	const named = dot > 0 ? `${name.slice(0, dot)} (${text})${name.slice(dot)}` : `${name} (${text})`;
+	return joinPath(parentPath(path), named);
+}
+
+/** Where a replaced or deleted file is kept: the same relative path under `dir`, stamped. */
+export function backupPath(path: string, dir: string, stamp: string): string {
+	return joinPath(normalizeRelativePath(dir), withSuffix(path, stamp));
+}
+
+/** A UTC time as it can appear in a file name on every cloud: 2026-12-01 21-30-05. */
+export function fileStamp(ms: number): string {
+	return new Date(ms).toISOString().slice(0, 19).replace('T', ' ').replace(/:/g, '-');
+}

@@ -4,7 +4,7 @@ import { matchListings, needsHashes, planMatches, type CompareMode, type Match, 
 import { emptyExecutionReport, execute, type ExecutionReport, type Progress } from './executor';
 import { Pacer, type PacerOptions } from './pacer';
 import { NotFoundError, SafetyError } from './errors';
-import { normalizeRelativePath } from './paths';
+import { fileStamp, normalizeRelativePath } from './paths';
 import { forEachLimit } from './concurrency';
 
 export interface SyncOptions {
@@ -30,6 +30,8 @@ export interface SyncOptions {
 	 * (100 unless set), since the share of the whole destination is not known.
 	 */
 	paths?: string[];
+	/** Keep what a Mirror replaces or deletes: moved into this folder of the destination, with the run's date in its name. */
+	backupDir?: string;
 	signal?: AbortSignal;
 	onProgress?: (progress: Progress) => void;
 	pacer?: Pacer | PacerOptions;
@@ -99,6 +101,11 @@ export async function listPaths(provider: Provider, paths: string[], filter: Fil
 	}
 }
 
+/** Folders the engine writes into on a side, left out of every listing. */
+export function reservedFolders(backupDir?: string): string[] {
+	return backupDir ? [backupDir] : [];
+}
+
 /** The hash both providers can produce, cheapest for the destination first. */
 export function comparableHash(source: Provider, destination: Provider): HashType | undefined {
 	const listedFirst = [...destination.capabilities.listedHashTypes, ...destination.capabilities.hashTypes];
@@ -135,7 +142,7 @@ export function safetyRefusal(plan: Plan, options: Pick<SyncOptions, 'mode' | 'm
 export async function sync(source: Provider, destination: Provider, options: SyncOptions): Promise<SyncReport> {
 	const started = Date.now();
 	const pacer = options.pacer instanceof Pacer ? options.pacer : new Pacer(options.pacer);
-	const filter = createFilter(options.filter);
+	const filter = createFilter({ ...options.filter, reserved: reservedFolders(options.backupDir) });
 	const { signal } = options;
 	const gather = (provider: Provider) =>
 		options.paths ? listPaths(provider, options.paths, filter, pacer, signal) : listAll(provider, filter, pacer, signal);
@@ -186,6 +193,7 @@ export async function sync(source: Provider, destination: Provider, options: Syn
 		onProgress: options.onProgress,
 		pacer,
 		holdDeletes: listingErrors.length > 0 ? `listing failed (${listingErrors.join('; ')})` : undefined,
+		backup: options.backupDir ? { dir: options.backupDir, stamp: fileStamp(started) } : undefined,
 	});
 	const status: SyncStatus = executed.cancelled
 		? 'cancelled'

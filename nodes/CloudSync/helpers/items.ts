@@ -31,7 +31,9 @@ export function planActionJson(action: PlanAction): IDataObject {
 }
 
 export function resultJson(result: ActionResult): IDataObject {
-	return { ...result, error: result.error };
+	const json: IDataObject = { ...result, error: result.error };
+	delete json.written;
+	return json;
 }
 
 /** The MultCloud-style report: what a Send Email node needs, one item. */

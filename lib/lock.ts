@@ -1,0 +1,101 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Readable } from 'node:stream';
+import type { Provider } from './types';
+import { CloudSyncError, NotFoundError } from './errors';
+import { STATE_FOLDER } from './filters';
+import { joinPath } from './paths';
+import type { Pacer } from './pacer';
+
+export class LockedError extends CloudSyncError {}
+
+export interface LockOptions {
+	/** Names the pair; runs of the same pair share one lock. */
+	id: string;
+	/** How long a lock lasts without being renewed: a run that died leaves one that expires (default 30 minutes). */
+	ttlMs?: number;
+	/** How long to wait before reading a new lock back, so that two runs starting together see one owner (default 500 ms). */
+	settleMs?: number;
+	pacer?: Pacer;
+	now?: () => number;
+}
+
+interface LockFile {
+	owner: string;
+	host: string;
+	acquiredAt: string;
+	expiresAt: number;
+}
+
+/**
+ * A lock as a file in the `.cloudsync` folder of the destination, which every n8n worker reaches:
+ * queue-mode workers share no memory or disk, only the clouds. It is renewed while the run lasts.
+ */
+export class PairLock {
+	private timer?: NodeJS.Timeout;
+
+	private constructor(
+		private readonly provider: Provider,
+		readonly path: string,
+		private readonly owner: string,
+		private readonly options: LockOptions,
+	) {}
+
+	static async acquire(provider: Provider, options: LockOptions): Promise<PairLock> {
+		const path = joinPath(STATE_FOLDER, `${options.id}.lock`);
+		const lock = new PairLock(provider, path, randomBytes(8).toString('hex'), options);
+		const holder = await lock.read();
+		const now = lock.now();
+		if (holder && holder.expiresAt > now) throw lock.lockedBy(holder);
+		await lock.write();
+		await new Promise((resolve) => setTimeout(resolve, options.settleMs ?? 500));
+		const confirmed = await lock.read();
+		if (confirmed && confirmed.owner !== lock.owner) throw lock.lockedBy(confirmed);
+		const ttl = options.ttlMs ?? 30 * 60_000;
+		lock.timer = setInterval(() => void lock.write().catch(() => undefined), Math.max(1000, ttl / 3));
+		lock.timer.unref();
+		return lock;
+	}
+
+	async release(): Promise<void> {
+		clearInterval(this.timer);
+		const holder = await this.read().catch(() => undefined);
+		if (holder?.owner !== this.owner) return;
+		await this.run(() => this.provider.delete(this.path)).catch(() => undefined);
+	}
+
+	private now() {
+		return this.options.now?.() ?? Date.now();
+	}
+
+	private run<T>(operation: () => Promise<T>): Promise<T> {
+		return this.options.pacer ? this.options.pacer.run(operation) : operation();
+	}
+
+	private lockedBy(holder: LockFile): LockedError {
+		const minutes = Math.ceil((holder.expiresAt - this.now()) / 60_000);
+		return new LockedError(`Another run of this folder pair is in progress (started ${holder.acquiredAt} on ${holder.host})`, {
+			hint: `Wait for it to finish. If no run is going on (n8n was stopped mid-run), the lock expires in ${minutes} minute(s), or delete ${this.path} on the destination.`,
+		});
+	}
+
+	private async read(): Promise<LockFile | undefined> {
+		try {
+			return await this.run(async () => {
+				const chunks: Buffer[] = [];
+				for await (const chunk of await this.provider.read(this.path)) chunks.push(chunk as Buffer);
+				return JSON.parse(Buffer.concat(chunks).toString('utf8')) as LockFile;
+			});
+		} catch (error) {
+			if (error instanceof NotFoundError || error instanceof SyntaxError) return undefined;
+			throw error;
+		}
+	}
+
+	private async write(): Promise<void> {
+		const now = this.now();
+		const body: LockFile = { owner: this.owner, host: hostname(), acquiredAt: new Date(now).toISOString(), expiresAt: now + (this.options.ttlMs ?? 30 * 60_000) };
+		const bytes = Buffer.from(JSON.stringify(body));
+		await this.run(() => this.provider.write(this.path, Readable.from([bytes]), { size: bytes.length }));
+	}
+}

@@ -1,0 +1,629 @@
+import type { Entry, HashType, Provider } from './types';
+import { createFilter, type FilterOptions } from './filters';
+import { execute, type ActionResult, type ExecutionReport, type Progress } from './executor';
+import { knownSharedHash, type Plan, type PlanAction } from './planner';
+import { Pacer, type PacerOptions } from './pacer';
+import { CloudSyncError, SafetyError } from './errors';
+import { hashStream, sameHash } from './hashing';
+import { baseName, depth, fileStamp, joinPath, matchKey, parentPath, withSuffix } from './paths';
+import { forEachLimit } from './concurrency';
+import { decodeBaseline, encodeBaseline, type Baseline, type BaselineEntry, type StateStore } from './state';
+import { PairLock, type LockOptions } from './lock';
+import { listAll, reservedFolders, type SyncStatus } from './sync';
+
+/** Who wins when a file changed on both sides. Keep Both keeps the newer under its name and the other beside it. */
+export type ConflictPolicy = 'keepBoth' | 'newer' | 'older' | 'larger' | 'source' | 'destination';
+export type Side = 'source' | 'destination';
+
+export interface TwoWayOptions {
+	/** Where the baseline lives between runs. */
+	state: StateStore;
+	/** Names the folder pair; a saved baseline of another pair is ignored (the run is then a first-run merge). */
+	pair: string;
+	conflict?: ConflictPolicy;
+	/** Ignore the saved baseline: merge both sides without deleting anything, then save a new baseline. */
+	resync?: boolean;
+	filter?: FilterOptions;
+	/** Refuse a run that would delete more than this share of either side's files (default 50). */
+	maxDeletePercent?: number;
+	maxDeletes?: number;
+	force?: boolean;
+	dryRun?: boolean;
+	/** Keep what is replaced or deleted, on its own side, in this folder with the run's date in its name. */
+	backupDir?: string;
+	/** A lock file on the destination stops two runs of the pair from overlapping; false turns it off. */
+	lock?: Partial<Omit<LockOptions, 'pacer'>> | false;
+	transfers?: number;
+	checkers?: number;
+	signal?: AbortSignal;
+	onProgress?: (progress: Progress) => void;
+	pacer?: Pacer | PacerOptions;
+	now?: () => number;
+}
+
+export type TwoWayActionKind = 'copy' | 'update' | 'delete' | 'rmdir' | 'mkdir' | 'rename' | 'conflict';
+
+/** One step of a two-way run: `side` is the side it changes. */
+export interface TwoWayAction {
+	kind: TwoWayActionKind;
+	side: Side;
+	path: string;
+	reason: string;
+	/** A copy's origin on the other side, or a rename's old path on this side. */
+	from?: string;
+	status: 'planned' | 'done' | 'failed' | 'skipped' | 'unresolved';
+	error?: string;
+	keptAs?: string;
+}
+
+export interface DirectionCounts {
+	added: number;
+	updated: number;
+	deleted: number;
+	renamed: number;
+}
+
+export interface ConflictResult {
+	path: string;
+	winner: Side;
+	policy: ConflictPolicy;
+	/** Keep Both: where the other side's version now lives, on both sides. */
+	keptAs?: string;
+	reason: string;
+}
+
+export interface TwoWayReport {
+	mode: 'twoWay';
+	status: SyncStatus;
+	dryRun: boolean;
+	/** No usable baseline: both sides were merged and nothing was deleted. */
+	firstRun: boolean;
+	/** Why a saved baseline was not used. */
+	baselineNote?: string;
+	refusal?: string;
+	toDestination: DirectionCounts;
+	toSource: DirectionCounts;
+	conflicts: ConflictResult[];
+	actions: TwoWayAction[];
+	failed: number;
+	bytes: number;
+	retries: number;
+	deletesHeld?: string;
+	errors: Array<{ path: string; side: Side; action: string; message: string; hint?: string }>;
+	baselineSaved: boolean;
+	baselineFiles: number;
+	/** Size of the saved state, in bytes. */
+	stateBytes: number;
+	startedAt: string;
+	finishedAt: string;
+	durationMs: number;
+}
+
+type ChangeState = 'none' | 'new' | 'same' | 'changed' | 'deleted';
+
+interface Item {
+	key: string;
+	source?: Entry;
+	destination?: Entry;
+	base?: BaselineEntry;
+}
+
+const other = (side: Side): Side => (side === 'source' ? 'destination' : 'source');
+const baseTime = (base: BaselineEntry, side: Side) => (side === 'source' ? base.sourceModTime : base.destinationModTime);
+const basePath = (base: BaselineEntry, side: Side) => (side === 'source' ? base.path : (base.destinationPath ?? base.path));
+
+function emptyCounts(): DirectionCounts {
+	return { added: 0, updated: 0, deleted: 0, renamed: 0 };
+}
+
+/**
+ * Two-way sync against a baseline (the state of both sides after the last successful run), as
+ * rclone bisync does, with the failure modes its users report closed: a change always beats a
+ * delete, nothing is deleted on a first run or after any error, a side that lost more than the
+ * deletion limit stops the run, and the baseline only moves after a run in which everything worked.
+ */
+export async function twoWaySync(source: Provider, destination: Provider, options: TwoWayOptions): Promise<TwoWayReport> {
+	const started = options.now?.() ?? Date.now();
+	const pacer = options.pacer instanceof Pacer ? options.pacer : new Pacer(options.pacer);
+	const providers: Record<Side, Provider> = { source, destination };
+	const lock = options.lock === false || options.dryRun ? undefined : await PairLock.acquire(destination, { id: lockId(options.pair), ...options.lock, pacer });
+	try {
+		return await run(providers, options, pacer, started);
+	} finally {
+		await lock?.release();
+	}
+}
+
+function lockId(pair: string): string {
+	let hash = 0;
+	for (let i = 0; i < pair.length; i++) hash = (Math.imul(hash, 31) + pair.charCodeAt(i)) >>> 0;
+	return `two-way-${hash.toString(36)}`;
+}
+
+async function loadBaseline(options: TwoWayOptions): Promise<{ baseline?: Baseline; note?: string }> {
+	if (options.resync) return { note: 'resync: the saved state was set aside and is rebuilt by this run' };
+	const saved = await options.state.load();
+	if (!saved) return { note: 'no saved state yet: this run merges both sides and deletes nothing' };
+	const baseline = decodeBaseline(saved);
+	if (baseline.pair !== options.pair) return { note: 'the saved state belongs to another folder pair: this run merges both sides and deletes nothing' };
+	return { baseline };
+}
+
+async function run(providers: Record<Side, Provider>, options: TwoWayOptions, pacer: Pacer, started: number): Promise<TwoWayReport> {
+	const { signal } = options;
+	const filter = createFilter({ ...options.filter, reserved: reservedFolders(options.backupDir) });
+	const { baseline, note } = await loadBaseline(options);
+	const [sourceListing, destinationListing] = await Promise.all([
+		listAll(providers.source, filter, pacer, signal),
+		listAll(providers.destination, filter, pacer, signal),
+	]);
+	for (const [side, listing] of [['source', sourceListing], ['destination', destinationListing]] as const) {
+		// Half a listing would look like deletions: stop before anything changes.
+		if (listing.error) {
+			throw new CloudSyncError(`Two-way sync stopped before changing anything: the ${side} could not be listed. ${listing.error.message}`, {
+				cause: listing.error,
+				hint: (listing.error as CloudSyncError).hint ?? 'Run it again; nothing was changed and the saved state was kept.',
+			});
+		}
+	}
+	const caseInsensitive = providers.source.capabilities.caseInsensitive || providers.destination.capabilities.caseInsensitive;
+	const key = (path: string) => matchKey(path, caseInsensitive);
+	const items = new Map<string, Item>();
+	const item = (k: string) => {
+		let found = items.get(k);
+		if (!found) items.set(k, (found = { key: k }));
+		return found;
+	};
+	for (const entry of sourceListing.entries) item(key(entry.path)).source = entry;
+	for (const entry of destinationListing.entries) item(key(entry.path)).destination = entry;
+	for (const entry of baseline?.entries ?? []) item(key(entry.path)).base = entry;
+
+	const planner = new TwoWayPlanner(providers, options, pacer, items, key, started);
+	await planner.plan();
+	const report: TwoWayReport = {
+		mode: 'twoWay',
+		status: 'planned',
+		dryRun: options.dryRun ?? false,
+		firstRun: !baseline,
+		baselineNote: note,
+		toDestination: emptyCounts(),
+		toSource: emptyCounts(),
+		conflicts: planner.conflicts,
+		actions: planner.actions,
+		failed: 0,
+		bytes: 0,
+		retries: 0,
+		errors: [],
+		baselineSaved: false,
+		baselineFiles: 0,
+		stateBytes: 0,
+		startedAt: new Date(started).toISOString(),
+		finishedAt: '',
+		durationMs: 0,
+	};
+	const finish = (status: SyncStatus) => {
+		const now = options.now?.() ?? Date.now();
+		report.status = status;
+		report.retries = pacer.retries;
+		report.finishedAt = new Date(now).toISOString();
+		report.durationMs = now - started;
+		return report;
+	};
+
+	report.refusal = deletionRefusal(planner.actions, items, baseline, options);
+	if (options.dryRun) return finish(report.refusal ? 'refused' : 'planned');
+	if (report.refusal) throw Object.assign(new SafetyError(report.refusal), { report });
+
+	const executor = new TwoWayExecutor(providers, options, pacer, report, planner.written, started);
+	await executor.run();
+	if (signal?.aborted) return finish('cancelled');
+	if (report.failed > 0) return finish(report.toDestination.added + report.toDestination.updated + report.toSource.added + report.toSource.updated > 0 ? 'partial' : 'failed');
+
+	const next = nextBaseline(sourceListing.entries, destinationListing.entries, report.actions, planner.written, executor.stored, key, options.pair, started);
+	const encoded = encodeBaseline(next);
+	try {
+		await options.state.save(encoded);
+	} catch (error) {
+		report.failed++;
+		report.errors.push({ path: '', side: 'destination', action: 'save state', message: `the sync state could not be saved to ${options.state.where}: ${(error as Error).message}` });
+		return finish('partial');
+	}
+	report.baselineSaved = true;
+	report.baselineFiles = next.entries.filter((entry) => !entry.isDir).length;
+	report.stateBytes = encoded.length;
+	return finish('success');
+}
+
+/** Decides, path by path, what each side must do. Reads contents only to tell whether two changed files are identical. */
+class TwoWayPlanner {
+	readonly actions: TwoWayAction[] = [];
+	readonly conflicts: ConflictResult[] = [];
+	/** Entries whose content a planned copy or rename will carry, by action. */
+	readonly written = new Map<TwoWayAction, Entry>();
+	private readonly policy: ConflictPolicy;
+	private readonly stamp: string;
+
+	constructor(
+		private readonly providers: Record<Side, Provider>,
+		private readonly options: TwoWayOptions,
+		private readonly pacer: Pacer,
+		private readonly items: Map<string, Item>,
+		private readonly key: (path: string) => string,
+		started: number,
+	) {
+		this.policy = options.conflict ?? 'keepBoth';
+		this.stamp = fileStamp(started);
+	}
+
+	private precision(side: Side) {
+		return Math.max(1, this.providers[side].capabilities.modTimePrecisionMs);
+	}
+
+	private stateOf(item: Item, side: Side): ChangeState {
+		const entry = item[side];
+		const base = item.base;
+		if (!entry) return base ? 'deleted' : 'none';
+		if (!base) return 'new';
+		if (entry.isDir || base.isDir) return entry.isDir === base.isDir ? 'same' : 'changed';
+		const same = entry.size === base.size && Math.abs(entry.modTime - baseTime(base, side)) <= this.precision(side);
+		return same ? 'same' : 'changed';
+	}
+
+	/** The path a new file takes on `side`: under that side's own spelling of each parent folder. */
+	private pathOn(side: Side, path: string): string {
+		const parent = parentPath(path);
+		if (parent === '') return path;
+		const existing = this.items.get(this.key(parent))?.[side];
+		return joinPath(existing?.isDir ? existing.path : this.pathOn(side, parent), baseName(path));
+	}
+
+	private add(action: Omit<TwoWayAction, 'status'>, carries?: Entry): TwoWayAction {
+		const planned: TwoWayAction = { ...action, status: 'planned' };
+		this.actions.push(planned);
+		if (carries) this.written.set(planned, carries);
+		return planned;
+	}
+
+	private copyTo(side: Side, entry: Entry, kind: 'copy' | 'update', reason: string, target = this.pathOn(side, entry.path)) {
+		if (entry.isDir) {
+			this.add({ kind: 'mkdir', side, path: target, reason });
+			return;
+		}
+		this.add({ kind, side, path: target, from: entry.path, reason }, entry);
+	}
+
+	async plan(): Promise<void> {
+		const renamed = this.trackRenames();
+		const both: Item[] = [];
+		for (const item of this.items.values()) {
+			if (renamed.has(item)) continue;
+			const s = this.stateOf(item, 'source');
+			const d = this.stateOf(item, 'destination');
+			if (item.source && item.destination) {
+				this.caseRename(item);
+				if (item.source.isDir !== item.destination.isDir) {
+					this.add({ kind: 'conflict', side: 'destination', path: item.destination.path, reason: 'a folder on one side, a file on the other: rename one of them' }).status = 'unresolved';
+				} else if (item.source.isDir) {
+					continue;
+				} else if (s === 'same' && d === 'changed') {
+					this.copyTo('source', item.destination, 'update', 'changed on the destination', item.source.path);
+				} else if (s === 'changed' && d === 'same') {
+					this.copyTo('destination', item.source, 'update', 'changed on the source', item.destination.path);
+				} else if (s !== 'same' || d !== 'same') {
+					both.push(item);
+				}
+				continue;
+			}
+			for (const side of ['source', 'destination'] as const) {
+				const entry = item[side];
+				const otherState = side === 'source' ? d : s;
+				if (!entry) continue;
+				const state = side === 'source' ? s : d;
+				if (otherState === 'none') this.copyTo(other(side), entry, 'copy', `new on the ${side}`);
+				else if (otherState === 'deleted' && state === 'same') this.remove(side, entry, `deleted on the ${other(side)}`);
+				else if (otherState === 'deleted') this.copyTo(other(side), entry, 'copy', `deleted on the ${other(side)} but changed on the ${side}: the change is kept`);
+			}
+		}
+		await forEachLimit(both, this.options.checkers ?? 8, (item) => this.changedOnBoth(item), this.options.signal);
+		this.actions.sort((a, b) => ORDER[a.kind] - ORDER[b.kind] || (a.kind === 'rmdir' ? depth(b.path) - depth(a.path) : depth(a.path) - depth(b.path)));
+	}
+
+	private remove(side: Side, entry: Entry, reason: string) {
+		this.add({ kind: entry.isDir ? 'rmdir' : 'delete', side, path: entry.path, reason });
+	}
+
+	/** A name whose case alone changed on one side (matched case-insensitively) is renamed on the other. */
+	private caseRename(item: Item) {
+		const { base } = item;
+		if (!base || !item.source || !item.destination) return;
+		for (const side of ['source', 'destination'] as const) {
+			const renamedHere = item[side]!.path !== basePath(base, side);
+			const target = item[other(side)]!;
+			if (renamedHere && target.path === basePath(base, other(side)) && target.path !== item[side]!.path) {
+				const to = joinPath(parentPath(target.path), baseName(item[side]!.path));
+				const action = this.add({ kind: 'rename', side: other(side), path: to, from: target.path, reason: `renamed on the ${side}` });
+				this.written.set(action, { ...target, path: to });
+				item[other(side)] = { ...target, path: to };
+				return;
+			}
+		}
+	}
+
+	/**
+	 * A file deleted at one path and new at another on the same side, with the same size and time
+	 * and no other file alike, was moved: the other side moves its copy instead of uploading it again.
+	 */
+	private trackRenames(): Set<Item> {
+		const handled = new Set<Item>();
+		for (const side of ['source', 'destination'] as const) {
+			const there = other(side);
+			const signature = (size: number, time: number) => `${size}:${time}`;
+			const gone = new Map<string, Item | null>();
+			const arrived = new Map<string, Item | null>();
+			for (const item of this.items.values()) {
+				const base = item.base;
+				if (base && !base.isDir && !item[side] && this.stateOf(item, there) === 'same') {
+					const sig = signature(base.size, baseTime(base, side));
+					gone.set(sig, gone.has(sig) ? null : item);
+				}
+				const entry = item[side];
+				if (entry && !entry.isDir && !item.base && !item[there]) {
+					const sig = signature(entry.size, entry.modTime);
+					arrived.set(sig, arrived.has(sig) ? null : item);
+				}
+			}
+			for (const [sig, old] of gone) {
+				const moved = arrived.get(sig);
+				if (!old || !moved || handled.has(old) || handled.has(moved)) continue;
+				const from = old[there]!;
+				const to = this.pathOn(there, moved[side]!.path);
+				const action = this.add({ kind: 'rename', side: there, path: to, from: from.path, reason: `moved on the ${side} from ${basePath(old.base!, side)}` });
+				this.written.set(action, { ...from, path: to });
+				handled.add(old).add(moved);
+			}
+		}
+		return handled;
+	}
+
+	private async changedOnBoth(item: Item): Promise<void> {
+		const source = item.source!;
+		const destination = item.destination!;
+		if (await this.sameContent(source, destination)) return;
+		const winner = this.winner(source, destination);
+		const loser = other(winner);
+		const winning = item[winner]!;
+		const losing = item[loser]!;
+		const why = `changed on both sides (${item.base ? 'since the last run' : 'first run'})`;
+		if (this.policy !== 'keepBoth') {
+			this.copyTo(loser, winning, 'update', `${why}: ${this.policy} wins`, losing.path);
+			this.conflicts.push({ path: winning.path, winner, policy: this.policy, reason: why });
+			return;
+		}
+		const keptAs = withSuffix(losing.path, `conflict ${loser} ${this.stamp}`);
+		const rename = this.add({ kind: 'rename', side: loser, path: keptAs, from: losing.path, reason: `${why}: the ${loser}'s version kept as ${baseName(keptAs)}` });
+		this.written.set(rename, { ...losing, path: keptAs });
+		this.copyTo(loser, winning, 'copy', `${why}: the ${winner}'s newer version`, losing.path);
+		this.copyTo(winner, { ...losing, path: keptAs }, 'copy', `${why}: the ${loser}'s version, kept beside it`, this.pathOn(winner, keptAs));
+		this.conflicts.push({ path: winning.path, winner, policy: this.policy, keptAs, reason: why });
+	}
+
+	private winner(source: Entry, destination: Entry): Side {
+		const newer: Side = destination.modTime > source.modTime ? 'destination' : 'source';
+		switch (this.policy) {
+			case 'source':
+			case 'destination':
+				return this.policy;
+			case 'older':
+				return other(newer);
+			case 'larger':
+				return source.size === destination.size ? newer : source.size > destination.size ? 'source' : 'destination';
+			default:
+				return newer;
+		}
+	}
+
+	/** Same size and time, or the same hash (fetched, or computed from the bytes when the clouds share none). */
+	private async sameContent(source: Entry, destination: Entry): Promise<boolean> {
+		if (source.size !== destination.size || source.size < 0) return false;
+		if (Math.abs(source.modTime - destination.modTime) <= Math.max(this.precision('source'), this.precision('destination'))) return true;
+		const listed = knownSharedHash(source, destination);
+		if (listed) return sameHash(listed, source.hashes[listed]!, destination.hashes[listed]!);
+		const sourceTypes = this.providers.source.capabilities.hashTypes;
+		const type = sourceTypes.find((t) => this.providers.destination.capabilities.hashTypes.includes(t)) ?? sourceTypes[0] ?? 'sha256';
+		const [a, b] = await Promise.all([this.hashOf('source', source, type), this.hashOf('destination', destination, type)]);
+		return sameHash(type, a, b);
+	}
+
+	private async hashOf(side: Side, entry: Entry, type: HashType): Promise<string> {
+		const provider = this.providers[side];
+		if (entry.hashes[type]) return entry.hashes[type]!;
+		return this.pacer.run(async () => {
+			if (provider.capabilities.hashTypes.includes(type)) return (await provider.hash(entry.path, [type]))[type]!;
+			return (await hashStream(await provider.read(entry.path, { signal: this.options.signal }), [type])).hashes[type]!;
+		}, this.options.signal);
+	}
+}
+
+const ORDER: Record<TwoWayActionKind, number> = { mkdir: 0, rename: 1, copy: 2, update: 2, delete: 3, rmdir: 4, conflict: 5 };
+
+/** Why the plan must not run: a side that lost too much, as when a folder was emptied or could not be read. */
+function deletionRefusal(actions: TwoWayAction[], items: Map<string, Item>, baseline: Baseline | undefined, options: TwoWayOptions): string | undefined {
+	if (options.force || !baseline) return undefined;
+	const baseFiles = baseline.entries.filter((entry) => !entry.isDir).length;
+	for (const side of ['source', 'destination'] as const) {
+		const files = [...items.values()].filter((item) => item[side] && !item[side]!.isDir).length;
+		if (files === 0 && baseFiles > 0) {
+			return `The ${side} holds no files while the last run left ${baseFiles} there; deleting them all from the ${other(side)} is refused. Check the ${side} folder and its credentials, or set Force if it was emptied on purpose.`;
+		}
+		const deletes = actions.filter((action) => action.kind === 'delete' && action.side === side).length;
+		if (options.maxDeletes !== undefined && deletes > options.maxDeletes) {
+			return `The sync would delete ${deletes} files on the ${side}, more than the limit of ${options.maxDeletes}. Raise the limit or set Force if that is intended.`;
+		}
+		const percent = options.maxDeletePercent ?? 50;
+		if (baseFiles > 0 && (deletes / baseFiles) * 100 > percent) {
+			return `The sync would delete ${deletes} of the ${side}'s ${baseFiles} files (more than ${percent}%). Check the other side, raise the limit or set Force if that is intended.`;
+		}
+	}
+	return undefined;
+}
+
+/** Runs a two-way plan: renames, then every copy both ways, then (only if all of that worked) deletions. */
+class TwoWayExecutor {
+	/** What each finished copy left on its side, for the next baseline. */
+	readonly stored = new Map<TwoWayAction, Entry>();
+
+	constructor(
+		private readonly providers: Record<Side, Provider>,
+		private readonly options: TwoWayOptions,
+		private readonly pacer: Pacer,
+		private readonly report: TwoWayReport,
+		private readonly carried: Map<TwoWayAction, Entry>,
+		private readonly started: number,
+	) {}
+
+	private counts(side: Side): DirectionCounts {
+		return side === 'destination' ? this.report.toDestination : this.report.toSource;
+	}
+
+	private fail(action: TwoWayAction, error: unknown, hint?: string) {
+		action.status = 'failed';
+		action.error = error instanceof Error ? error.message : String(error);
+		this.report.failed++;
+		this.report.errors.push({ path: action.path, side: action.side, action: action.kind, message: action.error, hint: hint ?? (error instanceof CloudSyncError ? error.hint : undefined) });
+	}
+
+	async run(): Promise<void> {
+		const { actions } = this.report;
+		const { signal } = this.options;
+		const of = (...kinds: TwoWayActionKind[]) => actions.filter((action) => kinds.includes(action.kind));
+		await this.viaExecutor(of('mkdir'));
+		const failedRenames = new Set<string>();
+		await forEachLimit(of('rename'), this.options.checkers ?? 8, async (action) => {
+			try {
+				await this.pacer.run(() => this.providers[action.side].move(action.from!, action.path), signal);
+				action.status = 'done';
+				this.counts(action.side).renamed++;
+			} catch (error) {
+				this.fail(action, error);
+				failedRenames.add(`${action.side}:${action.from}`);
+			}
+		}, signal);
+		// A conflict's copy must not land on the loser's name unless the loser was moved aside first.
+		const transfers = of('copy', 'update').filter((action) => {
+			if (!failedRenames.has(`${action.side}:${action.path}`)) return true;
+			action.status = 'skipped';
+			action.error = 'not copied: the version it would replace could not be moved aside';
+			return false;
+		});
+		await this.viaExecutor(transfers);
+		const deletes = of('delete', 'rmdir');
+		if (this.report.failed > 0 || signal?.aborted) {
+			const why = signal?.aborted ? 'the sync was cancelled' : `${this.report.failed} earlier action(s) failed`;
+			if (deletes.length > 0) this.report.deletesHeld = why;
+			for (const action of deletes) {
+				action.status = 'skipped';
+				action.error = `not deleted: ${why}`;
+			}
+			return;
+		}
+		await this.viaExecutor(deletes);
+	}
+
+	/** The one-way executor, once per direction: verified copies, server-side where possible, backups. */
+	private async viaExecutor(actions: TwoWayAction[]): Promise<void> {
+		for (const side of ['destination', 'source'] as const) {
+			const mine = actions.filter((action) => action.side === side);
+			if (mine.length === 0) continue;
+			const planActions = mine.map((action): PlanAction => toPlanAction(action, this.carried.get(action)));
+			const plan: Plan = {
+				mode: 'mirror',
+				actions: planActions,
+				counts: { mkdir: 0, copy: 0, update: 0, delete: 0, rmdir: 0, skip: 0, conflict: 0 },
+				sourceFiles: 0,
+				destinationFiles: 0,
+				bytesToTransfer: planActions.reduce((sum, action) => sum + Math.max(0, action.source?.size ?? 0), 0),
+			};
+			const executed = await execute(plan, this.providers[other(side)], this.providers[side], {
+				transfers: this.options.transfers,
+				checkers: this.options.checkers,
+				signal: this.options.signal,
+				onProgress: this.options.onProgress,
+				pacer: this.pacer,
+				backup: this.options.backupDir ? { dir: this.options.backupDir, stamp: fileStamp(this.started) } : undefined,
+			});
+			this.absorb(mine, planActions, executed, side);
+		}
+	}
+
+	private absorb(mine: TwoWayAction[], planActions: PlanAction[], executed: ExecutionReport, side: Side) {
+		const results = new Map<PlanAction, ActionResult>();
+		for (const result of executed.results) {
+			const index = planActions.findIndex((action) => action.path === result.path && action.kind === result.action && !results.has(action));
+			if (index >= 0) results.set(planActions[index], result);
+		}
+		mine.forEach((action, index) => {
+			const result = results.get(planActions[index]);
+			if (!result) return;
+			if (result.status === 'failed') return this.fail(action, result.error, executed.errors.find((error) => error.path === action.path)?.hint);
+			action.status = result.status === 'done' ? 'done' : 'skipped';
+			action.keptAs = result.keptAs;
+			if (result.written) this.stored.set(action, result.written);
+			if (result.status !== 'done') return;
+			const counts = this.counts(side);
+			if (action.kind === 'copy') counts.added++;
+			if (action.kind === 'update') counts.updated++;
+			if (action.kind === 'delete') counts.deleted++;
+			this.report.bytes += result.bytes;
+		});
+	}
+}
+
+function toPlanAction(action: TwoWayAction, from: Entry | undefined): PlanAction {
+	const kind = action.kind === 'rename' || action.kind === 'conflict' ? 'skip' : action.kind;
+	return { kind, path: action.path, side: 'destination', reason: action.reason, source: from };
+}
+
+/** Both sides as they are now: the listings with every finished action applied. */
+function nextBaseline(
+	sourceEntries: Entry[],
+	destinationEntries: Entry[],
+	actions: TwoWayAction[],
+	carried: Map<TwoWayAction, Entry>,
+	stored: Map<TwoWayAction, Entry>,
+	key: (path: string) => string,
+	pair: string,
+	savedAt: number,
+): Baseline {
+	const sides: Record<Side, Map<string, Entry>> = {
+		source: new Map(sourceEntries.map((entry) => [key(entry.path), entry])),
+		destination: new Map(destinationEntries.map((entry) => [key(entry.path), entry])),
+	};
+	for (const action of actions) {
+		const side = sides[action.side];
+		if (action.status !== 'done') continue;
+		if (action.kind === 'rename') {
+			side.delete(key(action.from!));
+			side.set(key(action.path), carried.get(action)!);
+		} else if (action.kind === 'copy' || action.kind === 'update') {
+			side.set(key(action.path), stored.get(action) ?? carried.get(action)!);
+		} else if (action.kind === 'mkdir') {
+			side.set(key(action.path), { path: action.path, isDir: true, size: -1, modTime: 0, hashes: {} });
+		} else if (action.kind === 'delete' || action.kind === 'rmdir') {
+			side.delete(key(action.path));
+		}
+	}
+	const entries: BaselineEntry[] = [];
+	for (const [k, source] of sides.source) {
+		const destination = sides.destination.get(k);
+		if (!destination || destination.isDir !== source.isDir) continue;
+		entries.push({
+			path: source.path,
+			destinationPath: destination.path === source.path ? undefined : destination.path,
+			isDir: source.isDir,
+			size: source.isDir ? -1 : destination.size,
+			sourceModTime: source.isDir ? 0 : source.modTime,
+			destinationModTime: source.isDir ? 0 : destination.modTime,
+		});
+	}
+	return { pair, savedAt, entries };
+}

@@ -1,0 +1,70 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { LocalProvider, type Provider } from '../../lib';
+import { GoogleDriveProvider } from '../../lib/providers/drive';
+import { DropboxProvider } from '../../lib/providers/dropbox';
+import { DriveEmulator } from '../emulators/drive';
+import { DropboxEmulator } from '../emulators/dropbox';
+import { quickPacer } from './dropbox';
+import { tempDir } from './trees';
+
+/** Writes a file through the provider itself, with a chosen modification time, as a user's edit would land. */
+export async function put(provider: Provider, path: string, content: string, modTime: number): Promise<void> {
+	const bytes = Buffer.from(content);
+	await provider.write(path, Readable.from([bytes]), { size: bytes.length, modTime });
+}
+
+/** Every file below the root (the engine's own `.cloudsync` folder aside) as path → sha256, read back through the provider. */
+export async function tree(provider: Provider, options: { withState?: boolean } = {}): Promise<Record<string, string>> {
+	const files: Record<string, string> = {};
+	for await (const entry of provider.list('', { recursive: true })) {
+		if (entry.isDir || (!options.withState && entry.path.startsWith('.cloudsync/'))) continue;
+		const hash = createHash('sha256');
+		for await (const chunk of await provider.read(entry.path)) hash.update(chunk as Buffer);
+		files[entry.path.normalize('NFC')] = hash.digest('hex');
+	}
+	return Object.fromEntries(Object.entries(files).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+export const sha = (content: string) => createHash('sha256').update(content).digest('hex');
+
+/** The expected tree for path → content. */
+export function expected(files: Record<string, string>): Record<string, string> {
+	return Object.fromEntries(Object.entries(files).map(([path, content]) => [path, sha(content)] as const).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+export interface Backend {
+	name: string;
+	/** Two fresh, empty folders. */
+	pair(): Promise<{ source: Provider; destination: Provider }>;
+	stop(): Promise<void>;
+}
+
+export const localBackend = (): Backend => ({
+	name: 'local ↔ local',
+	pair: async () => ({ source: await LocalProvider.open(await tempDir('a')), destination: await LocalProvider.open(await tempDir('b')) }),
+	stop: async () => undefined,
+});
+
+/** Google Drive on one side, Dropbox (case-insensitive, second-precision times, no shared hash) on the other, both emulated. */
+export async function cloudBackend(): Promise<Backend> {
+	const drive = new DriveEmulator();
+	await drive.start();
+	const dropbox = await DropboxEmulator.start({ seed: 5 });
+	const auth = drive.addOAuthClient();
+	return {
+		name: 'Google Drive ↔ Dropbox (emulated)',
+		pair: async () => {
+			const name = `pair-${randomBytes(4).toString('hex')}`;
+			const folderId = drive.addFolder(drive.myDriveRootId, name);
+			dropbox.seedFolder(`/${name}`);
+			const source = await GoogleDriveProvider.open({ auth, root: folderId, apiBaseUrl: drive.baseUrl, pacer: quickPacer() });
+			const destination = new DropboxProvider({ auth: dropbox.credentials, root: `/${name}`, apiBaseUrl: dropbox.baseUrl, pacer: quickPacer() });
+			return { source, destination };
+		},
+		stop: async () => {
+			await drive.server.stop();
+			await dropbox.server.stop();
+		},
+	};
+}

@@ -1,0 +1,262 @@
+import { LockedError, MemoryStateStore, PairLock, SafetyError, decodeBaseline, twoWaySync, type ConflictPolicy, type Provider, type TwoWayOptions } from '../lib';
+import { quickPacer } from './support/dropbox';
+import { cloudBackend, expected, localBackend, put, sha, tree, type Backend } from './support/sides';
+import { removeTempDirs } from './support/trees';
+
+afterAll(removeTempDirs);
+
+const T0 = Date.UTC(2026, 10, 1, 12, 0, 0);
+const at = (minutes: number) => T0 + minutes * 60_000;
+const NOW = Date.UTC(2026, 11, 1, 21, 30, 5);
+const STAMP = '2026-12-01 21-30-05';
+const START = { 'a.txt': 'alpha', 'docs/b.txt': 'bravo', 'docs/c.txt': 'charlie', 'd.txt': 'delta' };
+
+async function write(provider: Provider, files: Record<string, string>, minutes = 0) {
+	for (const [path, content] of Object.entries(files)) await put(provider, path, content, at(minutes));
+}
+
+async function start(backend: Backend, sides: { source?: Record<string, string>; destination?: Record<string, string>; both?: Record<string, string> }) {
+	const { source, destination } = await backend.pair();
+	await write(source, { ...sides.both, ...sides.source });
+	await write(destination, { ...sides.both, ...sides.destination });
+	const state = new MemoryStateStore();
+	const run = (options: Partial<TwoWayOptions> = {}) =>
+		twoWaySync(source, destination, { state, pair: 'test pair', lock: { settleMs: 0 }, pacer: quickPacer(), now: () => NOW, ...options });
+	return { source, destination, state, run };
+}
+
+/** Both sides after a first run over START: the baseline is saved. */
+async function synced(backend: Backend) {
+	const setup = await start(backend, { both: START });
+	const first = await setup.run();
+	expect(first).toMatchObject({ status: 'success', firstRun: true, baselineSaved: true, baselineFiles: 4 });
+	return setup;
+}
+
+async function expectBoth(setup: { source: Provider; destination: Provider }, files: Record<string, string>) {
+	expect(await tree(setup.source)).toEqual(expected(files));
+	expect(await tree(setup.destination)).toEqual(expected(files));
+}
+
+const backends: Array<[string, () => Promise<Backend>]> = [
+	['local ↔ local', async () => localBackend()],
+	['Google Drive ↔ Dropbox (emulated)', cloudBackend],
+];
+
+describe.each(backends)('two-way sync, %s', (_name, makeBackend) => {
+	let backend: Backend;
+	beforeAll(async () => {
+		backend = await makeBackend();
+	});
+	afterAll(async () => backend.stop());
+
+	it('first run merges both sides, keeps both versions of a file that differs, and deletes nothing', async () => {
+		const setup = await start(backend, {
+			both: { 'same.txt': 'same' },
+			source: { 'only-source.txt': 'from source', 'differs.txt': 'source version' },
+			destination: { 'sub/only-destination.txt': 'from destination' },
+		});
+		await put(setup.destination, 'differs.txt', 'destination version', at(2));
+		const report = await setup.run();
+		const conflictName = `differs (conflict source ${STAMP}).txt`;
+		await expectBoth(setup, {
+			'same.txt': 'same',
+			'only-source.txt': 'from source',
+			'sub/only-destination.txt': 'from destination',
+			'differs.txt': 'destination version',
+			[conflictName]: 'source version',
+		});
+		expect(report).toMatchObject({ status: 'success', firstRun: true, toDestination: { added: 2, deleted: 0 }, toSource: { added: 2, deleted: 0 } });
+		expect(report.conflicts).toEqual([expect.objectContaining({ path: 'differs.txt', winner: 'destination', keptAs: conflictName, policy: 'keepBoth' })]);
+		const again = await setup.run();
+		expect(again.actions).toEqual([]);
+		expect(again.firstRun).toBe(false);
+	});
+
+	it('carries new files and newer versions from either side', async () => {
+		const setup = await synced(backend);
+		await write(setup.source, { 'new-on-source.txt': 'n1', 'a.txt': 'alpha v2' }, 5);
+		await write(setup.destination, { 'docs/new-on-destination.txt': 'n2', 'docs/b.txt': 'bravo v2' }, 5);
+		const report = await setup.run();
+		expect(report).toMatchObject({ status: 'success', toDestination: { added: 1, updated: 1 }, toSource: { added: 1, updated: 1 }, conflicts: [] });
+		await expectBoth(setup, { ...START, 'a.txt': 'alpha v2', 'docs/b.txt': 'bravo v2', 'new-on-source.txt': 'n1', 'docs/new-on-destination.txt': 'n2' });
+	});
+
+	it('carries deletions from either side, and forgets files deleted on both', async () => {
+		const setup = await synced(backend);
+		await setup.source.delete('a.txt');
+		await setup.destination.delete('docs/c.txt');
+		await setup.source.delete('d.txt');
+		await setup.destination.delete('d.txt');
+		const report = await setup.run();
+		expect(report).toMatchObject({ status: 'success', toDestination: { deleted: 1 }, toSource: { deleted: 1 }, baselineFiles: 1 });
+		await expectBoth(setup, { 'docs/b.txt': 'bravo' });
+	});
+
+	it('keeps a change over a deletion on the other side, both ways', async () => {
+		const setup = await synced(backend);
+		await write(setup.source, { 'a.txt': 'alpha edited' }, 5);
+		await setup.destination.delete('a.txt');
+		await write(setup.destination, { 'd.txt': 'delta edited' }, 5);
+		await setup.source.delete('d.txt');
+		const report = await setup.run();
+		expect(report).toMatchObject({ status: 'success', toDestination: { added: 1, deleted: 0 }, toSource: { added: 1, deleted: 0 } });
+		await expectBoth(setup, { ...START, 'a.txt': 'alpha edited', 'd.txt': 'delta edited' });
+	});
+
+	it('keeps both versions of a file changed on both sides, and sees no conflict in identical edits', async () => {
+		const setup = await synced(backend);
+		await write(setup.source, { 'a.txt': 'alpha from source' }, 5);
+		await write(setup.destination, { 'a.txt': 'alpha from destination, later' }, 9);
+		await write(setup.source, { 'd.txt': 'same edit' }, 6);
+		await write(setup.destination, { 'd.txt': 'same edit' }, 7);
+		const report = await setup.run();
+		const keptAs = `a (conflict source ${STAMP}).txt`;
+		expect(report.conflicts).toEqual([expect.objectContaining({ path: 'a.txt', winner: 'destination', keptAs })]);
+		await expectBoth(setup, { ...START, 'a.txt': 'alpha from destination, later', [keptAs]: 'alpha from source', 'd.txt': 'same edit' });
+		expect((await setup.run()).actions).toEqual([]);
+	});
+
+	it.each<[ConflictPolicy, 'source' | 'destination']>([
+		['newer', 'source'],
+		['older', 'destination'],
+		['larger', 'destination'],
+		['source', 'source'],
+		['destination', 'destination'],
+	])('resolves a conflict with "%s wins": the %s version is on both sides', async (policy, winner) => {
+		const setup = await synced(backend);
+		const versions = { source: 'source edit', destination: 'destination edit, longer' };
+		await write(setup.source, { 'd.txt': versions.source }, 10);
+		await write(setup.destination, { 'd.txt': versions.destination }, 5);
+		const report = await setup.run({ conflict: policy });
+		expect(report.conflicts).toEqual([expect.objectContaining({ path: 'd.txt', winner, policy })]);
+		await expectBoth(setup, { ...START, 'd.txt': versions[winner] });
+	});
+
+	it('moves a renamed or moved file on the other side instead of copying it again', async () => {
+		const setup = await synced(backend);
+		await setup.source.move('docs/b.txt', 'archive/2026/b-renamed.txt');
+		await setup.destination.move('d.txt', 'docs/d-moved.txt');
+		const report = await setup.run();
+		expect(report).toMatchObject({ status: 'success', bytes: 0, toDestination: { renamed: 1, added: 0, deleted: 0 }, toSource: { renamed: 1, added: 0, deleted: 0 } });
+		const { 'docs/b.txt': b, 'd.txt': d, ...rest } = START;
+		await expectBoth(setup, { ...rest, 'archive/2026/b-renamed.txt': b, 'docs/d-moved.txt': d });
+	});
+
+	it('renames a file whose name changed only in case', async () => {
+		const setup = await synced(backend);
+		await setup.source.move('a.txt', 'A.txt');
+		const report = await setup.run();
+		expect(report).toMatchObject({ status: 'success', bytes: 0, toDestination: { renamed: 1, added: 0, deleted: 0 } });
+		const { 'a.txt': a, ...rest } = START;
+		await expectBoth(setup, { ...rest, 'A.txt': a });
+	});
+
+	it('treats one name in NFC on one side and NFD on the other as the same file', async () => {
+		const nfc = 'caf\u00e9.txt';
+		const nfd = 'cafe\u0301.txt';
+		const setup = await start(backend, { source: { [nfc]: 'coffee' }, destination: { [nfd]: 'coffee' } });
+		const report = await setup.run();
+		expect(report).toMatchObject({ status: 'success', bytes: 0, conflicts: [], toDestination: { added: 0 }, toSource: { added: 0 } });
+		for (const side of [setup.source, setup.destination]) {
+			const names = Object.keys(await tree(side));
+			expect(names).toHaveLength(1);
+			expect(names[0].normalize('NFC')).toBe(nfc);
+		}
+		await write(setup.destination, { [nfd]: 'coffee, stronger' }, 5);
+		expect(await setup.run()).toMatchObject({ toSource: { updated: 1 } });
+		expect(Object.values(await tree(setup.source))).toEqual([sha('coffee, stronger')]);
+	});
+
+	it('refuses a run that would delete more than the limit on a side, or empty it, and changes nothing', async () => {
+		const setup = await synced(backend);
+		const saved = setup.state.state;
+		await setup.source.delete('a.txt');
+		await setup.source.delete('docs/b.txt');
+		await setup.source.delete('docs/c.txt');
+		await expect(setup.run()).rejects.toThrow(SafetyError);
+		await expect(setup.run()).rejects.toThrow(/delete 3 of the destination's 4 files/);
+		expect(setup.state.state).toBe(saved);
+		expect(await tree(setup.destination)).toEqual(expected(START));
+		await setup.source.delete('d.txt');
+		await expect(setup.run()).rejects.toThrow(/source holds no files while the last run left 4/);
+		const forced = await setup.run({ force: true });
+		expect(forced).toMatchObject({ status: 'success', toDestination: { deleted: 4 } });
+		expect(await tree(setup.destination)).toEqual({});
+	});
+
+	it('resync rebuilds the baseline by merging: a file deleted on one side comes back rather than being deleted', async () => {
+		const setup = await synced(backend);
+		await setup.source.delete('a.txt');
+		const report = await setup.run({ resync: true });
+		expect(report).toMatchObject({ status: 'success', firstRun: true, toSource: { added: 1 }, toDestination: { deleted: 0 } });
+		await expectBoth(setup, START);
+	});
+
+	it('keeps replaced and deleted files in a backup folder on their own side, which is never synced', async () => {
+		const setup = await synced(backend);
+		await write(setup.source, { 'a.txt': 'alpha v2' }, 5);
+		await setup.destination.delete('docs/c.txt');
+		const report = await setup.run({ backupDir: 'Replaced' });
+		expect(report).toMatchObject({ status: 'success', toDestination: { updated: 1 }, toSource: { deleted: 1 } });
+		const { 'docs/c.txt': c, ...rest } = START;
+		expect(await tree(setup.source)).toEqual(expected({ ...rest, 'a.txt': 'alpha v2', [`Replaced/docs/c (${STAMP}).txt`]: c }));
+		expect(await tree(setup.destination)).toEqual(expected({ ...rest, 'a.txt': 'alpha v2', [`Replaced/a (${STAMP}).txt`]: 'alpha' }));
+		expect((await setup.run({ backupDir: 'Replaced' })).actions).toEqual([]);
+	});
+});
+
+describe('two-way sync safety on local folders', () => {
+	const backend = localBackend();
+
+	it('a run that fails does not move the baseline, and the next run finishes the job without losing a change', async () => {
+		const setup = await synced(backend);
+		const saved = setup.state.state;
+		await write(setup.source, { 'a.txt': 'alpha v2', 'new.txt': 'new' }, 5);
+		await setup.destination.delete('docs/c.txt');
+		let saves = 0;
+		const failingState = { where: 'memory', load: () => setup.state.load(), save: async () => Promise.reject(new Error(`disk full (${++saves})`)) };
+		const failed = await setup.run({ state: failingState });
+		expect(failed).toMatchObject({ status: 'partial', baselineSaved: false });
+		expect(failed.errors[0].message).toMatch(/could not be saved.*disk full/);
+		expect(setup.state.state).toBe(saved);
+		const recovered = await setup.run();
+		expect(recovered.status).toBe('success');
+		const { 'docs/c.txt': _c, ...rest } = START;
+		await expectBoth(setup, { ...rest, 'a.txt': 'alpha v2', 'new.txt': 'new' });
+		expect(decodeBaseline(setup.state.state!).entries.filter((entry) => !entry.isDir)).toHaveLength(4);
+	});
+
+	it('one run of a pair at a time: a live lock stops a second run, an expired one does not', async () => {
+		const setup = await synced(backend);
+		const results = await Promise.allSettled([setup.run({ lock: { settleMs: 100 } }), setup.run({ lock: { settleMs: 100 } })]);
+		const rejected = results.filter((result) => result.status === 'rejected') as PromiseRejectedResult[];
+		expect(rejected).toHaveLength(1);
+		expect(rejected[0].reason).toBeInstanceOf(LockedError);
+		expect(rejected[0].reason.hint).toMatch(/lock expires in \d+ minute/);
+		expect(Object.keys(await tree(setup.destination, { withState: true })).filter((path) => path.startsWith('.cloudsync/'))).toEqual([]);
+		const held = await PairLock.acquire(setup.destination, { id: 'stale', ttlMs: 1, settleMs: 0 });
+		await new Promise((resolve) => setTimeout(resolve, 5));
+		await expect(PairLock.acquire(setup.destination, { id: 'stale', settleMs: 0 })).resolves.toBeInstanceOf(PairLock);
+		await held.release();
+	});
+
+	it('a baseline saved for another folder pair is never used to delete', async () => {
+		const setup = await synced(backend);
+		await setup.source.delete('a.txt');
+		const report = await setup.run({ pair: 'another pair' });
+		expect(report).toMatchObject({ firstRun: true, toSource: { added: 1 }, toDestination: { deleted: 0 } });
+		expect(report.baselineNote).toMatch(/another folder pair/);
+	});
+
+	it('a dry run lists the plan and touches nothing', async () => {
+		const setup = await synced(backend);
+		await write(setup.source, { 'a.txt': 'alpha v2' }, 5);
+		const before = setup.state.state;
+		const report = await setup.run({ dryRun: true });
+		expect(report.status).toBe('planned');
+		expect(report.actions).toEqual([expect.objectContaining({ kind: 'update', side: 'destination', path: 'a.txt', status: 'planned' })]);
+		expect(await tree(setup.destination)).toEqual(expected(START));
+		expect(setup.state.state).toBe(before);
+	});
+});
