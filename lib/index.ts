@@ -36,3 +36,4 @@ export { encodeBaseline, decodeBaseline, MemoryStateStore, ProviderStateStore, S
 export { PairLock, LockedError, type LockOptions } from './lock';
 export { STATE_FOLDER } from './filters';
 export { withSuffix, backupPath, fileStamp } from './paths';
+export { snapshotBackup, type SnapshotKind, type SnapshotOptions, type SnapshotReport } from './snapshot';

@@ -1,0 +1,191 @@
+import type { Entry, Provider } from './types';
+import { createFilter, type FilterOptions } from './filters';
+import { emptyExecutionReport, execute, type ExecutionReport, type Progress } from './executor';
+import type { Plan, PlanAction } from './planner';
+import { Pacer, type PacerOptions } from './pacer';
+import { CloudSyncError } from './errors';
+import { fileStamp, joinPath } from './paths';
+import { forEachLimit } from './concurrency';
+import { listAll, type SyncStatus } from './sync';
+
+/** Incremental: each run writes a dated folder holding what changed since the last run. Full: each run writes a complete dated copy. */
+export type SnapshotKind = 'incremental' | 'full';
+
+export interface SnapshotOptions {
+	kind: SnapshotKind;
+	filter?: FilterOptions;
+	/** Keep the newest N snapshots (and any the day rule keeps); older ones are deleted after a successful run. */
+	keepLast?: number;
+	/** Keep the snapshots of the last D days (and any the count rule keeps). */
+	keepDays?: number;
+	dryRun?: boolean;
+	transfers?: number;
+	checkers?: number;
+	signal?: AbortSignal;
+	onProgress?: (progress: Progress) => void;
+	pacer?: Pacer | PacerOptions;
+	now?: () => number;
+}
+
+export interface SnapshotReport extends ExecutionReport {
+	mode: 'incremental' | 'fullBackup';
+	status: SyncStatus;
+	dryRun: boolean;
+	/** The dated folder this run wrote, relative to the destination; empty when an incremental run found nothing new. */
+	folder: string;
+	/** Files in the new snapshot: uploaded from the source plus copied inside the destination. */
+	files: number;
+	/** Unchanged files a full backup copied from an earlier snapshot without moving their bytes through n8n. */
+	copiedServerSide: number;
+	/** Source files already held, unchanged, by an earlier snapshot (an incremental run leaves them out). */
+	unchanged: number;
+	/** Earlier snapshots removed by the retention rules. */
+	removedSnapshots: string[];
+	startedAt: string;
+	finishedAt: string;
+	durationMs: number;
+}
+
+const SNAPSHOT_NAME = /^\d{4}-\d{2}-\d{2} \d{2}-\d{2}-\d{2}$/;
+const PARTIAL = '.partial';
+const DAY = 86_400_000;
+
+/** The time a snapshot folder was written, read back from its name. */
+function snapshotTime(name: string): number {
+	const [date, time] = name.split(' ');
+	return Date.parse(`${date}T${time.replace(/-/g, ':')}Z`);
+}
+
+/**
+ * Writes a new dated folder on the destination. It is filled under a `.partial` name and renamed
+ * when every file is in, so a dated folder is always complete; a failed run leaves the partial one
+ * for inspection and never triggers retention.
+ */
+export async function snapshotBackup(source: Provider, destination: Provider, options: SnapshotOptions): Promise<SnapshotReport> {
+	const started = options.now?.() ?? Date.now();
+	const pacer = options.pacer instanceof Pacer ? options.pacer : new Pacer(options.pacer);
+	const { signal } = options;
+	const [sourceListing, destinationListing] = await Promise.all([
+		listAll(source, createFilter(options.filter), pacer, signal),
+		listAll(destination, createFilter({ skipSystemFiles: false }), pacer, signal),
+	]);
+	for (const [side, listing] of [['source', sourceListing], ['destination', destinationListing]] as const) {
+		if (listing.error) {
+			throw new CloudSyncError(`The backup stopped before writing anything: the ${side} could not be listed. ${listing.error.message}`, {
+				cause: listing.error,
+				hint: (listing.error as CloudSyncError).hint ?? 'Run it again; nothing was written.',
+			});
+		}
+	}
+
+	const snapshots = destinationListing.entries.filter((entry) => entry.isDir && SNAPSHOT_NAME.test(entry.path)).map((entry) => entry.path).sort();
+	const folder = fileStamp(started);
+	if (snapshots.includes(folder)) throw new CloudSyncError(`A snapshot named "${folder}" already exists`, { hint: 'Run the backup again a second later.' });
+	// The newest copy of each path in any snapshot: what the next one compares with and copies from.
+	const latest = new Map<string, Entry>();
+	for (const entry of destinationListing.entries) {
+		const slash = entry.path.indexOf('/');
+		if (entry.isDir || slash < 0 || !SNAPSHOT_NAME.test(entry.path.slice(0, slash))) continue;
+		const relative = entry.path.slice(slash + 1);
+		const known = latest.get(relative);
+		if (!known || known.path < entry.path) latest.set(relative, entry);
+	}
+	const window = Math.max(source.capabilities.modTimePrecisionMs, destination.capabilities.modTimePrecisionMs, 1);
+	const unchanged = (entry: Entry) => {
+		const kept = latest.get(entry.path);
+		return kept !== undefined && kept.size === entry.size && Math.abs(kept.modTime - entry.modTime) <= window;
+	};
+
+	const work = `${folder}${PARTIAL}`;
+	const files = sourceListing.entries.filter((entry) => !entry.isDir);
+	const uploads: PlanAction[] = [];
+	const copies: Array<{ from: string; to: string }> = [];
+	let same = 0;
+	for (const entry of files) {
+		const target = joinPath(work, entry.path);
+		if (!unchanged(entry)) uploads.push({ kind: 'copy', path: target, side: 'destination', reason: latest.has(entry.path) ? 'changed since the last snapshot' : 'new', source: entry });
+		else if (options.kind === 'incremental') same++;
+		else if (destination.copy) copies.push({ from: latest.get(entry.path)!.path, to: target });
+		else uploads.push({ kind: 'copy', path: target, side: 'destination', reason: 'unchanged; this cloud cannot copy by itself', source: entry });
+	}
+	if (options.kind === 'full') same = copies.length;
+	const writes = uploads.length + copies.length;
+	const written = writes > 0 || options.kind === 'full';
+
+	const report: SnapshotReport = {
+		...emptyExecutionReport(),
+		mode: options.kind === 'full' ? 'fullBackup' : 'incremental',
+		status: 'planned',
+		dryRun: options.dryRun ?? false,
+		folder: written ? folder : '',
+		files: writes,
+		copiedServerSide: 0,
+		unchanged: same,
+		removedSnapshots: [],
+		startedAt: new Date(started).toISOString(),
+		finishedAt: '',
+		durationMs: 0,
+	};
+	const finish = (status: SyncStatus) => {
+		const now = options.now?.() ?? Date.now();
+		Object.assign(report, { status, finishedAt: new Date(now).toISOString(), durationMs: now - started, retries: pacer.retries });
+		return report;
+	};
+	if (options.dryRun) {
+		report.removedSnapshots = expired([...snapshots, ...(written ? [folder] : [])], options, started);
+		return finish('planned');
+	}
+	if (!written) {
+		report.removedSnapshots = await prune(destination, snapshots, options, started, pacer);
+		return finish('success');
+	}
+
+	await pacer.run(() => destination.mkdir(work), signal);
+	await forEachLimit(copies, options.checkers ?? 8, async ({ from, to }) => {
+		try {
+			await pacer.run(() => destination.copy!(from, to), signal);
+			report.copiedServerSide++;
+		} catch {
+			// Sent from the source instead: a copy that failed inside the cloud is no reason to miss a file.
+			const entry = files.find((file) => joinPath(work, file.path) === to)!;
+			uploads.push({ kind: 'copy', path: to, side: 'destination', reason: 'the copy inside the destination failed', source: entry });
+		}
+	}, signal);
+	const plan: Plan = {
+		mode: 'copy',
+		actions: uploads,
+		counts: { mkdir: 0, copy: uploads.length, update: 0, delete: 0, rmdir: 0, skip: 0, conflict: 0 },
+		sourceFiles: files.length,
+		destinationFiles: 0,
+		bytesToTransfer: uploads.reduce((sum, action) => sum + Math.max(0, action.source!.size), 0),
+	};
+	const executed = await execute(plan, source, destination, { transfers: options.transfers, checkers: options.checkers, signal, onProgress: options.onProgress, pacer });
+	Object.assign(report, { ...executed, results: executed.results.map((result) => ({ ...result, written: undefined })) });
+	if (signal?.aborted) return finish('cancelled');
+	if (executed.failed > 0) return finish(executed.added > 0 ? 'partial' : 'failed');
+	await pacer.run(() => destination.move(work, folder), signal);
+	report.removedSnapshots = await prune(destination, [...snapshots, folder], options, started, pacer);
+	return finish('success');
+}
+
+/** The snapshots the retention rules let go: neither among the newest `keepLast` nor younger than `keepDays`; never the newest. */
+function expired(snapshots: string[], options: SnapshotOptions, now: number): string[] {
+	const { keepLast, keepDays } = options;
+	if (!keepLast && !keepDays) return [];
+	const newestFirst = [...snapshots].sort().reverse();
+	return newestFirst.filter((name, index) => {
+		if (index === 0) return false;
+		if (keepLast && index < keepLast) return false;
+		if (keepDays && snapshotTime(name) >= now - keepDays * DAY) return false;
+		return true;
+	});
+}
+
+async function prune(destination: Provider, snapshots: string[], options: SnapshotOptions, now: number, pacer: Pacer): Promise<string[]> {
+	const removed: string[] = [];
+	for (const name of expired(snapshots, options, now)) {
+		await pacer.run(() => destination.delete(name, { recursive: true }), options.signal);
+		removed.push(name);
+	}
+	return removed;
+}

@@ -1,0 +1,89 @@
+import { snapshotBackup, type Provider, type SnapshotOptions } from '../lib';
+import { quickPacer } from './support/dropbox';
+import { cloudBackend, expected, localBackend, put, tree, type Backend } from './support/sides';
+import { removeTempDirs } from './support/trees';
+
+afterAll(removeTempDirs);
+
+const T0 = Date.UTC(2026, 10, 1, 12, 0, 0);
+const at = (minutes: number) => T0 + minutes * 60_000;
+const DAY = 86_400_000;
+const RUN1 = Date.UTC(2026, 10, 28, 9, 0, 0);
+const FILES = { 'a.txt': 'alpha', 'docs/b.txt': 'bravo', 'docs/c.txt': 'charlie' };
+
+/** Every path of `files` inside the snapshot folder `name`. */
+function inFolder(name: string, files: Record<string, string>): Record<string, string> {
+	return Object.fromEntries(Object.entries(files).map(([path, content]) => [`${name}/${path}`, content]));
+}
+
+describe.each<[string, () => Promise<Backend>]>([
+	['local → local', async () => localBackend()],
+	['Google Drive → Dropbox (emulated)', cloudBackend],
+])('snapshot backups, %s', (_name, makeBackend) => {
+	let backend: Backend;
+	beforeAll(async () => {
+		backend = await makeBackend();
+	});
+	afterAll(async () => backend.stop());
+
+	async function setup() {
+		const { source, destination } = await backend.pair();
+		for (const [path, content] of Object.entries(FILES)) await put(source, path, content, at(0));
+		const run = (when: number, options: Partial<SnapshotOptions> & Pick<SnapshotOptions, 'kind'>) =>
+			snapshotBackup(source, destination, { pacer: quickPacer(), now: () => when, ...options });
+		return { source, destination, run };
+	}
+	const change = async (source: Provider) => {
+		await put(source, 'docs/b.txt', 'bravo v2', at(10));
+		await put(source, 'new.txt', 'new', at(10));
+	};
+
+	it('full backup: every run writes a complete dated folder, unchanged files copied inside the destination', async () => {
+		const { source, destination, run } = await setup();
+		const first = await run(RUN1, { kind: 'full' });
+		expect(first).toMatchObject({ status: 'success', folder: '2026-11-28 09-00-00', files: 3, added: 3, copiedServerSide: 0 });
+		await change(source);
+		const second = await run(RUN1 + DAY, { kind: 'full' });
+		expect(second).toMatchObject({ status: 'success', folder: '2026-11-29 09-00-00', files: 4, added: 2, copiedServerSide: 2, unchanged: 2 });
+		expect(await tree(destination)).toEqual(
+			expected({ ...inFolder('2026-11-28 09-00-00', FILES), ...inFolder('2026-11-29 09-00-00', { ...FILES, 'docs/b.txt': 'bravo v2', 'new.txt': 'new' }) }),
+		);
+	});
+
+	it('incremental: each run writes only what changed since the last one, and nothing when nothing did', async () => {
+		const { source, destination, run } = await setup();
+		await run(RUN1, { kind: 'incremental' });
+		await change(source);
+		const second = await run(RUN1 + DAY, { kind: 'incremental' });
+		expect(second).toMatchObject({ status: 'success', files: 2, unchanged: 2 });
+		const third = await run(RUN1 + 2 * DAY, { kind: 'incremental' });
+		expect(third).toMatchObject({ status: 'success', folder: '', files: 0, unchanged: 4 });
+		expect(await tree(destination)).toEqual(
+			expected({ ...inFolder('2026-11-28 09-00-00', FILES), ...inFolder('2026-11-29 09-00-00', { 'docs/b.txt': 'bravo v2', 'new.txt': 'new' }) }),
+		);
+	});
+
+	it('retention keeps the last N snapshots and those of the last D days, and never the partial work of a failed run', async () => {
+		const { source, destination, run } = await setup();
+		for (let day = 0; day < 4; day++) await run(RUN1 + day * DAY, { kind: 'full' });
+		const kept = await run(RUN1 + 4 * DAY, { kind: 'full', keepLast: 2 });
+		expect(kept.removedSnapshots).toEqual(['2026-11-30 09-00-00', '2026-11-29 09-00-00', '2026-11-28 09-00-00']);
+		const folders = async () => [...new Set(Object.keys(await tree(destination)).map((path) => path.split('/')[0]))].sort();
+		expect(await folders()).toEqual(['2026-12-01 09-00-00', '2026-12-02 09-00-00']);
+		const byDays = await run(RUN1 + 5 * DAY - 3_600_000, { kind: 'full', keepDays: 1 });
+		expect(byDays.removedSnapshots).toEqual(['2026-12-01 09-00-00']);
+		expect(await folders()).toEqual(['2026-12-02 09-00-00', '2026-12-03 08-00-00']);
+		await source.delete('a.txt');
+		await put(source, 'a.txt', 'alpha v2', at(20));
+		const broken = new Proxy(source, {
+			get: (target, property, receiver) =>
+				property === 'read' ? () => Promise.reject(new Error('injected read failure')) : Reflect.get(target, property, receiver),
+		});
+		// Streamed, so the failing read is used even between two local folders.
+		const streamed = new Proxy(destination, { get: (target, property, receiver) => (property === 'canCopyFrom' ? () => false : Reflect.get(target, property, receiver)) });
+		const failed = await snapshotBackup(broken, streamed, { kind: 'full', keepLast: 1, pacer: quickPacer({ retriesPerRequest: 0 }), now: () => RUN1 + 6 * DAY });
+		expect(failed.status).toBe('failed');
+		expect(failed.removedSnapshots).toEqual([]);
+		expect(await folders()).toEqual(['2026-12-02 09-00-00', '2026-12-03 08-00-00', '2026-12-04 09-00-00.partial']);
+	});
+});
