@@ -1,10 +1,10 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import type { IDataObject, INodeParameters } from 'n8n-workflow';
 import { CloudSync } from '../../nodes/CloudSync/CloudSync.node';
 import { fixtureCredentialTypes } from './fixtures/credentials';
 import { fixtureNodeTypes } from './fixtures/nodes';
-import { disposeHarness, outputItems, readBinary, runWorkflow, type RunOptions, type WorkflowJson } from './harness';
+import { disposeHarness, outputItems, readBinary, runWorkflow, type RunOptions } from './harness';
+import { cloudSync, workflow } from './fixtures/workflow';
 import { filesOnly, readTree, removeTempDirs, tempDir, writeTree } from '../support/trees';
 
 let allowed: string;
@@ -26,36 +26,6 @@ const options: RunOptions = {
 	credentialTypes: fixtureCredentialTypes,
 	credentials: { fixtureApi: { user: 'ada', apiKey: 'secret-key' } },
 };
-
-interface Step {
-	name: string;
-	type: string;
-	parameters: INodeParameters;
-	continueOnFail?: boolean;
-}
-
-/** Manual Trigger → each step in turn, as a user would wire it in the editor. */
-function workflow(steps: Step[], triggerItems: IDataObject[] = [{}]): WorkflowJson {
-	const nodes = [
-		{ id: 't', name: 'Manual Trigger', type: 'n8n-nodes-base.manualTrigger', typeVersion: 1, position: [0, 0] as [number, number], parameters: {} },
-		...steps.map((step, index) => ({
-			id: `n${index}`,
-			name: step.name,
-			type: step.type,
-			typeVersion: 1,
-			position: [220 * (index + 1), 0] as [number, number],
-			parameters: step.parameters,
-			credentials: step.type.includes('fixtureFileMaker') ? { fixtureApi: { id: '1', name: 'Fixture' } } : undefined,
-			continueOnFail: step.continueOnFail,
-		})),
-	];
-	const names = nodes.map((node) => node.name);
-	const connections: WorkflowJson['connections'] = {};
-	for (let i = 0; i < names.length - 1; i++) connections[names[i]] = { main: [[{ node: names[i + 1], type: 'main', index: 0 }]] };
-	return { name: 'test', nodes, connections, pinData: { 'Manual Trigger': triggerItems.map((json) => ({ json })) }, settings: { executionOrder: 'v1' } } as WorkflowJson;
-}
-
-const cloudSync = (parameters: INodeParameters, extra: Partial<Step> = {}): Step => ({ name: 'Cloud Sync', type: 'n8n-nodes-cloudsync.cloudSync', parameters, ...extra });
 
 async function folders(source: Record<string, string | null>, destination: Record<string, string | null> = {}) {
 	const root = await fs.mkdtemp(path.join(allowed, 'case-'));

@@ -50,6 +50,7 @@ export function readSyncOptions(context: NodeContext, itemIndex: number): SyncOp
 		force: options.force === true,
 		transfers: number(options.transfers),
 		checkers: number(options.checkers),
+		backupDir: (options.backupDir as string) || undefined,
 		paths: options.changedPathsOnly === true && 'getInputData' in context ? changedPaths(context) : undefined,
 	};
 }

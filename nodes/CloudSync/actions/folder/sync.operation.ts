@@ -6,6 +6,7 @@ import { openLocation } from '../../transport/locations';
 import { readSyncOptions } from '../../helpers/options';
 import { resultJson, summaryJson, withPairing } from '../../helpers/items';
 import { folderPairFields, syncOptionsField } from './shared';
+import { STATEFUL_MODES, runStatefulMode } from './modes';
 
 const show = { resource: ['folder'], operation: ['sync'] };
 
@@ -70,9 +71,14 @@ export async function runSync(context: IExecuteFunctions, itemIndex: number, dry
 }
 
 export async function execute(this: IExecuteFunctions, itemIndex: number, signal?: AbortSignal): Promise<INodeExecutionData[]> {
+	const output = this.getNodeParameter('output', itemIndex, 'summary') as string;
+	if (STATEFUL_MODES.includes(this.getNodeParameter('mode', itemIndex) as string)) {
+		const { summary, files } = await runStatefulMode(this, itemIndex, false, signal);
+		const rows = files.filter((file) => file.status !== 'skipped' || file.error).map((file) => ({ type: 'file', ...file }));
+		return withPairing([...(output === 'files' ? [] : [{ type: 'summary', ...summary }]), ...(output === 'summary' ? [] : rows)], itemIndex);
+	}
 	if (itemIndex > 0 && runsOnceForAllItems(this, itemIndex)) return [];
 	const { report, source, destination } = await runSync(this, itemIndex, false, signal);
-	const output = this.getNodeParameter('output', itemIndex, 'summary') as string;
 	const summary = output === 'files' ? [] : [{ type: 'summary', ...summaryJson(report, source.label, destination.label) }];
 	const files = output === 'summary' ? [] : report.results.filter((result) => result.status !== 'skipped').map((result) => ({ type: 'file', ...resultJson(result) }));
 	return withPairing([...summary, ...files], itemIndex);

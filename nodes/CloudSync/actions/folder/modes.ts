@@ -1,0 +1,187 @@
+import { NodeOperationError, type IDataObject, type IExecuteFunctions } from 'n8n-workflow';
+import {
+	CloudSyncError,
+	ProviderStateStore,
+	snapshotBackup,
+	twoWaySync,
+	type ConflictPolicy,
+	type SnapshotReport,
+	type StateStore,
+	type TwoWayReport,
+} from '../../../../lib';
+import { RecordingPacer, redact, toNodeError } from '../../helpers/errors';
+import { readSyncOptions } from '../../helpers/options';
+import { INPUT_ITEMS } from '../fields';
+import { openLocation, type Location } from '../../transport/locations';
+
+/** Modes that keep state or write dated folders, rather than making one folder like another. */
+export const STATEFUL_MODES = ['twoWay', 'incremental', 'fullBackup'];
+
+const MANUAL_RUN_HINT =
+	'This was a manual run from the editor: n8n does not save node state for those, so the two-way state of this run was not kept. ' +
+	'Scheduled and activated runs keep it. Until one has run, each run merges both sides and deletes nothing. ' +
+	'Choose Options > State Storage > File on the Destination to keep the state from editor runs too.';
+
+/** n8n's static data of this node: saved with the workflow after production runs, on whichever worker ran it. */
+class StaticDataStore implements StateStore {
+	readonly where = "this node's static data in n8n";
+	constructor(
+		private readonly data: IDataObject,
+		private readonly key: string,
+	) {}
+	async load() {
+		return typeof this.data[this.key] === 'string' ? (this.data[this.key] as string) : undefined;
+	}
+	async save(state: string) {
+		this.data[this.key] = state;
+	}
+}
+
+function shortHash(text: string): string {
+	let hash = 2166136261;
+	for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 16777619) >>> 0;
+	return hash.toString(36);
+}
+
+/** What names a folder pair: both folders and the accounts used to reach them (ids only, never secrets). */
+function pairName(context: IExecuteFunctions, source: Location, destination: Location): string {
+	const accounts = Object.entries(context.getNode().credentials ?? {}).map(([type, details]) => `${type}=${details.id ?? details.name}`);
+	return `${source.label} ⇄ ${destination.label} [${accounts.sort().join(',')}]`;
+}
+
+interface Opened {
+	source: Location;
+	destination: Location;
+	pacer: RecordingPacer;
+}
+
+async function open(context: IExecuteFunctions, itemIndex: number, mode: string): Promise<Opened> {
+	if (context.getNodeParameter('sourceCloud', itemIndex) === INPUT_ITEMS) {
+		throw new NodeOperationError(context.getNode(), `Input items cannot be the source of ${mode === 'twoWay' ? 'a two-way sync' : 'a snapshot backup'}`, {
+			itemIndex,
+			description: 'Choose a folder as the source, or use Copy or Mirror with input items.',
+		});
+	}
+	const pacer = new RecordingPacer();
+	return { pacer, source: await openLocation(context, 'source', itemIndex, pacer), destination: await openLocation(context, 'destination', itemIndex, pacer) };
+}
+
+/** A run in which nothing worked is a node error; one that half worked is reported in its summary. */
+function failure(status: string, errors: Array<{ message: string; hint?: string }>, pacer: RecordingPacer): CloudSyncError | undefined {
+	if (status !== 'failed') return undefined;
+	const first = pacer.failure?.message ?? errors[0]?.message ?? 'unknown error';
+	return new CloudSyncError(`The run failed and changed nothing: ${first}`, { hint: pacer.failure?.hint ?? errors[0]?.hint });
+}
+
+export async function runStatefulMode(context: IExecuteFunctions, itemIndex: number, dryRun: boolean, signal?: AbortSignal): Promise<{ summary: IDataObject; files: IDataObject[] }> {
+	const mode = context.getNodeParameter('mode', itemIndex) as string;
+	const { source, destination, pacer } = await open(context, itemIndex, mode);
+	const common = readSyncOptions(context, itemIndex);
+	const options = context.getNodeParameter('options', itemIndex, {}) as IDataObject;
+	const labels = { source: source.label, destination: destination.label };
+	try {
+		if (mode === 'twoWay') {
+			const pair = pairName(context, source, destination);
+			const storage = options.stateStorage === 'destination' ? 'destination' : 'n8n';
+			const state =
+				storage === 'destination'
+					? new ProviderStateStore(destination.provider, `two-way-${shortHash(pair)}`)
+					: new StaticDataStore(context.getWorkflowStaticData('node'), `twoWay ${shortHash(pair)}`);
+			const report = await twoWaySync(source.provider, destination.provider, {
+				state,
+				pair,
+				conflict: (options.conflict as ConflictPolicy) || 'keepBoth',
+				resync: options.resync === true,
+				filter: common.filter,
+				maxDeletePercent: common.maxDeletePercent,
+				maxDeletes: common.maxDeletes,
+				force: common.force,
+				backupDir: (options.backupDir as string) || undefined,
+				transfers: common.transfers,
+				checkers: common.checkers,
+				dryRun,
+				signal,
+				pacer,
+			});
+			const problem = failure(report.status, report.errors, pacer);
+			if (problem) throw problem;
+			const manual = context.getMode() === 'manual' && storage === 'n8n' && !dryRun;
+			if (manual) context.addExecutionHints({ message: MANUAL_RUN_HINT, location: 'outputPane' });
+			return { summary: twoWaySummary(report, labels, storage, manual ? MANUAL_RUN_HINT : undefined), files: report.actions.map((action) => ({ ...action, action: action.kind, kind: undefined })) };
+		}
+		const report = await snapshotBackup(source.provider, destination.provider, {
+			kind: mode === 'fullBackup' ? 'full' : 'incremental',
+			filter: common.filter,
+			keepLast: typeof options.keepLast === 'number' && options.keepLast > 0 ? options.keepLast : undefined,
+			keepDays: typeof options.keepDays === 'number' && options.keepDays > 0 ? options.keepDays : undefined,
+			transfers: common.transfers,
+			checkers: common.checkers,
+			dryRun,
+			signal,
+			pacer,
+		});
+		const problem = failure(report.status, report.errors, pacer);
+		if (problem) throw problem;
+		return { summary: snapshotSummary(report, labels), files: report.results.map((result) => ({ ...result, written: undefined })) };
+	} catch (error) {
+		throw toNodeError(context.getNode(), error, itemIndex);
+	}
+}
+
+const seconds = (ms: number) => Math.round(ms) / 1000;
+
+function twoWaySummary(report: TwoWayReport, labels: { source: string; destination: string }, storage: string, hint?: string): IDataObject {
+	const sum = (field: 'added' | 'updated' | 'deleted' | 'renamed') => report.toDestination[field] + report.toSource[field];
+	return {
+		status: report.status,
+		mode: report.mode,
+		dryRun: report.dryRun,
+		...labels,
+		startedAt: report.startedAt,
+		finishedAt: report.finishedAt,
+		durationSeconds: seconds(report.durationMs),
+		firstRun: report.firstRun,
+		note: report.baselineNote,
+		added: sum('added'),
+		updated: sum('updated'),
+		deleted: sum('deleted'),
+		renamed: sum('renamed'),
+		toDestination: { ...report.toDestination },
+		toSource: { ...report.toSource },
+		conflicts: report.conflicts.map((conflict) => ({ ...conflict })),
+		failed: report.failed,
+		bytes: report.bytes,
+		retries: report.retries,
+		refusal: report.refusal,
+		deletesHeld: report.deletesHeld,
+		errors: report.errors.map((error) => ({ ...error, message: redact(error.message) })),
+		planned: report.dryRun ? report.actions.length : undefined,
+		stateStorage: storage,
+		stateSaved: report.baselineSaved,
+		stateFiles: report.baselineFiles,
+		stateBytes: report.stateBytes,
+		hint,
+	};
+}
+
+function snapshotSummary(report: SnapshotReport, labels: { source: string; destination: string }): IDataObject {
+	return {
+		status: report.status,
+		mode: report.mode,
+		dryRun: report.dryRun,
+		...labels,
+		startedAt: report.startedAt,
+		finishedAt: report.finishedAt,
+		durationSeconds: seconds(report.durationMs),
+		folder: report.folder,
+		files: report.files,
+		added: report.added,
+		copiedServerSide: report.copiedServerSide,
+		unchanged: report.unchanged,
+		bytes: report.bytes,
+		removedSnapshots: report.removedSnapshots,
+		failed: report.failed,
+		retries: report.retries,
+		errors: report.errors.map((error) => ({ ...error, message: redact(error.message) })),
+	};
+}
