@@ -12,6 +12,7 @@ import * as os from 'node:os';
 import * as nodePath from 'node:path';
 import { parseArgs } from 'node:util';
 import { measureCloudCase, printCloudTable, type CloudCase, type CloudRow } from './cloud';
+import { measureStateSize } from './state';
 import { highest, median, medianOf, printTable, round, targetVerdicts, type Targets } from './figures';
 import { bigFileDataSet, treeDataSet, type DataSet } from './generate';
 import { describeRun, expectSuccess, flushDisks, prepareTools, runOurs, runRclone, type Measured, type RcloneStats, type Tools } from './processes';
@@ -322,6 +323,7 @@ async function main(): Promise<void> {
 	}
 
 	printTables(rows);
+	measureStateSize(options.quick ? 10_000 : 100_000);
 	console.log(`\nTargets (reported, not asserted):\n  ${verdicts.join('\n  ')}`);
 	if (!context.profileDir) {
 		const file = nodePath.join(RESULTS, 'latest.json');

@@ -22,6 +22,12 @@ const MANUAL_RUN_HINT =
 	'Scheduled and activated runs keep it. Until one has run, each run merges both sides and deletes nothing. ' +
 	'Choose Options > State Storage > File on the Destination to keep the state from editor runs too.';
 
+/** About 40,000 files: beyond it the state is better kept out of the workflow row. */
+const LARGE_STATE_BYTES = 512 * 1024;
+const largeStateHint = (bytes: number) =>
+	`The two-way state takes ${Math.round(bytes / 1024)} KiB of the workflow's static data, which n8n rewrites with the workflow after each run. ` +
+	'For folders this large, choose Options > State Storage > File on the Destination.';
+
 /** n8n's static data of this node: saved with the workflow after production runs, on whichever worker ran it. */
 class StaticDataStore implements StateStore {
 	readonly where = "this node's static data in n8n";
@@ -106,8 +112,10 @@ export async function runStatefulMode(context: IExecuteFunctions, itemIndex: num
 			const problem = failure(report.status, report.errors, pacer);
 			if (problem) throw problem;
 			const manual = context.getMode() === 'manual' && storage === 'n8n' && !dryRun;
-			if (manual) context.addExecutionHints({ message: MANUAL_RUN_HINT, location: 'outputPane' });
-			return { summary: twoWaySummary(report, labels, storage, manual ? MANUAL_RUN_HINT : undefined), files: report.actions.map((action) => ({ ...action, action: action.kind, kind: undefined })) };
+			const large = storage === 'n8n' && report.stateBytes > LARGE_STATE_BYTES;
+			const hint = manual ? MANUAL_RUN_HINT : large ? largeStateHint(report.stateBytes) : undefined;
+			if (hint) context.addExecutionHints({ message: hint, location: 'outputPane' });
+			return { summary: twoWaySummary(report, labels, storage, hint), files: report.actions.map((action) => ({ ...action, action: action.kind, kind: undefined })) };
 		}
 		const report = await snapshotBackup(source.provider, destination.provider, {
 			kind: mode === 'fullBackup' ? 'full' : 'incremental',
