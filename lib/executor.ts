@@ -2,7 +2,7 @@ import type { Capabilities, Entry, HashType, Provider } from './types';
 import type { ActionKind, Plan, PlanAction } from './planner';
 import { backupPath, depth } from './paths';
 import { measure, sameHash } from './hashing';
-import { Pacer } from './pacer';
+import { Pacer, type PacerOptions } from './pacer';
 import { AbortedError, CloudSyncError, NotEmptyError, NotFoundError, VerificationError } from './errors';
 import { forEachLimit } from './concurrency';
 
@@ -12,6 +12,17 @@ export interface Progress {
 	bytesDone: number;
 	bytesTotal: number;
 	path?: string;
+}
+
+/** How a run goes about its work, common to every kind of run. */
+export interface RunSettings {
+	transfers?: number;
+	checkers?: number;
+	signal?: AbortSignal;
+	onProgress?: (progress: Progress) => void;
+	pacer?: Pacer | PacerOptions;
+	/** The clock, for dated names; tests fix it. */
+	now?: () => number;
 }
 
 export interface ExecuteOptions {

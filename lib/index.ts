@@ -18,7 +18,7 @@ export {
 	type PlanOptions,
 	type SyncMode,
 } from './planner';
-export { execute, verificationHash, type ActionResult, type ExecuteOptions, type ExecutionReport, type Progress } from './executor';
+export { execute, verificationHash, type RunSettings, type ActionResult, type ExecuteOptions, type ExecutionReport, type Progress } from './executor';
 export { Pacer, classifyError, parseRetryAfter, type PacerOptions } from './pacer';
 export { sync, listAll, listPaths, safetyRefusal, INCREMENTAL_MAX_DELETES, comparableHash, type SyncOptions, type SyncReport, type SyncStatus } from './sync';
 export { LocalProvider, type LocalProviderOptions } from './providers/local';

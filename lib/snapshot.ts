@@ -1,8 +1,8 @@
 import type { Entry, Provider } from './types';
 import { createFilter, type FilterOptions } from './filters';
-import { emptyExecutionReport, execute, type ExecutionReport, type Progress } from './executor';
+import { emptyExecutionReport, execute, type ExecutionReport, type RunSettings } from './executor';
 import type { Plan, PlanAction } from './planner';
-import { Pacer, type PacerOptions } from './pacer';
+import { Pacer } from './pacer';
 import { CloudSyncError } from './errors';
 import { fileStamp, joinPath } from './paths';
 import { forEachLimit } from './concurrency';
@@ -11,7 +11,7 @@ import { listAll, type SyncStatus } from './sync';
 /** Incremental: each run writes a dated folder holding what changed since the last run. Full: each run writes a complete dated copy. */
 export type SnapshotKind = 'incremental' | 'full';
 
-export interface SnapshotOptions {
+export interface SnapshotOptions extends RunSettings {
 	kind: SnapshotKind;
 	filter?: FilterOptions;
 	/** Keep the newest N snapshots (and any the day rule keeps); older ones are deleted after a successful run. */
@@ -19,12 +19,6 @@ export interface SnapshotOptions {
 	/** Keep the snapshots of the last D days (and any the count rule keeps). */
 	keepDays?: number;
 	dryRun?: boolean;
-	transfers?: number;
-	checkers?: number;
-	signal?: AbortSignal;
-	onProgress?: (progress: Progress) => void;
-	pacer?: Pacer | PacerOptions;
-	now?: () => number;
 }
 
 export interface SnapshotReport extends ExecutionReport {

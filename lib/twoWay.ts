@@ -1,8 +1,8 @@
 import type { Entry, HashType, Provider } from './types';
 import { createFilter, type FilterOptions } from './filters';
-import { execute, type ActionResult, type ExecutionReport, type Progress } from './executor';
+import { execute, type ActionResult, type ExecutionReport, type RunSettings } from './executor';
 import { knownSharedHash, type Plan, type PlanAction } from './planner';
-import { Pacer, type PacerOptions } from './pacer';
+import { Pacer } from './pacer';
 import { CloudSyncError, SafetyError } from './errors';
 import { hashStream, sameHash } from './hashing';
 import { baseName, depth, fileStamp, joinPath, matchKey, parentPath, withSuffix } from './paths';
@@ -15,7 +15,7 @@ import { listAll, reservedFolders, type SyncStatus } from './sync';
 export type ConflictPolicy = 'keepBoth' | 'newer' | 'older' | 'larger' | 'source' | 'destination';
 export type Side = 'source' | 'destination';
 
-export interface TwoWayOptions {
+export interface TwoWayOptions extends RunSettings {
 	/** Where the baseline lives between runs. */
 	state: StateStore;
 	/** Names the folder pair; a saved baseline of another pair is ignored (the run is then a first-run merge). */
@@ -33,12 +33,6 @@ export interface TwoWayOptions {
 	backupDir?: string;
 	/** A lock file on the destination stops two runs of the pair from overlapping; false turns it off. */
 	lock?: Partial<Omit<LockOptions, 'pacer'>> | false;
-	transfers?: number;
-	checkers?: number;
-	signal?: AbortSignal;
-	onProgress?: (progress: Progress) => void;
-	pacer?: Pacer | PacerOptions;
-	now?: () => number;
 }
 
 export type TwoWayActionKind = 'copy' | 'update' | 'delete' | 'rmdir' | 'mkdir' | 'rename' | 'conflict';

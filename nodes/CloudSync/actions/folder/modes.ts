@@ -85,6 +85,7 @@ export async function runStatefulMode(context: IExecuteFunctions, itemIndex: num
 	const common = readSyncOptions(context, itemIndex);
 	const options = context.getNodeParameter('options', itemIndex, {}) as IDataObject;
 	const labels = { source: source.label, destination: destination.label };
+	const run = { transfers: common.transfers, checkers: common.checkers, dryRun, signal, pacer };
 	try {
 		if (mode === 'twoWay') {
 			const pair = pairName(context, source, destination);
@@ -103,11 +104,7 @@ export async function runStatefulMode(context: IExecuteFunctions, itemIndex: num
 				maxDeletes: common.maxDeletes,
 				force: common.force,
 				backupDir: (options.backupDir as string) || undefined,
-				transfers: common.transfers,
-				checkers: common.checkers,
-				dryRun,
-				signal,
-				pacer,
+				...run,
 			});
 			const problem = failure(report.status, report.errors, pacer);
 			if (problem) throw problem;
@@ -122,11 +119,7 @@ export async function runStatefulMode(context: IExecuteFunctions, itemIndex: num
 			filter: common.filter,
 			keepLast: typeof options.keepLast === 'number' && options.keepLast > 0 ? options.keepLast : undefined,
 			keepDays: typeof options.keepDays === 'number' && options.keepDays > 0 ? options.keepDays : undefined,
-			transfers: common.transfers,
-			checkers: common.checkers,
-			dryRun,
-			signal,
-			pacer,
+			...run,
 		});
 		const problem = failure(report.status, report.errors, pacer);
 		if (problem) throw problem;
@@ -138,16 +131,18 @@ export async function runStatefulMode(context: IExecuteFunctions, itemIndex: num
 
 const seconds = (ms: number) => Math.round(ms) / 1000;
 
-function twoWaySummary(report: TwoWayReport, labels: { source: string; destination: string }, storage: string, hint?: string): IDataObject {
+type Labels = { source: string; destination: string };
+
+/** What every summary starts with: the outcome, the folders and the time taken. */
+function header(report: Pick<TwoWayReport | SnapshotReport, 'status' | 'mode' | 'dryRun' | 'startedAt' | 'finishedAt' | 'durationMs'>, labels: Labels): IDataObject {
+	const { status, mode, dryRun, startedAt, finishedAt, durationMs } = report;
+	return { status, mode, dryRun, ...labels, startedAt, finishedAt, durationSeconds: seconds(durationMs) };
+}
+
+function twoWaySummary(report: TwoWayReport, labels: Labels, storage: string, hint?: string): IDataObject {
 	const sum = (field: 'added' | 'updated' | 'deleted' | 'renamed') => report.toDestination[field] + report.toSource[field];
 	return {
-		status: report.status,
-		mode: report.mode,
-		dryRun: report.dryRun,
-		...labels,
-		startedAt: report.startedAt,
-		finishedAt: report.finishedAt,
-		durationSeconds: seconds(report.durationMs),
+		...header(report, labels),
 		firstRun: report.firstRun,
 		note: report.baselineNote,
 		added: sum('added'),
@@ -172,15 +167,9 @@ function twoWaySummary(report: TwoWayReport, labels: { source: string; destinati
 	};
 }
 
-function snapshotSummary(report: SnapshotReport, labels: { source: string; destination: string }): IDataObject {
+function snapshotSummary(report: SnapshotReport, labels: Labels): IDataObject {
 	return {
-		status: report.status,
-		mode: report.mode,
-		dryRun: report.dryRun,
-		...labels,
-		startedAt: report.startedAt,
-		finishedAt: report.finishedAt,
-		durationSeconds: seconds(report.durationMs),
+		...header(report, labels),
 		folder: report.folder,
 		files: report.files,
 		added: report.added,
