@@ -1,33 +1,39 @@
-import { LockedError, MemoryStateStore, PairLock, SafetyError, decodeBaseline, twoWaySync, type ConflictPolicy, type Provider, type TwoWayOptions } from '../lib';
+import { tmpdir } from 'node:os';
+import { LockedError, MemoryStateStore, PairLock, SafetyError, decodeBaseline, fileStamp, twoWaySync, type ConflictPolicy, type Provider, type TwoWayOptions } from '../lib';
 import { quickPacer } from './support/dropbox';
 import { cloudBackend, expected, localBackend, put, sha, tree, type Backend } from './support/sides';
+import { engineDriver, nodeDriver, type DriverFactory, type Outcome } from './support/twoWayDrivers';
+import { disposeHarness } from './nodes/harness';
 import { removeTempDirs } from './support/trees';
 
-afterAll(removeTempDirs);
+// The node opens local folders only inside n8n's file-access folder; the test folders are in the system's temp folder.
+process.env.N8N_RESTRICT_FILE_ACCESS_TO = tmpdir();
+afterAll(async () => {
+	disposeHarness();
+	await removeTempDirs();
+});
 
 const T0 = Date.UTC(2026, 10, 1, 12, 0, 0);
 const at = (minutes: number) => T0 + minutes * 60_000;
 const NOW = Date.UTC(2026, 11, 1, 21, 30, 5);
-const STAMP = '2026-12-01 21-30-05';
+/** The time in the names of conflict copies and kept versions: when the run started. */
+const stampOf = (outcome: Pick<Outcome, 'startedAt'>) => fileStamp(Date.parse(outcome.startedAt));
 const START = { 'a.txt': 'alpha', 'docs/b.txt': 'bravo', 'docs/c.txt': 'charlie', 'd.txt': 'delta' };
 
 async function write(provider: Provider, files: Record<string, string>, minutes = 0) {
 	for (const [path, content] of Object.entries(files)) await put(provider, path, content, at(minutes));
 }
 
-async function start(backend: Backend, sides: { source?: Record<string, string>; destination?: Record<string, string>; both?: Record<string, string> }) {
-	const { source, destination } = await backend.pair();
-	await write(source, { ...sides.both, ...sides.source });
-	await write(destination, { ...sides.both, ...sides.destination });
-	const state = new MemoryStateStore();
-	const run = (options: Partial<TwoWayOptions> = {}) =>
-		twoWaySync(source, destination, { state, pair: 'test pair', lock: { settleMs: 0 }, pacer: quickPacer(), now: () => NOW, ...options });
-	return { source, destination, state, run };
+async function start(backend: Backend, sides: { source?: Record<string, string>; destination?: Record<string, string>; both?: Record<string, string> }, driver: DriverFactory = engineDriver) {
+	const pair = await backend.pair();
+	await write(pair.source, { ...sides.both, ...sides.source });
+	await write(pair.destination, { ...sides.both, ...sides.destination });
+	return { source: pair.source, destination: pair.destination, ...driver(pair, NOW) };
 }
 
 /** Both sides after a first run over START: the baseline is saved. */
-async function synced(backend: Backend) {
-	const setup = await start(backend, { both: START });
+async function synced(backend: Backend, driver: DriverFactory = engineDriver) {
+	const setup = await start(backend, { both: START }, driver);
 	const first = await setup.run();
 	expect(first).toMatchObject({ status: 'success', firstRun: true, baselineSaved: true, baselineFiles: 4 });
 	return setup;
@@ -38,12 +44,26 @@ async function expectBoth(setup: { source: Provider; destination: Provider }, fi
 	expect(await tree(setup.destination)).toEqual(expected(files));
 }
 
-const backends: Array<[string, () => Promise<Backend>]> = [
-	['local ↔ local', async () => localBackend()],
-	['Google Drive ↔ Dropbox (emulated)', cloudBackend],
+/** The engine with its state store in reach, for what only the engine can be asked (state faults, pair names, locks). */
+async function engineSynced(backend: Backend) {
+	const { source, destination } = await backend.pair();
+	await write(source, START);
+	await write(destination, START);
+	const state = new MemoryStateStore();
+	const run = (options: Partial<TwoWayOptions> = {}) =>
+		twoWaySync(source, destination, { state, pair: 'test pair', lock: { settleMs: 0 }, pacer: quickPacer(), now: () => NOW, ...options });
+	expect(await run()).toMatchObject({ status: 'success', baselineSaved: true });
+	return { source, destination, state, run };
+}
+
+const matrix: Array<[string, string, () => Promise<Backend>, DriverFactory]> = [
+	['local ↔ local', 'the engine', async () => localBackend(), engineDriver],
+	['Google Drive ↔ Dropbox (emulated)', 'the engine', cloudBackend, engineDriver],
+	['local ↔ local', 'the Cloud Sync node in n8n-core', async () => localBackend(), nodeDriver],
+	['Google Drive ↔ Dropbox (emulated)', 'the Cloud Sync node in n8n-core', cloudBackend, nodeDriver],
 ];
 
-describe.each(backends)('two-way sync, %s', (_name, makeBackend) => {
+describe.each(matrix)('two-way sync, %s, through %s', (_name, _through, makeBackend, driver) => {
 	let backend: Backend;
 	beforeAll(async () => {
 		backend = await makeBackend();
@@ -55,10 +75,10 @@ describe.each(backends)('two-way sync, %s', (_name, makeBackend) => {
 			both: { 'same.txt': 'same' },
 			source: { 'only-source.txt': 'from source', 'differs.txt': 'source version' },
 			destination: { 'sub/only-destination.txt': 'from destination' },
-		});
+		}, driver);
 		await put(setup.destination, 'differs.txt', 'destination version', at(2));
 		const report = await setup.run();
-		const conflictName = `differs (conflict source ${STAMP}).txt`;
+		const conflictName = `differs (conflict source ${stampOf(report)}).txt`;
 		await expectBoth(setup, {
 			'same.txt': 'same',
 			'only-source.txt': 'from source',
@@ -74,7 +94,7 @@ describe.each(backends)('two-way sync, %s', (_name, makeBackend) => {
 	});
 
 	it('carries new files and newer versions from either side', async () => {
-		const setup = await synced(backend);
+		const setup = await synced(backend, driver);
 		await write(setup.source, { 'new-on-source.txt': 'n1', 'a.txt': 'alpha v2' }, 5);
 		await write(setup.destination, { 'docs/new-on-destination.txt': 'n2', 'docs/b.txt': 'bravo v2' }, 5);
 		const report = await setup.run();
@@ -83,7 +103,7 @@ describe.each(backends)('two-way sync, %s', (_name, makeBackend) => {
 	});
 
 	it('carries deletions from either side, and forgets files deleted on both', async () => {
-		const setup = await synced(backend);
+		const setup = await synced(backend, driver);
 		await setup.source.delete('a.txt');
 		await setup.destination.delete('docs/c.txt');
 		await setup.source.delete('d.txt');
@@ -94,7 +114,7 @@ describe.each(backends)('two-way sync, %s', (_name, makeBackend) => {
 	});
 
 	it('keeps a change over a deletion on the other side, both ways', async () => {
-		const setup = await synced(backend);
+		const setup = await synced(backend, driver);
 		await write(setup.source, { 'a.txt': 'alpha edited' }, 5);
 		await setup.destination.delete('a.txt');
 		await write(setup.destination, { 'd.txt': 'delta edited' }, 5);
@@ -105,13 +125,13 @@ describe.each(backends)('two-way sync, %s', (_name, makeBackend) => {
 	});
 
 	it('keeps both versions of a file changed on both sides, and sees no conflict in identical edits', async () => {
-		const setup = await synced(backend);
+		const setup = await synced(backend, driver);
 		await write(setup.source, { 'a.txt': 'alpha from source' }, 5);
 		await write(setup.destination, { 'a.txt': 'alpha from destination, later' }, 9);
 		await write(setup.source, { 'd.txt': 'same edit' }, 6);
 		await write(setup.destination, { 'd.txt': 'same edit' }, 7);
 		const report = await setup.run();
-		const keptAs = `a (conflict source ${STAMP}).txt`;
+		const keptAs = `a (conflict source ${stampOf(report)}).txt`;
 		expect(report.conflicts).toEqual([expect.objectContaining({ path: 'a.txt', winner: 'destination', keptAs })]);
 		await expectBoth(setup, { ...START, 'a.txt': 'alpha from destination, later', [keptAs]: 'alpha from source', 'd.txt': 'same edit' });
 		expect((await setup.run()).actions).toEqual([]);
@@ -124,7 +144,7 @@ describe.each(backends)('two-way sync, %s', (_name, makeBackend) => {
 		['source', 'source'],
 		['destination', 'destination'],
 	])('resolves a conflict with "%s wins": the %s version is on both sides', async (policy, winner) => {
-		const setup = await synced(backend);
+		const setup = await synced(backend, driver);
 		const versions = { source: 'source edit', destination: 'destination edit, longer' };
 		await write(setup.source, { 'd.txt': versions.source }, 10);
 		await write(setup.destination, { 'd.txt': versions.destination }, 5);
@@ -134,7 +154,7 @@ describe.each(backends)('two-way sync, %s', (_name, makeBackend) => {
 	});
 
 	it('moves a renamed or moved file on the other side instead of copying it again', async () => {
-		const setup = await synced(backend);
+		const setup = await synced(backend, driver);
 		await setup.source.move('docs/b.txt', 'archive/2026/b-renamed.txt');
 		await setup.destination.move('d.txt', 'docs/d-moved.txt');
 		const report = await setup.run();
@@ -144,7 +164,7 @@ describe.each(backends)('two-way sync, %s', (_name, makeBackend) => {
 	});
 
 	it('renames a file whose name changed only in case', async () => {
-		const setup = await synced(backend);
+		const setup = await synced(backend, driver);
 		await setup.source.move('a.txt', 'A.txt');
 		const report = await setup.run();
 		expect(report).toMatchObject({ status: 'success', bytes: 0, toDestination: { renamed: 1, added: 0, deleted: 0 } });
@@ -155,7 +175,7 @@ describe.each(backends)('two-way sync, %s', (_name, makeBackend) => {
 	it('treats one name in NFC on one side and NFD on the other as the same file', async () => {
 		const nfc = 'caf\u00e9.txt';
 		const nfd = 'cafe\u0301.txt';
-		const setup = await start(backend, { source: { [nfc]: 'coffee' }, destination: { [nfd]: 'coffee' } });
+		const setup = await start(backend, { source: { [nfc]: 'coffee' }, destination: { [nfd]: 'coffee' } }, driver);
 		const report = await setup.run();
 		expect(report).toMatchObject({ status: 'success', bytes: 0, conflicts: [], toDestination: { added: 0 }, toSource: { added: 0 } });
 		for (const side of [setup.source, setup.destination]) {
@@ -169,14 +189,13 @@ describe.each(backends)('two-way sync, %s', (_name, makeBackend) => {
 	});
 
 	it('refuses a run that would delete more than the limit on a side, or empty it, and changes nothing', async () => {
-		const setup = await synced(backend);
-		const saved = setup.state.state;
+		const setup = await synced(backend, driver);
+		const saved = setup.saved();
 		await setup.source.delete('a.txt');
 		await setup.source.delete('docs/b.txt');
 		await setup.source.delete('docs/c.txt');
-		await expect(setup.run()).rejects.toThrow(SafetyError);
 		await expect(setup.run()).rejects.toThrow(/delete 3 of the destination's 4 files/);
-		expect(setup.state.state).toBe(saved);
+		expect(setup.saved()).toBe(saved);
 		expect(await tree(setup.destination)).toEqual(expected(START));
 		await setup.source.delete('d.txt');
 		await expect(setup.run()).rejects.toThrow(/source holds no files while the last run left 4/);
@@ -186,7 +205,7 @@ describe.each(backends)('two-way sync, %s', (_name, makeBackend) => {
 	});
 
 	it('resync rebuilds the baseline by merging: a file deleted on one side comes back rather than being deleted', async () => {
-		const setup = await synced(backend);
+		const setup = await synced(backend, driver);
 		await setup.source.delete('a.txt');
 		const report = await setup.run({ resync: true });
 		expect(report).toMatchObject({ status: 'success', firstRun: true, toSource: { added: 1 }, toDestination: { deleted: 0 } });
@@ -194,23 +213,29 @@ describe.each(backends)('two-way sync, %s', (_name, makeBackend) => {
 	});
 
 	it('keeps replaced and deleted files in a backup folder on their own side, which is never synced', async () => {
-		const setup = await synced(backend);
+		const setup = await synced(backend, driver);
 		await write(setup.source, { 'a.txt': 'alpha v2' }, 5);
 		await setup.destination.delete('docs/c.txt');
 		const report = await setup.run({ backupDir: 'Replaced' });
 		expect(report).toMatchObject({ status: 'success', toDestination: { updated: 1 }, toSource: { deleted: 1 } });
 		const { 'docs/c.txt': c, ...rest } = START;
-		expect(await tree(setup.source)).toEqual(expected({ ...rest, 'a.txt': 'alpha v2', [`Replaced/docs/c (${STAMP}).txt`]: c }));
-		expect(await tree(setup.destination)).toEqual(expected({ ...rest, 'a.txt': 'alpha v2', [`Replaced/a (${STAMP}).txt`]: 'alpha' }));
+		expect(await tree(setup.source)).toEqual(expected({ ...rest, 'a.txt': 'alpha v2', [`Replaced/docs/c (${stampOf(report)}).txt`]: c }));
+		expect(await tree(setup.destination)).toEqual(expected({ ...rest, 'a.txt': 'alpha v2', [`Replaced/a (${stampOf(report)}).txt`]: 'alpha' }));
 		expect((await setup.run({ backupDir: 'Replaced' })).actions).toEqual([]);
 	});
 });
 
 describe('two-way sync safety on local folders', () => {
+	it('refuses with the engine\'s own error class', async () => {
+		const setup = await engineSynced(backend);
+		for (const path of ['a.txt', 'docs/b.txt', 'docs/c.txt']) await setup.source.delete(path);
+		await expect(setup.run()).rejects.toThrow(SafetyError);
+	});
+
 	const backend = localBackend();
 
 	it('a run that fails does not move the baseline, and the next run finishes the job without losing a change', async () => {
-		const setup = await synced(backend);
+		const setup = await engineSynced(backend);
 		const saved = setup.state.state;
 		await write(setup.source, { 'a.txt': 'alpha v2', 'new.txt': 'new' }, 5);
 		await setup.destination.delete('docs/c.txt');
@@ -228,7 +253,7 @@ describe('two-way sync safety on local folders', () => {
 	});
 
 	it('one run of a pair at a time: a live lock stops a second run, an expired one does not', async () => {
-		const setup = await synced(backend);
+		const setup = await engineSynced(backend);
 		const results = await Promise.allSettled([setup.run({ lock: { settleMs: 100 } }), setup.run({ lock: { settleMs: 100 } })]);
 		const rejected = results.filter((result) => result.status === 'rejected') as PromiseRejectedResult[];
 		expect(rejected).toHaveLength(1);
@@ -242,7 +267,7 @@ describe('two-way sync safety on local folders', () => {
 	});
 
 	it('a baseline saved for another folder pair is never used to delete', async () => {
-		const setup = await synced(backend);
+		const setup = await engineSynced(backend);
 		await setup.source.delete('a.txt');
 		const report = await setup.run({ pair: 'another pair' });
 		expect(report).toMatchObject({ firstRun: true, toSource: { added: 1 }, toDestination: { deleted: 0 } });
@@ -250,7 +275,7 @@ describe('two-way sync safety on local folders', () => {
 	});
 
 	it('a dry run lists the plan and touches nothing', async () => {
-		const setup = await synced(backend);
+		const setup = await engineSynced(backend);
 		await write(setup.source, { 'a.txt': 'alpha v2' }, 5);
 		const before = setup.state.state;
 		const report = await setup.run({ dryRun: true });

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
+import type { ICredentialDataDecryptedObject, INode, INodeParameters } from 'n8n-workflow';
 import { LocalProvider, type Provider } from '../../lib';
 import { GoogleDriveProvider } from '../../lib/providers/drive';
 import { DropboxProvider } from '../../lib/providers/dropbox';
@@ -33,16 +34,32 @@ export function expected(files: Record<string, string>): Record<string, string> 
 	return Object.fromEntries(Object.entries(files).map(([path, content]) => [path, sha(content)] as const).sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
+/** Two fresh, empty folders, as providers and as the Cloud Sync node's parameters and credentials. */
+export interface Pair {
+	source: Provider;
+	destination: Provider;
+	parameters: INodeParameters;
+	/** The node's credential references and the store they resolve in (n8n's credential database, in the harness). */
+	nodeCredentials?: INode['credentials'];
+	credentials?: Record<string, ICredentialDataDecryptedObject>;
+}
+
 export interface Backend {
 	name: string;
-	/** Two fresh, empty folders. */
-	pair(): Promise<{ source: Provider; destination: Provider }>;
+	pair(): Promise<Pair>;
 	stop(): Promise<void>;
 }
 
 export const localBackend = (): Backend => ({
 	name: 'local ↔ local',
-	pair: async () => ({ source: await LocalProvider.open(await tempDir('a')), destination: await LocalProvider.open(await tempDir('b')) }),
+	pair: async () => {
+		const [a, b] = [await tempDir('a'), await tempDir('b')];
+		return {
+			source: await LocalProvider.open(a),
+			destination: await LocalProvider.open(b),
+			parameters: { sourceCloud: 'local', sourceLocalPath: a, destinationCloud: 'local', destinationLocalPath: b },
+		};
+	},
 	stop: async () => undefined,
 });
 
@@ -52,6 +69,9 @@ export async function cloudBackend(): Promise<Backend> {
 	await drive.start();
 	const dropbox = await DropboxEmulator.start({ seed: 5 });
 	const auth = drive.addOAuthClient();
+	// The nodes find the emulators here, as the demo's n8n does.
+	process.env.CLOUDSYNC_GOOGLE_API_URL = drive.baseUrl;
+	process.env.CLOUDSYNC_DROPBOX_API_URL = dropbox.baseUrl;
 	return {
 		name: 'Google Drive ↔ Dropbox (emulated)',
 		pair: async () => {
@@ -60,7 +80,28 @@ export async function cloudBackend(): Promise<Backend> {
 			dropbox.seedFolder(`/${name}`);
 			const source = await GoogleDriveProvider.open({ auth, root: folderId, apiBaseUrl: drive.baseUrl, pacer: quickPacer() });
 			const destination = new DropboxProvider({ auth: dropbox.credentials, root: `/${name}`, apiBaseUrl: dropbox.baseUrl, pacer: quickPacer() });
-			return { source, destination };
+			return {
+				source,
+				destination,
+				parameters: {
+					sourceCloud: 'googleDrive',
+					sourceDriveFolder: { __rl: true, mode: 'id', value: folderId },
+					destinationCloud: 'dropbox',
+					destinationDropboxFolder: { __rl: true, mode: 'path', value: `/${name}` },
+				},
+				nodeCredentials: {
+					cloudSyncGoogleDriveOAuth2Api: { id: 'drive', name: 'Drive' },
+					cloudSyncDropboxOAuth2Api: { id: 'dropbox', name: 'Dropbox' },
+				},
+				credentials: {
+					cloudSyncGoogleDriveOAuth2Api: { clientId: auth.clientId, clientSecret: auth.clientSecret, oauthTokenData: { refresh_token: auth.refreshToken, token_type: 'Bearer' } },
+					cloudSyncDropboxOAuth2Api: {
+						clientId: dropbox.credentials.clientId,
+						clientSecret: dropbox.credentials.clientSecret,
+						oauthTokenData: { refresh_token: dropbox.credentials.refreshToken, token_type: 'bearer' },
+					},
+				},
+			};
 		},
 		stop: async () => {
 			await drive.server.stop();

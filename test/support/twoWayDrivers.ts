@@ -1,0 +1,80 @@
+import type { IDataObject } from 'n8n-workflow';
+import { MemoryStateStore, twoWaySync, type TwoWayOptions, type TwoWayReport } from '../../lib';
+import { CloudSync } from '../../nodes/CloudSync/CloudSync.node';
+import { CloudSyncDropboxOAuth2Api } from '../../credentials/CloudSyncDropboxOAuth2Api.credentials';
+import { CloudSyncGoogleDriveOAuth2Api } from '../../credentials/CloudSyncGoogleDriveOAuth2Api.credentials';
+import { fixtureCredentialTypes } from '../nodes/fixtures/credentials';
+import { fixtureNodeTypes } from '../nodes/fixtures/nodes';
+import { cloudSync, workflow } from '../nodes/fixtures/workflow';
+import { outputItems, runWorkflow } from '../nodes/harness';
+import { quickPacer } from './dropbox';
+import type { Pair } from './sides';
+
+/** What a scenario may ask of a run, whichever way it is driven. */
+export type RunOptions = Pick<TwoWayOptions, 'conflict' | 'resync' | 'force' | 'backupDir' | 'dryRun'>;
+
+/** A report as the scenarios read it: the engine's own, or rebuilt from the node's output items. */
+export type Outcome = Pick<TwoWayReport, 'status' | 'firstRun' | 'toDestination' | 'toSource' | 'conflicts' | 'bytes' | 'baselineSaved' | 'baselineFiles' | 'startedAt'> & {
+	actions: Array<{ kind: string; side: string; path: string; status: string }>;
+};
+
+export interface Driver {
+	run(options?: RunOptions): Promise<Outcome>;
+	/** The saved state, to tell whether a run moved it. */
+	saved(): string | undefined;
+}
+
+export type DriverFactory = (pair: Pair, now: number) => Driver;
+
+/** `twoWaySync` itself, with the state in memory and a fixed clock. */
+export const engineDriver: DriverFactory = (pair, now) => {
+	const state = new MemoryStateStore();
+	return {
+		run: (options = {}) => twoWaySync(pair.source, pair.destination, { state, pair: 'test pair', lock: { settleMs: 0 }, pacer: quickPacer(), now: () => now, ...options }),
+		saved: () => state.state,
+	};
+};
+
+/**
+ * The Cloud Sync node in Two-Way mode through n8n-core, each run a production run ('trigger') that
+ * starts from the static data the previous one saved, as a scheduled workflow does.
+ */
+export const nodeDriver: DriverFactory = (pair) => {
+	let staticData: IDataObject = {};
+	return {
+		saved: () => JSON.stringify(staticData),
+		run: async (options = {}) => {
+			const parameters = {
+				resource: 'folder',
+				operation: options.dryRun ? 'diff' : 'sync',
+				output: 'both',
+				mode: 'twoWay',
+				...pair.parameters,
+				options: { conflict: options.conflict, resync: options.resync, force: options.force, backupDir: options.backupDir },
+			};
+			const result = await runWorkflow(workflow([cloudSync(parameters, { credentials: pair.nodeCredentials })]), {
+				nodeTypes: { ...fixtureNodeTypes, 'n8n-nodes-cloudsync.cloudSync': new CloudSync() },
+				credentialTypes: [...fixtureCredentialTypes, new CloudSyncGoogleDriveOAuth2Api(), new CloudSyncDropboxOAuth2Api()],
+				credentials: pair.credentials ?? {},
+				mode: 'trigger',
+				staticData,
+			});
+			if (result.status !== 'success') throw new Error(`${result.error?.message} (${result.error?.description})`);
+			staticData = result.staticData;
+			const items = outputItems(result, 'Cloud Sync').map((item) => item.json);
+			const summary = items.find((item) => item.type === 'summary')!;
+			return {
+				status: summary.status,
+				firstRun: summary.firstRun,
+				toDestination: summary.toDestination,
+				toSource: summary.toSource,
+				conflicts: summary.conflicts,
+				bytes: summary.bytes,
+				baselineSaved: summary.stateSaved,
+				baselineFiles: summary.stateFiles,
+				startedAt: summary.startedAt,
+				actions: items.filter((item) => item.type !== 'summary').map((item) => ({ ...item, kind: item.action })),
+			} as Outcome;
+		},
+	};
+};
