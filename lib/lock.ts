@@ -33,13 +33,16 @@ interface LockFile {
  */
 export class PairLock {
 	private timer?: NodeJS.Timeout;
+	private readonly acquiredAt: string;
 
 	private constructor(
 		private readonly provider: Provider,
 		readonly path: string,
 		private readonly owner: string,
 		private readonly options: LockOptions,
-	) {}
+	) {
+		this.acquiredAt = new Date(this.now()).toISOString();
+	}
 
 	static async acquire(provider: Provider, options: LockOptions): Promise<PairLock> {
 		const path = joinPath(STATE_FOLDER, `${options.id}.lock`);
@@ -57,11 +60,12 @@ export class PairLock {
 		return lock;
 	}
 
+	/** Marks the lock free rather than deleting it: a deleted file would land in the Drive trash after every run. */
 	async release(): Promise<void> {
 		clearInterval(this.timer);
 		const holder = await this.read().catch(() => undefined);
 		if (holder?.owner !== this.owner) return;
-		await this.run(() => this.provider.delete(this.path)).catch(() => undefined);
+		await this.write(0).catch(() => undefined);
 	}
 
 	private now() {
@@ -92,9 +96,8 @@ export class PairLock {
 		}
 	}
 
-	private async write(): Promise<void> {
-		const now = this.now();
-		const body: LockFile = { owner: this.owner, host: hostname(), acquiredAt: new Date(now).toISOString(), expiresAt: now + (this.options.ttlMs ?? 30 * 60_000) };
+	private async write(expiresAt = this.now() + (this.options.ttlMs ?? 30 * 60_000)): Promise<void> {
+		const body: LockFile = { owner: this.owner, host: hostname(), acquiredAt: this.acquiredAt, expiresAt };
 		const bytes = Buffer.from(JSON.stringify(body));
 		await this.run(() => this.provider.write(this.path, Readable.from([bytes]), { size: bytes.length }));
 	}

@@ -6,7 +6,7 @@ import { Pacer } from './pacer';
 import { CloudSyncError } from './errors';
 import { fileStamp, joinPath } from './paths';
 import { forEachLimit } from './concurrency';
-import { listAll, type SyncStatus } from './sync';
+import { listAll, missingRootIsEmpty, type SyncStatus } from './sync';
 
 /** Incremental: each run writes a dated folder holding what changed since the last run. Full: each run writes a complete dated copy. */
 export type SnapshotKind = 'incremental' | 'full';
@@ -35,6 +35,8 @@ export interface SnapshotReport extends ExecutionReport {
 	unchanged: number;
 	/** Earlier snapshots removed by the retention rules. */
 	removedSnapshots: string[];
+	/** What the run writes (a dry run: would write), file by file. */
+	planned: Array<{ path: string; how: 'upload' | 'copy inside the destination'; reason: string }>;
 	startedAt: string;
 	finishedAt: string;
 	durationMs: number;
@@ -61,7 +63,7 @@ export async function snapshotBackup(source: Provider, destination: Provider, op
 	const { signal } = options;
 	const [sourceListing, destinationListing] = await Promise.all([
 		listAll(source, createFilter(options.filter), pacer, signal),
-		listAll(destination, createFilter({ skipSystemFiles: false }), pacer, signal),
+		listAll(destination, createFilter({ skipSystemFiles: false }), pacer, signal).then(missingRootIsEmpty),
 	]);
 	for (const [side, listing] of [['source', sourceListing], ['destination', destinationListing]] as const) {
 		if (listing.error) {
@@ -116,6 +118,10 @@ export async function snapshotBackup(source: Provider, destination: Provider, op
 		copiedServerSide: 0,
 		unchanged: same,
 		removedSnapshots: [],
+		planned: [
+			...uploads.map((action) => ({ path: action.source!.path, how: 'upload' as const, reason: action.reason })),
+			...copies.map(({ from }) => ({ path: from.slice(from.indexOf('/') + 1), how: 'copy inside the destination' as const, reason: `unchanged since ${from.slice(0, from.indexOf('/'))}` })),
+		],
 		startedAt: new Date(started).toISOString(),
 		finishedAt: '',
 		durationMs: 0,

@@ -74,7 +74,7 @@ export async function listAll(provider: Provider, filter: Filter, pacer: Pacer, 
 }
 
 /** A destination folder that does not exist yet is empty: writing creates it. */
-function missingRootIsEmpty(listing: Listing): Listing {
+export function missingRootIsEmpty(listing: Listing): Listing {
 	const missing = listing.error instanceof NotFoundError && listing.error.path === '' && listing.entries.length === 0;
 	return missing ? { entries: [] } : listing;
 }

@@ -160,6 +160,22 @@ describe('Cloud Sync node: snapshot backups and kept versions on local folders',
 		expect(await contents(dst)).toEqual({ [`${second.items[0].folder}/a.txt`]: 'alpha v2', [`${second.items[0].folder}/docs/b.txt`]: 'bravo' });
 	});
 
+	it('Diff shows what a Full Backup would write, and how, without writing it', async () => {
+		const { src, dst } = await pair({ 'a.txt': 'alpha', 'b.txt': 'bravo' }, {});
+		await run({ sourceLocalPath: src, destinationLocalPath: dst, mode: 'fullBackup' });
+		await new Promise((resolve) => setTimeout(resolve, 1100));
+		await edit(path.join(src, 'b.txt'), 'bravo v2');
+		const before = await contents(dst);
+		const result = await runWorkflow(workflow([cloudSync({ resource: 'folder', operation: 'diff', sourceLocalPath: src, destinationLocalPath: dst, mode: 'fullBackup' })]), base);
+		const items = outputItems(result, 'Cloud Sync').map((item) => item.json);
+		expect(items.map((item) => `${item.type} ${item.action ?? item.status} ${item.path ?? ''}`.trim())).toEqual([
+			'action upload b.txt',
+			'action copy inside the destination a.txt',
+			'summary planned',
+		]);
+		expect(await contents(dst)).toEqual(before);
+	});
+
 	it('Incremental Backup writes only what changed', async () => {
 		const { src, dst } = await pair({ 'a.txt': 'alpha', 'b.txt': 'bravo' }, {});
 		const parameters = { sourceLocalPath: src, destinationLocalPath: dst, mode: 'incremental' };

@@ -12,6 +12,7 @@ import {
 import { RecordingPacer, redact, toNodeError } from '../../helpers/errors';
 import { readSyncOptions } from '../../helpers/options';
 import { INPUT_ITEMS } from '../fields';
+import { resultJson } from '../../helpers/items';
 import { openLocation, type Location } from '../../transport/locations';
 
 /** Modes that keep state or write dated folders, rather than making one folder like another. */
@@ -112,7 +113,7 @@ export async function runStatefulMode(context: IExecuteFunctions, itemIndex: num
 			const large = storage === 'n8n' && report.stateBytes > LARGE_STATE_BYTES;
 			const hint = manual ? MANUAL_RUN_HINT : large ? largeStateHint(report.stateBytes) : undefined;
 			if (hint) context.addExecutionHints({ message: hint, location: 'outputPane' });
-			return { summary: twoWaySummary(report, labels, storage, hint), files: report.actions.map((action) => ({ ...action, action: action.kind, kind: undefined })) };
+			return { summary: twoWaySummary(report, labels, storage, hint), files: report.actions.map(({ kind, ...action }) => ({ action: kind, ...action })) };
 		}
 		const report = await snapshotBackup(source.provider, destination.provider, {
 			kind: mode === 'fullBackup' ? 'full' : 'incremental',
@@ -123,7 +124,8 @@ export async function runStatefulMode(context: IExecuteFunctions, itemIndex: num
 		});
 		const problem = failure(report.status, report.errors, pacer);
 		if (problem) throw problem;
-		return { summary: snapshotSummary(report, labels), files: report.results.map((result) => ({ ...result, written: undefined })) };
+		const files = dryRun ? report.planned.map((file) => ({ action: file.how, path: file.path, reason: file.reason })) : report.results.map(resultJson);
+		return { summary: snapshotSummary(report, labels), files };
 	} catch (error) {
 		throw toNodeError(context.getNode(), error, itemIndex);
 	}
