@@ -61,8 +61,8 @@ interface SyncCase {
 	kind: 'sync';
 	id: number;
 	name: string;
-	mode: 'copy' | 'mirror';
-	rcloneCommand: 'copy' | 'sync';
+	mode: 'copy' | 'mirror' | 'twoWay';
+	rcloneCommand: 'copy' | 'sync' | 'bisync';
 	data: () => Promise<DataSet>;
 	/** Files every run must transfer: all of them into an empty destination, none for a no-op. */
 	expectTransfers: number;
@@ -163,6 +163,16 @@ function benchCases(sizes: Sizes): BenchCase[] {
 			// Well under 200 MiB whatever the file's size: memory must not grow with the file.
 			targets: { maxRssMiB: 200 },
 		},
+		{
+			kind: 'sync',
+			id: 7,
+			name: `7 no-op two-way sync of ${sizes.noopFiles} files`,
+			mode: 'twoWay',
+			rcloneCommand: 'bisync',
+			data: async () => treeDataSet(CACHE, { files: sizes.noopFiles, minBytes: 0, maxBytes: KiB, seed: SEED }, true),
+			expectTransfers: 0,
+			targets: { maxRatio: 1 },
+		},
 	];
 }
 
@@ -200,15 +210,25 @@ async function measureSyncCase(bench: SyncCase, context: Context): Promise<Row> 
 	const destination = data.destination ?? nodePath.join(WORK, `case${bench.id}-destination`);
 	const ours: Measured[] = [];
 	const rclone: Measured[] = [];
+	const twoWay = bench.mode === 'twoWay';
+	// Two-way runs compare with the state of the last run: one first run each (ours, and rclone's --resync) makes it.
+	const stateFile = nodePath.join(WORK, `case${bench.id}.state`);
+	const bisyncFlags = ['--workdir', nodePath.join(WORK, `case${bench.id}-bisync`)];
+	const oursArgs = twoWay ? ['twoway', data.source, destination, stateFile] : ['sync', bench.mode, data.source, destination];
+	const rcloneArgs = [bench.rcloneCommand, data.source, destination, ...RCLONE_FLAGS, ...(twoWay ? bisyncFlags : [])];
+	if (twoWay) {
+		expectSuccess((await runOurs(oursArgs)).result, 0);
+		if (context.tools.rclone) await runRclone([...rcloneArgs, '--resync'], context.tools, nodePath.join(WORK, 'rclone-usage'));
+	}
 	for (let run = 1; run <= context.runs; run++) {
 		await prepareRun(destination, emptied);
-		const mine = await runOurs(['sync', bench.mode, data.source, destination], profileFlags(context.profileDir, runName(bench.id, run)));
+		const mine = await runOurs(oursArgs, profileFlags(context.profileDir, runName(bench.id, run)));
 		const report = expectSuccess(mine.result, bench.expectTransfers);
 		ours.push(mine);
 		let line = `  run ${run}/${context.runs}: ours ${describeRun(mine)}, sync ${report.seconds.toFixed(2)} s in-process`;
 		if (context.tools.rclone) {
 			await prepareRun(destination, emptied);
-			const theirs = await runRclone([bench.rcloneCommand, data.source, destination, ...RCLONE_FLAGS], context.tools, nodePath.join(WORK, 'rclone-usage'));
+			const theirs = await runRclone(rcloneArgs, context.tools, nodePath.join(WORK, 'rclone-usage'));
 			expectTransfers(theirs.stats, bench.expectTransfers);
 			rclone.push(theirs);
 			line += ` | rclone ${describeRun(theirs)}`;

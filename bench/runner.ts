@@ -1,13 +1,14 @@
 /**
  * One measured run of our engine, in a process of its own so that its peak RSS is the sync's alone.
  *   runner.js sync <copy|mirror> <source> <destination>
+ *   runner.js twoway <source> <destination> <state file>
  *   runner.js list <endpoint>
  *   runner.js plan <entries> <seed>        (needs --expose-gc)
  * A source, destination or endpoint is a local folder's path or a cloud endpoint's JSON (endpoints.ts).
  * Prints one JSON line: a SyncRun, a ListRun or a PlanRun.
  */
-import { readFileSync } from 'node:fs';
-import { matchListings, planMatches, sync, type PlanOptions, type SyncMode } from '../lib';
+import { promises as fs, readFileSync } from 'node:fs';
+import { matchListings, planMatches, sync, twoWaySync, type PlanOptions, type StateStore, type SyncMode } from '../lib';
 import { openEndpoint, parseEndpoint, type Endpoint } from './endpoints';
 import { syntheticListings } from './listings';
 
@@ -69,6 +70,29 @@ async function runSync(mode: SyncMode, sourceEndpoint: Endpoint, destinationEndp
 		status: report.status,
 		transferred: report.added + report.updated,
 		deleted: report.deleted,
+		failed: report.failed,
+		firstError: report.errors[0]?.message ?? report.refusal,
+	};
+}
+
+/** A two-way run whose state is a file outside both trees (no lock: the trees are cached data sets shared by other cases). */
+async function runTwoWay(sourceEndpoint: Endpoint, destinationEndpoint: Endpoint, stateFile: string): Promise<Measurement<SyncRun>> {
+	const started = performance.now();
+	const source = await openEndpoint(sourceEndpoint, 'source');
+	const destination = await openEndpoint(destinationEndpoint, 'destination');
+	const state: StateStore = {
+		where: stateFile,
+		load: async () => fs.readFile(stateFile, 'utf8').catch(() => undefined),
+		save: async (text) => fs.writeFile(stateFile, text),
+	};
+	const report = await twoWaySync(source, destination, { state, pair: 'bench', lock: false, transfers: 4, checkers: 8 });
+	const counts = [report.toDestination, report.toSource];
+	return {
+		kind: 'sync',
+		seconds: (performance.now() - started) / 1000,
+		status: report.status,
+		transferred: counts.reduce((sum, side) => sum + side.added + side.updated, 0),
+		deleted: counts.reduce((sum, side) => sum + side.deleted, 0),
 		failed: report.failed,
 		firstError: report.errors[0]?.message ?? report.refusal,
 	};
@@ -147,12 +171,14 @@ async function main(args: string[]): Promise<void> {
 	let result: Measurement<RunnerResult>;
 	if (command === 'sync' && rest.length === 3) {
 		result = await runSync(rest[0] as SyncMode, parseEndpoint(rest[1]), parseEndpoint(rest[2]));
+	} else if (command === 'twoway' && rest.length === 3) {
+		result = await runTwoWay(parseEndpoint(rest[0]), parseEndpoint(rest[1]), rest[2]);
 	} else if (command === 'list' && rest.length === 1) {
 		result = await runList(parseEndpoint(rest[0]));
 	} else if (command === 'plan' && rest.length === 2) {
 		result = runPlan(Number(rest[0]), Number(rest[1]));
 	} else {
-		throw new Error(`usage: runner.js sync <mode> <source> <destination> | runner.js list <endpoint> | runner.js plan <entries> <seed>; got ${args.join(' ')}`);
+		throw new Error(`usage: runner.js sync <mode> <source> <destination> | runner.js twoway <source> <destination> <state> | runner.js list <endpoint> | runner.js plan <entries> <seed>; got ${args.join(' ')}`);
 	}
 	const usage = process.resourceUsage();
 	const cpuSeconds = (usage.userCPUTime + usage.systemCPUTime) / 1e6;
