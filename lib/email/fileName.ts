@@ -25,7 +25,7 @@ function truncateUtf8(text: string, maxBytes: number): string {
 export function safeFileName(name: string, extension = ''): string {
 	let safe = name
 		.normalize('NFC')
-		.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ')
+		.replace(/\p{Cc}/gu, ' ')
 		.replace(/[<>:"/\\|?*]/g, '_')
 		.replace(/[\u{10000}-\u{10ffff}]/gu, '')
 		.replace(/\s+/g, ' ');

@@ -45,6 +45,12 @@ export function fontBytes(file: string): Buffer {
 	return load(file).bytes;
 }
 
+/** Height above the baseline of Noto Sans, per point of font size: every run of a line sits on this baseline. */
+export function latinAscent(): number {
+	const { font } = load(STYLE_FILES.regular);
+	return font.ascent / font.unitsPerEm;
+}
+
 const NEUTRAL = /[\s\u00a0\u200b-\u200d\ufeff]/;
 const LETTER = /[\p{L}\p{N}]/u;
 
@@ -58,7 +64,7 @@ export function fontRuns(text: string, style: FontStyle): FontRun[] {
 		const codePoint = char.codePointAt(0)!;
 		let font: string;
 		// Spaces and punctuation stay in the run they are in, so "日本語。" is one run in one font.
-		if (NEUTRAL.test(char) && current !== undefined) font = current;
+		if (NEUTRAL.test(char)) font = current ?? chain[0];
 		else if (current !== undefined && !LETTER.test(char) && load(current).font.hasGlyphForCodePoint(codePoint)) font = current;
 		else font = chain.find((file) => load(file).font.hasGlyphForCodePoint(codePoint)) ?? chain[0];
 		if (font !== current && buffer !== '') {

@@ -1,7 +1,7 @@
 import PDFDocument from 'pdfkit';
 import { DateTime } from 'luxon';
 import { htmlToBlocks, textToBlocks, type Block, type Span } from './body';
-import { fontBytes, fontRuns, type FontStyle } from './fonts';
+import { fontBytes, fontRuns, latinAscent, type FontStyle } from './fonts';
 import type { Address, EmailAttachment, EmailMessage } from './message';
 
 export const PAGE_SIZES = ['A3', 'A4', 'A5', 'LEGAL', 'LETTER'] as const;
@@ -94,13 +94,29 @@ class Writer {
 
 	/** Writes styled spans as one paragraph at (x, current y), wrapping within `width`. */
 	spans(spans: Span[], x: number, width: number, size = TEXT_SIZE, color = COLORS.text): void {
-		const pieces = spans.flatMap((span) => fontRuns(span.text, styleOf(span)).map((run) => ({ ...run, href: span.href })));
+		const pieces: Array<{ font: string; text: string; href?: string }> = [];
+		for (const span of spans) {
+			for (const run of fontRuns(span.text, styleOf(span))) {
+				const last = pieces.at(-1);
+				// One call per font and link: pdfkit drops a line break that is a continued call of its own.
+				if (last && last.font === run.font && last.href === span.href) last.text += run.text;
+				else pieces.push({ ...run, href: span.href });
+			}
+		}
 		if (pieces.length === 0) return;
 		pieces.forEach((piece, index) => {
 			this.useFont(piece.font);
 			this.doc.fontSize(size).fillColor(piece.href ? COLORS.link : color);
-			// Options carry over between continued calls unless set, hence the explicit nulls.
-			const options: PDFKit.Mixins.TextOptions = { width, continued: index < pieces.length - 1, link: piece.href ?? (null as unknown as string), underline: piece.href !== undefined, lineGap: LINE_GAP };
+			// Options carry over between continued calls unless set, hence the explicit nulls. A CJK font
+			// is taller than Noto Sans: a fixed baseline keeps runs of different fonts on one line.
+			const options: PDFKit.Mixins.TextOptions = {
+				width,
+				continued: index < pieces.length - 1,
+				link: piece.href ?? (null as unknown as string),
+				underline: piece.href !== undefined,
+				lineGap: LINE_GAP,
+				baseline: -latinAscent() * size,
+			};
 			if (index === 0) this.doc.text(piece.text, x, this.doc.y, options);
 			else this.doc.text(piece.text, options);
 		});
