@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { EmailInputError, emailFromNodeJson, parseRawEmail, pdfFileName, renderEmailPdf, safeFileName, type EmailMessage, type RenderOptions } from '../lib/email';
-import { encodedWord, leaf, message, multipart, png } from './support/mime';
+import { encodedWord, imapResolved, leaf, message, multipart, png } from './support/mime';
 import { expectInOrder, pdfEmbeddedFiles, pdfFonts, pdfImages, pdfInfo, pdfLines, pdfText, renderFirstPage } from './support/pdf';
 
 const A4: RenderOptions = { pageSize: 'A4', embedAttachments: true };
@@ -231,21 +231,19 @@ describe('Email to PDF: input', () => {
 	});
 
 	it('reads the JSON of the Email Trigger (IMAP, resolved), with attachments from binaries', async () => {
-		// The fields mailparser gives the IMAP trigger ("resolved") and the Gmail node (simplify off).
-		const json = {
-			subject: 'Invoice 42',
-			from: { value: [{ address: 'billing@example.com', name: 'Billing' }], text: 'Billing <billing@example.com>' },
-			to: { value: [{ address: 'ada@example.com', name: '' }], text: 'ada@example.com' },
-			date: '2026-11-30T08:00:00.000Z',
-			html: '<p>Your invoice is <b>attached</b>.</p>',
-			text: 'Your invoice is attached.',
-			headers: { subject: 'Invoice 42' },
-		};
-		const attachment = { fileName: 'invoice-42.pdf', contentType: 'application/pdf', content: Buffer.from('%PDF-1.4 invoice') };
+		const invoice = Buffer.from('%PDF-1.4 invoice');
+		const { json, attachments } = await imapResolved(
+			message(
+				{ from: 'Billing <billing@example.com>', to: 'ada@example.com', subject: 'Invoice 42', date: 'Mon, 30 Nov 2026 08:00:00 +0000' },
+				multipart('mixed', [leaf('text/html', '<p>Your invoice is <b>attached</b>.</p>', { charset: 'utf-8' }), leaf('application/pdf', invoice, { disposition: 'attachment', fileName: 'invoice-42.pdf' })]),
+			),
+		);
+		expect(json).toMatchObject({ subject: 'Invoice 42', from: { value: [{ name: 'Billing', address: 'billing@example.com' }] }, date: '2026-11-30T08:00:00.000Z' });
+		const attachment = attachments[0];
 		const parsed = await emailFromNodeJson(json, [attachment]);
 		const rendered = await renderEmailPdf(parsed, A4);
 		expectInOrder(pdfText(rendered.pdf), ['Invoice 42', 'From: Billing <billing@example.com>', 'To: ada@example.com', 'Date: Mon, 30 Nov 2026 08:00', 'Your invoice is attached.', 'invoice-42.pdf']);
-		expect(pdfEmbeddedFiles(rendered.pdf)).toEqual({ 'invoice-42.pdf': attachment.content });
+		expect(pdfEmbeddedFiles(rendered.pdf)).toEqual({ 'invoice-42.pdf': invoice });
 	});
 
 	it('reads the IMAP trigger "simple" and "raw" formats and Microsoft Outlook messages', async () => {

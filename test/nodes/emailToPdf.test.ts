@@ -10,7 +10,7 @@ import {
 } from 'n8n-workflow';
 import { EmailToPdf } from '../../nodes/EmailToPdf/EmailToPdf.node';
 import { disposeHarness, outputItems, readBinary, runWorkflow, type RunOptions, type WorkflowJson } from './harness';
-import { encodedWord, leaf, message, multipart } from '../support/mime';
+import { encodedWord, imapResolved, leaf, message, multipart } from '../support/mime';
 import { expectInOrder, pdfEmbeddedFiles, pdfText } from '../support/pdf';
 
 interface FixtureBinary {
@@ -115,17 +115,18 @@ describe('Email to PDF node, through n8n-core', () => {
 	});
 
 	it('reads the JSON of the Email Trigger (IMAP) with its attachment_N binaries', async () => {
+		const resolved = await imapResolved(
+			message(
+				{ from: 'Legal <legal@example.com>', to: 'ada@example.com', subject: 'Signed contract', date: 'Mon, 30 Nov 2026 08:00:00 +0000' },
+				multipart('mixed', [
+					leaf('text/html', '<p>The <b>signed</b> contract is attached.</p>', { charset: 'utf-8' }),
+					leaf('application/pdf', Buffer.from('%PDF-1.4 contract'), { disposition: 'attachment', fileName: 'contract.pdf' }),
+				]),
+			),
+		);
 		const item = {
-			json: {
-				subject: 'Signed contract',
-				from: { value: [{ address: 'legal@example.com', name: 'Legal' }], text: 'Legal <legal@example.com>' },
-				to: { value: [{ address: 'ada@example.com', name: '' }], text: 'ada@example.com' },
-				date: '2026-11-30T08:00:00.000Z',
-				html: '<p>The <b>signed</b> contract is attached.</p>',
-				text: 'The signed contract is attached.',
-				attributes: { uid: 7 },
-			},
-			binary: { attachment_0: { base64: Buffer.from('%PDF-1.4 contract').toString('base64'), fileName: 'contract.pdf', mimeType: 'application/pdf' } },
+			json: { ...resolved.json, attributes: { uid: 7 } },
+			binary: Object.fromEntries(resolved.attachments.map((file, index) => [`attachment_${index}`, { base64: file.content.toString('base64'), fileName: file.fileName, mimeType: file.contentType }])),
 		};
 		const result = await runWorkflow(workflow([item], { source: 'json', attachmentsPrefix: 'attachment_', fileName: '{senderAddress} {subject}', outputBinaryPropertyName: 'data', options: { embedAttachments: false } }), options);
 		const [output] = outputItems(result, 'Email to PDF');

@@ -7,6 +7,7 @@
 import Encoding from 'encoding-japanese';
 import * as iconv from 'iconv-lite';
 import { deflateSync } from 'node:zlib';
+import { simpleParser } from 'mailparser';
 
 export type Charset = 'utf-8' | 'windows-1251' | 'iso-2022-jp' | 'iso-8859-7';
 
@@ -125,4 +126,17 @@ function crc32(bytes: Buffer): number {
 		for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
 	}
 	return (crc ^ 0xffffffff) >>> 0;
+}
+
+/**
+ * What n8n's Email Trigger (IMAP) emits for a message in its "resolved" format (and the Gmail node
+ * with Simplify off): mailparser's fields as JSON, headers as a map, each attachment as a binary
+ * (here returned beside the JSON, in order: attachment_0, attachment_1, ...).
+ */
+export async function imapResolved(eml: Buffer): Promise<{ json: Record<string, unknown>; attachments: Array<{ fileName: string; contentType: string; content: Buffer }> }> {
+	const parsed = await simpleParser(eml);
+	const headers = Object.fromEntries(parsed.headerLines.map((header) => [header.key, header.line]));
+	const json = JSON.parse(JSON.stringify({ ...parsed, headers, headerLines: undefined, attachments: undefined })) as Record<string, unknown>;
+	const attachments = parsed.attachments.map((attachment) => ({ fileName: attachment.filename ?? 'attachment', contentType: attachment.contentType, content: attachment.content }));
+	return { json, attachments };
 }
