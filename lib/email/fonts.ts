@@ -5,9 +5,9 @@ import * as fontkit from 'fontkit';
 /*
  * pdfkit draws each run of text in one font and does no fallback, so text is cut into runs by
  * the first font of a chain that has a glyph for each character: Noto Sans (Latin, Greek,
- * Cyrillic) in the run's style, then Noto Sans CJK SC (Chinese, Japanese kana), then Noto Sans
- * KR (Hangul). The files ship with the package (lib/email/fonts/, SIL OFL 1.1), so the output
- * does not depend on the fonts of the machine n8n runs on.
+ * Cyrillic) in the run's style, then Noto Sans S Chinese (Chinese, Japanese kana), then Noto Sans
+ * Korean (Hangul). The files ship with the package (lib/email/fonts/, see its README for their
+ * licences), so the output does not depend on the fonts of the machine n8n runs on.
  */
 
 const FONT_DIR = path.join(__dirname, 'fonts');
