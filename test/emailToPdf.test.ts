@@ -246,7 +246,7 @@ describe('Email to PDF: input', () => {
 		expect(pdfEmbeddedFiles(rendered.pdf)).toEqual({ 'invoice-42.pdf': invoice });
 	});
 
-	it('reads the IMAP trigger "simple" and "raw" formats and Microsoft Outlook messages', async () => {
+	it('reads the IMAP trigger "simple" format, a whole raw message (Gmail) and Microsoft Outlook messages', async () => {
 		const simple = await emailFromNodeJson({ from: '"Ops" <ops@example.com>', to: 'a@example.com, "B, C" <bc@example.com>', subject: 'Disk alert', date: 'Tue, 01 Dec 2026 07:00:00 +0000', textHtml: '<p>Disk 91% full</p>', textPlain: 'Disk 91% full' }, []);
 		expect(simple).toMatchObject({ subject: 'Disk alert', from: [{ name: 'Ops', address: 'ops@example.com' }], to: [{ address: 'a@example.com' }, { name: 'B, C', address: 'bc@example.com' }], html: '<p>Disk 91% full</p>' });
 
@@ -271,6 +271,8 @@ describe('Email to PDF: input', () => {
 		expect(outlook.date?.toISOString()).toBe('2026-12-01T10:00:00.000Z');
 
 		await expect(emailFromNodeJson({ id: 7, name: 'not an email' }, [])).rejects.toThrow('The item holds no email fields');
+		// The IMAP trigger's "RAW" format: the body without the headers.
+		await expect(emailFromNodeJson({ raw: 'Just the body of a message.\r\n' }, [])).rejects.toMatchObject({ hint: expect.stringMatching(/Format to "Resolved"/) });
 	});
 });
 

@@ -107,8 +107,9 @@ export async function parseRawEmail(raw: Buffer): Promise<EmailMessage> {
 
 // ---------------------------------------------------------------------------------------------
 // The JSON of n8n's email nodes. Email Trigger (IMAP) "resolved" and Gmail (simplify off) output
-// mailparser's fields; IMAP "simple" outputs header strings with textHtml/textPlain; IMAP "raw"
-// outputs the message source in `raw`; Microsoft Outlook outputs Graph's message resource.
+// mailparser's fields; IMAP "simple" outputs header strings with textHtml/textPlain; Gmail's raw
+// message is the whole source in `raw` (base64url), while IMAP "raw" holds the body alone;
+// Microsoft Outlook outputs Graph's message resource.
 
 type Json = Record<string, unknown>;
 
@@ -172,6 +173,12 @@ export async function emailFromNodeJson(json: Json, attachments: EmailAttachment
 		if (looksLikeHeaders(raw)) {
 			const message = await parseRawEmail(raw);
 			return { ...message, attachments: [...message.attachments, ...attachments] };
+		}
+		if (json.subject === undefined && json.html === undefined && json.text === undefined) {
+			throw new EmailInputError(
+				'The raw field holds a message body without its headers',
+				'The Email Trigger (IMAP) format "RAW" leaves the headers (and with them the MIME structure) out. Set its Format to "Resolved", or give this node a whole .eml.',
+			);
 		}
 	}
 	const headers = isObject(json.headers) ? json.headers : {};
