@@ -19,7 +19,7 @@ interface Placement {
 
 export type Block = Placement &
 	(
-		| { kind: 'text'; spans: Span[]; heading?: number; marker?: string; preformatted?: boolean }
+		| { kind: 'text'; spans: Span[]; heading?: number; marker?: string }
 		| { kind: 'rule' }
 		| { kind: 'image'; src: string; alt: string; width?: number }
 		| { kind: 'table'; rows: Span[][][]; headerRows: number }
@@ -173,7 +173,6 @@ function walk(nodes: ChildNode[], builder: BlockBuilder, style: Style): void {
 			if (name === 'b' || name === 'strong') inner.bold = true;
 			if (name === 'i' || name === 'em' || name === 'cite') inner.italic = true;
 			if (name === 'a') inner.href = safeHref(node.attribs.href) ?? style.href;
-			if (name === 'code' || name === 'tt') inner.preformatted = style.preformatted;
 			walk(node.children, builder, inner);
 		}
 	}
@@ -251,7 +250,7 @@ export function textToBlocks(text: string): Block[] {
 	let lines: string[] = [];
 	let quote = 0;
 	const flush = () => {
-		if (lines.length > 0) blocks.push({ kind: 'text', spans: linkify(lines.join('\n')), quote, indent: 0, preformatted: true });
+		if (lines.length > 0) blocks.push({ kind: 'text', spans: linkify(lines.join('\n')), quote, indent: 0 });
 		lines = [];
 	};
 	for (const rawLine of text.replace(/\r\n?/g, '\n').split('\n')) {
