@@ -257,20 +257,28 @@ function drawTable(writer: Writer, rows: Span[][][], headerRows: number, x: numb
 	writer.space(8);
 }
 
-function referencedContentIds(blocks: Block[]): Set<string> {
-	const ids = new Set<string>();
+/**
+ * The attachments the body draws: those a cid: link names, and those whose bytes a data: URI
+ * holds (n8n's IMAP trigger and Gmail node turn cid: links into data: URIs and drop the
+ * Content-ID from the attachment binaries they pass on).
+ */
+function drawnAttachments(blocks: Block[], message: EmailMessage, byContentId: Map<string, EmailAttachment>): Set<EmailAttachment> {
+	const drawn = new Set<EmailAttachment>();
 	for (const block of blocks) {
-		if (block.kind === 'image' && /^cid:/i.test(block.src)) ids.add(decodeURIComponent(block.src.slice(4)).replace(/^<|>$/g, ''));
+		if (block.kind !== 'image') continue;
+		const bytes = imageSource(block.src, byContentId);
+		const attachment = bytes && message.attachments.find((candidate) => candidate.content.length === bytes.length && candidate.content.equals(bytes));
+		if (attachment) drawn.add(attachment);
 	}
-	return ids;
+	return drawn;
 }
 
 /** Renders one email as a PDF: header block, body (HTML, else text), list of attachments. */
 export async function renderEmailPdf(message: EmailMessage, options: RenderOptions): Promise<RenderedEmail> {
 	const blocks = message.html !== undefined && message.html.trim() !== '' ? htmlToBlocks(message.html) : textToBlocks(message.text ?? '');
 	const byContentId = new Map(message.attachments.filter((a) => a.contentId).map((a) => [a.contentId!, a]));
-	const drawnInline = referencedContentIds(blocks);
-	const attachments = message.attachments.filter((a) => !(a.contentId && drawnInline.has(a.contentId)));
+	const drawn = drawnAttachments(blocks, message, byContentId);
+	const attachments = message.attachments.filter((attachment) => !drawn.has(attachment));
 
 	const doc = new PDFDocument({
 		size: options.pageSize,

@@ -10,8 +10,8 @@ import {
 } from 'n8n-workflow';
 import { EmailToPdf } from '../../nodes/EmailToPdf/EmailToPdf.node';
 import { disposeHarness, outputItems, readBinary, runWorkflow, type RunOptions, type WorkflowJson } from './harness';
-import { encodedWord, imapResolved, leaf, message, multipart } from '../support/mime';
-import { expectInOrder, pdfEmbeddedFiles, pdfText } from '../support/pdf';
+import { encodedWord, imapResolved, leaf, message, multipart, png } from '../support/mime';
+import { expectInOrder, pdfEmbeddedFiles, pdfImages, pdfText } from '../support/pdf';
 
 interface FixtureBinary {
 	base64: string;
@@ -119,7 +119,10 @@ describe('Email to PDF node, through n8n-core', () => {
 			message(
 				{ from: 'Legal <legal@example.com>', to: 'ada@example.com', subject: 'Signed contract', date: 'Mon, 30 Nov 2026 08:00:00 +0000' },
 				multipart('mixed', [
-					leaf('text/html', '<p>The <b>signed</b> contract is attached.</p>', { charset: 'utf-8' }),
+					multipart('related', [
+						leaf('text/html', '<p>The <b>signed</b> contract is attached.</p><img src="cid:seal@example" alt="seal">', { charset: 'utf-8' }),
+						leaf('image/png', png(80, 40, [20, 120, 60]), { disposition: 'inline', fileName: 'seal.png', contentId: 'seal@example' }),
+					]),
 					leaf('application/pdf', Buffer.from('%PDF-1.4 contract'), { disposition: 'attachment', fileName: 'contract.pdf' }),
 				]),
 			),
@@ -128,11 +131,17 @@ describe('Email to PDF node, through n8n-core', () => {
 			json: { ...resolved.json, attributes: { uid: 7 } },
 			binary: Object.fromEntries(resolved.attachments.map((file, index) => [`attachment_${index}`, { base64: file.content.toString('base64'), fileName: file.fileName, mimeType: file.contentType }])),
 		};
+		// As the trigger hands it on: the image inlined as a data: URI, and also an attachment binary.
+		expect(resolved.json.html).toContain('src="data:image/png;base64,');
+		expect(Object.values(item.binary).map((binary) => binary.fileName)).toEqual(['seal.png', 'contract.pdf']);
 		const result = await runWorkflow(workflow([item], { source: 'json', attachmentsPrefix: 'attachment_', fileName: '{senderAddress} {subject}', outputBinaryPropertyName: 'data', options: { embedAttachments: false } }), options);
 		const [output] = outputItems(result, 'Email to PDF');
 		expect(output.json.fileName).toBe('legal@example.com Signed contract.pdf');
 		const pdf = await readBinary(output.binary!.data);
-		expectInOrder(pdfText(pdf), ['Signed contract', 'From: Legal <legal@example.com>', 'The signed contract is attached.', 'contract.pdf (application/pdf, 17 B)']);
+		expectInOrder(pdfText(pdf), ['Signed contract', 'From: Legal <legal@example.com>', 'The signed contract is attached.', 'Attachments (1)', 'contract.pdf (application/pdf, 17 B)']);
+		expect(pdfText(pdf)).not.toContain('seal.png');
+		expect(pdfImages(pdf)).toEqual([{ page: 1, width: 80, height: 40 }]);
+		expect(output.json.attachments).toEqual([{ fileName: 'contract.pdf', contentType: 'application/pdf', size: 17 }]);
 		expect(pdfEmbeddedFiles(pdf)).toEqual({});
 	});
 
