@@ -5,7 +5,7 @@
  * APPEND, as another mail client would file it, so that Dovecot tells IDLE sessions at once.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -28,11 +28,14 @@ export interface ImapServer {
 	stop(): Promise<void>;
 }
 
+/** Debian installs it in /usr/sbin, which a non-login shell's PATH may leave out. */
+const DOVECOT = existsSync('/usr/sbin/dovecot') ? '/usr/sbin/dovecot' : 'dovecot';
+
 /** The unprivileged account Dovecot runs mail processes as (it refuses root). */
 const MAIL_USER = { name: 'nobody', uid: 65534, gid: 65534 };
 
 export async function startImapServer(): Promise<ImapServer> {
-	if (spawnSync('dovecot', ['--version']).status !== 0) {
+	if (spawnSync(DOVECOT, ['--version']).status !== 0) {
 		throw new Error('Dovecot is not installed: apt-get install -y --no-install-recommends dovecot-imapd (.ci/run does)');
 	}
 	const root = mkdtempSync(path.join(os.tmpdir(), 'cloudsync-imap-'));
@@ -81,7 +84,7 @@ service anvil {
 }
 `,
 	);
-	const child: ChildProcess = spawn('dovecot', ['-F', '-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+	const child: ChildProcess = spawn(DOVECOT, ['-F', '-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
 	let output = '';
 	child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
 	child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
