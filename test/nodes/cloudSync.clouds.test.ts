@@ -28,6 +28,7 @@ import { CloudSyncGoogleDriveOAuth2Api } from '../../credentials/CloudSyncGoogle
 import { CloudSyncGoogleServiceAccountApi } from '../../credentials/CloudSyncGoogleServiceAccountApi.credentials';
 import { fixtureCredentialTypes } from './fixtures/credentials';
 import { fixtureNodeTypes } from './fixtures/nodes';
+import { workflow as fixtureWorkflow } from './fixtures/workflow';
 import { disposeHarness, outputItems, readBinary, runWorkflow, type ErrorSummary, type RunOptions, type WorkflowJson, type WorkflowRunResult } from './harness';
 import { DropboxEmulator } from '../emulators/dropbox';
 import { recordingPacer, sdkClient, startDrive, type DriveFixture } from '../support/drive';
@@ -117,24 +118,12 @@ function credentialsFor(step: Step): INode['credentials'] {
 	return types.length > 0 ? Object.fromEntries(types.map((type) => [type, { id: type, name: `My ${type}` }])) : undefined;
 }
 
-/** Manual Trigger (emitting `items`) → each step in turn. */
+/** Manual Trigger (emitting `items`) → each step in turn, each with the credentials its clouds need. */
 function workflow(steps: Step[], items: IDataObject[] = [{}]): WorkflowJson {
-	const nodes: INode[] = [
-		{ id: 't', name: 'Manual Trigger', type: 'n8n-nodes-base.manualTrigger', typeVersion: 1, position: [0, 0], parameters: {} },
-		...steps.map((step, index) => ({
-			id: `n${index}`,
-			name: step.name,
-			type: step.type,
-			typeVersion: 1,
-			position: [220 * (index + 1), 0] as [number, number],
-			parameters: step.parameters,
-			credentials: credentialsFor(step),
-			continueOnFail: step.continueOnFail,
-		})),
-	];
-	const connections: WorkflowJson['connections'] = {};
-	for (let i = 0; i < nodes.length - 1; i++) connections[nodes[i].name] = { main: [[{ node: nodes[i + 1].name, type: 'main', index: 0 }]] };
-	return { name: 'clouds', nodes, connections, pinData: { 'Manual Trigger': items.map((json) => ({ json })) }, settings: { executionOrder: 'v1' } };
+	return fixtureWorkflow(
+		steps.map((step) => ({ ...step, credentials: credentialsFor(step) })),
+		items,
+	);
 }
 
 const cloudSync = (parameters: INodeParameters, extra: Partial<Step> = {}): Step => ({ name: 'Cloud Sync', type: NODE, parameters, ...extra });
