@@ -60,6 +60,12 @@ export class PairLock {
 		return lock;
 	}
 
+	/** Throws when the lock file names another owner now. */
+	async confirm(): Promise<void> {
+		const holder = await this.read();
+		if (holder && holder.owner !== this.owner) throw this.lockedBy(holder);
+	}
+
 	/** Marks the lock free rather than deleting it: a deleted file would land in the Drive trash after every run. */
 	async release(): Promise<void> {
 		clearInterval(this.timer);

@@ -122,7 +122,7 @@ export async function twoWaySync(source: Provider, destination: Provider, option
 	const providers: Record<Side, Provider> = { source, destination };
 	const lock = options.lock === false || options.dryRun ? undefined : await PairLock.acquire(destination, { id: lockId(options.pair), ...options.lock, pacer });
 	try {
-		return await run(providers, options, pacer, started);
+		return await run(providers, options, pacer, started, lock);
 	} finally {
 		await lock?.release();
 	}
@@ -143,7 +143,7 @@ async function loadBaseline(options: TwoWayOptions): Promise<{ baseline?: Baseli
 	return { baseline };
 }
 
-async function run(providers: Record<Side, Provider>, options: TwoWayOptions, pacer: Pacer, started: number): Promise<TwoWayReport> {
+async function run(providers: Record<Side, Provider>, options: TwoWayOptions, pacer: Pacer, started: number, lock?: PairLock): Promise<TwoWayReport> {
 	const { signal } = options;
 	const filter = createFilter({ ...options.filter, reserved: reservedFolders(options.backupDir) });
 	const { baseline, note } = await loadBaseline(options);
@@ -216,6 +216,8 @@ async function run(providers: Record<Side, Provider>, options: TwoWayOptions, pa
 	const next = nextBaseline(sourceListing.entries, destinationListing.entries, report.actions, planner.written, executor.stored, key, options.pair, started);
 	const encoded = encodeBaseline(next);
 	try {
+		// A run that lost its lock (another one overwrote it) must not write a baseline over the other's.
+		await lock?.confirm();
 		await options.state.save(encoded);
 	} catch (error) {
 		report.failed++;

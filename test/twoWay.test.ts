@@ -44,6 +44,11 @@ async function expectBoth(setup: { source: Provider; destination: Provider }, fi
 	expect(await tree(setup.destination)).toEqual(expected(files));
 }
 
+async function lockPath(provider: Provider): Promise<string | undefined> {
+	for await (const entry of provider.list('.cloudsync')) if (entry.path.endsWith('.lock')) return entry.path;
+	return undefined;
+}
+
 /** The engine with its state store in reach, for what only the engine can be asked (state faults, pair names, locks). */
 async function engineSynced(backend: Backend) {
 	const { source, destination } = await backend.pair();
@@ -266,6 +271,31 @@ describe('two-way sync safety on local folders', () => {
 		await new Promise((resolve) => setTimeout(resolve, 5));
 		await expect(PairLock.acquire(setup.destination, { id: 'stale', settleMs: 0 })).resolves.toBeInstanceOf(PairLock);
 		await held.release();
+	});
+
+	it('a run whose lock was taken over by another saves no baseline', async () => {
+		const setup = await engineSynced(backend);
+		const saved = setup.state.state;
+		await write(setup.source, { 'a.txt': 'alpha v2' }, 5);
+		// Another run overwrites the lock file while this one copies.
+		const steal = async () =>
+			put(setup.destination, (await lockPath(setup.destination))!, JSON.stringify({ owner: 'another run', host: 'elsewhere', acquiredAt: new Date().toISOString(), expiresAt: Date.now() + 60_000 }), Date.now());
+		const stealing = new Proxy(setup.destination, {
+			get: (target, property, receiver) => {
+				const value = Reflect.get(target, property, receiver);
+				if (property !== 'write' && property !== 'copyFrom') return value;
+				return async (...args: unknown[]) => {
+					const result = await value.apply(target, args);
+					const path = String(property === 'write' ? args[0] : args[2]);
+					if (!path.startsWith('.cloudsync/')) await steal();
+					return result;
+				};
+			},
+		});
+		const report = await twoWaySync(setup.source, stealing, { state: setup.state, pair: 'test pair', lock: { settleMs: 0 }, pacer: quickPacer(), now: () => NOW });
+		expect(report).toMatchObject({ status: 'partial', baselineSaved: false });
+		expect(report.errors[0].message).toMatch(/Another run of this folder pair is in progress/);
+		expect(setup.state.state).toBe(saved);
 	});
 
 	it('a baseline saved for another folder pair is never used to delete', async () => {
