@@ -78,6 +78,8 @@ export interface TwoWayReport {
 	toDestination: DirectionCounts;
 	toSource: DirectionCounts;
 	conflicts: ConflictResult[];
+	/** Names left alone because no side can be told which file they mean (a folder against a file, duplicates). */
+	unresolved: number;
 	actions: TwoWayAction[];
 	failed: number;
 	bytes: number;
@@ -100,6 +102,8 @@ interface Item {
 	source?: Entry;
 	destination?: Entry;
 	base?: BaselineEntry;
+	/** Two entries of one side answer to this name (Drive duplicates, or names that differ only in case or Unicode form). */
+	collision?: Side;
 }
 
 const other = (side: Side): Side => (side === 'source' ? 'destination' : 'source');
@@ -168,8 +172,13 @@ async function run(providers: Record<Side, Provider>, options: TwoWayOptions, pa
 		if (!found) items.set(k, (found = { key: k }));
 		return found;
 	};
-	for (const entry of sourceListing.entries) item(key(entry.path)).source = entry;
-	for (const entry of destinationListing.entries) item(key(entry.path)).destination = entry;
+	for (const side of ['source', 'destination'] as const) {
+		for (const entry of (side === 'source' ? sourceListing : destinationListing).entries) {
+			const found = item(key(entry.path));
+			if (found[side]) found.collision = side;
+			found[side] = entry;
+		}
+	}
 	for (const entry of baseline?.entries ?? []) item(key(entry.path)).base = entry;
 
 	const planner = new TwoWayPlanner(providers, options, pacer, items, key, started);
@@ -183,6 +192,7 @@ async function run(providers: Record<Side, Provider>, options: TwoWayOptions, pa
 		toDestination: emptyCounts(),
 		toSource: emptyCounts(),
 		conflicts: planner.conflicts,
+		unresolved: planner.actions.filter((action) => action.status === 'unresolved').length,
 		actions: planner.actions,
 		failed: 0,
 		bytes: 0,
@@ -213,7 +223,8 @@ async function run(providers: Record<Side, Provider>, options: TwoWayOptions, pa
 	if (signal?.aborted) return finish('cancelled');
 	if (report.failed > 0) return finish(report.toDestination.added + report.toDestination.updated + report.toSource.added + report.toSource.updated > 0 ? 'partial' : 'failed');
 
-	const next = nextBaseline(sourceListing.entries, destinationListing.entries, report.actions, planner.written, executor.stored, key, options.pair, started);
+	const undecided = new Set([...items.values()].filter((item) => item.collision).map((item) => item.key));
+	const next = nextBaseline(sourceListing.entries, destinationListing.entries, report.actions, planner.written, executor.stored, key, options.pair, started, undecided);
 	const encoded = encodeBaseline(next);
 	try {
 		// A run that lost its lock (another one overwrote it) must not write a baseline over the other's.
@@ -293,6 +304,11 @@ class TwoWayPlanner {
 		const both: Item[] = [];
 		for (const item of this.items.values()) {
 			if (renamed.has(item)) continue;
+			if (item.collision) {
+				const reason = `more than one item on the ${item.collision} is named like "${item[item.collision]!.path}" (duplicates, or names differing only in case or Unicode form): rename or remove one; until then this name is left alone`;
+				this.add({ kind: 'conflict', side: item.collision, path: item[item.collision]!.path, reason }).status = 'unresolved';
+				continue;
+			}
 			const s = this.stateOf(item, 'source');
 			const d = this.stateOf(item, 'destination');
 			if (item.source && item.destination) {
@@ -357,6 +373,7 @@ class TwoWayPlanner {
 			const gone = new Map<string, Item | null>();
 			const arrived = new Map<string, Item | null>();
 			for (const item of this.items.values()) {
+				if (item.collision) continue;
 				const base = item.base;
 				if (base && !base.isDir && !item[side] && this.stateOf(item, there) === 'same') {
 					const sig = signature(base.size, baseTime(base, side));
@@ -589,6 +606,7 @@ function nextBaseline(
 	key: (path: string) => string,
 	pair: string,
 	savedAt: number,
+	undecided: Set<string>,
 ): Baseline {
 	const sides: Record<Side, Map<string, Entry>> = {
 		source: new Map(sourceEntries.map((entry) => [key(entry.path), entry])),
@@ -610,6 +628,7 @@ function nextBaseline(
 	}
 	const entries: BaselineEntry[] = [];
 	for (const [k, source] of sides.source) {
+		if (undecided.has(k)) continue;
 		const destination = sides.destination.get(k);
 		if (!destination || destination.isDir !== source.isDir) continue;
 		entries.push({

@@ -1,5 +1,5 @@
 import { tmpdir } from 'node:os';
-import { LockedError, MemoryStateStore, PairLock, SafetyError, decodeBaseline, fileStamp, twoWaySync, type ConflictPolicy, type Provider, type TwoWayOptions } from '../lib';
+import { LockedError, MemoryStateStore, PairLock, SafetyError, decodeBaseline, fileStamp, twoWaySync, type ConflictPolicy, type ListOptions, type Provider, type TwoWayOptions } from '../lib';
 import { quickPacer } from './support/dropbox';
 import { cloudBackend, expected, localBackend, put, sha, tree, type Backend } from './support/sides';
 import { engineDriver, nodeDriver, type DriverFactory, type Outcome } from './support/twoWayDrivers';
@@ -296,6 +296,28 @@ describe('two-way sync safety on local folders', () => {
 		expect(report).toMatchObject({ status: 'partial', baselineSaved: false });
 		expect(report.errors[0].message).toMatch(/Another run of this folder pair is in progress/);
 		expect(setup.state.state).toBe(saved);
+	});
+
+	it('leaves alone a name two entries of one side answer to, and says so', async () => {
+		const setup = await engineSynced(backend);
+		await setup.source.delete('a.txt');
+		// As Google Drive lists two files of one name in one folder.
+		const duplicating = new Proxy(setup.destination, {
+			get: (target, property, receiver) =>
+				property === 'list'
+					? async function* (path: string, options?: ListOptions) {
+							for await (const entry of target.list(path, options)) {
+								yield entry;
+								if (entry.path === 'a.txt') yield { ...entry, id: 'the other one', size: entry.size + 1 };
+							}
+						}
+					: Reflect.get(target, property, receiver),
+		});
+		const report = await twoWaySync(setup.source, duplicating, { state: setup.state, pair: 'test pair', lock: { settleMs: 0 }, pacer: quickPacer(), now: () => NOW });
+		expect(report).toMatchObject({ status: 'success', unresolved: 1, toDestination: { deleted: 0 }, toSource: { added: 0 } });
+		expect(report.actions).toEqual([expect.objectContaining({ kind: 'conflict', side: 'destination', path: 'a.txt', status: 'unresolved', reason: expect.stringMatching(/more than one item/) })]);
+		expect(await tree(setup.destination)).toEqual(expected(START));
+		expect(decodeBaseline(setup.state.state!).entries.map((entry) => entry.path)).not.toContain('a.txt');
 	});
 
 	it('a baseline saved for another folder pair is never used to delete', async () => {

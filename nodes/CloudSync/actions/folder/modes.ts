@@ -154,6 +154,7 @@ function twoWaySummary(report: TwoWayReport, labels: Labels, storage: string, hi
 		toDestination: { ...report.toDestination },
 		toSource: { ...report.toSource },
 		conflicts: report.conflicts.map((conflict) => ({ ...conflict })),
+		unresolved: report.unresolved,
 		failed: report.failed,
 		bytes: report.bytes,
 		retries: report.retries,
