@@ -141,13 +141,15 @@ export async function snapshotBackup(source: Provider, destination: Provider, op
 	}
 
 	await pacer.run(() => destination.mkdir(work), signal);
+	const byTarget = new Map(files.map((file) => [joinPath(work, file.path), file]));
 	await forEachLimit(copies, options.checkers ?? 8, async ({ from, to }) => {
+		const entry = byTarget.get(to)!;
 		try {
-			await pacer.run(() => destination.copy!(from, to), signal);
+			const copied = await pacer.run(() => destination.copy!(from, to), signal);
+			if (copied.size !== entry.size) throw new CloudSyncError(`${to}: the copy holds ${copied.size} bytes, the source ${entry.size}`);
 			report.copiedServerSide++;
 		} catch {
 			// Sent from the source instead: a copy that failed inside the cloud is no reason to miss a file.
-			const entry = files.find((file) => joinPath(work, file.path) === to)!;
 			uploads.push({ kind: 'copy', path: to, side: 'destination', reason: 'the copy inside the destination failed', source: entry });
 		}
 	}, signal);
