@@ -25,6 +25,8 @@ interface LockFile {
 	host: string;
 	acquiredAt: string;
 	expiresAt: number;
+	/** When the last run of the pair that finished saved its state: lets a run tell a stale state store from a current one. */
+	savedAt?: number;
 }
 
 /**
@@ -34,6 +36,8 @@ interface LockFile {
 export class PairLock {
 	private timer?: NodeJS.Timeout;
 	private readonly acquiredAt: string;
+	/** When the pair's state was last saved, as the lock file says; undefined before any run saved one. */
+	savedAt?: number;
 
 	private constructor(
 		private readonly provider: Provider,
@@ -50,6 +54,7 @@ export class PairLock {
 		const holder = await lock.read();
 		const now = lock.now();
 		if (holder && holder.expiresAt > now) throw lock.lockedBy(holder);
+		lock.savedAt = holder?.savedAt;
 		await lock.write();
 		await new Promise((resolve) => setTimeout(resolve, options.settleMs ?? 500));
 		const confirmed = await lock.read();
@@ -103,7 +108,7 @@ export class PairLock {
 	}
 
 	private async write(expiresAt = this.now() + (this.options.ttlMs ?? 30 * 60_000)): Promise<void> {
-		const body: LockFile = { owner: this.owner, host: hostname(), acquiredAt: this.acquiredAt, expiresAt };
+		const body: LockFile = { owner: this.owner, host: hostname(), acquiredAt: this.acquiredAt, expiresAt, savedAt: this.savedAt };
 		const bytes = Buffer.from(JSON.stringify(body));
 		await this.run(() => this.provider.write(this.path, Readable.from([bytes]), { size: bytes.length }));
 	}

@@ -34,9 +34,14 @@ export interface StateStore {
 
 export class StateError extends CloudSyncError {}
 
-const FORMAT = 'cloudsync-baseline-1';
+const FORMAT = 'cloudsync-baseline-2';
 const b36 = (n: number) => (n === 0 ? '' : n.toString(36));
 const n36 = (s: string) => (s === '' ? 0 : parseInt(s, 36));
+/** Marks a folder where a file has its size: outside the base-36 digits. */
+const FOLDER = '/';
+/** Names may hold tabs, line breaks and backslashes; the format separates fields with the first two. */
+const escape = (text: string) => text.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
+const unescape = (text: string) => text.replace(/\\(.)/g, (_match, code: string) => ({ t: '\t', n: '\n', r: '\r' })[code] ?? code);
 
 /**
  * A baseline as a short string: entries sorted by path, each path stored as the length it shares
@@ -54,7 +59,7 @@ export function encodeBaseline(baseline: Baseline): string {
 		const other = entry.destinationPath !== undefined && entry.destinationPath !== entry.path ? entry.destinationPath : '';
 		const delta = entry.destinationModTime - entry.sourceModTime;
 		lines.push(
-			[b36(shared), entry.path.slice(shared), entry.isDir ? 'd' : b36(entry.size), b36(entry.sourceModTime), delta < 0 ? `-${b36(-delta)}` : b36(delta), other].join('\t'),
+			[b36(shared), escape(entry.path.slice(shared)), entry.isDir ? FOLDER : b36(entry.size), b36(entry.sourceModTime), delta < 0 ? `-${b36(-delta)}` : b36(delta), escape(other)].join('\t'),
 		);
 		previous = entry.path;
 	}
@@ -73,14 +78,14 @@ export function decodeBaseline(text: string): Baseline {
 	let previous = '';
 	for (const line of lines.slice(3)) {
 		const [shared, rest, size, sourceTime, delta, other] = line.split('\t');
-		const path = previous.slice(0, n36(shared)) + rest;
+		const path = previous.slice(0, n36(shared)) + unescape(rest);
 		const sourceModTime = n36(sourceTime);
 		const difference = delta.startsWith('-') ? -n36(delta.slice(1)) : n36(delta);
 		entries.push({
 			path,
-			destinationPath: other ? other : undefined,
-			isDir: size === 'd',
-			size: size === 'd' ? -1 : n36(size),
+			destinationPath: other ? unescape(other) : undefined,
+			isDir: size === FOLDER,
+			size: size === FOLDER ? -1 : n36(size),
 			sourceModTime,
 			destinationModTime: sourceModTime + difference,
 		});

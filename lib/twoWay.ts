@@ -18,6 +18,12 @@ export type Side = 'source' | 'destination';
 export interface TwoWayOptions extends RunSettings {
 	/** Where the baseline lives between runs. */
 	state: StateStore;
+	/**
+	 * A second place the baseline is also saved, read when `state` has none or an older one than the
+	 * last run saved (the lock file says when that was). n8n's static data needs it: queue-mode workers
+	 * start new executions without it, and editor runs do not save it.
+	 */
+	stateCopy?: StateStore;
 	/** Names the folder pair; a saved baseline of another pair is ignored (the run is then a first-run merge). */
 	pair: string;
 	conflict?: ConflictPolicy;
@@ -72,8 +78,10 @@ export interface TwoWayReport {
 	dryRun: boolean;
 	/** No usable baseline: both sides were merged and nothing was deleted. */
 	firstRun: boolean;
-	/** Why a saved baseline was not used. */
+	/** Why a saved baseline was not used, or where it came from when not from `state`. */
 	baselineNote?: string;
+	/** The baseline came from `stateCopy`: `state` had none, or an older one than the last run saved. */
+	baselineFromCopy: boolean;
 	refusal?: string;
 	toDestination: DirectionCounts;
 	toSource: DirectionCounts;
@@ -138,19 +146,39 @@ function lockId(pair: string): string {
 	return `two-way-${hash.toString(36)}`;
 }
 
-async function loadBaseline(options: TwoWayOptions): Promise<{ baseline?: Baseline; note?: string }> {
-	if (options.resync) return { note: 'resync: the saved state was set aside and is rebuilt by this run' };
-	const saved = await options.state.load();
-	if (!saved) return { note: 'no saved state yet: this run merges both sides and deletes nothing' };
-	const baseline = decodeBaseline(saved);
-	if (baseline.pair !== options.pair) return { note: 'the saved state belongs to another folder pair: this run merges both sides and deletes nothing' };
-	return { baseline };
+interface Loaded {
+	baseline?: Baseline;
+	note?: string;
+	fromCopy: boolean;
+}
+
+async function loadBaseline(options: TwoWayOptions, lock?: PairLock): Promise<Loaded> {
+	if (options.resync) return { note: 'resync: the saved state was set aside and is rebuilt by this run', fromCopy: false };
+	const read = async (store: StateStore) => {
+		const saved = await store.load();
+		return saved === undefined ? undefined : decodeBaseline(saved);
+	};
+	let baseline = await read(options.state);
+	const held = baseline === undefined ? 'none' : 'an older one';
+	let fromCopy = false;
+	const lastSaved = lock?.savedAt;
+	if (options.stateCopy && (lastSaved === undefined || (baseline?.savedAt ?? -1) < lastSaved)) {
+		const copy = await read(options.stateCopy);
+		if (copy && copy.pair === options.pair && (!baseline || baseline.pair !== options.pair || copy.savedAt > baseline.savedAt)) {
+			baseline = copy;
+			fromCopy = true;
+		}
+	}
+	if (!baseline) return { note: 'no saved state yet: this run merges both sides and deletes nothing', fromCopy };
+	if (baseline.pair !== options.pair) return { note: 'the saved state belongs to another folder pair: this run merges both sides and deletes nothing', fromCopy };
+	const note = fromCopy ? `the state came from its copy in ${options.stateCopy!.where}: ${options.state.where} held ${held}` : undefined;
+	return { baseline, note, fromCopy };
 }
 
 async function run(providers: Record<Side, Provider>, options: TwoWayOptions, pacer: Pacer, started: number, lock?: PairLock): Promise<TwoWayReport> {
 	const { signal } = options;
 	const filter = createFilter({ ...options.filter, reserved: reservedFolders(options.backupDir) });
-	const { baseline, note } = await loadBaseline(options);
+	const { baseline, note, fromCopy } = await loadBaseline(options, lock);
 	const [sourceListing, destinationListing] = await Promise.all([
 		listAll(providers.source, filter, pacer, signal),
 		listAll(providers.destination, filter, pacer, signal),
@@ -189,6 +217,7 @@ async function run(providers: Record<Side, Provider>, options: TwoWayOptions, pa
 		dryRun: options.dryRun ?? false,
 		firstRun: !baseline,
 		baselineNote: note,
+		baselineFromCopy: fromCopy,
 		toDestination: emptyCounts(),
 		toSource: emptyCounts(),
 		conflicts: planner.conflicts,
@@ -224,12 +253,16 @@ async function run(providers: Record<Side, Provider>, options: TwoWayOptions, pa
 	if (report.failed > 0) return finish(report.toDestination.added + report.toDestination.updated + report.toSource.added + report.toSource.updated > 0 ? 'partial' : 'failed');
 
 	const undecided = new Set([...items.values()].filter((item) => item.collision).map((item) => item.key));
-	const next = nextBaseline(sourceListing.entries, destinationListing.entries, report.actions, planner.written, executor.stored, key, options.pair, started, undecided);
+	// Later than the baseline it replaces, even with a clock that stands still (tests) or went back.
+	const savedAt = Math.max(started, (baseline?.savedAt ?? 0) + 1, (lock?.savedAt ?? 0) + 1);
+	const next = nextBaseline(sourceListing.entries, destinationListing.entries, report.actions, planner.written, executor.stored, key, options.pair, savedAt, undecided);
 	const encoded = encodeBaseline(next);
 	try {
 		// A run that lost its lock (another one overwrote it) must not write a baseline over the other's.
 		await lock?.confirm();
 		await options.state.save(encoded);
+		await options.stateCopy?.save(encoded);
+		if (lock) lock.savedAt = savedAt;
 	} catch (error) {
 		report.failed++;
 		report.errors.push({ path: '', side: 'destination', action: 'save state', message: `the sync state could not be saved to ${options.state.where}: ${(error as Error).message}` });

@@ -320,6 +320,22 @@ describe('two-way sync safety on local folders', () => {
 		expect(decodeBaseline(setup.state.state!).entries.map((entry) => entry.path)).not.toContain('a.txt');
 	});
 
+	it('reads the copy of the state when the store gives an older one than the last run saved, as n8n does to queue-mode workers', async () => {
+		const { source, destination } = await backend.pair();
+		await write(source, START);
+		await write(destination, START);
+		// Static data as a queue-mode worker sees it: whatever it saves, the next run starts without it.
+		const forgetful = { where: 'static data', load: async () => undefined, save: async () => undefined };
+		const copy = new MemoryStateStore();
+		const run = () => twoWaySync(source, destination, { state: forgetful, stateCopy: copy, pair: 'test pair', lock: { settleMs: 0 }, pacer: quickPacer(), now: () => NOW });
+		expect(await run()).toMatchObject({ firstRun: true, baselineFromCopy: false });
+		await source.delete('a.txt');
+		const second = await run();
+		expect(second).toMatchObject({ status: 'success', firstRun: false, baselineFromCopy: true, toDestination: { deleted: 1 } });
+		expect(second.baselineNote).toMatch(/copy in memory: static data held none/);
+		expect(Object.keys(await tree(destination))).not.toContain('a.txt');
+	});
+
 	it('a baseline saved for another folder pair is never used to delete', async () => {
 		const setup = await engineSynced(backend);
 		await setup.source.delete('a.txt');

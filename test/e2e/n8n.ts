@@ -580,6 +580,40 @@ export class N8nSandbox {
 		return server;
 	}
 
+	/**
+	 * `n8n worker` of this sandbox (queue mode: pass EXECUTIONS_MODE=queue and the Redis settings in the
+	 * sandbox's env), resolved once its health endpoint answers. It shares the sandbox's database and
+	 * community packages, as the workers of one n8n do.
+	 */
+	async startWorker(options: { concurrency?: number; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RunningN8n> {
+		const port = await freePort();
+		const env = this.env({
+			QUEUE_HEALTH_CHECK_ACTIVE: 'true',
+			QUEUE_HEALTH_CHECK_PORT: String(port),
+			N8N_RUNNERS_BROKER_PORT: String(await freePort()),
+			...options.env,
+		});
+		fs.appendFileSync(this.logFile, `\n===== n8n worker (health port ${port}) =====\n`);
+		const fd = fs.openSync(this.logFile, 'a');
+		const child = spawn(node24(), [n8nBin(this.home), 'worker', `--concurrency=${options.concurrency ?? 1}`], {
+			cwd: this.root,
+			env,
+			stdio: ['ignore', fd, fd],
+			detached: true,
+		});
+		fs.closeSync(fd);
+		const worker = new RunningN8n(this, child, `http://127.0.0.1:${port}`, port);
+		this.servers.add(worker);
+		try {
+			await worker.waitUntilHealthy(options.timeoutMs ?? 180_000, ['/healthz']);
+		} catch (error) {
+			await worker.stop();
+			this.printLogs();
+			throw error;
+		}
+		return worker;
+	}
+
 	/** Stops servers still running and removes the temporary folder (kept with CLOUDSYNC_E2E_KEEP=1). */
 	async cleanup(): Promise<void> {
 		for (const server of [...this.servers]) await server.stop();
@@ -631,9 +665,9 @@ export class RunningN8n {
 		);
 	}
 
-	async waitUntilHealthy(timeoutMs: number): Promise<void> {
+	async waitUntilHealthy(timeoutMs: number, endpoints = ['/healthz', '/healthz/readiness']): Promise<void> {
 		const deadline = Date.now() + timeoutMs;
-		for (const endpoint of ['/healthz', '/healthz/readiness']) {
+		for (const endpoint of endpoints) {
 			for (;;) {
 				if (this.hasExited) throw new Error(`n8n start exited (code ${this.child.exitCode}) before ${endpoint} answered`);
 				try {

@@ -87,16 +87,17 @@ describe('Cloud Sync node: two-way sync on local folders, through n8n-core', () 
 		}
 	});
 
-	it('says in a hint that an editor run keeps no state, and deletes nothing without one', async () => {
+	it('editor runs, whose node state n8n does not keep, say so and carry on from the copy on the destination', async () => {
 		const { src, dst } = await pair({ 'a.txt': 'alpha', 'b.txt': 'bravo' }, {});
 		const parameters = { sourceLocalPath: src, destinationLocalPath: dst, mode: 'twoWay' };
 		const first = await run(parameters);
-		expect(first.items[0]).toMatchObject({ status: 'success', hint: expect.stringMatching(/manual run from the editor.*not kept/) });
+		expect(first.items[0]).toMatchObject({ status: 'success', stateSaved: true, hint: expect.stringMatching(/manual run from the editor.*copy/) });
 		expect(first.result.staticData['node:Cloud Sync']).toBeUndefined();
+		expect((await fs.readdir(path.join(dst, '.cloudsync'))).filter((name) => name.endsWith('.state'))).toHaveLength(1);
 		await fs.rm(path.join(src, 'a.txt'));
 		const second = await run(parameters);
-		expect(second.items[0]).toMatchObject({ firstRun: true, deleted: 0, added: 1 });
-		expect(await contents(src)).toEqual({ 'a.txt': 'alpha', 'b.txt': 'bravo' });
+		expect(second.items[0]).toMatchObject({ firstRun: false, stateFromCopy: true, deleted: 1, added: 0 });
+		expect(await contents(dst)).toEqual({ 'b.txt': 'bravo' });
 	});
 
 	it('keeps its state in a file on the destination by option, so editor runs carry deletions too', async () => {

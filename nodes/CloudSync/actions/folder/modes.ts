@@ -19,9 +19,11 @@ import { openLocation, type Location } from '../../transport/locations';
 export const STATEFUL_MODES = ['twoWay', 'incremental', 'fullBackup'];
 
 const MANUAL_RUN_HINT =
-	'This was a manual run from the editor: n8n does not save node state for those, so the two-way state of this run was not kept. ' +
-	'Scheduled and activated runs keep it. Until one has run, each run merges both sides and deletes nothing. ' +
-	'Choose Options > State Storage > File on the Destination to keep the state from editor runs too.';
+	'This was a manual run from the editor: n8n does not save node state for those. The two-way state of this run was kept in its copy ' +
+	'in the .cloudsync folder of the destination, which the next run reads because the copy in n8n is older.';
+const COPY_USED_HINT =
+	'n8n started this run without the state its last run saved (queue-mode workers and editor runs do not get or keep node state), ' +
+	'so the copy in the .cloudsync folder of the destination was used. To keep the state there only, choose Options > State Storage > File on the Destination.';
 
 /** About 40,000 files: beyond it the state is better kept out of the workflow row. */
 const LARGE_STATE_BYTES = 512 * 1024;
@@ -91,12 +93,11 @@ export async function runStatefulMode(context: IExecuteFunctions, itemIndex: num
 		if (mode === 'twoWay') {
 			const pair = pairName(context, source, destination);
 			const storage = options.stateStorage === 'destination' ? 'destination' : 'n8n';
-			const state =
-				storage === 'destination'
-					? new ProviderStateStore(destination.provider, `two-way-${shortHash(pair)}`)
-					: new StaticDataStore(context.getWorkflowStaticData('node'), `twoWay ${shortHash(pair)}`);
+			const onDestination = new ProviderStateStore(destination.provider, `two-way-${shortHash(pair)}`);
+			const inN8n = new StaticDataStore(context.getWorkflowStaticData('node'), `twoWay ${shortHash(pair)}`);
 			const report = await twoWaySync(source.provider, destination.provider, {
-				state,
+				state: storage === 'destination' ? onDestination : inN8n,
+				stateCopy: storage === 'destination' ? undefined : onDestination,
 				pair,
 				conflict: (options.conflict as ConflictPolicy) || 'keepBoth',
 				resync: options.resync === true,
@@ -111,7 +112,7 @@ export async function runStatefulMode(context: IExecuteFunctions, itemIndex: num
 			if (problem) throw problem;
 			const manual = context.getMode() === 'manual' && storage === 'n8n' && !dryRun;
 			const large = storage === 'n8n' && report.stateBytes > LARGE_STATE_BYTES;
-			const hint = manual ? MANUAL_RUN_HINT : large ? largeStateHint(report.stateBytes) : undefined;
+			const hint = manual ? MANUAL_RUN_HINT : report.baselineFromCopy ? COPY_USED_HINT : large ? largeStateHint(report.stateBytes) : undefined;
 			if (hint) context.addExecutionHints({ message: hint, location: 'outputPane' });
 			return { summary: twoWaySummary(report, labels, storage, hint), files: report.actions.map(({ kind, ...action }) => ({ action: kind, ...action })) };
 		}
@@ -147,6 +148,7 @@ function twoWaySummary(report: TwoWayReport, labels: Labels, storage: string, hi
 		...header(report, labels),
 		firstRun: report.firstRun,
 		note: report.baselineNote,
+		stateFromCopy: report.baselineFromCopy,
 		added: sum('added'),
 		updated: sum('updated'),
 		deleted: sum('deleted'),
