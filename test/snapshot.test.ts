@@ -1,9 +1,17 @@
+import { tmpdir } from 'node:os';
 import { snapshotBackup, type Provider, type SnapshotOptions } from '../lib';
 import { quickPacer } from './support/dropbox';
 import { cloudBackend, expected, localBackend, put, tree, type Backend } from './support/sides';
+import { runCloudSyncNode } from './support/twoWayDrivers';
+import { disposeHarness } from './nodes/harness';
 import { removeTempDirs } from './support/trees';
 
-afterAll(removeTempDirs);
+// The node opens local folders only inside n8n's file-access folder; the test folders are in the system's temp folder.
+process.env.N8N_RESTRICT_FILE_ACCESS_TO = tmpdir();
+afterAll(async () => {
+	disposeHarness();
+	await removeTempDirs();
+});
 
 const T0 = Date.UTC(2026, 10, 1, 12, 0, 0);
 const at = (minutes: number) => T0 + minutes * 60_000;
@@ -16,10 +24,12 @@ function inFolder(name: string, files: Record<string, string>): Record<string, s
 	return Object.fromEntries(Object.entries(files).map(([path, content]) => [`${name}/${path}`, content]));
 }
 
-describe.each<[string, () => Promise<Backend>]>([
+const backends: Array<[string, () => Promise<Backend>]> = [
 	['local → local', async () => localBackend()],
 	['Google Drive → Dropbox (emulated)', cloudBackend],
-])('snapshot backups, %s', (_name, makeBackend) => {
+];
+
+describe.each(backends)('snapshot backups, %s', (_name, makeBackend) => {
 	let backend: Backend;
 	beforeAll(async () => {
 		backend = await makeBackend();
@@ -85,5 +95,40 @@ describe.each<[string, () => Promise<Backend>]>([
 		expect(failed.status).toBe('failed');
 		expect(failed.removedSnapshots).toEqual([]);
 		expect(await folders()).toEqual(['2026-12-02 09-00-00', '2026-12-03 08-00-00', '2026-12-04 09-00-00.partial']);
+	});
+});
+
+describe.each(backends)('snapshot backups through the Cloud Sync node in n8n-core, %s', (_name, makeBackend) => {
+	let backend: Backend;
+	beforeAll(async () => {
+		backend = await makeBackend();
+	});
+	afterAll(async () => backend.stop());
+	// Snapshot folders are named to the second, from the real clock here.
+	const nextSecond = () => new Promise((resolve) => setTimeout(resolve, 1100));
+
+	it('Full Backup writes a complete dated folder per run, copies unchanged files inside the destination, and Keep Last Snapshots prunes', async () => {
+		const pair = await backend.pair();
+		for (const [path, content] of Object.entries(FILES)) await put(pair.source, path, content, at(0));
+		const run = () => runCloudSyncNode(pair, { operation: 'sync', output: 'summary', mode: 'fullBackup', options: { keepLast: 1 } });
+		const first = (await run()).summary;
+		expect(first).toMatchObject({ status: 'success', mode: 'fullBackup', files: 3, added: 3, removedSnapshots: [] });
+		await nextSecond();
+		await put(pair.source, 'docs/b.txt', 'bravo v2', at(10));
+		const second = (await run()).summary;
+		expect(second).toMatchObject({ status: 'success', files: 3, added: 1, copiedServerSide: 2, removedSnapshots: [first.folder] });
+		expect(await tree(pair.destination)).toEqual(expected(inFolder(String(second.folder), { ...FILES, 'docs/b.txt': 'bravo v2' })));
+	});
+
+	it('Incremental Backup writes only what changed since the last run', async () => {
+		const pair = await backend.pair();
+		for (const [path, content] of Object.entries(FILES)) await put(pair.source, path, content, at(0));
+		const run = () => runCloudSyncNode(pair, { operation: 'sync', output: 'summary', mode: 'incremental' });
+		const first = (await run()).summary;
+		await nextSecond();
+		await put(pair.source, 'new.txt', 'new', at(10));
+		const second = (await run()).summary;
+		expect(second).toMatchObject({ status: 'success', mode: 'incremental', files: 1, unchanged: 3 });
+		expect(await tree(pair.destination)).toEqual(expected({ ...inFolder(String(first.folder), FILES), ...inFolder(String(second.folder), { 'new.txt': 'new' }) }));
 	});
 });

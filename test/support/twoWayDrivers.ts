@@ -1,4 +1,4 @@
-import type { IDataObject } from 'n8n-workflow';
+import type { IDataObject, INodeParameters } from 'n8n-workflow';
 import { MemoryStateStore, twoWaySync, type TwoWayOptions, type TwoWayReport } from '../../lib';
 import { CloudSync } from '../../nodes/CloudSync/CloudSync.node';
 import { CloudSyncDropboxOAuth2Api } from '../../credentials/CloudSyncDropboxOAuth2Api.credentials';
@@ -36,6 +36,23 @@ export const engineDriver: DriverFactory = (pair, now) => {
 };
 
 /**
+ * One run of the Cloud Sync node on `pair` through n8n-core, as a production run ('trigger') starting
+ * from `staticData`: its output items, and the static data n8n would save. A node error is thrown.
+ */
+export async function runCloudSyncNode(pair: Pair, parameters: INodeParameters, staticData: IDataObject = {}) {
+	const result = await runWorkflow(workflow([cloudSync({ resource: 'folder', ...pair.parameters, ...parameters }, { credentials: pair.nodeCredentials })]), {
+		nodeTypes: { ...fixtureNodeTypes, 'n8n-nodes-cloudsync.cloudSync': new CloudSync() },
+		credentialTypes: [...fixtureCredentialTypes, new CloudSyncGoogleDriveOAuth2Api(), new CloudSyncDropboxOAuth2Api()],
+		credentials: pair.credentials ?? {},
+		mode: 'trigger',
+		staticData,
+	});
+	if (result.status !== 'success') throw new Error(`${result.error?.message} (${result.error?.description})`);
+	const items = outputItems(result, 'Cloud Sync').map((item) => item.json);
+	return { summary: items.find((item) => item.type === 'summary')!, items, staticData: result.staticData };
+}
+
+/**
  * The Cloud Sync node in Two-Way mode through n8n-core, each run a production run ('trigger') that
  * starts from the static data the previous one saved, as a scheduled workflow does.
  */
@@ -44,25 +61,18 @@ export const nodeDriver: DriverFactory = (pair) => {
 	return {
 		saved: () => JSON.stringify(staticData),
 		run: async (options = {}) => {
-			const parameters = {
-				resource: 'folder',
-				operation: options.dryRun ? 'diff' : 'sync',
-				output: 'both',
-				mode: 'twoWay',
-				...pair.parameters,
-				options: { conflict: options.conflict, resync: options.resync, force: options.force, backupDir: options.backupDir },
-			};
-			const result = await runWorkflow(workflow([cloudSync(parameters, { credentials: pair.nodeCredentials })]), {
-				nodeTypes: { ...fixtureNodeTypes, 'n8n-nodes-cloudsync.cloudSync': new CloudSync() },
-				credentialTypes: [...fixtureCredentialTypes, new CloudSyncGoogleDriveOAuth2Api(), new CloudSyncDropboxOAuth2Api()],
-				credentials: pair.credentials ?? {},
-				mode: 'trigger',
+			const run = await runCloudSyncNode(
+				pair,
+				{
+					operation: options.dryRun ? 'diff' : 'sync',
+					output: 'both',
+					mode: 'twoWay',
+					options: { conflict: options.conflict, resync: options.resync, force: options.force, backupDir: options.backupDir },
+				},
 				staticData,
-			});
-			if (result.status !== 'success') throw new Error(`${result.error?.message} (${result.error?.description})`);
-			staticData = result.staticData;
-			const items = outputItems(result, 'Cloud Sync').map((item) => item.json);
-			const summary = items.find((item) => item.type === 'summary')!;
+			);
+			staticData = run.staticData;
+			const { summary, items } = run;
 			return {
 				status: summary.status,
 				firstRun: summary.firstRun,
