@@ -32,7 +32,7 @@ export {
 	type GoogleDocsFormat,
 } from './providers/drive';
 export { twoWaySync, type ConflictPolicy, type TwoWayOptions, type TwoWayReport, type TwoWayAction, type ConflictResult, type DirectionCounts, type Side } from './twoWay';
-export { encodeBaseline, decodeBaseline, MemoryStateStore, ProviderStateStore, StateError, type Baseline, type BaselineEntry, type StateStore } from './state';
+export { encodeBaseline, decodeBaseline, pairId, readText, MemoryStateStore, ProviderStateStore, StateError, type Baseline, type BaselineEntry, type StateStore } from './state';
 export { PairLock, LockedError, type LockOptions } from './lock';
 export { STATE_FOLDER } from './filters';
 export { withSuffix, backupPath, fileStamp } from './paths';

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Readable } from 'node:stream';
 import type { Provider } from './types';
-import { CloudSyncError, NotFoundError } from './errors';
+import { CloudSyncError } from './errors';
+import { readText } from './state';
 import { STATE_FOLDER } from './filters';
 import { joinPath } from './paths';
 import type { Pacer } from './pacer';
@@ -95,15 +96,12 @@ export class PairLock {
 	}
 
 	private async read(): Promise<LockFile | undefined> {
+		const text = await this.run(() => readText(this.provider, this.path));
 		try {
-			return await this.run(async () => {
-				const chunks: Buffer[] = [];
-				for await (const chunk of await this.provider.read(this.path)) chunks.push(chunk as Buffer);
-				return JSON.parse(Buffer.concat(chunks).toString('utf8')) as LockFile;
-			});
-		} catch (error) {
-			if (error instanceof NotFoundError || error instanceof SyntaxError) return undefined;
-			throw error;
+			return text === undefined ? undefined : (JSON.parse(text) as LockFile);
+		} catch {
+			// A lock file cut short (a crash while writing it) holds no one.
+			return undefined;
 		}
 	}
 

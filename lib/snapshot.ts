@@ -6,7 +6,7 @@ import { Pacer } from './pacer';
 import { CloudSyncError } from './errors';
 import { fileStamp, joinPath } from './paths';
 import { forEachLimit } from './concurrency';
-import { listAll, missingRootIsEmpty, type SyncStatus } from './sync';
+import { listAll, missingRootIsEmpty, requireComplete, type Listing, type SyncStatus } from './sync';
 
 /** Incremental: each run writes a dated folder holding what changed since the last run. Full: each run writes a complete dated copy. */
 export type SnapshotKind = 'incremental' | 'full';
@@ -61,23 +61,13 @@ export async function snapshotBackup(source: Provider, destination: Provider, op
 	const started = options.now?.() ?? Date.now();
 	const pacer = options.pacer instanceof Pacer ? options.pacer : new Pacer(options.pacer);
 	const { signal } = options;
-	const [sourceListing, destinationListing] = await Promise.all([
-		listAll(source, createFilter(options.filter), pacer, signal),
-		listAll(destination, createFilter({ skipSystemFiles: false }), pacer, signal).then(missingRootIsEmpty),
-	]);
-	for (const [side, listing] of [['source', sourceListing], ['destination', destinationListing]] as const) {
-		if (listing.error) {
-			throw new CloudSyncError(`The backup stopped before writing anything: the ${side} could not be listed. ${listing.error.message}`, {
-				cause: listing.error,
-				hint: (listing.error as CloudSyncError).hint ?? 'Run it again; nothing was written.',
-			});
-		}
-	}
+	const [sourceListing, destinationListing] = await Promise.all([listAll(source, createFilter(options.filter), pacer, signal), listSnapshots(destination, options.kind, pacer, signal)]);
+	requireComplete({ source: sourceListing, destination: destinationListing }, 'The backup stopped before writing anything', 'nothing was written');
 
 	const snapshots = destinationListing.entries.filter((entry) => entry.isDir && SNAPSHOT_NAME.test(entry.path)).map((entry) => entry.path).sort();
 	const folder = fileStamp(started);
 	if (snapshots.includes(folder)) throw new CloudSyncError(`A snapshot named "${folder}" already exists`, { hint: 'Run the backup again a second later.' });
-	// The newest copy of each path in any snapshot: what the next one compares with and copies from.
+	// The newest copy of each path in the snapshots listed: what the next one compares with and copies from.
 	const latest = new Map<string, Entry>();
 	for (const entry of destinationListing.entries) {
 		const slash = entry.path.indexOf('/');
@@ -162,12 +152,30 @@ export async function snapshotBackup(source: Provider, destination: Provider, op
 		bytesToTransfer: uploads.reduce((sum, action) => sum + Math.max(0, action.source!.size), 0),
 	};
 	const executed = await execute(plan, source, destination, { transfers: options.transfers, checkers: options.checkers, signal, onProgress: options.onProgress, pacer });
-	Object.assign(report, { ...executed, results: executed.results.map((result) => ({ ...result, written: undefined })) });
+	Object.assign(report, executed);
 	if (signal?.aborted) return finish('cancelled');
 	if (executed.failed > 0) return finish(executed.added > 0 ? 'partial' : 'failed');
 	await pacer.run(() => destination.move(work, folder), signal);
 	report.removedSnapshots = await prune(destination, [...snapshots, folder], options, started, pacer);
 	return finish('success');
+}
+
+/**
+ * The destination's snapshot folders, and the files of those the run compares with: every snapshot
+ * for an incremental run (a file may last have changed in any of them), only the newest for a full
+ * one (it holds everything), so a full backup with many kept snapshots does not list them all.
+ */
+async function listSnapshots(destination: Provider, kind: SnapshotKind, pacer: Pacer, signal?: AbortSignal): Promise<Listing> {
+	const top = missingRootIsEmpty(await listAll(destination, createFilter({ skipSystemFiles: false }), pacer, signal, false));
+	if (top.error) return top;
+	const names = top.entries.filter((entry) => entry.isDir && SNAPSHOT_NAME.test(entry.path)).map((entry) => entry.path).sort();
+	const entries = [...top.entries];
+	for (const name of kind === 'full' ? names.slice(-1) : names) {
+		const inside = await listAll(destination, createFilter({ skipSystemFiles: false }), pacer, signal, true, name);
+		entries.push(...inside.entries);
+		if (inside.error) return { entries, error: inside.error };
+	}
+	return { entries };
 }
 
 /** The snapshots the retention rules let go: neither among the newest `keepLast` nor younger than `keepDays`; never the newest. */

@@ -94,6 +94,25 @@ export function decodeBaseline(text: string): Baseline {
 	return { pair: lines[1], savedAt: n36(lines[2]), entries };
 }
 
+/** A short, stable name for a folder pair, for the files and keys that hold its lock and state. */
+export function pairId(pair: string): string {
+	let hash = 2166136261;
+	for (let i = 0; i < pair.length; i++) hash = Math.imul(hash ^ pair.charCodeAt(i), 16777619) >>> 0;
+	return `two-way-${hash.toString(36)}`;
+}
+
+/** A small file of a side as text; undefined when there is none. */
+export async function readText(provider: Provider, path: string): Promise<string | undefined> {
+	try {
+		const chunks: Buffer[] = [];
+		for await (const chunk of await provider.read(path)) chunks.push(chunk as Buffer);
+		return Buffer.concat(chunks).toString('utf8');
+	} catch (error) {
+		if (error instanceof NotFoundError) return undefined;
+		throw error;
+	}
+}
+
 export class MemoryStateStore implements StateStore {
 	readonly where = 'memory';
 	constructor(public state?: string) {}
@@ -120,14 +139,7 @@ export class ProviderStateStore implements StateStore {
 	}
 
 	async load(): Promise<string | undefined> {
-		try {
-			const chunks: Buffer[] = [];
-			for await (const chunk of await this.provider.read(this.path)) chunks.push(chunk as Buffer);
-			return Buffer.concat(chunks).toString('utf8');
-		} catch (error) {
-			if (error instanceof NotFoundError) return undefined;
-			throw error;
-		}
+		return readText(this.provider, this.path);
 	}
 
 	async save(state: string): Promise<void> {

@@ -1,13 +1,13 @@
 import type { Entry, HashType, Provider } from './types';
 import { createFilter, includes, type Filter, type FilterOptions } from './filters';
 import { matchListings, needsHashes, planMatches, type CompareMode, type Match, type Plan, type PlanOptions, type SyncMode } from './planner';
-import { emptyExecutionReport, execute, type ExecutionReport, type Progress } from './executor';
-import { Pacer, type PacerOptions } from './pacer';
-import { NotFoundError, SafetyError } from './errors';
+import { emptyExecutionReport, execute, type ExecutionReport, type RunSettings } from './executor';
+import { Pacer } from './pacer';
+import { CloudSyncError, NotFoundError, SafetyError } from './errors';
 import { fileStamp, normalizeRelativePath } from './paths';
 import { forEachLimit } from './concurrency';
 
-export interface SyncOptions {
+export interface SyncOptions extends Omit<RunSettings, 'now'> {
 	mode: SyncMode;
 	compare?: CompareMode;
 	newerOnly?: boolean;
@@ -16,8 +16,6 @@ export interface SyncOptions {
 	filter?: FilterOptions;
 	/** Return the plan and touch nothing. */
 	dryRun?: boolean;
-	transfers?: number;
-	checkers?: number;
 	/** Refuse a run that would delete more than this share of the destination's files (default 50). */
 	maxDeletePercent?: number;
 	/** Refuse a run that would delete more than this many files. */
@@ -32,9 +30,6 @@ export interface SyncOptions {
 	paths?: string[];
 	/** Keep what a Mirror replaces or deletes: moved into this folder of the destination, with the run's date in its name. */
 	backupDir?: string;
-	signal?: AbortSignal;
-	onProgress?: (progress: Progress) => void;
-	pacer?: Pacer | PacerOptions;
 }
 
 export type SyncStatus = 'success' | 'partial' | 'failed' | 'cancelled' | 'refused' | 'planned';
@@ -57,13 +52,13 @@ export interface Listing {
 	error?: Error;
 }
 
-/** Lists a provider's whole tree through the filter, retrying transient failures from the start. */
-export async function listAll(provider: Provider, filter: Filter, pacer: Pacer, signal?: AbortSignal): Promise<Listing> {
+/** Lists a provider's tree (or one level, or below `path`) through the filter, retrying transient failures from the start. */
+export async function listAll(provider: Provider, filter: Filter, pacer: Pacer, signal?: AbortSignal, recursive = true, path = ''): Promise<Listing> {
 	let entries: Entry[] = [];
 	try {
 		await pacer.run(async () => {
 			entries = [];
-			for await (const entry of provider.list('', { recursive: true, signal })) {
+			for await (const entry of provider.list(path, { recursive, signal })) {
 				if (includes(filter, entry)) entries.push(entry);
 			}
 		}, signal);
@@ -98,6 +93,17 @@ export async function listPaths(provider: Provider, paths: string[], filter: Fil
 		return { entries: [...found.values()] };
 	} catch (error) {
 		return { entries: [...found.values()], error: error as Error };
+	}
+}
+
+/** Throws, saying what stopped, when either listing ended in an error: half a listing must never be planned on. */
+export function requireComplete(listings: Record<'source' | 'destination', Listing>, stopped: string, after: string): void {
+	for (const [side, listing] of Object.entries(listings)) {
+		if (!listing.error) continue;
+		throw new CloudSyncError(`${stopped}: the ${side} could not be listed. ${listing.error.message}`, {
+			cause: listing.error,
+			hint: (listing.error as CloudSyncError).hint ?? `Run it again; ${after}.`,
+		});
 	}
 }
 

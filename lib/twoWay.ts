@@ -1,15 +1,15 @@
 import type { Entry, HashType, Provider } from './types';
 import { createFilter, type FilterOptions } from './filters';
-import { execute, type ActionResult, type ExecutionReport, type RunSettings } from './executor';
-import { knownSharedHash, type Plan, type PlanAction } from './planner';
+import { execute, type ExecutionReport, type RunSettings } from './executor';
+import { knownSharedHash, type ActionKind, type Plan, type PlanAction } from './planner';
 import { Pacer } from './pacer';
 import { CloudSyncError, SafetyError } from './errors';
 import { hashStream, sameHash } from './hashing';
 import { baseName, depth, fileStamp, joinPath, matchKey, parentPath, withSuffix } from './paths';
 import { forEachLimit } from './concurrency';
-import { decodeBaseline, encodeBaseline, type Baseline, type BaselineEntry, type StateStore } from './state';
+import { decodeBaseline, encodeBaseline, pairId, type Baseline, type BaselineEntry, type StateStore } from './state';
 import { PairLock, type LockOptions } from './lock';
-import { listAll, reservedFolders, type SyncStatus } from './sync';
+import { listAll, requireComplete, reservedFolders, type SyncStatus } from './sync';
 
 /** Who wins when a file changed on both sides. Keep Both keeps the newer under its name and the other beside it. */
 export type ConflictPolicy = 'keepBoth' | 'newer' | 'older' | 'larger' | 'source' | 'destination';
@@ -132,7 +132,7 @@ export async function twoWaySync(source: Provider, destination: Provider, option
 	const started = options.now?.() ?? Date.now();
 	const pacer = options.pacer instanceof Pacer ? options.pacer : new Pacer(options.pacer);
 	const providers: Record<Side, Provider> = { source, destination };
-	const lock = options.lock === false || options.dryRun ? undefined : await PairLock.acquire(destination, { id: lockId(options.pair), ...options.lock, pacer });
+	const lock = options.lock === false || options.dryRun ? undefined : await PairLock.acquire(destination, { id: pairId(options.pair), ...options.lock, pacer });
 	try {
 		return await run(providers, options, pacer, started, lock);
 	} finally {
@@ -140,58 +140,44 @@ export async function twoWaySync(source: Provider, destination: Provider, option
 	}
 }
 
-function lockId(pair: string): string {
-	let hash = 0;
-	for (let i = 0; i < pair.length; i++) hash = (Math.imul(hash, 31) + pair.charCodeAt(i)) >>> 0;
-	return `two-way-${hash.toString(36)}`;
-}
-
 interface Loaded {
 	baseline?: Baseline;
+	/** The baseline as it was stored. */
+	text?: string;
 	note?: string;
 	fromCopy: boolean;
 }
 
 async function loadBaseline(options: TwoWayOptions, lock?: PairLock): Promise<Loaded> {
 	if (options.resync) return { note: 'resync: the saved state was set aside and is rebuilt by this run', fromCopy: false };
-	const read = async (store: StateStore) => {
-		const saved = await store.load();
-		return saved === undefined ? undefined : decodeBaseline(saved);
-	};
-	let baseline = await read(options.state);
+	let text = await options.state.load();
+	let baseline = text === undefined ? undefined : decodeBaseline(text);
 	const held = baseline === undefined ? 'none' : 'an older one';
 	let fromCopy = false;
 	const lastSaved = lock?.savedAt;
 	if (options.stateCopy && (lastSaved === undefined || (baseline?.savedAt ?? -1) < lastSaved)) {
-		const copy = await read(options.stateCopy);
+		const copyText = await options.stateCopy.load();
+		const copy = copyText === undefined ? undefined : decodeBaseline(copyText);
 		if (copy && copy.pair === options.pair && (!baseline || baseline.pair !== options.pair || copy.savedAt > baseline.savedAt)) {
-			baseline = copy;
-			fromCopy = true;
+			[baseline, text, fromCopy] = [copy, copyText, true];
 		}
 	}
 	if (!baseline) return { note: 'no saved state yet: this run merges both sides and deletes nothing', fromCopy };
 	if (baseline.pair !== options.pair) return { note: 'the saved state belongs to another folder pair: this run merges both sides and deletes nothing', fromCopy };
 	const note = fromCopy ? `the state came from its copy in ${options.stateCopy!.where}: ${options.state.where} held ${held}` : undefined;
-	return { baseline, note, fromCopy };
+	return { baseline, text, note, fromCopy };
 }
 
 async function run(providers: Record<Side, Provider>, options: TwoWayOptions, pacer: Pacer, started: number, lock?: PairLock): Promise<TwoWayReport> {
 	const { signal } = options;
 	const filter = createFilter({ ...options.filter, reserved: reservedFolders(options.backupDir) });
-	const { baseline, note, fromCopy } = await loadBaseline(options, lock);
+	const { baseline, text, note, fromCopy } = await loadBaseline(options, lock);
 	const [sourceListing, destinationListing] = await Promise.all([
 		listAll(providers.source, filter, pacer, signal),
 		listAll(providers.destination, filter, pacer, signal),
 	]);
-	for (const [side, listing] of [['source', sourceListing], ['destination', destinationListing]] as const) {
-		// Half a listing would look like deletions: stop before anything changes.
-		if (listing.error) {
-			throw new CloudSyncError(`Two-way sync stopped before changing anything: the ${side} could not be listed. ${listing.error.message}`, {
-				cause: listing.error,
-				hint: (listing.error as CloudSyncError).hint ?? 'Run it again; nothing was changed and the saved state was kept.',
-			});
-		}
-	}
+	// Half a listing would look like deletions: stop before anything changes.
+	requireComplete({ source: sourceListing, destination: destinationListing }, 'Two-way sync stopped before changing anything', 'nothing was changed and the saved state was kept');
 	const caseInsensitive = providers.source.capabilities.caseInsensitive || providers.destination.capabilities.caseInsensitive;
 	const key = (path: string) => matchKey(path, caseInsensitive);
 	const items = new Map<string, Item>();
@@ -257,6 +243,13 @@ async function run(providers: Record<Side, Provider>, options: TwoWayOptions, pa
 	const savedAt = Math.max(started, (baseline?.savedAt ?? 0) + 1, (lock?.savedAt ?? 0) + 1);
 	const next = nextBaseline(sourceListing.entries, destinationListing.entries, report.actions, planner.written, executor.stored, key, options.pair, savedAt, undecided);
 	const encoded = encodeBaseline(next);
+	report.baselineFiles = next.entries.filter((entry) => !entry.isDir).length;
+	// Nothing changed on either side: the stored state is still true, and rewriting it (a workflow row, an upload) buys nothing.
+	if (baseline && !fromCopy && encodeBaseline({ ...next, savedAt: baseline.savedAt }) === text) {
+		report.baselineSaved = true;
+		report.stateBytes = text.length;
+		return finish('success');
+	}
 	try {
 		// A run that lost its lock (another one overwrote it) must not write a baseline over the other's.
 		await lock?.confirm();
@@ -269,7 +262,6 @@ async function run(providers: Record<Side, Provider>, options: TwoWayOptions, pa
 		return finish('partial');
 	}
 	report.baselineSaved = true;
-	report.baselineFiles = next.entries.filter((entry) => !entry.isDir).length;
 	report.stateBytes = encoded.length;
 	return finish('success');
 }
@@ -384,8 +376,9 @@ class TwoWayPlanner {
 		for (const side of ['source', 'destination'] as const) {
 			const renamedHere = item[side]!.path !== basePath(base, side);
 			const target = item[other(side)]!;
-			if (renamedHere && target.path === basePath(base, other(side)) && target.path !== item[side]!.path) {
-				const to = joinPath(parentPath(target.path), baseName(item[side]!.path));
+			const to = joinPath(parentPath(target.path), baseName(item[side]!.path));
+			// Only the parent folder's spelling changed: the folder's own rename moves this one along.
+			if (renamedHere && target.path === basePath(base, other(side)) && to !== target.path) {
 				const action = this.add({ kind: 'rename', side: other(side), path: to, from: target.path, reason: `renamed on the ${side}` });
 				this.written.set(action, { ...target, path: to });
 				item[other(side)] = { ...target, path: to };
@@ -580,7 +573,13 @@ class TwoWayExecutor {
 		for (const side of ['destination', 'source'] as const) {
 			const mine = actions.filter((action) => action.side === side);
 			if (mine.length === 0) continue;
-			const planActions = mine.map((action): PlanAction => toPlanAction(action, this.carried.get(action)));
+			const planActions = mine.map((action): PlanAction => ({
+				kind: action.kind as ActionKind,
+				path: action.path,
+				side: 'destination',
+				reason: action.reason,
+				source: this.carried.get(action),
+			}));
 			const plan: Plan = {
 				mode: 'mirror',
 				actions: planActions,
@@ -597,36 +596,31 @@ class TwoWayExecutor {
 				pacer: this.pacer,
 				backup: this.options.backupDir ? { dir: this.options.backupDir, stamp: fileStamp(this.started) } : undefined,
 			});
-			this.absorb(mine, planActions, executed, side);
+			this.absorb(mine, executed, side);
 		}
 	}
 
-	private absorb(mine: TwoWayAction[], planActions: PlanAction[], executed: ExecutionReport, side: Side) {
-		const results = new Map<PlanAction, ActionResult>();
-		for (const result of executed.results) {
-			const index = planActions.findIndex((action) => action.path === result.path && action.kind === result.action && !results.has(action));
-			if (index >= 0) results.set(planActions[index], result);
-		}
-		mine.forEach((action, index) => {
-			const result = results.get(planActions[index]);
-			if (!result) return;
-			if (result.status === 'failed') return this.fail(action, result.error, executed.errors.find((error) => error.path === action.path)?.hint);
+	private absorb(mine: TwoWayAction[], executed: ExecutionReport, side: Side) {
+		// The executor reports in the order actions finish; a side's plan never names one path twice for one kind.
+		const results = new Map(executed.results.map((result) => [`${result.action}\0${result.path}`, result]));
+		for (const action of mine) {
+			const result = results.get(`${action.kind}\0${action.path}`);
+			if (!result) continue;
+			if (result.status === 'failed') {
+				this.fail(action, result.error, executed.errors.find((error) => error.path === action.path)?.hint);
+				continue;
+			}
 			action.status = result.status === 'done' ? 'done' : 'skipped';
 			action.keptAs = result.keptAs;
 			if (result.written) this.stored.set(action, result.written);
-			if (result.status !== 'done') return;
+			if (result.status !== 'done') continue;
 			const counts = this.counts(side);
 			if (action.kind === 'copy') counts.added++;
 			if (action.kind === 'update') counts.updated++;
 			if (action.kind === 'delete') counts.deleted++;
 			this.report.bytes += result.bytes;
-		});
+		}
 	}
-}
-
-function toPlanAction(action: TwoWayAction, from: Entry | undefined): PlanAction {
-	const kind = action.kind === 'rename' || action.kind === 'conflict' ? 'skip' : action.kind;
-	return { kind, path: action.path, side: 'destination', reason: action.reason, source: from };
 }
 
 /** Both sides as they are now: the listings with every finished action applied. */

@@ -1,17 +1,9 @@
-import { tmpdir } from 'node:os';
 import { snapshotBackup, type Provider, type SnapshotOptions } from '../lib';
 import { quickPacer } from './support/dropbox';
 import { cloudBackend, expected, localBackend, put, tree, type Backend } from './support/sides';
-import { runCloudSyncNode } from './support/twoWayDrivers';
-import { disposeHarness } from './nodes/harness';
-import { removeTempDirs } from './support/trees';
+import { runCloudSyncNode, runNodesOnTempFolders } from './support/drivers';
 
-// The node opens local folders only inside n8n's file-access folder; the test folders are in the system's temp folder.
-process.env.N8N_RESTRICT_FILE_ACCESS_TO = tmpdir();
-afterAll(async () => {
-	disposeHarness();
-	await removeTempDirs();
-});
+runNodesOnTempFolders();
 
 const T0 = Date.UTC(2026, 10, 1, 12, 0, 0);
 const at = (minutes: number) => T0 + minutes * 60_000;
@@ -58,6 +50,24 @@ describe.each(backends)('snapshot backups, %s', (_name, makeBackend) => {
 		expect(await tree(destination)).toEqual(
 			expected({ ...inFolder('2026-11-28 09-00-00', FILES), ...inFolder('2026-11-29 09-00-00', { ...FILES, 'docs/b.txt': 'bravo v2', 'new.txt': 'new' }) }),
 		);
+	});
+
+	it('a full backup reads only the newest snapshot, however many are kept', async () => {
+		const { source, destination, run } = await setup();
+		for (let day = 0; day < 3; day++) await run(RUN1 + day * DAY, { kind: 'full' });
+		const listed: string[] = [];
+		const watched = new Proxy(destination, {
+			get: (target, property, receiver) =>
+				property === 'list'
+					? (path: string, options?: { recursive?: boolean }) => {
+							listed.push(`${path || '(root)'}${options?.recursive ? ' recursively' : ''}`);
+							return target.list(path, options);
+						}
+					: Reflect.get(target, property, receiver),
+		});
+		const report = await snapshotBackup(source, watched, { kind: 'full', pacer: quickPacer(), now: () => RUN1 + 3 * DAY });
+		expect(report).toMatchObject({ status: 'success', copiedServerSide: 3 });
+		expect(listed).toEqual(['(root)', '2026-11-30 09-00-00 recursively']);
 	});
 
 	it('incremental: each run writes only what changed since the last one, and nothing when nothing did', async () => {

@@ -91,8 +91,9 @@ describe.each<[string, () => Promise<Backend>]>([
 		faults.failAt = failAt;
 		const flakyState: StateStore = { where: 'memory', load: () => state.load(), save: (text) => (failSave ? Promise.reject(new Error('state save failed')) : state.save(text)) };
 		const faulted = await twoWaySync(faults.wrap(source), faults.wrap(destination), { ...options, state: flakyState }).catch((error: Error) => error);
+		const baselineAfterFault = state.state;
 		const clean = await twoWaySync(source, destination, { ...options, state });
-		return { source, destination, faults, faulted, clean, baselineKept: state.state !== saved || faulted instanceof Error || faulted.status !== 'success' };
+		return { source, destination, faults, faulted, clean, baselineMoved: baselineAfterFault !== saved };
 	}
 
 	it('ends with both sides equal and every change kept, after one clean re-run', async () => {
@@ -109,6 +110,7 @@ describe.each<[string, () => Promise<Backend>]>([
 			// The faulted run either failed outright or reported the failure; it never claims success.
 			const outcome = run.faulted instanceof Error ? 'error' : run.faulted.status;
 			expect(outcome).not.toBe('success');
+			expect({ step, baselineMoved: run.baselineMoved }).toEqual({ step, baselineMoved: false });
 			failedSteps.push(saveFails ? 'state save' : run.faults.failed!);
 			expect(run.clean).toMatchObject({ status: 'success' });
 			expect({ step, tree: await tree(run.source) }).toEqual({ step, tree: FINAL });

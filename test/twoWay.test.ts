@@ -1,17 +1,9 @@
-import { tmpdir } from 'node:os';
 import { LockedError, MemoryStateStore, PairLock, SafetyError, decodeBaseline, fileStamp, twoWaySync, type ConflictPolicy, type ListOptions, type Provider, type TwoWayOptions } from '../lib';
 import { quickPacer } from './support/dropbox';
 import { cloudBackend, expected, localBackend, put, sha, tree, type Backend } from './support/sides';
-import { engineDriver, nodeDriver, type DriverFactory, type Outcome } from './support/twoWayDrivers';
-import { disposeHarness } from './nodes/harness';
-import { removeTempDirs } from './support/trees';
+import { engineDriver, nodeDriver, runNodesOnTempFolders, type DriverFactory, type Outcome } from './support/drivers';
 
-// The node opens local folders only inside n8n's file-access folder; the test folders are in the system's temp folder.
-process.env.N8N_RESTRICT_FILE_ACCESS_TO = tmpdir();
-afterAll(async () => {
-	disposeHarness();
-	await removeTempDirs();
-});
+runNodesOnTempFolders();
 
 const T0 = Date.UTC(2026, 10, 1, 12, 0, 0);
 const at = (minutes: number) => T0 + minutes * 60_000;
@@ -93,9 +85,12 @@ describe.each(matrix)('two-way sync, %s, through %s', (_name, _through, makeBack
 		});
 		expect(report).toMatchObject({ status: 'success', firstRun: true, toDestination: { added: 2, deleted: 0 }, toSource: { added: 2, deleted: 0 } });
 		expect(report.conflicts).toEqual([expect.objectContaining({ path: 'differs.txt', winner: 'destination', keptAs: conflictName, policy: 'keepBoth' })]);
+		const saved = setup.saved();
 		const again = await setup.run();
 		expect(again.actions).toEqual([]);
 		expect(again.firstRun).toBe(false);
+		// A run that changed nothing leaves the stored state as it was.
+		expect(setup.saved()).toBe(saved);
 	});
 
 	it('carries new files and newer versions from either side', async () => {
@@ -175,6 +170,16 @@ describe.each(matrix)('two-way sync, %s, through %s', (_name, _through, makeBack
 		expect(report).toMatchObject({ status: 'success', bytes: 0, toDestination: { renamed: 1, added: 0, deleted: 0 } });
 		const { 'a.txt': a, ...rest } = START;
 		await expectBoth(setup, { ...rest, 'A.txt': a });
+	});
+
+	it('renames a folder whose name changed only in case, with the files in it', async () => {
+		const setup = await synced(backend, driver);
+		await setup.source.move('docs', 'Docs');
+		const report = await setup.run();
+		expect(report).toMatchObject({ status: 'success', bytes: 0, toDestination: { added: 0, deleted: 0 } });
+		const renamed = Object.fromEntries(Object.entries(START).map(([path, content]) => [path.replace(/^docs\//, 'Docs/'), content]));
+		await expectBoth(setup, renamed);
+		expect((await setup.run()).actions).toEqual([]);
 	});
 
 	it('treats one name in NFC on one side and NFD on the other as the same file', async () => {

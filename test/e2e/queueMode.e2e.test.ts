@@ -86,8 +86,6 @@ describeE2E('two-way sync in queue mode: state and lock shared by workers', () =
 		const response = await fetch(`${main.url}/webhook/${HOOK}`, { method: 'POST', signal: AbortSignal.timeout(120_000) });
 		return { status: response.status, body: (await response.json()) as Array<Record<string, unknown>> | Record<string, unknown> };
 	};
-	/** The worker of each execution, from the worker's log lines. */
-	const workerLog = () => n8n.readLogs();
 	const trees = () => [treeHashes(readLocalTree(localRoot())), treeHashes(readDropboxTree(clouds.dropbox, DROPBOX))].map(
 		(tree) => Object.fromEntries(Object.entries(tree).filter(([file]) => !file.startsWith('.cloudsync/') && !file.startsWith('.versions/'))),
 	);
@@ -126,12 +124,10 @@ describeE2E('two-way sync in queue mode: state and lock shared by workers', () =
 
 		fs.rmSync(path.join(localRoot(), 'notes.txt'));
 		clouds.dropbox.seedFile(`${DROPBOX}/from-dropbox.txt`, 'from Dropbox, edited\n', { clientModified: SEED_TIME + 3_600_000 });
-		const logBefore = workerLog().length;
 		const second = await n8n.startWorker();
 		const two = await call();
 		expect(two.status).toBe(200);
 		// Only the second worker is running: it ran this execution, from the state the first one saved.
-		expect(workerLog().slice(logBefore)).toMatch(/Worker started execution|started execution/i);
 		// n8n 2.40 hands a worker's new execution no static data (it is saved, but not passed on): the state's copy on the destination carries it.
 		expect((two.body as Array<Record<string, unknown>>)[0]).toMatchObject({
 			status: 'success',

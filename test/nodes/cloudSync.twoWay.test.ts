@@ -66,7 +66,7 @@ describe('Cloud Sync node: two-way sync on local folders, through n8n-core', () 
 		expect(first.items[0]).toMatchObject({ type: 'summary', status: 'success', mode: 'twoWay', firstRun: true, added: 3, deleted: 0, stateSaved: true, stateFiles: 4 });
 		const state = first.result.staticData['node:Cloud Sync'] as IDataObject;
 		const [key] = Object.keys(state);
-		expect(key).toMatch(/^twoWay /);
+		expect(key).toMatch(/^two-way-\w+$/);
 		expect(String(state[key]).length).toBe(first.items[0].stateBytes);
 
 		await edit(path.join(src, 'a.txt'), 'alpha from source');

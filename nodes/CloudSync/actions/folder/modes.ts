@@ -2,6 +2,7 @@ import { NodeOperationError, type IDataObject, type IExecuteFunctions } from 'n8
 import {
 	CloudSyncError,
 	ProviderStateStore,
+	pairId,
 	snapshotBackup,
 	twoWaySync,
 	type ConflictPolicy,
@@ -46,12 +47,6 @@ class StaticDataStore implements StateStore {
 	}
 }
 
-function shortHash(text: string): string {
-	let hash = 2166136261;
-	for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 16777619) >>> 0;
-	return hash.toString(36);
-}
-
 /** What names a folder pair: both folders and the accounts used to reach them (ids only, never secrets). */
 function pairName(context: IExecuteFunctions, source: Location, destination: Location): string {
 	const accounts = Object.entries(context.getNode().credentials ?? {}).map(([type, details]) => `${type}=${details.id ?? details.name}`);
@@ -93,8 +88,8 @@ export async function runStatefulMode(context: IExecuteFunctions, itemIndex: num
 		if (mode === 'twoWay') {
 			const pair = pairName(context, source, destination);
 			const storage = options.stateStorage === 'destination' ? 'destination' : 'n8n';
-			const onDestination = new ProviderStateStore(destination.provider, `two-way-${shortHash(pair)}`);
-			const inN8n = new StaticDataStore(context.getWorkflowStaticData('node'), `twoWay ${shortHash(pair)}`);
+			const onDestination = new ProviderStateStore(destination.provider, pairId(pair));
+			const inN8n = new StaticDataStore(context.getWorkflowStaticData('node'), pairId(pair));
 			const report = await twoWaySync(source.provider, destination.provider, {
 				state: storage === 'destination' ? onDestination : inN8n,
 				stateCopy: storage === 'destination' ? undefined : onDestination,
@@ -105,7 +100,7 @@ export async function runStatefulMode(context: IExecuteFunctions, itemIndex: num
 				maxDeletePercent: common.maxDeletePercent,
 				maxDeletes: common.maxDeletes,
 				force: common.force,
-				backupDir: (options.backupDir as string) || undefined,
+				backupDir: common.backupDir,
 				...run,
 			});
 			const problem = failure(report.status, report.errors, pacer);

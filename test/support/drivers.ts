@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import type { IDataObject, INodeParameters } from 'n8n-workflow';
 import { MemoryStateStore, twoWaySync, type TwoWayOptions, type TwoWayReport } from '../../lib';
 import { CloudSync } from '../../nodes/CloudSync/CloudSync.node';
@@ -6,9 +7,23 @@ import { CloudSyncGoogleDriveOAuth2Api } from '../../credentials/CloudSyncGoogle
 import { fixtureCredentialTypes } from '../nodes/fixtures/credentials';
 import { fixtureNodeTypes } from '../nodes/fixtures/nodes';
 import { cloudSync, workflow } from '../nodes/fixtures/workflow';
-import { outputItems, runWorkflow } from '../nodes/harness';
+import { disposeHarness, outputItems, runWorkflow } from '../nodes/harness';
+import { removeTempDirs } from './trees';
 import { quickPacer } from './dropbox';
 import type { Pair } from './sides';
+
+/**
+ * For test files that run the node on the temporary folders of `sides.ts`: n8n lets nodes open only
+ * folders inside its file-access folder, here the system's temp folder; the harness and the folders
+ * are cleaned up after the file.
+ */
+export function runNodesOnTempFolders(): void {
+	process.env.N8N_RESTRICT_FILE_ACCESS_TO = tmpdir();
+	afterAll(async () => {
+		disposeHarness();
+		await removeTempDirs();
+	});
+}
 
 /** What a scenario may ask of a run, whichever way it is driven. */
 export type RunOptions = Pick<TwoWayOptions, 'conflict' | 'resync' | 'force' | 'backupDir' | 'dryRun'>;
