@@ -239,17 +239,17 @@ async function run(providers: Record<Side, Provider>, options: TwoWayOptions, pa
 	if (report.failed > 0) return finish(report.toDestination.added + report.toDestination.updated + report.toSource.added + report.toSource.updated > 0 ? 'partial' : 'failed');
 
 	const undecided = new Set([...items.values()].filter((item) => item.collision).map((item) => item.key));
-	// Later than the baseline it replaces, even with a clock that stands still (tests) or went back.
-	const savedAt = Math.max(started, (baseline?.savedAt ?? 0) + 1, (lock?.savedAt ?? 0) + 1);
-	const next = nextBaseline(sourceListing.entries, destinationListing.entries, report.actions, planner.written, executor.stored, key, options.pair, savedAt, undecided);
-	const encoded = encodeBaseline(next);
-	report.baselineFiles = next.entries.filter((entry) => !entry.isDir).length;
+	const current = nextBaseline(sourceListing.entries, destinationListing.entries, report.actions, planner.written, executor.stored, key, options.pair, baseline?.savedAt ?? started, undecided);
+	report.baselineFiles = current.entries.filter((entry) => !entry.isDir).length;
 	// Nothing changed on either side: the stored state is still true, and rewriting it (a workflow row, an upload) buys nothing.
-	if (baseline && !fromCopy && encodeBaseline({ ...next, savedAt: baseline.savedAt }) === text) {
+	if (baseline && !fromCopy && encodeBaseline(current) === text) {
 		report.baselineSaved = true;
 		report.stateBytes = text.length;
 		return finish('success');
 	}
+	// Later than the baseline it replaces, even with a clock that stands still (tests) or went back.
+	const savedAt = Math.max(started, (baseline?.savedAt ?? 0) + 1, (lock?.savedAt ?? 0) + 1);
+	const encoded = encodeBaseline({ ...current, savedAt });
 	try {
 		// A run that lost its lock (another one overwrote it) must not write a baseline over the other's.
 		await lock?.confirm();
