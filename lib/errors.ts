@@ -38,6 +38,16 @@ export class InvalidPathError extends CloudSyncError {
 	}
 }
 
+/** A name this side cannot hold (too long, a character or a word its file system forbids): that file is skipped, not the run. */
+export class InvalidNameError extends CloudSyncError {
+	constructor(readonly path: string, reason: string, options?: { cause?: unknown }) {
+		super(`Cannot store "${path}" here: ${reason}`, {
+			cause: options?.cause,
+			hint: 'Rename the file on the side it comes from; until then it is skipped and reported, and the rest of the sync goes on.',
+		});
+	}
+}
+
 export class TransientError extends CloudSyncError {
 	constructor(message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
 		super(message, options);

@@ -3,7 +3,8 @@ import type { ActionKind, Plan, PlanAction } from './planner';
 import { backupPath, depth } from './paths';
 import { measure, sameHash } from './hashing';
 import { Pacer, type PacerOptions } from './pacer';
-import { AbortedError, CloudSyncError, NotEmptyError, NotFoundError, VerificationError } from './errors';
+import { AbortedError, CloudSyncError, InvalidNameError, NotEmptyError, NotFoundError, VerificationError } from './errors';
+import { stillThere } from './safety';
 import { forEachLimit } from './concurrency';
 
 export interface Progress {
@@ -101,6 +102,28 @@ export function emptyExecutionReport(): ExecutionReport {
 	};
 }
 
+/**
+ * Asks the source again for every file a deletion says it no longer holds. One that is there means
+ * the listing was cut short: no deletion runs, and the run fails with that reason.
+ */
+async function confirmDeletions(deletes: PlanAction[], source: Provider, pacer: Pacer, checkers: number, report: ExecutionReport, signal?: AbortSignal): Promise<string | undefined> {
+	const paths = deletes.map((action) => action.absentFrom).filter((path): path is string => path !== undefined);
+	if (paths.length === 0) return undefined;
+	let found: string[];
+	try {
+		found = await stillThere(source, paths, pacer, checkers, signal);
+	} catch (error) {
+		report.failed++;
+		report.errors.push({ path: '', action: 'delete', message: `the deletions could not be confirmed on the source: ${errorMessage(error)}` });
+		return 'the deletions could not be confirmed on the source';
+	}
+	if (found.length === 0) return undefined;
+	const message = `the source listing left out ${found.length} file(s) that the source still holds (${found.slice(0, 3).join(', ')}): it was incomplete, so nothing was deleted`;
+	report.failed++;
+	report.errors.push({ path: found[0], action: 'delete', message, hint: 'Run the sync again; if it repeats, the cloud is returning incomplete listings.' });
+	return message;
+}
+
 function errorMessage(error: unknown): string {
 	return error instanceof Error ? error.message : String(error);
 }
@@ -175,13 +198,19 @@ export async function execute(plan: Plan, source: Provider, destination: Provide
 		return written;
 	};
 
+	/** A name the destination cannot hold is that file's problem, reported with it; the run goes on and is not failed by it. */
+	const failOrReport = (action: PlanAction, error: unknown) => {
+		if (error instanceof InvalidNameError) record(action, 'conflict', 0, undefined, error.message);
+		else record(action, 'failed', 0, signal?.aborted ? new AbortedError() : error);
+	};
+
 	const perform = async (action: PlanAction, operation: () => Promise<unknown>, count: () => void, extra?: Partial<ActionResult>) => {
 		try {
 			await operation();
 			count();
 			record(action, 'done', 0, undefined, action.reason, extra);
 		} catch (error) {
-			record(action, 'failed', 0, error);
+			failOrReport(action, error);
 		}
 	};
 
@@ -220,7 +249,7 @@ export async function execute(plan: Plan, source: Provider, destination: Provide
 			if (kept) await attempt(() => keepCopy(action.path, kept));
 			written = await attempt(() => copyOnce(action));
 		} catch (error) {
-			record(action, 'failed', 0, signal?.aborted ? new AbortedError() : error);
+			failOrReport(action, error);
 			return;
 		}
 		report.bytes += written.size;
@@ -244,9 +273,10 @@ export async function execute(plan: Plan, source: Provider, destination: Provide
 	}, signal);
 
 	const transferFailures = report.failed;
-	const holdDeletes =
+	let holdDeletes =
 		options.holdDeletes ??
 		(signal?.aborted ? 'the sync was cancelled' : transferFailures > 0 ? `${transferFailures} earlier action(s) failed` : undefined);
+	if (!holdDeletes) holdDeletes = await confirmDeletions(destinationDeletes, source, pacer, checkers, report, signal);
 	if (holdDeletes && destinationDeletes.length + byKind('rmdir').length > 0) report.deletesHeld = holdDeletes;
 
 	if (holdDeletes) {

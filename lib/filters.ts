@@ -1,7 +1,7 @@
 import picomatch from 'picomatch';
 import { DateTime, Duration } from 'luxon';
 import type { Entry } from './types';
-import { baseName, normalizeRelativePath } from './paths';
+import { baseName, matchKey, normalizeRelativePath } from './paths';
 import { CloudSyncError } from './errors';
 
 export interface FilterOptions {
@@ -93,9 +93,13 @@ export function createFilter(options: FilterOptions = {}): Filter {
 		throw new FilterError(`Minimum size ${minSize} is larger than maximum size ${maxSize}`, { hint: 'Swap or correct the size limits.' });
 	}
 
-	const reserved = [STATE_FOLDER, ...(options.reserved ?? []).map(normalizeRelativePath).filter(Boolean)];
-	const excludedByPath = (path: string) =>
-		reserved.some((folder) => path === folder || path.startsWith(`${folder}/`)) || excludes.some((matches) => matches(path));
+	// Without case: a side that ignores case may spell the engine's folders (or a nested destination) otherwise.
+	const reserved = [STATE_FOLDER, ...(options.reserved ?? []).map(normalizeRelativePath).filter(Boolean)].map((folder) => matchKey(folder, true));
+	const isReserved = (path: string) => {
+		const key = matchKey(path, true);
+		return reserved.some((folder) => key === folder || key.startsWith(`${folder}/`));
+	};
+	const excludedByPath = (path: string) => isReserved(path) || excludes.some((matches) => matches(path));
 
 	return {
 		selective:

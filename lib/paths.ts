@@ -63,3 +63,12 @@ export function backupPath(path: string, dir: string, stamp: string): string {
 export function fileStamp(ms: number): string {
 	return new Date(ms).toISOString().slice(0, 19).replace('T', ' ').replace(/:/g, '-');
 }
+
+/** Whether a name holds a control character (below U+0020, or DEL), which Windows and several clouds refuse. */
+export function hasControlCharacter(name: string): boolean {
+	for (let i = 0; i < name.length; i++) {
+		const code = name.charCodeAt(i);
+		if (code < 0x20 || code === 0x7f) return true;
+	}
+	return false;
+}

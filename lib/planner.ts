@@ -24,6 +24,8 @@ export interface PlanOptions {
 	hashType?: HashType;
 	source: SideTraits;
 	destination: SideTraits;
+	/** Why the destination cannot hold a path (a name it forbids); such a file is reported, not copied. */
+	unstorable?: (path: string) => string | undefined;
 }
 
 export interface PlanAction {
@@ -36,6 +38,8 @@ export interface PlanAction {
 	destination?: Entry;
 	/** Move mode: delete the source file once its copy is verified. */
 	deleteSourceAfter?: boolean;
+	/** A deletion's cause: the path the source no longer holds, asked again before anything is deleted. */
+	absentFrom?: string;
 }
 
 export interface Plan {
@@ -113,6 +117,8 @@ export function needsHashes(match: Match, options: PlanOptions): boolean {
 interface Verdict {
 	equal: boolean;
 	reason: string;
+	/** What decided: a hash compares content, size and time only metadata. */
+	by?: 'content' | 'metadata';
 }
 
 function formatDelta(ms: number): string {
@@ -126,7 +132,7 @@ export function compareFiles(source: Entry, destination: Entry, options: PlanOpt
 	const hashType = knownSharedHash(source, destination, options.hashType);
 	const byHash = (): Verdict =>
 		sameHash(hashType!, source.hashes[hashType!]!, destination.hashes[hashType!]!)
-			? { equal: true, reason: `same ${hashType} hash` }
+			? { equal: true, reason: `same ${hashType} hash`, by: 'content' }
 			: { equal: false, reason: `content differs (${hashType})` };
 	if (source.size < 0 || destination.size < 0) {
 		return hashType ? byHash() : { equal: false, reason: 'size unknown on one side' };
@@ -142,7 +148,7 @@ export function compareFiles(source: Entry, destination: Entry, options: PlanOpt
 	}
 	if (hashType) {
 		const verdict = byHash();
-		return verdict.equal ? { equal: true, reason: `same content (${hashType}); modification time differs by ${formatDelta(delta)}` } : verdict;
+		return verdict.equal ? { equal: true, reason: `same content (${hashType}); modification time differs by ${formatDelta(delta)}`, by: 'content' } : verdict;
 	}
 	return { equal: false, reason: `modification time differs by ${formatDelta(delta)} and no shared hash` };
 }
@@ -188,6 +194,8 @@ function decide(match: Match, options: PlanOptions, destinationPath: (sourcePath
 		};
 	}
 	if (source && !destination) {
+		const problem = options.unstorable?.(destinationPath(source.path));
+		if (problem) return { kind: 'conflict', path: destinationPath(source.path), side: 'destination', reason: problem, source };
 		if (source.isDir) {
 			return options.createEmptyFolders === false
 				? undefined
@@ -203,7 +211,7 @@ function decide(match: Match, options: PlanOptions, destinationPath: (sourcePath
 		}
 		return destination.isDir
 			? { kind: 'rmdir', path: destination.path, side: 'destination', reason: 'folder not in the source', destination }
-			: { kind: 'delete', path: destination.path, side: 'destination', reason: 'not in the source', destination };
+			: { kind: 'delete', path: destination.path, side: 'destination', reason: 'not in the source', destination, absentFrom: destination.path };
 	}
 	if (!source || !destination || source.isDir) return undefined;
 
@@ -213,6 +221,10 @@ function decide(match: Match, options: PlanOptions, destinationPath: (sourcePath
 		return skip(`destination is newer by ${formatDelta(destination.modTime - source.modTime)}`);
 	}
 	const verdict = compareFiles(source, destination, options);
+	if (verdict.equal && move && verdict.by !== 'content') {
+		// Deleting the source needs proof that the destination holds its bytes: sent again, verified, then deleted.
+		return { kind: 'update', path: destination.path, side: 'destination', reason: `${verdict.reason}, but no shared hash proves the content: sent again before the source is deleted`, source, destination, deleteSourceAfter: true };
+	}
 	if (verdict.equal) {
 		if (move) {
 			return { kind: 'delete', path: source.path, side: 'source', reason: `identical copy on the destination (${verdict.reason})`, source, destination };

@@ -6,7 +6,9 @@ import { Pacer } from './pacer';
 import { CloudSyncError } from './errors';
 import { fileStamp, joinPath } from './paths';
 import { forEachLimit } from './concurrency';
-import { listAll, missingRootIsEmpty, requireComplete, type Listing, type SyncStatus } from './sync';
+import { checkOverlap } from './overlap';
+import { housekeeping } from './safety';
+import { recoveryOf, listAll, missingRootIsEmpty, requireComplete, type Listing, type SyncStatus } from './sync';
 
 /** Incremental: each run writes a dated folder holding what changed since the last run. Full: each run writes a complete dated copy. */
 export type SnapshotKind = 'incremental' | 'full';
@@ -35,6 +37,10 @@ export interface SnapshotReport extends ExecutionReport {
 	unchanged: number;
 	/** Earlier snapshots removed by the retention rules. */
 	removedSnapshots: string[];
+	/** What the run decided or tidied that a user should know: a destination inside the source left out of it, leftovers of interrupted runs removed. */
+	notes: string[];
+	/** Where the snapshots this run pruned can be recovered from. */
+	recovery: Partial<Record<'source' | 'destination', string>>;
 	/** What the run writes (a dry run: would write), file by file. */
 	planned: Array<{ path: string; how: 'upload' | 'copy inside the destination'; reason: string }>;
 	startedAt: string;
@@ -61,7 +67,10 @@ export async function snapshotBackup(source: Provider, destination: Provider, op
 	const started = options.now?.() ?? Date.now();
 	const pacer = options.pacer instanceof Pacer ? options.pacer : new Pacer(options.pacer);
 	const { signal } = options;
-	const [sourceListing, destinationListing] = await Promise.all([listAll(source, createFilter(options.filter), pacer, signal), listSnapshots(destination, options.kind, pacer, signal)]);
+	// A backup never changes its source, so it may live inside it: that folder is then left out of the source.
+	const overlap = await checkOverlap(source, destination, 'The backup', 'allow');
+	const sourceFilter = createFilter({ ...options.filter, reserved: overlap ? [overlap.destinationInSource] : [] });
+	const [sourceListing, destinationListing] = await Promise.all([listAll(source, sourceFilter, pacer, signal), listSnapshots(destination, options.kind, pacer, signal)]);
 	requireComplete({ source: sourceListing, destination: destinationListing }, 'The backup stopped before writing anything', 'nothing was written');
 
 	const snapshots = destinationListing.entries.filter((entry) => entry.isDir && SNAPSHOT_NAME.test(entry.path)).map((entry) => entry.path).sort();
@@ -100,6 +109,8 @@ export async function snapshotBackup(source: Provider, destination: Provider, op
 
 	const report: SnapshotReport = {
 		...emptyExecutionReport(),
+		notes: [...(overlap ? [overlap.note] : []), ...(options.dryRun ? [] : await housekeeping([destination]))],
+		recovery: {},
 		mode: options.kind === 'full' ? 'fullBackup' : 'incremental',
 		status: 'planned',
 		dryRun: options.dryRun ?? false,
@@ -119,6 +130,7 @@ export async function snapshotBackup(source: Provider, destination: Provider, op
 	const finish = (status: SyncStatus) => {
 		const now = options.now?.() ?? Date.now();
 		Object.assign(report, { status, finishedAt: new Date(now).toISOString(), durationMs: now - started, retries: pacer.retries });
+		if (report.removedSnapshots.length > 0 && !options.dryRun) report.recovery = recoveryOf({ destination });
 		return report;
 	};
 	if (options.dryRun) {

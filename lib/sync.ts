@@ -6,6 +6,8 @@ import { Pacer } from './pacer';
 import { CloudSyncError, NotFoundError, SafetyError } from './errors';
 import { fileStamp, normalizeRelativePath } from './paths';
 import { forEachLimit } from './concurrency';
+import { checkOverlap } from './overlap';
+import { housekeeping, nameProblemOn } from './safety';
 
 export interface SyncOptions extends Omit<RunSettings, 'now'> {
 	mode: SyncMode;
@@ -41,6 +43,10 @@ export interface SyncReport extends ExecutionReport {
 	/** Why a guard refused the run, when it did. */
 	refusal?: string;
 	listingErrors: string[];
+	/** What the run decided or tidied that a user should know: a destination inside the source left out of it, leftovers of interrupted runs removed. */
+	notes: string[];
+	/** Where the files this run deleted or replaced can be recovered from, by side. */
+	recovery: Partial<Record<'source' | 'destination', string>>;
 	plan: Plan;
 	startedAt: string;
 	finishedAt: string;
@@ -112,6 +118,16 @@ export function reservedFolders(backupDir?: string): string[] {
 	return backupDir ? [backupDir] : [];
 }
 
+/** Each side's own words for where its deleted and replaced files went, for the sides given. */
+export function recoveryOf(sides: Partial<Record<'source' | 'destination', Provider>>): Partial<Record<'source' | 'destination', string>> {
+	const recovery: Partial<Record<'source' | 'destination', string>> = {};
+	for (const side of ['source', 'destination'] as const) {
+		const text = sides[side]?.recovery?.();
+		if (text) recovery[side] = text;
+	}
+	return recovery;
+}
+
 /** The hash both providers can produce, cheapest for the destination first. */
 export function comparableHash(source: Provider, destination: Provider): HashType | undefined {
 	const listedFirst = [...destination.capabilities.listedHashTypes, ...destination.capabilities.hashTypes];
@@ -148,11 +164,16 @@ export function safetyRefusal(plan: Plan, options: Pick<SyncOptions, 'mode' | 'm
 export async function sync(source: Provider, destination: Provider, options: SyncOptions): Promise<SyncReport> {
 	const started = Date.now();
 	const pacer = options.pacer instanceof Pacer ? options.pacer : new Pacer(options.pacer);
+	// Move deletes from the source, so a destination inside it would be fed its own copies.
+	const overlap = await checkOverlap(source, destination, 'The sync', options.mode === 'move' ? 'refuse' : 'allow');
 	const filter = createFilter({ ...options.filter, reserved: reservedFolders(options.backupDir) });
+	const sourceFilter = overlap ? createFilter({ ...options.filter, reserved: [...reservedFolders(options.backupDir), overlap.destinationInSource] }) : filter;
 	const { signal } = options;
-	const gather = (provider: Provider) =>
+	const notes = overlap ? [overlap.note] : [];
+	if (!options.dryRun) notes.push(...(await housekeeping(options.mode === 'move' ? [destination, source] : [destination])));
+	const gather = (provider: Provider, filter: Filter) =>
 		options.paths ? listPaths(provider, options.paths, filter, pacer, signal) : listAll(provider, filter, pacer, signal);
-	const [sourceListing, destinationListing] = await Promise.all([gather(source), gather(destination).then(missingRootIsEmpty)]);
+	const [sourceListing, destinationListing] = await Promise.all([gather(source, sourceFilter), gather(destination, filter).then(missingRootIsEmpty)]);
 	// A source that could not be listed at all says why, rather than looking empty to the guards.
 	if (sourceListing.error && sourceListing.entries.length === 0) throw sourceListing.error;
 	const listingErrors = [
@@ -170,6 +191,7 @@ export async function sync(source: Provider, destination: Provider, options: Syn
 		hashType: comparableHash(source, destination),
 		source: source.capabilities,
 		destination: destination.capabilities,
+		unstorable: (path) => nameProblemOn(destination, path),
 	};
 	const matches = matchListings(sourceListing.entries, destinationListing.entries, planOptions);
 	if (planOptions.hashType) await fillHashes(matches, planOptions, source, destination, pacer, options.checkers ?? 8, signal);
@@ -182,6 +204,8 @@ export async function sync(source: Provider, destination: Provider, options: Syn
 		status,
 		refusal,
 		listingErrors,
+		notes,
+		recovery: recoveryOf({ source: executed.movedSourcesDeleted > 0 ? source : undefined, destination: executed.deleted + executed.updated > 0 ? destination : undefined }),
 		plan,
 		startedAt: new Date(started).toISOString(),
 		finishedAt: new Date().toISOString(),

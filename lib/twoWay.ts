@@ -9,7 +9,9 @@ import { baseName, depth, fileStamp, joinPath, matchKey, parentPath, withSuffix 
 import { forEachLimit } from './concurrency';
 import { decodeBaseline, encodeBaseline, pairId, type Baseline, type BaselineEntry, type StateStore } from './state';
 import { PairLock, type LockOptions } from './lock';
-import { listAll, requireComplete, reservedFolders, type SyncStatus } from './sync';
+import { checkOverlap } from './overlap';
+import { listAll, recoveryOf, requireComplete, reservedFolders, type SyncStatus } from './sync';
+import { housekeeping, nameProblemOn, stillThere } from './safety';
 
 /** Who wins when a file changed on both sides. Keep Both keeps the newer under its name and the other beside it. */
 export type ConflictPolicy = 'keepBoth' | 'newer' | 'older' | 'larger' | 'source' | 'destination';
@@ -51,6 +53,8 @@ export interface TwoWayAction {
 	reason: string;
 	/** A copy's origin on the other side, or a rename's old path on this side. */
 	from?: string;
+	/** A deletion's cause: the path the other side no longer holds, asked again before anything is deleted. */
+	absentFrom?: string;
 	status: 'planned' | 'done' | 'failed' | 'skipped' | 'unresolved';
 	error?: string;
 	keptAs?: string;
@@ -94,6 +98,10 @@ export interface TwoWayReport {
 	retries: number;
 	deletesHeld?: string;
 	errors: Array<{ path: string; side: Side; action: string; message: string; hint?: string }>;
+	/** What the run tidied that a user should know (leftovers of interrupted runs removed). */
+	notes: string[];
+	/** Where the files this run deleted or replaced can be recovered from, by side. */
+	recovery: Partial<Record<Side, string>>;
 	baselineSaved: boolean;
 	baselineFiles: number;
 	/** Size of the saved state, in bytes. */
@@ -132,6 +140,7 @@ export async function twoWaySync(source: Provider, destination: Provider, option
 	const started = options.now?.() ?? Date.now();
 	const pacer = options.pacer instanceof Pacer ? options.pacer : new Pacer(options.pacer);
 	const providers: Record<Side, Provider> = { source, destination };
+	await checkOverlap(source, destination, 'Two-way sync', 'refuse');
 	const lock = options.lock === false || options.dryRun ? undefined : await PairLock.acquire(destination, { id: pairId(options.pair), ...options.lock, pacer });
 	try {
 		return await run(providers, options, pacer, started, lock);
@@ -213,6 +222,8 @@ async function run(providers: Record<Side, Provider>, options: TwoWayOptions, pa
 		bytes: 0,
 		retries: 0,
 		errors: [],
+		notes: [],
+		recovery: {},
 		baselineSaved: false,
 		baselineFiles: 0,
 		stateBytes: 0,
@@ -233,8 +244,15 @@ async function run(providers: Record<Side, Provider>, options: TwoWayOptions, pa
 	if (options.dryRun) return finish(report.refusal ? 'refused' : 'planned');
 	if (report.refusal) throw Object.assign(new SafetyError(report.refusal), { report });
 
+	report.notes.push(...(await housekeeping([providers.source, providers.destination])));
 	const executor = new TwoWayExecutor(providers, options, pacer, report, planner.written, started);
 	await executor.run();
+	report.unresolved = report.actions.filter((action) => action.status === 'unresolved').length;
+	const changed = (side: Side) => {
+		const counts = side === 'destination' ? report.toDestination : report.toSource;
+		return counts.deleted + counts.updated > 0 || report.actions.some((action) => action.side === side && action.kind === 'rename' && action.status === 'done');
+	};
+	report.recovery = recoveryOf({ source: changed('source') ? providers.source : undefined, destination: changed('destination') ? providers.destination : undefined });
 	if (signal?.aborted) return finish('cancelled');
 	if (report.failed > 0) return finish(report.toDestination.added + report.toDestination.updated + report.toSource.added + report.toSource.updated > 0 ? 'partial' : 'failed');
 
@@ -310,6 +328,13 @@ class TwoWayPlanner {
 	}
 
 	private add(action: Omit<TwoWayAction, 'status'>, carries?: Entry): TwoWayAction {
+		const problem = action.kind === 'delete' || action.kind === 'rmdir' || action.kind === 'conflict' ? undefined : nameProblemOn(this.providers[action.side], action.path);
+		if (problem) {
+			// That one file is left where it is and reported; the rest of the run, and its baseline, go on.
+			const unresolved: TwoWayAction = { kind: 'conflict', side: action.side, path: action.path, reason: problem, status: 'unresolved' };
+			this.actions.push(unresolved);
+			return unresolved;
+		}
 		const planned: TwoWayAction = { ...action, status: 'planned' };
 		this.actions.push(planned);
 		if (carries) this.written.set(planned, carries);
@@ -325,7 +350,7 @@ class TwoWayPlanner {
 	}
 
 	async plan(): Promise<void> {
-		const renamed = this.trackRenames();
+		const renamed = await this.trackRenames();
 		const both: Item[] = [];
 		for (const item of this.items.values()) {
 			if (renamed.has(item)) continue;
@@ -357,7 +382,7 @@ class TwoWayPlanner {
 				if (!entry) continue;
 				const state = side === 'source' ? s : d;
 				if (otherState === 'none') this.copyTo(other(side), entry, 'copy', `new on the ${side}`);
-				else if (otherState === 'deleted' && state === 'same') this.remove(side, entry, `deleted on the ${other(side)}`);
+				else if (otherState === 'deleted' && state === 'same') this.remove(side, entry, `deleted on the ${other(side)}`, basePath(item.base!, other(side)));
 				else if (otherState === 'deleted') this.copyTo(other(side), entry, 'copy', `deleted on the ${other(side)} but changed on the ${side}: the change is kept`);
 			}
 		}
@@ -365,8 +390,8 @@ class TwoWayPlanner {
 		this.actions.sort((a, b) => ORDER[a.kind] - ORDER[b.kind] || (a.kind === 'rmdir' ? depth(b.path) - depth(a.path) : depth(a.path) - depth(b.path)));
 	}
 
-	private remove(side: Side, entry: Entry, reason: string) {
-		this.add({ kind: entry.isDir ? 'rmdir' : 'delete', side, path: entry.path, reason });
+	private remove(side: Side, entry: Entry, reason: string, absentFrom: string) {
+		this.add({ kind: entry.isDir ? 'rmdir' : 'delete', side, path: entry.path, reason, absentFrom: entry.isDir ? undefined : absentFrom });
 	}
 
 	/** A name whose case alone changed on one side (matched case-insensitively) is renamed on the other. */
@@ -388,11 +413,13 @@ class TwoWayPlanner {
 	}
 
 	/**
-	 * A file deleted at one path and new at another on the same side, with the same size and time
-	 * and no other file alike, was moved: the other side moves its copy instead of uploading it again.
+	 * A file deleted at one path and new at another on the same side was moved, when nothing else is
+	 * alike in size and time and the content proves it: the other side then moves its copy instead of
+	 * uploading it again. Size and time alone only nominate a candidate; a decoy of equal size and time
+	 * would otherwise carry the other side's old bytes to the new name.
 	 */
-	private trackRenames(): Set<Item> {
-		const handled = new Set<Item>();
+	private async trackRenames(): Promise<Set<Item>> {
+		const candidates: Array<{ side: Side; old: Item; moved: Item }> = [];
 		for (const side of ['source', 'destination'] as const) {
 			const there = other(side);
 			const signature = (size: number, time: number) => `${size}:${time}`;
@@ -413,13 +440,29 @@ class TwoWayPlanner {
 			}
 			for (const [sig, old] of gone) {
 				const moved = arrived.get(sig);
-				if (!old || !moved || handled.has(old) || handled.has(moved)) continue;
-				const from = old[there]!;
-				const to = this.pathOn(there, moved[side]!.path);
-				const action = this.add({ kind: 'rename', side: there, path: to, from: from.path, reason: `moved on the ${side} from ${basePath(old.base!, side)}` });
-				this.written.set(action, { ...from, path: to });
-				handled.add(old).add(moved);
+				if (old && moved) candidates.push({ side, old, moved });
 			}
+		}
+		const proven = new Set<(typeof candidates)[number]>();
+		await forEachLimit(candidates, this.options.checkers ?? 8, async (candidate) => {
+			const there = other(candidate.side);
+			// Unproven (a hash that could not be had) is not a move: copy and delete need no proof.
+			const same = await this.provenSame({ side: there, entry: candidate.old[there]! }, { side: candidate.side, entry: candidate.moved[candidate.side]! }).catch((error) => {
+				if (this.options.signal?.aborted) throw error;
+				return false;
+			});
+			if (same) proven.add(candidate);
+		}, this.options.signal);
+		const handled = new Set<Item>();
+		for (const candidate of candidates) {
+			const { side, old, moved } = candidate;
+			if (!proven.has(candidate) || handled.has(old) || handled.has(moved)) continue;
+			const there = other(side);
+			const from = old[there]!;
+			const to = this.pathOn(there, moved[side]!.path);
+			const action = this.add({ kind: 'rename', side: there, path: to, from: from.path, reason: `moved on the ${side} from ${basePath(old.base!, side)} (same content)` });
+			this.written.set(action, { ...from, path: to });
+			handled.add(old).add(moved);
 		}
 		return handled;
 	}
@@ -427,7 +470,7 @@ class TwoWayPlanner {
 	private async changedOnBoth(item: Item): Promise<void> {
 		const source = item.source!;
 		const destination = item.destination!;
-		if (await this.sameContent(source, destination)) return;
+		if (await this.sameContent(source, destination, item.base !== undefined)) return;
 		const winner = this.winner(source, destination);
 		const loser = other(winner);
 		const winning = item[winner]!;
@@ -440,6 +483,13 @@ class TwoWayPlanner {
 		}
 		const keptAs = withSuffix(losing.path, `conflict ${loser} ${this.stamp}`);
 		const rename = this.add({ kind: 'rename', side: loser, path: keptAs, from: losing.path, reason: `${why}: the ${loser}'s version kept as ${baseName(keptAs)}` });
+		// A conflict name one side cannot hold: both versions stay where they are, reported.
+		if (rename.status === 'unresolved' || nameProblemOn(this.providers[winner], keptAs)) {
+			rename.kind = 'conflict';
+			rename.status = 'unresolved';
+			rename.reason = `${why}: both versions are left as they are, since ${nameProblemOn(this.providers[winner], keptAs) ?? rename.reason}`;
+			return;
+		}
 		this.written.set(rename, { ...losing, path: keptAs });
 		this.copyTo(loser, winning, 'copy', `${why}: the ${winner}'s newer version`, losing.path);
 		this.copyTo(winner, { ...losing, path: keptAs }, 'copy', `${why}: the ${loser}'s version, kept beside it`, this.pathOn(winner, keptAs));
@@ -461,16 +511,36 @@ class TwoWayPlanner {
 		}
 	}
 
-	/** Same size and time, or the same hash (fetched, or computed from the bytes when the clouds share none). */
-	private async sameContent(source: Entry, destination: Entry): Promise<boolean> {
+	/**
+	 * Whether two versions that both changed hold the same bytes. On a first run (no baseline) equal
+	 * size and time are taken as equal, as every sync tool does when it adopts two existing trees; once
+	 * both sides changed since the last run, only content proves it (equal size and time after two
+	 * edits are a coincidence of coarse clocks, not evidence).
+	 */
+	private async sameContent(source: Entry, destination: Entry, bothChanged: boolean): Promise<boolean> {
 		if (source.size !== destination.size || source.size < 0) return false;
-		if (Math.abs(source.modTime - destination.modTime) <= Math.max(this.precision('source'), this.precision('destination'))) return true;
 		const listed = knownSharedHash(source, destination);
 		if (listed) return sameHash(listed, source.hashes[listed]!, destination.hashes[listed]!);
-		const sourceTypes = this.providers.source.capabilities.hashTypes;
-		const type = sourceTypes.find((t) => this.providers.destination.capabilities.hashTypes.includes(t)) ?? sourceTypes[0] ?? 'sha256';
-		const [a, b] = await Promise.all([this.hashOf('source', source, type), this.hashOf('destination', destination, type)]);
-		return sameHash(type, a, b);
+		if (!bothChanged && Math.abs(source.modTime - destination.modTime) <= Math.max(this.precision('source'), this.precision('destination'))) return true;
+		return this.provenSame({ side: 'source', entry: source }, { side: 'destination', entry: destination });
+	}
+
+	/**
+	 * Whether two files hold the same bytes, by a hash of one type on both: one a side lists when there
+	 * is one (so only the other side's file is read), else computed from both streams.
+	 */
+	private async provenSame(a: { side: Side; entry: Entry }, b: { side: Side; entry: Entry }): Promise<boolean> {
+		if (a.entry.size !== b.entry.size || a.entry.size < 0) return false;
+		const listed = knownSharedHash(a.entry, b.entry);
+		if (listed) return sameHash(listed, a.entry.hashes[listed]!, b.entry.hashes[listed]!);
+		const capabilities = (side: Side) => this.providers[side].capabilities;
+		const type =
+			capabilities(a.side).listedHashTypes.find((t) => capabilities(b.side).listedHashTypes.includes(t)) ??
+			capabilities(a.side).listedHashTypes[0] ??
+			capabilities(b.side).listedHashTypes[0] ??
+			'sha256';
+		const [x, y] = await Promise.all([this.hashOf(a.side, a.entry, type), this.hashOf(b.side, b.entry, type)]);
+		return sameHash(type, x, y);
 	}
 
 	private async hashOf(side: Side, entry: Entry, type: HashType): Promise<string> {
@@ -556,6 +626,7 @@ class TwoWayExecutor {
 		});
 		await this.viaExecutor(transfers);
 		const deletes = of('delete', 'rmdir');
+		if (this.report.failed === 0 && !signal?.aborted) await this.confirmDeletions(deletes);
 		if (this.report.failed > 0 || signal?.aborted) {
 			const why = signal?.aborted ? 'the sync was cancelled' : `${this.report.failed} earlier action(s) failed`;
 			if (deletes.length > 0) this.report.deletesHeld = why;
@@ -566,6 +637,31 @@ class TwoWayExecutor {
 			return;
 		}
 		await this.viaExecutor(deletes);
+	}
+
+	/**
+	 * Asks each side again for the files whose absence the deletions on the other side rest on: a
+	 * listing a cloud cut short looks like deletions, and one file still there stops every deletion.
+	 */
+	private async confirmDeletions(deletes: TwoWayAction[]): Promise<void> {
+		for (const side of ['source', 'destination'] as const) {
+			const paths = deletes.filter((action) => action.side === other(side) && action.absentFrom !== undefined).map((action) => action.absentFrom!);
+			if (paths.length === 0) continue;
+			try {
+				const found = await stillThere(this.providers[side], paths, this.pacer, this.options.checkers ?? 8, this.options.signal);
+				if (found.length === 0) continue;
+				this.report.failed++;
+				this.report.errors.push({
+					path: found[0],
+					side,
+					action: 'list',
+					message: `the ${side} listing left out ${found.length} file(s) that the ${side} still holds (${found.slice(0, 3).join(', ')}): it was incomplete, so nothing was deleted`,
+					hint: 'Run the sync again; if it repeats, the cloud is returning incomplete listings.',
+				});
+			} catch (error) {
+				this.fail({ kind: 'delete', side: other(side), path: '', reason: 'confirming deletions', status: 'planned' }, error);
+			}
+		}
 	}
 
 	/** The one-way executor, once per direction: verified copies, server-side where possible, backups. */
@@ -608,6 +704,12 @@ class TwoWayExecutor {
 			if (!result) continue;
 			if (result.status === 'failed') {
 				this.fail(action, result.error, executed.errors.find((error) => error.path === action.path)?.hint);
+				continue;
+			}
+			if (result.status === 'conflict') {
+				// A name this side cannot hold (found only when writing): reported with the file, not a failed run.
+				action.status = 'unresolved';
+				action.error = result.reason;
 				continue;
 			}
 			action.status = result.status === 'done' ? 'done' : 'skipped';

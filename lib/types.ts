@@ -77,6 +77,18 @@ export interface ChangePage {
 	cursor: string;
 }
 
+/** Where a provider's root lies, so that two roots can be told apart, nested or the same. */
+export interface RootLocation {
+	/** What paths live in: one machine's disk, one cloud account. Roots in different namespaces never overlap. */
+	namespace: string;
+	/** The folders from the namespace's top down to the root, each as the cloud tells folders apart (a real path segment, a folder id). */
+	chain: string[];
+	/** Those folders' names, to say where one root lies inside the other. */
+	names: string[];
+	/** Whether chain segments compare without case. */
+	caseInsensitive: boolean;
+}
+
 export interface Provider {
 	readonly name: string;
 	readonly capabilities: Capabilities;
@@ -99,6 +111,14 @@ export interface Provider {
 	copyFrom?(source: Provider, from: string, to: string): Promise<Entry>;
 	/** Hashes of a stored file, computed or fetched as the provider must. */
 	hash(path: string, types: HashType[]): Promise<Hashes>;
+	/** Why this side cannot hold a file or folder of this name (one path segment); undefined when it can. */
+	nameProblem?(name: string): string | undefined;
+	/** Where deleted and replaced files can be recovered from, as a sentence for a run's report. */
+	recovery?(): string;
+	/** Tidies what earlier, interrupted runs left (staged files, expired trash) before a run writes here; says what it removed. */
+	housekeeping?(): Promise<string[]>;
+	/** Where the root lies, after links, ids and case rules; asked only when both sides are the same kind of provider. */
+	locate?(): Promise<RootLocation>;
 	/** A cursor for "now" below the root; present when capabilities.changeCursors is true. */
 	changeCursor?(): Promise<string>;
 	/** Everything that changed below the root since `cursor`, subfolders included, with the next cursor. */

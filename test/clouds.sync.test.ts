@@ -2,8 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Pacer, hashStream, sync, type Entry, type Provider } from '../lib';
 import { GoogleDriveProvider } from '../lib/providers/drive';
 import { DropboxProvider } from '../lib/providers/dropbox';
-import { DriveEmulator } from './emulators/drive';
-import { DropboxEmulator } from './emulators/dropbox';
+import { emulatorsForBlock } from './support/sides';
 import { seededRandom } from './support/faulty-provider';
 
 const FILES = 500;
@@ -19,20 +18,10 @@ async function sha256Of(provider: Provider, path: string): Promise<string> {
 }
 
 describe('Google Drive emulator → Dropbox emulator through random faults', () => {
-	let drive: DriveEmulator;
-	let dropbox: DropboxEmulator;
-
-	beforeAll(async () => {
-		drive = new DriveEmulator();
-		await drive.start();
-		dropbox = await DropboxEmulator.start({ seed: 11 });
-	});
-	afterAll(async () => {
-		await drive.server.stop();
-		await dropbox.server.stop();
-	});
+	const emulators = emulatorsForBlock(11);
 
 	it('converges on 500 files with matching hashes, the faults in the request logs, and a re-run transfers nothing', async () => {
+		const { drive, dropbox } = emulators;
 		const random = seededRandom(2026);
 		const expected = new Map<string, string>();
 		const top = drive.addFolder(drive.myDriveRootId, 'Photos');

@@ -6,6 +6,7 @@ import {
 	AlreadyExistsError,
 	AuthenticationError,
 	CloudSyncError,
+	InvalidNameError,
 	InvalidPathError,
 	NotFoundError,
 	PermissionError,
@@ -359,8 +360,8 @@ describe('errors', () => {
 		{ dropbox: 'insufficient_quota on copy', action: (dropbox) => dropbox.copy('file.txt', 'copy.txt'), expected: StorageFullError },
 		{ dropbox: 'path/no_write_permission on upload', action: (dropbox) => dropbox.write('Read Only/x.txt', bufferStream('x')), expected: PermissionError },
 		{ dropbox: 'path_write/no_write_permission on delete', action: (dropbox) => dropbox.delete('Read Only/kept.txt'), expected: PermissionError },
-		{ dropbox: 'path/disallowed_name on upload', action: (dropbox) => dropbox.write('desktop.ini', bufferStream('x')), expected: InvalidPathError },
-		{ dropbox: 'path/malformed_path on upload', action: (dropbox) => dropbox.write('ends with space ', bufferStream('x')), expected: InvalidPathError },
+		{ dropbox: 'path/disallowed_name on upload', action: (dropbox) => dropbox.write('desktop.ini', bufferStream('x')), expected: InvalidNameError },
+		{ dropbox: 'path/malformed_path on upload', action: (dropbox) => dropbox.write('ends with space ', bufferStream('x')), expected: InvalidNameError },
 		{ dropbox: 'cant_move_folder_into_itself', action: (dropbox) => dropbox.move('folder', 'folder/inner/folder'), expected: InvalidPathError },
 	];
 

@@ -159,8 +159,10 @@ describe('local provider', () => {
 	});
 
 	describe('atomic writes', () => {
+		/** The root's entries, with any file still staged in the engine's own folder named as `staged:<name>`. */
 		async function onDisk(root: string): Promise<string[]> {
-			return (await fs.readdir(root)).sort();
+			const staged = (await fs.readdir(path.join(root, '.cloudsync', 'tmp')).catch(() => [])).map((name) => `staged:${name}`);
+			return [...(await fs.readdir(root)).filter((name) => name !== '.cloudsync'), ...staged].sort();
 		}
 
 		it('leaves the old file in place while a slow stream is written, and shows no temp file', async () => {
@@ -175,9 +177,9 @@ describe('local provider', () => {
 			await firstConsumed;
 			await new Promise((resolve) => setTimeout(resolve, 20));
 			expect(await fs.readFile(path.join(root, 'f.txt'), 'utf8')).toBe('old content');
-			// The new bytes are going to a temp file beside it, which the listing hides.
+			// The new bytes are going to a file staged in the engine's own folder, never beside it.
 			const during = await onDisk(root);
-			expect(during).toHaveLength(2);
+			expect(during).toEqual(['f.txt', expect.stringMatching(/^staged:/)]);
 			expect(await listedPaths(provider)).toEqual(['f.txt']);
 			release();
 			await writing;

@@ -1,7 +1,7 @@
 import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { auth as googleAuth, drive as createDriveClient, type drive_v3 } from '@googleapis/drive';
-import type { Capabilities, Change, ChangePage, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, WriteOptions } from '../types';
+import type { Capabilities, Change, ChangePage, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, WriteOptions } from '../types';
 import {
 	AlreadyExistsError,
 	AuthenticationError,
@@ -367,6 +367,24 @@ export function rootUrlFor(apiBaseUrl: string | undefined): string {
  * breadth-first with up to 50 folders per query; uploads are multipart when small and resumable
  * (driven by hand, the Node client has none) when large.
  */
+/**
+ * Drive allows "/" in a name and "." or ".." as a whole name, which no path can hold: they are read as
+ * the look-alikes rclone uses (／ and ．), so such a file syncs instead of failing every run. A file
+ * found under its look-alike keeps its Drive name; one created from a path keeps the look-alike.
+ */
+export function pathName(driveName: string): string {
+	if (driveName === '.' || driveName === '..') return driveName.replace(/\./g, '．');
+	return driveName.includes('/') ? driveName.replace(/\//g, '／') : driveName;
+}
+
+/** The Drive names that read as `name`, other than itself. */
+function driveSpellings(name: string): string[] {
+	const spellings: string[] = [];
+	if (name.includes('／')) spellings.push(name.replace(/／/g, '/'));
+	if (name === '．' || name === '．．') spellings.push(name.replace(/．/g, '.'));
+	return spellings;
+}
+
 export class GoogleDriveProvider implements Provider {
 	readonly name = 'google-drive';
 	readonly capabilities: Capabilities = {
@@ -443,6 +461,33 @@ export class GoogleDriveProvider implements Provider {
 		}
 	}
 
+	recovery(): string {
+		return this.options.trash === false
+			? 'deleted files are deleted for good (Delete Permanently is set); replaced files keep their earlier versions in Google Drive\'s version history'
+			: "deleted files are in the Google Drive trash (30 days); replaced files keep their earlier versions in Google Drive's version history";
+	}
+
+	/** The account (or shared drive) and the folder ids from its top down to the root: one folder may have many names, never two ids. */
+	async locate(): Promise<RootLocation> {
+		const chain: string[] = [];
+		const names: string[] = [];
+		const seen = new Set<string>();
+		for (let id: string | undefined = this.root; id && !seen.has(id); ) {
+			seen.add(id);
+			const fileId: string = id;
+			const { data }: { data: drive_v3.Schema$File } = await this.call('', () => this.api.files.get({ fileId, fields: 'id,name,parents', supportsAllDrives: true }));
+			chain.unshift(data.id!);
+			names.unshift(data.name ?? data.id!);
+			id = data.parents?.[0] ?? undefined;
+		}
+		let namespace = `drive:shared:${this.driveId}`;
+		if (!this.driveId) {
+			const { data } = await this.call('', () => this.api.about.get({ fields: 'user(permissionId)' }));
+			namespace = `drive:user:${data.user?.permissionId}`;
+		}
+		return { namespace, chain, names, caseInsensitive: false };
+	}
+
 	// -------------------------------------------------------------------------------------------
 	// Requests
 
@@ -495,17 +540,17 @@ export class GoogleDriveProvider implements Provider {
 
 	/** The name a file has below the root: exported Google Docs get their format's extension; other Google types are left out. */
 	private displayName(file: drive_v3.Schema$File): string | undefined {
-		if (!isGoogleApps(file)) return file.name ?? undefined;
+		if (!isGoogleApps(file)) return file.name == null ? undefined : pathName(file.name);
 		const format = this.exportFormat(file.mimeType ?? '');
-		return format && `${file.name}.${format.extension}`;
+		return format && `${pathName(file.name ?? '')}.${format.extension}`;
 	}
 
-	/** Drive names an entry named `name` may have: itself, and a Google Doc's name without its export extension. */
+	/** Drive names an entry named `name` may have: itself, a Google Doc's name without its export extension, and the Drive spelling of a translated name. */
 	private driveNamesFor(name: string): string[] {
-		const names = new Set([name]);
+		const names = new Set([name, ...driveSpellings(name)]);
 		for (const mimeType of Object.keys(EXPORTS)) {
 			const stripped = this.withoutExtension(mimeType, name);
-			if (stripped) names.add(stripped);
+			if (stripped) for (const spelling of [stripped, ...driveSpellings(stripped)]) names.add(spelling);
 		}
 		return [...names];
 	}
@@ -1062,7 +1107,7 @@ export class GoogleDriveProvider implements Provider {
 			this.outside.add(id);
 			return undefined;
 		}
-		const path = joinPath(parent, folder.name ?? '');
+		const path = joinPath(parent, pathName(folder.name ?? ''));
 		this.known.set(id, { path, isDir: true });
 		return path;
 	}

@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Dropbox, DropboxAuth, DropboxResponseError, type DropboxRequestOptions, type files } from 'dropbox';
-import type { Capabilities, Change, ChangePage, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, WriteOptions } from '../types';
+import type { Capabilities, Change, ChangePage, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, WriteOptions } from '../types';
 import {
 	AlreadyExistsError,
 	AuthenticationError,
 	CloudSyncError,
 	CursorExpiredError,
+	InvalidNameError,
 	InvalidPathError,
 	NotEmptyError,
 	NotFoundError,
@@ -18,7 +19,7 @@ import {
 } from '../errors';
 import { Pacer, classifyError, parseRetryAfter } from '../pacer';
 import { createHasher, measure, type MeasuringStream } from '../hashing';
-import { baseName, joinPath, matchKey, normalizeRelativePath, parentPath } from '../paths';
+import { baseName, hasControlCharacter, joinPath, matchKey, normalizeRelativePath, parentPath } from '../paths';
 
 const MiB = 1024 * 1024;
 /** content_hash blocks, and the unit upload-session chunks must be a multiple of. */
@@ -179,7 +180,7 @@ function routeError(failure: unknown, context: CallContext, cause: unknown): Err
 		return new PermissionError(`Dropbox does not allow this account to change ${path} (${summary})`, { cause });
 	}
 	if (has('malformed_path', 'disallowed_name')) {
-		return new InvalidPathError(path, `Dropbox does not accept this name (${summary})`, 'Rename the file: Dropbox refuses names such as desktop.ini, names ending in a space, and backslashes.');
+		return new InvalidNameError(path, `Dropbox does not accept this name (${summary}); it refuses names such as desktop.ini, names ending in a space, and backslashes`, { cause });
 	}
 	if (has('content_hash_mismatch')) return new VerificationError(`The bytes Dropbox received for ${path} do not match what was sent`, { cause });
 	return new CloudSyncError(`Dropbox refused the operation on ${path} (${summary || 'unknown error'})`, { cause });
@@ -533,6 +534,26 @@ export class DropboxProvider implements Provider {
 		const metadata: Metadata = await this.call({ path: relative }, (o) => this.client.filesGetMetadata({ path: this.toRemote(relative) }, o));
 		if (metadata['.tag'] === 'deleted') throw new NotFoundError(relative);
 		return this.entryOf(metadata);
+	}
+
+	/** Names Dropbox refuses, known before a write is tried. */
+	nameProblem(name: string): string | undefined {
+		if (name.endsWith(' ')) return 'Dropbox does not allow a name ending in a space';
+		if (name.includes('\\')) return 'Dropbox does not allow a backslash in a name';
+		if (hasControlCharacter(name)) return 'Dropbox does not allow control characters in a name';
+		if (name === '.' || name === '..') return `"${name}" is not a file name on Dropbox`;
+		return undefined;
+	}
+
+	recovery(): string {
+		return "deleted and replaced files can be restored from Dropbox's deleted files and version history (30 days, longer on some plans)";
+	}
+
+	/** The account and the root's path: Dropbox compares names without case. */
+	async locate(): Promise<RootLocation> {
+		const account = await this.call({ path: '' }, (o) => this.client.usersGetCurrentAccount(o));
+		const names = this.rootPath.split('/').filter(Boolean);
+		return { namespace: `dropbox:${account.account_id}`, chain: names, names, caseInsensitive: true };
 	}
 
 	async hash(path: string, types: HashType[]): Promise<Hashes> {

@@ -1,12 +1,14 @@
 import { promises as fs, constants as fsConstants, lstatSync, type Dirent, type Stats } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import * as nodePath from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
-import type { Capabilities, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, WriteOptions } from '../types';
+import type { Capabilities, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, WriteOptions } from '../types';
 import { HASH_TYPES } from '../types';
 import {
+	InvalidNameError,
 	VerificationError,
 	AlreadyExistsError,
 	CloudSyncError,
@@ -15,7 +17,8 @@ import {
 	NotFoundError,
 	TransientError,
 } from '../errors';
-import { normalizeRelativePath, parentPath, joinPath, matchKey } from '../paths';
+import { normalizeRelativePath, parentPath, joinPath, matchKey, fileStamp, hasControlCharacter } from '../paths';
+import { STATE_FOLDER } from '../filters';
 import { hashStream, measure } from '../hashing';
 
 export interface LocalProviderOptions {
@@ -25,17 +28,54 @@ export interface LocalProviderOptions {
 	createRoot?: boolean;
 	/** When set, the root must lie inside one of these folders (n8n's N8N_RESTRICT_FILE_ACCESS_TO). */
 	allowedRoots?: string[];
+	/**
+	 * Days a deleted or replaced file stays recoverable in `.cloudsync/trash/<run time>/` inside the
+	 * root before a later run purges it (default 30); 0 deletes for good.
+	 */
+	trashDays?: number;
+	/** Whose file-name rules apply; this machine's unless a test says otherwise. */
+	platform?: NodeJS.Platform;
+	/** The clock, for the trash folder's name; tests fix it. */
+	now?: () => number;
 }
 
-const TEMP_MARKER = '.cloudsync-tmp-';
+/** Where writes are staged before they are renamed into place: inside the engine's own folder, which no listing of the engine ever syncs. */
+const TEMP_FOLDER = `${STATE_FOLDER}/tmp`;
+const TRASH_FOLDER = `${STATE_FOLDER}/trash`;
+const DEFAULT_TRASH_DAYS = 30;
+/** A staged file of another machine's run that has not been touched for this long belongs to a run that died. */
+const STALE_TEMP_MS = 60 * 60 * 1000;
+const DAY_MS = 86_400_000;
+export const HOST_TAG = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
 const SYMLINK_HINT = 'Links leading outside the chosen folder are never followed; sync the link target itself, or enable following links inside the folder.';
 // Listing stats each entry synchronously, this many between yields to the event loop: a thread-pool
 // round trip per lstat costs ten times the call itself, and 256 calls block for well under a millisecond.
 const STAT_BATCH = 256;
 const READ_CHUNK = 1024 * 1024;
+const MAX_NAME_BYTES = 255;
+const WINDOWS_FORBIDDEN = /[<>:"\\|?*]/;
+const WINDOWS_DEVICE = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$/i;
 
-function isTempName(name: string): boolean {
-	return name.startsWith('.') && name.includes(TEMP_MARKER);
+/** Why a disk cannot hold this name (one path segment), or undefined when it can. */
+export function localNameProblem(name: string, platform: NodeJS.Platform = process.platform): string | undefined {
+	if (name === '.' || name === '..') return `"${name}" is not a file name on a disk`;
+	if (name.includes('\0')) return 'it holds a NUL character';
+	if (Buffer.byteLength(name) > MAX_NAME_BYTES) return `it is ${Buffer.byteLength(name)} bytes long, more than the ${MAX_NAME_BYTES} a disk allows`;
+	if (platform === 'win32') {
+		if (WINDOWS_FORBIDDEN.test(name) || hasControlCharacter(name)) return 'Windows does not allow \\ / : * ? " < > | or control characters in names';
+		if (WINDOWS_DEVICE.test(name)) return `Windows reserves the name ${name.split('.')[0]}`;
+		if (/[. ]$/.test(name)) return 'Windows drops a trailing dot or space, which would make it another name';
+	}
+	return undefined;
+}
+
+function processAlive(pid: number): boolean {
+	try {
+		process.kill(pid, 0);
+		return true;
+	} catch (error) {
+		return (error as NodeJS.ErrnoException).code === 'EPERM';
+	}
 }
 
 function isInside(root: string, candidate: string): boolean {
@@ -60,6 +100,9 @@ function mapError(error: unknown, path: string): Error {
 			return new AlreadyExistsError(path, { cause: error });
 		case 'ENOTEMPTY':
 			return new NotEmptyError(path, { cause: error });
+		case 'ENAMETOOLONG':
+		case 'EILSEQ':
+			return new InvalidNameError(path, 'the disk refuses this name (too long, or not valid for its file system)', { cause: error });
 		case 'EACCES':
 		case 'EPERM':
 			return new CloudSyncError(`Permission denied: ${path}`, {
@@ -87,20 +130,20 @@ export class LocalProvider implements Provider {
 	readonly name = 'local';
 	readonly capabilities: Capabilities;
 
-	/**
-	 * Real folders inside the root that this instance already checked or created, so a many-file sync
-	 * does not repeat realpath and mkdir per file. Instances live for one execution; deleting or
-	 * moving a folder through them forgets it.
-	 */
-	private readonly knownFolders = new Set<string>();
-	private readonly tempPrefix = `${process.pid.toString(36)}-${randomBytes(3).toString('hex')}-`;
+	/** Names staged files of this instance: the machine, the process (so a later run can tell a dead run's leftovers), a random part. */
+	private readonly tempPrefix = `${HOST_TAG}-${process.pid.toString(36)}-${randomBytes(3).toString('hex')}-`;
 	private tempCounter = 0;
+	private readonly trashDays: number;
+	/** This run's trash folder, named for when the instance was opened. */
+	private readonly trashStamp: string;
 
 	private constructor(
 		readonly root: string,
 		caseInsensitive: boolean,
 		private readonly options: LocalProviderOptions,
 	) {
+		this.trashDays = options.trashDays ?? DEFAULT_TRASH_DAYS;
+		this.trashStamp = fileStamp(options.now?.() ?? Date.now());
 		this.capabilities = {
 			hashTypes: ['sha1', 'sha256', 'md5', 'dropbox', 'quickxor'],
 			listedHashTypes: [],
@@ -157,24 +200,20 @@ export class LocalProvider implements Provider {
 
 	/**
 	 * The absolute name of `path`; its nearest existing ancestor must resolve inside the root, and
-	 * when links are skipped no folder on the way may be a link.
+	 * when links are skipped no folder on the way may be a link. Checked on every call, never
+	 * remembered: a folder can be replaced by a link while a run goes on.
 	 */
 	private async resolve(path: string): Promise<{ relative: string; absolute: string }> {
 		const relative = normalizeRelativePath(path);
+		for (const name of relative === '' ? [] : relative.split('/')) {
+			const problem = localNameProblem(name, this.platform);
+			if (problem) throw new InvalidNameError(relative, problem);
+		}
 		const absolute = relative === '' ? this.root : nodePath.join(this.root, ...relative.split('/'));
 		let probe = nodePath.dirname(absolute);
-		while (isInside(this.root, probe) && probe !== this.root && !this.knownFolders.has(probe)) {
+		while (isInside(this.root, probe) && probe !== this.root) {
 			try {
-				const real = await fs.realpath(probe);
-				if (!isInside(this.root, real)) {
-					throw new InvalidPathError(path, 'a symbolic link in it points outside the root folder', SYMLINK_HINT);
-				}
-				// The root is a real path, so a different answer means a link, or only another spelling of the
-				// same names on a case-insensitive disk: lstat tells which.
-				if (real !== probe && this.options.symlinks !== 'follow' && (await this.linkBetweenRootAnd(probe))) {
-					throw new InvalidPathError(path, 'a folder in it is a symbolic link, and links are skipped', SYMLINK_HINT);
-				}
-				if (real === probe) this.knownFolders.add(probe);
+				await this.verifyFolder(probe, path);
 				break;
 			} catch (error) {
 				if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw mapError(error, path);
@@ -182,6 +221,24 @@ export class LocalProvider implements Provider {
 			}
 		}
 		return { relative, absolute };
+	}
+
+	private get platform(): NodeJS.Platform {
+		return this.options.platform ?? process.platform;
+	}
+
+	/** Throws unless `folder`, an existing folder, resolves inside the root (and, when links are skipped, through no link). */
+	private async verifyFolder(folder: string, forPath: string): Promise<void> {
+		if (folder === this.root) return;
+		const real = await fs.realpath(folder);
+		if (!isInside(this.root, real)) {
+			throw new InvalidPathError(forPath, 'a symbolic link in it points outside the root folder', SYMLINK_HINT);
+		}
+		// The root is a real path, so a different answer means a link, or only another spelling of the
+		// same names on a case-insensitive disk: lstat tells which.
+		if (real !== folder && this.options.symlinks !== 'follow' && (await this.linkBetweenRootAnd(folder))) {
+			throw new InvalidPathError(forPath, 'a folder in it is a symbolic link, and links are skipped', SYMLINK_HINT);
+		}
 	}
 
 	/** Whether `absolute`, an existing folder below the root, or one of its ancestors below the root is a link. */
@@ -232,8 +289,10 @@ export class LocalProvider implements Provider {
 			}
 			const entries: Entry[] = [];
 			for (let i = 0; i < dirents.length; i += STAT_BATCH) {
-				const batch = dirents.slice(i, i + STAT_BATCH).filter((dirent) => !isTempName(dirent.name));
+				const batch = dirents.slice(i, i + STAT_BATCH);
 				for (const dirent of batch) {
+					// The engine's own folder (staged writes, trash, lock, state) is never synced from any side; listed by name it is there.
+					if (folder.relative === '' && dirent.name === STATE_FOLDER) continue;
 					const entry = dirent.isSymbolicLink() ? await this.statLink(folder, dirent, visited) : this.statChild(folder, dirent);
 					if (entry) entries.push(entry);
 				}
@@ -315,7 +374,7 @@ export class LocalProvider implements Provider {
 		const { relative, absolute } = await this.resolve(path);
 		if (relative === '') throw new InvalidPathError(path, 'cannot write over the root folder');
 		await this.ensureFolder(nodePath.dirname(absolute), relative);
-		const temp = this.tempNameFor(absolute);
+		const temp = await this.stagingName();
 		const measured = measure(content, options.hashTypes ?? [], { size: options.size });
 		try {
 			await pipeline(measured, createWriteStream(temp, { flags: 'wx' }), { signal: options.signal });
@@ -332,34 +391,85 @@ export class LocalProvider implements Provider {
 		return { path: relative, isDir: false, size: measured.bytes, modTime, hashes: measured.hashes };
 	}
 
-	private tempNameFor(absolute: string): string {
-		const name = nodePath.basename(absolute).slice(0, 64);
-		return nodePath.join(nodePath.dirname(absolute), `.${name}${TEMP_MARKER}${this.tempPrefix}${(this.tempCounter++).toString(36)}`);
+	/**
+	 * A new file in the engine's own folder to stage a write in. Its name can never be a user's file
+	 * name, and no listing hides anything for it: a cloud file named like it is a file like any other.
+	 */
+	private async stagingName(): Promise<string> {
+		const folder = await this.workFolder(TEMP_FOLDER);
+		return nodePath.join(folder, `${this.tempPrefix}${(this.tempCounter++).toString(36)}`);
 	}
 
-	/** Renames `temp` over `absolute`; over a folder, rename fails with EISDIR, which maps to AlreadyExistsError. */
+	/** `.cloudsync/<sub>` inside the root, created when missing; never a link, so nothing it holds can lie outside the root. */
+	private async workFolder(sub: string): Promise<string> {
+		const absolute = nodePath.join(this.root, ...sub.split('/'));
+		await this.ensureFolder(absolute, sub);
+		return absolute;
+	}
+
+	/**
+	 * Renames the staged `temp` over `absolute`, after checking again, at this moment, that the target's
+	 * folder still lies inside the root: Node has no openat(), so the check is repeated right before the
+	 * rename rather than trusted from earlier. What it replaces goes to the trash first.
+	 */
 	private async replace(temp: string, absolute: string, relative: string): Promise<void> {
 		try {
+			await this.verifyFolder(nodePath.dirname(absolute), relative);
+			await this.keepReplaced(absolute, relative);
 			await fs.rename(temp, absolute);
 		} catch (error) {
 			throw mapError(error, relative);
 		}
 	}
 
-	private forgetFolders(absolute: string): void {
-		for (const folder of this.knownFolders) {
-			if (isInside(absolute, folder)) this.knownFolders.delete(folder);
+	/** A file about to be replaced is linked into this run's trash (the rename that replaces it stays atomic). */
+	private async keepReplaced(absolute: string, relative: string): Promise<void> {
+		if (!this.recoverable(relative)) return;
+		const existing = await fs.lstat(absolute).catch(() => undefined);
+		if (!existing?.isFile()) return;
+		const kept = await this.trashPathFor(relative);
+		await fs.link(absolute, kept).catch((error: NodeJS.ErrnoException) => {
+			if (error.code === 'EXDEV' || error.code === 'EPERM' || error.code === 'ENOTSUP') return fs.copyFile(absolute, kept);
+			throw error;
+		});
+	}
+
+	/** Whether a deletion or overwrite of `relative` is kept: the engine's own files (lock, state, staging) are not. */
+	private recoverable(relative: string): boolean {
+		return this.trashDays > 0 && relative !== STATE_FOLDER && !relative.startsWith(`${STATE_FOLDER}/`);
+	}
+
+	/** Where `relative` goes in this run's trash; a second deletion of one path in a run gets a numbered name. */
+	private async trashPathFor(relative: string): Promise<string> {
+		const folder = await this.workFolder(`${TRASH_FOLDER}/${this.trashStamp}`);
+		const parts = relative.split('/');
+		const dir = nodePath.join(folder, ...parts.slice(0, -1));
+		await this.ensureFolder(dir, relative);
+		const name = parts[parts.length - 1];
+		for (let n = 1; ; n++) {
+			const candidate = nodePath.join(dir, n === 1 ? name : `${name} (${n})`);
+			if (!(await fs.lstat(candidate).catch(() => undefined))) return candidate;
 		}
 	}
 
+	/** Creates `absolute` and the folders above it one at a time, each checked to lie inside the root before anything is made in it. */
 	private async ensureFolder(absolute: string, forPath: string): Promise<void> {
-		if (this.knownFolders.has(absolute)) return;
 		try {
-			await fs.mkdir(absolute, { recursive: true });
+			const stats = await fs.lstat(absolute);
+			if (!stats.isDirectory() && !(stats.isSymbolicLink() && this.options.symlinks === 'follow')) throw new AlreadyExistsError(parentPath(forPath));
+			await this.verifyFolder(absolute, forPath);
+			return;
 		} catch (error) {
-			throw mapError(error, parentPath(forPath));
+			if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw mapError(error, parentPath(forPath));
 		}
-		this.knownFolders.add(absolute);
+		if (!isInside(this.root, absolute) || absolute === this.root) throw new NotFoundError(parentPath(forPath));
+		await this.ensureFolder(nodePath.dirname(absolute), forPath);
+		try {
+			await fs.mkdir(absolute);
+		} catch (error) {
+			if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw mapError(error, parentPath(forPath));
+		}
+		await this.verifyFolder(absolute, forPath).catch((error) => Promise.reject(mapError(error, parentPath(forPath))));
 	}
 
 	async mkdir(path: string): Promise<void> {
@@ -374,11 +484,13 @@ export class LocalProvider implements Provider {
 		if (relative === '') throw new InvalidPathError(path, 'refusing to delete the root folder');
 		try {
 			const stats = await fs.lstat(absolute);
-			if (stats.isDirectory()) {
-				this.forgetFolders(absolute);
-				await (options.recursive ? fs.rm(absolute, { recursive: true }) : fs.rmdir(absolute));
+			await this.verifyFolder(nodePath.dirname(absolute), relative);
+			if (stats.isDirectory() && !options.recursive) {
+				await fs.rmdir(absolute);
+			} else if (this.recoverable(relative)) {
+				await fs.rename(absolute, await this.trashPathFor(relative));
 			} else {
-				await fs.unlink(absolute);
+				await (stats.isDirectory() ? fs.rm(absolute, { recursive: true }) : fs.unlink(absolute));
 			}
 		} catch (error) {
 			throw mapError(error, relative);
@@ -404,7 +516,8 @@ export class LocalProvider implements Provider {
 				existing.dev === source.stats.dev &&
 				matchKey(source.relative, true) === matchKey(target.relative, true);
 			if (existing?.isDirectory() && !caseOnlyRename) throw new AlreadyExistsError(target.relative);
-			if (source.stats.isDirectory()) this.forgetFolders(source.absolute);
+			await this.verifyFolder(nodePath.dirname(target.absolute), target.relative);
+			if (!caseOnlyRename) await this.keepReplaced(target.absolute, target.relative);
 			await fs.rename(source.absolute, target.absolute);
 		} catch (error) {
 			throw mapError(error, target.relative);
@@ -428,7 +541,7 @@ export class LocalProvider implements Provider {
 		const target = await this.resolve(to);
 		if (target.relative === '') throw new InvalidPathError(to, 'cannot copy over the root folder');
 		await this.ensureFolder(nodePath.dirname(target.absolute), target.relative);
-		const temp = this.tempNameFor(target.absolute);
+		const temp = await this.stagingName();
 		const modTime = modTimeOf(origin.stats);
 		try {
 			await fs.copyFile(origin.absolute, temp, fsConstants.COPYFILE_FICLONE);
@@ -443,6 +556,70 @@ export class LocalProvider implements Provider {
 			throw mapError(error, target.relative);
 		}
 		return { path: target.relative, isDir: false, size: origin.stats.size, modTime, hashes: {} };
+	}
+
+	nameProblem(name: string): string | undefined {
+		return localNameProblem(name, this.platform);
+	}
+
+	/** Where this side's deletions and overwrites can be recovered from, for reports. */
+	recovery(): string {
+		if (this.trashDays <= 0) return `deleted and replaced files are deleted for good (${this.root})`;
+		return `deleted and replaced files are kept in ${nodePath.join(this.root, ...TRASH_FOLDER.split('/'), this.trashStamp)} for ${this.trashDays} days`;
+	}
+
+	/**
+	 * Before a run writes here: removes what runs that died left staged (not a live run's: a file of
+	 * this machine whose process still runs, or of another machine touched in the last hour), and
+	 * trash folders older than the retention. Says what it removed.
+	 */
+	async housekeeping(): Promise<string[]> {
+		const notes: string[] = [];
+		const staging = nodePath.join(this.root, ...TEMP_FOLDER.split('/'));
+		let files = 0;
+		let bytes = 0;
+		if (await this.isWorkFolder(staging)) {
+			const now = Date.now();
+			for (const name of await fs.readdir(staging)) {
+				const [host, pid] = name.split('-');
+				const full = nodePath.join(staging, name);
+				const stats = await fs.lstat(full).catch(() => undefined);
+				if (!stats) continue;
+				const live = host === HOST_TAG ? processAlive(Number.parseInt(pid, 36)) : now - stats.mtimeMs < STALE_TEMP_MS;
+				if (live) continue;
+				await fs.rm(full, { recursive: true, force: true });
+				files++;
+				bytes += stats.size;
+			}
+		}
+		if (files > 0) notes.push(`removed ${files} partly written file(s) (${bytes} bytes) that interrupted runs left in ${TEMP_FOLDER}`);
+		const trash = nodePath.join(this.root, ...TRASH_FOLDER.split('/'));
+		if (this.trashDays > 0 && (await this.isWorkFolder(trash))) {
+			const cutoff = (this.options.now?.() ?? Date.now()) - this.trashDays * DAY_MS;
+			const expired = (await fs.readdir(trash)).filter((name) => {
+				const time = Date.parse(`${name.slice(0, 10)}T${name.slice(11).replace(/-/g, ':')}Z`);
+				return Number.isFinite(time) && time < cutoff;
+			});
+			for (const name of expired) await fs.rm(nodePath.join(trash, name), { recursive: true, force: true });
+			if (expired.length > 0) notes.push(`purged ${expired.length} trash folder(s) older than ${this.trashDays} days from ${TRASH_FOLDER}`);
+		}
+		return notes;
+	}
+
+	/** Whether `absolute` is an existing folder of the engine's, reached through no link. */
+	private async isWorkFolder(absolute: string): Promise<boolean> {
+		try {
+			await this.verifyFolder(absolute, nodePath.relative(this.root, absolute));
+			return (await fs.realpath(absolute)) === absolute;
+		} catch {
+			return false;
+		}
+	}
+
+	/** The root's real path (links resolved when opened): two spellings of one folder are one location. */
+	async locate(): Promise<RootLocation> {
+		const names = this.root.split(nodePath.sep).filter(Boolean);
+		return { namespace: 'local', chain: names, names, caseInsensitive: this.capabilities.caseInsensitive };
 	}
 
 	async hash(path: string, types: HashType[]): Promise<Hashes> {

@@ -429,6 +429,8 @@ export interface DriveEmulatorOptions {
 export class DriveEmulator {
 	readonly server: EmulatorServer;
 	readonly myDriveRootId: string;
+	/** The account's id as about.get names it: one emulator is one account. */
+	readonly permissionId: string;
 	/** Every chunk and status query sent to a resumable session, in order. */
 	readonly uploads: UploadLogEntry[] = [];
 	/** Caps every files.list page below the requested size, as Drive may return short pages. */
@@ -449,6 +451,7 @@ export class DriveEmulator {
 		this.server = new EmulatorServer((request, response, context) => this.handle(request, response, context), renderDriveFault, options.seed);
 		this.tokenLifetimeSeconds = options.tokenLifetimeSeconds ?? 3600;
 		this.myDriveRootId = this.newId('root');
+		this.permissionId = this.newId('user');
 		this.store({ id: this.myDriveRootId, name: 'My Drive', mimeType: FOLDER_MIME, parents: [], isRoot: true });
 	}
 
@@ -773,6 +776,7 @@ export class DriveEmulator {
 		if (uploadRoute) return this.upload(uploadRoute[1] && decodeURIComponent(uploadRoute[1]), method, request, response, params);
 		if (path === '/drive/v3/changes/startPageToken' && method === 'GET') return this.startPageToken(params, response);
 		if (path === '/drive/v3/changes' && method === 'GET') return this.changes(params, response);
+		if (path === '/drive/v3/about' && method === 'GET') return sendJson(response, 200, { kind: 'drive#about', user: { kind: 'drive#user', displayName: 'Emulated User', permissionId: this.permissionId, me: true } });
 		throw new DriveApiError(404, 'notFound', `No such method: ${method} ${path}`);
 	}
 

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { auth, files } from 'dropbox';
+import type { auth, files, users } from 'dropbox';
 import { createHasher } from '../../lib/hashing';
 import { EmulatorServer, readBody, sendBody, sendJson, type FaultRule, type LoggedRequest, type RequestContext } from './server';
 
@@ -202,6 +202,13 @@ function writeHttpError(response: ServerResponse, error: HttpError): void {
 	response.end(error.body);
 }
 
+/** Under a `short-listing` fault a listing page keeps 60% of its entries and says there is no more. */
+function cutShort<R>(call: Call, result: R): R {
+	if (call.context.fault?.kind !== 'short-listing' || !result || typeof result !== 'object' || !('has_more' in result)) return result;
+	const page = result as unknown as files.ListFolderResult;
+	return { ...page, entries: page.entries.slice(0, Math.ceil(page.entries.length * 0.6)), has_more: false } as unknown as R;
+}
+
 /** HTTP-level faults in Dropbox's documented shapes. */
 function renderFault(fault: FaultRule, response: ServerResponse): void {
 	const retryAfter = fault.retryAfterSeconds ?? 1;
@@ -249,6 +256,8 @@ type RouteHandler = (call: Call) => Promise<void>;
 export class DropboxEmulator {
 	readonly server: EmulatorServer;
 	readonly credentials: DropboxAppCredentials;
+	/** One emulator is one account. */
+	readonly accountId = `dbid:${token(20)}`;
 	quotaBytes: number;
 	usedBytes = 0;
 	/** 429 too_many_write_operations answers caused by write contention (not by injected faults). */
@@ -280,6 +289,7 @@ export class DropboxEmulator {
 		this.contentionRetryAfterSeconds = options.contentionRetryAfterSeconds ?? 1;
 		this.unorderedListings = options.unorderedListings ?? false;
 		this.routes = {
+			'users/get_current_account': this.rpc((): Pick<users.FullAccount, 'account_id' | 'email' | 'country'> => ({ account_id: this.accountId, email: 'user@example.invalid', country: 'US' })),
 			'files/list_folder': this.rpc((arg: files.ListFolderArg): files.ListFolderResult => this.listFolder(arg)),
 			'files/list_folder/continue': this.rpc((arg: files.ListFolderContinueArg): files.ListFolderResult => this.listContinue(arg)),
 			'files/list_folder/get_latest_cursor': this.rpc(
@@ -428,11 +438,13 @@ export class DropboxEmulator {
 		return async (call) => {
 			let arg: A;
 			try {
-				arg = JSON.parse(call.body.toString('utf8')) as A;
+				// Functions without arguments (users/get_current_account) are called with no body, or "null".
+				const text = call.body.toString('utf8');
+				arg = (text === '' ? null : JSON.parse(text)) as A;
 			} catch {
 				throw badRequest(call.route, 'request body: could not decode input as JSON');
 			}
-			this.reply(call, await run(arg));
+			this.reply(call, cutShort(call, await run(arg)));
 		};
 	}
 

@@ -13,7 +13,8 @@ export type FaultKind =
 	| 'unavailable' // 503
 	| 'reset' // the connection is dropped part-way through the response body
 	| 'truncate' // the body is cut short, with a Content-Length that agrees, so only a size or hash check notices
-	| 'slow'; // the response is delayed
+	| 'slow' // the response is delayed
+	| 'short-listing'; // a listing page loses its tail and its next-page token, so the listing looks complete
 
 export interface FaultRule {
 	/** Matched against "METHOD /path" (without the query string); all requests when absent. */

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { ICredentialDataDecryptedObject, INode, INodeParameters } from 'n8n-workflow';
-import { LocalProvider, type Provider } from '../../lib';
+import { LocalProvider, NotFoundError, type Entry, type Provider } from '../../lib';
 import { GoogleDriveProvider } from '../../lib/providers/drive';
 import { DropboxProvider } from '../../lib/providers/dropbox';
 import { DriveEmulator } from '../emulators/drive';
@@ -18,13 +18,27 @@ export async function put(provider: Provider, path: string, content: string, mod
 /** Every file below the root (the engine's own `.cloudsync` folder aside) as path → sha256, read back through the provider. */
 export async function tree(provider: Provider, options: { withState?: boolean } = {}): Promise<Record<string, string>> {
 	const files: Record<string, string> = {};
-	for await (const entry of provider.list('', { recursive: true })) {
+	// A local folder leaves its `.cloudsync` out of a listing of the whole tree; named, it is listed.
+	const listings = [provider.list('', { recursive: true }), ...(options.withState ? [listOrNothing(provider, '.cloudsync')] : [])];
+	for await (const entry of merged(listings)) {
 		if (entry.isDir || (!options.withState && entry.path.startsWith('.cloudsync/'))) continue;
 		const hash = createHash('sha256');
 		for await (const chunk of await provider.read(entry.path)) hash.update(chunk as Buffer);
 		files[entry.path.normalize('NFC')] = hash.digest('hex');
 	}
 	return Object.fromEntries(Object.entries(files).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+async function* listOrNothing(provider: Provider, path: string): AsyncIterable<Entry> {
+	try {
+		yield* provider.list(path, { recursive: true });
+	} catch (error) {
+		if (!(error instanceof NotFoundError)) throw error;
+	}
+}
+
+async function* merged(listings: AsyncIterable<Entry>[]): AsyncIterable<Entry> {
+	for (const listing of listings) yield* listing;
 }
 
 export const sha = (content: string) => createHash('sha256').update(content).digest('hex');
@@ -108,4 +122,19 @@ export async function cloudBackend(): Promise<Backend> {
 			await dropbox.server.stop();
 		},
 	};
+}
+
+/** A Drive and a Dropbox emulator for the enclosing describe block: started before its tests, stopped after them. */
+export function emulatorsForBlock(seed: number): { drive: DriveEmulator; dropbox: DropboxEmulator } {
+	const emulators = {} as { drive: DriveEmulator; dropbox: DropboxEmulator };
+	beforeAll(async () => {
+		emulators.drive = new DriveEmulator();
+		await emulators.drive.start();
+		emulators.dropbox = await DropboxEmulator.start({ seed });
+	});
+	afterAll(async () => {
+		await emulators.drive.server.stop();
+		await emulators.dropbox.server.stop();
+	});
+	return emulators;
 }

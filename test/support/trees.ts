@@ -31,11 +31,13 @@ export async function writeTree(root: string, files: Record<string, string | Buf
 }
 
 /** Every file under root as path → sha1 of its content, and every folder as path → "dir". */
-export async function readTree(root: string): Promise<Record<string, string>> {
+/** The user's files below `root` as path → sha1 ('dir' for folders); the engine's own `.cloudsync` folder (staging, trash, state) only when asked. */
+export async function readTree(root: string, options: { withEngineFolder?: boolean } = {}): Promise<Record<string, string>> {
 	const tree: Record<string, string> = {};
 	const walk = async (relative: string) => {
 		for (const dirent of await fs.readdir(path.join(root, relative), { withFileTypes: true })) {
 			const child = relative ? `${relative}/${dirent.name}` : dirent.name;
+			if (child === '.cloudsync' && !options.withEngineFolder) continue;
 			if (dirent.isDirectory()) {
 				tree[child] = 'dir';
 				await walk(child);

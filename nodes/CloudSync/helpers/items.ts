@@ -47,6 +47,8 @@ export function summaryJson(report: SyncReport, source: string, destination: str
 		startedAt: report.startedAt,
 		finishedAt: report.finishedAt,
 		durationSeconds: Math.round(report.durationMs) / 1000,
+		notes: report.notes,
+		recovery: { ...report.recovery },
 		added: report.added,
 		updated: report.updated,
 		deleted: report.deleted,

@@ -132,9 +132,9 @@ const seconds = (ms: number) => Math.round(ms) / 1000;
 type Labels = { source: string; destination: string };
 
 /** What every summary starts with: the outcome, the folders and the time taken. */
-function header(report: Pick<TwoWayReport | SnapshotReport, 'status' | 'mode' | 'dryRun' | 'startedAt' | 'finishedAt' | 'durationMs'>, labels: Labels): IDataObject {
-	const { status, mode, dryRun, startedAt, finishedAt, durationMs } = report;
-	return { status, mode, dryRun, ...labels, startedAt, finishedAt, durationSeconds: seconds(durationMs) };
+function header(report: Pick<TwoWayReport | SnapshotReport, 'status' | 'mode' | 'dryRun' | 'startedAt' | 'finishedAt' | 'durationMs' | 'notes' | 'recovery'>, labels: Labels): IDataObject {
+	const { status, mode, dryRun, startedAt, finishedAt, durationMs, notes, recovery } = report;
+	return { status, mode, dryRun, ...labels, startedAt, finishedAt, durationSeconds: seconds(durationMs), notes, recovery: { ...recovery } };
 }
 
 function twoWaySummary(report: TwoWayReport, labels: Labels, storage: string, hint?: string): IDataObject {
