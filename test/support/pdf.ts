@@ -137,6 +137,11 @@ function logicalOrder(items: TextItem[]): TextItem[] {
 	return runs.flat();
 }
 
+/** The blank between two items on a line, whichever is on the left. */
+function gap(a: TextItem, b: TextItem): number {
+	return a.x <= b.x ? b.x - (a.x + a.width) : a.x - (b.x + b.width);
+}
+
 /** The lines of each page, top to bottom, each in reading order; a space item or a gap wider than a fifth of the font size is a space. */
 function lines(report: Report): string[] {
 	const result: string[] = [];
@@ -155,7 +160,7 @@ function lines(report: Report): string[] {
 			let line = '';
 			let previous: TextItem | undefined;
 			for (const item of ordered) {
-				if (previous && (ordered !== row || item.x - (previous.x + previous.width) > previous.size / 5)) line += ' ';
+				if (previous && gap(previous, item) > previous.size / 5) line += ' ';
 				line += item.text;
 				previous = item;
 			}
