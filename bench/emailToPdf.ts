@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { parseRawEmail, renderEmailPdf } from '../lib/email';
-import { leaf, message, multipart } from '../test/support/mime';
+import { leaf, message, multipart, tnef } from '../test/support/mime';
 
 const MiB = 1024 * 1024;
 const envelope = { from: 'Ada Lovelace <ada@example.com>', to: 'Charles Babbage <charles@example.com>', subject: 'Benchmark' };
@@ -23,6 +23,22 @@ const CASES: Record<string, { describe: string; build: () => Buffer; embed: bool
 	cjk: {
 		describe: 'HTML email, 400 paragraphs mixing Latin, Cyrillic and CJK',
 		build: () => message(envelope, leaf('text/html', paragraphs(400, 'Report — Отчёт — 報告書の内容を確認してください。 — 보고서를 확인하세요.'), { charset: 'utf-8' })),
+		embed: true,
+	},
+	rtl: {
+		describe: 'HTML email, 100 paragraphs of Hebrew, Arabic and Thai',
+		build: () => message(envelope, leaf('text/html', paragraphs(100, 'שלום לכולם, הפגישה נדחתה ליום חמישי — مرحبا بكم، تم تأجيل الاجتماع — สวัสดีครับ การประชุมเลื่อนไปวันพฤหัสบดี'), { charset: 'utf-8' })),
+		embed: true,
+	},
+	tnef: {
+		describe: 'Outlook TNEF (winmail.dat): body and 3 attachments of 1 MiB',
+		build: () =>
+			message(
+				envelope,
+				multipart('mixed', [
+					leaf('application/ms-tnef', tnef('The quarterly figures are attached.', [1, 2, 3].map((n) => ({ fileName: `figures-${n}.xlsx`, contentType: 'application/octet-stream', content: randomBytes(MiB) }))), { disposition: 'attachment', fileName: 'winmail.dat' }),
+				]),
+			),
 		embed: true,
 	},
 	attachment20: {

@@ -196,13 +196,13 @@ describe('Email to PDF: what the PDF shows', () => {
 	it('page size and metadata: A4 or Letter; title, author and date from the email unless given', async () => {
 		const eml = message(envelope, leaf('text/plain', 'Body.', { charset: 'utf-8' }));
 		const a4 = pdfInfo((await emlToPdf(eml)).pdf);
-		expect(a4['Page size']).toMatch(/^595\.28 x 841\.89 pts \(A4\)/);
+		expect(a4['Page size']).toBe('595.28 x 841.89 pts');
 		expect(a4.Title).toBe('Engine notes for Thursday');
 		expect(a4.Author).toBe('Ada Lovelace <ada@example.com>');
 		expect(a4.CreationDate).toMatch(/^2026-12-01T09:30:00/);
 
 		const letter = pdfInfo((await emlToPdf(eml, { ...A4, pageSize: 'LETTER', title: 'Archived mail', author: 'Archive bot' })).pdf);
-		expect(letter['Page size']).toMatch(/^612 x 792 pts \(letter\)/);
+		expect(letter['Page size']).toBe('612 x 792 pts');
 		expect(letter.Title).toBe('Archived mail');
 		expect(letter.Author).toBe('Archive bot');
 	});

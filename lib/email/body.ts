@@ -25,9 +25,13 @@ export type Block = Placement &
 		| { kind: 'table'; rows: Span[][][]; headerRows: number }
 	);
 
-/** Never rendered: code, styling that could hide text, and content that would need the network. */
-const DROPPED = new Set(['script', 'style', 'head', 'title', 'meta', 'link', 'noscript', 'template', 'iframe', 'frame', 'object', 'embed', 'applet', 'svg', 'math', 'audio', 'video', 'canvas', 'input', 'select', 'textarea', 'button']);
-const BLOCKS = new Set(['p', 'div', 'section', 'article', 'header', 'footer', 'main', 'nav', 'aside', 'center', 'address', 'figure', 'figcaption', 'dl', 'dt', 'dd', 'form', 'fieldset', 'legend', 'details', 'summary', 'body', 'html', 'caption']);
+/**
+ * Never rendered: code, styling that could hide text, and content that would need the network.
+ * <head> itself is walked (its title, styles and scripts are dropped): after an unclosed <head>
+ * the whole body is inside it, and a browser shows that text.
+ */
+const DROPPED = new Set(['script', 'style', 'title', 'base', 'meta', 'link', 'noscript', 'template', 'iframe', 'frame', 'object', 'embed', 'applet', 'svg', 'math', 'audio', 'video', 'canvas', 'input', 'select', 'textarea', 'button']);
+const BLOCKS = new Set(['head', 'p', 'div', 'section', 'article', 'header', 'footer', 'main', 'nav', 'aside', 'center', 'address', 'figure', 'figcaption', 'dl', 'dt', 'dd', 'form', 'fieldset', 'legend', 'details', 'summary', 'body', 'html', 'caption']);
 const HEADINGS: Record<string, number> = { h1: 1, h2: 2, h3: 3, h4: 4, h5: 5, h6: 6 };
 
 interface Style {

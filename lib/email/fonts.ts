@@ -5,9 +5,13 @@ import * as fontkit from 'fontkit';
 /*
  * pdfkit draws each run of text in one font and does no fallback, so text is cut into runs by
  * the first font of a chain that has a glyph for each character: Noto Sans (Latin, Greek,
- * Cyrillic) in the run's style, then Noto Sans S Chinese (Chinese, Japanese kana), then Noto Sans
- * Korean (Hangul). The files ship with the package (lib/email/fonts/, see its README for their
- * licences), so the output does not depend on the fonts of the machine n8n runs on.
+ * Cyrillic, Devanagari) in the run's style, then the font of the character's script: Noto Sans S Chinese
+ * (Chinese, Japanese kana), Noto Sans Korean (Hangul), Hebrew, Arabic, Thai, and Noto
+ * Emoji (emoji and symbols). A script font is read from disk only when a character of its range
+ * comes up, so a Latin-only email loads Noto Sans alone. A character that no font has is drawn
+ * as U+FFFD (a visible placeholder), never as an empty box or nothing. The files ship with the
+ * package (lib/email/fonts/, see its README for their licences), so the output does not depend
+ * on the fonts of the machine n8n runs on.
  */
 
 const FONT_DIR = path.join(__dirname, 'fonts');
@@ -20,7 +24,17 @@ const STYLE_FILES: Record<FontStyle, string> = {
 	italic: 'NotoSans-Italic.ttf',
 	boldItalic: 'NotoSans-BoldItalic.ttf',
 };
-const FALLBACK_FILES = ['NotoSansHans-Regular.otf', 'NotoSansKR-Regular.otf'];
+
+/** Script fonts, each tried only for the code points of its ranges. */
+const FALLBACKS: Array<{ file: string; ranges: Array<[number, number]> }> = [
+	{ file: 'NotoSansHans-Regular.otf', ranges: [[0x2e80, 0x2fdf], [0x3000, 0x30ff], [0x3190, 0x31ff], [0x3400, 0x4dbf], [0x4e00, 0x9fff], [0xf900, 0xfaff], [0xfe30, 0xfe4f], [0xff00, 0xffef], [0x20000, 0x2fa1f]] },
+	{ file: 'NotoSansKR-Regular.otf', ranges: [[0x1100, 0x11ff], [0x3000, 0x303f], [0x3130, 0x318f], [0xa960, 0xa97f], [0xac00, 0xd7ff], [0xff00, 0xffef]] },
+	{ file: 'NotoSansHebrew-Regular.ttf', ranges: [[0x0590, 0x05ff], [0xfb1d, 0xfb4f]] },
+	{ file: 'NotoNaskhArabic-Regular.ttf', ranges: [[0x0600, 0x06ff], [0x0750, 0x077f], [0x08a0, 0x08ff], [0xfb50, 0xfdff], [0xfe70, 0xfeff]] },
+	{ file: 'NotoSansThai-Regular.ttf', ranges: [[0x0e00, 0x0e7f]] },
+	{ file: 'NotoEmoji-Regular.ttf', ranges: [[0x00a9, 0x00ae], [0x2000, 0x2bff], [0x3030, 0x303d], [0x1f000, 0x1faff], [0xfe0f, 0xfe0f], [0x200d, 0x200d]] },
+];
+const PLACEHOLDER = '\ufffd';
 
 /** The font files, read once per process: they never change, and the CJK one is 8 MB. */
 const loaded = new Map<string, { bytes: Buffer; font: fontkit.Font }>();
@@ -55,18 +69,36 @@ const NEUTRAL = /[\s\u00a0\u200b-\u200d\ufeff]/;
 const LETTER = /[\p{L}\p{N}]/u;
 
 /** Cuts `text` into runs, each in the first font of the chain that can draw it. */
+/** The first font that has the character: the style's Noto Sans, then the script fonts whose ranges hold it. */
+function fontFor(codePoint: number, style: FontStyle): string | undefined {
+	const main = STYLE_FILES[style];
+	if (load(main).font.hasGlyphForCodePoint(codePoint)) return main;
+	const inRange = FALLBACKS.filter(({ ranges }) => ranges.some(([low, high]) => codePoint >= low && codePoint <= high));
+	return inRange.find(({ file }) => load(file).font.hasGlyphForCodePoint(codePoint))?.file;
+}
+
+/** Variation selectors and joiners draw nothing of their own: they stay with the character before them. */
+const INVISIBLE = /[\ufe00-\ufe0f\u200c\u200d]/;
+
 export function fontRuns(text: string, style: FontStyle): FontRun[] {
-	const chain = [STYLE_FILES[style], ...FALLBACK_FILES];
+	const main = STYLE_FILES[style];
 	const runs: FontRun[] = [];
 	let current: string | undefined;
 	let buffer = '';
-	for (const char of text) {
+	for (let char of text) {
 		const codePoint = char.codePointAt(0)!;
 		let font: string;
 		// Spaces and punctuation stay in the run they are in, so "日本語。" is one run in one font.
-		if (NEUTRAL.test(char)) font = current ?? chain[0];
+		if (INVISIBLE.test(char) && current !== undefined) {
+			font = current;
+			if (!load(current).font.hasGlyphForCodePoint(codePoint)) char = '';
+		} else if (NEUTRAL.test(char)) font = current ?? main;
 		else if (current !== undefined && !LETTER.test(char) && load(current).font.hasGlyphForCodePoint(codePoint)) font = current;
-		else font = chain.find((file) => load(file).font.hasGlyphForCodePoint(codePoint)) ?? chain[0];
+		else {
+			const found = fontFor(codePoint, style);
+			font = found ?? main;
+			if (!found) char = INVISIBLE.test(char) ? '' : PLACEHOLDER;
+		}
 		if (font !== current && buffer !== '') {
 			runs.push({ font: current!, text: buffer });
 			buffer = '';
@@ -74,6 +106,6 @@ export function fontRuns(text: string, style: FontStyle): FontRun[] {
 		current = font;
 		buffer += char;
 	}
-	if (buffer !== '') runs.push({ font: current ?? chain[0], text: buffer });
+	if (buffer !== '') runs.push({ font: current ?? main, text: buffer });
 	return runs;
 }

@@ -1,4 +1,8 @@
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
+import { calendarEvents, type CalendarEvent } from './calendar';
+import { decodeText, headerEnd, parseMime, partBytes, utf8Headers, type MimePart } from './mime';
+import { signedContent } from './smime';
+import { isTnef, readTnef } from './tnef';
 
 export interface Address {
 	name: string;
@@ -13,6 +17,9 @@ export interface EmailAttachment {
 	contentId?: string;
 }
 
+/** A piece of the body, in the order a mail client shows them. */
+export type BodySection = { kind: 'html'; html: string } | { kind: 'text'; text: string } | { kind: 'event'; event: CalendarEvent } | { kind: 'note'; text: string };
+
 /** One email, whichever form it came in: a raw .eml or the JSON of an n8n email node. */
 export interface EmailMessage {
 	subject: string;
@@ -22,6 +29,8 @@ export interface EmailMessage {
 	date?: Date;
 	html?: string;
 	text?: string;
+	/** Every part a mail client would show, in order; when absent, the HTML part, else the text part. */
+	sections?: BodySection[];
 	attachments: EmailAttachment[];
 }
 
@@ -52,12 +61,42 @@ function flattenAddresses(value: AddressObject | AddressObject[] | undefined): A
 	return addresses;
 }
 
-function looksLikeHeaders(raw: Buffer): boolean {
+const HEADER_LINE = /^[!-9;-~]+[ \t]*:/;
+
+/**
+ * What a tolerant mail client skips before the first header: a UTF-8 byte-order mark, lines of
+ * spaces, spaces before the first field; and "Subject :" (RFC 822's obsolete form) made "Subject:".
+ */
+function tidyHeaderStart(raw: Buffer): Buffer {
+	let at = raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf ? 3 : 0;
+	for (;;) {
+		let end = at;
+		while (end < raw.length && (raw[end] === 0x20 || raw[end] === 0x09 || raw[end] === 0x0d)) end++;
+		if (raw[end] === 0x0a) at = end + 1;
+		else {
+			at = end;
+			break;
+		}
+	}
+	const trimmed = raw.subarray(at);
+	const { end } = headerEnd(trimmed);
+	const block = trimmed.subarray(0, end).toString('latin1');
+	const tidy = block.replace(/^([!-9;-~]+)[ \t]+:/gm, '$1:');
+	return tidy === block ? trimmed : Buffer.concat([Buffer.from(tidy, 'latin1'), trimmed.subarray(end)]);
+}
+
+/** Why `raw` is not a message, or undefined when it starts like one ("From " of an mbox, or a header field). */
+function notHeaders(raw: Buffer): string | undefined {
 	const head = raw.subarray(0, 4096);
-	if (head.includes(0)) return false;
-	const firstLine = head.toString('latin1').replace(/^(\r?\n)+/, '').split(/\r?\n/, 1)[0];
-	// "From sender date" opens an mbox entry; anything else must be a header field.
-	return /^From /.test(firstLine) || /^[!-9;-~]+:/.test(firstLine);
+	if (head.includes(0)) return 'it holds binary data, not text';
+	const firstLine = head.toString('latin1').split(/\r?\n/, 1)[0];
+	if (/^From /.test(firstLine) || HEADER_LINE.test(firstLine)) return undefined;
+	const shown = firstLine.length > 60 ? `${firstLine.slice(0, 60)}…` : firstLine;
+	return `its first line "${shown}" is not a header field such as "From: …" or "Subject: …"`;
+}
+
+function looksLikeHeaders(raw: Buffer): boolean {
+	return notHeaders(tidyHeaderStart(raw)) === undefined;
 }
 
 function fromParsed(mail: ParsedMail): EmailMessage {
@@ -79,21 +118,107 @@ function fromParsed(mail: ParsedMail): EmailMessage {
 }
 
 function extensionFor(contentType: string): string {
-	const known: Record<string, string> = { 'image/png': '.png', 'image/jpeg': '.jpg', 'image/gif': '.gif', 'application/pdf': '.pdf', 'text/plain': '.txt', 'message/rfc822': '.eml' };
+	const known: Record<string, string> = {
+		'image/png': '.png',
+		'image/jpeg': '.jpg',
+		'image/gif': '.gif',
+		'application/pdf': '.pdf',
+		'text/plain': '.txt',
+		'text/html': '.html',
+		'text/calendar': '.ics',
+		'application/ics': '.ics',
+		'message/rfc822': '.eml',
+		'message/delivery-status': '.txt',
+		'application/pkcs7-mime': '.p7m',
+		'application/pkcs7-signature': '.p7s',
+	};
 	return known[contentType] ?? '';
 }
 
+const TEXT_SHOWN = /^(text\/(?!html|calendar)|message\/(delivery-status|disposition-notification|feedback-report)$)/;
+const isCalendar = (part: MimePart) => part.type === 'text/calendar' || part.type === 'application/ics' || /\.ics$/i.test(part.fileName ?? '');
+const isTnefFile = (type: string, fileName = '') => type === 'application/ms-tnef' || type === 'application/vnd.ms-tnef' || /^winmail\.dat$/i.test(fileName);
+const isTnefPart = (part: MimePart) => isTnefFile(part.type, part.fileName);
+const isSmime = (part: MimePart) => /^application\/(x-)?pkcs7-mime$/.test(part.type);
+
+/** The alternative a mail client shows: the last one that has HTML, else the last one. */
+function chosenAlternative(parts: MimePart[]): MimePart | undefined {
+	const hasHtml = (part: MimePart): boolean => part.type === 'text/html' || part.children.some(hasHtml);
+	return parts.filter((part) => !isCalendar(part)).findLast(hasHtml) ?? parts.filter((part) => !isCalendar(part)).at(-1);
+}
+
+interface Walk {
+	sections: BodySection[];
+	/** Files taken out of containers (TNEF), which replace the container in the attachments list. */
+	unpacked: EmailAttachment[];
+}
+
+/** Every part a mail client would show, in order: each text and HTML part, invites, TNEF contents, signed content. */
+function walkParts(part: MimePart, walk: Walk): void {
+	if (part.type.startsWith('multipart/')) {
+		if (part.type === 'multipart/alternative') {
+			const chosen = chosenAlternative(part.children);
+			if (chosen) walkParts(chosen, walk);
+			for (const child of part.children.filter(isCalendar)) walkParts(child, walk);
+		} else for (const child of part.children) walkParts(child, walk);
+		return;
+	}
+	const attached = part.disposition === 'attachment';
+	const text = () => decodeText(partBytes(part), part.params.charset);
+	if (isCalendar(part)) {
+		for (const event of calendarEvents(text())) walk.sections.push({ kind: 'event', event });
+	} else if (isTnefPart(part)) {
+		const bytes = partBytes(part);
+		if (!isTnef(bytes)) return;
+		const tnef = readTnef(bytes);
+		if (tnef.html) walk.sections.push({ kind: 'html', html: tnef.html });
+		else if (tnef.text) walk.sections.push({ kind: 'text', text: tnef.text });
+		else if (tnef.rtfCompressed) walk.sections.push({ kind: 'note', text: 'The body of this Outlook message (winmail.dat) is in compressed RTF only, which this node does not read.' });
+		walk.unpacked.push(...tnef.attachments);
+	} else if (isSmime(part)) {
+		const inner = /signed-data/i.test(part.params['smime-type'] ?? '') ? signedContent(partBytes(part)) : undefined;
+		if (inner) {
+			walk.sections.push({ kind: 'note', text: 'This message is signed (S/MIME); the signature was not checked.' });
+			walkParts(parseMime(inner), walk);
+		} else {
+			walk.sections.push({ kind: 'note', text: 'This message is encrypted (S/MIME): its content cannot be read without the recipient\'s private key. The encrypted part is listed as an attachment.' });
+		}
+	} else if (part.type === 'text/html' && !attached) {
+		walk.sections.push({ kind: 'html', html: text() });
+	} else if (TEXT_SHOWN.test(part.type) && !attached) {
+		walk.sections.push({ kind: 'text', text: text() });
+	}
+}
+
+/** The signed entity of an opaque-signed message, put under the message's own headers. */
+function unwrapOpaqueSigned(raw: Buffer): Buffer {
+	const root = parseMime(raw);
+	if (!isSmime(root) || !/signed-data/i.test(root.params['smime-type'] ?? '')) return raw;
+	const inner = signedContent(partBytes(root));
+	if (!inner) return raw;
+	const { end } = headerEnd(raw);
+	const headers = raw
+		.subarray(0, end)
+		.toString('latin1')
+		.replace(/^content-(type|transfer-encoding|disposition|description):.*(\r?\n[ \t].*)*\r?\n/gim, '');
+	return Buffer.concat([Buffer.from(headers, 'latin1'), inner]);
+}
+
 /** Parses an RFC 822 message (.eml), MIME and charsets decoded by mailparser. */
-export async function parseRawEmail(raw: Buffer): Promise<EmailMessage> {
-	if (raw.length === 0) {
+export async function parseRawEmail(input: Buffer): Promise<EmailMessage> {
+	if (input.length === 0) {
 		throw new EmailInputError('The email file is empty', 'The binary holds 0 bytes: check that the node before this one produced the .eml file, for example by downloading the message in "raw" or "resolved" format.');
 	}
-	if (!looksLikeHeaders(raw)) {
+	const tidy = tidyHeaderStart(input);
+	const why = notHeaders(tidy);
+	if (why !== undefined) {
 		throw new EmailInputError(
-			'The file is not an email',
+			`The file is not an email: ${why}`,
 			'An email (.eml, RFC 822) starts with header lines such as "From: ..." and "Subject: ...". Point Binary Property at the binary that holds the raw message, or set Source to "JSON From an Email Node" when the input comes from the Email Trigger (IMAP), Gmail or Outlook node.',
 		);
 	}
+	const unwrapped = unwrapOpaqueSigned(tidy);
+	const raw = utf8Headers(unwrapped);
 	// cid: links stay as they are so that the renderer, not the parser, decides which images to draw.
 	const mail = await simpleParser(raw, { keepCidLinks: true, skipHtmlToText: true, skipTextToHtml: true });
 	if (!MESSAGE_HEADERS.some((name) => mail.headers.has(name))) {
@@ -102,7 +227,12 @@ export async function parseRawEmail(raw: Buffer): Promise<EmailMessage> {
 			'Point Binary Property at the binary that holds the raw message (.eml).',
 		);
 	}
-	return fromParsed(mail);
+	const message = fromParsed(mail);
+	const walk: Walk = { sections: [], unpacked: [] };
+	if (unwrapped !== tidy) walk.sections.push({ kind: 'note', text: 'This message is signed (S/MIME); the signature was not checked.' });
+	walkParts(parseMime(raw), walk);
+	const attachments = walk.unpacked.length > 0 ? message.attachments.filter((attachment) => !isTnefFile(attachment.contentType, attachment.fileName)) : message.attachments;
+	return { ...message, sections: walk.sections, attachments: [...attachments, ...walk.unpacked] };
 }
 
 // ---------------------------------------------------------------------------------------------

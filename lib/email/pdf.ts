@@ -1,8 +1,10 @@
+import bidiFactory from 'bidi-js';
 import PDFDocument from 'pdfkit';
 import { DateTime } from 'luxon';
 import { htmlToBlocks, textToBlocks, type Block, type Span } from './body';
 import { fontBytes, fontRuns, latinAscent, type FontStyle } from './fonts';
-import type { Address, EmailAttachment, EmailMessage } from './message';
+import type { CalendarEvent } from './calendar';
+import type { Address, BodySection, EmailAttachment, EmailMessage } from './message';
 
 export const PAGE_SIZES = ['A3', 'A4', 'A5', 'LEGAL', 'LETTER'] as const;
 export type PageSize = (typeof PAGE_SIZES)[number];
@@ -62,6 +64,33 @@ function imageSource(src: string, byContentId: Map<string, EmailAttachment>): Bu
 	return undefined;
 }
 
+const bidi = bidiFactory();
+const STRONG_RTL = /[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]/;
+
+/** A run of characters of one style and one embedding level (odd: right to left). */
+interface LevelRun {
+	text: string;
+	style: FontStyle;
+	level: number;
+}
+
+/** Runs of one line in visual order (UAX #9, L2): from the highest level down, reverse each sequence at or above it. */
+function visualOrder(runs: LevelRun[]): LevelRun[] {
+	const result = [...runs];
+	const highest = Math.max(...runs.map((run) => run.level));
+	const lowestOdd = Math.min(...runs.map((run) => run.level).filter((level) => level % 2 === 1));
+	for (let level = highest; level >= lowestOdd; level--) {
+		for (let i = 0; i < result.length; i++) {
+			if (result[i].level < level) continue;
+			let j = i;
+			while (j + 1 < result.length && result[j + 1].level >= level) j++;
+			result.splice(i, j - i + 1, ...result.slice(i, j + 1).reverse());
+			i = j;
+		}
+	}
+	return result;
+}
+
 interface OpenedImage {
 	width: number;
 	height: number;
@@ -94,6 +123,10 @@ class Writer {
 
 	/** Writes styled spans as one paragraph at (x, current y), wrapping within `width`. */
 	spans(spans: Span[], x: number, width: number, size = TEXT_SIZE, color = COLORS.text): void {
+		if (spans.some((span) => STRONG_RTL.test(span.text))) {
+			this.bidiParagraph(spans, x, width, size, color);
+			return;
+		}
 		const pieces: Array<{ font: string; text: string; href?: string }> = [];
 		for (const span of spans) {
 			for (const run of fontRuns(span.text, styleOf(span))) {
@@ -120,6 +153,87 @@ class Writer {
 			if (index === 0) this.doc.text(piece.text, x, this.doc.y, options);
 			else this.doc.text(piece.text, options);
 		});
+		this.doc.fillColor(COLORS.text);
+	}
+
+	private textWidth(text: string, style: FontStyle, size: number): number {
+		let width = 0;
+		for (const run of fontRuns(text, style)) {
+			this.useFont(run.font);
+			width += this.doc.fontSize(size).widthOfString(run.text);
+		}
+		return width;
+	}
+
+	/**
+	 * A paragraph with right-to-left text: wrapped here, each line's runs put in visual order by
+	 * the Unicode bidi algorithm (bidi-js) and drawn one by one, right-aligned when the paragraph
+	 * is right to left. A right-to-left run goes to fontkit in logical order: fontkit shapes it
+	 * (Arabic joining) and lays its glyphs out right to left itself.
+	 */
+	private bidiParagraph(spans: Span[], x: number, width: number, size: number, color: string): void {
+		const text = spans.map((span) => span.text).join('');
+		const styles: FontStyle[] = spans.flatMap((span) => Array.from({ length: span.text.length }, () => styleOf(span)));
+		const { levels, paragraphs } = bidi.getEmbeddingLevels(text);
+		const rtl = (paragraphs[0]?.level ?? 0) % 2 === 1;
+		// Greedy wrapping at spaces; a hard line break ends a line.
+		const lines: Array<[number, number]> = [];
+		let lineStart = 0;
+		let lineWidth = 0;
+		for (const match of text.matchAll(/\n|[^\s]+\s*|\s+/g)) {
+			const start = match.index;
+			if (match[0] === '\n') {
+				lines.push([lineStart, start]);
+				lineStart = start + 1;
+				lineWidth = 0;
+				continue;
+			}
+			const wordWidth = this.textWidth(match[0].trimEnd(), styles[start], size);
+			if (lineWidth > 0 && lineWidth + wordWidth > width) {
+				lines.push([lineStart, start]);
+				lineStart = start;
+				lineWidth = 0;
+			}
+			lineWidth += this.textWidth(match[0], styles[start], size);
+		}
+		lines.push([lineStart, text.length]);
+		this.doc.fillColor(color);
+		for (const [start, end] of lines) {
+			const runs: LevelRun[] = [];
+			for (let i = start; i < end; i++) {
+				const last = runs.at(-1);
+				if (last && last.level === levels[i] && last.style === styles[i]) last.text += text[i];
+				else runs.push({ text: text[i], style: styles[i], level: levels[i] });
+			}
+			const trimmed = runs.filter((run) => run.text.trim() !== '' || runs.length === 1);
+			const pieces = visualOrder(trimmed).flatMap((run) => {
+				const fonts = fontRuns(run.text, run.style);
+				if (run.level % 2 === 0) return fonts;
+				// Right to left: the font runs in reverse; a run with no right-to-left letter (digits and
+				// punctuation that fontkit lays out left to right) is reversed here, mirrored.
+				return fonts.reverse().map((piece) => (STRONG_RTL.test(piece.text) ? piece : { ...piece, text: Array.from(piece.text, (char) => bidi.getMirroredCharacter(char) ?? char).reverse().join('') }));
+			});
+			// With features given, pdfkit lays a piece out whole rather than word by word, so fontkit
+			// reverses a right-to-left piece as one run.
+			const whole = { features: [] as PDFKit.Mixins.OpenTypeFeatures[] };
+			const widths = pieces.map((piece) => {
+				this.useFont(piece.font);
+				return this.doc.fontSize(size).widthOfString(piece.text, whole);
+			});
+			const total = widths.reduce((sum, value) => sum + value, 0);
+			let cursor = rtl ? x + Math.max(0, width - total) : x;
+			this.useFont('NotoSans-Regular.ttf');
+			const lineHeight = this.doc.fontSize(size).currentLineHeight(true) + LINE_GAP;
+			this.keep(lineHeight);
+			const y = this.doc.y;
+			pieces.forEach((piece, index) => {
+				this.useFont(piece.font);
+				this.doc.fontSize(size).text(piece.text, cursor, y, { ...whole, lineBreak: false, baseline: -latinAscent() * size });
+				cursor += widths[index];
+			});
+			this.doc.x = x;
+			this.doc.y = y + lineHeight;
+		}
 		this.doc.fillColor(COLORS.text);
 	}
 
@@ -179,26 +293,92 @@ class Writer {
 	}
 }
 
+/** The header block shows at most this many characters of a field; the PDF's metadata keeps the whole subject. */
+export const HEADER_FIELD_LIMIT = 1000;
+const TITLE_LIMIT = 300;
+
+function capped(text: string, limit: number): string {
+	const chars = [...text];
+	if (chars.length <= limit) return text;
+	return `${chars.slice(0, limit).join('')}… (${(chars.length - limit).toLocaleString('en-US')} more characters; the whole subject is in the PDF's document properties)`;
+}
+
+function formatDate(date: Date, timeZone: string, format = "ccc, d LLL yyyy HH:mm 'UTC'ZZ"): string {
+	return DateTime.fromJSDate(date, { zone: timeZone }).toFormat(format);
+}
+
 function drawHeader(writer: Writer, message: EmailMessage, timeZone: string): void {
 	const labelWidth = 56;
 	const fields: Array<[string, string]> = [
 		['From', formatAddresses(message.from)],
 		['To', formatAddresses(message.to)],
 		['Cc', formatAddresses(message.cc)],
-		['Date', message.date ? DateTime.fromJSDate(message.date, { zone: timeZone }).toFormat("ccc, d LLL yyyy HH:mm 'UTC'ZZ") : ''],
+		['Date', message.date ? formatDate(message.date, timeZone) : ''],
 		['Subject', message.subject],
 	];
-	writer.plain(message.subject || '(no subject)', 'bold', writer.left, writer.width, HEADING_SIZES[0]);
+	writer.plain(capped(message.subject, TITLE_LIMIT) || '(no subject)', 'bold', writer.left, writer.width, HEADING_SIZES[0]);
 	writer.space(6);
 	for (const [label, value] of fields) {
 		if (value === '') continue;
 		const y = writer.doc.y;
 		writer.plain(`${label}:`, 'bold', writer.left, labelWidth, TEXT_SIZE, COLORS.muted);
 		writer.doc.y = y;
-		writer.plain(value, 'regular', writer.left + labelWidth, writer.width - labelWidth);
+		writer.plain(capped(value, label === 'Subject' ? TITLE_LIMIT : HEADER_FIELD_LIMIT), 'regular', writer.left + labelWidth, writer.width - labelWidth);
 	}
 	writer.rule(writer.left, writer.width);
 	writer.space(6);
+}
+
+const EVENT_TITLES: Record<string, string> = { REQUEST: 'Invitation', CANCEL: 'Cancelled event', REPLY: 'Reply to an invitation', COUNTER: 'Proposed new time' };
+
+function eventWhen(event: CalendarEvent, timeZone: string): string {
+	if (!event.start) return '';
+	if (event.allDay) {
+		// An all-day event ends on the day after its last day.
+		const last = event.end ? new Date(event.end.getTime() - 86_400_000) : event.start;
+		const day = (date: Date) => formatDate(date, 'UTC', 'ccc, d LLL yyyy');
+		return last > event.start ? `${day(event.start)} – ${day(last)} (all day)` : `${day(event.start)} (all day)`;
+	}
+	const start = formatDate(event.start, timeZone);
+	if (!event.end) return start;
+	const sameDay = formatDate(event.start, timeZone, 'yyyy-MM-dd') === formatDate(event.end, timeZone, 'yyyy-MM-dd');
+	return `${start} – ${formatDate(event.end, timeZone, sameDay ? "HH:mm 'UTC'ZZ" : "ccc, d LLL yyyy HH:mm 'UTC'ZZ")}`;
+}
+
+/** An invite as a heading and a grid of its fields: when, where, organiser, attendees, description. */
+function eventBlocks(event: CalendarEvent, timeZone: string): Block[] {
+	const rows: Array<[string, string]> = [
+		['When', eventWhen(event, timeZone)],
+		['Where', event.location ?? ''],
+		['Organiser', event.organizer ?? ''],
+		['Attendees', event.attendees.join('\n')],
+		['Description', event.description ?? ''],
+	];
+	const title = `${EVENT_TITLES[event.method ?? ''] ?? 'Event'}: ${event.summary || '(no title)'}`;
+	return [
+		{ kind: 'text', spans: [{ text: title, bold: true }], heading: 3, quote: 0, indent: 0 },
+		{ kind: 'table', rows: rows.filter(([, value]) => value !== '').map(([label, value]) => [[{ text: label, bold: true }], [{ text: value }]]), headerRows: 0, quote: 0, indent: 0 },
+	];
+}
+
+/** The body's blocks, section after section, a rule between two. */
+function bodyBlocks(message: EmailMessage, timeZone: string): Block[] {
+	const sections: BodySection[] = message.sections ?? [message.html !== undefined && message.html.trim() !== '' ? { kind: 'html', html: message.html } : { kind: 'text', text: message.text ?? '' }];
+	const blocks: Block[] = [];
+	for (const section of sections) {
+		const own =
+			section.kind === 'html'
+				? htmlToBlocks(section.html)
+				: section.kind === 'text'
+					? textToBlocks(section.text)
+					: section.kind === 'event'
+						? eventBlocks(section.event, timeZone)
+						: [{ kind: 'text' as const, spans: [{ text: section.text, italic: true }], quote: 0, indent: 0 }];
+		if (own.length === 0) continue;
+		if (blocks.length > 0) blocks.push({ kind: 'rule', quote: 0, indent: 0 });
+		blocks.push(...own);
+	}
+	return blocks;
 }
 
 function drawBlock(writer: Writer, block: Block, byContentId: Map<string, EmailAttachment>): void {
@@ -275,7 +455,8 @@ function drawnAttachments(blocks: Block[], message: EmailMessage, byContentId: M
 
 /** Renders one email as a PDF: header block, body (HTML, else text), list of attachments. */
 export async function renderEmailPdf(message: EmailMessage, options: RenderOptions): Promise<RenderedEmail> {
-	const blocks = message.html !== undefined && message.html.trim() !== '' ? htmlToBlocks(message.html) : textToBlocks(message.text ?? '');
+	const timeZone = options.timeZone ?? 'UTC';
+	const blocks = bodyBlocks(message, timeZone);
 	const byContentId = new Map(message.attachments.filter((a) => a.contentId).map((a) => [a.contentId!, a]));
 	const drawn = drawnAttachments(blocks, message, byContentId);
 	const attachments = message.attachments.filter((attachment) => !drawn.has(attachment));
@@ -304,7 +485,7 @@ export async function renderEmailPdf(message: EmailMessage, options: RenderOptio
 	doc.on('pageAdded', () => pages++);
 
 	const writer = new Writer(doc);
-	drawHeader(writer, message, options.timeZone ?? 'UTC');
+	drawHeader(writer, message, timeZone);
 	for (const block of blocks) drawBlock(writer, block, byContentId);
 
 	if (attachments.length > 0) {

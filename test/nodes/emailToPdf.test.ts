@@ -160,7 +160,7 @@ describe('Email to PDF node, through n8n-core', () => {
 		expect(output.map((item) => item.pairedItem)).toEqual([0, 1, 2, 3, 4].map((item) => ({ item })));
 		expect(output[0].json.fileName).toBe('Good one.pdf');
 		expect(output.slice(1).map((item) => item.json.error)).toEqual([
-			'The file is not an email',
+			'The file is not an email: its first line "%PDF-1.7 this is a PDF, not an email" is not a header field such as "From: …" or "Subject: …"',
 			'The email file is empty',
 			'This item has no binary property "data"',
 			'This item has no binary property "data"',
@@ -169,7 +169,7 @@ describe('Email to PDF node, through n8n-core', () => {
 
 		const stopped = await runWorkflow(workflow(items, parameters), options);
 		const error = stopped.nodes['Email to PDF'][0].error!;
-		expect(error).toMatchObject({ name: 'NodeOperationError', message: 'The file is not an email', itemIndex: 1 });
+		expect(error).toMatchObject({ name: 'NodeOperationError', message: 'The file is not an email: its first line "%PDF-1.7 this is a PDF, not an email" is not a header field such as "From: …" or "Subject: …"', itemIndex: 1 });
 		expect(error.description).toMatch(/starts with header lines/);
 
 		const missing = await runWorkflow(workflow([items[4]], parameters), options);

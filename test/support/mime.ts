@@ -140,3 +140,67 @@ export async function imapResolved(eml: Buffer): Promise<{ json: Record<string, 
 	const attachments = parsed.attachments.map((attachment) => ({ fileName: attachment.filename ?? 'attachment', contentType: attachment.contentType, content: attachment.content }));
 	return { json, attachments };
 }
+
+/** A TNEF stream (winmail.dat) as Outlook writes one: a plain-text body and attachments with long names and MIME types. */
+export function tnef(body: string, attachments: Array<{ fileName: string; contentType: string; content: Buffer }>): Buffer {
+	const attribute = (level: number, id: number, data: Buffer) => {
+		const head = Buffer.alloc(9);
+		head[0] = level;
+		head.writeUInt32LE(id, 1);
+		head.writeUInt32LE(data.length, 5);
+		const checksum = Buffer.alloc(2);
+		checksum.writeUInt16LE(data.reduce((sum, byte) => (sum + byte) & 0xffff, 0));
+		return Buffer.concat([head, data, checksum]);
+	};
+	const padded = (data: Buffer) => Buffer.concat([data, Buffer.alloc((4 - (data.length % 4)) % 4)]);
+	/** MAPI properties of one string (PT_UNICODE) value each. */
+	const mapi = (properties: Array<[number, string]>) => {
+		const parts = [Buffer.alloc(4)];
+		parts[0].writeUInt32LE(properties.length);
+		for (const [id, value] of properties) {
+			const header = Buffer.alloc(12);
+			header.writeUInt16LE(0x001f, 0);
+			header.writeUInt16LE(id, 2);
+			header.writeUInt32LE(1, 4);
+			const text = Buffer.from(`${value}\0`, 'utf16le');
+			header.writeUInt32LE(text.length, 8);
+			parts.push(header, padded(text));
+		}
+		return Buffer.concat(parts);
+	};
+	const signature = Buffer.alloc(6);
+	signature.writeUInt32LE(0x223e9f78);
+	signature.writeUInt16LE(0x0001, 4);
+	const parts = [signature, attribute(1, 0x00089006, Buffer.from([0, 0, 1, 0])), attribute(1, 0x00078008, Buffer.from('IPM.Microsoft Mail.Note\0', 'latin1')), attribute(1, 0x00069003, mapi([[0x1000, body]]))];
+	for (const attachment of attachments) {
+		parts.push(attribute(2, 0x00069002, Buffer.alloc(14)));
+		parts.push(attribute(2, 0x00018010, Buffer.from(`${attachment.fileName.slice(0, 8)}\0`, 'latin1')));
+		parts.push(attribute(2, 0x0006800f, attachment.content));
+		parts.push(attribute(2, 0x00069005, mapi([[0x3707, attachment.fileName], [0x370e, attachment.contentType]])));
+	}
+	return Buffer.concat(parts);
+}
+
+/** DER: a tag around contents. */
+function der(tag: number, ...contents: Buffer[]): Buffer {
+	const body = Buffer.concat(contents);
+	const length = body.length < 0x80 ? Buffer.from([body.length]) : body.length < 0x10000 ? Buffer.from([0x82, body.length >> 8, body.length & 0xff]) : Buffer.from([0x83, body.length >> 16, (body.length >> 8) & 0xff, body.length & 0xff]);
+	return Buffer.concat([Buffer.from([tag]), length, body]);
+}
+
+/**
+ * An opaque-signed S/MIME body (CMS SignedData, RFC 5652) around a MIME entity, as an Outlook
+ * "send as opaque" message carries it: the content is encapsulated, in BER constructed octets
+ * of 1,000 bytes; the signer info is a stand-in (nothing here checks signatures).
+ */
+export function opaqueSigned(entity: Buffer): Buffer {
+	const oid = (hex: string) => der(0x06, Buffer.from(hex, 'hex'));
+	const pieces = [];
+	for (let at = 0; at < entity.length; at += 1000) pieces.push(der(0x04, entity.subarray(at, at + 1000)));
+	// Constructed OCTET STRING with indefinite length, as BER encoders stream it.
+	const content = Buffer.concat([Buffer.from([0x24, 0x80]), ...pieces, Buffer.from([0, 0])]);
+	const encapsulated = der(0x30, oid('2a864886f70d010701'), der(0xa0, content));
+	const sha256 = der(0x30, oid('608648016503040201'));
+	const signedData = der(0x30, der(0x02, Buffer.from([1])), der(0x31, sha256), encapsulated, der(0x31, der(0x30, der(0x02, Buffer.from([1])))));
+	return der(0x30, oid('2a864886f70d010702'), der(0xa0, signedData));
+}
