@@ -212,3 +212,31 @@ describe('Cloud Sync node with input items as the source', () => {
 		expect(result.nodes['Cloud Sync'][0].error).toMatchObject({ name: 'NodeOperationError', description: expect.stringMatching(/Copy or Mirror/) });
 	});
 });
+
+const exists = (folder: string) => fs.stat(folder).then(() => true, () => false);
+const errorOf = (result: Awaited<ReturnType<typeof runWorkflow>>) => result.nodes['Cloud Sync'][0].error!;
+const sync = (parameters: Record<string, unknown>) => runWorkflow(workflow([cloudSync({ resource: 'folder', operation: 'sync', mode: 'copy', ...parameters })]), options);
+
+describe('Cloud Sync node: broken filters', () => {
+	it('a broken glob is refused with the pattern, the position and the fix, before any folder is created', async () => {
+		const { src, dst } = await folders({ 'a.txt': 'alpha' });
+		const destination = path.join(dst, 'new');
+		const error = errorOf(await sync({ sourceLocalPath: src, destinationLocalPath: destination, filters: { include: '*.txt, [abc' } }));
+		expect(error).toMatchObject({ name: 'NodeOperationError', itemIndex: 0, message: 'Include pattern "[abc" is not a valid glob: the "[" is never closed at position 1' });
+		expect(error.description).toMatch(/^Fix the pattern: close the character class with "\]"/);
+		expect(await exists(destination)).toBe(false);
+
+		const perItem = cloudSync({ resource: 'folder', operation: 'list', targetLocalPath: src, filters: { exclude: '={{ $json.pattern }}' } });
+		const listed = await runWorkflow(workflow([perItem], [{ pattern: '*.tmp' }, { pattern: '*.{tmp,bak' }]), options);
+		expect(errorOf(listed)).toMatchObject({ name: 'NodeOperationError', itemIndex: 1, message: 'Exclude pattern "*.{tmp,bak" is not a valid glob: the "{" is never closed at position 3' });
+		expect(errorOf(listed).description).toMatch(/as in \*\.\{jpg,png\}/);
+	});
+
+	it('a comma inside {…} separates alternatives of one glob, not two globs', async () => {
+		const { src, dst } = await folders({ 'a.txt': 'a', 'b.md': 'b', 'c.jpg': 'c', 'd,e.jpg': 'de' });
+		const result = await sync({ sourceLocalPath: src, destinationLocalPath: dst, filters: { include: '*.{txt,md}, d\\,e.jpg' } });
+		expect(outputItems(result, 'Cloud Sync')[0].json).toMatchObject({ status: 'success', added: 3 });
+		expect(Object.keys(filesOnly(await readTree(dst))).sort()).toEqual(['a.txt', 'b.md', 'd,e.jpg']);
+	});
+});
+

@@ -79,8 +79,8 @@ function failure(status: string, errors: Array<{ message: string; hint?: string 
 
 export async function runStatefulMode(context: IExecuteFunctions, itemIndex: number, dryRun: boolean, signal?: AbortSignal): Promise<{ summary: IDataObject; files: IDataObject[] }> {
 	const mode = context.getNodeParameter('mode', itemIndex) as string;
-	const { source, destination, pacer } = await open(context, itemIndex, mode);
 	const common = readSyncOptions(context, itemIndex);
+	const { source, destination, pacer } = await open(context, itemIndex, mode);
 	const options = context.getNodeParameter('options', itemIndex, {}) as IDataObject;
 	const labels = { source: source.label, destination: destination.label };
 	const run = { transfers: common.transfers, checkers: common.checkers, dryRun, signal, pacer };
