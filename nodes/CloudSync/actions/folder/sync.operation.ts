@@ -53,7 +53,7 @@ export async function runSync(context: IExecuteFunctions, itemIndex: number, dry
 	const options = readSyncOptions(context, itemIndex);
 	const pacer = new RecordingPacer();
 	const source = await openLocation(context, 'source', itemIndex, pacer);
-	const destination = await openLocation(context, 'destination', itemIndex, pacer);
+	const destination = await openLocation(context, 'destination', itemIndex, pacer, { create: !dryRun });
 	let report: SyncReport;
 	try {
 		report = await sync(source.provider, destination.provider, { ...options, dryRun, pacer, signal });
