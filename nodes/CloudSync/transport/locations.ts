@@ -103,9 +103,9 @@ export function oauthTokens(credential: ICredentialDataDecryptedObject) {
 	};
 }
 
-/** A service account's key; keys pasted from the JSON file often keep their "\n" escapes. */
+/** A service account's email and key as pasted; the Drive provider checks and repairs the key before signing with it. */
 export function serviceAccountKey(credential: ICredentialDataDecryptedObject) {
-	return { clientEmail: String(credential.email ?? ''), privateKey: String(credential.privateKey ?? '').replace(/\\n/g, '\n') };
+	return { clientEmail: String(credential.email ?? ''), privateKey: String(credential.privateKey ?? '') };
 }
 
 /** Where the SDKs send their requests: the real clouds, unless an emulator is named (tests and the demo). */
