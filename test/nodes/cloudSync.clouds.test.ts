@@ -771,3 +771,23 @@ describe('a broken service-account key', () => {
 	});
 
 });
+
+describe('an empty cloud folder', () => {
+	it('an empty folder from an expression is refused, not read as the whole My Drive or Dropbox; the top is chosen explicitly', async () => {
+		const folder = dropboxFolder({ 'a.txt': 'alpha' });
+		const rl = (mode: string) => ({ __rl: true, mode, value: '={{ $json.folder }}' });
+		const drivePicked = await run([cloudSync({ resource: 'folder', operation: 'list', targetCloud: 'googleDrive', targetDriveFolder: rl('id') })], [{ folder: '' }]);
+		expectNodeError(nodeError(drivePicked), /^The Google Drive folder is empty$/, /Fix the folder or the expression that gives it .*pick "\/ \(My Drive\)" in the folder list/);
+		expect(outputItems(drivePicked, 'Cloud Sync')).toEqual([]);
+
+		const steps = [cloudSync({ resource: 'folder', operation: 'sync', mode: 'copy', ...onDropbox('source', folder), destinationCloud: 'dropbox', destinationDropboxFolder: rl('path') })];
+		const dropboxPicked = await run(steps, [{ folder: `${folder}/copy` }, { folder: '  ' }]);
+		expectNodeError(nodeError(dropboxPicked), /^The destination Dropbox folder is empty$/, /pick "\/ \(whole Dropbox\)" in the folder list/, 1);
+		expect(dropboxTree(`${folder}/copy`)).toEqual({ 'a.txt': 'alpha' });
+
+		const top = await run([cloudSync({ resource: 'folder', operation: 'list', targetCloud: 'googleDrive', targetDriveFolder: rl('id'), returnAll: false, limit: 1 })], [{ folder: 'root' }]);
+		expect(outputItems(top, 'Cloud Sync')).toHaveLength(1);
+		const whole = await run([cloudSync({ resource: 'folder', operation: 'list', targetCloud: 'dropbox', targetDropboxFolder: rl('path'), returnAll: false, limit: 1 })], [{ folder: '/' }]);
+		expect(outputItems(whole, 'Cloud Sync')).toHaveLength(1);
+	});
+});

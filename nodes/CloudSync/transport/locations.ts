@@ -113,8 +113,26 @@ export function emulatorUrl(cloud: 'google' | 'dropbox'): string | undefined {
 	return (cloud === 'google' ? process.env.CLOUDSYNC_GOOGLE_API_URL : process.env.CLOUDSYNC_DROPBOX_API_URL) || undefined;
 }
 
+/**
+ * The folder a cloud picker points at. The top of the drive is only ever chosen explicitly (the
+ * pickers' "/ (My Drive)" or "/ (whole Dropbox)"): an empty value, most often an expression that gave
+ * nothing, is refused rather than read as the whole account.
+ */
+function cloudFolder(context: NodeContext, side: Side, itemIndex: number, cloud: 'Drive' | 'Dropbox'): string {
+	const value = parameter<unknown>(context, `${side}${cloud}Folder`, itemIndex, undefined, { extractValue: true });
+	const folder = value === undefined || value === null ? '' : String(value).trim();
+	if (folder === '') {
+		const [name, top] = cloud === 'Drive' ? [CLOUD_LABEL.googleDrive, '"/ (My Drive)"'] : [CLOUD_LABEL.dropbox, '"/ (whole Dropbox)"'];
+		throw new NodeOperationError(context.getNode(), `The ${side === 'target' ? '' : `${side} `}${name} folder is empty`, {
+			itemIndex,
+			description: `Fix the folder or the expression that gives it (it gave an empty value); to use the whole account, pick ${top} in the folder list.`,
+		});
+	}
+	return folder;
+}
+
 async function openGoogleDrive(context: NodeContext, side: Side, itemIndex: number, pacer: Pacer, cloud: CloudName): Promise<Location> {
-	const folder = String(parameter(context, `${side}DriveFolder`, itemIndex, 'root', { extractValue: true }) || 'root');
+	const folder = cloudFolder(context, side, itemIndex, 'Drive');
 	const options = parameter<IDataObject>(context, 'options', itemIndex, {});
 	const credential = await cloudCredential(context, cloud === 'googleDriveServiceAccount' ? cloud : 'googleDrive', itemIndex);
 	const auth: GoogleDriveProviderOptions['auth'] = cloud === 'googleDriveServiceAccount' ? serviceAccountKey(credential) : oauthTokens(credential);
@@ -131,8 +149,8 @@ async function openGoogleDrive(context: NodeContext, side: Side, itemIndex: numb
 }
 
 async function openDropbox(context: NodeContext, side: Side, itemIndex: number, pacer: Pacer): Promise<Location> {
-	const folder = String(parameter(context, `${side}DropboxFolder`, itemIndex, '', { extractValue: true }) ?? '').trim();
-	const root = folder === '' || folder === '/' ? '' : folder.startsWith('/') ? folder : `/${folder}`;
+	const folder = cloudFolder(context, side, itemIndex, 'Dropbox');
+	const root = folder === '/' ? '' : folder.startsWith('/') ? folder : `/${folder}`;
 	const provider = new DropboxProvider({ auth: oauthTokens(await cloudCredential(context, 'dropbox', itemIndex)), root, pacer, apiBaseUrl: emulatorUrl('dropbox') });
 	return { provider, cloud: 'dropbox', label: `${CLOUD_LABEL.dropbox}:${root || '/'}` };
 }
