@@ -51,10 +51,73 @@ function toMillis(value: string | number | Date, now: number, option: string): n
 	return date.toMillis();
 }
 
+const LITERAL_HINT = (char: string) => `or write \\${char} to match a literal "${char}".`;
+
+/**
+ * The glob as picomatch reads it, or a FilterError naming the pattern and the 1-based position of its
+ * first problem: an unclosed or unopened "[" or "{", a reversed range, a trailing "\\". picomatch takes
+ * such a pattern literally or as "match nothing", which silently drops every file from an include.
+ * rclone's "[!a]" (any character but a) is passed on as "[^a]", which picomatch understands.
+ */
+function checkGlob(glob: string, kind: string): string {
+	const refuse = (index: number, problem: string, hint: string) =>
+		new FilterError(`${kind} pattern "${glob}" is not a valid glob: ${problem} at position ${index + 1}`, { hint: `Fix the pattern: ${hint}` });
+	let out = '';
+	const braces: number[] = [];
+	for (let i = 0; i < glob.length; i++) {
+		const char = glob[i];
+		if (char === '\\') {
+			if (i + 1 === glob.length) throw refuse(i, 'a "\\" escapes nothing', 'remove the trailing "\\", or write \\\\ to match a literal "\\".');
+			out += glob.slice(i, i + 2);
+			i++;
+		} else if (char === '[') {
+			let j = i + 1;
+			let cls = '[';
+			if (glob[j] === '!' || glob[j] === '^') {
+				cls += '^';
+				j++;
+			}
+			// A "]" right after the opening bracket is part of the class, as in POSIX.
+			if (glob[j] === ']') cls += glob[j++];
+			for (; j < glob.length && glob[j] !== ']'; j++) {
+				if (glob.startsWith('[:', j) && glob.indexOf(':]', j + 2) > 0) {
+					const end = glob.indexOf(':]', j + 2) + 2;
+					cls += glob.slice(j, end);
+					j = end - 1;
+				} else if (glob[j] === '\\' && j + 1 < glob.length) {
+					cls += glob.slice(j, j + 2);
+					j++;
+				} else if (glob[j + 1] === '-' && j + 2 < glob.length && glob[j + 2] !== ']' && glob[j] > glob[j + 2]) {
+					throw refuse(j, `the range "${glob.slice(j, j + 3)}" runs backwards`, `write it as "${glob[j + 2]}-${glob[j]}".`);
+				} else {
+					cls += glob[j];
+				}
+			}
+			if (j === glob.length) throw refuse(i, 'the "[" is never closed', `close the character class with "]", ${LITERAL_HINT('[')}`);
+			out += `${cls}]`;
+			i = j;
+		} else if (char === ']') {
+			throw refuse(i, 'a "]" has no "[" before it', `add the missing "[", ${LITERAL_HINT(']')}`);
+		} else if (char === '{') {
+			braces.push(i);
+			out += char;
+		} else if (char === '}') {
+			if (braces.pop() === undefined) throw refuse(i, 'a "}" has no "{" before it', `add the missing "{", ${LITERAL_HINT('}')}`);
+			out += char;
+		} else {
+			out += char;
+		}
+	}
+	const unclosed = braces.pop();
+	if (unclosed !== undefined) throw refuse(unclosed, 'the "{" is never closed', `close the alternatives with "}", as in *.{jpg,png}, ${LITERAL_HINT('{')}`);
+	return out;
+}
+
 /** Turns one rclone glob into a matcher over root-relative paths. */
-function compileGlob(glob: string): (path: string) => boolean {
-	const anchored = glob.startsWith('/');
-	const body = anchored ? glob.slice(1) : glob;
+function compileGlob(glob: string, kind: string): (path: string) => boolean {
+	const checked = checkGlob(glob, kind);
+	const anchored = checked.startsWith('/');
+	const body = anchored ? checked.slice(1) : checked;
 	if (body === '') throw new FilterError(`Empty filter pattern "${glob}"`, { hint: 'Remove the empty pattern.' });
 	// rclone: a pattern that does not start with "/" matches the end of the path, at any depth.
 	const pattern = anchored ? body : `**/${body}`;
@@ -81,8 +144,8 @@ export interface Filter {
 
 export function createFilter(options: FilterOptions = {}): Filter {
 	const now = options.now ?? Date.now();
-	const includes = (options.include ?? []).filter((glob) => glob.trim() !== '').map(compileGlob);
-	const excludes = (options.exclude ?? []).filter((glob) => glob.trim() !== '').map(compileGlob);
+	const includes = (options.include ?? []).filter((glob) => glob.trim() !== '').map((glob) => compileGlob(glob, 'Include'));
+	const excludes = (options.exclude ?? []).filter((glob) => glob.trim() !== '').map((glob) => compileGlob(glob, 'Exclude'));
 	const extensions = (options.extensions ?? []).map(normalizeExtension).filter(Boolean);
 	const excludeExtensions = (options.excludeExtensions ?? []).map(normalizeExtension).filter(Boolean);
 	const after = options.modifiedAfter === undefined || options.modifiedAfter === '' ? undefined : toMillis(options.modifiedAfter, now, 'Modified after');

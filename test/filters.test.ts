@@ -69,3 +69,40 @@ describe('extension, size and date filters', () => {
 		expect(createFilter({ minSize: 1000, modifiedAfter: '1d' }).includesFolder(folder('docs').path)).toBe(true);
 	});
 });
+
+describe('broken globs are refused with the pattern and the position of the problem', () => {
+	const refusal = (options: Parameters<typeof createFilter>[0]) => {
+		try {
+			createFilter(options);
+		} catch (error) {
+			expect(error).toBeInstanceOf(FilterError);
+			return { message: (error as FilterError).message, hint: (error as FilterError).hint };
+		}
+		throw new Error('the filter was accepted');
+	};
+
+	it.each([
+		[{ include: ['[abc'] }, 'Include pattern "[abc" is not a valid glob: the "[" is never closed at position 1', /close the character class with "\]", or write \\\[/],
+		[{ exclude: ['*.{jpg,png'] }, 'Exclude pattern "*.{jpg,png" is not a valid glob: the "{" is never closed at position 3', /as in \*\.\{jpg,png\}/],
+		[{ include: ['/docs/a}.txt'] }, 'Include pattern "/docs/a}.txt" is not a valid glob: a "}" has no "{" before it at position 8', /add the missing "\{"/],
+		[{ include: ['x/a].txt'] }, 'Include pattern "x/a].txt" is not a valid glob: a "]" has no "[" before it at position 4', /add the missing "\["/],
+		[{ include: ['file[z-a].txt'] }, 'Include pattern "file[z-a].txt" is not a valid glob: the range "z-a" runs backwards at position 6', /write it as "a-z"/],
+		[{ exclude: ['backup\\'] }, 'Exclude pattern "backup\\" is not a valid glob: a "\\" escapes nothing at position 7', /remove the trailing "\\"/],
+		[{ include: ['{a,{b,c}.txt'] }, 'Include pattern "{a,{b,c}.txt" is not a valid glob: the "{" is never closed at position 1', /close the alternatives/],
+	])('%j', (options, message, hint) => {
+		const { message: got, hint: advice } = refusal(options);
+		expect(got).toBe(message);
+		expect(advice).toMatch(hint);
+	});
+
+	it('valid globs with classes, negated classes, alternatives and escapes still match as rclone does', () => {
+		const tree = ['a.jpg', 'b.png', 'c.gif', '[draft].txt', 'x}.txt', 'n1.txt', 'nb.txt', ']a'].map((path) => file(path));
+		expect(paths(createFilter({ include: ['*.{jpg,png}'] }), tree)).toEqual(['a.jpg', 'b.png']);
+		expect(paths(createFilter({ include: ['[ab].*'] }), tree)).toEqual(['a.jpg', 'b.png']);
+		expect(paths(createFilter({ include: ['n[!0-9].txt'] }), tree)).toEqual(['nb.txt']);
+		expect(paths(createFilter({ include: ['n[^a-z].txt'] }), tree)).toEqual(['n1.txt']);
+		expect(paths(createFilter({ include: ['\\[draft\\].txt', 'x\\}.txt'] }), tree)).toEqual(['[draft].txt', 'x}.txt']);
+		expect(paths(createFilter({ include: ['[]]a'] }), tree)).toEqual([']a']);
+		expect(paths(createFilter({ include: ['[[:digit:]]*'] }), [file('1.txt'), file('a.txt')])).toEqual(['1.txt']);
+	});
+});

@@ -1,3 +1,4 @@
+import { createPrivateKey } from 'node:crypto';
 import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { auth as googleAuth, drive as createDriveClient, type drive_v3 } from '@googleapis/drive';
@@ -327,6 +328,41 @@ function driveHashes(file: drive_v3.Schema$File): Hashes {
 	return hashes;
 }
 
+const KEY_HINT =
+	"In the credential's Private Key field, paste the whole private_key value of the service account's JSON key file, " +
+	'from -----BEGIN PRIVATE KEY----- to -----END PRIVATE KEY----- included, without the quotes around it.';
+const PEM_KEY = /^-----BEGIN (RSA )?PRIVATE KEY-----([\s\S]*?)-----END \1PRIVATE KEY-----$/;
+
+/**
+ * The service account's key as a PEM that signs, rebuilt from what was pasted (line breaks lost to
+ * spaces or kept as "\n" escapes are restored). A key that cannot sign is refused here with what to
+ * change, rather than with OpenSSL's decoder error at the first request; no part of it is ever shown.
+ */
+export function serviceAccountPem({ clientEmail, privateKey }: GoogleDriveServiceAccount): string {
+	const refuse = (problem: string, hint = KEY_HINT) => new AuthenticationError(`The service account's ${problem}`, { hint });
+	if (!/^[^\s@]+@[^\s@]+$/.test(clientEmail.trim())) {
+		throw refuse(
+			'email is missing or not an email address',
+			"In the credential's Service Account Email field, enter the client_email value of the JSON key file, such as sync-bot@my-project.iam.gserviceaccount.com.",
+		);
+	}
+	// Copied from the JSON file with its quotes (and the comma after them), or with "\n" escapes.
+	const key = privateKey.trim().replace(/^"([\s\S]*)",?$/, '$1').replace(/\\n/g, '\n').trim();
+	if (key === '') throw refuse('private key is empty');
+	if (key.startsWith('{')) throw refuse('private key field holds the whole JSON key file instead of only the key inside it');
+	const parts = PEM_KEY.exec(key);
+	if (!parts) throw refuse('private key is not a PEM key: it must start with its BEGIN PRIVATE KEY line and end with its END PRIVATE KEY line');
+	const label = `${parts[1] ?? ''}PRIVATE KEY`;
+	const lines = parts[2].replace(/\s+/g, '').match(/.{1,64}/g) ?? [];
+	const pem = [`-----BEGIN ${label}-----`, ...lines, `-----END ${label}-----`, ''].join('\n');
+	try {
+		createPrivateKey(pem);
+	} catch {
+		throw refuse('private key cannot be read: the text between its BEGIN and END lines is damaged or cut short');
+	}
+	return pem;
+}
+
 /** The Google auth client for a user or a service account, as every Drive call in this package uses it. */
 export function createAuthClient(credentials: GoogleDriveProviderOptions['auth'], apiBaseUrl?: string): AuthClient {
 	// The pacer is the one place that retries; the SDK's own retries would multiply its attempts.
@@ -334,7 +370,7 @@ export function createAuthClient(credentials: GoogleDriveProviderOptions['auth']
 	const transporterOptions = { retryConfig: { retry: 0, noResponseRetries: 0 }, fetchImplementation: fetch };
 	let client: AuthClient;
 	if ('privateKey' in credentials) {
-		client = new googleAuth.JWT({ email: credentials.clientEmail, key: credentials.privateKey, scopes: [DRIVE_SCOPE], transporterOptions });
+		client = new googleAuth.JWT({ email: credentials.clientEmail.trim(), key: serviceAccountPem(credentials), scopes: [DRIVE_SCOPE], transporterOptions });
 	} else {
 		client = new googleAuth.OAuth2({ clientId: credentials.clientId, clientSecret: credentials.clientSecret, transporterOptions });
 		client.setCredentials({ refresh_token: credentials.refreshToken, access_token: credentials.accessToken });

@@ -125,6 +125,77 @@ function mapError(error: unknown, path: string): Error {
 	}
 }
 
+/** n8n's own file-access rule, for opening a root: whether nodes may use a real path (its isFilePathBlocked, negated). */
+export interface LocalRootRules {
+	mayAccess?: (realPath: string) => boolean;
+}
+
+/** The root lies outside the folders n8n lets nodes use. */
+export class OutsideAllowedFoldersError extends InvalidPathError {
+	constructor(root: string, allowedRoots: string[] = []) {
+		super(
+			root,
+			`outside the folders n8n may access${allowedRoots.length > 0 ? ` (${allowedRoots.join(', ')})` : ''}`,
+			'Choose a folder inside N8N_RESTRICT_FILE_ACCESS_TO, or ask the n8n administrator to allow this one.',
+		);
+	}
+}
+
+const SEPARATORS = nodePath.sep === '\\' ? /[\\/]+/ : /\/+/;
+
+/**
+ * The real path of the nearest existing folder on the way to `root`, and the names below it that do
+ * not exist yet. The existing part is resolved by the system (links and ".." as it follows them).
+ */
+async function locateRoot(root: string): Promise<{ existing: string; missing: string[] }> {
+	const top = nodePath.parse(root).root;
+	const names = root.slice(top.length).split(SEPARATORS).filter((name) => name !== '' && name !== '.');
+	for (let kept = names.length; kept > 0; kept--) {
+		try {
+			return { existing: await fs.realpath(top + names.slice(0, kept).join(nodePath.sep)), missing: names.slice(kept) };
+		} catch (error) {
+			const code = (error as NodeJS.ErrnoException).code;
+			if (code !== 'ENOENT' && code !== 'ENOTDIR') throw mapError(error, root);
+		}
+	}
+	return { existing: top, missing: names };
+}
+
+/**
+ * Creates the missing folders one at a time below a real folder. Each must be a real folder once made:
+ * a link or a file put in its place (before or during the creation) is refused, never followed.
+ */
+async function createFolders(root: string, existing: string, missing: string[]): Promise<void> {
+	const notAFolder = (folder: string) =>
+		new InvalidPathError(root, `"${folder}" is a file or a link, not a folder`, 'Choose a folder whose every part is a folder; links are not followed to create one.');
+	let folder = existing;
+	for (const name of missing) {
+		folder = nodePath.join(folder, name);
+		let stats: Stats;
+		try {
+			await fs.mkdir(folder).catch((error: NodeJS.ErrnoException) => {
+				if (error.code !== 'EEXIST') throw error;
+			});
+			stats = await fs.lstat(folder);
+		} catch (error) {
+			throw (error as NodeJS.ErrnoException).code === 'ENOTDIR' ? notAFolder(nodePath.dirname(folder)) : mapError(error, root);
+		}
+		if (!stats.isDirectory()) throw notAFolder(folder);
+	}
+}
+
+/** The check every root passes before it is read or created, and again once it exists. */
+async function accessCheck(root: string, options: LocalProviderOptions & LocalRootRules): Promise<(real: string) => void> {
+	const allowed = options.allowedRoots?.length
+		? await Promise.all(options.allowedRoots.map(async (dir) => fs.realpath(dir).catch(() => nodePath.resolve(dir))))
+		: undefined;
+	return (real) => {
+		if ((allowed && !allowed.some((dir) => isInside(dir, real))) || options.mayAccess?.(real) === false) {
+			throw new OutsideAllowedFoldersError(root, options.allowedRoots);
+		}
+	};
+}
+
 /** A folder on this machine. Every path stays inside the root, even through symbolic links. */
 export class LocalProvider implements Provider {
 	readonly name = 'local';
@@ -158,11 +229,25 @@ export class LocalProvider implements Provider {
 		};
 	}
 
-	static async open(root: string, options: LocalProviderOptions = {}): Promise<LocalProvider> {
+	/**
+	 * Opens a folder as the root. Whether it may be used is decided on its real path, before anything
+	 * is read or created (so a missing folder outside the allowed ones is refused, not reported missing)
+	 * and again once it exists. A missing root is created with `createRoot`, one folder at a time.
+	 */
+	static async open(root: string, options: LocalProviderOptions & LocalRootRules = {}): Promise<LocalProvider> {
 		if (!nodePath.isAbsolute(root)) {
 			throw new InvalidPathError(root, 'the local root must be an absolute path', 'Enter the folder as an absolute path, such as /data/files.');
 		}
-		if (options.createRoot) await fs.mkdir(root, { recursive: true });
+		const mayUse = await accessCheck(root, options);
+		const { existing, missing } = await locateRoot(root);
+		mayUse(nodePath.join(existing, ...missing));
+		if (missing.includes('..')) {
+			throw new InvalidPathError(root, '".." follows a folder that does not exist', 'Enter the folder as an absolute path without "..".');
+		}
+		if (missing.length > 0) {
+			if (!options.createRoot) throw new NotFoundError(root);
+			await createFolders(root, existing, missing);
+		}
 		let real: string;
 		try {
 			real = await fs.realpath(root);
@@ -170,18 +255,7 @@ export class LocalProvider implements Provider {
 		} catch (error) {
 			throw mapError(error, root);
 		}
-		if (options.allowedRoots?.length) {
-			const allowed = await Promise.all(
-				options.allowedRoots.map(async (dir) => fs.realpath(dir).catch(() => nodePath.resolve(dir))),
-			);
-			if (!allowed.some((dir) => isInside(dir, real))) {
-				throw new InvalidPathError(
-					root,
-					`outside the folders n8n may access (${options.allowedRoots.join(', ')})`,
-					'Choose a folder inside N8N_RESTRICT_FILE_ACCESS_TO, or ask the n8n administrator to allow this one.',
-				);
-			}
-		}
+		mayUse(real);
 		return new LocalProvider(real, await LocalProvider.detectCaseInsensitive(real), options);
 	}
 

@@ -33,6 +33,7 @@ import { disposeHarness, outputItems, readBinary, runWorkflow, type ErrorSummary
 import { DropboxEmulator } from '../emulators/dropbox';
 import { recordingPacer, sdkClient, startDrive, type DriveFixture } from '../support/drive';
 import { GoogleDriveProvider } from '../../lib/providers/drive';
+import { testGoogleServiceAccount } from '../../nodes/CloudSync/methods/credentialTest';
 import { pseudoRandomBytes, readAll } from '../conformance/suite';
 import { removeTempDirs, tempDir, writeTree } from '../support/trees';
 
@@ -711,5 +712,82 @@ describe('known gaps (lib/)', () => {
 		const result = await run([cloudSync({ resource: 'folder', operation: 'sync', ...onLocal('source', source), ...onDropbox('destination', folder), mode: 'mirror' })]);
 		expect(dropboxTree(folder)).toEqual({ 'a.txt': 'alpha' });
 		expect(outputItems(result, 'Cloud Sync')[0].json).toMatchObject({ status: 'success', added: 1, listingErrors: [] });
+	});
+});
+
+describe('a broken service-account key', () => {
+	const serviceAccount = (privateKey: string, email?: string) => {
+		const account = drive.emulator.addServiceAccount();
+		return { account, credentials: storedCredentials({ cloudSyncGoogleServiceAccountApi: { email: email ?? account.clientEmail, privateKey } }) };
+	};
+	const listWith = (credentials: Record<string, ICredentialDataDecryptedObject>, folderId: string) =>
+		run([cloudSync({ resource: 'folder', operation: 'list', ...onDrive('target', folderId), targetCloud: 'googleDriveServiceAccount' })], undefined, { credentials });
+	/** The key's base64 body, in pieces long enough that none could appear by chance. */
+	const keyPieces = (pem: string) => (pem.replace(/-----[A-Z ]+-----|\s/g, '').match(/.{24}/g) ?? []).filter((_, index) => index % 8 === 0);
+
+	it('a damaged, cut or wrongly pasted key names the credential field and what to paste, and never shows the key', async () => {
+		const folderId = driveFolder({ 'a.txt': 'alpha' });
+		const pem = drive.emulator.addServiceAccount().privateKey;
+		const body = pem.split('\n').slice(1, -2);
+		const json = JSON.stringify({ type: 'service_account', client_email: 'x@y.iam.gserviceaccount.com', private_key: pem });
+		for (const [privateKey, problem] of [
+			[['-----BEGIN PRIVATE KEY-----', ...body.slice(0, 5), '-----END PRIVATE KEY-----'].join('\n'), /private key cannot be read: the text between its BEGIN and END lines is damaged or cut short/],
+			[body.join('\n'), /private key is not a PEM key: it must start with its BEGIN PRIVATE KEY line and end with its END PRIVATE KEY line/],
+			[json, /private key field holds the whole JSON key file instead of only the key inside it/],
+			['', /private key is empty/],
+		] as const) {
+			const result = await listWith(serviceAccount(privateKey).credentials, folderId);
+			expectNodeError(nodeError(result), problem, /Private Key field, paste the whole private_key value .* from -----BEGIN PRIVATE KEY----- to -----END PRIVATE KEY----- included/);
+			expect(nodeError(result).message).not.toMatch(/DECODER|routines|asn1|OpenSSL/i);
+			expectNoSecrets(result, keyPieces(pem));
+		}
+		const noEmail = await listWith(serviceAccount(pem, ' ').credentials, folderId);
+		expectNodeError(nodeError(noEmail), /service account's email is missing or not an email address/, /Service Account Email field, enter the client_email value/);
+	});
+
+	it('a key pasted on one line, with its quotes or "\\n" escapes, is repaired and signs in', async () => {
+		const folderId = driveFolder({ 'a.txt': 'alpha' });
+		const { account } = serviceAccount('');
+		const pasted = [
+			account.privateKey.replace(/\n/g, ' '),
+			`"${account.privateKey.replace(/\n/g, '\\n')}",`,
+		];
+		for (const privateKey of pasted) {
+			const result = await listWith(storedCredentials({ cloudSyncGoogleServiceAccountApi: { email: account.clientEmail, privateKey } }), folderId);
+			expect(outputItems(result, 'Cloud Sync').map((item) => item.json.path)).toEqual(['a.txt']);
+		}
+	});
+
+	it('the credential test says the same, naming the field', async () => {
+		// One line of a real key, without its BEGIN and END lines.
+		const line = drive.emulator.addServiceAccount().privateKey.split('\n')[1];
+		const data = { email: 'bot@p.iam.gserviceaccount.com', privateKey: line };
+		const result = await testGoogleServiceAccount.call({} as never, { id: '1', name: 'Key', type: 'cloudSyncGoogleServiceAccountApi', data });
+		expect(result).toEqual({
+			status: 'Error',
+			message: expect.stringMatching(/^The service account's private key is not a PEM key: .*\. In the credential's Private Key field, paste/),
+		});
+		expect(result.message).not.toContain(line.slice(0, 24));
+	});
+
+});
+
+describe('an empty cloud folder', () => {
+	it('an empty folder from an expression is refused, not read as the whole My Drive or Dropbox; the top is chosen explicitly', async () => {
+		const folder = dropboxFolder({ 'a.txt': 'alpha' });
+		const rl = (mode: string) => ({ __rl: true, mode, value: '={{ $json.folder }}' });
+		const drivePicked = await run([cloudSync({ resource: 'folder', operation: 'list', targetCloud: 'googleDrive', targetDriveFolder: rl('id') })], [{ folder: '' }]);
+		expectNodeError(nodeError(drivePicked), /^The Google Drive folder is empty$/, /Fix the folder or the expression that gives it .*pick "\/ \(My Drive\)" in the folder list/);
+		expect(outputItems(drivePicked, 'Cloud Sync')).toEqual([]);
+
+		const steps = [cloudSync({ resource: 'folder', operation: 'sync', mode: 'copy', ...onDropbox('source', folder), destinationCloud: 'dropbox', destinationDropboxFolder: rl('path') })];
+		const dropboxPicked = await run(steps, [{ folder: `${folder}/copy` }, { folder: '  ' }]);
+		expectNodeError(nodeError(dropboxPicked), /^The destination Dropbox folder is empty$/, /pick "\/ \(whole Dropbox\)" in the folder list/, 1);
+		expect(dropboxTree(`${folder}/copy`)).toEqual({ 'a.txt': 'alpha' });
+
+		const top = await run([cloudSync({ resource: 'folder', operation: 'list', targetCloud: 'googleDrive', targetDriveFolder: rl('id'), returnAll: false, limit: 1 })], [{ folder: 'root' }]);
+		expect(outputItems(top, 'Cloud Sync')).toHaveLength(1);
+		const whole = await run([cloudSync({ resource: 'folder', operation: 'list', targetCloud: 'dropbox', targetDropboxFolder: rl('path'), returnAll: false, limit: 1 })], [{ folder: '/' }]);
+		expect(outputItems(whole, 'Cloud Sync')).toHaveLength(1);
 	});
 });

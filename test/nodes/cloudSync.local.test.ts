@@ -212,3 +212,97 @@ describe('Cloud Sync node with input items as the source', () => {
 		expect(result.nodes['Cloud Sync'][0].error).toMatchObject({ name: 'NodeOperationError', description: expect.stringMatching(/Copy or Mirror/) });
 	});
 });
+
+const exists = (folder: string) => fs.stat(folder).then(() => true, () => false);
+const errorOf = (result: Awaited<ReturnType<typeof runWorkflow>>) => result.nodes['Cloud Sync'][0].error!;
+const sync = (parameters: Record<string, unknown>) => runWorkflow(workflow([cloudSync({ resource: 'folder', operation: 'sync', mode: 'copy', ...parameters })]), options);
+
+describe('Cloud Sync node: broken filters', () => {
+	it('a broken glob is refused with the pattern, the position and the fix, before any folder is created', async () => {
+		const { src, dst } = await folders({ 'a.txt': 'alpha' });
+		const destination = path.join(dst, 'new');
+		const error = errorOf(await sync({ sourceLocalPath: src, destinationLocalPath: destination, filters: { include: '*.txt, [abc' } }));
+		expect(error).toMatchObject({ name: 'NodeOperationError', itemIndex: 0, message: 'Include pattern "[abc" is not a valid glob: the "[" is never closed at position 1' });
+		expect(error.description).toMatch(/^Fix the pattern: close the character class with "\]"/);
+		expect(await exists(destination)).toBe(false);
+
+		const perItem = cloudSync({ resource: 'folder', operation: 'list', targetLocalPath: src, filters: { exclude: '={{ $json.pattern }}' } });
+		const listed = await runWorkflow(workflow([perItem], [{ pattern: '*.tmp' }, { pattern: '*.{tmp,bak' }]), options);
+		expect(errorOf(listed)).toMatchObject({ name: 'NodeOperationError', itemIndex: 1, message: 'Exclude pattern "*.{tmp,bak" is not a valid glob: the "{" is never closed at position 3' });
+		expect(errorOf(listed).description).toMatch(/as in \*\.\{jpg,png\}/);
+	});
+
+	it('a comma inside {…} separates alternatives of one glob, not two globs', async () => {
+		const { src, dst } = await folders({ 'a.txt': 'a', 'b.md': 'b', 'c.jpg': 'c', 'd,e.jpg': 'de' });
+		const result = await sync({ sourceLocalPath: src, destinationLocalPath: dst, filters: { include: '*.{txt,md}, d\\,e.jpg' } });
+		expect(outputItems(result, 'Cloud Sync')[0].json).toMatchObject({ status: 'success', added: 3 });
+		expect(Object.keys(filesOnly(await readTree(dst))).sort()).toEqual(['a.txt', 'b.md', 'd,e.jpg']);
+	});
+});
+
+
+describe('Cloud Sync node: a local folder that does not exist yet', () => {
+
+	it('creates a missing destination folder inside the allowed folder, as the clouds do; the next run changes nothing', async () => {
+		const { src } = await folders({ 'a.txt': 'alpha', 'docs/b.txt': 'bravo' });
+		const dst = path.join(path.dirname(src), 'not', 'yet', 'there');
+		const first = await sync({ sourceLocalPath: src, destinationLocalPath: dst });
+		expect(outputItems(first, 'Cloud Sync')[0].json).toMatchObject({ status: 'success', added: 2, failed: 0 });
+		expect(filesOnly(await readTree(dst))).toEqual(filesOnly(await readTree(src)));
+		const again = await sync({ sourceLocalPath: src, destinationLocalPath: dst });
+		expect(outputItems(again, 'Cloud Sync')[0].json).toMatchObject({ status: 'success', added: 0, updated: 0, deleted: 0 });
+		expect(filesOnly(await readTree(dst))).toEqual(filesOnly(await readTree(src)));
+	});
+
+	it('Upload creates its missing folder too', async () => {
+		const { dst } = await folders({});
+		const folder = path.join(dst, 'inbox', '2026');
+		const result = await runWorkflow(
+			workflow([
+				{ name: 'Make', type: 'test-fixtures.fixtureFileMaker', parameters: { fileName: 'r.txt', content: 'report' } },
+				cloudSync({ resource: 'file', operation: 'upload', targetLocalPath: folder }),
+			]),
+			options,
+		);
+		expect(outputItems(result, 'Cloud Sync')[0].json).toMatchObject({ path: 'r.txt' });
+		expect(await fs.readFile(path.join(folder, 'r.txt'), 'utf8')).toBe('report');
+	});
+
+	it('a missing source, and a missing destination of a Diff, are errors that say what to change; nothing is created', async () => {
+		const { src, dst } = await folders({ 'a.txt': 'alpha' });
+		const missingSource = path.join(src, 'typo');
+		const newDestination = path.join(dst, 'new');
+		const noSource = errorOf(await sync({ sourceLocalPath: missingSource, destinationLocalPath: newDestination }));
+		expect(noSource).toMatchObject({ name: 'NodeOperationError', itemIndex: 0, message: `The local folder "${missingSource}" does not exist` });
+		expect(noSource.description).toMatch(/Check the path for a typo .*or create the folder first/);
+		const diff = errorOf(await runWorkflow(workflow([cloudSync({ resource: 'folder', operation: 'diff', mode: 'copy', sourceLocalPath: src, destinationLocalPath: newDestination })]), options));
+		expect(diff).toMatchObject({ name: 'NodeOperationError', itemIndex: 0, message: `The local folder "${newDestination}" does not exist` });
+		expect(diff.description).toMatch(/run the Sync, which creates a missing destination folder/);
+		const list = errorOf(await runWorkflow(workflow([cloudSync({ resource: 'folder', operation: 'list', targetLocalPath: missingSource })]), options));
+		expect(list.message).toBe(`The local folder "${missingSource}" does not exist`);
+		expect(await exists(missingSource)).toBe(false);
+		expect(await exists(newDestination)).toBe(false);
+	});
+
+	it('never creates a folder outside the allowed folders: not directly, not through "..", not through a link', async () => {
+		const { src, dst } = await folders({ 'a.txt': 'alpha' });
+		const escapes = path.join(outside, 'made-by-sync');
+		await fs.symlink(outside, path.join(dst, 'link-out'));
+		await fs.symlink(path.join(outside, 'made-by-dangling-link'), path.join(dst, 'dangling'));
+		const climbing = `${dst}/new/../../../../../../../../..${escapes}`;
+		for (const destination of [escapes, climbing, path.join(dst, 'link-out', 'made-by-link')]) {
+			const error = errorOf(await sync({ sourceLocalPath: src, destinationLocalPath: destination }));
+			expect(error).toMatchObject({ name: 'NodeOperationError', itemIndex: 0, message: `n8n may not access the folder "${destination}"` });
+			expect(error.description).toMatch(/N8N_RESTRICT_FILE_ACCESS_TO/);
+		}
+		const inside = `${dst}/new/../inside`;
+		const dotted = errorOf(await sync({ sourceLocalPath: src, destinationLocalPath: inside }));
+		expect(dotted.message).toBe(`Invalid path "${inside}": ".." follows a folder that does not exist`);
+		expect(dotted.description).toMatch(/without "\.\."/);
+		const dangling = errorOf(await sync({ sourceLocalPath: src, destinationLocalPath: path.join(dst, 'dangling', 'deeper') }));
+		expect(dangling.message).toMatch(/"[^"]*dangling" is a file or a link, not a folder/);
+		expect(dangling.description).toMatch(/links are not followed to create one/);
+		expect(await fs.readdir(outside)).toEqual([]);
+		expect((await fs.readdir(dst)).sort()).toEqual(['dangling', 'link-out']);
+	});
+});

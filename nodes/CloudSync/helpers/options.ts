@@ -1,20 +1,34 @@
 import type { IDataObject, IExecuteFunctions } from 'n8n-workflow';
-import type { FilterOptions, SyncOptions } from '../../../lib';
+import { createFilter, type FilterOptions, type SyncOptions } from '../../../lib';
 import { parameter, type NodeContext } from './parameters';
 
 const MIB = 1024 * 1024;
 
+/** A comma-separated list; a comma inside {…} (a glob's alternatives, as in *.{jpg,png}) or escaped as \, separates nothing. */
 function list(value: unknown): string[] {
-	return String(value ?? '')
-		.split(',')
-		.map((part) => part.trim())
-		.filter(Boolean);
+	const text = String(value ?? '');
+	const parts = [''];
+	let depth = 0;
+	for (let i = 0; i < text.length; i++) {
+		const char = text[i];
+		if (char === ',' && depth === 0) {
+			parts.push('');
+			continue;
+		}
+		if (char === '{') depth++;
+		if (char === '}' && depth > 0) depth--;
+		const escaped = char === '\\' ? text.slice(i, i + 2) : char;
+		parts[parts.length - 1] += escaped;
+		i += escaped.length - 1;
+	}
+	return parts.map((part) => part.trim()).filter(Boolean);
 }
 
+/** The node's filters; a broken one (a glob, a date) is refused here, before any folder is opened or created. */
 export function readFilter(context: NodeContext, itemIndex: number): FilterOptions {
 	const filters = parameter<IDataObject>(context, 'filters', itemIndex, {});
 	const size = (mib: unknown) => (typeof mib === 'number' && mib > 0 ? Math.round(mib * MIB) : undefined);
-	return {
+	const options: FilterOptions = {
 		include: list(filters.include),
 		exclude: list(filters.exclude),
 		extensions: list(filters.extensions),
@@ -25,6 +39,8 @@ export function readFilter(context: NodeContext, itemIndex: number): FilterOptio
 		modifiedBefore: (filters.modifiedBefore as string) || undefined,
 		skipSystemFiles: filters.keepSystemFiles !== true,
 	};
+	createFilter(options);
+	return options;
 }
 
 /** Every path the input items name, as the trigger emits them: a move names both of its ends. */

@@ -1,17 +1,16 @@
 import type { ICredentialsDecrypted, ICredentialTestFunctions, INodeCredentialTestResult } from 'n8n-workflow';
+import { CloudSyncError } from '../../../lib';
 import { GoogleDriveProvider } from '../../../lib/providers/drive';
+import { emulatorUrl, serviceAccountKey } from '../transport/locations';
 import { errorText } from '../helpers/errors';
 
-/** Signs in with the service account's key and reads the top of its drive. */
+/** Signs in with the service account's key and reads the top of its drive; a failure says what to change. */
 export async function testGoogleServiceAccount(this: ICredentialTestFunctions, credential: ICredentialsDecrypted): Promise<INodeCredentialTestResult> {
-	const data = credential.data ?? {};
 	try {
-		await GoogleDriveProvider.open({
-			auth: { clientEmail: String(data.email ?? ''), privateKey: String(data.privateKey ?? '').replace(/\\n/g, '\n') },
-			apiBaseUrl: process.env.CLOUDSYNC_GOOGLE_API_URL || undefined,
-		});
+		await GoogleDriveProvider.open({ auth: serviceAccountKey(credential.data ?? {}), apiBaseUrl: emulatorUrl('google') });
 		return { status: 'OK', message: 'Connection successful' };
 	} catch (error) {
-		return { status: 'Error', message: errorText(error) };
+		const hint = error instanceof CloudSyncError ? error.hint : undefined;
+		return { status: 'Error', message: hint ? `${errorText(error)}. ${hint}` : errorText(error) };
 	}
 }

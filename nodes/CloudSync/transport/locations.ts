@@ -1,10 +1,11 @@
-import { NodeOperationError, type ICredentialDataDecryptedObject, type IDataObject, type ILoadOptionsFunctions } from 'n8n-workflow';
+import { NodeOperationError, type ICredentialDataDecryptedObject, type IDataObject, type ILoadOptionsFunctions, type ResolvedFilePath } from 'n8n-workflow';
 import { homedir } from 'node:os';
-import { InvalidPathError, LocalProvider, Pacer, type Provider } from '../../../lib';
+import { LocalProvider, NotFoundError, Pacer, type Provider } from '../../../lib';
+import { OutsideAllowedFoldersError, type LocalRootRules } from '../../../lib/providers/local';
 import { GoogleDriveProvider, type GoogleDriveProviderOptions } from '../../../lib/providers/drive';
 import { DropboxProvider } from '../../../lib/providers/dropbox';
 import { CREDENTIAL_LABEL, CREDENTIAL_TYPE } from './credentials';
-import { errorText } from '../helpers/errors';
+import { errorText, toNodeError } from '../helpers/errors';
 import type { CloudName, Side } from '../actions/fields';
 import { parameter, type NodeContext } from '../helpers/parameters';
 import { InputItemsProvider } from './items';
@@ -33,7 +34,13 @@ function allowedRoots(): string[] {
 		.map((path) => (path.startsWith('~') ? path.replace('~', homedir()) : path));
 }
 
-async function openLocal(context: NodeContext, side: Side, itemIndex: number): Promise<Location> {
+/**
+ * A folder on this machine, where n8n lets nodes work: by n8n's own rule (N8N_RESTRICT_FILE_ACCESS_TO
+ * and its blocked n8n files) when it gives one; polling triggers get no file helpers from n8n, so the
+ * same setting and default apply there. A missing folder is created when `create` is set (the
+ * destination of a sync, an upload's folder), as the clouds create theirs; otherwise it is an error.
+ */
+async function openLocal(context: NodeContext, side: Side, itemIndex: number, create: boolean): Promise<Location> {
 	const path = String(parameter(context, `${side}LocalPath`, itemIndex, '')).trim();
 	const node = context.getNode();
 	if (!path.startsWith('/')) {
@@ -42,24 +49,31 @@ async function openLocal(context: NodeContext, side: Side, itemIndex: number): P
 			description: 'Enter the folder as an absolute path, such as /home/node/.n8n-files/photos.',
 		});
 	}
-	const blocked = () =>
-		new NodeOperationError(node, `n8n may not access the folder "${path}"`, {
-			itemIndex,
-			description: 'Choose a folder that exists inside N8N_RESTRICT_FILE_ACCESS_TO (by default ~/.n8n-files), or ask the n8n administrator to allow this one.',
-		});
-	let provider: LocalProvider;
-	if ('resolvePath' in context.helpers) {
-		// n8n's own rule for file access (N8N_RESTRICT_FILE_ACCESS_TO and its blocked n8n files) decides where the root may be.
-		const resolved = await context.helpers.resolvePath(path).catch(() => undefined);
-		if (resolved === undefined || context.helpers.isFilePathBlocked(resolved)) throw blocked();
-		provider = await LocalProvider.open(resolved, { symlinks: 'skip' });
-	} else {
-		// Polling triggers get no file helpers from n8n: apply the same setting and default here.
-		provider = await LocalProvider.open(path, { symlinks: 'skip', allowedRoots: allowedRoots() }).catch((error) => {
-			throw error instanceof InvalidPathError ? blocked() : error;
-		});
+	// The paths given to the rule are real: LocalProvider resolves them (n8n's resolvePath does the same).
+	const { helpers } = context;
+	const rule: LocalRootRules & { allowedRoots?: string[] } =
+		'isFilePathBlocked' in helpers ? { mayAccess: (real) => !helpers.isFilePathBlocked(real as ResolvedFilePath) } : { allowedRoots: allowedRoots() };
+	try {
+		const provider = await LocalProvider.open(path, { symlinks: 'skip', createRoot: create, ...rule });
+		return { provider, cloud: 'local', label: `${CLOUD_LABEL.local}:${path}` };
+	} catch (error) {
+		if (error instanceof OutsideAllowedFoldersError) {
+			throw new NodeOperationError(node, `n8n may not access the folder "${path}"`, {
+				itemIndex,
+				description: 'Choose a folder inside N8N_RESTRICT_FILE_ACCESS_TO (by default ~/.n8n-files), or ask the n8n administrator to allow this one.',
+			});
+		}
+		if (error instanceof NotFoundError) {
+			throw new NodeOperationError(node, `The local folder "${path}" does not exist`, {
+				itemIndex,
+				description:
+					side === 'destination'
+						? 'A Diff only compares and creates nothing: create the folder first, or run the Sync, which creates a missing destination folder.'
+						: 'Check the path for a typo (names are case-sensitive), or create the folder first.',
+			});
+		}
+		throw toNodeError(node, error, itemIndex);
 	}
-	return { provider, cloud: 'local', label: `${CLOUD_LABEL.local}:${path}` };
 }
 
 /**
@@ -89,9 +103,9 @@ export function oauthTokens(credential: ICredentialDataDecryptedObject) {
 	};
 }
 
-/** A service account's key; keys pasted from the JSON file often keep their "\n" escapes. */
+/** A service account's email and key as pasted; the Drive provider checks and repairs the key before signing with it. */
 export function serviceAccountKey(credential: ICredentialDataDecryptedObject) {
-	return { clientEmail: String(credential.email ?? ''), privateKey: String(credential.privateKey ?? '').replace(/\\n/g, '\n') };
+	return { clientEmail: String(credential.email ?? ''), privateKey: String(credential.privateKey ?? '') };
 }
 
 /** Where the SDKs send their requests: the real clouds, unless an emulator is named (tests and the demo). */
@@ -99,8 +113,26 @@ export function emulatorUrl(cloud: 'google' | 'dropbox'): string | undefined {
 	return (cloud === 'google' ? process.env.CLOUDSYNC_GOOGLE_API_URL : process.env.CLOUDSYNC_DROPBOX_API_URL) || undefined;
 }
 
+/**
+ * The folder a cloud picker points at. The top of the drive is only ever chosen explicitly (the
+ * pickers' "/ (My Drive)" or "/ (whole Dropbox)"): an empty value, most often an expression that gave
+ * nothing, is refused rather than read as the whole account.
+ */
+function cloudFolder(context: NodeContext, side: Side, itemIndex: number, cloud: 'Drive' | 'Dropbox'): string {
+	const value = parameter<unknown>(context, `${side}${cloud}Folder`, itemIndex, undefined, { extractValue: true });
+	const folder = value === undefined || value === null ? '' : String(value).trim();
+	if (folder === '') {
+		const [name, top] = cloud === 'Drive' ? [CLOUD_LABEL.googleDrive, '"/ (My Drive)"'] : [CLOUD_LABEL.dropbox, '"/ (whole Dropbox)"'];
+		throw new NodeOperationError(context.getNode(), `The ${side === 'target' ? '' : `${side} `}${name} folder is empty`, {
+			itemIndex,
+			description: `Fix the folder or the expression that gives it (it gave an empty value); to use the whole account, pick ${top} in the folder list.`,
+		});
+	}
+	return folder;
+}
+
 async function openGoogleDrive(context: NodeContext, side: Side, itemIndex: number, pacer: Pacer, cloud: CloudName): Promise<Location> {
-	const folder = String(parameter(context, `${side}DriveFolder`, itemIndex, 'root', { extractValue: true }) || 'root');
+	const folder = cloudFolder(context, side, itemIndex, 'Drive');
 	const options = parameter<IDataObject>(context, 'options', itemIndex, {});
 	const credential = await cloudCredential(context, cloud === 'googleDriveServiceAccount' ? cloud : 'googleDrive', itemIndex);
 	const auth: GoogleDriveProviderOptions['auth'] = cloud === 'googleDriveServiceAccount' ? serviceAccountKey(credential) : oauthTokens(credential);
@@ -117,13 +149,13 @@ async function openGoogleDrive(context: NodeContext, side: Side, itemIndex: numb
 }
 
 async function openDropbox(context: NodeContext, side: Side, itemIndex: number, pacer: Pacer): Promise<Location> {
-	const folder = String(parameter(context, `${side}DropboxFolder`, itemIndex, '', { extractValue: true }) ?? '').trim();
-	const root = folder === '' || folder === '/' ? '' : folder.startsWith('/') ? folder : `/${folder}`;
+	const folder = cloudFolder(context, side, itemIndex, 'Dropbox');
+	const root = folder === '/' ? '' : folder.startsWith('/') ? folder : `/${folder}`;
 	const provider = new DropboxProvider({ auth: oauthTokens(await cloudCredential(context, 'dropbox', itemIndex)), root, pacer, apiBaseUrl: emulatorUrl('dropbox') });
 	return { provider, cloud: 'dropbox', label: `${CLOUD_LABEL.dropbox}:${root || '/'}` };
 }
 
-/** Opens the provider that one side of the node points at, with the credential of its cloud. */
+/** The input items' binaries, as one source folder. */
 async function openInputItems(context: NodeContext, side: Side, itemIndex: number): Promise<Location> {
 	if (!('getInputData' in context)) {
 		throw new NodeOperationError(context.getNode(), 'Input items can only be a source in the Cloud Sync node', { itemIndex });
@@ -134,13 +166,14 @@ async function openInputItems(context: NodeContext, side: Side, itemIndex: numbe
 	return { provider, cloud: INPUT_ITEMS, label: `Input items (${property})` };
 }
 
-export async function openLocation(context: NodeContext, side: Side, itemIndex: number, pacer: Pacer): Promise<Location> {
+/** Opens the provider that one side of the node points at; `create` makes a missing local folder (clouds create theirs on the first write). */
+export async function openLocation(context: NodeContext, side: Side, itemIndex: number, pacer: Pacer, { create = false } = {}): Promise<Location> {
 	const cloud = parameter<CloudName | typeof INPUT_ITEMS>(context, `${side}Cloud`, itemIndex);
 	switch (cloud) {
 		case INPUT_ITEMS:
 			return openInputItems(context, side, itemIndex);
 		case 'local':
-			return openLocal(context, side, itemIndex);
+			return openLocal(context, side, itemIndex, create);
 		case 'googleDrive':
 		case 'googleDriveServiceAccount':
 			return openGoogleDrive(context, side, itemIndex, pacer, cloud);

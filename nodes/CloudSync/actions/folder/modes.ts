@@ -59,7 +59,7 @@ interface Opened {
 	pacer: RecordingPacer;
 }
 
-async function open(context: IExecuteFunctions, itemIndex: number, mode: string): Promise<Opened> {
+async function open(context: IExecuteFunctions, itemIndex: number, mode: string, dryRun: boolean): Promise<Opened> {
 	if (context.getNodeParameter('sourceCloud', itemIndex) === INPUT_ITEMS) {
 		throw new NodeOperationError(context.getNode(), `Input items cannot be the source of ${mode === 'twoWay' ? 'a two-way sync' : 'a snapshot backup'}`, {
 			itemIndex,
@@ -67,7 +67,7 @@ async function open(context: IExecuteFunctions, itemIndex: number, mode: string)
 		});
 	}
 	const pacer = new RecordingPacer();
-	return { pacer, source: await openLocation(context, 'source', itemIndex, pacer), destination: await openLocation(context, 'destination', itemIndex, pacer) };
+	return { pacer, source: await openLocation(context, 'source', itemIndex, pacer), destination: await openLocation(context, 'destination', itemIndex, pacer, { create: !dryRun }) };
 }
 
 /** A run in which nothing worked is a node error; one that half worked is reported in its summary. */
@@ -79,8 +79,8 @@ function failure(status: string, errors: Array<{ message: string; hint?: string 
 
 export async function runStatefulMode(context: IExecuteFunctions, itemIndex: number, dryRun: boolean, signal?: AbortSignal): Promise<{ summary: IDataObject; files: IDataObject[] }> {
 	const mode = context.getNodeParameter('mode', itemIndex) as string;
-	const { source, destination, pacer } = await open(context, itemIndex, mode);
 	const common = readSyncOptions(context, itemIndex);
+	const { source, destination, pacer } = await open(context, itemIndex, mode, dryRun);
 	const options = context.getNodeParameter('options', itemIndex, {}) as IDataObject;
 	const labels = { source: source.label, destination: destination.label };
 	const run = { transfers: common.transfers, checkers: common.checkers, dryRun, signal, pacer };

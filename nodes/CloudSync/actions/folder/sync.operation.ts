@@ -50,12 +50,13 @@ export async function runSync(context: IExecuteFunctions, itemIndex: number, dry
 			description: 'Choose Copy or Mirror with input items as the source.',
 		});
 	}
+	const options = readSyncOptions(context, itemIndex);
 	const pacer = new RecordingPacer();
 	const source = await openLocation(context, 'source', itemIndex, pacer);
-	const destination = await openLocation(context, 'destination', itemIndex, pacer);
+	const destination = await openLocation(context, 'destination', itemIndex, pacer, { create: !dryRun });
 	let report: SyncReport;
 	try {
-		report = await sync(source.provider, destination.provider, { ...readSyncOptions(context, itemIndex), dryRun, pacer, signal });
+		report = await sync(source.provider, destination.provider, { ...options, dryRun, pacer, signal });
 	} catch (error) {
 		// A folder that could not be read looks empty, and a mirror of an empty source is refused:
 		// the credential or permission problem is the one to report, not the refusal.
