@@ -383,6 +383,11 @@ describe('deleted and replaced local files are recoverable, and leftovers are cl
 		const { summary } = await runCloudSyncNode(pair, { operation: 'sync', mode: 'mirror', options: { maxDeletePercent: 100 } });
 		expect(summary).toMatchObject({ status: 'success', deleted: 1, recovery: { destination: expect.stringMatching(/^deleted and replaced files are kept in .*\.cloudsync\/trash\/.* for 30 days$/) } });
 		expect(Object.values(await disk(nodePath.join(b, '.cloudsync', 'trash')))).toEqual(['gone']);
+		// Delete Permanently: the next deletion is for good, and the summary says so.
+		await write(pair.destination, { 'also-gone.txt': 'also gone' });
+		const permanent = await runCloudSyncNode(pair, { operation: 'sync', mode: 'mirror', options: { maxDeletePercent: 100, deletePermanently: true } });
+		expect(permanent.summary).toMatchObject({ deleted: 1, recovery: { destination: expect.stringMatching(/deleted for good/) } });
+		expect(Object.values(await disk(nodePath.join(b, '.cloudsync', 'trash')))).toEqual(['gone']);
 	});
 
 	it('with no retention, deletions are for good', async () => {

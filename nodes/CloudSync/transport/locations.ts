@@ -54,7 +54,8 @@ async function openLocal(context: NodeContext, side: Side, itemIndex: number, cr
 	const rule: LocalRootRules & { allowedRoots?: string[] } =
 		'isFilePathBlocked' in helpers ? { mayAccess: (real) => !helpers.isFilePathBlocked(real as ResolvedFilePath) } : { allowedRoots: allowedRoots() };
 	try {
-		const provider = await LocalProvider.open(path, { symlinks: 'skip', createRoot: create, ...rule });
+		const { deletePermanently } = parameter<IDataObject>(context, 'options', itemIndex, {});
+		const provider = await LocalProvider.open(path, { symlinks: 'skip', createRoot: create, trashDays: deletePermanently === true ? 0 : undefined, ...rule });
 		return { provider, cloud: 'local', label: `${CLOUD_LABEL.local}:${path}` };
 	} catch (error) {
 		if (error instanceof OutsideAllowedFoldersError) {

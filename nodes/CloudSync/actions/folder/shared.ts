@@ -72,11 +72,12 @@ export const syncOptionsField = (show: Record<string, string[]>): INodePropertie
 			description: 'What to do with a file changed on both sides since the last run (identical edits are no conflict)',
 		},
 		{
-			displayName: 'Delete Permanently (Google Drive)',
+			displayName: 'Delete Permanently',
 			name: 'deletePermanently',
 			type: 'boolean',
 			default: false,
-			description: 'Whether files deleted on Google Drive skip the trash; by default they go to the trash and can be restored for 30 days',
+			description:
+				'Whether deleted files skip the trash. By default Google Drive deletions go to its trash, and local deletions and overwrites to .cloudsync/trash in the folder, each kept 30 days; Dropbox keeps deleted files and versions itself.',
 		},
 		{
 			displayName: 'Force',
