@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
-import { forEachLimit } from '../lib/concurrency';
+import { forEachLimit } from '../lib/core/concurrency';
 import { fillRandom, randomInt, seededRandom } from './random';
 
 export interface TreeSpec {

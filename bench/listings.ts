@@ -1,5 +1,5 @@
 import type { Entry } from '../lib';
-import { parentPath } from '../lib/paths';
+import { parentPath } from '../lib/core/paths';
 import { filePath } from './generate';
 import { randomInt, seededRandom } from './random';
 

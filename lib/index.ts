@@ -1,9 +1,9 @@
-export type { Capabilities, Change, ChangeKind, ChangePage, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, WriteOptions } from './types';
-export { HASH_TYPES } from './types';
-export * from './errors';
-export { normalizeRelativePath, matchKey, joinPath, parentPath, baseName } from './paths';
-export { createHasher, hashStream, measure, MeasuringStream, sameHash } from './hashing';
-export { createFilter, includes, FilterError, SYSTEM_FILES, type Filter, type FilterOptions } from './filters';
+export type { Capabilities, Change, ChangeKind, ChangePage, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, WriteOptions } from './core/types';
+export { HASH_TYPES } from './core/types';
+export * from './core/errors';
+export { normalizeRelativePath, matchKey, joinPath, parentPath, baseName } from './core/paths';
+export { createHasher, hashStream, measure, MeasuringStream, sameHash } from './core/hashing';
+export { createFilter, includes, FilterError, SYSTEM_FILES, type Filter, type FilterOptions } from './core/filters';
 export {
 	plan,
 	planMatches,
@@ -17,10 +17,11 @@ export {
 	type PlanAction,
 	type PlanOptions,
 	type SyncMode,
-} from './planner';
-export { execute, verificationHash, type RunSettings, type ActionResult, type ExecuteOptions, type ExecutionReport, type Progress } from './executor';
-export { Pacer, classifyError, parseRetryAfter, type PacerOptions } from './pacer';
-export { sync, listAll, listPaths, safetyRefusal, INCREMENTAL_MAX_DELETES, comparableHash, type SyncOptions, type SyncReport, type SyncStatus } from './sync';
+} from './engine/planner';
+export { execute, verificationHash, type RunSettings, type ActionResult, type ExecuteOptions, type ExecutionReport, type Progress } from './engine/executor';
+export { Pacer, classifyError, parseRetryAfter, type PacerOptions } from './core/pacer';
+export { sync, safetyRefusal, INCREMENTAL_MAX_DELETES, type SyncOptions, type SyncReport } from './modes/oneWay';
+export { listAll, listPaths, comparableHash, type Listing, type SyncStatus } from './engine/listing';
 export { LocalProvider, type LocalProviderOptions } from './providers/local';
 export { DropboxProvider, type DropboxProviderOptions, type DropboxCredentials } from './providers/dropbox';
 export {
@@ -31,9 +32,9 @@ export {
 	type GoogleDocsMode,
 	type GoogleDocsFormat,
 } from './providers/drive';
-export { twoWaySync, type ConflictPolicy, type TwoWayOptions, type TwoWayReport, type TwoWayAction, type ConflictResult, type DirectionCounts, type Side } from './twoWay';
-export { encodeBaseline, decodeBaseline, pairId, readText, MemoryStateStore, ProviderStateStore, StateError, type Baseline, type BaselineEntry, type StateStore } from './state';
-export { PairLock, LockedError, type LockOptions } from './lock';
-export { STATE_FOLDER } from './filters';
-export { withSuffix, backupPath, fileStamp } from './paths';
-export { snapshotBackup, type SnapshotKind, type SnapshotOptions, type SnapshotReport } from './snapshot';
+export { twoWaySync, type ConflictPolicy, type TwoWayOptions, type TwoWayReport, type TwoWayAction, type ConflictResult, type DirectionCounts, type Side } from './modes/twoWay';
+export { encodeBaseline, decodeBaseline, pairId, readText, MemoryStateStore, ProviderStateStore, StateError, type Baseline, type BaselineEntry, type StateStore } from './state/state';
+export { PairLock, LockedError, type LockOptions } from './state/lock';
+export { STATE_FOLDER } from './core/filters';
+export { withSuffix, backupPath, fileStamp } from './core/paths';
+export { snapshotBackup, type SnapshotKind, type SnapshotOptions, type SnapshotReport } from './modes/snapshot';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { GoogleDriveProvider, type GoogleDriveOAuth } from '../lib/providers/drive';
-import { Pacer } from '../lib/pacer';
+import { Pacer } from '../lib/core/pacer';
 import { runProviderConformance } from './conformance/suite';
 import { DriveEmulator, type OAuthClientCredentials } from './emulators/drive';
 

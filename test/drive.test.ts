@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { GoogleDriveProvider } from '../lib/providers/drive';
-import { Pacer, classifyError } from '../lib/pacer';
-import { plan } from '../lib/planner';
+import { Pacer, classifyError } from '../lib/core/pacer';
+import { plan } from '../lib/engine/planner';
 import {
 	AuthenticationError,
 	CloudSyncError,
@@ -14,8 +14,8 @@ import {
 	StorageFullError,
 	TransientError,
 	VerificationError,
-} from '../lib/errors';
-import type { Change, Entry } from '../lib/types';
+} from '../lib/core/errors';
+import type { Change, Entry } from '../lib/core/types';
 import { bufferStream, collect, fingerprint, GeneratedStream, pseudoRandomBytes, readAll } from './conformance/suite';
 import { FOLDER_MIME, GOOGLE_DOC_MIME } from './emulators/drive';
 import { openInFreshFolder, recordingPacer, renderings, sdkClient, seedFlatTree, startDrive, tapped, type DriveFixture } from './support/drive';

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { Dropbox, DropboxAuth, DropboxResponseError, type files } from 'dropbox';
-import type { Entry, Provider } from '../lib/types';
+import type { Entry, Provider } from '../lib/core/types';
 import {
 	AlreadyExistsError,
 	AuthenticationError,
@@ -13,7 +13,7 @@ import {
 	RateLimitError,
 	StorageFullError,
 	TransientError,
-} from '../lib/errors';
+} from '../lib/core/errors';
 import { DropboxProvider, redirectingFetch, type DropboxProviderOptions } from '../lib/providers/dropbox';
 import { DropboxEmulator, type DropboxEmulatorOptions } from './emulators/dropbox';
 import { bufferStream, collect, fingerprint, GeneratedStream, irregularStream, localHashes, pseudoRandomBytes, readAll } from './conformance/suite';

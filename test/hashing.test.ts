@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createHasher, hashStream, measure, sameHash } from '../lib/hashing';
-import { VerificationError } from '../lib/errors';
-import type { HashType } from '../lib/types';
+import { createHasher, hashStream, measure, sameHash } from '../lib/core/hashing';
+import { VerificationError } from '../lib/core/errors';
+import type { HashType } from '../lib/core/types';
 import { pseudoRandomBytes } from './conformance/suite';
 import { seededRandom } from './support/faulty-provider';
 import { DROPBOX_HASH_VECTORS } from './support/hash-vectors';

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { LocalProvider, type LocalProviderOptions } from '../lib/providers/local';
-import { InvalidPathError, NotFoundError, VerificationError } from '../lib/errors';
+import { InvalidPathError, NotFoundError, VerificationError } from '../lib/core/errors';
 import { bufferStream, collect, fingerprint, gatedStream, readAll, runProviderConformance } from './conformance/suite';
 
 async function tempRoot(label: string): Promise<string> {

@@ -2,7 +2,7 @@ import { createPrivateKey } from 'node:crypto';
 import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { auth as googleAuth, drive as createDriveClient, type drive_v3 } from '@googleapis/drive';
-import type { Capabilities, Change, ChangePage, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, WriteOptions } from '../types';
+import type { Capabilities, Change, ChangePage, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, WriteOptions } from '../core/types';
 import {
 	AlreadyExistsError,
 	AuthenticationError,
@@ -17,10 +17,10 @@ import {
 	StorageFullError,
 	TransientError,
 	VerificationError,
-} from '../errors';
-import { Pacer, parseRetryAfter } from '../pacer';
-import { baseName, joinPath, normalizeRelativePath, parentPath } from '../paths';
-import { hashStream, measure, type MeasuringStream } from '../hashing';
+} from '../core/errors';
+import { Pacer, parseRetryAfter } from '../core/pacer';
+import { baseName, joinPath, normalizeRelativePath, parentPath } from '../core/paths';
+import { hashStream, measure, type MeasuringStream } from '../core/hashing';
 
 /** A Google account signed in through OAuth (n8n's Google Drive OAuth2 credential). */
 export interface GoogleDriveOAuth {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Dropbox, DropboxAuth, DropboxResponseError, type DropboxRequestOptions, type files } from 'dropbox';
-import type { Capabilities, Change, ChangePage, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, WriteOptions } from '../types';
+import type { Capabilities, Change, ChangePage, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, WriteOptions } from '../core/types';
 import {
 	AlreadyExistsError,
 	AuthenticationError,
@@ -16,10 +16,10 @@ import {
 	StorageFullError,
 	TransientError,
 	VerificationError,
-} from '../errors';
-import { Pacer, classifyError, parseRetryAfter } from '../pacer';
-import { createHasher, measure, type MeasuringStream } from '../hashing';
-import { baseName, hasControlCharacter, joinPath, matchKey, normalizeRelativePath, parentPath } from '../paths';
+} from '../core/errors';
+import { Pacer, classifyError, parseRetryAfter } from '../core/pacer';
+import { createHasher, measure, type MeasuringStream } from '../core/hashing';
+import { baseName, hasControlCharacter, joinPath, matchKey, normalizeRelativePath, parentPath } from '../core/paths';
 
 const MiB = 1024 * 1024;
 /** content_hash blocks, and the unit upload-session chunks must be a multiple of. */

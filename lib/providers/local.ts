@@ -5,8 +5,8 @@ import * as nodePath from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
-import type { Capabilities, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, WriteOptions } from '../types';
-import { HASH_TYPES } from '../types';
+import type { Capabilities, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, WriteOptions } from '../core/types';
+import { HASH_TYPES } from '../core/types';
 import {
 	InvalidNameError,
 	VerificationError,
@@ -16,10 +16,10 @@ import {
 	NotEmptyError,
 	NotFoundError,
 	TransientError,
-} from '../errors';
-import { normalizeRelativePath, parentPath, joinPath, matchKey, fileStamp, hasControlCharacter } from '../paths';
-import { STATE_FOLDER } from '../filters';
-import { hashStream, measure } from '../hashing';
+} from '../core/errors';
+import { normalizeRelativePath, parentPath, joinPath, matchKey, fileStamp, hasControlCharacter } from '../core/paths';
+import { STATE_FOLDER } from '../core/filters';
+import { hashStream, measure } from '../core/hashing';
 
 export interface LocalProviderOptions {
 	/** Follow symbolic links that stay inside the root, or skip every link (the default). */

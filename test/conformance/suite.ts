@@ -1,8 +1,8 @@
 import { createCipheriv, createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { HASH_TYPES, type Entry, type HashType, type Hashes, type Provider, type WriteOptions } from '../../lib/types';
-import { AlreadyExistsError, InvalidPathError, NotEmptyError, NotFoundError } from '../../lib/errors';
-import { createHasher } from '../../lib/hashing';
+import { HASH_TYPES, type Entry, type HashType, type Hashes, type Provider, type WriteOptions } from '../../lib/core/types';
+import { AlreadyExistsError, InvalidPathError, NotEmptyError, NotFoundError } from '../../lib/core/errors';
+import { createHasher } from '../../lib/core/hashing';
 
 /**
  * The cases every Provider must pass, whatever cloud is behind it. Only the Provider interface and

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { auth, files, users } from 'dropbox';
-import { createHasher } from '../../lib/hashing';
+import { createHasher } from '../../lib/core/hashing';
 import { EmulatorServer, readBody, sendBody, sendJson, type FaultRule, type LoggedRequest, type RequestContext } from './server';
 
 /**

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { Transform, type Readable } from 'node:stream';
 import { auth as googleAuth, drive as createDriveClient, type drive_v3 } from '@googleapis/drive';
-import { Pacer, type PacerOptions } from '../../lib/pacer';
+import { Pacer, type PacerOptions } from '../../lib/core/pacer';
 import { GoogleDriveProvider, type GoogleDriveProviderOptions } from '../../lib/providers/drive';
 import { DriveEmulator, type OAuthClientCredentials } from '../emulators/drive';
 

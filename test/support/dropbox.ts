@@ -1,4 +1,4 @@
-import { Pacer, type PacerOptions } from '../../lib/pacer';
+import { Pacer, type PacerOptions } from '../../lib/core/pacer';
 import { DropboxProvider, type DropboxProviderOptions } from '../../lib/providers/dropbox';
 import { DropboxEmulator } from '../emulators/dropbox';
 

@@ -1,9 +1,9 @@
 import { Readable } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import type { Provider } from './types';
-import { CloudSyncError, NotFoundError } from './errors';
-import { STATE_FOLDER } from './filters';
-import { joinPath } from './paths';
+import type { Provider } from '../core/types';
+import { CloudSyncError, NotFoundError } from '../core/errors';
+import { STATE_FOLDER } from '../core/filters';
+import { joinPath } from '../core/paths';
 
 /** One path as both sides held it after the last successful two-way run. */
 export interface BaselineEntry {

@@ -1,11 +1,11 @@
-import type { Capabilities, Entry, HashType, Provider } from './types';
+import type { Capabilities, Entry, HashType, Provider } from '../core/types';
 import type { ActionKind, Plan, PlanAction } from './planner';
-import { backupPath, depth } from './paths';
-import { measure, sameHash } from './hashing';
-import { Pacer, type PacerOptions } from './pacer';
-import { AbortedError, CloudSyncError, InvalidNameError, NotEmptyError, NotFoundError, VerificationError } from './errors';
+import { backupPath, depth } from '../core/paths';
+import { measure, sameHash } from '../core/hashing';
+import { Pacer, type PacerOptions } from '../core/pacer';
+import { AbortedError, CloudSyncError, InvalidNameError, NotEmptyError, NotFoundError, VerificationError } from '../core/errors';
 import { stillThere } from './safety';
-import { forEachLimit } from './concurrency';
+import { forEachLimit } from '../core/concurrency';
 
 export interface Progress {
 	filesDone: number;

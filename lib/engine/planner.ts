@@ -1,6 +1,6 @@
-import type { Capabilities, Entry, HashType } from './types';
-import { matchKey, depth, parentPath, baseName, joinPath } from './paths';
-import { sameHash } from './hashing';
+import type { Capabilities, Entry, HashType } from '../core/types';
+import { matchKey, depth, parentPath, baseName, joinPath } from '../core/paths';
+import { sameHash } from '../core/hashing';
 
 /** Mirror: destination made identical. Copy: never deletes. Update: only new or newer files. Move: copy, then delete the source file. */
 export type SyncMode = 'mirror' | 'copy' | 'update' | 'move';

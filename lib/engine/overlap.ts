@@ -1,6 +1,6 @@
-import type { Provider, RootLocation } from './types';
-import { SafetyError } from './errors';
-import { joinPath, matchKey } from './paths';
+import type { Provider, RootLocation } from '../core/types';
+import { SafetyError } from '../core/errors';
+import { joinPath, matchKey } from '../core/paths';
 
 /** What a run may do when the destination lies inside the source: leave it out of the source listing. */
 export interface Overlap {

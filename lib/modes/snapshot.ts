@@ -1,14 +1,14 @@
-import type { Entry, Provider } from './types';
-import { createFilter, type FilterOptions } from './filters';
-import { emptyExecutionReport, execute, type ExecutionReport, type RunSettings } from './executor';
-import type { Plan, PlanAction } from './planner';
-import { Pacer } from './pacer';
-import { CloudSyncError } from './errors';
-import { fileStamp, joinPath } from './paths';
-import { forEachLimit } from './concurrency';
-import { checkOverlap } from './overlap';
-import { housekeeping } from './safety';
-import { recoveryOf, listAll, missingRootIsEmpty, requireComplete, type Listing, type SyncStatus } from './sync';
+import type { Entry, Provider } from '../core/types';
+import { createFilter, type FilterOptions } from '../core/filters';
+import { emptyExecutionReport, execute, type ExecutionReport, type RunSettings } from '../engine/executor';
+import type { Plan, PlanAction } from '../engine/planner';
+import { Pacer } from '../core/pacer';
+import { CloudSyncError } from '../core/errors';
+import { fileStamp, joinPath } from '../core/paths';
+import { forEachLimit } from '../core/concurrency';
+import { checkOverlap } from '../engine/overlap';
+import { housekeeping } from '../engine/safety';
+import { recoveryOf, listAll, missingRootIsEmpty, requireComplete, type Listing, type SyncStatus } from '../engine/listing';
 
 /** Incremental: each run writes a dated folder holding what changed since the last run. Full: each run writes a complete dated copy. */
 export type SnapshotKind = 'incremental' | 'full';

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Readable } from 'node:stream';
-import type { Provider } from './types';
-import { CloudSyncError } from './errors';
+import type { Provider } from '../core/types';
+import { CloudSyncError } from '../core/errors';
 import { readText } from './state';
-import { STATE_FOLDER } from './filters';
-import { joinPath } from './paths';
-import type { Pacer } from './pacer';
+import { STATE_FOLDER } from '../core/filters';
+import { joinPath } from '../core/paths';
+import type { Pacer } from '../core/pacer';
 
 export class LockedError extends CloudSyncError {}
 

@@ -1,17 +1,17 @@
-import type { Entry, HashType, Provider } from './types';
-import { createFilter, type FilterOptions } from './filters';
-import { execute, type ExecutionReport, type RunSettings } from './executor';
-import { knownSharedHash, type ActionKind, type Plan, type PlanAction } from './planner';
-import { Pacer } from './pacer';
-import { CloudSyncError, SafetyError } from './errors';
-import { hashStream, sameHash } from './hashing';
-import { baseName, depth, fileStamp, joinPath, matchKey, parentPath, withSuffix } from './paths';
-import { forEachLimit } from './concurrency';
-import { decodeBaseline, encodeBaseline, pairId, type Baseline, type BaselineEntry, type StateStore } from './state';
-import { PairLock, type LockOptions } from './lock';
-import { checkOverlap } from './overlap';
-import { listAll, recoveryOf, requireComplete, reservedFolders, type SyncStatus } from './sync';
-import { housekeeping, nameProblemOn, stillThere } from './safety';
+import type { Entry, HashType, Provider } from '../core/types';
+import { createFilter, type FilterOptions } from '../core/filters';
+import { execute, type ExecutionReport, type RunSettings } from '../engine/executor';
+import { knownSharedHash, type ActionKind, type Plan, type PlanAction } from '../engine/planner';
+import { Pacer } from '../core/pacer';
+import { CloudSyncError, SafetyError } from '../core/errors';
+import { hashStream, sameHash } from '../core/hashing';
+import { baseName, depth, fileStamp, joinPath, matchKey, parentPath, withSuffix } from '../core/paths';
+import { forEachLimit } from '../core/concurrency';
+import { decodeBaseline, encodeBaseline, pairId, type Baseline, type BaselineEntry, type StateStore } from '../state/state';
+import { PairLock, type LockOptions } from '../state/lock';
+import { checkOverlap } from '../engine/overlap';
+import { listAll, recoveryOf, requireComplete, reservedFolders, type SyncStatus } from '../engine/listing';
+import { housekeeping, nameProblemOn, stillThere } from '../engine/safety';
 
 /** Who wins when a file changed on both sides. Keep Both keeps the newer under its name and the other beside it. */
 export type ConflictPolicy = 'keepBoth' | 'newer' | 'older' | 'larger' | 'source' | 'destination';

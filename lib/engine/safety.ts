@@ -1,8 +1,8 @@
-import type { Provider } from './types';
-import type { Pacer } from './pacer';
-import { NotFoundError } from './errors';
-import { forEachLimit } from './concurrency';
-import { parentPath, baseName } from './paths';
+import type { Provider } from '../core/types';
+import type { Pacer } from '../core/pacer';
+import { NotFoundError } from '../core/errors';
+import { forEachLimit } from '../core/concurrency';
+import { parentPath, baseName } from '../core/paths';
 
 /** Lets each side a run will write tidy what interrupted runs left there; what they removed goes in the report. */
 export async function housekeeping(providers: Provider[]): Promise<string[]> {
