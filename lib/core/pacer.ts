@@ -29,7 +29,8 @@ const RETRYABLE_CODES = new Set([
 	'UND_ERR_HEADERS_TIMEOUT',
 	'UND_ERR_BODY_TIMEOUT',
 ]);
-const RATE_LIMIT_REASONS = new Set(['userRateLimitExceeded', 'rateLimitExceeded', 'too_many_requests', 'too_many_write_operations']);
+/** The reasons clouds give for "slow down" inside an error body (Drive's 403s, Dropbox's 429 and 409 tags). */
+export const RATE_LIMIT_REASONS = new Set(['userRateLimitExceeded', 'rateLimitExceeded', 'sharingRateLimitExceeded', 'too_many_requests', 'too_many_write_operations']);
 
 interface ErrorShape {
 	retryable?: boolean;
@@ -43,7 +44,8 @@ interface ErrorShape {
 	cause?: unknown;
 }
 
-function header(headers: unknown, name: string): string | undefined {
+/** A response header from a fetch Headers object or a plain record. */
+export function headerOf(headers: unknown, name: string): string | undefined {
 	if (!headers) return undefined;
 	if (typeof (headers as Headers).get === 'function') return (headers as Headers).get(name) ?? undefined;
 	const record = headers as Record<string, unknown>;
@@ -60,6 +62,11 @@ export function parseRetryAfter(value: string | undefined, now = Date.now()): nu
 	return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
+/** How long a server asked us to wait: its Retry-After header, else a `retry_after` in seconds from its error body. */
+export function retryAfterOf(headers: unknown, bodySeconds?: unknown): number | undefined {
+	return parseRetryAfter(headerOf(headers, 'retry-after')) ?? (typeof bodySeconds === 'number' ? bodySeconds * 1000 : undefined);
+}
+
 export interface Classification {
 	retryable: boolean;
 	retryAfterMs?: number;
@@ -70,7 +77,7 @@ export function classifyError(error: unknown): Classification {
 	const shape = (error ?? {}) as ErrorShape;
 	if (error instanceof AbortedError || (error as Error)?.name === 'AbortError') return { retryable: false };
 	const status = shape.status ?? shape.statusCode ?? shape.response?.status ?? (typeof shape.code === 'number' ? shape.code : undefined);
-	const retryAfterMs = shape.retryAfterMs ?? parseRetryAfter(header(shape.response?.headers ?? shape.headers, 'retry-after'));
+	const retryAfterMs = shape.retryAfterMs ?? retryAfterOf(shape.response?.headers ?? shape.headers);
 	if (error instanceof CloudSyncError) return { retryable: error.retryable, retryAfterMs };
 	if (shape.retryable !== undefined) return { retryable: shape.retryable, retryAfterMs };
 	if (status !== undefined && RETRYABLE_STATUS.has(status)) return { retryable: true, retryAfterMs };

@@ -1,6 +1,5 @@
 import { createPrivateKey } from 'node:crypto';
-import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { Readable } from 'node:stream';
 import { auth as googleAuth, drive as createDriveClient, type drive_v3 } from '@googleapis/drive';
 import type { Capabilities, Change, ChangePage, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, WriteOptions } from '../core/types';
 import {
@@ -18,7 +17,8 @@ import {
 	TransientError,
 	VerificationError,
 } from '../core/errors';
-import { Pacer, parseRetryAfter } from '../core/pacer';
+import { Pacer, RATE_LIMIT_REASONS, retryAfterOf } from '../core/pacer';
+import { ChunkReader, DirCache, Remote, SliceStream, bodyStream, emptyStream, insideOrSame } from './kit';
 import { baseName, joinPath, normalizeRelativePath, parentPath } from '../core/paths';
 import { hashStream, measure, type MeasuringStream } from '../core/hashing';
 
@@ -149,7 +149,6 @@ function mimeTypeFor(name: string): string {
 // ---------------------------------------------------------------------------------------------
 // Errors
 
-const RATE_LIMIT_REASONS = new Set(['userRateLimitExceeded', 'rateLimitExceeded', 'sharingRateLimitExceeded']);
 const STORAGE_REASONS = new Set(['storageQuotaExceeded', 'quotaExceeded', 'teamDriveFileLimitExceeded']);
 
 interface Failure {
@@ -161,13 +160,6 @@ interface Failure {
 	/** The OAuth token endpoint's error code (invalid_grant, invalid_client...). */
 	oauthError?: string;
 	retryAfterMs?: number;
-}
-
-function headerOf(headers: unknown, name: string): string | undefined {
-	if (!headers) return undefined;
-	if (typeof (headers as Headers).get === 'function') return (headers as Headers).get(name) ?? undefined;
-	const value = (headers as Record<string, unknown>)[name];
-	return value === undefined ? undefined : String(value);
 }
 
 /** What an SDK or HTTP error says, read from Drive's error envelope or the token endpoint's; no request details. */
@@ -184,7 +176,7 @@ function describeFailure(error: unknown): Failure {
 	const body = (data ?? {}) as { error?: unknown; error_description?: string };
 	const failure: Failure = {
 		status: shape.response?.status ?? shape.status,
-		retryAfterMs: parseRetryAfter(headerOf(shape.response?.headers, 'retry-after')),
+		retryAfterMs: retryAfterOf(shape.response?.headers),
 	};
 	if (typeof body.error === 'string') return { ...failure, oauthError: body.error, message: body.error_description };
 	const envelope = body.error as { message?: string; errors?: Array<{ reason?: string; location?: string }> } | undefined;
@@ -223,90 +215,13 @@ export function mapDriveError(error: unknown, path: string): Error {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Streams
-
-/** Reads a stream in pieces of exactly `size` bytes (fewer only at the end), holding one piece and what the source gave beyond it. */
-class ChunkReader {
-	private readonly iterator: AsyncIterator<Buffer>;
-	private pending: Buffer = Buffer.alloc(0);
-	private ended = false;
-
-	constructor(private readonly stream: Readable) {
-		this.iterator = stream[Symbol.asyncIterator]();
-	}
-
-	/** Whether the last read took the final bytes; known at once, because a read looks one source chunk ahead. */
-	get done(): boolean {
-		return this.ended && this.pending.length === 0;
-	}
-
-	async read(size: number): Promise<Buffer> {
-		const parts: Buffer[] = [];
-		let length = 0;
-		for (;;) {
-			if (this.pending.length > 0 && length < size) {
-				const take = this.pending.subarray(0, size - length);
-				parts.push(take);
-				length += take.length;
-				this.pending = this.pending.subarray(take.length);
-				continue;
-			}
-			if (this.pending.length > 0 || this.ended) break;
-			const next = await this.iterator.next();
-			if (next.done) this.ended = true;
-			else this.pending = Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value);
-		}
-		return parts.length === 1 ? parts[0] : Buffer.concat(parts, length);
-	}
-
-	close(): void {
-		this.stream.destroy();
-	}
-}
-
-function emptyStream(): Readable {
-	return Readable.from([]);
-}
-
-/**
- * A response body as a Node stream, through `output`; a broken connection becomes a TransientError,
- * which the engine retries, and a reader that stops early releases the connection.
- */
-function bodyStream(data: unknown, path: string, output: Transform = new PassThrough()): Readable {
-	const source = data instanceof Readable ? data : Readable.fromWeb(data as WebReadableStream);
-	source.on('error', (error) => {
-		output.destroy(error?.name === 'AbortError' ? error : new TransientError(`The download of ${path} broke off`, { cause: error }));
-	});
-	output.on('close', () => source.destroy());
-	return source.pipe(output);
-}
-
-/** Passes bytes [start, end) of what flows through. */
-class SliceStream extends Transform {
-	private position = 0;
-
-	constructor(
-		private readonly first: number,
-		private readonly stop: number,
-	) {
-		super();
-	}
-
-	_transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-		const from = Math.max(0, this.first - this.position);
-		const to = Math.min(chunk.length, this.stop - this.position);
-		this.position += chunk.length;
-		callback(null, to > from ? chunk.subarray(from, to) : undefined);
-	}
-}
-
-// ---------------------------------------------------------------------------------------------
 // Small helpers
+
+const brokeOff = (path: string, cause: unknown) => new TransientError(`The download of ${path} broke off`, { cause });
 
 export const escapeQuery = (value: string) => value.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
 const isFolder = (file: drive_v3.Schema$File) => file.mimeType === FOLDER_MIME;
 const isGoogleApps = (file: drive_v3.Schema$File) => (file.mimeType ?? '').startsWith(GOOGLE_APPS_PREFIX) && !isFolder(file);
-const isInsideOrSame = (path: string, folder: string) => path === folder || path.startsWith(`${folder}/`);
 
 /** A folder id from a Drive web address, or the text itself. */
 function folderIdFrom(spec: string): string {
@@ -444,8 +359,9 @@ export class GoogleDriveProvider implements Provider {
 	private readonly rootUrl: string;
 	private readonly chunkBytes: number;
 	private readonly multipartMaxBytes: number;
-	/** Folder path → id, as promises so that concurrent writes into a new folder create it once. */
-	private readonly folders = new Map<string, Promise<string>>();
+	/** Folder path → id: concurrent writes into a new folder create it once. */
+	private readonly folders = new DirCache(() => this.root, (path, create) => this.findFolder(path, create));
+	private readonly remote: Remote<string>;
 	/** Id → path of what the last listings and lookups saw, to name the targets of changes. */
 	private readonly known = new Map<string, { path: string; isDir: boolean }>();
 	/** Folders known to lie outside the root. */
@@ -463,6 +379,21 @@ export class GoogleDriveProvider implements Provider {
 		this.client = createAuthClient(options.auth, options.apiBaseUrl);
 		this.api = createDriveClient({ version: 'v3', auth: this.client, rootUrl: this.rootUrl, retry: false });
 		this.pacer = options.pacer ?? new Pacer();
+		this.remote = new Remote<string>({
+			pacer: this.pacer,
+			tokens: {
+				// The auth client refreshes before expiry by itself; a token Drive refuses earlier is marked
+				// expired, which makes the client fetch a new one for the retry.
+				prepare: async () => undefined,
+				renew: async () => {
+					this.client.credentials = { ...this.client.credentials, expiry_date: 1 };
+				},
+				// Errors keep only Drive's status, reason and message, never the request.
+				secrets: () => [],
+			},
+			unauthorized: (error) => describeFailure(error).status === 401 && isHttpClientError(error),
+			mapError: (error, path) => mapDriveError(error, path),
+		});
 		this.chunkBytes = options.uploadChunkBytes ?? 8 * MiB;
 		this.multipartMaxBytes = Math.min(options.multipartMaxBytes ?? 5 * MiB, this.chunkBytes);
 		if (this.chunkBytes <= 0 || this.chunkBytes % CHUNK_GRANULARITY !== 0) {
@@ -527,23 +458,8 @@ export class GoogleDriveProvider implements Provider {
 	// -------------------------------------------------------------------------------------------
 	// Requests
 
-	/** One request through the pacer, its errors mapped; an access token the server rejects is refreshed once. */
 	private call<T>(path: string, request: (attempt: number) => Promise<T>, signal?: AbortSignal): Promise<T> {
-		return this.pacer.run(async (attempt) => {
-			try {
-				return await request(attempt);
-			} catch (error) {
-				if (describeFailure(error).status !== 401 || !isHttpClientError(error)) throw mapDriveError(error, path);
-			}
-			// The token ran out or was replaced before its announced expiry: marking it expired makes
-			// the auth client fetch a new one for the retry.
-			this.client.credentials = { ...this.client.credentials, expiry_date: 1 };
-			try {
-				return await request(attempt);
-			} catch (error) {
-				throw mapDriveError(error, path);
-			}
-		}, signal);
+		return this.remote.call(path, request, signal);
 	}
 
 	private get corpus(): Pick<drive_v3.Params$Resource$Files$List, 'corpora' | 'driveId' | 'includeItemsFromAllDrives'> {
@@ -611,7 +527,7 @@ export class GoogleDriveProvider implements Provider {
 		if (!entry.id) return;
 		this.known.set(entry.id, { path: entry.path, isDir: entry.isDir });
 		this.outside.delete(entry.id);
-		if (entry.isDir && !this.folders.has(entry.path)) this.folders.set(entry.path, Promise.resolve(entry.id));
+		if (entry.isDir) this.folders.put(entry.path, entry.id);
 	}
 
 	/** Drops what was cached at `path` and, for a folder, below it. */
@@ -619,10 +535,10 @@ export class GoogleDriveProvider implements Provider {
 		const known = id ? this.known.get(id) : undefined;
 		if (id) this.known.delete(id);
 		if (known && !known.isDir) return;
-		for (const key of this.folders.keys()) if (isInsideOrSame(key, path)) this.folders.delete(key);
-		for (const [knownId, known] of this.known) if (isInsideOrSame(known.path, path)) this.known.delete(knownId);
-		for (const folder of this.fresh) if (isInsideOrSame(folder, path)) this.fresh.delete(folder);
-		for (const file of this.freshFiles.keys()) if (isInsideOrSame(file, path)) this.freshFiles.delete(file);
+		this.folders.forget(path);
+		for (const [knownId, known] of this.known) if (insideOrSame(known.path, path)) this.known.delete(knownId);
+		for (const folder of this.fresh) if (insideOrSame(folder, path)) this.fresh.delete(folder);
+		for (const file of this.freshFiles.keys()) if (insideOrSame(file, path)) this.freshFiles.delete(file);
 	}
 
 	/** Something other than a write put an item into `folder`: it is no longer fully known. */
@@ -639,13 +555,8 @@ export class GoogleDriveProvider implements Provider {
 
 	/** Rewrites cached paths after a folder moved from `from` to `to`. */
 	private relocate(from: string, to: string): void {
-		const moved = (path: string) => to + path.slice(from.length);
-		for (const [key, id] of [...this.folders]) {
-			if (!isInsideOrSame(key, from)) continue;
-			this.folders.delete(key);
-			this.folders.set(moved(key), id);
-		}
-		for (const known of this.known.values()) if (isInsideOrSame(known.path, from)) known.path = moved(known.path);
+		this.folders.relocate(from, to);
+		for (const known of this.known.values()) if (insideOrSame(known.path, from)) known.path = to + known.path.slice(from.length);
 	}
 
 	/** The items named `name` in a folder (several when Drive holds duplicates). */
@@ -663,18 +574,7 @@ export class GoogleDriveProvider implements Provider {
 
 	/** The id of the folder at `path`; with `create`, missing folders are made. */
 	private folderId(path: string, create = false): Promise<string> {
-		if (path === '') return Promise.resolve(this.root);
-		const cached = this.folders.get(path);
-		if (cached) {
-			// A lookup that found nothing must not stop a later call from creating the folder.
-			return create ? cached.catch((error) => (error instanceof NotFoundError ? this.folderId(path, true) : Promise.reject(error))) : cached;
-		}
-		const pending = this.findFolder(path, create);
-		this.folders.set(path, pending);
-		pending.catch(() => {
-			if (this.folders.get(path) === pending) this.folders.delete(path);
-		});
-		return pending;
+		return this.folders.id(path, create);
 	}
 
 	private async findFolder(path: string, create: boolean): Promise<string> {
@@ -724,7 +624,7 @@ export class GoogleDriveProvider implements Provider {
 					this.remember(entry);
 					if (entry.isDir) {
 						// Two folders with one name must not be resolved to either of them later.
-						if (seenFolders.has(entry.path)) this.folders.delete(entry.path);
+						if (seenFolders.has(entry.path)) this.folders.drop(entry.path);
 						seenFolders.add(entry.path);
 						next.push({ id: entry.id!, path: entry.path });
 					}
@@ -753,7 +653,7 @@ export class GoogleDriveProvider implements Provider {
 			async () => {
 				const headers = whole ? {} : { Range: `bytes=${start}-${end - 1}` };
 				const response = await this.api.files.get({ fileId: file.id!, alt: 'media', supportsAllDrives: true }, { responseType: 'stream', headers, signal: options.signal });
-				return bodyStream(response.data, relative);
+				return bodyStream(response.data, (cause) => brokeOff(relative, cause));
 			},
 			options.signal,
 		);
@@ -769,7 +669,7 @@ export class GoogleDriveProvider implements Provider {
 			path,
 			async () => {
 				const response = await this.api.files.export({ fileId: file.id!, mimeType: format.mimeType }, { responseType: 'stream', signal: options.signal });
-				return bodyStream(response.data, path, ranged ? new SliceStream(options.start ?? 0, options.end ?? Number.POSITIVE_INFINITY) : undefined);
+				return bodyStream(response.data, (cause) => brokeOff(path, cause), ranged ? new SliceStream(options.start ?? 0, options.end ?? Number.POSITIVE_INFINITY) : undefined);
 			},
 			options.signal,
 		);
@@ -1006,7 +906,7 @@ export class GoogleDriveProvider implements Provider {
 		if (source === '' || target === '') throw new InvalidPathError(source === '' ? from : to, 'cannot move the root folder');
 		const item = await this.lookup(source);
 		if (source === target) return item.entry;
-		if (item.entry.isDir && isInsideOrSame(target, source)) throw new InvalidPathError(to, `cannot move the folder ${source} into itself`);
+		if (item.entry.isDir && insideOrSame(target, source)) throw new InvalidPathError(to, `cannot move the folder ${source} into itself`);
 		const { parentId, replaced } = await this.destination(item, target);
 		if (replaced) await this.remove(target, replaced.file);
 		const oldParent = item.file.parents?.[0] ?? undefined;

@@ -17,7 +17,8 @@ import {
 	TransientError,
 	VerificationError,
 } from '../core/errors';
-import { Pacer, classifyError, parseRetryAfter } from '../core/pacer';
+import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
+import { ChunkReader, CommitBatcher, OAuthTokens, ParentsFirst, Remote, type Ticket } from './kit';
 import { createHasher, measure, type MeasuringStream } from '../core/hashing';
 import { baseName, hasControlCharacter, joinPath, matchKey, normalizeRelativePath, parentPath } from '../core/paths';
 
@@ -130,12 +131,8 @@ function responseTags(error: unknown): string[] {
 	return error instanceof DropboxResponseError ? tagsOf(bodyOf(error).error) : [];
 }
 
-function retryAfterOf(error: DropboxResponseError<unknown>): number | undefined {
-	const headers = error.headers as Headers | undefined;
-	const fromHeader = parseRetryAfter(typeof headers?.get === 'function' ? (headers.get('retry-after') ?? undefined) : undefined);
-	if (fromHeader !== undefined) return fromHeader;
-	const seconds = (bodyOf(error).error as { retry_after?: unknown } | undefined)?.retry_after;
-	return typeof seconds === 'number' ? seconds * 1000 : undefined;
+function retryAfterOfError(error: DropboxResponseError<unknown>): number | undefined {
+	return retryAfterOf(error.headers, (bodyOf(error).error as { retry_after?: unknown } | undefined)?.retry_after);
 }
 
 /** A fetch that sends what the SDK addresses to *.dropboxapi.com (always https) to `baseUrl` instead. */
@@ -206,146 +203,28 @@ function responseError(error: DropboxResponseError<unknown>, context: CallContex
 	}
 	if (status === 429) {
 		const reason = tagsOf((body.error as { reason?: unknown } | undefined)?.reason)[0] ?? 'too_many_requests';
-		return new RateLimitError(`Dropbox asked to slow down (${reason}) at ${context.path || '/'}`, { cause: error, retryAfterMs: retryAfterOf(error) });
+		return new RateLimitError(`Dropbox asked to slow down (${reason}) at ${context.path || '/'}`, { cause: error, retryAfterMs: retryAfterOfError(error) });
 	}
 	if (status === 403) return new PermissionError(`Dropbox denied access to ${context.path || '/'} (${tagsOf(body.error).join('/') || 'forbidden'})`, { cause: error });
-	if (status >= 500) return new TransientError(`Dropbox failed with HTTP ${status} at ${context.path || '/'}`, { cause: error, retryAfterMs: retryAfterOf(error) });
+	if (status >= 500) return new TransientError(`Dropbox failed with HTTP ${status} at ${context.path || '/'}`, { cause: error, retryAfterMs: retryAfterOfError(error) });
 	const text = typeof error.error === 'string' ? error.error : (body.error_summary ?? JSON.stringify(error.error));
 	return new CloudSyncError(`Dropbox rejected the request for ${context.path || '/'} (HTTP ${status}): ${redact(text).slice(0, 300)}`, { cause: error });
 }
 
-/**
- * Hands out a stream's bytes in chunks of a chosen size. It holds at most one chunk plus one read of
- * the stream, so a file of any size goes through in bounded memory.
- */
-class ChunkReader {
-	private readonly iterator: AsyncIterator<Buffer>;
-	private held: Buffer[] = [];
-	private heldBytes = 0;
-	private ended = false;
-
-	constructor(stream: Readable) {
-		this.iterator = stream[Symbol.asyncIterator]();
-	}
-
-	/** Up to `size` bytes; fewer only at the end of the stream. */
-	async read(size: number): Promise<Buffer> {
-		while (this.heldBytes < size && (await this.pull()));
-		const all = Buffer.concat(this.held);
-		const rest = all.subarray(size);
-		// The remainder is copied so it does not keep the whole concatenation alive.
-		this.held = rest.length > 0 ? [Buffer.from(rest)] : [];
-		this.heldBytes = rest.length;
-		return all.subarray(0, size);
-	}
-
-	/** Whether the stream has nothing more; reading its end also runs its size and hash checks. */
-	async atEnd(): Promise<boolean> {
-		while (this.heldBytes === 0) if (!(await this.pull())) return true;
-		return false;
-	}
-
-	private async pull(): Promise<boolean> {
-		if (this.ended) return false;
-		const next = await this.iterator.next();
-		if (next.done) {
-			this.ended = true;
-			return false;
-		}
-		this.held.push(next.value);
-		this.heldBytes += next.value.length;
-		return true;
-	}
-}
-
-interface Ticket {
-	/** This write will not join a batch (any more); a batch that waited for it may go. */
-	leave(): void;
-}
-
-interface QueuedCommit {
-	entry: files.UploadSessionFinishArg;
-	resolve(result: files.UploadSessionFinishBatchResultEntry): void;
-	reject(error: unknown): void;
-}
-
-/**
- * Commits closed upload sessions together with upload_session/finish_batch_v2, so many small files cost
- * one commit instead of one each: Dropbox takes a lock per commit, and concurrent commits to one account
- * fail with too_many_write_operations. A batch goes when every write that could still join it has
- * joined, when it is full, or when no write joined it for a short window; one batch is sent at a time.
- */
-class CommitBatcher {
-	private preparing = 0;
-	private queue: QueuedCommit[] = [];
-	private timer?: NodeJS.Timeout;
-	private openedAt = 0;
-	private sending = false;
-
-	constructor(
-		private readonly send: (entries: files.UploadSessionFinishArg[]) => Promise<files.UploadSessionFinishBatchResultEntry[]>,
-		private readonly maxEntries: number,
-		private readonly windowMs: number,
-	) {}
-
-	/** Counts a starting write as one that may join the next batch. */
-	join(): Ticket {
-		this.preparing++;
-		let left = false;
-		return {
-			leave: () => {
-				if (left) return;
-				left = true;
-				this.preparing--;
-				this.schedule();
-			},
-		};
-	}
-
-	/** No other write is on its way to a batch: a lone small file is cheaper in one request. */
-	alone(): boolean {
-		return this.preparing <= 1 && this.queue.length === 0 && !this.sending;
-	}
-
-	commit(ticket: Ticket, entry: files.UploadSessionFinishArg): Promise<files.UploadSessionFinishBatchResultEntry> {
-		return new Promise((resolve, reject) => {
-			this.queue.push({ entry, resolve, reject });
-			ticket.leave();
-			this.schedule();
+/** What a failed call becomes: Dropbox's answers by their status and tags, anything else by whether a retry may help. */
+function mapDropboxError(error: unknown, context: CallContext, redact: (text: string) => string): Error {
+	if (error instanceof CloudSyncError) return error;
+	if (error instanceof DropboxResponseError) return responseError(error, context, redact);
+	if ((error as Error)?.name === 'TimeoutError') return new TransientError(`Dropbox did not answer in time (${context.path || '/'})`, { cause: error });
+	// Errors of Node's own fetch may come from another realm, where `instanceof Error` does not hold.
+	const message = redact(typeof (error as Error)?.message === 'string' ? (error as Error).message : String(error));
+	const code = (error as { cause?: { code?: unknown } })?.cause?.code;
+	if (classifyError(error).retryable) {
+		return new TransientError(`Dropbox could not be reached, or the connection broke (${typeof code === 'string' ? code : message}) at ${context.path || '/'}`, {
+			cause: error,
 		});
 	}
-
-	private schedule(): void {
-		if (this.sending || this.queue.length === 0) return;
-		if (this.queue.length >= this.maxEntries || this.preparing === 0) {
-			void this.flush();
-			return;
-		}
-		if (!this.timer) this.openedAt = Date.now();
-		clearTimeout(this.timer);
-		const wait = Math.min(this.windowMs, this.openedAt + MAX_BATCH_WAIT_MS - Date.now());
-		this.timer = setTimeout(() => void this.flush(), Math.max(0, wait));
-		this.timer.unref();
-	}
-
-	private async flush(): Promise<void> {
-		clearTimeout(this.timer);
-		this.timer = undefined;
-		if (this.sending || this.queue.length === 0) return;
-		const batch = this.queue.splice(0, this.maxEntries);
-		this.sending = true;
-		try {
-			const results = await this.send(batch.map((item) => item.entry));
-			batch.forEach((item, i) =>
-				results[i] ? item.resolve(results[i]) : item.reject(new TransientError('Dropbox answered a batch commit with fewer results than files')),
-			);
-		} catch (error) {
-			for (const item of batch) item.reject(error);
-		} finally {
-			this.sending = false;
-			this.schedule();
-		}
-	}
+	return new CloudSyncError(message, { cause: error });
 }
 
 /** A Dropbox account, or one folder of it, through the official SDK. */
@@ -373,9 +252,8 @@ export class DropboxProvider implements Provider {
 	private readonly chunkSize: number;
 	private readonly downloadChunkSize: number;
 	private readonly timeoutMs: number;
-	private readonly batcher: CommitBatcher;
-	private readonly secrets: string[];
-	private refreshing?: Promise<void>;
+	private readonly batcher: CommitBatcher<files.UploadSessionFinishArg, files.UploadSessionFinishBatchResultEntry>;
+	private readonly remote: Remote<CallContext>;
 
 	constructor(options: DropboxProviderOptions) {
 		const { clientId, clientSecret, refreshToken, accessToken, accessTokenExpiresAt } = options.auth;
@@ -389,8 +267,25 @@ export class DropboxProvider implements Provider {
 			fetch: redirected,
 		});
 		this.client = new Dropbox({ auth: this.auth, fetch: redirected });
-		this.secrets = [clientSecret, refreshToken].filter((secret) => secret.length >= 8);
 		this.pacer = options.pacer ?? new Pacer();
+		const tokens = new OAuthTokens(
+			{
+				token: () => this.auth.getAccessToken(),
+				expiresAt: () => this.auth.getAccessTokenExpiresAt()?.getTime(),
+				refresh: () => this.auth.refreshAccessToken(),
+				secrets: () => [clientSecret, refreshToken],
+			},
+			TOKEN_MARGIN_MS,
+		);
+		this.remote = new Remote<CallContext>({
+			pacer: this.pacer,
+			tokens,
+			unauthorized: (error) => {
+				const tag = error instanceof DropboxResponseError && error.status === 401 ? responseTags(error)[0] : undefined;
+				return tag === 'expired_access_token' || tag === 'invalid_access_token';
+			},
+			mapError: (error, context, redact) => mapDropboxError(error, context, redact),
+		});
 		const root = normalizeRelativePath((options.root ?? '').replace(/^\/+/, ''));
 		this.rootPath = root === '' ? '' : `/${root}`;
 		this.rootDepth = root === '' ? 0 : root.split('/').length;
@@ -400,76 +295,21 @@ export class DropboxProvider implements Provider {
 		}
 		this.downloadChunkSize = options.downloadChunkSize ?? DEFAULT_DOWNLOAD_CHUNK;
 		this.timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-		this.batcher = new CommitBatcher(
-			(entries) => this.finishBatch(entries),
-			Math.min(MAX_BATCH, options.batch?.maxEntries ?? MAX_BATCH),
-			options.batch?.windowMs ?? DEFAULT_BATCH_WINDOW_MS,
-		);
+		this.batcher = new CommitBatcher((entries) => this.finishBatch(entries), {
+			maxEntries: Math.min(MAX_BATCH, options.batch?.maxEntries ?? MAX_BATCH),
+			windowMs: options.batch?.windowMs ?? DEFAULT_BATCH_WINDOW_MS,
+			maxWaitMs: MAX_BATCH_WAIT_MS,
+		});
 	}
 
 	// -----------------------------------------------------------------------------------------
 	// Calls, tokens and errors
 
-	/**
-	 * One API call: through the pacer, with a fresh access token, one refresh when Dropbox says the
-	 * token expired or is unknown, and SDK errors mapped to typed ones.
-	 */
+	/** One API call through the provider kit's Remote: pacer, fresh token, one renewal on a refused token, typed errors. */
 	private call<T>(context: CallContext, request: (options: DropboxRequestOptions, attempt: number) => Promise<{ result: T }>): Promise<T> {
-		return this.pacer.run(async (attempt) => {
-			try {
-				return (await this.authorized(() => request({ signal: context.signal, timeout: this.timeoutMs }, attempt))).result;
-			} catch (error) {
-				throw this.mapError(error, context);
-			}
-		}, context.signal);
+		return this.remote.call(context, async (attempt) => (await request({ signal: context.signal, timeout: this.timeoutMs }, attempt)).result, context.signal);
 	}
 
-	private async authorized<T>(send: () => Promise<T>): Promise<T> {
-		await this.freshToken();
-		const used = this.auth.getAccessToken();
-		try {
-			return await send();
-		} catch (error) {
-			const tag = error instanceof DropboxResponseError && error.status === 401 ? responseTags(error)[0] : undefined;
-			if (tag !== 'expired_access_token' && tag !== 'invalid_access_token') throw error;
-			await this.refresh(used);
-			return send();
-		}
-	}
-
-	private async freshToken(): Promise<void> {
-		const token = this.auth.getAccessToken();
-		const expiresAt = this.auth.getAccessTokenExpiresAt()?.getTime();
-		if (!token || expiresAt === undefined || expiresAt - Date.now() <= TOKEN_MARGIN_MS) await this.refresh(token);
-	}
-
-	/** Replaces `stale` with a new access token; callers holding the same stale token share one refresh. */
-	private refresh(stale: string | undefined): Promise<void> {
-		if (this.refreshing) return this.refreshing;
-		if (stale && this.auth.getAccessToken() !== stale) return Promise.resolve();
-		this.refreshing = this.auth.refreshAccessToken().finally(() => (this.refreshing = undefined));
-		return this.refreshing;
-	}
-
-	private redact(text: string): string {
-		const secrets = [...this.secrets, this.auth.getAccessToken()].filter((secret): secret is string => Boolean(secret));
-		return secrets.reduce((clean, secret) => clean.split(secret).join('[redacted]'), text);
-	}
-
-	private mapError(error: unknown, context: CallContext): Error {
-		if (error instanceof CloudSyncError) return error;
-		if (error instanceof DropboxResponseError) return responseError(error, context, (text) => this.redact(text));
-		if ((error as Error)?.name === 'TimeoutError') return new TransientError(`Dropbox did not answer in time (${context.path || '/'})`, { cause: error });
-		// Errors of Node's own fetch may come from another realm, where `instanceof Error` does not hold.
-		const message = this.redact(typeof (error as Error)?.message === 'string' ? (error as Error).message : String(error));
-		const code = (error as { cause?: { code?: unknown } })?.cause?.code;
-		if (classifyError(error).retryable) {
-			return new TransientError(`Dropbox could not be reached, or the connection broke (${typeof code === 'string' ? code : message}) at ${context.path || '/'}`, {
-				cause: error,
-			});
-		}
-		return new CloudSyncError(message, { cause: error });
-	}
 
 	// -----------------------------------------------------------------------------------------
 	// Paths and entries
@@ -510,7 +350,7 @@ export class DropboxProvider implements Provider {
 		const relative = normalizeRelativePath(path);
 		const folder = this.toRemote(relative);
 		const context = { path: relative, signal: options.signal };
-		const order = new ParentsFirst(relative);
+		const order = new ParentsFirst(relative, true);
 		let page = await this.call(context, (o) =>
 			this.client.filesListFolder({ path: folder, recursive: options.recursive ?? false, limit: LIST_PAGE, include_deleted: false }, o),
 		);
@@ -873,46 +713,5 @@ export class DropboxProvider implements Provider {
 		if (metadata['.tag'] === 'deleted') return { kind: 'deleted', path, isDir: false };
 		const entry = this.entryOf(metadata);
 		return { kind: entry.isDir ? 'added' : 'modified', path: entry.path, entry, isDir: entry.isDir };
-	}
-}
-
-/**
- * Yields listed entries so that every folder comes before what it holds, whatever order the pages
- * bring them in: an entry whose folder has not been seen yet waits for it.
- */
-class ParentsFirst {
-	private readonly seen = new Set<string>();
-	private readonly waiting = new Map<string, Entry[]>();
-
-	constructor(private readonly base: string) {}
-
-	*accept(entry: Entry): Generator<Entry> {
-		const parent = matchKey(parentPath(entry.path), true);
-		if (parent !== matchKey(this.base, true) && !this.seen.has(parent)) {
-			const siblings = this.waiting.get(parent) ?? [];
-			siblings.push(entry);
-			this.waiting.set(parent, siblings);
-			return;
-		}
-		yield* this.release(entry);
-	}
-
-	/** Entries whose folder never came, which a consistent listing does not have. */
-	*rest(): Generator<Entry> {
-		for (const entries of this.waiting.values()) yield* entries;
-		this.waiting.clear();
-	}
-
-	private *release(entry: Entry): Generator<Entry> {
-		const pending = [entry];
-		while (pending.length > 0) {
-			const next = pending.pop()!;
-			yield next;
-			if (!next.isDir) continue;
-			const key = matchKey(next.path, true);
-			this.seen.add(key);
-			pending.push(...(this.waiting.get(key) ?? []).reverse());
-			this.waiting.delete(key);
-		}
 	}
 }

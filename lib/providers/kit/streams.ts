@@ -1,0 +1,91 @@
+import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+
+/**
+ * Hands out a stream's bytes in pieces of exactly `size` (fewer only at the end) for chunked uploads,
+ * holding one piece and what the source gave beyond it, so a file of any size goes through in
+ * bounded memory. A read looks one source chunk ahead, so `done` is known as soon as the last piece
+ * is handed out (an upload can then say "this is the final chunk" in the same request).
+ */
+export class ChunkReader {
+	private readonly iterator: AsyncIterator<Buffer>;
+	private pending: Buffer = Buffer.alloc(0);
+	private ended = false;
+
+	constructor(private readonly stream: Readable) {
+		this.iterator = stream[Symbol.asyncIterator]();
+	}
+
+	/** Whether the last read took the final bytes. */
+	get done(): boolean {
+		return this.ended && this.pending.length === 0;
+	}
+
+	async read(size: number): Promise<Buffer> {
+		const parts: Buffer[] = [];
+		let length = 0;
+		for (;;) {
+			if (this.pending.length > 0 && length < size) {
+				const take = this.pending.subarray(0, size - length);
+				parts.push(take);
+				length += take.length;
+				this.pending = this.pending.subarray(take.length);
+				continue;
+			}
+			if (this.pending.length > 0 || this.ended) break;
+			await this.pull();
+		}
+		return parts.length === 1 ? parts[0] : Buffer.concat(parts, length);
+	}
+
+	/** Whether nothing is left; reaching the end also runs the checks a measuring source does there. */
+	async atEnd(): Promise<boolean> {
+		if (this.pending.length === 0 && !this.ended) await this.pull();
+		return this.done;
+	}
+
+	close(): void {
+		this.stream.destroy();
+	}
+
+	private async pull(): Promise<void> {
+		const next = await this.iterator.next();
+		if (next.done) this.ended = true;
+		else this.pending = Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value);
+	}
+}
+
+/** Passes bytes [start, end) of what flows through. */
+export class SliceStream extends Transform {
+	private position = 0;
+
+	constructor(
+		private readonly first: number,
+		private readonly stop: number,
+	) {
+		super();
+	}
+
+	_transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+		const from = Math.max(0, this.first - this.position);
+		const to = Math.min(chunk.length, this.stop - this.position);
+		this.position += chunk.length;
+		callback(null, to > from ? chunk.subarray(from, to) : undefined);
+	}
+}
+
+export function emptyStream(): Readable {
+	return Readable.from([]);
+}
+
+/**
+ * A response body (Node or web stream) as a Node stream through `output`. A broken connection
+ * becomes the error `broke` makes (a retryable one), and a reader that stops early releases the
+ * connection.
+ */
+export function bodyStream(data: unknown, broke: (cause: unknown) => Error, output: Transform = new PassThrough()): Readable {
+	const source = data instanceof Readable ? data : Readable.fromWeb(data as WebReadableStream);
+	source.on('error', (error) => output.destroy(error?.name === 'AbortError' ? error : broke(error)));
+	output.on('close', () => source.destroy());
+	return source.pipe(output);
+}
