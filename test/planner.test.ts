@@ -201,3 +201,26 @@ describe('planner: plan shape', () => {
 		expect(plan([folder('empty')], [], options('copy', { createEmptyFolders: false })).actions).toEqual([]);
 	});
 });
+
+describe('planner: what the destination can hold', () => {
+	const HOUR = 3_600_000;
+	it('a destination that keeps no modification times is compared by size and hash, not by time', () => {
+		const noTimes = { ...sensitive, canSetModTime: false };
+		const later = file('a.txt', { modTime: file('a.txt').modTime + HOUR });
+		expect(outcome(plan([later], [file('a.txt')], options('mirror', { destination: noTimes })).actions, 'a.txt')).toBe('skip@destination');
+		expect(outcome(plan([later], [file('a.txt')], options('mirror')).actions, 'a.txt')).toBe('update@destination');
+		const differs = file('a.txt', { hashes: { md5: 'aa' } });
+		expect(outcome(plan([differs], [file('a.txt', { hashes: { md5: 'bb' } })], options('mirror', { destination: noTimes })).actions, 'a.txt')).toBe('update@destination');
+	});
+
+	it('a file larger than the destination accepts, or a name it refuses, is a conflict with the reason, not a transfer', () => {
+		const unstorable = (path: string, size?: number) => (size !== undefined && size > 10 ? `it is ${size} bytes` : path.includes('?') ? 'no "?" here' : undefined);
+		const result = plan([file('big.bin', { size: 11 }), file('small.bin', { size: 3 }), file('what?.txt')], [file('old.bin', { size: 3 })], options('mirror', { unstorable }));
+		expect(result.actions.map((action) => `${action.kind}:${action.path}:${action.reason}`).sort()).toEqual([
+			'conflict:big.bin:it is 11 bytes',
+			'conflict:what?.txt:no "?" here',
+			'copy:small.bin:new file',
+			'delete:old.bin:not in the source',
+		]);
+	});
+});

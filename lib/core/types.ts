@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { Pacer } from './pacer';
 
 /** Hash algorithms the engine understands, named as rclone names them. */
 export type HashType = 'md5' | 'sha1' | 'sha256' | 'dropbox' | 'quickxor';
@@ -20,6 +21,10 @@ export interface Entry {
 	mimeType?: string;
 }
 
+/**
+ * What the engine must know of a side to decide correctly. Optional features are optional methods
+ * (copy, copyFrom, changeCursor, locate...), not flags.
+ */
 export interface Capabilities {
 	/** Hashes this provider can give, cheapest first. */
 	hashTypes: HashType[];
@@ -27,14 +32,13 @@ export interface Capabilities {
 	listedHashTypes: HashType[];
 	/** Smallest modtime step the provider stores, in ms. */
 	modTimePrecisionMs: number;
+	/** Whether a written file keeps the modification time it was given; when not, times prove nothing and size and hashes decide. */
 	canSetModTime: boolean;
 	caseInsensitive: boolean;
-	duplicateNamesPossible: boolean;
-	changeCursors: boolean;
-	serverSideCopy: boolean;
-	serverSideMove: boolean;
-	/** Largest file the provider accepts, in bytes; Infinity when unbounded. */
+	/** Largest file the provider accepts, in bytes; Infinity when unbounded. A larger one is reported, not sent. */
 	maxFileSize: number;
+	/** Whether a folder exists without files in it; object stores have only prefixes, so empty folders are not made there. */
+	emptyFolders: boolean;
 }
 
 export interface ReadOptions {
@@ -92,6 +96,8 @@ export interface RootLocation {
 export interface Provider {
 	readonly name: string;
 	readonly capabilities: Capabilities;
+	/** The pacer this cloud's requests go through, with its own policy; a run adds up the retries of every one. */
+	readonly pacer?: Pacer;
 	/** Yields every entry below `path` (relative, '' for the root); folders before their contents. */
 	list(path: string, options?: ListOptions): AsyncIterable<Entry>;
 	/** Throws NotFoundError when nothing is there. */

@@ -3,8 +3,9 @@ import type { ActionKind, Plan, PlanAction } from './planner';
 import { backupPath, depth } from '../core/paths';
 import { measure, sameHash } from '../core/hashing';
 import { Pacer, type PacerOptions } from '../core/pacer';
-import { AbortedError, CloudSyncError, InvalidNameError, NotEmptyError, NotFoundError, VerificationError } from '../core/errors';
+import { AbortedError, InvalidNameError, NotEmptyError, NotFoundError, VerificationError } from '../core/errors';
 import { stillThere } from './safety';
+import { failureOf, type Failure } from './failures';
 import { forEachLimit } from '../core/concurrency';
 
 export interface Progress {
@@ -71,7 +72,7 @@ export interface ExecutionReport {
 	cancelled: boolean;
 	deletesHeld?: string;
 	results: ActionResult[];
-	errors: Array<{ path: string; action: ActionKind; message: string; hint?: string }>;
+	errors: Array<{ path: string; action: ActionKind } & Failure>;
 }
 
 /**
@@ -114,13 +115,13 @@ async function confirmDeletions(deletes: PlanAction[], source: Provider, pacer: 
 		found = await stillThere(source, paths, pacer, checkers, signal);
 	} catch (error) {
 		report.failed++;
-		report.errors.push({ path: '', action: 'delete', message: `the deletions could not be confirmed on the source: ${errorMessage(error)}` });
+		report.errors.push({ path: '', action: 'delete', ...failureOf(error), message: `the deletions could not be confirmed on the source: ${errorMessage(error)}` });
 		return 'the deletions could not be confirmed on the source';
 	}
 	if (found.length === 0) return undefined;
 	const message = `the source listing left out ${found.length} file(s) that the source still holds (${found.slice(0, 3).join(', ')}): it was incomplete, so nothing was deleted`;
 	report.failed++;
-	report.errors.push({ path: found[0], action: 'delete', message, hint: 'Run the sync again; if it repeats, the cloud is returning incomplete listings.' });
+	report.errors.push({ path: found[0], action: 'delete', kind: 'IncompleteListing', message, hint: 'Run the sync again; if it repeats, the cloud is returning incomplete listings.' });
 	return message;
 }
 
@@ -150,7 +151,7 @@ export async function execute(plan: Plan, source: Provider, destination: Provide
 		const result: ActionResult = { action: action.kind, path: action.path, side: action.side, reason, status, bytes, ...extra };
 		if (error !== undefined) {
 			result.error = errorMessage(error);
-			report.errors.push({ path: action.path, action: action.kind, message: result.error, hint: error instanceof CloudSyncError ? error.hint : undefined });
+			report.errors.push({ path: action.path, action: action.kind, ...failureOf(error), message: result.error });
 			report.failed++;
 		}
 		if (status === 'skipped') report.skipped++;
@@ -263,7 +264,7 @@ export async function execute(plan: Plan, source: Provider, destination: Provide
 				report.movedSourcesDeleted++;
 			} catch (error) {
 				report.failed++;
-				report.errors.push({ path: action.source!.path, action: 'delete', message: `copied, but the source could not be deleted: ${errorMessage(error)}` });
+				report.errors.push({ path: action.source!.path, action: 'delete', ...failureOf(error), message: `copied, but the source could not be deleted: ${errorMessage(error)}` });
 			}
 		}
 	}, signal);

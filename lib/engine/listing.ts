@@ -56,14 +56,14 @@ export async function listPaths(provider: Provider, paths: string[], filter: Fil
 	}
 }
 
-/** Throws, saying what stopped, when either listing ended in an error: half a listing must never be planned on. */
+/** Throws the listing's own typed error, saying what stopped, when either listing ended in one: half a listing must never be planned on. */
 export function requireComplete(listings: Record<'source' | 'destination', Listing>, stopped: string, after: string): void {
 	for (const [side, listing] of Object.entries(listings)) {
-		if (!listing.error) continue;
-		throw new CloudSyncError(`${stopped}: the ${side} could not be listed. ${listing.error.message}`, {
-			cause: listing.error,
-			hint: (listing.error as CloudSyncError).hint ?? `Run it again; ${after}.`,
-		});
+		const error = listing.error;
+		if (!error) continue;
+		error.message = `${stopped}: the ${side} could not be listed. ${error.message}`;
+		if (error instanceof CloudSyncError) error.hint ??= `Run it again; ${after}.`;
+		throw error instanceof CloudSyncError ? error : new CloudSyncError(error.message, { cause: error, hint: `Run it again; ${after}.` });
 	}
 }
 
@@ -86,4 +86,10 @@ export function recoveryOf(sides: Partial<Record<'source' | 'destination', Provi
 export function comparableHash(source: Provider, destination: Provider): HashType | undefined {
 	const listedFirst = [...destination.capabilities.listedHashTypes, ...destination.capabilities.hashTypes];
 	return listedFirst.find((type) => source.capabilities.hashTypes.includes(type));
+}
+
+/** Retries of a run: its own pacer's and each provider's (each cloud paces itself), every pacer counted once. */
+export function retriesOf(pacer: Pacer, ...providers: Provider[]): number {
+	const pacers = new Set([pacer, ...providers.map((provider) => provider.pacer).filter((each): each is Pacer => each !== undefined)]);
+	return [...pacers].reduce((sum, each) => sum + each.retries, 0);
 }

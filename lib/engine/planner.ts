@@ -7,7 +7,7 @@ export type SyncMode = 'mirror' | 'copy' | 'update' | 'move';
 export type CompareMode = 'auto' | 'checksum' | 'size';
 export type ActionKind = 'mkdir' | 'copy' | 'update' | 'delete' | 'rmdir' | 'skip' | 'conflict';
 
-export type SideTraits = Pick<Capabilities, 'caseInsensitive' | 'modTimePrecisionMs'>;
+export type SideTraits = Pick<Capabilities, 'caseInsensitive' | 'modTimePrecisionMs'> & Partial<Pick<Capabilities, 'canSetModTime'>>;
 
 export interface PlanOptions {
 	mode: SyncMode;
@@ -24,8 +24,8 @@ export interface PlanOptions {
 	hashType?: HashType;
 	source: SideTraits;
 	destination: SideTraits;
-	/** Why the destination cannot hold a path (a name it forbids); such a file is reported, not copied. */
-	unstorable?: (path: string) => string | undefined;
+	/** Why the destination cannot hold a path (a name it forbids, a size above its limit); such a file is reported, not copied. */
+	unstorable?: (path: string, size?: number) => string | undefined;
 }
 
 export interface PlanAction {
@@ -111,7 +111,7 @@ export function needsHashes(match: Match, options: PlanOptions): boolean {
 	if (compare === 'size' || source.size !== destination.size || source.size < 0) return false;
 	if (knownSharedHash(source, destination, options.hashType)) return false;
 	if (compare === 'checksum' || options.mode === 'move') return true;
-	return Math.abs(source.modTime - destination.modTime) > modifyWindow(options);
+	return options.destination.canSetModTime === false || Math.abs(source.modTime - destination.modTime) > modifyWindow(options);
 }
 
 interface Verdict {
@@ -141,6 +141,10 @@ export function compareFiles(source: Entry, destination: Entry, options: PlanOpt
 		return { equal: false, reason: `size differs (${source.size} → ${destination.size} bytes on destination)` };
 	}
 	if (compare === 'size') return { equal: true, reason: 'same size' };
+	// A destination that stamps its own times on what it stores: a time difference says nothing.
+	if (options.destination.canSetModTime === false) {
+		return hashType ? byHash() : { equal: true, reason: 'same size (the destination keeps no modification times)', by: 'metadata' };
+	}
 	if (hashType && (compare === 'checksum' || options.mode === 'move')) return byHash();
 	const delta = source.modTime - destination.modTime;
 	if (Math.abs(delta) <= modifyWindow(options)) {
@@ -194,7 +198,7 @@ function decide(match: Match, options: PlanOptions, destinationPath: (sourcePath
 		};
 	}
 	if (source && !destination) {
-		const problem = options.unstorable?.(destinationPath(source.path));
+		const problem = options.unstorable?.(destinationPath(source.path), source.isDir ? undefined : source.size);
 		if (problem) return { kind: 'conflict', path: destinationPath(source.path), side: 'destination', reason: problem, source };
 		if (source.isDir) {
 			return options.createEmptyFolders === false
@@ -221,6 +225,8 @@ function decide(match: Match, options: PlanOptions, destinationPath: (sourcePath
 		return skip(`destination is newer by ${formatDelta(destination.modTime - source.modTime)}`);
 	}
 	const verdict = compareFiles(source, destination, options);
+	const tooLarge = !verdict.equal && options.unstorable?.(destination.path, source.size);
+	if (tooLarge) return { kind: 'conflict', path: destination.path, side: 'destination', reason: tooLarge, source, destination };
 	if (verdict.equal && move && verdict.by !== 'content') {
 		// Deleting the source needs proof that the destination holds its bytes: sent again, verified, then deleted.
 		return { kind: 'update', path: destination.path, side: 'destination', reason: `${verdict.reason}, but no shared hash proves the content: sent again before the source is deleted`, source, destination, deleteSourceAfter: true };

@@ -13,12 +13,16 @@ export async function housekeeping(providers: Provider[]): Promise<string[]> {
 	return notes;
 }
 
-/** Why `path` cannot be stored on `provider` (its own name or a folder's on the way), or undefined. */
-export function nameProblemOn(provider: Provider, path: string): string | undefined {
+/** Why `path` (of `size` bytes, for a file) cannot be stored on `provider`: its own name or a folder's on the way, or its size; undefined when it can. */
+export function unstorableOn(provider: Provider, path: string, size?: number): string | undefined {
+	const side = provider.name === 'local' ? 'disk' : provider.name;
+	if (size !== undefined && size > provider.capabilities.maxFileSize) {
+		return `it is ${size} bytes, more than the ${provider.capabilities.maxFileSize} the ${side} side accepts in one file`;
+	}
 	if (!provider.nameProblem) return undefined;
 	for (let rest = path; rest !== ''; rest = parentPath(rest)) {
 		const problem = provider.nameProblem(baseName(rest));
-		if (problem) return `the name "${baseName(rest)}" cannot be stored on the ${provider.name === 'local' ? 'disk' : provider.name} side: ${problem}`;
+		if (problem) return `the name "${baseName(rest)}" cannot be stored on the ${side} side: ${problem}`;
 	}
 	return undefined;
 }

@@ -7,8 +7,9 @@ import { SafetyError } from '../core/errors';
 import { fileStamp } from '../core/paths';
 import { forEachLimit } from '../core/concurrency';
 import { checkOverlap } from '../engine/overlap';
-import { comparableHash, listAll, listPaths, missingRootIsEmpty, recoveryOf, reservedFolders, type SyncStatus } from '../engine/listing';
-import { housekeeping, nameProblemOn } from '../engine/safety';
+import { explain, failureOf, type Failure } from '../engine/failures';
+import { comparableHash, retriesOf, listAll, listPaths, missingRootIsEmpty, recoveryOf, reservedFolders, type SyncStatus } from '../engine/listing';
+import { housekeeping, unstorableOn } from '../engine/safety';
 
 export interface SyncOptions extends Omit<RunSettings, 'now'> {
 	mode: SyncMode;
@@ -46,6 +47,8 @@ export interface SyncReport extends ExecutionReport {
 	notes: string[];
 	/** Where the files this run deleted or replaced can be recovered from, by side. */
 	recovery: Partial<Record<'source' | 'destination', string>>;
+	/** What best explains why the run did not fully work (a refused credential before one file's trouble); absent when it did. */
+	failure?: Failure;
 	plan: Plan;
 	startedAt: string;
 	finishedAt: string;
@@ -104,11 +107,11 @@ export async function sync(source: Provider, destination: Provider, options: Syn
 		newerOnly: options.newerOnly,
 		ignoreExisting: options.ignoreExisting,
 		modifyWindowMs: options.modifyWindowMs,
-		createEmptyFolders: !filter.selective,
+		createEmptyFolders: !filter.selective && destination.capabilities.emptyFolders,
 		hashType: comparableHash(source, destination),
 		source: source.capabilities,
 		destination: destination.capabilities,
-		unstorable: (path) => nameProblemOn(destination, path),
+		unstorable: (path, size) => unstorableOn(destination, path, size),
 	};
 	const matches = matchListings(sourceListing.entries, destinationListing.entries, planOptions);
 	if (planOptions.hashType) await fillHashes(matches, planOptions, source, destination, pacer, options.checkers ?? 8, signal);
@@ -116,12 +119,14 @@ export async function sync(source: Provider, destination: Provider, options: Syn
 
 	const finish = (status: SyncStatus, executed: ExecutionReport, refusal?: string): SyncReport => ({
 		...executed,
+		retries: retriesOf(pacer, source, destination),
 		mode: options.mode,
 		dryRun: options.dryRun ?? false,
 		status,
 		refusal,
 		listingErrors,
 		notes,
+		failure: explain([...[sourceListing.error, destinationListing.error].filter((error) => error !== undefined).map(failureOf), ...executed.errors]),
 		recovery: recoveryOf({ source: executed.movedSourcesDeleted > 0 ? source : undefined, destination: executed.deleted + executed.updated > 0 ? destination : undefined }),
 		plan,
 		startedAt: new Date(started).toISOString(),
@@ -131,7 +136,8 @@ export async function sync(source: Provider, destination: Provider, options: Syn
 
 	const refusal = safetyRefusal(plan, options);
 	if (options.dryRun) return finish(refusal ? 'refused' : 'planned', emptyExecutionReport(), refusal);
-	if (refusal) throw Object.assign(new SafetyError(refusal), { plan });
+	// A side that could not be fully listed explains a refusal better than the refusal does.
+	if (refusal) throw sourceListing.error ?? destinationListing.error ?? Object.assign(new SafetyError(refusal), { plan });
 
 	const executed = await execute(plan, source, destination, {
 		transfers: options.transfers,

@@ -7,8 +7,9 @@ import { CloudSyncError } from '../core/errors';
 import { fileStamp, joinPath } from '../core/paths';
 import { forEachLimit } from '../core/concurrency';
 import { checkOverlap } from '../engine/overlap';
+import { explain, type Failure } from '../engine/failures';
 import { housekeeping } from '../engine/safety';
-import { recoveryOf, listAll, missingRootIsEmpty, requireComplete, type Listing, type SyncStatus } from '../engine/listing';
+import { recoveryOf, retriesOf, listAll, missingRootIsEmpty, requireComplete, type Listing, type SyncStatus } from '../engine/listing';
 
 /** Incremental: each run writes a dated folder holding what changed since the last run. Full: each run writes a complete dated copy. */
 export type SnapshotKind = 'incremental' | 'full';
@@ -39,6 +40,8 @@ export interface SnapshotReport extends ExecutionReport {
 	removedSnapshots: string[];
 	/** What the run decided or tidied that a user should know: a destination inside the source left out of it, leftovers of interrupted runs removed. */
 	notes: string[];
+	/** What best explains why the run did not fully work; absent when it did. */
+	failure?: Failure;
 	/** Where the snapshots this run pruned can be recovered from. */
 	recovery: Partial<Record<'source' | 'destination', string>>;
 	/** What the run writes (a dry run: would write), file by file. */
@@ -129,7 +132,7 @@ export async function snapshotBackup(source: Provider, destination: Provider, op
 	};
 	const finish = (status: SyncStatus) => {
 		const now = options.now?.() ?? Date.now();
-		Object.assign(report, { status, finishedAt: new Date(now).toISOString(), durationMs: now - started, retries: pacer.retries });
+		Object.assign(report, { status, finishedAt: new Date(now).toISOString(), durationMs: now - started, retries: retriesOf(pacer, source, destination), failure: explain(report.errors) });
 		if (report.removedSnapshots.length > 0 && !options.dryRun) report.recovery = recoveryOf({ destination });
 		return report;
 	};

@@ -3,15 +3,16 @@ import { createFilter, type FilterOptions } from '../core/filters';
 import { execute, type ExecutionReport, type RunSettings } from '../engine/executor';
 import { knownSharedHash, type ActionKind, type Plan, type PlanAction } from '../engine/planner';
 import { Pacer } from '../core/pacer';
-import { CloudSyncError, SafetyError } from '../core/errors';
+import { SafetyError } from '../core/errors';
 import { hashStream, sameHash } from '../core/hashing';
 import { baseName, depth, fileStamp, joinPath, matchKey, parentPath, withSuffix } from '../core/paths';
 import { forEachLimit } from '../core/concurrency';
 import { decodeBaseline, encodeBaseline, pairId, type Baseline, type BaselineEntry, type StateStore } from '../state/state';
 import { PairLock, type LockOptions } from '../state/lock';
 import { checkOverlap } from '../engine/overlap';
-import { listAll, recoveryOf, requireComplete, reservedFolders, type SyncStatus } from '../engine/listing';
-import { housekeeping, nameProblemOn, stillThere } from '../engine/safety';
+import { explain, failureOf, isFailure, type Failure } from '../engine/failures';
+import { listAll, recoveryOf, retriesOf, requireComplete, reservedFolders, type SyncStatus } from '../engine/listing';
+import { housekeeping, unstorableOn, stillThere } from '../engine/safety';
 
 /** Who wins when a file changed on both sides. Keep Both keeps the newer under its name and the other beside it. */
 export type ConflictPolicy = 'keepBoth' | 'newer' | 'older' | 'larger' | 'source' | 'destination';
@@ -97,7 +98,9 @@ export interface TwoWayReport {
 	bytes: number;
 	retries: number;
 	deletesHeld?: string;
-	errors: Array<{ path: string; side: Side; action: string; message: string; hint?: string }>;
+	errors: Array<{ path: string; side: Side; action: string } & Failure>;
+	/** What best explains why the run did not fully work; absent when it did. */
+	failure?: Failure;
 	/** What the run tidied that a user should know (leftovers of interrupted runs removed). */
 	notes: string[];
 	/** Where the files this run deleted or replaced can be recovered from, by side. */
@@ -234,7 +237,8 @@ async function run(providers: Record<Side, Provider>, options: TwoWayOptions, pa
 	const finish = (status: SyncStatus) => {
 		const now = options.now?.() ?? Date.now();
 		report.status = status;
-		report.retries = pacer.retries;
+		report.retries = retriesOf(pacer, providers.source, providers.destination);
+		report.failure = explain(report.errors);
 		report.finishedAt = new Date(now).toISOString();
 		report.durationMs = now - started;
 		return report;
@@ -276,7 +280,7 @@ async function run(providers: Record<Side, Provider>, options: TwoWayOptions, pa
 		if (lock) lock.savedAt = savedAt;
 	} catch (error) {
 		report.failed++;
-		report.errors.push({ path: '', side: 'destination', action: 'save state', message: `the sync state could not be saved to ${options.state.where}: ${(error as Error).message}` });
+		report.errors.push({ path: '', side: 'destination', action: 'save state', ...failureOf(error), message: `the sync state could not be saved to ${options.state.where}: ${(error as Error).message}` });
 		return finish('partial');
 	}
 	report.baselineSaved = true;
@@ -328,7 +332,8 @@ class TwoWayPlanner {
 	}
 
 	private add(action: Omit<TwoWayAction, 'status'>, carries?: Entry): TwoWayAction {
-		const problem = action.kind === 'delete' || action.kind === 'rmdir' || action.kind === 'conflict' ? undefined : nameProblemOn(this.providers[action.side], action.path);
+		const problem =
+			action.kind === 'delete' || action.kind === 'rmdir' || action.kind === 'conflict' ? undefined : unstorableOn(this.providers[action.side], action.path, carries && !carries.isDir ? carries.size : undefined);
 		if (problem) {
 			// That one file is left where it is and reported; the rest of the run, and its baseline, go on.
 			const unresolved: TwoWayAction = { kind: 'conflict', side: action.side, path: action.path, reason: problem, status: 'unresolved' };
@@ -484,10 +489,11 @@ class TwoWayPlanner {
 		const keptAs = withSuffix(losing.path, `conflict ${loser} ${this.stamp}`);
 		const rename = this.add({ kind: 'rename', side: loser, path: keptAs, from: losing.path, reason: `${why}: the ${loser}'s version kept as ${baseName(keptAs)}` });
 		// A conflict name one side cannot hold: both versions stay where they are, reported.
-		if (rename.status === 'unresolved' || nameProblemOn(this.providers[winner], keptAs)) {
+		const keptProblem = unstorableOn(this.providers[winner], keptAs, losing.size);
+		if (rename.status === 'unresolved' || keptProblem) {
 			rename.kind = 'conflict';
 			rename.status = 'unresolved';
-			rename.reason = `${why}: both versions are left as they are, since ${nameProblemOn(this.providers[winner], keptAs) ?? rename.reason}`;
+			rename.reason = `${why}: both versions are left as they are, since ${keptProblem ?? rename.reason}`;
 			return;
 		}
 		this.written.set(rename, { ...losing, path: keptAs });
@@ -594,11 +600,13 @@ class TwoWayExecutor {
 		return side === 'destination' ? this.report.toDestination : this.report.toSource;
 	}
 
-	private fail(action: TwoWayAction, error: unknown, hint?: string) {
+	/** Marks `action` failed with what went wrong: an error, or the failure the one-way executor kept of one. */
+	private fail(action: TwoWayAction, error: unknown) {
+		const failure = isFailure(error) ? error : failureOf(error);
 		action.status = 'failed';
-		action.error = error instanceof Error ? error.message : String(error);
+		action.error = failure.message;
 		this.report.failed++;
-		this.report.errors.push({ path: action.path, side: action.side, action: action.kind, message: action.error, hint: hint ?? (error instanceof CloudSyncError ? error.hint : undefined) });
+		this.report.errors.push({ path: action.path, side: action.side, action: action.kind, ...failure });
 	}
 
 	async run(): Promise<void> {
@@ -655,6 +663,7 @@ class TwoWayExecutor {
 					path: found[0],
 					side,
 					action: 'list',
+					kind: 'IncompleteListing',
 					message: `the ${side} listing left out ${found.length} file(s) that the ${side} still holds (${found.slice(0, 3).join(', ')}): it was incomplete, so nothing was deleted`,
 					hint: 'Run the sync again; if it repeats, the cloud is returning incomplete listings.',
 				});
@@ -703,7 +712,7 @@ class TwoWayExecutor {
 			const result = results.get(`${action.kind}\0${action.path}`);
 			if (!result) continue;
 			if (result.status === 'failed') {
-				this.fail(action, result.error, executed.errors.find((error) => error.path === action.path)?.hint);
+				this.fail(action, executed.errors.find((error) => error.path === action.path && error.action === action.kind) ?? result.error);
 				continue;
 			}
 			if (result.status === 'conflict') {

@@ -344,18 +344,15 @@ export class GoogleDriveProvider implements Provider {
 		modTimePrecisionMs: 1,
 		canSetModTime: true,
 		caseInsensitive: false,
-		duplicateNamesPossible: true,
-		changeCursors: true,
-		serverSideCopy: true,
-		serverSideMove: true,
 		maxFileSize: 5 * 1024 ** 4,
+		emptyFolders: true,
 	};
 	private root = '';
 	/** The shared drive the root lies in, given or found when opening. */
 	private driveId?: string;
 	private readonly api: drive_v3.Drive;
 	private readonly client: AuthClient;
-	private readonly pacer: Pacer;
+	readonly pacer: Pacer;
 	private readonly rootUrl: string;
 	private readonly chunkBytes: number;
 	private readonly multipartMaxBytes: number;

@@ -237,16 +237,13 @@ export class DropboxProvider implements Provider {
 		modTimePrecisionMs: 1000,
 		canSetModTime: true,
 		caseInsensitive: true,
-		duplicateNamesPossible: false,
-		changeCursors: true,
-		serverSideCopy: true,
-		serverSideMove: true,
 		// "Files uploaded through the API must be 350 GB or smaller."
 		maxFileSize: 350e9,
+		emptyFolders: true,
 	};
 	private readonly client: Dropbox;
 	private readonly auth: DropboxAuth;
-	private readonly pacer: Pacer;
+	readonly pacer: Pacer;
 	private readonly rootPath: string;
 	private readonly rootDepth: number;
 	private readonly chunkSize: number;

@@ -221,11 +221,8 @@ export class LocalProvider implements Provider {
 			modTimePrecisionMs: 1,
 			canSetModTime: true,
 			caseInsensitive,
-			duplicateNamesPossible: false,
-			changeCursors: false,
-			serverSideCopy: true,
-			serverSideMove: true,
 			maxFileSize: Number.POSITIVE_INFINITY,
+			emptyFolders: true,
 		};
 	}
 

@@ -33,11 +33,8 @@ export class InputItemsProvider implements Provider {
 		modTimePrecisionMs: 1,
 		canSetModTime: false,
 		caseInsensitive: false,
-		duplicateNamesPossible: true,
-		changeCursors: false,
-		serverSideCopy: false,
-		serverSideMove: false,
 		maxFileSize: Number.POSITIVE_INFINITY,
+		emptyFolders: true,
 	};
 
 	private constructor(
