@@ -37,6 +37,8 @@ export interface ExecuteOptions {
 	pacer?: Pacer;
 	/** Why destination deletes must not run, decided before execution (a listing error). */
 	holdDeletes?: string;
+	/** Called as each action ends, with the action itself, so a caller with actions of its own finds its own by identity. */
+	onResult?: (action: PlanAction, result: ActionResult, failure?: Failure) => void;
 	/** Keep what is replaced or deleted on the destination: moved (or copied, before an overwrite) into this folder of the destination with `stamp` added to its name (rclone --backup-dir). */
 	backup?: { dir: string; stamp: string };
 }
@@ -129,7 +131,10 @@ function errorMessage(error: unknown): string {
 	return error instanceof Error ? error.message : String(error);
 }
 
-export async function execute(plan: Plan, source: Provider, destination: Provider, options: ExecuteOptions = {}): Promise<ExecutionReport> {
+/** What the executor runs: a plan, or any list of actions (two-way and snapshots make theirs without planning). */
+export type Work = Pick<Plan, 'actions'> & Partial<Pick<Plan, 'counts' | 'bytesToTransfer'>>;
+
+export async function execute(plan: Work, source: Provider, destination: Provider, options: ExecuteOptions = {}): Promise<ExecutionReport> {
 	const { signal } = options;
 	const pacer = options.pacer ?? new Pacer();
 	const transfers = options.transfers ?? 4;
@@ -144,16 +149,19 @@ export async function execute(plan: Plan, source: Provider, destination: Provide
 		filesDone: 0,
 		filesTotal: transfersPlanned.length + byKind('delete', 'mkdir', 'rmdir').length,
 		bytesDone: 0,
-		bytesTotal: plan.bytesToTransfer,
+		bytesTotal: plan.bytesToTransfer ?? transfersPlanned.reduce((sum, action) => sum + Math.max(0, action.source?.size ?? 0), 0),
 	};
 
 	const record = (action: PlanAction, status: ResultStatus, bytes = 0, error?: unknown, reason = action.reason, extra: Partial<ActionResult> = {}) => {
 		const result: ActionResult = { action: action.kind, path: action.path, side: action.side, reason, status, bytes, ...extra };
+		let failure: Failure | undefined;
 		if (error !== undefined) {
 			result.error = errorMessage(error);
-			report.errors.push({ path: action.path, action: action.kind, ...failureOf(error), message: result.error });
+			failure = { ...failureOf(error), message: result.error };
+			report.errors.push({ path: action.path, action: action.kind, ...failure });
 			report.failed++;
 		}
+		options.onResult?.(action, result, failure);
 		if (status === 'skipped') report.skipped++;
 		if (status === 'conflict') report.conflicts++;
 		report.results.push(result);
@@ -307,7 +315,7 @@ export async function execute(plan: Plan, source: Provider, destination: Provide
 	}
 
 	// Unchanged files are counted, not listed: a no-op run over a large tree would otherwise build a result per file.
-	report.skipped += plan.counts.skip;
+	report.skipped += plan.counts?.skip ?? 0;
 	for (const action of byKind('conflict')) record(action, 'conflict');
 
 	if (signal?.aborted) {

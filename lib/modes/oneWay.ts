@@ -6,10 +6,10 @@ import { Pacer } from '../core/pacer';
 import { SafetyError } from '../core/errors';
 import { fileStamp } from '../core/paths';
 import { forEachLimit } from '../core/concurrency';
-import { checkOverlap } from '../engine/overlap';
-import { explain, failureOf, type Failure } from '../engine/failures';
-import { comparableHash, retriesOf, listAll, listPaths, missingRootIsEmpty, recoveryOf, reservedFolders, type SyncStatus } from '../engine/listing';
-import { housekeeping, unstorableOn } from '../engine/safety';
+import { Run, type RunReport } from '../engine/run';
+import { failureOf } from '../engine/failures';
+import { comparableHash, listAll, listPaths, missingRootIsEmpty, recoveryOf, reservedFolders, type SyncStatus } from '../engine/listing';
+import { unstorableOn } from '../engine/safety';
 
 export interface SyncOptions extends Omit<RunSettings, 'now'> {
 	mode: SyncMode;
@@ -36,23 +36,16 @@ export interface SyncOptions extends Omit<RunSettings, 'now'> {
 	backupDir?: string;
 }
 
-export interface SyncReport extends ExecutionReport {
+export interface SyncReport extends ExecutionReport, RunReport {
+	errors: ExecutionReport['errors'];
 	mode: SyncMode;
 	dryRun: boolean;
-	status: SyncStatus;
 	/** Why a guard refused the run, when it did. */
 	refusal?: string;
 	listingErrors: string[];
-	/** What the run decided or tidied that a user should know: a destination inside the source left out of it, leftovers of interrupted runs removed. */
-	notes: string[];
 	/** Where the files this run deleted or replaced can be recovered from, by side. */
 	recovery: Partial<Record<'source' | 'destination', string>>;
-	/** What best explains why the run did not fully work (a refused credential before one file's trouble); absent when it did. */
-	failure?: Failure;
 	plan: Plan;
-	startedAt: string;
-	finishedAt: string;
-	durationMs: number;
 }
 
 /** Why this plan must not run, or undefined when it may. */
@@ -82,15 +75,14 @@ export function safetyRefusal(plan: Plan, options: Pick<SyncOptions, 'mode' | 'm
 
 /** Lists both sides, plans, checks the safety guards and runs the plan. */
 export async function sync(source: Provider, destination: Provider, options: SyncOptions): Promise<SyncReport> {
-	const started = Date.now();
-	const pacer = options.pacer instanceof Pacer ? options.pacer : new Pacer(options.pacer);
+	const run = new Run(source, destination, options);
+	const { pacer } = run;
 	// Move deletes from the source, so a destination inside it would be fed its own copies.
-	const overlap = await checkOverlap(source, destination, 'The sync', options.mode === 'move' ? 'refuse' : 'allow');
+	const nested = await run.checkFolders('The sync', options.mode === 'move' ? 'refuse' : 'allow');
 	const filter = createFilter({ ...options.filter, reserved: reservedFolders(options.backupDir) });
-	const sourceFilter = overlap ? createFilter({ ...options.filter, reserved: [...reservedFolders(options.backupDir), overlap.destinationInSource] }) : filter;
+	const sourceFilter = nested ? createFilter({ ...options.filter, reserved: [...reservedFolders(options.backupDir), nested] }) : filter;
 	const { signal } = options;
-	const notes = overlap ? [overlap.note] : [];
-	if (!options.dryRun) notes.push(...(await housekeeping(options.mode === 'move' ? [destination, source] : [destination])));
+	if (!options.dryRun) await run.tidy(destination, ...(options.mode === 'move' ? [source] : []));
 	const gather = (provider: Provider, filter: Filter) =>
 		options.paths ? listPaths(provider, options.paths, filter, pacer, signal) : listAll(provider, filter, pacer, signal);
 	const [sourceListing, destinationListing] = await Promise.all([gather(source, sourceFilter), gather(destination, filter).then(missingRootIsEmpty)]);
@@ -100,6 +92,7 @@ export async function sync(source: Provider, destination: Provider, options: Syn
 		...(sourceListing.error ? [`source: ${sourceListing.error.message}`] : []),
 		...(destinationListing.error ? [`destination: ${destinationListing.error.message}`] : []),
 	];
+	const listingFailures = [sourceListing.error, destinationListing.error].filter((error) => error !== undefined).map(failureOf);
 
 	const planOptions: PlanOptions = {
 		mode: options.mode,
@@ -117,22 +110,25 @@ export async function sync(source: Provider, destination: Provider, options: Syn
 	if (planOptions.hashType) await fillHashes(matches, planOptions, source, destination, pacer, options.checkers ?? 8, signal);
 	const plan = planMatches(matches, planOptions);
 
-	const finish = (status: SyncStatus, executed: ExecutionReport, refusal?: string): SyncReport => ({
-		...executed,
-		retries: retriesOf(pacer, source, destination),
-		mode: options.mode,
-		dryRun: options.dryRun ?? false,
-		status,
-		refusal,
-		listingErrors,
-		notes,
-		failure: explain([...[sourceListing.error, destinationListing.error].filter((error) => error !== undefined).map(failureOf), ...executed.errors]),
-		recovery: recoveryOf({ source: executed.movedSourcesDeleted > 0 ? source : undefined, destination: executed.deleted + executed.updated > 0 ? destination : undefined }),
-		plan,
-		startedAt: new Date(started).toISOString(),
-		finishedAt: new Date().toISOString(),
-		durationMs: Date.now() - started,
-	});
+	const finish = (status: SyncStatus, executed: ExecutionReport, refusal?: string): SyncReport =>
+		run.finish(
+			{
+				...executed,
+				mode: options.mode,
+				dryRun: options.dryRun ?? false,
+				status,
+				refusal,
+				listingErrors,
+				notes: [],
+				recovery: recoveryOf({ source: executed.movedSourcesDeleted > 0 ? source : undefined, destination: executed.deleted + executed.updated > 0 ? destination : undefined }),
+				plan,
+				startedAt: '',
+				finishedAt: '',
+				durationMs: 0,
+			},
+			status,
+			listingFailures,
+		);
 
 	const refusal = safetyRefusal(plan, options);
 	if (options.dryRun) return finish(refusal ? 'refused' : 'planned', emptyExecutionReport(), refusal);
@@ -146,7 +142,7 @@ export async function sync(source: Provider, destination: Provider, options: Syn
 		onProgress: options.onProgress,
 		pacer,
 		holdDeletes: listingErrors.length > 0 ? `listing failed (${listingErrors.join('; ')})` : undefined,
-		backup: options.backupDir ? { dir: options.backupDir, stamp: fileStamp(started) } : undefined,
+		backup: options.backupDir ? { dir: options.backupDir, stamp: fileStamp(run.started) } : undefined,
 	});
 	const status: SyncStatus = executed.cancelled
 		? 'cancelled'

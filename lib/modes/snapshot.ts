@@ -1,15 +1,13 @@
 import type { Entry, Provider } from '../core/types';
 import { createFilter, type FilterOptions } from '../core/filters';
 import { emptyExecutionReport, execute, type ExecutionReport, type RunSettings } from '../engine/executor';
-import type { Plan, PlanAction } from '../engine/planner';
+import type { PlanAction } from '../engine/planner';
 import { Pacer } from '../core/pacer';
 import { CloudSyncError } from '../core/errors';
 import { fileStamp, joinPath } from '../core/paths';
 import { forEachLimit } from '../core/concurrency';
-import { checkOverlap } from '../engine/overlap';
-import { explain, type Failure } from '../engine/failures';
-import { housekeeping } from '../engine/safety';
-import { recoveryOf, retriesOf, listAll, missingRootIsEmpty, requireComplete, type Listing, type SyncStatus } from '../engine/listing';
+import { Run, type RunReport } from '../engine/run';
+import { recoveryOf, listAll, missingRootIsEmpty, requireComplete, type Listing, type SyncStatus } from '../engine/listing';
 
 /** Incremental: each run writes a dated folder holding what changed since the last run. Full: each run writes a complete dated copy. */
 export type SnapshotKind = 'incremental' | 'full';
@@ -24,9 +22,9 @@ export interface SnapshotOptions extends RunSettings {
 	dryRun?: boolean;
 }
 
-export interface SnapshotReport extends ExecutionReport {
+export interface SnapshotReport extends ExecutionReport, RunReport {
+	errors: ExecutionReport['errors'];
 	mode: 'incremental' | 'fullBackup';
-	status: SyncStatus;
 	dryRun: boolean;
 	/** The dated folder this run wrote, relative to the destination; empty when an incremental run found nothing new. */
 	folder: string;
@@ -38,10 +36,6 @@ export interface SnapshotReport extends ExecutionReport {
 	unchanged: number;
 	/** Earlier snapshots removed by the retention rules. */
 	removedSnapshots: string[];
-	/** What the run decided or tidied that a user should know: a destination inside the source left out of it, leftovers of interrupted runs removed. */
-	notes: string[];
-	/** What best explains why the run did not fully work; absent when it did. */
-	failure?: Failure;
 	/** Where the snapshots this run pruned can be recovered from. */
 	recovery: Partial<Record<'source' | 'destination', string>>;
 	/** What the run writes (a dry run: would write), file by file. */
@@ -67,12 +61,12 @@ function snapshotTime(name: string): number {
  * for inspection and never triggers retention.
  */
 export async function snapshotBackup(source: Provider, destination: Provider, options: SnapshotOptions): Promise<SnapshotReport> {
-	const started = options.now?.() ?? Date.now();
-	const pacer = options.pacer instanceof Pacer ? options.pacer : new Pacer(options.pacer);
+	const run = new Run(source, destination, options);
+	const { started, pacer } = run;
 	const { signal } = options;
 	// A backup never changes its source, so it may live inside it: that folder is then left out of the source.
-	const overlap = await checkOverlap(source, destination, 'The backup', 'allow');
-	const sourceFilter = createFilter({ ...options.filter, reserved: overlap ? [overlap.destinationInSource] : [] });
+	const nested = await run.checkFolders('The backup', 'allow');
+	const sourceFilter = createFilter({ ...options.filter, reserved: nested ? [nested] : [] });
 	const [sourceListing, destinationListing] = await Promise.all([listAll(source, sourceFilter, pacer, signal), listSnapshots(destination, options.kind, pacer, signal)]);
 	requireComplete({ source: sourceListing, destination: destinationListing }, 'The backup stopped before writing anything', 'nothing was written');
 
@@ -112,7 +106,7 @@ export async function snapshotBackup(source: Provider, destination: Provider, op
 
 	const report: SnapshotReport = {
 		...emptyExecutionReport(),
-		notes: [...(overlap ? [overlap.note] : []), ...(options.dryRun ? [] : await housekeeping([destination]))],
+		notes: [],
 		recovery: {},
 		mode: options.kind === 'full' ? 'fullBackup' : 'incremental',
 		status: 'planned',
@@ -131,11 +125,10 @@ export async function snapshotBackup(source: Provider, destination: Provider, op
 		durationMs: 0,
 	};
 	const finish = (status: SyncStatus) => {
-		const now = options.now?.() ?? Date.now();
-		Object.assign(report, { status, finishedAt: new Date(now).toISOString(), durationMs: now - started, retries: retriesOf(pacer, source, destination), failure: explain(report.errors) });
 		if (report.removedSnapshots.length > 0 && !options.dryRun) report.recovery = recoveryOf({ destination });
-		return report;
+		return run.finish(report, status);
 	};
+	if (!options.dryRun) await run.tidy(destination);
 	if (options.dryRun) {
 		report.removedSnapshots = expired([...snapshots, ...(written ? [folder] : [])], options, started);
 		return finish('planned');
@@ -158,15 +151,7 @@ export async function snapshotBackup(source: Provider, destination: Provider, op
 			uploads.push({ kind: 'copy', path: to, side: 'destination', reason: 'the copy inside the destination failed', source: entry });
 		}
 	}, signal);
-	const plan: Plan = {
-		mode: 'copy',
-		actions: uploads,
-		counts: { mkdir: 0, copy: uploads.length, update: 0, delete: 0, rmdir: 0, skip: 0, conflict: 0 },
-		sourceFiles: files.length,
-		destinationFiles: 0,
-		bytesToTransfer: uploads.reduce((sum, action) => sum + Math.max(0, action.source!.size), 0),
-	};
-	const executed = await execute(plan, source, destination, { transfers: options.transfers, checkers: options.checkers, signal, onProgress: options.onProgress, pacer });
+	const executed = await execute({ actions: uploads }, source, destination, { transfers: options.transfers, checkers: options.checkers, signal, onProgress: options.onProgress, pacer });
 	Object.assign(report, executed);
 	if (signal?.aborted) return finish('cancelled');
 	if (executed.failed > 0) return finish(executed.added > 0 ? 'partial' : 'failed');

@@ -1,7 +1,7 @@
 import type { Entry, HashType, Provider } from '../core/types';
 import { createFilter, type FilterOptions } from '../core/filters';
-import { execute, type ExecutionReport, type RunSettings } from '../engine/executor';
-import { knownSharedHash, type ActionKind, type Plan, type PlanAction } from '../engine/planner';
+import { execute, type ActionResult, type RunSettings } from '../engine/executor';
+import { knownSharedHash, type ActionKind, type PlanAction } from '../engine/planner';
 import { Pacer } from '../core/pacer';
 import { SafetyError } from '../core/errors';
 import { hashStream, sameHash } from '../core/hashing';
@@ -9,10 +9,10 @@ import { baseName, depth, fileStamp, joinPath, matchKey, parentPath, withSuffix 
 import { forEachLimit } from '../core/concurrency';
 import { decodeBaseline, encodeBaseline, pairId, type Baseline, type BaselineEntry, type StateStore } from '../state/state';
 import { PairLock, type LockOptions } from '../state/lock';
-import { checkOverlap } from '../engine/overlap';
-import { explain, failureOf, isFailure, type Failure } from '../engine/failures';
-import { listAll, recoveryOf, retriesOf, requireComplete, reservedFolders, type SyncStatus } from '../engine/listing';
-import { housekeeping, unstorableOn, stillThere } from '../engine/safety';
+import { Run, type RunReport } from '../engine/run';
+import { failureOf, isFailure, type Failure } from '../engine/failures';
+import { listAll, recoveryOf, requireComplete, reservedFolders, type SyncStatus } from '../engine/listing';
+import { unstorableOn, stillThere } from '../engine/safety';
 
 /** Who wins when a file changed on both sides. Keep Both keeps the newer under its name and the other beside it. */
 export type ConflictPolicy = 'keepBoth' | 'newer' | 'older' | 'larger' | 'source' | 'destination';
@@ -77,9 +77,8 @@ export interface ConflictResult {
 	reason: string;
 }
 
-export interface TwoWayReport {
+export interface TwoWayReport extends RunReport {
 	mode: 'twoWay';
-	status: SyncStatus;
 	dryRun: boolean;
 	/** No usable baseline: both sides were merged and nothing was deleted. */
 	firstRun: boolean;
@@ -96,22 +95,14 @@ export interface TwoWayReport {
 	actions: TwoWayAction[];
 	failed: number;
 	bytes: number;
-	retries: number;
 	deletesHeld?: string;
 	errors: Array<{ path: string; side: Side; action: string } & Failure>;
-	/** What best explains why the run did not fully work; absent when it did. */
-	failure?: Failure;
-	/** What the run tidied that a user should know (leftovers of interrupted runs removed). */
-	notes: string[];
 	/** Where the files this run deleted or replaced can be recovered from, by side. */
 	recovery: Partial<Record<Side, string>>;
 	baselineSaved: boolean;
 	baselineFiles: number;
 	/** Size of the saved state, in bytes. */
 	stateBytes: number;
-	startedAt: string;
-	finishedAt: string;
-	durationMs: number;
 }
 
 type ChangeState = 'none' | 'new' | 'same' | 'changed' | 'deleted';
@@ -140,13 +131,11 @@ function emptyCounts(): DirectionCounts {
  * deletion limit stops the run, and the baseline only moves after a run in which everything worked.
  */
 export async function twoWaySync(source: Provider, destination: Provider, options: TwoWayOptions): Promise<TwoWayReport> {
-	const started = options.now?.() ?? Date.now();
-	const pacer = options.pacer instanceof Pacer ? options.pacer : new Pacer(options.pacer);
-	const providers: Record<Side, Provider> = { source, destination };
-	await checkOverlap(source, destination, 'Two-way sync', 'refuse');
-	const lock = options.lock === false || options.dryRun ? undefined : await PairLock.acquire(destination, { id: pairId(options.pair), ...options.lock, pacer });
+	const skeleton = new Run(source, destination, options);
+	await skeleton.checkFolders('Two-way sync', 'refuse');
+	const lock = options.lock === false || options.dryRun ? undefined : await PairLock.acquire(destination, { id: pairId(options.pair), ...options.lock, pacer: skeleton.pacer });
 	try {
-		return await run(providers, options, pacer, started, lock);
+		return await run(skeleton, options, lock);
 	} finally {
 		await lock?.release();
 	}
@@ -180,8 +169,10 @@ async function loadBaseline(options: TwoWayOptions, lock?: PairLock): Promise<Lo
 	return { baseline, text, note, fromCopy };
 }
 
-async function run(providers: Record<Side, Provider>, options: TwoWayOptions, pacer: Pacer, started: number, lock?: PairLock): Promise<TwoWayReport> {
+async function run(skeleton: Run, options: TwoWayOptions, lock?: PairLock): Promise<TwoWayReport> {
 	const { signal } = options;
+	const { pacer, started } = skeleton;
+	const providers: Record<Side, Provider> = { source: skeleton.source, destination: skeleton.destination };
 	const filter = createFilter({ ...options.filter, reserved: reservedFolders(options.backupDir) });
 	const { baseline, text, note, fromCopy } = await loadBaseline(options, lock);
 	const [sourceListing, destinationListing] = await Promise.all([
@@ -234,21 +225,13 @@ async function run(providers: Record<Side, Provider>, options: TwoWayOptions, pa
 		finishedAt: '',
 		durationMs: 0,
 	};
-	const finish = (status: SyncStatus) => {
-		const now = options.now?.() ?? Date.now();
-		report.status = status;
-		report.retries = retriesOf(pacer, providers.source, providers.destination);
-		report.failure = explain(report.errors);
-		report.finishedAt = new Date(now).toISOString();
-		report.durationMs = now - started;
-		return report;
-	};
+	const finish = (status: SyncStatus) => skeleton.finish(report, status);
 
 	report.refusal = deletionRefusal(planner.actions, items, baseline, options);
 	if (options.dryRun) return finish(report.refusal ? 'refused' : 'planned');
 	if (report.refusal) throw Object.assign(new SafetyError(report.refusal), { report });
 
-	report.notes.push(...(await housekeeping([providers.source, providers.destination])));
+	await skeleton.tidy(providers.source, providers.destination);
 	const executor = new TwoWayExecutor(providers, options, pacer, report, planner.written, started);
 	await executor.run();
 	report.unresolved = report.actions.filter((action) => action.status === 'unresolved').length;
@@ -676,61 +659,44 @@ class TwoWayExecutor {
 	/** The one-way executor, once per direction: verified copies, server-side where possible, backups. */
 	private async viaExecutor(actions: TwoWayAction[]): Promise<void> {
 		for (const side of ['destination', 'source'] as const) {
-			const mine = actions.filter((action) => action.side === side);
-			if (mine.length === 0) continue;
-			const planActions = mine.map((action): PlanAction => ({
-				kind: action.kind as ActionKind,
-				path: action.path,
-				side: 'destination',
-				reason: action.reason,
-				source: this.carried.get(action),
-			}));
-			const plan: Plan = {
-				mode: 'mirror',
-				actions: planActions,
-				counts: { mkdir: 0, copy: 0, update: 0, delete: 0, rmdir: 0, skip: 0, conflict: 0 },
-				sourceFiles: 0,
-				destinationFiles: 0,
-				bytesToTransfer: planActions.reduce((sum, action) => sum + Math.max(0, action.source?.size ?? 0), 0),
-			};
-			const executed = await execute(plan, this.providers[other(side)], this.providers[side], {
+			const mine = new Map<PlanAction, TwoWayAction>();
+			for (const action of actions) {
+				if (action.side !== side) continue;
+				mine.set({ kind: action.kind as ActionKind, path: action.path, side: 'destination', reason: action.reason, source: this.carried.get(action) }, action);
+			}
+			if (mine.size === 0) continue;
+			await execute({ actions: [...mine.keys()] }, this.providers[other(side)], this.providers[side], {
 				transfers: this.options.transfers,
 				checkers: this.options.checkers,
 				signal: this.options.signal,
 				onProgress: this.options.onProgress,
 				pacer: this.pacer,
 				backup: this.options.backupDir ? { dir: this.options.backupDir, stamp: fileStamp(this.started) } : undefined,
+				onResult: (planned, result, failure) => this.absorb(mine.get(planned)!, result, side, failure),
 			});
-			this.absorb(mine, executed, side);
 		}
 	}
 
-	private absorb(mine: TwoWayAction[], executed: ExecutionReport, side: Side) {
-		// The executor reports in the order actions finish; a side's plan never names one path twice for one kind.
-		const results = new Map(executed.results.map((result) => [`${result.action}\0${result.path}`, result]));
-		for (const action of mine) {
-			const result = results.get(`${action.kind}\0${action.path}`);
-			if (!result) continue;
-			if (result.status === 'failed') {
-				this.fail(action, executed.errors.find((error) => error.path === action.path && error.action === action.kind) ?? result.error);
-				continue;
-			}
-			if (result.status === 'conflict') {
-				// A name this side cannot hold (found only when writing): reported with the file, not a failed run.
-				action.status = 'unresolved';
-				action.error = result.reason;
-				continue;
-			}
-			action.status = result.status === 'done' ? 'done' : 'skipped';
-			action.keptAs = result.keptAs;
-			if (result.written) this.stored.set(action, result.written);
-			if (result.status !== 'done') continue;
-			const counts = this.counts(side);
-			if (action.kind === 'copy') counts.added++;
-			if (action.kind === 'update') counts.updated++;
-			if (action.kind === 'delete') counts.deleted++;
-			this.report.bytes += result.bytes;
+	private absorb(action: TwoWayAction, result: ActionResult, side: Side, failure?: Failure) {
+		if (result.status === 'failed') {
+			this.fail(action, failure ?? result.error);
+			return;
 		}
+		if (result.status === 'conflict') {
+			// A name this side cannot hold (found only when writing): reported with the file, not a failed run.
+			action.status = 'unresolved';
+			action.error = result.reason;
+			return;
+		}
+		action.status = result.status === 'done' ? 'done' : 'skipped';
+		action.keptAs = result.keptAs;
+		if (result.written) this.stored.set(action, result.written);
+		if (result.status !== 'done') return;
+		const counts = this.counts(side);
+		if (action.kind === 'copy') counts.added++;
+		if (action.kind === 'update') counts.updated++;
+		if (action.kind === 'delete') counts.deleted++;
+		this.report.bytes += result.bytes;
 	}
 }
 
