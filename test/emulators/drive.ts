@@ -1,7 +1,7 @@
 import { createHash, generateKeyPairSync, randomBytes, verify as verifySignature } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { drive_v3 } from '@googleapis/drive';
-import { EmulatorServer, readBody, sendBody, sendJson, type FaultRule, type LoggedRequest, type RequestContext } from './server';
+import { EmulatorServer, readBody, sendBody, sendJson, type FaultRule, type LoggedRequest, type RequestContext } from './core/server';
 
 /**
  * A Google Drive API v3 emulator for the unmodified `@googleapis/drive` client: files, uploads

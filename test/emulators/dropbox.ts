@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { auth, files, users } from 'dropbox';
 import { createHasher } from '../../lib/core/hashing';
-import { EmulatorServer, readBody, sendBody, sendJson, type FaultRule, type LoggedRequest, type RequestContext } from './server';
+import { EmulatorServer, readBody, sendBody, sendJson, type FaultRule, type LoggedRequest, type RequestContext } from './core/server';
 
 /**
  * A Dropbox API v2 emulator that the unmodified `dropbox` SDK talks to, once its fetch is pointed at
