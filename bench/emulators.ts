@@ -1,4 +1,4 @@
-import type { LoggedRequest } from '../test/emulators/server';
+import type { LoggedRequest } from '../test/emulators/core/server';
 import { DriveEmulator } from '../test/emulators/drive';
 import { DropboxEmulator } from '../test/emulators/dropbox';
 import type { Cloud, Endpoint } from './endpoints';

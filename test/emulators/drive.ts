@@ -1,7 +1,12 @@
 import { createHash, generateKeyPairSync, randomBytes, verify as verifySignature } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { drive_v3 } from '@googleapis/drive';
-import { EmulatorServer, readBody, sendBody, sendJson, type FaultRule, type LoggedRequest, type RequestContext } from './server';
+import { Journal } from './core/journal';
+import { OAuthTokens, tokenForm, type IssuedToken, type OAuthClientCredentials } from './core/oauth';
+import { decodeToken, encodeToken, pageOf } from './core/paging';
+import { parseContentRange, sendContent, type ByteRange } from './core/ranges';
+import { EmulatorServer, readBody, sendBody, sendJson, type FaultRule, type LoggedRequest, type RequestContext } from './core/server';
+import { digestOf, Tree, type Item } from './core/tree';
 
 /**
  * A Google Drive API v3 emulator for the unmodified `@googleapis/drive` client: files, uploads
@@ -242,7 +247,7 @@ export function compileQuery(q: string, context: QueryContext): Predicate {
 			const id = context.resolveId(take().text);
 			take('word', 'in');
 			take('word', 'parents');
-			return (file) => file.parents.includes(id);
+			return (file) => file.parentId === id;
 		}
 		const field = take('word').text;
 		const operator = isWord('contains') ? take().text.toLowerCase() : take('op').text;
@@ -264,7 +269,7 @@ export function compileQuery(q: string, context: QueryContext): Predicate {
 				return (file) => compare(operator, file.name, value);
 			case 'mimeType':
 				if (!['=', '!='].includes(operator)) throw invalid('q');
-				return (file) => compare(operator, file.mimeType, value);
+				return (file) => compare(operator, file.meta.mimeType, value);
 			case 'modifiedTime':
 			case 'createdTime': {
 				const when = Date.parse(value);
@@ -333,25 +338,21 @@ export function parseMultipart(contentType: string | undefined, body: Buffer): P
 // ---------------------------------------------------------------------------------------------
 // State
 
-interface StoredFile {
-	id: string;
-	name: string;
+/** What Drive keeps beyond the shared tree. */
+interface DriveMeta {
 	mimeType: string;
-	parents: string[];
+	/** The shared drive the file is in; undefined in My Drive. */
 	driveId?: string;
+	/** Trashed itself (explicitlyTrashed); a file is also trashed when a folder above it is. */
 	trashed: boolean;
-	createdTime: number;
-	modifiedTime: number;
-	/** Bytes of binary files; undefined for folders and Google Docs. */
-	content?: Buffer;
-	hashes?: { md5: string; sha1: string; sha256: string };
 	/** What a Google Doc exports to, in every format. */
 	docText?: string;
 	readOnly: boolean;
-	version: number;
 	/** The root of My Drive or of a shared drive: never listed, never deleted. */
 	isRoot?: boolean;
 }
+
+type StoredFile = Item<DriveMeta>;
 
 interface UploadSession {
 	id: string;
@@ -376,30 +377,15 @@ export interface UploadLogEntry {
 	range?: string;
 }
 
-interface AccessToken {
-	expiresAt: number;
-	revoked: boolean;
-	refreshToken?: string;
-}
-
-export interface OAuthClientCredentials {
-	clientId: string;
-	clientSecret: string;
-	refreshToken: string;
-}
+export type { OAuthClientCredentials };
 
 export interface ServiceAccountCredentials {
 	clientEmail: string;
 	privateKey: string;
 }
 
-function digests(content: Buffer): StoredFile['hashes'] {
-	const of = (algorithm: string) => createHash(algorithm).update(content).digest('hex');
-	return { md5: of('md5'), sha1: of('sha1'), sha256: of('sha256') };
-}
-
-const isFolder = (file: StoredFile) => file.mimeType === FOLDER_MIME;
-const isGoogleDoc = (file: StoredFile) => file.docText !== undefined;
+const isFolder = (file: StoredFile) => file.folder;
+const isGoogleDoc = (file: StoredFile) => file.meta.docText !== undefined;
 const truthy = (value: string | null) => value === 'true';
 
 function parseTime(value: string | null | undefined, location: string): number | undefined {
@@ -435,28 +421,32 @@ export class DriveEmulator {
 	readonly uploads: UploadLogEntry[] = [];
 	/** Caps every files.list page below the requested size, as Drive may return short pages. */
 	listPageCap?: number;
-	quotaBytes?: number;
-	private readonly files = new Map<string, StoredFile>();
-	private readonly children = new Map<string, Set<string>>();
-	private readonly journal: Array<{ fileId: string; driveId?: string; time: number }> = [];
+	private readonly files = new Tree<DriveMeta>({ newId: () => this.newId('file') });
+	private readonly journal = new Journal<{ fileId: string; driveId?: string; time: number }>();
 	private readonly sessions = new Map<string, UploadSession>();
-	private readonly accessTokens = new Map<string, AccessToken>();
-	private readonly refreshTokens = new Map<string, { clientId: string; clientSecret: string; revoked: boolean }>();
+	private readonly tokens: OAuthTokens;
 	private readonly serviceAccounts = new Map<string, string>();
-	private readonly headers = new WeakMap<LoggedRequest, IncomingHttpHeaders>();
-	private readonly tokenLifetimeSeconds: number;
 	private counter = 0;
 
 	constructor(private readonly options: DriveEmulatorOptions = {}) {
 		this.server = new EmulatorServer((request, response, context) => this.handle(request, response, context), renderDriveFault, options.seed);
-		this.tokenLifetimeSeconds = options.tokenLifetimeSeconds ?? 3600;
+		this.tokens = new OAuthTokens(options.tokenLifetimeSeconds ?? 3600, () => `ya29.${base64url(randomBytes(32))}`);
 		this.myDriveRootId = this.newId('root');
 		this.permissionId = this.newId('user');
-		this.store({ id: this.myDriveRootId, name: 'My Drive', mimeType: FOLDER_MIME, parents: [], isRoot: true });
+		this.files.add({ id: this.myDriveRootId, name: 'My Drive', folder: true, meta: { mimeType: FOLDER_MIME, trashed: false, readOnly: false, isRoot: true } });
 	}
 
 	get baseUrl(): string {
 		return this.server.baseUrl;
+	}
+
+	/** Bytes the account may hold, unlimited when undefined; uploads beyond it fail with storageQuotaExceeded. */
+	get quotaBytes(): number | undefined {
+		return Number.isFinite(this.files.quotaBytes) ? this.files.quotaBytes : undefined;
+	}
+
+	set quotaBytes(bytes: number | undefined) {
+		this.files.quotaBytes = bytes ?? Number.POSITIVE_INFINITY;
 	}
 
 	start(): Promise<string> {
@@ -471,14 +461,11 @@ export class DriveEmulator {
 	// Test helpers: credentials
 
 	addOAuthClient(): OAuthClientCredentials {
-		const n = ++this.counter;
-		const credentials = {
-			clientId: `${n}-emulator.apps.googleusercontent.com`,
+		return this.tokens.addClient({
+			clientId: `${++this.counter}-emulator.apps.googleusercontent.com`,
 			clientSecret: `GOCSPX-${base64url(randomBytes(18))}`,
 			refreshToken: `1//${base64url(randomBytes(36))}`,
-		};
-		this.refreshTokens.set(credentials.refreshToken, { clientId: credentials.clientId, clientSecret: credentials.clientSecret, revoked: false });
-		return credentials;
+		});
 	}
 
 	addServiceAccount(): ServiceAccountCredentials {
@@ -490,19 +477,17 @@ export class DriveEmulator {
 
 	/** Every access token issued so far stops working, as when an hour has passed. */
 	expireAccessTokens(): void {
-		for (const token of this.accessTokens.values()) token.expiresAt = 0;
+		this.tokens.expireAll();
 	}
 
 	/** The user revoked the app: the refresh token and the access tokens issued from it stop working. */
 	revokeRefreshToken(refreshToken: string): void {
-		const record = this.refreshTokens.get(refreshToken);
-		if (record) record.revoked = true;
-		for (const token of this.accessTokens.values()) if (token.refreshToken === refreshToken) token.revoked = true;
+		this.tokens.revoke(refreshToken);
 	}
 
 	/** Every access token issued, valid or not. */
 	issuedAccessTokens(): string[] {
-		return [...this.accessTokens.keys()];
+		return this.tokens.issued();
 	}
 
 	// -------------------------------------------------------------------------------------------
@@ -510,21 +495,21 @@ export class DriveEmulator {
 
 	addSharedDrive(name: string): string {
 		const id = this.newId('drive');
-		this.store({ id, name, mimeType: FOLDER_MIME, parents: [], driveId: id, isRoot: true });
+		this.files.add({ id, name, folder: true, meta: { mimeType: FOLDER_MIME, driveId: id, trashed: false, readOnly: false, isRoot: true } });
 		return id;
 	}
 
 	addFolder(parentId: string, name: string, options: { readOnly?: boolean; modifiedTime?: number } = {}): string {
-		return this.insert(parentId, { name, mimeType: FOLDER_MIME, readOnly: options.readOnly ?? false, modifiedTime: options.modifiedTime }).id;
+		return this.insert(parentId, name, { mimeType: FOLDER_MIME, readOnly: options.readOnly ?? false }, { modifiedTime: options.modifiedTime }).id;
 	}
 
 	addFile(parentId: string, name: string, content: Buffer | string, options: { modifiedTime?: number; mimeType?: string } = {}): string {
-		const bytes = Buffer.from(content);
-		return this.insert(parentId, { name, mimeType: options.mimeType ?? 'application/octet-stream', content: bytes, modifiedTime: options.modifiedTime }).id;
+		const meta = { mimeType: options.mimeType ?? 'application/octet-stream' };
+		return this.insert(parentId, name, meta, { content: Buffer.from(content), modifiedTime: options.modifiedTime }).id;
 	}
 
 	addGoogleDoc(parentId: string, name: string, kind: GoogleDocKind, text: string): string {
-		return this.insert(parentId, { name, mimeType: GOOGLE_DOC_MIME[kind], docText: text }).id;
+		return this.insert(parentId, name, { mimeType: GOOGLE_DOC_MIME[kind], docText: text }).id;
 	}
 
 	/** The id of the folder at `path` below `rootId`, created (with its parents) when missing. */
@@ -565,32 +550,32 @@ export class DriveEmulator {
 
 	/** The bytes files.export gives for a Google Doc in `mimeType`. */
 	exportOf(id: string, mimeType: string): Buffer {
-		return Buffer.from(`${mimeType}\n${this.files.get(id)?.docText ?? ''}`);
+		return Buffer.from(`${mimeType}\n${this.files.get(id)?.meta.docText ?? ''}`);
 	}
 
 	/** Changes as another client makes them; each appears in the change log. */
 	writeContent(id: string, content: Buffer | string): void {
 		const file = this.require(id);
-		this.setContent(file, Buffer.from(content));
+		this.files.write(file, Buffer.from(content));
 		file.modifiedTime = Date.now();
-		this.touch(file);
+		this.recordChange(file);
 	}
 
 	rename(id: string, name: string): void {
 		const file = this.require(id);
-		file.name = name;
-		this.touch(file);
+		this.files.move(file, file.parentId, name);
+		this.recordChange(file);
 	}
 
 	move(id: string, parentId: string): void {
 		const file = this.require(id);
-		this.reparent(file, [parentId]);
-		this.touch(file);
+		this.files.move(file, parentId);
+		this.recordChange(file);
 	}
 
 	trash(id: string): void {
 		const file = this.require(id);
-		file.trashed = true;
+		file.meta.trashed = true;
 		this.touch(file);
 	}
 
@@ -599,14 +584,12 @@ export class DriveEmulator {
 	}
 
 	setReadOnly(id: string, readOnly: boolean): void {
-		this.require(id).readOnly = readOnly;
+		this.require(id).meta.readOnly = readOnly;
 	}
 
 	/** Bytes stored, trashed files included, as Drive counts them against the quota. */
 	usage(): number {
-		let total = 0;
-		for (const file of this.files.values()) total += file.content?.length ?? 0;
-		return total;
+		return this.files.usedBytes;
 	}
 
 	requestCount(route?: RegExp): number {
@@ -619,7 +602,7 @@ export class DriveEmulator {
 	}
 
 	headersOf(entry: LoggedRequest): IncomingHttpHeaders | undefined {
-		return this.headers.get(entry);
+		return this.server.headersOf(entry);
 	}
 
 	// -------------------------------------------------------------------------------------------
@@ -630,34 +613,27 @@ export class DriveEmulator {
 		return `1${digest.slice(0, 32)}`;
 	}
 
-	private store(fields: Partial<StoredFile> & Pick<StoredFile, 'id' | 'name' | 'mimeType' | 'parents'>): StoredFile {
-		const now = Date.now();
-		const file: StoredFile = { trashed: false, createdTime: now, modifiedTime: now, readOnly: false, version: 1, ...fields };
-		if (file.content) file.hashes = digests(file.content);
-		this.files.set(file.id, file);
-		for (const parent of file.parents) this.childSet(parent).add(file.id);
-		return file;
-	}
-
+	/** A new item in `parentId` (in its drive), recorded as a change. */
 	private insert(
 		parentId: string,
-		fields: Partial<Omit<StoredFile, 'modifiedTime'>> & Pick<StoredFile, 'name' | 'mimeType'> & { modifiedTime?: number },
+		name: string,
+		meta: Pick<DriveMeta, 'mimeType' | 'docText'> & { readOnly?: boolean },
+		fields: { content?: Buffer; modifiedTime?: number } = {},
 	): StoredFile {
 		const parent = this.require(parentId);
-		const { modifiedTime, ...rest } = fields;
-		const file = this.store({ ...rest, id: this.newId('file'), parents: [parent.id], driveId: parent.driveId, modifiedTime: modifiedTime ?? Date.now() });
+		const file = this.files.add({
+			name,
+			parentId: parent.id,
+			folder: meta.mimeType === FOLDER_MIME,
+			...fields,
+			meta: { readOnly: false, ...meta, driveId: parent.meta.driveId, trashed: false },
+		});
 		this.recordChange(file);
 		return file;
 	}
 
-	private childSet(parentId: string): Set<string> {
-		let set = this.children.get(parentId);
-		if (!set) this.children.set(parentId, (set = new Set()));
-		return set;
-	}
-
 	private childrenNamed(parentId: string, name: string): StoredFile[] {
-		return [...(this.children.get(parentId) ?? [])].map((id) => this.files.get(id)!).filter((file) => file.name === name && !this.isTrashed(file));
+		return this.files.named(parentId, name).filter((file) => !this.isTrashed(file));
 	}
 
 	private require(id: string): StoredFile {
@@ -666,55 +642,33 @@ export class DriveEmulator {
 		return file;
 	}
 
-	private setContent(file: StoredFile, content: Buffer): void {
-		file.content = content;
-		file.hashes = digests(content);
-		file.version++;
-	}
-
 	private touch(file: StoredFile): void {
-		file.version++;
+		this.files.touch(file);
 		this.recordChange(file);
 	}
 
-	private reparent(file: StoredFile, parents: string[]): void {
-		for (const parent of file.parents) this.children.get(parent)?.delete(file.id);
-		file.parents = parents;
-		for (const parent of parents) this.childSet(parent).add(file.id);
-	}
-
-	private recordChange(file: { id: string; driveId?: string }): void {
-		this.journal.push({ fileId: file.id, driveId: file.driveId, time: Date.now() });
+	private recordChange(file: StoredFile): void {
+		this.journal.record({ fileId: file.id, driveId: file.meta.driveId, time: Date.now() });
 	}
 
 	private deleteTree(file: StoredFile): void {
-		for (const childId of [...(this.children.get(file.id) ?? [])]) this.deleteTree(this.files.get(childId)!);
-		for (const parent of file.parents) this.children.get(parent)?.delete(file.id);
-		this.children.delete(file.id);
-		this.files.delete(file.id);
-		this.recordChange(file);
+		for (const removed of this.files.remove(file)) this.recordChange(removed);
 	}
 
 	/** Trashed itself, or inside a trashed folder. */
 	private isTrashed(file: StoredFile): boolean {
-		for (let current: StoredFile | undefined = file; current; current = this.files.get(current.parents[0] ?? '')) {
-			if (current.trashed) return true;
-		}
+		for (const current of this.files.ancestry(file)) if (current.meta.trashed) return true;
 		return false;
 	}
 
 	/** Read-only itself or through a folder above it, as a folder shared with view access is. */
 	private canEdit(file: StoredFile): boolean {
-		for (let current: StoredFile | undefined = file; current; current = this.files.get(current.parents[0] ?? '')) {
-			if (current.readOnly) return false;
-		}
+		for (const current of this.files.ancestry(file)) if (current.meta.readOnly) return false;
 		return true;
 	}
 
 	private isInside(file: StoredFile, folderId: string): boolean {
-		for (let current: StoredFile | undefined = file; current; current = this.files.get(current.parents[0] ?? '')) {
-			if (current.id === folderId) return true;
-		}
+		for (const current of this.files.ancestry(file)) if (current.id === folderId) return true;
 		return false;
 	}
 
@@ -724,32 +678,38 @@ export class DriveEmulator {
 			kind: 'drive#file',
 			id: file.id,
 			name: file.name,
-			mimeType: file.mimeType,
-			parents: file.parents.length > 0 ? [...file.parents] : undefined,
+			mimeType: file.meta.mimeType,
+			parents: file.parentId === undefined ? undefined : [file.parentId],
 			trashed: this.isTrashed(file),
-			explicitlyTrashed: file.trashed,
+			explicitlyTrashed: file.meta.trashed,
 			modifiedTime: new Date(file.modifiedTime).toISOString(),
 			createdTime: new Date(file.createdTime).toISOString(),
-			driveId: file.driveId,
-			version: String(file.version),
+			driveId: file.meta.driveId,
+			version: String(file.revision),
 			capabilities: { canDownload: file.content !== undefined, canEdit: editable, canAddChildren: editable && isFolder(file), canTrash: editable, canDelete: editable },
 		};
-		if (file.content && file.hashes) {
-			Object.assign(result, { size: String(file.content.length), md5Checksum: file.hashes.md5, sha1Checksum: file.hashes.sha1, sha256Checksum: file.hashes.sha256 });
+		if (file.content) {
+			const content = file.content;
+			Object.assign(result, {
+				size: String(content.length),
+				md5Checksum: digestOf(content, 'md5'),
+				sha1Checksum: digestOf(content, 'sha1'),
+				sha256Checksum: digestOf(content, 'sha256'),
+			});
 		}
 		if (isGoogleDoc(file)) {
 			result.exportLinks = Object.fromEntries(
-				(EXPORT_FORMATS[file.mimeType] ?? []).map((type) => [type, `${this.baseUrl}/drive/v3/files/${file.id}/export?mimeType=${encodeURIComponent(type)}`]),
+				(EXPORT_FORMATS[file.meta.mimeType] ?? []).map((type) => [type, `${this.baseUrl}/drive/v3/files/${file.id}/export?mimeType=${encodeURIComponent(type)}`]),
 			);
 		}
 		return result;
 	}
 
+
 	// -------------------------------------------------------------------------------------------
 	// HTTP
 
 	private async handle(request: IncomingMessage, response: ServerResponse, context: RequestContext): Promise<void> {
-		this.headers.set(context.log, request.headers);
 		try {
 			await this.route(request, response, context);
 		} catch (error) {
@@ -763,7 +723,7 @@ export class DriveEmulator {
 		const { url } = context;
 		const method = request.method ?? 'GET';
 		const path = url.pathname;
-		if (path === '/token' && method === 'POST') return this.token(request, response);
+		if (path === '/token' && method === 'POST') return this.token(request, response, url);
 		// The session URI is the credential for an upload in progress, as with Google.
 		if (url.searchParams.has('upload_id') && (method === 'PUT' || method === 'POST')) return this.uploadChunk(request, response, context);
 		this.authorize(request);
@@ -790,7 +750,7 @@ export class DriveEmulator {
 		if (method === 'PATCH') return this.sendFile(response, this.updateMetadata(id, await readJson(request), params), params);
 		if (method === 'DELETE') {
 			const file = this.visible(id, params);
-			if (file.isRoot || !this.canEdit(file)) throw noPermission();
+			if (file.meta.isRoot || !this.canEdit(file)) throw noPermission();
 			this.deleteTree(file);
 			response.writeHead(204).end();
 			return;
@@ -805,14 +765,12 @@ export class DriveEmulator {
 	/** A file the request may see: shared-drive items need supportsAllDrives, as with Drive. */
 	private visible(id: string, params: URLSearchParams): StoredFile {
 		const file = this.require(id);
-		if (file.driveId && !truthy(params.get('supportsAllDrives'))) throw notFound(id);
+		if (file.meta.driveId && !truthy(params.get('supportsAllDrives'))) throw notFound(id);
 		return file;
 	}
 
 	private authorize(request: IncomingMessage): void {
-		const bearer = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1];
-		const token = bearer === undefined ? undefined : this.accessTokens.get(bearer);
-		if (token && !token.revoked && token.expiresAt > Date.now()) return;
+		if (this.tokens.check(request.headers.authorization) === 'valid') return;
 		throw new DriveApiError(
 			401,
 			'authError',
@@ -826,31 +784,22 @@ export class DriveEmulator {
 	// -------------------------------------------------------------------------------------------
 	// OAuth token endpoint
 
-	private async token(request: IncomingMessage, response: ServerResponse): Promise<void> {
-		const form = new URLSearchParams((await readBody(request)).toString('utf8'));
-		const grant = form.get('grant_type');
+	private async token(request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
+		const form = tokenForm(request, url, await readBody(request));
 		const refused = (status: number, error: string, description: string) => sendJson(response, status, { error, error_description: description });
-		if (grant === 'refresh_token') {
-			const record = this.refreshTokens.get(form.get('refresh_token') ?? '');
-			if (!record) return refused(400, 'invalid_grant', 'Bad Request');
-			if (record.clientId !== form.get('client_id') || record.clientSecret !== form.get('client_secret')) {
-				return refused(401, 'invalid_client', 'Unauthorized');
-			}
-			if (record.revoked) return refused(400, 'invalid_grant', 'Token has been expired or revoked.');
-			return this.issue(response, form.get('refresh_token')!);
-		}
-		if (grant === 'urn:ietf:params:oauth:grant-type:jwt-bearer') {
+		if (form.get('grant_type') === 'urn:ietf:params:oauth:grant-type:jwt-bearer') {
 			const problem = this.checkAssertion(form.get('assertion') ?? '');
-			if (problem) return refused(400, 'invalid_grant', problem);
-			return this.issue(response);
+			return problem ? refused(400, 'invalid_grant', problem) : this.sendToken(response, this.tokens.issue());
 		}
-		return refused(400, 'unsupported_grant_type', `Invalid grant_type: ${grant ?? ''}`);
+		const result = this.tokens.refresh(form);
+		if ('accessToken' in result) return this.sendToken(response, result);
+		if (result.error === 'invalid_client') return refused(401, 'invalid_client', 'Unauthorized');
+		if (result.error === 'invalid_grant') return refused(400, 'invalid_grant', result.revoked ? 'Token has been expired or revoked.' : 'Bad Request');
+		refused(400, 'unsupported_grant_type', `Invalid grant_type: ${form.get('grant_type') ?? ''}`);
 	}
 
-	private issue(response: ServerResponse, refreshToken?: string): void {
-		const accessToken = `ya29.${base64url(randomBytes(32))}`;
-		this.accessTokens.set(accessToken, { expiresAt: Date.now() + this.tokenLifetimeSeconds * 1000, revoked: false, refreshToken });
-		sendJson(response, 200, { access_token: accessToken, expires_in: this.tokenLifetimeSeconds, scope: DRIVE_SCOPE, token_type: 'Bearer' });
+	private sendToken(response: ServerResponse, token: IssuedToken): void {
+		sendJson(response, 200, { access_token: token.accessToken, expires_in: token.expiresIn, scope: DRIVE_SCOPE, token_type: 'Bearer' });
 	}
 
 	/** Why a service account's signed assertion is refused, or undefined when it is good. */
@@ -885,14 +834,14 @@ export class DriveEmulator {
 			if (!truthy(params.get('includeItemsFromAllDrives')) || !truthy(params.get('supportsAllDrives'))) {
 				throw new DriveApiError(403, 'teamDriveIncludeItemsRequired', 'The includeItemsFromAllDrives parameter must be set to true when driveId is specified.');
 			}
-			return (file) => file.driveId === driveId;
+			return (file) => file.meta.driveId === driveId;
 		}
 		if (corpora === 'allDrives') {
 			if (!truthy(params.get('includeItemsFromAllDrives'))) throw invalid('includeItemsFromAllDrives');
 			return () => true;
 		}
 		if (corpora !== 'user') throw invalid('corpora');
-		return (file) => file.driveId === undefined;
+		return (file) => file.meta.driveId === undefined;
 	}
 
 	private list(params: URLSearchParams, response: ServerResponse): void {
@@ -902,15 +851,14 @@ export class DriveEmulator {
 		const matches = q
 			? compileQuery(q, { resolveId: (id) => (id === 'root' ? this.myDriveRootId : id), isTrashed: (file) => this.isTrashed(file) })
 			: () => true;
-		const offset = decodePageToken(params.get('pageToken'));
+		const token = params.get('pageToken');
+		const offset = token === null ? 0 : decodeToken<{ offset: number }>(token, (state) => Number.isInteger(state.offset))?.offset;
+		if (offset === undefined) throw invalid('pageToken');
 		const found: StoredFile[] = [];
-		for (const file of this.files.values()) if (!file.isRoot && inCorpus(file) && matches(file)) found.push(file);
-		const body: drive_v3.Schema$FileList = {
-			kind: 'drive#fileList',
-			incompleteSearch: false,
-			files: found.slice(offset, offset + pageSize).map((file) => this.apiFile(file)),
-		};
-		if (offset + pageSize < found.length) body.nextPageToken = base64url(`offset:${offset + pageSize}`);
+		for (const file of this.files.all()) if (!file.meta.isRoot && inCorpus(file) && matches(file)) found.push(file);
+		const page = pageOf(found, offset, pageSize);
+		const body: drive_v3.Schema$FileList = { kind: 'drive#fileList', incompleteSearch: false, files: page.items.map((file) => this.apiFile(file)) };
+		if (page.next !== undefined) body.nextPageToken = encodeToken({ offset: page.next });
 		sendJson(response, 200, masked(body, params.get('fields') ?? DEFAULT_FIELDS.fileList, [['files']]));
 	}
 
@@ -921,22 +869,16 @@ export class DriveEmulator {
 		if (!file.content) {
 			throw new DriveApiError(403, 'fileNotDownloadable', 'Only files with binary content can be downloaded. Use Export with Docs Editors files.', 'global', 'alt');
 		}
-		const content = file.content;
-		const headers = { 'content-type': file.mimeType, 'accept-ranges': 'bytes' };
-		const range = parseRange(request.headers.range, content.length);
-		if (range === 'unsatisfiable') {
-			throw new DriveApiError(416, 'requestedRangeNotSatisfiable', 'Request range not satisfiable', 'global', undefined, { 'content-range': `bytes */${content.length}` });
-		}
-		if (!range) return sendBody(response, context, 200, headers, content);
-		const [start, end] = range;
-		sendBody(response, context, 206, { ...headers, 'content-range': `bytes ${start}-${end}/${content.length}` }, content.subarray(start, end + 1));
+		sendContent(response, context, request.headers.range, { 'content-type': file.meta.mimeType }, file.content, (contentRange) =>
+			new DriveApiError(416, 'requestedRangeNotSatisfiable', 'Request range not satisfiable', 'global', undefined, { 'content-range': contentRange }),
+		);
 	}
 
 	private export(id: string, params: URLSearchParams, response: ServerResponse, context: RequestContext): void {
 		const file = this.visible(id, params);
 		const target = params.get('mimeType') ?? '';
 		if (!isGoogleDoc(file)) throw new DriveApiError(403, 'fileNotExportable', 'Export only supports Docs Editors files.');
-		if (!(EXPORT_FORMATS[file.mimeType] ?? []).includes(target)) throw new DriveApiError(400, 'badRequest', 'The requested conversion is not supported.', 'global', 'mimeType');
+		if (!(EXPORT_FORMATS[file.meta.mimeType] ?? []).includes(target)) throw new DriveApiError(400, 'badRequest', 'The requested conversion is not supported.', 'global', 'mimeType');
 		const bytes = this.exportOf(file.id, target);
 		if (bytes.length > EXPORT_LIMIT_BYTES) throw new DriveApiError(403, 'exportSizeLimitExceeded', 'This file is too large to be exported.');
 		sendBody(response, context, 200, { 'content-type': target }, bytes);
@@ -945,8 +887,8 @@ export class DriveEmulator {
 	// -------------------------------------------------------------------------------------------
 	// Create, update, copy
 
-	private parentFor(metadata: drive_v3.Schema$File, params: URLSearchParams, fallback?: string[]): StoredFile {
-		const parents = metadata.parents ?? fallback ?? ['root'];
+	private parentFor(metadata: drive_v3.Schema$File, params: URLSearchParams, fallback?: string): StoredFile {
+		const parents = metadata.parents ?? [fallback ?? 'root'];
 		if (parents.length !== 1) throw new DriveApiError(403, 'cannotAddParent', 'Increasing the number of parents is not allowed.');
 		const parent = this.visible(parents[0], params);
 		if (!isFolder(parent)) throw invalid('parents', 'The specified parent is not a folder.');
@@ -955,7 +897,7 @@ export class DriveEmulator {
 	}
 
 	private checkQuota(added: number): void {
-		if (this.quotaBytes !== undefined && this.usage() + added > this.quotaBytes) {
+		if (!this.files.hasRoom(added)) {
 			throw new DriveApiError(403, 'storageQuotaExceeded', "The user's Drive storage quota has been exceeded.", 'usageLimits');
 		}
 	}
@@ -966,18 +908,8 @@ export class DriveEmulator {
 		const isDoc = Object.values(GOOGLE_DOC_MIME).includes(mimeType as never);
 		const bytes = mimeType === FOLDER_MIME || isDoc ? undefined : (content ?? Buffer.alloc(0));
 		this.checkQuota(bytes?.length ?? 0);
-		const file = this.store({
-			id: this.newId('file'),
-			name: metadata.name ?? 'Untitled',
-			mimeType,
-			parents: [parent.id],
-			driveId: parent.driveId,
-			content: bytes,
-			docText: isDoc ? (content?.toString('utf8') ?? '') : undefined,
-			modifiedTime: parseTime(metadata.modifiedTime, 'modifiedTime') ?? Date.now(),
-		});
-		this.recordChange(file);
-		return file;
+		const docText = isDoc ? (content?.toString('utf8') ?? '') : undefined;
+		return this.insert(parent.id, metadata.name ?? 'Untitled', { mimeType, docText }, { content: bytes, modifiedTime: parseTime(metadata.modifiedTime, 'modifiedTime') });
 	}
 
 	private replaceContent(id: string, metadata: drive_v3.Schema$File, content: Buffer, params: URLSearchParams): StoredFile {
@@ -985,8 +917,8 @@ export class DriveEmulator {
 		if (!this.canEdit(file)) throw noPermission();
 		if (!file.content) throw new DriveApiError(403, 'fileNotUploadable', 'Only files with binary content can be updated with media.');
 		this.checkQuota(content.length - file.content.length);
-		this.setContent(file, content);
-		if (metadata.name) file.name = metadata.name;
+		this.files.write(file, content);
+		if (metadata.name) this.files.move(file, file.parentId, metadata.name);
 		file.modifiedTime = parseTime(metadata.modifiedTime, 'modifiedTime') ?? Date.now();
 		this.recordChange(file);
 		return file;
@@ -994,53 +926,44 @@ export class DriveEmulator {
 
 	private updateMetadata(id: string, patch: drive_v3.Schema$File, params: URLSearchParams): StoredFile {
 		const file = this.visible(id, params);
-		if (file.isRoot || !this.canEdit(file)) throw noPermission();
-		const moved = this.applyParents(file, params);
-		if (patch.name !== undefined && patch.name !== null) file.name = patch.name;
-		if (patch.trashed !== undefined && patch.trashed !== null) file.trashed = patch.trashed;
+		if (file.meta.isRoot || !this.canEdit(file)) throw noPermission();
+		const parentId = this.newParent(file, params);
+		const renamed = parentId !== undefined || (patch.name !== undefined && patch.name !== null);
+		if (renamed) this.files.move(file, parentId ?? file.parentId, patch.name ?? file.name);
+		if (patch.trashed !== undefined && patch.trashed !== null) file.meta.trashed = patch.trashed;
 		// A rename or move counts as a modification unless the client keeps the time, so a provider
 		// that wants times kept across moves has to send them.
-		const renamed = moved || (patch.name !== undefined && patch.name !== null);
 		file.modifiedTime = parseTime(patch.modifiedTime, 'modifiedTime') ?? (renamed ? Date.now() : file.modifiedTime);
 		this.touch(file);
 		return file;
 	}
 
-	/** addParents/removeParents; a file keeps exactly one parent. */
-	private applyParents(file: StoredFile, params: URLSearchParams): boolean {
+	/** The parent after addParents/removeParents (a file keeps exactly one); undefined when the request names none. */
+	private newParent(file: StoredFile, params: URLSearchParams): string | undefined {
 		const split = (name: string) => (params.get(name) ?? '').split(',').filter(Boolean);
 		const add = split('addParents').map((id) => this.visible(id, params));
 		const remove = split('removeParents');
-		if (add.length === 0 && remove.length === 0) return false;
-		for (const id of remove) if (!file.parents.includes(id)) throw invalid('removeParents', `The parent ${id} is not a parent of this file.`);
+		const current = file.parentId === undefined ? [] : [file.parentId];
+		for (const id of remove) if (!current.includes(id)) throw invalid('removeParents', `The parent ${id} is not a parent of this file.`);
 		for (const parent of add) {
 			if (!isFolder(parent)) throw invalid('addParents', 'The specified parent is not a folder.');
 			if (!this.canEdit(parent)) throw noPermission();
 			if (this.isInside(parent, file.id)) throw invalid('addParents', 'A folder cannot be moved into itself or one of its subfolders.');
 		}
-		const parents = [...file.parents.filter((id) => !remove.includes(id)), ...add.map((parent) => parent.id)];
-		if (parents.length !== 1) throw new DriveApiError(403, 'cannotAddParent', 'Increasing the number of parents is not allowed.');
-		this.reparent(file, [...new Set(parents)]);
-		return true;
+		if (add.length === 0 && remove.length === 0) return undefined;
+		const parents = new Set([...current.filter((id) => !remove.includes(id)), ...add.map((parent) => parent.id)]);
+		if (parents.size !== 1) throw new DriveApiError(403, 'cannotAddParent', 'Increasing the number of parents is not allowed.');
+		return [...parents][0];
 	}
 
 	private copy(id: string, metadata: drive_v3.Schema$File, params: URLSearchParams): StoredFile {
 		const source = this.visible(id, params);
 		if (isFolder(source)) throw new DriveApiError(403, 'fileNotCopyable', 'Folders cannot be copied.');
-		const parent = this.parentFor(metadata, params, source.parents);
+		const parent = this.parentFor(metadata, params, source.parentId);
 		this.checkQuota(source.content?.length ?? 0);
-		const copy = this.store({
-			id: this.newId('file'),
-			name: metadata.name ?? `Copy of ${source.name}`,
-			mimeType: source.mimeType,
-			parents: [parent.id],
-			driveId: parent.driveId,
-			content: source.content && Buffer.from(source.content),
-			docText: source.docText,
-			modifiedTime: parseTime(metadata.modifiedTime, 'modifiedTime') ?? Date.now(),
-		});
-		this.recordChange(copy);
-		return copy;
+		const meta = { mimeType: source.meta.mimeType, docText: source.meta.docText };
+		const fields = { content: source.content, modifiedTime: parseTime(metadata.modifiedTime, 'modifiedTime') };
+		return this.insert(parent.id, metadata.name ?? `Copy of ${source.name}`, meta, fields);
 	}
 
 	// -------------------------------------------------------------------------------------------
@@ -1093,11 +1016,12 @@ export class DriveEmulator {
 		response.on('finish', () => (entry.status = response.statusCode));
 		if (!session) throw new DriveApiError(404, 'notFound', 'The upload session does not exist or has expired.');
 		if (session.result) return this.sendFile(response, session.result, session.params);
-		const range = parseContentRange(contentRange);
-		if (context.fault?.kind === 'reset') return this.dropMidChunk(session, range, body, request, entry);
-		if (range.start !== undefined && range.end !== undefined) this.accept(session, { ...range, start: range.start, end: range.end }, body);
+		const chunk = parseContentRange(contentRange);
+		if (!chunk) throw invalid('Content-Range', `Invalid Content-Range: ${contentRange ?? '(none)'}`);
+		if (context.fault?.kind === 'reset') return this.dropMidChunk(session, chunk.range, body, request, entry);
+		if (chunk.range) this.accept(session, chunk.range, chunk.total, body);
 		else if (body.length > 0) throw invalid('Content-Range', 'A status query has no body.');
-		if (range.total !== undefined) this.setTotal(session, range.total);
+		if (chunk.total !== undefined) this.setTotal(session, chunk.total);
 		if (session.total !== undefined && session.received === session.total) {
 			session.result = this.finish(session);
 			return this.sendFile(response, session.result, session.params);
@@ -1106,8 +1030,8 @@ export class DriveEmulator {
 	}
 
 	/** A connection lost mid-chunk: Google keeps what arrived, in whole 256 KiB units, and the client must ask where to resume. */
-	private dropMidChunk(session: UploadSession, range: ContentRange, body: Buffer, request: IncomingMessage, entry: UploadLogEntry): void {
-		if (range.start === session.received) {
+	private dropMidChunk(session: UploadSession, range: ByteRange | undefined, body: Buffer, request: IncomingMessage, entry: UploadLogEntry): void {
+		if (range?.start === session.received) {
 			const kept = Math.floor(body.length / 2 / CHUNK_GRANULARITY) * CHUNK_GRANULARITY;
 			session.chunks.push(Buffer.from(body.subarray(0, kept)));
 			session.received += kept;
@@ -1116,10 +1040,10 @@ export class DriveEmulator {
 		request.socket.destroy();
 	}
 
-	private accept(session: UploadSession, range: ContentRange & { start: number; end: number }, body: Buffer): void {
+	private accept(session: UploadSession, range: ByteRange, total: number | undefined, body: Buffer): void {
 		if (range.end - range.start + 1 !== body.length) throw invalid('Content-Range', `Content-Range covers ${range.end - range.start + 1} bytes but ${body.length} arrived.`);
 		if (range.start > session.received) throw invalid('Content-Range', `Bytes from ${session.received} are missing; resume from the Range of a status query.`);
-		const isLast = range.total !== undefined && range.end + 1 === range.total;
+		const isLast = total !== undefined && range.end + 1 === total;
 		if (!isLast && body.length % CHUNK_GRANULARITY !== 0) {
 			throw new DriveApiError(400, 'badRequest', `Chunks other than the last must be a multiple of ${CHUNK_GRANULARITY} bytes.`);
 		}
@@ -1170,32 +1094,30 @@ export class DriveEmulator {
 
 	private startPageToken(params: URLSearchParams, response: ServerResponse): void {
 		this.changeCorpus(params);
-		const body: drive_v3.Schema$StartPageToken = { kind: 'drive#startPageToken', startPageToken: String(this.journal.length + 1) };
+		const body: drive_v3.Schema$StartPageToken = { kind: 'drive#startPageToken', startPageToken: String(this.journal.head + 1) };
 		sendJson(response, 200, body);
 	}
 
+	/** Change tokens count from 1, as Drive's do: position p of the journal is token p + 1. */
 	private changes(params: URLSearchParams, response: ServerResponse): void {
 		const token = Number(params.get('pageToken'));
-		if (!Number.isInteger(token) || token < 1 || token > this.journal.length + 1) throw invalid('pageToken');
+		if (!Number.isInteger(token) || token < 1 || token > this.journal.head + 1) throw invalid('pageToken');
 		const pageSize = parsePageSize(params.get('pageSize'));
 		const inCorpus = this.changeCorpus(params);
 		const includeRemoved = params.get('includeRemoved') !== 'false';
 		// One change per file, at the place of its latest change, as Drive reports the file's current state.
-		const latest = new Map<string, number>();
-		for (let seq = token; seq <= this.journal.length; seq++) {
-			const entry = this.journal[seq - 1];
-			if (inCorpus(entry)) latest.set(entry.fileId, seq);
-		}
-		const sequence = [...latest.values()].sort((a, b) => a - b).filter((seq) => includeRemoved || this.files.has(this.journal[seq - 1].fileId));
-		const page = sequence.slice(0, pageSize);
-		const body: drive_v3.Schema$ChangeList = { kind: 'drive#changeList', changes: page.map((seq) => this.change(seq)) };
-		if (sequence.length > pageSize) body.nextPageToken = String(sequence[pageSize]);
-		else body.newStartPageToken = String(this.journal.length + 1);
+		const positions = this.journal
+			.latest(token - 1, (entry) => entry.fileId, inCorpus)
+			.filter((position) => includeRemoved || this.files.get(this.journal.at(position).fileId));
+		const page = pageOf(positions, 0, pageSize);
+		const body: drive_v3.Schema$ChangeList = { kind: 'drive#changeList', changes: page.items.map((position) => this.change(position)) };
+		if (page.next !== undefined) body.nextPageToken = String(positions[page.next] + 1);
+		else body.newStartPageToken = String(this.journal.head + 1);
 		sendJson(response, 200, masked(body, params.get('fields') ?? DEFAULT_FIELDS.changeList, [['changes', 'file']]));
 	}
 
-	private change(seq: number): drive_v3.Schema$Change {
-		const entry = this.journal[seq - 1];
+	private change(position: number): drive_v3.Schema$Change {
+		const entry = this.journal.at(position);
 		const file = this.files.get(entry.fileId);
 		return {
 			kind: 'drive#change',
@@ -1232,39 +1154,4 @@ function parseJson(body: Buffer): drive_v3.Schema$File {
 
 async function readJson(request: IncomingMessage): Promise<drive_v3.Schema$File> {
 	return parseJson(await readBody(request));
-}
-
-function decodePageToken(token: string | null): number {
-	if (token === null) return 0;
-	const match = /^offset:(\d+)$/.exec(Buffer.from(token, 'base64url').toString('utf8'));
-	if (!match) throw invalid('pageToken');
-	return Number(match[1]);
-}
-
-/** `bytes=S-E`, `bytes=S-` or `bytes=-N` as inclusive [start, end]; undefined for no or several ranges. */
-function parseRange(header: string | undefined, size: number): [number, number] | 'unsatisfiable' | undefined {
-	const match = /^bytes=(\d*)-(\d*)$/.exec(header?.trim() ?? '');
-	if (!match || (match[1] === '' && match[2] === '')) return undefined;
-	if (match[1] === '') {
-		const suffix = Number(match[2]);
-		return suffix === 0 || size === 0 ? 'unsatisfiable' : [Math.max(0, size - suffix), size - 1];
-	}
-	const start = Number(match[1]);
-	const end = match[2] === '' ? size - 1 : Math.min(Number(match[2]), size - 1);
-	return start >= size || end < start ? 'unsatisfiable' : [start, end];
-}
-
-interface ContentRange {
-	start?: number;
-	end?: number;
-	total?: number;
-}
-
-/** `bytes S-E/TOTAL`, `bytes S-E/*`, `bytes *\/TOTAL` (status query or empty final chunk) or `bytes *\/*`. */
-function parseContentRange(header: string | undefined): ContentRange {
-	const match = /^bytes (?:(\d+)-(\d+)|\*)\/(\d+|\*)$/.exec(header?.trim() ?? '');
-	if (!match) throw invalid('Content-Range', `Invalid Content-Range: ${header ?? '(none)'}`);
-	const total = match[3] === '*' ? undefined : Number(match[3]);
-	if (match[1] === undefined) return { total };
-	return { start: Number(match[1]), end: Number(match[2]), total };
 }

@@ -2,7 +2,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { auth, files, users } from 'dropbox';
 import { createHasher } from '../../lib/core/hashing';
-import { EmulatorServer, readBody, sendBody, sendJson, type FaultRule, type LoggedRequest, type RequestContext } from './server';
+import { Journal } from './core/journal';
+import { OAuthTokens, tokenForm, type OAuthClientCredentials } from './core/oauth';
+import { decodeToken, encodeToken, pageOf } from './core/paging';
+import { sendContent } from './core/ranges';
+import { EmulatorServer, readBody, sendJson, type FaultRule, type LoggedRequest, type RequestContext } from './core/server';
+import { digestOf, Tree, type Item } from './core/tree';
 
 /**
  * A Dropbox API v2 emulator that the unmodified `dropbox` SDK talks to, once its fetch is pointed at
@@ -23,25 +28,8 @@ const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 /** Names the Dropbox client ignores and the API refuses. */
 const DISALLOWED_NAMES = new Set(['desktop.ini', 'thumbs.db', '.ds_store', 'icon\r', '.dropbox', '.dropbox.attr']);
 
-interface FileNode {
-	kind: 'file';
-	id: string;
-	/** Full path as displayed: the casing the file and each folder above it were created with. */
-	path: string;
-	content: Buffer;
-	rev: string;
-	clientModified: string;
-	serverModified: string;
-	contentHash: string;
-}
-
-interface FolderNode {
-	kind: 'folder';
-	id: string;
-	path: string;
-}
-
-type Node = FileNode | FolderNode;
+/** Dropbox keeps nothing beyond the shared tree: paths are names from the root, rev is the content revision, server_modified the stored time. */
+type Node = Item<null>;
 type Tagged = files.FileMetadataReference | files.FolderMetadataReference;
 type Listed = Tagged | files.DeletedMetadataReference;
 
@@ -83,11 +71,7 @@ export interface DropboxEmulatorOptions {
 	seed?: number;
 }
 
-export interface DropboxAppCredentials {
-	clientId: string;
-	clientSecret: string;
-	refreshToken: string;
-}
+export type DropboxAppCredentials = OAuthClientCredentials;
 
 /** A route error: HTTP 409 with `error_summary` and the route's typed error union. */
 class RouteError extends Error {
@@ -151,9 +135,11 @@ function dropboxTime(ms: number): string {
 }
 
 function contentHash(content: Buffer): string {
-	const hasher = createHasher('dropbox');
-	hasher.update(content);
-	return hasher.digest();
+	return digestOf(content, 'dropbox', (bytes) => {
+		const hasher = createHasher('dropbox');
+		hasher.update(bytes);
+		return hasher.digest();
+	});
 }
 
 function hasControlCharacter(name: string): boolean {
@@ -166,10 +152,6 @@ function hasControlCharacter(name: string): boolean {
 
 function lower(path: string): string {
 	return path.toLowerCase();
-}
-
-function parentKey(key: string): string {
-	return key.slice(0, key.lastIndexOf('/'));
 }
 
 function leafName(path: string): string {
@@ -227,22 +209,6 @@ function renderFault(fault: FaultRule, response: ServerResponse): void {
 	}
 }
 
-type Range = { start: number; end: number } | 'unsatisfiable' | undefined;
-
-/** A single `bytes=` range, end inclusive; undefined when absent or not one we serve (then the whole file goes out). */
-function parseRange(header: string | undefined, size: number): Range {
-	const match = /^bytes=(\d*)-(\d*)$/.exec(header?.trim() ?? '');
-	if (!match || (match[1] === '' && match[2] === '')) return undefined;
-	if (match[1] === '') {
-		const suffix = Number(match[2]);
-		return suffix === 0 || size === 0 ? 'unsatisfiable' : { start: Math.max(0, size - suffix), end: size - 1 };
-	}
-	const start = Number(match[1]);
-	const end = match[2] === '' ? size - 1 : Number(match[2]);
-	if (end < start) return undefined;
-	return start >= size ? 'unsatisfiable' : { start, end: Math.min(end, size - 1) };
-}
-
 interface Call {
 	route: string;
 	request: IncomingMessage;
@@ -258,33 +224,27 @@ export class DropboxEmulator {
 	readonly credentials: DropboxAppCredentials;
 	/** One emulator is one account. */
 	readonly accountId = `dbid:${token(20)}`;
-	quotaBytes: number;
-	usedBytes = 0;
 	/** 429 too_many_write_operations answers caused by write contention (not by injected faults). */
 	contentionRejections = 0;
-	private readonly nodes = new Map<string, Node>();
-	private readonly children = new Map<string, Set<string>>([['', new Set()]]);
-	private readonly journal: Listed[] = [];
+	/** Paths are case-insensitive: names are compared in lower case, and shown as they were first written. */
+	private readonly tree = new Tree<null>({ newId: () => `id:${randomBytes(16).toString('base64url')}`, fold: lower });
+	private readonly root = this.tree.add({ name: '', folder: true, meta: null });
+	private readonly journal = new Journal<Listed>();
 	private readonly sessions = new Map<string, Session>();
-	private readonly revisions = new Map<string, FileNode>();
-	private readonly accessTokens = new Map<string, { expiresAt: number; revoked: boolean }>();
-	private readonly refreshTokens = new Set<string>();
+	private readonly tokens: OAuthTokens;
 	private readonly readOnly = new Set<string>();
 	private readonly routes: Record<string, RouteHandler>;
-	private readonly tokenLifetimeSeconds: number;
 	private readonly writeLockMs: number;
 	private readonly contentionRetryAfterSeconds: number;
 	private readonly unorderedListings: boolean;
 	private epoch = 1;
-	private revCounter = 0;
 	private writeLocked = false;
 
 	private constructor(options: DropboxEmulatorOptions) {
 		this.server = new EmulatorServer((request, response, context) => this.handle(request, response, context), renderFault, options.seed);
-		this.credentials = { clientId: `app-${token(8)}`, clientSecret: `secret-${token(16)}`, refreshToken: `refresh-${token(24)}` };
-		this.refreshTokens.add(this.credentials.refreshToken);
-		this.quotaBytes = options.quotaBytes ?? Number.POSITIVE_INFINITY;
-		this.tokenLifetimeSeconds = options.tokenLifetimeSeconds ?? 14_400;
+		this.tokens = new OAuthTokens(options.tokenLifetimeSeconds ?? 14_400, () => `sl.${token(32)}`);
+		this.credentials = this.tokens.addClient({ clientId: `app-${token(8)}`, clientSecret: `secret-${token(16)}`, refreshToken: `refresh-${token(24)}` });
+		this.tree.quotaBytes = options.quotaBytes ?? Number.POSITIVE_INFINITY;
 		this.writeLockMs = options.writeLockMs ?? 0;
 		this.contentionRetryAfterSeconds = options.contentionRetryAfterSeconds ?? 1;
 		this.unorderedListings = options.unorderedListings ?? false;
@@ -325,6 +285,19 @@ export class DropboxEmulator {
 		return this.server.baseUrl;
 	}
 
+	/** Account size in bytes; commits beyond it fail with insufficient_space. */
+	get quotaBytes(): number {
+		return this.tree.quotaBytes;
+	}
+
+	set quotaBytes(bytes: number) {
+		this.tree.quotaBytes = bytes;
+	}
+
+	get usedBytes(): number {
+		return this.tree.usedBytes;
+	}
+
 	stop(): Promise<void> {
 		return this.server.stop();
 	}
@@ -352,18 +325,18 @@ export class DropboxEmulator {
 	}
 
 	stat(path: string): Tagged | undefined {
-		const node = this.nodes.get(lower(path));
+		const node = this.find(path);
 		return node && this.tagged(node);
 	}
 
 	content(path: string): Buffer | undefined {
-		const node = this.nodes.get(lower(path));
-		return node?.kind === 'file' ? node.content : undefined;
+		return this.find(path)?.content;
 	}
 
 	/** Paths (as displayed) of everything below `path`, sorted. */
 	paths(path = ''): string[] {
-		return this.descendants(lower(path), true).map((key) => this.nodes.get(key)!.path);
+		const folder = path === '' ? this.root : this.find(path);
+		return folder ? this.descendants(folder, true).map((node) => this.displayPath(node)) : [];
 	}
 
 	requests(route?: string): LoggedRequest[] {
@@ -377,26 +350,23 @@ export class DropboxEmulator {
 	}
 
 	/** A new access token, as the token endpoint would issue it. */
-	issueAccessToken(lifetimeSeconds = this.tokenLifetimeSeconds): string {
-		const accessToken = `sl.${token(32)}`;
-		this.accessTokens.set(accessToken, { expiresAt: Date.now() + lifetimeSeconds * 1000, revoked: false });
-		return accessToken;
+	issueAccessToken(lifetimeSeconds?: number): string {
+		return this.tokens.issue(undefined, lifetimeSeconds).accessToken;
 	}
 
 	/** Every access token issued so far, for tests that check none of them leaks. */
 	get issuedAccessTokens(): string[] {
-		return [...this.accessTokens.keys()];
+		return this.tokens.issued();
 	}
 
 	/** Every access token issued so far expires now; the next call with one gets 401 expired_access_token. */
 	expireAccessTokens(): void {
-		for (const state of this.accessTokens.values()) state.expiresAt = Date.now() - 1;
+		this.tokens.expireAll();
 	}
 
 	/** The user disconnected the app: access and refresh tokens stop working. */
 	revokeAccess(): void {
-		for (const state of this.accessTokens.values()) state.revoked = true;
-		this.refreshTokens.clear();
+		this.tokens.revoke();
 	}
 
 	/** Cursors issued so far become stale: list_folder/continue answers them with `reset`. */
@@ -419,7 +389,7 @@ export class DropboxEmulator {
 		const route = path.replace(/^\/2\//, '');
 		try {
 			if (path === '/oauth2/token') {
-				sendJson(response, 200, this.issueToken(request, context.url, body));
+				sendJson(response, 200, this.issueToken(tokenForm(request, context.url, body)));
 				return;
 			}
 			const handler = path.startsWith('/2/') ? this.routes[route] : undefined;
@@ -471,32 +441,21 @@ export class DropboxEmulator {
 		}
 	}
 
-	private issueToken(request: IncomingMessage, url: URL, body: Buffer): { access_token: string; token_type: string; expires_in: number } {
-		const params = new URLSearchParams(url.search);
-		for (const [key, value] of new URLSearchParams(body.toString('utf8'))) params.set(key, value);
-		const basic = /^Basic (.+)$/.exec(request.headers.authorization ?? '')?.[1];
-		if (basic) {
-			const [id, secret] = Buffer.from(basic, 'base64').toString('utf8').split(':');
-			params.set('client_id', id);
-			params.set('client_secret', secret);
-		}
-		if (params.get('grant_type') !== 'refresh_token') {
-			throw new HttpError(400, { error: 'unsupported_grant_type', error_description: 'only refresh_token is emulated' });
-		}
-		if (params.get('client_id') !== this.credentials.clientId || params.get('client_secret') !== this.credentials.clientSecret) {
-			throw new HttpError(400, { error: 'invalid_client', error_description: 'Invalid client_id or client_secret' });
-		}
-		if (!this.refreshTokens.has(params.get('refresh_token') ?? '')) {
-			throw new HttpError(400, { error: 'invalid_grant', error_description: 'refresh token is invalid or revoked' });
-		}
-		return { access_token: this.issueAccessToken(), token_type: 'bearer', expires_in: this.tokenLifetimeSeconds };
+	private issueToken(form: URLSearchParams): { access_token: string; token_type: string; expires_in: number } {
+		const result = this.tokens.refresh(form);
+		if ('accessToken' in result) return { access_token: result.accessToken, token_type: 'bearer', expires_in: result.expiresIn };
+		const descriptions = {
+			unsupported_grant_type: 'only refresh_token is emulated',
+			invalid_client: 'Invalid client_id or client_secret',
+			invalid_grant: 'refresh token is invalid or revoked',
+		};
+		throw new HttpError(400, { error: result.error, error_description: descriptions[result.error] });
 	}
 
 	private authorize(header: string | undefined): void {
-		const bearer = /^Bearer (.+)$/.exec(header ?? '')?.[1];
-		const state = bearer === undefined ? undefined : this.accessTokens.get(bearer);
-		if (!state || state.revoked) throw authFailure('invalid_access_token');
-		if (state.expiresAt <= Date.now()) throw authFailure('expired_access_token');
+		const standing = this.tokens.check(header);
+		if (standing === 'expired') throw authFailure('expired_access_token');
+		if (standing !== 'valid') throw authFailure('invalid_access_token');
 	}
 
 	/** Runs a commit under the account's write lock; a commit that finds it taken is told to retry later. */
@@ -528,72 +487,50 @@ export class DropboxEmulator {
 	// -----------------------------------------------------------------------------------------
 	// The tree
 
-	private newId(): string {
-		return `id:${randomBytes(16).toString('base64url')}`;
+	/** The path as displayed: each name with the casing it was created with; '' for the root. */
+	private displayPath(node: Node): string {
+		return this.tree.pathOf(node).map((name) => `/${name}`).join('');
 	}
 
-	private newRev(): string {
-		return (++this.revCounter).toString(16).padStart(12, '0');
+	/** The file or folder at `path`, whatever its casing; never the root. */
+	private find(path: string): Node | undefined {
+		return path.startsWith('/') ? this.tree.resolve(this.root.id, path.split('/').slice(1)) : undefined;
 	}
 
 	private tagged(node: Node): Tagged {
-		return node.kind === 'file' ? { '.tag': 'file', ...this.fileMetadata(node) } : { '.tag': 'folder', ...this.folderMetadata(node) };
+		return node.folder ? { '.tag': 'folder', ...this.folderMetadata(node) } : { '.tag': 'file', ...this.fileMetadata(node) };
 	}
 
-	private fileMetadata(node: FileNode): files.FileMetadata {
+	/** `path` is where the file is now, or was when an earlier version of it was stored. */
+	private fileMetadata(node: Node, path = this.displayPath(node)): files.FileMetadata {
+		const content = node.content ?? Buffer.alloc(0);
 		return {
-			name: leafName(node.path),
+			name: node.name,
 			id: node.id,
-			client_modified: node.clientModified,
-			server_modified: node.serverModified,
-			rev: node.rev,
-			size: node.content.length,
-			path_lower: lower(node.path),
-			path_display: node.path,
+			client_modified: dropboxTime(node.modifiedTime),
+			server_modified: dropboxTime(node.storedTime),
+			rev: revOf(node),
+			size: content.length,
+			path_lower: lower(path),
+			path_display: path,
 			is_downloadable: true,
-			content_hash: node.contentHash,
+			content_hash: contentHash(content),
 		};
 	}
 
-	private folderMetadata(node: FolderNode): files.FolderMetadata {
-		return { name: leafName(node.path), id: node.id, path_lower: lower(node.path), path_display: node.path };
+	private folderMetadata(node: Node): files.FolderMetadata {
+		const path = this.displayPath(node);
+		return { name: node.name, id: node.id, path_lower: lower(path), path_display: path };
 	}
 
 	private record(entry: Listed): void {
-		this.journal.push(entry);
+		this.journal.record(entry);
 	}
 
-	private attach(node: Node): void {
-		const key = lower(node.path);
-		this.nodes.set(key, node);
-		this.children.get(parentKey(key))!.add(key);
-		if (node.kind === 'folder') this.children.set(key, new Set());
-		else {
-			this.usedBytes += node.content.length;
-			this.revisions.set(node.rev, { ...node });
-		}
-	}
-
-	private detach(key: string): Node {
-		const node = this.nodes.get(key)!;
-		this.nodes.delete(key);
-		this.children.delete(key);
-		this.children.get(parentKey(key))?.delete(key);
-		if (node.kind === 'file') this.usedBytes -= node.content.length;
-		return node;
-	}
-
-	/** Keys below `key`, sorted, so every folder comes before what it holds. */
-	private descendants(key: string, recursive: boolean): string[] {
-		const found: string[] = [];
-		const pending = [key];
-		while (pending.length > 0) {
-			for (const child of this.children.get(pending.pop()!) ?? []) {
-				found.push(child);
-				if (recursive && this.children.has(child)) pending.push(child);
-			}
-		}
-		return found.sort();
+	/** What is below `folder` (all of it, or only its children), sorted by path, so every folder comes before what it holds. */
+	private descendants(folder: Node, recursive: boolean): Node[] {
+		const nodes = recursive ? this.tree.descendants(folder.id) : this.tree.childrenOf(folder.id);
+		return sortedByPath(nodes.map((node) => ({ key: lower(this.displayPath(node)), node }))).map(({ node }) => node);
 	}
 
 	private checkedPath(path: unknown, allowRoot: boolean): string {
@@ -604,17 +541,16 @@ export class DropboxEmulator {
 	}
 
 	private lookup(path: unknown): Node {
-		const node = this.nodes.get(lower(this.checkedPath(path, false)));
+		const node = this.find(this.checkedPath(path, false));
 		if (!node) throw new LookupFailure({ '.tag': 'not_found' });
 		return node;
 	}
 
-	/** The folder a listing starts from: '' for the root. */
+	/** The folder a listing starts from, as its lower-case path: '' for the root. */
 	private folderKey(path: unknown): string {
 		const checked = this.checkedPath(path, true);
 		if (checked === '') return '';
-		const node = this.lookup(checked);
-		if (node.kind !== 'folder') throw new LookupFailure({ '.tag': 'not_folder' });
+		if (!this.lookup(checked).folder) throw new LookupFailure({ '.tag': 'not_folder' });
 		return lower(checked);
 	}
 
@@ -636,123 +572,105 @@ export class DropboxEmulator {
 			if (key === denied || key.startsWith(`${denied}/`)) throw new WriteFailure({ '.tag': 'no_write_permission' });
 		}
 		let display = '';
+		let folder: Node | undefined = this.root;
 		for (const name of names) {
-			const existing = this.nodes.get(lower(`${display}/${name}`));
-			display = existing ? existing.path : `${display}/${name}`;
+			const existing: Node | undefined = folder && this.tree.named(folder.id, name)[0];
+			display = `${display}/${existing?.name ?? name}`;
+			folder = existing;
 		}
 		return display;
 	}
 
-	/** Creates the missing folders above `display`; a file on the way is a conflict. */
-	private ensureParents(display: string): void {
-		const names = display.split('/').slice(1, -1);
-		let current = '';
-		for (const name of names) {
-			current = `${current}/${name}`;
-			const existing = this.nodes.get(lower(current));
-			if (existing?.kind === 'file') throw new WriteFailure({ '.tag': 'conflict', conflict: { '.tag': 'file_ancestor' } });
-			if (!existing) this.addFolder(current);
+	/** The folder `display` goes in, with the missing folders above it created; a file on the way is a conflict. */
+	private ensureParents(display: string): Node {
+		let folder = this.root;
+		for (const name of display.split('/').slice(1, -1)) {
+			const existing = this.tree.named(folder.id, name)[0];
+			if (existing && !existing.folder) throw new WriteFailure({ '.tag': 'conflict', conflict: { '.tag': 'file_ancestor' } });
+			folder = existing ?? this.addFolder(folder, name);
 		}
+		return folder;
 	}
 
-	private addFolder(display: string): FolderNode {
-		const folder: FolderNode = { kind: 'folder', id: this.newId(), path: display };
-		this.attach(folder);
+	private addFolder(parent: Node, name: string): Node {
+		const folder = this.tree.add({ name, parentId: parent.id, folder: true, meta: null });
 		this.record(this.tagged(folder));
 		return folder;
 	}
 
 	private makeFolder(path: unknown, existingIsFine: boolean): files.FolderMetadata {
 		const display = this.writablePath(path);
-		const existing = this.nodes.get(lower(display));
+		const existing = this.find(display);
 		if (existing) {
-			if (existing.kind === 'folder' && existingIsFine) return this.folderMetadata(existing);
-			throw new WriteFailure({ '.tag': 'conflict', conflict: { '.tag': existing.kind } });
+			if (existing.folder && existingIsFine) return this.folderMetadata(existing);
+			throw new WriteFailure({ '.tag': 'conflict', conflict: { '.tag': kindOf(existing) } });
 		}
-		this.ensureParents(display);
-		return this.folderMetadata(this.addFolder(display));
-	}
-
-	private checkQuota(extraBytes: number): boolean {
-		return this.usedBytes + extraBytes <= this.quotaBytes;
+		return this.folderMetadata(this.addFolder(this.ensureParents(display), leafName(display)));
 	}
 
 	/** Commits `content` at `commit.path` following the write mode: the one place a file version is made. */
 	private commitFile(commit: files.CommitInfo, content: Buffer): files.FileMetadata {
 		const display = this.writablePath(commit.path);
-		const existing = this.nodes.get(lower(display));
-		if (existing?.kind === 'folder') throw new WriteFailure({ '.tag': 'conflict', conflict: { '.tag': 'folder' } });
+		const existing = this.find(display);
+		if (existing?.folder) throw new WriteFailure({ '.tag': 'conflict', conflict: { '.tag': 'folder' } });
 		if (commit.client_modified !== undefined && !TIMESTAMP.test(commit.client_modified)) {
 			throw badRequest('files/upload', `client_modified: "${commit.client_modified}" is not a timestamp`);
 		}
-		const now = dropboxTime(Date.now());
-		const clientModified = commit.client_modified ?? now;
-		const hash = contentHash(content);
 		const mode = commit.mode ?? { '.tag': 'add' };
 		// Without strict_conflict, identical content never conflicts [doc: CommitInfo.strict_conflict].
-		const identical = existing !== undefined && existing.contentHash === hash && !commit.strict_conflict;
+		const identical = existing?.content !== undefined && contentHash(existing.content) === contentHash(content) && !commit.strict_conflict;
 		if (existing && !identical) {
-			if (mode['.tag'] === 'add' || (mode['.tag'] === 'update' && mode.update !== existing.rev)) {
+			if (mode['.tag'] === 'add' || (mode['.tag'] === 'update' && mode.update !== revOf(existing))) {
 				throw new WriteFailure({ '.tag': 'conflict', conflict: { '.tag': 'file' } });
 			}
 		}
 		if (!existing && mode['.tag'] === 'update' && commit.strict_conflict) throw new WriteFailure({ '.tag': 'conflict', conflict: { '.tag': 'file' } });
 		// Same bytes and no new time: no new revision. [unconfirmed] A new client_modified alone does make one.
-		const sameTime = commit.client_modified === undefined || existing?.clientModified === commit.client_modified;
+		const sameTime = commit.client_modified === undefined || (existing && dropboxTime(existing.modifiedTime) === commit.client_modified);
 		if (existing && identical && (mode['.tag'] !== 'overwrite' || sameTime)) return this.fileMetadata(existing);
-		if (!this.checkQuota(content.length - (existing?.content.length ?? 0))) throw new WriteFailure({ '.tag': 'insufficient_space' });
-		this.ensureParents(display);
-		if (existing) this.detach(lower(display));
-		const file: FileNode = {
-			kind: 'file',
-			id: existing?.id ?? this.newId(),
-			path: existing?.path ?? display,
-			content,
-			rev: this.newRev(),
-			clientModified,
-			serverModified: now,
-			contentHash: hash,
-		};
-		this.attach(file);
+		if (!this.tree.hasRoom(content.length - (existing?.content?.length ?? 0))) throw new WriteFailure({ '.tag': 'insufficient_space' });
+		const clientModified = commit.client_modified === undefined ? undefined : Date.parse(commit.client_modified);
+		let file: Node;
+		if (existing) {
+			this.tree.write(existing, content);
+			existing.modifiedTime = clientModified ?? existing.storedTime;
+			file = existing;
+		} else {
+			file = this.tree.add({ name: leafName(display), parentId: this.ensureParents(display).id, folder: false, content, modifiedTime: clientModified, meta: null });
+		}
 		this.record(this.tagged(file));
 		return this.fileMetadata(file);
 	}
 
 	private removeTree(node: Node): void {
-		const key = lower(node.path);
-		for (const child of this.descendants(key, true).reverse()) this.detach(child);
-		this.detach(key);
-		this.record({ '.tag': 'deleted', name: leafName(node.path), path_lower: key, path_display: node.path });
+		const path = this.displayPath(node);
+		this.tree.remove(node);
+		this.record({ '.tag': 'deleted', name: node.name, path_lower: lower(path), path_display: path });
 	}
 
 	/** Moves or copies `node` with everything below it to `to`; the journal shows a move as deleted + added. */
 	private relocateNode(node: Node, to: unknown, kind: 'move' | 'copy'): Tagged {
 		const display = this.writablePath(to);
-		const fromKey = lower(node.path);
-		const toKey = lower(display);
-		if (toKey.startsWith(`${fromKey}/`)) throw routeError<files.RelocationError>({ '.tag': 'cant_move_folder_into_itself' });
+		const from = this.displayPath(node);
+		if (lower(display).startsWith(`${lower(from)}/`)) throw routeError<files.RelocationError>({ '.tag': 'cant_move_folder_into_itself' });
 		// [doc] "we do not currently support case-only renaming": the target is the source itself.
-		const occupant = this.nodes.get(toKey);
-		if (occupant) throw new WriteFailure({ '.tag': 'conflict', conflict: { '.tag': occupant.kind } });
-		const keys = [fromKey, ...this.descendants(fromKey, true)];
-		const moved = keys.map((key) => this.nodes.get(key)!);
+		const occupant = this.find(display);
+		if (occupant) throw new WriteFailure({ '.tag': 'conflict', conflict: { '.tag': kindOf(occupant) } });
 		if (kind === 'copy') {
-			const bytes = moved.reduce((sum, each) => sum + (each.kind === 'file' ? each.content.length : 0), 0);
-			if (!this.checkQuota(bytes)) throw routeError<files.RelocationError>({ '.tag': 'insufficient_quota' });
+			const bytes = [node, ...this.tree.descendants(node.id)].reduce((sum, each) => sum + (each.content?.length ?? 0), 0);
+			if (!this.tree.hasRoom(bytes)) throw routeError<files.RelocationError>({ '.tag': 'insufficient_quota' });
 		}
-		this.ensureParents(display);
+		const parent = this.ensureParents(display);
+		let placed: Node;
 		if (kind === 'move') {
-			for (const key of [...keys].reverse()) this.detach(key);
-			this.record({ '.tag': 'deleted', name: leafName(node.path), path_lower: fromKey, path_display: node.path });
+			this.record({ '.tag': 'deleted', name: node.name, path_lower: lower(from), path_display: from });
+			this.tree.move(node, parent.id, leafName(display));
+			placed = node;
+		} else {
+			placed = this.tree.copy(node, parent.id, leafName(display))[0];
 		}
-		for (const each of moved) {
-			const path = display + each.path.slice(node.path.length);
-			const placed: Node =
-				kind === 'move' ? { ...each, path } : each.kind === 'file' ? { ...each, path, id: this.newId(), rev: this.newRev() } : { ...each, path, id: this.newId() };
-			this.attach(placed);
-			this.record(this.tagged(placed));
-		}
-		return this.tagged(this.nodes.get(toKey)!);
+		for (const each of [placed, ...this.descendants(placed, true)]) this.record(this.tagged(each));
+		return this.tagged(placed);
 	}
 
 	// -----------------------------------------------------------------------------------------
@@ -761,20 +679,20 @@ export class DropboxEmulator {
 	private listFolder(arg: files.ListFolderArg): files.ListFolderResult {
 		const root = this.wrapLookup(() => this.folderKey(arg.path), (error): files.ListFolderError => ({ '.tag': 'path', path: error }));
 		const limit = Math.min(MAX_LIST_LIMIT, Math.max(1, arg.limit ?? MAX_LIST_LIMIT));
-		return this.page({ epoch: this.epoch, root, recursive: arg.recursive ?? false, limit, seq: this.journal.length, after: '' });
+		return this.page({ epoch: this.epoch, root, recursive: arg.recursive ?? false, limit, seq: this.journal.head, after: '' });
 	}
 
 	private latestCursor(arg: files.ListFolderArg): files.ListFolderGetLatestCursorResult {
 		const root = this.wrapLookup(() => this.folderKey(arg.path), (error): files.ListFolderError => ({ '.tag': 'path', path: error }));
 		const limit = Math.min(MAX_LIST_LIMIT, Math.max(1, arg.limit ?? MAX_LIST_LIMIT));
-		return { cursor: encodeCursor({ epoch: this.epoch, root, recursive: arg.recursive ?? false, limit, seq: this.journal.length }) };
+		return { cursor: encodeToken({ epoch: this.epoch, root, recursive: arg.recursive ?? false, limit, seq: this.journal.head }) };
 	}
 
 	private listContinue(arg: files.ListFolderContinueArg): files.ListFolderResult {
-		const cursor = decodeCursor(arg.cursor);
+		const cursor = decodeToken<Cursor>(arg.cursor, (state) => typeof state.seq === 'number' && typeof state.root === 'string');
 		if (!cursor) throw badRequest('files/list_folder/continue', 'cursor: invalid cursor');
 		if (cursor.epoch !== this.epoch) throw routeError<files.ListFolderContinueError>({ '.tag': 'reset' });
-		if (cursor.root !== '' && this.nodes.get(cursor.root)?.kind !== 'folder') {
+		if (cursor.root !== '' && this.find(cursor.root)?.folder !== true) {
 			throw routeError<files.ListFolderContinueError>({ '.tag': 'path', path: { '.tag': 'not_found' } });
 		}
 		return this.page(cursor);
@@ -783,28 +701,25 @@ export class DropboxEmulator {
 	/** One page: of the first listing while `after` is set, then of the change journal. */
 	private page(cursor: Cursor): files.ListFolderResult {
 		if (cursor.after !== undefined) {
+			const folder = cursor.root === '' ? this.root : this.find(cursor.root)!;
 			// [unconfirmed] A recursive listing of a folder other than the root includes that folder itself.
-			const keys = cursor.recursive && cursor.root !== '' ? [cursor.root, ...this.descendants(cursor.root, true)] : this.descendants(cursor.root, cursor.recursive);
+			const nodes = cursor.recursive && cursor.root !== '' ? [folder, ...this.descendants(folder, true)] : this.descendants(folder, cursor.recursive);
 			// Pages follow one order throughout, and each cursor says where in it the last page ended.
-			const places = keys.map((key) => this.listingPlace(key)).sort();
+			const places = sortedByPath(nodes.map((node) => ({ key: this.listingPlace(lower(this.displayPath(node))), node })));
 			const after = cursor.after;
-			const start = places.findIndex((place) => place > after);
-			const page = start < 0 ? [] : places.slice(start, start + cursor.limit);
-			const done = start < 0 || start + cursor.limit >= places.length;
+			const start = places.findIndex((place) => place.key > after);
+			const page = pageOf(places, start < 0 ? places.length : start, cursor.limit);
 			return {
-				entries: page.map((place) => this.tagged(this.nodes.get(place.slice(place.indexOf('|') + 1))!)),
-				cursor: encodeCursor({ ...cursor, after: done ? undefined : page[page.length - 1] }),
-				has_more: !done,
+				entries: page.items.map(({ node }) => this.tagged(node)),
+				cursor: encodeToken({ ...cursor, after: page.next === undefined ? undefined : page.items[page.items.length - 1].key }),
+				has_more: page.next !== undefined,
 			};
 		}
-		const entries: Listed[] = [];
-		let seq = cursor.seq;
-		while (seq < this.journal.length && entries.length < cursor.limit) {
-			const entry = this.journal[seq++];
-			if (inScope(entry.path_lower!, cursor)) entries.push(entry);
-		}
-		const hasMore = this.journal.slice(seq).some((entry) => inScope(entry.path_lower!, cursor));
-		return { entries, cursor: encodeCursor({ ...cursor, seq }), has_more: hasMore };
+		const positions = this.journal.positions(cursor.seq, (entry) => inScope(entry.path_lower!, cursor));
+		const page = pageOf(positions, 0, cursor.limit);
+		// A cursor moves past what it reported; once nothing in its scope is left, past everything.
+		const seq = page.next === undefined ? this.journal.head : positions[page.next - 1] + 1;
+		return { entries: page.items.map((position) => this.journal.at(position)), cursor: encodeToken({ ...cursor, seq }), has_more: page.next !== undefined };
 	}
 
 	/** Where `key` sorts in a listing: by path, or by a stable scramble of it. */
@@ -820,30 +735,21 @@ export class DropboxEmulator {
 
 	private async download(call: Call): Promise<void> {
 		const arg = this.headerArg<files.DownloadArg>(call);
-		const file = this.wrapLookup(
+		const { node, path } = this.wrapLookup(
 			() => {
 				const revision = /^rev:([0-9a-f]{9,})$/.exec(arg.path)?.[1];
-				const node = revision === undefined ? this.lookup(arg.path) : this.revisions.get(revision);
-				if (!node) throw new LookupFailure({ '.tag': 'not_found' });
-				if (node.kind !== 'file') throw new LookupFailure({ '.tag': 'not_file' });
-				return node;
+				if (revision === undefined) return { node: this.lookup(arg.path), path: undefined };
+				const version = this.tree.version(parseInt(revision, 16));
+				if (!version) throw new LookupFailure({ '.tag': 'not_found' });
+				return { node: version.item, path: version.path.map((name) => `/${name}`).join('') };
 			},
 			(error): files.DownloadError => ({ '.tag': 'path', path: error }),
 		);
-		const size = file.content.length;
-		const headers: Record<string, string> = {
-			'content-type': 'application/octet-stream',
-			'accept-ranges': 'bytes',
-			'dropbox-api-result': headerSafeJson(this.fileMetadata(file)),
-		};
-		const range = parseRange(call.request.headers.range, size);
-		if (range === 'unsatisfiable') throw new HttpError(416, 'Requested Range Not Satisfiable', { 'content-range': `bytes */${size}` });
-		if (range === undefined) {
-			sendBody(call.response, call.context, 200, headers, file.content);
-			return;
-		}
-		headers['content-range'] = `bytes ${range.start}-${range.end}/${size}`;
-		sendBody(call.response, call.context, 206, headers, file.content.subarray(range.start, range.end + 1));
+		if (node.folder) throw routeError<files.DownloadError>({ '.tag': 'path', path: { '.tag': 'not_file' } });
+		const headers = { 'content-type': 'application/octet-stream', 'dropbox-api-result': headerSafeJson(this.fileMetadata(node, path)) };
+		sendContent(call.response, call.context, call.request.headers.range, headers, node.content ?? Buffer.alloc(0), (contentRange) =>
+			new HttpError(416, 'Requested Range Not Satisfiable', { 'content-range': contentRange }),
+		);
 	}
 
 	private checkHash<E extends object>(body: Buffer, expected: string | undefined, mismatch: E): void {
@@ -936,7 +842,7 @@ export class DropboxEmulator {
 		const metadata = this.tagged(node);
 		this.wrapWrite(
 			() => {
-				this.writablePath(node.path);
+				this.writablePath(this.displayPath(node));
 				this.removeTree(node);
 			},
 			(error): files.DeleteError => ({ '.tag': 'path_write', path_write: error }),
@@ -947,7 +853,7 @@ export class DropboxEmulator {
 	private relocate(arg: files.RelocationArg, kind: 'move' | 'copy'): files.RelocationResult {
 		const node = this.wrapLookup(() => this.lookup(arg.from_path), (error): files.RelocationError => ({ '.tag': 'from_lookup', from_lookup: error }));
 		if (kind === 'move') {
-			this.wrapWrite(() => this.writablePath(node.path), (error): files.RelocationError => ({ '.tag': 'from_write', from_write: error }));
+			this.wrapWrite(() => this.writablePath(this.displayPath(node)), (error): files.RelocationError => ({ '.tag': 'from_write', from_write: error }));
 		}
 		const metadata = this.wrapWrite(() => this.relocateNode(node, arg.to_path, kind), (error): files.RelocationError => ({ '.tag': 'to', to: error }));
 		return { metadata };
@@ -988,22 +894,21 @@ function token(bytes: number): string {
 	return randomBytes(bytes).toString('base64url');
 }
 
-function encodeCursor(cursor: Cursor): string {
-	return Buffer.from(JSON.stringify(cursor)).toString('base64url');
-}
-
-function decodeCursor(text: unknown): Cursor | undefined {
-	if (typeof text !== 'string') return undefined;
-	try {
-		const cursor = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as Cursor;
-		return typeof cursor.seq === 'number' && typeof cursor.root === 'string' ? cursor : undefined;
-	} catch {
-		return undefined;
-	}
-}
-
 /** Whether a journal entry at `key` is below the cursor's folder (or directly in it, without recursion). */
 function inScope(key: string, cursor: Cursor): boolean {
-	if (!cursor.recursive) return parentKey(key) === cursor.root;
+	if (!cursor.recursive) return key.slice(0, key.lastIndexOf('/')) === cursor.root;
 	return cursor.root === '' || key.startsWith(`${cursor.root}/`);
+}
+
+function revOf(node: Node): string {
+	return node.contentRevision.toString(16).padStart(12, '0');
+}
+
+function kindOf(node: Node): 'file' | 'folder' {
+	return node.folder ? 'folder' : 'file';
+}
+
+/** Sorted by `key`, a lower-case path, so that every folder comes before what it holds. */
+function sortedByPath<T extends { key: string }>(entries: T[]): T[] {
+	return entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }

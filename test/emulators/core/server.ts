@@ -1,6 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { seededRandom } from '../support/faulty-provider';
+import { seededRandom } from '../../support/faulty-provider';
 
 /**
  * What an emulator can be told to do wrong. Each cloud renders the HTTP-level ones in its own
@@ -84,6 +84,8 @@ const HTTP_FAULTS: FaultKind[] = ['rate-limit', 'quota-rate-limit', 'server-erro
 /** A loopback HTTP server with a request log and fault injection, shared by the cloud emulators. */
 export class EmulatorServer {
 	readonly log: LoggedRequest[] = [];
+	/** Beside the log rather than in it, so that log entries stay plain records tests can compare and print. */
+	private readonly headers = new WeakMap<LoggedRequest, IncomingHttpHeaders>();
 	private readonly rules: Array<FaultRule & { used: number }> = [];
 	private readonly random: () => number;
 	private server?: Server;
@@ -124,6 +126,10 @@ export class EmulatorServer {
 		return route ? this.log.filter((entry) => route.test(`${entry.method} ${entry.path}`)) : this.log;
 	}
 
+	headersOf(entry: LoggedRequest): IncomingHttpHeaders | undefined {
+		return this.headers.get(entry);
+	}
+
 	private pickFault(signature: string): FaultRule | undefined {
 		for (const rule of this.rules) {
 			if (rule.route && !rule.route.test(signature)) continue;
@@ -139,6 +145,7 @@ export class EmulatorServer {
 		const url = new URL(request.url ?? '/', this.baseUrl);
 		const log: LoggedRequest = { method: request.method ?? 'GET', path: url.pathname, query: url.search };
 		this.log.push(log);
+		this.headers.set(log, request.headers);
 		const fault = this.pickFault(`${log.method} ${url.pathname}`);
 		if (fault) log.fault = fault.kind;
 		response.on('finish', () => (log.status = response.statusCode));
