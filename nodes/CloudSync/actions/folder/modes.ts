@@ -12,7 +12,7 @@ import {
 } from '../../../../lib';
 import { RecordingPacer, redact, toNodeError } from '../../helpers/errors';
 import { readSyncOptions } from '../../helpers/options';
-import { INPUT_ITEMS } from '../fields';
+import { inputItems } from '../../clouds/inputItems';
 import { resultJson } from '../../helpers/items';
 import { openLocation, type Location } from '../../transport/locations';
 
@@ -60,7 +60,7 @@ interface Opened {
 }
 
 async function open(context: IExecuteFunctions, itemIndex: number, mode: string, dryRun: boolean): Promise<Opened> {
-	if (context.getNodeParameter('sourceCloud', itemIndex) === INPUT_ITEMS) {
+	if (context.getNodeParameter('sourceCloud', itemIndex) === inputItems.value) {
 		throw new NodeOperationError(context.getNode(), `Input items cannot be the source of ${mode === 'twoWay' ? 'a two-way sync' : 'a snapshot backup'}`, {
 			itemIndex,
 			description: 'Choose a folder as the source, or use Copy or Mirror with input items.',

@@ -1,7 +1,7 @@
 import { NodeOperationError, type IDataObject, type IExecuteFunctions, type INodeExecutionData, type INodeProperties } from 'n8n-workflow';
 import { AuthenticationError, CloudSyncError, PermissionError, SafetyError, sync, type SyncReport } from '../../../../lib';
 import { RecordingPacer, toNodeError } from '../../helpers/errors';
-import { INPUT_ITEMS } from '../fields';
+import { inputItems } from '../../clouds/inputItems';
 import { openLocation } from '../../transport/locations';
 import { readSyncOptions } from '../../helpers/options';
 import { resultJson, summaryJson, withPairing } from '../../helpers/items';
@@ -40,11 +40,11 @@ function failedRun(report: SyncReport, failure: CloudSyncError | undefined, dryR
 /** Input items as the source, or changed paths from them: all items together make one run, carried by the first. */
 export function runsOnceForAllItems(context: IExecuteFunctions, itemIndex: number): boolean {
 	const options = context.getNodeParameter('options', itemIndex, {}) as IDataObject;
-	return options.changedPathsOnly === true || context.getNodeParameter('sourceCloud', itemIndex) === INPUT_ITEMS;
+	return options.changedPathsOnly === true || context.getNodeParameter('sourceCloud', itemIndex) === inputItems.value;
 }
 
 export async function runSync(context: IExecuteFunctions, itemIndex: number, dryRun: boolean, signal?: AbortSignal) {
-	if (context.getNodeParameter('sourceCloud', itemIndex) === INPUT_ITEMS && context.getNodeParameter('mode', itemIndex) === 'move') {
+	if (context.getNodeParameter('sourceCloud', itemIndex) === inputItems.value && context.getNodeParameter('mode', itemIndex) === 'move') {
 		throw new NodeOperationError(context.getNode(), 'Input items cannot be moved: they are not stored anywhere to delete them from', {
 			itemIndex,
 			description: 'Choose Copy or Mirror with input items as the source.',
