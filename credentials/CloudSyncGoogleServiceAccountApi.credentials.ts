@@ -1,6 +1,10 @@
 import type { ICredentialType, Icon, INodeProperties } from 'n8n-workflow';
 
 /** A Google service account: for shared drives and server-to-server syncs, no user sign-in. Tested by the Cloud Sync node. */
+// The nodes take their credential entries, testedBy included, from the cloud registry (nodes/CloudSync/clouds),
+// which this rule cannot read: it looks for literal entries in the node files. A key needs a signed token
+// exchange, which no declarative test request can make.
+// eslint-disable-next-line @n8n/community-nodes/credential-test-required
 export class CloudSyncGoogleServiceAccountApi implements ICredentialType {
 	name = 'cloudSyncGoogleServiceAccountApi';
 	displayName = 'Cloud Sync: Google Service Account API';

@@ -38,3 +38,13 @@ export { PairLock, LockedError, type LockOptions } from './state/lock';
 export { STATE_FOLDER } from './core/filters';
 export { withSuffix, backupPath, fileStamp } from './core/paths';
 export { snapshotBackup, type SnapshotKind, type SnapshotOptions, type SnapshotReport } from './modes/snapshot';
+// What the nodes' cloud descriptors need besides the providers: the local folder rules, and what their folder pickers call the clouds with.
+export { OutsideAllowedFoldersError, type LocalRootRules } from './providers/local';
+export {
+	createAuthClient as createDriveAuthClient,
+	escapeQuery as escapeDriveQuery,
+	FOLDER_MIME as DRIVE_FOLDER_MIME,
+	mapDriveError,
+	rootUrlFor as driveRootUrlFor,
+} from './providers/drive';
+export { redirectingFetch as dropboxRedirectingFetch } from './providers/dropbox';

@@ -1,29 +1,25 @@
 import { NodeConnectionTypes, type IExecuteFunctions, type INodeExecutionData, type INodeType, type INodeTypeDescription } from 'n8n-workflow';
 import { descriptions, router } from './actions/router';
-import { credentialDisplay } from './transport/credentials';
-import { testGoogleServiceAccount } from './methods/credentialTest';
-import { searchDriveFolders, searchDropboxFolders } from './methods/listSearch';
+import { CLOUDS, cloudsInProse, credentialTestMethods, labelsExpression, listSearchMethods, nodeCredentials } from './clouds/registry';
+
+const CLOUD_LABELS = labelsExpression();
 
 export class CloudSync implements INodeType {
+	// The subtitle below is built, as the clouds' labels come from the registry; this rule only sees literal ones.
+	// eslint-disable-next-line n8n-nodes-base/node-class-description-missing-subtitle
 	description: INodeTypeDescription = {
 		displayName: 'Cloud Sync',
 		name: 'cloudSync',
 		icon: { light: 'file:cloudSync.svg', dark: 'file:cloudSync.dark.svg' },
 		group: ['transform'],
 		version: 1,
-		subtitle:
-			'={{ $parameter["operation"] + ": " + ($parameter["resource"] === "folder" && $parameter["operation"] !== "list" ? ({ local: "Local", googleDrive: "Google Drive", googleDriveServiceAccount: "Google Drive", dropbox: "Dropbox" })[$parameter["sourceCloud"]] + " → " + ({ local: "Local", googleDrive: "Google Drive", googleDriveServiceAccount: "Google Drive", dropbox: "Dropbox" })[$parameter["destinationCloud"]] : ({ local: "Local", googleDrive: "Google Drive", googleDriveServiceAccount: "Google Drive", dropbox: "Dropbox" })[$parameter["targetCloud"]]) }}',
-		description: 'List, diff and sync files between local folders, Google Drive and Dropbox',
+		subtitle: `={{ $parameter["operation"] + ": " + ($parameter["resource"] === "folder" && $parameter["operation"] !== "list" ? (${CLOUD_LABELS})[$parameter["sourceCloud"]] + " → " + (${CLOUD_LABELS})[$parameter["destinationCloud"]] : (${CLOUD_LABELS})[$parameter["targetCloud"]]) }}`,
+		description: `List, diff and sync files between ${cloudsInProse(CLOUDS, 'and')}`,
 		defaults: { name: 'Cloud Sync' },
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
-		// Optional: a folder pair shows all three (see credentialDisplay); the node says which one a run misses.
-		credentials: [
-			{ name: 'cloudSyncGoogleDriveOAuth2Api', required: false, displayOptions: credentialDisplay('googleDrive') },
-			{ name: 'cloudSyncGoogleServiceAccountApi', required: false, testedBy: 'testGoogleServiceAccount', displayOptions: credentialDisplay('googleDriveServiceAccount') },
-			{ name: 'cloudSyncDropboxOAuth2Api', required: false, displayOptions: credentialDisplay('dropbox') },
-		],
+		credentials: nodeCredentials(),
 		properties: [
 			{
 				displayName: 'Resource',
@@ -68,8 +64,8 @@ export class CloudSync implements INodeType {
 	};
 
 	methods = {
-		credentialTest: { testGoogleServiceAccount },
-		listSearch: { searchDriveFolders, searchDropboxFolders },
+		credentialTest: credentialTestMethods(CLOUDS),
+		listSearch: listSearchMethods(CLOUDS),
 	};
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {

@@ -8,14 +8,12 @@ import {
 	type IPollFunctions,
 } from 'n8n-workflow';
 import { createFilter, CursorExpiredError, Pacer, type Change, type Entry } from '../../lib';
-import { CLOUD_OPTIONS, filterOptions, locationFields } from '../CloudSync/actions/fields';
+import { filterOptions, locationFields } from '../CloudSync/actions/fields';
 import { openLocation } from '../CloudSync/transport/locations';
 import { readFilter } from '../CloudSync/helpers/options';
 import { entryJson } from '../CloudSync/helpers/items';
 import { toNodeError } from '../CloudSync/helpers/errors';
-import { triggerCredentialDisplay } from '../CloudSync/transport/credentials';
-import { testGoogleServiceAccount } from '../CloudSync/methods/credentialTest';
-import { searchDriveFolders, searchDropboxFolders } from '../CloudSync/methods/listSearch';
+import { cloudsInProse, credentialTestMethods, listSearchMethods, triggerCredentials, WATCHABLE } from '../CloudSync/clouds/registry';
 
 interface TriggerState {
 	/** Which cloud and folder the cursor belongs to; a change of folder starts over. */
@@ -25,6 +23,8 @@ interface TriggerState {
 
 const EVENTS = ['added', 'modified', 'deleted', 'moved'] as const;
 const RECENT_SAMPLE = 10;
+/** What the clouds' change feeds cannot tell apart, so that nobody waits for an event that never comes. */
+const FEED_NOTES = WATCHABLE.flatMap((cloud) => (cloud.changeFeed?.note ? [cloud.changeFeed.note] : []));
 
 export class CloudSyncTrigger implements INodeType {
 	description: INodeTypeDescription = {
@@ -34,16 +34,12 @@ export class CloudSyncTrigger implements INodeType {
 		group: ['trigger'],
 		version: 1,
 		subtitle: '={{ "Changes in " + $parameter["targetCloud"] }}',
-		description: 'Starts the workflow when files change in a Google Drive or Dropbox folder, subfolders and deletions included',
+		description: `Starts the workflow when files change in a ${cloudsInProse(WATCHABLE, 'or')} folder, subfolders and deletions included`,
 		defaults: { name: 'Cloud Sync Trigger' },
 		polling: true,
 		inputs: [],
 		outputs: [NodeConnectionTypes.Main],
-		credentials: [
-			{ name: 'cloudSyncGoogleDriveOAuth2Api', required: true, displayOptions: triggerCredentialDisplay('googleDrive') },
-			{ name: 'cloudSyncGoogleServiceAccountApi', required: true, testedBy: 'testGoogleServiceAccount', displayOptions: triggerCredentialDisplay('googleDriveServiceAccount') },
-			{ name: 'cloudSyncDropboxOAuth2Api', required: true, displayOptions: triggerCredentialDisplay('dropbox') },
-		],
+		credentials: triggerCredentials(),
 		properties: [
 			{
 				displayName:
@@ -52,26 +48,22 @@ export class CloudSyncTrigger implements INodeType {
 				type: 'notice',
 				default: '',
 			},
-			...locationFields('target', {}, []).map((field) =>
-				field.name === 'targetCloud'
-					? { ...field, default: 'googleDrive', options: CLOUD_OPTIONS.filter((option) => option.value !== 'local') }
-					: field,
-			),
+			...locationFields('target', {}, WATCHABLE),
 			{
 				displayName: 'Events',
 				name: 'events',
 				type: 'multiOptions',
 				default: [...EVENTS],
 				options: EVENTS.map((event) => ({ name: event[0].toUpperCase() + event.slice(1), value: event })),
-				description: 'Which kinds of change start the workflow. Dropbox does not tell new files from edited ones: both arrive as Modified, and a move as Deleted plus Modified.',
+				description: ['Which kinds of change start the workflow.', ...FEED_NOTES].join(' '),
 			},
 			filterOptions,
 		],
 	};
 
 	methods = {
-		credentialTest: { testGoogleServiceAccount },
-		listSearch: { searchDriveFolders, searchDropboxFolders },
+		credentialTest: credentialTestMethods(WATCHABLE),
+		listSearch: listSearchMethods(WATCHABLE),
 	};
 
 	async poll(this: IPollFunctions): Promise<INodeExecutionData[][] | null> {

@@ -33,7 +33,6 @@ import { disposeHarness, outputItems, readBinary, runWorkflow, type ErrorSummary
 import { DropboxEmulator } from '../emulators/dropbox';
 import { recordingPacer, sdkClient, startDrive, type DriveFixture } from '../support/drive';
 import { GoogleDriveProvider } from '../../lib/providers/drive';
-import { testGoogleServiceAccount } from '../../nodes/CloudSync/methods/credentialTest';
 import { pseudoRandomBytes, readAll } from '../conformance/suite';
 import { removeTempDirs, tempDir, writeTree } from '../support/trees';
 
@@ -762,7 +761,8 @@ describe('a broken service-account key', () => {
 		// One line of a real key, without its BEGIN and END lines.
 		const line = drive.emulator.addServiceAccount().privateKey.split('\n')[1];
 		const data = { email: 'bot@p.iam.gserviceaccount.com', privateKey: line };
-		const result = await testGoogleServiceAccount.call({} as never, { id: '1', name: 'Key', type: 'cloudSyncGoogleServiceAccountApi', data });
+		// As n8n calls it: the method the credential entry's testedBy names.
+		const result = await new CloudSync().methods.credentialTest.testGoogleServiceAccount.call({} as never, { id: '1', name: 'Key', type: 'cloudSyncGoogleServiceAccountApi', data });
 		expect(result).toEqual({
 			status: 'Error',
 			message: expect.stringMatching(/^The service account's private key is not a PEM key: .*\. In the credential's Private Key field, paste/),

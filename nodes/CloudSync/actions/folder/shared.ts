@@ -1,5 +1,6 @@
 import type { INodeProperties } from 'n8n-workflow';
-import { filterOptions, inputItemsSource, locationFields } from '../fields';
+import { filterOptions, locationFields } from '../fields';
+import { cloudSyncOptions } from '../../clouds/registry';
 
 export const syncModeField = (show: Record<string, string[]>): INodeProperties => ({
 	displayName: 'Mode',
@@ -31,6 +32,8 @@ export const compareField = (show: Record<string, string[]>): INodeProperties =>
 	],
 });
 
+const alphabetical = (options: INodeProperties[]) => options.sort((a, b) => a.displayName.localeCompare(b.displayName));
+
 export const syncOptionsField = (show: Record<string, string[]>): INodeProperties => ({
 	displayName: 'Options',
 	name: 'options',
@@ -38,7 +41,9 @@ export const syncOptionsField = (show: Record<string, string[]>): INodePropertie
 	placeholder: 'Add Option',
 	default: {},
 	displayOptions: { show },
-	options: [
+	// The clouds' own options join the shared ones; n8n lists a collection's options alphabetically.
+	options: alphabetical([
+		...cloudSyncOptions(),
 		{
 			displayName: 'Changed Paths From Input Only',
 			name: 'changedPathsOnly',
@@ -72,31 +77,11 @@ export const syncOptionsField = (show: Record<string, string[]>): INodePropertie
 			description: 'What to do with a file changed on both sides since the last run (identical edits are no conflict)',
 		},
 		{
-			displayName: 'Delete Permanently',
-			name: 'deletePermanently',
-			type: 'boolean',
-			default: false,
-			description:
-				'Whether deleted files skip the trash. By default Google Drive deletions go to its trash, and local deletions and overwrites to .cloudsync/trash in the folder, each kept 30 days; Dropbox keeps deleted files and versions itself.',
-		},
-		{
 			displayName: 'Force',
 			name: 'force',
 			type: 'boolean',
 			default: false,
 			description: 'Whether to run even when a safety guard refuses: an empty source over a full destination, or more deletions than allowed',
-		},
-		{
-			displayName: 'Google Docs',
-			name: 'googleDocs',
-			type: 'options',
-			default: 'skip',
-			options: [
-				{ name: 'Skip Them', value: 'skip', description: 'Docs, Sheets and Slides have no file of their own; leave them out' },
-				{ name: 'Export as Office Files', value: 'office', description: 'Docs as .docx, Sheets as .xlsx, Slides as .pptx' },
-				{ name: 'Export as PDF', value: 'pdf' },
-			],
-			description: 'What to do with Google Docs, Sheets and Slides in a Google Drive source',
 		},
 		{
 			displayName: 'Ignore Existing',
@@ -183,15 +168,13 @@ export const syncOptionsField = (show: Record<string, string[]>): INodePropertie
 			typeOptions: { minValue: 1, maxValue: 32 },
 			description: 'How many files are copied at once',
 		},
-	],
+	]),
 });
 
 /** What Diff and Sync both ask for: the two folders (the source may be the input items), mode, comparison and filters. */
 export function folderPairFields(show: Record<string, string[]>): INodeProperties[] {
-	const items = inputItemsSource(show);
 	return [
-		...locationFields('source', show, [items.option]),
-		...items.fields,
+		...locationFields('source', show),
 		...locationFields('destination', show),
 		syncModeField(show),
 		compareField(show),

@@ -1,0 +1,133 @@
+import type { IDataObject, IExecuteFunctions } from 'n8n-workflow';
+import { ProviderStateStore, pairId, twoWaySync, type ConflictPolicy, type StateStore, type SyncOptions, type TwoWayReport } from '../../../../../lib';
+import { redact, toNodeError } from '../../../helpers/errors';
+import { readSyncOptions } from '../../../helpers/options';
+import type { Location } from '../../../transport/locations';
+import { statefulFailure, summaryHeader, type FolderMode } from './mode';
+
+const MANUAL_RUN_HINT =
+	'This was a manual run from the editor: n8n does not save node state for those. The two-way state of this run was kept in its copy ' +
+	'in the .cloudsync folder of the destination, which the next run reads because the copy in n8n is older.';
+const COPY_USED_HINT =
+	'n8n started this run without the state its last run saved (queue-mode workers and editor runs do not get or keep node state), ' +
+	'so the copy in the .cloudsync folder of the destination was used. To keep the state there only, choose Options > State Storage > File on the Destination.';
+
+/** About 40,000 files: beyond it the state is better kept out of the workflow row. */
+const LARGE_STATE_BYTES = 512 * 1024;
+const largeStateHint = (bytes: number) =>
+	`The two-way state takes ${Math.round(bytes / 1024)} KiB of the workflow's static data, which n8n rewrites with the workflow after each run. ` +
+	'For folders this large, choose Options > State Storage > File on the Destination.';
+
+/** n8n's static data of this node: saved with the workflow after production runs, on whichever worker ran it. */
+class StaticDataStore implements StateStore {
+	readonly where = "this node's static data in n8n";
+	constructor(
+		private readonly data: IDataObject,
+		private readonly key: string,
+	) {}
+	async load() {
+		return typeof this.data[this.key] === 'string' ? (this.data[this.key] as string) : undefined;
+	}
+	async save(state: string) {
+		this.data[this.key] = state;
+	}
+}
+
+/** What names a folder pair: both folders and the accounts used to reach them (ids only, never secrets). */
+function pairName(context: IExecuteFunctions, source: Location, destination: Location): string {
+	const accounts = Object.entries(context.getNode().credentials ?? {}).map(([type, details]) => `${type}=${details.id ?? details.name}`);
+	return `${source.label} ⇄ ${destination.label} [${accounts.sort().join(',')}]`;
+}
+
+interface Settings {
+	common: SyncOptions;
+	storage: 'destination' | 'n8n';
+	conflict: ConflictPolicy;
+	resync: boolean;
+}
+
+interface TwoWayRun {
+	report: TwoWayReport;
+	/** Why the state may not be where the user expects it, shown in the output pane and the summary. */
+	hint?: string;
+}
+
+/** Two-Way: changes carried both ways since the last run, whose state is kept in n8n or on the destination. */
+export const twoWay: FolderMode<Settings, TwoWayRun> = {
+	readSettings(context, itemIndex) {
+		const common = readSyncOptions(context, itemIndex);
+		const options = context.getNodeParameter('options', itemIndex, {}) as IDataObject;
+		return {
+			common,
+			storage: options.stateStorage === 'destination' ? 'destination' : 'n8n',
+			conflict: (options.conflict as ConflictPolicy) || 'keepBoth',
+			resync: options.resync === true,
+		};
+	},
+
+	async run({ context, itemIndex, source, destination, settings, dryRun, signal, pacer }) {
+		const { common, storage } = settings;
+		try {
+			const pair = pairName(context, source, destination);
+			const onDestination = new ProviderStateStore(destination.provider, pairId(pair));
+			const inN8n = new StaticDataStore(context.getWorkflowStaticData('node'), pairId(pair));
+			const report = await twoWaySync(source.provider, destination.provider, {
+				state: storage === 'destination' ? onDestination : inN8n,
+				stateCopy: storage === 'destination' ? undefined : onDestination,
+				pair,
+				conflict: settings.conflict,
+				resync: settings.resync,
+				filter: common.filter,
+				maxDeletePercent: common.maxDeletePercent,
+				maxDeletes: common.maxDeletes,
+				force: common.force,
+				backupDir: common.backupDir,
+				transfers: common.transfers,
+				checkers: common.checkers,
+				dryRun,
+				signal,
+				pacer,
+			});
+			const problem = statefulFailure(report.status, report.errors, pacer);
+			if (problem) throw problem;
+			const manual = context.getMode() === 'manual' && storage === 'n8n' && !dryRun;
+			const large = storage === 'n8n' && report.stateBytes > LARGE_STATE_BYTES;
+			const hint = manual ? MANUAL_RUN_HINT : report.baselineFromCopy ? COPY_USED_HINT : large ? largeStateHint(report.stateBytes) : undefined;
+			if (hint) context.addExecutionHints({ message: hint, location: 'outputPane' });
+			return { report, hint };
+		} catch (error) {
+			throw toNodeError(context.getNode(), error, itemIndex);
+		}
+	},
+
+	summarise({ report, hint }, run) {
+		const sum = (field: 'added' | 'updated' | 'deleted' | 'renamed') => report.toDestination[field] + report.toSource[field];
+		const summary = {
+			...summaryHeader(report, run),
+			firstRun: report.firstRun,
+			note: report.baselineNote,
+			stateFromCopy: report.baselineFromCopy,
+			added: sum('added'),
+			updated: sum('updated'),
+			deleted: sum('deleted'),
+			renamed: sum('renamed'),
+			toDestination: { ...report.toDestination },
+			toSource: { ...report.toSource },
+			conflicts: report.conflicts.map((conflict) => ({ ...conflict })),
+			unresolved: report.unresolved,
+			failed: report.failed,
+			bytes: report.bytes,
+			retries: report.retries,
+			refusal: report.refusal,
+			deletesHeld: report.deletesHeld,
+			errors: report.errors.map((error) => ({ ...error, message: redact(error.message) })),
+			planned: report.dryRun ? report.actions.length : undefined,
+			stateStorage: run.settings.storage,
+			stateSaved: report.baselineSaved,
+			stateFiles: report.baselineFiles,
+			stateBytes: report.stateBytes,
+			hint,
+		};
+		return { summary, files: report.actions.map(({ kind, ...action }) => ({ action: kind, ...action })) };
+	},
+};

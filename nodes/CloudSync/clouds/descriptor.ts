@@ -1,0 +1,78 @@
+import type {
+	ICredentialDataDecryptedObject,
+	ICredentialTestFunction,
+	INodeListSearchResult,
+	INodeProperties,
+} from 'n8n-workflow';
+import type { Pacer, Provider } from '../../../lib';
+import type { NodeContext } from '../helpers/parameters';
+
+/** The places a node points at a folder: the two ends of a folder pair, or the one folder of a file operation or the trigger. */
+export type Side = 'source' | 'destination' | 'target';
+export const SIDES: readonly Side[] = ['target', 'source', 'destination'];
+
+export interface OpenRequest {
+	context: NodeContext;
+	side: Side;
+	itemIndex: number;
+	/** One pacer for both sides and the run, so that it sees every request the run makes. */
+	pacer: Pacer;
+	/** Whether a missing folder is made now (the destination of a sync); clouds that make theirs on the first write ignore it. */
+	create: boolean;
+}
+
+export interface OpenedFolder {
+	provider: Provider;
+	/** How reports and the trigger's saved state name the folder ("Dropbox:/Photos"): changing it restarts every trigger. */
+	label: string;
+}
+
+export interface CloudCredential {
+	/** The credential type's own name and display name, as n8n stores and shows them. */
+	type: { name: string; displayName: string };
+	/** For credentials n8n cannot test with one HTTP request: the node's credentialTest method that signs in instead. */
+	test?: { method: string; run: ICredentialTestFunction };
+}
+
+export interface FolderSearch {
+	/** The listSearch method the cloud's folder picker names; saved nowhere, but shared by clouds that share a picker. */
+	method: string;
+	/** One page of folders whose name holds `filter`, signed in with the credential the open picker's cloud uses. */
+	search(credential: ICredentialDataDecryptedObject, filter: string | undefined, paginationToken: string | undefined): Promise<INodeListSearchResult>;
+}
+
+/**
+ * Everything the nodes know about one kind of folder. The cloud lists, folder fields, credential
+ * entries, pickers, subtitles and the trigger's cloud list are all derived from these (see registry.ts),
+ * so a cloud is added by writing one descriptor and listing it there.
+ */
+export interface CloudDescriptor {
+	/** The value saved in workflows as sourceCloud, destinationCloud or targetCloud: never renamed. */
+	value: string;
+	/** Its entry in the cloud lists. */
+	option: { name: string; description?: string };
+	/** Its short name in folder labels, subtitles and messages ("Google Drive"). */
+	label: string;
+	/** How the node's own description names it in a list of what it syncs ("local folders"); clouds that share a phrase are named once. */
+	phrase?: string;
+	/** The sides that offer it; input items can only be read. */
+	sides: readonly Side[];
+	credential?: CloudCredential;
+	/**
+	 * The fields that say which folder on `side`; the registry shows them when this cloud is chosen.
+	 * Clouds that return a field of the same name share it (one folder picker for both Google sign-ins).
+	 */
+	folderFields(side: Side, sideLabel: string): INodeProperties[];
+	/** Entries it reads from the Options collection of Diff and Sync; clouds may share one by name. */
+	options?: INodeProperties[];
+	/** What a deletion does here by default, and whether Delete Permanently changes that (it is offered when some cloud's does). */
+	deletions?: { byDefault: string; deletePermanently: boolean };
+	folderSearch?: FolderSearch;
+	/** Set for clouds with a change feed the Cloud Sync Trigger can poll; the note says what their events cannot tell apart. */
+	changeFeed?: { note?: string };
+	/** Whether, as a source, all input items make one run, carried by the first item. */
+	oneRunForAllItems?: boolean;
+	/** Why this source cannot serve a sync mode, when it cannot. */
+	refusesMode?(mode: string): { message: string; description: string } | undefined;
+	open(request: OpenRequest): Promise<OpenedFolder>;
+}

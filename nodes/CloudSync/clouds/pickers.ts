@@ -1,0 +1,27 @@
+/** What the clouds' folder pickers share. */
+import { NodeOperationError } from 'n8n-workflow';
+import { parameter, type NodeContext } from '../helpers/parameters';
+import type { Side } from './descriptor';
+
+/** Folders a picker page shows at most (Google Drive's own limit per request). */
+export const PICKER_PAGE = 100;
+
+/** Whether a picker shows `text` for what the user typed: any case, anywhere in it. */
+export const matchesFilter = (text: string, filter?: string) => !filter || text.toLowerCase().includes(filter.trim().toLowerCase());
+
+/**
+ * The folder a cloud picker (a resource locator) points at. The top of the account is only ever
+ * chosen explicitly, by the picker's entry for it: an empty value, most often an expression that gave
+ * nothing, is refused rather than read as the whole account.
+ */
+export function pickedFolder(context: NodeContext, side: Side, itemIndex: number, picker: { parameter: string; cloud: string; top: string }): string {
+	const value = parameter<unknown>(context, picker.parameter, itemIndex, undefined, { extractValue: true });
+	const folder = value === undefined || value === null ? '' : String(value).trim();
+	if (folder === '') {
+		throw new NodeOperationError(context.getNode(), `The ${side === 'target' ? '' : `${side} `}${picker.cloud} folder is empty`, {
+			itemIndex,
+			description: `Fix the folder or the expression that gives it (it gave an empty value); to use the whole account, pick "${picker.top}" in the folder list.`,
+		});
+	}
+	return folder;
+}
