@@ -22,6 +22,8 @@ export { execute, verificationHash, type RunSettings, type ActionResult, type Ex
 export { Pacer, classifyError, parseRetryAfter, type PacerOptions } from './core/pacer';
 export { sync, safetyRefusal, INCREMENTAL_MAX_DELETES, type SyncOptions, type SyncReport } from './modes/oneWay';
 export { listAll, listPaths, comparableHash, type Listing, type SyncStatus } from './engine/listing';
+export { explain, failureOf, type Failure } from './engine/failures';
+export type { RunReport } from './engine/run';
 export { LocalProvider, type LocalProviderOptions } from './providers/local';
 export { DropboxProvider, type DropboxProviderOptions, type DropboxCredentials } from './providers/dropbox';
 export {

@@ -7,7 +7,7 @@ import {
 	type INodeTypeDescription,
 	type IPollFunctions,
 } from 'n8n-workflow';
-import { createFilter, CursorExpiredError, Pacer, type Change, type Entry } from '../../lib';
+import { createFilter, CursorExpiredError, type Change, type Entry } from '../../lib';
 import { filterOptions, locationFields } from '../CloudSync/actions/fields';
 import { openLocation } from '../CloudSync/transport/locations';
 import { readFilter } from '../CloudSync/helpers/options';
@@ -69,7 +69,7 @@ export class CloudSyncTrigger implements INodeType {
 	async poll(this: IPollFunctions): Promise<INodeExecutionData[][] | null> {
 		const state = this.getWorkflowStaticData('node') as TriggerState;
 		try {
-			const location = await openLocation(this, 'target', 0, new Pacer());
+			const location = await openLocation(this, 'target', 0);
 			const { provider } = location;
 			if (!provider.changeCursor || !provider.changesSince) {
 				throw new NodeOperationError(this.getNode(), `${location.label} has no change feed`, {

@@ -4,7 +4,7 @@ import type {
 	INodeListSearchResult,
 	INodeProperties,
 } from 'n8n-workflow';
-import type { Pacer, Provider } from '../../../lib';
+import type { Provider } from '../../../lib';
 import type { NodeContext } from '../helpers/parameters';
 
 /** The places a node points at a folder: the two ends of a folder pair, or the one folder of a file operation or the trigger. */
@@ -15,8 +15,6 @@ export interface OpenRequest {
 	context: NodeContext;
 	side: Side;
 	itemIndex: number;
-	/** One pacer for both sides and the run, so that it sees every request the run makes. */
-	pacer: Pacer;
 	/** Whether a missing folder is made now (the destination of a sync); clouds that make theirs on the first write ignore it. */
 	create: boolean;
 }

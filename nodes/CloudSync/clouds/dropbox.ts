@@ -94,10 +94,10 @@ export const dropbox: CloudDescriptor = {
 		},
 	],
 
-	async open({ context, side, itemIndex, pacer }) {
+	async open({ context, side, itemIndex }) {
 		const folder = pickedFolder(context, side, itemIndex, { parameter: `${side}DropboxFolder`, cloud: LABEL, top: WHOLE_DROPBOX });
 		const root = folder === '/' ? '' : folder.startsWith('/') ? folder : `/${folder}`;
-		const provider = new DropboxProvider({ auth: oauthTokens(await cloudCredential(context, { label: LABEL, credential }, itemIndex)), root, pacer, apiBaseUrl: apiBaseUrl() });
+		const provider = new DropboxProvider({ auth: oauthTokens(await cloudCredential(context, { label: LABEL, credential }, itemIndex)), root, apiBaseUrl: apiBaseUrl() });
 		return { provider, label: `${LABEL}:${root || '/'}` };
 	},
 };

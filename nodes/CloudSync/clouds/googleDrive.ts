@@ -203,14 +203,13 @@ function googleDriveCloud(value: string, option: CloudDescriptor['option'], cred
 		folderSearch: { method: SEARCH_METHOD, search: (signIn, filter, token) => searchFolderPage(auth(signIn), filter, token) },
 		changeFeed: {},
 
-		async open({ context, side, itemIndex, pacer }) {
+		async open({ context, side, itemIndex }) {
 			const folder = pickedFolder(context, side, itemIndex, { parameter: `${side}DriveFolder`, cloud: LABEL, top: MY_DRIVE });
 			const options = parameter<IDataObject>(context, 'options', itemIndex, {});
 			const signIn = await cloudCredential(context, { label: LABEL, credential }, itemIndex);
 			const provider = await GoogleDriveProvider.open({
 				auth: auth(signIn),
 				root: folder,
-				pacer,
 				apiBaseUrl: apiBaseUrl(),
 				googleDocs: options.googleDocs === 'skip' || options.googleDocs === undefined ? 'skip' : 'export',
 				exportFormat: options.googleDocs === 'pdf' ? 'pdf' : 'office',

@@ -2,16 +2,10 @@ import { NodeOperationError, type INode } from 'n8n-workflow';
 import {
 	AbortedError,
 	AlreadyExistsError,
-	AuthenticationError,
 	CloudSyncError,
-	CursorExpiredError,
 	NotEmptyError,
 	NotFoundError,
-	Pacer,
-	PermissionError,
-	RateLimitError,
 	SafetyError,
-	StorageFullError,
 } from '../../../lib';
 
 const SECRET_PATTERNS: RegExp[] = [
@@ -54,38 +48,4 @@ export function toNodeError(node: INode, error: unknown, itemIndex: number): Nod
 	// "insufficientFilePermissions" holds "EPERM"): the cloud's own words say more.
 	nodeError.message = message;
 	return nodeError;
-}
-
-/** How much an error explains a failed run: the first classes stop everything, the last ones a file. */
-const EXPLAINS_MOST = [AuthenticationError, StorageFullError, PermissionError, RateLimitError];
-/** Errors the engine expects and handles (a path that is not there yet, a stopped run). */
-const HANDLED = [NotFoundError, AlreadyExistsError, NotEmptyError, AbortedError, CursorExpiredError];
-
-function rank(error: CloudSyncError): number {
-	const index = EXPLAINS_MOST.findIndex((type) => error instanceof type);
-	if (index >= 0) return index;
-	return error.hint ? EXPLAINS_MOST.length : EXPLAINS_MOST.length + 1;
-}
-
-/**
- * The pacer every request of a run goes through, keeping the error that best explains a failure.
- * The engine reports failed files and listings as text in its report; this keeps the typed error,
- * and with it the hint that says what to change (reconnect, free space, ask for access...).
- */
-export class RecordingPacer extends Pacer {
-	private worst?: CloudSyncError;
-
-	get failure(): CloudSyncError | undefined {
-		return this.worst;
-	}
-
-	run<T>(operation: (attempt: number) => Promise<T>, signal?: AbortSignal): Promise<T> {
-		// The engine needs its own typed errors back: each is noted and passed on unchanged.
-		return super.run(operation, signal).catch((error: unknown) => {
-			if (error instanceof CloudSyncError && !HANDLED.some((type) => error instanceof type) && (!this.worst || rank(error) < rank(this.worst))) {
-				this.worst = error;
-			}
-			return Promise.reject(error);
-		});
-	}
 }

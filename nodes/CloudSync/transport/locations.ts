@@ -1,5 +1,5 @@
 import { NodeOperationError } from 'n8n-workflow';
-import type { Pacer, Provider } from '../../../lib';
+import type { Provider } from '../../../lib';
 import type { Side } from '../clouds/descriptor';
 import { cloudNamed } from '../clouds/registry';
 import { parameter, type NodeContext } from '../helpers/parameters';
@@ -14,11 +14,14 @@ export interface Location {
 	label: string;
 }
 
-/** Opens the provider that one side of the node points at; `create` makes a missing local folder (clouds create theirs on the first write). */
-export async function openLocation(context: NodeContext, side: Side, itemIndex: number, pacer: Pacer, { create = false } = {}): Promise<Location> {
+/**
+ * Opens the provider that one side of the node points at, with its own pacer (one cloud's rate limit
+ * does not slow the other); `create` makes a missing local folder (clouds create theirs on the first write).
+ */
+export async function openLocation(context: NodeContext, side: Side, itemIndex: number, { create = false } = {}): Promise<Location> {
 	const value = parameter<unknown>(context, `${side}Cloud`, itemIndex);
 	const cloud = cloudNamed(value);
 	if (!cloud) throw new NodeOperationError(context.getNode(), `Unknown cloud "${String(value)}"`, { itemIndex, description: 'Choose one of the listed clouds.' });
-	const { provider, label } = await cloud.open({ context, side, itemIndex, pacer, create });
+	const { provider, label } = await cloud.open({ context, side, itemIndex, create });
 	return { provider, cloud: cloud.value, label };
 }

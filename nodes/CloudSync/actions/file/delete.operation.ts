@@ -1,5 +1,4 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
-import { Pacer } from '../../../../lib';
 import { locationFields } from '../fields';
 import { openLocation } from '../../transport/locations';
 import { withPairing } from '../../helpers/items';
@@ -32,7 +31,7 @@ export const description: INodeProperties[] = [
 export async function execute(this: IExecuteFunctions, itemIndex: number): Promise<INodeExecutionData[]> {
 	const path = String(this.getNodeParameter('filePath', itemIndex)).trim();
 	const recursive = this.getNodeParameter('recursive', itemIndex, false) as boolean;
-	const location = await openLocation(this, 'target', itemIndex, new Pacer());
+	const location = await openLocation(this, 'target', itemIndex);
 	const entry = await statRequested(location.provider, path);
 	await location.provider.delete(entry.path, { recursive });
 	return withPairing([{ path: entry.path, deleted: true, type: entry.isDir ? 'folder' : 'file', cloud: location.label }], itemIndex);

@@ -1,5 +1,5 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
-import { Pacer, baseName } from '../../../../lib';
+import { baseName } from '../../../../lib';
 import { locationFields } from '../fields';
 import { openLocation } from '../../transport/locations';
 import { entryJson } from '../../helpers/items';
@@ -33,7 +33,7 @@ export const description: INodeProperties[] = [
 export async function execute(this: IExecuteFunctions, itemIndex: number, signal?: AbortSignal): Promise<INodeExecutionData[]> {
 	const path = String(this.getNodeParameter('filePath', itemIndex)).trim();
 	const property = this.getNodeParameter('binaryPropertyName', itemIndex) as string;
-	const location = await openLocation(this, 'target', itemIndex, new Pacer());
+	const location = await openLocation(this, 'target', itemIndex);
 	const entry = await statRequested(location.provider, path);
 	const stream = await location.provider.read(entry.path, { signal });
 	const binary = await this.helpers.prepareBinaryData(stream, baseName(entry.path), entry.mimeType);

@@ -1,5 +1,4 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
-import { Pacer } from '../../../../lib';
 import { locationFields } from '../fields';
 import { openLocation } from '../../transport/locations';
 import { entryJson, withPairing } from '../../helpers/items';
@@ -34,7 +33,7 @@ export const description: INodeProperties[] = [
 export async function execute(this: IExecuteFunctions, itemIndex: number): Promise<INodeExecutionData[]> {
 	const from = String(this.getNodeParameter('fromPath', itemIndex)).trim();
 	const to = String(this.getNodeParameter('toPath', itemIndex)).trim();
-	const location = await openLocation(this, 'target', itemIndex, new Pacer());
+	const location = await openLocation(this, 'target', itemIndex);
 	const policy = this.getNodeParameter('ifExists', itemIndex, 'error') as IfExists;
 	const caseOnly = from.toLowerCase() === to.toLowerCase();
 	const kept = caseOnly ? undefined : await checkExisting(location.provider, to, policy, this.getNode(), itemIndex);

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
-import { Pacer, joinPath, normalizeRelativePath } from '../../../../lib';
+import { joinPath, normalizeRelativePath } from '../../../../lib';
 import { locationFields } from '../fields';
 import { openLocation } from '../../transport/locations';
 import { entryJson, withPairing } from '../../helpers/items';
@@ -49,7 +49,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number, signal
 	try {
 		const requested = String(this.getNodeParameter('filePath', itemIndex, '')).trim();
 		const path = normalizeRelativePath(requested === '' || requested.endsWith('/') ? joinPath(requested, binary.fileName ?? 'file') : requested);
-		const location = await openLocation(this, 'target', itemIndex, new Pacer(), { create: true });
+		const location = await openLocation(this, 'target', itemIndex, { create: true });
 		const kept = await checkExisting(location.provider, path, this.getNodeParameter('ifExists', itemIndex, 'replace') as IfExists, this.getNode(), itemIndex);
 		if (kept) return withPairing([{ ...entryJson(kept, location.label), skipped: true }], itemIndex);
 		const written = await location.provider.write(path, stream, { size, signal });

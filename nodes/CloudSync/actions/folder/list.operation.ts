@@ -1,5 +1,5 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
-import { createFilter, includes, Pacer } from '../../../../lib';
+import { createFilter, includes } from '../../../../lib';
 import { filterOptions, locationFields } from '../fields';
 import { openLocation } from '../../transport/locations';
 import { readFilter } from '../../helpers/options';
@@ -38,7 +38,7 @@ export const description: INodeProperties[] = [
 ];
 
 export async function execute(this: IExecuteFunctions, itemIndex: number, signal?: AbortSignal): Promise<INodeExecutionData[]> {
-	const location = await openLocation(this, 'target', itemIndex, new Pacer());
+	const location = await openLocation(this, 'target', itemIndex);
 	const filter = createFilter(readFilter(this, itemIndex));
 	const withFolders = this.getNodeParameter('includeFolders', itemIndex, false) as boolean;
 	const limit = this.getNodeParameter('returnAll', itemIndex, true) ? Number.POSITIVE_INFINITY : (this.getNodeParameter('limit', itemIndex, 50) as number);

@@ -1,5 +1,4 @@
 import { NodeOperationError, type IExecuteFunctions } from 'n8n-workflow';
-import { RecordingPacer } from '../../../helpers/errors';
 import { cloudNamed } from '../../../clouds/registry';
 import { openLocation } from '../../../transport/locations';
 import type { FolderMode, ModeOutcome, ModeRun } from './mode';
@@ -32,9 +31,8 @@ export async function runFolderMode(context: IExecuteFunctions, itemIndex: numbe
 	const refusal = cloudNamed(context.getNodeParameter('sourceCloud', itemIndex))?.refusesMode?.(modeName);
 	if (refusal) throw new NodeOperationError(context.getNode(), refusal.message, { itemIndex, description: refusal.description });
 	const settings = mode.readSettings(context, itemIndex, dryRun);
-	const pacer = new RecordingPacer();
-	const source = await openLocation(context, 'source', itemIndex, pacer);
-	const destination = await openLocation(context, 'destination', itemIndex, pacer, { create: !dryRun });
-	const run: ModeRun<unknown> = { context, itemIndex, source, destination, settings, dryRun, signal, pacer };
+	const source = await openLocation(context, 'source', itemIndex);
+	const destination = await openLocation(context, 'destination', itemIndex, { create: !dryRun });
+	const run: ModeRun<unknown> = { context, itemIndex, source, destination, settings, dryRun, signal };
 	return mode.summarise(await mode.run(run), run);
 }

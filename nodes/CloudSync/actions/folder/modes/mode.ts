@@ -1,6 +1,5 @@
 import type { IDataObject, IExecuteFunctions } from 'n8n-workflow';
-import { CloudSyncError, type SnapshotReport, type TwoWayReport } from '../../../../../lib';
-import type { RecordingPacer } from '../../../helpers/errors';
+import { CloudSyncError, type Failure, type SnapshotReport, type TwoWayReport } from '../../../../../lib';
 import type { Location } from '../../../transport/locations';
 
 /** One run of a mode on an item: its folders, opened, and what it read from the node. */
@@ -12,7 +11,6 @@ export interface ModeRun<Settings> {
 	settings: Settings;
 	dryRun: boolean;
 	signal?: AbortSignal;
-	pacer: RecordingPacer;
 }
 
 /** What Diff and Sync output: the summary, and one row per file the run acted on or, in a diff, would act on. */
@@ -33,10 +31,9 @@ export interface FolderMode<Settings, Report> {
 }
 
 /** A run in which nothing worked is a node error; one that half worked is reported in its summary. */
-export function statefulFailure(status: string, errors: Array<{ message: string; hint?: string }>, pacer: RecordingPacer): CloudSyncError | undefined {
+export function statefulFailure({ status, failure }: { status: string; failure?: Failure }): CloudSyncError | undefined {
 	if (status !== 'failed') return undefined;
-	const first = pacer.failure?.message ?? errors[0]?.message ?? 'unknown error';
-	return new CloudSyncError(`The run failed and changed nothing: ${first}`, { hint: pacer.failure?.hint ?? errors[0]?.hint });
+	return new CloudSyncError(`The run failed and changed nothing: ${failure?.message ?? 'unknown error'}`, { hint: failure?.hint });
 }
 
 const seconds = (ms: number) => Math.round(ms) / 1000;

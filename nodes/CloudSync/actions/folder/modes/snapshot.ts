@@ -23,10 +23,10 @@ export const snapshot = (kind: 'full' | 'incremental'): FolderMode<Settings, Sna
 		return { filter, transfers, checkers, keepLast: positive(options.keepLast), keepDays: positive(options.keepDays) };
 	},
 
-	async run({ context, itemIndex, source, destination, settings, dryRun, signal, pacer }) {
+	async run({ context, itemIndex, source, destination, settings, dryRun, signal }) {
 		try {
-			const report = await snapshotBackup(source.provider, destination.provider, { kind, ...settings, dryRun, signal, pacer });
-			const problem = statefulFailure(report.status, report.errors, pacer);
+			const report = await snapshotBackup(source.provider, destination.provider, { kind, ...settings, dryRun, signal });
+			const problem = statefulFailure(report);
 			if (problem) throw problem;
 			return report;
 		} catch (error) {

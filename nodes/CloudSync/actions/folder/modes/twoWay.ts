@@ -65,7 +65,7 @@ export const twoWay: FolderMode<Settings, TwoWayRun> = {
 		};
 	},
 
-	async run({ context, itemIndex, source, destination, settings, dryRun, signal, pacer }) {
+	async run({ context, itemIndex, source, destination, settings, dryRun, signal }) {
 		const { common, storage } = settings;
 		try {
 			const pair = pairName(context, source, destination);
@@ -86,9 +86,8 @@ export const twoWay: FolderMode<Settings, TwoWayRun> = {
 				checkers: common.checkers,
 				dryRun,
 				signal,
-				pacer,
 			});
-			const problem = statefulFailure(report.status, report.errors, pacer);
+			const problem = statefulFailure(report);
 			if (problem) throw problem;
 			const manual = context.getMode() === 'manual' && storage === 'n8n' && !dryRun;
 			const large = storage === 'n8n' && report.stateBytes > LARGE_STATE_BYTES;
