@@ -18,7 +18,7 @@ import {
 	VerificationError,
 } from '../core/errors';
 import { Pacer, RATE_LIMIT_REASONS, retryAfterOf } from '../core/pacer';
-import { ChunkReader, DirCache, Remote, SliceStream, bodyStream, emptyStream, insideOrSame } from './kit';
+import { BINARY, ChunkReader, DirCache, mimeTypeFor, Remote, SliceStream, bodyStream, emptyStream, insideOrSame } from './kit';
 import { baseName, joinPath, normalizeRelativePath, parentPath } from '../core/paths';
 import { hashStream, measure, type MeasuringStream } from '../core/hashing';
 
@@ -114,37 +114,6 @@ interface UploadTarget {
 
 type Metadata = Pick<drive_v3.Schema$File, 'name' | 'parents' | 'modifiedTime' | 'mimeType'>;
 
-/** Types Drive previews by, for common extensions; anything else is stored as plain bytes. */
-const MIME_TYPES: Record<string, string> = {
-	txt: 'text/plain',
-	md: 'text/markdown',
-	csv: 'text/csv',
-	html: 'text/html',
-	htm: 'text/html',
-	xml: 'application/xml',
-	json: 'application/json',
-	pdf: 'application/pdf',
-	zip: 'application/zip',
-	gz: 'application/gzip',
-	png: 'image/png',
-	jpg: 'image/jpeg',
-	jpeg: 'image/jpeg',
-	gif: 'image/gif',
-	webp: 'image/webp',
-	svg: 'image/svg+xml',
-	mp3: 'audio/mpeg',
-	mp4: 'video/mp4',
-	mov: 'video/quicktime',
-	docx: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
-	xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
-	pptx: 'application/vnd.openxmlformats-officedocument.presentationml.presentation',
-};
-const BINARY = 'application/octet-stream';
-
-function mimeTypeFor(name: string): string {
-	const dot = name.lastIndexOf('.');
-	return (dot > 0 && MIME_TYPES[name.slice(dot + 1).toLowerCase()]) || BINARY;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Errors

@@ -4,3 +4,4 @@ export { ChunkReader, SliceStream, bodyStream, emptyStream } from './streams';
 export { DirCache, insideOrSame } from './dirCache';
 export { CommitBatcher, type BatchOptions, type Ticket } from './batcher';
 export { ParentsFirst } from './parentsFirst';
+export { BINARY, mimeTypeFor } from './mime';

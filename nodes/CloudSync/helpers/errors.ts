@@ -27,7 +27,7 @@ export function errorText(error: unknown): string {
 /** What to change, for engine errors that carry no hint of their own. */
 function advice(error: unknown): string {
 	if (error instanceof NotFoundError) {
-		return `Check the path "${error.path}": it is relative to the folder chosen in this node (case matters on Google Drive). A List operation shows the paths the folder holds.`;
+		return `Check the path "${error.path}": it is relative to the folder chosen in this node, and case matters on clouds that tell names apart by case. A List operation shows the paths the folder holds.`;
 	}
 	if (error instanceof AlreadyExistsError) return `Choose another path than "${error.path}", or move or delete what is there first.`;
 	if (error instanceof NotEmptyError) return 'Turn on Delete Folder Contents to delete the folder with everything in it, or empty it first.';
