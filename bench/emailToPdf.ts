@@ -30,6 +30,11 @@ const CASES: Record<string, { describe: string; build: () => Buffer; embed: bool
 		build: () => message(envelope, leaf('text/html', paragraphs(100, 'שלום לכולם, הפגישה נדחתה ליום חמישי — مرحبا بكم، تم تأجيل الاجتماع — สวัสดีครับ การประชุมเลื่อนไปวันพฤหัสบดี'), { charset: 'utf-8' })),
 		embed: true,
 	},
+	indic: {
+		describe: 'HTML email, 100 paragraphs of Bengali, Tamil, Telugu, Malayalam and symbols',
+		build: () => message(envelope, leaf('text/html', paragraphs(100, 'সভা বৃহস্পতিবার পর্যন্ত স্থগিত — கூட்டம் ஒத்திவைக்கப்பட்டது — సమావేశం వాయిదా వేయబడింది — യോഗം മാറ്റിവച്ചു — ★★★★☆ ✓ ✗ ⇒ ≤ ∞'), { charset: 'utf-8' })),
+		embed: true,
+	},
 	tnef: {
 		describe: 'Outlook TNEF (winmail.dat): body and 3 attachments of 1 MiB',
 		build: () =>

@@ -2,10 +2,12 @@
  * The shapes of email that people receive and that Email to PDF used to refuse or lose (issue 18),
  * each built here, rendered, and read back from the PDF with PDF.js.
  */
+import * as fontkit from 'fontkit';
 import * as iconv from 'iconv-lite';
 import { parseRawEmail, renderEmailPdf, type RenderOptions } from '../lib/email';
+import { fontBytes } from '../lib/email/fonts';
 import { encodedWord, leaf, message, multipart, opaqueSigned, tnef } from './support/mime';
-import { expectInOrder, pdfEmbeddedFiles, pdfFonts, pdfGlyphs, pdfInfo, pdfText } from './support/pdf';
+import { expectInOrder, pdfEmbeddedFiles, pdfFonts, pdfGlyphs, pdfInfo, pdfLines, pdfText } from './support/pdf';
 
 const A4: RenderOptions = { pageSize: 'A4', embedAttachments: true };
 const envelope = { from: 'Ada Lovelace <ada@example.com>', to: 'Charles Babbage <charles@example.com>', subject: 'Engine notes', date: 'Tue, 01 Dec 2026 09:30:00 +0000' };
@@ -79,6 +81,76 @@ describe('2. every script is drawn, right to left where it should be', () => {
 		const { text, pdf } = await render(message(envelope, leaf('text/plain', 'Clef: \u{1d11e} end', { charset: 'utf-8' })));
 		expect(text).toContain('Clef: \ufffd end');
 		expect(invisible(pdf)).toEqual([]);
+	});
+});
+
+describe('2b. Bengali, Tamil and the other Indic scripts, symbols and maths', () => {
+	/** A staff notice as an Indian or Sri Lankan office sends it: one paragraph per language, with the words read back checked in order. */
+	const NOTICE: Array<{ script: string; font: string; block: [number, number]; text: string; words: string[] }> = [
+		{ script: 'Bengali', font: 'NotoSansBengali-Regular', block: [0x0980, 0x09ff], text: 'প্রিয় সহকর্মী, আগামী সপ্তাহের কার্যক্রমের সূচি সংযুক্ত করা হলো। ধন্যবাদ।', words: ['আগামী', 'সূ', 'করা'] },
+		{ script: 'Gurmukhi', font: 'NotoSansGurmukhi-Regular', block: [0x0a00, 0x0a7f], text: 'ਸਤਿ ਸ੍ਰੀ ਅਕਾਲ ਜੀ, ਮੀਟਿੰਗ ਵੀਰਵਾਰ ਤੱਕ ਮੁਲਤਵੀ ਕਰ ਦਿੱਤੀ ਗਈ ਹੈ। ਕਿਰਪਾ ਕਰਕੇ ਆਪਣੀ ਪ੍ਰਤੀਕਿਰਿਆ ਭੇਜੋ।', words: ['ਅਕਾਲ ਜੀ,', 'ਵੀਰਵਾਰ ਤੱਕ ਮੁਲਤਵੀ ਕਰ'] },
+		{ script: 'Gujarati', font: 'NotoSansGujarati-Regular', block: [0x0a80, 0x0aff], text: 'પ્રિય મિત્ર, બેઠક ગુરુવાર સુધી મુલતવી રાખવામાં આવી છે. કૃપા કરીને તમારો પ્રતિસાદ મોકલો.', words: ['બેઠક ગુરુવાર સુધી મુલતવી', 'કૃપા કરીને'] },
+		{ script: 'Oriya', font: 'NotoSansOriya-Regular', block: [0x0b00, 0x0b7f], text: 'ପ୍ରିୟ ବନ୍ଧୁ, ବୈଠକ ଗୁରୁବାର ପର୍ଯ୍ୟନ୍ତ ସ୍ଥଗିତ ରଖାଯାଇଛି। ଦୟାକରି ଆପଣଙ୍କ ମତାମତ ପଠାନ୍ତୁ।', words: ['ଗୁରୁବାର', 'ରଖାଯାଇଛି।', 'ମତାମତ'] },
+		{ script: 'Tamil', font: 'NotoSansTamil-Regular', block: [0x0b80, 0x0bff], text: 'அன்புள்ள நண்பரே, கூட்டம் வியாழக்கிழமைக்கு ஒத்திவைக்கப்பட்டுள்ளது. தயவுசெய்து உங்கள் கருத்துகளை அனுப்புங்கள். நன்றி!', words: ['அன்புள்ள', 'கூட்டம்', 'உங்கள்', 'நன்றி!'] },
+		{ script: 'Telugu', font: 'NotoSansTelugu-Regular', block: [0x0c00, 0x0c7f], text: 'ప్రియమైన మిత్రమా, సమావేశం గురువారానికి వాయిదా వేయబడింది. దయచేసి మీ అభిప్రాయాన్ని పంపండి. ధన్యవాదాలు, శ్రీ', words: ['సమావేశం గురువారానికి వాయిదా', 'దయచేసి మీ'] },
+		{ script: 'Kannada', font: 'NotoSansKannada-Regular', block: [0x0c80, 0x0cff], text: 'ಪ್ರಿಯ ಸ್ನೇಹಿತರೇ, ಸಭೆಯನ್ನು ಗುರುವಾರಕ್ಕೆ ಮುಂದೂಡಲಾಗಿದೆ. ದಯವಿಟ್ಟು ನಿಮ್ಮ ಪ್ರತಿಕ್ರಿಯೆಯನ್ನು ಕಳುಹಿಸಿ.', words: ['ಮುಂದೂಡಲಾಗಿದೆ.', 'ಕಳುಹಿಸಿ.'] },
+		{ script: 'Malayalam', font: 'NotoSansMalayalam-Regular', block: [0x0d00, 0x0d7f], text: 'പ്രിയ സുഹൃത്തേ, യോഗം വ്യാഴാഴ്ചയിലേക്ക് മാറ്റിവച്ചിരിക്കുന്നു. ദയവായി നിങ്ങളുടെ അഭിപ്രായം അയയ്ക്കുക. നന്ദി', words: ['മാറ്റിവച്ചിരിക്കുന്നു.', 'ദയവായി', 'നന്ദി'] },
+		{ script: 'Sinhala', font: 'NotoSansSinhala-Regular', block: [0x0d80, 0x0dff], text: 'ආයුබෝවන් මිත්‍රයා, රැස්වීම බ්‍රහස්පතින්දා දක්වා කල් දමා ඇත. කරුණාකර ඔබේ අදහස් එවන්න. ස්තුතියි, ශ්‍රී ලංකාව', words: ['රැස්වීම', 'දක්වා කල් දමා ඇත.', 'ස්තුතියි'] },
+	];
+
+	it('a notice in nine Indic scripts: each drawn by its own font with real glyphs, the paragraphs in order', async () => {
+		const html = ['<p>Dear colleagues, the notice in your language:</p>', ...NOTICE.map(({ text }) => `<p>${text}</p>`), '<p>HR office</p>'].join('\n');
+		const { text, pdf } = await render(message({ ...envelope, subject: encodedWord('கூட்டம் ஒத்திவைப்பு / সভা স্থগিত', 'utf-8') }, leaf('text/html', html, { charset: 'utf-8' })));
+		expect(invisible(pdf)).toEqual([]);
+		expect(text).not.toContain('\ufffd');
+		expect(pdfFonts(pdf)).toEqual(expect.arrayContaining(NOTICE.map(({ font }) => font)));
+		const glyphs = pdfGlyphs(pdf);
+		for (const { script, font, block } of NOTICE) {
+			const drawn = glyphs.filter(({ text: char }) => [...char].some((c) => c.codePointAt(0)! >= block[0] && c.codePointAt(0)! <= block[1]));
+			expect({ script, fonts: [...new Set(drawn.map((glyph) => glyph.font))] }).toEqual({ script, fonts: [font] });
+		}
+		// A PDF holds glyphs in visual order: a vowel sign drawn before its consonant (কি, கை) is read
+		// back before it, so the words checked are those whose glyphs keep the typed order.
+		expectInOrder(text, ['கூட்டம்', 'Dear colleagues', ...NOTICE.flatMap(({ words }) => words), 'HR office']);
+	});
+
+	/**
+	 * Clusters that need Indic shaping (conjuncts, vowel signs drawn before the consonant or split
+	 * around it, reph, below-base forms), laid out by fontkit as pdfkit does, against the glyphs
+	 * HarfBuzz 6.0 (`hb-shape`) gives for the same font. The Gurmukhi, Telugu and Malayalam ones
+	 * threw in fontkit 2.0.4 before lib/email/fonts.ts made it skip NULL mark anchors.
+	 */
+	it.each([
+		['NotoSans-Regular.ttf', [['क्ष', [4147]], ['कि', [4023, 3935]], ['र्क', [3935, 4149]], ['स्त्री', [4241, 4159, 3930]]]],
+		['NotoSansBengali-Regular.ttf', [['ক্ষমা', [135, 49, 59]], ['কি', [60, 25]], ['কো', [398, 25, 59]], ['প্র', [234, 281]], ['র্ক', [25, 132]]]],
+		['NotoSansGurmukhi-Regular.ttf', [['ਕਿ', [52, 17]], ['ਪ੍ਰ', [37, 111]], ['ਸ੍ਰੀ', [48, 111, 53]]]],
+		['NotoSansGujarati-Regular.ttf', [['ક્ષ', [129]], ['કિ', [625, 21]], ['ર્ક', [21, 674]], ['શ્રી', [233, 59]]]],
+		['NotoSansOriya-Regular.ttf', [['କ୍ଷ', [255]], ['କି', [866, 60]], ['କୋ', [69, 866, 59]], ['ର୍କ', [866, 81]]]],
+		['NotoSansTamil-Regular.ttf', [['க்ஷ', [76]], ['கொ', [46, 18, 41]], ['கை', [48, 18]], ['ஸ்ரீ', [163]]]],
+		['NotoSansTelugu-Regular.ttf', [['క్ష', [104]], ['ప్ర', [43, 545]], ['కొ', [365]], ['శ్రీ', [244, 556]]]],
+		['NotoSansKannada-Regular.ttf', [['ಕ್ಷ', [287]], ['ಪ್ರ', [43, 124]], ['ಕೊ', [242, 64]], ['ರ್ಕ', [23, 93]]]],
+		['NotoSansMalayalam-Regular.ttf', [['ക്ഷ', [167]], ['കൊ', [71, 23, 64]], ['കൈ', [73, 23]], ['സ്ത്രീ', [58, 77, 162, 38, 66]]]],
+		['NotoSansSinhala-Regular.ttf', [['කො', [74, 24, 66]], ['ශ්‍රී', [350, 167]], ['ක්‍ය', [24, 128]], ['කෞ', [74, 24, 80]]]],
+	] as Array<[string, Array<[string, number[]]>]>)('%s shapes conjuncts and reordered vowel signs as HarfBuzz does', (file, clusters) => {
+		const font = fontkit.create(fontBytes(file)) as fontkit.Font;
+		for (const [cluster, glyphs] of clusters) expect({ cluster, glyphs: font.layout(cluster).glyphs.map((glyph) => glyph.id) }).toEqual({ cluster, glyphs });
+	});
+
+	// A plain-text body: each line in its own run of fonts, which pdfkit used to draw over the line before.
+	it('a status report with ★ ☆ ✓ ✗ ♠ ⚠, arrows and maths: every symbol drawn with a real glyph, line by line', async () => {
+		const lines = [
+			'Review: ★★★★☆ (4/5)',
+			'Unit tests ✓ passed · lint ✗ failed · ☐ docs ☑ changelog',
+			'⚠ Deadline moved ← Monday → Friday ⇒ release on 12 June',
+			'Budget: ∑ costs ≤ 10 000 €, overrun ≠ 0, margin ≥ 5 %, √2 ≈ 1.414, growth → ∞',
+			'Poker night ♠ ♣ ♥ ♦ ♪ ⌘ ⚙',
+		];
+		const { text, pdf } = await render(message({ ...envelope, subject: encodedWord('Status ✓ ★', 'utf-8') }, leaf('text/plain', lines.join('\n'), { charset: 'utf-8' })));
+		expect(invisible(pdf)).toEqual([]);
+		expect(text).not.toContain('\ufffd');
+		expectInOrder(text, ['Status ✓ ★', ...lines]);
+		expect(pdfLines(pdf).slice(-lines.length)).toEqual(lines);
+		expect(pdfFonts(pdf)).toEqual(expect.arrayContaining(['NotoSansSymbols-Regular', 'NotoSansSymbols2-Regular', 'NotoSansMath-Regular']));
 	});
 });
 

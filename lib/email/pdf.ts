@@ -127,6 +127,27 @@ class Writer {
 			this.bidiParagraph(spans, x, width, size, color);
 			return;
 		}
+		if (spans.some((span) => span.text.includes('\n'))) {
+			// pdfkit loses its place at a hard line break inside a run of continued calls in several
+			// fonts ("Done ✔\nNext ✔" draws the second line over the first): each line is drawn alone.
+			const lines: Span[][] = [[]];
+			for (const span of spans) {
+				span.text.split('\n').forEach((part, index) => {
+					if (index > 0) lines.push([]);
+					if (part !== '') lines.at(-1)!.push({ ...span, text: part });
+				});
+			}
+			if (lines.length > 1 && lines.at(-1)!.length === 0) lines.pop();
+			for (const line of lines) {
+				if (line.length > 0) this.spans(line, x, width, size, color);
+				else {
+					this.useFont('NotoSans-Regular.ttf');
+					this.doc.x = x;
+					this.doc.y += this.doc.fontSize(size).currentLineHeight(true) + LINE_GAP;
+				}
+			}
+			return;
+		}
 		const pieces: Array<{ font: string; text: string; href?: string }> = [];
 		for (const span of spans) {
 			for (const run of fontRuns(span.text, styleOf(span))) {
