@@ -219,11 +219,13 @@ function mimeOf(file: string): string {
 }
 
 /** Every file (not folder) below `root` of the local disk, by relative path, with its bytes. */
-export function readLocalTree(root: string): Record<string, Buffer> {
+export function readLocalTree(root: string, options: { withEngineFolder?: boolean } = {}): Record<string, Buffer> {
 	const files: Record<string, Buffer> = {};
 	const walk = (dir: string) => {
 		for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
 			const full = path.join(dir, entry.name);
+			// The engine's own folder (staged writes, the trash of deleted and replaced files, lock and state) is not the user's tree.
+			if (dir === root && entry.name === '.cloudsync' && !options.withEngineFolder) continue;
 			if (entry.isDirectory()) walk(full);
 			else if (entry.isFile()) files[path.relative(root, full).split(path.sep).join('/')] = fs.readFileSync(full);
 		}

@@ -285,6 +285,9 @@ describeE2E('example workflows (examples/) in n8n, on the cloud emulators', () =
 			);
 			report(`(c) change arrived ${Date.now() - started} ms after it was made on the emulator`);
 			expect(treeHashes(readLocalTree(backup))).toEqual(expected);
+			// What the change deleted and replaced locally is kept in the folder's trash, not lost.
+			const kept = Object.entries(readLocalTree(backup, { withEngineFolder: true })).filter(([file]) => file.startsWith('.cloudsync/trash/'));
+			expect(kept.map(([file]) => file.replace(/^\.cloudsync\/trash\/[^/]+\//, '')).sort()).toEqual(['old.txt', 'welcome.txt']);
 
 			const executions = await eventually(
 				async () => {
