@@ -175,9 +175,9 @@ export function mapGraphError(error: unknown, context: CallContext, redact: (tex
 	if (error instanceof SignInError) {
 		const hint =
 			error.code === 'invalid_client' || error.code === 'unauthorized_client'
-				? 'Check the client id and client secret of the OneDrive credential (the secret may have expired in Entra ID), then reconnect it.'
-				: undefined;
-		return new AuthenticationError(`Microsoft refused to renew the OneDrive access token (${error.code}: ${redact(error.description).slice(0, 160)})`, { hint });
+				? { hint: 'Check the client id and client secret of the OneDrive credential (the secret may have expired in Entra ID), then reconnect it.' }
+				: {};
+		return new AuthenticationError(`Microsoft refused to renew the OneDrive access token (${error.code}: ${redact(error.description).slice(0, 160)})`, hint);
 	}
 	if (error instanceof GraphResponseError) {
 		const detail = `${error.code}${error.innerCode ? `/${error.innerCode}` : ''}: ${redact(error.graphMessage).slice(0, 200)}`;
@@ -425,6 +425,7 @@ export class OneDriveProvider implements Provider {
 		const quickXor = item.file?.hashes?.quickXorHash;
 		if (quickXor) hashes.quickxor = quickXor;
 		const entry: Entry = { path, isDir: false, size: item.size ?? 0, modTime, hashes, id: item.id, mimeType: item.file?.mimeType };
+		if (this.rewrites(path)) entry.rewritten = true;
 		return entry;
 	}
 
@@ -744,8 +745,9 @@ export class OneDriveProvider implements Provider {
 				auth: false,
 				body,
 				headers: { 'content-range': `bytes ${from}-${from + body.length - 1}/${total}`, 'content-type': 'application/octet-stream' },
-				accept: [416],
+				accept: [404, 416],
 			});
+			if (response.status === 404) throw new SessionGoneError(`The upload session of ${context.path} is gone`);
 			if (response.status === 416) {
 				resync = true;
 				throw new TransientError(`OneDrive already holds part of the fragment at ${from} of ${context.path}`);
@@ -913,17 +915,24 @@ export class OneDriveProvider implements Provider {
 			latest.set(item.id, item);
 		}
 		if (!next) throw new TransientError('OneDrive ended the delta feed without a new link');
+		// What was known before this page: folders named while placing the page's files are not "seen before".
+		const before = new Map([...latest.keys()].map((id) => [id, this.known.get(id)] as const));
 		const changes: Change[] = [];
 		for (const item of latest.values()) {
 			if (item.id === this.rootId) continue;
-			const change = await this.changeOf(item, latest, since, options.signal);
+			const change = await this.changeOf(item, before.get(item.id), latest, since, options.signal);
 			if (change) changes.push(change);
 		}
 		return { changes, cursor: `${asked}|${next}` };
 	}
 
-	private async changeOf(item: GraphItem, page: Map<string, GraphItem>, since: number, signal?: AbortSignal): Promise<Change | undefined> {
-		const before = this.known.get(item.id);
+	private async changeOf(
+		item: GraphItem,
+		before: { path: string; isDir: boolean } | undefined,
+		page: Map<string, GraphItem>,
+		since: number,
+		signal?: AbortSignal,
+	): Promise<Change | undefined> {
 		const parent = item.deleted ? undefined : await this.folderPath(item.parentReference?.id, page, signal);
 		if (item.deleted || parent === undefined) {
 			// Gone, or moved out of the root.
