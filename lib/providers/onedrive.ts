@@ -262,6 +262,8 @@ export class OneDriveProvider implements Provider {
 	private readonly folders = new DirCache(() => this.rootId, (path, create) => this.findFolder(path, create));
 	/** Id → path of what listings and lookups saw, to name the targets of changes. */
 	private readonly known = new Map<string, { path: string; isDir: boolean }>();
+	/** Folders found to lie outside the root, so a drive-wide feed asks about each once. */
+	private readonly outside = new Set<string>();
 
 	private constructor(private readonly options: OneDriveProviderOptions) {
 		this.api = `${(options.apiBaseUrl ?? GRAPH).replace(/\/+$/, '')}/v1.0`;
@@ -301,6 +303,16 @@ export class OneDriveProvider implements Provider {
 		const provider = new OneDriveProvider(options);
 		await provider.resolveRoot();
 		return provider;
+	}
+
+	/** SharePoint sites whose name holds `search` ('' for all the account may see), for a site picker; needs Sites.Read(Write).All. */
+	static async sites(options: Omit<OneDriveProviderOptions, 'root' | 'driveId' | 'siteUrl'>, search: string): Promise<Array<{ name: string; webUrl: string }>> {
+		const provider = new OneDriveProvider(options);
+		const found: Array<{ name: string; webUrl: string }> = [];
+		for await (const site of provider.pages<{ displayName?: string; name?: string; webUrl: string }>({ path: '' }, `/sites?search=${encodeURIComponent(search.trim() || '*')}`)) {
+			found.push({ name: site.displayName ?? site.name ?? site.webUrl, webUrl: site.webUrl });
+		}
+		return found;
 	}
 
 	/** The drive the provider works in, once opened. */
@@ -886,10 +898,20 @@ export class OneDriveProvider implements Provider {
 	/** A delta link for "now" on the root folder, with the time it was asked for (a file created after it is 'added'). */
 	async changeCursor(): Promise<string> {
 		const asked = Date.now();
+		const latest = async (folder: string) => {
+			let link: string | undefined;
+			// token=latest answers with no items, only the link to follow next time.
+			for await (const item of this.pages({ path: '' }, `${folder}/delta?token=latest`, (delta) => (link = delta))) if (item.id === undefined) break;
+			return link;
+		};
 		let link: string | undefined;
-		const pages = this.pages({ path: '' }, `${this.drivePrefix}/items/${this.rootId}/delta?token=latest`, (delta) => (link = delta));
-		// token=latest answers with no items, only the link to follow next time.
-		for await (const item of pages) if (item.id === undefined) break;
+		try {
+			link = await latest(`${this.drivePrefix}/items/${this.rootId}`);
+		} catch (error) {
+			// Personal answers delta only at the drive's root: that feed is read, and what lies outside the root is left out.
+			if (!(error instanceof CloudSyncError) || !(error.cause instanceof GraphResponseError) || error.cause.status !== 400) throw error;
+			link = await latest(`${this.drivePrefix}/root`);
+		}
 		if (!link) throw new TransientError('OneDrive returned no delta link');
 		return `${asked}|${link}`;
 	}
@@ -961,14 +983,17 @@ export class OneDriveProvider implements Provider {
 
 	/** The path of folder `id` below the root: from memory, the page, or one lookup; undefined outside the root. */
 	private async folderPath(id: string | undefined, page: Map<string, GraphItem>, signal?: AbortSignal): Promise<string | undefined> {
-		if (!id) return undefined;
+		if (!id || this.outside.has(id)) return undefined;
 		if (id === this.rootId) return '';
 		const known = this.known.get(id);
 		if (known?.isDir) return known.path;
 		const listed = page.get(id);
 		if (listed && !listed.deleted && listed.parentReference?.id) {
 			const parent = await this.folderPath(listed.parentReference.id, page, signal);
-			if (parent === undefined) return undefined;
+			if (parent === undefined) {
+				this.outside.add(id);
+				return undefined;
+			}
 			const path = joinPath(parent, decodeName(listed.name ?? ''));
 			this.remember({ path, isDir: true, size: 0, modTime: 0, hashes: {}, id });
 			return path;
@@ -980,10 +1005,13 @@ export class OneDriveProvider implements Provider {
 			if (error instanceof NotFoundError) return undefined;
 			throw error;
 		}
-		const drivePath = joinPath(drivePathOf(folder.parentReference?.path) ?? '', folder.name ?? '');
+		const drivePath = folder.root ? '' : joinPath(drivePathOf(folder.parentReference?.path) ?? '', folder.name ?? '');
 		const root = matchKey(this.rootPath, true);
 		const key = matchKey(drivePath, true);
-		if (root !== '' && !insideOrSame(key, root)) return undefined;
+		if (root !== '' && (drivePath === '' || !insideOrSame(key, root))) {
+			this.outside.add(id);
+			return undefined;
+		}
 		const relative = (root === '' ? drivePath : drivePath.slice(this.rootPath.length + 1))
 			.split('/')
 			.filter(Boolean)
