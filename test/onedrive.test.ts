@@ -2,7 +2,7 @@ import { inspect } from 'node:util';
 import type { Provider } from '../lib/core/types';
 import { AuthenticationError, CursorExpiredError, InvalidNameError, RateLimitError, TransientError } from '../lib/core/errors';
 import { Pacer } from '../lib/core/pacer';
-import { LocalProvider, sync } from '../lib';
+import { LocalProvider, MemoryStateStore, sync, twoWaySync } from '../lib';
 import { tempDir } from './support/trees';
 import { ONEDRIVE_FRAGMENT_UNIT, type OneDriveProviderOptions } from '../lib/providers/onedrive';
 import { OneDriveEmulator, quickXor, type OneDriveEmulatorOptions } from './emulators/onedrive';
@@ -277,6 +277,21 @@ describe('SharePoint', () => {
 		// A real edit on the source still goes up.
 		await put(source, 'report.docx', 'PK word v2', Date.UTC(2024, 2, 1));
 		expect(await sync(source, library, { mode: 'mirror', pacer: library.pacer })).toMatchObject({ updated: 1, failed: 0 });
+	});
+
+	it('two-way: rewritten Office files are not taken for edits on the SharePoint side', async () => {
+		await restart({ driveType: 'business', rewriteOfficeFiles: true });
+		const site = emulator.addSite('contoso.sharepoint.com', 'Team');
+		const library = await provider({ siteUrl: site.webUrl });
+		const local = await LocalProvider.open(await tempDir('office-two-way'));
+		await put(local, 'plan.pptx', 'PK slides', Date.UTC(2024, 3, 1));
+		const state = new MemoryStateStore();
+		const run = () => twoWaySync(local, library, { state, pair: 'office', lock: { settleMs: 0 }, pacer: library.pacer });
+		expect(await run()).toMatchObject({ status: 'success' });
+		const again = await run();
+		expect(again).toMatchObject({ status: 'success' });
+		expect(again.actions).toEqual([]);
+		expect(await text(local, 'plan.pptx')).toBe('PK slides');
 
 	});
 });
