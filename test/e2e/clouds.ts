@@ -267,11 +267,15 @@ function mimeOf(file: string): string {
 	);
 }
 
-/** Every file (not folder) below `root` of the local disk, by relative path, with its bytes. */
+/**
+ * Every file (not folder) below `root` of the local disk, by relative path, with its bytes; the
+ * engine's own `.cloudsync` folder (state, and the trash that keeps deleted and replaced files) left out.
+ */
 export function readLocalTree(root: string): Record<string, Buffer> {
 	const files: Record<string, Buffer> = {};
 	const walk = (dir: string) => {
 		for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+			if (dir === root && entry.name === '.cloudsync') continue;
 			const full = path.join(dir, entry.name);
 			if (entry.isDirectory()) walk(full);
 			else if (entry.isFile()) files[path.relative(root, full).split(path.sep).join('/')] = fs.readFileSync(full);
