@@ -147,6 +147,14 @@ describe('delta', () => {
 		const later = await fresh.changeCursor();
 		emulator.seedFile('Root/c/fresh.txt', 'fresh');
 		expect((await fresh.changesSince(later)).changes.map((change) => `${change.kind} ${change.path}`).sort()).toEqual(['added c', 'added c/fresh.txt']);
+
+		// Business sends deletions without a name: a provider that never saw the files reports their folder, once.
+		const trigger = await provider({ root: '/Root' });
+		const before = await trigger.changeCursor();
+		emulator.remove('Root/a/keep.txt');
+		emulator.remove('Root/b/new.txt');
+		emulator.remove('Root/b/moved.txt');
+		expect((await trigger.changesSince(before)).changes.map((change) => `${change.kind} ${change.path}`).sort()).toEqual(['modified a', 'modified b']);
 	});
 
 	it('turns 410 Gone (resync) into CursorExpiredError with what to do', async () => {

@@ -943,7 +943,8 @@ export class OneDriveProvider implements Provider {
 		for (const item of latest.values()) {
 			if (item.id === this.rootId) continue;
 			const change = await this.changeOf(item, before.get(item.id), latest, since, options.signal);
-			if (change) changes.push(change);
+			// Several nameless deletions in one folder are that folder once.
+			if (change && !changes.some((known) => known.kind === change.kind && known.path === change.path && known.isDir === change.isDir)) changes.push(change);
 		}
 		return { changes, cursor: `${asked}|${next}` };
 	}
@@ -959,7 +960,7 @@ export class OneDriveProvider implements Provider {
 		if (item.deleted || parent === undefined) {
 			// Gone, or moved out of the root.
 			const path = before?.path ?? (item.deleted && item.name ? await this.deletedPath(item, page, signal) : undefined);
-			if (path === undefined) return undefined;
+			if (path === undefined) return item.deleted ? this.somethingDeletedIn(item, page, signal) : undefined;
 			this.forget(path);
 			this.known.delete(item.id);
 			return { kind: 'deleted', path, isDir: before?.isDir ?? item.folder !== undefined };
@@ -974,6 +975,16 @@ export class OneDriveProvider implements Provider {
 		if (created && !before) return { kind: 'added', path: entry.path, entry, isDir: entry.isDir };
 		// A folder's own time changes with its contents, which have changes of their own.
 		return entry.isDir ? undefined : { kind: 'modified', path: entry.path, entry, isDir: false };
+	}
+
+	/**
+	 * Business and SharePoint send a deletion without a name: what is known is the folder it was in,
+	 * which is reported as modified, so a sync of the changed paths goes over that folder and removes
+	 * what is gone from it.
+	 */
+	private async somethingDeletedIn(item: GraphItem, page: Map<string, GraphItem>, signal?: AbortSignal): Promise<Change | undefined> {
+		const folder = await this.folderPath(item.parentReference?.id, page, signal).catch(() => undefined);
+		return folder === undefined ? undefined : { kind: 'modified', path: folder, isDir: true };
 	}
 
 	private async deletedPath(item: GraphItem, page: Map<string, GraphItem>, signal?: AbortSignal): Promise<string | undefined> {

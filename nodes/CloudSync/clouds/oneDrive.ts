@@ -61,7 +61,7 @@ export const oneDrive: CloudDescriptor = {
 	folderSearch: { method: FOLDER_SEARCH, search: (signedIn, filter, _token, picker) => searchFolders(signedIn, filter, picker) },
 	moreSearches: [{ method: SITE_SEARCH, search: (signedIn, filter) => searchSites(signedIn, filter) }],
 	changeFeed: {
-		note: 'OneDrive for Business and SharePoint send deletions without a name: a deleted file is reported when the trigger can still place it (its folder), and a moved file as Moved only when it had seen it.',
+		note: 'OneDrive for Business and SharePoint send deletions without a name: the folder a file was deleted from arrives as Modified (a Cloud Sync with Changed Paths From Input Only then goes over that folder); OneDrive Personal names deleted files.',
 	},
 
 	folderFields: (side: Side, sideLabel: string) => [
