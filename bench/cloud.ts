@@ -1,5 +1,5 @@
 /**
- * Cases 5 and 6: our engine against the Google Drive and Dropbox emulators of test/emulators/, which
+ * Cases 5 and 6: our engine against the Google Drive, Dropbox and OneDrive emulators of test/emulators/, which
  * rclone cannot talk to, so they are reported apart from the rclone comparison. The emulator runs in
  * this process and every measured step in a runner process of its own: the runner's peak RSS is the
  * sync's, never the emulator's in-memory copy of the files, and the emulator's request log counts
@@ -17,7 +17,7 @@ import type { DataSet } from './generate';
 import type { ListRun, RunnerResult } from './runner';
 
 const MiB = 1024 * 1024;
-export const CLOUDS: Cloud[] = ['google-drive', 'dropbox'];
+export const CLOUDS: Cloud[] = ['google-drive', 'dropbox', 'onedrive'];
 
 /** Case 5: what listing, copying and re-syncing many small files costs in API calls. */
 export interface CloudCallsCase {

@@ -1,6 +1,7 @@
 import type { LoggedRequest } from '../test/emulators/core/server';
 import { DriveEmulator } from '../test/emulators/drive';
 import { DropboxEmulator } from '../test/emulators/dropbox';
+import { OneDriveEmulator } from '../test/emulators/onedrive';
 import type { Cloud, Endpoint } from './endpoints';
 
 /**
@@ -73,6 +74,33 @@ async function startDropbox(): Promise<EmulatedCloud> {
 	};
 }
 
+/**
+ * Graph's paths carry drive and item ids and, when addressed by path, file names: they are grouped
+ * without them. Upload fragments, download URLs and copy monitors are pre-authenticated URLs of their own.
+ */
+function oneDriveRoute({ method, path }: LoggedRequest): string {
+	const grouped = path
+		.replace(/^\/(upload|download|monitor)\/.*/, '/$1/{session}')
+		.replace(/\/drives\/[^/]+/, '/drives/{drive}')
+		.replace(/\/items\/[^/:]+/, '/items/{id}')
+		.replace(/:\/[^:]*:?/, ':/{path}:');
+	return `${method} ${grouped}`;
+}
+
+async function startOneDrive(): Promise<EmulatedCloud> {
+	const emulator = await OneDriveEmulator.start({ driveType: 'business' });
+	return {
+		cloud: 'onedrive',
+		newFolder: (name) => {
+			emulator.seedFolder(name);
+			return { kind: 'onedrive', apiBaseUrl: emulator.baseUrl, auth: emulator.credentials, folder: `/${name}` };
+		},
+		...logOf(emulator.server, oneDriveRoute),
+		stop: () => emulator.stop(),
+	};
+}
+
 export function startEmulator(cloud: Cloud): Promise<EmulatedCloud> {
+	if (cloud === 'onedrive') return startOneDrive();
 	return cloud === 'google-drive' ? startDrive() : startDropbox();
 }

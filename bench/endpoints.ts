@@ -2,7 +2,9 @@ import {
 	DropboxProvider,
 	GoogleDriveProvider,
 	LocalProvider,
+	OneDriveProvider,
 	type DropboxCredentials,
+	type OneDriveCredentials,
 	type GoogleDriveOAuth,
 	type Provider,
 } from '../lib';
@@ -15,7 +17,8 @@ import {
 export type Endpoint =
 	| { kind: 'local'; root: string }
 	| { kind: 'google-drive'; apiBaseUrl: string; auth: GoogleDriveOAuth; folderId: string }
-	| { kind: 'dropbox'; apiBaseUrl: string; auth: DropboxCredentials; folder: string };
+	| { kind: 'dropbox'; apiBaseUrl: string; auth: DropboxCredentials; folder: string }
+	| { kind: 'onedrive'; apiBaseUrl: string; auth: OneDriveCredentials; folder: string };
 
 export type Cloud = Exclude<Endpoint['kind'], 'local'>;
 
@@ -40,5 +43,7 @@ export async function openEndpoint(endpoint: Endpoint, side: 'source' | 'destina
 			return GoogleDriveProvider.open({ auth: endpoint.auth, root: endpoint.folderId, apiBaseUrl: endpoint.apiBaseUrl });
 		case 'dropbox':
 			return new DropboxProvider({ auth: endpoint.auth, root: endpoint.folder, apiBaseUrl: endpoint.apiBaseUrl });
+		case 'onedrive':
+			return OneDriveProvider.open({ auth: endpoint.auth, root: endpoint.folder, apiBaseUrl: endpoint.apiBaseUrl });
 	}
 }

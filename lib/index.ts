@@ -27,6 +27,14 @@ export type { RunReport } from './engine/run';
 export { LocalProvider, type LocalProviderOptions } from './providers/local';
 export { DropboxProvider, type DropboxProviderOptions, type DropboxCredentials } from './providers/dropbox';
 export {
+	OneDriveProvider,
+	mapGraphError,
+	type OneDriveProviderOptions,
+	type OneDriveCredentials,
+	ONEDRIVE_SCOPE,
+	SHAREPOINT_SCOPE,
+} from './providers/onedrive';
+export {
 	GoogleDriveProvider,
 	type GoogleDriveProviderOptions,
 	type GoogleDriveOAuth,

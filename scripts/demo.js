@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run demo`: a real sync workflow in a real n8n, on emulated Dropbox and Google Drive.
+ * `npm run demo`: a real sync workflow in a real n8n, on emulated Dropbox, Google Drive and OneDrive.
  *
  *   npm run demo                      build, run examples/dropbox-to-google-drive-mirror.json with
  *                                     `n8n execute --id` (its dry run, then the mirror) and print the report
@@ -12,11 +12,10 @@
  *          --keep (keep the throw-away n8n folder: database, logs, data).
  *
  * What it does: installs n8n 2.40.7 into a cache folder if missing (scripts/n8n/install.sh: about
- * 7 minutes and 2.9 GB the first time, then instant), starts the Google Drive and Dropbox protocol
- * emulators of test/emulators on 127.0.0.1 with sample files, creates a throw-away n8n (temporary
- * N8N_USER_FOLDER, test/e2e/n8n.ts) whose CLOUDSYNC_GOOGLE_API_URL / CLOUDSYNC_DROPBOX_API_URL point
- * at the emulators, installs this package into it as a community package (npm pack), imports the
- * demo credentials and the four workflows of examples/, then runs or serves them.
+ * 7 minutes and 2.9 GB the first time, then instant), starts the Google Drive, Dropbox and OneDrive
+ * protocol emulators of test/emulators on 127.0.0.1 with sample files, creates a throw-away n8n
+ * (temporary N8N_USER_FOLDER, test/e2e/n8n.ts) whose CLOUDSYNC_*_API_URL point at the emulators, installs this package into it as a community package (npm pack), imports the
+ * demo credentials and the workflows of examples/, then runs or serves them.
  *
  * Needs Node >= 24 (npm scripts put this repo's Node 24 first on PATH) and a build (`npm run demo`
  * builds first). The emulators and the harness are TypeScript under test/: they are loaded by
@@ -139,7 +138,7 @@ async function main() {
 	await ensureN8n();
 
 	const clouds = await startSampleClouds();
-	step(`emulators with sample files: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}`);
+	step(`emulators with sample files: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl}`);
 	const n8n = await N8nSandbox.create({ env: clouds.env, keep: args.keep });
 	let server;
 	let stopping = false;
@@ -184,8 +183,8 @@ async function main() {
 			printReport('Sync report (the summary item of "Mirror Dropbox to Google Drive")', summary);
 			if (args.json) console.log(`${JSON.stringify(summary, null, 2)}\n`);
 			await printDriveFolder(clouds);
-			console.log('  The other examples (local folder → Dropbox, change trigger → local folder, upload into a dated');
-			console.log('  folder) are in examples/; `npm run demo -- --editor` opens them all in the n8n editor.\n');
+			console.log('  The other examples (OneDrive → Google Drive mirror, local folder → Dropbox, change trigger → local');
+			console.log('  folder, upload into a dated folder) are in examples/; `npm run demo -- --editor` opens them all in the n8n editor.\n');
 			step('done');
 			await shutdown(summary.status === 'success' ? 0 : 1);
 			return;
@@ -219,7 +218,7 @@ async function main() {
 		for (const [key, { id }] of Object.entries(EXAMPLES)) console.log(`    ${url}/workflow/${id}   ${workflows[key].name}`);
 		console.log('  The mirror example previews first: set Settings → dryRun to false to mirror for real.');
 		console.log('  The trigger example runs when published (activated): it polls the emulated Dropbox /Inbox every minute.');
-		console.log(`\n  Emulators: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl} (in this process)`);
+		console.log(`\n  Emulators: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl} (in this process)`);
 		console.log(`  Local folders (N8N_RESTRICT_FILE_ACCESS_TO): ${n8n.dataFolder}`);
 		console.log(`  n8n log: ${n8n.logFile}`);
 		console.log('\n  Ctrl-C stops n8n and the emulators and removes the throw-away n8n folder.');

@@ -19,6 +19,11 @@ export interface Entry {
 	hashes: Hashes;
 	id?: string;
 	mimeType?: string;
+	/**
+	 * The cloud rewrites this file's bytes after storing them (SharePoint adds its properties to Office
+	 * files): its size and hashes prove nothing, and its modification time alone says whether it changed.
+	 */
+	rewritten?: boolean;
 }
 
 /**

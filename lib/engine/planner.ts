@@ -134,6 +134,13 @@ export function compareFiles(source: Entry, destination: Entry, options: PlanOpt
 		sameHash(hashType!, source.hashes[hashType!]!, destination.hashes[hashType!]!)
 			? { equal: true, reason: `same ${hashType} hash`, by: 'content' }
 			: { equal: false, reason: `content differs (${hashType})` };
+	if (source.rewritten || destination.rewritten) {
+		// Comparing size or hash would upload the file again on every run (rclone: --ignore-size --ignore-checksum).
+		const delta = source.modTime - destination.modTime;
+		return Math.abs(delta) <= modifyWindow(options)
+			? { equal: true, reason: 'same modification time (the cloud rewrites this file, so size and hash are not compared)', by: 'metadata' }
+			: { equal: false, reason: `modification time differs by ${formatDelta(delta)} (the cloud rewrites this file, so only times are compared)` };
+	}
 	if (source.size < 0 || destination.size < 0) {
 		return hashType ? byHash() : { equal: false, reason: 'size unknown on one side' };
 	}

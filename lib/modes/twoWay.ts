@@ -302,7 +302,8 @@ class TwoWayPlanner {
 		if (!entry) return base ? 'deleted' : 'none';
 		if (!base) return 'new';
 		if (entry.isDir || base.isDir) return entry.isDir === base.isDir ? 'same' : 'changed';
-		const same = entry.size === base.size && Math.abs(entry.modTime - baseTime(base, side)) <= this.precision(side);
+		// A file its cloud rewrites after storing it changes size by itself: only its time tells an edit.
+		const same = (entry.rewritten || entry.size === base.size) && Math.abs(entry.modTime - baseTime(base, side)) <= this.precision(side);
 		return same ? 'same' : 'changed';
 	}
 
@@ -507,6 +508,9 @@ class TwoWayPlanner {
 	 * edits are a coincidence of coarse clocks, not evidence).
 	 */
 	private async sameContent(source: Entry, destination: Entry, bothChanged: boolean): Promise<boolean> {
+		if (source.rewritten || destination.rewritten) {
+			return !bothChanged && Math.abs(source.modTime - destination.modTime) <= Math.max(this.precision('source'), this.precision('destination'));
+		}
 		if (source.size !== destination.size || source.size < 0) return false;
 		const listed = knownSharedHash(source, destination);
 		if (listed) return sameHash(listed, source.hashes[listed]!, destination.hashes[listed]!);

@@ -20,6 +20,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DriveEmulator, type OAuthClientCredentials } from '../emulators/drive';
 import { DropboxEmulator } from '../emulators/dropbox';
+import { OneDriveEmulator } from '../emulators/onedrive';
 import { sdkClient } from '../support/drive';
 import { REPO_ROOT, type CredentialJson, type WorkflowJson } from './n8n';
 
@@ -35,6 +36,7 @@ export const EXAMPLE_FILES_ROOT = '/home/node/.n8n-files';
 export const EXAMPLE_CREDENTIALS = {
 	dropbox: { id: 'cloudSyncDbxDemo', name: 'Dropbox account (demo)', type: 'cloudSyncDropboxOAuth2Api' },
 	googleDrive: { id: 'cloudSyncGdrDemo', name: 'Google Drive account (demo)', type: 'cloudSyncGoogleDriveOAuth2Api' },
+	oneDrive: { id: 'cloudSyncOdrDemo', name: 'OneDrive account (demo)', type: 'cloudSyncMicrosoftOneDriveOAuth2Api' },
 } as const;
 
 /** The example workflows by file name (examples/<name>.json) and the id each is imported with. */
@@ -43,6 +45,7 @@ export const EXAMPLES = {
 	localToDropbox: { file: 'local-folder-to-dropbox', id: 'csExampleLocDbx1' },
 	trigger: { file: 'dropbox-changes-to-local-folder', id: 'csExampleTrigger' },
 	upload: { file: 'upload-report-to-dated-folder', id: 'csExampleUpload1' },
+	oneDriveMirror: { file: 'onedrive-to-google-drive-mirror', id: 'csExampleOdMirr1' },
 } as const;
 
 /** One fixed instant for seeded files whose copies must compare as unchanged (Dropbox keeps whole seconds). */
@@ -101,6 +104,24 @@ export const SAMPLE = {
 		'welcome.txt': Buffer.from('Files dropped into /Inbox are copied to the local backup folder.\n'),
 		'old.txt': Buffer.from('Delete me from Dropbox and the backup loses me too.\n'),
 	} as Record<string, Buffer>,
+	/** OneDrive /Documents/Contracts (the OneDrive mirror example's source). */
+	oneDriveContracts: {
+		'2026/acme.pdf': Buffer.concat([Buffer.from('%PDF-1.7\n'), sampleBytes('acme contract v2', 5 * 1024)]),
+		'2026/budget.xlsx': sampleBytes('budget.xlsx', 14 * 1024),
+		'nda.docx': sampleBytes('nda.docx', 11 * 1024),
+		'drafts/ideas.txt': Buffer.from('Not a contract: the filter leaves it out.\n'),
+	} as Record<string, Buffer>,
+	/** Already in Google Drive /Backups/Contracts before that mirror. */
+	driveContracts: {
+		/** Same bytes and time as on OneDrive: unchanged. */
+		'nda.docx': sampleBytes('nda.docx', 11 * 1024),
+		/** An older version: replaced. */
+		'2026/acme.pdf': Buffer.concat([Buffer.from('%PDF-1.7\n'), sampleBytes('acme contract v1', 4 * 1024)]),
+		/** No longer on OneDrive: deleted (to the Drive trash). */
+		'expired.pdf': Buffer.concat([Buffer.from('%PDF-1.4\n'), sampleBytes('expired.pdf', 2 * 1024)]),
+	} as Record<string, Buffer>,
+	/** Extensions the OneDrive mirror example keeps. */
+	oneDriveMirrorExtensions: ['pdf', 'docx', 'xlsx'],
 	/** The local backup of Dropbox /Inbox as it stood when the trigger was activated. */
 	localInboxBackup: {
 		'welcome.txt': Buffer.from('Files dropped into /Inbox are copied to the local backup folder.\n'),
@@ -117,13 +138,16 @@ export const FOLDERS = {
 	dropboxInbox: '/Inbox',
 	localInboxBackup: 'inbox-backup',
 	driveReports: 'Reports',
+	oneDriveContracts: 'Documents/Contracts',
+	driveContracts: 'Backups/Contracts',
 };
 
 export interface SampleClouds {
 	drive: DriveEmulator;
 	dropbox: DropboxEmulator;
+	onedrive: OneDriveEmulator;
 	driveAuth: OAuthClientCredentials;
-	/** CLOUDSYNC_GOOGLE_API_URL and CLOUDSYNC_DROPBOX_API_URL: give them to n8n (N8nSandbox.create({ env })). */
+	/** CLOUDSYNC_GOOGLE_API_URL, CLOUDSYNC_DROPBOX_API_URL and CLOUDSYNC_ONEDRIVE_API_URL: give them to n8n (N8nSandbox.create({ env })). */
 	env: Record<string, string>;
 	/** n8n credentials (plain data) for both emulators, with the ids and names the examples use. */
 	credentials: CredentialJson[];
@@ -135,14 +159,20 @@ export async function startSampleClouds(): Promise<SampleClouds> {
 	const drive = new DriveEmulator();
 	await drive.start();
 	let dropbox: DropboxEmulator;
+	let onedrive: OneDriveEmulator;
 	try {
 		dropbox = await DropboxEmulator.start();
+		onedrive = await OneDriveEmulator.start().catch(async (error: unknown) => {
+			await dropbox.stop();
+			throw error;
+		});
 	} catch (error) {
 		await drive.stop();
 		throw error;
 	}
 	const driveAuth = drive.addOAuthClient();
 	seedCloudFiles(drive, dropbox);
+	seedOneDrive(drive, onedrive);
 	const credentials: CredentialJson[] = [
 		{
 			...EXAMPLE_CREDENTIALS.dropbox,
@@ -167,15 +197,26 @@ export async function startSampleClouds(): Promise<SampleClouds> {
 				oauthTokenData: { refresh_token: driveAuth.refreshToken, token_type: 'Bearer', scope: 'https://www.googleapis.com/auth/drive' },
 			},
 		},
+		{
+			...EXAMPLE_CREDENTIALS.oneDrive,
+			data: {
+				clientId: onedrive.credentials.clientId,
+				clientSecret: onedrive.credentials.clientSecret,
+				tenant: 'common',
+				sharePoint: false,
+				oauthTokenData: { refresh_token: onedrive.credentials.refreshToken, token_type: 'Bearer', scope: 'offline_access Files.ReadWrite.All' },
+			},
+		},
 	];
 	return {
 		drive,
 		dropbox,
+		onedrive,
 		driveAuth,
-		env: { CLOUDSYNC_GOOGLE_API_URL: drive.baseUrl, CLOUDSYNC_DROPBOX_API_URL: dropbox.baseUrl },
+		env: { CLOUDSYNC_GOOGLE_API_URL: drive.baseUrl, CLOUDSYNC_DROPBOX_API_URL: dropbox.baseUrl, CLOUDSYNC_ONEDRIVE_API_URL: onedrive.baseUrl },
 		credentials,
 		async stop() {
-			await Promise.allSettled([drive.stop(), dropbox.stop()]);
+			await Promise.allSettled([drive.stop(), dropbox.stop(), onedrive.stop()]);
 		},
 	};
 }
@@ -193,6 +234,14 @@ function seedCloudFiles(drive: DriveEmulator, dropbox: DropboxEmulator): void {
 	}
 	for (const [file, content] of Object.entries(SAMPLE.dropboxInbox)) {
 		dropbox.seedFile(`${FOLDERS.dropboxInbox}/${file}`, content, { clientModified: SEED_TIME });
+	}
+}
+
+function seedOneDrive(drive: DriveEmulator, onedrive: OneDriveEmulator): void {
+	for (const [file, content] of Object.entries(SAMPLE.oneDriveContracts)) onedrive.seedFile(`${FOLDERS.oneDriveContracts}/${file}`, content, { modTime: SEED_TIME });
+	for (const [file, content] of Object.entries(SAMPLE.driveContracts)) {
+		const folder = path.posix.dirname(`${FOLDERS.driveContracts}/${file}`);
+		drive.addFile(drive.folderAt(folder), path.posix.basename(file), content, { modifiedTime: SEED_TIME, mimeType: mimeOf(file) });
 	}
 }
 
@@ -218,14 +267,17 @@ function mimeOf(file: string): string {
 	);
 }
 
-/** Every file (not folder) below `root` of the local disk, by relative path, with its bytes. */
+/**
+ * Every file (not folder) below `root` of the local disk, by relative path, with its bytes; the
+ * engine's own `.cloudsync` folder (staged writes, the trash of deleted and replaced files, lock and
+ * state) only when asked.
+ */
 export function readLocalTree(root: string, options: { withEngineFolder?: boolean } = {}): Record<string, Buffer> {
 	const files: Record<string, Buffer> = {};
 	const walk = (dir: string) => {
 		for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-			const full = path.join(dir, entry.name);
-			// The engine's own folder (staged writes, the trash of deleted and replaced files, lock and state) is not the user's tree.
 			if (dir === root && entry.name === '.cloudsync' && !options.withEngineFolder) continue;
+			const full = path.join(dir, entry.name);
 			if (entry.isDirectory()) walk(full);
 			else if (entry.isFile()) files[path.relative(root, full).split(path.sep).join('/')] = fs.readFileSync(full);
 		}

@@ -3,6 +3,7 @@
  * emulators (started here, in the Jest process, on 127.0.0.1, seeded with sample files):
  *
  *   (a) dropbox-to-google-drive-mirror   n8n execute: the dry-run (Diff) branch, then the mirror, then a re-run
+ *   (e) onedrive-to-google-drive-mirror  n8n execute: the same dry-run/mirror pair from the OneDrive emulator
  *   (b) local-folder-to-dropbox          n8n execute: copy of a local folder into Dropbox
  *   (d) upload-report-to-dated-folder    n8n execute: a Convert to File binary uploaded to Reports/yyyy/MM-dd/
  *   (c) dropbox-changes-to-local-folder  n8n start: the active trigger polls every minute; a change made
@@ -60,6 +61,19 @@ async function eventually<T>(probe: () => Promise<T | undefined> | T | undefined
 /** The files of `tree` whose extension is one of `extensions`. */
 function withExtensions(tree: Record<string, Buffer>, extensions: string[]): Record<string, Buffer> {
 	return Object.fromEntries(Object.entries(tree).filter(([file]) => extensions.includes(path.extname(file).slice(1).toLowerCase())));
+}
+
+/** The Diff's summary (its last item) for a mirror example's dry run: one file of each kind of action. */
+function expectPlannedMirror(items: Array<Record<string, unknown>>, source: string, destination: string): void {
+	expect(items[items.length - 1]).toMatchObject({
+		type: 'summary',
+		status: 'planned',
+		dryRun: true,
+		mode: 'mirror',
+		source,
+		destination,
+		planned: { copy: 1, update: 1, delete: 1, skip: 1, conflict: 0 },
+	});
 }
 
 const summaryOf = (result: ExecutionResult, node: string) => result.nodes[node]?.find((item) => item.type === 'summary');
@@ -143,15 +157,7 @@ describeE2E('example workflows (examples/) in n8n, on the cloud emulators', () =
 					['update', '2024/beach.jpg'],
 				].sort(),
 			);
-			expect(items[items.length - 1]).toMatchObject({
-				type: 'summary',
-				status: 'planned',
-				dryRun: true,
-				mode: 'mirror',
-				source: 'Dropbox:/Photos',
-				destination: 'Google Drive:/Backups/Photos',
-				planned: { copy: 1, update: 1, delete: 1, skip: 1, conflict: 0 },
-			});
+			expectPlannedMirror(items, 'Dropbox:/Photos', 'Google Drive:/Backups/Photos');
 			expect(treeHashes(await driveBefore())).toEqual(before);
 		});
 
@@ -189,6 +195,43 @@ describeE2E('example workflows (examples/) in n8n, on the cloud emulators', () =
 			const result = await n8n.executeWorkflow(EXAMPLES.mirror.id);
 			expect(summaryOf(result, 'Mirror Dropbox to Google Drive')).toMatchObject({ status: 'success', added: 0, updated: 0, deleted: 0, skipped: 3, bytes: 0 });
 			expect(treeHashes(await driveBefore())).toEqual(treeHashes(expectedMirror()));
+		});
+	});
+
+	describe('(e) mirror OneDrive /Documents/Contracts to Google Drive /Backups/Contracts, PDFs and Office files only', () => {
+		const MIRROR = 'Mirror OneDrive to Google Drive';
+		const driveNow = () => readDriveTree(clouds, FOLDERS.driveContracts);
+
+		test('as shipped (dryRun on): the Diff branch plans the mirror and writes nothing', async () => {
+			const before = treeHashes(await driveNow());
+			const result = await n8n.executeWorkflow(EXAMPLES.oneDriveMirror.id);
+			report(`(e) dry run: n8n execute in ${result.durationMs} ms`);
+			expect(result.status).toBe('success');
+			expect(result.nodes[MIRROR]).toBeUndefined();
+			const items = result.nodes['Preview the mirror (Diff)'];
+			expect(items.filter((item) => item.type === 'action').map((item) => [item.action, item.path]).sort()).toEqual(
+				[
+					['copy', '2026/budget.xlsx'],
+					['delete', 'expired.pdf'],
+					['update', '2026/acme.pdf'],
+				].sort(),
+			);
+			expectPlannedMirror(items, 'OneDrive:/Documents/Contracts', 'Google Drive:/Backups/Contracts');
+			expect(treeHashes(await driveNow())).toEqual(before);
+		});
+
+		test('with dryRun off: Google Drive matches the filtered OneDrive folder hash for hash; a re-run finds nothing to do', async () => {
+			await n8n.importWorkflows([
+				withParameters(examples.oneDriveMirror, 'Settings', (parameters) => {
+					(parameters.assignments as { assignments: Array<{ value: unknown }> }).assignments[0].value = false;
+				}),
+			]);
+			const result = await n8n.executeWorkflow(EXAMPLES.oneDriveMirror.id);
+			report(`(e) mirror: n8n execute in ${result.durationMs} ms`);
+			expect(summaryOf(result, MIRROR)).toMatchObject({ status: 'success', added: 1, updated: 1, deleted: 1, skipped: 1, failed: 0, errors: [] });
+			expect(treeHashes(await driveNow())).toEqual(treeHashes(withExtensions(SAMPLE.oneDriveContracts, SAMPLE.oneDriveMirrorExtensions)));
+			const again = await n8n.executeWorkflow(EXAMPLES.oneDriveMirror.id);
+			expect(summaryOf(again, MIRROR)).toMatchObject({ status: 'success', added: 0, updated: 0, deleted: 0, bytes: 0 });
 		});
 	});
 

@@ -24,6 +24,7 @@ import {
 import { CloudSync } from '../../nodes/CloudSync/CloudSync.node';
 import { CloudSyncTrigger } from '../../nodes/CloudSyncTrigger/CloudSyncTrigger.node';
 import { CloudSyncDropboxOAuth2Api } from '../../credentials/CloudSyncDropboxOAuth2Api.credentials';
+import { CloudSyncMicrosoftOneDriveOAuth2Api } from '../../credentials/CloudSyncMicrosoftOneDriveOAuth2Api.credentials';
 import { CloudSyncGoogleDriveOAuth2Api } from '../../credentials/CloudSyncGoogleDriveOAuth2Api.credentials';
 import { CloudSyncGoogleServiceAccountApi } from '../../credentials/CloudSyncGoogleServiceAccountApi.credentials';
 import { fixtureCredentialTypes } from './fixtures/credentials';
@@ -31,6 +32,7 @@ import { fixtureNodeTypes } from './fixtures/nodes';
 import { workflow as fixtureWorkflow } from './fixtures/workflow';
 import { disposeHarness, outputItems, readBinary, runWorkflow, type ErrorSummary, type RunOptions, type WorkflowJson, type WorkflowRunResult } from './harness';
 import { DropboxEmulator } from '../emulators/dropbox';
+import { OneDriveEmulator } from '../emulators/onedrive';
 import { recordingPacer, sdkClient, startDrive, type DriveFixture } from '../support/drive';
 import { GoogleDriveProvider } from '../../lib/providers/drive';
 import { pseudoRandomBytes, readAll } from '../conformance/suite';
@@ -41,6 +43,9 @@ const NODE = 'n8n-nodes-cloudsync.cloudSync';
 
 let drive: DriveFixture;
 let dropbox: DropboxEmulator;
+let onedrive: OneDriveEmulator;
+/** A SharePoint site of the OneDrive emulator's tenant, with its document library. */
+let site: { siteId: string; driveId: string; webUrl: string };
 let allowed: string;
 let outside: string;
 /** An access token Drive issued to the test's OAuth client, as n8n keeps the last one in oauthTokenData. */
@@ -48,16 +53,18 @@ let driveAccessToken: string;
 let counter = 0;
 
 beforeAll(async () => {
-	[drive, dropbox] = await Promise.all([startDrive(), DropboxEmulator.start()]);
+	[drive, dropbox, onedrive] = await Promise.all([startDrive(), DropboxEmulator.start(), OneDriveEmulator.start({ driveType: 'business' })]);
+	site = onedrive.addSite('contoso.sharepoint.com', 'Finance', 'Finance Team');
 	process.env.CLOUDSYNC_GOOGLE_API_URL = drive.emulator.baseUrl;
 	process.env.CLOUDSYNC_DROPBOX_API_URL = dropbox.baseUrl;
+	process.env.CLOUDSYNC_ONEDRIVE_API_URL = onedrive.baseUrl;
 	allowed = await tempDir('n8n-files');
 	outside = await tempDir('not-allowed');
 	process.env.N8N_RESTRICT_FILE_ACCESS_TO = allowed;
 	driveAccessToken = (await sdkClient(drive).client.getAccessToken()).token!;
 });
 afterAll(async () => {
-	await Promise.all([drive.emulator.stop(), dropbox.stop()]);
+	await Promise.all([drive.emulator.stop(), dropbox.stop(), onedrive.stop()]);
 	disposeHarness();
 	await removeTempDirs();
 });
@@ -66,6 +73,7 @@ beforeEach(() => {
 	drive.emulator.quotaBytes = undefined;
 	dropbox.server.clearFaults();
 	dropbox.quotaBytes = Number.POSITIVE_INFINITY;
+	onedrive.server.clearFaults();
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -85,13 +93,26 @@ function storedCredentials(overrides: Record<string, ICredentialDataDecryptedObj
 			clientSecret: dropbox.credentials.clientSecret,
 			oauthTokenData: { access_token: dropbox.issueAccessToken(), refresh_token: dropbox.credentials.refreshToken, token_type: 'bearer' },
 		},
+		cloudSyncMicrosoftOneDriveOAuth2Api: {
+			clientId: onedrive.credentials.clientId,
+			clientSecret: onedrive.credentials.clientSecret,
+			tenant: 'organizations',
+			sharePoint: true,
+			oauthTokenData: { refresh_token: onedrive.credentials.refreshToken, token_type: 'Bearer' },
+		},
 		...overrides,
 	};
 }
 
 const baseOptions = (): RunOptions => ({
 	nodeTypes: { ...fixtureNodeTypes, [NODE]: new CloudSync() },
-	credentialTypes: [...fixtureCredentialTypes, new CloudSyncGoogleDriveOAuth2Api(), new CloudSyncDropboxOAuth2Api(), new CloudSyncGoogleServiceAccountApi()],
+	credentialTypes: [
+		...fixtureCredentialTypes,
+		new CloudSyncGoogleDriveOAuth2Api(),
+		new CloudSyncDropboxOAuth2Api(),
+		new CloudSyncGoogleServiceAccountApi(),
+		new CloudSyncMicrosoftOneDriveOAuth2Api(),
+	],
 	credentials: storedCredentials(),
 });
 
@@ -108,6 +129,7 @@ const CREDENTIAL_OF: Record<string, string> = {
 	googleDrive: 'cloudSyncGoogleDriveOAuth2Api',
 	googleDriveServiceAccount: 'cloudSyncGoogleServiceAccountApi',
 	dropbox: 'cloudSyncDropboxOAuth2Api',
+	oneDrive: 'cloudSyncMicrosoftOneDriveOAuth2Api',
 };
 
 function credentialsFor(step: Step): INode['credentials'] {
@@ -131,6 +153,11 @@ const cloudSync = (parameters: INodeParameters, extra: Partial<Step> = {}): Step
 type Side = 'source' | 'destination' | 'target';
 const onDrive = (side: Side, folderId: string): INodeParameters => ({ [`${side}Cloud`]: 'googleDrive', [`${side}DriveFolder`]: { __rl: true, mode: 'id', value: folderId } });
 const onDropbox = (side: Side, folder: string): INodeParameters => ({ [`${side}Cloud`]: 'dropbox', [`${side}DropboxFolder`]: { __rl: true, mode: 'path', value: folder } });
+const onOneDrive = (side: Side, folder: string, siteUrl = ''): INodeParameters => ({
+	[`${side}Cloud`]: 'oneDrive',
+	[`${side}OneDriveSite`]: { __rl: true, mode: 'url', value: siteUrl },
+	[`${side}OneDriveFolder`]: { __rl: true, mode: 'path', value: folder },
+});
 const onLocal = (side: Side, folder: string): INodeParameters => ({ [`${side}Cloud`]: 'local', [`${side}LocalPath`]: folder });
 
 const run = (steps: Step[], items?: IDataObject[], options: Partial<RunOptions> = {}) => runWorkflow(workflow(steps, items), { ...baseOptions(), ...options });
@@ -194,6 +221,9 @@ function secrets(): string[] {
 		dropbox.credentials.clientSecret,
 		dropbox.credentials.refreshToken,
 		...dropbox.issuedAccessTokens,
+		onedrive.credentials.clientSecret,
+		onedrive.credentials.refreshToken,
+		...onedrive.issuedAccessTokens,
 		'secret-key',
 	];
 }
@@ -550,7 +580,7 @@ describe('cancellation', () => {
 // Folder pickers
 
 interface Search {
-	search(method: 'searchDriveFolders' | 'searchDropboxFolders', filter?: string, paginationToken?: string): Promise<INodeListSearchResult>;
+	search(method: 'searchDriveFolders' | 'searchDropboxFolders' | 'searchOneDriveFolders' | 'searchSharePointSites', filter?: string, paginationToken?: string): Promise<INodeListSearchResult>;
 	/** Credential types the method asked n8n for. */
 	requested: string[];
 }
@@ -692,7 +722,7 @@ describe('folder pickers (list searches)', () => {
 	});
 
 	it('the trigger offers the same pickers, with its own credential', async () => {
-		expect(Object.keys(new CloudSyncTrigger().methods.listSearch).sort()).toEqual(['searchDriveFolders', 'searchDropboxFolders']);
+		expect(Object.keys(new CloudSyncTrigger().methods.listSearch).sort()).toEqual(['searchDriveFolders', 'searchDropboxFolders', 'searchOneDriveFolders', 'searchSharePointSites']);
 		const tag = unique('Watched');
 		dropbox.seedFolder(`/${tag}/Inbox`);
 		const { search, requested } = picker(onDropbox('target', ''), 'parameters.targetDropboxFolder', ['cloudSyncDropboxOAuth2Api'], storedCredentials(), new CloudSyncTrigger());
@@ -789,5 +819,90 @@ describe('an empty cloud folder', () => {
 		expect(outputItems(top, 'Cloud Sync')).toHaveLength(1);
 		const whole = await run([cloudSync({ resource: 'folder', operation: 'list', targetCloud: 'dropbox', targetDropboxFolder: rl('path'), returnAll: false, limit: 1 })], [{ folder: '/' }]);
 		expect(outputItems(whole, 'Cloud Sync')).toHaveLength(1);
+	});
+});
+
+describe('OneDrive and SharePoint', () => {
+	/** A new folder in the user's OneDrive (or a site's library) holding `files`; returns its path. */
+	function oneDriveFolder(files: Record<string, string> = {}, driveId?: string): string {
+		const folder = unique('onedrive');
+		onedrive.seedFolder(folder, driveId);
+		for (const [file, content] of Object.entries(files)) onedrive.seedFile(`${folder}/${file}`, content, { driveId });
+		return `/${folder}`;
+	}
+	function oneDriveTree(folder: string, driveId?: string): Record<string, string> {
+		const tree: Record<string, string> = {};
+		for (const file of onedrive.paths(folder.slice(1), driveId)) {
+			const content = onedrive.content(`${folder.slice(1)}/${file}`, driveId);
+			if (content !== undefined && !onedrive.find(`${folder.slice(1)}/${file}`, driveId)?.folder) tree[file] = content.toString('latin1');
+		}
+		return tree;
+	}
+
+	it('lists a OneDrive folder, subfolders included, one item per file', async () => {
+		const folder = oneDriveFolder({ 'a.txt': 'alpha', 'sub/b.txt': 'bravo' });
+		const result = await run([cloudSync({ resource: 'folder', operation: 'list', ...onOneDrive('target', folder) })]);
+		expect(result.status).toBe('success');
+		expect(outputItems(result, 'Cloud Sync').map((item) => [item.json.path, item.json.cloud])).toEqual(
+			expect.arrayContaining([
+				['a.txt', `OneDrive:${folder}`],
+				['sub/b.txt', `OneDrive:${folder}`],
+			]),
+		);
+		expectNoSecrets(result);
+	});
+
+	it("syncs local → OneDrive and OneDrive → a SharePoint site's library (made when missing); a second run finds nothing to do", async () => {
+		const source = await localFolder({ 'a.txt': 'alpha', 'sub/b.txt': 'bravo', 'odd?name.txt': 'question', 'keep.txt': 'kept' });
+		const folder = oneDriveFolder({ 'old.txt': 'gone at the source', 'keep.txt': 'kept' });
+		const toOneDrive = () => run([cloudSync({ resource: 'folder', operation: 'sync', ...onLocal('source', source), ...onOneDrive('destination', folder), mode: 'mirror' })]);
+		const first = await toOneDrive();
+		expect(outputItems(first, 'Cloud Sync')[0].json).toMatchObject({ status: 'success', added: 3, deleted: 1, destination: `OneDrive:${folder}` });
+		expect(oneDriveTree(folder)).toEqual({ 'a.txt': 'alpha', 'sub/b.txt': 'bravo', 'odd？name.txt': 'question', 'keep.txt': 'kept' });
+		expect(outputItems(await toOneDrive(), 'Cloud Sync')[0].json).toMatchObject({ status: 'success', added: 0, updated: 0, deleted: 0 });
+
+		const library = `/${unique('Reports')}/2026`;
+		const toSite = () =>
+			run([cloudSync({ resource: 'folder', operation: 'sync', ...onOneDrive('source', folder), ...onOneDrive('destination', library, site.webUrl), mode: 'mirror' })]);
+		const copied = await toSite();
+		expect(outputItems(copied, 'Cloud Sync')[0].json).toMatchObject({ status: 'success', added: 4, destination: `OneDrive:${site.webUrl}:${library}` });
+		expect(oneDriveTree(library, site.driveId)).toEqual({ 'a.txt': 'alpha', 'sub/b.txt': 'bravo', 'odd？name.txt': 'question', 'keep.txt': 'kept' });
+		expect(outputItems(await toSite(), 'Cloud Sync')[0].json).toMatchObject({ status: 'success', added: 0, updated: 0 });
+		expectNoSecrets(copied);
+	});
+
+	it('pickers: folders of the drive the side points at, and SharePoint sites by name', async () => {
+		const tag = unique('Ledger');
+		onedrive.seedFolder(`Picked ${tag}/Inner`);
+		onedrive.seedFolder(`Library ${tag}`, site.driveId);
+		const mine = picker({ resource: 'folder', operation: 'list', ...onOneDrive('target', '') }, 'parameters.targetOneDriveFolder', ['cloudSyncMicrosoftOneDriveOAuth2Api']);
+		expect((await mine.search('searchOneDriveFolders', tag)).results.map((result) => result.value)).toEqual([`/Picked ${tag}`, `/Picked ${tag}/Inner`]);
+		const theirs = picker({ resource: 'folder', operation: 'list', ...onOneDrive('target', '', site.webUrl) }, 'parameters.targetOneDriveFolder', ['cloudSyncMicrosoftOneDriveOAuth2Api']);
+		expect((await theirs.search('searchOneDriveFolders', tag)).results.map((result) => result.value)).toEqual([`/Library ${tag}`]);
+		const sites = await mine.search('searchSharePointSites', 'finance');
+		expect(sites.results).toEqual([{ name: 'Finance Team', value: site.webUrl, url: site.webUrl }]);
+	});
+
+	it('an empty folder is refused; revoked access says to reconnect, with no secret shown', async () => {
+		const rl = { __rl: true, mode: 'path', value: '={{ $json.folder }}' };
+		const empty = await run([cloudSync({ resource: 'folder', operation: 'list', targetCloud: 'oneDrive', targetOneDriveFolder: rl })], [{ folder: '' }]);
+		expectNodeError(nodeError(empty), /^The OneDrive folder is empty$/, /pick "\/ \(whole drive\)" in the folder list/);
+
+		const revoked = await OneDriveEmulator.start();
+		const shared = process.env.CLOUDSYNC_ONEDRIVE_API_URL;
+		process.env.CLOUDSYNC_ONEDRIVE_API_URL = revoked.baseUrl;
+		try {
+			revoked.seedFile('Photos/a.jpg', 'a');
+			revoked.revokeAccess();
+			const credentials = storedCredentials({
+				cloudSyncMicrosoftOneDriveOAuth2Api: { clientId: revoked.credentials.clientId, clientSecret: revoked.credentials.clientSecret, oauthTokenData: { refresh_token: revoked.credentials.refreshToken } },
+			});
+			const result = await run([cloudSync({ resource: 'folder', operation: 'list', ...onOneDrive('target', '/Photos') })], undefined, { credentials });
+			expectNodeError(nodeError(result), /Microsoft refused to renew the OneDrive access token \(invalid_grant/, /Reconnect the credential/);
+			expectNoSecrets(result, [revoked.credentials.clientSecret, revoked.credentials.refreshToken]);
+		} finally {
+			process.env.CLOUDSYNC_ONEDRIVE_API_URL = shared;
+			await revoked.stop();
+		}
 	});
 });

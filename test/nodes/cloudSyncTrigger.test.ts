@@ -10,11 +10,13 @@ import type { ICredentialDataDecryptedObject, INode, INodeParameters } from 'n8n
 import { CloudSync } from '../../nodes/CloudSync/CloudSync.node';
 import { CloudSyncTrigger } from '../../nodes/CloudSyncTrigger/CloudSyncTrigger.node';
 import { CloudSyncDropboxOAuth2Api } from '../../credentials/CloudSyncDropboxOAuth2Api.credentials';
+import { CloudSyncMicrosoftOneDriveOAuth2Api } from '../../credentials/CloudSyncMicrosoftOneDriveOAuth2Api.credentials';
 import { CloudSyncGoogleDriveOAuth2Api } from '../../credentials/CloudSyncGoogleDriveOAuth2Api.credentials';
 import { fixtureNodeTypes } from './fixtures/nodes';
 import { fixtureCredentialTypes } from './fixtures/credentials';
 import { disposeHarness, outputItems, runPoll, type PollOptions, type PollResult, type WorkflowJson } from './harness';
 import { DropboxEmulator } from '../emulators/dropbox';
+import { OneDriveEmulator } from '../emulators/onedrive';
 import { startDrive, type DriveFixture } from '../support/drive';
 import { readTree, removeTempDirs, tempDir, writeTree } from '../support/trees';
 
@@ -23,18 +25,21 @@ const STATE = `node:${TRIGGER}`;
 
 let drive: DriveFixture;
 let dropbox: DropboxEmulator;
+let onedrive: OneDriveEmulator;
 let allowed: string;
 let counter = 0;
 
 beforeAll(async () => {
-	[drive, dropbox] = await Promise.all([startDrive(), DropboxEmulator.start()]);
+	// Personal: delta only at the drive's root (the provider reads that feed and keeps what is below its folder), deletions named.
+	[drive, dropbox, onedrive] = await Promise.all([startDrive(), DropboxEmulator.start(), OneDriveEmulator.start({ driveType: 'personal', deltaOnlyAtRoot: true })]);
 	process.env.CLOUDSYNC_GOOGLE_API_URL = drive.emulator.baseUrl;
 	process.env.CLOUDSYNC_DROPBOX_API_URL = dropbox.baseUrl;
+	process.env.CLOUDSYNC_ONEDRIVE_API_URL = onedrive.baseUrl;
 	allowed = await tempDir('n8n-files');
 	process.env.N8N_RESTRICT_FILE_ACCESS_TO = allowed;
 });
 afterAll(async () => {
-	await Promise.all([drive.emulator.stop(), dropbox.stop()]);
+	await Promise.all([drive.emulator.stop(), dropbox.stop(), onedrive.stop()]);
 	disposeHarness();
 	await removeTempDirs();
 });
@@ -46,21 +51,28 @@ const credentials = (): Record<string, ICredentialDataDecryptedObject> => ({
 		clientSecret: dropbox.credentials.clientSecret,
 		oauthTokenData: { access_token: dropbox.issueAccessToken(), refresh_token: dropbox.credentials.refreshToken },
 	},
+	cloudSyncMicrosoftOneDriveOAuth2Api: {
+		clientId: onedrive.credentials.clientId,
+		clientSecret: onedrive.credentials.clientSecret,
+		tenant: 'common',
+		oauthTokenData: { refresh_token: onedrive.credentials.refreshToken },
+	},
 });
 
 const options = (extra: Partial<PollOptions> = {}): PollOptions => ({
 	nodeTypes: { ...fixtureNodeTypes, 'n8n-nodes-cloudsync.cloudSyncTrigger': new CloudSyncTrigger(), 'n8n-nodes-cloudsync.cloudSync': new CloudSync() },
-	credentialTypes: [...fixtureCredentialTypes, new CloudSyncGoogleDriveOAuth2Api(), new CloudSyncDropboxOAuth2Api()],
+	credentialTypes: [...fixtureCredentialTypes, new CloudSyncGoogleDriveOAuth2Api(), new CloudSyncDropboxOAuth2Api(), new CloudSyncMicrosoftOneDriveOAuth2Api()],
 	credentials: credentials(),
 	mode: 'trigger',
 	...extra,
 });
 
-type Cloud = 'Dropbox' | 'Google Drive';
-const CREDENTIAL: Record<Cloud, string> = { Dropbox: 'cloudSyncDropboxOAuth2Api', 'Google Drive': 'cloudSyncGoogleDriveOAuth2Api' };
+type Cloud = 'Dropbox' | 'Google Drive' | 'OneDrive';
+const CREDENTIAL: Record<Cloud, string> = { Dropbox: 'cloudSyncDropboxOAuth2Api', 'Google Drive': 'cloudSyncGoogleDriveOAuth2Api', OneDrive: 'cloudSyncMicrosoftOneDriveOAuth2Api' };
 
 /** The trigger's folder parameters. */
 function watching(cloud: Cloud, folder: string): INodeParameters {
+	if (cloud === 'OneDrive') return { targetCloud: 'oneDrive', targetOneDriveFolder: { __rl: true, mode: 'path', value: folder } };
 	return cloud === 'Dropbox'
 		? { targetCloud: 'dropbox', targetDropboxFolder: { __rl: true, mode: 'path', value: folder } }
 		: { targetCloud: 'googleDrive', targetDriveFolder: { __rl: true, mode: 'id', value: folder } };
@@ -121,6 +133,18 @@ function watchedFolder(cloud: Cloud, files: Record<string, string>, folders: str
 			move: (from, toFolder) => void dropbox.rename(`${root}/${from}`, `${root}/${toFolder}/${path.posix.basename(from)}`),
 		};
 	}
+	if (cloud === 'OneDrive') {
+		onedrive.seedFolder(name);
+		for (const folder of folders) onedrive.seedFolder(`${name}/${folder}`);
+		for (const [file, content] of Object.entries(files)) onedrive.seedFile(`${name}/${file}`, content);
+		return {
+			folder: `/${name}`,
+			add: (file, content) => void onedrive.seedFile(`${name}/${file}`, content),
+			modify: (file, content) => void onedrive.seedFile(`${name}/${file}`, content),
+			remove: (file) => onedrive.remove(`${name}/${file}`),
+			move: (from, toFolder) => onedrive.rename(`${name}/${from}`, `${name}/${toFolder}/${path.posix.basename(from)}`),
+		};
+	}
 	const { emulator } = drive;
 	const rootId = emulator.addFolder(emulator.myDriveRootId, name);
 	const folderOf = (file: string) => (path.posix.dirname(file) === '.' ? rootId : emulator.folderAt(path.posix.dirname(file), rootId));
@@ -171,13 +195,25 @@ const EXPECTED: Record<Cloud, string[]> = {
 		'modified sub/deep/x.pdf',
 	],
 	'Google Drive': ['added new.txt', 'added sub/deep', 'added sub/deep/x.pdf', 'deleted gone.txt', 'modified archive/old-name.txt', 'modified edit.txt'],
+	// OneDrive's delta names new items by their creation time, like Drive; a move between polls has the same gap as Drive's.
+	OneDrive: ['added new.txt', 'added sub/deep', 'added sub/deep/x.pdf', 'deleted gone.txt', 'modified archive/old-name.txt', 'modified edit.txt'],
 };
 
 function secrets(): string[] {
-	return [drive.auth.clientSecret, drive.auth.refreshToken, ...drive.emulator.issuedAccessTokens(), dropbox.credentials.clientSecret, dropbox.credentials.refreshToken, ...dropbox.issuedAccessTokens];
+	return [
+		drive.auth.clientSecret,
+		drive.auth.refreshToken,
+		...drive.emulator.issuedAccessTokens(),
+		dropbox.credentials.clientSecret,
+		dropbox.credentials.refreshToken,
+		...dropbox.issuedAccessTokens,
+		onedrive.credentials.clientSecret,
+		onedrive.credentials.refreshToken,
+		...onedrive.issuedAccessTokens,
+	];
 }
 
-describe.each(['Dropbox', 'Google Drive'] as const)('Cloud Sync Trigger on %s', (cloud) => {
+describe.each(['Dropbox', 'Google Drive', 'OneDrive'] as const)('Cloud Sync Trigger on %s', (cloud) => {
 	it('first activation records the cursor and emits nothing; the next poll emits exactly what changed; the cursor lives in static data', async () => {
 		const watched = watchedFolder(cloud, FILES, ['archive', 'sub']);
 		const flow = workflow(cloud, watched.folder);
@@ -212,6 +248,7 @@ describe.each(['Dropbox', 'Google Drive'] as const)('Cloud Sync Trigger on %s', 
 		const watched = watchedFolder(cloud, {});
 		for (let i = 0; i < 12; i++) {
 			if (cloud === 'Dropbox') dropbox.seedFile(`${watched.folder}/f${i}.txt`, `file ${i}`, { clientModified: hourAgo + i * 60_000 });
+			else if (cloud === 'OneDrive') onedrive.seedFile(`${watched.folder}/f${i}.txt`, `file ${i}`, { modTime: hourAgo + i * 60_000 });
 			else drive.emulator.addFile(watched.folder, `f${i}.txt`, `file ${i}`, { modifiedTime: hourAgo + i * 60_000 });
 		}
 		const flow = workflow(cloud, watched.folder);
@@ -248,6 +285,8 @@ describe.each(['Dropbox', 'Google Drive'] as const)('Cloud Sync Trigger on %s', 
 		let staticData = activated.staticData;
 		if (cloud === 'Dropbox') {
 			dropbox.resetCursors();
+		} else if (cloud === 'OneDrive') {
+			onedrive.expireDeltaTokens();
 		} else {
 			// A cursor Drive refuses (one from another account or drive): the same answer as an expired one.
 			const [token, time] = state(activated)!.cursor!.split('@');

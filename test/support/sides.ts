@@ -6,6 +6,8 @@ import { GoogleDriveProvider } from '../../lib/providers/drive';
 import { DropboxProvider } from '../../lib/providers/dropbox';
 import { DriveEmulator } from '../emulators/drive';
 import { DropboxEmulator } from '../emulators/dropbox';
+import { OneDriveEmulator } from '../emulators/onedrive';
+import { OneDriveProvider } from '../../lib/providers/onedrive';
 import { quickPacer } from './dropbox';
 import { tempDir } from './trees';
 
@@ -120,6 +122,55 @@ export async function cloudBackend(): Promise<Backend> {
 		stop: async () => {
 			await drive.server.stop();
 			await dropbox.server.stop();
+		},
+	};
+}
+
+/** OneDrive (case-insensitive, quickXorHash, delta) on one side, Dropbox (case-insensitive, content_hash) on the other, both emulated: no shared hash. */
+export async function oneDriveBackend(): Promise<Backend> {
+	const onedrive = await OneDriveEmulator.start({ driveType: 'business', seed: 6 });
+	const dropbox = await DropboxEmulator.start({ seed: 7 });
+	process.env.CLOUDSYNC_ONEDRIVE_API_URL = onedrive.baseUrl;
+	process.env.CLOUDSYNC_DROPBOX_API_URL = dropbox.baseUrl;
+	return {
+		name: 'OneDrive ↔ Dropbox (emulated)',
+		pair: async () => {
+			const name = `pair-${randomBytes(4).toString('hex')}`;
+			onedrive.seedFolder(name);
+			dropbox.seedFolder(`/${name}`);
+			const source = await OneDriveProvider.open({ auth: onedrive.credentials, root: `/${name}`, apiBaseUrl: onedrive.baseUrl, pacer: quickPacer() });
+			const destination = new DropboxProvider({ auth: dropbox.credentials, root: `/${name}`, apiBaseUrl: dropbox.baseUrl, pacer: quickPacer() });
+			return {
+				source,
+				destination,
+				parameters: {
+					sourceCloud: 'oneDrive',
+					sourceOneDriveFolder: { __rl: true, mode: 'path', value: `/${name}` },
+					destinationCloud: 'dropbox',
+					destinationDropboxFolder: { __rl: true, mode: 'path', value: `/${name}` },
+				},
+				nodeCredentials: {
+					cloudSyncMicrosoftOneDriveOAuth2Api: { id: 'onedrive', name: 'OneDrive' },
+					cloudSyncDropboxOAuth2Api: { id: 'dropbox', name: 'Dropbox' },
+				},
+				credentials: {
+					cloudSyncMicrosoftOneDriveOAuth2Api: {
+						clientId: onedrive.credentials.clientId,
+						clientSecret: onedrive.credentials.clientSecret,
+						tenant: 'common',
+						oauthTokenData: { refresh_token: onedrive.credentials.refreshToken, token_type: 'Bearer' },
+					},
+					cloudSyncDropboxOAuth2Api: {
+						clientId: dropbox.credentials.clientId,
+						clientSecret: dropbox.credentials.clientSecret,
+						oauthTokenData: { refresh_token: dropbox.credentials.refreshToken, token_type: 'bearer' },
+					},
+				},
+			};
+		},
+		stop: async () => {
+			await onedrive.stop();
+			await dropbox.stop();
 		},
 	};
 }

@@ -32,11 +32,19 @@ export interface CloudCredential {
 	test?: { method: string; run: ICredentialTestFunction };
 }
 
+/** What a picker may read of the node it is open in: the value of another of its side's fields (a SharePoint site chosen above the folder). */
+export interface PickerSide {
+	/** The side whose picker is open, when the editor says. */
+	side?: Side;
+	/** The current value of a parameter of the node, a resource locator's value extracted. */
+	parameter(name: string): unknown;
+}
+
 export interface FolderSearch {
 	/** The listSearch method the cloud's folder picker names; saved nowhere, but shared by clouds that share a picker. */
 	method: string;
 	/** One page of folders whose name holds `filter`, signed in with the credential the open picker's cloud uses. */
-	search(credential: ICredentialDataDecryptedObject, filter: string | undefined, paginationToken: string | undefined): Promise<INodeListSearchResult>;
+	search(credential: ICredentialDataDecryptedObject, filter: string | undefined, paginationToken: string | undefined, picker: PickerSide): Promise<INodeListSearchResult>;
 }
 
 /**
@@ -66,6 +74,8 @@ export interface CloudDescriptor {
 	/** What a deletion does here by default, and whether Delete Permanently changes that (it is offered when some cloud's does). */
 	deletions?: { byDefault: string; deletePermanently: boolean };
 	folderSearch?: FolderSearch;
+	/** Further pickers its folder fields name (OneDrive's SharePoint site list), each signed in like the folder picker. */
+	moreSearches?: FolderSearch[];
 	/** Set for clouds with a change feed the Cloud Sync Trigger can poll; the note says what their events cannot tell apart. */
 	changeFeed?: { note?: string };
 	/** Whether, as a source, all input items make one run, carried by the first item. */

@@ -14,9 +14,10 @@ import { inputItems } from './inputItems';
 import { local } from './local';
 import { googleDrive, googleDriveServiceAccount } from './googleDrive';
 import { dropbox } from './dropbox';
+import { oneDrive } from './oneDrive';
 
 /** Every kind of folder the nodes offer, in the order the cloud lists show them. A new cloud is listed here. */
-export const CLOUDS: readonly CloudDescriptor[] = [inputItems, local, googleDrive, googleDriveServiceAccount, dropbox];
+export const CLOUDS: readonly CloudDescriptor[] = [inputItems, local, googleDrive, googleDriveServiceAccount, dropbox, oneDrive];
 
 /** The clouds one side of the Cloud Sync node offers. */
 export const cloudsOf = (side: Side) => CLOUDS.filter((cloud) => cloud.sides.includes(side));
@@ -150,13 +151,18 @@ type ListSearch = (this: ILoadOptionsFunctions, filter?: string, paginationToken
 /** The folder pickers of `clouds`, one listSearch method per picker. */
 export function listSearchMethods(clouds: readonly CloudDescriptor[]): Record<string, ListSearch> {
 	const methods: Record<string, ListSearch> = {};
-	for (const method of unique(clouds.flatMap((cloud) => (cloud.folderSearch ? [cloud.folderSearch.method] : [])))) {
-		const sharing = clouds.filter((cloud) => cloud.folderSearch?.method === method);
+	const searchesOf = (cloud: CloudDescriptor) => [...(cloud.folderSearch ? [cloud.folderSearch] : []), ...(cloud.moreSearches ?? [])];
+	for (const method of unique(clouds.flatMap((cloud) => searchesOf(cloud).map((search) => search.method)))) {
+		const sharing = clouds.filter((cloud) => searchesOf(cloud).some((search) => search.method === method));
 		methods[method] = async function (this: ILoadOptionsFunctions, filter?: string, paginationToken?: string) {
-			const { label, credential, folderSearch } = cloudOfPicker(this, sharing);
+			const cloud = cloudOfPicker(this, sharing);
+			const { label, credential } = cloud;
 			const signIn = credential ? await cloudCredential(this, { label, credential }, 0) : {};
+			const picker = { side: openSide(this), parameter: (name: string) => this.getCurrentNodeParameter(name, { extractValue: true }) };
 			try {
-				return await folderSearch!.search(signIn, filter, paginationToken);
+				return await searchesOf(cloud)
+					.find((search) => search.method === method)!
+					.search(signIn, filter, paginationToken, picker);
 			} catch (error) {
 				throw toNodeError(this.getNode(), error, 0);
 			}
