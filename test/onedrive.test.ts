@@ -178,7 +178,8 @@ describe('throttling and tokens', () => {
 		expect(await onedrive.stat('t.txt')).toMatchObject({ size: 9 });
 		// The pacer waits out each Retry-After (its shared pause shows up as a second wait with a recording sleep).
 		expect(waits).toEqual(expect.arrayContaining([2000, 3000]));
-		expect(waits.every((ms) => ms >= 2000)).toBe(true);
+		// The shared pause is what is left of it when the next call starts: a few milliseconds under a loaded machine.
+		expect(waits.every((ms) => ms >= 1900)).toBe(true);
 		expect(onedrive.pacer.retries).toBe(2);
 		expect(emulator.server.log.filter((entry) => entry.fault).map((entry) => entry.status)).toEqual([429, 503]);
 	});
