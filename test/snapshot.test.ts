@@ -44,6 +44,8 @@ describe.each(backends)('snapshot backups, %s', (_name, makeBackend) => {
 		const { source, destination, run } = await setup();
 		const first = await run(RUN1, { kind: 'full' });
 		expect(first).toMatchObject({ status: 'success', folder: '2026-11-28 09-00-00', files: 3, added: 3, copiedServerSide: 0 });
+		// Each file is reported where it now lives, not under the name the run wrote it to.
+		expect(first.results.map((result) => result.path).sort()).toEqual(Object.keys(inFolder('2026-11-28 09-00-00', FILES)).sort());
 		await change(source);
 		const second = await run(RUN1 + DAY, { kind: 'full' });
 		expect(second).toMatchObject({ status: 'success', folder: '2026-11-29 09-00-00', files: 4, added: 2, copiedServerSide: 2, unchanged: 2 });
