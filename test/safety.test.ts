@@ -226,7 +226,7 @@ describe('names, hostile or merely impossible', () => {
 		const state = new MemoryStateStore();
 		const first = await twoWay(cloud, local, state);
 		expect(first).toMatchObject({ status: 'success', baselineSaved: true, unresolved: 1 });
-		expect(first.actions.find((action) => action.status === 'unresolved')?.reason).toMatch(/cannot be stored on the disk side: it is 304 bytes long/);
+		expect(first.actions.find((action) => action.status === 'unresolved')?.reason).toMatch(/cannot be stored on the local side: it is 304 bytes long/);
 		expect(await tree(local)).toEqual(expected({ ...START, 'Minutes 12／05.txt': 'minutes' }));
 
 		// A deletion on the disk reaches Drive although the long name still cannot be synced.

@@ -4,7 +4,7 @@ import { backupPath, depth } from '../core/paths';
 import { measure, sameHash } from '../core/hashing';
 import { Pacer, type PacerOptions } from '../core/pacer';
 import { AbortedError, InvalidNameError, NotEmptyError, NotFoundError, VerificationError } from '../core/errors';
-import { stillThere } from './safety';
+import { unconfirmedDeletions } from './safety';
 import { failureOf, type Failure } from './failures';
 import { forEachLimit } from '../core/concurrency';
 
@@ -105,26 +105,14 @@ export function emptyExecutionReport(): ExecutionReport {
 	};
 }
 
-/**
- * Asks the source again for every file a deletion says it no longer holds. One that is there means
- * the listing was cut short: no deletion runs, and the run fails with that reason.
- */
+/** Asks the source again for every file a Mirror deletion rests on; the reason to hold every deletion back when one is still there. */
 async function confirmDeletions(deletes: PlanAction[], source: Provider, pacer: Pacer, checkers: number, report: ExecutionReport, signal?: AbortSignal): Promise<string | undefined> {
 	const paths = deletes.map((action) => action.absentFrom).filter((path): path is string => path !== undefined);
-	if (paths.length === 0) return undefined;
-	let found: string[];
-	try {
-		found = await stillThere(source, paths, pacer, checkers, signal);
-	} catch (error) {
-		report.failed++;
-		report.errors.push({ path: '', action: 'delete', ...failureOf(error), message: `the deletions could not be confirmed on the source: ${errorMessage(error)}` });
-		return 'the deletions could not be confirmed on the source';
-	}
-	if (found.length === 0) return undefined;
-	const message = `the source listing left out ${found.length} file(s) that the source still holds (${found.slice(0, 3).join(', ')}): it was incomplete, so nothing was deleted`;
+	const failure = await unconfirmedDeletions(source, 'source', paths, pacer, checkers, signal);
+	if (!failure) return undefined;
 	report.failed++;
-	report.errors.push({ path: found[0], action: 'delete', kind: 'IncompleteListing', message, hint: 'Run the sync again; if it repeats, the cloud is returning incomplete listings.' });
-	return message;
+	report.errors.push({ action: 'delete', ...failure });
+	return failure.message;
 }
 
 function errorMessage(error: unknown): string {

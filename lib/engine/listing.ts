@@ -87,9 +87,3 @@ export function comparableHash(source: Provider, destination: Provider): HashTyp
 	const listedFirst = [...destination.capabilities.listedHashTypes, ...destination.capabilities.hashTypes];
 	return listedFirst.find((type) => source.capabilities.hashTypes.includes(type));
 }
-
-/** Retries of a run: its own pacer's and each provider's (each cloud paces itself), every pacer counted once. */
-export function retriesOf(pacer: Pacer, ...providers: Provider[]): number {
-	const pacers = new Set([pacer, ...providers.map((provider) => provider.pacer).filter((each): each is Pacer => each !== undefined)]);
-	return [...pacers].reduce((sum, each) => sum + each.retries, 0);
-}

@@ -4,7 +4,7 @@ import type { RunSettings } from './executor';
 import { checkOverlap } from './overlap';
 import { housekeeping } from './safety';
 import { explain, type Failure } from './failures';
-import { retriesOf, type SyncStatus } from './listing';
+import type { SyncStatus } from './listing';
 
 /** What every run's report holds, whatever the mode. */
 export interface RunReport {
@@ -70,4 +70,10 @@ export class Run {
 		report.failure = explain([...also, ...report.errors]);
 		return report;
 	}
+}
+
+/** Retries of a run: its own pacer's and each provider's (each cloud paces itself), every pacer counted once. */
+function retriesOf(pacer: Pacer, ...providers: Provider[]): number {
+	const pacers = new Set([pacer, ...providers.map((provider) => provider.pacer).filter((each): each is Pacer => each !== undefined)]);
+	return [...pacers].reduce((sum, each) => sum + each.retries, 0);
 }

@@ -3,6 +3,7 @@ import type { Pacer } from '../core/pacer';
 import { NotFoundError } from '../core/errors';
 import { forEachLimit } from '../core/concurrency';
 import { parentPath, baseName } from '../core/paths';
+import { failureOf, type Failure } from './failures';
 
 /** Lets each side a run will write tidy what interrupted runs left there; what they removed goes in the report. */
 export async function housekeeping(providers: Provider[]): Promise<string[]> {
@@ -15,32 +16,51 @@ export async function housekeeping(providers: Provider[]): Promise<string[]> {
 
 /** Why `path` (of `size` bytes, for a file) cannot be stored on `provider`: its own name or a folder's on the way, or its size; undefined when it can. */
 export function unstorableOn(provider: Provider, path: string, size?: number): string | undefined {
-	const side = provider.name === 'local' ? 'disk' : provider.name;
 	if (size !== undefined && size > provider.capabilities.maxFileSize) {
-		return `it is ${size} bytes, more than the ${provider.capabilities.maxFileSize} the ${side} side accepts in one file`;
+		return `it is ${size} bytes, more than the ${provider.capabilities.maxFileSize} the ${provider.name} side accepts in one file`;
 	}
 	if (!provider.nameProblem) return undefined;
 	for (let rest = path; rest !== ''; rest = parentPath(rest)) {
 		const problem = provider.nameProblem(baseName(rest));
-		if (problem) return `the name "${baseName(rest)}" cannot be stored on the ${side} side: ${problem}`;
+		if (problem) return `the name "${baseName(rest)}" cannot be stored on the ${provider.name} side: ${problem}`;
 	}
 	return undefined;
 }
 
 /**
- * The paths of `paths` that `provider` still holds when asked one by one. A deletion is planned
- * because a listing did not show a file; a listing a cloud cut short looks the same, so each
- * deletion's cause is confirmed first (one request per deletion, none when nothing is deleted).
+ * Confirms that `provider` (the run's `side`) no longer holds any of `paths`, the files whose absence
+ * deletions rest on: a listing a cloud cut short looks like deletions. One file still there, or no
+ * answer, is the failure that holds every deletion back. One request per deletion, none when nothing
+ * is deleted.
  */
-export async function stillThere(provider: Provider, paths: string[], pacer: Pacer, checkers: number, signal?: AbortSignal): Promise<string[]> {
+export async function unconfirmedDeletions(
+	provider: Provider,
+	side: string,
+	paths: string[],
+	pacer: Pacer,
+	checkers: number,
+	signal?: AbortSignal,
+): Promise<(Failure & { path: string }) | undefined> {
+	if (paths.length === 0) return undefined;
 	const found: string[] = [];
-	await forEachLimit(paths, checkers, async (path) => {
-		try {
-			await pacer.run(() => provider.stat(path), signal);
-			found.push(path);
-		} catch (error) {
-			if (!(error instanceof NotFoundError)) throw error;
-		}
-	}, signal);
-	return found;
+	try {
+		await forEachLimit(paths, checkers, async (path) => {
+			try {
+				await pacer.run(() => provider.stat(path), signal);
+				found.push(path);
+			} catch (error) {
+				if (!(error instanceof NotFoundError)) throw error;
+			}
+		}, signal);
+	} catch (error) {
+		const failure = failureOf(error);
+		return { path: '', ...failure, message: `the deletions could not be confirmed on the ${side}: ${failure.message}` };
+	}
+	if (found.length === 0) return undefined;
+	return {
+		path: found[0],
+		kind: 'IncompleteListing',
+		message: `the ${side} listing left out ${found.length} file(s) that the ${side} still holds (${found.slice(0, 3).join(', ')}): it was incomplete, so nothing was deleted`,
+		hint: 'Run the sync again; if it repeats, the cloud is returning incomplete listings.',
+	};
 }

@@ -12,7 +12,7 @@ import { PairLock, type LockOptions } from '../state/lock';
 import { Run, type RunReport } from '../engine/run';
 import { failureOf, isFailure, type Failure } from '../engine/failures';
 import { listAll, recoveryOf, requireComplete, reservedFolders, type SyncStatus } from '../engine/listing';
-import { unstorableOn, stillThere } from '../engine/safety';
+import { unstorableOn, unconfirmedDeletions } from '../engine/safety';
 
 /** Who wins when a file changed on both sides. Keep Both keeps the newer under its name and the other beside it. */
 export type ConflictPolicy = 'keepBoth' | 'newer' | 'older' | 'larger' | 'source' | 'destination';
@@ -508,14 +508,10 @@ class TwoWayPlanner {
 	 * edits are a coincidence of coarse clocks, not evidence).
 	 */
 	private async sameContent(source: Entry, destination: Entry, bothChanged: boolean): Promise<boolean> {
-		if (source.rewritten || destination.rewritten) {
-			return !bothChanged && Math.abs(source.modTime - destination.modTime) <= Math.max(this.precision('source'), this.precision('destination'));
-		}
-		if (source.size !== destination.size || source.size < 0) return false;
-		const listed = knownSharedHash(source, destination);
-		if (listed) return sameHash(listed, source.hashes[listed]!, destination.hashes[listed]!);
-		if (!bothChanged && Math.abs(source.modTime - destination.modTime) <= Math.max(this.precision('source'), this.precision('destination'))) return true;
-		return this.provenSame({ side: 'source', entry: source }, { side: 'destination', entry: destination });
+		const closeInTime = Math.abs(source.modTime - destination.modTime) <= Math.max(this.precision('source'), this.precision('destination'));
+		if (source.rewritten || destination.rewritten) return !bothChanged && closeInTime;
+		const adopted = !bothChanged && closeInTime && source.size === destination.size && source.size >= 0 && !knownSharedHash(source, destination);
+		return adopted || this.provenSame({ side: 'source', entry: source }, { side: 'destination', entry: destination });
 	}
 
 	/**
@@ -642,21 +638,10 @@ class TwoWayExecutor {
 		for (const side of ['source', 'destination'] as const) {
 			const paths = deletes.filter((action) => action.side === other(side) && action.absentFrom !== undefined).map((action) => action.absentFrom!);
 			if (paths.length === 0) continue;
-			try {
-				const found = await stillThere(this.providers[side], paths, this.pacer, this.options.checkers ?? 8, this.options.signal);
-				if (found.length === 0) continue;
-				this.report.failed++;
-				this.report.errors.push({
-					path: found[0],
-					side,
-					action: 'list',
-					kind: 'IncompleteListing',
-					message: `the ${side} listing left out ${found.length} file(s) that the ${side} still holds (${found.slice(0, 3).join(', ')}): it was incomplete, so nothing was deleted`,
-					hint: 'Run the sync again; if it repeats, the cloud is returning incomplete listings.',
-				});
-			} catch (error) {
-				this.fail({ kind: 'delete', side: other(side), path: '', reason: 'confirming deletions', status: 'planned' }, error);
-			}
+			const failure = await unconfirmedDeletions(this.providers[side], side, paths, this.pacer, this.options.checkers ?? 8, this.options.signal);
+			if (!failure) continue;
+			this.report.failed++;
+			this.report.errors.push({ side, action: 'list', ...failure });
 		}
 	}
 

@@ -33,7 +33,7 @@ import { workflow as fixtureWorkflow } from './fixtures/workflow';
 import { disposeHarness, outputItems, readBinary, runWorkflow, type ErrorSummary, type RunOptions, type WorkflowJson, type WorkflowRunResult } from './harness';
 import { DropboxEmulator } from '../emulators/dropbox';
 import { OneDriveEmulator } from '../emulators/onedrive';
-import { recordingPacer, sdkClient, startDrive, type DriveFixture } from '../support/drive';
+import { recordingPacer, sdkClient, startDrive, type DriveFixture, cloudSecrets } from '../support/drive';
 import { GoogleDriveProvider } from '../../lib/providers/drive';
 import { pseudoRandomBytes, readAll } from '../conformance/suite';
 import { removeTempDirs, tempDir, writeTree } from '../support/trees';
@@ -212,20 +212,8 @@ function dropboxTree(folder: string): Record<string, string> {
 	return tree;
 }
 
-/** Every secret the clouds handed out or the credentials hold. */
 function secrets(): string[] {
-	return [
-		drive.auth.clientSecret,
-		drive.auth.refreshToken,
-		...drive.emulator.issuedAccessTokens(),
-		dropbox.credentials.clientSecret,
-		dropbox.credentials.refreshToken,
-		...dropbox.issuedAccessTokens,
-		onedrive.credentials.clientSecret,
-		onedrive.credentials.refreshToken,
-		...onedrive.issuedAccessTokens,
-		'secret-key',
-	];
+	return [...cloudSecrets(drive, dropbox, onedrive), 'secret-key'];
 }
 
 /** No secret in any output item, error message, description or error object of the run. */

@@ -17,7 +17,7 @@ import { fixtureCredentialTypes } from './fixtures/credentials';
 import { disposeHarness, outputItems, runPoll, type PollOptions, type PollResult, type WorkflowJson } from './harness';
 import { DropboxEmulator } from '../emulators/dropbox';
 import { OneDriveEmulator } from '../emulators/onedrive';
-import { startDrive, type DriveFixture } from '../support/drive';
+import { startDrive, type DriveFixture, cloudSecrets } from '../support/drive';
 import { readTree, removeTempDirs, tempDir, writeTree } from '../support/trees';
 
 const TRIGGER = 'Cloud Sync Trigger';
@@ -199,20 +199,6 @@ const EXPECTED: Record<Cloud, string[]> = {
 	OneDrive: ['added new.txt', 'added sub/deep', 'added sub/deep/x.pdf', 'deleted gone.txt', 'modified archive/old-name.txt', 'modified edit.txt'],
 };
 
-function secrets(): string[] {
-	return [
-		drive.auth.clientSecret,
-		drive.auth.refreshToken,
-		...drive.emulator.issuedAccessTokens(),
-		dropbox.credentials.clientSecret,
-		dropbox.credentials.refreshToken,
-		...dropbox.issuedAccessTokens,
-		onedrive.credentials.clientSecret,
-		onedrive.credentials.refreshToken,
-		...onedrive.issuedAccessTokens,
-	];
-}
-
 describe.each(['Dropbox', 'Google Drive', 'OneDrive'] as const)('Cloud Sync Trigger on %s', (cloud) => {
 	it('first activation records the cursor and emits nothing; the next poll emits exactly what changed; the cursor lives in static data', async () => {
 		const watched = watchedFolder(cloud, FILES, ['archive', 'sub']);
@@ -240,7 +226,7 @@ describe.each(['Dropbox', 'Google Drive', 'OneDrive'] as const)('Cloud Sync Trig
 		expect(third.items).toBeNull();
 		expect(third.execution).toBeUndefined();
 		const shown = JSON.stringify([first, second, third].map((result) => ({ items: result.items, error: result.error, staticData: result.staticData, nodes: result.execution?.nodes })));
-		for (const secret of secrets()) expect(shown).not.toContain(secret);
+		for (const secret of cloudSecrets(drive, dropbox, onedrive)) expect(shown).not.toContain(secret);
 	});
 
 	it("a test run in the editor shows the most recent files and does not move the saved cursor", async () => {

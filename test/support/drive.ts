@@ -1,3 +1,5 @@
+import type { DropboxEmulator } from '../emulators/dropbox';
+import type { OneDriveEmulator } from '../emulators/onedrive';
 import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { Transform, type Readable } from 'node:stream';
@@ -80,4 +82,19 @@ export function tapped(source: Readable, onBytes: (bytes: number) => void): Read
 export function renderings(error: unknown): string {
 	const shape = error as { message?: string; hint?: string };
 	return [String(error), shape.message, shape.hint, inspect(error, { depth: 10, showHidden: true }), JSON.stringify(error)].join('\n');
+}
+
+/** Every secret the emulated clouds handed out or their credentials hold: none may appear in an item, an error or saved data. */
+export function cloudSecrets(drive: DriveFixture, dropbox: DropboxEmulator, onedrive: OneDriveEmulator): string[] {
+	return [
+		drive.auth.clientSecret,
+		drive.auth.refreshToken,
+		...drive.emulator.issuedAccessTokens(),
+		dropbox.credentials.clientSecret,
+		dropbox.credentials.refreshToken,
+		...dropbox.issuedAccessTokens,
+		onedrive.credentials.clientSecret,
+		onedrive.credentials.refreshToken,
+		...onedrive.issuedAccessTokens,
+	];
 }
