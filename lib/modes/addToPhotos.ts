@@ -148,12 +148,25 @@ export async function addToGooglePhotos(source: Provider, library: PhotoLibrary,
 	let dirty = loaded.text === undefined;
 
 	const albums = new AlbumChooser(library, ledger, options.albumTitle, dryRun, signal);
-	const current = await albums.current();
-	if (current?.recover) {
-		report.recoveredFromAlbum = await recover(library, ledger, current.index, signal);
-		if (report.recoveredFromAlbum > 0) dirty = true;
+	const finish = (status: SyncStatus, also: Failure[] = []) => {
+		report.requests = library.requests - requestsBefore;
+		report.ledgerFiles = ledger.entries.size;
+		const last = albums.last();
+		if (last) report.album = { id: last.id, title: last.title, productUrl: albums.productUrl };
+		return run.finish(report, status, also);
+	};
+	let current: Awaited<ReturnType<AlbumChooser['current']>>;
+	try {
+		current = await albums.current();
+		if (current?.recover) report.recoveredFromAlbum = await recover(library, ledger, current.index, signal);
+	} catch (error) {
+		// The quota already used up (or the credential refused) before anything was added: nothing changed, the ledger stays as it was.
+		if (!stopsTheRun(error)) throw error;
+		const failure = failureOf(error);
+		report.stopped = failure.message;
+		return finish('failed', [failure]);
 	}
-	if (albums.added) dirty = true;
+	if (report.recoveredFromAlbum > 0 || albums.added) dirty = true;
 
 	// The plan: what the ledger says is there, what is new or changed, what moved, what is gone.
 	const files = listing.entries.filter((entry) => !entry.isDir);
@@ -208,13 +221,6 @@ export async function addToGooglePhotos(source: Provider, library: PhotoLibrary,
 		dirty = true;
 	}
 
-	const finish = (status: SyncStatus, also: Failure[] = []) => {
-		report.requests = library.requests - requestsBefore;
-		report.ledgerFiles = ledger.entries.size;
-		const last = albums.last();
-		if (last) report.album = { id: last.id, title: last.title, productUrl: albums.productUrl };
-		return run.finish(report, status, also);
-	};
 	if (dryRun) {
 		for (const { file, reason } of toUpload) report.results.push({ path: file.path, status: 'planned', reason });
 		report.notes.push(current ? `new items go to the album "${current.album.title}"` : `the album "${options.albumTitle}" would be created`);
@@ -425,7 +431,8 @@ class Uploader {
 				token = earlier.uploadToken;
 				reused = true;
 			} else {
-				token = await library.upload(() => source.read(file.path, { signal: this.signal }), file, this.signal);
+				// The read is not tied to the signal: the upload request is, and it closes the stream when it ends.
+				token = await library.upload(() => source.read(file.path), file, this.signal);
 				ledger.pending.set(file.path, { path: file.path, size: file.size, modTime: file.modTime, uploadToken: token, uploadedAt: Date.now() });
 				this.report.bytes += file.size;
 			}
