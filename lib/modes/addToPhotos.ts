@@ -55,6 +55,8 @@ export interface AddToPhotosReport extends RunReport {
 	failed: number;
 	/** Files that were to be uploaded but were not reached: the run stopped (the daily quota) or was cancelled. */
 	notReached: number;
+	/** Files whose bytes Google holds (an upload token kept in the ledger for a day) but whose items are not made yet: the next run makes them. */
+	awaitingCreate: number;
 	bytes: number;
 	/** Files found gone from the source by this run: Google Photos keeps them (no app may delete), listed so that a person can. */
 	deletedAtSource: Array<{ path: string; mediaItemId: string; productUrl: string }>;
@@ -120,6 +122,7 @@ export async function addToGooglePhotos(source: Provider, library: PhotoLibrary,
 		skipped: 0,
 		failed: 0,
 		notReached: 0,
+		awaitingCreate: 0,
 		bytes: 0,
 		deletedAtSource: [],
 		goneFromSource: 0,
@@ -234,7 +237,6 @@ export async function addToGooglePhotos(source: Provider, library: PhotoLibrary,
 		if (again.length > 0) await uploader.pass(again);
 		dirty = true;
 	}
-	report.notReached = toUpload.length - report.uploaded - report.failed;
 
 	if (dirty) {
 		ledger.savedAt = Math.max(started, ledger.savedAt + 1);
@@ -254,7 +256,10 @@ export async function addToGooglePhotos(source: Provider, library: PhotoLibrary,
 
 	const stop = uploader.stop;
 	if (stop) report.stopped = stop.message;
-	const done = report.uploaded > 0;
+	report.awaitingCreate = ledger.pending.size;
+	report.notReached = toUpload.length - report.uploaded - report.failed - toUpload.filter(({ file }) => ledger.pending.has(file.path)).length;
+	// Bytes sent and kept for the next run are progress too: that run makes their items without sending them again.
+	const done = report.uploaded > 0 || report.bytes > 0;
 	if (signal?.aborted) return finish('cancelled');
 	if (stop) return finish(done ? 'partial' : 'failed', [stop]);
 	if (report.failed > 0) return finish(done ? 'partial' : 'failed');

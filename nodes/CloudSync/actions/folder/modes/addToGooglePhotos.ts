@@ -85,6 +85,7 @@ export const addToGooglePhotos: FolderMode<Settings, AddRun, OpenedLibrary> = {
 			skipped: report.skipped,
 			failed: report.failed,
 			notReached: report.notReached,
+			awaitingCreate: report.awaitingCreate,
 			bytes: report.bytes,
 			deletedAtSource: report.deletedAtSource.map((gone) => ({ ...gone })),
 			goneFromSource: report.goneFromSource,
