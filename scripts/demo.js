@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 /**
- * `npm run demo`: a real sync workflow in a real n8n, on emulated Dropbox, Google Drive and OneDrive.
+ * `npm run demo`: a real sync workflow in a real n8n, on emulated Dropbox, Google Drive, OneDrive and Google Photos.
  *
  *   npm run demo                      build, run examples/dropbox-to-google-drive-mirror.json with
- *                                     `n8n execute --id` (its dry run, then the mirror) and print the report
+ *                                     `n8n execute --id` (its dry run, then the mirror) and print the report,
+ *                                     then examples/icloud-photos-to-google-photos.json (a camera roll
+ *                                     added to a Google Photos album) twice
  *   npm run demo -- --editor          leave n8n running on http://localhost:5678 with the examples and
  *                                     credentials imported (and the emulators running) until Ctrl-C
  *   npm run demo -- --screenshot F    open the mirror example in the editor, save a PNG to F and exit
@@ -12,7 +14,7 @@
  *          --keep (keep the throw-away n8n folder: database, logs, data).
  *
  * What it does: installs n8n 2.40.7 into a cache folder if missing (scripts/n8n/install.sh: about
- * 7 minutes and 2.9 GB the first time, then instant), starts the Google Drive, Dropbox and OneDrive
+ * 7 minutes and 2.9 GB the first time, then instant), starts the Google Drive, Dropbox, OneDrive and Google Photos
  * protocol emulators of test/emulators on 127.0.0.1 with sample files, creates a throw-away n8n
  * (temporary N8N_USER_FOLDER, test/e2e/n8n.ts) whose CLOUDSYNC_*_API_URL point at the emulators, installs this package into it as a community package (npm pack), imports the
  * demo credentials and the workflows of examples/, then runs or serves them.
@@ -138,7 +140,9 @@ async function main() {
 	await ensureN8n();
 
 	const clouds = await startSampleClouds();
-	step(`emulators with sample files: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl}`);
+	step(
+		`emulators with sample files: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl}, Google Photos ${clouds.googlePhotos.baseUrl}`,
+	);
 	const n8n = await N8nSandbox.create({ env: clouds.env, keep: args.keep });
 	let server;
 	let stopping = false;
@@ -183,10 +187,11 @@ async function main() {
 			printReport('Sync report (the summary item of "Mirror Dropbox to Google Drive")', summary);
 			if (args.json) console.log(`${JSON.stringify(summary, null, 2)}\n`);
 			await printDriveFolder(clouds);
+			const photos = await runPhotos(n8n, workflows.photos);
 			console.log('  The other examples (OneDrive → Google Drive mirror, local folder → Dropbox, change trigger → local');
 			console.log('  folder, upload into a dated folder) are in examples/; `npm run demo -- --editor` opens them all in the n8n editor.\n');
 			step('done');
-			await shutdown(summary.status === 'success' ? 0 : 1);
+			await shutdown(summary.status === 'success' && photos.status === 'success' ? 0 : 1);
 			return;
 		}
 
@@ -218,7 +223,9 @@ async function main() {
 		for (const [key, { id }] of Object.entries(EXAMPLES)) console.log(`    ${url}/workflow/${id}   ${workflows[key].name}`);
 		console.log('  The mirror example previews first: set Settings → dryRun to false to mirror for real.');
 		console.log('  The trigger example runs when published (activated): it polls the emulated Dropbox /Inbox every minute.');
-		console.log(`\n  Emulators: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl} (in this process)`);
+		console.log(
+			`\n  Emulators: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl}, Google Photos ${clouds.googlePhotos.baseUrl} (in this process)`,
+		);
 		console.log(`  Local folders (N8N_RESTRICT_FILE_ACCESS_TO): ${n8n.dataFolder}`);
 		console.log(`  n8n log: ${n8n.logFile}`);
 		console.log('\n  Ctrl-C stops n8n and the emulators and removes the throw-away n8n folder.');
@@ -227,6 +234,24 @@ async function main() {
 		n8n.printLogs(60);
 		await shutdown(1);
 	}
+}
+
+/** The Google Photos example, twice: the camera roll added to its album, then a run that sends nothing (the ledger). */
+async function runPhotos(n8n, workflow) {
+	const node = 'Add new photos to Google Photos';
+	let summary;
+	for (const label of ['first run', 'second run']) {
+		const result = await n8n.executeWorkflow(EXAMPLES.photos.id);
+		summary = (result.nodes[node] ?? []).find((item) => item.type === 'summary');
+		if (!summary) throw new Error('the Google Photos node returned no summary item');
+		step(`n8n execute --id ${EXAMPLES.photos.id} ("${workflow.name}", ${label}) in ${seconds(result.durationMs)}`);
+		console.log(
+			`    ${summary.status}: ${summary.uploaded} added to the album "${summary.album?.title}", ${summary.alreadyInLibrary} already there, ` +
+				`${summary.skipped} skipped (not a photo or video), ${summary.requests} requests of the daily 10,000`,
+		);
+	}
+	console.log('  (the .AAE edit sidecar is skipped: Google Photos takes photos and videos only; the second run finds every photo in its ledger)\n');
+	return summary;
 }
 
 async function portIsFree(port) {

@@ -227,9 +227,9 @@ export function mapPhotosError(error: unknown, what: string, redact: (text: stri
 
 /**
  * Google Photos through the Library API as it stands since March 2025, as a thin typed client on
- * Node's fetch and the provider kit (Google's Node client for Photos was archived in 2023 and
- * `googleapis` has no Photos Library API): it uploads bytes, creates media items into albums this app
- * made, and reads back only those. It is no Provider: it cannot list a library, read a photo's
+ * Node's fetch and the provider kit (no per-API `@googleapis/photoslibrary` package is published, the
+ * whole `googleapis` is far too large for six JSON calls, and the byte upload is driven by hand in any
+ * case): it uploads bytes, creates media items into albums this app made, and reads back only those. It is no Provider: it cannot list a library, read a photo's
  * original bytes, replace or delete anything, so the engine drives it through the add-only mode.
  */
 export class GooglePhotosLibrary {
