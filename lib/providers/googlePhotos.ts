@@ -235,7 +235,7 @@ export function mapPhotosError(error: unknown, what: string, redact: (text: stri
 export class GooglePhotosLibrary {
 	readonly name = 'google-photos';
 	readonly pacer: Pacer;
-	/** Requests sent (each counts against the daily quota), retries and token refreshes included. */
+	/** Library API requests sent, retries included: each counts against the daily quota (token refreshes go to Google's OAuth endpoint and do not). */
 	requests = 0;
 	private readonly api: string;
 	private readonly tokenUrl: string;
@@ -268,7 +268,6 @@ export class GooglePhotosLibrary {
 	private async refresh(): Promise<void> {
 		const { clientId, clientSecret, refreshToken } = this.options.auth;
 		if (!refreshToken) throw new SignInError('invalid_grant', 'the credential holds no refresh token');
-		this.requests++;
 		const response = await fetch(this.tokenUrl, {
 			method: 'POST',
 			headers: { 'content-type': 'application/x-www-form-urlencoded' },

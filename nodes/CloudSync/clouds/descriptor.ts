@@ -88,7 +88,7 @@ export interface CloudDescriptor {
 	changeFeed?: { note?: string };
 	/** Whether, as a source, all input items make one run, carried by the first item. */
 	oneRunForAllItems?: boolean;
-	/** Why this source cannot serve a sync mode, when it cannot. */
+	/** Why this cloud cannot serve a sync mode (as a source, or as a destination), when it cannot. */
 	refusesMode?(mode: string): { message: string; description: string } | undefined;
 	open(request: OpenRequest): Promise<OpenedFolder>;
 	/** Set for a photo library: the one mode it serves (the Mode field's value), and how it is opened for that mode instead of `open`. */
