@@ -285,6 +285,46 @@ describe('Add to Google Photos (local folder → emulator)', () => {
 		expect(emulator.albumNamed('Camera roll')!.items).toHaveLength(45);
 	});
 
+	it('follows a photo moved at the source by its source id, uploading nothing, and starts a new album when one is full', async () => {
+		const { root } = await roll(8, 12);
+		const local = await LocalProvider.open(root);
+		// A source that names its files by an id of their own, as iCloud Photos does (here: the file name).
+		const withIds: Provider = Object.assign(Object.create(local) as Provider, {
+			async *list(path: string, listOptions?: { recursive?: boolean }) {
+				for await (const entry of local.list(path, listOptions)) yield entry.isDir ? entry : { ...entry, id: entry.path.slice(entry.path.lastIndexOf('/') + 1) };
+			},
+		});
+		const library = libraryOn(emulator);
+		const ledger = new MemoryStateStore();
+		const first = await addToGooglePhotos(withIds, library, options(ledger, { albumCapacity: 5 }));
+		expect(first).toMatchObject({ status: 'success', uploaded: 12, album: { title: 'Camera roll (3)' } });
+		expect(['Camera roll', 'Camera roll (2)', 'Camera roll (3)'].map((title) => emulator.albumNamed(title)?.items.length)).toEqual([5, 5, 2]);
+
+		await rename(join(root, '2024/01/IMG_00000.HEIC'), join(root, '2024/IMG_00000.HEIC'));
+		const before = emulator.server.log.length;
+		const second = await addToGooglePhotos(withIds, library, options(ledger, { albumCapacity: 5 }));
+		expect(second).toMatchObject({ status: 'success', uploaded: 0, movedAtSource: 1, deletedAtSource: [], goneFromSource: 0 });
+		expect(uploadsIn(emulator, before)).toBe(0);
+		expect(decodeLedger(ledger.state!).entries.get('2024/IMG_00000.HEIC')).toMatchObject({ sourceId: 'IMG_00000.HEIC' });
+	});
+
+	it('a run that fails keeps the news of a deleted photo for the next run that reports', async () => {
+		const { root } = await roll(2, 13);
+		const source = await LocalProvider.open(root);
+		const library = libraryOn(emulator);
+		const ledger = new MemoryStateStore();
+		await addToGooglePhotos(source, library, options(ledger));
+		await unlink(join(root, '2024/02/IMG_00001.JPG'));
+		await writeFile(join(root, 'new.jpg'), 'a new photo');
+		emulator.dailyQuota = emulator.requestsToday + 1;
+		const failed = await addToGooglePhotos(source, library, options(ledger));
+		expect(failed).toMatchObject({ status: 'failed', deletedAtSource: [] });
+		emulator.resetQuota();
+		emulator.dailyQuota = 10_000;
+		const next = await addToGooglePhotos(source, library, options(ledger));
+		expect(next).toMatchObject({ status: 'success', uploaded: 1, deletedAtSource: [{ path: '2024/02/IMG_00001.JPG' }] });
+	});
+
 	it('a dry run creates nothing and lists what it would add', async () => {
 		const { root } = await roll(3, 9);
 		const report = await addToGooglePhotos(await LocalProvider.open(root), libraryOn(emulator), options(new MemoryStateStore(), { dryRun: true }));

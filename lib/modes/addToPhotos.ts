@@ -26,6 +26,8 @@ export interface AddToPhotosOptions extends RunSettings {
 	dryRun?: boolean;
 	/** Times a media item Google reported as failed for a passing reason is tried again in the run (default 3). */
 	itemRetries?: number;
+	/** Items an album takes before the next one is started (default and most: Google's 20,000). */
+	albumCapacity?: number;
 }
 
 export interface PhotoResult {
@@ -150,7 +152,7 @@ export async function addToGooglePhotos(source: Provider, library: PhotoLibrary,
 	report.ledgerNote = loaded.note;
 	let dirty = loaded.text === undefined;
 
-	const albums = new AlbumChooser(library, ledger, options.albumTitle, dryRun, signal);
+	const albums = new AlbumChooser(library, ledger, options.albumTitle, Math.min(options.albumCapacity ?? ALBUM_CAPACITY, ALBUM_CAPACITY), dryRun, signal);
 	const finish = (status: SyncStatus, also: Failure[] = []) => {
 		report.requests = library.requests - requestsBefore;
 		report.ledgerFiles = ledger.entries.size;
@@ -238,6 +240,18 @@ export async function addToGooglePhotos(source: Provider, library: PhotoLibrary,
 		dirty = true;
 	}
 
+	const stop = uploader.stop;
+	report.awaitingCreate = ledger.pending.size;
+	report.notReached = toUpload.length - report.uploaded - report.failed - toUpload.filter(({ file }) => ledger.pending.has(file.path)).length;
+	// Bytes sent and kept for the next run are progress too: that run makes their items without sending them again.
+	const done = report.uploaded > 0 || report.bytes > 0;
+	const failed = !done && (stop !== undefined || report.failed > 0);
+	if (failed) {
+		// A failed run ends in an error, not a summary: its news of deleted photos waits for a run that reports it.
+		for (const gone of report.deletedAtSource) ledger.entries.get(gone.path)!.goneSince = undefined;
+		report.goneFromSource -= report.deletedAtSource.length;
+		report.deletedAtSource = [];
+	}
 	if (dirty) {
 		ledger.savedAt = Math.max(started, ledger.savedAt + 1);
 		const text = encodeLedger(ledger);
@@ -254,15 +268,11 @@ export async function addToGooglePhotos(source: Provider, library: PhotoLibrary,
 		report.ledgerBytes = loaded.text?.length ?? 0;
 	}
 
-	const stop = uploader.stop;
 	if (stop) report.stopped = stop.message;
-	report.awaitingCreate = ledger.pending.size;
-	report.notReached = toUpload.length - report.uploaded - report.failed - toUpload.filter(({ file }) => ledger.pending.has(file.path)).length;
-	// Bytes sent and kept for the next run are progress too: that run makes their items without sending them again.
-	const done = report.uploaded > 0 || report.bytes > 0;
 	if (signal?.aborted) return finish('cancelled');
-	if (stop) return finish(done ? 'partial' : 'failed', [stop]);
-	if (report.failed > 0) return finish(done ? 'partial' : 'failed');
+	if (failed) return finish('failed', stop ? [stop] : []);
+	if (stop) return finish('partial', [stop]);
+	if (report.failed > 0) return finish('partial');
 	return finish('success');
 }
 
@@ -309,6 +319,7 @@ class AlbumChooser {
 		private readonly library: PhotoLibrary,
 		private readonly ledger: Ledger,
 		private readonly title: string,
+		private readonly capacity: number,
 		private readonly dryRun: boolean,
 		private readonly signal?: AbortSignal,
 	) {}
@@ -344,7 +355,7 @@ class AlbumChooser {
 
 	/** The album index for one more item, making the album (or the next, when this one is full) on the way. */
 	async next(): Promise<number> {
-		if (this.index !== undefined && this.count < ALBUM_CAPACITY) {
+		if (this.index !== undefined && this.count < this.capacity) {
 			this.count++;
 			return this.index;
 		}
