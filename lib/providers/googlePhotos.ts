@@ -11,7 +11,7 @@ import {
 } from '../core/errors';
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
 import { baseName } from '../core/paths';
-import { OAuthTokens, Remote } from './kit';
+import { OAuthTokens, Remote, SignInError } from './kit';
 
 /**
  * What the 2025 Library API still lets an app do [doc] developers.google.com/photos/support/updates:
@@ -159,15 +159,6 @@ export class PhotosResponseError extends Error {
 	}
 }
 
-class SignInError extends Error {
-	constructor(
-		readonly code: string,
-		readonly description: string,
-	) {
-		super(`Google refused to renew the access token (${code})`);
-	}
-}
-
 async function photosError(response: Response): Promise<PhotosResponseError> {
 	const text = await response.text().catch(() => '');
 	let status = `http${response.status}`;
@@ -267,7 +258,7 @@ export class GooglePhotosLibrary {
 
 	private async refresh(): Promise<void> {
 		const { clientId, clientSecret, refreshToken } = this.options.auth;
-		if (!refreshToken) throw new SignInError('invalid_grant', 'the credential holds no refresh token');
+		if (!refreshToken) throw new SignInError('invalid_grant', 'the credential holds no refresh token', 'Google');
 		const response = await fetch(this.tokenUrl, {
 			method: 'POST',
 			headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -277,7 +268,7 @@ export class GooglePhotosLibrary {
 		const body = (await response.json().catch(() => ({}))) as { access_token?: string; expires_in?: number; error?: string; error_description?: string };
 		if (!response.ok || !body.access_token) {
 			if (response.status >= 500 || response.status === 429) throw await photosError(response);
-			throw new SignInError(body.error ?? `http${response.status}`, body.error_description ?? '');
+			throw new SignInError(body.error ?? `http${response.status}`, body.error_description ?? '', 'Google');
 		}
 		this.accessToken = body.access_token;
 		this.accessTokenExpiresAt = Date.now() + (body.expires_in ?? 3600) * 1000;
