@@ -104,6 +104,12 @@ describe('Google Photos Library API client against the emulator', () => {
 		const token = await library.upload(bytes('x'), { path: 'x.jpg', size: 1 });
 		await expect(library.createItems([{ uploadToken: token, fileName: 'x.jpg' }], theirs)).rejects.toThrow(/Invalid album ID|No permission/);
 		expect((await library.createItems([{ uploadToken: token, fileName: 'x.jpg' }], mine.id))[0].ok).toBe(true);
+		// A photo from the phone is in the library, but not the app's: neither listed nor readable.
+		const phone = emulator.addPhoneItem(Buffer.from('from the phone'), 'PXL_0001.jpg');
+		const bearer = { authorization: `Bearer ${emulator.issuedAccessTokens().at(-1)}` };
+		const listed = (await (await fetch(`${emulator.baseUrl}/v1/mediaItems?pageSize=100`, { headers: bearer })).json()) as { mediaItems: Array<{ filename: string }> };
+		expect(listed.mediaItems.map((item) => item.filename)).toEqual(['x.jpg']);
+		expect((await fetch(`${emulator.baseUrl}/v1/mediaItems/${phone}`, { headers: bearer })).status).toBe(404);
 		// Sharing went with the 2025 changes.
 		const shared = await fetch(`${emulator.baseUrl}/v1/albums/${mine.id}:share`, { method: 'POST', headers: { authorization: `Bearer ${emulator.issuedAccessTokens()[0]}` } });
 		expect(shared.status).toBe(403);
@@ -215,13 +221,14 @@ describe('Add to Google Photos (local folder → emulator)', () => {
 		const { root } = await roll(4, 2);
 		await writeFile(join(root, 'notes.txt'), 'not a photo');
 		await writeFile(join(root, '2024/01/IMG_00000.AAE'), '<plist/>');
+		await writeFile(join(root, 'cut-short.JPG'), '');
 		const source = await LocalProvider.open(root);
 		const library = libraryOn(emulator);
 		const ledger = new MemoryStateStore();
 		const first = await addToGooglePhotos(source, library, options(ledger));
-		expect(first).toMatchObject({ status: 'success', uploaded: 6, skipped: 2 });
+		expect(first).toMatchObject({ status: 'success', uploaded: 6, skipped: 3 });
 		expect(first.results.filter((result) => result.status === 'skipped').map((result) => result.reason)).toEqual(
-			expect.arrayContaining([expect.stringContaining('not .txt'), expect.stringContaining('not .aae')]),
+			expect.arrayContaining([expect.stringContaining('not .txt'), expect.stringContaining('not .aae'), 'it is empty']),
 		);
 
 		await unlink(join(root, '2024/02/IMG_00001.JPG'));

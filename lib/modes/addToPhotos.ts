@@ -1,7 +1,7 @@
 import type { Entry, Provider } from '../core/types';
 import { createFilter, includes, type FilterOptions } from '../core/filters';
 import type { RunSettings } from '../engine/executor';
-import { AbortedError, AuthenticationError, PermissionError, QuotaExhaustedError, StorageFullError } from '../core/errors';
+import { AbortedError, AuthenticationError, NotFoundError, PermissionError, QuotaExhaustedError, StorageFullError } from '../core/errors';
 import { baseName } from '../core/paths';
 import { forEachLimit } from '../core/concurrency';
 import { Run, type RunReport } from '../engine/run';
@@ -336,7 +336,7 @@ class AlbumChooser {
 		if (known >= 0 && ledger.albums[known].title.startsWith(this.title)) {
 			album = await this.library.album(ledger.albums[known].id, this.signal).catch((error: unknown) => {
 				// An album the user deleted in Google Photos: a new one is made.
-				if ((error as Error)?.name === 'NotFoundError') return undefined;
+				if (error instanceof NotFoundError) return undefined;
 				throw error;
 			});
 			if (album) this.index = known;

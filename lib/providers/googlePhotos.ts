@@ -95,9 +95,9 @@ export function photosMediaType(name: string): string | undefined {
 /** Why Google Photos will not take this file (its kind or size); undefined when it will. */
 export function photosRefusal(name: string, size: number): string | undefined {
 	const extension = extensionOf(baseName(name));
+	if (size === 0) return 'it is empty';
 	if (PHOTO_TYPES[extension]) return size > PHOTO_MAX_BYTES ? `photos are at most 200 MB in Google Photos; this one is ${size} bytes` : undefined;
 	if (VIDEO_TYPES[extension]) return size > VIDEO_MAX_BYTES ? `videos are at most 20 GB in Google Photos; this one is ${size} bytes` : undefined;
-	if (size === 0) return 'it is empty';
 	return `Google Photos takes only photos and videos, not ${extension ? `.${extension}` : 'files without an extension'}`;
 }
 
