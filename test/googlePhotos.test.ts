@@ -306,6 +306,9 @@ describe('Add to Google Photos (local folder → emulator)', () => {
 		const first = await addToGooglePhotos(withIds, library, options(ledger, { albumCapacity: 5 }));
 		expect(first).toMatchObject({ status: 'success', uploaded: 12, album: { title: 'Camera roll (3)' } });
 		expect(['Camera roll', 'Camera roll (2)', 'Camera roll (3)'].map((title) => emulator.albumNamed(title)?.items.length)).toEqual([5, 5, 2]);
+		// A lost ledger is found again in all three albums.
+		const found = await addToGooglePhotos(withIds, library, options(new MemoryStateStore(), { albumCapacity: 5 }));
+		expect(found).toMatchObject({ status: 'success', uploaded: 0, recoveredFromAlbum: 12, album: { title: 'Camera roll (3)' } });
 
 		await rename(join(root, '2024/01/IMG_00000.HEIC'), join(root, '2024/IMG_00000.HEIC'));
 		const before = emulator.server.log.length;

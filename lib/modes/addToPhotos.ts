@@ -163,7 +163,7 @@ export async function addToGooglePhotos(source: Provider, library: PhotoLibrary,
 	let current: Awaited<ReturnType<AlbumChooser['current']>>;
 	try {
 		current = await albums.current();
-		if (current?.recover) report.recoveredFromAlbum = await recover(library, ledger, current.index, signal);
+		for (const index of current?.lagging ?? []) report.recoveredFromAlbum += await recover(library, ledger, index, signal);
 	} catch (error) {
 		// The quota already used up (or the credential refused) before anything was added: nothing changed, the ledger stays as it was.
 		if (!stopsTheRun(error)) throw error;
@@ -328,29 +328,46 @@ class AlbumChooser {
 		return this.index === undefined ? undefined : this.ledger.albums[this.index];
 	}
 
-	/** The album in use and whether the ledger may lag behind it (it holds more items than the ledger knows of). */
-	async current(): Promise<{ album: PhotosAlbum; index: number; recover: boolean } | undefined> {
+	/** Whether an album title is this sync's: its title, or its title followed by " (2)", " (3)"... for the albums after a full one. */
+	private ours(title: string): number | undefined {
+		if (title === this.title) return 1;
+		const sequel = title.startsWith(`${this.title} (`) ? /^ \((\d+)\)$/.exec(title.slice(this.title.length)) : null;
+		return sequel ? Number(sequel[1]) : undefined;
+	}
+
+	/**
+	 * The album in use, and the albums whose items the ledger may lag behind (they hold more than it
+	 * knows of): the ledger's last album when it still exists, else this app's albums of the title
+	 * (a lost ledger: all of them, the title's sequels included, the last one in use).
+	 */
+	async current(): Promise<{ album: PhotosAlbum; index: number; lagging: number[] } | undefined> {
 		const { ledger } = this;
 		const known = ledger.albums.length - 1;
-		let album: PhotosAlbum | undefined;
-		if (known >= 0 && ledger.albums[known].title.startsWith(this.title)) {
-			album = await this.library.album(ledger.albums[known].id, this.signal).catch((error: unknown) => {
+		const found: PhotosAlbum[] = [];
+		if (known >= 0 && this.ours(ledger.albums[known].title) !== undefined) {
+			const album = await this.library.album(ledger.albums[known].id, this.signal).catch((error: unknown) => {
 				// An album the user deleted in Google Photos: a new one is made.
 				if (error instanceof NotFoundError) return undefined;
 				throw error;
 			});
-			if (album) this.index = known;
+			if (album) found.push(album);
 		}
-		if (!album) {
-			for await (const each of this.library.albums(this.signal)) if (each.title === this.title && (!album || each.mediaItemsCount > album.mediaItemsCount)) album = each;
-			if (album) this.index = this.adopt(album);
+		if (found.length === 0) {
+			for await (const each of this.library.albums(this.signal)) if (this.ours(each.title) !== undefined) found.push(each);
+			found.sort((a, b) => this.ours(a.title)! - this.ours(b.title)! || a.mediaItemsCount - b.mediaItemsCount);
 		}
-		if (!album) return undefined;
+		if (found.length === 0) return undefined;
+		const lagging: number[] = [];
+		for (const album of found) {
+			const index = this.adopt(album);
+			const ids = new Set([...ledger.entries.values()].filter((entry) => entry.album === index).map((entry) => entry.mediaItemId));
+			if (album.mediaItemsCount > ids.size) lagging.push(index);
+		}
+		const album = found[found.length - 1];
+		this.index = this.adopt(album);
 		this.count = album.mediaItemsCount;
 		this.productUrl = album.productUrl;
-		const index = this.index!;
-		const ids = new Set([...ledger.entries.values()].filter((entry) => entry.album === index).map((entry) => entry.mediaItemId));
-		return { album, index, recover: album.mediaItemsCount > ids.size };
+		return { album, index: this.index, lagging };
 	}
 
 	/** The album index for one more item, making the album (or the next, when this one is full) on the way. */
@@ -366,8 +383,8 @@ class AlbumChooser {
 
 	private async make(): Promise<number> {
 		if (this.dryRun) throw new AbortedError();
-		const sequel = this.ledger.albums.filter((album) => album.title === this.title || album.title.startsWith(`${this.title} (`)).length;
-		const title = this.index === undefined && sequel === 0 ? this.title : `${this.title} (${sequel + 1})`;
+		const last = Math.max(0, ...this.ledger.albums.map((album) => this.ours(album.title) ?? 0));
+		const title = last === 0 ? this.title : `${this.title} (${last + 1})`;
 		const album = await this.library.createAlbum(title, this.signal);
 		this.index = this.adopt(album);
 		this.count = 0;

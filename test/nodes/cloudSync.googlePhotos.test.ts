@@ -125,12 +125,14 @@ describe('Cloud Sync: Add to Google Photos', () => {
 
 	it('stops at the daily quota with what to expect; a run with the quota already gone is an error that says the same', async () => {
 		const folder = await roll(40);
-		// The album (2 requests), 50 uploads and their batchCreate, then 2 more uploads.
-		emulator.dailyQuota = emulator.requestsToday + 55;
+		// The album (2 requests), 50 uploads and their batchCreate (up to 3 more uploads are on their way meanwhile), then a few more uploads.
+		emulator.dailyQuota = emulator.requestsToday + 58;
 		const first = await runWorkflow(addToPhotos({ sourceLocalPath: folder, destinationPhotosAlbum: 'Quota' }), options({ mode: 'trigger' }));
 		const summary = summaryOf(first);
 		expect(summary).toMatchObject({ status: 'partial', stopped: expect.stringContaining('daily request quota'), hint: expect.stringContaining('next run continues') });
-		expect(summary).toMatchObject({ uploaded: 50, awaitingCreate: 2, notReached: 8 });
+		expect(summary).toMatchObject({ uploaded: 50, awaitingCreate: expect.any(Number) });
+		expect(summary.awaitingCreate).toBeGreaterThan(0);
+		expect((summary.uploaded as number) + (summary.awaitingCreate as number) + (summary.notReached as number)).toBe(60);
 
 		const later = await runWorkflow(addToPhotos({ sourceLocalPath: folder, destinationPhotosAlbum: 'Quota' }), options({ mode: 'trigger', staticData: first.staticData }));
 		expect(later.status).toBe('error');
