@@ -5,3 +5,4 @@ export { DirCache, insideOrSame } from './dirCache';
 export { CommitBatcher, type BatchOptions, type Ticket } from './batcher';
 export { ParentsFirst } from './parentsFirst';
 export { BINARY, mimeTypeFor } from './mime';
+export { UploadSessions, uploadIdentity, type UploadSessionsOptions } from './uploads';
