@@ -92,6 +92,8 @@ export class EmulatorServer {
 	private server?: Server;
 	private readonly sockets = new Set<Socket>();
 	private closedSocketBytes = 0;
+	/** Told of every piece of bytes a client sends, as it arrives, with the total so far: a test can act mid-request. */
+	onReceive?: (total: number) => void;
 	baseUrl = '';
 
 	constructor(
@@ -106,6 +108,7 @@ export class EmulatorServer {
 		this.server = createServer((request, response) => void this.dispatch(request, response));
 		this.server.on('connection', (socket) => {
 			this.sockets.add(socket);
+			socket.on('data', () => this.onReceive?.(this.bytesReceived));
 			socket.on('close', () => {
 				this.sockets.delete(socket);
 				this.closedSocketBytes += socket.bytesRead;
