@@ -1,4 +1,11 @@
 import { killAndResume, type ResumeCloud } from './support/resume';
+import { startDrive, type DriveFixture } from './support/drive';
+import { DriveEmulator } from './emulators/drive';
+import { fingerprint, pseudoRandomBytes } from './conformance/suite';
+import { GoogleDriveProvider } from '../lib/providers/drive';
+import { UploadSessions } from '../lib/providers/kit/uploads';
+import { MemoryStateStore } from '../lib/state/state';
+import { sync } from '../lib/modes/oneWay';
 
 const MiB = 1024 * 1024;
 /** Small enough for every `npm test`; the 1 GiB run of the same scenario is test/e2e/resume.e2e.test.ts. */
@@ -15,5 +22,63 @@ describe.each(['drive', 'dropbox', 'onedrive'] as const)('an upload to %s killed
 		expect(outcome.bytesReceived).toBeLessThan(1.2 * SIZE);
 		// Every killed run left its session for the next one.
 		expect(outcome.sessionsKept).toEqual([1, 1, 1]);
+	});
+});
+
+describe('a resumed upload whose source is a cloud that lists the same hash', () => {
+	let source: DriveFixture;
+	let destination: DriveFixture;
+	beforeAll(async () => {
+		source = await startDrive();
+		// Another seed: another account, whose ids differ from the source's.
+		const emulator = new DriveEmulator({ seed: 2 });
+		await emulator.start();
+		destination = { emulator, auth: emulator.addOAuthClient() };
+	});
+	afterAll(async () => {
+		await source.emulator.stop();
+		await destination.emulator.stop();
+	});
+
+	it('reads only the rest of the source (a ranged read) and checks the whole file by the md5 both sides list', async () => {
+		const size = 24 * MiB;
+		const content = pseudoRandomBytes(size, 'ranged-resume');
+		const sourceFolder = source.emulator.addFolder(source.emulator.myDriveRootId, 'from');
+		source.emulator.addFile(sourceFolder, 'big.bin', content);
+		const destinationFolder = destination.emulator.addFolder(destination.emulator.myDriveRootId, 'to');
+		const state = new MemoryStateStore();
+		const open = async () => {
+			const uploads = new UploadSessions(state);
+			const to = await GoogleDriveProvider.open({ auth: destination.auth, root: destinationFolder, apiBaseUrl: destination.emulator.baseUrl, uploadChunkBytes: 2 * MiB });
+			to.keepUploads(uploads);
+			const from = await GoogleDriveProvider.open({ auth: source.auth, root: sourceFolder, apiBaseUrl: source.emulator.baseUrl });
+			return { from, to, uploads };
+		};
+
+		// The first run is cancelled once 10 MiB reached the destination.
+		const first = await open();
+		const cancel = new AbortController();
+		destination.emulator.server.onReceive = (total) => total > 10 * MiB && cancel.abort();
+		const cancelled = await sync(first.from, first.to, { mode: 'copy', signal: cancel.signal });
+		destination.emulator.server.onReceive = undefined;
+		await first.uploads.flush();
+		expect(cancelled.status).toBe('cancelled');
+		expect(await first.uploads.list()).toHaveLength(1);
+
+		source.emulator.clearLog();
+		const second = await open();
+		const report = await sync(second.from, second.to, { mode: 'copy' });
+		expect(report).toMatchObject({ status: 'success', added: 1 });
+
+		const downloads = source.emulator.server.requests(/^GET \/drive\/v3\/files\/[^/]+$/).filter((entry) => entry.query.includes('alt=media'));
+		const ranges = downloads.map((entry) => source.emulator.headersOf(entry)?.range);
+		expect(ranges).toEqual([expect.stringMatching(/^bytes=\d+-\d+$/)]);
+		const resumedFrom = Number(/^bytes=(\d+)-/.exec(ranges[0]!)![1]);
+		expect(resumedFrom).toBeGreaterThanOrEqual(8 * MiB);
+		const stored = destination.emulator.filesAt('to/big.bin');
+		expect(stored).toHaveLength(1);
+		expect(fingerprint(destination.emulator.content(stored[0].id!))).toEqual(fingerprint(content));
+		expect(destination.emulator.server.bytesReceived).toBeLessThan(1.2 * size);
+		expect(await second.uploads.list()).toEqual([]);
 	});
 });

@@ -89,3 +89,17 @@ export function bodyStream(data: unknown, broke: (cause: unknown) => Error, outp
 	output.on('close', () => source.destroy());
 	return source.pipe(output);
 }
+
+/** A stream opened on its first read, so that what is never read (a source a resumed upload skips) is never opened. */
+export function lazyStream(open: () => Promise<Readable>): Readable {
+	let opened: Readable | undefined;
+	const stream = Readable.from(
+		(async function* () {
+			opened = await open();
+			yield* opened;
+		})(),
+		{ objectMode: false },
+	);
+	stream.on('close', () => opened?.destroy());
+	return stream;
+}

@@ -23,6 +23,8 @@ export class UploadSessions implements UploadSessionStore {
 	private uploads = new Map<string, SavedUpload>();
 	private timer?: NodeJS.Timeout;
 	private saving: Promise<void> = Promise.resolve();
+	/** Counts saves across runs, so the newest copy is told apart even when two were saved in the same millisecond. */
+	private generation = 0;
 
 	private readonly stores: StateStore[];
 
@@ -81,7 +83,8 @@ export class UploadSessions implements UploadSessionStore {
 			// An unreadable copy only costs a fresh upload.
 			this.stores.map((store) => store.load().then(parse, () => undefined)),
 		).then((copies) => {
-			const newest = copies.reduce<Saved | undefined>((best, copy) => (copy && (!best || copy.savedAt > best.savedAt) ? copy : best), undefined);
+			const newest = copies.reduce<Saved | undefined>((best, copy) => (copy && (!best || copy.generation > best.generation) ? copy : best), undefined);
+			this.generation = newest?.generation ?? 0;
 			const now = this.now();
 			for (const upload of newest?.uploads ?? []) if (upload.expiresAt > now) this.uploads.set(keyOf(upload.scope, upload.path), upload);
 			return this.uploads;
@@ -99,7 +102,7 @@ export class UploadSessions implements UploadSessionStore {
 	}
 
 	private saveNow(): Promise<void> {
-		const saved: Saved = { format: FORMAT, savedAt: this.now(), uploads: [...this.uploads.values()] };
+		const saved: Saved = { format: FORMAT, generation: ++this.generation, savedAt: this.now(), uploads: [...this.uploads.values()] };
 		const text = JSON.stringify(saved);
 		this.saving = this.saving
 			.then(() => Promise.all(this.stores.map((store) => store.save(text))))
@@ -129,6 +132,7 @@ function sameSource(saved: UploadIdentity, identity: UploadIdentity): boolean {
 
 interface Saved {
 	format: string;
+	generation: number;
 	savedAt: number;
 	uploads: SavedUpload[];
 }
@@ -136,7 +140,7 @@ interface Saved {
 function parse(text: string | undefined): Saved | undefined {
 	if (!text) return undefined;
 	const data = JSON.parse(text) as Partial<Saved>;
-	if (data.format !== FORMAT || !Array.isArray(data.uploads) || typeof data.savedAt !== 'number') return undefined;
+	if (data.format !== FORMAT || !Array.isArray(data.uploads) || typeof data.generation !== 'number') return undefined;
 	const uploads = data.uploads.filter((upload) => typeof upload.session === 'string' && typeof upload.path === 'string' && typeof upload.scope === 'string');
-	return { format: FORMAT, savedAt: data.savedAt, uploads };
+	return { format: FORMAT, generation: data.generation, savedAt: Number(data.savedAt), uploads };
 }
