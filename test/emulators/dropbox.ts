@@ -380,6 +380,10 @@ export class DropboxEmulator {
 		this.readOnly.add(lower(path));
 	}
 
+	allowWrites(path: string): void {
+		this.readOnly.delete(lower(path));
+	}
+
 	// -----------------------------------------------------------------------------------------
 	// HTTP plumbing
 

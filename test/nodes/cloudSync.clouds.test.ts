@@ -894,3 +894,27 @@ describe('OneDrive and SharePoint', () => {
 		}
 	});
 });
+
+describe('large uploads resume in the next run', () => {
+	it('a sync that failed after sending most of a file sends only the rest in the next run, from the session kept on the destination', async () => {
+		const content = pseudoRandomBytes(20 * MiB, 'node-resume');
+		const source = await localFolder({ 'big.bin': content });
+		const folder = dropboxFolder();
+		const sync = cloudSync({ resource: 'folder', operation: 'sync', ...onLocal('source', source), ...onDropbox('destination', folder), mode: 'copy' });
+		// The commit is refused once every chunk but the last is in: the run fails with the session open.
+		dropbox.denyWrites(`${folder}/big.bin`);
+		const failed = await run([sync]);
+		expect(nodeError(failed).message).toMatch(/failed/);
+		const kept = JSON.parse(dropbox.content(`${folder}/.cloudsync/uploads.state`)!.toString('utf8')) as { uploads: Array<{ path: string; size: number }> };
+		expect(kept.uploads).toEqual([expect.objectContaining({ path: 'big.bin', size: 20 * MiB })]);
+
+		dropbox.allowWrites(`${folder}/big.bin`);
+		const before = dropbox.server.bytesReceived;
+		const result = await run([sync]);
+		expect(outputItems(result, 'Cloud Sync')[0].json).toMatchObject({ status: 'success', added: 1 });
+		// Only the last chunk (8 MiB chunks: 16 MiB were in) and small calls went up again.
+		expect(dropbox.server.bytesReceived - before).toBeLessThan(5 * MiB);
+		expect(createHash('sha256').update(dropbox.content(`${folder}/big.bin`)!).digest('hex')).toBe(createHash('sha256').update(content).digest('hex'));
+		expect(JSON.parse(dropbox.content(`${folder}/.cloudsync/uploads.state`)!.toString('utf8')).uploads).toEqual([]);
+	});
+});
