@@ -16,7 +16,7 @@ describe.each(['drive', 'dropbox', 'onedrive'] as const)('an upload to %s killed
 	it('sends under 1.2 times the file in all and stores the same bytes, once', async () => {
 		const seed = Date.now() % 100_000;
 		const outcome = await killAndResume(cloud, { size: SIZE, kills: 3, chunk: CHUNKS[cloud], seed });
-		console.log(`${cloud}: seed ${seed}, killed after ${outcome.killedAfter.map((bytes) => (bytes / MiB).toFixed(1)).join(', ')} MiB; ${(outcome.bytesReceived / MiB).toFixed(1)} MiB received for ${SIZE / MiB} MiB`);
+		console.log(`${cloud}: seed ${seed}, killed after ${outcome.killedAfter.map((bytes) => (bytes / MiB).toFixed(1)).join(', ')} MiB; ${(outcome.bytesReceived / MiB).toFixed(1)} MiB received for ${SIZE / MiB} MiB; the last run: ${outcome.finalRun.output}`);
 		expect(outcome.finalRun).toMatchObject({ code: 0 });
 		expect(outcome.stored).toEqual([`big.bin ${outcome.sourceSha256}`]);
 		expect(outcome.bytesReceived).toBeLessThan(1.2 * SIZE);

@@ -12,7 +12,7 @@ describe.each(['drive', 'dropbox', 'onedrive'] as const)('a 1 GiB upload to %s k
 		const outcome = await killAndResume(cloud, { size: GiB, kills: 4, chunk: CHUNKS[cloud], seed });
 		console.log(
 			`${cloud}: seed ${seed}, killed after ${outcome.killedAfter.map((bytes) => (bytes / MiB).toFixed(1)).join(', ')} MiB; ` +
-				`${(outcome.bytesReceived / GiB).toFixed(3)} GiB received for 1 GiB in ${(outcome.wallMs / 1000).toFixed(1)} s`,
+				`${(outcome.bytesReceived / GiB).toFixed(3)} GiB received for 1 GiB in ${(outcome.wallMs / 1000).toFixed(1)} s; the last run: ${outcome.finalRun.output}`,
 		);
 		expect(outcome.finalRun).toMatchObject({ code: 0 });
 		expect(outcome.stored).toEqual([`big.bin ${outcome.sourceSha256}`]);

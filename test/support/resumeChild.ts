@@ -33,7 +33,8 @@ async function main(): Promise<void> {
 	destination.keepUploads!(uploads);
 	const report = await sync(await LocalProvider.open(spec.sourceDir), destination, { mode: 'copy', transfers: 1 });
 	await uploads.flush();
-	process.stdout.write(JSON.stringify({ status: report.status, added: report.added, errors: report.errors.map((error) => error.message) }));
+	const peakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
+	process.stdout.write(JSON.stringify({ status: report.status, added: report.added, errors: report.errors.map((error) => error.message), peakRssMiB }));
 	process.exitCode = report.status === 'success' ? 0 : 1;
 }
 
