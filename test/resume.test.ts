@@ -1,4 +1,4 @@
-import { killAndResume, type ResumeCloud } from './support/resume';
+import { itResumesAfterKills } from './support/resume';
 import { startDrive, type DriveFixture } from './support/drive';
 import { DriveEmulator } from './emulators/drive';
 import { fingerprint, pseudoRandomBytes } from './conformance/suite';
@@ -8,22 +8,9 @@ import { MemoryStateStore } from '../lib/state/state';
 import { sync } from '../lib/modes/oneWay';
 
 const MiB = 1024 * 1024;
-/** Small enough for every `npm test`; the 1 GiB run of the same scenario is test/e2e/resume.e2e.test.ts. */
-const SIZE = 96 * MiB;
-const CHUNKS: Record<ResumeCloud, number> = { drive: 2 * MiB, dropbox: 4 * MiB, onedrive: 8 * 327_680 };
+// Small enough for every `npm test`, with small chunks; the 1 GiB run of the same scenario is test/e2e/resume.e2e.test.ts.
 
-describe.each(['drive', 'dropbox', 'onedrive'] as const)('an upload to %s killed three times (SIGKILL) and resumed', (cloud) => {
-	it('sends under 1.2 times the file in all and stores the same bytes, once', async () => {
-		const seed = Date.now() % 100_000;
-		const outcome = await killAndResume(cloud, { size: SIZE, kills: 3, chunk: CHUNKS[cloud], seed });
-		console.log(`${cloud}: seed ${seed}, killed after ${outcome.killedAfter.map((bytes) => (bytes / MiB).toFixed(1)).join(', ')} MiB; ${(outcome.bytesReceived / MiB).toFixed(1)} MiB received for ${SIZE / MiB} MiB; the last run: ${outcome.finalRun.output}`);
-		expect(outcome.finalRun).toMatchObject({ code: 0 });
-		expect(outcome.stored).toEqual([`big.bin ${outcome.sourceSha256}`]);
-		expect(outcome.bytesReceived).toBeLessThan(1.2 * SIZE);
-		// Every killed run left its session for the next one.
-		expect(outcome.sessionsKept).toEqual([1, 1, 1]);
-	});
-});
+itResumesAfterKills(96 * MiB, 3, { drive: 2 * MiB, dropbox: 4 * MiB, onedrive: 8 * 327_680 });
 
 describe('a resumed upload whose source is a cloud that lists the same hash', () => {
 	let source: DriveFixture;

@@ -654,7 +654,8 @@ export class OneDriveProvider implements Provider {
 	async write(path: string, content: Readable, options: WriteOptions = {}): Promise<Entry> {
 		const relative = this.writable(path, 'write over');
 		const context = { path: relative, signal: options.signal };
-		const identity = this.uploads && (options.size ?? 0) > 0 ? uploadIdentity(relative, options) : undefined;
+		// A file of one fragment has nothing to resume: only larger ones are kept.
+		const identity = this.uploads && (options.size ?? 0) > this.chunkSize ? uploadIdentity(relative, options) : undefined;
 		// Before `content` is touched: a resumed upload reads the source from where the session ends instead.
 		const resumed = identity && (await this.resume(identity, options));
 		if (resumed) return resumed;

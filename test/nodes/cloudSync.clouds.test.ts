@@ -192,22 +192,23 @@ function dropboxFolder(files: Record<string, string | Buffer> = {}, clientModifi
 	return folder;
 }
 
-/** Every file below a Drive folder: path → content (one char per byte), read through the provider (not the node). */
+/** Every file below a Drive folder but the engine's own (.cloudsync): path → content (one char per byte), read through the provider (not the node). */
 async function driveTree(folderId: string): Promise<Record<string, string>> {
 	const provider = await GoogleDriveProvider.open({ auth: drive.auth, root: folderId, apiBaseUrl: drive.emulator.baseUrl, pacer: recordingPacer().pacer });
 	const tree: Record<string, string> = {};
 	for await (const entry of provider.list('', { recursive: true })) {
-		if (!entry.isDir) tree[entry.path] = (await readAll(await provider.read(entry.path))).toString('latin1');
+		if (!entry.isDir && !entry.path.startsWith('.cloudsync/')) tree[entry.path] = (await readAll(await provider.read(entry.path))).toString('latin1');
 	}
 	return tree;
 }
 
-/** Every file below a Dropbox folder: path → content (one char per byte). */
+/** Every file below a Dropbox folder but the engine's own (.cloudsync): path → content (one char per byte). */
 function dropboxTree(folder: string): Record<string, string> {
 	const tree: Record<string, string> = {};
 	for (const display of dropbox.paths(folder)) {
 		const content = dropbox.content(display);
-		if (content !== undefined) tree[display.slice(folder.length + 1)] = content.toString('latin1');
+		const path = display.slice(folder.length + 1);
+		if (content !== undefined && !path.startsWith('.cloudsync/')) tree[path] = content.toString('latin1');
 	}
 	return tree;
 }
@@ -559,6 +560,8 @@ describe('cancellation', () => {
 			expect(drive.emulator.requestCount(chunkRoute)).toBe(1);
 			expect(drive.emulator.filesAt('big.bin', folderId)).toEqual([]);
 			expect(await driveTree(folderId)).toEqual({});
+			// The upload's session is kept for the next run to resume.
+			expect(drive.emulator.filesAt('.cloudsync/uploads.state', folderId)).toHaveLength(1);
 		}
 		expectNoSecrets(result);
 	});
