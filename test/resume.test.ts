@@ -1,7 +1,9 @@
 import { itResumesAfterKills } from './support/resume';
 import { startDrive, type DriveFixture } from './support/drive';
 import { DriveEmulator } from './emulators/drive';
-import { fingerprint, pseudoRandomBytes } from './conformance/suite';
+import { bufferStream, fingerprint, pseudoRandomBytes } from './conformance/suite';
+import { OneDriveEmulator } from './emulators/onedrive';
+import { OneDriveProvider } from '../lib/providers/onedrive';
 import { GoogleDriveProvider } from '../lib/providers/drive';
 import { UploadSessions } from '../lib/providers/kit/uploads';
 import { MemoryStateStore } from '../lib/state/state';
@@ -67,5 +69,42 @@ describe('a resumed upload whose source is a cloud that lists the same hash', ()
 		expect(fingerprint(destination.emulator.content(stored[0].id!))).toEqual(fingerprint(content));
 		expect(destination.emulator.server.bytesReceived).toBeLessThan(1.2 * size);
 		expect(await second.uploads.list()).toEqual([]);
+	});
+});
+
+describe('a saved session for another version of the file', () => {
+	let onedrive: OneDriveEmulator;
+	beforeAll(async () => {
+		onedrive = await OneDriveEmulator.start({ seed: 16 });
+	});
+	afterAll(() => onedrive.stop());
+
+	it('is not resumed: OneDrive is told to drop it, and the new version is sent whole', async () => {
+		onedrive.seedFolder('stale');
+		const uploads = new UploadSessions(new MemoryStateStore());
+		const provider = await OneDriveProvider.open({ auth: onedrive.credentials, root: '/stale', apiBaseUrl: onedrive.baseUrl, chunkSize: 4 * 327_680 });
+		provider.keepUploads(uploads);
+		const first = pseudoRandomBytes(6 * MiB, 'first version');
+		const write = (data: Buffer, modTime: number, signal?: AbortSignal) =>
+			provider.write('video.bin', bufferStream(data), { size: data.length, modTime, signal, from: async (offset) => bufferStream(data.subarray(offset)) });
+
+		const cancel = new AbortController();
+		const start = onedrive.server.bytesReceived;
+		onedrive.server.onReceive = (total) => total - start > 2 * MiB && cancel.abort();
+		await expect(write(first, 1_700_000_000_000, cancel.signal)).rejects.toThrow();
+		onedrive.server.onReceive = undefined;
+		const [abandoned] = await uploads.list();
+		expect(abandoned).toMatchObject({ path: 'video.bin', modTime: 1_700_000_000_000 });
+
+		const second = pseudoRandomBytes(6 * MiB, 'second version');
+		onedrive.server.log.length = 0;
+		onedrive.fragments.length = 0;
+		await write(second, 1_700_000_100_000);
+
+		const uploadPath = new URL(abandoned.session).pathname;
+		expect(onedrive.server.requests().filter((entry) => entry.path === uploadPath).map((entry) => entry.method)).toEqual(['DELETE']);
+		expect(onedrive.fragments[0]).toMatchObject({ start: 0 });
+		expect(fingerprint(onedrive.content('stale/video.bin')!)).toEqual(fingerprint(second));
+		expect(await uploads.list()).toEqual([]);
 	});
 });
