@@ -93,13 +93,19 @@ export function bodyStream(data: unknown, broke: (cause: unknown) => Error, outp
 /** A stream opened on its first read, so that what is never read (a source a resumed upload skips) is never opened. */
 export function lazyStream(open: () => Promise<Readable>): Readable {
 	let opened: Readable | undefined;
+	let closed = false;
 	const stream = Readable.from(
 		(async function* () {
 			opened = await open();
-			yield* opened;
+			// Destroyed while the source was being opened: the source is closed at once.
+			if (closed) opened.destroy();
+			else yield* opened;
 		})(),
 		{ objectMode: false },
 	);
-	stream.on('close', () => opened?.destroy());
+	stream.on('close', () => {
+		closed = true;
+		opened?.destroy();
+	});
 	return stream;
 }
