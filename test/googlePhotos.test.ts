@@ -149,7 +149,8 @@ describe('Add to Google Photos (local folder → emulator)', () => {
 		emulator.server.inject({ kind: 'rate-limit', probability: 0.03, retryAfterSeconds: 0 });
 		emulator.server.inject({ kind: 'unavailable', probability: 0.03, retryAfterSeconds: 0 });
 		emulator.server.inject({ kind: 'server-error', probability: 0.02 });
-		emulator.server.inject({ kind: 'reset', probability: 0.02 });
+		emulator.server.inject({ kind: 'reset', probability: 0.01 });
+		emulator.server.inject({ kind: 'drop-after-commit', probability: 0.01 });
 		emulator.failItems({ code: 13, message: 'INTERNAL: Internal error encountered.', probability: 0.03 });
 		const ledger = new MemoryStateStore();
 

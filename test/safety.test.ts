@@ -334,7 +334,8 @@ describe('the local folder stays the only place written', () => {
 			},
 		};
 		const report = await oneWay(swapping, destination, { mode: 'mirror', transfers: 1, maxDeletePercent: 100 });
-		expect(reads).toBeGreaterThan(5);
+		// The files after the swap are refused by the destination before their source is even opened.
+		expect(reads).toBe(5);
 		expect(report.added).toBe(4);
 		expect(report.failed).toBe(36);
 		expect(report.errors[0].message).toMatch(/symbolic link/);

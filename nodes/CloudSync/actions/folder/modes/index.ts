@@ -1,6 +1,7 @@
 import { NodeOperationError, type IExecuteFunctions } from 'n8n-workflow';
 import { cloudNamed } from '../../../clouds/registry';
 import { openLocation } from '../../../transport/locations';
+import { keepUploads } from '../../../transport/uploads';
 import type { FolderMode, ModeOutcome, ModeRun } from './mode';
 import { oneWay } from './oneWay';
 import { twoWay } from './twoWay';
@@ -36,7 +37,17 @@ export async function runFolderMode(context: IExecuteFunctions, itemIndex: numbe
 	}
 	const settings = mode.readSettings(context, itemIndex, dryRun);
 	const source = await openLocation(context, 'source', itemIndex);
-	const destination = mode.openDestination ? await mode.openDestination(context, itemIndex, source) : await openLocation(context, 'destination', itemIndex, { create: !dryRun });
+	if (mode.openDestination) {
+		// A destination that is no folder (Google Photos) keeps no upload sessions: its uploads are one request each.
+		const run: ModeRun<unknown, unknown> = { context, itemIndex, source, destination: await mode.openDestination(context, itemIndex, source), settings, dryRun, signal };
+		return mode.summarise(await mode.run(run), run);
+	}
+	const destination = await openLocation(context, 'destination', itemIndex, { create: !dryRun });
 	const run: ModeRun<unknown, unknown> = { context, itemIndex, source, destination, settings, dryRun, signal };
-	return mode.summarise(await mode.run(run), run);
+	const uploads = dryRun ? undefined : keepUploads(context, source, destination);
+	try {
+		return mode.summarise(await mode.run(run), run);
+	} finally {
+		await uploads?.flush();
+	}
 }
