@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Capabilities, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, WriteOptions } from '../core/types';
+import type { Capabilities, Entry, Hashes, ListOptions, Provider, ReadOptions, RootLocation, WriteOptions } from '../core/types';
 import {
 	AlreadyExistsError,
 	CloudSyncError,
@@ -363,7 +363,7 @@ export class ICloudDriveProvider implements Provider {
 		return measure(body, [], { size: end - start });
 	}
 
-	async hash(path: string, _types: HashType[]): Promise<Hashes> {
+	async hash(path: string): Promise<Hashes> {
 		// iCloud keeps no content hash: only existence is checked; the engine reads bytes when it must compare.
 		await this.stat(path);
 		return {};
