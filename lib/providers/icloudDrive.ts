@@ -221,7 +221,7 @@ export class ICloudDriveProvider implements Provider {
 			method: 'POST',
 			json: ids.map((drivewsid) => ({ drivewsid, partialData: false, includeHierarchy: false })),
 		});
-		for (const detail of details) if (detail.status && detail.status !== 'OK') throw new ICloudResponseError(200, detail.status);
+		for (const detail of details) if (detail.status && detail.status !== 'OK') throw mapICloudError(new ICloudResponseError(200, detail.status), context);
 		return details;
 	}
 
@@ -229,8 +229,8 @@ export class ICloudDriveProvider implements Provider {
 	private async itemCall(context: CallContext, op: string, body: Record<string, unknown>): Promise<DriveItem> {
 		const answer = await this.json<{ items?: DriveItem[] }>(context, `${this.drivews}/${op}`, { method: 'POST', json: body });
 		const item = answer.items?.[0];
-		if (!item) throw new ICloudResponseError(200, `no item in the ${op} answer`);
-		if (item.status && item.status !== 'OK') throw new ICloudResponseError(200, item.status);
+		if (!item) throw mapICloudError(new ICloudResponseError(200, `no item in the ${op} answer`), context);
+		if (item.status && item.status !== 'OK') throw mapICloudError(new ICloudResponseError(200, item.status), context);
 		return item;
 	}
 

@@ -121,6 +121,11 @@ export class ICloudDriveEmulator {
 			.sort();
 	}
 
+	/** A device approves the session's request for the encryption cookies (Advanced Data Protection). */
+	approvePcs(): void {
+		this.auth.approvePcs(this.user.appleId);
+	}
+
 	/** Names in the trash. */
 	trashed(): string[] {
 		return this.tree.childrenOf(TRASH).map((item) => item.name.normalize('NFC'));
