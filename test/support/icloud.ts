@@ -47,3 +47,6 @@ export function driveSignIn(emulator: ICloudDriveEmulator, saved?: SavedSession)
 }
 
 const savedSessions = new WeakMap<ICloudDriveEmulator, SavedSession>();
+
+/** The session the tests' person set up on `emulator` (after a first emulatedICloudDrive). */
+export const savedSessionOf = (emulator: ICloudDriveEmulator): SavedSession | undefined => savedSessions.get(emulator);
