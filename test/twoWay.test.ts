@@ -61,6 +61,7 @@ const matrix: Array<[string, string, () => Promise<Backend>, DriverFactory]> = [
 	['OneDrive ↔ Dropbox (emulated)', 'the engine', oneDriveBackend, engineDriver],
 	['OneDrive ↔ Dropbox (emulated)', 'the Cloud Sync node in n8n-core', oneDriveBackend, nodeDriver],
 	['iCloud Drive ↔ Google Drive (emulated)', 'the engine', iCloudDriveBackend, engineDriver],
+	['iCloud Drive ↔ Google Drive (emulated)', 'the Cloud Sync node in n8n-core', iCloudDriveBackend, nodeDriver],
 ];
 
 describe.each(matrix)('two-way sync, %s, through %s', (_name, _through, makeBackend, driver) => {

@@ -207,7 +207,7 @@ export async function iCloudDriveBackend(): Promise<Backend> {
 					cloudSyncGoogleDriveOAuth2Api: { id: 'drive', name: 'Drive' },
 				},
 				credentials: {
-					cloudSyncAppleIdApi: { appleId: icloud.user.appleId, password: icloud.user.password, verificationCode: '', session: JSON.stringify(savedSessionOf(icloud)) },
+					cloudSyncAppleIdApi: { appleId: icloud.user.appleId, password: icloud.user.password, verificationCode: '', sessionToken: JSON.stringify(savedSessionOf(icloud)) },
 					cloudSyncGoogleDriveOAuth2Api: { clientId: auth.clientId, clientSecret: auth.clientSecret, oauthTokenData: { refresh_token: auth.refreshToken, token_type: 'Bearer' } },
 				},
 			};
