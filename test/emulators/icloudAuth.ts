@@ -90,6 +90,7 @@ export class AppleAuthEmulator {
 	private readonly trustTokens = new Map<string, { account: Account; issuedAt: number }>();
 	private readonly webSessions = new Map<string, { account: Account; expiresAt: number }>();
 	private readonly statusFaults: Array<StatusFault & { used: number }> = [];
+	private readonly usedSessionTokens: string[] = [];
 	private clockOffset = 0;
 	/** How long a web session (X-APPLE-WEBAUTH-TOKEN) lasts before ws calls answer 421. */
 	webSessionMs = 60 * 60_000;
@@ -137,6 +138,11 @@ export class AppleAuthEmulator {
 	/** Apple forgets every trust token: the next sign-in needs a code. */
 	revokeTrust(): void {
 		this.trustTokens.clear();
+	}
+
+	/** Every code, session token, trust token and web-session cookie handed out: what must never appear in a log or output. */
+	secrets(): string[] {
+		return [...[...this.codesSent.values()].flat(), ...this.sessionTokens.keys(), ...this.usedSessionTokens, ...this.trustTokens.keys(), ...this.webSessions.keys()];
 	}
 
 	failWith(fault: StatusFault): void {
@@ -400,6 +406,7 @@ export class AppleAuthEmulator {
 				return;
 			}
 			this.sessionTokens.delete(String(body.dsWebAuthToken));
+			this.usedSessionTokens.push(String(body.dsWebAuthToken));
 			const { account } = session;
 			if (account.user.otherRegion) {
 				sendJson(response, 302, { domainToUse: 'iCloud.com.cn' });
