@@ -11,22 +11,23 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { EXAMPLE_CREDENTIALS, SEED_TIME, loadExample, readDriveTree, sampleBytes, startSampleClouds, treeHashes, type SampleClouds } from './clouds';
+import { EXAMPLE_CREDENTIALS, SEED_TIME, loadExample, readDriveTree, startSampleClouds, treeHashes, type SampleClouds } from './clouds';
 import { N8nSandbox, type WorkflowJson } from './n8n';
-import { ICloudDriveEmulator } from '../emulators/icloudDrive';
+import type { ICloudDriveEmulator } from '../emulators/icloudDrive';
+import { APPLE_CREDENTIAL, ICLOUD_EXAMPLE, ICLOUD_FOLDERS, ICLOUD_SAMPLE, startICloudSample, type ICloudSample } from './icloudClouds';
 
 const describeE2E = process.env.CLOUDSYNC_E2E === '1' ? describe : describe.skip;
 const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
-const WORKFLOW = 'csExampleICloud2W';
+const WORKFLOW = ICLOUD_EXAMPLE.id;
 const HOOK_WORKFLOW = 'csICloudQueue001';
 const HOOK = 'icloud-two-way-queue';
-const NODE = 'Two-way sync iCloud Drive and Google Drive';
-const APPLE = { id: 'cloudSyncAppleDemo', name: 'Apple ID (demo)', type: 'cloudSyncAppleIdApi' };
-const ICLOUD = 'Projects';
-const DRIVE = 'Projects (iCloud)';
+const NODE = ICLOUD_EXAMPLE.node;
+const APPLE = APPLE_CREDENTIAL;
+const ICLOUD = ICLOUD_FOLDERS.icloud;
+const DRIVE = ICLOUD_FOLDERS.drive;
 const DAY = 86_400_000;
-const ICLOUD_ONLY = { 'plan.md': Buffer.from('# Plan\n- v1\n'), 'photos/team.jpg': sampleBytes('team.jpg', 30 * 1024) };
-const DRIVE_ONLY = { 'budget.csv': Buffer.from('item,cost\nlaptop,1200\n') };
+const ICLOUD_ONLY = ICLOUD_SAMPLE.icloud;
+const DRIVE_ONLY = ICLOUD_SAMPLE.drive;
 
 async function freePort(): Promise<number> {
 	return new Promise((resolve, reject) => {
@@ -58,6 +59,7 @@ async function startRedis(port: number): Promise<ChildProcess> {
 
 describeE2E('iCloud Drive ⇄ Google Drive example in n8n: an Apple ID code entered once, then runs without a person', () => {
 	let clouds: SampleClouds;
+	let sample: ICloudSample;
 	let icloud: ICloudDriveEmulator;
 	let n8n: N8nSandbox;
 	const codes = () => icloud.auth.codesSent.get(icloud.user.appleId.toLowerCase())?.length ?? 0;
@@ -74,24 +76,22 @@ describeE2E('iCloud Drive ⇄ Google Drive example in n8n: an Apple ID code ente
 
 	beforeAll(async () => {
 		clouds = await startSampleClouds();
-		icloud = await ICloudDriveEmulator.start();
-		for (const [file, content] of Object.entries(ICLOUD_ONLY)) icloud.seedFile(`${ICLOUD}/${file}`, content, SEED_TIME);
-		const driveFolder = clouds.drive.folderAt(DRIVE);
-		for (const [file, content] of Object.entries(DRIVE_ONLY)) clouds.drive.addFile(driveFolder, file, content, { modifiedTime: SEED_TIME, mimeType: 'text/csv' });
-		n8n = await N8nSandbox.create({ env: { ...clouds.env, CLOUDSYNC_ICLOUD_URL: icloud.baseUrl } });
+		sample = await startICloudSample(clouds.drive);
+		icloud = sample.icloud;
+		n8n = await N8nSandbox.create({ env: { ...clouds.env, ...sample.env } });
 		await n8n.packPackage({ tarball: process.env.CLOUDSYNC_E2E_TARBALL || undefined });
 		await n8n.importCredentials([
 			...clouds.credentials.filter((credential) => credential.id === EXAMPLE_CREDENTIALS.googleDrive.id),
 			// As the person first saves it: the Apple ID and its password, no code yet.
-			{ ...APPLE, data: { appleId: icloud.user.appleId, password: icloud.user.password } },
+			sample.credential,
 		]);
-		await n8n.importWorkflows([loadExample('icloud-drive-and-google-drive-two-way', n8n.dataFolder), webhookWorkflow(loadExample('icloud-drive-and-google-drive-two-way', n8n.dataFolder))]);
+		await n8n.importWorkflows([loadExample(ICLOUD_EXAMPLE.file, n8n.dataFolder), webhookWorkflow(loadExample(ICLOUD_EXAMPLE.file, n8n.dataFolder))]);
 	}, 30 * 60 * 1000);
 
 	afterAll(async () => {
 		await n8n?.cleanup();
 		await clouds?.stop();
-		await icloud?.stop();
+		await sample?.stop();
 	});
 
 	test('the first run, before any code was entered, stops with the instructions and changes nothing', async () => {

@@ -82,6 +82,8 @@ export class AppleAuthEmulator {
 	services: Record<string, string> = {};
 	/** Codes sent per Apple ID (tests read the last one as the person would on their phone). */
 	readonly codesSent = new Map<string, string[]>();
+	/** Called with each code as Apple would show it on the person's devices (the demo prints it). */
+	onCodeSent?: (appleId: string, code: string) => void;
 	/** Sign-ins that reached signin/complete, per Apple ID. */
 	readonly signIns = new Map<string, number>();
 	private readonly accounts = new Map<string, Account>();
@@ -298,6 +300,7 @@ export class AppleAuthEmulator {
 			session.codeSent = String(randomInt(1_000_000)).padStart(6, '0');
 			const key = account.appleId.toLowerCase();
 			this.codesSent.set(key, [...(this.codesSent.get(key) ?? []), session.codeSent]);
+			this.onCodeSent?.(account.appleId, session.codeSent);
 			sendJson(response, route === '/verify/phone' ? 200 : 202, { securityCode: { length: 6 } }, this.idmsaHeaders(id));
 			return;
 		}
