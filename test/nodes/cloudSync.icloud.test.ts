@@ -9,6 +9,7 @@ import type { ICredentialDataDecryptedObject, IDataObject } from 'n8n-workflow';
 import { CloudSync } from '../../nodes/CloudSync/CloudSync.node';
 import { CloudSyncAppleIdApi } from '../../credentials/CloudSyncAppleIdApi.credentials';
 import { forgetAppleIdSignIns } from '../../nodes/CloudSync/transport/appleId';
+import { iCloudDrive } from '../../nodes/CloudSync/clouds/icloudDrive';
 import { ICloudDriveEmulator } from '../emulators/icloudDrive';
 import { fixtureCredentialTypes } from './fixtures/credentials';
 import { fixtureNodeTypes } from './fixtures/nodes';
@@ -135,6 +136,14 @@ describe('Apple ID credential and iCloud Drive runs', () => {
 		} finally {
 			emulator.auth.user(emulator.user.appleId).webAccessOff = false;
 		}
+	});
+
+	it('the folder picker lists iCloud Drive folders matching what was typed', async () => {
+		const credential = await connect();
+		emulator.seedFolder('Picker/Holiday Photos/2024');
+		emulator.seedFile('Picker/Holiday Photos/not-a-folder.jpg', 'x');
+		const found = await iCloudDrive.folderSearch!.search(credential, 'holiday', undefined, { parameter: () => undefined });
+		expect(found.results.map((result) => result.value)).toEqual(['/Picker/Holiday Photos', '/Picker/Holiday Photos/2024']);
 	});
 
 	it('syncs a local folder into iCloud Drive through the node', async () => {
