@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { AuthenticationError } from '../../core/errors';
 import { SrpClient } from './srp';
-import { CookieJar, SESSION_ENDED, USER_AGENT, WEB_ORIGIN, webRequest, type ICloudSession, type RequestInit2, type SavedSession, type WebServices } from './session';
+import { CookieJar, SESSION_ENDED, USER_AGENT, WEB_ORIGIN, webRequest, type ICloudSession, type ICloudRequestInit, type SavedSession, type WebServices } from './session';
 
 /**
  * Signing in to iCloud as icloud.com does (Apple has no public API; sources in
@@ -132,7 +132,7 @@ class IdmsaConversation {
 		return this.options.endpoints ?? appleEndpoints();
 	}
 
-	async call(path: string, init: RequestInit2 = {}): Promise<{ status: number; headers: Headers; body: unknown }> {
+	async call(path: string, init: ICloudRequestInit = {}): Promise<{ status: number; headers: Headers; body: unknown }> {
 		const headers: Record<string, string> = {
 			'Content-Type': 'application/json',
 			'X-Apple-Widget-Key': WEB_CLIENT_ID,
@@ -399,7 +399,7 @@ class AppleWebSession implements ICloudSession {
 		return service.url.replace(/:443(?=\/|$)/, '').replace(/\/+$/, '');
 	}
 
-	async request(url: string, init: RequestInit2 = {}): Promise<Response> {
+	async request(url: string, init: ICloudRequestInit = {}): Promise<Response> {
 		const send = () => this.fetch(url, webRequest(this.cookies, init));
 		let response = await send();
 		this.cookies.absorb(response);
