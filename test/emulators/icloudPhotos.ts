@@ -57,7 +57,7 @@ export interface PhotoSeed {
 	name: string;
 	/** Capture time (assetDate), ms. */
 	date: number;
-	/** When it entered the library (addedDate), ms; `date` when absent. */
+	/** When it entered the library (addedDate), ms; now when absent (seedLibrary: the capture date). */
 	added?: number;
 	/** The original's bytes; made up from the name when absent. */
 	content?: Buffer;
@@ -175,6 +175,11 @@ export class ICloudPhotosEmulator {
 		this.recordErrors.push({ route: rule.route ?? /./, code: rule.code ?? 'INTERNAL_ERROR', times: rule.times ?? 1, used: 0 });
 	}
 
+	/** CloudKit stops taking the sync tokens it issued (as after a zone reset): they answer 200 with BAD_REQUEST. */
+	forgetSyncTokens(): void {
+		this.epoch = randomUUID().slice(0, 8);
+	}
+
 	/** Every CloudKit call so far (the API-call count). */
 	cloudKitCalls(): number {
 		return this.server.requests(/^POST \/ckdatabasews\//).length;
@@ -241,7 +246,7 @@ export class ICloudPhotosEmulator {
 		const assetFields: Record<string, Field> = {
 			masterRef: { type: 'REFERENCE', value: { recordName: masterName, action: 'DELETE_SELF', zoneID: { zoneName: zone.name } } },
 			assetDate: { type: 'TIMESTAMP', value: seed.date },
-			addedDate: { type: 'TIMESTAMP', value: seed.added ?? seed.date },
+			addedDate: { type: 'TIMESTAMP', value: seed.added ?? (lazy ? seed.date : Date.now()) },
 			timeZoneOffset: { type: 'INT64', value: (seed.timeZoneMinutes ?? 0) * 60 },
 			isFavorite: { type: 'INT64', value: 0 },
 		};
