@@ -73,3 +73,4 @@ export {
 	type SignInStart,
 } from './providers/icloud/auth';
 export type { ICloudSession, SavedSession as ICloudSavedSession, WebService as ICloudWebService } from './providers/icloud/session';
+export { ICloudDriveProvider, mapICloudError, type ICloudDriveProviderOptions } from './providers/icloudDrive';

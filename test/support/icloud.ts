@@ -2,6 +2,9 @@ import { EmulatorServer } from '../emulators/core/server';
 import { AppleAuthEmulator, type AppleUser } from '../emulators/icloudAuth';
 import { appleEndpoints, beginSignIn, completeSignIn, type AppleIdOptions } from '../../lib/providers/icloud/auth';
 import type { SavedSession } from '../../lib/providers/icloud/session';
+import { ICloudDriveProvider, type ICloudDriveProviderOptions } from '../../lib/providers/icloudDrive';
+import type { ICloudDriveEmulator } from '../emulators/icloudDrive';
+import { quickPacer } from './dropbox';
 
 export const APPLE_USER: AppleUser = { appleId: 'Person@Example.com', password: 'correct horse battery staple', dsid: '11122233344' };
 
@@ -27,3 +30,23 @@ export async function trustedSession(auth: AppleAuthEmulator, baseUrl: string, u
 	const session = await completeSignIn(started.pending, auth.lastCode(user.appleId)!, options);
 	return session.saved();
 }
+
+/** A provider on `emulator`'s iCloud Drive, signed in once per emulator as a person would (the code read off the emulator). */
+export async function emulatedICloudDrive(emulator: ICloudDriveEmulator, options: Partial<ICloudDriveProviderOptions> = {}): Promise<ICloudDriveProvider> {
+	let saved = savedSessions.get(emulator);
+	if (!saved) {
+		saved = await trustedSession(emulator.auth, emulator.baseUrl, emulator.user);
+		savedSessions.set(emulator, saved);
+	}
+	return ICloudDriveProvider.open({ signIn: driveSignIn(emulator, saved), pacer: quickPacer(), ...options });
+}
+
+/** The sign-in options a provider on `emulator` uses, from a saved session. */
+export function driveSignIn(emulator: ICloudDriveEmulator, saved?: SavedSession): AppleIdOptions {
+	return { appleId: emulator.user.appleId, password: emulator.user.password, endpoints: appleEndpoints(emulator.baseUrl), saved, pcsWait: { attempts: 3, intervalMs: 5 } };
+}
+
+const savedSessions = new WeakMap<ICloudDriveEmulator, SavedSession>();
+
+/** The session the tests' person set up on `emulator` (after a first emulatedICloudDrive). */
+export const savedSessionOf = (emulator: ICloudDriveEmulator): SavedSession | undefined => savedSessions.get(emulator);
