@@ -232,7 +232,8 @@ export function decodeFilename(field: Field | undefined): string | undefined {
 	// A STRING that is exactly the base64 of a name with an extension is taken as base64.
 	if (/^[A-Za-z0-9+/]+={0,2}$/.test(value) && value.length % 4 === 0) {
 		const decoded = Buffer.from(value, 'base64').toString('utf8');
-		if (/^[^\u0000-\u001f\ufffd]+\.[A-Za-z0-9]{1,5}$/.test(decoded) && !/\.[A-Za-z0-9]{1,5}$/.test(value)) return decoded;
+		const named = /\.[A-Za-z0-9]{1,5}$/;
+		if (named.test(decoded) && !hasControlCharacter(decoded) && !decoded.includes('\ufffd') && !named.test(value)) return decoded;
 	}
 	return value;
 }
@@ -764,7 +765,9 @@ export class ICloudPhotosProvider implements Provider {
 		return {};
 	}
 
-	write(path: string): Promise<Entry> {
+	write(path: string, content: Readable): Promise<Entry> {
+		// Nothing will read what the caller meant to send.
+		content.destroy();
 		return Promise.reject(new ReadOnlySourceError(path, 'write'));
 	}
 
@@ -776,8 +779,8 @@ export class ICloudPhotosProvider implements Provider {
 		return Promise.reject(new ReadOnlySourceError(path, 'delete'));
 	}
 
-	move(from: string): Promise<Entry> {
-		return Promise.reject(new ReadOnlySourceError(from, 'move'));
+	move(from: string, to: string): Promise<Entry> {
+		return Promise.reject(new ReadOnlySourceError(`${from} to ${to}`, 'move'));
 	}
 
 	recovery(): string {
