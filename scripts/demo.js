@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run demo`: a real sync workflow in a real n8n, on emulated Dropbox, Google Drive and OneDrive.
+ * `npm run demo`: a real sync workflow in a real n8n, on emulated Dropbox, Google Drive, OneDrive and iCloud Photos.
  *
  *   npm run demo                      build, run examples/dropbox-to-google-drive-mirror.json with
  *                                     `n8n execute --id` (its dry run, then the mirror) and print the report
@@ -39,6 +39,7 @@ const { N8nSandbox, N8N_VERSION, freePort, installN8n, n8nBin, n8nHome } = requi
 const { screenshot } = require(path.join(REPO, 'test', 'e2e', 'browser.ts'));
 const clouds$ = require(path.join(REPO, 'test', 'e2e', 'clouds.ts'));
 const { EXAMPLES, FOLDERS, loadExample, readDriveTree, seedLocalFiles, startSampleClouds, withParameters } = clouds$;
+const { PHOTO_EXAMPLES, seedSamplePhotos, startSamplePhotos } = require(path.join(REPO, 'test', 'e2e', 'icloudPhotosSample.ts'));
 
 function parseArgs(argv) {
 	const args = { editor: false, screenshot: undefined, port: 5678, json: false, keep: false };
@@ -122,9 +123,9 @@ function printReport(title, summary) {
 	console.log();
 }
 
-async function printDriveFolder(clouds) {
-	const tree = await readDriveTree(clouds, FOLDERS.drivePhotos);
-	console.log(`  Google Drive /${FOLDERS.drivePhotos} now holds:`);
+async function printDriveFolder(clouds, folder = FOLDERS.drivePhotos) {
+	const tree = await readDriveTree(clouds, folder);
+	console.log(`  Google Drive /${folder} now holds:`);
 	for (const [file, content] of Object.entries(tree).sort(([a], [b]) => a.localeCompare(b))) {
 		console.log(`    ${file.padEnd(22)} ${bytes(content.length).padStart(14)}`);
 	}
@@ -138,8 +139,11 @@ async function main() {
 	await ensureN8n();
 
 	const clouds = await startSampleClouds();
-	step(`emulators with sample files: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl}`);
-	const n8n = await N8nSandbox.create({ env: clouds.env, keep: args.keep });
+	const photos = await startSamplePhotos();
+	seedSamplePhotos(photos);
+	clouds.drive.folderAt(PHOTO_EXAMPLES.byMonth.driveFolder);
+	step(`emulators with sample files: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl}, iCloud Photos ${photos.emulator.baseUrl}`);
+	const n8n = await N8nSandbox.create({ env: { ...clouds.env, ...photos.env }, keep: args.keep });
 	let server;
 	let stopping = false;
 	const shutdown = async (code) => {
@@ -149,6 +153,7 @@ async function main() {
 			await server?.stop();
 			await n8n.cleanup();
 			await clouds.stop();
+			await photos.stop();
 		} finally {
 			process.exit(code);
 		}
@@ -160,8 +165,9 @@ async function main() {
 		seedLocalFiles(n8n.dataFolder);
 		await n8n.packPackage();
 		step(`this package installed into a throw-away n8n as a community package (${n8n.root})`);
-		await n8n.importCredentials(clouds.credentials);
-		const workflows = Object.fromEntries(Object.entries(EXAMPLES).map(([key, { file }]) => [key, loadExample(file, n8n.dataFolder)]));
+		await n8n.importCredentials([...clouds.credentials, photos.credential]);
+		const examples = { ...EXAMPLES, ...PHOTO_EXAMPLES };
+		const workflows = Object.fromEntries(Object.entries(examples).map(([key, { file }]) => [key, loadExample(file, n8n.dataFolder)]));
 		await n8n.importWorkflows(Object.values(workflows));
 		step(`credentials and ${Object.keys(workflows).length} example workflows imported from examples/`);
 
@@ -183,10 +189,15 @@ async function main() {
 			printReport('Sync report (the summary item of "Mirror Dropbox to Google Drive")', summary);
 			if (args.json) console.log(`${JSON.stringify(summary, null, 2)}\n`);
 			await printDriveFolder(clouds);
+			const byMonth = await n8n.executeWorkflow(PHOTO_EXAMPLES.byMonth.id);
+			step(`n8n execute --id ${PHOTO_EXAMPLES.byMonth.id} ("${workflows.byMonth.name}") in ${seconds(byMonth.durationMs)}`);
+			const photosSummary = (byMonth.nodes[PHOTO_EXAMPLES.byMonth.node] ?? []).find((item) => item.type === 'summary');
+			if (photosSummary) printReport(`Sync report (the summary item of "${PHOTO_EXAMPLES.byMonth.node}")`, photosSummary);
+			await printDriveFolder(clouds, PHOTO_EXAMPLES.byMonth.driveFolder);
 			console.log('  The other examples (OneDrive → Google Drive mirror, local folder → Dropbox, change trigger → local');
 			console.log('  folder, upload into a dated folder) are in examples/; `npm run demo -- --editor` opens them all in the n8n editor.\n');
 			step('done');
-			await shutdown(summary.status === 'success' ? 0 : 1);
+			await shutdown(summary.status === 'success' && photosSummary?.status === 'success' ? 0 : 1);
 			return;
 		}
 
@@ -215,7 +226,7 @@ async function main() {
 		const url = `http://localhost:${port}`;
 		console.log(`\n  Open ${url} and sign in as ${owner.email} / ${owner.password}`);
 		console.log('  Workflows (open one, then press "Execute workflow"):');
-		for (const [key, { id }] of Object.entries(EXAMPLES)) console.log(`    ${url}/workflow/${id}   ${workflows[key].name}`);
+		for (const [key, { id }] of Object.entries(examples)) console.log(`    ${url}/workflow/${id}   ${workflows[key].name}`);
 		console.log('  The mirror example previews first: set Settings → dryRun to false to mirror for real.');
 		console.log('  The trigger example runs when published (activated): it polls the emulated Dropbox /Inbox every minute.');
 		console.log(`\n  Emulators: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl} (in this process)`);

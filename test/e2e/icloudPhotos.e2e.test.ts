@@ -12,45 +12,26 @@
  */
 import * as path from 'node:path';
 import { EXAMPLE_CREDENTIALS, loadExample, readDriveTree, readLocalTree, treeHashes, type SampleClouds, startSampleClouds } from './clouds';
+import { PHOTO_EXAMPLES, seedSamplePhotos, startSamplePhotos, type SamplePhotos } from './icloudPhotosSample';
 import { N8nSandbox, type RunningN8n } from './n8n';
-import { ICloudPhotosEmulator } from '../emulators/icloudPhotos';
-import { APPLE_USER, trustedSession } from '../support/icloud';
 
 const describeE2E = process.env.CLOUDSYNC_E2E === '1' ? describe : describe.skip;
-const APPLE = { id: 'cloudSyncAppleDemo', name: 'Apple ID (demo)', type: 'cloudSyncAppleIdApi' };
-const BY_MONTH = { file: 'icloud-photos-to-google-drive-by-month', id: 'csExampleIcpDrive', node: 'Copy iCloud Photos to Google Drive' };
-const TRIGGER = { file: 'new-icloud-photos-trigger', id: 'csExampleIcpTrig', node: 'New iCloud photos', sync: 'Copy the new photos' };
-const DRIVE_FOLDER = 'Backups/iCloud Photos';
+const BY_MONTH = PHOTO_EXAMPLES.byMonth;
+const TRIGGER = PHOTO_EXAMPLES.trigger;
 const at = (iso: string) => Date.parse(iso);
 
 describeE2E('iCloud Photos examples in n8n, on the emulators', () => {
 	let clouds: SampleClouds;
-	let photos: ICloudPhotosEmulator;
+	let photos: SamplePhotos;
 	let n8n: N8nSandbox;
-
-	/** What the library should look like as files, by path, from the emulator's own records. */
-	const expectedFiles = (assets: string[], names: string[][]) => {
-		const files: Record<string, Buffer> = {};
-		assets.forEach((asset, index) => {
-			const master = (photos.assetRecord(asset).fields!.masterRef.value as { recordName: string }).recordName;
-			const [still, video] = names[index];
-			files[still] = photos.bytesOf(master, 'resOriginalRes');
-			if (video) files[video] = photos.bytesOf(master, 'resOriginalVidComplRes');
-		});
-		return files;
-	};
 
 	beforeAll(async () => {
 		clouds = await startSampleClouds();
-		photos = await ICloudPhotosEmulator.start({}, [APPLE_USER]);
-		clouds.drive.folderAt(DRIVE_FOLDER);
-		const saved = await trustedSession(photos.auth, photos.baseUrl);
-		n8n = await N8nSandbox.create({ env: { ...clouds.env, CLOUDSYNC_ICLOUD_URL: photos.baseUrl } });
+		photos = await startSamplePhotos();
+		clouds.drive.folderAt(BY_MONTH.driveFolder);
+		n8n = await N8nSandbox.create({ env: { ...clouds.env, ...photos.env } });
 		await n8n.packPackage({ tarball: process.env.CLOUDSYNC_E2E_TARBALL || undefined });
-		await n8n.importCredentials([
-			...clouds.credentials.filter((credential) => credential.id === EXAMPLE_CREDENTIALS.googleDrive.id),
-			{ ...APPLE, data: { appleId: APPLE_USER.appleId, password: APPLE_USER.password, codeDelivery: 'trustedDevice', verificationCode: '', sessionToken: JSON.stringify(saved) } },
-		]);
+		await n8n.importCredentials([...clouds.credentials.filter((credential) => credential.id === EXAMPLE_CREDENTIALS.googleDrive.id), photos.credential]);
 		await n8n.importWorkflows([loadExample(BY_MONTH.file, n8n.dataFolder), loadExample(TRIGGER.file, n8n.dataFolder)]);
 	}, 30 * 60 * 1000);
 
@@ -61,15 +42,10 @@ describeE2E('iCloud Photos examples in n8n, on the emulators', () => {
 	});
 
 	test('iCloud Photos → Google Drive in yyyy/MM by photo date: every original and Live Photo video, byte for byte; a re-run copies nothing', async () => {
-		const assets = photos.addPhotos([
-			{ name: 'IMG_0001.HEIC', date: at('2025-07-14T09:30:00Z'), live: true },
-			{ name: 'DSC_0100.DNG', date: at('2025-07-20T18:00:00Z') },
-			{ name: 'IMG_0002.MOV', date: at('2026-01-02T12:00:00Z') },
-		]);
+		const { files: expected } = seedSamplePhotos(photos);
 		const result = await n8n.executeWorkflow(BY_MONTH.id);
 		expect(result.nodes[BY_MONTH.node][0]).toMatchObject({ type: 'summary', status: 'success', mode: 'copy', added: 4, failed: 0 });
-		const expected = expectedFiles(assets, [['2025/07/IMG_0001.HEIC', '2025/07/IMG_0001.MOV'], ['2025/07/DSC_0100.DNG'], ['2026/01/IMG_0002.MOV']]);
-		expect(treeHashes(await readDriveTree(clouds, DRIVE_FOLDER))).toEqual(treeHashes(expected));
+		expect(treeHashes(await readDriveTree(clouds, BY_MONTH.driveFolder))).toEqual(treeHashes(expected));
 		// A new n8n process: the library is read again (no index in memory), and nothing is copied twice.
 		const again = await n8n.executeWorkflow(BY_MONTH.id);
 		expect(again.nodes[BY_MONTH.node][0]).toMatchObject({ status: 'success', added: 0, updated: 0, deleted: 0 });
@@ -88,7 +64,7 @@ describeE2E('iCloud Photos examples in n8n, on the emulators', () => {
 		});
 
 		test('the trigger fires on new iCloud photos and the sync copies exactly those into the local folder', async () => {
-			const folder = path.join(n8n.dataFolder, 'icloud-photos');
+			const folder = path.join(n8n.dataFolder, TRIGGER.localFolder);
 			await server.activateWorkflow(TRIGGER.id);
 			const deadline = (ms: number) => Date.now() + ms;
 			const until = async <T>(probe: () => Promise<T | undefined> | T | undefined, ms: number, what: string): Promise<T> => {
@@ -109,11 +85,11 @@ describeE2E('iCloud Photos examples in n8n, on the emulators', () => {
 				'the trigger recording its iCloud Photos cursor',
 			);
 			expect(state.location).toBe('iCloud Photos:Personal Library (By Month)');
-			const assets = photos.addPhotos([
+			const assets = photos.emulator.addPhotos([
 				{ name: 'IMG_0500.HEIC', date: at('2026-12-01T08:00:00Z'), live: true },
 				{ name: 'IMG_0501.JPG', date: at('2026-12-01T08:05:00Z') },
 			]);
-			const expected = treeHashes(expectedFiles(assets, [['2026/12/IMG_0500.HEIC', '2026/12/IMG_0500.MOV'], ['2026/12/IMG_0501.JPG']]));
+			const expected = treeHashes(photos.files(assets, [['2026/12/IMG_0500.HEIC', '2026/12/IMG_0500.MOV'], ['2026/12/IMG_0501.JPG']]));
 			await until(() => (JSON.stringify(treeHashes(readLocalTree(folder))) === JSON.stringify(expected) ? true : undefined), 150_000, 'the new photos in the local folder');
 			const executions = await until(
 				async () => {
