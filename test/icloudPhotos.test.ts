@@ -154,6 +154,21 @@ describe('iCloud Photos provider (emulator)', () => {
 		expect(calls.map((call) => call.path.split('/').slice(-2).join('/'))).toEqual(['changes/zone']);
 	});
 
+	it('a photo shown again after hiding has its master looked up once; an iOS duplicate gets a name of its own', async () => {
+		const [hidden, shown] = emulator.addPhotos([
+			{ name: 'private.JPG', date: at('2023-03-03T10:00:00Z'), hidden: true },
+			{ name: 'public.JPG', date: at('2023-03-04T10:00:00Z') },
+		]);
+		expect(files(await listing(await photosProvider(session)))).toEqual(['2023/03/public.JPG']);
+		emulator.unhide(hidden);
+		emulator.duplicate(shown);
+		const before = emulator.cloudKitCalls();
+		const paths = files(await listing(await photosProvider(session)));
+		expect(paths.filter((path) => path.startsWith('2023/03/public'))).toHaveLength(2);
+		expect(paths).toContain('2023/03/private.JPG');
+		expect(emulator.server.requests(CLOUDKIT).slice(before).map((call) => call.path.split('/').slice(-2).join('/'))).toEqual(['changes/zone', 'records/lookup']);
+	});
+
 	it('a sync token CloudKit no longer takes (200 with BAD_REQUEST) means one full listing again, not a failure', async () => {
 		emulator.addPhotos([{ name: 'x.JPG', date: at('2020-02-02T00:00:00Z') }]);
 		await listing(await photosProvider(session));

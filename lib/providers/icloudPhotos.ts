@@ -177,9 +177,7 @@ export function mapCloudKitError(error: unknown, context: CallContext, redact: (
 		}
 		if (error.code === 'ACCESS_DENIED') return new ICloudSignInError('web-access-off', `iCloud Photos denied access to the library (${text})`, { cause: error });
 		if (error.code === 'AUTHENTICATION_FAILED' || error.code === 'AUTHENTICATION_REQUIRED') return new AuthenticationError(`iCloud refused the web session (${text})`, { cause: error });
-		if (error.code === 'ZONE_NOT_FOUND') {
-			return new NotFoundError(where, { cause: error });
-		}
+		if (error.code === 'ZONE_NOT_FOUND' || error.code === 'NOT_FOUND') return new NotFoundError(where, { cause: error });
 		return new CloudSyncError(`iCloud Photos refused the request at ${where}: ${text}`, { cause: error });
 	}
 	if (error instanceof CloudKitHttpError) {
@@ -211,8 +209,8 @@ export function mapCloudKitError(error: unknown, context: CallContext, redact: (
 }
 
 /** The first CloudKit error a 200 carries: on the answer, a record, or a zone. */
-function errorInAnswer(body: { serverErrorCode?: string; reason?: string; records?: CkRecord[]; zones?: ZoneAnswer[] }): CloudKitRecordError | undefined {
-	const failed = [body, ...(body.records ?? []), ...(body.zones ?? [])].find((part) => part?.serverErrorCode);
+function errorInAnswer(body: { serverErrorCode?: string; reason?: string; records?: CkRecord[]; zones?: ZoneAnswer[] }, allowed: string[] = []): CloudKitRecordError | undefined {
+	const failed = [body, ...(body.records ?? []), ...(body.zones ?? [])].find((part) => part?.serverErrorCode && !allowed.includes(part.serverErrorCode));
 	return failed ? new CloudKitRecordError(String(failed.serverErrorCode), String(failed.reason ?? '')) : undefined;
 }
 
@@ -255,7 +253,7 @@ const splitName = (name: string) => {
 /** The suffix a photo's colliding names get: from its own record name, so it never changes. */
 const suffixOf = (assetName: string) => createHash('sha256').update(assetName).digest('hex').slice(0, 8);
 
-/** The photo's capture time on the clock where it was taken (assetDate + timeZoneOffset), for its month folder. */
+/** The photo's capture time on the clock where it was taken (assetDate + timeZoneOffset, taken as seconds east of UTC [unit unconfirmed]), for its month folder. */
 function localDate(asset: CkRecord): Date {
 	return new Date(numberOf(asset, 'assetDate') + numberOf(asset, 'timeZoneOffset') * 1000);
 }
@@ -314,7 +312,7 @@ export class ICloudPhotosProvider implements Provider {
 	}
 
 	/** One CloudKit call (POST, JSON in a text/plain body as icloud.com sends it); a 200 with an error inside is a failure. */
-	private cloudKit<T extends object>(context: CallContext, database: 'private' | 'shared', operation: string, body: object): Promise<T> {
+	private cloudKit<T extends object>(context: CallContext, database: 'private' | 'shared', operation: string, body: object, allowed: string[] = []): Promise<T> {
 		const url = `${this.endpoint}/${database}/${operation}?remapEnums=true&getCurrentSyncToken=true`;
 		return this.remote.call(
 			context,
@@ -338,7 +336,7 @@ export class ICloudPhotosProvider implements Provider {
 					const code = parsed.serverErrorCode ?? parsed.errorCode;
 					throw new CloudKitHttpError(response.status, reason, code === undefined ? undefined : String(code), response.headers);
 				}
-				const failure = errorInAnswer(parsed);
+				const failure = errorInAnswer(parsed, allowed);
 				if (failure) throw failure;
 				return parsed as T;
 			},
@@ -556,13 +554,12 @@ export class ICloudPhotosProvider implements Provider {
 				// CPLLibraryInfo and the like: not photos.
 			}
 		}
-		// An asset whose master did not come in this delta nor in the listing (a duplicate of an older photo) is looked up.
+		// An asset whose master did not come in this delta nor in the listing (a duplicate of an older photo) is looked up;
+		// a master purged meanwhile leaves its asset out until the feed reports the asset gone too.
 		const missing = [...new Set([...index.assets.values()].map((asset) => this.masterName(asset)).filter((master) => master && !index.masters.has(master)))] as string[];
 		for (let at = 0; at < missing.length; at += PAGE_RECORDS) {
-			const answer = await this.cloudKit<{ records?: CkRecord[] }>({ path: '', signal }, zone.database, 'records/lookup', {
-				records: missing.slice(at, at + PAGE_RECORDS).map((recordName) => ({ recordName })),
-				zoneID: { zoneName: zone.name },
-			});
+			const wanted = { records: missing.slice(at, at + PAGE_RECORDS).map((recordName) => ({ recordName })), zoneID: { zoneName: zone.name } };
+			const answer = await this.cloudKit<{ records?: CkRecord[] }>({ path: '', signal }, zone.database, 'records/lookup', wanted, ['NOT_FOUND']);
 			for (const record of answer.records ?? []) if (record.recordType === 'CPLMaster') index.masters.set(record.recordName, record);
 		}
 		index.token = next;
@@ -715,7 +712,8 @@ export class ICloudPhotosProvider implements Provider {
 				url ??= await this.lookupUrl(zone, file, options.signal);
 				const timeout = AbortSignal.timeout(this.timeoutMs);
 				const partial = start > 0 || end < size;
-				const answer = await this.session.request(url.replace('${f}', encodeURIComponent(relative.split('/').pop() ?? 'file')), {
+				// The literal `${f}` segment is sent as rclone and icloudpd send it (percent-encoded by fetch).
+				const answer = await this.session.request(url, {
 					method: 'GET',
 					headers: partial ? { Range: `bytes=${start}-${end - 1}` } : {},
 					signal: options.signal ? AbortSignal.any([options.signal, timeout]) : timeout,

@@ -301,6 +301,24 @@ export class ICloudPhotosEmulator {
 		for (const name of [assetName, this.masterOf(asset)]) this.put(zone, { recordName: name, recordType: null, deleted: true });
 	}
 
+	/** Shows a hidden photo again: only the asset changes, so a client that never listed its master must look it up. */
+	unhide(assetName: string, zoneName?: string): void {
+		const zone = this.zone(zoneName);
+		const asset = zone.records.get(assetName)!;
+		const fields = { ...asset.fields };
+		delete fields.isHidden;
+		this.put(zone, { ...asset, fields });
+	}
+
+	/** iOS "Duplicate": a second asset on the same master. */
+	duplicate(assetName: string, zoneName?: string): string {
+		const zone = this.zone(zoneName);
+		const asset = zone.records.get(assetName)!;
+		const copy = randomUUID().toUpperCase();
+		this.put(zone, { recordName: copy, recordType: 'CPLAsset', fields: { ...asset.fields, addedDate: { type: 'TIMESTAMP', value: Date.now() } } });
+		return copy;
+	}
+
 	/** Favourites a photo: only the asset changes. */
 	touch(assetName: string, zoneName?: string): void {
 		const zone = this.zone(zoneName);
