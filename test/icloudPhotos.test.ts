@@ -292,6 +292,10 @@ describe('iCloud Photos faults (emulator)', () => {
 		expect(error).toBeInstanceOf(RateLimitError);
 		expect((error as CloudSyncError).hint).toMatch(/throttling iCloud/);
 		emulator.auth.clearStatusFaults();
+		emulator.auth.failWith({ route: QUERY, status: 421 });
+		const ended = await listing(await photosProvider(session)).catch((caught: unknown) => caught);
+		expect((ended as CloudSyncError).hint).toMatch(/wait at least an hour/);
+		emulator.auth.clearStatusFaults();
 		emulator.auth.failWith({ route: QUERY, status: 423 });
 		const locked = await listing(await photosProvider(session)).catch((caught: unknown) => caught);
 		expect((locked as CloudSyncError).hint).toMatch(/Advanced Data Protection/);

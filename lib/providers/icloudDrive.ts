@@ -94,7 +94,12 @@ export function mapICloudError(error: unknown, context: CallContext, redact: (te
 		if (reason === 'NAME_CONFLICT') return new AlreadyExistsError(context.to ?? context.path, { cause: error });
 		if (reason === 'ETAG_CONFLICT') return new TransientError(`${where} changed in iCloud Drive while it was being changed here`, { cause: error });
 		// The session was renewed (or is being): one more try goes out on the new one.
-		if (status === 401 || status === 421 || status === 450) return new TransientError(`iCloud ended the web session (HTTP ${status}) at ${where}`, { cause: error });
+		if (status === 401 || status === 421 || status === 450) {
+			const ended = new TransientError(`iCloud ended the web session (HTTP ${status}) at ${where}`, { cause: error });
+			// Only seen as final when a fresh sign-in is refused again and again: Apple's way of throttling.
+			ended.hint = 'Apple keeps ending the iCloud web session right after signing in, which it does when it throttles an account. Nothing more was changed; wait at least an hour and run again.';
+			return ended;
+		}
 		if (status === 423) return new ICloudSignInError('advanced-data-protection', `iCloud refused ${where} without the encryption cookies (HTTP 423)`, { cause: error, status });
 		if (status === 403) return new ICloudSignInError('web-access-off', `iCloud denied access to ${where} (HTTP 403 ${reason})`, { cause: error, status });
 		if (status === 429 || status === 503) return new RateLimitError(`iCloud is throttling this account (HTTP ${status}) at ${where}`, { cause: error, retryAfterMs });

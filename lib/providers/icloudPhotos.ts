@@ -185,10 +185,10 @@ export function mapCloudKitError(error: unknown, context: CallContext, redact: (
 		const retryAfterMs = retryAfterOf(error.headers);
 		if (error.status === 423) return new ICloudSignInError('advanced-data-protection', `iCloud Photos needs the encryption (PCS) cookies and the device did not hand them over (${detail})`, { status: 423 });
 		if (error.status === 421 || error.status === 450 || error.status === 401) {
-			return new AuthenticationError(`Apple ended the iCloud web session and signing in again did not restore it (${detail})`, {
-				cause: error,
-				hint: 'Open the Cloud Sync Apple ID credential and click Save to sign in again (enter a new code if Apple asks), then run again.',
-			});
+			// The session signed in again already: one more try goes out on the new one. Final only when Apple keeps ending fresh sessions, its way of throttling.
+			const ended = new TransientError(`iCloud ended the web session (${detail}) at ${where}`, { cause: error });
+			ended.hint = 'Apple keeps ending the iCloud web session right after signing in, which it does when it throttles an account. Nothing was changed; wait at least an hour and run again.';
+			return ended;
 		}
 		if (error.status === 403 && error.code === 'ACCESS_DENIED') return new ICloudSignInError('web-access-off', `iCloud Photos denied access (${detail})`, { status: 403 });
 		if (error.status === 403) return new PermissionError(`iCloud Photos denied access at ${where} (${detail})`, { cause: error });

@@ -82,6 +82,8 @@ export class AppleAuthEmulator {
 	services: Record<string, string> = {};
 	/** Codes sent per Apple ID (tests read the last one as the person would on their phone). */
 	readonly codesSent = new Map<string, string[]>();
+	/** Called with each code as Apple would show it on the person's devices (the demo prints it). */
+	onCodeSent?: (appleId: string, code: string) => void;
 	/** Sign-ins that reached signin/complete, per Apple ID. */
 	readonly signIns = new Map<string, number>();
 	private readonly accounts = new Map<string, Account>();
@@ -90,6 +92,7 @@ export class AppleAuthEmulator {
 	private readonly trustTokens = new Map<string, { account: Account; issuedAt: number }>();
 	private readonly webSessions = new Map<string, { account: Account; expiresAt: number }>();
 	private readonly statusFaults: Array<StatusFault & { used: number }> = [];
+	private readonly usedSessionTokens: string[] = [];
 	private clockOffset = 0;
 	/** How long a web session (X-APPLE-WEBAUTH-TOKEN) lasts before ws calls answer 421. */
 	webSessionMs = 60 * 60_000;
@@ -137,6 +140,11 @@ export class AppleAuthEmulator {
 	/** Apple forgets every trust token: the next sign-in needs a code. */
 	revokeTrust(): void {
 		this.trustTokens.clear();
+	}
+
+	/** Every code, session token, trust token and web-session cookie handed out: what must never appear in a log or output. */
+	secrets(): string[] {
+		return [...[...this.codesSent.values()].flat(), ...this.sessionTokens.keys(), ...this.usedSessionTokens, ...this.trustTokens.keys(), ...this.webSessions.keys()];
 	}
 
 	failWith(fault: StatusFault): void {
@@ -292,6 +300,7 @@ export class AppleAuthEmulator {
 			session.codeSent = String(randomInt(1_000_000)).padStart(6, '0');
 			const key = account.appleId.toLowerCase();
 			this.codesSent.set(key, [...(this.codesSent.get(key) ?? []), session.codeSent]);
+			this.onCodeSent?.(account.appleId, session.codeSent);
 			sendJson(response, route === '/verify/phone' ? 200 : 202, { securityCode: { length: 6 } }, this.idmsaHeaders(id));
 			return;
 		}
@@ -400,6 +409,7 @@ export class AppleAuthEmulator {
 				return;
 			}
 			this.sessionTokens.delete(String(body.dsWebAuthToken));
+			this.usedSessionTokens.push(String(body.dsWebAuthToken));
 			const { account } = session;
 			if (account.user.otherRegion) {
 				sendJson(response, 302, { domainToUse: 'iCloud.com.cn' });

@@ -66,7 +66,7 @@ export type SignInProblem =
 
 const HINTS: Record<SignInProblem, string> = {
 	'code-needed':
-		'Apple needs a new verification code for this Apple ID (the trust of the last code ran out after about 30 days, or the password was changed). Open the Cloud Sync Apple ID credential, clear "Verification Code" and click Save: Apple sends a 6-digit code to your iPhone, iPad or Mac. Type it in "Verification Code" and click Save again within 10 minutes. Scheduled runs then work without a code for about 30 days.',
+		'Apple needs a verification code for this Apple ID: the first time, then again about every 30 days (when its trust in the last code runs out) or after a password change. Open the Cloud Sync Apple ID credential, clear "Verification Code" and click Save: Apple sends a 6-digit code to your iPhone, iPad or Mac. Type it in "Verification Code" and click Save again within 10 minutes. Scheduled runs then work without a code for about 30 days.',
 	'wrong-password':
 		'Apple refused the Apple ID or password. Check both in the Cloud Sync Apple ID credential (use the account password: Apple refuses app-specific passwords for iCloud Drive), then click Save.',
 	'wrong-code':
@@ -229,7 +229,7 @@ const MS_PER_DAY = 86_400_000;
 /** Every run's sign-in: no person present, so a needed code is an error that says how to enter one. */
 export async function openSession(options: AppleIdOptions): Promise<ICloudSession> {
 	const saved = options.saved;
-	if (!saved?.trustToken) throw new ICloudSignInError('code-needed', 'This Apple ID has not been verified with a code yet');
+	if (!saved?.trustToken) throw new ICloudSignInError('code-needed', 'No verification code has been entered for this Apple ID yet');
 	if (saved.cookies && Object.keys(saved.cookies).length > 0) {
 		const session = await AppleWebSession.resume(options, saved);
 		if (session) return session;
