@@ -112,6 +112,11 @@ function fingerprint(seed: string): string {
 
 
 export interface ICloudPhotosEmulatorOptions {
+	/**
+	 * Another iCloud emulator's sign-in, so one Apple ID's web session works on both (iCloud Drive and
+	 * Photos in one workflow); that emulator then routes CloudKit calls here (`handle`).
+	 */
+	auth?: AppleAuthEmulator;
 	/** filenameEnc as a STRING holding the plain name, instead of base64 in ENCRYPTED_BYTES. */
 	plainFilenames?: boolean;
 	/** How long a downloadURL works. */
@@ -130,8 +135,8 @@ export class ICloudPhotosEmulator {
 	indexing = 'FINISHED';
 
 	private constructor(private readonly options: ICloudPhotosEmulatorOptions) {
-		this.auth = new AppleAuthEmulator(() => this.server.baseUrl);
-		this.auth.services = { ckdatabasews: '/ckdatabasews' };
+		this.auth = options.auth ?? new AppleAuthEmulator(() => this.server.baseUrl);
+		if (!options.auth) this.auth.services = { ckdatabasews: '/ckdatabasews' };
 		this.server = new EmulatorServer((request, response, context) => this.route(request, response, context), AppleAuthEmulator.renderFault, options.seed);
 		this.addZone('PrimarySync', 'private');
 	}
@@ -348,8 +353,23 @@ export class ICloudPhotosEmulator {
 		const path = context.url.pathname;
 		if (this.auth.statusFault(`${request.method} ${path}`, response)) return;
 		if (await this.auth.handle(request, response, context.url)) return;
-		if (path.startsWith(DOWNLOAD_PREFIX)) return this.download(request, response, context);
-		if (!path.startsWith(PREFIX) || request.method !== 'POST') return this.send(response, context, 404, { error: `No route ${path}` });
+		if (!(await this.handle(request, response, context))) this.send(response, context, 404, { error: `No route ${path}` });
+	}
+
+	/** Answers CloudKit and download calls; false for any other path (another emulator mounting this one goes on). */
+	async handle(request: IncomingMessage, response: ServerResponse, context: RequestContext): Promise<boolean> {
+		const path = context.url.pathname;
+		if (path.startsWith(DOWNLOAD_PREFIX)) {
+			this.download(request, response, context);
+			return true;
+		}
+		if (!path.startsWith(PREFIX) || request.method !== 'POST') return false;
+		await this.cloudKit(request, response, context);
+		return true;
+	}
+
+	private async cloudKit(request: IncomingMessage, response: ServerResponse, context: RequestContext): Promise<void> {
+		const path = context.url.pathname;
 		const raw = (await readBody(request)).toString('utf8');
 		const account = this.auth.authorize(request, response, { pcs: 'Photos' });
 		if (!account) return;
@@ -441,7 +461,7 @@ export class ICloudPhotosEmulator {
 		const expires = Math.floor((Date.now() + (this.options.downloadUrlLifetimeMs ?? 3_600_000)) / 1000);
 		for (const [key, field] of Object.entries(record.fields)) {
 			if (field.type === 'ASSETID' && field.value && typeof field.value === 'object') {
-				const url = `${this.server.baseUrl}${DOWNLOAD_PREFIX}${encodeURIComponent(zone.name)}/${encodeURIComponent(record.recordName)}/${key}/\${f}?o=${zone.ownerRecordName}&e=${expires}`;
+				const url = `${this.auth.baseUrl()}${DOWNLOAD_PREFIX}${encodeURIComponent(zone.name)}/${encodeURIComponent(record.recordName)}/${key}/\${f}?o=${zone.ownerRecordName}&e=${expires}`;
 				fields[key] = { ...field, value: { ...(field.value as object), downloadURL: url } };
 			} else fields[key] = field;
 		}
