@@ -180,8 +180,9 @@ describe('iCloud Photos provider (emulator)', () => {
 
 	it('the change feed reports new photos (with their videos) as added, Recently Deleted and purged ones as deleted, and folders', async () => {
 		const [kept, doomed] = emulator.addPhotos([
-			{ name: 'kept.JPG', date: at('2024-01-10T00:00:00Z') },
-			{ name: 'doomed.JPG', date: at('2024-01-11T00:00:00Z') },
+			// Added a minute before the cursor, so a later edit is told from an addition whatever the clock does.
+			{ name: 'kept.JPG', date: at('2024-01-10T00:00:00Z'), added: Date.now() - 60_000 },
+			{ name: 'doomed.JPG', date: at('2024-01-11T00:00:00Z'), added: Date.now() - 60_000 },
 		]);
 		const watcher = await photosProvider(session);
 		const cursor = await watcher.changeCursor();
