@@ -313,6 +313,34 @@ describe('iCloud Photos faults (emulator)', () => {
 		expect((await bytes(await provider.read(first))).equals(whole)).toBe(true);
 	});
 
+	it('2,000 photos with Live Photo companions reach a local folder through 10% faults: every file once, byte for byte; a re-run copies nothing', async () => {
+		await emulator.stop();
+		({ emulator, session } = await startPhotos({ seed: 7 }));
+		emulator.seedLibrary(2000, { start: at('2025-01-01T00:00:00Z'), liveEvery: 3 });
+		emulator.server.inject({ route: /^POST \/ckdatabasews\//, kind: 'unavailable', probability: 0.05, retryAfterSeconds: 0 });
+		emulator.server.inject({ route: /^POST \/ckdatabasews\//, kind: 'reset', probability: 0.03 });
+		emulator.recordError({ route: QUERY, code: 'INTERNAL_ERROR', times: 3 });
+		emulator.server.inject({ route: /^GET \/cvws\//, kind: 'reset', probability: 0.05 });
+		emulator.server.inject({ route: /^GET \/cvws\//, kind: 'rate-limit', probability: 0.05, retryAfterSeconds: 0 });
+		const folder = await mkdtemp(join(tmpdir(), 'icloud-faults-'));
+		try {
+			const local = await LocalProvider.open(folder);
+			const report = await sync(await photosProvider(session), local, { mode: 'copy', transfers: 8 });
+			expect(report.status).toBe('success');
+			expect(report.added).toBe(2667);
+			expect(report.retries).toBeGreaterThan(0);
+			const source = await photosProvider(session);
+			for (const path of files(await listing(source)).filter((_, index) => index % 97 === 0)) {
+				expect((await readFile(join(folder, path))).equals(await bytes(await source.read(path)))).toBe(true);
+			}
+			emulator.server.clearFaults();
+			const again = await sync(await photosProvider(session), local, { mode: 'copy' });
+			expect({ added: again.added, updated: again.updated, failed: again.failed }).toEqual({ added: 0, updated: 0, failed: 0 });
+		} finally {
+			await rm(folder, { recursive: true, force: true });
+		}
+	});
+
 	it('expired download URLs are signed anew by one lookup', async () => {
 		await emulator.stop();
 		({ emulator, session } = await startPhotos({ downloadUrlLifetimeMs: 1000 }));
