@@ -843,10 +843,11 @@ export class ICloudPhotosProvider implements Provider {
 			for (const [path, file] of before.files) if (!after.files.has(path) || after.files.get(path)!.asset !== file.asset) changes.push({ kind: 'deleted', path, isDir: false });
 			for (const path of before.folders.keys()) if (!after.folders.has(path)) changes.push({ kind: 'deleted', path, isDir: true });
 			// Photos removed before this process knew them: their path as the delta describes them.
+			const changed = new Map(records.map((record) => [record.recordName, record]));
+			const known = new Set([...before.files.values()].map((file) => file.asset));
 			for (const record of records) {
-				if (record.recordType !== 'CPLAsset' || index.assets.has(record.recordName)) continue;
-				if ([...before.files.values()].some((file) => file.asset === record.recordName)) continue;
-				const master = records.find((candidate) => candidate.recordName === this.masterName(record)) ?? index.masters.get(this.masterName(record) ?? '');
+				if (record.recordType !== 'CPLAsset' || index.assets.has(record.recordName) || known.has(record.recordName)) continue;
+				const master = changed.get(this.masterName(record) ?? '') ?? index.masters.get(this.masterName(record) ?? '');
 				if (!master?.fields) continue;
 				const probe: LibraryIndex = { ...index, masters: new Map([[master.recordName, master]]) };
 				for (const candidate of this.candidates(probe, record, this.foldersOf(probe, record, new Map(), new Map()))) {
