@@ -127,6 +127,27 @@ function printReport(title, summary) {
 	console.log();
 }
 
+function printTwoWayReport(title, summary) {
+	const counts = (side) =>
+		['added', 'updated', 'deleted', 'moved']
+			.filter((kind) => side?.[kind])
+			.map((kind) => `${side[kind]} ${kind}`)
+			.join(', ') || 'nothing';
+	console.log(`\n  ${title}`);
+	for (const [label, value] of [
+		['status', summary.status],
+		['first run', summary.firstRun ? 'yes (both sides merged, nothing deleted)' : 'no'],
+		['to Drive', counts(summary.toDestination)],
+		['to iCloud', counts(summary.toSource)],
+		['conflicts', summary.conflicts?.length ?? summary.conflicts ?? 0],
+		['transferred', `${bytes(summary.bytes)} in ${summary.durationSeconds} s`],
+		['errors', summary.errors?.length ? summary.errors.map((e) => `${e.path ?? ''} ${e.message ?? JSON.stringify(e)}`).join('; ') : 'none'],
+	]) {
+		console.log(`    ${label.padEnd(12)} ${value}`);
+	}
+	console.log();
+}
+
 async function printDriveFolder(clouds) {
 	const tree = await readDriveTree(clouds, FOLDERS.drivePhotos);
 	console.log(`  Google Drive /${FOLDERS.drivePhotos} now holds:`);
@@ -200,7 +221,7 @@ async function main() {
 			step(`n8n execute --id ${ICLOUD_EXAMPLE.id} ("${workflows.iCloud.name}") in ${seconds(result.durationMs)}`);
 			const icloudSummary = (result.nodes[ICLOUD_EXAMPLE.node] ?? []).find((item) => item.type === 'summary');
 			if (!icloudSummary) throw new Error('the iCloud example returned no summary item');
-			printReport('Two-way report (iCloud Drive /Projects ⇄ Google Drive /Projects (iCloud))', icloudSummary);
+			printTwoWayReport('Two-way report (iCloud Drive /Projects ⇄ Google Drive /Projects (iCloud))', icloudSummary);
 			console.log('  The other examples (OneDrive → Google Drive mirror, local folder → Dropbox, change trigger → local');
 			console.log('  folder, upload into a dated folder) are in examples/; `npm run demo -- --editor` opens them all in the n8n editor.\n');
 			step('done');

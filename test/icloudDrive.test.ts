@@ -122,6 +122,17 @@ describe('iCloud Drive faults', () => {
 		expect(emulator.auth.codesSent.get(emulator.user.appleId.toLowerCase())?.length).toBe(codes);
 	});
 
+	it('a session Apple ends again and again (throttling) stops with "wait", after one fresh sign-in, not one per retry', async () => {
+		const provider = await open();
+		const key = emulator.user.appleId.toLowerCase();
+		const signIns = emulator.auth.signIns.get(key) ?? 0;
+		emulator.auth.failWith({ route: /retrieveItemDetailsInFolders/, status: 421 });
+		const error = (await provider.stat('x').catch((caught: unknown) => caught)) as CloudSyncError;
+		expect(error.message).toMatch(/HTTP 421/);
+		expect(error.hint).toMatch(/throttles.*wait at least an hour/);
+		expect((emulator.auth.signIns.get(key) ?? 0) - signIns).toBeLessThanOrEqual(1);
+	});
+
 	it('423 (encryption cookies missing) stops with the Advanced Data Protection instructions', async () => {
 		const provider = await open();
 		emulator.auth.failWith({ route: /retrieveItemDetailsInFolders/, status: 423 });

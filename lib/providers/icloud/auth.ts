@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { AuthenticationError } from '../../core/errors';
 import { SrpClient } from './srp';
-import { CookieJar, SESSION_ENDED, USER_AGENT, WEB_ORIGIN, webRequest, type ICloudSession, type RequestInit2, type SavedSession, type WebServices } from './session';
+import { CookieJar, SESSION_ENDED, USER_AGENT, WEB_ORIGIN, webRequest, type ICloudSession, type ICloudRequestInit, type SavedSession, type WebServices } from './session';
 
 /**
  * Signing in to iCloud as icloud.com does (Apple has no public API; sources in
@@ -132,7 +132,7 @@ class IdmsaConversation {
 		return this.options.endpoints ?? appleEndpoints();
 	}
 
-	async call(path: string, init: RequestInit2 = {}): Promise<{ status: number; headers: Headers; body: unknown }> {
+	async call(path: string, init: ICloudRequestInit = {}): Promise<{ status: number; headers: Headers; body: unknown }> {
 		const headers: Record<string, string> = {
 			'Content-Type': 'application/json',
 			'X-Apple-Widget-Key': WEB_CLIENT_ID,
@@ -225,6 +225,8 @@ async function srp(options: AppleIdOptions, conversation: IdmsaConversation): Pr
 }
 
 const MS_PER_DAY = 86_400_000;
+/** How soon after one fresh sign-in another may follow. */
+const RENEW_INTERVAL_MS = 30_000;
 
 /** Every run's sign-in: no person present, so a needed code is an error that says how to enter one. */
 export async function openSession(options: AppleIdOptions): Promise<ICloudSession> {
@@ -310,6 +312,7 @@ class AppleWebSession implements ICloudSession {
 	dsid = '';
 	webservices: WebServices = {};
 	private renewing?: Promise<void>;
+	private renewedAt = 0;
 
 	private constructor(
 		private readonly options: AppleIdOptions,
@@ -399,11 +402,12 @@ class AppleWebSession implements ICloudSession {
 		return service.url.replace(/:443(?=\/|$)/, '').replace(/\/+$/, '');
 	}
 
-	async request(url: string, init: RequestInit2 = {}): Promise<Response> {
+	async request(url: string, init: ICloudRequestInit = {}): Promise<Response> {
 		const send = () => this.fetch(url, webRequest(this.cookies, init));
 		let response = await send();
 		this.cookies.absorb(response);
-		if (SESSION_ENDED.has(response.status)) {
+		// At most one fresh sign-in per RENEW_INTERVAL_MS: a session Apple ends again at once is Apple throttling, and more sign-ins make it worse.
+		if (SESSION_ENDED.has(response.status) && (this.renewing || Date.now() - this.renewedAt > RENEW_INTERVAL_MS)) {
 			await response.arrayBuffer().catch(() => undefined);
 			await this.renew();
 			// A streamed body cannot be sent twice: its caller's retry (the pacer) sends it again on the new session.
@@ -419,12 +423,13 @@ class AppleWebSession implements ICloudSession {
 		if (!this.renewing) {
 			this.renewing = AppleWebSession.signIn({ ...this.options, saved: this.saved() })
 				.then((fresh) => {
+					this.renewedAt = Date.now();
 					this.cookies = fresh.cookies;
 					this.trustToken = fresh.trustToken;
 					this.webservices = fresh.webservices;
 					this.dsid = fresh.dsid;
 				})
-				.finally(() => setTimeout(() => (this.renewing = undefined), 1000).unref?.());
+				.finally(() => (this.renewing = undefined));
 		}
 		return this.renewing;
 	}

@@ -38,7 +38,7 @@ export interface SavedSession {
 	accountCountry?: string;
 }
 
-export interface RequestInit2 {
+export interface ICloudRequestInit {
 	method?: string;
 	/** Sent as JSON (drivews, docws, setup). */
 	json?: unknown;
@@ -57,7 +57,7 @@ export interface ICloudSession {
 	/** The URL of a web service; throws a clear error when the account does not have it active. */
 	serviceUrl(key: string): string;
 	/** Sends one authenticated call; re-signs in once (no person needed) when Apple ended the web session. */
-	request(url: string, init?: RequestInit2): Promise<Response>;
+	request(url: string, init?: ICloudRequestInit): Promise<Response>;
 	/** Makes the account's PCS cookies available for an app (`iclouddrive`, `photos`) when Advanced Data Protection asks for them. */
 	requestPcs(appName: string): Promise<void>;
 	/** Values that must never appear in an error or log. */
@@ -108,7 +108,7 @@ export class CookieJar {
 }
 
 /** Builds fetch's init for one call with the web client's headers. */
-export function webRequest(cookies: CookieJar, init: RequestInit2 = {}): RequestInit & { duplex?: 'half' } {
+export function webRequest(cookies: CookieJar, init: ICloudRequestInit = {}): RequestInit & { duplex?: 'half' } {
 	const headers: Record<string, string> = {
 		Origin: WEB_ORIGIN,
 		Referer: `${WEB_ORIGIN}/`,

@@ -1,5 +1,5 @@
 import type { ICredentialDataDecryptedObject, IDataObject, INodeListSearchItems, INodeListSearchResult } from 'n8n-workflow';
-import { ICloudDriveProvider, NotFoundError } from '../../../lib';
+import { ICloudDriveProvider, NotFoundError, openICloudSession } from '../../../lib';
 import { CloudSyncAppleIdApi } from '../../../credentials/CloudSyncAppleIdApi.credentials';
 import { cloudCredential } from '../transport/credentials';
 import { appleIdOptions } from '../transport/appleId';
@@ -66,7 +66,8 @@ export const iCloudDrive: CloudDescriptor = {
 		const root = folder === '/' ? '' : folder.startsWith('/') ? folder : `/${folder}`;
 		const options = parameter<IDataObject>(context, 'options', itemIndex, {});
 		const signIn = appleIdOptions(await cloudCredential(context, { label: LABEL, credential }, itemIndex));
-		const settings = { signIn, deletePermanently: options.deletePermanently === true };
+		// One sign-in for the run, however many times the folder is opened.
+		const settings = { session: await openICloudSession(signIn), deletePermanently: options.deletePermanently === true };
 		// A sync's destination folder is made when missing, as on the other clouds.
 		const missing = (error: unknown) => (create && root !== '' && error instanceof NotFoundError ? undefined : Promise.reject(error));
 		let provider = await ICloudDriveProvider.open({ ...settings, root }).catch(missing);
