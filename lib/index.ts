@@ -75,3 +75,12 @@ export {
 } from './providers/icloud/auth';
 export type { ICloudSession, SavedSession as ICloudSavedSession, WebService as ICloudWebService } from './providers/icloud/session';
 export { ICloudDriveProvider, mapICloudError, type ICloudDriveProviderOptions } from './providers/icloudDrive';
+export {
+	ICloudPhotosProvider,
+	ReadOnlySourceError,
+	mapCloudKitError,
+	forgetICloudPhotosLibraries,
+	type ICloudPhotosProviderOptions,
+	type PhotosLayout,
+	type PhotosLibrary,
+} from './providers/icloudPhotos';
