@@ -60,6 +60,31 @@ export {
 } from './providers/drive';
 export { redirectingFetch as dropboxRedirectingFetch } from './providers/dropbox';
 export {
+	appleEndpoints,
+	beginSignIn,
+	completeSignIn,
+	openSession as openICloudSession,
+	trustDaysLeft,
+	ICloudSignInError,
+	TRUST_DAYS as ICLOUD_TRUST_DAYS,
+	type AppleEndpoints,
+	type AppleIdOptions,
+	type PendingSignIn,
+	type SignInProblem,
+	type SignInStart,
+} from './providers/icloud/auth';
+export type { ICloudSession, SavedSession as ICloudSavedSession, WebService as ICloudWebService } from './providers/icloud/session';
+export { ICloudDriveProvider, mapICloudError, type ICloudDriveProviderOptions } from './providers/icloudDrive';
+export {
+	ICloudPhotosProvider,
+	ReadOnlySourceError,
+	mapCloudKitError,
+	forgetICloudPhotosLibraries,
+	type ICloudPhotosProviderOptions,
+	type PhotosLayout,
+	type PhotosLibrary,
+} from './providers/icloudPhotos';
+export {
 	GooglePhotosLibrary,
 	GOOGLE_PHOTOS_SCOPES,
 	MAX_ITEMS_PER_CREATE,
