@@ -198,6 +198,7 @@ async function main() {
 		const workflows = Object.fromEntries(
 			[...Object.entries(EXAMPLES), ['iCloud', ICLOUD_EXAMPLE]].map(([key, { file }]) => [key, loadExample(file, n8n.dataFolder)]),
 		);
+		workflows.photos = fromCameraRoll(workflows.photos, n8n.dataFolder);
 		await n8n.importWorkflows(Object.values(workflows));
 		step(`credentials and ${Object.keys(workflows).length} example workflows imported from examples/`);
 
@@ -277,9 +278,27 @@ async function main() {
 	}
 }
 
+const PHOTOS_NODE = 'Add new iCloud photos to Google Photos';
+
+/**
+ * The iCloud Photos → Google Photos example with a local camera roll as its source: the demo's iCloud
+ * emulator serves iCloud Drive (CLOUDSYNC_ICLOUD_URL names one emulator), and the mode takes any source.
+ */
+function fromCameraRoll(workflow, dataFolder) {
+	const variant = withParameters(workflow, PHOTOS_NODE, (parameters) => {
+		for (const key of Object.keys(parameters)) if (key.startsWith('sourceICloudPhotos')) delete parameters[key];
+		parameters.sourceCloud = 'local';
+		parameters.sourceLocalPath = path.join(dataFolder, FOLDERS.cameraRoll);
+	});
+	const node = variant.nodes.find((candidate) => candidate.name === PHOTOS_NODE);
+	delete node.credentials.cloudSyncAppleIdApi;
+	variant.name = `${workflow.name} (demo: from a local camera roll)`;
+	return variant;
+}
+
 /** The Google Photos example, twice: the camera roll added to its album, then a run that sends nothing (the ledger). */
 async function runPhotos(n8n, workflow) {
-	const node = 'Add new photos to Google Photos';
+	const node = PHOTOS_NODE;
 	let summary;
 	for (const label of ['first run', 'second run']) {
 		const result = await n8n.executeWorkflow(EXAMPLES.photos.id);
