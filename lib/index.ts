@@ -84,3 +84,22 @@ export {
 	type PhotosLayout,
 	type PhotosLibrary,
 } from './providers/icloudPhotos';
+export {
+	GooglePhotosLibrary,
+	GOOGLE_PHOTOS_SCOPES,
+	MAX_ITEMS_PER_CREATE,
+	ALBUM_CAPACITY,
+	photosRefusal,
+	photosMediaType,
+	mapPhotosError,
+	isDailyQuota,
+	type GooglePhotosOptions,
+	type GooglePhotosCredentials,
+	type PhotosAlbum,
+	type PhotosMediaItem,
+	type NewMediaItem,
+	type CreateResult,
+} from './providers/googlePhotos';
+export { addToGooglePhotos, productUrlOf, type AddToPhotosOptions, type AddToPhotosReport, type PhotoResult, type PhotoLibrary } from './modes/addToPhotos';
+export { encodeLedger, decodeLedger, emptyLedger, describeSource, sourceOfDescription, type Ledger, type LedgerEntry, type PendingUpload } from './state/ledger';
+export type { Paced } from './engine/run';

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 /**
- * `npm run demo`: a real sync workflow in a real n8n, on emulated Dropbox, Google Drive, OneDrive and iCloud Drive.
+ * `npm run demo`: a real sync workflow in a real n8n, on emulated Dropbox, Google Drive, OneDrive, iCloud Drive and Google Photos.
  *
  *   npm run demo                      build, run examples/dropbox-to-google-drive-mirror.json with
  *                                     `n8n execute --id` (its dry run, then the mirror) and print the report,
  *                                     then the iCloud Drive ⇄ Google Drive two-way example (the Apple ID
- *                                     signed in as after its one-time code)
+ *                                     signed in as after its one-time code), then
+ *                                     examples/icloud-photos-to-google-photos.json twice
  *   npm run demo -- --editor          leave n8n running on http://localhost:5678 with the examples and
  *                                     credentials imported (and the emulators running) until Ctrl-C; the
  *                                     Apple ID credential waits for its code, which the emulated iPhone
@@ -16,7 +17,7 @@
  *          --keep (keep the throw-away n8n folder: database, logs, data).
  *
  * What it does: installs n8n 2.40.7 into a cache folder if missing (scripts/n8n/install.sh: about
- * 7 minutes and 2.9 GB the first time, then instant), starts the Google Drive, Dropbox and OneDrive
+ * 7 minutes and 2.9 GB the first time, then instant), starts the Google Drive, Dropbox, OneDrive and Google Photos
  * protocol emulators of test/emulators on 127.0.0.1 with sample files, creates a throw-away n8n
  * (temporary N8N_USER_FOLDER, test/e2e/n8n.ts) whose CLOUDSYNC_*_API_URL point at the emulators, installs this package into it as a community package (npm pack), imports the
  * demo credentials and the workflows of examples/, then runs or serves them.
@@ -167,7 +168,9 @@ async function main() {
 	const icloud = await startICloudSample(clouds.drive);
 	// The emulated iPhone: Apple's codes appear here, for the person to type in the Apple ID credential.
 	if (serve) icloud.icloud.auth.onCodeSent = (appleId, code) => console.log(`\n  [emulated iPhone of ${appleId}] Apple ID verification code: ${code}\n`);
-	step(`emulators with sample files: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl}, iCloud Drive ${icloud.icloud.baseUrl}`);
+	step(
+		`emulators with sample files: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl}, iCloud Drive ${icloud.icloud.baseUrl}, Google Photos ${clouds.googlePhotos.baseUrl}`,
+	);
 	const n8n = await N8nSandbox.create({ env: { ...clouds.env, ...icloud.env }, keep: args.keep });
 	let server;
 	let stopping = false;
@@ -195,6 +198,7 @@ async function main() {
 		const workflows = Object.fromEntries(
 			[...Object.entries(EXAMPLES), ['iCloud', ICLOUD_EXAMPLE]].map(([key, { file }]) => [key, loadExample(file, n8n.dataFolder)]),
 		);
+		workflows.photos = fromCameraRoll(workflows.photos, n8n.dataFolder);
 		await n8n.importWorkflows(Object.values(workflows));
 		step(`credentials and ${Object.keys(workflows).length} example workflows imported from examples/`);
 
@@ -222,10 +226,12 @@ async function main() {
 			const icloudSummary = (result.nodes[ICLOUD_EXAMPLE.node] ?? []).find((item) => item.type === 'summary');
 			if (!icloudSummary) throw new Error('the iCloud example returned no summary item');
 			printTwoWayReport('Two-way report (iCloud Drive /Projects ⇄ Google Drive /Projects (iCloud))', icloudSummary);
+
+			const photos = await runPhotos(n8n, workflows.photos);
 			console.log('  The other examples (OneDrive → Google Drive mirror, local folder → Dropbox, change trigger → local');
 			console.log('  folder, upload into a dated folder) are in examples/; `npm run demo -- --editor` opens them all in the n8n editor.\n');
 			step('done');
-			await shutdown(summary.status === 'success' ? 0 : 1);
+			await shutdown(summary.status === 'success' && photos.status === 'success' ? 0 : 1);
 			return;
 		}
 
@@ -259,7 +265,9 @@ async function main() {
 		console.log('  The trigger example runs when published (activated): it polls the emulated Dropbox /Inbox every minute.');
 		console.log('  The iCloud example needs its Apple ID connected once: open the "Apple ID (demo)" credential, click Save,');
 		console.log('  type the code the emulated iPhone prints here, and click Save again.');
-		console.log(`\n  Emulators: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl}, iCloud Drive ${icloud.icloud.baseUrl} (in this process)`);
+		console.log(
+			`\n  Emulators: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl}, iCloud Drive ${icloud.icloud.baseUrl}, Google Photos ${clouds.googlePhotos.baseUrl} (in this process)`,
+		);
 		console.log(`  Local folders (N8N_RESTRICT_FILE_ACCESS_TO): ${n8n.dataFolder}`);
 		console.log(`  n8n log: ${n8n.logFile}`);
 		console.log('\n  Ctrl-C stops n8n and the emulators and removes the throw-away n8n folder.');
@@ -268,6 +276,42 @@ async function main() {
 		n8n.printLogs(60);
 		await shutdown(1);
 	}
+}
+
+const PHOTOS_NODE = 'Add new iCloud photos to Google Photos';
+
+/**
+ * The iCloud Photos → Google Photos example with a local camera roll as its source: the demo's iCloud
+ * emulator serves iCloud Drive (CLOUDSYNC_ICLOUD_URL names one emulator), and the mode takes any source.
+ */
+function fromCameraRoll(workflow, dataFolder) {
+	const variant = withParameters(workflow, PHOTOS_NODE, (parameters) => {
+		for (const key of Object.keys(parameters)) if (key.startsWith('sourceICloudPhotos')) delete parameters[key];
+		parameters.sourceCloud = 'local';
+		parameters.sourceLocalPath = path.join(dataFolder, FOLDERS.cameraRoll);
+	});
+	const node = variant.nodes.find((candidate) => candidate.name === PHOTOS_NODE);
+	delete node.credentials.cloudSyncAppleIdApi;
+	variant.name = `${workflow.name} (demo: from a local camera roll)`;
+	return variant;
+}
+
+/** The Google Photos example, twice: the camera roll added to its album, then a run that sends nothing (the ledger). */
+async function runPhotos(n8n, workflow) {
+	const node = PHOTOS_NODE;
+	let summary;
+	for (const label of ['first run', 'second run']) {
+		const result = await n8n.executeWorkflow(EXAMPLES.photos.id);
+		summary = (result.nodes[node] ?? []).find((item) => item.type === 'summary');
+		if (!summary) throw new Error('the Google Photos node returned no summary item');
+		step(`n8n execute --id ${EXAMPLES.photos.id} ("${workflow.name}", ${label}) in ${seconds(result.durationMs)}`);
+		console.log(
+			`    ${summary.status}: ${summary.uploaded} added to the album "${summary.album?.title}", ${summary.alreadyInLibrary} already there, ` +
+				`${summary.skipped} skipped (not a photo or video), ${summary.requests} requests of the daily 10,000`,
+		);
+	}
+	console.log('  (the .AAE edit sidecar is skipped: Google Photos takes photos and videos only; the second run finds every photo in its ledger)\n');
+	return summary;
 }
 
 async function portIsFree(port) {

@@ -21,7 +21,7 @@ import {
 	VerificationError,
 } from '../core/errors';
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
-import { ChunkReader, DirCache, OAuthTokens, Remote, SliceStream, bodyStream, emptyStream, insideOrSame, uploadIdentity } from './kit';
+import { ChunkReader, DirCache, OAuthTokens, Remote, SignInError, SliceStream, bodyStream, emptyStream, insideOrSame, uploadIdentity } from './kit';
 import { hashStream, measure, sameHash, type MeasuringStream } from '../core/hashing';
 import { baseName, hasControlCharacter, joinPath, matchKey, normalizeRelativePath, parentPath } from '../core/paths';
 
@@ -138,16 +138,6 @@ export class GraphResponseError extends Error {
 		readonly headers: Headers,
 	) {
 		super(`Microsoft Graph answered HTTP ${status} ${code}: ${graphMessage}`);
-	}
-}
-
-/** The token endpoint refused to renew the access token. */
-class SignInError extends Error {
-	constructor(
-		readonly code: string,
-		readonly description: string,
-	) {
-		super(`Microsoft refused to renew the access token (${code})`);
 	}
 }
 
@@ -346,7 +336,7 @@ export class OneDriveProvider implements Provider {
 		const body = (await response.json().catch(() => ({}))) as { access_token?: string; expires_in?: number; refresh_token?: string; error?: string; error_description?: string };
 		if (!response.ok || !body.access_token) {
 			if (response.status >= 500 || response.status === 429) throw await graphError(response);
-			throw new SignInError(body.error ?? `http${response.status}`, body.error_description ?? '');
+			throw new SignInError(body.error ?? `http${response.status}`, body.error_description ?? '', 'Microsoft');
 		}
 		this.accessToken = body.access_token;
 		this.accessTokenExpiresAt = Date.now() + (body.expires_in ?? 3600) * 1000;

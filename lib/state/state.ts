@@ -95,11 +95,11 @@ export function decodeBaseline(text: string): Baseline {
 	return { pair: lines[1], savedAt: n36(lines[2]), entries };
 }
 
-/** A short, stable name for a folder pair, for the files and keys that hold its lock and state. */
-export function pairId(pair: string): string {
+/** A short, stable name for a folder pair, for the files and keys that hold its lock and state; `kind` names whose state it is. */
+export function pairId(pair: string, kind = 'two-way'): string {
 	let hash = 2166136261;
 	for (let i = 0; i < pair.length; i++) hash = Math.imul(hash ^ pair.charCodeAt(i), 16777619) >>> 0;
-	return `two-way-${hash.toString(36)}`;
+	return `${kind}-${hash.toString(36)}`;
 }
 
 /** A small file of a side as text; undefined when there is none. */

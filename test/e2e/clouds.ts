@@ -21,6 +21,7 @@ import * as path from 'node:path';
 import { DriveEmulator, type OAuthClientCredentials } from '../emulators/drive';
 import { DropboxEmulator } from '../emulators/dropbox';
 import { OneDriveEmulator } from '../emulators/onedrive';
+import { GooglePhotosEmulator } from '../emulators/googlePhotos';
 import { sdkClient } from '../support/drive';
 import { REPO_ROOT, type CredentialJson, type WorkflowJson } from './n8n';
 
@@ -37,6 +38,7 @@ export const EXAMPLE_CREDENTIALS = {
 	dropbox: { id: 'cloudSyncDbxDemo', name: 'Dropbox account (demo)', type: 'cloudSyncDropboxOAuth2Api' },
 	googleDrive: { id: 'cloudSyncGdrDemo', name: 'Google Drive account (demo)', type: 'cloudSyncGoogleDriveOAuth2Api' },
 	oneDrive: { id: 'cloudSyncOdrDemo', name: 'OneDrive account (demo)', type: 'cloudSyncMicrosoftOneDriveOAuth2Api' },
+	googlePhotos: { id: 'cloudSyncGphDemo', name: 'Google Photos account (demo)', type: 'cloudSyncGooglePhotosOAuth2Api' },
 } as const;
 
 /** The example workflows by file name (examples/<name>.json) and the id each is imported with. */
@@ -46,6 +48,7 @@ export const EXAMPLES = {
 	trigger: { file: 'dropbox-changes-to-local-folder', id: 'csExampleTrigger' },
 	upload: { file: 'upload-report-to-dated-folder', id: 'csExampleUpload1' },
 	oneDriveMirror: { file: 'onedrive-to-google-drive-mirror', id: 'csExampleOdMirr1' },
+	photos: { file: 'icloud-photos-to-google-photos', id: 'csExamplePhotos1' },
 } as const;
 
 /** One fixed instant for seeded files whose copies must compare as unchanged (Dropbox keeps whole seconds). */
@@ -122,6 +125,15 @@ export const SAMPLE = {
 	} as Record<string, Buffer>,
 	/** Extensions the OneDrive mirror example keeps. */
 	oneDriveMirrorExtensions: ['pdf', 'docx', 'xlsx'],
+	/** A phone's camera roll (the Google Photos example's source): two Live Photos (a .HEIC and its .MOV), a JPEG, and an edit sidecar Google Photos does not take. */
+	cameraRoll: {
+		'2024/06/IMG_0101.HEIC': sampleBytes('IMG_0101.HEIC', 36 * 1024),
+		'2024/06/IMG_0101.MOV': sampleBytes('IMG_0101.MOV', 90 * 1024),
+		'2024/06/IMG_0102.JPG': sampleBytes('IMG_0102.JPG', 28 * 1024),
+		'2024/07/IMG_0140.HEIC': sampleBytes('IMG_0140.HEIC', 41 * 1024),
+		'2024/07/IMG_0140.MOV': sampleBytes('IMG_0140.MOV', 75 * 1024),
+		'2024/07/IMG_0140.AAE': Buffer.from('<?xml version="1.0"?><plist><dict/></plist>\n'),
+	} as Record<string, Buffer>,
 	/** The local backup of Dropbox /Inbox as it stood when the trigger was activated. */
 	localInboxBackup: {
 		'welcome.txt': Buffer.from('Files dropped into /Inbox are copied to the local backup folder.\n'),
@@ -140,12 +152,16 @@ export const FOLDERS = {
 	driveReports: 'Reports',
 	oneDriveContracts: 'Documents/Contracts',
 	driveContracts: 'Backups/Contracts',
+	cameraRoll: 'camera-roll',
+	/** The Google Photos album of the photos example. */
+	photosAlbum: 'iPhone',
 };
 
 export interface SampleClouds {
 	drive: DriveEmulator;
 	dropbox: DropboxEmulator;
 	onedrive: OneDriveEmulator;
+	googlePhotos: GooglePhotosEmulator;
 	driveAuth: OAuthClientCredentials;
 	/** CLOUDSYNC_GOOGLE_API_URL, CLOUDSYNC_DROPBOX_API_URL and CLOUDSYNC_ONEDRIVE_API_URL: give them to n8n (N8nSandbox.create({ env })). */
 	env: Record<string, string>;
@@ -160,16 +176,22 @@ export async function startSampleClouds(): Promise<SampleClouds> {
 	await drive.start();
 	let dropbox: DropboxEmulator;
 	let onedrive: OneDriveEmulator;
+	const googlePhotos = new GooglePhotosEmulator();
 	try {
 		dropbox = await DropboxEmulator.start();
 		onedrive = await OneDriveEmulator.start().catch(async (error: unknown) => {
 			await dropbox.stop();
 			throw error;
 		});
+		await googlePhotos.start().catch(async (error: unknown) => {
+			await Promise.allSettled([dropbox.stop(), onedrive.stop()]);
+			throw error;
+		});
 	} catch (error) {
 		await drive.stop();
 		throw error;
 	}
+	const photosAuth = googlePhotos.addOAuthClient();
 	const driveAuth = drive.addOAuthClient();
 	seedCloudFiles(drive, dropbox);
 	seedOneDrive(drive, onedrive);
@@ -207,16 +229,26 @@ export async function startSampleClouds(): Promise<SampleClouds> {
 				oauthTokenData: { refresh_token: onedrive.credentials.refreshToken, token_type: 'Bearer', scope: 'offline_access Files.ReadWrite.All' },
 			},
 		},
+		{
+			...EXAMPLE_CREDENTIALS.googlePhotos,
+			data: { clientId: photosAuth.clientId, clientSecret: photosAuth.clientSecret, oauthTokenData: { refresh_token: photosAuth.refreshToken, token_type: 'Bearer' } },
+		},
 	];
 	return {
 		drive,
 		dropbox,
 		onedrive,
+		googlePhotos,
 		driveAuth,
-		env: { CLOUDSYNC_GOOGLE_API_URL: drive.baseUrl, CLOUDSYNC_DROPBOX_API_URL: dropbox.baseUrl, CLOUDSYNC_ONEDRIVE_API_URL: onedrive.baseUrl },
+		env: {
+			CLOUDSYNC_GOOGLE_API_URL: drive.baseUrl,
+			CLOUDSYNC_DROPBOX_API_URL: dropbox.baseUrl,
+			CLOUDSYNC_ONEDRIVE_API_URL: onedrive.baseUrl,
+			CLOUDSYNC_GOOGLE_PHOTOS_API_URL: googlePhotos.baseUrl,
+		},
 		credentials,
 		async stop() {
-			await Promise.allSettled([drive.stop(), dropbox.stop(), onedrive.stop()]);
+			await Promise.allSettled([drive.stop(), dropbox.stop(), onedrive.stop(), googlePhotos.stop()]);
 		},
 	};
 }
@@ -245,7 +277,7 @@ function seedOneDrive(drive: DriveEmulator, onedrive: OneDriveEmulator): void {
 	}
 }
 
-/** Writes the local sample folders (outbox, inbox-backup) into `root`: a sandbox's data folder. */
+/** Writes the local sample folders (outbox, inbox-backup, camera-roll) into `root`: a sandbox's data folder. */
 export function seedLocalFiles(root: string): void {
 	const write = (folder: string, files: Record<string, Buffer>) => {
 		for (const [file, content] of Object.entries(files)) {
@@ -257,6 +289,7 @@ export function seedLocalFiles(root: string): void {
 	};
 	write(FOLDERS.localOutbox, SAMPLE.localOutbox);
 	write(FOLDERS.localInboxBackup, SAMPLE.localInboxBackup);
+	write(FOLDERS.cameraRoll, SAMPLE.cameraRoll);
 }
 
 function mimeOf(file: string): string {

@@ -1,5 +1,5 @@
 /** What every cloud provider is built on, so that each provider file holds only its cloud's protocol. */
-export { Remote, OAuthTokens, type RemoteOptions, type TokenSource } from './remote';
+export { Remote, OAuthTokens, SignInError, type RemoteOptions, type TokenSource } from './remote';
 export { ChunkReader, SliceStream, bodyStream, emptyStream, lazyStream } from './streams';
 export { DirCache, insideOrSame } from './dirCache';
 export { CommitBatcher, type BatchOptions, type Ticket } from './batcher';

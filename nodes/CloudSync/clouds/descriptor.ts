@@ -4,7 +4,7 @@ import type {
 	INodeListSearchResult,
 	INodeProperties,
 } from 'n8n-workflow';
-import type { Provider } from '../../../lib';
+import type { GooglePhotosLibrary, Provider } from '../../../lib';
 import type { NodeContext } from '../helpers/parameters';
 
 /** The places a node points at a folder: the two ends of a folder pair, or the one folder of a file operation or the trigger. */
@@ -23,6 +23,14 @@ export interface OpenedFolder {
 	provider: Provider;
 	/** How reports and the trigger's saved state name the folder ("Dropbox:/Photos"): changing it restarts every trigger. */
 	label: string;
+}
+
+/** A destination that takes photos and videos only, through its own mode (Google Photos adds; it has no files to compare or delete). */
+export interface OpenedLibrary {
+	library: GooglePhotosLibrary;
+	/** How reports name it ("Google Photos:Camera roll"). */
+	label: string;
+	albumTitle: string;
 }
 
 export interface CloudCredential {
@@ -80,7 +88,9 @@ export interface CloudDescriptor {
 	changeFeed?: { note?: string };
 	/** Whether, as a source, all input items make one run, carried by the first item. */
 	oneRunForAllItems?: boolean;
-	/** Why this source cannot serve a sync mode, when it cannot. */
+	/** Why this cloud cannot serve a sync mode (as a source, or as a destination), when it cannot. */
 	refusesMode?(mode: string): { message: string; description: string } | undefined;
 	open(request: OpenRequest): Promise<OpenedFolder>;
+	/** Set for a photo library: the one mode it serves (the Mode field's value), and how it is opened for that mode instead of `open`. */
+	photoLibrary?: { mode: string; open(request: OpenRequest, sourceLabel: string): Promise<OpenedLibrary> };
 }

@@ -9,6 +9,11 @@ export const syncModeField = (show: Record<string, string[]>): INodeProperties =
 	default: 'mirror',
 	displayOptions: { show },
 	options: [
+		{
+			name: 'Add to Google Photos',
+			value: 'addToGooglePhotos',
+			description: 'Add each photo and video not yet added to an album, once; nothing is replaced or deleted there (Google lets no app do it)',
+		},
 		{ name: 'Copy', value: 'copy', description: 'Add and update files; never delete anything on the destination' },
 		{ name: 'Full Backup', value: 'fullBackup', description: 'Each run writes a complete copy into a new dated folder' },
 		{ name: 'Incremental Backup', value: 'incremental', description: 'Each run writes a new dated folder holding only what changed since the last run' },
@@ -24,7 +29,8 @@ export const compareField = (show: Record<string, string[]>): INodeProperties =>
 	name: 'compare',
 	type: 'options',
 	default: 'auto',
-	displayOptions: { show },
+	// Google Photos keeps no size, time or hash to compare: its ledger decides.
+	displayOptions: { show, hide: { mode: ['addToGooglePhotos'] } },
 	options: [
 		{ name: 'Auto', value: 'auto', description: 'Size and modification time, then a hash both clouds share when times differ' },
 		{ name: 'Checksum', value: 'checksum', description: 'Size and a shared hash; slower, exact' },

@@ -6,11 +6,12 @@ import type { FolderMode, ModeOutcome, ModeRun } from './mode';
 import { oneWay } from './oneWay';
 import { twoWay } from './twoWay';
 import { snapshot } from './snapshot';
+import { addToGooglePhotos } from './addToGooglePhotos';
 
 export type { ModeOutcome };
 
 /** The entry that runs each value of the Mode field; the one-way modes differ only in what the engine does with the plan. */
-const MODES: Record<string, FolderMode<unknown, unknown>> = {
+const MODES: Record<string, FolderMode<unknown, unknown, unknown>> = {
 	copy: oneWay,
 	mirror: oneWay,
 	update: oneWay,
@@ -18,7 +19,8 @@ const MODES: Record<string, FolderMode<unknown, unknown>> = {
 	twoWay,
 	incremental: snapshot('incremental'),
 	fullBackup: snapshot('full'),
-} as Record<string, FolderMode<unknown, unknown>>;
+	addToGooglePhotos,
+} as Record<string, FolderMode<unknown, unknown, unknown>>;
 
 /**
  * One Diff (`dryRun`) or Sync of the item's folder pair in its mode. Undefined when an earlier item
@@ -29,12 +31,19 @@ export async function runFolderMode(context: IExecuteFunctions, itemIndex: numbe
 	// A value no entry claims (an expression's typo) goes to the one-way engine, as it always did.
 	const mode = MODES[modeName] ?? oneWay;
 	if (itemIndex > 0 && mode.oneRunForAllItems?.(context, itemIndex)) return undefined;
-	const refusal = cloudNamed(context.getNodeParameter('sourceCloud', itemIndex))?.refusesMode?.(modeName);
-	if (refusal) throw new NodeOperationError(context.getNode(), refusal.message, { itemIndex, description: refusal.description });
+	for (const side of ['source', 'destination'] as const) {
+		const refusal = cloudNamed(context.getNodeParameter(`${side}Cloud`, itemIndex))?.refusesMode?.(modeName);
+		if (refusal) throw new NodeOperationError(context.getNode(), refusal.message, { itemIndex, description: refusal.description });
+	}
 	const settings = mode.readSettings(context, itemIndex, dryRun);
 	const source = await openLocation(context, 'source', itemIndex);
+	if (mode.openDestination) {
+		// A destination that is no folder (Google Photos) keeps no upload sessions: its uploads are one request each.
+		const run: ModeRun<unknown, unknown> = { context, itemIndex, source, destination: await mode.openDestination(context, itemIndex, source), settings, dryRun, signal };
+		return mode.summarise(await mode.run(run), run);
+	}
 	const destination = await openLocation(context, 'destination', itemIndex, { create: !dryRun });
-	const run: ModeRun<unknown> = { context, itemIndex, source, destination, settings, dryRun, signal };
+	const run: ModeRun<unknown, unknown> = { context, itemIndex, source, destination, settings, dryRun, signal };
 	const uploads = dryRun ? undefined : keepUploads(context, source, destination);
 	try {
 		return mode.summarise(await mode.run(run), run);
