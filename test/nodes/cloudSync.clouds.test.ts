@@ -505,9 +505,14 @@ describe('errors a user meets: a node error for the item, saying what to change,
 		for (const result of [relative, blocked, climbing]) expectNoSecrets(result);
 	});
 
-	it('a cloud with no credential selected says which credential to select', async () => {
+	it('a cloud with no credential selected says which side lacks it and which slot to fill', async () => {
 		const result = await run([cloudSync({ resource: 'folder', operation: 'list', ...onDropbox('target', dropboxFolder()) }, { credentials: [] })]);
-		expectNodeError(nodeError(result), /No usable Dropbox credential is selected/, /Select a "Cloud Sync: Dropbox OAuth2 API" credential in this node/);
+		expectNodeError(nodeError(result), /^The Dropbox folder has no credential selected$/, /Under "Dropbox Credential" in this node, select a "Cloud Sync: Dropbox OAuth2 API" credential/);
+		const source = await localFolder({ 'a.txt': 'a' });
+		const sync = await run([cloudSync({ resource: 'folder', operation: 'sync', ...onLocal('source', source), ...onDropbox('destination', dropboxFolder()), mode: 'copy' }, { credentials: [] })]);
+		expectNodeError(nodeError(sync), /^The destination folder \(Dropbox\) has no credential selected$/, /Under "Destination Credential \(Dropbox\)" in this node/);
+		const twoWay = await run([cloudSync({ resource: 'folder', operation: 'sync', ...onDropbox('source', dropboxFolder()), ...onDropbox('destination', dropboxFolder()), mode: 'twoWay' }, { credentials: [] })]);
+		expectNodeError(nodeError(twoWay), /^The left folder \(Dropbox\) has no credential selected$/, /Under "Left and Right Credential \(Dropbox\)" in this node/);
 	});
 
 	it('with Continue On Fail the other items pass and the failing one carries its error and pairedItem', async () => {
@@ -698,7 +703,10 @@ describe('folder pickers (list searches)', () => {
 
 	it('a picker without its credential says which credential to select; a revoked one says to reconnect', async () => {
 		const { search } = picker({ resource: 'folder', operation: 'list', ...onDropbox('target', '') }, 'parameters.targetDropboxFolder', []);
-		await expect(search('searchDropboxFolders')).rejects.toMatchObject({ description: expect.stringMatching(/Select a "Cloud Sync: Dropbox OAuth2 API" credential/) });
+		await expect(search('searchDropboxFolders')).rejects.toMatchObject({
+			message: 'The Dropbox folder has no credential selected',
+			description: expect.stringMatching(/Under "Dropbox Credential" in this node, select a "Cloud Sync: Dropbox OAuth2 API" credential/),
+		});
 		const own = drive.emulator.addOAuthClient();
 		drive.emulator.revokeRefreshToken(own.refreshToken);
 		const store = storedCredentials({ cloudSyncGoogleDriveOAuth2Api: { clientId: own.clientId, clientSecret: own.clientSecret, oauthTokenData: { refresh_token: own.refreshToken } } });

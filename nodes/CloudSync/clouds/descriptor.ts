@@ -11,6 +11,23 @@ import type { NodeContext } from '../helpers/parameters';
 export type Side = 'source' | 'destination' | 'target';
 export const SIDES: readonly Side[] = ['target', 'source', 'destination'];
 
+/** The label of a side's credential slot in the editor, as nodeCredentials() names it. */
+export function credentialSlot(cloudLabel: string, side: Side, { twoWay = false, bothSides = false } = {}): string {
+	if (side === 'target') return `${cloudLabel} Credential`;
+	if (bothSides) return `${sideName('source', twoWay)} and ${sideName('destination', twoWay)} Credential (${cloudLabel})`;
+	return `${sideName(side, twoWay)} Credential (${cloudLabel})`;
+}
+
+/**
+ * What the editor and messages call a side. Two-Way has no direction, so its sides are Left and Right
+ * (the parameters keep their saved names, sourceCloud and destinationCloud).
+ */
+export function sideName(side: Side, twoWay = false): string {
+	if (side === 'target') return 'Folder';
+	if (twoWay) return side === 'source' ? 'Left' : 'Right';
+	return side === 'source' ? 'Source' : 'Destination';
+}
+
 export interface OpenRequest {
 	context: NodeContext;
 	side: Side;

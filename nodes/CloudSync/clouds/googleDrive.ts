@@ -206,7 +206,7 @@ function googleDriveCloud(value: string, option: CloudDescriptor['option'], cred
 		async open({ context, side, itemIndex }) {
 			const folder = pickedFolder(context, side, itemIndex, { parameter: `${side}DriveFolder`, cloud: LABEL, top: MY_DRIVE });
 			const options = parameter<IDataObject>(context, 'options', itemIndex, {});
-			const signIn = await cloudCredential(context, { label: LABEL, credential }, itemIndex);
+			const signIn = await cloudCredential(context, { label: LABEL, credential }, itemIndex, side);
 			const provider = await GoogleDriveProvider.open({
 				auth: auth(signIn),
 				root: folder,

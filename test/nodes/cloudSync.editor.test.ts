@@ -1,0 +1,98 @@
+/**
+ * The Cloud Sync node as a person meets it in the editor: which credential slots and options each
+ * operation, mode and pair of clouds shows. The editor gets the node's description as JSON and
+ * decides with n8n-workflow's displayParameter, as n8n-core does at run time with the live
+ * description; both are evaluated here, for every pair of clouds the registry offers, so a new cloud
+ * is walked without a change to this file.
+ */
+import { NodeHelpers, type INode, type INodeCredentialDescription, type INodeParameters, type INodeTypeDescription } from 'n8n-workflow';
+import { CloudSync } from '../../nodes/CloudSync/CloudSync.node';
+import { CloudSyncTrigger } from '../../nodes/CloudSyncTrigger/CloudSyncTrigger.node';
+import { CLOUDS, cloudsOf, WATCHABLE } from '../../nodes/CloudSync/clouds/registry';
+
+const live = new CloudSync().description;
+/** What the editor receives: n8n serves node types as JSON. */
+const asEditorSees = (description: INodeTypeDescription): INodeTypeDescription => JSON.parse(JSON.stringify(description));
+const editor = asEditorSees(live);
+
+export const MODES = ['copy', 'mirror', 'update', 'move', 'twoWay', 'incremental', 'fullBackup'];
+
+/** The node's parameters with n8n's defaults filled in, as both the editor and n8n-core hold them. */
+export function withDefaults(description: INodeTypeDescription, parameters: INodeParameters): { node: INode; parameters: INodeParameters } {
+	const node: INode = { id: '1', name: 'Cloud Sync', type: 'n8n-nodes-cloudsync.cloudSync', typeVersion: 1, position: [0, 0], parameters };
+	const full = NodeHelpers.getNodeParameters(description.properties, parameters, true, false, node, description) ?? {};
+	return { node: { ...node, parameters: full }, parameters: full };
+}
+
+/** The credential slots the editor shows: label and credential type. */
+function slotsShown(description: INodeTypeDescription, parameters: INodeParameters) {
+	const { node } = withDefaults(description, parameters);
+	return (description.credentials ?? [])
+		.filter((entry) => NodeHelpers.displayParameter(node.parameters, entry, node, description))
+		.map((entry) => ({ label: entry.displayName ?? '(unlabelled)', type: entry.name, required: entry.required === true }));
+}
+
+/** Whether n8n-core lets the node read a credential type: it checks the first entry of that type. */
+function runTimeAllows(type: string, parameters: INodeParameters): boolean {
+	const { node } = withDefaults(live, parameters);
+	const first = live.credentials!.find((entry: INodeCredentialDescription) => entry.name === type)!;
+	return NodeHelpers.displayParameter(node.parameters, first, node, live);
+}
+
+const credentialOf = (cloud: string) => CLOUDS.find((candidate) => candidate.value === cloud)?.credential?.type;
+const labelOf = (cloud: string) => CLOUDS.find((candidate) => candidate.value === cloud)!.label;
+
+describe('credential slots: each side shows the credential its cloud needs, named for that side', () => {
+	const pairs = cloudsOf('source').flatMap((source) => cloudsOf('destination').map((destination) => [source.value, destination.value] as const));
+
+	it.each(pairs.flatMap(([source, destination]) => MODES.map((mode) => [source, destination, mode] as const)))('%s → %s in %s', (source, destination, mode) => {
+		for (const operation of ['diff', 'sync']) {
+			const parameters = { resource: 'folder', operation, mode, sourceCloud: source, destinationCloud: destination };
+			const shown = slotsShown(editor, parameters);
+			const [first, second] = mode === 'twoWay' ? ['Left', 'Right'] : ['Source', 'Destination'];
+			const expected = [];
+			const sourceType = credentialOf(source);
+			const destinationType = credentialOf(destination);
+			if (sourceType && sourceType.name === destinationType?.name) {
+				expected.push({ label: `${first} and ${second} Credential (${labelOf(source)})`, type: sourceType.name, required: true });
+			} else {
+				if (sourceType) expected.push({ label: `${first} Credential (${labelOf(source)})`, type: sourceType.name, required: true });
+				if (destinationType) expected.push({ label: `${second} Credential (${labelOf(destination)})`, type: destinationType.name, required: true });
+			}
+			expect(shown.sort((a, b) => a.label.localeCompare(b.label))).toEqual(expected.sort((a, b) => a.label.localeCompare(b.label)));
+			// And n8n-core hands the node each credential it needs at run time.
+			for (const { type } of expected) expect(runTimeAllows(type, parameters)).toBe(true);
+		}
+	});
+
+	it.each(cloudsOf('target').map((cloud) => cloud.value))('one folder on %s: List and the file operations show its credential only', (cloud) => {
+		const type = credentialOf(cloud);
+		for (const [resource, operation] of [['folder', 'list'], ['file', 'upload'], ['file', 'download'], ['file', 'delete'], ['file', 'move']]) {
+			const parameters = { resource, operation, targetCloud: cloud };
+			expect(slotsShown(editor, parameters)).toEqual(type ? [{ label: `${labelOf(cloud)} Credential`, type: type.name, required: true }] : []);
+			if (type) expect(runTimeAllows(type.name, parameters)).toBe(true);
+		}
+	});
+
+	it('the first entry of each type, which n8n-core checks, is never shown in the editor and always passes at run time', () => {
+		const firstEntries = editor.credentials!.filter((entry, index, all) => all.findIndex((other) => other.name === entry.name) === index);
+		expect(firstEntries.map((entry) => entry.displayName)).toEqual(firstEntries.map(() => undefined));
+		for (const [source, destination] of pairs) {
+			const parameters = { resource: 'folder', operation: 'sync', mode: 'mirror', sourceCloud: source, destinationCloud: destination };
+			const { node } = withDefaults(editor, parameters);
+			for (const entry of firstEntries) {
+				expect(NodeHelpers.displayParameter(node.parameters, entry, node, editor)).toBe(false);
+				expect(runTimeAllows(entry.name, parameters)).toBe(true);
+			}
+		}
+		expect(slotsShown(editor, { resource: 'folder', operation: 'sync', mode: 'mirror', sourceCloud: 'local', destinationCloud: 'local' })).toEqual([]);
+	});
+
+	it('the trigger shows the credential of the cloud it watches, labelled with it', () => {
+		const trigger = asEditorSees(new CloudSyncTrigger().description);
+		for (const cloud of WATCHABLE) {
+			const shown = slotsShown(trigger, { targetCloud: cloud.value });
+			expect(shown).toEqual([{ label: `${cloud.label} Credential`, type: cloud.credential!.type.name, required: true }]);
+		}
+	});
+});
