@@ -1,5 +1,5 @@
 import { NodeConnectionTypes, type IExecuteFunctions, type INodeExecutionData, type INodeType, type INodeTypeDescription } from 'n8n-workflow';
-import { descriptions, router } from './actions/router';
+import { descriptions, OUTPUTS_EXPRESSION, router } from './actions/router';
 import { CLOUDS, cloudsInProse, credentialTestMethods, labelsExpression, listSearchMethods, nodeCredentials } from './clouds/registry';
 
 const CLOUD_LABELS = labelsExpression();
@@ -18,7 +18,7 @@ export class CloudSync implements INodeType {
 		defaults: { name: 'Cloud Sync' },
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
-		outputs: [NodeConnectionTypes.Main],
+		outputs: OUTPUTS_EXPRESSION,
 		credentials: nodeCredentials(),
 		properties: [
 			{

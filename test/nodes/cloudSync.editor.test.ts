@@ -5,10 +5,12 @@
  * description; both are evaluated here, for every pair of clouds the registry offers, so a new cloud
  * is walked without a change to this file.
  */
-import { NodeHelpers, type INode, type INodeCredentialDescription, type INodeParameters, type INodeTypeDescription } from 'n8n-workflow';
+import { NodeHelpers, type IExecuteFunctions, type INode, type INodeCredentialDescription, type INodeParameters, type INodeProperties, type INodeTypeDescription } from 'n8n-workflow';
 import { CloudSync } from '../../nodes/CloudSync/CloudSync.node';
 import { CloudSyncTrigger } from '../../nodes/CloudSyncTrigger/CloudSyncTrigger.node';
 import { CLOUDS, cloudsOf, WATCHABLE } from '../../nodes/CloudSync/clouds/registry';
+import { readModeSettings, sideRequests } from '../../nodes/CloudSync/actions/folder/modes';
+import { openLocation } from '../../nodes/CloudSync/transport/locations';
 
 const live = new CloudSync().description;
 /** What the editor receives: n8n serves node types as JSON. */
@@ -93,6 +95,102 @@ describe('credential slots: each side shows the credential its cloud needs, name
 		for (const cloud of WATCHABLE) {
 			const shown = slotsShown(trigger, { targetCloud: cloud.value });
 			expect(shown).toEqual([{ label: `${cloud.label} Credential`, type: cloud.credential!.type.name, required: true }]);
+		}
+	});
+});
+
+// ---------------------------------------------------------------------------------------------
+// Options: shown exactly where read
+
+/** Fields every Diff and Sync reads or that choose what is read; the walk below is about the rest. */
+const FRAME = new Set(['resource', 'operation', 'mode', 'sourceCloud', 'destinationCloud', 'filters', 'options', 'output', 'dryRun']);
+
+/** A value for each folder field of a side's cloud, so that opening it gets as far as reading its options. */
+function folderValues(side: 'source' | 'destination', cloud: string): INodeParameters {
+	const descriptor = CLOUDS.find((candidate) => candidate.value === cloud)!;
+	const values: INodeParameters = {};
+	for (const field of descriptor.folderFields(side, side)) {
+		if (field.type === 'resourceLocator') values[field.name] = { __rl: true, mode: field.modes?.at(-1)?.name ?? 'id', value: '/cloudsync-editor-test' };
+		else if (field.type === 'string') values[field.name] = field.name.endsWith('LocalPath') ? '/nonexistent/cloudsync-editor-test' : 'data';
+	}
+	return values;
+}
+
+interface Reads {
+	fields: Set<string>;
+	options: Set<string>;
+}
+
+/** An execute context on `parameters` (with n8n's defaults) that records every parameter and Options entry read; it signs in with nothing. */
+function recordingContext(parameters: INodeParameters, reads: Reads): IExecuteFunctions {
+	const { node, parameters: full } = withDefaults(live, parameters);
+	const recorded = (value: unknown) =>
+		new Proxy(value as object, {
+			get(target, key) {
+				if (typeof key === 'string') reads.options.add(key);
+				return Reflect.get(target, key);
+			},
+		});
+	const context = {
+		getNode: () => node,
+		getNodeParameter(name: string, _itemIndex: number, fallback?: unknown, options?: { extractValue?: boolean }) {
+			reads.fields.add(name);
+			const value = name in full ? full[name] : fallback;
+			if (name === 'options') return recorded(value ?? {});
+			if (options?.extractValue && value && typeof value === 'object' && '__rl' in value) return (value as unknown as { value: unknown }).value;
+			return value;
+		},
+		getInputData: () => [{ json: {} }],
+		getCredentials: async () => ({}),
+		getWorkflowStaticData: () => ({}),
+		getMode: () => 'manual',
+		helpers: {},
+	};
+	return context as unknown as IExecuteFunctions;
+}
+
+/** The Options entries and fields the editor shows for these parameters. */
+function shownFor(parameters: INodeParameters) {
+	const { node, parameters: full } = withDefaults(editor, parameters);
+	const fields = editor.properties.filter((property) => NodeHelpers.displayParameter(full, property, node, editor)).map((property) => property.name);
+	const collection = editor.properties.find((property) => property.name === 'options' && NodeHelpers.displayParameter(full, property, node, editor));
+	const options = (collection?.options ?? []).filter((option) => 'displayName' in option && NodeHelpers.displayParameterPath(full, option as INodeProperties, 'options', node, editor)).map((option) => (option as INodeProperties).name);
+	return { fields: new Set(fields), options: new Set(options) };
+}
+
+describe('options: each is shown exactly where the mode and the clouds read it', () => {
+	const previous = { google: process.env.CLOUDSYNC_GOOGLE_API_URL, onedrive: process.env.CLOUDSYNC_ONEDRIVE_API_URL, dropbox: process.env.CLOUDSYNC_DROPBOX_API_URL };
+	beforeAll(() => {
+		// Nothing listens there: a cloud that signs in at open fails at once, after reading its options.
+		process.env.CLOUDSYNC_GOOGLE_API_URL = process.env.CLOUDSYNC_ONEDRIVE_API_URL = process.env.CLOUDSYNC_DROPBOX_API_URL = 'http://127.0.0.1:9';
+	});
+	afterAll(() => {
+		for (const [key, value] of [['CLOUDSYNC_GOOGLE_API_URL', previous.google], ['CLOUDSYNC_ONEDRIVE_API_URL', previous.onedrive], ['CLOUDSYNC_DROPBOX_API_URL', previous.dropbox]] as const) {
+			if (value === undefined) delete process.env[key];
+			else process.env[key] = value;
+		}
+	});
+
+	const walk = cloudsOf('source').flatMap((source) =>
+		cloudsOf('destination').flatMap((destination) => MODES.filter((mode) => !source.refusesMode?.(mode)).map((mode) => [source.value, destination.value, mode] as const)),
+	);
+
+	it.each(walk)('%s → %s in %s', async (source, destination, mode) => {
+		for (const operation of ['diff', 'sync']) {
+			const parameters: INodeParameters = { resource: 'folder', operation, mode, sourceCloud: source, destinationCloud: destination, ...folderValues('source', source), ...folderValues('destination', destination) };
+			const reads: Reads = { fields: new Set(), options: new Set() };
+			const context = recordingContext(parameters, reads);
+			const dryRun = operation === 'diff';
+			readModeSettings(context, 0, mode, dryRun);
+			const requests = sideRequests(mode, dryRun);
+			for (const side of ['source', 'destination'] as const) await openLocation(context, side, 0, requests[side]).catch(() => undefined);
+
+			const shown = shownFor(parameters);
+			const folderFields = new Set(Object.keys(parameters));
+			const notFrame = (name: string) => !FRAME.has(name) && !folderFields.has(name);
+			const where = `${operation} ${source} → ${destination} in ${mode}`;
+			expect({ where, options: [...shown.options].sort() }).toEqual({ where, options: [...reads.options].sort() });
+			expect({ where, fields: [...shown.fields].filter(notFrame).sort() }).toEqual({ where, fields: [...reads.fields].filter(notFrame).sort() });
 		}
 	});
 });

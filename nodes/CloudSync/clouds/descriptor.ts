@@ -34,6 +34,12 @@ export interface OpenRequest {
 	itemIndex: number;
 	/** Whether a missing folder is made now (the destination of a sync); clouds that make theirs on the first write ignore it. */
 	create: boolean;
+	/**
+	 * Whether this run may delete or replace files on this side (a sync's destination; the source of
+	 * Move and Two-Way). Options about deletions, such as Delete Permanently, are read only then: the
+	 * editor shows them only then.
+	 */
+	mayDelete?: boolean;
 }
 
 export interface OpenedFolder {
@@ -86,8 +92,14 @@ export interface CloudDescriptor {
 	 * Clouds that return a field of the same name share it (one folder picker for both Google sign-ins).
 	 */
 	folderFields(side: Side, sideLabel: string): INodeProperties[];
-	/** Entries it reads from the Options collection of Diff and Sync; clouds may share one by name. */
+	/**
+	 * Entries it reads from the Options collection of Diff and Sync; clouds may share one by name. The
+	 * editor shows each while a side it is read on (optionsReadOn) is this cloud, so open() reads it
+	 * on those sides only (test/nodes/cloudSync.editor.test.ts checks both ways).
+	 */
 	options?: INodeProperties[];
+	/** The sides open() reads `options` on; both by default. */
+	optionsReadOn?: ReadonlyArray<'source' | 'destination'>;
 	/** What a deletion does here by default, and whether Delete Permanently changes that (it is offered when some cloud's does). */
 	deletions?: { byDefault: string; deletePermanently: boolean };
 	folderSearch?: FolderSearch;

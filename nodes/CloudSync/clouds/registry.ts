@@ -57,21 +57,52 @@ export function folderFields(side: Side, sideLabel: string, show: Record<string,
 	return [...fields.values()].map(({ field, clouds: shownFor }) => ({ ...field, displayOptions: { show: { ...show, [`${side}Cloud`]: shownFor } } }));
 }
 
-/** The entries the clouds add to the Options collection of Diff and Sync, Delete Permanently among them where a cloud honours it. */
+/** The modes that delete or replace files on the source too, where the source's deletion options apply. */
+export const SOURCE_CHANGING_MODES = ['move', 'twoWay'];
+
+/**
+ * An Options entry shown while the destination is one of `destination` or the source one of `source`
+ * (with `sourceOnly` conditions). Display options are a conjunction, so "either side" takes two
+ * entries of one name that never show together; n8n reads the value by name, whichever is shown.
+ */
+function onEitherSide(option: INodeProperties, destination: string[], source: string[], sourceOnly: Record<string, string[]> = {}): INodeProperties[] {
+	const entries: INodeProperties[] = [];
+	if (destination.length > 0) entries.push({ ...option, displayOptions: { show: { '/destinationCloud': destination } } });
+	if (source.length > 0) {
+		const hide = destination.length > 0 ? { hide: { '/destinationCloud': destination } } : {};
+		entries.push({ ...option, displayOptions: { show: { '/sourceCloud': source, ...sourceOnly }, ...hide } });
+	}
+	return entries;
+}
+
+/**
+ * The entries the clouds add to the Options collection of Diff and Sync, each shown only while a side
+ * that reads it is one of its clouds; Delete Permanently where a side that may delete honours it.
+ */
 export function cloudSyncOptions(): INodeProperties[] {
-	const byName = new Map<string, INodeProperties>();
-	for (const option of CLOUDS.flatMap((cloud) => cloud.options ?? [])) if (!byName.has(option.name)) byName.set(option.name, option);
-	const deletions = CLOUDS.flatMap((cloud) => (cloud.deletions ? [cloud.deletions] : []));
-	if (deletions.some((deletion) => deletion.deletePermanently)) {
-		byName.set('deletePermanently', {
+	const byName = new Map<string, { option: INodeProperties; source: string[]; destination: string[] }>();
+	for (const cloud of CLOUDS) {
+		for (const option of cloud.options ?? []) {
+			const known = byName.get(option.name) ?? { option, source: [], destination: [] };
+			for (const side of cloud.optionsReadOn ?? ['source', 'destination']) known[side].push(cloud.value);
+			byName.set(option.name, known);
+		}
+	}
+	const entries = [...byName.values()].flatMap(({ option, source, destination }) => onEitherSide(option, destination, source));
+	const honouring = CLOUDS.filter((cloud) => cloud.deletions?.deletePermanently);
+	if (honouring.length > 0) {
+		const byDefault = unique(honouring.map((cloud) => cloud.deletions!.byDefault));
+		const option: INodeProperties = {
 			displayName: 'Delete Permanently',
 			name: 'deletePermanently',
 			type: 'boolean',
 			default: false,
-			description: `Whether deleted files skip the trash. By default ${unique(deletions.map((deletion) => deletion.byDefault)).join('; ')}.`,
-		});
+			description: `Whether deleted and replaced files skip the trash. By default ${byDefault.join('; ')}.`,
+		};
+		const clouds = honouring.map((cloud) => cloud.value);
+		entries.push(...onEitherSide(option, clouds, clouds, { '/mode': SOURCE_CHANGING_MODES }));
 	}
-	return [...byName.values()];
+	return entries;
 }
 
 // ---------------------------------------------------------------------------------------------

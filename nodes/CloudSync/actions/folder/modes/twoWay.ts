@@ -1,7 +1,7 @@
 import type { IDataObject, IExecuteFunctions } from 'n8n-workflow';
 import { ProviderStateStore, pairId, twoWaySync, type ConflictPolicy, type StateStore, type SyncOptions, type TwoWayReport } from '../../../../../lib';
 import { redact, toNodeError } from '../../../helpers/errors';
-import { readSyncOptions } from '../../../helpers/options';
+import { readBackupDir, readCommonOptions, readDeletionGuard, syncOptions } from '../../../helpers/options';
 import type { Location } from '../../../transport/locations';
 import { statefulFailure, summaryHeader, type FolderMode } from './mode';
 
@@ -40,7 +40,7 @@ function pairName(context: IExecuteFunctions, source: Location, destination: Loc
 }
 
 interface Settings {
-	common: SyncOptions;
+	common: Omit<SyncOptions, 'mode'>;
 	storage: 'destination' | 'n8n';
 	conflict: ConflictPolicy;
 	resync: boolean;
@@ -55,8 +55,8 @@ interface TwoWayRun {
 /** Two-Way: changes carried both ways since the last run, whose state is kept in n8n or on the destination. */
 export const twoWay: FolderMode<Settings, TwoWayRun> = {
 	readSettings(context, itemIndex) {
-		const common = readSyncOptions(context, itemIndex);
-		const options = context.getNodeParameter('options', itemIndex, {}) as IDataObject;
+		const common = { ...readCommonOptions(context, itemIndex), ...readDeletionGuard(context, itemIndex), backupDir: readBackupDir(context, itemIndex) };
+		const options = syncOptions(context, itemIndex);
 		return {
 			common,
 			storage: options.stateStorage === 'destination' ? 'destination' : 'n8n',
