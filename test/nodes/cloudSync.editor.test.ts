@@ -5,7 +5,7 @@
  * description; both are evaluated here, for every pair of clouds the registry offers, so a new cloud
  * is walked without a change to this file.
  */
-import { NodeHelpers, type IExecuteFunctions, type INode, type INodeCredentialDescription, type INodeParameters, type INodeProperties, type INodeTypeDescription } from 'n8n-workflow';
+import { NodeHelpers, Workflow, type IExecuteFunctions, type INodeTypes, type INode, type INodeCredentialDescription, type INodeParameters, type INodeProperties, type INodeTypeDescription } from 'n8n-workflow';
 import { CloudSync } from '../../nodes/CloudSync/CloudSync.node';
 import { CloudSyncTrigger } from '../../nodes/CloudSyncTrigger/CloudSyncTrigger.node';
 import { CLOUDS, cloudsOf, WATCHABLE } from '../../nodes/CloudSync/clouds/registry';
@@ -192,5 +192,34 @@ describe('options: each is shown exactly where the mode and the clouds read it',
 			expect({ where, options: [...shown.options].sort() }).toEqual({ where, options: [...reads.options].sort() });
 			expect({ where, fields: [...shown.fields].filter(notFrame).sort() }).toEqual({ where, fields: [...reads.fields].filter(notFrame).sort() });
 		}
+	});
+});
+
+// ---------------------------------------------------------------------------------------------
+// Subtitles, evaluated by n8n's own expression engine as the canvas shows them
+
+function subtitleOf(description: INodeTypeDescription, parameters: INodeParameters): unknown {
+	const { node } = withDefaults(description, parameters);
+	const nodeTypes = { getByName: () => ({ description }), getByNameAndVersion: () => ({ description }), getKnownTypes: () => ({}) } as unknown as INodeTypes;
+	const workflow = new Workflow({ nodes: [node], connections: {}, active: false, nodeTypes });
+	return workflow.expression.getSimpleParameterValue(node, description.subtitle!, 'internal', {});
+}
+
+describe('subtitles name the mode and the direction', () => {
+	it.each([
+		[{ resource: 'folder', operation: 'sync', mode: 'mirror', sourceCloud: 'dropbox', destinationCloud: 'googleDrive' }, 'Mirror: Dropbox → Google Drive'],
+		[{ resource: 'folder', operation: 'sync', mode: 'twoWay', sourceCloud: 'local', destinationCloud: 'dropbox' }, 'Two-Way: Local ⇄ Dropbox'],
+		[{ resource: 'folder', operation: 'sync', mode: 'mirror', dryRun: true, sourceCloud: 'oneDrive', destinationCloud: 'local' }, 'Mirror (dry run): OneDrive → Local'],
+		[{ resource: 'folder', operation: 'diff', mode: 'fullBackup', sourceCloud: 'local', destinationCloud: 'dropbox' }, 'Diff Full Backup: Local → Dropbox'],
+		[{ resource: 'folder', operation: 'sync', sourceCloud: 'local', destinationCloud: 'local' }, 'Copy: Local → Local'],
+		[{ resource: 'folder', operation: 'list', targetCloud: 'googleDriveServiceAccount' }, 'List: Google Drive'],
+		[{ resource: 'file', operation: 'upload', targetCloud: 'dropbox' }, 'Upload: Dropbox'],
+	])('%j', (parameters, expected) => {
+		expect(subtitleOf(editor, parameters)).toBe(expected);
+	});
+
+	it('the trigger names the cloud it watches by its label', () => {
+		const trigger = new CloudSyncTrigger().description;
+		for (const cloud of WATCHABLE) expect(subtitleOf(trigger, { targetCloud: cloud.value })).toBe(`Changes in ${cloud.label}`);
 	});
 });
