@@ -5,6 +5,8 @@
  * description; both are evaluated here, for every pair of clouds the registry offers, so a new cloud
  * is walked without a change to this file.
  */
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { NodeHelpers, Workflow, type IExecuteFunctions, type INodeTypes, type INode, type INodeCredentialDescription, type INodeParameters, type INodeProperties, type INodeTypeDescription } from 'n8n-workflow';
 import { CloudSync } from '../../nodes/CloudSync/CloudSync.node';
 import { CloudSyncTrigger } from '../../nodes/CloudSyncTrigger/CloudSyncTrigger.node';
@@ -221,5 +223,28 @@ describe('subtitles name the mode and the direction', () => {
 	it('the trigger names the cloud it watches by its label', () => {
 		const trigger = new CloudSyncTrigger().description;
 		for (const cloud of WATCHABLE) expect(subtitleOf(trigger, { targetCloud: cloud.value })).toBe(`Changes in ${cloud.label}`);
+	});
+});
+
+// ---------------------------------------------------------------------------------------------
+// Credentials' dialogs
+
+describe('credential dialogs', () => {
+	const types = [...new Map(CLOUDS.flatMap((cloud) => (cloud.credential ? [[cloud.credential.type.name, cloud.credential.type]] : []))).values()];
+
+	it.each(types.map((type) => [type.displayName, type] as const))('%s links to its setup page in docs/setup, shipped with the package', (_name, type) => {
+		const documentation = (type as { documentationUrl?: string }).documentationUrl ?? '';
+		const match = /^https:\/\/unpkg\.com\/n8n-nodes-cloudsync@latest\/(docs\/setup\/[\w-]+\.md)(#[\w-]+)?$/.exec(documentation);
+		expect(match).not.toBeNull();
+		const page = readFileSync(path.join(__dirname, '..', '..', match![1]), 'utf8');
+		// An anchor names a heading of the page, as GitHub-style renderers make them.
+		if (match![2]) expect(page.split('\n').filter((line) => line.startsWith('#')).map((line) => `#${line.replace(/^#+\s*/, '').toLowerCase().replace(/[^\w\s-]/g, '').trim().replace(/\s+/g, '-')}`)).toContain(match![2]);
+		expect(JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')).files).toContain('docs/setup');
+	});
+
+	it.each(types.map((type) => [type.displayName] as const))('the name n8n proposes for a new "%s" credential says "account" once', (displayName) => {
+		// n8n drops the words API, OAuth1, OAuth2 and MCP and appends "account" (editor bundle, getNewCredentialName).
+		const proposed = `${displayName.split(' ').filter((word) => !['API', 'OAuth1', 'OAuth2', 'MCP'].includes(word)).join(' ')} account`;
+		expect(proposed.match(/account/gi)).toHaveLength(1);
 	});
 });
