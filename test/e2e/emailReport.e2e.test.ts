@@ -79,7 +79,8 @@ describeE2E('nightly sync, then email the report: Cloud Sync → Send Email thro
 		expect(mail.to && !Array.isArray(mail.to) ? mail.to.text : undefined).toBe(smtp.recipient);
 		expect(mail.subject).toBe(summary.message);
 		expect(mail.subject).toMatch(new RegExp(`^Mirror Local:${n8n.dataFolder}/${LOCAL} → Dropbox:${DROPBOX}: 1 added, 1 updated, 1 moved to trash, 0 failed in \\d+\\.\\d s$`));
-		const html = String(mail.html);
+		// Mail transport ends the body with a line break.
+		const html = String(mail.html).trimEnd();
 		expect(html).toBe(summary.html);
 		expect(cell(html, 'Task')).toBe(NODE);
 		expect(cell(html, 'Result')).toBe('Success');
