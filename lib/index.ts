@@ -1,4 +1,5 @@
-export type { Capabilities, Change, ChangeKind, ChangePage, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, WriteOptions } from './core/types';
+export type { Capabilities, Change, ChangeKind, ChangePage, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, WriteOptions, UploadIdentity, SavedUpload, UploadSessionStore } from './core/types';
+export { UploadSessions, type UploadSessionsOptions } from './providers/kit/uploads';
 export { HASH_TYPES } from './core/types';
 export * from './core/errors';
 export { normalizeRelativePath, matchKey, joinPath, parentPath, baseName } from './core/paths';
@@ -43,7 +44,7 @@ export {
 	type GoogleDocsFormat,
 } from './providers/drive';
 export { twoWaySync, type ConflictPolicy, type TwoWayOptions, type TwoWayReport, type TwoWayAction, type ConflictResult, type DirectionCounts, type Side } from './modes/twoWay';
-export { encodeBaseline, decodeBaseline, pairId, readText, MemoryStateStore, ProviderStateStore, StateError, type Baseline, type BaselineEntry, type StateStore } from './state/state';
+export { encodeBaseline, decodeBaseline, pairId, readText, MemoryStateStore, ProviderStateStore, FileStateStore, StateError, type Baseline, type BaselineEntry, type StateStore } from './state/state';
 export { PairLock, LockedError, type LockOptions } from './state/lock';
 export { STATE_FOLDER } from './core/filters';
 export { withSuffix, backupPath, fileStamp } from './core/paths';
@@ -58,3 +59,19 @@ export {
 	rootUrlFor as driveRootUrlFor,
 } from './providers/drive';
 export { redirectingFetch as dropboxRedirectingFetch } from './providers/dropbox';
+export {
+	appleEndpoints,
+	beginSignIn,
+	completeSignIn,
+	openSession as openICloudSession,
+	trustDaysLeft,
+	ICloudSignInError,
+	TRUST_DAYS as ICLOUD_TRUST_DAYS,
+	type AppleEndpoints,
+	type AppleIdOptions,
+	type PendingSignIn,
+	type SignInProblem,
+	type SignInStart,
+} from './providers/icloud/auth';
+export type { ICloudSession, SavedSession as ICloudSavedSession, WebService as ICloudWebService } from './providers/icloud/session';
+export { ICloudDriveProvider, mapICloudError, type ICloudDriveProviderOptions } from './providers/icloudDrive';

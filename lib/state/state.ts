@@ -1,3 +1,4 @@
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { Provider } from '../core/types';
@@ -147,3 +148,28 @@ export class ProviderStateStore implements StateStore {
 		await this.provider.write(this.path, Readable.from([bytes]), { size: bytes.length });
 	}
 }
+
+/** The state as a file on this machine, replaced atomically: for scripts, tests and the benchmark. */
+export class FileStateStore implements StateStore {
+	constructor(readonly file: string) {}
+
+	get where() {
+		return this.file;
+	}
+
+	async load(): Promise<string | undefined> {
+		try {
+			return await readFile(this.file, 'utf8');
+		} catch (error) {
+			if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+			throw error;
+		}
+	}
+
+	async save(state: string): Promise<void> {
+		const partial = `${this.file}.partial`;
+		await writeFile(partial, state, 'utf8');
+		await rename(partial, this.file);
+	}
+}
+

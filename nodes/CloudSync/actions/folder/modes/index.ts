@@ -2,6 +2,7 @@ import { NodeOperationError, type IExecuteFunctions } from 'n8n-workflow';
 import { cloudNamed, SOURCE_CHANGING_MODES } from '../../../clouds/registry';
 import { openLocation } from '../../../transport/locations';
 import { describedSummary } from '../../../helpers/report';
+import { keepUploads } from '../../../transport/uploads';
 import type { FolderMode, ModeOutcome, ModeRun } from './mode';
 import { oneWay } from './oneWay';
 import { twoWay } from './twoWay';
@@ -49,6 +50,11 @@ export async function runFolderMode(context: IExecuteFunctions, itemIndex: numbe
 	const source = await openLocation(context, 'source', itemIndex, requests.source);
 	const destination = await openLocation(context, 'destination', itemIndex, requests.destination);
 	const run: ModeRun<unknown> = { context, itemIndex, source, destination, settings, dryRun, signal };
-	const outcome = mode.summarise(await mode.run(run), run);
-	return { ...outcome, summary: describedSummary(outcome.summary, modeName, context.getNode().name) };
+	const uploads = dryRun ? undefined : keepUploads(context, source, destination);
+	try {
+		const outcome = mode.summarise(await mode.run(run), run);
+		return { ...outcome, summary: describedSummary(outcome.summary, modeName, context.getNode().name) };
+	} finally {
+		await uploads?.flush();
+	}
 }
