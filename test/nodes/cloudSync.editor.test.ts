@@ -123,7 +123,7 @@ interface Reads {
 	options: Set<string>;
 }
 
-/** An execute context on `parameters` (with n8n's defaults) that records every parameter and Options entry read; it signs in with nothing. */
+/** An execute context on `parameters` (with n8n's defaults) that records every parameter and Options entry read; it has no credential. */
 function recordingContext(parameters: INodeParameters, reads: Reads): IExecuteFunctions {
 	const { node, parameters: full } = withDefaults(live, parameters);
 	const recorded = (value: unknown) =>
@@ -143,7 +143,10 @@ function recordingContext(parameters: INodeParameters, reads: Reads): IExecuteFu
 			return value;
 		},
 		getInputData: () => [{ json: {} }],
-		getCredentials: async () => ({}),
+		// Signing in is where a cloud's open() stops here: what it reads must be read before (no request is ever made).
+		getCredentials: async () => {
+			throw new Error('no credential in this test');
+		},
 		getWorkflowStaticData: () => ({}),
 		getMode: () => 'manual',
 		helpers: {},
@@ -161,18 +164,6 @@ function shownFor(parameters: INodeParameters) {
 }
 
 describe('options: each is shown exactly where the mode and the clouds read it', () => {
-	const previous = { google: process.env.CLOUDSYNC_GOOGLE_API_URL, onedrive: process.env.CLOUDSYNC_ONEDRIVE_API_URL, dropbox: process.env.CLOUDSYNC_DROPBOX_API_URL };
-	beforeAll(() => {
-		// Nothing listens there: a cloud that signs in at open fails at once, after reading its options.
-		process.env.CLOUDSYNC_GOOGLE_API_URL = process.env.CLOUDSYNC_ONEDRIVE_API_URL = process.env.CLOUDSYNC_DROPBOX_API_URL = 'http://127.0.0.1:9';
-	});
-	afterAll(() => {
-		for (const [key, value] of [['CLOUDSYNC_GOOGLE_API_URL', previous.google], ['CLOUDSYNC_ONEDRIVE_API_URL', previous.onedrive], ['CLOUDSYNC_DROPBOX_API_URL', previous.dropbox]] as const) {
-			if (value === undefined) delete process.env[key];
-			else process.env[key] = value;
-		}
-	});
-
 	const walk = cloudsOf('source').flatMap((source) =>
 		cloudsOf('destination').flatMap((destination) => MODES.filter((mode) => !source.refusesMode?.(mode)).map((mode) => [source.value, destination.value, mode] as const)),
 	);

@@ -240,6 +240,7 @@ function googleDriveCloud(value: string, option: CloudDescriptor['option'], cred
 			const chosen = parameter<IDataObject>(context, 'options', itemIndex, {});
 			// Google Docs matter where files are read from; a destination's Docs are left alone.
 			const googleDocs = side === 'source' ? chosen.googleDocs : undefined;
+			const trash = !(mayDelete === true && chosen.deletePermanently === true);
 			const signIn = await cloudCredential(context, { label: LABEL, credential }, itemIndex, side);
 			const root = rootOf(context, side, itemIndex, folder);
 			const options: GoogleDriveProviderOptions & { root: string } = {
@@ -248,7 +249,7 @@ function googleDriveCloud(value: string, option: CloudDescriptor['option'], cred
 				apiBaseUrl: apiBaseUrl(),
 				googleDocs: googleDocs === 'skip' || googleDocs === undefined ? 'skip' : 'export',
 				exportFormat: googleDocs === 'pdf' ? 'pdf' : 'office',
-				trash: !(mayDelete === true && chosen.deletePermanently === true),
+				trash,
 			};
 			const provider = await openFolder(context, side, itemIndex, options, create);
 			return { provider, label: `${LABEL}:${root}` };
