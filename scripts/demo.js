@@ -43,8 +43,14 @@ require('./n8n/load-ts');
 const { N8nSandbox, N8N_VERSION, freePort, installN8n, n8nBin, n8nHome } = require(path.join(REPO, 'test', 'e2e', 'n8n.ts'));
 const { screenshot } = require(path.join(REPO, 'test', 'e2e', 'browser.ts'));
 const clouds$ = require(path.join(REPO, 'test', 'e2e', 'clouds.ts'));
-const { EXAMPLES, FOLDERS, loadExample, readDriveTree, seedLocalFiles, startSampleClouds, withParameters } = clouds$;
+const { EXAMPLES, EXAMPLES_DIR, FOLDERS, loadExample, readDriveTree, seedLocalFiles, startSampleClouds, withParameters } = clouds$;
 const { ICLOUD_EXAMPLE, startICloudSample } = require(path.join(REPO, 'test', 'e2e', 'icloudClouds.ts'));
+
+/** Every workflow in examples/, by file name: the editor gets them all, not only those the tests name. */
+function allExamples(localRoot) {
+	const files = fs.readdirSync(EXAMPLES_DIR).filter((file) => file.endsWith('.json')).sort();
+	return Object.fromEntries(files.map((file) => [file.slice(0, -'.json'.length), loadExample(file.slice(0, -'.json'.length), localRoot)]));
+}
 
 function parseArgs(argv) {
 	const args = { editor: false, screenshot: undefined, port: 5678, json: false, keep: false };
@@ -91,10 +97,9 @@ async function ensureN8n() {
 	step(installed ? `n8n ${N8N_VERSION} found in ${home}` : `n8n ${N8N_VERSION} installed in ${seconds(Date.now() - t)}`);
 }
 
-function printPlan(items) {
-	const actions = items.filter((item) => item.type === 'action');
-	const summary = items.find((item) => item.type === 'summary') ?? {};
-	console.log(`\n  Preview (Diff: dry run, nothing written) ${summary.source} → ${summary.destination}`);
+/** A dry run's plan: the summary of the first output, the actions of the second (Files). */
+function printPlan(summary, actions) {
+	console.log(`\n  Preview (Dry Run: nothing written) ${summary.source} → ${summary.destination}`);
 	const width = Math.max(...actions.map((a) => a.path.length), 4);
 	for (const action of actions) console.log(`    ${action.action.padEnd(7)} ${action.path.padEnd(width)}  ${action.reason}`);
 	if (actions.length === 0) console.log('    nothing to do');
@@ -199,25 +204,29 @@ async function main() {
 			[...Object.entries(EXAMPLES), ['iCloud', ICLOUD_EXAMPLE]].map(([key, { file }]) => [key, loadExample(file, n8n.dataFolder)]),
 		);
 		workflows.photos = fromCameraRoll(workflows.photos, n8n.dataFolder);
-		await n8n.importWorkflows(Object.values(workflows));
-		step(`credentials and ${Object.keys(workflows).length} example workflows imported from examples/`);
+		// The editor gets every example; those the demo runs replace their shipped copy (same id).
+		const every = Object.fromEntries([...Object.values(allExamples(n8n.dataFolder)), ...Object.values(workflows)].map((workflow) => [workflow.id, workflow]));
+		await n8n.importWorkflows(Object.values(every));
+		step(`credentials and all ${Object.keys(every).length} example workflows imported from examples/`);
 
 		if (!serve) {
 			const mirror = workflows.mirror;
 			let result = await n8n.executeWorkflow(EXAMPLES.mirror.id);
-			step(`n8n execute --id ${EXAMPLES.mirror.id} ("${mirror.name}", as shipped: Settings → dryRun on) in ${seconds(result.durationMs)}`);
-			printPlan(result.nodes['Preview the mirror (Diff)'] ?? []);
+			const MIRROR = 'Mirror Dropbox to Google Drive';
+			step(`n8n execute --id ${EXAMPLES.mirror.id} ("${mirror.name}", as shipped: Dry Run on) in ${seconds(result.durationMs)}`);
+			printPlan(result.nodes[MIRROR]?.[0] ?? {}, (result.outputs[MIRROR]?.[1] ?? []).map((item) => item.json));
 
 			await n8n.importWorkflows([
-				withParameters(mirror, 'Settings', (parameters) => {
-					parameters.assignments.assignments[0].value = false;
+				withParameters(mirror, MIRROR, (parameters) => {
+					parameters.dryRun = false;
 				}),
 			]);
 			result = await n8n.executeWorkflow(EXAMPLES.mirror.id);
-			step(`n8n execute --id ${EXAMPLES.mirror.id} again with dryRun off: the mirror ran in ${seconds(result.durationMs)}`);
-			const summary = (result.nodes['Mirror Dropbox to Google Drive'] ?? []).find((item) => item.type === 'summary');
+			step(`n8n execute --id ${EXAMPLES.mirror.id} again with Dry Run off: the mirror ran in ${seconds(result.durationMs)}`);
+			const summary = result.nodes[MIRROR]?.[0];
 			if (!summary) throw new Error('the mirror node returned no summary item');
-			printReport('Sync report (the summary item of "Mirror Dropbox to Google Drive")', summary);
+			printReport(`Sync report (the summary item of "${MIRROR}")`, summary);
+			console.log(`  message: ${summary.message}\n`);
 			if (args.json) console.log(`${JSON.stringify(summary, null, 2)}\n`);
 			await printDriveFolder(clouds);
 
@@ -260,8 +269,8 @@ async function main() {
 		const url = `http://localhost:${port}`;
 		console.log(`\n  Open ${url} and sign in as ${owner.email} / ${owner.password}`);
 		console.log('  Workflows (open one, then press "Execute workflow"):');
-		for (const [key, { id }] of [...Object.entries(EXAMPLES), ['iCloud', ICLOUD_EXAMPLE]]) console.log(`    ${url}/workflow/${id}   ${workflows[key].name}`);
-		console.log('  The mirror example previews first: set Settings → dryRun to false to mirror for real.');
+		for (const workflow of Object.values(every)) console.log(`    ${url}/workflow/${workflow.id}   ${workflow.name}`);
+		console.log('  The mirror example previews first: turn its Dry Run off to mirror for real.');
 		console.log('  The trigger example runs when published (activated): it polls the emulated Dropbox /Inbox every minute.');
 		console.log('  The iCloud example needs its Apple ID connected once: open the "Apple ID (demo)" credential, click Save,');
 		console.log('  type the code the emulated iPhone prints here, and click Save again.');

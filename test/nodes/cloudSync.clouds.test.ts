@@ -274,14 +274,11 @@ describe('every operation on Google Drive and Dropbox', () => {
 		drive.emulator.addFile(folderId, 'keep.txt', 'k', { modifiedTime: hourAgo });
 		const before = dropboxTree(folder);
 		const result = await run([cloudSync({ resource: 'folder', operation: 'diff', ...onDrive('source', folderId), ...onDropbox('destination', folder), mode: 'mirror' })]);
-		const items = outputItems(result, 'Cloud Sync').map((item) => item.json);
-		expect(
-			items
-				.filter((json) => json.type === 'action')
-				.map((json) => `${json.action} ${json.path}`)
-				.sort(),
-		).toEqual(['copy new.txt', 'delete extra.txt', 'update changed.txt']);
-		expect(items.at(-1)).toMatchObject({ type: 'summary', status: 'planned', dryRun: true, source: `Google Drive:${folderId}`, destination: `Dropbox:${folder}` });
+		const actions = outputItems(result, 'Cloud Sync', 1).map((item) => item.json);
+		expect(actions.map((json) => `${json.action} ${json.path}`).sort()).toEqual(['copy new.txt', 'delete extra.txt', 'update changed.txt']);
+		const summaries = outputItems(result, 'Cloud Sync').map((item) => item.json);
+		expect(summaries).toHaveLength(1);
+		expect(summaries[0]).toMatchObject({ type: 'summary', status: 'planned', dryRun: true, source: `Google Drive:${folderId}`, destination: `Dropbox:${folder}` });
 		expect(dropboxTree(folder)).toEqual(before);
 	});
 
@@ -291,7 +288,9 @@ describe('every operation on Google Drive and Dropbox', () => {
 		const dropboxDestination = dropboxFolder();
 		const toDropbox = cloudSync({ resource: 'folder', operation: 'sync', ...onDrive('source', driveSource), ...onDropbox('destination', dropboxDestination), mode: 'mirror', output: 'both' });
 		const first = await run([toDropbox]);
-		const [summary, ...results] = outputItems(first, 'Cloud Sync');
+		const [summary, ...others] = outputItems(first, 'Cloud Sync');
+		const results = outputItems(first, 'Cloud Sync', 1);
+		expect(others).toEqual([]);
 		expect(summary.json).toMatchObject({ type: 'summary', status: 'success', added: 3, updated: 0, deleted: 0, failed: 0, bytes: 300_010 });
 		expect(results.map((item) => `${item.json.action} ${item.json.path} ${item.json.status}`).sort()).toEqual([
 			'copy a.txt done',
@@ -506,9 +505,14 @@ describe('errors a user meets: a node error for the item, saying what to change,
 		for (const result of [relative, blocked, climbing]) expectNoSecrets(result);
 	});
 
-	it('a cloud with no credential selected says which credential to select', async () => {
+	it('a cloud with no credential selected says which side lacks it and which slot to fill', async () => {
 		const result = await run([cloudSync({ resource: 'folder', operation: 'list', ...onDropbox('target', dropboxFolder()) }, { credentials: [] })]);
-		expectNodeError(nodeError(result), /No usable Dropbox credential is selected/, /Select a "Cloud Sync: Dropbox OAuth2 API" credential in this node/);
+		expectNodeError(nodeError(result), /^The Dropbox folder has no credential selected$/, /Under "Dropbox Credential" in this node, select a "Cloud Sync: Dropbox OAuth2 API" credential/);
+		const source = await localFolder({ 'a.txt': 'a' });
+		const sync = await run([cloudSync({ resource: 'folder', operation: 'sync', ...onLocal('source', source), ...onDropbox('destination', dropboxFolder()), mode: 'copy' }, { credentials: [] })]);
+		expectNodeError(nodeError(sync), /^The destination folder \(Dropbox\) has no credential selected$/, /Under "Destination Credential \(Dropbox\)" in this node/);
+		const twoWay = await run([cloudSync({ resource: 'folder', operation: 'sync', ...onDropbox('source', dropboxFolder()), ...onDropbox('destination', dropboxFolder()), mode: 'twoWay' }, { credentials: [] })]);
+		expectNodeError(nodeError(twoWay), /^The left folder \(Dropbox\) has no credential selected$/, /Under "Left and Right Credential \(Dropbox\)" in this node/);
 	});
 
 	it('with Continue On Fail the other items pass and the failing one carries its error and pairedItem', async () => {
@@ -701,7 +705,10 @@ describe('folder pickers (list searches)', () => {
 
 	it('a picker without its credential says which credential to select; a revoked one says to reconnect', async () => {
 		const { search } = picker({ resource: 'folder', operation: 'list', ...onDropbox('target', '') }, 'parameters.targetDropboxFolder', []);
-		await expect(search('searchDropboxFolders')).rejects.toMatchObject({ description: expect.stringMatching(/Select a "Cloud Sync: Dropbox OAuth2 API" credential/) });
+		await expect(search('searchDropboxFolders')).rejects.toMatchObject({
+			message: 'The Dropbox folder has no credential selected',
+			description: expect.stringMatching(/Under "Dropbox Credential" in this node, select a "Cloud Sync: Dropbox OAuth2 API" credential/),
+		});
 		const own = drive.emulator.addOAuthClient();
 		drive.emulator.revokeRefreshToken(own.refreshToken);
 		const store = storedCredentials({ cloudSyncGoogleDriveOAuth2Api: { clientId: own.clientId, clientSecret: own.clientSecret, oauthTokenData: { refresh_token: own.refreshToken } } });
@@ -798,7 +805,7 @@ describe('an empty cloud folder', () => {
 		const folder = dropboxFolder({ 'a.txt': 'alpha' });
 		const rl = (mode: string) => ({ __rl: true, mode, value: '={{ $json.folder }}' });
 		const drivePicked = await run([cloudSync({ resource: 'folder', operation: 'list', targetCloud: 'googleDrive', targetDriveFolder: rl('id') })], [{ folder: '' }]);
-		expectNodeError(nodeError(drivePicked), /^The Google Drive folder is empty$/, /Fix the folder or the expression that gives it .*pick "\/ \(My Drive\)" in the folder list/);
+		expectNodeError(nodeError(drivePicked), /^The Google Drive folder is empty$/, /Choose the folder, or fix the expression that gives it .*pick "\/ \(My Drive\)" in the folder list/);
 		expect(outputItems(drivePicked, 'Cloud Sync')).toEqual([]);
 
 		const steps = [cloudSync({ resource: 'folder', operation: 'sync', mode: 'copy', ...onDropbox('source', folder), destinationCloud: 'dropbox', destinationDropboxFolder: rl('path') })];
@@ -810,6 +817,20 @@ describe('an empty cloud folder', () => {
 		expect(outputItems(top, 'Cloud Sync')).toHaveLength(1);
 		const whole = await run([cloudSync({ resource: 'folder', operation: 'list', targetCloud: 'dropbox', targetDropboxFolder: rl('path'), returnAll: false, limit: 1 })], [{ folder: '/' }]);
 		expect(outputItems(whole, 'Cloud Sync')).toHaveLength(1);
+	});
+
+	it('a Google Drive folder by path: read from the top of My Drive, made when the destination of a sync is missing; a missing one names its side', async () => {
+		const name = unique('by-path');
+		const source = await localFolder({ 'a.txt': 'alpha' });
+		const byPath = (side: Side, value: string): INodeParameters => ({ [`${side}Cloud`]: 'googleDrive', [`${side}DriveFolder`]: { __rl: true, mode: 'path', value } });
+		const diff = await run([cloudSync({ resource: 'folder', operation: 'diff', mode: 'copy', ...onLocal('source', source), ...byPath('destination', `/${name}/Photos`) })]);
+		expectNodeError(nodeError(diff), new RegExp(`^The destination Google Drive folder "/${name}/Photos" was not found$`), /starts at the top of My Drive \("\/" is My Drive itself\).*A Diff creates nothing; a Sync creates a missing destination folder/);
+		const sync = await run([cloudSync({ resource: 'folder', operation: 'sync', mode: 'copy', ...onLocal('source', source), ...byPath('destination', `${name}/Photos`) })]);
+		expect(outputItems(sync, 'Cloud Sync')[0].json).toMatchObject({ status: 'success', added: 1, destination: `Google Drive:/${name}/Photos` });
+		const listed = await run([cloudSync({ resource: 'folder', operation: 'list', ...byPath('target', `/${name}/Photos`) })]);
+		expect(outputItems(listed, 'Cloud Sync').map((item) => item.json.path)).toEqual(['a.txt']);
+		const byId = await run([cloudSync({ resource: 'folder', operation: 'sync', mode: 'twoWay', ...onDrive('source', 'no-such-folder-id'), ...onLocal('destination', source) })]);
+		expectNodeError(nodeError(byId), /^The left Google Drive folder "no-such-folder-id" was not found$/, /a service account sees only what is shared with its email/);
 	});
 });
 

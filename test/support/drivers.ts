@@ -65,8 +65,10 @@ export async function runCloudSyncNode(pair: Pair, parameters: INodeParameters, 
 		staticData,
 	});
 	if (result.status !== 'success') throw new Error(`${result.error?.message} (${result.error?.description})`);
-	const items = outputItems(result, 'Cloud Sync').map((item) => item.json);
-	return { summary: items.find((item) => item.type === 'summary')!, items, staticData: result.staticData };
+	// The summary is alone on the first output; per-file items, when asked for, on the second.
+	const [summary] = outputItems(result, 'Cloud Sync').map((item) => item.json);
+	const items = outputItems(result, 'Cloud Sync', 1).map((item) => item.json);
+	return { summary, items, staticData: result.staticData };
 }
 
 /**
@@ -100,7 +102,7 @@ export const nodeDriver: DriverFactory = (pair) => {
 				baselineSaved: summary.stateSaved,
 				baselineFiles: summary.stateFiles,
 				startedAt: summary.startedAt,
-				actions: items.filter((item) => item.type !== 'summary').map((item) => ({ ...item, kind: item.action })),
+				actions: items.map((item) => ({ ...item, kind: item.action })),
 			} as Outcome;
 		},
 	};
