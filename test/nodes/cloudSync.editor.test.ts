@@ -58,7 +58,9 @@ describe('credential slots: each side shows the credential its cloud needs, name
 			const sourceType = credentialOf(source);
 			const destinationType = credentialOf(destination);
 			if (sourceType && sourceType.name === destinationType?.name) {
-				expected.push({ label: `${first} and ${second} Credential (${labelOf(source)})`, type: sourceType.name, required: true });
+				// One credential for both sides, named for both clouds when they differ (iCloud Photos → iCloud Drive share the Apple ID).
+				const clouds = source === destination ? labelOf(source) : `${labelOf(source)} / ${labelOf(destination)}`;
+				expected.push({ label: `${first} and ${second} Credential (${clouds})`, type: sourceType.name, required: true });
 			} else {
 				if (sourceType) expected.push({ label: `${first} Credential (${labelOf(source)})`, type: sourceType.name, required: true });
 				if (destinationType) expected.push({ label: `${second} Credential (${labelOf(destination)})`, type: destinationType.name, required: true });
