@@ -460,9 +460,9 @@ export class WebDavEmulator {
 		const destination = request.headers.destination;
 		if (!id) throw new DavError(405, 'Not allowed on the uploads folder');
 		// v2: the Destination header is on every request [doc] "Chunked file upload".
-		if (typeof destination !== 'string') throw new DavError(400, 'The Destination header is required for chunked upload v2');
+		if (typeof destination !== 'string' && method !== 'DELETE') throw new DavError(400, 'The Destination header is required for chunked upload v2');
 		const upload = this.uploads.get(id);
-		if (method === 'MKCOL' && !chunk) {
+		if (method === 'MKCOL' && !chunk && typeof destination === 'string') {
 			await readBody(request);
 			if (upload) throw new DavError(405, 'The upload folder exists');
 			const total = Number(request.headers['oc-total-length']);
@@ -471,7 +471,7 @@ export class WebDavEmulator {
 			return this.done(response, 201);
 		}
 		if (!upload) throw new DavError(404, 'Upload folder not found');
-		if (upload.destination !== destination) throw new DavError(400, 'The Destination header differs from the one the upload was started with');
+		if (method !== 'DELETE' && upload.destination !== destination) throw new DavError(400, 'The Destination header differs from the one the upload was started with');
 		if (method === 'PUT' && chunk && chunk !== '.file') {
 			const index = Number(chunk);
 			if (!Number.isInteger(index) || index < 1 || index > 10000) throw new DavError(400, 'Chunk names are numbers from 1 to 10000');
