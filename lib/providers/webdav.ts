@@ -547,7 +547,12 @@ export class WebDavProvider implements Provider {
 
 	private async listFolder(relative: string, signal: AbortSignal | undefined, check: boolean): Promise<Entry[]> {
 		const url = this.urlOf(relative, true);
-		const resources = await this.propfind({ path: relative, signal }, url, '1');
+		let resources: DavResource[];
+		try {
+			resources = await this.propfind({ path: relative, signal }, url, '1');
+		} catch (error) {
+			throw await this.belowAFile(relative, error);
+		}
 		if (check) {
 			const self = this.selfOf(relative, resources);
 			// A file answers Depth: 1 with itself alone.
@@ -568,9 +573,27 @@ export class WebDavProvider implements Provider {
 
 	/** The resource at `relative`; NotFoundError when there is none. */
 	private async resource(relative: string, signal?: AbortSignal): Promise<DavResource> {
-		const found = this.selfOf(relative, await this.propfind({ path: relative, signal }, this.urlOf(relative), '0'));
+		let resources: DavResource[];
+		try {
+			resources = await this.propfind({ path: relative, signal }, this.urlOf(relative), '0');
+		} catch (error) {
+			throw await this.belowAFile(relative, error);
+		}
+		const found = this.selfOf(relative, resources);
 		if (!found) throw new NotFoundError(relative);
 		return found;
+	}
+
+	/**
+	 * Apache answers 400 ("extraneous path components") for a path below a file, where other servers
+	 * answer 404: such a path names nothing, so the 400 becomes a NotFoundError once a parent is seen
+	 * not to be a folder.
+	 */
+	private async belowAFile(relative: string, error: unknown): Promise<unknown> {
+		const status = error instanceof CloudSyncError && error.cause instanceof WebDavResponseError ? error.cause.status : undefined;
+		if (status !== 400 || !relative.includes('/')) return error;
+		const parent = await this.resourceOrNothing(parentPath(relative));
+		return parent?.isDir ? error : new NotFoundError(relative, { cause: error });
 	}
 
 	private async resourceOrNothing(relative: string): Promise<DavResource | undefined> {
@@ -646,6 +669,13 @@ export class WebDavProvider implements Provider {
 			return emptyStream();
 		}
 		const ranged = start > 0 || end !== undefined;
+		return this.download(context, relative, start, end, ranged).catch(async (error: unknown) => {
+			throw await this.belowAFile(relative, error);
+		});
+	}
+
+	private download(context: CallContext, relative: string, start: number, end: number | undefined, ranged: boolean): Promise<Readable> {
+		const options = { signal: context.signal };
 		return this.remote.call(
 			context,
 			async () => {
@@ -690,7 +720,8 @@ export class WebDavProvider implements Provider {
 		if (this.folders.has(relative)) return;
 		const context = { path: relative };
 		const response = await this.remote.call(context, async (attempt) => {
-			const answer = await this.send('MKCOL', this.urlOf(relative, true), { accept: [405, 409] });
+			// Without a trailing slash: Apache answers 400, not 405, for a slash after a file's name.
+			const answer = await this.send('MKCOL', this.urlOf(relative), { accept: [405, 409] });
 			await answer.body?.cancel().catch(() => undefined);
 			// 405: something is there already (perhaps made by an attempt whose answer was lost); 409: a parent is missing.
 			return { status: answer.status, attempt };
@@ -715,7 +746,9 @@ export class WebDavProvider implements Provider {
 
 	async delete(path: string, options: { recursive?: boolean } = {}): Promise<void> {
 		const relative = this.writable(path, 'delete');
-		const resources = await this.propfind({ path: relative }, this.urlOf(relative), options.recursive ? '0' : '1');
+		const resources = await this.propfind({ path: relative }, this.urlOf(relative), options.recursive ? '0' : '1').catch(async (error: unknown) => {
+			throw await this.belowAFile(relative, error);
+		});
 		const self = this.selfOf(relative, resources);
 		if (!self) throw new NotFoundError(relative);
 		// DELETE on a collection removes everything in it (RFC 4918 9.6.1): emptiness is checked first.
@@ -778,6 +811,8 @@ export class WebDavProvider implements Provider {
 				}
 				return response.status;
 			});
+		// Apache answers 500, not 409, for a destination whose folder is missing: the folder is made first.
+		if (!this.folders.has(parentPath(target))) await this.ensureFolder(parentPath(target));
 		let status = await attemptWith('F');
 		if (status === 409) {
 			await this.ensureFolder(parentPath(target));
