@@ -21,6 +21,7 @@ import * as path from 'node:path';
 import { DriveEmulator, type OAuthClientCredentials } from '../emulators/drive';
 import { DropboxEmulator } from '../emulators/dropbox';
 import { OneDriveEmulator } from '../emulators/onedrive';
+import { WebDavEmulator } from '../emulators/webdav';
 import { sdkClient } from '../support/drive';
 import { REPO_ROOT, type CredentialJson, type WorkflowJson } from './n8n';
 
@@ -37,6 +38,7 @@ export const EXAMPLE_CREDENTIALS = {
 	dropbox: { id: 'cloudSyncDbxDemo', name: 'Dropbox account (demo)', type: 'cloudSyncDropboxOAuth2Api' },
 	googleDrive: { id: 'cloudSyncGdrDemo', name: 'Google Drive account (demo)', type: 'cloudSyncGoogleDriveOAuth2Api' },
 	oneDrive: { id: 'cloudSyncOdrDemo', name: 'OneDrive account (demo)', type: 'cloudSyncMicrosoftOneDriveOAuth2Api' },
+	webDav: { id: 'cloudSyncDavDemo', name: 'Nextcloud account (demo)', type: 'cloudSyncWebDavApi' },
 } as const;
 
 /** The example workflows by file name (examples/<name>.json) and the id each is imported with. */
@@ -120,6 +122,12 @@ export const SAMPLE = {
 		/** No longer on OneDrive: deleted (to the Drive trash). */
 		'expired.pdf': Buffer.concat([Buffer.from('%PDF-1.4\n'), sampleBytes('expired.pdf', 2 * 1024)]),
 	} as Record<string, Buffer>,
+	/** Nextcloud /Projects (WebDAV, emulated), for a user to sync from in the editor. */
+	nextcloudProjects: {
+		'roadmap.md': Buffer.from('# Roadmap\n\n- WebDAV and Nextcloud in Cloud Sync\n'),
+		'designs/logo.svg': Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 8 8"><circle cx="4" cy="4" r="3"/></svg>\n'),
+		'designs/mockup.png': sampleBytes('mockup.png', 24 * 1024),
+	} as Record<string, Buffer>,
 	/** Extensions the OneDrive mirror example keeps. */
 	oneDriveMirrorExtensions: ['pdf', 'docx', 'xlsx'],
 	/** The local backup of Dropbox /Inbox as it stood when the trigger was activated. */
@@ -139,6 +147,7 @@ export const FOLDERS = {
 	localInboxBackup: 'inbox-backup',
 	driveReports: 'Reports',
 	oneDriveContracts: 'Documents/Contracts',
+	nextcloudProjects: 'Projects',
 	driveContracts: 'Backups/Contracts',
 };
 
@@ -146,6 +155,8 @@ export interface SampleClouds {
 	drive: DriveEmulator;
 	dropbox: DropboxEmulator;
 	onedrive: OneDriveEmulator;
+	/** A Nextcloud server (WebDAV); its credential holds its address, so n8n needs no variable for it. */
+	nextcloud: WebDavEmulator;
 	driveAuth: OAuthClientCredentials;
 	/** CLOUDSYNC_GOOGLE_API_URL, CLOUDSYNC_DROPBOX_API_URL and CLOUDSYNC_ONEDRIVE_API_URL: give them to n8n (N8nSandbox.create({ env })). */
 	env: Record<string, string>;
@@ -160,10 +171,15 @@ export async function startSampleClouds(): Promise<SampleClouds> {
 	await drive.start();
 	let dropbox: DropboxEmulator;
 	let onedrive: OneDriveEmulator;
+	let nextcloud: WebDavEmulator;
 	try {
 		dropbox = await DropboxEmulator.start();
 		onedrive = await OneDriveEmulator.start().catch(async (error: unknown) => {
 			await dropbox.stop();
+			throw error;
+		});
+		nextcloud = await WebDavEmulator.start({ flavour: 'nextcloud', user: 'demo' }).catch(async (error: unknown) => {
+			await Promise.allSettled([dropbox.stop(), onedrive.stop()]);
 			throw error;
 		});
 	} catch (error) {
@@ -173,6 +189,7 @@ export async function startSampleClouds(): Promise<SampleClouds> {
 	const driveAuth = drive.addOAuthClient();
 	seedCloudFiles(drive, dropbox);
 	seedOneDrive(drive, onedrive);
+	for (const [file, content] of Object.entries(SAMPLE.nextcloudProjects)) nextcloud.seedFile(`${FOLDERS.nextcloudProjects}/${file}`, content, { modTime: SEED_TIME });
 	const credentials: CredentialJson[] = [
 		{
 			...EXAMPLE_CREDENTIALS.dropbox,
@@ -207,16 +224,18 @@ export async function startSampleClouds(): Promise<SampleClouds> {
 				oauthTokenData: { refresh_token: onedrive.credentials.refreshToken, token_type: 'Bearer', scope: 'offline_access Files.ReadWrite.All' },
 			},
 		},
+		{ ...EXAMPLE_CREDENTIALS.webDav, data: { vendor: 'nextcloud', url: nextcloud.url, user: nextcloud.user, password: nextcloud.password } },
 	];
 	return {
 		drive,
 		dropbox,
 		onedrive,
+		nextcloud,
 		driveAuth,
 		env: { CLOUDSYNC_GOOGLE_API_URL: drive.baseUrl, CLOUDSYNC_DROPBOX_API_URL: dropbox.baseUrl, CLOUDSYNC_ONEDRIVE_API_URL: onedrive.baseUrl },
 		credentials,
 		async stop() {
-			await Promise.allSettled([drive.stop(), dropbox.stop(), onedrive.stop()]);
+			await Promise.allSettled([drive.stop(), dropbox.stop(), onedrive.stop(), nextcloud.stop()]);
 		},
 	};
 }
