@@ -31,6 +31,8 @@ const MAX_CHUNKS = 10_000;
 /** Files up to this size are sent from memory: a request can then be retried by itself, and carry the checksum in its headers. */
 const DEFAULT_BUFFERED = 8 * MiB;
 const DEFAULT_TIMEOUT_MS = 5 * 60_000;
+/** What a streamed upload hands the socket at a time. */
+const STREAM_PIECE = 256 * KiB;
 /** Folders listed at once when walking a tree (Depth: infinity is refused by most servers). */
 const LIST_CONCURRENCY = 4;
 /** Staged uploads older than this were left by a run that died. */
@@ -403,7 +405,8 @@ export class WebDavProvider implements Provider {
 		const headers: Record<string, string> = { ...init.headers };
 		if (this.authorization) headers.authorization = this.authorization;
 		const signals = [...(init.signal ? [init.signal] : []), ...(init.timeout === false ? [] : [AbortSignal.timeout(this.timeoutMs)])];
-		const body = init.body instanceof Readable ? (Readable.toWeb(init.body) as unknown as RequestInit['body']) : init.body;
+		// Node's fetch takes an async iterable as a streamed body, pulling each piece when the socket wants it.
+		const body = init.body as RequestInit['body'];
 		const response = await fetch(url, {
 			method,
 			headers,
@@ -891,7 +894,8 @@ export class WebDavProvider implements Provider {
 			if (measured.errored) throw measured.errored;
 			return this.request(context, 'PUT', url, { body: first, headers: { ...headers, 'content-length': String(first.length) } });
 		}
-		const body = Readable.from(this.rest(first, reader));
+		// A byte stream with a small buffer: in object mode it would hold 16 pieces before the socket takes them.
+		const body = Readable.from(this.rest(first, reader), { objectMode: false, highWaterMark: STREAM_PIECE });
 		try {
 			// A known length is announced (servers behind PHP handle chunked bodies badly); undici checks the stream against it.
 			const length: Record<string, string> = size === undefined ? {} : { 'content-length': String(size) };
@@ -906,7 +910,7 @@ export class WebDavProvider implements Provider {
 	private async *rest(first: Buffer, reader: ChunkReader): AsyncIterable<Buffer> {
 		yield first;
 		for (;;) {
-			const chunk = await reader.read(this.bufferedLimit);
+			const chunk = await reader.read(STREAM_PIECE);
 			if (chunk.length === 0) return;
 			yield chunk;
 		}
