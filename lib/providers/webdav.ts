@@ -621,8 +621,8 @@ export class WebDavProvider implements Provider {
 
 	nameProblem(name: string): string | undefined {
 		if (name.includes('\\') && this.vendor !== 'other') return 'Nextcloud and ownCloud do not allow a backslash in a name';
-		if (this.vendor !== 'other' && (name === '.htaccess' || name === '.user.ini' || name.endsWith('.part'))) {
-			return 'Nextcloud and ownCloud refuse this name (.htaccess, .user.ini and .part files are reserved)';
+		if (this.vendor !== 'other' && (name === '.htaccess' || name.endsWith('.part'))) {
+			return 'Nextcloud and ownCloud refuse this name (.htaccess and names ending in .part, their upload part files, are reserved)';
 		}
 		return undefined;
 	}
