@@ -404,18 +404,28 @@ export class WebDavProvider implements Provider {
 	): Promise<Response> {
 		const headers: Record<string, string> = { ...init.headers };
 		if (this.authorization) headers.authorization = this.authorization;
-		const signals = [...(init.signal ? [init.signal] : []), ...(init.timeout === false ? [] : [AbortSignal.timeout(this.timeoutMs)])];
 		// Node's fetch takes an async iterable as a streamed body, pulling each piece when the socket wants it.
 		const body = init.body as RequestInit['body'];
-		const response = await fetch(url, {
-			method,
-			headers,
-			body,
-			redirect: 'manual',
-			signal: signals.length > 0 ? AbortSignal.any(signals) : undefined,
-			...(init.body instanceof Readable ? { duplex: 'half' } : {}),
-		} as RequestInit);
-		if ((response.status >= 200 && response.status < 300) || init.accept?.includes(response.status)) return response;
+		const request = (signal: AbortSignal | undefined) =>
+			fetch(url, { method, headers, body, redirect: 'manual', signal, ...(init.body instanceof Readable ? { duplex: 'half' } : {}) } as RequestInit);
+		// Downloads and streamed uploads last as long as their bytes do: only the caller stops them.
+		if (init.timeout === false) return this.checked(await request(init.signal), init.accept);
+		// A timer of our own, cleared once the server answers: AbortSignal.timeout keeps every request's
+		// signal alive for the whole timeout, which thousands of small files turn into hundreds of MiB.
+		const controller = new AbortController();
+		const timer = setTimeout(() => controller.abort(new DOMException('The WebDAV server did not answer in time', 'TimeoutError')), this.timeoutMs);
+		const stop = () => controller.abort(init.signal?.reason);
+		init.signal?.addEventListener('abort', stop, { once: true });
+		try {
+			return this.checked(await request(controller.signal), init.accept);
+		} finally {
+			clearTimeout(timer);
+			init.signal?.removeEventListener('abort', stop);
+		}
+	}
+
+	private async checked(response: Response, accept: number[] | undefined): Promise<Response> {
+		if ((response.status >= 200 && response.status < 300) || accept?.includes(response.status)) return response;
 		throw await responseError(response);
 	}
 

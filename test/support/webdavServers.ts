@@ -59,8 +59,14 @@ async function waitForPort(port: number, child: ChildProcess, log: () => string,
 	}
 }
 
-function stopper(child: ChildProcess, cleanup: () => void): () => Promise<void> {
-	return async () => {
+/** Starts a server in the foreground, its output kept for a failing test; stopping it removes `root`. */
+async function serve(server: { command: string; args: string[]; port: number; user: string; password: string; files: string; root: string; moreLog?: () => string }): Promise<DavServer> {
+	const child = spawn(server.command, server.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+	let output = '';
+	child.stdout?.on('data', (chunk) => (output += chunk));
+	child.stderr?.on('data', (chunk) => (output += chunk));
+	const log = () => `${output}\n${server.moreLog?.() ?? ''}`.slice(-4000);
+	const stop = async () => {
 		if (child.exitCode === null) {
 			const exited = new Promise((resolve) => child.once('exit', resolve));
 			child.kill('SIGTERM');
@@ -68,8 +74,15 @@ function stopper(child: ChildProcess, cleanup: () => void): () => Promise<void> 
 			await exited;
 			clearTimeout(timer);
 		}
-		cleanup();
+		rmSync(server.root, { recursive: true, force: true });
 	};
+	try {
+		await waitForPort(server.port, child, log);
+	} catch (error) {
+		await stop();
+		throw error;
+	}
+	return { url: `http://127.0.0.1:${server.port}/`, user: server.user, password: server.password, files: server.files, log, stop };
 }
 
 /**
@@ -126,16 +139,8 @@ export async function startApacheDav(options: { user?: string; password?: string
 			'',
 		].join('\n'),
 	);
-	const child = spawn(APACHE, ['-f', config, '-DFOREGROUND'], { stdio: ['ignore', 'pipe', 'pipe'] });
-	let output = '';
-	child.stdout?.on('data', (chunk) => (output += chunk));
-	child.stderr?.on('data', (chunk) => (output += chunk));
-	const log = () => {
-		const errors = existsSync(`${root}/logs/error.log`) ? readFileSync(`${root}/logs/error.log`, 'utf8') : '';
-		return `${output}\n${errors}`.slice(-4000);
-	};
-	await waitForPort(port, child, log);
-	return { url: `http://127.0.0.1:${port}/`, user, password, files, log, stop: stopper(child, () => rmSync(root, { recursive: true, force: true })) };
+	const errorLog = () => (existsSync(`${root}/logs/error.log`) ? readFileSync(`${root}/logs/error.log`, 'utf8') : '');
+	return serve({ command: APACHE, args: ['-f', config, '-DFOREGROUND'], port, user, password, files, root, moreLog: errorLog });
 }
 
 /** rclone 1.60's WebDAV server over a local folder (Debian's rclone; `--etag-hash MD5` as rclone's own tests run it). */
@@ -148,15 +153,8 @@ export async function startRcloneDav(options: { user?: string; password?: string
 	const files = path.join(root, 'dav');
 	mkdirSync(files);
 	const port = await freePort();
-	const child = spawn('rclone', ['serve', 'webdav', '--addr', `127.0.0.1:${port}`, '--user', user, '--pass', password, '--etag-hash', 'MD5', '--config', '/dev/null', files], {
-		stdio: ['ignore', 'pipe', 'pipe'],
-	});
-	let output = '';
-	child.stdout?.on('data', (chunk) => (output += chunk));
-	child.stderr?.on('data', (chunk) => (output += chunk));
-	const log = () => output.slice(-4000);
-	await waitForPort(port, child, log);
-	return { url: `http://127.0.0.1:${port}/`, user, password, files, log, stop: stopper(child, () => rmSync(root, { recursive: true, force: true })) };
+	const args = ['serve', 'webdav', '--addr', `127.0.0.1:${port}`, '--user', user, '--pass', password, '--etag-hash', 'MD5', '--config', '/dev/null', files];
+	return serve({ command: 'rclone', args, port, user, password, files, root });
 }
 
 export type ProxyFault = 'rate-limit' | 'unavailable' | 'server-error' | 'drop-before' | 'drop-after' | 'truncate';
