@@ -13,6 +13,8 @@ import { WebDavProvider } from '../../lib/providers/webdav';
 import { runProviderConformance, pseudoRandomBytes } from '../conformance/suite';
 import { missingApache, missingRclone, startApacheDav, startFaultProxy, startRcloneDav, type DavServer } from '../support/webdavServers';
 import { readTree, removeTempDirs, tempDir, writeTree } from '../support/trees';
+import { spawn, spawnSync } from 'node:child_process';
+import { WebDavEmulator } from '../emulators/webdav';
 
 afterAll(() => removeTempDirs());
 
@@ -76,6 +78,27 @@ const sha1 = (data: Buffer) => createHash('sha1').update(data).digest('hex');
 		} finally {
 			await proxy.stop();
 			await apache.stop();
+		}
+	});
+});
+
+// litmus (Debian's WebDAV compliance suite) checks the emulator itself against RFC 4918, for what it emulates:
+// its basic and copymove suites (props and locks are not emulated).
+const litmusMissing = spawnSync('litmus', ['--version']).error ? 'litmus is not installed (apt-get install -y litmus)' : undefined;
+(litmusMissing ? describe.skip : describe)(`the WebDAV emulator under litmus${litmusMissing ? `: ${litmusMissing}` : ''}`, () => {
+	it.each(['generic', 'nextcloud'] as const)('passes litmus basic and copymove as the %s flavour', async (flavour) => {
+		const emulator = await WebDavEmulator.start({ flavour, user: 'litmus', password: 'litmus-password' });
+		try {
+			emulator.seedFolder('litmus-root');
+			const child = spawn('litmus', [`${emulator.url}/litmus-root/`, 'litmus', 'litmus-password'], { env: { ...process.env, TESTS: 'basic copymove' } });
+			let output = '';
+			child.stdout.on('data', (chunk) => (output += chunk));
+			child.stderr.on('data', (chunk) => (output += chunk));
+			await new Promise((resolve) => child.on('close', resolve));
+			const summaries = output.split('\n').filter((line) => line.includes('summary for'));
+			expect(summaries.map((line) => line.replace(/^.*summary for `(\w+)'.*?(\d+) failed.*$/, '$1: $2 failed'))).toEqual(['basic: 0 failed', 'copymove: 0 failed']);
+		} finally {
+			await emulator.stop();
 		}
 	});
 });

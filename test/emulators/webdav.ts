@@ -344,8 +344,13 @@ export class WebDavEmulator {
 				const stored = this.store(parent, names[names.length - 1], body, mtime, typeof checksum === 'string' ? checksum : undefined);
 				return this.done(response, existed ? 204 : 201, { etag: `"${stored.contentRevision}"`, ...(mtime !== undefined ? { 'x-oc-mtime': 'accepted' } : {}), 'oc-fileid': stored.id });
 			}
-			case 'MKCOL': {
+			case 'OPTIONS': {
 				await readBody(request);
+				return this.done(response, 200, { dav: this.flavour === 'nextcloud' ? '1, 3, extended-mkcol' : '1,2', allow: 'OPTIONS, GET, HEAD, PUT, DELETE, MKCOL, PROPFIND, PROPPATCH, MOVE, COPY' });
+			}
+			case 'MKCOL': {
+				// A body would be an extended MKCOL, which is not emulated: refused as RFC 4918 9.3 says.
+				if ((await readBody(request)).length > 0) throw new DavError(415, 'MKCOL with a body is not supported');
 				if (item) throw new DavError(405, 'The resource you tried to create already exists');
 				const parent = this.folderAt(names.slice(0, -1), false);
 				this.tree.add({ name: names[names.length - 1], parentId: parent.id, folder: true, meta: {} });
