@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Parser } from 'htmlparser2';
@@ -287,6 +287,12 @@ const PROPS_COMMON = '<d:resourcetype/><d:getcontentlength/><d:getlastmodified/>
 const PROPFIND_OTHER = `<?xml version="1.0" encoding="utf-8"?><d:propfind xmlns:d="DAV:"><d:prop>${PROPS_COMMON}</d:prop></d:propfind>`;
 const PROPFIND_OC = `<?xml version="1.0" encoding="utf-8"?><d:propfind xmlns:d="DAV:" xmlns:oc="${OC}" xmlns:nc="${NC}"><d:prop>${PROPS_COMMON}<oc:checksums/><oc:fileid/><oc:size/></d:prop></d:propfind>`;
 
+function headersOf(reply: IncomingMessage): Headers {
+	const headers = new Headers();
+	for (const [name, value] of Object.entries(reply.headers)) if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+	return headers;
+}
+
 const brokeOff = (path: string, cause: unknown) => new TransientError(`The download of ${path} broke off`, { cause });
 const seconds = (ms: number) => String(Math.floor(ms / 1000));
 
@@ -317,6 +323,8 @@ export class WebDavProvider implements Provider {
 	/** Folders known to exist, so that writes into them make none. */
 	private readonly folders = new Set<string>(['']);
 	private staged = false;
+	/** Connections kept open between requests, as fetch's pool does. */
+	private readonly agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
 	/** Set when a server answered an X-OC-Mtime without accepting it: times are then set by PROPPATCH. */
 
 	private constructor(options: WebDavProviderOptions) {
@@ -399,7 +407,12 @@ export class WebDavProvider implements Provider {
 		return `${this.rootUrl}${encodePath(relative)}${folder ? '/' : ''}`;
 	}
 
-	/** One HTTP request; anything but 2xx (and the statuses in `accept`) becomes a WebDavResponseError. */
+	/**
+	 * One HTTP request on node:http with a keep-alive agent of the provider's own; anything but 2xx
+	 * (and the statuses in `accept`) becomes a WebDavResponseError. Node's fetch cost twice the CPU
+	 * per small request here and read streamed bodies ahead of the server. A download's body streams;
+	 * any other answer is small and read whole, so its connection goes back to the pool.
+	 */
 	private async send(
 		method: string,
 		url: string,
@@ -407,21 +420,48 @@ export class WebDavProvider implements Provider {
 	): Promise<Response> {
 		const headers: Record<string, string> = { ...init.headers };
 		if (this.authorization) headers.authorization = this.authorization;
-		const request = (signal: AbortSignal | undefined) => fetch(url, { method, headers, body: init.body, redirect: 'manual', signal });
-		// Downloads last as long as their bytes do: only the caller stops them.
-		if (init.timeout === false) return this.checked(await request(init.signal), init.accept);
-		// A timer of our own, cleared once the server answers: AbortSignal.timeout keeps every request's
-		// signal alive for the whole timeout, which thousands of small files turn into hundreds of MiB.
+		if (init.body !== undefined) headers['content-length'] = String(Buffer.byteLength(init.body));
+		const stream = init.timeout === false;
+		// A timer of our own, cleared once the server answers (a download lasts as long as its bytes do:
+		// only the caller stops it); AbortSignal.timeout would keep every request's signal alive for the whole timeout.
+		let timedOut = false;
 		const controller = new AbortController();
-		const timer = setTimeout(() => controller.abort(new DOMException('The WebDAV server did not answer in time', 'TimeoutError')), this.timeoutMs);
+		const timer = stream ? undefined : setTimeout(() => ((timedOut = true), controller.abort()), this.timeoutMs);
 		const stop = () => controller.abort(init.signal?.reason);
+		if (init.signal?.aborted) stop();
 		init.signal?.addEventListener('abort', stop, { once: true });
 		try {
-			return this.checked(await request(controller.signal), init.accept);
+			const reply = await this.exchange(method, url, headers, init.body, controller.signal);
+			const status = reply.statusCode ?? 500;
+			const replyHeaders = headersOf(reply);
+			const empty = status === 204 || status === 304 || method === 'HEAD';
+			let body: RequestInit['body'] | null = null;
+			if (stream && !empty) body = Readable.toWeb(reply) as unknown as RequestInit['body'];
+			else if (!empty) {
+				const chunks: Buffer[] = [];
+				for await (const chunk of reply) chunks.push(chunk as Buffer);
+				body = Buffer.concat(chunks);
+			} else reply.resume();
+			return await this.checked(new Response(body, { status, headers: replyHeaders }), init.accept);
+		} catch (error) {
+			if (timedOut) throw new TransientError(`The WebDAV server did not answer in time (${method} ${new URL(url).pathname})`, { cause: error });
+			throw error;
 		} finally {
 			clearTimeout(timer);
-			init.signal?.removeEventListener('abort', stop);
+			if (!stream) init.signal?.removeEventListener('abort', stop);
 		}
+	}
+
+	/** Sends a request and waits for the answer's headers; a body, when given, goes whole or piped. */
+	private exchange(method: string, url: string, headers: Record<string, string>, body: Buffer | string | Readable | undefined, signal: AbortSignal): Promise<IncomingMessage> {
+		const target = new URL(url);
+		const https = target.protocol === 'https:';
+		return new Promise<IncomingMessage>((resolve, reject) => {
+			const outgoing = (https ? httpsRequest : httpRequest)(target, { method, headers, signal, agent: https ? this.agents.https : this.agents.http }, resolve);
+			outgoing.on('error', reject);
+			if (body instanceof Readable) pipeline(body, outgoing).catch(reject);
+			else outgoing.end(body);
+		});
 	}
 
 	private async checked(response: Response, accept: number[] | undefined): Promise<Response> {
@@ -916,26 +956,16 @@ export class WebDavProvider implements Provider {
 	}
 
 	/**
-	 * A PUT whose body is a stream, on node:http: Node's fetch read a 1 GiB body into memory ahead of
-	 * a server that takes it slowly (1.1 GiB RSS against Apache), where a piped request waits for the
-	 * socket, and took twice as long.
+	 * A PUT whose body is a stream, piped so that each piece waits for the socket (Node's fetch read a
+	 * 1 GiB body into memory ahead of Apache: 1.1 GiB RSS).
 	 */
 	private async streamUpload(url: string, body: Readable, headers: Record<string, string>, signal?: AbortSignal): Promise<Response> {
-		const target = new URL(url);
-		const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
 		const all = { ...headers, ...(this.authorization ? { authorization: this.authorization } : {}) };
-		const answer = new Promise<IncomingMessage>((resolve, reject) => {
-			const outgoing = send(target, { method: 'PUT', headers: all, signal }, resolve);
-			outgoing.on('error', reject);
-			pipeline(body, outgoing).catch(reject);
-		});
-		const reply = await answer;
+		const reply = await this.exchange('PUT', url, all, body, signal ?? new AbortController().signal);
 		const chunks: Buffer[] = [];
 		for await (const chunk of reply) chunks.push(chunk as Buffer);
-		const replyHeaders = new Headers();
-		for (const [name, value] of Object.entries(reply.headers)) if (value !== undefined) replyHeaders.set(name, Array.isArray(value) ? value.join(', ') : value);
-		const response = new Response(reply.statusCode === 204 || reply.statusCode === 304 ? null : Buffer.concat(chunks), { status: reply.statusCode ?? 500, headers: replyHeaders });
-		return this.checked(response, undefined);
+		const status = reply.statusCode ?? 500;
+		return this.checked(new Response(status === 204 ? null : Buffer.concat(chunks), { status, headers: headersOf(reply) }), undefined);
 	}
 
 	private async *rest(first: Buffer, reader: ChunkReader): AsyncIterable<Buffer> {

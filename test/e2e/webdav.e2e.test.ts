@@ -64,6 +64,8 @@ const sha1 = (data: Buffer) => createHash('sha1').update(data).digest('hex');
 			const destination = await WebDavProvider.open({ url: proxy.url, user: apache.user, password: apache.password, vendor: 'other', root: '', pacer: new Pacer({ baseDelayMs: 20, retriesPerRequest: 8 }) });
 			const run = async () => sync(await LocalProvider.open(source), destination, { mode: 'mirror', pacer: new Pacer({ baseDelayMs: 20, retriesPerRequest: 8 }) });
 			const first = await run();
+			// The errors first, so that a failure says which file and why.
+			expect(first.errors.map((error) => `${error.path}: ${error.message}`)).toEqual([]);
 			expect(first).toMatchObject({ status: 'success', added: 500, failed: 0 });
 			// What Apache keeps on disk is what was sent, byte for byte.
 			const onDisk = await readTree(apache.files);
