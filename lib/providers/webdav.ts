@@ -297,7 +297,7 @@ const brokeOff = (path: string, cause: unknown) => new TransientError(`The downl
 const seconds = (ms: number) => String(Math.floor(ms / 1000));
 
 /**
- * A WebDAV server (RFC 4918) with a thin client on Node's fetch and the provider kit. The `webdav`
+ * A WebDAV server (RFC 4918) with a thin client on node:http and the provider kit. The `webdav`
  * package is ESM-only since v5, pulls node-fetch and fast-xml-parser, and hides the vendor headers
  * this needs (X-OC-Mtime and its answer, OC-Checksum, chunked uploads, Overwrite): the protocol is
  * eight methods, so they are spoken here and the multistatus XML is read with htmlparser2.
@@ -322,8 +322,9 @@ export class WebDavProvider implements Provider {
 	private readonly remote: Remote<CallContext>;
 	/** Folders known to exist, so that writes into them make none. */
 	private readonly folders = new Set<string>(['']);
-	private staged = false;
-	/** Connections kept open between requests, as fetch's pool does. */
+	/** Folders being made now, so that concurrent writers into one new folder share one MKCOL. */
+	private readonly making = new Map<string, Promise<void>>();
+	/** Connections kept open between requests, so that small requests do not each open one. */
 	private readonly agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
 	/** Set when a server answered an X-OC-Mtime without accepting it: times are then set by PROPPATCH. */
 
@@ -769,12 +770,22 @@ export class WebDavProvider implements Provider {
 	}
 
 	/** Makes `relative` and its missing parents; a file in the way is an AlreadyExistsError. */
-	private async ensureFolder(relative: string): Promise<void> {
-		if (this.folders.has(relative)) return;
+	private ensureFolder(relative: string): Promise<void> {
+		if (this.folders.has(relative)) return Promise.resolve();
+		// Writers into one new folder share one MKCOL: Apache answers 403 to the losers of a race to make it.
+		let making = this.making.get(relative);
+		if (!making) {
+			making = this.makeFolder(relative).finally(() => this.making.delete(relative));
+			this.making.set(relative, making);
+		}
+		return making;
+	}
+
+	private async makeFolder(relative: string): Promise<void> {
 		const context = { path: relative };
 		const response = await this.remote.call(context, async (attempt) => {
 			// Without a trailing slash: Apache answers 400, not 405, for a slash after a file's name.
-			const answer = await this.send('MKCOL', this.urlOf(relative), { accept: [405, 409] });
+			const answer = await this.send('MKCOL', this.urlOf(relative), { accept: [403, 405, 409] });
 			await answer.body?.cancel().catch(() => undefined);
 			// 405: something is there already (perhaps made by an attempt whose answer was lost); 409: a parent is missing.
 			return { status: answer.status, attempt };
@@ -782,13 +793,17 @@ export class WebDavProvider implements Provider {
 		if (response.status === 409) {
 			if (relative.includes('/')) {
 				await this.ensureFolder(parentPath(relative));
-				return this.ensureFolder(relative);
+				return this.makeFolder(relative);
 			}
 			throw new NotFoundError(relative);
 		}
-		if (response.status === 405) {
+		if (response.status === 405 || response.status === 403) {
+			// Another client may have made it in the meantime (Apache then says 403): only a folder there will do.
 			const existing = await this.resourceOrNothing(relative);
-			if (!existing?.isDir) throw new AlreadyExistsError(relative);
+			if (!existing?.isDir) {
+				if (response.status === 403) throw mapWebDavError(new WebDavResponseError(403, 'Forbidden', new Headers()), context);
+				throw new AlreadyExistsError(relative);
+			}
 		}
 		this.folders.add(relative);
 	}
@@ -909,10 +924,7 @@ export class WebDavProvider implements Provider {
 		const relative = context.path;
 		const existing = this.folders.has(relative) ? await this.resourceOrNothing(relative) : undefined;
 		if (existing?.isDir) throw new AlreadyExistsError(relative);
-		if (!this.staged) {
-			await this.ensureFolder(STAGING);
-			this.staged = true;
-		}
+		await this.ensureFolder(STAGING);
 		const staging = joinPath(STAGING, `${HOST_TAG}-${process.pid.toString(36)}-${randomBytes(6).toString('hex')}`);
 		const headers = { 'content-type': mimeTypeFor(baseName(relative)) };
 		try {
