@@ -92,7 +92,9 @@ const litmusMissing = spawnSync('litmus', ['--version']).error ? 'litmus is not 
 		const emulator = await WebDavEmulator.start({ flavour, user: 'litmus', password: 'litmus-password' });
 		try {
 			emulator.seedFolder('litmus-root');
-			const child = spawn('litmus', [`${emulator.url}/litmus-root/`, 'litmus', 'litmus-password'], { env: { ...process.env, TESTS: 'basic copymove' } });
+			// litmus writes debug.log and child.log where it runs: a folder of the test's own.
+			const cwd = await tempDir('litmus');
+			const child = spawn('litmus', [`${emulator.url}/litmus-root/`, 'litmus', 'litmus-password'], { cwd, env: { ...process.env, TESTS: 'basic copymove' } });
 			let output = '';
 			child.stdout.on('data', (chunk) => (output += chunk));
 			child.stderr.on('data', (chunk) => (output += chunk));
