@@ -19,6 +19,7 @@ import { bigFileDataSet, treeDataSet, type DataSet } from './generate';
 import { describeRun, expectSuccess, flushDisks, prepareTools, runOurs, runRclone, type Measured, type RcloneStats, type Tools } from './processes';
 import { printProfile, profileFlags } from './profile';
 import type { PlanRun } from './runner';
+import { measureWebDavCase, type WebDavCase } from './webdav';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -50,10 +51,13 @@ interface Sizes {
 	cloudFiles: number;
 	/** Case 6: the file that goes up to each cloud and back. */
 	cloudBigFileBytes: number;
+	/** Case 8: files uploaded to the WebDAV server, and the one large file. */
+	webDavFiles: number;
+	webDavBigFileBytes: number;
 }
 
-const FULL: Sizes = { copyFiles: 10_000, noopFiles: 100_000, bigFileBytes: 2 * GiB, planEntries: 1_000_000, cloudFiles: 5_000, cloudBigFileBytes: 300 * MiB };
-const QUICK: Sizes = { copyFiles: 500, noopFiles: 5_000, bigFileBytes: 64 * MiB, planEntries: 50_000, cloudFiles: 500, cloudBigFileBytes: 64 * MiB };
+const FULL: Sizes = { copyFiles: 10_000, noopFiles: 100_000, bigFileBytes: 2 * GiB, planEntries: 1_000_000, cloudFiles: 5_000, cloudBigFileBytes: 300 * MiB, webDavFiles: 2_000, webDavBigFileBytes: GiB };
+const QUICK: Sizes = { copyFiles: 500, noopFiles: 5_000, bigFileBytes: 64 * MiB, planEntries: 50_000, cloudFiles: 500, cloudBigFileBytes: 64 * MiB, webDavFiles: 200, webDavBigFileBytes: 64 * MiB };
 
 /** Small files of cases 1 and 5 (quick sizes share one cached tree). */
 const SMALL_FILES = { minBytes: KiB, maxBytes: 64 * KiB };
@@ -78,7 +82,7 @@ interface PlanCase {
 	targets: Targets;
 }
 
-type BenchCase = SyncCase | PlanCase | CloudCase;
+type BenchCase = SyncCase | PlanCase | CloudCase | WebDavCase;
 
 /**
  * bench/results/latest.json is an array of rows in case order: an RcloneRow for each of cases 1–4,
@@ -174,6 +178,36 @@ function benchCases(sizes: Sizes): BenchCase[] {
 			expectTransfers: 0,
 			targets: { maxRatio: 1 },
 		},
+		{
+			kind: 'webdav',
+			id: 8,
+			name: '8 WebDAV (Apache mod_dav on loopback), ours and rclone alternately',
+			steps: [
+				{
+					name: `8a upload ${sizes.webDavFiles} files of 1-64 KiB to WebDAV`,
+					data: async () => treeDataSet(CACHE, { files: sizes.webDavFiles, ...SMALL_FILES, seed: SEED }, false),
+					mode: 'copy',
+					rcloneCommand: 'copy',
+					transfers: sizes.webDavFiles,
+				},
+				{
+					name: `8b no-op re-sync of them`,
+					data: async () => treeDataSet(CACHE, { files: sizes.webDavFiles, ...SMALL_FILES, seed: SEED }, false),
+					mode: 'mirror',
+					rcloneCommand: 'sync',
+					transfers: 0,
+					again: true,
+				},
+				{
+					name: `8c upload one ${sizeText(sizes.webDavBigFileBytes)} file to WebDAV`,
+					data: async () => bigFileDataSet(CACHE, sizes.webDavBigFileBytes, SEED),
+					mode: 'copy',
+					rcloneCommand: 'copy',
+					transfers: 1,
+				},
+			],
+			targets: { maxRatio: 1, maxRssMiB: 150 },
+		},
 	];
 }
 
@@ -265,6 +299,8 @@ async function measureCase(bench: BenchCase, context: Context): Promise<Row[]> {
 			return [await measureSyncCase(bench, context)];
 		case 'plan':
 			return [await measurePlanCase(bench, context)];
+		case 'webdav':
+			return measureWebDavCase<Row>(bench, { tools: context.tools, runs: context.runs, usageFile: nodePath.join(WORK, 'rclone-usage'), row: makeRow }, RCLONE_FLAGS);
 		default:
 			return measureCloudCase(bench, { runs: context.runs, profileDir: context.profileDir, workDir: WORK });
 	}

@@ -182,7 +182,8 @@ async function main(args: string[]): Promise<void> {
 	}
 	const usage = process.resourceUsage();
 	const cpuSeconds = (usage.userCPUTime + usage.systemCPUTime) / 1e6;
-	console.log(JSON.stringify({ ...result, maxRssKiB: peakRssKiB(), cpuSeconds }));
+	// The run is over once its result is out: idle keep-alive connections of fetch's pool would hold the process open for seconds.
+	process.stdout.write(`${JSON.stringify({ ...result, maxRssKiB: peakRssKiB(), cpuSeconds })}\n`, () => process.exit());
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

@@ -35,6 +35,7 @@ export {
 	ONEDRIVE_SCOPE,
 	SHAREPOINT_SCOPE,
 } from './providers/onedrive';
+export { WebDavProvider, mapWebDavError, type WebDavProviderOptions, type WebDavVendor } from './providers/webdav';
 export {
 	GoogleDriveProvider,
 	type GoogleDriveProviderOptions,

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run demo`: a real sync workflow in a real n8n, on emulated Dropbox, Google Drive, OneDrive, iCloud Drive and Google Photos.
+ * `npm run demo`: a real sync workflow in a real n8n, on emulated Dropbox, Google Drive, OneDrive, iCloud Drive, Google Photos and Nextcloud (WebDAV).
  *
  *   npm run demo                      build, run examples/dropbox-to-google-drive-mirror.json with
  *                                     `n8n execute --id` (its dry run, then the mirror) and print the report,
@@ -17,8 +17,8 @@
  *          --keep (keep the throw-away n8n folder: database, logs, data).
  *
  * What it does: installs n8n 2.40.7 into a cache folder if missing (scripts/n8n/install.sh: about
- * 7 minutes and 2.9 GB the first time, then instant), starts the Google Drive, Dropbox, OneDrive and Google Photos
- * protocol emulators of test/emulators on 127.0.0.1 with sample files, creates a throw-away n8n
+ * 7 minutes and 2.9 GB the first time, then instant), starts the Google Drive, Dropbox, OneDrive, Google Photos and
+ * Nextcloud (WebDAV) protocol emulators of test/emulators on 127.0.0.1 with sample files, creates a throw-away n8n
  * (temporary N8N_USER_FOLDER, test/e2e/n8n.ts) whose CLOUDSYNC_*_API_URL point at the emulators, installs this package into it as a community package (npm pack), imports the
  * demo credentials and the workflows of examples/, then runs or serves them.
  *
@@ -174,7 +174,7 @@ async function main() {
 	// The emulated iPhone: Apple's codes appear here, for the person to type in the Apple ID credential.
 	if (serve) icloud.icloud.auth.onCodeSent = (appleId, code) => console.log(`\n  [emulated iPhone of ${appleId}] Apple ID verification code: ${code}\n`);
 	step(
-		`emulators with sample files: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl}, iCloud Drive ${icloud.icloud.baseUrl}, Google Photos ${clouds.googlePhotos.baseUrl}`,
+		`emulators with sample files: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl}, iCloud Drive ${icloud.icloud.baseUrl}, Google Photos ${clouds.googlePhotos.baseUrl}, Nextcloud (WebDAV) ${clouds.nextcloud.url}`,
 	);
 	const n8n = await N8nSandbox.create({ env: { ...clouds.env, ...icloud.env }, keep: args.keep });
 	let server;
@@ -277,6 +277,7 @@ async function main() {
 		console.log(
 			`\n  Emulators: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl}, iCloud Drive ${icloud.icloud.baseUrl}, Google Photos ${clouds.googlePhotos.baseUrl} (in this process)`,
 		);
+		console.log(`  Nextcloud (WebDAV): ${clouds.nextcloud.url}, folder /${FOLDERS.nextcloudProjects} with sample files; credential "${clouds.credentials.find((c) => c.type === 'cloudSyncWebDavApi').name}"`);
 		console.log(`  Local folders (N8N_RESTRICT_FILE_ACCESS_TO): ${n8n.dataFolder}`);
 		console.log(`  n8n log: ${n8n.logFile}`);
 		console.log('\n  Ctrl-C stops n8n and the emulators and removes the throw-away n8n folder.');

@@ -19,8 +19,10 @@ import { iCloudDrive } from './icloudDrive';
 import { iCloudPhotos } from './icloudPhotos';
 import { googlePhotos } from './googlePhotos';
 
+import { webDav } from './webdav';
+
 /** Every kind of folder the nodes offer, in the order the cloud lists show them. A new cloud is listed here. */
-export const CLOUDS: readonly CloudDescriptor[] = [inputItems, local, googleDrive, googleDriveServiceAccount, dropbox, oneDrive, iCloudDrive, iCloudPhotos, googlePhotos];
+export const CLOUDS: readonly CloudDescriptor[] = [inputItems, local, googleDrive, googleDriveServiceAccount, dropbox, oneDrive, webDav, iCloudDrive, iCloudPhotos, googlePhotos];
 
 /** The clouds one side of the Cloud Sync node offers. */
 export const cloudsOf = (side: Side) => CLOUDS.filter((cloud) => cloud.sides.includes(side));
