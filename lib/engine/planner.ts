@@ -1,6 +1,8 @@
 import type { Capabilities, Entry, HashType } from '../core/types';
 import { matchKey, depth, parentPath, baseName, joinPath } from '../core/paths';
 import { sameHash } from '../core/hashing';
+import { isSameOrBelow, walkKey } from '../core/walkOrder';
+import { SpillQueue, type SpillDir } from '../core/spill';
 
 /** Mirror: destination made identical. Copy: never deletes. Update: only new or newer files. Move: copy, then delete the source file. */
 export type SyncMode = 'mirror' | 'copy' | 'update' | 'move';
@@ -44,7 +46,10 @@ export interface PlanAction {
 
 export interface Plan {
 	mode: SyncMode;
+	/** Every action; for a streamed plan, the first `itemLimit` of them in the same order (`omitted` says how many more). */
 	actions: PlanAction[];
+	/** Actions counted but not listed in `actions`, when a streamed plan had more than its item limit. */
+	omitted?: number;
 	counts: Record<ActionKind, number>;
 	sourceFiles: number;
 	destinationFiles: number;
@@ -296,4 +301,145 @@ export function planMatches(matches: Map<string, Match>, options: PlanOptions): 
 
 export function plan(source: Iterable<Entry>, destination: Iterable<Entry>, options: PlanOptions): Plan {
 	return planMatches(matchListings(source, destination, options), options);
+}
+
+/**
+ * `destinationNamer` for a plan made as both listings stream by (walk order): only the folders on
+ * the way down to the current name are remembered, since a later name never lies below an earlier
+ * branch again.
+ */
+export class WalkNamer {
+	/** Folders on the way down, by walk key (names that fold alike share one frame): each match key with its destination spelling. */
+	private readonly frames: Array<{ key: string; names: Map<string, string> }> = [];
+
+	constructor(private readonly caseInsensitive: boolean) {}
+
+	/** Takes the next match in walk order: leaves the branches it is not in, and remembers it when it is a folder. */
+	visit(match: Match): void {
+		const entry = match.source ?? match.destination!;
+		const key = walkKey(entry.path);
+		while (this.frames.length > 0 && !isSameOrBelow(key, this.frames[this.frames.length - 1].key)) this.frames.pop();
+		if (!match.source?.isDir && !match.destination?.isDir) return;
+		let frame = this.frames[this.frames.length - 1];
+		if (frame?.key !== key) this.frames.push((frame = { key, names: new Map() }));
+		if (match.destination?.isDir) frame.names.set(match.key, match.destination.path);
+	}
+
+	private folderName(sourceFolder: string): string {
+		if (sourceFolder === '') return '';
+		const key = matchKey(sourceFolder, this.caseInsensitive);
+		for (let i = this.frames.length - 1; i >= 0; i--) {
+			const name = this.frames[i].names.get(key);
+			if (name !== undefined) return name;
+		}
+		return joinPath(this.folderName(parentPath(sourceFolder)), baseName(sourceFolder));
+	}
+
+	readonly destinationPath = (sourcePath: string): string => joinPath(this.folderName(parentPath(sourcePath)), baseName(sourcePath));
+}
+
+/** The actions of a streamed plan, by the phase they run in, each a queue that spills to disk beyond its memory limit. */
+export interface PlanQueues {
+	/** Parents before their children. */
+	mkdir: SpillQueue<PlanAction>;
+	transfers: SpillQueue<PlanAction>;
+	sourceDeletes: SpillQueue<PlanAction>;
+	destinationDeletes: SpillQueue<PlanAction>;
+	/** In walk order: read backwards, children before their parents. */
+	rmdir: SpillQueue<PlanAction>;
+	conflicts: SpillQueue<PlanAction>;
+}
+
+export interface PlanBuilderOptions {
+	/** Actions listed in the plan a report carries; the rest are counted (default 10,000). */
+	itemLimit?: number;
+	/** Actions each queue holds in memory before spilling. */
+	memoryLimit?: number;
+}
+
+export const DEFAULT_ITEM_LIMIT = 10_000;
+
+/**
+ * The planner of `planMatches`, fed one match at a time in walk order: it keeps the counts the
+ * deletion guards need and queues what must be done, never the unchanged files (only counted), so
+ * a no-op run over a million files holds nothing but its counts.
+ */
+export class PlanBuilder {
+	readonly counts: Record<ActionKind, number> = { mkdir: 0, copy: 0, update: 0, delete: 0, rmdir: 0, skip: 0, conflict: 0 };
+	sourceFiles = 0;
+	destinationFiles = 0;
+	bytesToTransfer = 0;
+	destinationDeletes = 0;
+	readonly queues: PlanQueues;
+	private readonly namer: WalkNamer;
+	private readonly listed: PlanAction[][] = [[], [], [], [], []];
+	private listedCount = 0;
+	private readonly itemLimit: number;
+
+	constructor(
+		private readonly options: PlanOptions,
+		spill: SpillDir,
+		settings: PlanBuilderOptions = {},
+	) {
+		this.namer = new WalkNamer(options.source.caseInsensitive || options.destination.caseInsensitive);
+		this.itemLimit = settings.itemLimit ?? DEFAULT_ITEM_LIMIT;
+		const queue = (label: string) => new SpillQueue<PlanAction>(spill, label, settings.memoryLimit);
+		this.queues = { mkdir: queue('mkdir'), transfers: queue('transfers'), sourceDeletes: queue('source-deletes'), destinationDeletes: queue('destination-deletes'), rmdir: queue('rmdir'), conflicts: queue('conflicts') };
+	}
+
+	/**
+	 * Matches come in walk order; a file pair whose hashes had to be fetched may come later, as `late`
+	 * (it needs no new path, so the folders on the way down are not disturbed).
+	 */
+	async add(match: Match, late = false): Promise<void> {
+		if (!late) this.namer.visit(match);
+		if (match.source && !match.source.isDir) this.sourceFiles += 1 + (match.extraSources?.length ?? 0);
+		if (match.destination && !match.destination.isDir) this.destinationFiles += 1 + (match.extraDestinations?.length ?? 0);
+		const decided = decide(match, this.options, this.namer.destinationPath);
+		for (const action of Array.isArray(decided) ? decided : decided ? [decided] : []) await this.tally(action);
+	}
+
+	private async tally(action: PlanAction): Promise<void> {
+		this.counts[action.kind]++;
+		if ((action.kind === 'copy' || action.kind === 'update') && action.source!.size > 0) this.bytesToTransfer += action.source!.size;
+		if (this.listedCount < this.itemLimit) {
+			this.listed[PHASE[action.kind]].push(action);
+			this.listedCount++;
+		}
+		const { queues } = this;
+		switch (action.kind) {
+			case 'mkdir':
+				return queues.mkdir.push(action);
+			case 'copy':
+			case 'update':
+				return queues.transfers.push(action);
+			case 'delete':
+				if (action.side === 'destination') this.destinationDeletes++;
+				return (action.side === 'source' ? queues.sourceDeletes : queues.destinationDeletes).push(action);
+			case 'rmdir':
+				return queues.rmdir.push(action);
+			case 'conflict':
+				return queues.conflicts.push(action);
+			default:
+				// Unchanged files are counted, not kept.
+				return;
+		}
+	}
+
+	/** The plan a report carries: every count, and the first actions decided, up to the item limit, arranged by phase as `planMatches` arranges them. */
+	plan(): Plan {
+		const [mkdirs, transfers, deletes, rmdirs, rest] = this.listed;
+		mkdirs.sort((a, b) => depth(a.path) - depth(b.path));
+		rmdirs.sort((a, b) => depth(b.path) - depth(a.path));
+		const total = Object.values(this.counts).reduce((sum, count) => sum + count, 0);
+		return {
+			mode: this.options.mode,
+			actions: [...mkdirs, ...transfers, ...deletes, ...rmdirs, ...rest],
+			omitted: total > this.listedCount ? total - this.listedCount : undefined,
+			counts: { ...this.counts },
+			sourceFiles: this.sourceFiles,
+			destinationFiles: this.destinationFiles,
+			bytesToTransfer: this.bytesToTransfer,
+		};
+	}
 }

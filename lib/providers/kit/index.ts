@@ -5,3 +5,4 @@ export { DirCache, insideOrSame } from './dirCache';
 export { CommitBatcher, type BatchOptions, type Ticket } from './batcher';
 export { ParentsFirst } from './parentsFirst';
 export { BINARY, mimeTypeFor } from './mime';
+export { walkInOrder, type WalkOptions } from './walkOrder';
