@@ -142,10 +142,10 @@ export class WalkListing implements AsyncIterable<Entry> {
 		for (;;) {
 			try {
 				for await (const entry of this.provider.list(this.options.path ?? '', { recursive: true, signal: this.signal })) {
-					if (last !== undefined && compareWalkOrder(entry.path, last) <= 0) {
-						if (failures === 0) throw new CloudSyncError(`The ${this.provider.name} listing is not in walk order at "${entry.path}" (after "${last}")`);
-						continue;
-					}
+					const order = last === undefined ? 1 : compareWalkOrder(entry.path, last);
+					// Two entries of one path (Drive's duplicates) are neighbours; a resumed listing skips what it gave before.
+					if (order < 0 && failures === 0) throw new CloudSyncError(`The ${this.provider.name} listing is not in walk order at "${entry.path}" (after "${last}")`);
+					if (order < 0 || (order === 0 && failures > 0)) continue;
 					last = entry.path;
 					if (includes(this.filter, entry)) yield entry;
 				}
