@@ -453,7 +453,7 @@ class TwoWayPlanner {
 				this.copyTo('source', item.destination, 'update', 'changed on the destination', item, item.source.path);
 			} else if (s === 'changed' && d === 'same') {
 				this.copyTo('destination', item.source, 'update', 'changed on the source', item, item.destination.path);
-			} else if (s !== 'same' || d !== 'same') {
+			} else if ((s !== 'same' || d !== 'same') && !this.knownSame(item.source, item.destination, item.base !== undefined)) {
 				this.both.push(item);
 			}
 			return;
@@ -589,6 +589,15 @@ class TwoWayPlanner {
 			default:
 				return newer;
 		}
+	}
+
+	/** `sameContent` when it needs no reading: equal listed hashes, or a first run's equal size and time. */
+	private knownSame(source: Entry, destination: Entry, bothChanged: boolean): boolean {
+		const closeInTime = Math.abs(source.modTime - destination.modTime) <= Math.max(this.precision('source'), this.precision('destination'));
+		if (source.rewritten || destination.rewritten) return !bothChanged && closeInTime;
+		const listed = knownSharedHash(source, destination);
+		if (listed) return source.size === destination.size && sameHash(listed, source.hashes[listed]!, destination.hashes[listed]!);
+		return !bothChanged && closeInTime && source.size === destination.size && source.size >= 0;
 	}
 
 	/**

@@ -25,28 +25,61 @@ export interface WalkOptions {
 export async function* walkInOrder(start: string, listFolder: (path: string) => Promise<Entry[]> | AsyncIterable<Entry>, options: WalkOptions = {}): AsyncGenerator<Entry> {
 	const spill = new SpillDir();
 	const limit = options.memoryLimit ?? DEFAULT_MEMORY_LIMIT;
-	async function* walk(folders: string[]): AsyncGenerator<Entry> {
-		options.signal?.throwIfAborted();
+	/** The folders on the way down, each its sorted children being given out (a stack, not recursion: each entry passes one generator, not one per level). */
+	const stack: Array<AsyncIterator<Keyed>> = [];
+	let pending: Keyed | undefined;
+	const open = async (folders: string[]) => {
 		const sorter = new ExternalSorter<Keyed>(spill, 'folder', byWalkOrder, limit);
 		for (const folder of folders) {
 			for await (const entry of await listFolder(folder)) await sorter.add({ key: walkKey(entry.path), entry });
 		}
-		let run: Keyed[] = [];
-		const finish = async function* (): AsyncGenerator<Entry> {
-			const folderRun = run.filter((each) => each.entry.isDir).map((each) => each.entry.path);
-			for (const each of run) yield each.entry;
-			run = [];
-			if (options.recursive && folderRun.length > 0) yield* walk(folderRun);
-		};
-		for await (const keyed of sorter.sorted()) {
-			if (run.length > 0 && run[0].key !== keyed.key) yield* finish();
-			run.push(keyed);
-		}
-		yield* finish();
-	}
+		stack.push(sorter.sorted());
+	};
 	try {
-		yield* walk([start]);
+		await open([start]);
+		while (stack.length > 0) {
+			options.signal?.throwIfAborted();
+			const top = stack[stack.length - 1];
+			// One run of names that fold alike: all given, then their folders are walked as one.
+			const first = pending ?? (await top.next()).value;
+			pending = undefined;
+			if (first === undefined) {
+				stack.pop();
+				continue;
+			}
+			const folders: string[] = [];
+			for (let keyed: Keyed | undefined = first; keyed; ) {
+				yield keyed.entry;
+				if (keyed.entry.isDir) folders.push(keyed.entry.path);
+				const next = await top.next();
+				if (next.done) break;
+				if (next.value.key !== first.key) {
+					pending = next.value;
+					break;
+				}
+				keyed = next.value;
+			}
+			if (options.recursive && folders.length > 0) {
+				// The run that follows this subtree waits on the parent's level.
+				const resume = pending;
+				pending = undefined;
+				if (resume) stack[stack.length - 1] = prepend(resume, top);
+				await open(folders);
+			}
+		}
 	} finally {
 		await spill.dispose();
 	}
+}
+
+/** `rest` with `first` put back in front. */
+function prepend<T>(first: T, rest: AsyncIterator<T>): AsyncIterator<T> {
+	let given = false;
+	return {
+		next: async () => {
+			if (given) return rest.next();
+			given = true;
+			return { value: first, done: false };
+		},
+	};
 }
