@@ -9,13 +9,16 @@ import { createInterface } from 'node:readline';
  */
 export const DEFAULT_MEMORY_LIMIT = 50_000;
 
+/** What the temporary folders of spilled lists are called, under the system's temporary folder. */
+export const SPILL_PREFIX = 'cloudsync-spill-';
+
 /** A private temporary folder, made only when something spills, removed when the run ends. */
 export class SpillDir {
 	private made?: Promise<string>;
 	private files = 0;
 
 	async file(label: string): Promise<string> {
-		this.made ??= fs.mkdtemp(nodePath.join(tmpdir(), 'cloudsync-'));
+		this.made ??= fs.mkdtemp(nodePath.join(tmpdir(), SPILL_PREFIX));
 		return nodePath.join(await this.made, `${label}-${this.files++}.ndjson`);
 	}
 
