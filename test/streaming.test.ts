@@ -123,6 +123,21 @@ describe('one-way sync with folders larger than the memory limit', () => {
 	});
 });
 
+describe('a plan of a large tree in a report', () => {
+	it('lists the changes first and counts what the item limit leaves out, unchanged files included', async () => {
+		const sourceRoot = await tempDir('src');
+		const destinationRoot = await tempDir('dst');
+		const unchanged = bigFolder('a-same', 12);
+		await writeTree(sourceRoot, { ...unchanged, 'z-new/one.txt': 'new one', 'z-new/two.txt': 'new two' }, T0);
+		await writeTree(destinationRoot, unchanged, T0);
+		const report = await sync(await LocalProvider.open(sourceRoot), await LocalProvider.open(destinationRoot), { mode: 'mirror', dryRun: true, itemLimit: 5, pacer: quickPacer() });
+		expect(report.plan.counts).toMatchObject({ mkdir: 1, copy: 2, skip: 12 });
+		expect(report.plan.actions.map((action) => `${action.kind} ${action.path}`)).toEqual(['mkdir z-new', 'copy z-new/one.txt', 'copy z-new/two.txt', 'skip a-same/f00.txt', 'skip a-same/f01.txt']);
+		expect(report.plan.omitted).toBe(10);
+		expect(await readTree(destinationRoot)).not.toHaveProperty('z-new');
+	});
+});
+
 describe('two-way sync with folders larger than the memory limit', () => {
 	async function setup(memoryLimit: number) {
 		const sourceRoot = await tempDir('src');

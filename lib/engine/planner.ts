@@ -374,6 +374,7 @@ export class PlanBuilder {
 	private readonly namer: WalkNamer;
 	private readonly listed: PlanAction[][] = [[], [], [], [], []];
 	private listedCount = 0;
+	private readonly unchanged: PlanAction[] = [];
 	private readonly itemLimit: number;
 
 	constructor(
@@ -402,7 +403,10 @@ export class PlanBuilder {
 	private async tally(action: PlanAction): Promise<void> {
 		this.counts[action.kind]++;
 		if ((action.kind === 'copy' || action.kind === 'update') && action.source!.size > 0) this.bytesToTransfer += action.source!.size;
-		if (this.listedCount < this.itemLimit) {
+		// Changes are listed first; unchanged files only fill what the changes leave of the limit.
+		if (action.kind === 'skip') {
+			if (this.unchanged.length < this.itemLimit) this.unchanged.push(action);
+		} else if (this.listedCount < this.itemLimit) {
 			this.listed[PHASE[action.kind]].push(action);
 			this.listedCount++;
 		}
@@ -426,16 +430,21 @@ export class PlanBuilder {
 		}
 	}
 
-	/** The plan a report carries: every count, and the first actions decided, up to the item limit, arranged by phase as `planMatches` arranges them. */
+	/**
+	 * The plan a report carries: every count, and up to the item limit of actions, arranged by phase
+	 * as `planMatches` arranges them: the first changes decided, then unchanged files in what is left.
+	 */
 	plan(): Plan {
 		const [mkdirs, transfers, deletes, rmdirs, rest] = this.listed;
 		mkdirs.sort((a, b) => depth(a.path) - depth(b.path));
 		rmdirs.sort((a, b) => depth(b.path) - depth(a.path));
+		const unchanged = this.unchanged.slice(0, this.itemLimit - this.listedCount);
 		const total = Object.values(this.counts).reduce((sum, count) => sum + count, 0);
+		const listed = this.listedCount + unchanged.length;
 		return {
 			mode: this.options.mode,
-			actions: [...mkdirs, ...transfers, ...deletes, ...rmdirs, ...rest],
-			omitted: total > this.listedCount ? total - this.listedCount : undefined,
+			actions: [...mkdirs, ...transfers, ...deletes, ...rmdirs, ...unchanged, ...rest],
+			omitted: total > listed ? total - listed : undefined,
 			counts: { ...this.counts },
 			sourceFiles: this.sourceFiles,
 			destinationFiles: this.destinationFiles,
