@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { LocalProvider, MemoryStateStore, Pacer, decodeBaseline, encodeBaseline, sync, twoWaySync, type BaselineEntry, type Entry, type ListOptions, type Provider } from '../lib';
+import { LocalProvider, MemoryStateStore, Pacer, PointerStateStore, ProviderStateStore, decodeBaseline, encodeBaseline, sync, twoWaySync, type BaselineEntry, type Entry, type ListOptions, type Provider } from '../lib';
 import { openBaseline } from '../lib/state/state';
 import { compareWalkOrder } from '../lib/core/walkOrder';
 import { SPILL_PREFIX, SpillDir, SpillQueue } from '../lib/core/spill';
@@ -198,5 +198,29 @@ describe('saved state as a stream', () => {
 		const paths: string[] = [];
 		for await (const entry of (await openBaseline(older)).entries()) paths.push(entry.path);
 		expect(paths).toEqual(['B', 'b.txt']);
+	});
+});
+
+describe('a large state kept out of the workflow', () => {
+	it('leaves only a pointer in the small store, and the next run reads the state from the file it points to', async () => {
+		const sourceRoot = await tempDir('src');
+		const destinationRoot = await tempDir('dst');
+		await writeTree(sourceRoot, bigFolder('big', 30), T0);
+		const source = await LocalProvider.open(sourceRoot);
+		const destination = await LocalProvider.open(destinationRoot);
+		const staticData = new MemoryStateStore();
+		const file = new ProviderStateStore(destination, 'pair-state');
+		const saves = jest.spyOn(file, 'save');
+		const run = () => twoWaySync(source, destination, { state: new PointerStateStore(staticData, file, 100), stateCopy: file, pair: 'pair', lock: false, pacer: quickPacer() });
+		expect(await run()).toMatchObject({ status: 'success', firstRun: true, baselineFiles: 30 });
+		expect(staticData.state!.length).toBeLessThan(120);
+		expect(decodeBaseline((await file.load())!).entries.filter((entry) => !entry.isDir)).toHaveLength(30);
+		expect(saves).toHaveBeenCalledTimes(1);
+
+		await fs.rm(path.join(destinationRoot, 'big', 'f07.txt'));
+		const second = await run();
+		// A deletion goes across only with a baseline: the one the pointer led to.
+		expect(second).toMatchObject({ status: 'success', firstRun: false, toSource: { deleted: 1 } });
+		expect(await readTree(sourceRoot)).not.toHaveProperty('big/f07.txt');
 	});
 });

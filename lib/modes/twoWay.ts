@@ -10,7 +10,7 @@ import { SafetyError } from '../core/errors';
 import { hashStream, sameHash } from '../core/hashing';
 import { baseName, depth, fileStamp, joinPath, matchKey, parentPath, withSuffix } from '../core/paths';
 import { forEachLimit } from '../core/concurrency';
-import { BaselineWriter, openBaseline, pairId, type BaselineEntry, type BaselineReader, type StateStore } from '../state/state';
+import { BaselineWriter, openBaseline, pairId, PointerStateStore, type BaselineEntry, type BaselineReader, type StateStore } from '../state/state';
 import { PairLock, type LockOptions } from '../state/lock';
 import { Run, type RunReport } from '../engine/run';
 import { failureOf, isFailure, type Failure } from '../engine/failures';
@@ -292,7 +292,9 @@ async function walkPlanAndRun(skeleton: Run, options: TwoWayOptions, lock: PairL
 		// A run that lost its lock (another one overwrote it) must not write a baseline over the other's.
 		await lock?.confirm();
 		await options.state.save(encoded);
-		await options.stateCopy?.save(encoded);
+		// A pointer store that just wrote the state to its file has written the copy already.
+		const copied = options.state instanceof PointerStateStore && options.state.large === options.stateCopy && options.state.writesLarge(encoded);
+		if (!copied) await options.stateCopy?.save(encoded);
 		if (lock) lock.savedAt = savedAt;
 	} catch (error) {
 		report.failed++;

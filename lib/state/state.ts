@@ -254,3 +254,45 @@ export class ProviderStateStore implements StateStore {
 		await this.provider.write(this.path, Readable.from([bytes]), { size: bytes.length });
 	}
 }
+
+const POINTER = 'cloudsync-state-pointer-1';
+
+/**
+ * Keeps a small state in `small` (n8n's static data, rewritten with the workflow on every save)
+ * and a large one in `large` (a file on the destination), leaving in `small` only a pointer: its
+ * size and where it is, a few dozen bytes whatever the tree. Use the same `large` store as twoWaySync's
+ * `stateCopy`: the file is then written once.
+ */
+export class PointerStateStore implements StateStore {
+	constructor(
+		readonly small: StateStore,
+		readonly large: StateStore,
+		/** States up to this many bytes stay whole in `small` (default 64 KiB, about 10,000 files). */
+		readonly inlineBytes = 64 * 1024,
+	) {}
+
+	get where(): string {
+		return `${this.small.where} (a pointer to ${this.large.where} when large)`;
+	}
+
+	/** Whether saving `state` writes it to `large`. */
+	writesLarge(state: string): boolean {
+		return state.length > this.inlineBytes;
+	}
+
+	async load(): Promise<string | undefined> {
+		const held = await this.small.load();
+		if (held === undefined || !held.startsWith(`${POINTER}\n`)) return held;
+		// The file may be newer than the pointer (another worker's run): the state's own time and the lock decide, as for any copy.
+		return this.large.load();
+	}
+
+	async save(state: string): Promise<void> {
+		if (!this.writesLarge(state)) {
+			await this.small.save(state);
+			return;
+		}
+		await this.large.save(state);
+		await this.small.save(`${POINTER}\n${JSON.stringify({ bytes: state.length, where: this.large.where })}`);
+	}
+}
