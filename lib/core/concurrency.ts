@@ -49,3 +49,66 @@ export async function forEachLimitStream<T>(
 	await Promise.all(running);
 	if (failure) throw failure.error;
 }
+
+/**
+ * Pulls up to `limit` items of `source` ahead of the consumer, so that a slow producer (a folder
+ * being read) works while the consumer does (two listings walked in step then wait on their disks
+ * or servers at the same time). Holds at most `limit` items; an error reaches the consumer after
+ * the items before it.
+ */
+export async function* readAhead<T>(source: AsyncIterable<T>, limit: number): AsyncGenerator<T> {
+	const iterator = source[Symbol.asyncIterator]();
+	let buffer: T[] = [];
+	let head = 0;
+	let finished = false;
+	let stopped = false;
+	let failure: { error: unknown } | undefined;
+	let wakeConsumer: (() => void) | undefined;
+	let wakeProducer: (() => void) | undefined;
+	const wake = () => {
+		wakeConsumer?.();
+		wakeConsumer = undefined;
+	};
+	const pump = (async () => {
+		try {
+			while (!stopped) {
+				if (buffer.length - head >= limit) {
+					await new Promise<void>((resolve) => (wakeProducer = resolve));
+					continue;
+				}
+				const next = await iterator.next();
+				if (next.done) break;
+				buffer.push(next.value);
+				wake();
+			}
+		} catch (error) {
+			failure = { error };
+		} finally {
+			finished = true;
+			wake();
+		}
+	})();
+	try {
+		for (;;) {
+			if (head < buffer.length) {
+				const value = buffer[head++];
+				if (head === buffer.length) {
+					buffer = [];
+					head = 0;
+				}
+				wakeProducer?.();
+				wakeProducer = undefined;
+				yield value;
+				continue;
+			}
+			if (finished) break;
+			await new Promise<void>((resolve) => (wakeConsumer = resolve));
+		}
+		if (failure) throw failure.error;
+	} finally {
+		stopped = true;
+		wakeProducer?.();
+		await pump;
+		if (!finished || failure === undefined) await iterator.return?.();
+	}
+}

@@ -3,8 +3,9 @@ import { includes, type Filter } from '../core/filters';
 import type { Pacer } from '../core/pacer';
 import { CloudSyncError, NotFoundError } from '../core/errors';
 import { normalizeRelativePath } from '../core/paths';
-import { compareWalkOrder } from '../core/walkOrder';
+import { compareWalkKeys, compareWalkOrder, walkKey } from '../core/walkOrder';
 import { ExternalSorter, SpillDir } from '../core/spill';
+import { readAhead } from '../core/concurrency';
 
 /** How a run ended. */
 export type SyncStatus = 'success' | 'partial' | 'failed' | 'cancelled' | 'refused' | 'planned';
@@ -137,16 +138,17 @@ export class WalkListing implements AsyncIterable<Entry> {
 	}
 
 	private async *ordered(): AsyncGenerator<Entry> {
-		let last: string | undefined;
+		let last: { key: string; path: string } | undefined;
 		let failures = 0;
 		for (;;) {
 			try {
-				for await (const entry of this.provider.list(this.options.path ?? '', { recursive: true, signal: this.signal })) {
-					const order = last === undefined ? 1 : compareWalkOrder(entry.path, last);
+				for await (const entry of readAhead(this.provider.list(this.options.path ?? '', { recursive: true, signal: this.signal }), READ_AHEAD)) {
+					const key = walkKey(entry.path);
+					const order = last === undefined ? 1 : compareWalkKeys(key, entry.path, last.key, last.path);
 					// Two entries of one path (Drive's duplicates) are neighbours; a resumed listing skips what it gave before.
-					if (order < 0 && failures === 0) throw new CloudSyncError(`The ${this.provider.name} listing is not in walk order at "${entry.path}" (after "${last}")`);
+					if (order < 0 && failures === 0) throw new CloudSyncError(`The ${this.provider.name} listing is not in walk order at "${entry.path}" (after "${last!.path}")`);
 					if (order < 0 || (order === 0 && failures > 0)) continue;
-					last = entry.path;
+					last = { key, path: entry.path };
 					if (includes(this.filter, entry)) yield entry;
 				}
 				return;
@@ -184,6 +186,9 @@ export class WalkListing implements AsyncIterable<Entry> {
 }
 
 const byWalkOrder = (a: Entry, b: Entry) => compareWalkOrder(a.path, b.path);
+
+/** Entries an ordered listing reads ahead of the merge: enough for both sides to wait on their disks or servers at once. */
+const READ_AHEAD = 2_000;
 
 /** Entries already in hand (a change feed's paths), as a walk listing. */
 export async function* inWalkOrder(entries: Entry[]): AsyncGenerator<Entry> {
