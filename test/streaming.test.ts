@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { LocalProvider, MemoryStateStore, Pacer, PointerStateStore, ProviderStateStore, decodeBaseline, encodeBaseline, sync, twoWaySync, type BaselineEntry, type Entry, type ListOptions, type Provider } from '../lib';
+import { LocalProvider, MemoryStateStore, Pacer, PointerStateStore, ProviderStateStore, TransientError, decodeBaseline, encodeBaseline, sync, twoWaySync, type BaselineEntry, type Entry, type ListOptions, type Provider } from '../lib';
 import { openBaseline } from '../lib/state/state';
 import { compareWalkOrder } from '../lib/core/walkOrder';
 import { SPILL_PREFIX, SpillDir, SpillQueue } from '../lib/core/spill';
@@ -120,6 +120,54 @@ describe('one-way sync with folders larger than the memory limit', () => {
 		const before = await readTree(destinationRoot);
 		await expect(sync(await LocalProvider.open(sourceRoot), await LocalProvider.open(destinationRoot), { mode: 'mirror', pacer: quickPacer(), memoryLimit: 2 })).rejects.toThrow(/delete 12 of the destination's 13 files/);
 		expect(await readTree(destinationRoot)).toEqual(before);
+	});
+});
+
+/** A listing in walk order that breaks once after `after` entries, with `error`. */
+function breaksOnce(provider: Provider, after: number, error: () => Error): Provider {
+	let broken = false;
+	return new Proxy(provider, {
+		get: (target, property, receiver) => {
+			if (property !== 'list') return Reflect.get(target, property, receiver);
+			return async function* (listed: string, options?: ListOptions) {
+				let given = 0;
+				for await (const entry of target.list(listed, options)) {
+					if (!broken && given === after) {
+						broken = true;
+						throw error();
+					}
+					given++;
+					yield entry;
+				}
+			};
+		},
+	});
+}
+
+describe('a listing in walk order that fails half-way', () => {
+	async function pairOf(files: number) {
+		const sourceRoot = await tempDir('src');
+		const destinationRoot = await tempDir('dst');
+		await writeTree(sourceRoot, bigFolder('big', files), T0);
+		await writeTree(destinationRoot, { ...bigFolder('big', files), 'extra.txt': 'only here' }, T0);
+		return { sourceRoot, destinationRoot, source: await LocalProvider.open(sourceRoot), destination: await LocalProvider.open(destinationRoot) };
+	}
+
+	it('resumes after the last entry it gave when the failure is transient, and the run is whole', async () => {
+		const { source, destinationRoot, sourceRoot } = await pairOf(10);
+		const destination = await LocalProvider.open(destinationRoot);
+		const report = await sync(breaksOnce(source, 5, () => new TransientError('connection reset')), destination, { mode: 'mirror', pacer: quickPacer() });
+		expect(report).toMatchObject({ status: 'success', deleted: 1, skipped: 10, listingErrors: [] });
+		expect(await readTree(destinationRoot)).toEqual(await readTree(sourceRoot));
+	});
+
+	it('holds every deletion when it does not recover, and copies what it listed', async () => {
+		const { source, destination, destinationRoot } = await pairOf(10);
+		const report = await sync(breaksOnce(source, 5, () => new Error('disk gone')), destination, { mode: 'mirror', force: true, pacer: quickPacer() });
+		expect(report.listingErrors[0]).toMatch(/source: disk gone/);
+		expect(report.deleted).toBe(0);
+		expect(report.status).not.toBe('success');
+		expect(Object.keys(filesOnly(await readTree(destinationRoot)))).toHaveLength(11);
 	});
 });
 
