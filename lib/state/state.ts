@@ -38,9 +38,9 @@ export class StateError extends CloudSyncError {}
 
 /** Entries sorted by path, the whole baseline one gzip member: still read, never written. */
 const FORMAT_SORTED = 'cloudsync-baseline-2';
-/** Entries in walk order (lib/core/walkOrder.ts), in gzip members of BATCH lines: written and read as a stream. */
+/** Entries in walk order (lib/core/walkOrder.ts), in gzip members of BATCH lines (a compressed dictionary each, so a writer holds one batch): written and read as a stream. */
 const FORMAT = 'cloudsync-baseline-3';
-const BATCH = 4_096;
+const BATCH = 16_384;
 const b36 = (n: number) => (n === 0 ? '' : n.toString(36));
 const n36 = (s: string) => (s === '' ? 0 : parseInt(s, 36));
 /** Marks a folder where a file has its size: outside the base-36 digits. */
