@@ -48,8 +48,8 @@ export interface Plan {
 	mode: SyncMode;
 	/** Every action; for a streamed plan, the first `itemLimit` of them in the same order (`omitted` says how many more). */
 	actions: PlanAction[];
-	/** Actions counted but not listed in `actions`, when a streamed plan had more than its item limit. */
-	omitted?: number;
+	/** Actions counted but not listed in `actions`, when a streamed plan had more than its item limit: changes, and unchanged files (skips). */
+	omitted?: { changes: number; unchanged: number };
 	counts: Record<ActionKind, number>;
 	sourceFiles: number;
 	destinationFiles: number;
@@ -439,12 +439,12 @@ export class PlanBuilder {
 		mkdirs.sort((a, b) => depth(a.path) - depth(b.path));
 		rmdirs.sort((a, b) => depth(b.path) - depth(a.path));
 		const unchanged = this.unchanged.slice(0, this.itemLimit - this.listedCount);
-		const total = Object.values(this.counts).reduce((sum, count) => sum + count, 0);
-		const listed = this.listedCount + unchanged.length;
+		const changes = Object.values(this.counts).reduce((sum, count) => sum + count, 0) - this.counts.skip;
+		const omitted = { changes: changes - this.listedCount, unchanged: this.counts.skip - unchanged.length };
 		return {
 			mode: this.options.mode,
 			actions: [...mkdirs, ...transfers, ...deletes, ...rmdirs, ...unchanged, ...rest],
-			omitted: total > listed ? total - listed : undefined,
+			omitted: omitted.changes + omitted.unchanged > 0 ? omitted : undefined,
 			counts: { ...this.counts },
 			sourceFiles: this.sourceFiles,
 			destinationFiles: this.destinationFiles,
