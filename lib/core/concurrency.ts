@@ -92,8 +92,9 @@ export async function* readAhead<T>(source: AsyncIterable<T>, limit: number): As
 		for (;;) {
 			if (head < buffer.length) {
 				const value = buffer[head++];
-				if (head === buffer.length) {
-					buffer = [];
+				// What was given is let go: a producer that stays ahead must not keep every item it ever read.
+				if (head === buffer.length || head >= limit) {
+					buffer = buffer.slice(head);
 					head = 0;
 				}
 				wakeProducer?.();

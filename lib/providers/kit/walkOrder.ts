@@ -1,5 +1,5 @@
 import type { Entry } from '../../core/types';
-import { compareWalkKeys, walkKey } from '../../core/walkOrder';
+import { compareWalkKeys, compareWalkOrder, walkKey } from '../../core/walkOrder';
 import { DEFAULT_MEMORY_LIMIT, ExternalSorter, SpillDir } from '../../core/spill';
 
 interface Keyed {
@@ -8,6 +8,9 @@ interface Keyed {
 }
 
 const byWalkOrder = (a: Keyed, b: Keyed) => compareWalkKeys(a.key, a.entry.path, b.key, b.entry.path);
+
+/** Folders listed ahead of the walk, so that several wait on the disk or the server at once. */
+const FOLDERS_AHEAD = 4;
 
 export interface WalkOptions {
 	recursive?: boolean;
@@ -27,13 +30,38 @@ export async function* walkInOrder(start: string, listFolder: (path: string) => 
 	const limit = options.memoryLimit ?? DEFAULT_MEMORY_LIMIT;
 	/** The folders on the way down, each its sorted children being given out (a stack, not recursion: each entry passes one generator, not one per level). */
 	const stack: Array<AsyncIterator<Keyed>> = [];
+	/** Each level's subfolders in walk order, and how far the walk got: the next few are read ahead, as rclone's checkers do. */
+	const upcoming: Array<{ folders: string[]; next: number }> = [];
+	const early = new Map<string, Promise<Entry[]> | AsyncIterable<Entry>>();
 	let pending: Keyed | undefined;
+	const listing = (folder: string) => {
+		const started = early.get(folder);
+		early.delete(folder);
+		return started ?? listFolder(folder);
+	};
+	const readAheadFrom = (level: { folders: string[]; next: number }) => {
+		for (let i = level.next; i < Math.min(level.folders.length, level.next + FOLDERS_AHEAD); i++) {
+			const folder = level.folders[i];
+			if (early.has(folder)) continue;
+			const started = listFolder(folder);
+			// A folder read early that fails says so when the walk reaches it, not before.
+			if (started instanceof Promise) started.catch(() => undefined);
+			early.set(folder, started);
+		}
+	};
 	const open = async (folders: string[]) => {
 		const sorter = new ExternalSorter<Keyed>(spill, 'folder', byWalkOrder, limit);
+		const subfolders: string[] = [];
 		for (const folder of folders) {
-			for await (const entry of await listFolder(folder)) await sorter.add({ key: walkKey(entry.path), entry });
+			for await (const entry of await listing(folder)) {
+				await sorter.add({ key: walkKey(entry.path), entry });
+				if (entry.isDir) subfolders.push(entry.path);
+			}
 		}
 		stack.push(sorter.sorted());
+		const level = { folders: options.recursive && subfolders.length <= limit ? subfolders.sort(compareWalkOrder) : [], next: 0 };
+		upcoming.push(level);
+		readAheadFrom(level);
 	};
 	try {
 		await open([start]);
@@ -45,6 +73,7 @@ export async function* walkInOrder(start: string, listFolder: (path: string) => 
 			pending = undefined;
 			if (first === undefined) {
 				stack.pop();
+				upcoming.pop();
 				continue;
 			}
 			const folders: string[] = [];
@@ -64,10 +93,14 @@ export async function* walkInOrder(start: string, listFolder: (path: string) => 
 				const resume = pending;
 				pending = undefined;
 				if (resume) stack[stack.length - 1] = prepend(resume, top);
+				const level = upcoming[upcoming.length - 1];
+				level.next = Math.max(level.next, level.folders.indexOf(folders[folders.length - 1]) + 1);
+				readAheadFrom(level);
 				await open(folders);
 			}
 		}
 	} finally {
+		early.clear();
 		await spill.dispose();
 	}
 }
