@@ -187,8 +187,8 @@ export class WalkListing implements AsyncIterable<Entry> {
 
 const byWalkOrder = (a: Entry, b: Entry) => compareWalkOrder(a.path, b.path);
 
-/** Entries an ordered listing reads ahead of the merge: enough for both sides to wait on their disks or servers at once. */
-const READ_AHEAD = 2_000;
+/** Entries an ordered listing reads ahead of the merge: enough for both sides to wait on their disks or servers at once, few enough that little survives each young-generation collection. */
+const READ_AHEAD = 256;
 
 /** Entries already in hand (a change feed's paths), as a walk listing. */
 export async function* inWalkOrder(entries: Entry[]): AsyncGenerator<Entry> {
