@@ -908,11 +908,11 @@ async function settleBaseline(
 	settled.sort((a, b) => compareWalkOrder(a.path, b.path));
 	const next = new BaselineWriter(pair, savedAt);
 	let index = 0;
+	const settledKeys = new Set(settled.map((entry) => key(entry.path)));
 	for await (const entry of (await openBaseline(listed.text())).entries()) {
 		while (index < settled.length && compareWalkOrder(settled[index].path, entry.path) < 0) next.add(settled[index++]);
-		// A touched name never is in what the walk wrote; one an action created there is taken as settled.
-		if (index < settled.length && key(settled[index].path) === key(entry.path)) continue;
-		next.add(entry);
+		// A touched name never is in what the walk wrote; a name an action created there (a conflict's copy) is taken as settled.
+		if (!settledKeys.has(key(entry.path))) next.add(entry);
 	}
 	while (index < settled.length) next.add(settled[index++]);
 	return next;
