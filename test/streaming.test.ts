@@ -232,7 +232,8 @@ describe('two-way sync with folders larger than the memory limit', () => {
 
 describe('saved state as a stream', () => {
 	it('reads back a baseline of many gzip members in walk order, and one saved in the older sorted format', async () => {
-		const entries: BaselineEntry[] = Array.from({ length: 40_000 }, (_, i) => ({ path: `d${i % 7}/Name ${i}.txt`, isDir: false, size: i, sourceModTime: T0 + i, destinationModTime: T0 + i }));
+		// Names of several-byte characters, so that some fall across the decompressor's chunks.
+		const entries: BaselineEntry[] = Array.from({ length: 40_000 }, (_, i) => ({ path: `d${i % 7}/Näme ${i} 写真 😀.txt`, isDir: false, size: i, sourceModTime: T0 + i, destinationModTime: T0 + i }));
 		const text = encodeBaseline({ pair: 'p', savedAt: T0, entries });
 		const streamed: BaselineEntry[] = [];
 		const reader = await openBaseline(text);

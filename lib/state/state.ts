@@ -1,6 +1,5 @@
 import { Readable } from 'node:stream';
 import { createGunzip, gunzipSync, gzipSync } from 'node:zlib';
-import { createInterface } from 'node:readline';
 import type { Provider } from '../core/types';
 import { CloudSyncError, NotFoundError } from '../core/errors';
 import { STATE_FOLDER } from '../core/filters';
@@ -123,15 +122,19 @@ function parseLine(line: string, previous: string): BaselineEntry {
 }
 
 async function* textLines(text: string): AsyncGenerator<string> {
-	const gunzip = createGunzip();
-	const input = Readable.from([Buffer.from(text, 'base64')]).pipe(gunzip);
-	const lines = createInterface({ input, crlfDelay: Infinity });
+	// Decoded by the stream, so a character split across two chunks stays whole.
+	const input = Readable.from([Buffer.from(text, 'base64')]).pipe(createGunzip()).setEncoding('utf8');
+	let partial = '';
 	try {
-		for await (const line of lines) yield line;
+		for await (const chunk of input) {
+			const lines = (partial + (chunk as string)).split('\n');
+			partial = lines.pop()!;
+			yield* lines;
+		}
+		if (partial !== '') yield partial;
 	} catch (error) {
 		throw unreadable(error);
 	} finally {
-		lines.close();
 		input.destroy();
 	}
 }
