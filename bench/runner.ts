@@ -159,10 +159,10 @@ async function runPlan(entries: number, seed: number): Promise<Measurement<PlanR
 		const started = performance.now();
 		const builder = new PlanBuilder(options, spill);
 		let matches = 0;
-		for await (const match of marchListings(side('source'), side('destination'), false)) {
+		await marchListings(side('source'), side('destination'), false, (match) => {
 			matches++;
-			await builder.add(match);
-		}
+			return builder.add(match);
+		});
 		builder.plan();
 		const planned = performance.now();
 		const heap = collectedHeap();

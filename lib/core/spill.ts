@@ -71,15 +71,19 @@ export class SpillQueue<T> implements AsyncIterable<T> {
 		return this.chunks.length > 0;
 	}
 
-	async push(record: T): Promise<void> {
+	/** A promise only when the push filled a chunk, which then goes to disk: most pushes cost no await. */
+	push(record: T): Promise<void> | void {
 		this.memory.push(record);
 		this.length++;
-		if (this.memory.length >= Math.max(1, this.limit)) {
-			const file = await this.spill.file(this.label);
-			await writeLines(file, this.memory);
-			this.chunks.push(file);
-			this.memory = [];
-		}
+		if (this.memory.length >= Math.max(1, this.limit)) return this.flush();
+	}
+
+	private async flush(): Promise<void> {
+		const full = this.memory;
+		this.memory = [];
+		const file = await this.spill.file(this.label);
+		await writeLines(file, full);
+		this.chunks.push(file);
 	}
 
 	async *[Symbol.asyncIterator](): AsyncIterator<T> {

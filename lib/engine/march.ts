@@ -53,13 +53,15 @@ function leastKey(cursors: Array<Cursor<unknown>>): string | undefined {
 
 /**
  * Merges streams in walk order into groups of what shares one walk key (names that fold alike),
- * the way rclone's march walks two trees in step: memory holds one group, never a tree.
+ * the way rclone's march walks two trees in step: memory holds one group, never a tree. Each group
+ * goes to `onGroup` (awaited when it returns a promise: a visitor, not a generator, saves a promise per name).
  */
-export async function* marchGroups<T extends unknown[]>(
+export async function marchGroups<T extends unknown[]>(
 	streams: { [K in keyof T]: AsyncIterable<T[K]> },
 	pathOf: (value: T[number]) => string,
 	sides: string[],
-): AsyncGenerator<{ [K in keyof T]: Array<T[K]> }> {
+	onGroup: (group: { [K in keyof T]: Array<T[K]> }) => void | Promise<void>,
+): Promise<void> {
 	const cursors = (streams as Array<AsyncIterable<unknown>>).map((stream, i) => new Cursor(stream[Symbol.asyncIterator](), pathOf as (value: unknown) => string, sides[i]));
 	for (const cursor of cursors) await cursor.advance();
 	for (;;) {
@@ -67,22 +69,22 @@ export async function* marchGroups<T extends unknown[]>(
 		if (key === undefined) return;
 		const group: unknown[][] = [];
 		for (const cursor of cursors) group.push(await cursor.take(key));
-		yield group as { [K in keyof T]: Array<T[K]> };
+		const visited = onGroup(group as { [K in keyof T]: Array<T[K]> });
+		if (visited) await visited;
 	}
 }
 
 /**
- * The one-way planner's matches, streamed: both listings (in walk order) merged, each name matched
- * by its key (NFC, folded when either side ignores case), duplicates and collisions kept as extras
- * exactly as `matchListings` keeps them.
+ * The one-way planner's matches, streamed to `onMatch`: both listings (in walk order) merged, each
+ * name matched by its key (NFC, folded when either side ignores case), duplicates and collisions
+ * kept as extras exactly as `matchListings` keeps them.
  */
-export async function* marchListings(source: AsyncIterable<Entry>, destination: AsyncIterable<Entry>, caseInsensitive: boolean): AsyncGenerator<Match> {
-	for await (const [sources, destinations] of marchGroups<[Entry, Entry]>([source, destination], (entry) => entry.path, ['source', 'destination'])) {
+export async function marchListings(source: AsyncIterable<Entry>, destination: AsyncIterable<Entry>, caseInsensitive: boolean, onMatch: (match: Match) => void | Promise<void>): Promise<void> {
+	await marchGroups<[Entry, Entry]>([source, destination], (entry) => entry.path, ['source', 'destination'], ([sources, destinations]) => {
 		const [only] = sources.length + destinations.length === 1 ? [...sources, ...destinations] : [];
 		if (only || (sources.length === 1 && destinations.length === 1 && sources[0].path === destinations[0].path)) {
 			// The usual case: one name on each side, spelled alike, or one name on one side.
-			yield { key: matchKey((only ?? sources[0]).path, caseInsensitive), source: sources[0], destination: destinations[0] };
-			continue;
+			return onMatch({ key: matchKey((only ?? sources[0]).path, caseInsensitive), source: sources[0], destination: destinations[0] });
 		}
 		const matches = new Map<string, Match>();
 		const add = (entry: Entry, side: 'source' | 'destination') => {
@@ -94,6 +96,8 @@ export async function* marchListings(source: AsyncIterable<Entry>, destination: 
 		};
 		for (const entry of sources) add(entry, 'source');
 		for (const entry of destinations) add(entry, 'destination');
-		yield* [...matches.values()].sort((a, b) => compareSlashFirst(a.key, b.key));
-	}
+		return (async () => {
+			for (const match of [...matches.values()].sort((a, b) => compareSlashFirst(a.key, b.key))) await onMatch(match);
+		})();
+	});
 }

@@ -392,15 +392,19 @@ export class PlanBuilder {
 	 * Matches come in walk order; a file pair whose hashes had to be fetched may come later, as `late`
 	 * (it needs no new path, so the folders on the way down are not disturbed).
 	 */
-	async add(match: Match, late = false): Promise<void> {
+	add(match: Match, late = false): Promise<void> | void {
 		if (!late) this.namer.visit(match);
 		if (match.source && !match.source.isDir) this.sourceFiles += 1 + (match.extraSources?.length ?? 0);
 		if (match.destination && !match.destination.isDir) this.destinationFiles += 1 + (match.extraDestinations?.length ?? 0);
 		const decided = decide(match, this.options, this.namer.destinationPath);
-		for (const action of Array.isArray(decided) ? decided : decided ? [decided] : []) await this.tally(action);
+		if (!Array.isArray(decided)) return decided && this.tally(decided);
+		return (async () => {
+			for (const action of decided) await this.tally(action);
+		})();
 	}
 
-	private async tally(action: PlanAction): Promise<void> {
+	/** A promise only when a queue spills. */
+	private tally(action: PlanAction): Promise<void> | void {
 		this.counts[action.kind]++;
 		if ((action.kind === 'copy' || action.kind === 'update') && action.source!.size > 0) this.bytesToTransfer += action.source!.size;
 		// Changes are listed first; unchanged files only fill what the changes leave of the limit.

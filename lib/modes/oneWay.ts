@@ -151,14 +151,13 @@ async function planAndRun(run: Run, options: SyncOptions, filter: Filter, source
 		for (const match of batch) await builder.add(match, true);
 	};
 	const caseInsensitive = source.capabilities.caseInsensitive || destination.capabilities.caseInsensitive;
-	for await (const match of marchListings(sourceListing.entries, destinationListing.entries, caseInsensitive)) {
+	await marchListings(sourceListing.entries, destinationListing.entries, caseInsensitive, (match) => {
 		if (planOptions.hashType && needsHashes(match, planOptions)) {
 			waiting.push(match);
-			if (waiting.length >= checkers * 16) await fetchWaiting();
-			continue;
+			return waiting.length >= checkers * 16 ? fetchWaiting() : undefined;
 		}
-		await builder.add(match);
-	}
+		return builder.add(match);
+	});
 	await fetchWaiting();
 	// A source that could not be listed at all says why, rather than looking empty to the guards.
 	if (sourceListing.error && sourceListing.count === 0) throw sourceListing.error;

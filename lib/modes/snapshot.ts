@@ -116,7 +116,7 @@ async function walkAndBackUp(run: Run, source: Provider, destination: Provider, 
 	let same = 0;
 	const streams = [sourceWalk, ...snapshotWalks.map((each, i) => inside(compared[i], each))];
 	const pathOf = (value: Entry | { path: string }) => value.path;
-	for await (const [files, ...kept] of marchGroups<Array<Entry | { path: string; entry: Entry }>>(streams, pathOf, ['source', ...compared])) {
+	await marchGroups<Array<Entry | { path: string; entry: Entry }>>(streams, pathOf, ['source', ...compared], async ([files, ...kept]) => {
 		for (const entry of files as Entry[]) {
 			if (entry.isDir) continue;
 			// The newest copy of this path among the snapshots: what this one compares with and copies from.
@@ -143,7 +143,7 @@ async function walkAndBackUp(run: Run, source: Provider, destination: Provider, 
 				plan({ path: entry.path, how: 'upload', reason });
 			}
 		}
-	}
+	});
 	requireComplete(
 		{ source: { entries: [], error: sourceWalk.error }, destination: { entries: [], error: snapshotWalks.find((each) => each.error)?.error } },
 		'The backup stopped before writing anything',

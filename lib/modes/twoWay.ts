@@ -211,8 +211,8 @@ async function walkPlanAndRun(skeleton: Run, options: TwoWayOptions, lock: PairL
 	// Both sides as they are now, for the names no action touches; the rest is settled after the run.
 	const listed = new BaselineWriter(options.pair, baseline?.savedAt ?? started);
 	const folders = new WalkFolders(key);
-	const groups = marchGroups<[Entry, Entry, BaselineEntry]>([walks.source, walks.destination, baseline?.entries() ?? none<BaselineEntry>()], (value) => value.path, ['source', 'destination', 'saved state']);
-	for await (const [sources, destinations, bases] of groups) {
+	const streams: [AsyncIterable<Entry>, AsyncIterable<Entry>, AsyncIterable<BaselineEntry>] = [walks.source, walks.destination, baseline?.entries() ?? none<BaselineEntry>()];
+	await marchGroups<[Entry, Entry, BaselineEntry]>(streams, (value) => value.path, ['source', 'destination', 'saved state'], async ([sources, destinations, bases]) => {
 		for (const item of itemsOf(sources, destinations, bases, key)) {
 			for (const side of ['source', 'destination'] as const) if (item[side] && !item[side]!.isDir) tally.files[side]++;
 			if (item.base && !item.base.isDir) tally.baseFiles++;
@@ -225,7 +225,7 @@ async function walkPlanAndRun(skeleton: Run, options: TwoWayOptions, lock: PairL
 				if (entry) listed.add(entry);
 			}
 		}
-	}
+	});
 	// Half a listing would look like deletions: stop before anything changes.
 	requireComplete(
 		{ source: { entries: [], error: walks.source.error }, destination: { entries: [], error: walks.destination.error } },
