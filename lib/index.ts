@@ -1,4 +1,5 @@
-export type { Capabilities, Change, ChangeKind, ChangePage, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, WriteOptions } from './core/types';
+export type { Capabilities, Change, ChangeKind, ChangePage, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, WriteOptions, UploadIdentity, SavedUpload, UploadSessionStore } from './core/types';
+export { UploadSessions, type UploadSessionsOptions } from './providers/kit/uploads';
 export { HASH_TYPES } from './core/types';
 export * from './core/errors';
 export { normalizeRelativePath, matchKey, joinPath, parentPath, baseName } from './core/paths';
@@ -57,6 +58,7 @@ export {
 	readText,
 	MemoryStateStore,
 	ProviderStateStore,
+	FileStateStore,
 	PointerStateStore,
 	StateError,
 	type Baseline,
@@ -78,3 +80,28 @@ export {
 	rootUrlFor as driveRootUrlFor,
 } from './providers/drive';
 export { redirectingFetch as dropboxRedirectingFetch } from './providers/dropbox';
+export {
+	appleEndpoints,
+	beginSignIn,
+	completeSignIn,
+	openSession as openICloudSession,
+	trustDaysLeft,
+	ICloudSignInError,
+	TRUST_DAYS as ICLOUD_TRUST_DAYS,
+	type AppleEndpoints,
+	type AppleIdOptions,
+	type PendingSignIn,
+	type SignInProblem,
+	type SignInStart,
+} from './providers/icloud/auth';
+export type { ICloudSession, SavedSession as ICloudSavedSession, WebService as ICloudWebService } from './providers/icloud/session';
+export { ICloudDriveProvider, mapICloudError, type ICloudDriveProviderOptions } from './providers/icloudDrive';
+export {
+	ICloudPhotosProvider,
+	ReadOnlySourceError,
+	mapCloudKitError,
+	forgetICloudPhotosLibraries,
+	type ICloudPhotosProviderOptions,
+	type PhotosLayout,
+	type PhotosLibrary,
+} from './providers/icloudPhotos';

@@ -1,11 +1,15 @@
 #!/usr/bin/env node
 /**
- * `npm run demo`: a real sync workflow in a real n8n, on emulated Dropbox, Google Drive and OneDrive.
+ * `npm run demo`: a real sync workflow in a real n8n, on emulated Dropbox, Google Drive, OneDrive and iCloud Drive.
  *
  *   npm run demo                      build, run examples/dropbox-to-google-drive-mirror.json with
- *                                     `n8n execute --id` (its dry run, then the mirror) and print the report
+ *                                     `n8n execute --id` (its dry run, then the mirror) and print the report,
+ *                                     then the iCloud Drive ⇄ Google Drive two-way example (the Apple ID
+ *                                     signed in as after its one-time code)
  *   npm run demo -- --editor          leave n8n running on http://localhost:5678 with the examples and
- *                                     credentials imported (and the emulators running) until Ctrl-C
+ *                                     credentials imported (and the emulators running) until Ctrl-C; the
+ *                                     Apple ID credential waits for its code, which the emulated iPhone
+ *                                     prints on this console
  *   npm run demo -- --screenshot F    open the mirror example in the editor, save a PNG to F and exit
  *
  * Options: --port N (editor port, default 5678), --json (also print the raw summary item),
@@ -39,6 +43,7 @@ const { N8nSandbox, N8N_VERSION, freePort, installN8n, n8nBin, n8nHome } = requi
 const { screenshot } = require(path.join(REPO, 'test', 'e2e', 'browser.ts'));
 const clouds$ = require(path.join(REPO, 'test', 'e2e', 'clouds.ts'));
 const { EXAMPLES, FOLDERS, loadExample, readDriveTree, seedLocalFiles, startSampleClouds, withParameters } = clouds$;
+const { ICLOUD_EXAMPLE, startICloudSample } = require(path.join(REPO, 'test', 'e2e', 'icloudClouds.ts'));
 
 function parseArgs(argv) {
 	const args = { editor: false, screenshot: undefined, port: 5678, json: false, keep: false };
@@ -122,6 +127,27 @@ function printReport(title, summary) {
 	console.log();
 }
 
+function printTwoWayReport(title, summary) {
+	const counts = (side) =>
+		['added', 'updated', 'deleted', 'moved']
+			.filter((kind) => side?.[kind])
+			.map((kind) => `${side[kind]} ${kind}`)
+			.join(', ') || 'nothing';
+	console.log(`\n  ${title}`);
+	for (const [label, value] of [
+		['status', summary.status],
+		['first run', summary.firstRun ? 'yes (both sides merged, nothing deleted)' : 'no'],
+		['to Drive', counts(summary.toDestination)],
+		['to iCloud', counts(summary.toSource)],
+		['conflicts', summary.conflicts?.length ?? summary.conflicts ?? 0],
+		['transferred', `${bytes(summary.bytes)} in ${summary.durationSeconds} s`],
+		['errors', summary.errors?.length ? summary.errors.map((e) => `${e.path ?? ''} ${e.message ?? JSON.stringify(e)}`).join('; ') : 'none'],
+	]) {
+		console.log(`    ${label.padEnd(12)} ${value}`);
+	}
+	console.log();
+}
+
 async function printDriveFolder(clouds) {
 	const tree = await readDriveTree(clouds, FOLDERS.drivePhotos);
 	console.log(`  Google Drive /${FOLDERS.drivePhotos} now holds:`);
@@ -138,8 +164,11 @@ async function main() {
 	await ensureN8n();
 
 	const clouds = await startSampleClouds();
-	step(`emulators with sample files: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl}`);
-	const n8n = await N8nSandbox.create({ env: clouds.env, keep: args.keep });
+	const icloud = await startICloudSample(clouds.drive);
+	// The emulated iPhone: Apple's codes appear here, for the person to type in the Apple ID credential.
+	if (serve) icloud.icloud.auth.onCodeSent = (appleId, code) => console.log(`\n  [emulated iPhone of ${appleId}] Apple ID verification code: ${code}\n`);
+	step(`emulators with sample files: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl}, iCloud Drive ${icloud.icloud.baseUrl}`);
+	const n8n = await N8nSandbox.create({ env: { ...clouds.env, ...icloud.env }, keep: args.keep });
 	let server;
 	let stopping = false;
 	const shutdown = async (code) => {
@@ -149,6 +178,7 @@ async function main() {
 			await server?.stop();
 			await n8n.cleanup();
 			await clouds.stop();
+			await icloud.stop();
 		} finally {
 			process.exit(code);
 		}
@@ -160,8 +190,11 @@ async function main() {
 		seedLocalFiles(n8n.dataFolder);
 		await n8n.packPackage();
 		step(`this package installed into a throw-away n8n as a community package (${n8n.root})`);
-		await n8n.importCredentials(clouds.credentials);
-		const workflows = Object.fromEntries(Object.entries(EXAMPLES).map(([key, { file }]) => [key, loadExample(file, n8n.dataFolder)]));
+		// The one-shot demo cannot wait for a person: its Apple ID is signed in as after the one-time code.
+		await n8n.importCredentials([...clouds.credentials, serve ? icloud.credential : await icloud.trustedCredential()]);
+		const workflows = Object.fromEntries(
+			[...Object.entries(EXAMPLES), ['iCloud', ICLOUD_EXAMPLE]].map(([key, { file }]) => [key, loadExample(file, n8n.dataFolder)]),
+		);
 		await n8n.importWorkflows(Object.values(workflows));
 		step(`credentials and ${Object.keys(workflows).length} example workflows imported from examples/`);
 
@@ -183,6 +216,12 @@ async function main() {
 			printReport('Sync report (the summary item of "Mirror Dropbox to Google Drive")', summary);
 			if (args.json) console.log(`${JSON.stringify(summary, null, 2)}\n`);
 			await printDriveFolder(clouds);
+
+			result = await n8n.executeWorkflow(ICLOUD_EXAMPLE.id);
+			step(`n8n execute --id ${ICLOUD_EXAMPLE.id} ("${workflows.iCloud.name}") in ${seconds(result.durationMs)}`);
+			const icloudSummary = (result.nodes[ICLOUD_EXAMPLE.node] ?? []).find((item) => item.type === 'summary');
+			if (!icloudSummary) throw new Error('the iCloud example returned no summary item');
+			printTwoWayReport('Two-way report (iCloud Drive /Projects ⇄ Google Drive /Projects (iCloud))', icloudSummary);
 			console.log('  The other examples (OneDrive → Google Drive mirror, local folder → Dropbox, change trigger → local');
 			console.log('  folder, upload into a dated folder) are in examples/; `npm run demo -- --editor` opens them all in the n8n editor.\n');
 			step('done');
@@ -215,10 +254,12 @@ async function main() {
 		const url = `http://localhost:${port}`;
 		console.log(`\n  Open ${url} and sign in as ${owner.email} / ${owner.password}`);
 		console.log('  Workflows (open one, then press "Execute workflow"):');
-		for (const [key, { id }] of Object.entries(EXAMPLES)) console.log(`    ${url}/workflow/${id}   ${workflows[key].name}`);
+		for (const [key, { id }] of [...Object.entries(EXAMPLES), ['iCloud', ICLOUD_EXAMPLE]]) console.log(`    ${url}/workflow/${id}   ${workflows[key].name}`);
 		console.log('  The mirror example previews first: set Settings → dryRun to false to mirror for real.');
 		console.log('  The trigger example runs when published (activated): it polls the emulated Dropbox /Inbox every minute.');
-		console.log(`\n  Emulators: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl} (in this process)`);
+		console.log('  The iCloud example needs its Apple ID connected once: open the "Apple ID (demo)" credential, click Save,');
+		console.log('  type the code the emulated iPhone prints here, and click Save again.');
+		console.log(`\n  Emulators: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl}, iCloud Drive ${icloud.icloud.baseUrl} (in this process)`);
 		console.log(`  Local folders (N8N_RESTRICT_FILE_ACCESS_TO): ${n8n.dataFolder}`);
 		console.log(`  n8n log: ${n8n.logFile}`);
 		console.log('\n  Ctrl-C stops n8n and the emulators and removes the throw-away n8n folder.');

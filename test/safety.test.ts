@@ -19,7 +19,7 @@ import { HOST_TAG } from '../lib/providers/local';
 import { GoogleDriveProvider } from '../lib/providers/drive';
 import { DropboxProvider } from '../lib/providers/dropbox';
 import { quickPacer } from './support/dropbox';
-import { cloudBackend, emulatorsForBlock, expected, localBackend, put, tree, type Backend } from './support/sides';
+import { cloudBackend, emulatorsForBlock, expected, iCloudDriveBackend, localBackend, put, tree, type Backend } from './support/sides';
 import { engineDriver, nodeDriver, runCloudSyncNode, runNodesOnTempFolders, type DriverFactory } from './support/drivers';
 import { tempDir } from './support/trees';
 
@@ -65,6 +65,7 @@ describe.each<[string, string, () => Promise<Backend>, DriverFactory]>([
 	['Google Drive ↔ Dropbox (emulated)', 'the engine', cloudBackend, engineDriver],
 	['local ↔ local', 'the Cloud Sync node in n8n-core', async () => localBackend(), nodeDriver],
 	['Google Drive ↔ Dropbox (emulated)', 'the Cloud Sync node in n8n-core', cloudBackend, nodeDriver],
+	['iCloud Drive ↔ Google Drive (emulated)', 'the engine', iCloudDriveBackend, engineDriver],
 ])('two-way proves equality and moves by content, %s, through %s', (_name, _through, makeBackend, driver) => {
 	let backend: Backend;
 	beforeAll(async () => {
@@ -334,7 +335,8 @@ describe('the local folder stays the only place written', () => {
 			},
 		};
 		const report = await oneWay(swapping, destination, { mode: 'mirror', transfers: 1, maxDeletePercent: 100 });
-		expect(reads).toBeGreaterThan(5);
+		// The files after the swap are refused by the destination before their source is even opened.
+		expect(reads).toBe(5);
 		expect(report.added).toBe(4);
 		expect(report.failed).toBe(36);
 		expect(report.errors[0].message).toMatch(/symbolic link/);

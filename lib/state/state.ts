@@ -1,3 +1,4 @@
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { createGunzip, gunzipSync, gzipSync } from 'node:zlib';
 import type { Provider } from '../core/types';
@@ -297,5 +298,29 @@ export class PointerStateStore implements StateStore {
 		}
 		await this.large.save(state);
 		await this.small.save(`${POINTER}\n${JSON.stringify({ bytes: state.length, where: this.large.where })}`);
+	}
+}
+
+/** The state as a file on this machine, replaced atomically: for scripts, tests and the benchmark. */
+export class FileStateStore implements StateStore {
+	constructor(readonly file: string) {}
+
+	get where() {
+		return this.file;
+	}
+
+	async load(): Promise<string | undefined> {
+		try {
+			return await readFile(this.file, 'utf8');
+		} catch (error) {
+			if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+			throw error;
+		}
+	}
+
+	async save(state: string): Promise<void> {
+		const partial = `${this.file}.partial`;
+		await writeFile(partial, state, 'utf8');
+		await rename(partial, this.file);
 	}
 }

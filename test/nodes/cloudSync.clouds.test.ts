@@ -192,22 +192,23 @@ function dropboxFolder(files: Record<string, string | Buffer> = {}, clientModifi
 	return folder;
 }
 
-/** Every file below a Drive folder: path → content (one char per byte), read through the provider (not the node). */
+/** Every file below a Drive folder but the engine's own (.cloudsync): path → content (one char per byte), read through the provider (not the node). */
 async function driveTree(folderId: string): Promise<Record<string, string>> {
 	const provider = await GoogleDriveProvider.open({ auth: drive.auth, root: folderId, apiBaseUrl: drive.emulator.baseUrl, pacer: recordingPacer().pacer });
 	const tree: Record<string, string> = {};
 	for await (const entry of provider.list('', { recursive: true })) {
-		if (!entry.isDir) tree[entry.path] = (await readAll(await provider.read(entry.path))).toString('latin1');
+		if (!entry.isDir && !entry.path.startsWith('.cloudsync/')) tree[entry.path] = (await readAll(await provider.read(entry.path))).toString('latin1');
 	}
 	return tree;
 }
 
-/** Every file below a Dropbox folder: path → content (one char per byte). */
+/** Every file below a Dropbox folder but the engine's own (.cloudsync): path → content (one char per byte). */
 function dropboxTree(folder: string): Record<string, string> {
 	const tree: Record<string, string> = {};
 	for (const display of dropbox.paths(folder)) {
 		const content = dropbox.content(display);
-		if (content !== undefined) tree[display.slice(folder.length + 1)] = content.toString('latin1');
+		const path = display.slice(folder.length + 1);
+		if (content !== undefined && !path.startsWith('.cloudsync/')) tree[path] = content.toString('latin1');
 	}
 	return tree;
 }
@@ -559,6 +560,8 @@ describe('cancellation', () => {
 			expect(drive.emulator.requestCount(chunkRoute)).toBe(1);
 			expect(drive.emulator.filesAt('big.bin', folderId)).toEqual([]);
 			expect(await driveTree(folderId)).toEqual({});
+			// The upload's session is kept for the next run to resume.
+			expect(drive.emulator.filesAt('.cloudsync/uploads.state', folderId)).toHaveLength(1);
 		}
 		expectNoSecrets(result);
 	});
@@ -892,5 +895,29 @@ describe('OneDrive and SharePoint', () => {
 			process.env.CLOUDSYNC_ONEDRIVE_API_URL = shared;
 			await revoked.stop();
 		}
+	});
+});
+
+describe('large uploads resume in the next run', () => {
+	it('a sync that failed after sending most of a file sends only the rest in the next run, from the session kept on the destination', async () => {
+		const content = pseudoRandomBytes(20 * MiB, 'node-resume');
+		const source = await localFolder({ 'big.bin': content });
+		const folder = dropboxFolder();
+		const sync = cloudSync({ resource: 'folder', operation: 'sync', ...onLocal('source', source), ...onDropbox('destination', folder), mode: 'copy' });
+		// The commit is refused once every chunk but the last is in: the run fails with the session open.
+		dropbox.denyWrites(`${folder}/big.bin`);
+		const failed = await run([sync]);
+		expect(nodeError(failed).message).toMatch(/failed/);
+		const kept = JSON.parse(dropbox.content(`${folder}/.cloudsync/uploads.state`)!.toString('utf8')) as { uploads: Array<{ path: string; size: number }> };
+		expect(kept.uploads).toEqual([expect.objectContaining({ path: 'big.bin', size: 20 * MiB })]);
+
+		dropbox.allowWrites(`${folder}/big.bin`);
+		const before = dropbox.server.bytesReceived;
+		const result = await run([sync]);
+		expect(outputItems(result, 'Cloud Sync')[0].json).toMatchObject({ status: 'success', added: 1 });
+		// Only the last chunk (8 MiB chunks: 16 MiB were in) and small calls went up again.
+		expect(dropbox.server.bytesReceived - before).toBeLessThan(5 * MiB);
+		expect(createHash('sha256').update(dropbox.content(`${folder}/big.bin`)!).digest('hex')).toBe(createHash('sha256').update(content).digest('hex'));
+		expect(JSON.parse(dropbox.content(`${folder}/.cloudsync/uploads.state`)!.toString('utf8')).uploads).toEqual([]);
 	});
 });

@@ -15,9 +15,11 @@ import { local } from './local';
 import { googleDrive, googleDriveServiceAccount } from './googleDrive';
 import { dropbox } from './dropbox';
 import { oneDrive } from './oneDrive';
+import { iCloudDrive } from './icloudDrive';
+import { iCloudPhotos } from './icloudPhotos';
 
 /** Every kind of folder the nodes offer, in the order the cloud lists show them. A new cloud is listed here. */
-export const CLOUDS: readonly CloudDescriptor[] = [inputItems, local, googleDrive, googleDriveServiceAccount, dropbox, oneDrive];
+export const CLOUDS: readonly CloudDescriptor[] = [inputItems, local, googleDrive, googleDriveServiceAccount, dropbox, oneDrive, iCloudDrive, iCloudPhotos];
 
 /** The clouds one side of the Cloud Sync node offers. */
 export const cloudsOf = (side: Side) => CLOUDS.filter((cloud) => cloud.sides.includes(side));

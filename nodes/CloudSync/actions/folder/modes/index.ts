@@ -1,6 +1,7 @@
 import { NodeOperationError, type IExecuteFunctions } from 'n8n-workflow';
 import { cloudNamed } from '../../../clouds/registry';
 import { openLocation } from '../../../transport/locations';
+import { keepUploads } from '../../../transport/uploads';
 import type { FolderMode, ModeOutcome, ModeRun } from './mode';
 import { oneWay } from './oneWay';
 import { twoWay } from './twoWay';
@@ -34,5 +35,10 @@ export async function runFolderMode(context: IExecuteFunctions, itemIndex: numbe
 	const source = await openLocation(context, 'source', itemIndex);
 	const destination = await openLocation(context, 'destination', itemIndex, { create: !dryRun });
 	const run: ModeRun<unknown> = { context, itemIndex, source, destination, settings, dryRun, signal };
-	return mode.summarise(await mode.run(run), run);
+	const uploads = dryRun ? undefined : keepUploads(context, source, destination);
+	try {
+		return mode.summarise(await mode.run(run), run);
+	} finally {
+		await uploads?.flush();
+	}
 }
