@@ -371,7 +371,7 @@ function printTables(rows: Row[]): void {
 }
 
 /** Cases that can be named with --case. */
-const CASE_NAMES: Record<string, number> = { scale: 8 };
+const CASE_NAMES: Record<string, number> = { scale: 8, webdav: 9 };
 
 function parseOptions(): { quick: boolean; runs: number; only?: number[]; sizes?: number[]; cpuProf: boolean } {
 	const { values } = parseArgs({
