@@ -52,7 +52,7 @@ export async function measureICloudPhotos(photos: number): Promise<ICloudPhotosR
 			const calls = emulator.server.log.slice(before).filter((entry) => entry.path.startsWith('/ckdatabasews/'));
 			const byRoute: Record<string, number> = {};
 			for (const call of calls) byRoute[call.path.split('/').slice(-2).join('/')] = (byRoute[call.path.split('/').slice(-2).join('/')] ?? 0) + 1;
-			rows.push({ case: `iCloud Photos ${step}`, icloud_photos: photos, files, cloudkit_calls: calls.length, seconds: Math.round(seconds * 100) / 100, calls_by_route: byRoute });
+			rows.push({ case: `iCloud Photos: ${step}`, icloud_photos: photos, files, cloudkit_calls: calls.length, seconds: Math.round(seconds * 100) / 100, calls_by_route: byRoute });
 		};
 		const count = async (source: ICloudPhotosProvider) => {
 			let files = 0;

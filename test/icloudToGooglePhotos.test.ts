@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { addToGooglePhotos, decodeLedger, MemoryStateStore, Pacer, type AddToPhotosOptions, type Provider } from '../lib';
-import { forgetICloudPhotosLibraries } from '../lib/providers/icloudPhotos';
 import type { ICloudSession } from '../lib/providers/icloud/session';
 import { GooglePhotosEmulator } from './emulators/googlePhotos';
 import type { ICloudPhotosEmulator } from './emulators/icloudPhotos';
 import { photosProvider, startPhotos } from './support/icloudPhotos';
+import { ICloudDriveEmulator } from './emulators/icloudDrive';
+import { driveSignIn, emulatedICloudDrive, savedSessionOf } from './support/icloud';
+import { openSession } from '../lib/providers/icloud/auth';
+import { forgetICloudPhotosLibraries, ICloudPhotosProvider } from '../lib/providers/icloudPhotos';
 import { albumContents, libraryOn } from './support/photos';
 
 const ALBUM = 'From iCloud';
@@ -72,6 +75,8 @@ describe('Add to Google Photos from iCloud Photos (both emulators)', () => {
 		for (let run = 0; report.status !== 'success' && run < 3; run++) report = await addToGooglePhotos(await source(), library, options(ledger, { transfers: 8 }));
 		expect(report.status).toBe('success');
 		expect(icloud.server.log.filter((entry) => entry.fault).length).toBeGreaterThan(200);
+		// Apple ended the web session four times; each was signed in again with the trusted session.
+		expect(icloud.server.log.filter((entry) => entry.status === 421 || entry.status === 450)).toHaveLength(4);
 		expect(google.server.log.filter((entry) => entry.fault).length).toBeGreaterThan(300);
 
 		icloud.server.clearFaults();
@@ -91,5 +96,31 @@ describe('Add to Google Photos from iCloud Photos (both emulators)', () => {
 		const rerun = await addToGooglePhotos(await source(), library, options(ledger));
 		expect(rerun).toMatchObject({ status: 'success', uploaded: 0, alreadyInLibrary: 3000, failed: 0, deletedAtSource: [] });
 		expect(google.server.log.filter((entry) => entry.path === '/v1/uploads').length).toBe(uploadsBefore);
+	});
+});
+
+describe('iCloud Drive and iCloud Photos on one emulator (the demo\'s one CLOUDSYNC_ICLOUD_URL)', () => {
+	it('one Apple ID signed in once reads both the Drive files and the Photos library, Live Photo video included', async () => {
+		forgetICloudPhotosLibraries();
+		const drive = await ICloudDriveEmulator.start();
+		try {
+			drive.seedFile('Projects/plan.md', Buffer.from('# Plan'), Date.UTC(2025, 0, 1));
+			const [asset] = drive.photoLibrary().addPhotos([{ name: 'IMG_0001.HEIC', date: Date.UTC(2025, 6, 14), live: true }]);
+			const files = async (provider: Provider) => {
+				const found: string[] = [];
+				for await (const entry of provider.list('', { recursive: true })) if (!entry.isDir) found.push(entry.path);
+				return found.sort();
+			};
+			expect(await files(await emulatedICloudDrive(drive))).toEqual(['Projects/plan.md']);
+			const session = await openSession({ ...driveSignIn(drive, savedSessionOf(drive)) });
+			const photos = new ICloudPhotosProvider({ session, pacer: new Pacer({ baseDelayMs: 1, maxDelayMs: 10 }) });
+			expect(await files(photos)).toEqual(['2025/07/IMG_0001.HEIC', '2025/07/IMG_0001.MOV']);
+			const master = (drive.photoLibrary().assetRecord(asset).fields!.masterRef.value as { recordName: string }).recordName;
+			expect(await sha256(await photos.read('2025/07/IMG_0001.MOV'))).toBe(createHash('sha256').update(drive.photoLibrary().bytesOf(master, 'resOriginalVidComplRes')).digest('hex'));
+			// The Apple ID signed in once: the Photos session came from the Drive one, without a code.
+			expect(drive.auth.codesSent.get(drive.user.appleId.toLowerCase())).toHaveLength(1);
+		} finally {
+			await drive.stop();
+		}
 	});
 });
