@@ -296,8 +296,8 @@ async function runPhotos(n8n, workflow, library) {
 				`${summary.skipped} skipped (not a photo or video), ${summary.requests} requests of the daily 10,000`,
 		);
 	}
-	console.log(`  (iCloud Photos held ${library.assets.length} photos: ${Object.keys(library.files).join(', ')}; a Live Photo goes in as its still and its video.`);
-	console.log('  The second run finds every photo in its ledger and sends nothing.)\n');
+	console.log(`  (the emulated iCloud Photos holds ${library.assets.length} photos, ${Object.keys(library.files).length} files: ${Object.keys(library.files).join(', ')};`);
+	console.log('  a Live Photo goes in as its still and its video; the second run finds every photo in its ledger and sends nothing)\n');
 	return summary;
 }
 
