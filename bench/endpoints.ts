@@ -3,7 +3,9 @@ import {
 	GoogleDriveProvider,
 	LocalProvider,
 	OneDriveProvider,
+	WebDavProvider,
 	type DropboxCredentials,
+	type WebDavVendor,
 	type OneDriveCredentials,
 	type GoogleDriveOAuth,
 	type Provider,
@@ -18,9 +20,11 @@ export type Endpoint =
 	| { kind: 'local'; root: string }
 	| { kind: 'google-drive'; apiBaseUrl: string; auth: GoogleDriveOAuth; folderId: string }
 	| { kind: 'dropbox'; apiBaseUrl: string; auth: DropboxCredentials; folder: string }
-	| { kind: 'onedrive'; apiBaseUrl: string; auth: OneDriveCredentials; folder: string };
+	| { kind: 'onedrive'; apiBaseUrl: string; auth: OneDriveCredentials; folder: string }
+	| { kind: 'webdav'; url: string; user: string; password: string; vendor: WebDavVendor; folder: string };
 
-export type Cloud = Exclude<Endpoint['kind'], 'local'>;
+/** The emulated clouds of cases 5–6; WebDAV runs against a real server beside rclone (webdav.ts). */
+export type Cloud = Exclude<Endpoint['kind'], 'local' | 'webdav'>;
 
 /** A command-line argument: a local folder as its bare path (as cases 1–3 pass it), anything else as JSON. */
 export function endpointArgument(endpoint: Endpoint): string {
@@ -45,5 +49,7 @@ export async function openEndpoint(endpoint: Endpoint, side: 'source' | 'destina
 			return new DropboxProvider({ auth: endpoint.auth, root: endpoint.folder, apiBaseUrl: endpoint.apiBaseUrl });
 		case 'onedrive':
 			return OneDriveProvider.open({ auth: endpoint.auth, root: endpoint.folder, apiBaseUrl: endpoint.apiBaseUrl });
+		case 'webdav':
+			return WebDavProvider.open({ url: endpoint.url, user: endpoint.user, password: endpoint.password, vendor: endpoint.vendor, root: endpoint.folder });
 	}
 }

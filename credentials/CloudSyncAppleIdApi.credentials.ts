@@ -10,7 +10,8 @@ import { appleIdEndpoints, refreshAppleIdSession, savedSession } from '../nodes/
 export class CloudSyncAppleIdApi implements ICredentialType {
 	name = 'cloudSyncAppleIdApi';
 	displayName = 'Cloud Sync: Apple ID (iCloud) API';
-	documentationUrl = 'https://support.apple.com/en-us/102571';
+	// The setup page of this package (docs/setup/), as published with it.
+	documentationUrl = 'https://unpkg.com/n8n-nodes-cloudsync@latest/docs/setup/icloud.md';
 	icon: Icon = { light: 'file:icloud.svg', dark: 'file:icloud.dark.svg' };
 	properties: INodeProperties[] = [
 		{

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run demo`: a real sync workflow in a real n8n, on emulated Dropbox, Google Drive, OneDrive, iCloud Drive and Google Photos.
+ * `npm run demo`: a real sync workflow in a real n8n, on emulated Dropbox, Google Drive, OneDrive, iCloud Drive, Google Photos and Nextcloud (WebDAV).
  *
  *   npm run demo                      build, run examples/dropbox-to-google-drive-mirror.json with
  *                                     `n8n execute --id` (its dry run, then the mirror) and print the report,
@@ -17,8 +17,8 @@
  *          --keep (keep the throw-away n8n folder: database, logs, data).
  *
  * What it does: installs n8n 2.40.7 into a cache folder if missing (scripts/n8n/install.sh: about
- * 7 minutes and 2.9 GB the first time, then instant), starts the Google Drive, Dropbox, OneDrive, iCloud (Drive and Photos) and Google Photos
- * protocol emulators of test/emulators on 127.0.0.1 with sample files, creates a throw-away n8n
+ * 7 minutes and 2.9 GB the first time, then instant), starts the Google Drive, Dropbox, OneDrive, iCloud (Drive and Photos),
+ * Google Photos and Nextcloud (WebDAV) protocol emulators of test/emulators on 127.0.0.1 with sample files, creates a throw-away n8n
  * (temporary N8N_USER_FOLDER, test/e2e/n8n.ts) whose CLOUDSYNC_*_API_URL point at the emulators, installs this package into it as a community package (npm pack), imports the
  * demo credentials and the workflows of examples/, then runs or serves them.
  *
@@ -43,9 +43,15 @@ require('./n8n/load-ts');
 const { N8nSandbox, N8N_VERSION, freePort, installN8n, n8nBin, n8nHome } = require(path.join(REPO, 'test', 'e2e', 'n8n.ts'));
 const { screenshot } = require(path.join(REPO, 'test', 'e2e', 'browser.ts'));
 const clouds$ = require(path.join(REPO, 'test', 'e2e', 'clouds.ts'));
-const { EXAMPLES, FOLDERS, loadExample, readDriveTree, seedLocalFiles, startSampleClouds, withParameters } = clouds$;
+const { EXAMPLES, EXAMPLES_DIR, FOLDERS, loadExample, readDriveTree, seedLocalFiles, startSampleClouds, withParameters } = clouds$;
 const { ICLOUD_EXAMPLE, startICloudSample } = require(path.join(REPO, 'test', 'e2e', 'icloudClouds.ts'));
 const { seedSamplePhotos } = require(path.join(REPO, 'test', 'e2e', 'icloudPhotosSample.ts'));
+
+/** Every workflow in examples/, by file name: the editor gets them all, not only those the tests name. */
+function allExamples(localRoot) {
+	const files = fs.readdirSync(EXAMPLES_DIR).filter((file) => file.endsWith('.json')).sort();
+	return Object.fromEntries(files.map((file) => [file.slice(0, -'.json'.length), loadExample(file.slice(0, -'.json'.length), localRoot)]));
+}
 
 function parseArgs(argv) {
 	const args = { editor: false, screenshot: undefined, port: 5678, json: false, keep: false };
@@ -92,10 +98,9 @@ async function ensureN8n() {
 	step(installed ? `n8n ${N8N_VERSION} found in ${home}` : `n8n ${N8N_VERSION} installed in ${seconds(Date.now() - t)}`);
 }
 
-function printPlan(items) {
-	const actions = items.filter((item) => item.type === 'action');
-	const summary = items.find((item) => item.type === 'summary') ?? {};
-	console.log(`\n  Preview (Diff: dry run, nothing written) ${summary.source} → ${summary.destination}`);
+/** A dry run's plan: the summary of the first output, the actions of the second (Files). */
+function printPlan(summary, actions) {
+	console.log(`\n  Preview (Dry Run: nothing written) ${summary.source} → ${summary.destination}`);
 	const width = Math.max(...actions.map((a) => a.path.length), 4);
 	for (const action of actions) console.log(`    ${action.action.padEnd(7)} ${action.path.padEnd(width)}  ${action.reason}`);
 	if (actions.length === 0) console.log('    nothing to do');
@@ -172,7 +177,7 @@ async function main() {
 	// The emulated iPhone: Apple's codes appear here, for the person to type in the Apple ID credential.
 	if (serve) icloud.icloud.auth.onCodeSent = (appleId, code) => console.log(`\n  [emulated iPhone of ${appleId}] Apple ID verification code: ${code}\n`);
 	step(
-		`emulators with sample files: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl}, iCloud Drive and iCloud Photos ${icloud.icloud.baseUrl}, Google Photos ${clouds.googlePhotos.baseUrl}`,
+		`emulators with sample files: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl}, iCloud Drive and iCloud Photos ${icloud.icloud.baseUrl}, Google Photos ${clouds.googlePhotos.baseUrl}, Nextcloud (WebDAV) ${clouds.nextcloud.url}`,
 	);
 	const n8n = await N8nSandbox.create({ env: { ...clouds.env, ...icloud.env }, keep: args.keep });
 	let server;
@@ -201,25 +206,29 @@ async function main() {
 		const workflows = Object.fromEntries(
 			[...Object.entries(EXAMPLES), ['iCloud', ICLOUD_EXAMPLE]].map(([key, { file }]) => [key, loadExample(file, n8n.dataFolder)]),
 		);
-		await n8n.importWorkflows(Object.values(workflows));
-		step(`credentials and ${Object.keys(workflows).length} example workflows imported from examples/`);
+		// The editor gets every example; those the demo runs replace their shipped copy (same id).
+		const every = Object.fromEntries([...Object.values(allExamples(n8n.dataFolder)), ...Object.values(workflows)].map((workflow) => [workflow.id, workflow]));
+		await n8n.importWorkflows(Object.values(every));
+		step(`credentials and all ${Object.keys(every).length} example workflows imported from examples/`);
 
 		if (!serve) {
 			const mirror = workflows.mirror;
 			let result = await n8n.executeWorkflow(EXAMPLES.mirror.id);
-			step(`n8n execute --id ${EXAMPLES.mirror.id} ("${mirror.name}", as shipped: Settings → dryRun on) in ${seconds(result.durationMs)}`);
-			printPlan(result.nodes['Preview the mirror (Diff)'] ?? []);
+			const MIRROR = 'Mirror Dropbox to Google Drive';
+			step(`n8n execute --id ${EXAMPLES.mirror.id} ("${mirror.name}", as shipped: Dry Run on) in ${seconds(result.durationMs)}`);
+			printPlan(result.nodes[MIRROR]?.[0] ?? {}, (result.outputs[MIRROR]?.[1] ?? []).map((item) => item.json));
 
 			await n8n.importWorkflows([
-				withParameters(mirror, 'Settings', (parameters) => {
-					parameters.assignments.assignments[0].value = false;
+				withParameters(mirror, MIRROR, (parameters) => {
+					parameters.dryRun = false;
 				}),
 			]);
 			result = await n8n.executeWorkflow(EXAMPLES.mirror.id);
-			step(`n8n execute --id ${EXAMPLES.mirror.id} again with dryRun off: the mirror ran in ${seconds(result.durationMs)}`);
-			const summary = (result.nodes['Mirror Dropbox to Google Drive'] ?? []).find((item) => item.type === 'summary');
+			step(`n8n execute --id ${EXAMPLES.mirror.id} again with Dry Run off: the mirror ran in ${seconds(result.durationMs)}`);
+			const summary = result.nodes[MIRROR]?.[0];
 			if (!summary) throw new Error('the mirror node returned no summary item');
-			printReport('Sync report (the summary item of "Mirror Dropbox to Google Drive")', summary);
+			printReport(`Sync report (the summary item of "${MIRROR}")`, summary);
+			console.log(`  message: ${summary.message}\n`);
 			if (args.json) console.log(`${JSON.stringify(summary, null, 2)}\n`);
 			await printDriveFolder(clouds);
 
@@ -262,14 +271,15 @@ async function main() {
 		const url = `http://localhost:${port}`;
 		console.log(`\n  Open ${url} and sign in as ${owner.email} / ${owner.password}`);
 		console.log('  Workflows (open one, then press "Execute workflow"):');
-		for (const [key, { id }] of [...Object.entries(EXAMPLES), ['iCloud', ICLOUD_EXAMPLE]]) console.log(`    ${url}/workflow/${id}   ${workflows[key].name}`);
-		console.log('  The mirror example previews first: set Settings → dryRun to false to mirror for real.');
+		for (const workflow of Object.values(every)) console.log(`    ${url}/workflow/${workflow.id}   ${workflow.name}`);
+		console.log('  The mirror example previews first: turn its Dry Run off to mirror for real.');
 		console.log('  The trigger example runs when published (activated): it polls the emulated Dropbox /Inbox every minute.');
 		console.log('  The iCloud example needs its Apple ID connected once: open the "Apple ID (demo)" credential, click Save,');
 		console.log('  type the code the emulated iPhone prints here, and click Save again.');
 		console.log(
 			`\n  Emulators: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl}, iCloud Drive and iCloud Photos ${icloud.icloud.baseUrl}, Google Photos ${clouds.googlePhotos.baseUrl} (in this process)`,
 		);
+		console.log(`  Nextcloud (WebDAV): ${clouds.nextcloud.url}, folder /${FOLDERS.nextcloudProjects} with sample files; credential "${clouds.credentials.find((c) => c.type === 'cloudSyncWebDavApi').name}"`);
 		console.log(`  Local folders (N8N_RESTRICT_FILE_ACCESS_TO): ${n8n.dataFolder}`);
 		console.log(`  n8n log: ${n8n.logFile}`);
 		console.log('\n  Ctrl-C stops n8n and the emulators and removes the throw-away n8n folder.');

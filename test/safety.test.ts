@@ -382,12 +382,12 @@ describe('deleted and replaced local files are recoverable, and leftovers are cl
 		await write(await LocalProvider.open(a), { 'kept.txt': 'kept' });
 		await write(await LocalProvider.open(b), { 'gone.txt': 'gone' });
 		const pair = { source: await LocalProvider.open(a), destination: await LocalProvider.open(b), parameters: { sourceCloud: 'local', sourceLocalPath: a, destinationCloud: 'local', destinationLocalPath: b } };
-		const { summary } = await runCloudSyncNode(pair, { operation: 'sync', mode: 'mirror', options: { maxDeletePercent: 100 } });
+		const { summary } = await runCloudSyncNode(pair, { operation: 'sync', mode: 'mirror', maxDeletePercent: 100 });
 		expect(summary).toMatchObject({ status: 'success', deleted: 1, recovery: { destination: expect.stringMatching(/^deleted and replaced files are kept in .*\.cloudsync\/trash\/.* for 30 days$/) } });
 		expect(Object.values(await disk(nodePath.join(b, '.cloudsync', 'trash')))).toEqual(['gone']);
 		// Delete Permanently: the next deletion is for good, and the summary says so.
 		await write(pair.destination, { 'also-gone.txt': 'also gone' });
-		const permanent = await runCloudSyncNode(pair, { operation: 'sync', mode: 'mirror', options: { maxDeletePercent: 100, deletePermanently: true } });
+		const permanent = await runCloudSyncNode(pair, { operation: 'sync', mode: 'mirror', maxDeletePercent: 100, options: { deletePermanently: true } });
 		expect(permanent.summary).toMatchObject({ deleted: 1, recovery: { destination: expect.stringMatching(/deleted for good/) } });
 		expect(Object.values(await disk(nodePath.join(b, '.cloudsync', 'trash')))).toEqual(['gone']);
 	});

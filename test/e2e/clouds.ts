@@ -22,6 +22,7 @@ import { DriveEmulator, type OAuthClientCredentials } from '../emulators/drive';
 import { DropboxEmulator } from '../emulators/dropbox';
 import { OneDriveEmulator } from '../emulators/onedrive';
 import { GooglePhotosEmulator } from '../emulators/googlePhotos';
+import { WebDavEmulator } from '../emulators/webdav';
 import { sdkClient } from '../support/drive';
 import { REPO_ROOT, type CredentialJson, type WorkflowJson } from './n8n';
 
@@ -39,6 +40,7 @@ export const EXAMPLE_CREDENTIALS = {
 	googleDrive: { id: 'cloudSyncGdrDemo', name: 'Google Drive account (demo)', type: 'cloudSyncGoogleDriveOAuth2Api' },
 	oneDrive: { id: 'cloudSyncOdrDemo', name: 'OneDrive account (demo)', type: 'cloudSyncMicrosoftOneDriveOAuth2Api' },
 	googlePhotos: { id: 'cloudSyncGphDemo', name: 'Google Photos account (demo)', type: 'cloudSyncGooglePhotosOAuth2Api' },
+	webDav: { id: 'cloudSyncDavDemo', name: 'Nextcloud account (demo)', type: 'cloudSyncWebDavApi' },
 } as const;
 
 /** The example workflows by file name (examples/<name>.json) and the id each is imported with. */
@@ -123,6 +125,12 @@ export const SAMPLE = {
 		/** No longer on OneDrive: deleted (to the Drive trash). */
 		'expired.pdf': Buffer.concat([Buffer.from('%PDF-1.4\n'), sampleBytes('expired.pdf', 2 * 1024)]),
 	} as Record<string, Buffer>,
+	/** Nextcloud /Projects (WebDAV, emulated), for a user to sync from in the editor. */
+	nextcloudProjects: {
+		'roadmap.md': Buffer.from('# Roadmap\n\n- WebDAV and Nextcloud in Cloud Sync\n'),
+		'designs/logo.svg': Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 8 8"><circle cx="4" cy="4" r="3"/></svg>\n'),
+		'designs/mockup.png': sampleBytes('mockup.png', 24 * 1024),
+	} as Record<string, Buffer>,
 	/** Extensions the OneDrive mirror example keeps. */
 	oneDriveMirrorExtensions: ['pdf', 'docx', 'xlsx'],
 	/** The local backup of Dropbox /Inbox as it stood when the trigger was activated. */
@@ -142,6 +150,7 @@ export const FOLDERS = {
 	localInboxBackup: 'inbox-backup',
 	driveReports: 'Reports',
 	oneDriveContracts: 'Documents/Contracts',
+	nextcloudProjects: 'Projects',
 	driveContracts: 'Backups/Contracts',
 	/** The Google Photos album of the photos example. */
 	photosAlbum: 'iPhone',
@@ -152,6 +161,8 @@ export interface SampleClouds {
 	dropbox: DropboxEmulator;
 	onedrive: OneDriveEmulator;
 	googlePhotos: GooglePhotosEmulator;
+	/** A Nextcloud server (WebDAV); its credential holds its address, so n8n needs no variable for it. */
+	nextcloud: WebDavEmulator;
 	driveAuth: OAuthClientCredentials;
 	/** CLOUDSYNC_GOOGLE_API_URL, CLOUDSYNC_DROPBOX_API_URL and CLOUDSYNC_ONEDRIVE_API_URL: give them to n8n (N8nSandbox.create({ env })). */
 	env: Record<string, string>;
@@ -167,6 +178,7 @@ export async function startSampleClouds(): Promise<SampleClouds> {
 	let dropbox: DropboxEmulator;
 	let onedrive: OneDriveEmulator;
 	const googlePhotos = new GooglePhotosEmulator();
+	let nextcloud: WebDavEmulator;
 	try {
 		dropbox = await DropboxEmulator.start();
 		onedrive = await OneDriveEmulator.start().catch(async (error: unknown) => {
@@ -174,6 +186,10 @@ export async function startSampleClouds(): Promise<SampleClouds> {
 			throw error;
 		});
 		await googlePhotos.start().catch(async (error: unknown) => {
+			await Promise.allSettled([dropbox.stop(), onedrive.stop()]);
+			throw error;
+		});
+		nextcloud = await WebDavEmulator.start({ flavour: 'nextcloud', user: 'demo' }).catch(async (error: unknown) => {
 			await Promise.allSettled([dropbox.stop(), onedrive.stop()]);
 			throw error;
 		});
@@ -185,6 +201,7 @@ export async function startSampleClouds(): Promise<SampleClouds> {
 	const driveAuth = drive.addOAuthClient();
 	seedCloudFiles(drive, dropbox);
 	seedOneDrive(drive, onedrive);
+	for (const [file, content] of Object.entries(SAMPLE.nextcloudProjects)) nextcloud.seedFile(`${FOLDERS.nextcloudProjects}/${file}`, content, { modTime: SEED_TIME });
 	const credentials: CredentialJson[] = [
 		{
 			...EXAMPLE_CREDENTIALS.dropbox,
@@ -223,12 +240,14 @@ export async function startSampleClouds(): Promise<SampleClouds> {
 			...EXAMPLE_CREDENTIALS.googlePhotos,
 			data: { clientId: photosAuth.clientId, clientSecret: photosAuth.clientSecret, oauthTokenData: { refresh_token: photosAuth.refreshToken, token_type: 'Bearer' } },
 		},
+		{ ...EXAMPLE_CREDENTIALS.webDav, data: { vendor: 'nextcloud', url: nextcloud.url, user: nextcloud.user, password: nextcloud.password } },
 	];
 	return {
 		drive,
 		dropbox,
 		onedrive,
 		googlePhotos,
+		nextcloud,
 		driveAuth,
 		env: {
 			CLOUDSYNC_GOOGLE_API_URL: drive.baseUrl,
@@ -238,7 +257,7 @@ export async function startSampleClouds(): Promise<SampleClouds> {
 		},
 		credentials,
 		async stop() {
-			await Promise.allSettled([drive.stop(), dropbox.stop(), onedrive.stop(), googlePhotos.stop()]);
+			await Promise.allSettled([drive.stop(), dropbox.stop(), onedrive.stop(), googlePhotos.stop(), nextcloud.stop()]);
 		},
 	};
 }

@@ -27,16 +27,18 @@ import { CloudSyncDropboxOAuth2Api } from '../../credentials/CloudSyncDropboxOAu
 import { CloudSyncMicrosoftOneDriveOAuth2Api } from '../../credentials/CloudSyncMicrosoftOneDriveOAuth2Api.credentials';
 import { CloudSyncGoogleDriveOAuth2Api } from '../../credentials/CloudSyncGoogleDriveOAuth2Api.credentials';
 import { CloudSyncGoogleServiceAccountApi } from '../../credentials/CloudSyncGoogleServiceAccountApi.credentials';
+import { CloudSyncWebDavApi } from '../../credentials/CloudSyncWebDavApi.credentials';
 import { fixtureCredentialTypes } from './fixtures/credentials';
 import { fixtureNodeTypes } from './fixtures/nodes';
 import { workflow as fixtureWorkflow } from './fixtures/workflow';
 import { disposeHarness, outputItems, readBinary, runWorkflow, type ErrorSummary, type RunOptions, type WorkflowJson, type WorkflowRunResult } from './harness';
 import { DropboxEmulator } from '../emulators/dropbox';
 import { OneDriveEmulator } from '../emulators/onedrive';
+import { WebDavEmulator } from '../emulators/webdav';
 import { recordingPacer, sdkClient, startDrive, type DriveFixture, cloudSecrets } from '../support/drive';
 import { GoogleDriveProvider } from '../../lib/providers/drive';
 import { pseudoRandomBytes, readAll } from '../conformance/suite';
-import { removeTempDirs, tempDir, writeTree } from '../support/trees';
+import { readTree, removeTempDirs, tempDir, writeTree } from '../support/trees';
 
 const MiB = 1024 * 1024;
 const NODE = 'n8n-nodes-cloudsync.cloudSync';
@@ -44,6 +46,8 @@ const NODE = 'n8n-nodes-cloudsync.cloudSync';
 let drive: DriveFixture;
 let dropbox: DropboxEmulator;
 let onedrive: OneDriveEmulator;
+/** A Nextcloud server, emulated. */
+let nextcloud: WebDavEmulator;
 /** A SharePoint site of the OneDrive emulator's tenant, with its document library. */
 let site: { siteId: string; driveId: string; webUrl: string };
 let allowed: string;
@@ -53,7 +57,12 @@ let driveAccessToken: string;
 let counter = 0;
 
 beforeAll(async () => {
-	[drive, dropbox, onedrive] = await Promise.all([startDrive(), DropboxEmulator.start(), OneDriveEmulator.start({ driveType: 'business' })]);
+	[drive, dropbox, onedrive, nextcloud] = await Promise.all([
+		startDrive(),
+		DropboxEmulator.start(),
+		OneDriveEmulator.start({ driveType: 'business' }),
+		WebDavEmulator.start({ flavour: 'nextcloud' }),
+	]);
 	site = onedrive.addSite('contoso.sharepoint.com', 'Finance', 'Finance Team');
 	process.env.CLOUDSYNC_GOOGLE_API_URL = drive.emulator.baseUrl;
 	process.env.CLOUDSYNC_DROPBOX_API_URL = dropbox.baseUrl;
@@ -64,7 +73,7 @@ beforeAll(async () => {
 	driveAccessToken = (await sdkClient(drive).client.getAccessToken()).token!;
 });
 afterAll(async () => {
-	await Promise.all([drive.emulator.stop(), dropbox.stop(), onedrive.stop()]);
+	await Promise.all([drive.emulator.stop(), dropbox.stop(), onedrive.stop(), nextcloud.stop()]);
 	disposeHarness();
 	await removeTempDirs();
 });
@@ -100,6 +109,7 @@ function storedCredentials(overrides: Record<string, ICredentialDataDecryptedObj
 			sharePoint: true,
 			oauthTokenData: { refresh_token: onedrive.credentials.refreshToken, token_type: 'Bearer' },
 		},
+		cloudSyncWebDavApi: { vendor: 'nextcloud', url: nextcloud.url, user: nextcloud.user, password: nextcloud.password },
 		...overrides,
 	};
 }
@@ -112,6 +122,7 @@ const baseOptions = (): RunOptions => ({
 		new CloudSyncDropboxOAuth2Api(),
 		new CloudSyncGoogleServiceAccountApi(),
 		new CloudSyncMicrosoftOneDriveOAuth2Api(),
+		new CloudSyncWebDavApi(),
 	],
 	credentials: storedCredentials(),
 });
@@ -130,6 +141,7 @@ const CREDENTIAL_OF: Record<string, string> = {
 	googleDriveServiceAccount: 'cloudSyncGoogleServiceAccountApi',
 	dropbox: 'cloudSyncDropboxOAuth2Api',
 	oneDrive: 'cloudSyncMicrosoftOneDriveOAuth2Api',
+	webDav: 'cloudSyncWebDavApi',
 };
 
 function credentialsFor(step: Step): INode['credentials'] {
@@ -158,6 +170,7 @@ const onOneDrive = (side: Side, folder: string, siteUrl = ''): INodeParameters =
 	[`${side}OneDriveSite`]: { __rl: true, mode: 'url', value: siteUrl },
 	[`${side}OneDriveFolder`]: { __rl: true, mode: 'path', value: folder },
 });
+const onWebDav = (side: Side, folder: string): INodeParameters => ({ [`${side}Cloud`]: 'webDav', [`${side}WebDavFolder`]: { __rl: true, mode: 'path', value: folder } });
 const onLocal = (side: Side, folder: string): INodeParameters => ({ [`${side}Cloud`]: 'local', [`${side}LocalPath`]: folder });
 
 const run = (steps: Step[], items?: IDataObject[], options: Partial<RunOptions> = {}) => runWorkflow(workflow(steps, items), { ...baseOptions(), ...options });
@@ -214,7 +227,7 @@ function dropboxTree(folder: string): Record<string, string> {
 }
 
 function secrets(): string[] {
-	return [...cloudSecrets(drive, dropbox, onedrive), 'secret-key'];
+	return [...cloudSecrets(drive, dropbox, onedrive), nextcloud.password, Buffer.from(`${nextcloud.user}:${nextcloud.password}`).toString('base64'), 'secret-key'];
 }
 
 /** No secret in any output item, error message, description or error object of the run. */
@@ -274,14 +287,11 @@ describe('every operation on Google Drive and Dropbox', () => {
 		drive.emulator.addFile(folderId, 'keep.txt', 'k', { modifiedTime: hourAgo });
 		const before = dropboxTree(folder);
 		const result = await run([cloudSync({ resource: 'folder', operation: 'diff', ...onDrive('source', folderId), ...onDropbox('destination', folder), mode: 'mirror' })]);
-		const items = outputItems(result, 'Cloud Sync').map((item) => item.json);
-		expect(
-			items
-				.filter((json) => json.type === 'action')
-				.map((json) => `${json.action} ${json.path}`)
-				.sort(),
-		).toEqual(['copy new.txt', 'delete extra.txt', 'update changed.txt']);
-		expect(items.at(-1)).toMatchObject({ type: 'summary', status: 'planned', dryRun: true, source: `Google Drive:${folderId}`, destination: `Dropbox:${folder}` });
+		const actions = outputItems(result, 'Cloud Sync', 1).map((item) => item.json);
+		expect(actions.map((json) => `${json.action} ${json.path}`).sort()).toEqual(['copy new.txt', 'delete extra.txt', 'update changed.txt']);
+		const summaries = outputItems(result, 'Cloud Sync').map((item) => item.json);
+		expect(summaries).toHaveLength(1);
+		expect(summaries[0]).toMatchObject({ type: 'summary', status: 'planned', dryRun: true, source: `Google Drive:${folderId}`, destination: `Dropbox:${folder}` });
 		expect(dropboxTree(folder)).toEqual(before);
 	});
 
@@ -291,7 +301,9 @@ describe('every operation on Google Drive and Dropbox', () => {
 		const dropboxDestination = dropboxFolder();
 		const toDropbox = cloudSync({ resource: 'folder', operation: 'sync', ...onDrive('source', driveSource), ...onDropbox('destination', dropboxDestination), mode: 'mirror', output: 'both' });
 		const first = await run([toDropbox]);
-		const [summary, ...results] = outputItems(first, 'Cloud Sync');
+		const [summary, ...others] = outputItems(first, 'Cloud Sync');
+		const results = outputItems(first, 'Cloud Sync', 1);
+		expect(others).toEqual([]);
 		expect(summary.json).toMatchObject({ type: 'summary', status: 'success', added: 3, updated: 0, deleted: 0, failed: 0, bytes: 300_010 });
 		expect(results.map((item) => `${item.json.action} ${item.json.path} ${item.json.status}`).sort()).toEqual([
 			'copy a.txt done',
@@ -506,9 +518,14 @@ describe('errors a user meets: a node error for the item, saying what to change,
 		for (const result of [relative, blocked, climbing]) expectNoSecrets(result);
 	});
 
-	it('a cloud with no credential selected says which credential to select', async () => {
+	it('a cloud with no credential selected says which side lacks it and which slot to fill', async () => {
 		const result = await run([cloudSync({ resource: 'folder', operation: 'list', ...onDropbox('target', dropboxFolder()) }, { credentials: [] })]);
-		expectNodeError(nodeError(result), /No usable Dropbox credential is selected/, /Select a "Cloud Sync: Dropbox OAuth2 API" credential in this node/);
+		expectNodeError(nodeError(result), /^The Dropbox folder has no credential selected$/, /Under "Dropbox Credential" in this node, select a "Cloud Sync: Dropbox OAuth2 API" credential/);
+		const source = await localFolder({ 'a.txt': 'a' });
+		const sync = await run([cloudSync({ resource: 'folder', operation: 'sync', ...onLocal('source', source), ...onDropbox('destination', dropboxFolder()), mode: 'copy' }, { credentials: [] })]);
+		expectNodeError(nodeError(sync), /^The destination folder \(Dropbox\) has no credential selected$/, /Under "Destination Credential \(Dropbox\)" in this node/);
+		const twoWay = await run([cloudSync({ resource: 'folder', operation: 'sync', ...onDropbox('source', dropboxFolder()), ...onDropbox('destination', dropboxFolder()), mode: 'twoWay' }, { credentials: [] })]);
+		expectNodeError(nodeError(twoWay), /^The left folder \(Dropbox\) has no credential selected$/, /Under "Left and Right Credential \(Dropbox\)" in this node/);
 	});
 
 	it('with Continue On Fail the other items pass and the failing one carries its error and pairedItem', async () => {
@@ -571,7 +588,7 @@ describe('cancellation', () => {
 // Folder pickers
 
 interface Search {
-	search(method: 'searchDriveFolders' | 'searchDropboxFolders' | 'searchOneDriveFolders' | 'searchSharePointSites', filter?: string, paginationToken?: string): Promise<INodeListSearchResult>;
+	search(method: 'searchDriveFolders' | 'searchDropboxFolders' | 'searchOneDriveFolders' | 'searchSharePointSites' | 'searchWebDavFolders', filter?: string, paginationToken?: string): Promise<INodeListSearchResult>;
 	/** Credential types the method asked n8n for. */
 	requested: string[];
 }
@@ -701,7 +718,10 @@ describe('folder pickers (list searches)', () => {
 
 	it('a picker without its credential says which credential to select; a revoked one says to reconnect', async () => {
 		const { search } = picker({ resource: 'folder', operation: 'list', ...onDropbox('target', '') }, 'parameters.targetDropboxFolder', []);
-		await expect(search('searchDropboxFolders')).rejects.toMatchObject({ description: expect.stringMatching(/Select a "Cloud Sync: Dropbox OAuth2 API" credential/) });
+		await expect(search('searchDropboxFolders')).rejects.toMatchObject({
+			message: 'The Dropbox folder has no credential selected',
+			description: expect.stringMatching(/Under "Dropbox Credential" in this node, select a "Cloud Sync: Dropbox OAuth2 API" credential/),
+		});
 		const own = drive.emulator.addOAuthClient();
 		drive.emulator.revokeRefreshToken(own.refreshToken);
 		const store = storedCredentials({ cloudSyncGoogleDriveOAuth2Api: { clientId: own.clientId, clientSecret: own.clientSecret, oauthTokenData: { refresh_token: own.refreshToken } } });
@@ -798,7 +818,7 @@ describe('an empty cloud folder', () => {
 		const folder = dropboxFolder({ 'a.txt': 'alpha' });
 		const rl = (mode: string) => ({ __rl: true, mode, value: '={{ $json.folder }}' });
 		const drivePicked = await run([cloudSync({ resource: 'folder', operation: 'list', targetCloud: 'googleDrive', targetDriveFolder: rl('id') })], [{ folder: '' }]);
-		expectNodeError(nodeError(drivePicked), /^The Google Drive folder is empty$/, /Fix the folder or the expression that gives it .*pick "\/ \(My Drive\)" in the folder list/);
+		expectNodeError(nodeError(drivePicked), /^The Google Drive folder is empty$/, /Choose the folder, or fix the expression that gives it .*pick "\/ \(My Drive\)" in the folder list/);
 		expect(outputItems(drivePicked, 'Cloud Sync')).toEqual([]);
 
 		const steps = [cloudSync({ resource: 'folder', operation: 'sync', mode: 'copy', ...onDropbox('source', folder), destinationCloud: 'dropbox', destinationDropboxFolder: rl('path') })];
@@ -810,6 +830,20 @@ describe('an empty cloud folder', () => {
 		expect(outputItems(top, 'Cloud Sync')).toHaveLength(1);
 		const whole = await run([cloudSync({ resource: 'folder', operation: 'list', targetCloud: 'dropbox', targetDropboxFolder: rl('path'), returnAll: false, limit: 1 })], [{ folder: '/' }]);
 		expect(outputItems(whole, 'Cloud Sync')).toHaveLength(1);
+	});
+
+	it('a Google Drive folder by path: read from the top of My Drive, made when the destination of a sync is missing; a missing one names its side', async () => {
+		const name = unique('by-path');
+		const source = await localFolder({ 'a.txt': 'alpha' });
+		const byPath = (side: Side, value: string): INodeParameters => ({ [`${side}Cloud`]: 'googleDrive', [`${side}DriveFolder`]: { __rl: true, mode: 'path', value } });
+		const diff = await run([cloudSync({ resource: 'folder', operation: 'diff', mode: 'copy', ...onLocal('source', source), ...byPath('destination', `/${name}/Photos`) })]);
+		expectNodeError(nodeError(diff), new RegExp(`^The destination Google Drive folder "/${name}/Photos" was not found$`), /starts at the top of My Drive \("\/" is My Drive itself\).*A Diff creates nothing; a Sync creates a missing destination folder/);
+		const sync = await run([cloudSync({ resource: 'folder', operation: 'sync', mode: 'copy', ...onLocal('source', source), ...byPath('destination', `${name}/Photos`) })]);
+		expect(outputItems(sync, 'Cloud Sync')[0].json).toMatchObject({ status: 'success', added: 1, destination: `Google Drive:/${name}/Photos` });
+		const listed = await run([cloudSync({ resource: 'folder', operation: 'list', ...byPath('target', `/${name}/Photos`) })]);
+		expect(outputItems(listed, 'Cloud Sync').map((item) => item.json.path)).toEqual(['a.txt']);
+		const byId = await run([cloudSync({ resource: 'folder', operation: 'sync', mode: 'twoWay', ...onDrive('source', 'no-such-folder-id'), ...onLocal('destination', source) })]);
+		expectNodeError(nodeError(byId), /^The left Google Drive folder "no-such-folder-id" was not found$/, /a service account sees only what is shared with its email/);
 	});
 });
 
@@ -919,5 +953,73 @@ describe('large uploads resume in the next run', () => {
 		expect(dropbox.server.bytesReceived - before).toBeLessThan(5 * MiB);
 		expect(createHash('sha256').update(dropbox.content(`${folder}/big.bin`)!).digest('hex')).toBe(createHash('sha256').update(content).digest('hex'));
 		expect(JSON.parse(dropbox.content(`${folder}/.cloudsync/uploads.state`)!.toString('utf8')).uploads).toEqual([]);
+	});
+});
+
+describe('WebDAV and Nextcloud', () => {
+	/** A new folder on the Nextcloud emulator holding `files`; returns its path. */
+	function webDavFolder(files: Record<string, string> = {}, modTime?: number): string {
+		const folder = unique('Nextcloud folder');
+		nextcloud.seedFolder(folder);
+		for (const [file, content] of Object.entries(files)) nextcloud.seedFile(`${folder}/${file}`, content, { modTime });
+		return `/${folder}`;
+	}
+	function webDavTree(folder: string): Record<string, string> {
+		const tree: Record<string, string> = {};
+		for (const file of nextcloud.paths(folder.slice(1))) {
+			const item = nextcloud.find(`${folder.slice(1)}/${file}`);
+			if (item && !item.folder) tree[file] = item.content!.toString('latin1');
+		}
+		return tree;
+	}
+
+	it('lists a Nextcloud folder, subfolders included, one item per file', async () => {
+		const folder = webDavFolder({ 'a.txt': 'alpha', 'sub/b.txt': 'bravo' });
+		const result = await run([cloudSync({ resource: 'folder', operation: 'list', ...onWebDav('target', folder) })]);
+		expect(result.status).toBe('success');
+		expect(outputItems(result, 'Cloud Sync').map((item) => [item.json.path, item.json.cloud])).toEqual(
+			expect.arrayContaining([
+				['a.txt', `WebDAV:${folder}`],
+				['sub/b.txt', `WebDAV:${folder}`],
+			]),
+		);
+		expectNoSecrets(result);
+	});
+
+	it('syncs local → Nextcloud (a folder made when missing) and back to a new local folder; second runs find nothing to do', async () => {
+		const source = await localFolder({ 'a.txt': 'alpha', 'sub/b.txt': 'bravo', 'with space #1.txt': 'odd name' });
+		const folder = `${webDavFolder({ 'old.txt': 'gone at the source' })}/made/here`;
+		const toCloud = () => run([cloudSync({ resource: 'folder', operation: 'sync', ...onLocal('source', source), ...onWebDav('destination', folder), mode: 'mirror' })]);
+		const first = await toCloud();
+		expect(outputItems(first, 'Cloud Sync')[0].json).toMatchObject({ status: 'success', added: 3, destination: `WebDAV:${folder}` });
+		expect(webDavTree(folder)).toEqual({ 'a.txt': 'alpha', 'sub/b.txt': 'bravo', 'with space #1.txt': 'odd name' });
+		// Times and SHA-1 kept by Nextcloud: the second run compares and sends nothing.
+		expect(outputItems(await toCloud(), 'Cloud Sync')[0].json).toMatchObject({ status: 'success', added: 0, updated: 0, deleted: 0 });
+
+		const back = await localFolder();
+		const toLocal = () => run([cloudSync({ resource: 'folder', operation: 'sync', ...onWebDav('source', folder), ...onLocal('destination', back), mode: 'mirror' })]);
+		expect(outputItems(await toLocal(), 'Cloud Sync')[0].json).toMatchObject({ status: 'success', added: 3 });
+		expect(await readTree(back)).toEqual({ ...hashed({ 'a.txt': 'alpha', 'sub/b.txt': 'bravo', 'with space #1.txt': 'odd name' }), sub: 'dir' });
+		expect(outputItems(await toLocal(), 'Cloud Sync')[0].json).toMatchObject({ status: 'success', added: 0, updated: 0 });
+	});
+
+	it('the folder picker lists folders below the WebDAV URL whose path holds the typed text', async () => {
+		const tag = unique('Ledger');
+		nextcloud.seedFolder(`Picked ${tag}/Inner`);
+		const search = picker({ resource: 'folder', operation: 'list', ...onWebDav('target', '') }, 'parameters.targetWebDavFolder', ['cloudSyncWebDavApi']);
+		expect((await search.search('searchWebDavFolders', tag)).results.map((result) => result.value)).toEqual([`/Picked ${tag}`, `/Picked ${tag}/Inner`]);
+		expect(search.requested).toEqual(['cloudSyncWebDavApi']);
+	});
+
+	it('an empty folder is refused; a wrong password says to check the credential, with no password shown', async () => {
+		const rl = { __rl: true, mode: 'path', value: '={{ $json.folder }}' };
+		const empty = await run([cloudSync({ resource: 'folder', operation: 'list', targetCloud: 'webDav', targetWebDavFolder: rl })], [{ folder: '' }]);
+		expectNodeError(nodeError(empty), /^The WebDAV folder is empty$/, /pick "\/ \(the WebDAV URL itself\)" in the folder list/);
+
+		const wrong = 'wrong-app-password-123';
+		const credentials = storedCredentials({ cloudSyncWebDavApi: { vendor: 'nextcloud', url: nextcloud.url, user: nextcloud.user, password: wrong } });
+		const result = await run([cloudSync({ resource: 'folder', operation: 'list', ...onWebDav('target', webDavFolder()) })], undefined, { credentials });
+		expectNodeError(nodeError(result), /refused the user name or password/, /app password/);
+		expectNoSecrets(result, [wrong, Buffer.from(`${nextcloud.user}:${wrong}`).toString('base64')]);
 	});
 });

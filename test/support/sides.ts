@@ -8,6 +8,8 @@ import { DriveEmulator } from '../emulators/drive';
 import { DropboxEmulator } from '../emulators/dropbox';
 import { OneDriveEmulator } from '../emulators/onedrive';
 import { OneDriveProvider } from '../../lib/providers/onedrive';
+import { WebDavEmulator, type WebDavFlavour } from '../emulators/webdav';
+import { WebDavProvider } from '../../lib/providers/webdav';
 import { quickPacer } from './dropbox';
 import { ICloudDriveEmulator } from '../emulators/icloudDrive';
 import { emulatedICloudDrive, savedSessionOf } from './icloud';
@@ -216,6 +218,34 @@ export async function iCloudDriveBackend(): Promise<Backend> {
 			await icloud.stop();
 			await drive.server.stop();
 		},
+	};
+}
+
+/** A local folder on one side, a WebDAV server (emulated Nextcloud: second-precision times, SHA-1; or a generic one: neither) on the other. */
+export async function webDavBackend(flavour: WebDavFlavour = 'nextcloud'): Promise<Backend> {
+	const server = await WebDavEmulator.start({ flavour, seed: 8 });
+	const vendor = flavour === 'nextcloud' ? 'nextcloud' : 'other';
+	return {
+		name: `local ↔ WebDAV (${flavour}, emulated)`,
+		pair: async () => {
+			const folder = await tempDir('webdav-pair');
+			const name = `pair-${randomBytes(4).toString('hex')}`;
+			server.seedFolder(name);
+			const credential = { url: server.url, user: server.user, password: server.password, vendor } as const;
+			return {
+				source: await LocalProvider.open(folder),
+				destination: await WebDavProvider.open({ ...credential, root: `/${name}`, pacer: quickPacer() }),
+				parameters: {
+					sourceCloud: 'local',
+					sourceLocalPath: folder,
+					destinationCloud: 'webDav',
+					destinationWebDavFolder: { __rl: true, mode: 'path', value: `/${name}` },
+				},
+				nodeCredentials: { cloudSyncWebDavApi: { id: 'webdav', name: 'WebDAV' } },
+				credentials: { cloudSyncWebDavApi: { ...credential } },
+			};
+		},
+		stop: () => server.stop(),
 	};
 }
 

@@ -11,12 +11,35 @@ import type { NodeContext } from '../helpers/parameters';
 export type Side = 'source' | 'destination' | 'target';
 export const SIDES: readonly Side[] = ['target', 'source', 'destination'];
 
+/** The label of a side's credential slot in the editor, as nodeCredentials() names it. */
+export function credentialSlot(cloudLabel: string, side: Side, { twoWay = false, bothSides = false } = {}): string {
+	if (side === 'target') return `${cloudLabel} Credential`;
+	if (bothSides) return `${sideName('source', twoWay)} and ${sideName('destination', twoWay)} Credential (${cloudLabel})`;
+	return `${sideName(side, twoWay)} Credential (${cloudLabel})`;
+}
+
+/**
+ * What the editor and messages call a side. Two-Way has no direction, so its sides are Left and Right
+ * (the parameters keep their saved names, sourceCloud and destinationCloud).
+ */
+export function sideName(side: Side, twoWay = false): string {
+	if (side === 'target') return 'Folder';
+	if (twoWay) return side === 'source' ? 'Left' : 'Right';
+	return side === 'source' ? 'Source' : 'Destination';
+}
+
 export interface OpenRequest {
 	context: NodeContext;
 	side: Side;
 	itemIndex: number;
 	/** Whether a missing folder is made now (the destination of a sync); clouds that make theirs on the first write ignore it. */
 	create: boolean;
+	/**
+	 * Whether this run may delete or replace files on this side (a sync's destination; the source of
+	 * Move and Two-Way). Options about deletions, such as Delete Permanently, are read only then: the
+	 * editor shows them only then.
+	 */
+	mayDelete?: boolean;
 }
 
 export interface OpenedFolder {
@@ -77,8 +100,14 @@ export interface CloudDescriptor {
 	 * Clouds that return a field of the same name share it (one folder picker for both Google sign-ins).
 	 */
 	folderFields(side: Side, sideLabel: string): INodeProperties[];
-	/** Entries it reads from the Options collection of Diff and Sync; clouds may share one by name. */
+	/**
+	 * Entries it reads from the Options collection of Diff and Sync; clouds may share one by name. The
+	 * editor shows each while a side it is read on (optionsReadOn) is this cloud, so open() reads it
+	 * on those sides only (test/nodes/cloudSync.editor.test.ts checks both ways).
+	 */
 	options?: INodeProperties[];
+	/** The sides open() reads `options` on; both by default. */
+	optionsReadOn?: ReadonlyArray<'source' | 'destination'>;
 	/** What a deletion does here by default, and whether Delete Permanently changes that (it is offered when some cloud's does). */
 	deletions?: { byDefault: string; deletePermanently: boolean };
 	folderSearch?: FolderSearch;

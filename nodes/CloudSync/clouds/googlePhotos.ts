@@ -67,7 +67,7 @@ export const googlePhotos: CloudDescriptor = {
 			if (title.length > 500) {
 				throw new NodeOperationError(context.getNode(), 'The album title is longer than 500 characters', { itemIndex, description: 'Shorten the Album field.' });
 			}
-			const library = new GooglePhotosLibrary({ auth: oauthTokens(await cloudCredential(context, { label: LABEL, credential }, itemIndex)), apiBaseUrl: apiBaseUrl() });
+			const library = new GooglePhotosLibrary({ auth: oauthTokens(await cloudCredential(context, { label: LABEL, credential }, itemIndex, side)), apiBaseUrl: apiBaseUrl() });
 			return { library, label: `${LABEL}:${title}`, albumTitle: title };
 		},
 	},

@@ -61,13 +61,14 @@ export const iCloudDrive: CloudDescriptor = {
 		},
 	],
 
-	async open({ context, side, itemIndex, create }) {
+	async open({ context, side, itemIndex, create, mayDelete }) {
 		const folder = pickedFolder(context, side, itemIndex, { parameter: `${side}ICloudDriveFolder`, cloud: LABEL, top: WHOLE_DRIVE });
 		const root = folder === '/' ? '' : folder.startsWith('/') ? folder : `/${folder}`;
 		const options = parameter<IDataObject>(context, 'options', itemIndex, {});
-		const signIn = appleIdOptions(await cloudCredential(context, { label: LABEL, credential }, itemIndex));
+		const deletePermanently = mayDelete === true && options.deletePermanently === true;
+		const signIn = appleIdOptions(await cloudCredential(context, { label: LABEL, credential }, itemIndex, side));
 		// One sign-in for the run, however many times the folder is opened.
-		const settings = { session: await openICloudSession(signIn), deletePermanently: options.deletePermanently === true };
+		const settings = { session: await openICloudSession(signIn), deletePermanently };
 		// A sync's destination folder is made when missing, as on the other clouds.
 		const missing = (error: unknown) => (create && root !== '' && error instanceof NotFoundError ? undefined : Promise.reject(error));
 		let provider = await ICloudDriveProvider.open({ ...settings, root }).catch(missing);

@@ -76,7 +76,7 @@ export const iCloudPhotos: CloudDescriptor = {
 	async open({ context, side, itemIndex }) {
 		const library = parameter<PhotosLibrary>(context, `${side}ICloudPhotosLibrary`, itemIndex, 'personal');
 		const layout = parameter<PhotosLayout>(context, `${side}ICloudPhotosLayout`, itemIndex, 'month');
-		const session = await openICloudSession(appleIdOptions(await cloudCredential(context, { label: LABEL, credential }, itemIndex)));
+		const session = await openICloudSession(appleIdOptions(await cloudCredential(context, { label: LABEL, credential }, itemIndex, side)));
 		const provider = new ICloudPhotosProvider({
 			session,
 			library: library === 'shared' ? 'shared' : 'personal',

@@ -65,6 +65,8 @@ export function summaryJson(report: SyncReport, source: string, destination: str
 		listingErrors: report.listingErrors,
 		errors: report.errors.map((error) => ({ ...error })),
 		planned: { ...report.plan.counts },
+		// A plan of a huge tree itemises its first 10,000 actions; the summary says how many changes it left out.
+		changesNotListed: report.plan.omitted?.changes || undefined,
 	};
 }
 

@@ -1,6 +1,7 @@
 import { NodeOperationError, type IExecuteFunctions } from 'n8n-workflow';
-import { cloudNamed } from '../../../clouds/registry';
+import { cloudNamed, SOURCE_CHANGING_MODES } from '../../../clouds/registry';
 import { openLocation } from '../../../transport/locations';
+import { describedSummary } from '../../../helpers/report';
 import { keepUploads } from '../../../transport/uploads';
 import type { FolderMode, ModeOutcome, ModeRun } from './mode';
 import { oneWay } from './oneWay';
@@ -22,6 +23,19 @@ const MODES: Record<string, FolderMode<unknown, unknown, unknown>> = {
 	addToGooglePhotos,
 } as Record<string, FolderMode<unknown, unknown, unknown>>;
 
+/** What a run of `modeName` reads from the node before it opens the folders: its settings. */
+export function readModeSettings(context: IExecuteFunctions, itemIndex: number, modeName: string, dryRun: boolean): unknown {
+	return (MODES[modeName] ?? oneWay).readSettings(context, itemIndex, dryRun);
+}
+
+/** How each side is opened: a sync's destination is made when missing; a side whose files the mode may delete or replace says so. */
+export function sideRequests(modeName: string, dryRun: boolean) {
+	return {
+		source: { mayDelete: SOURCE_CHANGING_MODES.includes(modeName) },
+		destination: { create: !dryRun, mayDelete: true },
+	};
+}
+
 /**
  * One Diff (`dryRun`) or Sync of the item's folder pair in its mode. Undefined when an earlier item
  * already carried a run made of all the input items.
@@ -36,17 +50,16 @@ export async function runFolderMode(context: IExecuteFunctions, itemIndex: numbe
 		if (refusal) throw new NodeOperationError(context.getNode(), refusal.message, { itemIndex, description: refusal.description });
 	}
 	const settings = mode.readSettings(context, itemIndex, dryRun);
-	const source = await openLocation(context, 'source', itemIndex);
-	if (mode.openDestination) {
-		// A destination that is no folder (Google Photos) keeps no upload sessions: its uploads are one request each.
-		const run: ModeRun<unknown, unknown> = { context, itemIndex, source, destination: await mode.openDestination(context, itemIndex, source), settings, dryRun, signal };
-		return mode.summarise(await mode.run(run), run);
-	}
-	const destination = await openLocation(context, 'destination', itemIndex, { create: !dryRun });
+	const requests = sideRequests(modeName, dryRun);
+	const source = await openLocation(context, 'source', itemIndex, requests.source);
+	// A destination that is no folder (Google Photos) keeps no upload sessions: its uploads are one request each.
+	const folder = mode.openDestination ? undefined : await openLocation(context, 'destination', itemIndex, requests.destination);
+	const destination = folder ?? (await mode.openDestination!(context, itemIndex, source));
 	const run: ModeRun<unknown, unknown> = { context, itemIndex, source, destination, settings, dryRun, signal };
-	const uploads = dryRun ? undefined : keepUploads(context, source, destination);
+	const uploads = dryRun || !folder ? undefined : keepUploads(context, source, folder);
 	try {
-		return mode.summarise(await mode.run(run), run);
+		const outcome = mode.summarise(await mode.run(run), run);
+		return { ...outcome, summary: describedSummary(outcome.summary, modeName, context.getNode().name) };
 	} finally {
 		await uploads?.flush();
 	}

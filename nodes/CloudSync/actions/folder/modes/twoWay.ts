@@ -1,7 +1,6 @@
-import type { IDataObject } from 'n8n-workflow';
 import { ProviderStateStore, pairId, twoWaySync, type ConflictPolicy, type SyncOptions, type TwoWayReport } from '../../../../../lib';
 import { redact, toNodeError } from '../../../helpers/errors';
-import { readSyncOptions } from '../../../helpers/options';
+import { readBackupDir, readCommonOptions, readDeletionGuard, syncOptions } from '../../../helpers/options';
 import { pairName, StaticDataStore, statefulFailure, summaryHeader, type FolderMode } from './mode';
 
 const MANUAL_RUN_HINT =
@@ -18,7 +17,7 @@ const largeStateHint = (bytes: number) =>
 	'For folders this large, choose Options > State Storage > File on the Destination.';
 
 interface Settings {
-	common: SyncOptions;
+	common: Omit<SyncOptions, 'mode'>;
 	storage: 'destination' | 'n8n';
 	conflict: ConflictPolicy;
 	resync: boolean;
@@ -33,8 +32,8 @@ interface TwoWayRun {
 /** Two-Way: changes carried both ways since the last run, whose state is kept in n8n or on the destination. */
 export const twoWay: FolderMode<Settings, TwoWayRun> = {
 	readSettings(context, itemIndex) {
-		const common = readSyncOptions(context, itemIndex);
-		const options = context.getNodeParameter('options', itemIndex, {}) as IDataObject;
+		const common = { ...readCommonOptions(context, itemIndex), ...readDeletionGuard(context, itemIndex), backupDir: readBackupDir(context, itemIndex) };
+		const options = syncOptions(context, itemIndex);
 		return {
 			common,
 			storage: options.stateStorage === 'destination' ? 'destination' : 'n8n',
