@@ -13,6 +13,7 @@ import * as nodePath from 'node:path';
 import { parseArgs } from 'node:util';
 import { measureCloudCase, printCloudTable, type CloudCase, type CloudRow } from './cloud';
 import { measureGooglePhotos, printGooglePhotosTable } from './googlePhotos';
+import { measureICloudPhotos, printICloudPhotosTable, type ICloudPhotosRow } from './icloudPhotos';
 import { measureStateSize } from './state';
 import { highest, median, medianOf, printTable, round, targetVerdicts, type Targets } from './figures';
 import { bigFileDataSet, treeDataSet, type DataSet } from './generate';
@@ -100,7 +101,8 @@ type BenchCase = SyncCase | PlanCase | CloudCase | ScaleCase | WebDavCase;
 
 /**
  * bench/results/latest.json is an array of rows in case order: an RcloneRow for each of cases 1–4,
- * and a CloudRow (cloud.ts) for each cloud and step of cases 5–6, told apart by its `cloud` key.
+ * a CloudRow (cloud.ts) for each cloud and step of cases 5–6, told apart by its `cloud` key, then the
+ * iCloud Photos CloudKit calls (bench/icloudPhotos.ts), told apart by `icloud_photos`.
  */
 type Row = RcloneRow | CloudRow;
 
@@ -434,14 +436,18 @@ async function main(): Promise<void> {
 
 	printTables(rows);
 	measureStateSize(options.quick ? 10_000 : 100_000);
+	const icloudPhotos: ICloudPhotosRow[] = [];
 	if (!options.only) {
 		console.log('\nAPI calls to add 1,000 photos to Google Photos (emulated):');
 		printGooglePhotosTable(await measureGooglePhotos(1000));
+		console.log('\nCloudKit calls to read an iCloud Photos library (emulated): a full listing, then the next run after 10 new photos:');
+		icloudPhotos.push(...(await measureICloudPhotos(options.quick ? 5_000 : 50_000)));
+		printICloudPhotosTable(icloudPhotos);
 	}
 	console.log(`\nTargets (reported, not asserted):\n  ${verdicts.join('\n  ')}`);
 	if (!context.profileDir) {
 		const file = nodePath.join(RESULTS, 'latest.json');
-		await fs.writeFile(file, `${JSON.stringify(rows, null, '\t')}\n`);
+		await fs.writeFile(file, `${JSON.stringify([...rows, ...icloudPhotos], null, '\t')}\n`);
 		console.log(`\nWrote ${file}`);
 	}
 	console.log(`Generated data stays cached in ${CACHE} and is reused by the next run; delete that folder to free the space.`);

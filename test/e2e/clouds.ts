@@ -133,15 +133,6 @@ export const SAMPLE = {
 	} as Record<string, Buffer>,
 	/** Extensions the OneDrive mirror example keeps. */
 	oneDriveMirrorExtensions: ['pdf', 'docx', 'xlsx'],
-	/** A phone's camera roll (the Google Photos example's source): two Live Photos (a .HEIC and its .MOV), a JPEG, and an edit sidecar Google Photos does not take. */
-	cameraRoll: {
-		'2024/06/IMG_0101.HEIC': sampleBytes('IMG_0101.HEIC', 36 * 1024),
-		'2024/06/IMG_0101.MOV': sampleBytes('IMG_0101.MOV', 90 * 1024),
-		'2024/06/IMG_0102.JPG': sampleBytes('IMG_0102.JPG', 28 * 1024),
-		'2024/07/IMG_0140.HEIC': sampleBytes('IMG_0140.HEIC', 41 * 1024),
-		'2024/07/IMG_0140.MOV': sampleBytes('IMG_0140.MOV', 75 * 1024),
-		'2024/07/IMG_0140.AAE': Buffer.from('<?xml version="1.0"?><plist><dict/></plist>\n'),
-	} as Record<string, Buffer>,
 	/** The local backup of Dropbox /Inbox as it stood when the trigger was activated. */
 	localInboxBackup: {
 		'welcome.txt': Buffer.from('Files dropped into /Inbox are copied to the local backup folder.\n'),
@@ -161,7 +152,6 @@ export const FOLDERS = {
 	oneDriveContracts: 'Documents/Contracts',
 	nextcloudProjects: 'Projects',
 	driveContracts: 'Backups/Contracts',
-	cameraRoll: 'camera-roll',
 	/** The Google Photos album of the photos example. */
 	photosAlbum: 'iPhone',
 };
@@ -296,7 +286,7 @@ function seedOneDrive(drive: DriveEmulator, onedrive: OneDriveEmulator): void {
 	}
 }
 
-/** Writes the local sample folders (outbox, inbox-backup, camera-roll) into `root`: a sandbox's data folder. */
+/** Writes the local sample folders (outbox, inbox-backup) into `root`: a sandbox's data folder. */
 export function seedLocalFiles(root: string): void {
 	const write = (folder: string, files: Record<string, Buffer>) => {
 		for (const [file, content] of Object.entries(files)) {
@@ -308,7 +298,6 @@ export function seedLocalFiles(root: string): void {
 	};
 	write(FOLDERS.localOutbox, SAMPLE.localOutbox);
 	write(FOLDERS.localInboxBackup, SAMPLE.localInboxBackup);
-	write(FOLDERS.cameraRoll, SAMPLE.cameraRoll);
 }
 
 function mimeOf(file: string): string {
