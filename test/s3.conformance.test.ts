@@ -1,7 +1,7 @@
 import { runProviderConformance } from './conformance/suite';
 import { s3Provider, startS3Server, type S3TestServer } from './support/s3';
 
-/** The conformance suite against a real S3 server (s3rver, which checks SigV4 signatures) on loopback; each test in a prefix of its own. */
+/** The conformance suite against a real S3 server (s3rver 3.7.1, an HTTP server on disk) on loopback; each test in a prefix of its own. */
 let server: S3TestServer;
 let run = 0;
 

@@ -7,7 +7,6 @@ import {
 	CreateMultipartUploadCommand,
 	DeleteObjectCommand,
 	GetObjectCommand,
-	HeadBucketCommand,
 	HeadObjectCommand,
 	ListBucketsCommand,
 	ListObjectsV2Command,
@@ -327,26 +326,29 @@ export class S3Provider implements Provider {
 	/** Opens the provider on its bucket; fails with a clear error when the bucket is missing or the key may not use it. */
 	static async open(options: S3ProviderOptions): Promise<S3Provider> {
 		const provider = new S3Provider(options);
-		await provider.call({ path: '' }, () => provider.client.send(new HeadBucketCommand({ Bucket: provider.bucket }))).catch((error: unknown) => {
-			// HEAD has no body: a 404 on the bucket is NotFound, which means the bucket here.
-			if (error instanceof NotFoundError) throw mapS3Error(Object.assign(new S3ServiceException({ name: 'NoSuchBucket', $fault: 'client', $metadata: {} }), {}), { path: '', bucket: provider.bucket });
-			throw error;
-		});
+		// A listing rather than HeadBucket: its answer has a body, which tells a missing bucket from a wrong key or a refusal.
+		await provider.listPage(provider.folderPrefix(''), undefined, true, undefined, 1);
 		return provider;
 	}
 
 	/** The buckets the key may see, for a folder picker. */
 	static async buckets(connection: S3Connection, pacer = new Pacer()): Promise<string[]> {
 		const client = s3Client(connection);
-		try {
-			const answer = await pacer.run(async () => {
+		const redact = (text: string) => text.split(connection.secretAccessKey).join('[redacted]');
+		const send = <T>(request: () => Promise<T>, bucket?: string) =>
+			pacer.run(async () => {
 				try {
-					return await client.send(new ListBucketsCommand({}));
+					return await request();
 				} catch (error) {
-					throw mapS3Error(error, { path: '' }, (text) => text.split(connection.secretAccessKey).join('[redacted]'));
+					throw mapS3Error(error, { path: '', bucket }, redact);
 				}
 			});
-			return (answer.Buckets ?? []).flatMap((bucket) => (bucket.Name ? [bucket.Name] : []));
+		try {
+			const answer = await send(() => client.send(new ListBucketsCommand({})));
+			const names = (answer.Buckets ?? []).flatMap((bucket) => (bucket.Name ? [bucket.Name] : []));
+			// Some servers answer the bucket list without checking the signature: one bucket-level request proves the key.
+			if (names[0]) await send(() => client.send(new ListObjectsV2Command({ Bucket: names[0], MaxKeys: 1 })), names[0]);
+			return names;
 		} finally {
 			client.destroy();
 		}

@@ -27,7 +27,43 @@ for (const name of ['putObjectCopy']) {
 	objectController[name] = Object.assign(patched, { patched: true });
 }
 
-/** The credentials s3rver accepts (it checks SigV4 signatures with them). */
+type Listing = { objects: Array<{ key: string }>; commonPrefixes: string[]; isTruncated: boolean };
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const FilesystemStore = require('s3rver/lib/stores/filesystem') as { prototype: { listObjects(bucket: string, options: Record<string, unknown>): Promise<Listing> } };
+
+/**
+ * s3rver's listing with a delimiter skips the folders below a common prefix before reading their keys,
+ * so a folder that holds only folders ("a/b/c.txt" and nothing else in "a/") is missing from its
+ * parent's listing, where S3 shows it. The keys are listed whole and grouped here instead.
+ */
+const listWhole = FilesystemStore.prototype.listObjects;
+if (!(listWhole as { patched?: boolean }).patched) {
+	FilesystemStore.prototype.listObjects = Object.assign(
+		async function (this: unknown, bucket: string, options: Record<string, unknown>): Promise<Listing> {
+			const delimiter = typeof options.delimiter === 'string' ? options.delimiter : '';
+			if (!delimiter) return listWhole.call(this, bucket, options);
+			const prefix = typeof options.prefix === 'string' ? options.prefix : '';
+			const maxKeys = typeof options.maxKeys === 'number' ? options.maxKeys : Infinity;
+			const whole = await listWhole.call(this, bucket, { ...options, delimiter: '', maxKeys: Infinity });
+			const commonPrefixes = new Set<string>();
+			const objects: Listing['objects'] = [];
+			let isTruncated = false;
+			for (const object of whole.objects) {
+				const at = object.key.slice(prefix.length).indexOf(delimiter);
+				if (at >= 0) commonPrefixes.add(object.key.slice(0, prefix.length + at + 1));
+				else if (objects.length < maxKeys) objects.push(object);
+				else {
+					isTruncated = true;
+					break;
+				}
+			}
+			return { objects, commonPrefixes: [...commonPrefixes].sort(), isTruncated };
+		},
+		{ patched: true },
+	);
+}
+
+/** The credentials s3rver accepts (3.7.1 checks the key id; its SigV4 signature check is unimplemented, by its own source). */
 export const S3RVER_KEYS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
 export interface S3TestServer {

@@ -15,9 +15,10 @@ import { local } from './local';
 import { googleDrive, googleDriveServiceAccount } from './googleDrive';
 import { dropbox } from './dropbox';
 import { oneDrive } from './oneDrive';
+import { s3 } from './s3';
 
 /** Every kind of folder the nodes offer, in the order the cloud lists show them. A new cloud is listed here. */
-export const CLOUDS: readonly CloudDescriptor[] = [inputItems, local, googleDrive, googleDriveServiceAccount, dropbox, oneDrive];
+export const CLOUDS: readonly CloudDescriptor[] = [inputItems, local, googleDrive, googleDriveServiceAccount, dropbox, oneDrive, s3];
 
 /** The clouds one side of the Cloud Sync node offers. */
 export const cloudsOf = (side: Side) => CLOUDS.filter((cloud) => cloud.sides.includes(side));
