@@ -568,14 +568,17 @@ export class S3Provider implements Provider {
 		const relative = this.writable(path, 'write over');
 		const Key = this.key(relative);
 		const context = { path: relative, signal: options.signal };
-		if (await this.hasContents(relative, options.signal)) throw new AlreadyExistsError(relative);
 		const partSize = options.size !== undefined ? Math.max(this.partSize, Math.ceil(options.size / MAX_PARTS / MiB) * MiB) : this.partSize;
 		const known = content instanceof MeasuringStream ? content.expectedHashes.md5 : undefined;
+		// Taken over before the first await, so that a source failing meanwhile fails this write and nothing else.
 		const measured = measure(content, ['md5'], { size: options.size });
 		const parts = new PartHashes(partSize);
-		content.on('error', (error) => measured.destroy(error));
 		const body = measured.pipe(parts);
 		measured.on('error', (error) => body.destroy(error));
+		if (await this.hasContents(relative, options.signal)) {
+			body.destroy();
+			throw new AlreadyExistsError(relative);
+		}
 		const Metadata: Record<string, string> = {};
 		if (options.modTime !== undefined) Metadata[S3_MTIME_KEY] = formatS3Mtime(options.modTime);
 		if (known) Metadata[S3_MD5_KEY] = Buffer.from(known, 'hex').toString('base64');
