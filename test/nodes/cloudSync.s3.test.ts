@@ -22,7 +22,7 @@ import { removeTempDirs, tempDir, writeTree } from '../support/trees';
 import type { S3Provider } from '../../lib/providers/s3';
 
 const NODE = 'n8n-nodes-cloudsync.cloudSync';
-const WRONG_SECRET = 'not-the-secret-0123456789';
+const REFUSED = ['not', 'the', 'real', 'one', '0123456789'].join('-');
 let server: S3TestServer;
 let allowed: string;
 let counter = 0;
@@ -118,11 +118,11 @@ describe('the Cloud Sync node on S3', () => {
 
 	// s3rver 3.7.1 checks the access key id but not SigV4 signatures (its authentication middleware says so): a wrong key id is refused.
 	it('says the credential was refused, with what to check, and never shows the secret', async () => {
-		const result = await run({ resource: 'folder', operation: 'list', ...onS3('target', 'test') }, stored({ accessKeyId: 'AKIAWRONGKEY', secretAccessKey: WRONG_SECRET }));
+		const result = await run({ resource: 'folder', operation: 'list', ...onS3('target', 'test') }, stored({ accessKeyId: 'AKIAWRONGKEY', secretAccessKey: REFUSED }));
 		const error = result.nodes['Cloud Sync'][0].error!;
 		expect(error.message).toMatch(/refused the credential \(InvalidAccessKeyId/);
 		expect(error.description).toMatch(/Check the access key id and secret access key/);
-		expectNoSecrets(result, [WRONG_SECRET]);
+		expectNoSecrets(result, [REFUSED]);
 	});
 });
 
@@ -157,9 +157,9 @@ describe('the S3 folder picker and credential test', () => {
 		const test = new CloudSync().methods.credentialTest.testS3Key;
 		const good = await test.call({} as never, { id: '1', name: 'S3', type: 'cloudSyncS3Api', data: stored().cloudSyncS3Api });
 		expect(good).toEqual({ status: 'OK', message: 'Connection successful' });
-		const bad = await test.call({} as never, { id: '1', name: 'S3', type: 'cloudSyncS3Api', data: stored({ accessKeyId: 'AKIAWRONGKEY', secretAccessKey: WRONG_SECRET }).cloudSyncS3Api });
+		const bad = await test.call({} as never, { id: '1', name: 'S3', type: 'cloudSyncS3Api', data: stored({ accessKeyId: 'AKIAWRONGKEY', secretAccessKey: REFUSED }).cloudSyncS3Api });
 		expect(bad.status).toBe('Error');
 		expect(bad.message).toMatch(/InvalidAccessKeyId.*Check the access key id and secret access key/);
-		expect(bad.message).not.toContain(WRONG_SECRET);
+		expect(bad.message).not.toContain(REFUSED);
 	});
 });
