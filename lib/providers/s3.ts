@@ -575,6 +575,8 @@ export class S3Provider implements Provider {
 		const parts = new PartHashes(partSize);
 		const body = measured.pipe(parts);
 		measured.on('error', (error) => body.destroy(error));
+		// Kept on body.errored until lib-storage reads it, which then fails the upload with it.
+		body.on('error', () => undefined);
 		if (await this.hasContents(relative, options.signal)) {
 			body.destroy();
 			throw new AlreadyExistsError(relative);

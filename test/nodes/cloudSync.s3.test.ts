@@ -116,13 +116,17 @@ describe('the Cloud Sync node on S3', () => {
 		expect(error.description).toMatch(/Create the bucket first .* check its name and the region or endpoint/);
 	});
 
-	// s3rver 3.7.1 checks the access key id but not SigV4 signatures (its authentication middleware says so): a wrong key id is refused.
 	it('says the credential was refused, with what to check, and never shows the secret', async () => {
-		const result = await run({ resource: 'folder', operation: 'list', ...onS3('target', 'test') }, stored({ accessKeyId: 'AKIAWRONGKEY', secretAccessKey: REFUSED }));
-		const error = result.nodes['Cloud Sync'][0].error!;
-		expect(error.message).toMatch(/refused the credential \(InvalidAccessKeyId/);
-		expect(error.description).toMatch(/Check the access key id and secret access key/);
-		expectNoSecrets(result, [REFUSED]);
+		for (const [credential, code] of [
+			[stored({ secretAccessKey: REFUSED }), 'SignatureDoesNotMatch'],
+			[stored({ accessKeyId: 'AKIAWRONGKEY', secretAccessKey: REFUSED }), 'InvalidAccessKeyId'],
+		] as const) {
+			const result = await run({ resource: 'folder', operation: 'list', ...onS3('target', 'test') }, credential);
+			const error = result.nodes['Cloud Sync'][0].error!;
+			expect(error.message).toMatch(new RegExp(`refused the credential \\(${code}`));
+			expect(error.description).toMatch(/Check the access key id and secret access key/);
+			expectNoSecrets(result, [REFUSED]);
+		}
 	});
 });
 
@@ -153,13 +157,13 @@ describe('the S3 folder picker and credential test', () => {
 		expect((await search(`${folder}/2026/ja`)).results.map((result) => result.value)).toEqual([`${folder}/2026`, `${folder}/2026/jan`]);
 	});
 
-	it('tests the key by signing a request: a good key passes, an unknown key fails with the hint', async () => {
+	it('tests the key by signing a request: a good key passes, a wrong secret fails with the hint', async () => {
 		const test = new CloudSync().methods.credentialTest.testS3Key;
 		const good = await test.call({} as never, { id: '1', name: 'S3', type: 'cloudSyncS3Api', data: stored().cloudSyncS3Api });
 		expect(good).toEqual({ status: 'OK', message: 'Connection successful' });
-		const bad = await test.call({} as never, { id: '1', name: 'S3', type: 'cloudSyncS3Api', data: stored({ accessKeyId: 'AKIAWRONGKEY', secretAccessKey: REFUSED }).cloudSyncS3Api });
+		const bad = await test.call({} as never, { id: '1', name: 'S3', type: 'cloudSyncS3Api', data: stored({ secretAccessKey: REFUSED }).cloudSyncS3Api });
 		expect(bad.status).toBe('Error');
-		expect(bad.message).toMatch(/InvalidAccessKeyId.*Check the access key id and secret access key/);
+		expect(bad.message).toMatch(/SignatureDoesNotMatch.*Check the access key id and secret access key/);
 		expect(bad.message).not.toContain(REFUSED);
 	});
 });

@@ -1,3 +1,4 @@
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -63,8 +64,42 @@ if (!(listWhole as { patched?: boolean }).patched) {
 	);
 }
 
-/** The credentials s3rver accepts (3.7.1 checks the key id; its SigV4 signature check is unimplemented, by its own source). */
+/** The credentials s3rver accepts. */
 export const S3RVER_KEYS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+const rfc3986 = (text: string) => encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+const hmac = (key: Buffer | string, text: string) => createHmac('sha256', key).update(text).digest();
+
+/**
+ * The SigV4 signature a request's Authorization header should carry [doc] AWS "Signature Version 4
+ * signing process": s3rver 3.7.1 checks the key id but leaves the v4 signature unchecked ("Signature
+ * version 4 calculation is unimplemented" in its authentication middleware), so the tests check it.
+ */
+export function expectedSignature(method: string, rawUrl: string, headers: Record<string, string | string[] | undefined>, secret: string): { given: string; expected: string } | undefined {
+	const authorization = String(headers.authorization ?? '');
+	const match = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]+)$/.exec(authorization);
+	if (!match) return undefined;
+	const [, , day, region, service, signedHeaders, given] = match;
+	const [path, query = ''] = rawUrl.split('?', 2) as [string, string?];
+	const canonicalQuery = query
+		.split('&')
+		.filter(Boolean)
+		.map((pair) => {
+			const [key, value = ''] = pair.split('=', 2) as [string, string?];
+			return [rfc3986(decodeURIComponent(key.replace(/\+/g, ' '))), rfc3986(decodeURIComponent(value.replace(/\+/g, ' ')))];
+		})
+		.sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0))
+		.map(([key, value]) => `${key}=${value}`)
+		.join('&');
+	const names = signedHeaders.split(';');
+	const canonicalHeaders = names.map((name) => `${name}:${String(headers[name] ?? '').trim().replace(/\s+/g, ' ')}\n`).join('');
+	const payload = String(headers['x-amz-content-sha256'] ?? 'UNSIGNED-PAYLOAD');
+	const canonical = [method, path, canonicalQuery, canonicalHeaders, signedHeaders, payload].join('\n');
+	const scope = `${day}/${region}/${service}/aws4_request`;
+	const toSign = ['AWS4-HMAC-SHA256', String(headers['x-amz-date'] ?? ''), scope, createHash('sha256').update(canonical).digest('hex')].join('\n');
+	const key = hmac(hmac(hmac(hmac(`AWS4${secret}`, day), region), service), 'aws4_request');
+	return { given, expected: hmac(key, toSign).toString('hex') };
+}
 
 export interface S3TestServer {
 	endpoint: string;
@@ -77,6 +112,19 @@ export interface S3TestServer {
 export async function startS3Server(buckets: string[] = ['test']): Promise<S3TestServer> {
 	const directory = await mkdtemp(join(tmpdir(), 'cloudsync-s3-'));
 	const server = new S3rver({ address: '127.0.0.1', port: 0, directory, silent: true, configureBuckets: buckets.map((name) => ({ name })) });
+	// Checked before s3rver's own middleware: a request signed with another secret is refused as S3 refuses it.
+	(server as unknown as { middleware: unknown[] }).middleware.unshift(async (ctx: { method: string; req: { url?: string }; headers: Record<string, string>; status: number; type: string; body: string }, next: () => Promise<void>) => {
+		// An unknown key id is s3rver's to refuse (InvalidAccessKeyId), as S3 does before it looks at a signature.
+		const ours = String(ctx.headers.authorization ?? '').includes(`Credential=${S3RVER_KEYS.accessKeyId}/`);
+		const signature = ours ? expectedSignature(ctx.method, ctx.req.url ?? '/', ctx.headers, S3RVER_KEYS.secretAccessKey) : undefined;
+		if (signature && (signature.given.length !== signature.expected.length || !timingSafeEqual(Buffer.from(signature.given), Buffer.from(signature.expected)))) {
+			ctx.status = 403;
+			ctx.type = 'application/xml';
+			ctx.body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match the signature you provided. Check your key and signing method.</Message></Error>';
+			return;
+		}
+		await next();
+	});
 	const { port } = await server.run();
 	const endpoint = `http://127.0.0.1:${port}`;
 	return {
