@@ -81,6 +81,23 @@ describe('local → S3 through a proxy that breaks one request in ten', () => {
 	}, 120_000);
 });
 
+describe('listing', () => {
+	it('pages through more keys than one answer holds, whole tree and one level', async () => {
+		const provider = await s3Provider(server.connection, { prefix: 'paged', serverModTime: true });
+		const keys = Array.from({ length: 1_100 }, (_, i) => `paged/dir-${i % 4}/file-${i}.txt`);
+		for (let i = 0; i < keys.length; i += 50) {
+			await Promise.all(keys.slice(i, i + 50).map((Key) => provider.client.send(new PutObjectCommand({ Bucket: 'test', Key, Body: 'x' }))));
+		}
+		const listed = await files(provider);
+		expect(listed).toHaveLength(1_100);
+		expect(new Set(listed.map((entry) => entry.path)).size).toBe(1_100);
+		expect(provider.capabilities.canSetModTime).toBe(false);
+		const top: string[] = [];
+		for await (const entry of provider.list('')) top.push(`${entry.isDir ? 'dir' : 'file'} ${entry.path}`);
+		expect(top.sort()).toEqual(['dir dir-0', 'dir dir-1', 'dir dir-2', 'dir dir-3']);
+	});
+});
+
 describe('what rclone reads and writes', () => {
 	it('stores the modification time as rclone does and reads the one rclone stored', async () => {
 		expect(formatS3Mtime(Date.UTC(2024, 0, 2, 3, 4, 5, 678))).toBe('1704164645.678');

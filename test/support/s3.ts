@@ -28,37 +28,70 @@ for (const name of ['putObjectCopy']) {
 	objectController[name] = Object.assign(patched, { patched: true });
 }
 
-type Listing = { objects: Array<{ key: string }>; commonPrefixes: string[]; isTruncated: boolean };
+type StoredObject = { key: string; size: number; lastModifiedDate: Date; metadata: Record<string, string> };
+type Store = { listObjects(bucket: string, options: Record<string, unknown>): Promise<{ objects: StoredObject[] }> };
+type ListContext = { query: Record<string, string | undefined>; params: { bucket: string }; store: Store; body: unknown };
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const FilesystemStore = require('s3rver/lib/stores/filesystem') as { prototype: { listObjects(bucket: string, options: Record<string, unknown>): Promise<Listing> } };
+const bucketController = require('s3rver/lib/controllers/bucket') as Record<string, (ctx: ListContext) => Promise<void>>;
 
 /**
- * s3rver's listing with a delimiter skips the folders below a common prefix before reading their keys,
- * so a folder that holds only folders ("a/b/c.txt" and nothing else in "a/") is missing from its
- * parent's listing, where S3 shows it. The keys are listed whole and grouped here instead.
+ * ListObjectsV2 as S3 answers it, in place of s3rver's, which (1) makes continuation tokens with DES,
+ * which OpenSSL 3 (Node 17 on) refuses, so every listing longer than a page failed with a 500;
+ * (2) pages in the order its directory walk meets keys, not in key order; and (3) with a delimiter
+ * skips folders that hold only folders. Keys come from s3rver's own store, sorted as S3 sorts
+ * (UTF-8 bytes), folded into common prefixes, and cut at max-keys (prefixes counting, as in S3); the
+ * token is the last key a page covered.
  */
-const listWhole = FilesystemStore.prototype.listObjects;
-if (!(listWhole as { patched?: boolean }).patched) {
-	FilesystemStore.prototype.listObjects = Object.assign(
-		async function (this: unknown, bucket: string, options: Record<string, unknown>): Promise<Listing> {
-			const delimiter = typeof options.delimiter === 'string' ? options.delimiter : '';
-			if (!delimiter) return listWhole.call(this, bucket, options);
-			const prefix = typeof options.prefix === 'string' ? options.prefix : '';
-			const maxKeys = typeof options.maxKeys === 'number' ? options.maxKeys : Infinity;
-			const whole = await listWhole.call(this, bucket, { ...options, delimiter: '', maxKeys: Infinity });
-			const commonPrefixes = new Set<string>();
-			const objects: Listing['objects'] = [];
-			let isTruncated = false;
-			for (const object of whole.objects) {
-				const at = object.key.slice(prefix.length).indexOf(delimiter);
-				if (at >= 0) commonPrefixes.add(object.key.slice(0, prefix.length + at + 1));
-				else if (objects.length < maxKeys) objects.push(object);
-				else {
-					isTruncated = true;
-					break;
+const listV1 = bucketController.getBucket;
+if (!(listV1 as { patched?: boolean }).patched) {
+	bucketController.getBucket = Object.assign(
+		async (ctx: ListContext) => {
+			if (ctx.query['list-type'] !== '2') return listV1(ctx);
+			const prefix = ctx.query.prefix ?? '';
+			const delimiter = ctx.query.delimiter ?? '';
+			const maxKeys = Math.min(1000, Number(ctx.query['max-keys'] ?? 1000));
+			const token = ctx.query['continuation-token'];
+			const after = token ? Buffer.from(token, 'base64url').toString('utf8') : (ctx.query['start-after'] ?? '');
+			const { objects } = await ctx.store.listObjects(ctx.params.bucket, { prefix, maxKeys: Infinity });
+			const sorted = objects.filter((object) => Buffer.compare(Buffer.from(object.key), Buffer.from(after)) > 0).sort((a, b) => Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
+			const contents: StoredObject[] = [];
+			const prefixes: string[] = [];
+			let last: string | undefined;
+			let truncated = false;
+			for (const object of sorted) {
+				const at = delimiter ? object.key.slice(prefix.length).indexOf(delimiter) : -1;
+				const common = at >= 0 ? object.key.slice(0, prefix.length + at + delimiter.length) : undefined;
+				if (common === undefined || common !== prefixes.at(-1)) {
+					if (contents.length + prefixes.length >= maxKeys) {
+						truncated = true;
+						break;
+					}
+					if (common === undefined) contents.push(object);
+					else prefixes.push(common);
 				}
+				last = object.key;
 			}
-			return { objects, commonPrefixes: [...commonPrefixes].sort(), isTruncated };
+			ctx.body = {
+				ListBucketResult: {
+					'@': { xmlns: 'http://s3.amazonaws.com/doc/2006-03-01/' },
+					Name: ctx.params.bucket,
+					Prefix: prefix,
+					ContinuationToken: token,
+					NextContinuationToken: truncated && last ? Buffer.from(last).toString('base64url') : undefined,
+					KeyCount: contents.length + prefixes.length,
+					MaxKeys: maxKeys,
+					Delimiter: delimiter || undefined,
+					IsTruncated: truncated,
+					Contents: contents.map((object) => ({
+						Key: object.key,
+						LastModified: object.lastModifiedDate.toISOString(),
+						ETag: object.metadata.etag,
+						Size: object.size,
+						StorageClass: object.metadata['x-amz-storage-class'] ?? 'STANDARD',
+					})),
+					CommonPrefixes: prefixes.map((Prefix) => ({ Prefix })),
+				},
+			};
 		},
 		{ patched: true },
 	);
