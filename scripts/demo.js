@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * `npm run demo`: a real sync workflow in a real n8n, on emulated Dropbox, Google Drive and OneDrive.
+ * `npm run demo`: a real sync workflow in a real n8n, on emulated Dropbox, Google Drive and OneDrive,
+ * and a real S3 server (s3rver) on loopback.
  *
  *   npm run demo                      build, run examples/dropbox-to-google-drive-mirror.json with
  *                                     `n8n execute --id` (its dry run, then the mirror) and print the report
@@ -13,7 +14,7 @@
  *
  * What it does: installs n8n 2.40.7 into a cache folder if missing (scripts/n8n/install.sh: about
  * 7 minutes and 2.9 GB the first time, then instant), starts the Google Drive, Dropbox and OneDrive
- * protocol emulators of test/emulators on 127.0.0.1 with sample files, creates a throw-away n8n
+ * protocol emulators of test/emulators and an S3 server (s3rver, bucket "backups") on 127.0.0.1 with sample files, creates a throw-away n8n
  * (temporary N8N_USER_FOLDER, test/e2e/n8n.ts) whose CLOUDSYNC_*_API_URL point at the emulators, installs this package into it as a community package (npm pack), imports the
  * demo credentials and the workflows of examples/, then runs or serves them.
  *
@@ -138,7 +139,7 @@ async function main() {
 	await ensureN8n();
 
 	const clouds = await startSampleClouds();
-	step(`emulators with sample files: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl}`);
+	step(`emulators with sample files: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl}, S3 ${clouds.s3.endpoint}`);
 	const n8n = await N8nSandbox.create({ env: clouds.env, keep: args.keep });
 	let server;
 	let stopping = false;
@@ -183,8 +184,9 @@ async function main() {
 			printReport('Sync report (the summary item of "Mirror Dropbox to Google Drive")', summary);
 			if (args.json) console.log(`${JSON.stringify(summary, null, 2)}\n`);
 			await printDriveFolder(clouds);
-			console.log('  The other examples (OneDrive → Google Drive mirror, local folder → Dropbox, change trigger → local');
-			console.log('  folder, upload into a dated folder) are in examples/; `npm run demo -- --editor` opens them all in the n8n editor.\n');
+			console.log('  The other examples (OneDrive → Google Drive mirror, local folder → Dropbox, nightly local folder → S3');
+			console.log('  snapshots, change trigger → local folder, upload into a dated folder) are in examples/;');
+			console.log('  `npm run demo -- --editor` opens them all in the n8n editor.\n');
 			step('done');
 			await shutdown(summary.status === 'success' ? 0 : 1);
 			return;
@@ -218,7 +220,7 @@ async function main() {
 		for (const [key, { id }] of Object.entries(EXAMPLES)) console.log(`    ${url}/workflow/${id}   ${workflows[key].name}`);
 		console.log('  The mirror example previews first: set Settings → dryRun to false to mirror for real.');
 		console.log('  The trigger example runs when published (activated): it polls the emulated Dropbox /Inbox every minute.');
-		console.log(`\n  Emulators: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl} (in this process)`);
+		console.log(`\n  Emulators: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl}; S3 (s3rver) ${clouds.s3.endpoint}, bucket "backups" (in this process)`);
 		console.log(`  Local folders (N8N_RESTRICT_FILE_ACCESS_TO): ${n8n.dataFolder}`);
 		console.log(`  n8n log: ${n8n.logFile}`);
 		console.log('\n  Ctrl-C stops n8n and the emulators and removes the throw-away n8n folder.');

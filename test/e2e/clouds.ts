@@ -22,6 +22,7 @@ import { DriveEmulator, type OAuthClientCredentials } from '../emulators/drive';
 import { DropboxEmulator } from '../emulators/dropbox';
 import { OneDriveEmulator } from '../emulators/onedrive';
 import { sdkClient } from '../support/drive';
+import { startS3Server, type S3TestServer } from '../support/s3';
 import { REPO_ROOT, type CredentialJson, type WorkflowJson } from './n8n';
 
 export const EXAMPLES_DIR = path.join(REPO_ROOT, 'examples');
@@ -37,6 +38,7 @@ export const EXAMPLE_CREDENTIALS = {
 	dropbox: { id: 'cloudSyncDbxDemo', name: 'Dropbox account (demo)', type: 'cloudSyncDropboxOAuth2Api' },
 	googleDrive: { id: 'cloudSyncGdrDemo', name: 'Google Drive account (demo)', type: 'cloudSyncGoogleDriveOAuth2Api' },
 	oneDrive: { id: 'cloudSyncOdrDemo', name: 'OneDrive account (demo)', type: 'cloudSyncMicrosoftOneDriveOAuth2Api' },
+	s3: { id: 'cloudSyncS3Demo', name: 'S3 account (demo)', type: 'cloudSyncS3Api' },
 } as const;
 
 /** The example workflows by file name (examples/<name>.json) and the id each is imported with. */
@@ -46,6 +48,7 @@ export const EXAMPLES = {
 	trigger: { file: 'dropbox-changes-to-local-folder', id: 'csExampleTrigger' },
 	upload: { file: 'upload-report-to-dated-folder', id: 'csExampleUpload1' },
 	oneDriveMirror: { file: 'onedrive-to-google-drive-mirror', id: 'csExampleOdMirr1' },
+	localToS3Backup: { file: 'local-folder-to-s3-nightly-backup', id: 'csExampleLocS3b1' },
 } as const;
 
 /** One fixed instant for seeded files whose copies must compare as unchanged (Dropbox keeps whole seconds). */
@@ -122,6 +125,12 @@ export const SAMPLE = {
 	} as Record<string, Buffer>,
 	/** Extensions the OneDrive mirror example keeps. */
 	oneDriveMirrorExtensions: ['pdf', 'docx', 'xlsx'],
+	/** The local folder the nightly S3 backup example backs up. */
+	localDocuments: {
+		'taxes/2025.pdf': Buffer.concat([Buffer.from('%PDF-1.7\n'), sampleBytes('taxes 2025', 7 * 1024)]),
+		'photos/passport.jpg': sampleBytes('passport.jpg', 30 * 1024),
+		'notes.md': Buffer.from('# Notes\nBacked up to S3 every night.\n'),
+	} as Record<string, Buffer>,
 	/** The local backup of Dropbox /Inbox as it stood when the trigger was activated. */
 	localInboxBackup: {
 		'welcome.txt': Buffer.from('Files dropped into /Inbox are copied to the local backup folder.\n'),
@@ -140,12 +149,18 @@ export const FOLDERS = {
 	driveReports: 'Reports',
 	oneDriveContracts: 'Documents/Contracts',
 	driveContracts: 'Backups/Contracts',
+	localDocuments: 'documents',
+	/** The bucket and the folder in it that the S3 backup example writes its snapshots to. */
+	s3Bucket: 'backups',
+	s3Backups: 'laptop',
 };
 
 export interface SampleClouds {
 	drive: DriveEmulator;
 	dropbox: DropboxEmulator;
 	onedrive: OneDriveEmulator;
+	/** A real S3 server (s3rver) with the examples' bucket. */
+	s3: S3TestServer;
 	driveAuth: OAuthClientCredentials;
 	/** CLOUDSYNC_GOOGLE_API_URL, CLOUDSYNC_DROPBOX_API_URL and CLOUDSYNC_ONEDRIVE_API_URL: give them to n8n (N8nSandbox.create({ env })). */
 	env: Record<string, string>;
@@ -160,10 +175,15 @@ export async function startSampleClouds(): Promise<SampleClouds> {
 	await drive.start();
 	let dropbox: DropboxEmulator;
 	let onedrive: OneDriveEmulator;
+	let s3: S3TestServer;
 	try {
 		dropbox = await DropboxEmulator.start();
 		onedrive = await OneDriveEmulator.start().catch(async (error: unknown) => {
 			await dropbox.stop();
+			throw error;
+		});
+		s3 = await startS3Server([FOLDERS.s3Bucket]).catch(async (error: unknown) => {
+			await Promise.allSettled([dropbox.stop(), onedrive.stop()]);
 			throw error;
 		});
 	} catch (error) {
@@ -207,16 +227,22 @@ export async function startSampleClouds(): Promise<SampleClouds> {
 				oauthTokenData: { refresh_token: onedrive.credentials.refreshToken, token_type: 'Bearer', scope: 'offline_access Files.ReadWrite.All' },
 			},
 		},
+		{
+			...EXAMPLE_CREDENTIALS.s3,
+			// A MinIO-style service on loopback; the keys are the ones s3rver accepts.
+			data: { preset: 'minio', ...s3.connection, forcePathStyle: true },
+		},
 	];
 	return {
 		drive,
 		dropbox,
 		onedrive,
+		s3,
 		driveAuth,
-		env: { CLOUDSYNC_GOOGLE_API_URL: drive.baseUrl, CLOUDSYNC_DROPBOX_API_URL: dropbox.baseUrl, CLOUDSYNC_ONEDRIVE_API_URL: onedrive.baseUrl },
+		env: { CLOUDSYNC_GOOGLE_API_URL: drive.baseUrl, CLOUDSYNC_DROPBOX_API_URL: dropbox.baseUrl, CLOUDSYNC_ONEDRIVE_API_URL: onedrive.baseUrl, CLOUDSYNC_S3_API_URL: s3.endpoint },
 		credentials,
 		async stop() {
-			await Promise.allSettled([drive.stop(), dropbox.stop(), onedrive.stop()]);
+			await Promise.allSettled([drive.stop(), dropbox.stop(), onedrive.stop(), s3.stop()]);
 		},
 	};
 }
@@ -257,6 +283,7 @@ export function seedLocalFiles(root: string): void {
 	};
 	write(FOLDERS.localOutbox, SAMPLE.localOutbox);
 	write(FOLDERS.localInboxBackup, SAMPLE.localInboxBackup);
+	write(FOLDERS.localDocuments, SAMPLE.localDocuments);
 }
 
 function mimeOf(file: string): string {
@@ -323,6 +350,20 @@ export async function readDriveTree(clouds: Pick<SampleClouds, 'drive' | 'driveA
 		} while (pageToken);
 	};
 	await walk(top.id, '');
+	return files;
+}
+
+/** Every file below `folder` of an S3 bucket, by path relative to it, with its bytes, read with our S3 provider. */
+export async function readS3Tree(clouds: Pick<SampleClouds, 's3'>, bucket: string, folder: string): Promise<Record<string, Buffer>> {
+	const { S3Provider } = await import('../../lib/providers/s3');
+	const provider = await S3Provider.open({ ...clouds.s3.connection, bucket, prefix: folder });
+	const files: Record<string, Buffer> = {};
+	for await (const entry of provider.list('', { recursive: true })) {
+		if (entry.isDir) continue;
+		const chunks: Buffer[] = [];
+		for await (const chunk of await provider.read(entry.path)) chunks.push(chunk as Buffer);
+		files[entry.path] = Buffer.concat(chunks);
+	}
 	return files;
 }
 
