@@ -3,7 +3,9 @@ import {
 	GoogleDriveProvider,
 	LocalProvider,
 	OneDriveProvider,
+	S3Provider,
 	type DropboxCredentials,
+	type S3Connection,
 	type OneDriveCredentials,
 	type GoogleDriveOAuth,
 	type Provider,
@@ -18,9 +20,11 @@ export type Endpoint =
 	| { kind: 'local'; root: string }
 	| { kind: 'google-drive'; apiBaseUrl: string; auth: GoogleDriveOAuth; folderId: string }
 	| { kind: 'dropbox'; apiBaseUrl: string; auth: DropboxCredentials; folder: string }
-	| { kind: 'onedrive'; apiBaseUrl: string; auth: OneDriveCredentials; folder: string };
+	| { kind: 'onedrive'; apiBaseUrl: string; auth: OneDriveCredentials; folder: string }
+	| { kind: 's3'; connection: S3Connection; bucket: string; prefix: string };
 
-export type Cloud = Exclude<Endpoint['kind'], 'local'>;
+/** The emulated clouds whose API calls cases 5–6 count; S3 runs against a real server in cases 8–10 (s3.ts). */
+export type Cloud = Exclude<Endpoint['kind'], 'local' | 's3'>;
 
 /** A command-line argument: a local folder as its bare path (as cases 1–3 pass it), anything else as JSON. */
 export function endpointArgument(endpoint: Endpoint): string {
@@ -45,5 +49,7 @@ export async function openEndpoint(endpoint: Endpoint, side: 'source' | 'destina
 			return new DropboxProvider({ auth: endpoint.auth, root: endpoint.folder, apiBaseUrl: endpoint.apiBaseUrl });
 		case 'onedrive':
 			return OneDriveProvider.open({ auth: endpoint.auth, root: endpoint.folder, apiBaseUrl: endpoint.apiBaseUrl });
+		case 's3':
+			return S3Provider.open({ ...endpoint.connection, bucket: endpoint.bucket, prefix: endpoint.prefix });
 	}
 }

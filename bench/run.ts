@@ -18,6 +18,7 @@ import { bigFileDataSet, treeDataSet, type DataSet } from './generate';
 import { describeRun, expectSuccess, flushDisks, prepareTools, runOurs, runRclone, type Measured, type RcloneStats, type Tools } from './processes';
 import { printProfile, profileFlags } from './profile';
 import type { PlanRun } from './runner';
+import { measureS3Case, stopS3Server, type S3Case } from './s3';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -49,10 +50,13 @@ interface Sizes {
 	cloudFiles: number;
 	/** Case 6: the file that goes up to each cloud and back. */
 	cloudBigFileBytes: number;
+	/** Cases 8–10: files uploaded to and re-synced with S3, and the one big file. */
+	s3Files: number;
+	s3BigFileBytes: number;
 }
 
-const FULL: Sizes = { copyFiles: 10_000, noopFiles: 100_000, bigFileBytes: 2 * GiB, planEntries: 1_000_000, cloudFiles: 5_000, cloudBigFileBytes: 300 * MiB };
-const QUICK: Sizes = { copyFiles: 500, noopFiles: 5_000, bigFileBytes: 64 * MiB, planEntries: 50_000, cloudFiles: 500, cloudBigFileBytes: 64 * MiB };
+const FULL: Sizes = { copyFiles: 10_000, noopFiles: 100_000, bigFileBytes: 2 * GiB, planEntries: 1_000_000, cloudFiles: 5_000, cloudBigFileBytes: 300 * MiB, s3Files: 2_000, s3BigFileBytes: GiB };
+const QUICK: Sizes = { copyFiles: 500, noopFiles: 5_000, bigFileBytes: 64 * MiB, planEntries: 50_000, cloudFiles: 500, cloudBigFileBytes: 64 * MiB, s3Files: 200, s3BigFileBytes: 64 * MiB };
 
 /** Small files of cases 1 and 5 (quick sizes share one cached tree). */
 const SMALL_FILES = { minBytes: KiB, maxBytes: 64 * KiB };
@@ -77,7 +81,7 @@ interface PlanCase {
 	targets: Targets;
 }
 
-type BenchCase = SyncCase | PlanCase | CloudCase;
+type BenchCase = SyncCase | PlanCase | CloudCase | S3Case;
 
 /**
  * bench/results/latest.json is an array of rows in case order: an RcloneRow for each of cases 1–4,
@@ -173,6 +177,25 @@ function benchCases(sizes: Sizes): BenchCase[] {
 			expectTransfers: 0,
 			targets: { maxRatio: 1 },
 		},
+		...s3Cases(sizes),
+	];
+}
+
+/** Cases 8–10 (s3.ts): ours and rclone against one loopback S3 server. */
+function s3Cases(sizes: Sizes): S3Case[] {
+	const files = async () => treeDataSet(CACHE, { files: sizes.s3Files, ...SMALL_FILES, seed: SEED + 8 }, false);
+	return [
+		{ kind: 's3', id: 8, name: `8 S3: upload ${sizes.s3Files} files of 1-64 KiB`, step: 'upload', data: files, files: sizes.s3Files, targets: { maxRatio: 1, maxRssMiB: 150 } },
+		{ kind: 's3', id: 9, name: `9 S3: no-op re-sync of ${sizes.s3Files} files`, step: 'noop', data: files, files: sizes.s3Files, targets: { maxRatio: 1, maxRssMiB: 150 } },
+		{
+			kind: 's3',
+			id: 10,
+			name: `10 S3: upload one ${sizeText(sizes.s3BigFileBytes)} file`,
+			step: 'upload',
+			data: async () => bigFileDataSet(CACHE, sizes.s3BigFileBytes, SEED),
+			files: 1,
+			targets: { maxRatio: 1, maxRssMiB: 150 },
+		},
 	];
 }
 
@@ -264,6 +287,10 @@ async function measureCase(bench: BenchCase, context: Context): Promise<Row[]> {
 			return [await measureSyncCase(bench, context)];
 		case 'plan':
 			return [await measurePlanCase(bench, context)];
+		case 's3': {
+			const { ours, rclone } = await measureS3Case(bench, context.runs, context.tools, RCLONE_FLAGS, nodePath.join(WORK, 'rclone-usage'));
+			return [makeRow(bench.name, ours, rclone)];
+		}
 		default:
 			return measureCloudCase(bench, { runs: context.runs, profileDir: context.profileDir, workDir: WORK });
 	}
@@ -339,6 +366,7 @@ async function main(): Promise<void> {
 			}
 		}
 	} finally {
+		await stopS3Server();
 		await fs.rm(WORK, { recursive: true, force: true });
 	}
 

@@ -35,11 +35,11 @@ async function files(provider: Provider): Promise<Entry[]> {
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
-describe('local → S3 through a proxy that breaks one request in ten', () => {
+describe('local → S3 and back through a proxy that breaks one request in ten', () => {
 	let proxy: EmulatorServer;
 	afterAll(async () => proxy?.stop());
 
-	it('converges on 500 files with matching hashes, the faults in the proxy log, and a re-run transfers nothing', async () => {
+	it('converges on 500 files both ways with matching hashes, the faults in the proxy log, and a re-run transfers nothing', async () => {
 		const random = seededRandom(2026);
 		const root = await tempDir('s3-faults');
 		const expected = new Map<string, string>();
@@ -58,16 +58,21 @@ describe('local → S3 through a proxy that breaks one request in ten', () => {
 		proxy.inject({ kind: 'unavailable', probability: 0.02, retryAfterSeconds: 0 });
 		proxy.inject({ kind: 'server-error', probability: 0.02 });
 		proxy.inject({ kind: 'reset', probability: 0.02 });
-		proxy.inject({ route: /^GET /, kind: 'truncate', probability: 0.02 });
+		proxy.inject({ route: /^GET /, kind: 'truncate', probability: 0.03 });
 
 		const first = await sync(source, destination, { mode: 'mirror', pacer, transfers: 8 });
 		expect(first).toMatchObject({ status: 'success', added: 500, failed: 0 });
+		// And back, through the same faults: downloads cut short or dropped are caught and fetched again.
+		const back = await LocalProvider.open(await tempDir('s3-faults-back'));
+		const down = await sync(destination, back, { mode: 'mirror', pacer, transfers: 8 });
+		expect(down).toMatchObject({ status: 'success', added: 500, failed: 0 });
+		for (const entry of await files(back)) expect(sha256(await readAll(await back.read(entry.path)))).toBe(expected.get(entry.path));
 		const kinds = new Map<string, number>();
 		for (const entry of proxy.log) if (entry.fault) kinds.set(entry.fault, (kinds.get(entry.fault) ?? 0) + 1);
 		expect([...kinds.keys()].sort()).toEqual(['rate-limit', 'reset', 'server-error', 'truncate', 'unavailable']);
 		const injected = [...kinds.values()].reduce((a, b) => a + b, 0);
 		expect(injected / proxy.log.length).toBeGreaterThan(0.06);
-		expect(first.retries).toBeGreaterThanOrEqual(injected / 2);
+		expect(first.retries + down.retries).toBeGreaterThanOrEqual(injected / 2);
 
 		proxy.clearFaults();
 		const arrived = await files(destination);

@@ -10,6 +10,7 @@ import {
 	HeadObjectCommand,
 	ListBucketsCommand,
 	ListObjectsV2Command,
+	PutObjectCommand,
 	S3Client,
 	S3ServiceException,
 	UploadPartCopyCommand,
@@ -233,6 +234,34 @@ const md5OfMetadata = (value: string | undefined) => {
 	return hex.length === 32 ? hex : undefined;
 };
 
+/** Folder paths, with every ancestor of a written file added. */
+class FolderSet extends Set<string> {
+	addAncestorsOf(path: string): void {
+		for (let parent = parentPath(path); parent !== '' && !this.has(parent); parent = parentPath(parent)) this.add(parent);
+	}
+}
+
+/**
+ * The first `partSize` bytes and one more chunk at most: `rest` is undefined when the stream ended
+ * within them, else a stream of everything (those bytes first) for a multipart upload.
+ */
+async function firstPart(body: Readable, partSize: number): Promise<{ head: Buffer[]; rest?: Readable }> {
+	const iterator = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+	const head: Buffer[] = [];
+	let bytes = 0;
+	while (bytes <= partSize) {
+		const next = await iterator.next();
+		if (next.done) return { head };
+		head.push(next.value);
+		bytes += next.value.length;
+	}
+	async function* all(): AsyncGenerator<Buffer> {
+		yield* head;
+		for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
+	}
+	return { head, rest: Readable.from(all(), { objectMode: false }) };
+}
+
 /** MD5 of each part at the boundaries lib-storage cuts, to check a multipart upload's ETag. */
 class PartHashes extends Transform {
 	readonly digests: Buffer[] = [];
@@ -292,6 +321,8 @@ export class S3Provider implements Provider {
 	private readonly copyCutoff: number;
 	private readonly copyPartSize: number;
 	private readonly endpointKey: string;
+	/** The folders of the last whole listing of the root, and those writes made since. */
+	private knownFolders?: FolderSet;
 
 	private constructor(private readonly options: S3ProviderOptions) {
 		this.bucket = options.bucket.trim();
@@ -432,6 +463,16 @@ export class S3Provider implements Provider {
 		);
 	}
 
+	/**
+	 * Whether `relative` is a folder: from the last whole listing when there was one (a sync lists first,
+	 * so its writes cost no request for this), else from one listing request. A folder the listing
+	 * remembers is asked again, since its last file may have gone since.
+	 */
+	private async isFolder(relative: string, signal?: AbortSignal): Promise<boolean> {
+		if (this.knownFolders && !this.knownFolders.has(relative)) return false;
+		return this.hasContents(relative, signal);
+	}
+
 	/** Whether any key lies below the folder `relative`. */
 	private async hasContents(relative: string, signal?: AbortSignal): Promise<boolean> {
 		const page = await this.listPage(this.folderPrefix(relative), undefined, false, signal, 1);
@@ -450,6 +491,8 @@ export class S3Provider implements Provider {
 		const relative = normalizeRelativePath(path);
 		const below = this.folderPrefix(relative);
 		const seen = new Set<string>();
+		const whole = relative === '' && options.recursive;
+		const folders = whole ? new FolderSet() : undefined;
 		let token: string | undefined;
 		let any = false;
 		do {
@@ -476,10 +519,12 @@ export class S3Provider implements Provider {
 				entries.push(...missing.reverse().map((folder) => this.dirEntry(folder)));
 				if (!marker) files.push({ path: file, object });
 			}
+			for (const entry of entries) if (entry.isDir) folders?.add(entry.path);
 			yield* entries;
 			yield* await this.withModTimes(files, options.signal);
 			token = page.IsTruncated ? page.NextContinuationToken : undefined;
 		} while (token);
+		if (folders) this.knownFolders = folders;
 		if (!any && relative !== '') throw new NotFoundError(relative);
 	}
 
@@ -577,31 +622,36 @@ export class S3Provider implements Provider {
 		measured.on('error', (error) => body.destroy(error));
 		// Kept on body.errored until lib-storage reads it, which then fails the upload with it.
 		body.on('error', () => undefined);
-		if (await this.hasContents(relative, options.signal)) {
+		if (await this.isFolder(relative, options.signal)) {
 			body.destroy();
 			throw new AlreadyExistsError(relative);
 		}
 		const Metadata: Record<string, string> = {};
 		if (options.modTime !== undefined) Metadata[S3_MTIME_KEY] = formatS3Mtime(options.modTime);
 		if (known) Metadata[S3_MD5_KEY] = Buffer.from(known, 'hex').toString('base64');
+		const params = { Bucket: this.bucket, Key, Metadata, StorageClass: this.options.storageClass as StorageClass | undefined };
 		const multipart = { used: false };
-		const upload = new Upload({
-			client: this.pacedClient(context, relative, multipart),
-			params: { Bucket: this.bucket, Key, Body: body, Metadata, StorageClass: this.options.storageClass as StorageClass | undefined },
-			partSize,
-			queueSize: this.queueSize,
-			leavePartsOnError: false,
-		});
-		const abort = () => void upload.abort().catch(() => undefined);
-		options.signal?.addEventListener('abort', abort, { once: true });
 		let answer: { ETag?: string; ServerSideEncryption?: string; SSECustomerAlgorithm?: string };
 		try {
-			answer = await upload.done();
+			// Up to one part, the bytes are held and sent in one PUT, which the pacer may send again; above, lib-storage takes the rest.
+			const { head, rest } = await firstPart(body, partSize);
+			if (!rest) {
+				const Body = Buffer.concat(head);
+				answer = await this.call(context, () => this.client.send(new PutObjectCommand({ ...params, Body, ContentLength: Body.length }), { abortSignal: options.signal }));
+			} else {
+				const upload = new Upload({ client: this.pacedClient(context, relative, multipart), params: { ...params, Body: rest }, partSize, queueSize: this.queueSize, leavePartsOnError: false });
+				const abort = () => void upload.abort().catch(() => undefined);
+				options.signal?.addEventListener('abort', abort, { once: true });
+				try {
+					answer = await upload.done();
+				} finally {
+					options.signal?.removeEventListener('abort', abort);
+				}
+			}
 		} catch (error) {
 			throw mapS3Error(error, { ...context, bucket: this.bucket }, (text) => this.remote.redact(text));
-		} finally {
-			options.signal?.removeEventListener('abort', abort);
 		}
+		this.knownFolders?.addAncestorsOf(relative);
 		const sent = measured.hashes.md5!;
 		const etag = answer.ETag?.replace(/"/g, '').toLowerCase() ?? '';
 		// SSE-KMS and SSE-C ETags are no MD5 [code] rclone docs/content/s3.md "Hashes".
@@ -703,6 +753,7 @@ export class S3Provider implements Provider {
 		const Key = this.key(to);
 		const context = { path: from, to };
 		const size = known.ContentLength ?? 0;
+		this.knownFolders?.addAncestorsOf(to);
 		const StorageClass = this.options.storageClass as StorageClass | undefined;
 		if (size <= this.copyCutoff) {
 			const answer = await this.call(context, () => this.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key, CopySource, MetadataDirective: 'COPY', StorageClass })));
@@ -762,6 +813,7 @@ export class S3Provider implements Provider {
 			await this.copyObject(this, entry.path, { ContentLength: entry.size }, destination);
 		});
 		await forEachLimit(keys, HEADS_AT_ONCE, (entry) => this.deleteKey(entry.path, entry.key));
+		this.knownFolders?.add(target);
 		return this.dirEntry(target);
 	}
 
