@@ -35,23 +35,25 @@ type ListContext = { query: Record<string, string | undefined>; params: { bucket
 const bucketController = require('s3rver/lib/controllers/bucket') as Record<string, (ctx: ListContext) => Promise<void>>;
 
 /**
- * ListObjectsV2 as S3 answers it, in place of s3rver's, which (1) makes continuation tokens with DES,
- * which OpenSSL 3 (Node 17 on) refuses, so every listing longer than a page failed with a 500;
- * (2) pages in the order its directory walk meets keys, not in key order; and (3) with a delimiter
- * skips folders that hold only folders. Keys come from s3rver's own store, sorted as S3 sorts
- * (UTF-8 bytes), folded into common prefixes, and cut at max-keys (prefixes counting, as in S3); the
- * token is the last key a page covered.
+ * ListObjects (V2, and V1 which rclone uses for "Other" providers) as S3 answers it, in place of
+ * s3rver's, which (1) makes V2 continuation tokens with DES, which OpenSSL 3 (Node 17 on) refuses, so
+ * every listing longer than a page failed with a 500; (2) pages in the order its directory walk meets
+ * keys, not in key order, so paged listings skipped keys; and (3) with a delimiter skips folders that
+ * hold only folders. Keys come from s3rver's own store, sorted as S3 sorts (UTF-8 bytes), folded into
+ * common prefixes, and cut at max-keys (prefixes counting, as in S3); a page's token or marker is the
+ * last key it covered; `encoding-type=url` encodes keys as S3 does.
  */
-const listV1 = bucketController.getBucket;
-if (!(listV1 as { patched?: boolean }).patched) {
+const originalList = bucketController.getBucket;
+if (!(originalList as { patched?: boolean }).patched) {
 	bucketController.getBucket = Object.assign(
 		async (ctx: ListContext) => {
-			if (ctx.query['list-type'] !== '2') return listV1(ctx);
+			const v2 = ctx.query['list-type'] === '2';
 			const prefix = ctx.query.prefix ?? '';
 			const delimiter = ctx.query.delimiter ?? '';
 			const maxKeys = Math.min(1000, Number(ctx.query['max-keys'] ?? 1000));
 			const token = ctx.query['continuation-token'];
-			const after = token ? Buffer.from(token, 'base64url').toString('utf8') : (ctx.query['start-after'] ?? '');
+			const after = v2 ? (token ? Buffer.from(token, 'base64url').toString('utf8') : (ctx.query['start-after'] ?? '')) : (ctx.query.marker ?? '');
+			const encode = ctx.query['encoding-type'] === 'url' ? (text: string) => text.split('/').map(encodeURIComponent).join('/') : (text: string) => text;
 			const { objects } = await ctx.store.listObjects(ctx.params.bucket, { prefix, maxKeys: Infinity });
 			const sorted = objects.filter((object) => Buffer.compare(Buffer.from(object.key), Buffer.from(after)) > 0).sort((a, b) => Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
 			const contents: StoredObject[] = [];
@@ -71,25 +73,31 @@ if (!(listV1 as { patched?: boolean }).patched) {
 				}
 				last = object.key;
 			}
+			const paging = v2
+				? {
+						ContinuationToken: token,
+						NextContinuationToken: truncated && last ? Buffer.from(last).toString('base64url') : undefined,
+						KeyCount: contents.length + prefixes.length,
+					}
+				: { Marker: encode(after), NextMarker: truncated && last ? encode(last) : undefined };
 			ctx.body = {
 				ListBucketResult: {
 					'@': { xmlns: 'http://s3.amazonaws.com/doc/2006-03-01/' },
 					Name: ctx.params.bucket,
-					Prefix: prefix,
-					ContinuationToken: token,
-					NextContinuationToken: truncated && last ? Buffer.from(last).toString('base64url') : undefined,
-					KeyCount: contents.length + prefixes.length,
+					Prefix: encode(prefix),
+					...paging,
 					MaxKeys: maxKeys,
-					Delimiter: delimiter || undefined,
+					Delimiter: delimiter ? encode(delimiter) : undefined,
+					EncodingType: ctx.query['encoding-type'] || undefined,
 					IsTruncated: truncated,
 					Contents: contents.map((object) => ({
-						Key: object.key,
+						Key: encode(object.key),
 						LastModified: object.lastModifiedDate.toISOString(),
 						ETag: object.metadata.etag,
 						Size: object.size,
 						StorageClass: object.metadata['x-amz-storage-class'] ?? 'STANDARD',
 					})),
-					CommonPrefixes: prefixes.map((Prefix) => ({ Prefix })),
+					CommonPrefixes: prefixes.map((common) => ({ Prefix: encode(common) })),
 				},
 			};
 		},
