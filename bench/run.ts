@@ -3,7 +3,8 @@
  *
  * Cases 1–4 run our engine and rclone on the same local→local work, alternating (ours, rclone, ours,
  * …), and report the median wall time of the runs and the highest peak RSS. Cases 5–6 (cloud.ts) run
- * our engine alone against the Google Drive and Dropbox emulators, counting API calls. Every run is
+ * our engine alone against the Google Drive and Dropbox emulators, counting API calls. Cases 8–10
+ * (s3.ts) run ours and rclone alternately against one loopback S3 server. Every run is
  * a process of its own. Results go to bench/results/latest.json; generated data is cached under
  * os.tmpdir().
  */
