@@ -366,20 +366,15 @@ export class S3Provider implements Provider {
 	static async buckets(connection: S3Connection, pacer = new Pacer()): Promise<string[]> {
 		const client = s3Client(connection);
 		const redact = (text: string) => text.split(connection.secretAccessKey).join('[redacted]');
-		const send = <T>(request: () => Promise<T>, bucket?: string) =>
-			pacer.run(async () => {
+		try {
+			const answer = await pacer.run(async () => {
 				try {
-					return await request();
+					return await client.send(new ListBucketsCommand({}));
 				} catch (error) {
-					throw mapS3Error(error, { path: '', bucket }, redact);
+					throw mapS3Error(error, { path: '' }, redact);
 				}
 			});
-		try {
-			const answer = await send(() => client.send(new ListBucketsCommand({})));
-			const names = (answer.Buckets ?? []).flatMap((bucket) => (bucket.Name ? [bucket.Name] : []));
-			// Some servers answer the bucket list without checking the signature: one bucket-level request proves the key.
-			if (names[0]) await send(() => client.send(new ListObjectsV2Command({ Bucket: names[0], MaxKeys: 1 })), names[0]);
-			return names;
+			return (answer.Buckets ?? []).flatMap((bucket) => (bucket.Name ? [bucket.Name] : []));
 		} finally {
 			client.destroy();
 		}
