@@ -13,6 +13,7 @@ import * as os from 'node:os';
 import * as nodePath from 'node:path';
 import { parseArgs } from 'node:util';
 import { measureCloudCase, printCloudTable, type CloudCase, type CloudRow } from './cloud';
+import { measureGooglePhotos, printGooglePhotosTable } from './googlePhotos';
 import { measureStateSize } from './state';
 import { highest, median, medianOf, printTable, round, targetVerdicts, type Targets } from './figures';
 import { bigFileDataSet, treeDataSet, type DataSet } from './generate';
@@ -373,6 +374,10 @@ async function main(): Promise<void> {
 
 	printTables(rows);
 	measureStateSize(options.quick ? 10_000 : 100_000);
+	if (!options.only) {
+		console.log('\nAPI calls to add 1,000 photos to Google Photos (emulated):');
+		printGooglePhotosTable(await measureGooglePhotos(1000));
+	}
 	console.log(`\nTargets (reported, not asserted):\n  ${verdicts.join('\n  ')}`);
 	if (!context.profileDir) {
 		const file = nodePath.join(RESULTS, 'latest.json');

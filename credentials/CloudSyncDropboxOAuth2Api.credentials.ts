@@ -4,7 +4,8 @@ export class CloudSyncDropboxOAuth2Api implements ICredentialType {
 	name = 'cloudSyncDropboxOAuth2Api';
 	extends = ['oAuth2Api'];
 	displayName = 'Cloud Sync: Dropbox OAuth2 API';
-	documentationUrl = 'https://developers.dropbox.com/oauth-guide';
+	// The setup page of this package (docs/setup/), as published with it.
+	documentationUrl = 'https://unpkg.com/n8n-nodes-cloudsync@latest/docs/setup/dropbox.md';
 	icon: Icon = { light: 'file:dropbox.svg', dark: 'file:dropbox.dark.svg' };
 	properties: INodeProperties[] = [
 		{ displayName: 'Grant Type', name: 'grantType', type: 'hidden', default: 'authorizationCode' },

@@ -4,7 +4,8 @@ export class CloudSyncGoogleDriveOAuth2Api implements ICredentialType {
 	name = 'cloudSyncGoogleDriveOAuth2Api';
 	extends = ['googleOAuth2Api'];
 	displayName = 'Cloud Sync: Google Drive OAuth2 API';
-	documentationUrl = 'https://developers.google.com/drive/api/guides/about-auth';
+	// The setup page of this package (docs/setup/), as published with it.
+	documentationUrl = 'https://unpkg.com/n8n-nodes-cloudsync@latest/docs/setup/google-drive.md';
 	icon: Icon = { light: 'file:googleDrive.svg', dark: 'file:googleDrive.dark.svg' };
 	properties: INodeProperties[] = [
 		{

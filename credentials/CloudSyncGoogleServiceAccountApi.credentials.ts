@@ -7,8 +7,10 @@ import type { ICredentialType, Icon, INodeProperties } from 'n8n-workflow';
 // eslint-disable-next-line @n8n/community-nodes/credential-test-required
 export class CloudSyncGoogleServiceAccountApi implements ICredentialType {
 	name = 'cloudSyncGoogleServiceAccountApi';
-	displayName = 'Cloud Sync: Google Service Account API';
-	documentationUrl = 'https://cloud.google.com/iam/docs/service-account-overview';
+	// n8n names a new credential after this without "API", plus "account": "Cloud Sync: Google Drive JSON Key account".
+	displayName = 'Cloud Sync: Google Drive JSON Key API';
+	// The setup page of this package (docs/setup/), as published with it.
+	documentationUrl = 'https://unpkg.com/n8n-nodes-cloudsync@latest/docs/setup/google-drive.md#service-account-no-user';
 	icon: Icon = { light: 'file:googleDrive.svg', dark: 'file:googleDrive.dark.svg' };
 	properties: INodeProperties[] = [
 		{
@@ -18,6 +20,7 @@ export class CloudSyncGoogleServiceAccountApi implements ICredentialType {
 			placeholder: 'sync-bot@my-project.iam.gserviceaccount.com',
 			default: '',
 			required: true,
+			description: 'The client_email of the JSON key file. Share each Drive folder the node should reach with this email.',
 		},
 		{
 			displayName: 'Private Key',

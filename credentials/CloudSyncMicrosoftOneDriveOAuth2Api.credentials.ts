@@ -6,7 +6,8 @@ export class CloudSyncMicrosoftOneDriveOAuth2Api implements ICredentialType {
 	name = 'cloudSyncMicrosoftOneDriveOAuth2Api';
 	extends = ['oAuth2Api'];
 	displayName = 'Cloud Sync: Microsoft OneDrive / SharePoint OAuth2 API';
-	documentationUrl = 'https://learn.microsoft.com/en-us/onedrive/developer/rest-api/getting-started/graph-oauth';
+	// The setup page of this package (docs/setup/), as published with it.
+	documentationUrl = 'https://unpkg.com/n8n-nodes-cloudsync@latest/docs/setup/onedrive.md';
 	icon: Icon = { light: 'file:onedrive.svg', dark: 'file:onedrive.dark.svg' };
 	properties: INodeProperties[] = [
 		{ displayName: 'Grant Type', name: 'grantType', type: 'hidden', default: 'authorizationCode' },

@@ -1,4 +1,5 @@
-export type { Capabilities, Change, ChangeKind, ChangePage, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, WriteOptions } from './core/types';
+export type { Capabilities, Change, ChangeKind, ChangePage, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, WriteOptions, UploadIdentity, SavedUpload, UploadSessionStore } from './core/types';
+export { UploadSessions, type UploadSessionsOptions } from './providers/kit/uploads';
 export { HASH_TYPES } from './core/types';
 export * from './core/errors';
 export { normalizeRelativePath, matchKey, joinPath, parentPath, baseName } from './core/paths';
@@ -43,7 +44,7 @@ export {
 	type GoogleDocsFormat,
 } from './providers/drive';
 export { twoWaySync, type ConflictPolicy, type TwoWayOptions, type TwoWayReport, type TwoWayAction, type ConflictResult, type DirectionCounts, type Side } from './modes/twoWay';
-export { encodeBaseline, decodeBaseline, pairId, readText, MemoryStateStore, ProviderStateStore, StateError, type Baseline, type BaselineEntry, type StateStore } from './state/state';
+export { encodeBaseline, decodeBaseline, pairId, readText, MemoryStateStore, ProviderStateStore, FileStateStore, StateError, type Baseline, type BaselineEntry, type StateStore } from './state/state';
 export { PairLock, LockedError, type LockOptions } from './state/lock';
 export { STATE_FOLDER } from './core/filters';
 export { withSuffix, backupPath, fileStamp } from './core/paths';
@@ -59,3 +60,47 @@ export {
 } from './providers/drive';
 export { redirectingFetch as dropboxRedirectingFetch } from './providers/dropbox';
 export { S3Provider, S3_PRESETS, S3_MTIME_KEY, S3_MD5_KEY, mapS3Error, type S3Connection, type S3Preset, type S3ProviderOptions } from './providers/s3';
+export {
+	appleEndpoints,
+	beginSignIn,
+	completeSignIn,
+	openSession as openICloudSession,
+	trustDaysLeft,
+	ICloudSignInError,
+	TRUST_DAYS as ICLOUD_TRUST_DAYS,
+	type AppleEndpoints,
+	type AppleIdOptions,
+	type PendingSignIn,
+	type SignInProblem,
+	type SignInStart,
+} from './providers/icloud/auth';
+export type { ICloudSession, SavedSession as ICloudSavedSession, WebService as ICloudWebService } from './providers/icloud/session';
+export { ICloudDriveProvider, mapICloudError, type ICloudDriveProviderOptions } from './providers/icloudDrive';
+export {
+	ICloudPhotosProvider,
+	ReadOnlySourceError,
+	mapCloudKitError,
+	forgetICloudPhotosLibraries,
+	type ICloudPhotosProviderOptions,
+	type PhotosLayout,
+	type PhotosLibrary,
+} from './providers/icloudPhotos';
+export {
+	GooglePhotosLibrary,
+	GOOGLE_PHOTOS_SCOPES,
+	MAX_ITEMS_PER_CREATE,
+	ALBUM_CAPACITY,
+	photosRefusal,
+	photosMediaType,
+	mapPhotosError,
+	isDailyQuota,
+	type GooglePhotosOptions,
+	type GooglePhotosCredentials,
+	type PhotosAlbum,
+	type PhotosMediaItem,
+	type NewMediaItem,
+	type CreateResult,
+} from './providers/googlePhotos';
+export { addToGooglePhotos, productUrlOf, type AddToPhotosOptions, type AddToPhotosReport, type PhotoResult, type PhotoLibrary } from './modes/addToPhotos';
+export { encodeLedger, decodeLedger, emptyLedger, describeSource, sourceOfDescription, type Ledger, type LedgerEntry, type PendingUpload } from './state/ledger';
+export type { Paced } from './engine/run';

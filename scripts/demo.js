@@ -1,19 +1,24 @@
 #!/usr/bin/env node
 /**
- * `npm run demo`: a real sync workflow in a real n8n, on emulated Dropbox, Google Drive and OneDrive,
+ * `npm run demo`: a real sync workflow in a real n8n, on emulated Dropbox, Google Drive, OneDrive, iCloud Drive and Google Photos,
  * and a real S3 server (s3rver) on loopback.
  *
  *   npm run demo                      build, run examples/dropbox-to-google-drive-mirror.json with
- *                                     `n8n execute --id` (its dry run, then the mirror) and print the report
+ *                                     `n8n execute --id` (its dry run, then the mirror) and print the report,
+ *                                     then the iCloud Drive ⇄ Google Drive two-way example (the Apple ID
+ *                                     signed in as after its one-time code), then
+ *                                     examples/icloud-photos-to-google-photos.json twice
  *   npm run demo -- --editor          leave n8n running on http://localhost:5678 with the examples and
- *                                     credentials imported (and the emulators running) until Ctrl-C
+ *                                     credentials imported (and the emulators running) until Ctrl-C; the
+ *                                     Apple ID credential waits for its code, which the emulated iPhone
+ *                                     prints on this console
  *   npm run demo -- --screenshot F    open the mirror example in the editor, save a PNG to F and exit
  *
  * Options: --port N (editor port, default 5678), --json (also print the raw summary item),
  *          --keep (keep the throw-away n8n folder: database, logs, data).
  *
  * What it does: installs n8n 2.40.7 into a cache folder if missing (scripts/n8n/install.sh: about
- * 7 minutes and 2.9 GB the first time, then instant), starts the Google Drive, Dropbox and OneDrive
+ * 7 minutes and 2.9 GB the first time, then instant), starts the Google Drive, Dropbox, OneDrive and Google Photos
  * protocol emulators of test/emulators and an S3 server (s3rver, bucket "backups") on 127.0.0.1 with sample files, creates a throw-away n8n
  * (temporary N8N_USER_FOLDER, test/e2e/n8n.ts) whose CLOUDSYNC_*_API_URL point at the emulators, installs this package into it as a community package (npm pack), imports the
  * demo credentials and the workflows of examples/, then runs or serves them.
@@ -39,7 +44,14 @@ require('./n8n/load-ts');
 const { N8nSandbox, N8N_VERSION, freePort, installN8n, n8nBin, n8nHome } = require(path.join(REPO, 'test', 'e2e', 'n8n.ts'));
 const { screenshot } = require(path.join(REPO, 'test', 'e2e', 'browser.ts'));
 const clouds$ = require(path.join(REPO, 'test', 'e2e', 'clouds.ts'));
-const { EXAMPLES, FOLDERS, loadExample, readDriveTree, seedLocalFiles, startSampleClouds, withParameters } = clouds$;
+const { EXAMPLES, EXAMPLES_DIR, FOLDERS, loadExample, readDriveTree, seedLocalFiles, startSampleClouds, withParameters } = clouds$;
+const { ICLOUD_EXAMPLE, startICloudSample } = require(path.join(REPO, 'test', 'e2e', 'icloudClouds.ts'));
+
+/** Every workflow in examples/, by file name: the editor gets them all, not only those the tests name. */
+function allExamples(localRoot) {
+	const files = fs.readdirSync(EXAMPLES_DIR).filter((file) => file.endsWith('.json')).sort();
+	return Object.fromEntries(files.map((file) => [file.slice(0, -'.json'.length), loadExample(file.slice(0, -'.json'.length), localRoot)]));
+}
 
 function parseArgs(argv) {
 	const args = { editor: false, screenshot: undefined, port: 5678, json: false, keep: false };
@@ -86,10 +98,9 @@ async function ensureN8n() {
 	step(installed ? `n8n ${N8N_VERSION} found in ${home}` : `n8n ${N8N_VERSION} installed in ${seconds(Date.now() - t)}`);
 }
 
-function printPlan(items) {
-	const actions = items.filter((item) => item.type === 'action');
-	const summary = items.find((item) => item.type === 'summary') ?? {};
-	console.log(`\n  Preview (Diff: dry run, nothing written) ${summary.source} → ${summary.destination}`);
+/** A dry run's plan: the summary of the first output, the actions of the second (Files). */
+function printPlan(summary, actions) {
+	console.log(`\n  Preview (Dry Run: nothing written) ${summary.source} → ${summary.destination}`);
 	const width = Math.max(...actions.map((a) => a.path.length), 4);
 	for (const action of actions) console.log(`    ${action.action.padEnd(7)} ${action.path.padEnd(width)}  ${action.reason}`);
 	if (actions.length === 0) console.log('    nothing to do');
@@ -123,6 +134,27 @@ function printReport(title, summary) {
 	console.log();
 }
 
+function printTwoWayReport(title, summary) {
+	const counts = (side) =>
+		['added', 'updated', 'deleted', 'moved']
+			.filter((kind) => side?.[kind])
+			.map((kind) => `${side[kind]} ${kind}`)
+			.join(', ') || 'nothing';
+	console.log(`\n  ${title}`);
+	for (const [label, value] of [
+		['status', summary.status],
+		['first run', summary.firstRun ? 'yes (both sides merged, nothing deleted)' : 'no'],
+		['to Drive', counts(summary.toDestination)],
+		['to iCloud', counts(summary.toSource)],
+		['conflicts', summary.conflicts?.length ?? summary.conflicts ?? 0],
+		['transferred', `${bytes(summary.bytes)} in ${summary.durationSeconds} s`],
+		['errors', summary.errors?.length ? summary.errors.map((e) => `${e.path ?? ''} ${e.message ?? JSON.stringify(e)}`).join('; ') : 'none'],
+	]) {
+		console.log(`    ${label.padEnd(12)} ${value}`);
+	}
+	console.log();
+}
+
 async function printDriveFolder(clouds) {
 	const tree = await readDriveTree(clouds, FOLDERS.drivePhotos);
 	console.log(`  Google Drive /${FOLDERS.drivePhotos} now holds:`);
@@ -139,8 +171,13 @@ async function main() {
 	await ensureN8n();
 
 	const clouds = await startSampleClouds();
-	step(`emulators with sample files: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl}, S3 ${clouds.s3.endpoint}`);
-	const n8n = await N8nSandbox.create({ env: clouds.env, keep: args.keep });
+	const icloud = await startICloudSample(clouds.drive);
+	// The emulated iPhone: Apple's codes appear here, for the person to type in the Apple ID credential.
+	if (serve) icloud.icloud.auth.onCodeSent = (appleId, code) => console.log(`\n  [emulated iPhone of ${appleId}] Apple ID verification code: ${code}\n`);
+	step(
+		`emulators with sample files: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl}, iCloud Drive ${icloud.icloud.baseUrl}, Google Photos ${clouds.googlePhotos.baseUrl}, S3 ${clouds.s3.endpoint}`,
+	);
+	const n8n = await N8nSandbox.create({ env: { ...clouds.env, ...icloud.env }, keep: args.keep });
 	let server;
 	let stopping = false;
 	const shutdown = async (code) => {
@@ -150,6 +187,7 @@ async function main() {
 			await server?.stop();
 			await n8n.cleanup();
 			await clouds.stop();
+			await icloud.stop();
 		} finally {
 			process.exit(code);
 		}
@@ -161,34 +199,50 @@ async function main() {
 		seedLocalFiles(n8n.dataFolder);
 		await n8n.packPackage();
 		step(`this package installed into a throw-away n8n as a community package (${n8n.root})`);
-		await n8n.importCredentials(clouds.credentials);
-		const workflows = Object.fromEntries(Object.entries(EXAMPLES).map(([key, { file }]) => [key, loadExample(file, n8n.dataFolder)]));
-		await n8n.importWorkflows(Object.values(workflows));
-		step(`credentials and ${Object.keys(workflows).length} example workflows imported from examples/`);
+		// The one-shot demo cannot wait for a person: its Apple ID is signed in as after the one-time code.
+		await n8n.importCredentials([...clouds.credentials, serve ? icloud.credential : await icloud.trustedCredential()]);
+		const workflows = Object.fromEntries(
+			[...Object.entries(EXAMPLES), ['iCloud', ICLOUD_EXAMPLE]].map(([key, { file }]) => [key, loadExample(file, n8n.dataFolder)]),
+		);
+		workflows.photos = fromCameraRoll(workflows.photos, n8n.dataFolder);
+		// The editor gets every example; those the demo runs replace their shipped copy (same id).
+		const every = Object.fromEntries([...Object.values(allExamples(n8n.dataFolder)), ...Object.values(workflows)].map((workflow) => [workflow.id, workflow]));
+		await n8n.importWorkflows(Object.values(every));
+		step(`credentials and all ${Object.keys(every).length} example workflows imported from examples/`);
 
 		if (!serve) {
 			const mirror = workflows.mirror;
 			let result = await n8n.executeWorkflow(EXAMPLES.mirror.id);
-			step(`n8n execute --id ${EXAMPLES.mirror.id} ("${mirror.name}", as shipped: Settings → dryRun on) in ${seconds(result.durationMs)}`);
-			printPlan(result.nodes['Preview the mirror (Diff)'] ?? []);
+			const MIRROR = 'Mirror Dropbox to Google Drive';
+			step(`n8n execute --id ${EXAMPLES.mirror.id} ("${mirror.name}", as shipped: Dry Run on) in ${seconds(result.durationMs)}`);
+			printPlan(result.nodes[MIRROR]?.[0] ?? {}, (result.outputs[MIRROR]?.[1] ?? []).map((item) => item.json));
 
 			await n8n.importWorkflows([
-				withParameters(mirror, 'Settings', (parameters) => {
-					parameters.assignments.assignments[0].value = false;
+				withParameters(mirror, MIRROR, (parameters) => {
+					parameters.dryRun = false;
 				}),
 			]);
 			result = await n8n.executeWorkflow(EXAMPLES.mirror.id);
-			step(`n8n execute --id ${EXAMPLES.mirror.id} again with dryRun off: the mirror ran in ${seconds(result.durationMs)}`);
-			const summary = (result.nodes['Mirror Dropbox to Google Drive'] ?? []).find((item) => item.type === 'summary');
+			step(`n8n execute --id ${EXAMPLES.mirror.id} again with Dry Run off: the mirror ran in ${seconds(result.durationMs)}`);
+			const summary = result.nodes[MIRROR]?.[0];
 			if (!summary) throw new Error('the mirror node returned no summary item');
-			printReport('Sync report (the summary item of "Mirror Dropbox to Google Drive")', summary);
+			printReport(`Sync report (the summary item of "${MIRROR}")`, summary);
+			console.log(`  message: ${summary.message}\n`);
 			if (args.json) console.log(`${JSON.stringify(summary, null, 2)}\n`);
 			await printDriveFolder(clouds);
+
+			result = await n8n.executeWorkflow(ICLOUD_EXAMPLE.id);
+			step(`n8n execute --id ${ICLOUD_EXAMPLE.id} ("${workflows.iCloud.name}") in ${seconds(result.durationMs)}`);
+			const icloudSummary = (result.nodes[ICLOUD_EXAMPLE.node] ?? []).find((item) => item.type === 'summary');
+			if (!icloudSummary) throw new Error('the iCloud example returned no summary item');
+			printTwoWayReport('Two-way report (iCloud Drive /Projects ⇄ Google Drive /Projects (iCloud))', icloudSummary);
+
+			const photos = await runPhotos(n8n, workflows.photos);
 			console.log('  The other examples (OneDrive → Google Drive mirror, local folder → Dropbox, nightly local folder → S3');
 			console.log('  snapshots, change trigger → local folder, upload into a dated folder) are in examples/;');
 			console.log('  `npm run demo -- --editor` opens them all in the n8n editor.\n');
 			step('done');
-			await shutdown(summary.status === 'success' ? 0 : 1);
+			await shutdown(summary.status === 'success' && photos.status === 'success' ? 0 : 1);
 			return;
 		}
 
@@ -217,10 +271,14 @@ async function main() {
 		const url = `http://localhost:${port}`;
 		console.log(`\n  Open ${url} and sign in as ${owner.email} / ${owner.password}`);
 		console.log('  Workflows (open one, then press "Execute workflow"):');
-		for (const [key, { id }] of Object.entries(EXAMPLES)) console.log(`    ${url}/workflow/${id}   ${workflows[key].name}`);
-		console.log('  The mirror example previews first: set Settings → dryRun to false to mirror for real.');
+		for (const workflow of Object.values(every)) console.log(`    ${url}/workflow/${workflow.id}   ${workflow.name}`);
+		console.log('  The mirror example previews first: turn its Dry Run off to mirror for real.');
 		console.log('  The trigger example runs when published (activated): it polls the emulated Dropbox /Inbox every minute.');
-		console.log(`\n  Emulators: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl}; S3 (s3rver) ${clouds.s3.endpoint}, bucket "backups" (in this process)`);
+		console.log('  The iCloud example needs its Apple ID connected once: open the "Apple ID (demo)" credential, click Save,');
+		console.log('  type the code the emulated iPhone prints here, and click Save again.');
+		console.log(
+			`\n  Emulators: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl}, iCloud Drive ${icloud.icloud.baseUrl}, Google Photos ${clouds.googlePhotos.baseUrl}; S3 (s3rver) ${clouds.s3.endpoint}, bucket "backups" (in this process)`,
+		);
 		console.log(`  Local folders (N8N_RESTRICT_FILE_ACCESS_TO): ${n8n.dataFolder}`);
 		console.log(`  n8n log: ${n8n.logFile}`);
 		console.log('\n  Ctrl-C stops n8n and the emulators and removes the throw-away n8n folder.');
@@ -229,6 +287,42 @@ async function main() {
 		n8n.printLogs(60);
 		await shutdown(1);
 	}
+}
+
+const PHOTOS_NODE = 'Add new iCloud photos to Google Photos';
+
+/**
+ * The iCloud Photos → Google Photos example with a local camera roll as its source: the demo's iCloud
+ * emulator serves iCloud Drive (CLOUDSYNC_ICLOUD_URL names one emulator), and the mode takes any source.
+ */
+function fromCameraRoll(workflow, dataFolder) {
+	const variant = withParameters(workflow, PHOTOS_NODE, (parameters) => {
+		for (const key of Object.keys(parameters)) if (key.startsWith('sourceICloudPhotos')) delete parameters[key];
+		parameters.sourceCloud = 'local';
+		parameters.sourceLocalPath = path.join(dataFolder, FOLDERS.cameraRoll);
+	});
+	const node = variant.nodes.find((candidate) => candidate.name === PHOTOS_NODE);
+	delete node.credentials.cloudSyncAppleIdApi;
+	variant.name = `${workflow.name} (demo: from a local camera roll)`;
+	return variant;
+}
+
+/** The Google Photos example, twice: the camera roll added to its album, then a run that sends nothing (the ledger). */
+async function runPhotos(n8n, workflow) {
+	const node = PHOTOS_NODE;
+	let summary;
+	for (const label of ['first run', 'second run']) {
+		const result = await n8n.executeWorkflow(EXAMPLES.photos.id);
+		summary = (result.nodes[node] ?? []).find((item) => item.type === 'summary');
+		if (!summary) throw new Error('the Google Photos node returned no summary item');
+		step(`n8n execute --id ${EXAMPLES.photos.id} ("${workflow.name}", ${label}) in ${seconds(result.durationMs)}`);
+		console.log(
+			`    ${summary.status}: ${summary.uploaded} added to the album "${summary.album?.title}", ${summary.alreadyInLibrary} already there, ` +
+				`${summary.skipped} skipped (not a photo or video), ${summary.requests} requests of the daily 10,000`,
+		);
+	}
+	console.log('  (the .AAE edit sidecar is skipped: Google Photos takes photos and videos only; the second run finds every photo in its ledger)\n');
+	return summary;
 }
 
 async function portIsFree(port) {

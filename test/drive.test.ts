@@ -668,3 +668,38 @@ describe('the emulator', () => {
 		expect(fixture.emulator.statPath('protocol.bin')?.size).toBe(String(256 * 1024 + 10));
 	});
 });
+
+describe('creates with ids generated in advance', () => {
+	const CREATE_FILE = /^POST \/upload\/drive\/v3\/files$/;
+	const CREATE_FOLDER = /^POST \/drive\/v3\/files$/;
+
+	it('a create whose answer was lost is retried without making a second file or folder', async () => {
+		const { provider, folderId } = await openInFreshFolder(fixture);
+		fixture.emulator.clearLog();
+		fixture.emulator.server.inject({ route: CREATE_FOLDER, kind: 'drop-after-commit', times: 1 });
+		fixture.emulator.server.inject({ route: CREATE_FILE, kind: 'drop-after-commit', times: 1 });
+
+		const written = await put(provider, 'sub/f.txt', 'only once');
+
+		const created = fixture.emulator.server.requests(/^POST \/(upload\/)?drive\/v3\/files$/);
+		// Both creates were carried out and their answers lost; the retries found them by their ids.
+		expect(created.map((entry) => entry.fault)).toEqual(['drop-after-commit', 'drop-after-commit']);
+		expect(fixture.emulator.server.requests(/^GET \/drive\/v3\/files\/generateIds$/).length).toBe(1);
+		const sub = fixture.emulator.filesAt('sub', folderId);
+		expect(sub).toHaveLength(1);
+		expect(fixture.emulator.filesAt('sub/f.txt', folderId)).toEqual([expect.objectContaining({ id: written.id })]);
+		expect(await text(provider, 'sub/f.txt')).toBe('only once');
+	});
+
+	it('the emulator refuses a second create with the same id (409) and an id it did not generate', async () => {
+		const { folderId } = await openInFreshFolder(fixture);
+		const { api } = sdkClient(fixture);
+		const { data } = await api.files.generateIds({ count: 2, space: 'drive', type: 'files' });
+		expect(data).toMatchObject({ kind: 'drive#generatedIds', space: 'drive', ids: [expect.any(String), expect.any(String)] });
+		const id = data.ids![0];
+		await api.files.create({ requestBody: { id, name: 'a', parents: [folderId] } });
+		await expect(api.files.create({ requestBody: { id, name: 'a', parents: [folderId] } })).rejects.toMatchObject({ status: 409 });
+		await expect(api.files.create({ requestBody: { id: 'not-generated', name: 'b', parents: [folderId] } })).rejects.toMatchObject({ status: 400 });
+		expect(fixture.emulator.filesAt('a', folderId)).toHaveLength(1);
+	});
+});

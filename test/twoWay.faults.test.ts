@@ -1,6 +1,6 @@
 import { MemoryStateStore, twoWaySync, type Provider, type StateStore } from '../lib';
 import { quickPacer } from './support/dropbox';
-import { cloudBackend, expected, localBackend, put, tree, type Backend } from './support/sides';
+import { cloudBackend, expected, iCloudDriveBackend, localBackend, put, tree, type Backend } from './support/sides';
 import { removeTempDirs } from './support/trees';
 
 afterAll(removeTempDirs);
@@ -69,6 +69,7 @@ const FINAL = expected({
 describe.each<[string, () => Promise<Backend>]>([
 	['local ↔ local', async () => localBackend()],
 	['Google Drive ↔ Dropbox (emulated)', cloudBackend],
+	['iCloud Drive ↔ Google Drive (emulated)', iCloudDriveBackend],
 ])('a fault at every step of a two-way run, %s', (_name, makeBackend) => {
 	let backend: Backend;
 	beforeAll(async () => {

@@ -110,3 +110,16 @@ export class CursorExpiredError extends CloudSyncError {
 		super(message, { hint: 'Run a full sync to list everything again; the next poll starts from a new cursor.', ...options });
 	}
 }
+
+/**
+ * A quota that lasts a whole period (Google Photos' 10,000 requests a day) is used up: retrying is
+ * pointless until it resets, so a run stops cleanly, keeps what it did, and the next run goes on.
+ */
+export class QuotaExhaustedError extends CloudSyncError {
+	constructor(message: string, options?: { cause?: unknown; hint?: string }) {
+		super(message, {
+			hint: 'The daily request quota of the Google Cloud project behind this credential is used up (it resets at midnight Pacific time). What was done is kept; the next run continues where this one stopped.',
+			...options,
+		});
+	}
+}

@@ -60,6 +60,56 @@ export interface WriteOptions {
 	/** Hashes the caller wants back for the written bytes. */
 	hashTypes?: HashType[];
 	signal?: AbortSignal;
+	/** Hashes the source listed for these bytes: with size and modTime, what tells one version of the source from another when an earlier upload is resumed. */
+	sourceHashes?: Hashes;
+	/**
+	 * The same source again, from byte `offset` on. A provider that resumes an earlier upload, of which
+	 * the cloud already holds the first `offset` bytes, reads the rest from this stream and leaves
+	 * `content` unread; the caller then checks the whole file (size, and hash where it knows one).
+	 */
+	from?: (offset: number) => Promise<Readable>;
+}
+
+/** The source of an upload, as a saved session must match it to be resumed: one destination path, one version of the file. */
+export interface UploadIdentity {
+	/** Where the file is written, relative to the provider's root. */
+	path: string;
+	size: number;
+	modTime?: number;
+	/** One hash of the source, as "type:value", when the source listed one. */
+	hash?: string;
+}
+
+/** An unfinished upload's session, kept so that a later run can go on with it. */
+export interface SavedUpload extends UploadIdentity {
+	/** The cloud account and root the session belongs to, as the provider names them. */
+	scope: string;
+	/** Drive's resumable session URI, Dropbox's upload session id, OneDrive's upload URL. */
+	session: string;
+	/** Bytes the cloud had confirmed when this was saved; the cloud is asked again before resuming. */
+	offset: number;
+	/** Milliseconds since the epoch after which the cloud has forgotten the session. */
+	expiresAt: number;
+}
+
+/**
+ * Where providers keep their unfinished uploads' sessions between runs (the kit's UploadSessions).
+ * A provider calls `find` before a large upload, `begin` once the cloud opened a session, `advance`
+ * as chunks are confirmed and `end` when the file is in place or the session is given up.
+ */
+export interface UploadSessionStore {
+	/**
+	 * The session saved for this upload when it is for the same source and has not expired (`saved`);
+	 * one saved for another version of the file is forgotten and returned as `stale`, for the provider
+	 * to cancel where the cloud allows.
+	 */
+	find(scope: string, identity: UploadIdentity): Promise<{ saved?: SavedUpload; stale?: SavedUpload }>;
+	/** Records a new session; it is saved before this resolves, so that a process killed right after can resume it. */
+	begin(upload: SavedUpload): Promise<void>;
+	/** The cloud confirmed `offset` bytes; saved within a few seconds. */
+	advance(scope: string, path: string, offset: number): void;
+	/** The session is finished or given up. */
+	end(scope: string, path: string): void;
 }
 
 export interface ListOptions {
@@ -120,6 +170,8 @@ export interface Provider {
 	canCopyFrom?(source: Provider): boolean;
 	/** Copies `from` on `source` to `to` here, atomically, keeping its modification time. */
 	copyFrom?(source: Provider, from: string, to: string): Promise<Entry>;
+	/** Keeps this provider's unfinished large uploads in `store`, so that a later run resumes them from the offset the cloud confirms. */
+	keepUploads?(store: UploadSessionStore): void;
 	/** Hashes of a stored file, computed or fetched as the provider must. */
 	hash(path: string, types: HashType[]): Promise<Hashes>;
 	/** Why this side cannot hold a file or folder of this name (one path segment); undefined when it can. */

@@ -1,7 +1,9 @@
 import type { Capabilities, Entry, HashType, Provider } from '../core/types';
 import type { ActionKind, Plan, PlanAction } from './planner';
 import { backupPath, depth } from '../core/paths';
-import { measure, sameHash } from '../core/hashing';
+import type { Readable } from 'node:stream';
+import { measure, sameHash, type MeasuringStream } from '../core/hashing';
+import { SliceStream, lazyStream } from '../providers/kit/streams';
 import { Pacer, type PacerOptions } from '../core/pacer';
 import { AbortedError, InvalidNameError, NotEmptyError, NotFoundError, VerificationError } from '../core/errors';
 import { unconfirmedDeletions } from './safety';
@@ -170,24 +172,44 @@ export async function execute(plan: Work, source: Provider, destination: Provide
 		const known = from.size >= 0 ? from.size : undefined;
 		const hashTypes = new Set<HashType>(Object.keys(from.hashes) as HashType[]);
 		if (verifyType) hashTypes.add(verifyType);
-		const input = await source.read(from.path, { signal });
-		const measured = measure(input, hashTypes, { size: known, hashes: from.hashes });
+		let measured: MeasuringStream | undefined;
+		// Opened when the destination first reads it: a resumed upload may read only the rest (below) instead.
+		const content = lazyStream(async () => (measured = measure(await source.read(from.path, { signal }), hashTypes, { size: known, hashes: from.hashes })));
+		const knownHash = verifyType && from.hashes[verifyType];
+		let resumed: { at: number; tail?: MeasuringStream } | undefined;
+		// A provider resuming an upload asks for the source past what the cloud holds. Where the source's own
+		// hash proves the result, only that rest is read (a ranged read); otherwise the whole source is read
+		// and hashed, and only its rest is handed on.
+		const rest = async (offset: number): Promise<Readable> => {
+			if (knownHash && known !== undefined) {
+				content.destroy();
+				const tail = measure(await source.read(from.path, { start: offset, signal }), [], { size: known - offset });
+				resumed = { at: offset, tail };
+				return tail;
+			}
+			resumed = { at: offset };
+			return content.pipe(new SliceStream(offset, Number.POSITIVE_INFINITY));
+		};
 		let written: Entry;
 		try {
-			written = await destination.write(action.path, measured, {
+			written = await destination.write(action.path, content, {
 				size: known,
 				modTime: from.modTime,
 				hashTypes: verifyType ? [verifyType] : [],
 				signal,
+				sourceHashes: from.hashes,
+				from: known === undefined ? undefined : rest,
 			});
 		} finally {
 			// A write that failed before reading everything must not leave the source open.
-			measured.destroy();
+			content.destroy();
+			resumed?.tail?.destroy();
 		}
-		if (written.size !== measured.bytes) {
-			throw new VerificationError(`${action.path}: destination holds ${written.size} bytes, ${measured.bytes} were sent`);
+		const sentBytes = resumed?.tail ? resumed.at + resumed.tail.bytes : (measured?.bytes ?? 0);
+		if (written.size !== sentBytes) {
+			throw new VerificationError(`${action.path}: destination holds ${written.size} bytes, ${sentBytes} were sent`);
 		}
-		const sent = verifyType && measured.hashes[verifyType];
+		const sent = verifyType && (resumed?.tail ? knownHash : measured?.hashes[verifyType]);
 		const stored = verifyType && written.hashes[verifyType];
 		if (sent && stored && !sameHash(verifyType!, sent, stored)) {
 			throw new VerificationError(`${action.path}: destination ${verifyType} ${stored} differs from the ${sent} sent`);

@@ -18,7 +18,7 @@ export function failureOf(error: unknown): Failure {
 }
 
 /** Failures that stop everything, most telling first: one of them explains a run better than any file's own error. */
-const EXPLAINS_MOST = ['AuthenticationError', 'StorageFullError', 'PermissionError', 'RateLimitError'];
+const EXPLAINS_MOST = ['AuthenticationError', 'StorageFullError', 'PermissionError', 'QuotaExhaustedError', 'RateLimitError'];
 /** Failures that are about one path only. */
 const ABOUT_ONE_PATH = ['NotFoundError', 'AlreadyExistsError', 'NotEmptyError', 'AbortedError', 'CursorExpiredError'];
 

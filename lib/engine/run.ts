@@ -25,14 +25,20 @@ export interface RunReport {
  * checks before anything is read, the tidying before anything is written, and one way to finish a
  * report (times, every cloud's retries, the failure that explains the run).
  */
-export class Run {
+/** What a run needs of a side it writes to that is no Provider (Google Photos, which only adds): its name and its pacer. */
+export interface Paced {
+	readonly name: string;
+	readonly pacer?: Pacer;
+}
+
+export class Run<Destination extends Paced = Provider> {
 	readonly started: number;
 	readonly pacer: Pacer;
 	readonly notes: string[] = [];
 
 	constructor(
 		readonly source: Provider,
-		readonly destination: Provider,
+		readonly destination: Destination,
 		private readonly settings: RunSettings,
 	) {
 		this.started = settings.now?.() ?? Date.now();
@@ -43,7 +49,7 @@ export class Run {
 	 * Refuses folders that are one, or one inside the other; `nested: 'allow'` (modes that never change
 	 * the source) lets a destination inside the source be, and returns its path there to leave out.
 	 */
-	async checkFolders(what: string, nested: 'allow' | 'refuse'): Promise<string | undefined> {
+	async checkFolders(this: Run, what: string, nested: 'allow' | 'refuse'): Promise<string | undefined> {
 		const overlap = await checkOverlap(this.source, this.destination, what, nested);
 		if (overlap) this.notes.push(overlap.note);
 		return overlap?.destinationInSource;
@@ -73,7 +79,7 @@ export class Run {
 }
 
 /** Retries of a run: its own pacer's and each provider's (each cloud paces itself), every pacer counted once. */
-function retriesOf(pacer: Pacer, ...providers: Provider[]): number {
+function retriesOf(pacer: Pacer, ...providers: Paced[]): number {
 	const pacers = new Set([pacer, ...providers.map((provider) => provider.pacer).filter((each): each is Pacer => each !== undefined)]);
 	return [...pacers].reduce((sum, each) => sum + each.retries, 0);
 }

@@ -1,7 +1,7 @@
 import { createPrivateKey } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { auth as googleAuth, drive as createDriveClient, type drive_v3 } from '@googleapis/drive';
-import type { Capabilities, Change, ChangePage, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, WriteOptions } from '../core/types';
+import type { Capabilities, Change, ChangePage, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, UploadIdentity, UploadSessionStore, WriteOptions } from '../core/types';
 import {
 	AlreadyExistsError,
 	AuthenticationError,
@@ -18,7 +18,7 @@ import {
 	VerificationError,
 } from '../core/errors';
 import { Pacer, RATE_LIMIT_REASONS, retryAfterOf } from '../core/pacer';
-import { BINARY, ChunkReader, DirCache, mimeTypeFor, Remote, SliceStream, bodyStream, emptyStream, insideOrSame } from './kit';
+import { BINARY, ChunkReader, DirCache, mimeTypeFor, Remote, SliceStream, bodyStream, emptyStream, insideOrSame, uploadIdentity } from './kit';
 import { baseName, joinPath, normalizeRelativePath, parentPath } from '../core/paths';
 import { hashStream, measure, type MeasuringStream } from '../core/hashing';
 
@@ -75,6 +75,10 @@ const GOOGLE_ROOT_URL = 'https://www.googleapis.com/';
 const GOOGLE_TOKEN_ORIGIN = 'https://oauth2.googleapis.com';
 const MiB = 1024 * 1024;
 const CHUNK_GRANULARITY = 256 * 1024;
+/** Drive keeps a resumable session about a week; a day less, so a session is not resumed as it ends. */
+const SESSION_LIFETIME_MS = 6 * 24 * 3600 * 1000;
+/** files.generateIds gives at most 1000 at once; creates are rarely that many between two runs' ends. */
+const GENERATED_IDS_PER_CALL = 100;
 /** Parents OR-ed into one files.list query while walking a tree. */
 const PARENTS_PER_QUERY = 50;
 const PAGE_SIZE = 1000;
@@ -339,6 +343,11 @@ export class GoogleDriveProvider implements Provider {
 	private readonly fresh = new Set<string>();
 	/** The files written into fresh folders, by path, so a second write replaces instead of duplicating. */
 	private readonly freshFiles = new Map<string, drive_v3.Schema$File>();
+	/** Ids from files.generateIds not used yet. */
+	private readonly spareIds: string[] = [];
+	private generatingIds?: Promise<void>;
+	/** Where unfinished resumable uploads are kept between runs, when the caller gives a store. */
+	private uploads?: UploadSessionStore;
 
 	private constructor(private readonly options: GoogleDriveProviderOptions) {
 		this.rootUrl = rootUrlFor(options.apiBaseUrl);
@@ -551,9 +560,10 @@ export class GoogleDriveProvider implements Provider {
 		if (folders.length === 1) return folders[0].file.id!;
 		if (matches.length > 0 && create) throw new AlreadyExistsError(path);
 		if (!create) throw new NotFoundError(path);
-		const { data } = await this.call(path, () =>
-			this.api.files.create({ requestBody: { name: baseName(path), mimeType: FOLDER_MIME, parents: [parentId] }, fields: FILE_FIELDS, supportsAllDrives: true }),
-		);
+		const data = await this.createOnce(path, async (id) => {
+			const response = await this.api.files.create({ requestBody: { id, name: baseName(path), mimeType: FOLDER_MIME, parents: [parentId] }, fields: FILE_FIELDS, supportsAllDrives: true });
+			return response.data;
+		});
 		this.remember(this.toEntry(data, parentPath(path))!);
 		this.fresh.add(path);
 		return data.id!;
@@ -662,6 +672,9 @@ export class GoogleDriveProvider implements Provider {
 	async write(path: string, content: Readable, options: WriteOptions = {}): Promise<Entry> {
 		const relative = normalizeRelativePath(path);
 		if (relative === '') throw new InvalidPathError(path, 'cannot write over the root folder');
+		const identity = this.uploads && (options.size ?? 0) > this.multipartMaxBytes ? uploadIdentity(relative, options) : undefined;
+		const resumed = identity && (await this.resume(identity, options));
+		if (resumed) return resumed;
 		const measured = measure(content, [...new Set<HashType>(['md5', ...(options.hashTypes ?? [])])], { size: options.size });
 		const reader = new ChunkReader(measured);
 		try {
@@ -672,8 +685,47 @@ export class GoogleDriveProvider implements Provider {
 			const file =
 				reader.done && first.length <= this.multipartMaxBytes
 					? await this.uploadMultipart(relative, target, first, metadata, options.signal)
-					: await this.uploadResumable(relative, target, reader, first, metadata, options);
+					: await this.uploadResumable(relative, target, reader, first, metadata, options, identity);
 			return this.uploaded(relative, file, measured, options.hashTypes ?? []);
+		} finally {
+			reader.close();
+		}
+	}
+
+	/** What the upload store knows this Drive by: its root folder, whose id no other account has. */
+	private get scope(): string {
+		return `google-drive:${this.root}`;
+	}
+
+	keepUploads(store: UploadSessionStore): void {
+		this.uploads = store;
+	}
+
+	/**
+	 * Goes on with the session an earlier run saved for this very source, from the offset Drive
+	 * confirms (a status query); undefined when there is none to go on with (none saved, or expired).
+	 */
+	private async resume(identity: UploadIdentity, options: WriteOptions): Promise<Entry | undefined> {
+		const { saved } = await this.uploads!.find(this.scope, identity);
+		if (!saved) return undefined;
+		const { path, size } = identity;
+		let status: { file?: drive_v3.Schema$File; received: number };
+		try {
+			status = await this.call(path, () => this.uploadRequest(saved.session, `bytes */${size}`, undefined, options.signal), options.signal);
+		} catch (error) {
+			this.uploads!.end(this.scope, path);
+			if (error instanceof NotFoundError) return undefined;
+			throw error;
+		}
+		const offset = status.file ? size : status.received;
+		const reader = new ChunkReader(measure(await options.from!(offset), [], { size: size - offset }));
+		try {
+			const file = status.file ?? (await this.sendChunks(path, saved.session, reader, undefined, offset, options, identity));
+			// Whatever is left of the source is read, so that its caller's checks see all of it.
+			while (!(await reader.atEnd())) await reader.read(this.chunkBytes);
+			this.uploads!.end(this.scope, path);
+			// The caller compares the stored md5 with the source's: this side saw only the rest.
+			return this.uploaded(path, file, { bytes: size, hashes: {} }, []);
 		} finally {
 			reader.close();
 		}
@@ -704,15 +756,55 @@ export class GoogleDriveProvider implements Provider {
 		// A fresh stream per attempt, so that a retried request sends the bytes again.
 		const media = () => ({ mimeType: target.existing?.mimeType ?? requestBody.mimeType ?? BINARY, body: Readable.from([bytes]) });
 		const options = { rootUrl: this.rootUrl, signal };
-		const response = await this.call(
+		if (target.existing) {
+			const response = await this.call(path, () => this.api.files.update({ fileId: target.existing!.id!, requestBody, media: media(), fields: FILE_FIELDS, supportsAllDrives: true }, options), signal);
+			return response.data;
+		}
+		return this.createOnce(
 			path,
-			() =>
-				target.existing
-					? this.api.files.update({ fileId: target.existing.id!, requestBody, media: media(), fields: FILE_FIELDS, supportsAllDrives: true }, options)
-					: this.api.files.create({ requestBody, media: media(), fields: FILE_FIELDS, supportsAllDrives: true }, options),
+			async (id) => (await this.api.files.create({ requestBody: { ...requestBody, id }, media: media(), fields: FILE_FIELDS, supportsAllDrives: true }, options)).data,
 			signal,
 		);
-		return response.data;
+	}
+
+	/**
+	 * Drive has no idempotent create: a create whose answer was lost would make a second file when
+	 * retried. Each create carries an id generated in advance (files.generateIds), and a retry first asks
+	 * for that id, so the file the lost answer was about is found instead of made twice.
+	 */
+	private async createOnce(path: string, create: (id: string) => Promise<drive_v3.Schema$File>, signal?: AbortSignal): Promise<drive_v3.Schema$File> {
+		const id = await this.generatedId(signal);
+		return this.call(
+			path,
+			async (attempt) => {
+				if (attempt > 0) {
+					const earlier = await this.fileWithId(id, signal);
+					if (earlier) return earlier;
+				}
+				return create(id);
+			},
+			signal,
+		);
+	}
+
+	private async fileWithId(id: string, signal?: AbortSignal): Promise<drive_v3.Schema$File | undefined> {
+		try {
+			return (await this.api.files.get({ fileId: id, fields: FILE_FIELDS, supportsAllDrives: true }, { rootUrl: this.rootUrl, signal })).data;
+		} catch (error) {
+			if (describeFailure(error).status === 404) return undefined;
+			throw error;
+		}
+	}
+
+	/** One id from a batch generated in advance; a batch is asked for once for all who wait. */
+	private async generatedId(signal?: AbortSignal): Promise<string> {
+		while (this.spareIds.length === 0) {
+			this.generatingIds ??= this.call('', () => this.api.files.generateIds({ count: GENERATED_IDS_PER_CALL, space: 'drive', type: 'files' }, { rootUrl: this.rootUrl, signal }))
+				.then(({ data }) => void this.spareIds.push(...(data.ids ?? [])))
+				.finally(() => (this.generatingIds = undefined));
+			await this.generatingIds;
+		}
+		return this.spareIds.pop()!;
 	}
 
 	private async uploadResumable(
@@ -722,18 +814,28 @@ export class GoogleDriveProvider implements Provider {
 		first: Buffer,
 		metadata: Metadata,
 		options: WriteOptions,
+		identity?: UploadIdentity,
 	): Promise<drive_v3.Schema$File> {
 		const session = await this.startSession(path, target, metadata, options);
-		let chunk = first;
-		let offset = 0;
+		if (identity) await this.uploads!.begin({ ...identity, scope: this.scope, session, offset: 0, expiresAt: Date.now() + SESSION_LIFETIME_MS });
+		const file = await this.sendChunks(path, session, reader, first, 0, options, identity);
+		if (identity) this.uploads!.end(this.scope, path);
+		return file;
+	}
+
+	/** Sends the file from `offset` on, chunk by chunk from `reader` (`first` already read), and tells the store what Drive confirmed. */
+	private async sendChunks(path: string, session: string, reader: ChunkReader, first: Buffer | undefined, offset: number, options: WriteOptions, identity?: UploadIdentity) {
+		let chunk = first ?? (await reader.read(this.chunkBytes));
 		for (;;) {
 			const total = reader.done ? offset + chunk.length : options.size;
 			const file = await this.sendChunk(path, session, chunk, offset, total, options.signal).catch((error: unknown) => {
 				// The bytes sent so far are lost with the session; only the whole write can start over.
+				if (error instanceof NotFoundError && identity) this.uploads!.end(this.scope, path);
 				throw error instanceof NotFoundError ? new TransientError(`The upload session of ${path} expired`) : error;
 			});
 			if (file) return file;
 			offset += chunk.length;
+			if (identity) this.uploads!.advance(this.scope, path, offset);
 			options.signal?.throwIfAborted();
 			chunk = await reader.read(this.chunkBytes);
 		}
@@ -810,7 +912,7 @@ export class GoogleDriveProvider implements Provider {
 	}
 
 	/** Checks the stored file against the bytes sent and returns its entry with the hashes asked for. */
-	private uploaded(path: string, file: drive_v3.Schema$File, measured: MeasuringStream, hashTypes: HashType[]): Entry {
+	private uploaded(path: string, file: drive_v3.Schema$File, measured: Pick<MeasuringStream, 'bytes' | 'hashes'>, hashTypes: HashType[]): Entry {
 		const sent = measured.hashes.md5;
 		if (Number(file.size) !== measured.bytes || (file.md5Checksum && sent && file.md5Checksum.toLowerCase() !== sent)) {
 			throw new VerificationError(`Google Drive stored ${file.size} bytes with md5 ${file.md5Checksum} for ${path}; ${measured.bytes} bytes with md5 ${sent} were sent`);

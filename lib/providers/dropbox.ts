@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Dropbox, DropboxAuth, DropboxResponseError, type DropboxRequestOptions, type files } from 'dropbox';
-import type { Capabilities, Change, ChangePage, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, WriteOptions } from '../core/types';
+import type { Capabilities, Change, ChangePage, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, UploadIdentity, UploadSessionStore, WriteOptions } from '../core/types';
 import {
 	AlreadyExistsError,
 	AuthenticationError,
@@ -18,7 +18,7 @@ import {
 	VerificationError,
 } from '../core/errors';
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
-import { ChunkReader, CommitBatcher, OAuthTokens, ParentsFirst, Remote, type Ticket } from './kit';
+import { ChunkReader, CommitBatcher, OAuthTokens, ParentsFirst, Remote, uploadIdentity, type Ticket } from './kit';
 import { createHasher, measure, type MeasuringStream } from '../core/hashing';
 import { baseName, hasControlCharacter, joinPath, matchKey, normalizeRelativePath, parentPath } from '../core/paths';
 
@@ -28,6 +28,8 @@ const BLOCK = 4 * MiB;
 /** Dropbox refuses a request that carries more than 150 MiB. */
 const MAX_REQUEST_BYTES = 150 * MiB;
 const DEFAULT_CHUNK = 8 * MiB;
+/** Dropbox keeps an upload session 7 days; a day less, so a session is not resumed as it ends. */
+const SESSION_LIFETIME_MS = 6 * 24 * 3600 * 1000;
 const DEFAULT_DOWNLOAD_CHUNK = 16 * MiB;
 /** list_folder's largest page. */
 const LIST_PAGE = 2000;
@@ -144,6 +146,12 @@ export function redirectingFetch(baseUrl: string): typeof fetch {
 	};
 }
 
+/** The offset an upload session holds, from its incorrect_offset refusal. */
+function correctOffsetOf(error: unknown): number | undefined {
+	const body = error instanceof DropboxResponseError ? (bodyOf(error).error as { correct_offset?: number } | undefined) : undefined;
+	return body?.correct_offset;
+}
+
 /** Dropbox no longer knows the upload session a commit named: it expired, or an earlier attempt committed it. */
 class LostUploadSessionError extends CloudSyncError {
 	constructor(
@@ -251,6 +259,8 @@ export class DropboxProvider implements Provider {
 	private readonly timeoutMs: number;
 	private readonly batcher: CommitBatcher<files.UploadSessionFinishArg, files.UploadSessionFinishBatchResultEntry>;
 	private readonly remote: Remote<CallContext>;
+	/** Where unfinished upload sessions are kept between runs, when the caller gives a store. */
+	private uploads?: UploadSessionStore;
 
 	constructor(options: DropboxProviderOptions) {
 		const { clientId, clientSecret, refreshToken, accessToken, accessTokenExpiresAt } = options.auth;
@@ -456,14 +466,18 @@ export class DropboxProvider implements Provider {
 	async write(path: string, content: Readable, options: WriteOptions = {}): Promise<Entry> {
 		const relative = this.writable(path, 'write over');
 		const context = { path: relative, signal: options.signal };
-		const measured = measure(content, new Set<HashType>([...(options.hashTypes ?? []), 'dropbox']), { size: options.size });
-		const reader = new ChunkReader(measured);
 		const commit: files.CommitInfo = {
 			path: this.toRemote(relative),
 			mode: { '.tag': 'overwrite' },
 			autorename: false,
 			client_modified: options.modTime === undefined ? undefined : dropboxTime(options.modTime),
 		};
+		const identity = this.uploads && (options.size ?? 0) > this.chunkSize ? uploadIdentity(relative, options) : undefined;
+		// Before `content` is touched: a resumed upload reads the source from where the session ends instead.
+		const resumed = identity && (await this.resume(identity, commit, options));
+		if (resumed) return resumed;
+		const measured = measure(content, new Set<HashType>([...(options.hashTypes ?? []), 'dropbox']), { size: options.size });
+		const reader = new ChunkReader(measured);
 		const ticket = this.batcher.join();
 		try {
 			const first = await reader.read(this.chunkSize);
@@ -472,7 +486,7 @@ export class DropboxProvider implements Provider {
 				metadata = await this.uploadSmall(context, first, commit, ticket);
 			} else {
 				ticket.leave();
-				metadata = await this.uploadSession(context, reader, first, commit);
+				metadata = await this.uploadSession(context, reader, first, commit, identity);
 			}
 			return this.written(relative, metadata, measured);
 		} catch (error) {
@@ -517,11 +531,18 @@ export class DropboxProvider implements Provider {
 	}
 
 	/** A file larger than one chunk, streamed through an upload session one chunk at a time. */
-	private async uploadSession(context: CallContext, reader: ChunkReader, first: Buffer, commit: files.CommitInfo): Promise<files.FileMetadata> {
+	private async uploadSession(context: CallContext, reader: ChunkReader, first: Buffer, commit: files.CommitInfo, identity?: UploadIdentity): Promise<files.FileMetadata> {
 		const { session_id } = await this.call(context, (o) =>
 			this.client.filesUploadSessionStart({ close: false, contents: first, content_hash: contentHashOf(first) }, o),
 		);
-		let offset = first.length;
+		if (identity) await this.uploads!.begin({ ...identity, scope: this.scope, session: session_id, offset: first.length, expiresAt: Date.now() + SESSION_LIFETIME_MS });
+		const metadata = await this.sendSession(context, session_id, reader, first.length, commit, identity);
+		if (identity) this.uploads!.end(this.scope, context.path);
+		return metadata;
+	}
+
+	/** Appends the rest of `reader` to a session holding `offset` bytes, then commits it with the last chunk. */
+	private async sendSession(context: CallContext, session_id: string, reader: ChunkReader, offset: number, commit: files.CommitInfo, identity?: UploadIdentity): Promise<files.FileMetadata> {
 		for (;;) {
 			const chunk = await reader.read(this.chunkSize);
 			if (chunk.length < this.chunkSize || (await reader.atEnd())) {
@@ -530,7 +551,65 @@ export class DropboxProvider implements Provider {
 			}
 			await this.append(context, { session_id, offset }, chunk);
 			offset += chunk.length;
+			if (identity) this.uploads!.advance(this.scope, context.path, offset);
 		}
+	}
+
+	/** What the upload store knows this Dropbox by; a session of another account is simply not found there. */
+	private get scope(): string {
+		return `dropbox:${this.rootPath}`;
+	}
+
+	keepUploads(store: UploadSessionStore): void {
+		this.uploads = store;
+	}
+
+	/**
+	 * Goes on with the session an earlier run saved for this very source, from the offset Dropbox
+	 * confirms; undefined when there is none to go on with (none saved, or Dropbox forgot it).
+	 */
+	private async resume(identity: UploadIdentity, commit: files.CommitInfo, options: WriteOptions): Promise<Entry | undefined> {
+		const { saved } = await this.uploads!.find(this.scope, identity);
+		if (!saved) return undefined;
+		const { path, size } = identity;
+		const context = { path, signal: options.signal };
+		let offset: number;
+		try {
+			offset = await this.confirmedOffset(context, saved.session, saved.offset);
+		} catch (error) {
+			this.uploads!.end(this.scope, path);
+			if (error instanceof LostUploadSessionError || error instanceof NotFoundError) return undefined;
+			throw error;
+		}
+		const reader = new ChunkReader(measure(await options.from!(offset), [], { size: size - offset }));
+		try {
+			const metadata = await this.sendSession(context, saved.session, reader, offset, commit, identity);
+			this.uploads!.end(this.scope, path);
+			// The caller compares the stored content_hash with the source's: this side saw only the rest.
+			return this.written(path, metadata, { bytes: size, hashes: {} });
+		} catch (error) {
+			if (error instanceof LostUploadSessionError) this.uploads!.end(this.scope, path);
+			throw error;
+		} finally {
+			reader.close();
+		}
+	}
+
+	/**
+	 * How many bytes a session holds: an empty append at the offset last saved is either right, or
+	 * refused with incorrect_offset and the offset Dropbox has.
+	 */
+	private confirmedOffset(context: CallContext, session_id: string, saved: number): Promise<number> {
+		return this.call(context, async (o) => {
+			try {
+				await this.client.filesUploadSessionAppendV2({ cursor: { session_id, offset: saved }, close: false, contents: Buffer.alloc(0) }, o);
+				return { result: saved };
+			} catch (error) {
+				const correct = correctOffsetOf(error);
+				if (correct === undefined) throw error;
+				return { result: correct };
+			}
+		});
 	}
 
 	private append(context: CallContext, cursor: files.UploadSessionCursor, chunk: Buffer): Promise<void> {
@@ -539,8 +618,7 @@ export class DropboxProvider implements Provider {
 				await this.client.filesUploadSessionAppendV2({ cursor, close: false, contents: chunk, content_hash: contentHashOf(chunk) }, o);
 			} catch (error) {
 				// An earlier attempt landed but its answer was lost: Dropbox already holds this chunk.
-				const body = error instanceof DropboxResponseError ? (bodyOf(error).error as { correct_offset?: number } | undefined) : undefined;
-				if (body?.correct_offset !== cursor.offset + chunk.length) throw error;
+				if (correctOffsetOf(error) !== cursor.offset + chunk.length) throw error;
 			}
 			return { result: undefined };
 		});
@@ -559,9 +637,9 @@ export class DropboxProvider implements Provider {
 	}
 
 	/** The entry of a committed file, once its size and content_hash are those of the bytes that were read. */
-	private written(relative: string, metadata: files.FileMetadata, measured: MeasuringStream): Entry {
+	private written(relative: string, metadata: files.FileMetadata, measured: Pick<MeasuringStream, 'bytes' | 'hashes'>): Entry {
 		const local = measured.hashes;
-		if (metadata.size !== measured.bytes || (metadata.content_hash !== undefined && metadata.content_hash !== local.dropbox)) {
+		if (metadata.size !== measured.bytes || (metadata.content_hash !== undefined && local.dropbox !== undefined && metadata.content_hash !== local.dropbox)) {
 			throw new VerificationError(
 				`Dropbox stored ${relative} with ${metadata.size} bytes and content_hash ${metadata.content_hash}, but ${measured.bytes} bytes with ${local.dropbox} were sent`,
 			);

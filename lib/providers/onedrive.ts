@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Capabilities, Change, ChangePage, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, WriteOptions } from '../core/types';
+import type { Capabilities, Change, ChangePage, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, UploadIdentity, UploadSessionStore, WriteOptions } from '../core/types';
 import {
 	AlreadyExistsError,
 	AuthenticationError,
@@ -21,7 +21,7 @@ import {
 	VerificationError,
 } from '../core/errors';
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
-import { ChunkReader, DirCache, OAuthTokens, Remote, SliceStream, bodyStream, emptyStream, insideOrSame } from './kit';
+import { ChunkReader, DirCache, OAuthTokens, Remote, SignInError, SliceStream, bodyStream, emptyStream, insideOrSame, uploadIdentity } from './kit';
 import { hashStream, measure, sameHash, type MeasuringStream } from '../core/hashing';
 import { baseName, hasControlCharacter, joinPath, matchKey, normalizeRelativePath, parentPath } from '../core/paths';
 
@@ -31,6 +31,8 @@ const MiB = 1024 * KiB;
 export const ONEDRIVE_FRAGMENT_UNIT = 320 * KiB;
 /** rclone's default; under 60 MiB per request, and well under SharePoint's "request message is too big". */
 const DEFAULT_CHUNK = 32 * ONEDRIVE_FRAGMENT_UNIT;
+/** When a session's answer names no expiry: Graph's sessions have lasted days, and a probe finds out either way. */
+const DEFAULT_SESSION_LIFETIME_MS = 24 * 3600 * 1000;
 const MAX_CHUNK = 180 * ONEDRIVE_FRAGMENT_UNIT;
 const PAGE = 1000;
 const GRAPH = 'https://graph.microsoft.com';
@@ -139,18 +141,14 @@ export class GraphResponseError extends Error {
 	}
 }
 
-/** The token endpoint refused to renew the access token. */
-class SignInError extends Error {
-	constructor(
-		readonly code: string,
-		readonly description: string,
-	) {
-		super(`Microsoft refused to renew the access token (${code})`);
-	}
-}
-
 /** The upload session is gone: it expired, or an earlier attempt committed it and the answer was lost. */
 class SessionGoneError extends CloudSyncError {}
+
+/** The first byte an upload session still expects, from its nextExpectedRanges ("26-", "26-99"). */
+function expectedFrom(status: UploadStatus): number | undefined {
+	const first = /^(\d+)-/.exec((status.nextExpectedRanges ?? status.NextExpectedRanges ?? [])[0] ?? '');
+	return first ? Number(first[1]) : undefined;
+}
 
 async function graphError(response: Response): Promise<GraphResponseError> {
 	const text = await response.text().catch(() => '');
@@ -257,6 +255,8 @@ export class OneDriveProvider implements Provider {
 	private driveId = '';
 	private driveType = 'personal';
 	private rootId = '';
+	/** Where unfinished upload sessions are kept between runs, when the caller gives a store. */
+	private uploads?: UploadSessionStore;
 	/** The root's path from the top of the drive, as the drive spells it. */
 	private rootPath = '';
 	private readonly folders = new DirCache(() => this.rootId, (path, create) => this.findFolder(path, create));
@@ -336,7 +336,7 @@ export class OneDriveProvider implements Provider {
 		const body = (await response.json().catch(() => ({}))) as { access_token?: string; expires_in?: number; refresh_token?: string; error?: string; error_description?: string };
 		if (!response.ok || !body.access_token) {
 			if (response.status >= 500 || response.status === 429) throw await graphError(response);
-			throw new SignInError(body.error ?? `http${response.status}`, body.error_description ?? '');
+			throw new SignInError(body.error ?? `http${response.status}`, body.error_description ?? '', 'Microsoft');
 		}
 		this.accessToken = body.access_token;
 		this.accessTokenExpiresAt = Date.now() + (body.expires_in ?? 3600) * 1000;
@@ -644,6 +644,11 @@ export class OneDriveProvider implements Provider {
 	async write(path: string, content: Readable, options: WriteOptions = {}): Promise<Entry> {
 		const relative = this.writable(path, 'write over');
 		const context = { path: relative, signal: options.signal };
+		// A file of one fragment has nothing to resume: only larger ones are kept.
+		const identity = this.uploads && (options.size ?? 0) > this.chunkSize ? uploadIdentity(relative, options) : undefined;
+		// Before `content` is touched: a resumed upload reads the source from where the session ends instead.
+		const resumed = identity && (await this.resume(identity, options));
+		if (resumed) return resumed;
 		const measured = measure(content, new Set<HashType>(['quickxor', ...(options.hashTypes ?? [])]), { size: options.size });
 		let reader = new ChunkReader(measured);
 		let spool: string | undefined;
@@ -663,7 +668,7 @@ export class OneDriveProvider implements Provider {
 				chunk = await reader.read(this.chunkSize);
 			}
 			const parentId = await this.folders.id(parentPath(relative), true);
-			const item = total === 0 ? await this.uploadEmpty(context, parentId, options.modTime) : await this.uploadSession(context, parentId, reader, chunk, total, options.modTime, measured);
+			const item = total === 0 ? await this.uploadEmpty(context, parentId, options.modTime) : await this.uploadSession(context, parentId, reader, chunk, total, options.modTime, measured, identity);
 			return this.written(relative, item, measured);
 		} finally {
 			reader.close();
@@ -703,33 +708,98 @@ export class OneDriveProvider implements Provider {
 		total: number,
 		modTime: number | undefined,
 		measured: MeasuringStream,
+		identity?: UploadIdentity,
 	): Promise<GraphItem> {
 		const name = encodeName(baseName(context.path));
 		const item: Record<string, unknown> = { '@microsoft.graph.conflictBehavior': 'replace', name, fileSize: total };
 		if (modTime !== undefined) item.fileSystemInfo = { lastModifiedDateTime: graphTime(modTime) };
 		const url = `${this.drivePrefix}/items/${parentId}:/${encodeURIComponent(name)}:/createUploadSession`;
-		const session = await this.json<{ uploadUrl: string }>(context, 'POST', url, { json: { item } });
-		let offset = 0;
-		let chunk = first;
+		const session = await this.json<{ uploadUrl: string; expirationDateTime?: string }>(context, 'POST', url, { json: { item } });
+		if (identity) {
+			const expiresAt = Date.parse(session.expirationDateTime ?? '') || Date.now() + DEFAULT_SESSION_LIFETIME_MS;
+			await this.uploads!.begin({ ...identity, scope: this.scope, session: session.uploadUrl, offset: 0, expiresAt });
+		}
 		try {
-			for (;;) {
-				const done = await this.sendFragment(context, session.uploadUrl, chunk, offset, total);
-				if (done) return done;
-				offset += chunk.length;
-				if (offset >= total) throw new TransientError(`OneDrive kept every byte of ${context.path} but did not commit it`);
-				chunk = await reader.read(this.chunkSize);
-				if (chunk.length === 0) throw new VerificationError(`The source of ${context.path} ended after ${offset} of ${total} bytes`);
-			}
+			return await this.sendFragments(context, session.uploadUrl, reader, first, 0, total, identity);
 		} catch (error) {
-			if (error instanceof SessionGoneError && offset + chunk.length >= total) {
+			const { sent } = error as { sent?: number };
+			if (error instanceof SessionGoneError && sent !== undefined && sent >= total) {
 				// The last fragment landed but its answer was lost: the file is in place when it holds the bytes sent.
 				const stored = await this.item(context.path).catch(() => undefined);
 				if (stored && !stored.folder && stored.size === total && stored.file?.hashes?.quickXorHash === measured.hashes.quickxor) return stored;
 			}
 			if (error instanceof SessionGoneError) throw new TransientError(`The upload session of ${context.path} expired; the file is uploaded anew on the next try`, { cause: error });
-			// Nothing was committed: the session is dropped so the server can free what it holds.
-			await this.send('DELETE', session.uploadUrl, { auth: false, accept: [404] }).catch(() => undefined);
+			// A session kept for a later run stays; any other is dropped so the server can free what it holds.
+			if (!identity) await this.send('DELETE', session.uploadUrl, { auth: false, accept: [404] }).catch(() => undefined);
 			throw error;
+		}
+	}
+
+	/**
+	 * Sends the file from `offset` on, fragment by fragment from `reader` (`first` already read), and
+	 * tells the store what OneDrive confirmed. A failure carries `sent`, the end of the fragment it was
+	 * sending, so a lost answer to the last one can be told from a session that ran out.
+	 */
+	private async sendFragments(context: CallContext, uploadUrl: string, reader: ChunkReader, first: Buffer | undefined, offset: number, total: number, identity?: UploadIdentity): Promise<GraphItem> {
+		let chunk = first ?? (await reader.read(this.chunkSize));
+		try {
+			for (;;) {
+				if (chunk.length === 0) throw new VerificationError(`The source of ${context.path} ended after ${offset} of ${total} bytes`);
+				const done = await this.sendFragment(context, uploadUrl, chunk, offset, total);
+				if (done) {
+					if (identity) this.uploads!.end(this.scope, context.path);
+					return done;
+				}
+				offset += chunk.length;
+				if (identity) this.uploads!.advance(this.scope, context.path, offset);
+				if (offset >= total) throw new TransientError(`OneDrive kept every byte of ${context.path} but did not commit it`);
+				chunk = await reader.read(this.chunkSize);
+			}
+		} catch (error) {
+			if (error instanceof SessionGoneError && identity) this.uploads!.end(this.scope, context.path);
+			if (error instanceof Error) Object.assign(error, { sent: offset + chunk.length });
+			throw error;
+		}
+	}
+
+	/** What the upload store knows this OneDrive by: the drive and the root folder's id in it. */
+	private get scope(): string {
+		return `onedrive:${this.driveId}:${this.rootId}`;
+	}
+
+	keepUploads(store: UploadSessionStore): void {
+		this.uploads = store;
+	}
+
+	/**
+	 * Goes on with the session an earlier run saved for this very source, from the first range OneDrive
+	 * still expects; undefined when there is none to go on with. A session saved for another version of
+	 * the file is deleted, so OneDrive frees what it holds.
+	 */
+	private async resume(identity: UploadIdentity, options: WriteOptions): Promise<Entry | undefined> {
+		const { saved, stale } = await this.uploads!.find(this.scope, identity);
+		if (stale) await this.send('DELETE', stale.session, { auth: false, accept: [404] }).catch(() => undefined);
+		if (!saved) return undefined;
+		const { path, size } = identity;
+		const context = { path, signal: options.signal };
+		const offset = await this.call(context, async () => {
+			const status = await this.send('GET', saved.session, { auth: false, accept: [404] });
+			return status.status === 404 ? undefined : expectedFrom((await status.json()) as UploadStatus);
+		});
+		if (offset === undefined) {
+			this.uploads!.end(this.scope, path);
+			return undefined;
+		}
+		const reader = new ChunkReader(measure(await options.from!(offset), [], { size: size - offset }));
+		try {
+			const item = await this.sendFragments(context, saved.session, reader, undefined, offset, size, identity);
+			// The caller compares the stored quickXorHash with the source's: this side saw only the rest.
+			return this.written(path, item, { bytes: size, hashes: {} });
+		} catch (error) {
+			if (error instanceof SessionGoneError) throw new TransientError(`The upload session of ${path} expired; the file is uploaded anew on the next try`, { cause: error });
+			throw error;
+		} finally {
+			reader.close();
 		}
 	}
 
@@ -745,8 +815,7 @@ export class OneDriveProvider implements Provider {
 			if (attempt > 0 || resync) {
 				const status = await this.send('GET', uploadUrl, { auth: false, accept: [404] });
 				if (status.status === 404) throw new SessionGoneError(`The upload session of ${context.path} is gone`);
-				const ranges = (await status.json()) as UploadStatus;
-				from = Number(/^(\d+)-/.exec((ranges.nextExpectedRanges ?? ranges.NextExpectedRanges ?? [])[0] ?? '')?.[1] ?? offset);
+				from = expectedFrom((await status.json()) as UploadStatus) ?? offset;
 				if (from < offset || from > offset + chunk.length) {
 					throw new CloudSyncError(`The upload session of ${context.path} expects byte ${from}, outside the fragment at ${offset}`);
 				}
@@ -770,7 +839,7 @@ export class OneDriveProvider implements Provider {
 	}
 
 	/** The entry of a stored file, once its size and quickXorHash are those of the bytes that were read. */
-	private written(relative: string, item: GraphItem, measured: MeasuringStream): Entry {
+	private written(relative: string, item: GraphItem, measured: Pick<MeasuringStream, 'bytes' | 'hashes'>): Entry {
 		const entry = this.entryOf(item, parentPath(relative));
 		const sent = measured.hashes.quickxor;
 		const stored = entry.hashes.quickxor;

@@ -1,3 +1,4 @@
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { Provider } from '../core/types';
@@ -94,11 +95,11 @@ export function decodeBaseline(text: string): Baseline {
 	return { pair: lines[1], savedAt: n36(lines[2]), entries };
 }
 
-/** A short, stable name for a folder pair, for the files and keys that hold its lock and state. */
-export function pairId(pair: string): string {
+/** A short, stable name for a folder pair, for the files and keys that hold its lock and state; `kind` names whose state it is. */
+export function pairId(pair: string, kind = 'two-way'): string {
 	let hash = 2166136261;
 	for (let i = 0; i < pair.length; i++) hash = Math.imul(hash ^ pair.charCodeAt(i), 16777619) >>> 0;
-	return `two-way-${hash.toString(36)}`;
+	return `${kind}-${hash.toString(36)}`;
 }
 
 /** A small file of a side as text; undefined when there is none. */
@@ -147,3 +148,28 @@ export class ProviderStateStore implements StateStore {
 		await this.provider.write(this.path, Readable.from([bytes]), { size: bytes.length });
 	}
 }
+
+/** The state as a file on this machine, replaced atomically: for scripts, tests and the benchmark. */
+export class FileStateStore implements StateStore {
+	constructor(readonly file: string) {}
+
+	get where() {
+		return this.file;
+	}
+
+	async load(): Promise<string | undefined> {
+		try {
+			return await readFile(this.file, 'utf8');
+		} catch (error) {
+			if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+			throw error;
+		}
+	}
+
+	async save(state: string): Promise<void> {
+		const partial = `${this.file}.partial`;
+		await writeFile(partial, state, 'utf8');
+		await rename(partial, this.file);
+	}
+}
+

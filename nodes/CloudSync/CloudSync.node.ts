@@ -1,8 +1,14 @@
 import { NodeConnectionTypes, type IExecuteFunctions, type INodeExecutionData, type INodeType, type INodeTypeDescription } from 'n8n-workflow';
-import { descriptions, router } from './actions/router';
+import { descriptions, OUTPUTS_EXPRESSION, router } from './actions/router';
 import { CLOUDS, cloudsInProse, credentialTestMethods, labelsExpression, listSearchMethods, nodeCredentials } from './clouds/registry';
+import { MODE_NAMES } from './helpers/report';
 
 const CLOUD_LABELS = labelsExpression();
+const MODES = JSON.stringify(MODE_NAMES);
+const OPERATIONS = JSON.stringify({ list: 'List', upload: 'Upload', download: 'Download', delete: 'Delete', move: 'Move' });
+
+/** "Mirror: Dropbox → Google Drive", "Two-Way: Local ⇄ Dropbox", "Diff Mirror: …", "Mirror (dry run): …", "Upload: Google Drive". */
+export const SUBTITLE = `={{ $parameter["resource"] === "folder" && $parameter["operation"] !== "list" ? ($parameter["operation"] === "diff" ? "Diff " : "") + (${MODES}[$parameter["mode"]] || $parameter["mode"]) + ($parameter["operation"] === "sync" && $parameter["dryRun"] === true ? " (dry run)" : "") + ": " + ${CLOUD_LABELS}[$parameter["sourceCloud"]] + ($parameter["mode"] === "twoWay" ? " ⇄ " : " → ") + ${CLOUD_LABELS}[$parameter["destinationCloud"]] : ${OPERATIONS}[$parameter["operation"]] + ": " + ${CLOUD_LABELS}[$parameter["targetCloud"]] }}`;
 
 export class CloudSync implements INodeType {
 	// The subtitle below is built, as the clouds' labels come from the registry; this rule only sees literal ones.
@@ -13,12 +19,12 @@ export class CloudSync implements INodeType {
 		icon: { light: 'file:cloudSync.svg', dark: 'file:cloudSync.dark.svg' },
 		group: ['transform'],
 		version: 1,
-		subtitle: `={{ $parameter["operation"] + ": " + ($parameter["resource"] === "folder" && $parameter["operation"] !== "list" ? (${CLOUD_LABELS})[$parameter["sourceCloud"]] + " → " + (${CLOUD_LABELS})[$parameter["destinationCloud"]] : (${CLOUD_LABELS})[$parameter["targetCloud"]]) }}`,
-		description: `List, diff and sync files between ${cloudsInProse(CLOUDS, 'and')}`,
+		subtitle: SUBTITLE,
+		description: `Mirror, copy, back up or two-way sync folders between ${cloudsInProse(CLOUDS, 'and')}; list, upload, download and move files`,
 		defaults: { name: 'Cloud Sync' },
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
-		outputs: [NodeConnectionTypes.Main],
+		outputs: OUTPUTS_EXPRESSION,
 		credentials: nodeCredentials(),
 		properties: [
 			{

@@ -13,7 +13,7 @@ import { openLocation } from '../CloudSync/transport/locations';
 import { readFilter } from '../CloudSync/helpers/options';
 import { entryJson } from '../CloudSync/helpers/items';
 import { toNodeError } from '../CloudSync/helpers/errors';
-import { cloudsInProse, credentialTestMethods, listSearchMethods, triggerCredentials, WATCHABLE } from '../CloudSync/clouds/registry';
+import { cloudsInProse, credentialTestMethods, labelsExpression, listSearchMethods, triggerCredentials, WATCHABLE } from '../CloudSync/clouds/registry';
 
 interface TriggerState {
 	/** Which cloud and folder the cursor belongs to; a change of folder starts over. */
@@ -33,7 +33,7 @@ export class CloudSyncTrigger implements INodeType {
 		icon: { light: 'file:cloudSyncTrigger.svg', dark: 'file:cloudSyncTrigger.dark.svg' },
 		group: ['trigger'],
 		version: 1,
-		subtitle: '={{ "Changes in " + $parameter["targetCloud"] }}',
+		subtitle: `={{ "Changes in " + (${labelsExpression()}[$parameter["targetCloud"]] || $parameter["targetCloud"]) }}`,
 		description: `Starts the workflow when files change in a ${cloudsInProse(WATCHABLE, 'or')} folder, subfolders and deletions included`,
 		defaults: { name: 'Cloud Sync Trigger' },
 		polling: true,
@@ -48,7 +48,8 @@ export class CloudSyncTrigger implements INodeType {
 				type: 'notice',
 				default: '',
 			},
-			...locationFields('target', {}, WATCHABLE),
+			// The cloud comes first and is named for what the trigger does; its credential follows from it.
+			...locationFields('target', {}, WATCHABLE).map((field) => (field.name === 'targetCloud' ? { ...field, displayName: 'Cloud to Watch', description: 'Where the folder is; the credential to pick follows from it' } : field)),
 			{
 				displayName: 'Events',
 				name: 'events',

@@ -42,6 +42,11 @@ export interface ScreenshotOptions {
 	logFile?: string;
 	/** A JavaScript expression evaluated in the page just before the screenshot; its value is returned as `probe`. */
 	probe?: string;
+	/**
+	 * What a person does before the screenshot, in order, after `waitFor`: each `script` is evaluated
+	 * in the page (a click, a double-click), then `until` (an expression) is awaited to be true.
+	 */
+	steps?: Array<{ script: string; until?: string; timeoutMs?: number }>;
 }
 
 export interface ScreenshotResult {
@@ -138,6 +143,19 @@ export async function screenshot(options: ScreenshotOptions): Promise<Screenshot
 				}
 				await sleep(250);
 			}
+		}
+		for (const step of waitError ? [] : (options.steps ?? [])) {
+			await cdp.evaluate(step.script);
+			if (!step.until) continue;
+			const deadline = Date.now() + (step.timeoutMs ?? 60_000);
+			while (!(await cdp.evaluate(`Boolean(${step.until})`))) {
+				if (Date.now() > deadline) {
+					waitError = new Error(`"${step.until}" did not hold within ${step.timeoutMs ?? 60_000} ms after ${step.script}`);
+					break;
+				}
+				await sleep(250);
+			}
+			if (waitError) break;
 		}
 		await sleep(options.settleMs ?? 1500);
 		const probe = options.probe === undefined ? undefined : await cdp.evaluate(options.probe);

@@ -21,6 +21,7 @@ import * as path from 'node:path';
 import { DriveEmulator, type OAuthClientCredentials } from '../emulators/drive';
 import { DropboxEmulator } from '../emulators/dropbox';
 import { OneDriveEmulator } from '../emulators/onedrive';
+import { GooglePhotosEmulator } from '../emulators/googlePhotos';
 import { sdkClient } from '../support/drive';
 import { startS3Server, type S3TestServer } from '../support/s3';
 import { REPO_ROOT, type CredentialJson, type WorkflowJson } from './n8n';
@@ -39,6 +40,7 @@ export const EXAMPLE_CREDENTIALS = {
 	googleDrive: { id: 'cloudSyncGdrDemo', name: 'Google Drive account (demo)', type: 'cloudSyncGoogleDriveOAuth2Api' },
 	oneDrive: { id: 'cloudSyncOdrDemo', name: 'OneDrive account (demo)', type: 'cloudSyncMicrosoftOneDriveOAuth2Api' },
 	s3: { id: 'cloudSyncS3Demo', name: 'S3 account (demo)', type: 'cloudSyncS3Api' },
+	googlePhotos: { id: 'cloudSyncGphDemo', name: 'Google Photos account (demo)', type: 'cloudSyncGooglePhotosOAuth2Api' },
 } as const;
 
 /** The example workflows by file name (examples/<name>.json) and the id each is imported with. */
@@ -49,6 +51,7 @@ export const EXAMPLES = {
 	upload: { file: 'upload-report-to-dated-folder', id: 'csExampleUpload1' },
 	oneDriveMirror: { file: 'onedrive-to-google-drive-mirror', id: 'csExampleOdMirr1' },
 	localToS3Backup: { file: 'local-folder-to-s3-nightly-backup', id: 'csExampleLocS3b1' },
+	photos: { file: 'icloud-photos-to-google-photos', id: 'csExamplePhotos1' },
 } as const;
 
 /** One fixed instant for seeded files whose copies must compare as unchanged (Dropbox keeps whole seconds). */
@@ -131,6 +134,15 @@ export const SAMPLE = {
 		'photos/passport.jpg': sampleBytes('passport.jpg', 30 * 1024),
 		'notes.md': Buffer.from('# Notes\nBacked up to S3 every night.\n'),
 	} as Record<string, Buffer>,
+	/** A phone's camera roll (the Google Photos example's source): two Live Photos (a .HEIC and its .MOV), a JPEG, and an edit sidecar Google Photos does not take. */
+	cameraRoll: {
+		'2024/06/IMG_0101.HEIC': sampleBytes('IMG_0101.HEIC', 36 * 1024),
+		'2024/06/IMG_0101.MOV': sampleBytes('IMG_0101.MOV', 90 * 1024),
+		'2024/06/IMG_0102.JPG': sampleBytes('IMG_0102.JPG', 28 * 1024),
+		'2024/07/IMG_0140.HEIC': sampleBytes('IMG_0140.HEIC', 41 * 1024),
+		'2024/07/IMG_0140.MOV': sampleBytes('IMG_0140.MOV', 75 * 1024),
+		'2024/07/IMG_0140.AAE': Buffer.from('<?xml version="1.0"?><plist><dict/></plist>\n'),
+	} as Record<string, Buffer>,
 	/** The local backup of Dropbox /Inbox as it stood when the trigger was activated. */
 	localInboxBackup: {
 		'welcome.txt': Buffer.from('Files dropped into /Inbox are copied to the local backup folder.\n'),
@@ -153,6 +165,9 @@ export const FOLDERS = {
 	/** The bucket and the folder in it that the S3 backup example writes its snapshots to. */
 	s3Bucket: 'backups',
 	s3Backups: 'laptop',
+	cameraRoll: 'camera-roll',
+	/** The Google Photos album of the photos example. */
+	photosAlbum: 'iPhone',
 };
 
 export interface SampleClouds {
@@ -161,6 +176,7 @@ export interface SampleClouds {
 	onedrive: OneDriveEmulator;
 	/** A real S3 server (s3rver) with the examples' bucket. */
 	s3: S3TestServer;
+	googlePhotos: GooglePhotosEmulator;
 	driveAuth: OAuthClientCredentials;
 	/** CLOUDSYNC_GOOGLE_API_URL, CLOUDSYNC_DROPBOX_API_URL and CLOUDSYNC_ONEDRIVE_API_URL: give them to n8n (N8nSandbox.create({ env })). */
 	env: Record<string, string>;
@@ -176,20 +192,26 @@ export async function startSampleClouds(): Promise<SampleClouds> {
 	let dropbox: DropboxEmulator;
 	let onedrive: OneDriveEmulator;
 	let s3: S3TestServer;
+	const googlePhotos = new GooglePhotosEmulator();
 	try {
 		dropbox = await DropboxEmulator.start();
 		onedrive = await OneDriveEmulator.start().catch(async (error: unknown) => {
 			await dropbox.stop();
 			throw error;
 		});
-		s3 = await startS3Server([FOLDERS.s3Bucket]).catch(async (error: unknown) => {
+		await googlePhotos.start().catch(async (error: unknown) => {
 			await Promise.allSettled([dropbox.stop(), onedrive.stop()]);
+			throw error;
+		});
+		s3 = await startS3Server([FOLDERS.s3Bucket]).catch(async (error: unknown) => {
+			await Promise.allSettled([dropbox.stop(), onedrive.stop(), googlePhotos.stop()]);
 			throw error;
 		});
 	} catch (error) {
 		await drive.stop();
 		throw error;
 	}
+	const photosAuth = googlePhotos.addOAuthClient();
 	const driveAuth = drive.addOAuthClient();
 	seedCloudFiles(drive, dropbox);
 	seedOneDrive(drive, onedrive);
@@ -232,17 +254,28 @@ export async function startSampleClouds(): Promise<SampleClouds> {
 			// A MinIO-style service on loopback; the keys are the ones s3rver accepts.
 			data: { preset: 'minio', ...s3.connection, forcePathStyle: true },
 		},
+		{
+			...EXAMPLE_CREDENTIALS.googlePhotos,
+			data: { clientId: photosAuth.clientId, clientSecret: photosAuth.clientSecret, oauthTokenData: { refresh_token: photosAuth.refreshToken, token_type: 'Bearer' } },
+		},
 	];
 	return {
 		drive,
 		dropbox,
 		onedrive,
 		s3,
+		googlePhotos,
 		driveAuth,
-		env: { CLOUDSYNC_GOOGLE_API_URL: drive.baseUrl, CLOUDSYNC_DROPBOX_API_URL: dropbox.baseUrl, CLOUDSYNC_ONEDRIVE_API_URL: onedrive.baseUrl, CLOUDSYNC_S3_API_URL: s3.endpoint },
+		env: {
+			CLOUDSYNC_GOOGLE_API_URL: drive.baseUrl,
+			CLOUDSYNC_DROPBOX_API_URL: dropbox.baseUrl,
+			CLOUDSYNC_ONEDRIVE_API_URL: onedrive.baseUrl,
+			CLOUDSYNC_GOOGLE_PHOTOS_API_URL: googlePhotos.baseUrl,
+			CLOUDSYNC_S3_API_URL: s3.endpoint,
+		},
 		credentials,
 		async stop() {
-			await Promise.allSettled([drive.stop(), dropbox.stop(), onedrive.stop(), s3.stop()]);
+			await Promise.allSettled([drive.stop(), dropbox.stop(), onedrive.stop(), googlePhotos.stop(), s3.stop()]);
 		},
 	};
 }
@@ -271,7 +304,7 @@ function seedOneDrive(drive: DriveEmulator, onedrive: OneDriveEmulator): void {
 	}
 }
 
-/** Writes the local sample folders (outbox, inbox-backup) into `root`: a sandbox's data folder. */
+/** Writes the local sample folders (outbox, inbox-backup, camera-roll) into `root`: a sandbox's data folder. */
 export function seedLocalFiles(root: string): void {
 	const write = (folder: string, files: Record<string, Buffer>) => {
 		for (const [file, content] of Object.entries(files)) {
@@ -284,6 +317,7 @@ export function seedLocalFiles(root: string): void {
 	write(FOLDERS.localOutbox, SAMPLE.localOutbox);
 	write(FOLDERS.localInboxBackup, SAMPLE.localInboxBackup);
 	write(FOLDERS.localDocuments, SAMPLE.localDocuments);
+	write(FOLDERS.cameraRoll, SAMPLE.cameraRoll);
 }
 
 function mimeOf(file: string): string {

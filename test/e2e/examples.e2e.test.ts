@@ -2,7 +2,7 @@
  * The example workflows of examples/ in a real n8n 2.40.7, on the Google Drive and Dropbox
  * emulators (started here, in the Jest process, on 127.0.0.1, seeded with sample files):
  *
- *   (a) dropbox-to-google-drive-mirror   n8n execute: the dry-run (Diff) branch, then the mirror, then a re-run
+ *   (a) dropbox-to-google-drive-mirror   n8n execute: as shipped (Dry Run on), then the mirror, then a re-run
  *   (e) onedrive-to-google-drive-mirror  n8n execute: the same dry-run/mirror pair from the OneDrive emulator
  *   (b) local-folder-to-dropbox          n8n execute: copy of a local folder into Dropbox
  *   (d) upload-report-to-dated-folder    n8n execute: a Convert to File binary uploaded to Reports/yyyy/MM-dd/
@@ -66,9 +66,9 @@ function withExtensions(tree: Record<string, Buffer>, extensions: string[]): Rec
 	return Object.fromEntries(Object.entries(tree).filter(([file]) => extensions.includes(path.extname(file).slice(1).toLowerCase())));
 }
 
-/** The Diff's summary (its last item) for a mirror example's dry run: one file of each kind of action. */
-function expectPlannedMirror(items: Array<Record<string, unknown>>, source: string, destination: string): void {
-	expect(items[items.length - 1]).toMatchObject({
+/** The summary of a mirror example's dry run: one file of each kind of action, and a report to email. */
+function expectPlannedMirror(summary: Record<string, unknown> | undefined, source: string, destination: string): void {
+	expect(summary).toMatchObject({
 		type: 'summary',
 		status: 'planned',
 		dryRun: true,
@@ -76,8 +76,12 @@ function expectPlannedMirror(items: Array<Record<string, unknown>>, source: stri
 		source,
 		destination,
 		planned: { copy: 1, update: 1, delete: 1, skip: 1, conflict: 0 },
+		message: `Mirror (dry run) ${source} → ${destination}: 1 to add, 1 to update, 1 to delete in ${Number(summary?.durationSeconds).toFixed(1)} s`,
 	});
 }
+
+/** The items of a node's second output, Files: one per file action. */
+const filesOf = (result: ExecutionResult, node: string) => (result.outputs[node]?.[1] ?? []).map((item) => item.json);
 
 const summaryOf = (result: ExecutionResult, node: string) => result.nodes[node]?.find((item) => item.type === 'summary');
 
@@ -148,14 +152,14 @@ describeE2E('example workflows (examples/) in n8n, on the cloud emulators', () =
 			'readme.txt': SAMPLE.drivePhotos['readme.txt'],
 		});
 
-		test('as shipped (Settings → dryRun on): the Diff branch plans the mirror and writes nothing', async () => {
+		test('as shipped (Dry Run on): the summary says what the mirror would do, the Files output lists it, nothing is written', async () => {
 			const before = treeHashes(await driveBefore());
 			const result = await n8n.executeWorkflow(EXAMPLES.mirror.id);
 			report(`(a) dry run: n8n execute in ${result.durationMs} ms`);
 			expect(result.status).toBe('success');
-			expect(result.nodes['Mirror Dropbox to Google Drive']).toBeUndefined();
-			const items = result.nodes['Preview the mirror (Diff)'];
-			const actions = items.filter((item) => item.type === 'action').map((item) => [item.action, item.path]);
+			const summaries = result.nodes['Mirror Dropbox to Google Drive'];
+			expect(summaries).toHaveLength(1);
+			const actions = filesOf(result, 'Mirror Dropbox to Google Drive').map((item) => [item.action, item.path]);
 			expect(actions.sort()).toEqual(
 				[
 					['copy', 'scans/receipt.pdf'],
@@ -163,21 +167,20 @@ describeE2E('example workflows (examples/) in n8n, on the cloud emulators', () =
 					['update', '2024/beach.jpg'],
 				].sort(),
 			);
-			expectPlannedMirror(items, 'Dropbox:/Photos', 'Google Drive:/Backups/Photos');
+			expectPlannedMirror(summaries[0], 'Dropbox:/Photos', 'Google Drive:/Backups/Photos');
 			expect(treeHashes(await driveBefore())).toEqual(before);
 		});
 
-		test('with dryRun off: Google Drive matches the filtered Dropbox folder, hash for hash', async () => {
+		test('with Dry Run off: Google Drive matches the filtered Dropbox folder, hash for hash', async () => {
 			const oldTripId = clouds.drive.statPath(`${FOLDERS.drivePhotos}/old-trip.jpg`)?.id;
 			expect(oldTripId).toBeDefined();
 			await n8n.importWorkflows([
-				withParameters(examples.mirror, 'Settings', (parameters) => {
-					(parameters.assignments as { assignments: Array<{ value: unknown }> }).assignments[0].value = false;
+				withParameters(examples.mirror, 'Mirror Dropbox to Google Drive', (parameters) => {
+					parameters.dryRun = false;
 				}),
 			]);
 			const result = await n8n.executeWorkflow(EXAMPLES.mirror.id);
 			report(`(a) mirror: n8n execute in ${result.durationMs} ms`);
-			expect(result.nodes['Preview the mirror (Diff)']).toBeUndefined();
 			expect(result.nodes['Mirror Dropbox to Google Drive']).toHaveLength(1);
 			expect(summaryOf(result, 'Mirror Dropbox to Google Drive')).toMatchObject({
 				status: 'success',
@@ -189,6 +192,7 @@ describeE2E('example workflows (examples/) in n8n, on the cloud emulators', () =
 				failed: 0,
 				errors: [],
 				bytes: SAMPLE.dropboxPhotos['2024/beach.jpg'].length + SAMPLE.dropboxPhotos['scans/receipt.pdf'].length,
+				message: expect.stringMatching(/^Mirror Dropbox:\/Photos → Google Drive:\/Backups\/Photos: 1 added, 1 updated, 1 moved to trash, 0 failed in \d+\.\d s$/),
 			});
 			expect(treeHashes(await driveBefore())).toEqual(treeHashes(expectedMirror()));
 			// Deleted means moved to the Drive trash, not gone.
@@ -208,28 +212,26 @@ describeE2E('example workflows (examples/) in n8n, on the cloud emulators', () =
 		const MIRROR = 'Mirror OneDrive to Google Drive';
 		const driveNow = () => readDriveTree(clouds, FOLDERS.driveContracts);
 
-		test('as shipped (dryRun on): the Diff branch plans the mirror and writes nothing', async () => {
+		test('as shipped (Dry Run on): the mirror is planned and nothing is written', async () => {
 			const before = treeHashes(await driveNow());
 			const result = await n8n.executeWorkflow(EXAMPLES.oneDriveMirror.id);
 			report(`(e) dry run: n8n execute in ${result.durationMs} ms`);
 			expect(result.status).toBe('success');
-			expect(result.nodes[MIRROR]).toBeUndefined();
-			const items = result.nodes['Preview the mirror (Diff)'];
-			expect(items.filter((item) => item.type === 'action').map((item) => [item.action, item.path]).sort()).toEqual(
+			expect(filesOf(result, MIRROR).map((item) => [item.action, item.path]).sort()).toEqual(
 				[
 					['copy', '2026/budget.xlsx'],
 					['delete', 'expired.pdf'],
 					['update', '2026/acme.pdf'],
 				].sort(),
 			);
-			expectPlannedMirror(items, 'OneDrive:/Documents/Contracts', 'Google Drive:/Backups/Contracts');
+			expectPlannedMirror(result.nodes[MIRROR][0], 'OneDrive:/Documents/Contracts', 'Google Drive:/Backups/Contracts');
 			expect(treeHashes(await driveNow())).toEqual(before);
 		});
 
-		test('with dryRun off: Google Drive matches the filtered OneDrive folder hash for hash; a re-run finds nothing to do', async () => {
+		test('with Dry Run off: Google Drive matches the filtered OneDrive folder hash for hash; a re-run finds nothing to do', async () => {
 			await n8n.importWorkflows([
-				withParameters(examples.oneDriveMirror, 'Settings', (parameters) => {
-					(parameters.assignments as { assignments: Array<{ value: unknown }> }).assignments[0].value = false;
+				withParameters(examples.oneDriveMirror, MIRROR, (parameters) => {
+					parameters.dryRun = false;
 				}),
 			]);
 			const result = await n8n.executeWorkflow(EXAMPLES.oneDriveMirror.id);
@@ -245,6 +247,7 @@ describeE2E('example workflows (examples/) in n8n, on the cloud emulators', () =
 		const result = await n8n.executeWorkflow(EXAMPLES.localToDropbox.id);
 		report(`(b) local → Dropbox: n8n execute in ${result.durationMs} ms`);
 		const items = result.nodes['Copy outbox to Dropbox'];
+		expect(items).toHaveLength(1);
 		const sent = Object.fromEntries(Object.entries(SAMPLE.localOutbox).filter(([file]) => file !== '.DS_Store'));
 		expect(items[0]).toMatchObject({
 			type: 'summary',
@@ -257,7 +260,7 @@ describeE2E('example workflows (examples/) in n8n, on the cloud emulators', () =
 			failed: 0,
 			bytes: Object.values(sent).reduce((sum, content) => sum + content.length, 0),
 		});
-		const copied = items.filter((item) => item.type === 'file' && item.action === 'copy');
+		const copied = filesOf(result, 'Copy outbox to Dropbox').filter((item) => item.type === 'file' && item.action === 'copy');
 		expect(copied.map((item) => [item.path, item.status, item.bytes]).sort()).toEqual(
 			Object.entries(sent)
 				.map(([file, content]) => [file, 'done', content.length])
@@ -412,7 +415,7 @@ describeE2E('example workflows (examples/) in n8n, on the cloud emulators', () =
 			report(`editor screenshot in ${Date.now() - started} ms: ${output}`);
 			expect(shot.finalUrl).toContain(`/workflow/${EXAMPLES.mirror.id}`);
 			const nodes = shot.probe as Array<{ text: string; icons: Array<{ src: string | null; loaded: boolean }> }>;
-			for (const name of ['Preview the mirror (Diff)', 'Mirror Dropbox to Google Drive']) {
+			for (const name of ['Mirror Dropbox to Google Drive']) {
 				const node = nodes.find((candidate) => candidate.text.includes(name));
 				expect(node).toBeDefined();
 				expect(node!.icons).toEqual([expect.objectContaining({ src: expect.stringContaining('cloudSync'), loaded: true })]);

@@ -58,7 +58,10 @@ describeE2E('two-way example in n8n: local folder ⇄ Dropbox emulator, state ke
 		const edited = Buffer.from('# Plan\n- v1\n- v2 from Dropbox\n');
 		clouds.dropbox.seedFile(`${DROPBOX}/plan.md`, edited, { clientModified: SEED_TIME + 3_600_000 });
 		const result = await n8n.executeWorkflow('csExampleTwoWay1');
-		const [summary, ...files] = result.nodes[NODE];
+		const [summary, ...others] = result.nodes[NODE];
+		expect(others).toEqual([]);
+		// Per-file items come on the second output, Files.
+		const files = (result.outputs[NODE][1] ?? []).map((item) => item.json);
 		expect(summary).toMatchObject({ status: 'success', firstRun: false, updated: 1, deleted: 1, toSource: { updated: 1 }, toDestination: { deleted: 1 } });
 		expect(files.map((file) => `${file.action} ${file.side} ${file.path} ${file.status}`).sort()).toEqual(['delete destination budget.csv done', 'update source plan.md done']);
 		const expected = treeHashes({ 'plan.md': edited, ...DROPBOX_ONLY });

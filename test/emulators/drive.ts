@@ -7,6 +7,7 @@ import { decodeToken, encodeToken, pageOf } from './core/paging';
 import { parseContentRange, sendContent, type ByteRange } from './core/ranges';
 import { EmulatorServer, readBody, sendBody, sendJson, type FaultRule, type LoggedRequest, type RequestContext } from './core/server';
 import { digestOf, Tree, type Item } from './core/tree';
+import { Spool } from './core/spool';
 
 /**
  * A Google Drive API v3 emulator for the unmodified `@googleapis/drive` client: files, uploads
@@ -361,7 +362,7 @@ interface UploadSession {
 	metadata: drive_v3.Schema$File;
 	declaredTotal?: number;
 	total?: number;
-	chunks: Buffer[];
+	chunks: Spool;
 	received: number;
 	params: URLSearchParams;
 	result?: StoredFile;
@@ -424,6 +425,8 @@ export class DriveEmulator {
 	private readonly files = new Tree<DriveMeta>({ newId: () => this.newId('file') });
 	private readonly journal = new Journal<{ fileId: string; driveId?: string; time: number }>();
 	private readonly sessions = new Map<string, UploadSession>();
+	/** Ids files.generateIds gave out, which creates may use. */
+	private readonly generatedIds = new Set<string>();
 	private readonly tokens: OAuthTokens;
 	private readonly serviceAccounts = new Map<string, string>();
 	private counter = 0;
@@ -618,7 +621,7 @@ export class DriveEmulator {
 		parentId: string,
 		name: string,
 		meta: Pick<DriveMeta, 'mimeType' | 'docText'> & { readOnly?: boolean },
-		fields: { content?: Buffer; modifiedTime?: number } = {},
+		fields: { id?: string; content?: Buffer; modifiedTime?: number } = {},
 	): StoredFile {
 		const parent = this.require(parentId);
 		const file = this.files.add({
@@ -731,6 +734,7 @@ export class DriveEmulator {
 		const fileRoute = /^\/drive\/v3\/files\/([^/]+)(\/copy|\/export)?$/.exec(path);
 		const uploadRoute = /^\/upload\/drive\/v3\/files(?:\/([^/]+))?$/.exec(path);
 		if (path === '/drive/v3/files' && method === 'GET') return this.list(params, response);
+		if (path === '/drive/v3/files/generateIds' && method === 'GET') return this.generateIds(params, response);
 		if (path === '/drive/v3/files' && method === 'POST') return this.sendFile(response, this.create(await readJson(request), undefined, params), params);
 		if (fileRoute) return this.fileRoute(decodeURIComponent(fileRoute[1]), fileRoute[2], method, request, response, context);
 		if (uploadRoute) return this.upload(uploadRoute[1] && decodeURIComponent(uploadRoute[1]), method, request, response, params);
@@ -909,7 +913,33 @@ export class DriveEmulator {
 		const bytes = mimeType === FOLDER_MIME || isDoc ? undefined : (content ?? Buffer.alloc(0));
 		this.checkQuota(bytes?.length ?? 0);
 		const docText = isDoc ? (content?.toString('utf8') ?? '') : undefined;
-		return this.insert(parent.id, metadata.name ?? 'Untitled', { mimeType, docText }, { content: bytes, modifiedTime: parseTime(metadata.modifiedTime, 'modifiedTime') });
+		const id = this.claimId(metadata.id);
+		return this.insert(parent.id, metadata.name ?? 'Untitled', { mimeType, docText }, { id, content: bytes, modifiedTime: parseTime(metadata.modifiedTime, 'modifiedTime') });
+	}
+
+	/**
+	 * The id a create asked for: one files.generateIds gave out and no file holds yet. A second create
+	 * with the same id (a retry whose first answer was lost) is refused, so it cannot make a duplicate.
+	 * [unconfirmed] Drive's exact answer to a taken id; 409 as for other conflicts.
+	 */
+	private claimId(id: string | null | undefined): string | undefined {
+		if (id === undefined || id === null) return undefined;
+		if (this.files.get(id)) throw new DriveApiError(409, 'duplicate', 'A file already exists with the provided ID.');
+		if (!this.generatedIds.has(id)) throw invalid('id', 'The provided file ID is not usable.');
+		return id;
+	}
+
+	private generateIds(params: URLSearchParams, response: ServerResponse): void {
+		const count = params.has('count') ? Number(params.get('count')) : 10;
+		if (!Number.isInteger(count) || count < 1 || count > 1000) throw invalid('count');
+		const space = params.get('space') ?? 'drive';
+		if (space !== 'drive' && space !== 'appDataFolder') throw invalid('space');
+		const type = params.get('type') ?? 'files';
+		if (type !== 'files' && type !== 'shortcuts') throw invalid('type');
+		const ids = Array.from({ length: count }, () => this.newId('generated'));
+		for (const id of ids) this.generatedIds.add(id);
+		const body: drive_v3.Schema$GeneratedIds = { kind: 'drive#generatedIds', space, ids };
+		sendJson(response, 200, body);
 	}
 
 	private replaceContent(id: string, metadata: drive_v3.Schema$File, content: Buffer, params: URLSearchParams): StoredFile {
@@ -1001,7 +1031,7 @@ export class DriveEmulator {
 		if (fileId === undefined) this.parentFor(metadata, params);
 		else if (!this.canEdit(this.visible(fileId, params))) throw noPermission();
 		this.checkQuota((declaredTotal ?? 0) - (fileId === undefined ? 0 : (this.files.get(fileId)?.content?.length ?? 0)));
-		const session: UploadSession = { id: base64url(randomBytes(24)), fileId, metadata, declaredTotal, chunks: [], received: 0, params };
+		const session: UploadSession = { id: base64url(randomBytes(24)), fileId, metadata, declaredTotal, chunks: new Spool(), received: 0, params };
 		this.sessions.set(session.id, session);
 		const location = `${this.baseUrl}/upload/drive/v3/files${fileId ? `/${encodeURIComponent(fileId)}` : ''}?uploadType=resumable&upload_id=${session.id}`;
 		response.writeHead(200, { location, 'content-length': '0' }).end();
@@ -1033,7 +1063,7 @@ export class DriveEmulator {
 	private dropMidChunk(session: UploadSession, range: ByteRange | undefined, body: Buffer, request: IncomingMessage, entry: UploadLogEntry): void {
 		if (range?.start === session.received) {
 			const kept = Math.floor(body.length / 2 / CHUNK_GRANULARITY) * CHUNK_GRANULARITY;
-			session.chunks.push(Buffer.from(body.subarray(0, kept)));
+			session.chunks.push(body.subarray(0, kept));
 			session.received += kept;
 		}
 		entry.status = -1;
@@ -1049,7 +1079,7 @@ export class DriveEmulator {
 		}
 		// A client resending bytes the server already has is fine; only the new ones are kept.
 		const fresh = body.subarray(session.received - range.start);
-		session.chunks.push(Buffer.from(fresh));
+		session.chunks.push(fresh);
 		session.received += fresh.length;
 	}
 
@@ -1073,12 +1103,12 @@ export class DriveEmulator {
 	}
 
 	private finish(session: UploadSession): StoredFile {
-		const content = Buffer.concat(session.chunks);
-		session.chunks = [];
+		const content = session.chunks.bytes();
 		const mediaType = session.metadata.mimeType ?? undefined;
 		const file = session.fileId === undefined
 			? this.create(session.metadata, content, session.params, mediaType)
 			: this.replaceContent(session.fileId, session.metadata, content, session.params);
+		session.chunks.discard();
 		return file;
 	}
 

@@ -8,6 +8,7 @@ import { decodeToken, encodeToken, pageOf } from './core/paging';
 import { sendContent } from './core/ranges';
 import { EmulatorServer, readBody, sendJson, type FaultRule, type LoggedRequest, type RequestContext } from './core/server';
 import { digestOf, Tree, type Item } from './core/tree';
+import { Spool } from './core/spool';
 
 /**
  * A Dropbox API v2 emulator that the unmodified `dropbox` SDK talks to, once its fetch is pointed at
@@ -34,7 +35,7 @@ type Tagged = files.FileMetadataReference | files.FolderMetadataReference;
 type Listed = Tagged | files.DeletedMetadataReference;
 
 interface Session {
-	chunks: Buffer[];
+	chunks: Spool;
 	length: number;
 	closed: boolean;
 }
@@ -377,6 +378,10 @@ export class DropboxEmulator {
 	/** Writes at or below `path` fail with no_write_permission, as in a read-only shared folder. */
 	denyWrites(path: string): void {
 		this.readOnly.add(lower(path));
+	}
+
+	allowWrites(path: string): void {
+		this.readOnly.delete(lower(path));
 	}
 
 	// -----------------------------------------------------------------------------------------
@@ -770,7 +775,9 @@ export class DropboxEmulator {
 		if (arg.session_type?.['.tag'] === 'concurrent') throw badRequest('files/upload_session/start', 'concurrent sessions are not emulated');
 		this.checkHash<files.UploadSessionStartError>(body, arg.content_hash, { '.tag': 'content_hash_mismatch' });
 		const id = token(16);
-		this.sessions.set(id, { chunks: [body], length: body.length, closed: arg.close ?? false });
+		const chunks = new Spool();
+		chunks.push(body);
+		this.sessions.set(id, { chunks, length: body.length, closed: arg.close ?? false });
 		return { session_id: id };
 	}
 
@@ -808,7 +815,15 @@ export class DropboxEmulator {
 			}
 			if (session.closed && body.length > 0) throw new SessionFailure({ '.tag': 'closed' });
 			this.checkHash<files.UploadSessionFinishError>(body, arg.content_hash, { '.tag': 'content_hash_mismatch' });
-			const metadata = this.commitFile(arg.commit, Buffer.concat([...session.chunks, body]));
+			session.chunks.push(body);
+			let metadata: files.FileMetadata;
+			try {
+				metadata = this.commitFile(arg.commit, session.chunks.bytes());
+			} catch (error) {
+				session.chunks.truncate(session.length);
+				throw error;
+			}
+			session.chunks.discard();
 			this.sessions.delete(arg.cursor.session_id);
 			return metadata;
 		} catch (error) {

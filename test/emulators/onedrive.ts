@@ -7,6 +7,7 @@ import { decodeToken, encodeToken, pageOf } from './core/paging';
 import { parseContentRange, sendContent } from './core/ranges';
 import { EmulatorServer, readBody, sendJson, type FaultRule, type LoggedRequest, type RequestContext } from './core/server';
 import { digestOf, Tree, type Item } from './core/tree';
+import { Spool } from './core/spool';
 
 /**
  * A Microsoft Graph (OneDrive / SharePoint document library) emulator, after
@@ -67,7 +68,7 @@ interface Session {
 	parentId: string;
 	name: string;
 	total?: number;
-	received: Buffer[];
+	received: Spool;
 	length: number;
 	conflict: string;
 	fileSystemInfo?: { createdDateTime?: string; lastModifiedDateTime?: string };
@@ -766,7 +767,7 @@ export class OneDriveEmulator {
 			driveId: drive.id,
 			parentId: parent.id,
 			name,
-			received: [],
+			received: new Spool(),
 			length: 0,
 			conflict,
 			total: fileSize,
@@ -779,6 +780,7 @@ export class OneDriveEmulator {
 	private liveSession(id: string): Session {
 		const session = this.sessions.get(id);
 		if (!session || session.expiresAt <= Date.now()) {
+			session?.received.discard();
 			this.sessions.delete(id);
 			throw new GraphError(404, 'itemNotFound', 'The upload session was not found or has expired.');
 		}
@@ -793,6 +795,7 @@ export class OneDriveEmulator {
 		const status = () => ({ expirationDateTime: iso(session.expiresAt), nextExpectedRanges: [`${session.length}-`] });
 		if (method === 'GET') return sendJson(response, 200, status());
 		if (method === 'DELETE') {
+			session.received.discard();
 			this.sessions.delete(id);
 			response.writeHead(204).end();
 			return;
@@ -825,7 +828,12 @@ export class OneDriveEmulator {
 		const modTime = session.fileSystemInfo?.lastModifiedDateTime ? secondsOf(session.fileSystemInfo.lastModifiedDateTime) : undefined;
 		const created = session.fileSystemInfo?.createdDateTime ? secondsOf(session.fileSystemInfo.createdDateTime) : undefined;
 		this.sessions.delete(id);
-		const result = this.commit(drive, parent, session.name, Buffer.concat(session.received), session.conflict, modTime, created);
+		let result: ReturnType<OneDriveEmulator['commit']>;
+		try {
+			result = this.commit(drive, parent, session.name, session.received.bytes(), session.conflict, modTime, created);
+		} finally {
+			session.received.discard();
+		}
 		if (lost) return void response.socket?.destroy();
 		sendJson(response, result.created ? 201 : 200, this.itemJson(result.item));
 	}

@@ -192,22 +192,23 @@ function dropboxFolder(files: Record<string, string | Buffer> = {}, clientModifi
 	return folder;
 }
 
-/** Every file below a Drive folder: path → content (one char per byte), read through the provider (not the node). */
+/** Every file below a Drive folder but the engine's own (.cloudsync): path → content (one char per byte), read through the provider (not the node). */
 async function driveTree(folderId: string): Promise<Record<string, string>> {
 	const provider = await GoogleDriveProvider.open({ auth: drive.auth, root: folderId, apiBaseUrl: drive.emulator.baseUrl, pacer: recordingPacer().pacer });
 	const tree: Record<string, string> = {};
 	for await (const entry of provider.list('', { recursive: true })) {
-		if (!entry.isDir) tree[entry.path] = (await readAll(await provider.read(entry.path))).toString('latin1');
+		if (!entry.isDir && !entry.path.startsWith('.cloudsync/')) tree[entry.path] = (await readAll(await provider.read(entry.path))).toString('latin1');
 	}
 	return tree;
 }
 
-/** Every file below a Dropbox folder: path → content (one char per byte). */
+/** Every file below a Dropbox folder but the engine's own (.cloudsync): path → content (one char per byte). */
 function dropboxTree(folder: string): Record<string, string> {
 	const tree: Record<string, string> = {};
 	for (const display of dropbox.paths(folder)) {
 		const content = dropbox.content(display);
-		if (content !== undefined) tree[display.slice(folder.length + 1)] = content.toString('latin1');
+		const path = display.slice(folder.length + 1);
+		if (content !== undefined && !path.startsWith('.cloudsync/')) tree[path] = content.toString('latin1');
 	}
 	return tree;
 }
@@ -273,14 +274,11 @@ describe('every operation on Google Drive and Dropbox', () => {
 		drive.emulator.addFile(folderId, 'keep.txt', 'k', { modifiedTime: hourAgo });
 		const before = dropboxTree(folder);
 		const result = await run([cloudSync({ resource: 'folder', operation: 'diff', ...onDrive('source', folderId), ...onDropbox('destination', folder), mode: 'mirror' })]);
-		const items = outputItems(result, 'Cloud Sync').map((item) => item.json);
-		expect(
-			items
-				.filter((json) => json.type === 'action')
-				.map((json) => `${json.action} ${json.path}`)
-				.sort(),
-		).toEqual(['copy new.txt', 'delete extra.txt', 'update changed.txt']);
-		expect(items.at(-1)).toMatchObject({ type: 'summary', status: 'planned', dryRun: true, source: `Google Drive:${folderId}`, destination: `Dropbox:${folder}` });
+		const actions = outputItems(result, 'Cloud Sync', 1).map((item) => item.json);
+		expect(actions.map((json) => `${json.action} ${json.path}`).sort()).toEqual(['copy new.txt', 'delete extra.txt', 'update changed.txt']);
+		const summaries = outputItems(result, 'Cloud Sync').map((item) => item.json);
+		expect(summaries).toHaveLength(1);
+		expect(summaries[0]).toMatchObject({ type: 'summary', status: 'planned', dryRun: true, source: `Google Drive:${folderId}`, destination: `Dropbox:${folder}` });
 		expect(dropboxTree(folder)).toEqual(before);
 	});
 
@@ -290,7 +288,9 @@ describe('every operation on Google Drive and Dropbox', () => {
 		const dropboxDestination = dropboxFolder();
 		const toDropbox = cloudSync({ resource: 'folder', operation: 'sync', ...onDrive('source', driveSource), ...onDropbox('destination', dropboxDestination), mode: 'mirror', output: 'both' });
 		const first = await run([toDropbox]);
-		const [summary, ...results] = outputItems(first, 'Cloud Sync');
+		const [summary, ...others] = outputItems(first, 'Cloud Sync');
+		const results = outputItems(first, 'Cloud Sync', 1);
+		expect(others).toEqual([]);
 		expect(summary.json).toMatchObject({ type: 'summary', status: 'success', added: 3, updated: 0, deleted: 0, failed: 0, bytes: 300_010 });
 		expect(results.map((item) => `${item.json.action} ${item.json.path} ${item.json.status}`).sort()).toEqual([
 			'copy a.txt done',
@@ -505,9 +505,14 @@ describe('errors a user meets: a node error for the item, saying what to change,
 		for (const result of [relative, blocked, climbing]) expectNoSecrets(result);
 	});
 
-	it('a cloud with no credential selected says which credential to select', async () => {
+	it('a cloud with no credential selected says which side lacks it and which slot to fill', async () => {
 		const result = await run([cloudSync({ resource: 'folder', operation: 'list', ...onDropbox('target', dropboxFolder()) }, { credentials: [] })]);
-		expectNodeError(nodeError(result), /No usable Dropbox credential is selected/, /Select a "Cloud Sync: Dropbox OAuth2 API" credential in this node/);
+		expectNodeError(nodeError(result), /^The Dropbox folder has no credential selected$/, /Under "Dropbox Credential" in this node, select a "Cloud Sync: Dropbox OAuth2 API" credential/);
+		const source = await localFolder({ 'a.txt': 'a' });
+		const sync = await run([cloudSync({ resource: 'folder', operation: 'sync', ...onLocal('source', source), ...onDropbox('destination', dropboxFolder()), mode: 'copy' }, { credentials: [] })]);
+		expectNodeError(nodeError(sync), /^The destination folder \(Dropbox\) has no credential selected$/, /Under "Destination Credential \(Dropbox\)" in this node/);
+		const twoWay = await run([cloudSync({ resource: 'folder', operation: 'sync', ...onDropbox('source', dropboxFolder()), ...onDropbox('destination', dropboxFolder()), mode: 'twoWay' }, { credentials: [] })]);
+		expectNodeError(nodeError(twoWay), /^The left folder \(Dropbox\) has no credential selected$/, /Under "Left and Right Credential \(Dropbox\)" in this node/);
 	});
 
 	it('with Continue On Fail the other items pass and the failing one carries its error and pairedItem', async () => {
@@ -559,6 +564,8 @@ describe('cancellation', () => {
 			expect(drive.emulator.requestCount(chunkRoute)).toBe(1);
 			expect(drive.emulator.filesAt('big.bin', folderId)).toEqual([]);
 			expect(await driveTree(folderId)).toEqual({});
+			// The upload's session is kept for the next run to resume.
+			expect(drive.emulator.filesAt('.cloudsync/uploads.state', folderId)).toHaveLength(1);
 		}
 		expectNoSecrets(result);
 	});
@@ -698,7 +705,10 @@ describe('folder pickers (list searches)', () => {
 
 	it('a picker without its credential says which credential to select; a revoked one says to reconnect', async () => {
 		const { search } = picker({ resource: 'folder', operation: 'list', ...onDropbox('target', '') }, 'parameters.targetDropboxFolder', []);
-		await expect(search('searchDropboxFolders')).rejects.toMatchObject({ description: expect.stringMatching(/Select a "Cloud Sync: Dropbox OAuth2 API" credential/) });
+		await expect(search('searchDropboxFolders')).rejects.toMatchObject({
+			message: 'The Dropbox folder has no credential selected',
+			description: expect.stringMatching(/Under "Dropbox Credential" in this node, select a "Cloud Sync: Dropbox OAuth2 API" credential/),
+		});
 		const own = drive.emulator.addOAuthClient();
 		drive.emulator.revokeRefreshToken(own.refreshToken);
 		const store = storedCredentials({ cloudSyncGoogleDriveOAuth2Api: { clientId: own.clientId, clientSecret: own.clientSecret, oauthTokenData: { refresh_token: own.refreshToken } } });
@@ -795,7 +805,7 @@ describe('an empty cloud folder', () => {
 		const folder = dropboxFolder({ 'a.txt': 'alpha' });
 		const rl = (mode: string) => ({ __rl: true, mode, value: '={{ $json.folder }}' });
 		const drivePicked = await run([cloudSync({ resource: 'folder', operation: 'list', targetCloud: 'googleDrive', targetDriveFolder: rl('id') })], [{ folder: '' }]);
-		expectNodeError(nodeError(drivePicked), /^The Google Drive folder is empty$/, /Fix the folder or the expression that gives it .*pick "\/ \(My Drive\)" in the folder list/);
+		expectNodeError(nodeError(drivePicked), /^The Google Drive folder is empty$/, /Choose the folder, or fix the expression that gives it .*pick "\/ \(My Drive\)" in the folder list/);
 		expect(outputItems(drivePicked, 'Cloud Sync')).toEqual([]);
 
 		const steps = [cloudSync({ resource: 'folder', operation: 'sync', mode: 'copy', ...onDropbox('source', folder), destinationCloud: 'dropbox', destinationDropboxFolder: rl('path') })];
@@ -807,6 +817,20 @@ describe('an empty cloud folder', () => {
 		expect(outputItems(top, 'Cloud Sync')).toHaveLength(1);
 		const whole = await run([cloudSync({ resource: 'folder', operation: 'list', targetCloud: 'dropbox', targetDropboxFolder: rl('path'), returnAll: false, limit: 1 })], [{ folder: '/' }]);
 		expect(outputItems(whole, 'Cloud Sync')).toHaveLength(1);
+	});
+
+	it('a Google Drive folder by path: read from the top of My Drive, made when the destination of a sync is missing; a missing one names its side', async () => {
+		const name = unique('by-path');
+		const source = await localFolder({ 'a.txt': 'alpha' });
+		const byPath = (side: Side, value: string): INodeParameters => ({ [`${side}Cloud`]: 'googleDrive', [`${side}DriveFolder`]: { __rl: true, mode: 'path', value } });
+		const diff = await run([cloudSync({ resource: 'folder', operation: 'diff', mode: 'copy', ...onLocal('source', source), ...byPath('destination', `/${name}/Photos`) })]);
+		expectNodeError(nodeError(diff), new RegExp(`^The destination Google Drive folder "/${name}/Photos" was not found$`), /starts at the top of My Drive \("\/" is My Drive itself\).*A Diff creates nothing; a Sync creates a missing destination folder/);
+		const sync = await run([cloudSync({ resource: 'folder', operation: 'sync', mode: 'copy', ...onLocal('source', source), ...byPath('destination', `${name}/Photos`) })]);
+		expect(outputItems(sync, 'Cloud Sync')[0].json).toMatchObject({ status: 'success', added: 1, destination: `Google Drive:/${name}/Photos` });
+		const listed = await run([cloudSync({ resource: 'folder', operation: 'list', ...byPath('target', `/${name}/Photos`) })]);
+		expect(outputItems(listed, 'Cloud Sync').map((item) => item.json.path)).toEqual(['a.txt']);
+		const byId = await run([cloudSync({ resource: 'folder', operation: 'sync', mode: 'twoWay', ...onDrive('source', 'no-such-folder-id'), ...onLocal('destination', source) })]);
+		expectNodeError(nodeError(byId), /^The left Google Drive folder "no-such-folder-id" was not found$/, /a service account sees only what is shared with its email/);
 	});
 });
 
@@ -892,5 +916,29 @@ describe('OneDrive and SharePoint', () => {
 			process.env.CLOUDSYNC_ONEDRIVE_API_URL = shared;
 			await revoked.stop();
 		}
+	});
+});
+
+describe('large uploads resume in the next run', () => {
+	it('a sync that failed after sending most of a file sends only the rest in the next run, from the session kept on the destination', async () => {
+		const content = pseudoRandomBytes(20 * MiB, 'node-resume');
+		const source = await localFolder({ 'big.bin': content });
+		const folder = dropboxFolder();
+		const sync = cloudSync({ resource: 'folder', operation: 'sync', ...onLocal('source', source), ...onDropbox('destination', folder), mode: 'copy' });
+		// The commit is refused once every chunk but the last is in: the run fails with the session open.
+		dropbox.denyWrites(`${folder}/big.bin`);
+		const failed = await run([sync]);
+		expect(nodeError(failed).message).toMatch(/failed/);
+		const kept = JSON.parse(dropbox.content(`${folder}/.cloudsync/uploads.state`)!.toString('utf8')) as { uploads: Array<{ path: string; size: number }> };
+		expect(kept.uploads).toEqual([expect.objectContaining({ path: 'big.bin', size: 20 * MiB })]);
+
+		dropbox.allowWrites(`${folder}/big.bin`);
+		const before = dropbox.server.bytesReceived;
+		const result = await run([sync]);
+		expect(outputItems(result, 'Cloud Sync')[0].json).toMatchObject({ status: 'success', added: 1 });
+		// Only the last chunk (8 MiB chunks: 16 MiB were in) and small calls went up again.
+		expect(dropbox.server.bytesReceived - before).toBeLessThan(5 * MiB);
+		expect(createHash('sha256').update(dropbox.content(`${folder}/big.bin`)!).digest('hex')).toBe(createHash('sha256').update(content).digest('hex'));
+		expect(JSON.parse(dropbox.content(`${folder}/.cloudsync/uploads.state`)!.toString('utf8')).uploads).toEqual([]);
 	});
 });

@@ -49,7 +49,10 @@ describe('Cloud Sync node on local folders, through n8n-core', () => {
 		const [summary, ...rest] = outputItems(result, 'Cloud Sync');
 		expect(rest).toHaveLength(0);
 		expect(summary.json).toMatchObject({ type: 'summary', status: 'success', mode: 'mirror', added: 1, updated: 1, deleted: 3, failed: 0 });
+		expect(summary.json.message).toMatch(new RegExp(`^Mirror Local:${src} → Local:${dst}: 1 added, 1 updated, 3 moved to trash, 0 failed in \\d+\\.\\d s$`));
 		expect(summary.pairedItem).toEqual({ item: 0 });
+		// Per-file items go to the second output only when asked for.
+		expect(outputItems(result, 'Cloud Sync', 1)).toEqual([]);
 		expect(filesOnly(await readTree(dst))).toEqual(filesOnly(await readTree(src)));
 	});
 
@@ -61,13 +64,42 @@ describe('Cloud Sync node on local folders, through n8n-core', () => {
 			workflow([cloudSync({ resource: 'folder', operation: 'diff', sourceLocalPath: src, destinationLocalPath: dst, mode: 'mirror' })]),
 			options,
 		);
-		const items = outputItems(result, 'Cloud Sync').map((item) => item.json);
-		expect(items.filter((json) => json.type === 'action').map((json) => [json.action, json.path])).toEqual([
+		const summaries = outputItems(result, 'Cloud Sync').map((item) => item.json);
+		const actions = outputItems(result, 'Cloud Sync', 1).map((item) => item.json);
+		expect(actions.map((json) => [json.action, json.path])).toEqual([
 			['copy', 'new.txt'],
 			['delete', 'extra.txt'],
 		]);
-		expect(items.at(-1)).toMatchObject({ type: 'summary', status: 'planned', dryRun: true });
+		expect(summaries).toHaveLength(1);
+		expect(summaries[0]).toMatchObject({ type: 'summary', status: 'planned', dryRun: true, message: expect.stringMatching(/^Mirror \(dry run\) Local:.* → Local:.*: 1 to add, 0 to update, 1 to delete in /) });
 		expect(await readTree(dst)).toEqual(before);
+	});
+
+	it('Sync with Dry Run outputs the plan in the shape of a sync, with a report to email, and changes nothing', async () => {
+		const { src, dst } = await folders({ 'new.txt': 'n', 'keep.txt': 'k', 'keep2.txt': 'k' }, { 'extra.txt': 'e', 'keep.txt': 'k', 'keep2.txt': 'k' });
+		for (const file of ['keep.txt', 'keep2.txt']) await fs.utimes(path.join(dst, file), (await fs.stat(path.join(src, file))).mtime, (await fs.stat(path.join(src, file))).mtime);
+		const before = await readTree(dst);
+		const result = await runWorkflow(
+			workflow([cloudSync({ resource: 'folder', operation: 'sync', sourceLocalPath: src, destinationLocalPath: dst, mode: 'mirror', dryRun: true, output: 'both' })]),
+			options,
+		);
+		expect(result.status).toBe('success');
+		const summaries = outputItems(result, 'Cloud Sync').map((item) => item.json);
+		expect(summaries).toHaveLength(1);
+		expect(summaries[0]).toMatchObject({ type: 'summary', status: 'planned', dryRun: true, mode: 'mirror', message: expect.stringMatching(/^Mirror \(dry run\) .*: 1 to add, 0 to update, 1 to delete in /) });
+		expect(summaries[0].html).toContain('<th style="padding:4px 12px;border:1px solid #ddd;text-align:left">Result</th><td style="padding:4px 12px;border:1px solid #ddd;text-align:left">Dry run: nothing changed</td>');
+		expect(outputItems(result, 'Cloud Sync', 1).map((item) => [item.json.action, item.json.path])).toEqual([
+			['copy', 'new.txt'],
+			['delete', 'extra.txt'],
+		]);
+		expect(await readTree(dst)).toEqual(before);
+	});
+
+	it('a new node starts in Copy, which never deletes', async () => {
+		const { src, dst } = await folders({ 'a.txt': 'a' }, { 'b.txt': 'b' });
+		const result = await runWorkflow(workflow([cloudSync({ resource: 'folder', operation: 'sync', sourceLocalPath: src, destinationLocalPath: dst })]), options);
+		expect(outputItems(result, 'Cloud Sync')[0].json).toMatchObject({ mode: 'copy', added: 1, deleted: 0 });
+		expect(Object.keys(filesOnly(await readTree(dst))).sort()).toEqual(['a.txt', 'b.txt']);
 	});
 
 	it('a mass deletion is refused with an error that says how to allow it', async () => {
@@ -167,7 +199,7 @@ describe('Cloud Sync node with input items as the source', () => {
 		const { dst } = await folders({}, { 'old.txt': 'left from before', 'keep.txt': 'k' });
 		const steps = [
 			{ name: 'Make', type: 'test-fixtures.fixtureFileMaker', parameters: { fileName: '={{ $json.name }}', content: '={{ $json.content }}' } },
-			cloudSync({ resource: 'folder', operation: 'sync', sourceCloud: 'items', destinationLocalPath: dst, mode: 'mirror', options: { maxDeletePercent: 100 } }),
+			cloudSync({ resource: 'folder', operation: 'sync', sourceCloud: 'items', destinationLocalPath: dst, mode: 'mirror', maxDeletePercent: 100 }),
 		];
 		const made = [
 			{ name: 'report.csv', content: 'a,b\n1,2\n' },

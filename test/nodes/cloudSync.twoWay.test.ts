@@ -54,7 +54,9 @@ const contents = async (root: string) => {
 /** One Cloud Sync node run, with the static data n8n kept from the previous production run. */
 async function run(parameters: INodeParameters, options: Partial<RunOptions> = {}) {
 	const result = await runWorkflow(workflow([cloudSync({ resource: 'folder', operation: 'sync', output: 'both', ...parameters })]), { ...base, ...options });
-	return { result, items: result.status === 'success' ? outputItems(result, 'Cloud Sync').map((item) => item.json) : [] };
+	// The summary first, then the per-file items of the Files output.
+	const items = result.status === 'success' ? [...outputItems(result, 'Cloud Sync'), ...outputItems(result, 'Cloud Sync', 1)].map((item) => item.json) : [];
+	return { result, items };
 }
 
 describe('Cloud Sync node: two-way sync on local folders, through n8n-core', () => {
@@ -138,7 +140,8 @@ describe('Cloud Sync node: two-way sync on local folders, through n8n-core', () 
 	it('Diff shows a two-way plan without changing anything', async () => {
 		const { src, dst } = await pair({ 'a.txt': 'alpha' }, { 'b.txt': 'bravo' });
 		const result = await runWorkflow(workflow([cloudSync({ resource: 'folder', operation: 'diff', sourceLocalPath: src, destinationLocalPath: dst, mode: 'twoWay' })]), base);
-		const items = outputItems(result, 'Cloud Sync').map((item) => item.json);
+		// The per-file items on the Files output, the summary alone on the first.
+		const items = [...outputItems(result, 'Cloud Sync', 1), ...outputItems(result, 'Cloud Sync')].map((item) => item.json);
 		expect(items.map((item) => `${item.type} ${item.action ?? item.status} ${item.side ?? ''} ${item.path ?? ''}`.trim())).toEqual([
 			'action copy destination a.txt',
 			'action copy source b.txt',
@@ -168,7 +171,7 @@ describe('Cloud Sync node: snapshot backups and kept versions on local folders',
 		await edit(path.join(src, 'b.txt'), 'bravo v2');
 		const before = await contents(dst);
 		const result = await runWorkflow(workflow([cloudSync({ resource: 'folder', operation: 'diff', sourceLocalPath: src, destinationLocalPath: dst, mode: 'fullBackup' })]), base);
-		const items = outputItems(result, 'Cloud Sync').map((item) => item.json);
+		const items = [...outputItems(result, 'Cloud Sync', 1), ...outputItems(result, 'Cloud Sync')].map((item) => item.json);
 		expect(items.map((item) => `${item.type} ${item.action ?? item.status} ${item.path ?? ''}`.trim())).toEqual([
 			'action upload b.txt',
 			'action copy inside the destination a.txt',

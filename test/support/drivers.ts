@@ -6,6 +6,7 @@ import { CloudSyncDropboxOAuth2Api } from '../../credentials/CloudSyncDropboxOAu
 import { CloudSyncGoogleDriveOAuth2Api } from '../../credentials/CloudSyncGoogleDriveOAuth2Api.credentials';
 import { CloudSyncMicrosoftOneDriveOAuth2Api } from '../../credentials/CloudSyncMicrosoftOneDriveOAuth2Api.credentials';
 import { CloudSyncS3Api } from '../../credentials/CloudSyncS3Api.credentials';
+import { CloudSyncAppleIdApi } from '../../credentials/CloudSyncAppleIdApi.credentials';
 import { fixtureCredentialTypes } from '../nodes/fixtures/credentials';
 import { fixtureNodeTypes } from '../nodes/fixtures/nodes';
 import { cloudSync, workflow } from '../nodes/fixtures/workflow';
@@ -59,14 +60,16 @@ export const engineDriver: DriverFactory = (pair, now) => {
 export async function runCloudSyncNode(pair: Pair, parameters: INodeParameters, staticData: IDataObject = {}) {
 	const result = await runWorkflow(workflow([cloudSync({ resource: 'folder', ...pair.parameters, ...parameters }, { credentials: pair.nodeCredentials })]), {
 		nodeTypes: { ...fixtureNodeTypes, 'n8n-nodes-cloudsync.cloudSync': new CloudSync() },
-		credentialTypes: [...fixtureCredentialTypes, new CloudSyncGoogleDriveOAuth2Api(), new CloudSyncDropboxOAuth2Api(), new CloudSyncMicrosoftOneDriveOAuth2Api(), new CloudSyncS3Api()],
+		credentialTypes: [...fixtureCredentialTypes, new CloudSyncGoogleDriveOAuth2Api(), new CloudSyncDropboxOAuth2Api(), new CloudSyncMicrosoftOneDriveOAuth2Api(), new CloudSyncS3Api(), new CloudSyncAppleIdApi()],
 		credentials: pair.credentials ?? {},
 		mode: 'trigger',
 		staticData,
 	});
 	if (result.status !== 'success') throw new Error(`${result.error?.message} (${result.error?.description})`);
-	const items = outputItems(result, 'Cloud Sync').map((item) => item.json);
-	return { summary: items.find((item) => item.type === 'summary')!, items, staticData: result.staticData };
+	// The summary is alone on the first output; per-file items, when asked for, on the second.
+	const [summary] = outputItems(result, 'Cloud Sync').map((item) => item.json);
+	const items = outputItems(result, 'Cloud Sync', 1).map((item) => item.json);
+	return { summary, items, staticData: result.staticData };
 }
 
 /**
@@ -100,7 +103,7 @@ export const nodeDriver: DriverFactory = (pair) => {
 				baselineSaved: summary.stateSaved,
 				baselineFiles: summary.stateFiles,
 				startedAt: summary.startedAt,
-				actions: items.filter((item) => item.type !== 'summary').map((item) => ({ ...item, kind: item.action })),
+				actions: items.map((item) => ({ ...item, kind: item.action })),
 			} as Outcome;
 		},
 	};

@@ -10,6 +10,8 @@ import { OneDriveEmulator } from '../emulators/onedrive';
 import { OneDriveProvider } from '../../lib/providers/onedrive';
 import { quickPacer } from './dropbox';
 import { s3Provider, startS3Server } from './s3';
+import { ICloudDriveEmulator } from '../emulators/icloudDrive';
+import { emulatedICloudDrive, savedSessionOf } from './icloud';
 import { tempDir } from './trees';
 
 /** Writes a file through the provider itself, with a chosen modification time, as a user's edit would land. */
@@ -198,6 +200,48 @@ export async function s3Backend(): Promise<Backend> {
 			};
 		},
 		stop: () => server.stop(),
+	};
+}
+
+/** iCloud Drive (no hash, case-insensitive, second-precision times, staged replacements) on one side, Google Drive (md5) on the other, both emulated. */
+export async function iCloudDriveBackend(): Promise<Backend> {
+	const icloud = await ICloudDriveEmulator.start();
+	const drive = new DriveEmulator();
+	await drive.start();
+	const auth = drive.addOAuthClient();
+	process.env.CLOUDSYNC_ICLOUD_URL = icloud.baseUrl;
+	process.env.CLOUDSYNC_GOOGLE_API_URL = drive.baseUrl;
+	return {
+		name: 'iCloud Drive ↔ Google Drive (emulated)',
+		pair: async () => {
+			const name = `pair-${randomBytes(4).toString('hex')}`;
+			icloud.seedFolder(name);
+			const folderId = drive.addFolder(drive.myDriveRootId, name);
+			const source = await emulatedICloudDrive(icloud, { root: `/${name}` });
+			const destination = await GoogleDriveProvider.open({ auth, root: folderId, apiBaseUrl: drive.baseUrl, pacer: quickPacer() });
+			return {
+				source,
+				destination,
+				parameters: {
+					sourceCloud: 'iCloudDrive',
+					sourceICloudDriveFolder: { __rl: true, mode: 'path', value: `/${name}` },
+					destinationCloud: 'googleDrive',
+					destinationDriveFolder: { __rl: true, mode: 'id', value: folderId },
+				},
+				nodeCredentials: {
+					cloudSyncAppleIdApi: { id: 'apple', name: 'Apple ID' },
+					cloudSyncGoogleDriveOAuth2Api: { id: 'drive', name: 'Drive' },
+				},
+				credentials: {
+					cloudSyncAppleIdApi: { appleId: icloud.user.appleId, password: icloud.user.password, verificationCode: '', sessionToken: JSON.stringify(savedSessionOf(icloud)) },
+					cloudSyncGoogleDriveOAuth2Api: { clientId: auth.clientId, clientSecret: auth.clientSecret, oauthTokenData: { refresh_token: auth.refreshToken, token_type: 'Bearer' } },
+				},
+			};
+		},
+		stop: async () => {
+			await icloud.stop();
+			await drive.server.stop();
+		},
 	};
 }
 

@@ -1,7 +1,8 @@
 /** What every cloud provider is built on, so that each provider file holds only its cloud's protocol. */
-export { Remote, OAuthTokens, type RemoteOptions, type TokenSource } from './remote';
-export { ChunkReader, SliceStream, bodyStream, emptyStream } from './streams';
+export { Remote, OAuthTokens, SignInError, type RemoteOptions, type TokenSource } from './remote';
+export { ChunkReader, SliceStream, bodyStream, emptyStream, lazyStream } from './streams';
 export { DirCache, insideOrSame } from './dirCache';
 export { CommitBatcher, type BatchOptions, type Ticket } from './batcher';
 export { ParentsFirst } from './parentsFirst';
 export { BINARY, mimeTypeFor } from './mime';
+export { UploadSessions, uploadIdentity, type UploadSessionsOptions } from './uploads';

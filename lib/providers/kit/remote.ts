@@ -89,3 +89,14 @@ export class OAuthTokens implements TokenSource {
 		return [...this.client.secrets(), this.client.token() ?? ''];
 	}
 }
+
+/** A token endpoint refused to renew an access token (invalid_grant, invalid_client...); each cloud words it as an AuthenticationError. */
+export class SignInError extends Error {
+	constructor(
+		readonly code: string,
+		readonly description: string,
+		issuer: string,
+	) {
+		super(`${issuer} refused to renew the access token (${code})`);
+	}
+}

@@ -89,3 +89,23 @@ export function bodyStream(data: unknown, broke: (cause: unknown) => Error, outp
 	output.on('close', () => source.destroy());
 	return source.pipe(output);
 }
+
+/** A stream opened on its first read, so that what is never read (a source a resumed upload skips) is never opened. */
+export function lazyStream(open: () => Promise<Readable>): Readable {
+	let opened: Readable | undefined;
+	let closed = false;
+	const stream = Readable.from(
+		(async function* () {
+			opened = await open();
+			// Destroyed while the source was being opened: the source is closed at once.
+			if (closed) opened.destroy();
+			else yield* opened;
+		})(),
+		{ objectMode: false },
+	);
+	stream.on('close', () => {
+		closed = true;
+		opened?.destroy();
+	});
+	return stream;
+}

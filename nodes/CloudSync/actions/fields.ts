@@ -1,15 +1,20 @@
 import type { INodeProperties } from 'n8n-workflow';
-import type { CloudDescriptor, Side } from '../clouds/descriptor';
+import { sideName, type CloudDescriptor, type Side } from '../clouds/descriptor';
 import { cloudOptions, cloudsOf, defaultCloud, folderFields } from '../clouds/registry';
 
 export type { Side };
 
-const SIDE_LABEL: Record<Side, string> = { source: 'Source', destination: 'Destination', target: 'Cloud' };
+type Conditions = Record<string, string[]>;
 
 /** The cloud selector and folder fields for one side; the same fields serve every operation. */
-export function locationFields(side: Side, show: Record<string, string[]>, clouds: readonly CloudDescriptor[] = cloudsOf(side)): INodeProperties[] {
-	const label = SIDE_LABEL[side];
-	return [
+export function locationFields(
+	side: Side,
+	show: Conditions,
+	clouds: readonly CloudDescriptor[] = cloudsOf(side),
+	{ hide, twoWay = false }: { hide?: Conditions; twoWay?: boolean } = {},
+): INodeProperties[] {
+	const label = side === 'target' ? 'Cloud' : sideName(side, twoWay);
+	const fields: INodeProperties[] = [
 		{
 			displayName: side === 'target' ? 'Cloud' : `${label} Cloud`,
 			name: `${side}Cloud`,
@@ -19,6 +24,22 @@ export function locationFields(side: Side, show: Record<string, string[]>, cloud
 			displayOptions: { show },
 		},
 		...folderFields(side, label, show, clouds),
+	];
+	return hide ? fields.map((field) => ({ ...field, displayOptions: { ...field.displayOptions, hide } })) : fields;
+}
+
+/**
+ * The two folders of Diff and Sync. Two-Way has no direction, so there they are Left and Right (and the
+ * source offers only what it can serve); the parameters keep their saved names either way.
+ */
+export function folderPairLocations(show: Conditions): INodeProperties[] {
+	const twoWay = { mode: ['twoWay'] };
+	const sources = cloudsOf('source');
+	return [
+		...locationFields('source', show, sources, { hide: twoWay }),
+		...locationFields('destination', show, cloudsOf('destination'), { hide: twoWay }),
+		...locationFields('source', { ...show, ...twoWay }, sources.filter((cloud) => !cloud.refusesMode?.('twoWay')), { twoWay: true }),
+		...locationFields('destination', { ...show, ...twoWay }, cloudsOf('destination'), { twoWay: true }),
 	];
 }
 

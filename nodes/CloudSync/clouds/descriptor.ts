@@ -4,12 +4,29 @@ import type {
 	INodeListSearchResult,
 	INodeProperties,
 } from 'n8n-workflow';
-import type { Provider } from '../../../lib';
+import type { GooglePhotosLibrary, Provider } from '../../../lib';
 import type { NodeContext } from '../helpers/parameters';
 
 /** The places a node points at a folder: the two ends of a folder pair, or the one folder of a file operation or the trigger. */
 export type Side = 'source' | 'destination' | 'target';
 export const SIDES: readonly Side[] = ['target', 'source', 'destination'];
+
+/** The label of a side's credential slot in the editor, as nodeCredentials() names it. */
+export function credentialSlot(cloudLabel: string, side: Side, { twoWay = false, bothSides = false } = {}): string {
+	if (side === 'target') return `${cloudLabel} Credential`;
+	if (bothSides) return `${sideName('source', twoWay)} and ${sideName('destination', twoWay)} Credential (${cloudLabel})`;
+	return `${sideName(side, twoWay)} Credential (${cloudLabel})`;
+}
+
+/**
+ * What the editor and messages call a side. Two-Way has no direction, so its sides are Left and Right
+ * (the parameters keep their saved names, sourceCloud and destinationCloud).
+ */
+export function sideName(side: Side, twoWay = false): string {
+	if (side === 'target') return 'Folder';
+	if (twoWay) return side === 'source' ? 'Left' : 'Right';
+	return side === 'source' ? 'Source' : 'Destination';
+}
 
 export interface OpenRequest {
 	context: NodeContext;
@@ -17,12 +34,26 @@ export interface OpenRequest {
 	itemIndex: number;
 	/** Whether a missing folder is made now (the destination of a sync); clouds that make theirs on the first write ignore it. */
 	create: boolean;
+	/**
+	 * Whether this run may delete or replace files on this side (a sync's destination; the source of
+	 * Move and Two-Way). Options about deletions, such as Delete Permanently, are read only then: the
+	 * editor shows them only then.
+	 */
+	mayDelete?: boolean;
 }
 
 export interface OpenedFolder {
 	provider: Provider;
 	/** How reports and the trigger's saved state name the folder ("Dropbox:/Photos"): changing it restarts every trigger. */
 	label: string;
+}
+
+/** A destination that takes photos and videos only, through its own mode (Google Photos adds; it has no files to compare or delete). */
+export interface OpenedLibrary {
+	library: GooglePhotosLibrary;
+	/** How reports name it ("Google Photos:Camera roll"). */
+	label: string;
+	albumTitle: string;
 }
 
 export interface CloudCredential {
@@ -69,8 +100,14 @@ export interface CloudDescriptor {
 	 * Clouds that return a field of the same name share it (one folder picker for both Google sign-ins).
 	 */
 	folderFields(side: Side, sideLabel: string): INodeProperties[];
-	/** Entries it reads from the Options collection of Diff and Sync; clouds may share one by name. */
+	/**
+	 * Entries it reads from the Options collection of Diff and Sync; clouds may share one by name. The
+	 * editor shows each while a side it is read on (optionsReadOn) is this cloud, so open() reads it
+	 * on those sides only (test/nodes/cloudSync.editor.test.ts checks both ways).
+	 */
 	options?: INodeProperties[];
+	/** The sides open() reads `options` on; both by default. */
+	optionsReadOn?: ReadonlyArray<'source' | 'destination'>;
 	/** What a deletion does here by default, and whether Delete Permanently changes that (it is offered when some cloud's does). */
 	deletions?: { byDefault: string; deletePermanently: boolean };
 	folderSearch?: FolderSearch;
@@ -80,7 +117,9 @@ export interface CloudDescriptor {
 	changeFeed?: { note?: string };
 	/** Whether, as a source, all input items make one run, carried by the first item. */
 	oneRunForAllItems?: boolean;
-	/** Why this source cannot serve a sync mode, when it cannot. */
+	/** Why this cloud cannot serve a sync mode (as a source, or as a destination), when it cannot. */
 	refusesMode?(mode: string): { message: string; description: string } | undefined;
 	open(request: OpenRequest): Promise<OpenedFolder>;
+	/** Set for a photo library: the one mode it serves (the Mode field's value), and how it is opened for that mode instead of `open`. */
+	photoLibrary?: { mode: string; open(request: OpenRequest, sourceLabel: string): Promise<OpenedLibrary> };
 }

@@ -97,7 +97,7 @@ export const dropbox: CloudDescriptor = {
 	async open({ context, side, itemIndex }) {
 		const folder = pickedFolder(context, side, itemIndex, { parameter: `${side}DropboxFolder`, cloud: LABEL, top: WHOLE_DROPBOX });
 		const root = folder === '/' ? '' : folder.startsWith('/') ? folder : `/${folder}`;
-		const provider = new DropboxProvider({ auth: oauthTokens(await cloudCredential(context, { label: LABEL, credential }, itemIndex)), root, apiBaseUrl: apiBaseUrl() });
+		const provider = new DropboxProvider({ auth: oauthTokens(await cloudCredential(context, { label: LABEL, credential }, itemIndex, side)), root, apiBaseUrl: apiBaseUrl() });
 		return { provider, label: `${LABEL}:${root || '/'}` };
 	},
 };

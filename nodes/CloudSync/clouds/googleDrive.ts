@@ -1,4 +1,5 @@
 import { drive as createDriveClient, type drive_v3 } from '@googleapis/drive';
+import { NodeOperationError } from 'n8n-workflow';
 import type { ICredentialDataDecryptedObject, ICredentialsDecrypted, ICredentialTestFunctions, IDataObject, INodeCredentialTestResult, INodeListSearchItems, INodeListSearchResult, INodeProperties } from 'n8n-workflow';
 import {
 	CloudSyncError,
@@ -8,14 +9,16 @@ import {
 	escapeDriveQuery,
 	GoogleDriveProvider,
 	mapDriveError,
+	normalizeRelativePath,
+	NotFoundError,
 	type GoogleDriveProviderOptions,
 } from '../../../lib';
 import { CloudSyncGoogleDriveOAuth2Api } from '../../../credentials/CloudSyncGoogleDriveOAuth2Api.credentials';
 import { CloudSyncGoogleServiceAccountApi } from '../../../credentials/CloudSyncGoogleServiceAccountApi.credentials';
 import { cloudCredential, oauthTokens } from '../transport/credentials';
-import { matchesFilter, pickedFolder, PICKER_PAGE } from './pickers';
-import { errorText } from '../helpers/errors';
-import { parameter } from '../helpers/parameters';
+import { folderOf, matchesFilter, pickedFolder, PICKER_PAGE } from './pickers';
+import { errorText, toNodeError } from '../helpers/errors';
+import { parameter, type NodeContext } from '../helpers/parameters';
 import type { CloudCredential, CloudDescriptor, Side } from './descriptor';
 
 const LABEL = 'Google Drive';
@@ -39,7 +42,8 @@ const folderField = (side: Side, sideLabel: string): INodeProperties => ({
 	displayName: `${sideLabel} Folder`,
 	name: `${side}DriveFolder`,
 	type: 'resourceLocator',
-	default: { mode: 'list', value: 'root', cachedResultName: MY_DRIVE },
+	// No folder until one is chosen: the whole My Drive only when picked ("/ (My Drive)", or "/" by path).
+	default: { mode: 'list', value: '' },
 	required: true,
 	modes: [
 		{
@@ -57,9 +61,36 @@ const folderField = (side: Side, sideLabel: string): INodeProperties => ({
 			extractValue: { type: 'regex', regex: FOLDER_URL },
 			validation: [{ type: 'regex', properties: { regex: FOLDER_URL, errorMessage: 'Not a valid Google Drive folder URL' } }],
 		},
+		{ displayName: 'By Path', name: 'path', type: 'string', placeholder: '/Backups/Photos (from the top of My Drive)' },
 		{ displayName: 'By ID', name: 'id', type: 'string', placeholder: '1anGBg0b5re2VtF2bKu201_a-Vnz5BHq9Y' },
 	],
 });
+
+/** A picked value as the provider reads it: a path (from the By Path mode) starts with "/", anything else is an id. */
+function rootOf(context: NodeContext, side: Side, itemIndex: number, folder: string): string {
+	const locator = parameter<{ mode?: string }>(context, `${side}DriveFolder`, itemIndex, {});
+	return locator?.mode === 'path' && !folder.startsWith('/') ? `/${folder}` : folder;
+}
+
+/** Opens the folder; a missing one is an error naming the side, with a hint for how it was given (a sync's destination path is made). */
+async function openFolder(context: NodeContext, side: Side, itemIndex: number, options: GoogleDriveProviderOptions & { root: string }, create: boolean): Promise<GoogleDriveProvider> {
+	try {
+		return await GoogleDriveProvider.open(options);
+	} catch (error) {
+		if (!(error instanceof NotFoundError)) throw toNodeError(context.getNode(), error, itemIndex);
+		const byPath = options.root.startsWith('/');
+		if (byPath && create) {
+			await (await GoogleDriveProvider.open({ ...options, root: 'root' })).mkdir(normalizeRelativePath(options.root.slice(1)));
+			return GoogleDriveProvider.open(options);
+		}
+		throw new NodeOperationError(context.getNode(), `The ${folderOf(context, side, itemIndex, LABEL)} "${options.root}" was not found`, {
+			itemIndex,
+			description: byPath
+				? `The path starts at the top of My Drive ("/" is My Drive itself) and names are case-sensitive: check it, or pick the folder in the list.${side === 'destination' ? ' A Diff creates nothing; a Sync creates a missing destination folder.' : ''}`
+				: 'Pick the folder in the list, or check its ID or URL, and that the account of this credential can see it (a service account sees only what is shared with its email).',
+		});
+	}
+}
 
 const googleDocsOption: INodeProperties = {
 	displayName: 'Google Docs',
@@ -71,7 +102,7 @@ const googleDocsOption: INodeProperties = {
 		{ name: 'Export as Office Files', value: 'office', description: 'Docs as .docx, Sheets as .xlsx, Slides as .pptx' },
 		{ name: 'Export as PDF', value: 'pdf' },
 	],
-	description: 'What to do with Google Docs, Sheets and Slides in a Google Drive source',
+	description: 'What to do with Google Docs, Sheets and Slides in the Google Drive source (those in a destination are left alone)',
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -199,23 +230,29 @@ function googleDriveCloud(value: string, option: CloudDescriptor['option'], cred
 		credential,
 		folderFields: (side, sideLabel) => [folderField(side, sideLabel)],
 		options: [googleDocsOption],
+		optionsReadOn: ['source'],
 		deletions: { byDefault: 'Google Drive deletions go to its trash for 30 days', deletePermanently: true },
 		folderSearch: { method: SEARCH_METHOD, search: (signIn, filter, token) => searchFolderPage(auth(signIn), filter, token) },
 		changeFeed: {},
 
-		async open({ context, side, itemIndex }) {
+		async open({ context, side, itemIndex, create, mayDelete }) {
 			const folder = pickedFolder(context, side, itemIndex, { parameter: `${side}DriveFolder`, cloud: LABEL, top: MY_DRIVE });
-			const options = parameter<IDataObject>(context, 'options', itemIndex, {});
-			const signIn = await cloudCredential(context, { label: LABEL, credential }, itemIndex);
-			const provider = await GoogleDriveProvider.open({
+			const chosen = parameter<IDataObject>(context, 'options', itemIndex, {});
+			// Google Docs matter where files are read from; a destination's Docs are left alone.
+			const googleDocs = side === 'source' ? chosen.googleDocs : undefined;
+			const trash = !(mayDelete === true && chosen.deletePermanently === true);
+			const signIn = await cloudCredential(context, { label: LABEL, credential }, itemIndex, side);
+			const root = rootOf(context, side, itemIndex, folder);
+			const options: GoogleDriveProviderOptions & { root: string } = {
 				auth: auth(signIn),
-				root: folder,
+				root,
 				apiBaseUrl: apiBaseUrl(),
-				googleDocs: options.googleDocs === 'skip' || options.googleDocs === undefined ? 'skip' : 'export',
-				exportFormat: options.googleDocs === 'pdf' ? 'pdf' : 'office',
-				trash: options.deletePermanently !== true,
-			});
-			return { provider, label: `${LABEL}:${folder}` };
+				googleDocs: googleDocs === 'skip' || googleDocs === undefined ? 'skip' : 'export',
+				exportFormat: googleDocs === 'pdf' ? 'pdf' : 'office',
+				trash,
+			};
+			const provider = await openFolder(context, side, itemIndex, options, create);
+			return { provider, label: `${LABEL}:${root}` };
 		},
 	};
 }

@@ -43,7 +43,7 @@ export const local: CloudDescriptor = {
 	 * work when n8n gives it; polling triggers get no file helpers from n8n, so the same setting and
 	 * default apply there. A missing folder is an error unless `create` is set, as the clouds make theirs.
 	 */
-	async open({ context, side, itemIndex, create }) {
+	async open({ context, side, itemIndex, create, mayDelete }) {
 		const path = String(parameter(context, `${side}LocalPath`, itemIndex, '')).trim();
 		const node = context.getNode();
 		if (!path.startsWith('/')) {
@@ -57,7 +57,7 @@ export const local: CloudDescriptor = {
 		const rule: LocalRootRules & { allowedRoots?: string[] } =
 			'isFilePathBlocked' in helpers ? { mayAccess: (real) => !helpers.isFilePathBlocked(real as ResolvedFilePath) } : { allowedRoots: allowedRoots() };
 		try {
-			const { deletePermanently } = parameter<IDataObject>(context, 'options', itemIndex, {});
+			const deletePermanently = mayDelete === true && parameter<IDataObject>(context, 'options', itemIndex, {}).deletePermanently;
 			const provider = await LocalProvider.open(path, { symlinks: 'skip', createRoot: create, trashDays: deletePermanently === true ? 0 : undefined, ...rule });
 			return { provider, label: `${LABEL}:${path}` };
 		} catch (error) {

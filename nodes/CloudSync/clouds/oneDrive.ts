@@ -105,7 +105,7 @@ export const oneDrive: CloudDescriptor = {
 		const folder = pickedFolder(context, side, itemIndex, { parameter: `${side}OneDriveFolder`, cloud: LABEL, top: WHOLE_DRIVE });
 		const site = siteOf(parameter<unknown>(context, `${side}OneDriveSite`, itemIndex, '', { extractValue: true }));
 		const root = folder === '/' ? '' : folder.startsWith('/') ? folder : `/${folder}`;
-		const options = { ...signIn(await cloudCredential(context, { label: LABEL, credential }, itemIndex)), siteUrl: site || undefined };
+		const options = { ...signIn(await cloudCredential(context, { label: LABEL, credential }, itemIndex, side)), siteUrl: site || undefined };
 		// A sync's destination folder is made when missing, as on the other clouds.
 		const missing = (error: unknown) => (create && root !== '' && error instanceof NotFoundError ? undefined : Promise.reject(error));
 		let provider = await OneDriveProvider.open({ ...options, root }).catch(missing);

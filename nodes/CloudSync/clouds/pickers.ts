@@ -1,7 +1,14 @@
 /** What the clouds' folder pickers share. */
 import { NodeOperationError } from 'n8n-workflow';
 import { parameter, type NodeContext } from '../helpers/parameters';
-import type { Side } from './descriptor';
+import { sideName, type Side } from './descriptor';
+
+/** "the destination Dropbox folder", "the left Dropbox folder", "the Dropbox folder": how messages name a side's folder. */
+export function folderOf(context: NodeContext, side: Side, itemIndex: number, cloud: string): string {
+	if (side === 'target') return `${cloud} folder`;
+	const twoWay = 'getInputData' in context && context.getNodeParameter('mode', itemIndex, '') === 'twoWay';
+	return `${sideName(side, twoWay).toLowerCase()} ${cloud} folder`;
+}
 
 /** Folders a picker page shows at most (Google Drive's own limit per request). */
 export const PICKER_PAGE = 100;
@@ -18,9 +25,9 @@ export function pickedFolder(context: NodeContext, side: Side, itemIndex: number
 	const value = parameter<unknown>(context, picker.parameter, itemIndex, undefined, { extractValue: true });
 	const folder = value === undefined || value === null ? '' : String(value).trim();
 	if (folder === '') {
-		throw new NodeOperationError(context.getNode(), `The ${side === 'target' ? '' : `${side} `}${picker.cloud} folder is empty`, {
+		throw new NodeOperationError(context.getNode(), `The ${folderOf(context, side, itemIndex, picker.cloud)} is empty`, {
 			itemIndex,
-			description: `Fix the folder or the expression that gives it (it gave an empty value); to use the whole account, pick "${picker.top}" in the folder list.`,
+			description: `Choose the folder, or fix the expression that gives it (it gave an empty value); to use the whole account, pick "${picker.top}" in the folder list.`,
 		});
 	}
 	return folder;

@@ -9,7 +9,7 @@ import type {
 } from 'n8n-workflow';
 import { cloudCredential } from '../transport/credentials';
 import { toNodeError } from '../helpers/errors';
-import { SIDES, type CloudDescriptor, type Side } from './descriptor';
+import { credentialSlot, SIDES, type CloudDescriptor, type Side } from './descriptor';
 import { inputItems } from './inputItems';
 import { local } from './local';
 import { googleDrive, googleDriveServiceAccount } from './googleDrive';
@@ -17,8 +17,12 @@ import { dropbox } from './dropbox';
 import { oneDrive } from './oneDrive';
 import { s3 } from './s3';
 
+import { iCloudDrive } from './icloudDrive';
+import { iCloudPhotos } from './icloudPhotos';
+import { googlePhotos } from './googlePhotos';
+
 /** Every kind of folder the nodes offer, in the order the cloud lists show them. A new cloud is listed here. */
-export const CLOUDS: readonly CloudDescriptor[] = [inputItems, local, googleDrive, googleDriveServiceAccount, dropbox, oneDrive, s3];
+export const CLOUDS: readonly CloudDescriptor[] = [inputItems, local, googleDrive, googleDriveServiceAccount, dropbox, oneDrive, s3, iCloudDrive, iCloudPhotos, googlePhotos];
 
 /** The clouds one side of the Cloud Sync node offers. */
 export const cloudsOf = (side: Side) => CLOUDS.filter((cloud) => cloud.sides.includes(side));
@@ -58,21 +62,52 @@ export function folderFields(side: Side, sideLabel: string, show: Record<string,
 	return [...fields.values()].map(({ field, clouds: shownFor }) => ({ ...field, displayOptions: { show: { ...show, [`${side}Cloud`]: shownFor } } }));
 }
 
-/** The entries the clouds add to the Options collection of Diff and Sync, Delete Permanently among them where a cloud honours it. */
+/** The modes that delete or replace files on the source too, where the source's deletion options apply. */
+export const SOURCE_CHANGING_MODES = ['move', 'twoWay'];
+
+/**
+ * An Options entry shown while the destination is one of `destination` or the source one of `source`
+ * (with `sourceOnly` conditions). Display options are a conjunction, so "either side" takes two
+ * entries of one name that never show together; n8n reads the value by name, whichever is shown.
+ */
+function onEitherSide(option: INodeProperties, destination: string[], source: string[], sourceOnly: Record<string, string[]> = {}): INodeProperties[] {
+	const entries: INodeProperties[] = [];
+	if (destination.length > 0) entries.push({ ...option, displayOptions: { show: { '/destinationCloud': destination } } });
+	if (source.length > 0) {
+		const hide = destination.length > 0 ? { hide: { '/destinationCloud': destination } } : {};
+		entries.push({ ...option, displayOptions: { show: { '/sourceCloud': source, ...sourceOnly }, ...hide } });
+	}
+	return entries;
+}
+
+/**
+ * The entries the clouds add to the Options collection of Diff and Sync, each shown only while a side
+ * that reads it is one of its clouds; Delete Permanently where a side that may delete honours it.
+ */
 export function cloudSyncOptions(): INodeProperties[] {
-	const byName = new Map<string, INodeProperties>();
-	for (const option of CLOUDS.flatMap((cloud) => cloud.options ?? [])) if (!byName.has(option.name)) byName.set(option.name, option);
-	const deletions = CLOUDS.flatMap((cloud) => (cloud.deletions ? [cloud.deletions] : []));
-	if (deletions.some((deletion) => deletion.deletePermanently)) {
-		byName.set('deletePermanently', {
+	const byName = new Map<string, { option: INodeProperties; source: string[]; destination: string[] }>();
+	for (const cloud of CLOUDS) {
+		for (const option of cloud.options ?? []) {
+			const known = byName.get(option.name) ?? { option, source: [], destination: [] };
+			for (const side of cloud.optionsReadOn ?? ['source', 'destination']) known[side].push(cloud.value);
+			byName.set(option.name, known);
+		}
+	}
+	const entries = [...byName.values()].flatMap(({ option, source, destination }) => onEitherSide(option, destination, source));
+	const honouring = CLOUDS.filter((cloud) => cloud.deletions?.deletePermanently);
+	if (honouring.length > 0) {
+		const byDefault = unique(honouring.map((cloud) => cloud.deletions!.byDefault));
+		const option: INodeProperties = {
 			displayName: 'Delete Permanently',
 			name: 'deletePermanently',
 			type: 'boolean',
 			default: false,
-			description: `Whether deleted files skip the trash. By default ${unique(deletions.map((deletion) => deletion.byDefault)).join('; ')}.`,
-		});
+			description: `Whether deleted and replaced files skip the trash. By default ${byDefault.join('; ')}.`,
+		};
+		const clouds = honouring.map((cloud) => cloud.value);
+		entries.push(...onEitherSide(option, clouds, clouds, { '/mode': SOURCE_CHANGING_MODES }));
 	}
-	return [...byName.values()];
+	return entries;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -80,10 +115,10 @@ export function cloudSyncOptions(): INodeProperties[] {
 
 /** One entry per credential type: n8n keys a node's credentials by type. */
 function credentialTypes(clouds: readonly CloudDescriptor[]) {
-	const types = new Map<string, { clouds: string[]; testedBy?: string }>();
-	for (const { value, credential } of clouds) {
+	const types = new Map<string, { clouds: string[]; label: string; testedBy?: string }>();
+	for (const { value, label, credential } of clouds) {
 		if (!credential) continue;
-		const type = types.get(credential.type.name) ?? { clouds: [], testedBy: credential.test?.method };
+		const type = types.get(credential.type.name) ?? { clouds: [], label, testedBy: credential.test?.method };
 		type.clouds.push(value);
 		types.set(credential.type.name, type);
 	}
@@ -91,29 +126,57 @@ function credentialTypes(clouds: readonly CloudDescriptor[]) {
 }
 
 /**
- * The Cloud Sync node's credentials. With a single-location operation (list, upload, download, delete,
- * move) one shows only when its cloud is chosen; with a folder pair (diff, sync) all show, optional.
+ * A display rule only n8n-core's run-time check passes: no parameter has this name, so its value is
+ * `undefined`, which the live description lists; the editor gets the description as JSON, where the
+ * `undefined` becomes `null`, which no value equals. See nodeCredentials().
+ */
+export const RUN_TIME_ONLY: ICredentialsDisplayOptions = { show: { cloudSyncRunTimeOnly: [undefined] } };
+
+/**
+ * The Cloud Sync node's credentials: each side shows the one its cloud needs, labelled for that side.
  *
- * Why not one entry per side: n8n keys a node's credentials by type, and when a node asks for a
- * credential (getCredentials, at run time and in list searches), n8n-core checks the display options
- * of the *first* entry of that type in `description.credentials` only. An entry "sourceCloud is X"
- * listed before "destinationCloud is X" or "targetCloud is X" made every run that used the cloud only
- * as its destination or target fail with "Credentials not found". Display options are a conjunction of
- * per-parameter conditions (show: all must hold; hide: any hides), so "source or destination is X" has
- * no single-entry form: a folder pair shows all, optional, and the node tells which one is missing
- * when it runs.
+ * n8n keys a node's credentials by type, and its editor shows each entry of `description.credentials`
+ * by that entry's own display options, so one type may have an entry per side: "Source Credential
+ * (Dropbox)", "Destination Credential (Dropbox)", or one for both sides when both are Dropbox.
+ * But when the node asks for a credential (getCredentials, at run time and in list searches),
+ * n8n-core checks the display options of the *first* entry of that type only, and display options
+ * are a conjunction of per-parameter conditions: "source or destination is Dropbox" has no form. So
+ * each type's first entry is one the editor never shows and n8n-core always passes (RUN_TIME_ONLY),
+ * not required: whether a side's credential is missing is said by the side's own entry in the
+ * editor, and by cloudCredential() at run time.
  */
 export function nodeCredentials(): INodeCredentialDescription[] {
-	const targets = cloudsOf('target').map((cloud) => cloud.value);
-	return credentialTypes(CLOUDS).map(({ name, clouds, testedBy }) => {
-		const displayOptions: ICredentialsDisplayOptions = { hide: { targetCloud: targets.filter((other) => !clouds.includes(other)) } };
-		return { name, required: false, ...(testedBy ? { testedBy } : {}), displayOptions };
+	return credentialTypes(CLOUDS).flatMap(({ name, clouds, label, testedBy }) => {
+		const tested = testedBy ? { testedBy } : {};
+		const entry = (displayName: string, displayOptions: ICredentialsDisplayOptions): INodeCredentialDescription => ({ name, displayName, required: true, ...tested, displayOptions });
+		const pairEntries = (twoWay: boolean) => {
+			// The clouds come first: n8n shows an entry without reading further once a shown key's value is an expression.
+			const mode = { mode: ['twoWay'] };
+			const onlyIn = twoWay ? { show: mode, hide: {} } : { show: {}, hide: mode };
+			return [
+				entry(credentialSlot(label, 'source', { twoWay, bothSides: true }), { show: { sourceCloud: clouds, destinationCloud: clouds, ...onlyIn.show }, hide: onlyIn.hide }),
+				entry(credentialSlot(label, 'source', { twoWay }), { show: { sourceCloud: clouds, ...onlyIn.show }, hide: { destinationCloud: clouds, ...onlyIn.hide } }),
+				entry(credentialSlot(label, 'destination', { twoWay }), { show: { destinationCloud: clouds, ...onlyIn.show }, hide: { sourceCloud: clouds, ...onlyIn.hide } }),
+			];
+		};
+		return [
+			{ name, required: false, ...tested, displayOptions: RUN_TIME_ONLY },
+			entry(credentialSlot(label, 'target'), { show: { targetCloud: clouds } }),
+			...pairEntries(false),
+			...pairEntries(true),
+		];
 	});
 }
 
 /** The trigger watches one folder: its credential shows, required, with its cloud. */
 export function triggerCredentials(): INodeCredentialDescription[] {
-	return credentialTypes(WATCHABLE).map(({ name, clouds, testedBy }) => ({ name, required: true, ...(testedBy ? { testedBy } : {}), displayOptions: { show: { targetCloud: clouds } } }));
+	return credentialTypes(WATCHABLE).map(({ name, clouds, label, testedBy }) => ({
+		name,
+		displayName: credentialSlot(label, 'target'),
+		required: true,
+		...(testedBy ? { testedBy } : {}),
+		displayOptions: { show: { targetCloud: clouds } },
+	}));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -158,7 +221,7 @@ export function listSearchMethods(clouds: readonly CloudDescriptor[]): Record<st
 		methods[method] = async function (this: ILoadOptionsFunctions, filter?: string, paginationToken?: string) {
 			const cloud = cloudOfPicker(this, sharing);
 			const { label, credential } = cloud;
-			const signIn = credential ? await cloudCredential(this, { label, credential }, 0) : {};
+			const signIn = credential ? await cloudCredential(this, { label, credential }, 0, openSide(this) ?? 'target') : {};
 			const picker = { side: openSide(this), parameter: (name: string) => this.getCurrentNodeParameter(name, { extractValue: true }) };
 			try {
 				return await searchesOf(cloud)

@@ -91,6 +91,8 @@ export const s3: CloudDescriptor = {
 	sides: ['source', 'destination', 'target'],
 	credential,
 	options: [storageClassOption],
+	// The storage class is given to what is written: the destination only.
+	optionsReadOn: ['destination'],
 	deletions: { byDefault: 'S3 deletes objects for good unless versioning is on for the bucket', deletePermanently: false },
 	folderSearch: { method: SEARCH_METHOD, search: (signIn, filter) => searchFolders(signIn, filter) },
 
@@ -118,9 +120,9 @@ export const s3: CloudDescriptor = {
 	async open({ context, side, itemIndex }) {
 		const folder = pickedFolder(context, side, itemIndex, { parameter: `${side}S3Folder`, cloud: LABEL, top: 'a bucket' });
 		const { bucket, prefix } = bucketAndPrefix(folder);
-		const options = parameter<{ s3StorageClass?: string }>(context, 'options', itemIndex, {});
+		const options = side === 'destination' ? parameter<{ s3StorageClass?: string }>(context, 'options', itemIndex, {}) : {};
 		const provider = await S3Provider.open({
-			...s3Connection(await cloudCredential(context, { label: LABEL, credential }, itemIndex)),
+			...s3Connection(await cloudCredential(context, { label: LABEL, credential }, itemIndex, side)),
 			bucket,
 			prefix,
 			storageClass: options.s3StorageClass || undefined,

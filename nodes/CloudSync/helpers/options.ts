@@ -51,22 +51,42 @@ function changedPaths(context: IExecuteFunctions): string[] {
 		.filter((path): path is string => typeof path === 'string');
 }
 
-/** Everything a sync or a diff reads from the node, for one item. */
-export function readSyncOptions(context: NodeContext, itemIndex: number): SyncOptions {
-	const options = parameter<IDataObject>(context, 'options', itemIndex, {});
-	const number = (value: unknown) => (typeof value === 'number' && value > 0 ? value : undefined);
+const positive = (value: unknown) => (typeof value === 'number' && value > 0 ? value : undefined);
+
+/** The Options collection of Diff and Sync. Each mode reads only the entries the editor shows for it. */
+export const syncOptions = (context: NodeContext, itemIndex: number) => parameter<IDataObject>(context, 'options', itemIndex, {});
+
+/** What every mode reads: filters, and how much runs at once. */
+export function readCommonOptions(context: NodeContext, itemIndex: number): Pick<SyncOptions, 'filter' | 'transfers' | 'checkers'> {
+	const options = syncOptions(context, itemIndex);
+	return { filter: readFilter(context, itemIndex), transfers: positive(options.transfers), checkers: positive(options.checkers) };
+}
+
+/** The deletion guard of the modes that delete (Mirror, Two-Way): Max Deletions (%) is a field of its own, the rest are Options. */
+export function readDeletionGuard(context: NodeContext, itemIndex: number): Pick<SyncOptions, 'maxDeletePercent' | 'maxDeletes' | 'force'> {
+	const options = syncOptions(context, itemIndex);
+	const percent = parameter<unknown>(context, 'maxDeletePercent', itemIndex, DEFAULT_MAX_DELETE_PERCENT);
+	return { maxDeletePercent: typeof percent === 'number' ? percent : DEFAULT_MAX_DELETE_PERCENT, maxDeletes: positive(options.maxDeletes), force: options.force === true };
+}
+
+export const DEFAULT_MAX_DELETE_PERCENT = 50;
+
+/** Folders that never take part in a sync: the folder replaced and deleted files are kept in. */
+export const readBackupDir = (context: NodeContext, itemIndex: number) => (syncOptions(context, itemIndex).backupDir as string) || undefined;
+
+/** Everything Copy, Mirror, Update and Move read from the node, for one item. */
+export function readOneWayOptions(context: NodeContext, itemIndex: number): SyncOptions {
+	const mode = parameter<SyncOptions['mode']>(context, 'mode', itemIndex, 'copy');
+	const options = syncOptions(context, itemIndex);
 	return {
-		mode: parameter<SyncOptions['mode']>(context, 'mode', itemIndex, 'mirror'),
+		mode,
 		compare: parameter<SyncOptions['compare']>(context, 'compare', itemIndex, 'auto'),
-		filter: readFilter(context, itemIndex),
-		newerOnly: options.newerOnly === true,
+		...readCommonOptions(context, itemIndex),
+		// Update keeps newer destination files anyway: the editor shows Newer Only for the other modes.
+		newerOnly: mode !== 'update' && options.newerOnly === true,
 		ignoreExisting: options.ignoreExisting === true,
-		maxDeletePercent: typeof options.maxDeletePercent === 'number' ? options.maxDeletePercent : undefined,
-		maxDeletes: number(options.maxDeletes),
-		force: options.force === true,
-		transfers: number(options.transfers),
-		checkers: number(options.checkers),
-		backupDir: (options.backupDir as string) || undefined,
+		...(mode === 'mirror' ? readDeletionGuard(context, itemIndex) : {}),
+		backupDir: readBackupDir(context, itemIndex),
 		paths: options.changedPathsOnly === true && 'getInputData' in context ? changedPaths(context) : undefined,
 	};
 }

@@ -1,27 +1,46 @@
 import { NodeOperationError, type ICredentialDataDecryptedObject, type IDataObject, type ILoadOptionsFunctions } from 'n8n-workflow';
-import type { CloudCredential } from '../clouds/descriptor';
+import { credentialSlot, sideName, type CloudCredential, type Side } from '../clouds/descriptor';
 import { errorText } from '../helpers/errors';
 import type { NodeContext } from '../helpers/parameters';
 
 /** Whatever may ask n8n for a credential: a run, a poll, or a list search in the editor. */
 export type CredentialContext = NodeContext | ILoadOptionsFunctions;
 
+/** A parameter of the node as it stands, in any context; undefined where the node does not show it. */
+function current(context: CredentialContext, name: string, itemIndex: number): unknown {
+	try {
+		if ('getCurrentNodeParameter' in context) return context.getCurrentNodeParameter(name);
+		if ('getInputData' in context) return context.getNodeParameter(name, itemIndex, undefined);
+		return context.getNodeParameter(name, undefined);
+	} catch {
+		return undefined;
+	}
+}
+
 /**
- * The credential a cloud signs in with. n8n refuses one the node has not selected (or may not show):
- * the user is told which credential to pick, never n8n's bare "Credentials not found".
+ * The credential a cloud signs in with on one side. n8n refuses one the node has not selected (or
+ * may not show): the user is told which side lacks it and which slot to fill, never n8n's bare
+ * "Credentials not found" or "Node does not require credentials".
  */
 export async function cloudCredential(
 	context: CredentialContext,
 	cloud: { label: string; credential: CloudCredential },
 	itemIndex: number,
+	side: Side,
 ): Promise<ICredentialDataDecryptedObject> {
 	const { name, displayName } = cloud.credential.type;
 	try {
 		return await context.getCredentials(name, itemIndex);
 	} catch (error) {
-		throw new NodeOperationError(context.getNode(), `No usable ${cloud.label} credential is selected (${errorText(error)})`, {
+		const text = errorText(error);
+		const notSelected = /does not require credentials|Credentials not found|does not have any credentials set/.test(text);
+		const twoWay = current(context, 'mode', itemIndex) === 'twoWay';
+		const other = side === 'source' ? 'destination' : side === 'destination' ? 'source' : undefined;
+		const bothSides = other !== undefined && current(context, `${other}Cloud`, itemIndex) === current(context, `${side}Cloud`, itemIndex);
+		const where = side === 'target' ? `The ${cloud.label} folder` : `The ${sideName(side, twoWay).toLowerCase()} folder (${cloud.label})`;
+		throw new NodeOperationError(context.getNode(), notSelected ? `${where} has no credential selected` : `${where}: its credential could not be read (${text})`, {
 			itemIndex,
-			description: `Select a "${displayName}" credential in this node, or create one and connect it.`,
+			description: `Under "${credentialSlot(cloud.label, side, { twoWay, bothSides })}" in this node, select a "${displayName}" credential, or create one there.`,
 		});
 	}
 }

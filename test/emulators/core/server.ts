@@ -1,5 +1,5 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { seededRandom } from '../../support/faulty-provider';
 
 /**
@@ -14,6 +14,7 @@ export type FaultKind =
 	| 'reset' // the connection is dropped part-way through the response body
 	| 'truncate' // the body is cut short, with a Content-Length that agrees, so only a size or hash check notices
 	| 'slow' // the response is delayed
+	| 'drop-after-commit' // the request is carried out, then the connection drops before the answer is sent
 	| 'short-listing'; // a listing page loses its tail and its next-page token, so the listing looks complete
 
 export interface FaultRule {
@@ -89,6 +90,10 @@ export class EmulatorServer {
 	private readonly rules: Array<FaultRule & { used: number }> = [];
 	private readonly random: () => number;
 	private server?: Server;
+	private readonly sockets = new Set<Socket>();
+	private closedSocketBytes = 0;
+	/** Told of every piece of bytes a client sends, as it arrives, with the total so far: a test can act mid-request. */
+	onReceive?: (total: number) => void;
 	baseUrl = '';
 
 	constructor(
@@ -101,6 +106,14 @@ export class EmulatorServer {
 
 	async start(): Promise<string> {
 		this.server = createServer((request, response) => void this.dispatch(request, response));
+		this.server.on('connection', (socket) => {
+			this.sockets.add(socket);
+			socket.on('data', () => this.onReceive?.(this.bytesReceived));
+			socket.on('close', () => {
+				this.sockets.delete(socket);
+				this.closedSocketBytes += socket.bytesRead;
+			});
+		});
 		await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
 		this.baseUrl = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
 		return this.baseUrl;
@@ -119,6 +132,13 @@ export class EmulatorServer {
 
 	clearFaults(): void {
 		this.rules.length = 0;
+	}
+
+	/** Bytes clients have sent, headers included, over every connection so far: what an upload cost on the wire. */
+	get bytesReceived(): number {
+		let live = 0;
+		for (const socket of this.sockets) live += socket.bytesRead;
+		return this.closedSocketBytes + live;
 	}
 
 	/** Requests whose "METHOD /path" matches. */
@@ -156,10 +176,22 @@ export class EmulatorServer {
 				this.renderFault(fault, response);
 				return;
 			}
+			if (fault?.kind === 'drop-after-commit') dropAnswer(request, response);
 			await this.handler(request, response, { url, fault, log });
 		} catch (error) {
 			if (!response.headersSent) sendJson(response, 500, { error: String((error as Error)?.message ?? error) });
 			else response.destroy();
 		}
 	}
+}
+
+/** Lets the handler do its work but never sends what it answers: the connection drops instead, as if the answer were lost on the way. */
+function dropAnswer(request: IncomingMessage, response: ServerResponse): void {
+	const drop = () => {
+		request.socket.destroy();
+		return response;
+	};
+	response.writeHead = drop as typeof response.writeHead;
+	response.write = (() => (drop(), true)) as typeof response.write;
+	response.end = drop as typeof response.end;
 }

@@ -1,6 +1,7 @@
-import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type { IExecuteFunctions, INodeProperties } from 'n8n-workflow';
+import type { PairOutputs } from '../router';
 import { withPairing } from '../../helpers/items';
-import { folderPairFields, syncOptionsField } from './shared';
+import { folderPairFields, ONE_WAY, syncOptionsField } from './shared';
 import { runFolderMode } from './modes';
 
 const show = { resource: ['folder'], operation: ['diff'] };
@@ -12,15 +13,15 @@ export const description: INodeProperties[] = [
 		name: 'includeUnchanged',
 		type: 'boolean',
 		default: false,
-		displayOptions: { show },
+		displayOptions: { show: { ...show, mode: ONE_WAY } },
 		description: 'Whether to output files that would be skipped as well',
 	},
 	syncOptionsField(show),
 ];
 
-/** The plan a sync would run, one item per action, and a last item saying whether a guard would refuse it. */
-export async function execute(this: IExecuteFunctions, itemIndex: number, signal?: AbortSignal): Promise<INodeExecutionData[]> {
+/** The summary of the plan a sync would run (whether a guard would refuse it) on the first output, one item per action on the second. */
+export async function execute(this: IExecuteFunctions, itemIndex: number, signal?: AbortSignal): Promise<PairOutputs> {
 	const outcome = await runFolderMode(this, itemIndex, true, signal);
-	if (!outcome) return [];
-	return withPairing([...outcome.files.map((file) => ({ type: 'action', ...file })), { type: 'summary', ...outcome.summary }], itemIndex);
+	if (!outcome) return { summary: [], files: [] };
+	return { summary: withPairing([{ type: 'summary', ...outcome.summary }], itemIndex), files: withPairing(outcome.files.map((file) => ({ type: 'action', ...file })), itemIndex) };
 }

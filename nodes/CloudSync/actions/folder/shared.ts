@@ -1,14 +1,21 @@
 import type { INodeProperties } from 'n8n-workflow';
-import { filterOptions, locationFields } from '../fields';
+import { filterOptions, folderPairLocations } from '../fields';
+import { DEFAULT_MAX_DELETE_PERCENT } from '../../helpers/options';
 import { cloudSyncOptions } from '../../clouds/registry';
 
 export const syncModeField = (show: Record<string, string[]>): INodeProperties => ({
 	displayName: 'Mode',
 	name: 'mode',
 	type: 'options',
-	default: 'mirror',
+	// The one mode that never deletes or replaces anything a person cannot get back is where a new node starts.
+	default: 'copy',
 	displayOptions: { show },
 	options: [
+		{
+			name: 'Add to Google Photos',
+			value: 'addToGooglePhotos',
+			description: 'Add each photo and video not yet added to an album, once; nothing is replaced or deleted there (Google lets no app do it)',
+		},
 		{ name: 'Copy', value: 'copy', description: 'Add and update files; never delete anything on the destination' },
 		{ name: 'Full Backup', value: 'fullBackup', description: 'Each run writes a complete copy into a new dated folder' },
 		{ name: 'Incremental Backup', value: 'incremental', description: 'Each run writes a new dated folder holding only what changed since the last run' },
@@ -19,12 +26,18 @@ export const syncModeField = (show: Record<string, string[]>): INodeProperties =
 	],
 });
 
+/** The modes that make the destination like the source, one way; the others keep state or write snapshots. */
+export const ONE_WAY = ['copy', 'mirror', 'update', 'move'];
+/** The modes whose run may delete files: their deletion guard is shown. */
+export const DELETING = ['mirror', 'twoWay'];
+const SNAPSHOTS = ['incremental', 'fullBackup'];
+
 export const compareField = (show: Record<string, string[]>): INodeProperties => ({
 	displayName: 'Compare By',
 	name: 'compare',
 	type: 'options',
 	default: 'auto',
-	displayOptions: { show },
+	displayOptions: { show: { ...show, mode: ONE_WAY } },
 	options: [
 		{ name: 'Auto', value: 'auto', description: 'Size and modification time, then a hash both clouds share when times differ' },
 		{ name: 'Checksum', value: 'checksum', description: 'Size and a shared hash; slower, exact' },
@@ -49,6 +62,7 @@ export const syncOptionsField = (show: Record<string, string[]>): INodePropertie
 			name: 'changedPathsOnly',
 			type: 'boolean',
 			default: false,
+			displayOptions: { show: { '/mode': ONE_WAY } },
 			description:
 				'Whether to sync only the paths in the input items (their path and previousPath fields), as a Cloud Sync Trigger emits them, instead of comparing whole folders. All input items make one run.',
 		},
@@ -67,12 +81,12 @@ export const syncOptionsField = (show: Record<string, string[]>): INodePropertie
 			default: 'keepBoth',
 			displayOptions: { show: { '/mode': ['twoWay'] } },
 			options: [
-				{ name: 'Destination Wins', value: 'destination' },
 				{ name: 'Keep Both', value: 'keepBoth', description: 'The newer version keeps the name; the other is kept beside it, named after its side and the time' },
 				{ name: 'Larger Wins', value: 'larger' },
+				{ name: 'Left Wins', value: 'source' },
 				{ name: 'Newer Wins', value: 'newer' },
 				{ name: 'Older Wins', value: 'older' },
-				{ name: 'Source Wins', value: 'source' },
+				{ name: 'Right Wins', value: 'destination' },
 			],
 			description: 'What to do with a file changed on both sides since the last run (identical edits are no conflict)',
 		},
@@ -81,6 +95,7 @@ export const syncOptionsField = (show: Record<string, string[]>): INodePropertie
 			name: 'force',
 			type: 'boolean',
 			default: false,
+			displayOptions: { show: { '/mode': DELETING } },
 			description: 'Whether to run even when a safety guard refuses: an empty source over a full destination, or more deletions than allowed',
 		},
 		{
@@ -88,6 +103,7 @@ export const syncOptionsField = (show: Record<string, string[]>): INodePropertie
 			name: 'ignoreExisting',
 			type: 'boolean',
 			default: false,
+			displayOptions: { show: { '/mode': ONE_WAY } },
 			description: 'Whether to skip every file that already exists on the destination, changed or not',
 		},
 		{
@@ -96,7 +112,7 @@ export const syncOptionsField = (show: Record<string, string[]>): INodePropertie
 			type: 'number',
 			default: 0,
 			typeOptions: { minValue: 0 },
-			displayOptions: { show: { '/mode': ['incremental', 'fullBackup'] } },
+			displayOptions: { show: { '/mode': SNAPSHOTS } },
 			description: 'Delete older dated folders after a successful run, keeping this many; 0 keeps them all (unless Keep Snapshots For Days is set)',
 		},
 		{
@@ -105,7 +121,7 @@ export const syncOptionsField = (show: Record<string, string[]>): INodePropertie
 			type: 'string',
 			default: '',
 			placeholder: 'e.g. .versions',
-			displayOptions: { show: { '/mode': ['mirror', 'twoWay'] } },
+			displayOptions: { show: { '/mode': [...ONE_WAY, 'twoWay'] } },
 			description: 'A folder, relative to each synced folder, where files are moved instead of being overwritten or deleted, with the date in their name. It is never synced itself.',
 		},
 		{
@@ -114,7 +130,7 @@ export const syncOptionsField = (show: Record<string, string[]>): INodePropertie
 			type: 'number',
 			default: 0,
 			typeOptions: { minValue: 0 },
-			displayOptions: { show: { '/mode': ['incremental', 'fullBackup'] } },
+			displayOptions: { show: { '/mode': SNAPSHOTS } },
 			description: 'Keep the dated folders of this many days; with Keep Last Snapshots too, a folder either rule keeps stays',
 		},
 		{
@@ -122,22 +138,17 @@ export const syncOptionsField = (show: Record<string, string[]>): INodePropertie
 			name: 'maxDeletes',
 			type: 'number',
 			default: 0,
+			displayOptions: { show: { '/mode': DELETING } },
 			typeOptions: { minValue: 0 },
 			description: 'Refuse the run when it would delete more files than this; 0 means no count limit',
-		},
-		{
-			displayName: 'Max Deletions (%)',
-			name: 'maxDeletePercent',
-			type: 'number',
-			default: 50,
-			typeOptions: { minValue: 0, maxValue: 100 },
-			description: 'Refuse the run when it would delete more than this share of the destination\'s files',
 		},
 		{
 			displayName: 'Newer Only',
 			name: 'newerOnly',
 			type: 'boolean',
 			default: false,
+			// Update keeps newer destination files anyway.
+			displayOptions: { show: { '/mode': ['copy', 'mirror', 'move'] } },
 			description: 'Whether to skip files whose destination copy is newer',
 		},
 		{
@@ -155,10 +166,10 @@ export const syncOptionsField = (show: Record<string, string[]>): INodePropertie
 			default: 'n8n',
 			displayOptions: { show: { '/mode': ['twoWay'] } },
 			options: [
-				{ name: 'File on the Destination', value: 'destination', description: 'A file in the .cloudsync folder of the destination: for very large folders, or to keep the state of editor runs too' },
-				{ name: 'Workflow Static Data', value: 'n8n', description: 'Kept by n8n with the workflow, saved after each scheduled or activated run' },
+				{ name: 'File on the Right-Hand Folder', value: 'destination', description: 'A file in its .cloudsync folder only: for very large folders, or to keep the state of editor runs too' },
+				{ name: 'With the Workflow', value: 'n8n', description: 'Kept by n8n with the workflow, saved after each scheduled or activated run; a copy is kept in the .cloudsync folder of the right-hand folder' },
 			],
-			description: 'Where the two-way sync keeps the state of both sides after the last run',
+			description: 'Where the two-way sync keeps what both folders held after the last run, to tell what changed since',
 		},
 		{
 			displayName: 'Transfers',
@@ -171,13 +182,25 @@ export const syncOptionsField = (show: Record<string, string[]>): INodePropertie
 	]),
 });
 
+/** The share of the destination's files a run may delete: the guard of the modes that delete, shown as a field of its own. */
+export const maxDeletePercentField = (show: Record<string, string[]>): INodeProperties => ({
+	displayName: 'Max Deletions (%)',
+	name: 'maxDeletePercent',
+	type: 'number',
+	default: DEFAULT_MAX_DELETE_PERCENT,
+	typeOptions: { minValue: 0, maxValue: 100 },
+	displayOptions: { show: { ...show, mode: DELETING } },
+	description: "Refuse the whole run, changing nothing, when it would delete more than this share of a folder's files",
+});
+
 /** What Diff and Sync both ask for: the two folders (the source may be the input items), mode, comparison and filters. */
-export function folderPairFields(show: Record<string, string[]>): INodeProperties[] {
+export function folderPairFields(show: Record<string, string[]>, afterMode: INodeProperties[] = []): INodeProperties[] {
 	return [
-		...locationFields('source', show),
-		...locationFields('destination', show),
+		...folderPairLocations(show),
 		syncModeField(show),
+		...afterMode,
 		compareField(show),
+		maxDeletePercentField(show),
 		{ ...filterOptions, displayOptions: { show } },
 	];
 }

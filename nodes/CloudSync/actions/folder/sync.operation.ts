@@ -1,12 +1,22 @@
-import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type { IExecuteFunctions, INodeProperties } from 'n8n-workflow';
 import { withPairing } from '../../helpers/items';
+import type { PairOutputs } from '../router';
 import { folderPairFields, syncOptionsField } from './shared';
 import { runFolderMode } from './modes';
 
 const show = { resource: ['folder'], operation: ['sync'] };
 
 export const description: INodeProperties[] = [
-	...folderPairFields(show),
+	...folderPairFields(show, [
+		{
+			displayName: 'Dry Run',
+			name: 'dryRun',
+			type: 'boolean',
+			default: false,
+			displayOptions: { show },
+			description: 'Whether to only work out what the sync would do and output that, changing nothing',
+		},
+	]),
 	{
 		displayName: 'Output',
 		name: 'output',
@@ -14,20 +24,20 @@ export const description: INodeProperties[] = [
 		default: 'summary',
 		displayOptions: { show },
 		options: [
-			{ name: 'Summary', value: 'summary', description: 'One item with counts, bytes, duration and errors: ready for an email report' },
-			{ name: 'One Item per File', value: 'files', description: 'One item per file action with its status' },
-			{ name: 'Summary and Files', value: 'both', description: 'The summary item first, then one item per file action' },
+			{ name: 'Summary Only', value: 'summary', description: 'The summary output only: counts, bytes, times, errors, a one-line message and an HTML report' },
+			{ name: 'Summary and Files', value: 'both', description: 'The summary, and one item per file action on the Files output' },
 		],
 	},
 	syncOptionsField(show),
 ];
 
-export async function execute(this: IExecuteFunctions, itemIndex: number, signal?: AbortSignal): Promise<INodeExecutionData[]> {
-	const output = this.getNodeParameter('output', itemIndex, 'summary') as string;
-	const outcome = await runFolderMode(this, itemIndex, false, signal);
-	if (!outcome) return [];
-	const summary = output === 'files' ? [] : [{ type: 'summary', ...outcome.summary }];
+export async function execute(this: IExecuteFunctions, itemIndex: number, signal?: AbortSignal): Promise<PairOutputs> {
+	const dryRun = this.getNodeParameter('dryRun', itemIndex, false) as boolean;
+	// "files" is how workflows saved before the Files output asked for per-file items.
+	const perFile = this.getNodeParameter('output', itemIndex, 'summary') !== 'summary';
+	const outcome = await runFolderMode(this, itemIndex, dryRun, signal);
+	if (!outcome) return { summary: [], files: [] };
 	// A file left alone is no news; one skipped because of an error is.
-	const files = output === 'summary' ? [] : outcome.files.filter((file) => file.status !== 'skipped' || file.error).map((file) => ({ type: 'file', ...file }));
-	return withPairing([...summary, ...files], itemIndex);
+	const files = perFile ? outcome.files.filter((file) => file.status !== 'skipped' || file.error).map((file) => ({ type: dryRun ? 'action' : 'file', ...file })) : [];
+	return { summary: withPairing([{ type: 'summary', ...outcome.summary }], itemIndex), files: withPairing(files, itemIndex) };
 }

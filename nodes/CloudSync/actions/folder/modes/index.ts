@@ -1,15 +1,18 @@
 import { NodeOperationError, type IExecuteFunctions } from 'n8n-workflow';
-import { cloudNamed } from '../../../clouds/registry';
+import { cloudNamed, SOURCE_CHANGING_MODES } from '../../../clouds/registry';
 import { openLocation } from '../../../transport/locations';
+import { describedSummary } from '../../../helpers/report';
+import { keepUploads } from '../../../transport/uploads';
 import type { FolderMode, ModeOutcome, ModeRun } from './mode';
 import { oneWay } from './oneWay';
 import { twoWay } from './twoWay';
 import { snapshot } from './snapshot';
+import { addToGooglePhotos } from './addToGooglePhotos';
 
 export type { ModeOutcome };
 
 /** The entry that runs each value of the Mode field; the one-way modes differ only in what the engine does with the plan. */
-const MODES: Record<string, FolderMode<unknown, unknown>> = {
+const MODES: Record<string, FolderMode<unknown, unknown, unknown>> = {
 	copy: oneWay,
 	mirror: oneWay,
 	update: oneWay,
@@ -17,7 +20,21 @@ const MODES: Record<string, FolderMode<unknown, unknown>> = {
 	twoWay,
 	incremental: snapshot('incremental'),
 	fullBackup: snapshot('full'),
-} as Record<string, FolderMode<unknown, unknown>>;
+	addToGooglePhotos,
+} as Record<string, FolderMode<unknown, unknown, unknown>>;
+
+/** What a run of `modeName` reads from the node before it opens the folders: its settings. */
+export function readModeSettings(context: IExecuteFunctions, itemIndex: number, modeName: string, dryRun: boolean): unknown {
+	return (MODES[modeName] ?? oneWay).readSettings(context, itemIndex, dryRun);
+}
+
+/** How each side is opened: a sync's destination is made when missing; a side whose files the mode may delete or replace says so. */
+export function sideRequests(modeName: string, dryRun: boolean) {
+	return {
+		source: { mayDelete: SOURCE_CHANGING_MODES.includes(modeName) },
+		destination: { create: !dryRun, mayDelete: true },
+	};
+}
 
 /**
  * One Diff (`dryRun`) or Sync of the item's folder pair in its mode. Undefined when an earlier item
@@ -28,11 +45,22 @@ export async function runFolderMode(context: IExecuteFunctions, itemIndex: numbe
 	// A value no entry claims (an expression's typo) goes to the one-way engine, as it always did.
 	const mode = MODES[modeName] ?? oneWay;
 	if (itemIndex > 0 && mode.oneRunForAllItems?.(context, itemIndex)) return undefined;
-	const refusal = cloudNamed(context.getNodeParameter('sourceCloud', itemIndex))?.refusesMode?.(modeName);
-	if (refusal) throw new NodeOperationError(context.getNode(), refusal.message, { itemIndex, description: refusal.description });
+	for (const side of ['source', 'destination'] as const) {
+		const refusal = cloudNamed(context.getNodeParameter(`${side}Cloud`, itemIndex))?.refusesMode?.(modeName);
+		if (refusal) throw new NodeOperationError(context.getNode(), refusal.message, { itemIndex, description: refusal.description });
+	}
 	const settings = mode.readSettings(context, itemIndex, dryRun);
-	const source = await openLocation(context, 'source', itemIndex);
-	const destination = await openLocation(context, 'destination', itemIndex, { create: !dryRun });
-	const run: ModeRun<unknown> = { context, itemIndex, source, destination, settings, dryRun, signal };
-	return mode.summarise(await mode.run(run), run);
+	const requests = sideRequests(modeName, dryRun);
+	const source = await openLocation(context, 'source', itemIndex, requests.source);
+	// A destination that is no folder (Google Photos) keeps no upload sessions: its uploads are one request each.
+	const folder = mode.openDestination ? undefined : await openLocation(context, 'destination', itemIndex, requests.destination);
+	const destination = folder ?? (await mode.openDestination!(context, itemIndex, source));
+	const run: ModeRun<unknown, unknown> = { context, itemIndex, source, destination, settings, dryRun, signal };
+	const uploads = dryRun || !folder ? undefined : keepUploads(context, source, folder);
+	try {
+		const outcome = mode.summarise(await mode.run(run), run);
+		return { ...outcome, summary: describedSummary(outcome.summary, modeName, context.getNode().name) };
+	} finally {
+		await uploads?.flush();
+	}
 }

@@ -1,7 +1,7 @@
-import type { IDataObject, IExecuteFunctions } from 'n8n-workflow';
+import type { IExecuteFunctions } from 'n8n-workflow';
 import { CloudSyncError, sync, type SyncOptions, type SyncReport } from '../../../../../lib';
 import { toNodeError } from '../../../helpers/errors';
-import { readSyncOptions } from '../../../helpers/options';
+import { readOneWayOptions, syncOptions } from '../../../helpers/options';
 import { planActionJson, resultJson, summaryJson } from '../../../helpers/items';
 import { cloudNamed } from '../../../clouds/registry';
 import type { FolderMode } from './mode';
@@ -22,13 +22,13 @@ function failedRun(report: SyncReport, dryRun: boolean): CloudSyncError {
 export const oneWay: FolderMode<Settings, SyncReport> = {
 	// Input items as the source, or changed paths from them: all items together make one run.
 	oneRunForAllItems(context: IExecuteFunctions, itemIndex: number) {
-		const options = context.getNodeParameter('options', itemIndex, {}) as IDataObject;
-		return options.changedPathsOnly === true || cloudNamed(context.getNodeParameter('sourceCloud', itemIndex))?.oneRunForAllItems === true;
+		return syncOptions(context, itemIndex).changedPathsOnly === true || cloudNamed(context.getNodeParameter('sourceCloud', itemIndex))?.oneRunForAllItems === true;
 	},
 
 	readSettings: (context, itemIndex, dryRun) => ({
-		sync: readSyncOptions(context, itemIndex),
-		includeUnchanged: dryRun && (context.getNodeParameter('includeUnchanged', itemIndex, false) as boolean),
+		sync: readOneWayOptions(context, itemIndex),
+		// Diff's own switch; a Sync's dry run outputs what it would change, as a sync does.
+		includeUnchanged: dryRun && context.getNodeParameter('operation', itemIndex) === 'diff' && (context.getNodeParameter('includeUnchanged', itemIndex, false) as boolean),
 	}),
 
 	async run({ context, itemIndex, source, destination, settings, dryRun, signal }) {

@@ -1,7 +1,6 @@
-import type { IDataObject } from 'n8n-workflow';
 import { snapshotBackup, type FilterOptions, type SnapshotReport } from '../../../../../lib';
 import { redact, toNodeError } from '../../../helpers/errors';
-import { readSyncOptions } from '../../../helpers/options';
+import { readCommonOptions, syncOptions } from '../../../helpers/options';
 import { resultJson } from '../../../helpers/items';
 import { statefulFailure, summaryHeader, type FolderMode } from './mode';
 
@@ -18,9 +17,8 @@ const positive = (value: unknown) => (typeof value === 'number' && value > 0 ? v
 /** Full and Incremental Backup: each run writes a new dated folder on the destination. */
 export const snapshot = (kind: 'full' | 'incremental'): FolderMode<Settings, SnapshotReport> => ({
 	readSettings(context, itemIndex) {
-		const { filter, transfers, checkers } = readSyncOptions(context, itemIndex);
-		const options = context.getNodeParameter('options', itemIndex, {}) as IDataObject;
-		return { filter, transfers, checkers, keepLast: positive(options.keepLast), keepDays: positive(options.keepDays) };
+		const options = syncOptions(context, itemIndex);
+		return { ...readCommonOptions(context, itemIndex), keepLast: positive(options.keepLast), keepDays: positive(options.keepDays) };
 	},
 
 	async run({ context, itemIndex, source, destination, settings, dryRun, signal }) {

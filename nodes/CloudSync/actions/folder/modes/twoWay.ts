@@ -1,9 +1,7 @@
-import type { IDataObject, IExecuteFunctions } from 'n8n-workflow';
-import { ProviderStateStore, pairId, twoWaySync, type ConflictPolicy, type StateStore, type SyncOptions, type TwoWayReport } from '../../../../../lib';
+import { ProviderStateStore, pairId, twoWaySync, type ConflictPolicy, type SyncOptions, type TwoWayReport } from '../../../../../lib';
 import { redact, toNodeError } from '../../../helpers/errors';
-import { readSyncOptions } from '../../../helpers/options';
-import type { Location } from '../../../transport/locations';
-import { statefulFailure, summaryHeader, type FolderMode } from './mode';
+import { readBackupDir, readCommonOptions, readDeletionGuard, syncOptions } from '../../../helpers/options';
+import { pairName, StaticDataStore, statefulFailure, summaryHeader, type FolderMode } from './mode';
 
 const MANUAL_RUN_HINT =
 	'This was a manual run from the editor: n8n does not save node state for those. The two-way state of this run was kept in its copy ' +
@@ -18,29 +16,8 @@ const largeStateHint = (bytes: number) =>
 	`The two-way state takes ${Math.round(bytes / 1024)} KiB of the workflow's static data, which n8n rewrites with the workflow after each run. ` +
 	'For folders this large, choose Options > State Storage > File on the Destination.';
 
-/** n8n's static data of this node: saved with the workflow after production runs, on whichever worker ran it. */
-class StaticDataStore implements StateStore {
-	readonly where = "this node's static data in n8n";
-	constructor(
-		private readonly data: IDataObject,
-		private readonly key: string,
-	) {}
-	async load() {
-		return typeof this.data[this.key] === 'string' ? (this.data[this.key] as string) : undefined;
-	}
-	async save(state: string) {
-		this.data[this.key] = state;
-	}
-}
-
-/** What names a folder pair: both folders and the accounts used to reach them (ids only, never secrets). */
-function pairName(context: IExecuteFunctions, source: Location, destination: Location): string {
-	const accounts = Object.entries(context.getNode().credentials ?? {}).map(([type, details]) => `${type}=${details.id ?? details.name}`);
-	return `${source.label} ⇄ ${destination.label} [${accounts.sort().join(',')}]`;
-}
-
 interface Settings {
-	common: SyncOptions;
+	common: Omit<SyncOptions, 'mode'>;
 	storage: 'destination' | 'n8n';
 	conflict: ConflictPolicy;
 	resync: boolean;
@@ -55,8 +32,8 @@ interface TwoWayRun {
 /** Two-Way: changes carried both ways since the last run, whose state is kept in n8n or on the destination. */
 export const twoWay: FolderMode<Settings, TwoWayRun> = {
 	readSettings(context, itemIndex) {
-		const common = readSyncOptions(context, itemIndex);
-		const options = context.getNodeParameter('options', itemIndex, {}) as IDataObject;
+		const common = { ...readCommonOptions(context, itemIndex), ...readDeletionGuard(context, itemIndex), backupDir: readBackupDir(context, itemIndex) };
+		const options = syncOptions(context, itemIndex);
 		return {
 			common,
 			storage: options.stateStorage === 'destination' ? 'destination' : 'n8n',

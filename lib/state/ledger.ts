@@ -1,0 +1,95 @@
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { StateError } from './state';
+
+/** One source file a library holds, as it was when it was added. */
+export interface LedgerEntry {
+	/** The source's path: the ledger's key. */
+	path: string;
+	size: number;
+	modTime: number;
+	mediaItemId: string;
+	/** Index into the ledger's albums. */
+	album: number;
+	/** The source's own id for the file (iCloud's record name), when it has one: a file moved at the source keeps it. */
+	sourceId?: string;
+	/** When a run first found the file gone from the source; the library keeps it (Google Photos cannot delete). */
+	goneSince?: number;
+}
+
+/** Bytes sent whose media item is not made yet (a run stopped by the quota): their token serves the next run for a day. */
+export interface PendingUpload {
+	path: string;
+	size: number;
+	modTime: number;
+	uploadToken: string;
+	uploadedAt: number;
+}
+
+export interface Ledger {
+	/** Which sync this ledger belongs to; one of another sync is never used. */
+	pair: string;
+	savedAt: number;
+	albums: Array<{ id: string; title: string }>;
+	entries: Map<string, LedgerEntry>;
+	pending: Map<string, PendingUpload>;
+}
+
+const FORMAT = 'cloudsync-ledger-1';
+
+export function emptyLedger(pair: string): Ledger {
+	return { pair, savedAt: 0, albums: [], entries: new Map(), pending: new Map() };
+}
+
+type Row = [path: string, size: number, modTime: number, mediaItemId: string, album: number, sourceId?: string | null, goneSince?: number | null];
+type PendingRow = [path: string, size: number, modTime: number, uploadToken: string, uploadedAt: number];
+
+/** The ledger as gzip'd JSON in base64, rows as arrays: about 60 bytes a photo, most of it Google's 100-character item ids. */
+export function encodeLedger(ledger: Ledger): string {
+	const rows: Row[] = [...ledger.entries.values()]
+		.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+		.map((entry) => {
+			const row: Row = [entry.path, entry.size, entry.modTime, entry.mediaItemId, entry.album];
+			if (entry.sourceId !== undefined || entry.goneSince !== undefined) row.push(entry.sourceId ?? null);
+			if (entry.goneSince !== undefined) row.push(entry.goneSince);
+			return row;
+		});
+	const pending: PendingRow[] = [...ledger.pending.values()].map((upload) => [upload.path, upload.size, upload.modTime, upload.uploadToken, upload.uploadedAt]);
+	const json = JSON.stringify({ format: FORMAT, pair: ledger.pair, savedAt: ledger.savedAt, albums: ledger.albums, rows, pending });
+	return gzipSync(Buffer.from(json, 'utf8'), { level: 9 }).toString('base64');
+}
+
+export function decodeLedger(text: string): Ledger {
+	let parsed: { format?: string; pair?: string; savedAt?: number; albums?: Ledger['albums']; rows?: Row[]; pending?: PendingRow[] };
+	try {
+		parsed = JSON.parse(gunzipSync(Buffer.from(text, 'base64')).toString('utf8'));
+	} catch (error) {
+		throw new StateError('The saved Google Photos ledger is not readable', { cause: error, hint: 'Delete the node and add it again to start a new ledger; photos already in the album are found again by their descriptions.' });
+	}
+	if (parsed.format !== FORMAT) throw new StateError(`The saved Google Photos ledger has an unknown format (${String(parsed.format).slice(0, 40)})`);
+	const entries = new Map<string, LedgerEntry>();
+	for (const [path, size, modTime, mediaItemId, album, sourceId, goneSince] of parsed.rows ?? []) {
+		entries.set(path, { path, size, modTime, mediaItemId, album, sourceId: sourceId ?? undefined, goneSince: goneSince ?? undefined });
+	}
+	const pending = new Map<string, PendingUpload>();
+	for (const [path, size, modTime, uploadToken, uploadedAt] of parsed.pending ?? []) pending.set(path, { path, size, modTime, uploadToken, uploadedAt });
+	return { pair: parsed.pair ?? '', savedAt: parsed.savedAt ?? 0, albums: parsed.albums ?? [], entries, pending };
+}
+
+/**
+ * What each media item's description says about where it came from, so that a ledger lost with
+ * n8n's static data (queue-mode workers and editor runs do not carry it) is found again in the album
+ * itself: Google Photos holds no file of ours, but it keeps the description it was given.
+ */
+export function describeSource(path: string, size: number, modTime: number): string {
+	return `Cloud Sync: ${path} · ${size} bytes · ${new Date(modTime).toISOString()}`;
+}
+
+const DESCRIPTION = /^Cloud Sync: ([\s\S]+) · (\d+) bytes · (\d{4}-\d\d-\d\dT[\d:.]+Z)$/;
+
+/** The source file a description names; undefined for one this package did not write (or cut short). */
+export function sourceOfDescription(description: string | undefined): { path: string; size: number; modTime: number } | undefined {
+	const match = description ? DESCRIPTION.exec(description) : null;
+	if (!match) return undefined;
+	const modTime = Date.parse(match[3]);
+	return Number.isNaN(modTime) ? undefined : { path: match[1], size: Number(match[2]), modTime };
+}

@@ -1,0 +1,94 @@
+import type { IDataObject } from 'n8n-workflow';
+
+/** How the Mode field names each mode, for messages and subtitles. */
+export const MODE_NAMES: Record<string, string> = {
+	copy: 'Copy',
+	mirror: 'Mirror',
+	update: 'Update',
+	move: 'Move',
+	twoWay: 'Two-Way',
+	incremental: 'Incremental Backup',
+	fullBackup: 'Full Backup',
+};
+
+const number = (value: unknown) => (typeof value === 'number' ? value : 0);
+const plural = (count: number, one: string, many = `${one}s`) => `${count} ${count === 1 ? one : many}`;
+
+/** The figures a report shows, read from any mode's summary. */
+function figures(summary: IDataObject, modeValue: string) {
+	const planned = (summary.planned ?? {}) as IDataObject;
+	const dryRun = summary.dryRun === true;
+	const oneWayPlan = dryRun && typeof planned === 'object' && 'copy' in planned;
+	const added = oneWayPlan ? number(planned.copy) : number(summary.added);
+	const updated = oneWayPlan ? number(planned.update) : number(summary.updated);
+	const deleted = oneWayPlan ? number(planned.delete) : number(summary.deleted) + (modeValue === 'move' ? number(summary.movedSourcesDeleted) : 0);
+	const recovery = (summary.recovery ?? {}) as IDataObject;
+	const kept = typeof recovery.destination === 'string' && !/for good/.test(recovery.destination);
+	return { dryRun, added, updated, deleted, deletedWord: dryRun ? 'to delete' : kept ? 'moved to trash' : 'deleted', failed: number(summary.failed), bytes: number(summary.bytes) };
+}
+
+const seconds = (summary: IDataObject) => `${number(summary.durationSeconds).toFixed(1)} s`;
+
+/** "Mirror Dropbox:/Photos → Google Drive:/Backups/Photos: 1 added, 1 updated, 1 moved to trash, 0 failed in 0.2 s" */
+export function reportMessage(summary: IDataObject, modeValue: string): string {
+	const name = MODE_NAMES[modeValue] ?? modeValue;
+	const arrow = modeValue === 'twoWay' ? '⇄' : '→';
+	const { dryRun, added, updated, deleted, deletedWord, failed } = figures(summary, modeValue);
+	const counts = dryRun ? `${added} to add, ${updated} to update, ${deleted} ${deletedWord}` : `${added} added, ${updated} updated, ${deleted} ${deletedWord}, ${failed} failed`;
+	const refused = summary.status === 'refused' && typeof summary.refusal === 'string' ? ` (refused: ${summary.refusal})` : '';
+	return `${name}${dryRun ? ' (dry run)' : ''} ${String(summary.source)} ${arrow} ${String(summary.destination)}: ${counts} in ${seconds(summary)}${refused}`;
+}
+
+const escape = (text: unknown) =>
+	String(text ?? '').replace(/[&<>"']/g, (char) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[char]!);
+
+function bytesText(bytes: number): string {
+	const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+	let value = bytes;
+	let unit = 0;
+	while (value >= 1024 && unit < units.length - 1) {
+		value /= 1024;
+		unit++;
+	}
+	return unit === 0 ? plural(bytes, 'byte') : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+const RESULTS: Record<string, string> = { success: 'Success', partial: 'Partly done', failed: 'Failed', planned: 'Dry run: nothing changed', refused: 'Refused: nothing changed', cancelled: 'Cancelled' };
+
+/**
+ * The run as an HTML table (MultCloud's task report: task, result, times, folders, counts, failed
+ * files), with inline styles only, so a Send Email node sends it as it is.
+ */
+export function reportHtml(summary: IDataObject, modeValue: string, task: string): string {
+	const { dryRun, added, updated, deleted, deletedWord, failed, bytes } = figures(summary, modeValue);
+	const status = String(summary.status ?? '');
+	const errors = Array.isArray(summary.errors) ? (summary.errors as IDataObject[]) : [];
+	const cell = 'style="padding:4px 12px;border:1px solid #ddd;text-align:left"';
+	const rows: Array<[string, string]> = [
+		['Task', escape(task)],
+		['Mode', escape(`${MODE_NAMES[modeValue] ?? modeValue}${dryRun ? ' (dry run)' : ''}`)],
+		['Result', escape(RESULTS[status] ?? status) + (typeof summary.refusal === 'string' ? `: ${escape(summary.refusal)}` : '')],
+		['Start', escape(summary.startedAt)],
+		['End', escape(summary.finishedAt)],
+		['Duration', escape(seconds(summary))],
+		['From', escape(summary.source)],
+		['To', escape(summary.destination)],
+		[dryRun ? 'To add' : 'Added', String(added)],
+		[dryRun ? 'To update' : 'Updated', String(updated)],
+		[dryRun ? 'To delete' : deletedWord === 'moved to trash' ? 'Deleted (moved to trash)' : 'Deleted', String(deleted)],
+		['Transferred', escape(bytesText(bytes))],
+		['Failed', String(failed)],
+	];
+	const failedFiles = errors.length
+		? `<p style="font-family:sans-serif">Failed files:</p><ul style="font-family:sans-serif">${errors
+				.map((error) => `<li>${escape(error.path)}: ${escape(error.message)}</li>`)
+				.join('')}</ul>`
+		: '';
+	const body = rows.map(([name, value]) => `<tr><th ${cell}>${name}</th><td ${cell}>${value}</td></tr>`).join('');
+	return `<table style="border-collapse:collapse;font-family:sans-serif;font-size:14px">${body}</table>${failedFiles}`;
+}
+
+/** The summary item: a one-line message and an HTML report first, then every figure of the mode's report. */
+export function describedSummary(summary: IDataObject, modeValue: string, task: string): IDataObject {
+	return { message: reportMessage(summary, modeValue), ...summary, html: reportHtml(summary, modeValue, task) };
+}

@@ -1,0 +1,182 @@
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { DriveEmulator } from '../emulators/drive';
+import { DropboxEmulator } from '../emulators/dropbox';
+import { OneDriveEmulator } from '../emulators/onedrive';
+import type { EmulatorServer } from '../emulators/core/server';
+import { seededRandom } from './faulty-provider';
+import type { ResumeChildSpec } from './resumeChild';
+
+const MiB = 1024 * 1024;
+
+export type ResumeCloud = ResumeChildSpec['cloud'];
+
+export interface ResumeOutcome {
+	cloud: ResumeCloud;
+	size: number;
+	/** Bytes the emulator received over every run, headers and other calls included. */
+	bytesReceived: number;
+	/** Where each killed run was stopped, in bytes the emulator had received by then (from that run's start). */
+	killedAfter: number[];
+	/** Sessions the store held after each kill, for the next run to resume. */
+	sessionsKept: number[];
+	sourceSha256: string;
+	/** "name sha256" of every file the destination folder holds (a duplicate would show twice). */
+	stored: string[];
+	finalRun: { code: number | null; output: string };
+	wallMs: number;
+}
+
+export interface ResumeOptions {
+	size: number;
+	kills: number;
+	/** Bytes per chunk, for each cloud's own rule (Drive 256 KiB, Dropbox 4 MiB, OneDrive 320 KiB multiples). */
+	chunk: number;
+	seed?: number;
+}
+
+/** Writes `size` bytes that do not repeat (each MiB carries its index) and returns their sha256. */
+async function writeSource(file: string, size: number, seed: number): Promise<string> {
+	const block = Buffer.from(randomBytes(MiB));
+	block.writeUInt32LE(seed, 4);
+	const hash = createHash('sha256');
+	const out = createWriteStream(file);
+	for (let at = 0; at < size; at += MiB) {
+		block.writeUInt32LE(at / MiB, 0);
+		const piece = block.subarray(0, Math.min(MiB, size - at));
+		hash.update(piece);
+		if (!out.write(piece)) await once(out, 'drain');
+	}
+	out.end();
+	await once(out, 'finish');
+	return hash.digest('hex');
+}
+
+interface Started {
+	server: EmulatorServer;
+	spec: Omit<ResumeChildSpec, 'sourceDir' | 'storeFile'>;
+	stored(): string[];
+	stop(): Promise<void>;
+}
+
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+async function startCloud(cloud: ResumeCloud, chunk: number): Promise<Started> {
+	if (cloud === 'drive') {
+		const emulator = new DriveEmulator();
+		await emulator.start();
+		const folderId = emulator.addFolder(emulator.myDriveRootId, 'resume');
+		return {
+			server: emulator.server,
+			spec: { cloud, drive: { auth: emulator.addOAuthClient(), root: folderId, apiBaseUrl: emulator.baseUrl, uploadChunkBytes: chunk } },
+			stored: () => emulator.filesAt('resume/big.bin').map((file) => `${file.name} ${sha256(emulator.content(file.id!))}`),
+			stop: () => emulator.stop(),
+		};
+	}
+	if (cloud === 'dropbox') {
+		const emulator = await DropboxEmulator.start({ seed: 15 });
+		emulator.seedFolder('/resume');
+		return {
+			server: emulator.server,
+			spec: { cloud, dropbox: { auth: emulator.credentials, root: '/resume', apiBaseUrl: emulator.baseUrl, chunkSize: chunk } },
+			stored: () => emulator.paths('/resume').map((path) => `${path.slice('/resume/'.length)} ${sha256(emulator.content(path) ?? Buffer.alloc(0))}`),
+			stop: () => emulator.stop(),
+		};
+	}
+	const emulator = await OneDriveEmulator.start({ seed: 15 });
+	emulator.seedFolder('resume');
+	return {
+		server: emulator.server,
+		spec: { cloud, onedrive: { auth: emulator.credentials, root: '/resume', apiBaseUrl: emulator.baseUrl, chunkSize: chunk } },
+		stored: () => emulator.paths('resume').map((path) => `${path} ${sha256(emulator.content(`resume/${path}`) ?? Buffer.alloc(0))}`),
+		stop: () => emulator.stop(),
+	};
+}
+
+/** Runs the child once; kills it (SIGKILL) once the emulator received `killAfter` more bytes. */
+async function runChild(spec: ResumeChildSpec, server: EmulatorServer, killAfter: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string; received: number }> {
+	const child = spawn(process.execPath, ['-r', join(__dirname, 'tsRegister.js'), join(__dirname, 'resumeChild.ts')], {
+		env: { ...process.env, CLOUDSYNC_RESUME_CHILD: JSON.stringify(spec) },
+		stdio: ['ignore', 'pipe', 'pipe'],
+	});
+	let output = '';
+	child.stdout.on('data', (data: Buffer) => (output += data.toString()));
+	child.stderr.on('data', (data: Buffer) => (output += data.toString()));
+	const start = server.bytesReceived;
+	// Checked as bytes arrive, so that the kill lands wherever the upload is, mid-chunk included.
+	server.onReceive = (total) => {
+		if (total - start >= killAfter) child.kill('SIGKILL');
+	};
+	const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+	server.onReceive = undefined;
+	return { code, signal, output, received: server.bytesReceived - start };
+}
+
+/**
+ * A file of `size` bytes copied to `cloud` by a child process killed `kills` times at random points
+ * (between 5% and 20% of the file into each run, mid-chunk or between chunks), then run to the end; each run resumes from the
+ * session the last one saved.
+ */
+export async function killAndResume(cloud: ResumeCloud, options: ResumeOptions): Promise<ResumeOutcome> {
+	const random = seededRandom(options.seed ?? Date.now());
+	const dir = await mkdtemp(join(tmpdir(), 'cloudsync-resume-'));
+	const started = await startCloud(cloud, options.chunk);
+	const began = Date.now();
+	try {
+		const sourceDir = join(dir, 'source');
+		await mkdir(sourceDir);
+		const sourceSha256 = await writeSource(join(sourceDir, 'big.bin'), options.size, options.seed ?? 1);
+		const spec: ResumeChildSpec = { ...started.spec, sourceDir, storeFile: join(dir, 'uploads.json') };
+		const before = started.server.bytesReceived;
+		const killedAfter: number[] = [];
+		const sessionsKept: number[] = [];
+		for (let run = 0; run < options.kills; run++) {
+			const killAt = Math.floor(options.size * (0.05 + random() * 0.15));
+			const outcome = await runChild(spec, started.server, killAt);
+			if (outcome.signal !== 'SIGKILL') throw new Error(`run ${run + 1} was to be killed but ended by itself (${outcome.code}): ${outcome.output}`);
+			killedAfter.push(outcome.received);
+			const saved = JSON.parse(await readFile(spec.storeFile, 'utf8').catch(() => '{"uploads":[]}')) as { uploads: unknown[] };
+			sessionsKept.push(saved.uploads.length);
+		}
+		const last = await runChild(spec, started.server, Number.POSITIVE_INFINITY);
+		return {
+			cloud,
+			size: options.size,
+			bytesReceived: started.server.bytesReceived - before,
+			killedAfter,
+			sessionsKept,
+			sourceSha256,
+			stored: started.stored(),
+			finalRun: { code: last.code, output: last.output },
+			wallMs: Date.now() - began,
+		};
+	} finally {
+		await started.stop();
+		await rm(dir, { recursive: true, force: true });
+	}
+}
+
+/**
+ * The kill-and-resume scenario as a test: the file is copied to `cloud` while killed `kills` times;
+ * what a user would check is asserted (one file, the same bytes, under 1.2 times its size sent).
+ */
+export function itResumesAfterKills(size: number, kills: number, chunks: Record<ResumeCloud, number>): void {
+	describe.each(['drive', 'dropbox', 'onedrive'] as const)(`an upload of ${size / MiB} MiB to %s killed ${kills} times (SIGKILL) at random points and resumed`, (cloud) => {
+		it('sends under 1.2 times the file in all and stores the same bytes, once', async () => {
+			const seed = Date.now() % 100_000;
+			const outcome = await killAndResume(cloud, { size, kills, chunk: chunks[cloud], seed });
+			const killedAt = outcome.killedAfter.map((bytes) => (bytes / MiB).toFixed(1)).join(', ');
+			console.log(`${cloud}: seed ${seed}, killed after ${killedAt} MiB; ${(outcome.bytesReceived / MiB).toFixed(1)} MiB received for ${size / MiB} MiB in ${(outcome.wallMs / 1000).toFixed(1)} s; the last run: ${outcome.finalRun.output}`);
+			expect(outcome.finalRun).toMatchObject({ code: 0 });
+			expect(outcome.stored).toEqual([`big.bin ${outcome.sourceSha256}`]);
+			expect(outcome.bytesReceived).toBeLessThan(1.2 * size);
+			// Every killed run left its session for the next one.
+			expect(outcome.sessionsKept).toEqual(Array(kills).fill(1));
+		});
+	});
+}
