@@ -7,7 +7,7 @@ import type { ICredentialType, Icon, INodeProperties } from 'n8n-workflow';
 export class CloudSyncS3Api implements ICredentialType {
 	name = 'cloudSyncS3Api';
 	displayName = 'Cloud Sync: S3 (AWS, R2, B2, Wasabi, MinIO) API';
-	documentationUrl = 'https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_access-keys.html';
+	documentationUrl = 'https://unpkg.com/n8n-nodes-cloudsync@latest/docs/setup/s3.md';
 	icon: Icon = { light: 'file:s3.svg', dark: 'file:s3.dark.svg' };
 	properties: INodeProperties[] = [
 		{

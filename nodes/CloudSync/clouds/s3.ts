@@ -120,13 +120,10 @@ export const s3: CloudDescriptor = {
 	async open({ context, side, itemIndex }) {
 		const folder = pickedFolder(context, side, itemIndex, { parameter: `${side}S3Folder`, cloud: LABEL, top: 'a bucket' });
 		const { bucket, prefix } = bucketAndPrefix(folder);
-		const options = side === 'destination' ? parameter<{ s3StorageClass?: string }>(context, 'options', itemIndex, {}) : {};
-		const provider = await S3Provider.open({
-			...s3Connection(await cloudCredential(context, { label: LABEL, credential }, itemIndex, side)),
-			bucket,
-			prefix,
-			storageClass: options.s3StorageClass || undefined,
-		});
+		// Read before signing in, so that it is read on every run that shows it, whatever the sign-in does.
+		const storageClass = side === 'destination' ? parameter<{ s3StorageClass?: string }>(context, 'options', itemIndex, {}).s3StorageClass || undefined : undefined;
+		const connection = s3Connection(await cloudCredential(context, { label: LABEL, credential }, itemIndex, side));
+		const provider = await S3Provider.open({ ...connection, bucket, prefix, storageClass });
 		return { provider, label: `${LABEL}:${bucket}/${prefix}` };
 	},
 };
