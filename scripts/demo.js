@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * `npm run demo`: a real sync workflow in a real n8n, on emulated Dropbox, Google Drive, OneDrive, iCloud Drive, Google Photos and Nextcloud (WebDAV).
+ * `npm run demo`: a real sync workflow in a real n8n, on emulated Dropbox, Google Drive, OneDrive, iCloud Drive, Google Photos and Nextcloud (WebDAV),
+ * and a real S3 server (s3rver) on loopback.
  *
  *   npm run demo                      build, run examples/dropbox-to-google-drive-mirror.json with
  *                                     `n8n execute --id` (its dry run, then the mirror) and print the report,
@@ -18,7 +19,7 @@
  *
  * What it does: installs n8n 2.40.7 into a cache folder if missing (scripts/n8n/install.sh: about
  * 7 minutes and 2.9 GB the first time, then instant), starts the Google Drive, Dropbox, OneDrive, iCloud (Drive and Photos),
- * Google Photos and Nextcloud (WebDAV) protocol emulators of test/emulators on 127.0.0.1 with sample files, creates a throw-away n8n
+ * Google Photos and Nextcloud (WebDAV) protocol emulators of test/emulators and an S3 server (s3rver, bucket "backups") on 127.0.0.1 with sample files, creates a throw-away n8n
  * (temporary N8N_USER_FOLDER, test/e2e/n8n.ts) whose CLOUDSYNC_*_API_URL point at the emulators, installs this package into it as a community package (npm pack), imports the
  * demo credentials and the workflows of examples/, then runs or serves them.
  *
@@ -177,7 +178,7 @@ async function main() {
 	// The emulated iPhone: Apple's codes appear here, for the person to type in the Apple ID credential.
 	if (serve) icloud.icloud.auth.onCodeSent = (appleId, code) => console.log(`\n  [emulated iPhone of ${appleId}] Apple ID verification code: ${code}\n`);
 	step(
-		`emulators with sample files: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl}, iCloud Drive and iCloud Photos ${icloud.icloud.baseUrl}, Google Photos ${clouds.googlePhotos.baseUrl}, Nextcloud (WebDAV) ${clouds.nextcloud.url}`,
+		`emulators with sample files: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl}, iCloud Drive and iCloud Photos ${icloud.icloud.baseUrl}, Google Photos ${clouds.googlePhotos.baseUrl}, Nextcloud (WebDAV) ${clouds.nextcloud.url}, S3 ${clouds.s3.endpoint}`,
 	);
 	const n8n = await N8nSandbox.create({ env: { ...clouds.env, ...icloud.env }, keep: args.keep });
 	let server;
@@ -239,8 +240,9 @@ async function main() {
 			printTwoWayReport('Two-way report (iCloud Drive /Projects ⇄ Google Drive /Projects (iCloud))', icloudSummary);
 
 			const photos = await runPhotos(n8n, workflows.photos, samplePhotos);
-			console.log('  The other examples (OneDrive → Google Drive mirror, local folder → Dropbox, change trigger → local');
-			console.log('  folder, upload into a dated folder) are in examples/; `npm run demo -- --editor` opens them all in the n8n editor.\n');
+			console.log('  The other examples (OneDrive → Google Drive mirror, local folder → Dropbox, nightly local folder → S3');
+			console.log('  snapshots, change trigger → local folder, upload into a dated folder) are in examples/;');
+			console.log('  `npm run demo -- --editor` opens them all in the n8n editor.\n');
 			step('done');
 			await shutdown(summary.status === 'success' && photos.status === 'success' ? 0 : 1);
 			return;
@@ -277,7 +279,7 @@ async function main() {
 		console.log('  The iCloud example needs its Apple ID connected once: open the "Apple ID (demo)" credential, click Save,');
 		console.log('  type the code the emulated iPhone prints here, and click Save again.');
 		console.log(
-			`\n  Emulators: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl}, iCloud Drive and iCloud Photos ${icloud.icloud.baseUrl}, Google Photos ${clouds.googlePhotos.baseUrl} (in this process)`,
+			`\n  Emulators: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl}, iCloud Drive and iCloud Photos ${icloud.icloud.baseUrl}, Google Photos ${clouds.googlePhotos.baseUrl} ; S3 (s3rver) ${clouds.s3.endpoint}, bucket "backups" (in this process)`,
 		);
 		console.log(`  Nextcloud (WebDAV): ${clouds.nextcloud.url}, folder /${FOLDERS.nextcloudProjects} with sample files; credential "${clouds.credentials.find((c) => c.type === 'cloudSyncWebDavApi').name}"`);
 		console.log(`  Local folders (N8N_RESTRICT_FILE_ACCESS_TO): ${n8n.dataFolder}`);
