@@ -3,7 +3,11 @@ import {
 	GoogleDriveProvider,
 	LocalProvider,
 	OneDriveProvider,
+	S3Provider,
+	WebDavProvider,
 	type DropboxCredentials,
+	type S3Connection,
+	type WebDavVendor,
 	type OneDriveCredentials,
 	type GoogleDriveOAuth,
 	type Provider,
@@ -18,9 +22,12 @@ export type Endpoint =
 	| { kind: 'local'; root: string }
 	| { kind: 'google-drive'; apiBaseUrl: string; auth: GoogleDriveOAuth; folderId: string }
 	| { kind: 'dropbox'; apiBaseUrl: string; auth: DropboxCredentials; folder: string }
-	| { kind: 'onedrive'; apiBaseUrl: string; auth: OneDriveCredentials; folder: string };
+	| { kind: 'onedrive'; apiBaseUrl: string; auth: OneDriveCredentials; folder: string }
+	| { kind: 'webdav'; url: string; user: string; password: string; vendor: WebDavVendor; folder: string }
+	| { kind: 's3'; connection: S3Connection; bucket: string; prefix: string };
 
-export type Cloud = Exclude<Endpoint['kind'], 'local'>;
+/** The emulated clouds whose API calls cases 5–6 count; WebDAV and S3 run against real servers beside rclone (webdav.ts, s3.ts). */
+export type Cloud = Exclude<Endpoint['kind'], 'local' | 'webdav' | 's3'>;
 
 /** A command-line argument: a local folder as its bare path (as cases 1–3 pass it), anything else as JSON. */
 export function endpointArgument(endpoint: Endpoint): string {
@@ -45,5 +52,9 @@ export async function openEndpoint(endpoint: Endpoint, side: 'source' | 'destina
 			return new DropboxProvider({ auth: endpoint.auth, root: endpoint.folder, apiBaseUrl: endpoint.apiBaseUrl });
 		case 'onedrive':
 			return OneDriveProvider.open({ auth: endpoint.auth, root: endpoint.folder, apiBaseUrl: endpoint.apiBaseUrl });
+		case 'webdav':
+			return WebDavProvider.open({ url: endpoint.url, user: endpoint.user, password: endpoint.password, vendor: endpoint.vendor, root: endpoint.folder });
+		case 's3':
+			return S3Provider.open({ ...endpoint.connection, bucket: endpoint.bucket, prefix: endpoint.prefix });
 	}
 }

@@ -1,6 +1,4 @@
 import type { Entry } from '../lib';
-import { parentPath } from '../lib/core/paths';
-import { filePath } from './generate';
 import { randomInt, seededRandom } from './random';
 
 /** Shares of the files in a synthetic pair of listings; the rest are identical on both sides. */
@@ -8,11 +6,8 @@ const NEW_SHARE = 0.03;
 const DELETED_SHARE = 0.03;
 const CHANGED_SHARE = 0.04;
 const T0 = Date.UTC(2025, 0, 1);
-
-export interface Listings {
-	source: Entry[];
-	destination: Entry[];
-}
+const FILES_PER_FOLDER = 100;
+const FOLDERS_PER_PARENT = 10;
 
 function folderEntry(path: string): Entry {
 	return { path, isDir: true, size: 0, modTime: T0, hashes: {} };
@@ -23,41 +18,35 @@ function changed(file: Entry, random: () => number): Entry {
 	return random() < 0.5 ? { ...file, size: file.size + 1 } : { ...file, modTime: file.modTime - 60_000 };
 }
 
+const padded = (n: number, digits: number) => String(n).padStart(digits, '0');
+
 /**
- * Two listings of `entries` entries each, as two providers would list one tree after some edits:
- * separate objects on each side, folders before their files, most files identical.
+ * One side of two listings of about `entries` entries each, as two providers would list one tree
+ * after some edits, generated as it is read (never held) and in walk order: numbers are padded so
+ * that names sort as they count. Both sides replay the same seeded rolls, so they describe one tree.
  */
-export function syntheticListings(entries: number, seed: number): Listings {
+export function* syntheticSide(entries: number, seed: number, side: 'source' | 'destination'): Generator<Entry> {
 	const random = seededRandom(seed);
-	const source: Entry[] = [];
-	const destination: Entry[] = [];
-	const add = (side: Entry[], entry: Entry) => {
-		if (side.length < entries) side.push(entry);
-	};
-	let folder: string | undefined;
-	for (let index = 0; source.length < entries || destination.length < entries; index++) {
-		const path = filePath(index);
-		const parent = parentPath(path);
-		if (parent !== folder) {
-			const grandparent = parentPath(parent);
-			if (folder === undefined || grandparent !== parentPath(folder)) {
-				add(source, folderEntry(grandparent));
-				add(destination, folderEntry(grandparent));
-			}
-			add(source, folderEntry(parent));
-			add(destination, folderEntry(parent));
-			folder = parent;
-		}
-		const file: Entry = { path, isDir: false, size: randomInt(random, 0, 1 << 20), modTime: T0 + randomInt(random, 0, 1e9), hashes: {} };
+	const files = Math.round(entries * (1 - 1.1 / FILES_PER_FOLDER));
+	for (let index = 0; index < files; index++) {
+		const folder = Math.floor(index / FILES_PER_FOLDER);
+		const parent = `dir-${padded(Math.floor(folder / FOLDERS_PER_PARENT), 6)}`;
+		const sub = `${parent}/sub-${folder % FOLDERS_PER_PARENT}`;
+		if (index % (FILES_PER_FOLDER * FOLDERS_PER_PARENT) === 0) yield folderEntry(parent);
+		if (index % FILES_PER_FOLDER === 0) yield folderEntry(sub);
+		const file: Entry = { path: `${sub}/file-${padded(index, 8)}.bin`, isDir: false, size: randomInt(random, 0, 1 << 20), modTime: T0 + randomInt(random, 0, 1e9), hashes: {} };
 		const roll = random();
 		if (roll < NEW_SHARE) {
-			add(source, file);
+			if (side === 'source') yield file;
 		} else if (roll < NEW_SHARE + DELETED_SHARE) {
-			add(destination, file);
+			if (side === 'destination') yield file;
 		} else {
-			add(source, file);
-			add(destination, roll < NEW_SHARE + DELETED_SHARE + CHANGED_SHARE ? changed(file, random) : { ...file });
+			const edited = roll < NEW_SHARE + DELETED_SHARE + CHANGED_SHARE ? changed(file, random) : file;
+			yield side === 'source' ? file : { ...edited };
 		}
 	}
-	return { source, destination };
+}
+
+export async function* streamed<T>(items: Iterable<T>): AsyncGenerator<T> {
+	yield* items;
 }

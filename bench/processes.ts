@@ -119,7 +119,8 @@ export interface RcloneStats {
 /** Reads the file counts of rclone's final stats block; its byte line has units and does not match. */
 export function parseRcloneStats(log: string): RcloneStats {
 	if (!/^Elapsed time:/m.test(log)) throw new Error(`rclone printed no final stats:\n${tail(log)}`);
-	const count = (label: string) => Number(new RegExp(`^${label}:\\s+(\\d+) / \\d+`, 'm').exec(log)?.[1] ?? 0);
+	// A run longer than a minute prints stats every minute as well: the last block is the final one.
+	const count = (label: string) => Number([...log.matchAll(new RegExp(`^${label}:\\s+(\\d+) / \\d+`, 'gm'))].at(-1)?.[1] ?? 0);
 	return { transferred: count('Transferred'), checks: count('Checks') };
 }
 
@@ -130,6 +131,7 @@ export async function runRclone(args: string[], tools: Tools, usageFile: string)
 		return { seconds, cpuSeconds: null, peakRssMiB: null, stats: parseRcloneStats(stderr) };
 	}
 	const { seconds, stderr } = await timed(GNU_TIME, ['-f', '%M %U %S', '-o', usageFile, 'rclone', ...args]);
-	const [maxRssKiB, user, system] = (await fs.readFile(usageFile, 'utf8')).trim().split(' ').map(Number);
+	// GNU time puts a line of its own before the figures when the command says something on exit: the figures are the last line.
+	const [maxRssKiB, user, system] = (await fs.readFile(usageFile, 'utf8')).trim().split('\n').at(-1)!.split(' ').map(Number);
 	return { seconds, cpuSeconds: user + system, peakRssMiB: maxRssKiB / MiB_IN_KiB, stats: parseRcloneStats(stderr) };
 }

@@ -1,9 +1,10 @@
 /**
- * npm run bench [-- --quick] [--runs N] [--only 1,3] [--cpu-prof]
+ * npm run bench [-- --quick] [--runs N] [--only 1,3] [--case scale [--sizes 100000,400000]] [--cpu-prof]
  *
  * Cases 1–4 run our engine and rclone on the same local→local work, alternating (ours, rclone, ours,
  * …), and report the median wall time of the runs and the highest peak RSS. Cases 5–6 (cloud.ts) run
- * our engine alone against the Google Drive and Dropbox emulators, counting API calls. Every run is
+ * our engine alone against the Google Drive and Dropbox emulators, counting API calls. Cases 8–10
+ * (s3.ts) run ours and rclone alternately against one loopback S3 server. Every run is
  * a process of its own. Results go to bench/results/latest.json; generated data is cached under
  * os.tmpdir().
  */
@@ -13,12 +14,15 @@ import * as nodePath from 'node:path';
 import { parseArgs } from 'node:util';
 import { measureCloudCase, printCloudTable, type CloudCase, type CloudRow } from './cloud';
 import { measureGooglePhotos, printGooglePhotosTable } from './googlePhotos';
+import { measureICloudPhotos, printICloudPhotosTable, type ICloudPhotosRow } from './icloudPhotos';
 import { measureStateSize } from './state';
 import { highest, median, medianOf, printTable, round, targetVerdicts, type Targets } from './figures';
 import { bigFileDataSet, treeDataSet, type DataSet } from './generate';
 import { describeRun, expectSuccess, flushDisks, prepareTools, runOurs, runRclone, type Measured, type RcloneStats, type Tools } from './processes';
 import { printProfile, profileFlags } from './profile';
 import type { PlanRun } from './runner';
+import { measureWebDavCase, type WebDavCase } from './webdav';
+import { measureS3Case, stopS3Server, type S3Case } from './s3';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -50,10 +54,18 @@ interface Sizes {
 	cloudFiles: number;
 	/** Case 6: the file that goes up to each cloud and back. */
 	cloudBigFileBytes: number;
+	/** Case 8: the trees a no-op Mirror and Two-Way walk, to show memory does not grow with them. */
+	scaleFiles: number[];
+	/** Case 9: files uploaded to the WebDAV server, and the one large file. */
+	webDavFiles: number;
+	webDavBigFileBytes: number;
+	/** Cases 10–12: files uploaded to and re-synced with S3, and the one big file. */
+	s3Files: number;
+	s3BigFileBytes: number;
 }
 
-const FULL: Sizes = { copyFiles: 10_000, noopFiles: 100_000, bigFileBytes: 2 * GiB, planEntries: 1_000_000, cloudFiles: 5_000, cloudBigFileBytes: 300 * MiB };
-const QUICK: Sizes = { copyFiles: 500, noopFiles: 5_000, bigFileBytes: 64 * MiB, planEntries: 50_000, cloudFiles: 500, cloudBigFileBytes: 64 * MiB };
+const FULL: Sizes = { copyFiles: 10_000, noopFiles: 100_000, bigFileBytes: 2 * GiB, planEntries: 1_000_000, cloudFiles: 5_000, cloudBigFileBytes: 300 * MiB, scaleFiles: [100_000, 400_000, 1_000_000], webDavFiles: 2_000, webDavBigFileBytes: GiB, s3Files: 2_000, s3BigFileBytes: GiB };
+const QUICK: Sizes = { copyFiles: 500, noopFiles: 5_000, bigFileBytes: 64 * MiB, planEntries: 50_000, cloudFiles: 500, cloudBigFileBytes: 64 * MiB, scaleFiles: [5_000, 20_000], webDavFiles: 200, webDavBigFileBytes: 64 * MiB, s3Files: 200, s3BigFileBytes: 64 * MiB };
 
 /** Small files of cases 1 and 5 (quick sizes share one cached tree). */
 const SMALL_FILES = { minBytes: KiB, maxBytes: 64 * KiB };
@@ -68,6 +80,18 @@ interface SyncCase {
 	/** Files every run must transfer: all of them into an empty destination, none for a no-op. */
 	expectTransfers: number;
 	targets: Targets;
+	/** Names the run's state and scratch files, when one case measures several trees. */
+	workName?: string;
+}
+
+/** Case 8: no-op Mirror and Two-Way, ours and rclone, at each size; a row per size and mode. */
+interface ScaleCase {
+	kind: 'scale';
+	id: number;
+	name: string;
+	files: number[];
+	/** Peak RSS at every size; wall time against rclone's at the largest. */
+	targets: (files: number, largest: boolean) => Targets;
 }
 
 interface PlanCase {
@@ -78,11 +102,12 @@ interface PlanCase {
 	targets: Targets;
 }
 
-type BenchCase = SyncCase | PlanCase | CloudCase;
+type BenchCase = SyncCase | PlanCase | CloudCase | ScaleCase | WebDavCase | S3Case;
 
 /**
  * bench/results/latest.json is an array of rows in case order: an RcloneRow for each of cases 1–4,
- * and a CloudRow (cloud.ts) for each cloud and step of cases 5–6, told apart by its `cloud` key.
+ * a CloudRow (cloud.ts) for each cloud and step of cases 5–6, told apart by its `cloud` key, then the
+ * iCloud Photos CloudKit calls (bench/icloudPhotos.ts), told apart by `icloud_photos`.
  */
 type Row = RcloneRow | CloudRow;
 
@@ -97,7 +122,7 @@ interface RcloneRow {
 	rclone_cpu_s: number | null;
 	ours_peak_rss_mib: number;
 	rclone_peak_rss_mib: number | null;
-	/** Case 4 only: live heap once planned, listings included. */
+	/** Case 4 only: live heap once planned (the streamed listings are never held). */
 	heap_mib: number | null;
 }
 
@@ -145,7 +170,7 @@ function benchCases(sizes: Sizes): BenchCase[] {
 			expectTransfers: 1,
 			targets: { maxRatio: 1, maxRssMiB: 150 },
 		},
-		{ kind: 'plan', id: 4, name: `4 plan two ${sizes.planEntries}-entry listings`, entries: sizes.planEntries, targets: { maxSeconds: 3 } },
+		{ kind: 'plan', id: 4, name: `4 plan two ${sizes.planEntries}-entry listings, streamed`, entries: sizes.planEntries, targets: { maxSeconds: 3 } },
 		{
 			kind: 'cloud-calls',
 			id: 5,
@@ -174,7 +199,79 @@ function benchCases(sizes: Sizes): BenchCase[] {
 			expectTransfers: 0,
 			targets: { maxRatio: 1 },
 		},
+		{
+			kind: 'scale',
+			id: 8,
+			name: `8 scale: no-op mirror and two-way of ${sizes.scaleFiles.join(', ')} files`,
+			files: sizes.scaleFiles,
+			targets: (_files, largest) => ({ maxRssMiB: 150, ...(largest ? { maxRatio: 1 } : {}) }),
+		},
+		{
+			kind: 'webdav',
+			id: 9,
+			name: '9 WebDAV (Apache mod_dav on loopback), ours and rclone alternately',
+			steps: [
+				{
+					name: `9a upload ${sizes.webDavFiles} files of 1-64 KiB to WebDAV`,
+					data: async () => treeDataSet(CACHE, { files: sizes.webDavFiles, ...SMALL_FILES, seed: SEED }, false),
+					mode: 'copy',
+					rcloneCommand: 'copy',
+					transfers: sizes.webDavFiles,
+				},
+				{
+					name: `9b no-op re-sync of them`,
+					data: async () => treeDataSet(CACHE, { files: sizes.webDavFiles, ...SMALL_FILES, seed: SEED }, false),
+					mode: 'mirror',
+					rcloneCommand: 'sync',
+					transfers: 0,
+					again: true,
+				},
+				{
+					name: `9c upload one ${sizeText(sizes.webDavBigFileBytes)} file to WebDAV`,
+					data: async () => bigFileDataSet(CACHE, sizes.webDavBigFileBytes, SEED),
+					mode: 'copy',
+					rcloneCommand: 'copy',
+					transfers: 1,
+				},
+			],
+			targets: { maxRatio: 1, maxRssMiB: 150 },
+		},
+		...s3Cases(sizes),
 	];
+}
+
+/** Cases 10–12 (s3.ts): ours and rclone against one loopback S3 server. */
+function s3Cases(sizes: Sizes): S3Case[] {
+	const files = async () => treeDataSet(CACHE, { files: sizes.s3Files, ...SMALL_FILES, seed: SEED + 8 }, false);
+	return [
+		{ kind: 's3', id: 10, name: `10 S3: upload ${sizes.s3Files} files of 1-64 KiB`, step: 'upload', data: files, files: sizes.s3Files, targets: { maxRatio: 1, maxRssMiB: 150 } },
+		{ kind: 's3', id: 11, name: `11 S3: no-op re-sync of ${sizes.s3Files} files`, step: 'noop', data: files, files: sizes.s3Files, targets: { maxRatio: 1, maxRssMiB: 150 } },
+		{
+			kind: 's3',
+			id: 12,
+			name: `12 S3: upload one ${sizeText(sizes.s3BigFileBytes)} file`,
+			step: 'upload',
+			data: async () => bigFileDataSet(CACHE, sizes.s3BigFileBytes, SEED),
+			files: 1,
+			targets: { maxRatio: 1, maxRssMiB: 150 },
+		},
+	];
+}
+
+/** The rows of case 8, each a case 2 or 7 at one size, with that row's targets. */
+async function measureScaleCase(bench: ScaleCase, context: Context): Promise<Array<{ row: Row; targets: Targets }>> {
+	const measured: Array<{ row: Row; targets: Targets }> = [];
+	const largest = Math.max(...bench.files);
+	for (const files of bench.files) {
+		const data = async () => treeDataSet(CACHE, { files, minBytes: 0, maxBytes: KiB, seed: SEED }, true);
+		for (const [mode, rcloneCommand, label] of [['mirror', 'sync', 'mirror'], ['twoWay', 'bisync', 'two-way']] as const) {
+			const name = `${bench.id} no-op ${label} of ${files} files`;
+			console.log(`  ${name}`);
+			const row = await measureSyncCase({ kind: 'sync', id: bench.id, name, mode, rcloneCommand, data, expectTransfers: 0, targets: {}, workName: `case${bench.id}-${mode}-${files}` }, context);
+			measured.push({ row, targets: bench.targets(files, files === largest) });
+		}
+	}
+	return measured;
 }
 
 function makeRow(name: string, ours: Measured[], rclone: Measured[], heapMiB: number | null = null): RcloneRow {
@@ -213,8 +310,9 @@ async function measureSyncCase(bench: SyncCase, context: Context): Promise<Row> 
 	const rclone: Measured[] = [];
 	const twoWay = bench.mode === 'twoWay';
 	// Two-way runs compare with the state of the last run: one first run each (ours, and rclone's --resync) makes it.
-	const stateFile = nodePath.join(WORK, `case${bench.id}.state`);
-	const bisyncFlags = ['--workdir', nodePath.join(WORK, `case${bench.id}-bisync`)];
+	const work = bench.workName ?? `case${bench.id}`;
+	const stateFile = nodePath.join(WORK, `${work}.state`);
+	const bisyncFlags = ['--workdir', nodePath.join(WORK, `${work}-bisync`)];
 	const oursArgs = twoWay ? ['twoway', data.source, destination, stateFile] : ['sync', bench.mode, data.source, destination];
 	const rcloneArgs = [bench.rcloneCommand, data.source, destination, ...RCLONE_FLAGS, ...(twoWay ? bisyncFlags : [])];
 	if (twoWay) {
@@ -246,13 +344,10 @@ async function measurePlanCase(bench: PlanCase, context: Context): Promise<Row> 
 	for (let run = 1; run <= context.runs; run++) {
 		const measured = await runOurs(['plan', String(bench.entries), String(SEED)], ['--expose-gc', ...profileFlags(context.profileDir, runName(bench.id, run))]);
 		const result = measured.result as PlanRun;
-		// The planner's own time: building the synthetic listings is not part of the case.
+		// Generating the listings is part of the time now: they are made as the planner reads them, never held.
 		runs.push({ seconds: result.seconds, cpuSeconds: null, peakRssMiB: measured.peakRssMiB });
 		heaps.push(result.heapMiB);
-		console.log(
-			`  run ${run}/${context.runs}: plan ${result.seconds.toFixed(2)} s (match ${result.matchSeconds.toFixed(2)} s, decide ${result.planSeconds.toFixed(2)} s), ` +
-				`${result.actions} actions, heap ${result.heapMiB.toFixed(0)} MiB (listings ${result.listingsHeapMiB.toFixed(0)} MiB), RSS ${measured.peakRssMiB!.toFixed(0)} MiB`,
-		);
+		console.log(`  run ${run}/${context.runs}: plan ${result.seconds.toFixed(2)} s, ${result.matches} pairs, ${result.actions} actions queued, heap ${result.heapMiB.toFixed(0)} MiB, RSS ${measured.peakRssMiB!.toFixed(0)} MiB`);
 	}
 	await printProfile(context.profileDir, runName(bench.id, 1));
 	return makeRow(bench.name, runs, [], median(heaps));
@@ -265,6 +360,14 @@ async function measureCase(bench: BenchCase, context: Context): Promise<Row[]> {
 			return [await measureSyncCase(bench, context)];
 		case 'plan':
 			return [await measurePlanCase(bench, context)];
+		case 'scale':
+			return (await measureScaleCase(bench, context)).map(({ row }) => row);
+		case 'webdav':
+			return measureWebDavCase<Row>(bench, { tools: context.tools, runs: context.runs, usageFile: nodePath.join(WORK, 'rclone-usage'), row: makeRow }, RCLONE_FLAGS);
+		case 's3': {
+			const { ours, rclone } = await measureS3Case(bench, context.runs, context.tools, RCLONE_FLAGS, nodePath.join(WORK, 'rclone-usage'));
+			return [makeRow(bench.name, ours, rclone)];
+		}
 		default:
 			return measureCloudCase(bench, { runs: context.runs, profileDir: context.profileDir, workDir: WORK });
 	}
@@ -297,23 +400,32 @@ function printTables(rows: Row[]): void {
 	if (cloudRows.length > 0) printCloudTable(cloudRows);
 }
 
-function parseOptions(): { quick: boolean; runs: number; only?: number[]; cpuProf: boolean } {
+/** Cases that can be named with --case. */
+const CASE_NAMES: Record<string, number> = { scale: 8, webdav: 9 };
+
+function parseOptions(): { quick: boolean; runs: number; only?: number[]; sizes?: number[]; cpuProf: boolean } {
 	const { values } = parseArgs({
 		options: {
 			quick: { type: 'boolean', default: false },
 			runs: { type: 'string', default: '3' },
 			only: { type: 'string' },
+			case: { type: 'string' },
+			sizes: { type: 'string' },
 			'cpu-prof': { type: 'boolean', default: false },
 		},
 	});
 	const runs = Number(values.runs);
 	if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a whole number ≥ 1, got ${values.runs}`);
-	return { quick: values.quick, runs, only: values.only?.split(',').map(Number), cpuProf: values['cpu-prof'] };
+	if (values.case !== undefined && CASE_NAMES[values.case] === undefined) throw new Error(`--case takes one of ${Object.keys(CASE_NAMES).join(', ')}; got ${values.case}`);
+	const only = values.case !== undefined ? [CASE_NAMES[values.case]] : values.only?.split(',').map(Number);
+	const sizes = values.sizes?.split(',').map(Number);
+	if (sizes?.some((files) => !Number.isInteger(files) || files < 1)) throw new Error(`--sizes takes whole numbers of files, such as 100000,400000; got ${values.sizes}`);
+	return { quick: values.quick, runs, only, sizes, cpuProf: values['cpu-prof'] };
 }
 
 async function main(): Promise<void> {
 	const options = parseOptions();
-	const sizes = options.quick ? QUICK : FULL;
+	const sizes = { ...(options.quick ? QUICK : FULL), ...(options.sizes ? { scaleFiles: options.sizes } : {}) };
 	const tools = prepareTools();
 	const context: Context = { tools, runs: options.runs, profileDir: options.cpuProf ? nodePath.join(RESULTS, 'profiles') : undefined };
 	console.log(`Node ${process.version}; ${tools.rclone ?? `rclone unavailable: ${tools.rcloneMissing}; running our side only`}`);
@@ -330,6 +442,13 @@ async function main(): Promise<void> {
 		for (const bench of cases) {
 			console.log(`\nCase ${bench.name}`);
 			try {
+				if (bench.kind === 'scale') {
+					for (const { row, targets } of await measureScaleCase(bench, context)) {
+						rows.push(row);
+						verdicts.push(...targetVerdicts(`case ${row.case}`, targets, row));
+					}
+					continue;
+				}
 				const caseRows = await measureCase(bench, context);
 				rows.push(...caseRows);
 				// A case of several rows names each row in its verdicts.
@@ -340,19 +459,24 @@ async function main(): Promise<void> {
 			}
 		}
 	} finally {
+		await stopS3Server();
 		await fs.rm(WORK, { recursive: true, force: true });
 	}
 
 	printTables(rows);
 	measureStateSize(options.quick ? 10_000 : 100_000);
+	const icloudPhotos: ICloudPhotosRow[] = [];
 	if (!options.only) {
 		console.log('\nAPI calls to add 1,000 photos to Google Photos (emulated):');
 		printGooglePhotosTable(await measureGooglePhotos(1000));
+		console.log('\nCloudKit calls to read an iCloud Photos library (emulated): a full listing, then the next run after 10 new photos:');
+		icloudPhotos.push(...(await measureICloudPhotos(options.quick ? 5_000 : 50_000)));
+		printICloudPhotosTable(icloudPhotos);
 	}
 	console.log(`\nTargets (reported, not asserted):\n  ${verdicts.join('\n  ')}`);
 	if (!context.profileDir) {
 		const file = nodePath.join(RESULTS, 'latest.json');
-		await fs.writeFile(file, `${JSON.stringify(rows, null, '\t')}\n`);
+		await fs.writeFile(file, `${JSON.stringify([...rows, ...icloudPhotos], null, '\t')}\n`);
 		console.log(`\nWrote ${file}`);
 	}
 	console.log(`Generated data stays cached in ${CACHE} and is reused by the next run; delete that folder to free the space.`);

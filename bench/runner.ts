@@ -8,9 +8,12 @@
  * Prints one JSON line: a SyncRun, a ListRun or a PlanRun.
  */
 import { promises as fs, readFileSync } from 'node:fs';
-import { matchListings, planMatches, sync, twoWaySync, type PlanOptions, type StateStore, type SyncMode } from '../lib';
+import { sync, twoWaySync, type PlanOptions, type StateStore, type SyncMode } from '../lib';
+import { PlanBuilder } from '../lib/engine/planner';
+import { marchListings } from '../lib/engine/march';
+import { SpillDir } from '../lib/core/spill';
 import { openEndpoint, parseEndpoint, type Endpoint } from './endpoints';
-import { syntheticListings } from './listings';
+import { streamed, syntheticSide } from './listings';
 
 export interface SyncRun {
 	kind: 'sync';
@@ -38,17 +41,15 @@ export interface ListRun {
 
 export interface PlanRun {
 	kind: 'plan';
+	/** Merging both streamed listings and deciding every pair, actions queued (and spilled) as a sync would. */
 	seconds: number;
-	matchSeconds: number;
-	planSeconds: number;
 	/** Source and destination listing lengths. */
 	entries: [number, number];
 	matches: number;
+	/** Actions queued for the executor (unchanged files are counted, not queued). */
 	actions: number;
-	/** Live heap once planned: the listings, the matches and the plan. */
+	/** Live heap once planned: what the plan holds, its queues' in-memory part. */
 	heapMiB: number;
-	/** The part of heapMiB that the listings alone take. */
-	listingsHeapMiB: number;
 	maxRssKiB: number;
 	cpuSeconds: number;
 }
@@ -135,7 +136,8 @@ function collectedHeap(): number {
 	return process.memoryUsage().heapUsed;
 }
 
-function runPlan(entries: number, seed: number): Measurement<PlanRun> {
+/** Case 4: the streaming planner on two synthetic listings generated as they are read, as a sync plans two walks. */
+async function runPlan(entries: number, seed: number): Promise<Measurement<PlanRun>> {
 	const options: PlanOptions = {
 		mode: 'mirror',
 		hashType: 'sha1',
@@ -144,26 +146,38 @@ function runPlan(entries: number, seed: number): Measurement<PlanRun> {
 		destination: { caseInsensitive: false, modTimePrecisionMs: 1 },
 	};
 	const baseline = collectedHeap();
-	const { source, destination } = syntheticListings(entries, seed);
-	const listed = collectedHeap();
-	const started = performance.now();
-	const matches = matchListings(source, destination, options);
-	const matched = performance.now();
-	const plan = planMatches(matches, options);
-	const planned = performance.now();
-	const heap = collectedHeap();
-	// The counts are read after the last collection, which keeps everything measured alive through it.
-	return {
-		kind: 'plan',
-		seconds: (planned - started) / 1000,
-		matchSeconds: (matched - started) / 1000,
-		planSeconds: (planned - matched) / 1000,
-		entries: [source.length, destination.length],
-		matches: matches.size,
-		actions: plan.actions.length,
-		heapMiB: (heap - baseline) / MiB,
-		listingsHeapMiB: (listed - baseline) / MiB,
-	};
+	const spill = new SpillDir();
+	const counted = { source: 0, destination: 0 };
+	const side = (name: 'source' | 'destination') =>
+		streamed((function* () {
+			for (const entry of syntheticSide(entries, seed, name)) {
+				counted[name]++;
+				yield entry;
+			}
+		})());
+	try {
+		const started = performance.now();
+		const builder = new PlanBuilder(options, spill);
+		let matches = 0;
+		await marchListings(side('source'), side('destination'), false, (match) => {
+			matches++;
+			return builder.add(match);
+		});
+		builder.plan();
+		const planned = performance.now();
+		const heap = collectedHeap();
+		const queued = Object.values(builder.queues).reduce((sum, queue) => sum + queue.length, 0);
+		return {
+			kind: 'plan',
+			seconds: (planned - started) / 1000,
+			entries: [counted.source, counted.destination],
+			matches,
+			actions: queued,
+			heapMiB: (heap - baseline) / MiB,
+		};
+	} finally {
+		await spill.dispose();
+	}
 }
 
 async function main(args: string[]): Promise<void> {
@@ -176,13 +190,14 @@ async function main(args: string[]): Promise<void> {
 	} else if (command === 'list' && rest.length === 1) {
 		result = await runList(parseEndpoint(rest[0]));
 	} else if (command === 'plan' && rest.length === 2) {
-		result = runPlan(Number(rest[0]), Number(rest[1]));
+		result = await runPlan(Number(rest[0]), Number(rest[1]));
 	} else {
 		throw new Error(`usage: runner.js sync <mode> <source> <destination> | runner.js twoway <source> <destination> <state> | runner.js list <endpoint> | runner.js plan <entries> <seed>; got ${args.join(' ')}`);
 	}
 	const usage = process.resourceUsage();
 	const cpuSeconds = (usage.userCPUTime + usage.systemCPUTime) / 1e6;
-	console.log(JSON.stringify({ ...result, maxRssKiB: peakRssKiB(), cpuSeconds }));
+	// The run is over once its result is out: idle keep-alive connections of fetch's pool would hold the process open for seconds.
+	process.stdout.write(`${JSON.stringify({ ...result, maxRssKiB: peakRssKiB(), cpuSeconds })}\n`, () => process.exit());
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

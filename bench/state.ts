@@ -1,12 +1,12 @@
 import { decodeBaseline, encodeBaseline, type BaselineEntry } from '../lib';
-import { syntheticListings } from './listings';
+import { syntheticSide } from './listings';
 
 /**
  * Size of a two-way baseline as it is saved in n8n's static data (one string in the workflow row),
  * for a tree of `files` files with realistic nested paths, and the time to encode and decode it.
  */
 export function measureStateSize(files: number): void {
-	const { source } = syntheticListings(files, 7);
+	const source = [...syntheticSide(files, 7, 'source')];
 	const entries: BaselineEntry[] = source.map((entry) => ({
 		path: entry.path,
 		isDir: entry.isDir,

@@ -11,6 +11,8 @@ export {
 	matchListings,
 	compareFiles,
 	needsHashes,
+	PlanBuilder,
+	DEFAULT_ITEM_LIMIT,
 	type ActionKind,
 	type CompareMode,
 	type Match,
@@ -22,7 +24,10 @@ export {
 export { execute, verificationHash, type RunSettings, type ActionResult, type ExecuteOptions, type ExecutionReport, type Progress } from './engine/executor';
 export { Pacer, classifyError, parseRetryAfter, type PacerOptions } from './core/pacer';
 export { sync, safetyRefusal, INCREMENTAL_MAX_DELETES, type SyncOptions, type SyncReport } from './modes/oneWay';
-export { listAll, listPaths, comparableHash, type Listing, type SyncStatus } from './engine/listing';
+export { listAll, listPaths, comparableHash, WalkListing, type Listing, type SyncStatus } from './engine/listing';
+export { marchListings, marchGroups } from './engine/march';
+export { compareWalkOrder, walkKey } from './core/walkOrder';
+export { SpillDir, SpillQueue, ExternalSorter, DEFAULT_MEMORY_LIMIT } from './core/spill';
 export { explain, failureOf, type Failure } from './engine/failures';
 export type { RunReport } from './engine/run';
 export { LocalProvider, type LocalProviderOptions } from './providers/local';
@@ -35,6 +40,7 @@ export {
 	ONEDRIVE_SCOPE,
 	SHAREPOINT_SCOPE,
 } from './providers/onedrive';
+export { WebDavProvider, mapWebDavError, type WebDavProviderOptions, type WebDavVendor } from './providers/webdav';
 export {
 	GoogleDriveProvider,
 	type GoogleDriveProviderOptions,
@@ -44,7 +50,23 @@ export {
 	type GoogleDocsFormat,
 } from './providers/drive';
 export { twoWaySync, type ConflictPolicy, type TwoWayOptions, type TwoWayReport, type TwoWayAction, type ConflictResult, type DirectionCounts, type Side } from './modes/twoWay';
-export { encodeBaseline, decodeBaseline, pairId, readText, MemoryStateStore, ProviderStateStore, FileStateStore, StateError, type Baseline, type BaselineEntry, type StateStore } from './state/state';
+export {
+	encodeBaseline,
+	decodeBaseline,
+	openBaseline,
+	BaselineWriter,
+	pairId,
+	readText,
+	MemoryStateStore,
+	ProviderStateStore,
+	FileStateStore,
+	PointerStateStore,
+	StateError,
+	type Baseline,
+	type BaselineEntry,
+	type BaselineReader,
+	type StateStore,
+} from './state/state';
 export { PairLock, LockedError, type LockOptions } from './state/lock';
 export { STATE_FOLDER } from './core/filters';
 export { withSuffix, backupPath, fileStamp } from './core/paths';
@@ -59,6 +81,7 @@ export {
 	rootUrlFor as driveRootUrlFor,
 } from './providers/drive';
 export { redirectingFetch as dropboxRedirectingFetch } from './providers/dropbox';
+export { S3Provider, S3_PRESETS, S3_MTIME_KEY, S3_MD5_KEY, mapS3Error, type S3Connection, type S3Preset, type S3ProviderOptions } from './providers/s3';
 export {
 	appleEndpoints,
 	beginSignIn,

@@ -155,6 +155,12 @@ export interface Provider {
 	readonly pacer?: Pacer;
 	/** Yields every entry below `path` (relative, '' for the root); folders before their contents. */
 	list(path: string, options?: ListOptions): AsyncIterable<Entry>;
+	/**
+	 * 'walk' when a recursive `list` comes in walk order (lib/core/walkOrder.ts; the kit's walkInOrder
+	 * gives it to a cloud that lists one folder at a time): the engine then merges it as it arrives.
+	 * Any other listing is sorted by the engine, through a temporary file when it is large.
+	 */
+	readonly listOrder?: 'walk';
 	/** Throws NotFoundError when nothing is there. */
 	stat(path: string): Promise<Entry>;
 	read(path: string, options?: ReadOptions): Promise<Readable>;

@@ -1,6 +1,7 @@
 import type { Capabilities, Entry, HashType, Provider } from '../core/types';
-import type { ActionKind, Plan, PlanAction } from './planner';
-import { backupPath, depth } from '../core/paths';
+import type { ActionKind, Plan, PlanAction, PlanQueues } from './planner';
+import type { SpillQueue } from '../core/spill';
+import { backupPath, depth, parentPath } from '../core/paths';
 import type { Readable } from 'node:stream';
 import { measure, sameHash, type MeasuringStream } from '../core/hashing';
 import { SliceStream, lazyStream } from '../providers/kit/streams';
@@ -8,7 +9,7 @@ import { Pacer, type PacerOptions } from '../core/pacer';
 import { AbortedError, InvalidNameError, NotEmptyError, NotFoundError, VerificationError } from '../core/errors';
 import { unconfirmedDeletions } from './safety';
 import { failureOf, type Failure } from './failures';
-import { forEachLimit } from '../core/concurrency';
+import { forEachLimitStream } from '../core/concurrency';
 
 export interface Progress {
 	filesDone: number;
@@ -108,13 +109,16 @@ export function emptyExecutionReport(): ExecutionReport {
 }
 
 /** Asks the source again for every file a Mirror deletion rests on; the reason to hold every deletion back when one is still there. */
-async function confirmDeletions(deletes: PlanAction[], source: Provider, pacer: Pacer, checkers: number, report: ExecutionReport, signal?: AbortSignal): Promise<string | undefined> {
-	const paths = deletes.map((action) => action.absentFrom).filter((path): path is string => path !== undefined);
-	const failure = await unconfirmedDeletions(source, 'source', paths, pacer, checkers, signal);
+async function confirmDeletions(deletes: Phase, source: Provider, pacer: Pacer, checkers: number, report: ExecutionReport, signal?: AbortSignal): Promise<string | undefined> {
+	const failure = await unconfirmedDeletions(source, 'source', absentPaths(deletes.items), pacer, checkers, signal);
 	if (!failure) return undefined;
 	report.failed++;
 	report.errors.push({ action: 'delete', ...failure });
 	return failure.message;
+}
+
+async function* absentPaths(deletes: Phase['items']): AsyncGenerator<string> {
+	for await (const action of deletes) if (action.absentFrom !== undefined) yield action.absentFrom;
 }
 
 function errorMessage(error: unknown): string {
@@ -124,22 +128,68 @@ function errorMessage(error: unknown): string {
 /** What the executor runs: a plan, or any list of actions (two-way and snapshots make theirs without planning). */
 export type Work = Pick<Plan, 'actions'> & Partial<Pick<Plan, 'counts' | 'bytesToTransfer'>>;
 
-export async function execute(plan: Work, source: Provider, destination: Provider, options: ExecuteOptions = {}): Promise<ExecutionReport> {
+/** A plan made as the listings streamed by: its actions in queues that may live on disk. */
+export interface StreamedWork {
+	queues: PlanQueues;
+	counts: Record<ActionKind, number>;
+	bytesToTransfer: number;
+}
+
+/** One phase of a run: its actions in the order they run, and how many. */
+interface Phase {
+	items: Iterable<PlanAction> | AsyncIterable<PlanAction>;
+	count: number;
+}
+
+type Phases = Record<'mkdir' | 'transfers' | 'sourceDeletes' | 'destinationDeletes' | 'rmdir' | 'conflicts', Phase>;
+
+function phasesOf(work: Work | StreamedWork): Phases {
+	if ('queues' in work) {
+		const { queues } = work;
+		const phase = (queue: SpillQueue<PlanAction>, items: Phase['items'] = queue): Phase => ({ items, count: queue.length });
+		return {
+			mkdir: phase(queues.mkdir),
+			transfers: phase(queues.transfers),
+			sourceDeletes: phase(queues.sourceDeletes),
+			destinationDeletes: phase(queues.destinationDeletes),
+			rmdir: phase(queues.rmdir, queues.rmdir.reversed()),
+			conflicts: phase(queues.conflicts),
+		};
+	}
+	const phase = (test: (action: PlanAction) => boolean): Phase => {
+		const items = work.actions.filter(test);
+		return { items, count: items.length };
+	};
+	const mkdir = phase((action) => action.kind === 'mkdir');
+	(mkdir.items as PlanAction[]).sort((a, b) => depth(a.path) - depth(b.path));
+	return {
+		mkdir,
+		transfers: phase((action) => action.kind === 'copy' || action.kind === 'update'),
+		sourceDeletes: phase((action) => action.kind === 'delete' && action.side === 'source'),
+		destinationDeletes: phase((action) => action.kind === 'delete' && action.side === 'destination'),
+		rmdir: phase((action) => action.kind === 'rmdir'),
+		conflicts: phase((action) => action.kind === 'conflict'),
+	};
+}
+
+function bytesPlanned(work: Work | StreamedWork): number {
+	if (work.bytesToTransfer !== undefined) return work.bytesToTransfer;
+	return (work as Work).actions.filter((action) => action.kind === 'copy' || action.kind === 'update').reduce((sum, action) => sum + Math.max(0, action.source?.size ?? 0), 0);
+}
+
+export async function execute(plan: Work | StreamedWork, source: Provider, destination: Provider, options: ExecuteOptions = {}): Promise<ExecutionReport> {
 	const { signal } = options;
 	const pacer = options.pacer ?? new Pacer();
 	const transfers = options.transfers ?? 4;
 	const checkers = options.checkers ?? 8;
 	const verifyType = verificationHash(destination.capabilities);
 	const report = emptyExecutionReport();
-	const byKind = (...kinds: ActionKind[]) => plan.actions.filter((action) => kinds.includes(action.kind));
-	const transfersPlanned = byKind('copy', 'update');
-	const destinationDeletes = plan.actions.filter((action) => action.kind === 'delete' && action.side === 'destination');
-	const sourceDeletes = plan.actions.filter((action) => action.kind === 'delete' && action.side === 'source');
+	const phases = phasesOf(plan);
 	const progress: Progress = {
 		filesDone: 0,
-		filesTotal: transfersPlanned.length + byKind('delete', 'mkdir', 'rmdir').length,
+		filesTotal: phases.transfers.count + phases.sourceDeletes.count + phases.destinationDeletes.count + phases.mkdir.count + phases.rmdir.count,
 		bytesDone: 0,
-		bytesTotal: plan.bytesToTransfer ?? transfersPlanned.reduce((sum, action) => sum + Math.max(0, action.source?.size ?? 0), 0),
+		bytesTotal: bytesPlanned(plan),
 	};
 
 	const record = (action: PlanAction, status: ResultStatus, bytes = 0, error?: unknown, reason = action.reason, extra: Partial<ActionResult> = {}) => {
@@ -241,16 +291,18 @@ export async function execute(plan: Work, source: Provider, destination: Provide
 		}
 	};
 
-	const byDepth = new Map<number, PlanAction[]>();
-	for (const action of byKind('mkdir')) {
-		const level = depth(action.path);
-		byDepth.set(level, [...(byDepth.get(level) ?? []), action]);
-	}
-	for (const level of [...byDepth.keys()].sort((a, b) => a - b)) {
-		await forEachLimit(byDepth.get(level)!, checkers, async (action) => {
+	// Folders in walk order: each waits only for its own parent, so siblings are made together.
+	const making = new Map<string, Promise<void>>();
+	await forEachLimitStream(phases.mkdir.items, checkers, async (action) => {
+		const parent = making.get(parentPath(action.path));
+		const made = (async () => {
+			await parent;
 			await perform(action, () => attempt(() => destination.mkdir(action.path)), () => report.foldersCreated++);
-		}, signal);
-	}
+		})();
+		making.set(action.path, made);
+		await made;
+		making.delete(action.path);
+	}, signal, cancelledSkip);
 
 	const { backup } = options;
 	const keptPath = (path: string) => (backup ? backupPath(path, backup.dir, backup.stamp) : undefined);
@@ -261,7 +313,7 @@ export async function execute(plan: Work, source: Provider, destination: Provide
 		return destination.write(kept, await destination.read(path, { signal }), { size: current.size, modTime: current.modTime, signal });
 	};
 
-	await forEachLimit(transfersPlanned, transfers, async (action) => {
+	await forEachLimitStream(phases.transfers.items, transfers, async (action) => {
 		let written: Entry;
 		const kept = action.kind === 'update' ? keptPath(action.path) : undefined;
 		try {
@@ -287,28 +339,28 @@ export async function execute(plan: Work, source: Provider, destination: Provide
 		}
 	}, signal);
 
-	await forEachLimit(sourceDeletes, checkers, async (action) => {
+	await forEachLimitStream(phases.sourceDeletes.items, checkers, async (action) => {
 		await perform(action, () => deleteOn(source, action.path), () => report.movedSourcesDeleted++);
-	}, signal);
+	}, signal, cancelledSkip);
 
 	const transferFailures = report.failed;
 	let holdDeletes =
 		options.holdDeletes ??
 		(signal?.aborted ? 'the sync was cancelled' : transferFailures > 0 ? `${transferFailures} earlier action(s) failed` : undefined);
-	if (!holdDeletes) holdDeletes = await confirmDeletions(destinationDeletes, source, pacer, checkers, report, signal);
-	if (holdDeletes && destinationDeletes.length + byKind('rmdir').length > 0) report.deletesHeld = holdDeletes;
+	if (!holdDeletes) holdDeletes = await confirmDeletions(phases.destinationDeletes, source, pacer, checkers, report, signal);
+	if (holdDeletes && phases.destinationDeletes.count + phases.rmdir.count > 0) report.deletesHeld = holdDeletes;
 
 	if (holdDeletes) {
-		for (const action of destinationDeletes) record(action, 'skipped', 0, undefined, `not deleted: ${holdDeletes}`);
+		for await (const action of phases.destinationDeletes.items) record(action, 'skipped', 0, undefined, `not deleted: ${holdDeletes}`);
 	} else {
-		await forEachLimit(destinationDeletes, checkers, async (action) => {
+		await forEachLimitStream(phases.destinationDeletes.items, checkers, async (action) => {
 			const kept = keptPath(action.path);
 			const remove = kept ? () => attempt(() => destination.move(action.path, kept)) : () => deleteOn(destination, action.path);
 			await perform(action, remove, () => report.deleted++, kept ? { keptAs: kept } : undefined);
-		}, signal);
+		}, signal, (action) => record(action, 'skipped', 0, undefined, 'not deleted: the sync was cancelled'));
 	}
 
-	for (const action of byKind('rmdir')) {
+	for await (const action of phases.rmdir.items) {
 		if (holdDeletes || signal?.aborted) {
 			record(action, 'skipped', 0, undefined, `not deleted: ${holdDeletes ?? 'the sync was cancelled'}`);
 			continue;
@@ -326,15 +378,9 @@ export async function execute(plan: Work, source: Provider, destination: Provide
 
 	// Unchanged files are counted, not listed: a no-op run over a large tree would otherwise build a result per file.
 	report.skipped += plan.counts?.skip ?? 0;
-	for (const action of byKind('conflict')) record(action, 'conflict');
+	for await (const action of phases.conflicts.items) record(action, 'conflict');
 
-	if (signal?.aborted) {
-		report.cancelled = true;
-		const seen = new Set(report.results.map((result) => `${result.side}:${result.path}:${result.action}`));
-		for (const action of plan.actions) {
-			if (action.kind !== 'skip' && !seen.has(`${action.side}:${action.path}:${action.kind}`)) cancelledSkip(action);
-		}
-	}
+	if (signal?.aborted) report.cancelled = true;
 	report.retries = pacer.retries;
 	return report;
 }

@@ -3,6 +3,9 @@ import { includes, type Filter } from '../core/filters';
 import type { Pacer } from '../core/pacer';
 import { CloudSyncError, NotFoundError } from '../core/errors';
 import { normalizeRelativePath } from '../core/paths';
+import { compareWalkKeys, compareWalkOrder, walkKey } from '../core/walkOrder';
+import { ExternalSorter, SpillDir } from '../core/spill';
+import { readAhead } from '../core/concurrency';
 
 /** How a run ended. */
 export type SyncStatus = 'success' | 'partial' | 'failed' | 'cancelled' | 'refused' | 'planned';
@@ -86,4 +89,108 @@ export function recoveryOf(sides: Partial<Record<'source' | 'destination', Provi
 export function comparableHash(source: Provider, destination: Provider): HashType | undefined {
 	const listedFirst = [...destination.capabilities.listedHashTypes, ...destination.capabilities.hashTypes];
 	return listedFirst.find((type) => source.capabilities.hashTypes.includes(type));
+}
+
+export interface WalkListingOptions {
+	/** Below this path only ('' for the root). */
+	path?: string;
+	/** A root that does not exist lists as empty (a destination that writing will create). */
+	missingRootIsEmpty?: boolean;
+	/** Entries sorted in memory before a temporary file takes the rest (clouds whose listing is not in walk order). */
+	memoryLimit?: number;
+	spill?: SpillDir;
+}
+
+/**
+ * A provider's tree through the filter, streamed in walk order: as listed when the provider lists in
+ * that order, otherwise sorted (spilling to a temporary file beyond the memory limit). Iterating it
+ * never throws: a listing that fails ends early and keeps its `error`, as `listAll` does, so that
+ * half a listing is never mistaken for a whole one. A transient failure is retried through the
+ * pacer; an ordered listing resumes after the last entry it gave, a sorted one starts again.
+ */
+export class WalkListing implements AsyncIterable<Entry> {
+	error?: Error;
+	/** Entries given so far. */
+	count = 0;
+	private used = false;
+
+	constructor(
+		private readonly provider: Provider,
+		private readonly filter: Filter,
+		private readonly pacer: Pacer,
+		private readonly signal?: AbortSignal,
+		private readonly options: WalkListingOptions = {},
+	) {}
+
+	async *[Symbol.asyncIterator](): AsyncIterator<Entry> {
+		if (this.used) throw new Error('a walk listing is read once');
+		this.used = true;
+		try {
+			const entries = this.provider.listOrder === 'walk' ? this.ordered() : this.sorted();
+			for await (const entry of entries) {
+				this.count++;
+				yield entry;
+			}
+		} catch (error) {
+			const missing = this.options.missingRootIsEmpty && error instanceof NotFoundError && error.path === '' && this.count === 0;
+			if (!missing) this.error = error as Error;
+		}
+	}
+
+	private async *ordered(): AsyncGenerator<Entry> {
+		let last: { key: string; path: string } | undefined;
+		let failures = 0;
+		for (;;) {
+			try {
+				for await (const entry of readAhead(this.provider.list(this.options.path ?? '', { recursive: true, signal: this.signal }), READ_AHEAD)) {
+					const key = walkKey(entry.path);
+					const order = last === undefined ? 1 : compareWalkKeys(key, entry.path, last.key, last.path);
+					// Two entries of one path (Drive's duplicates) are neighbours; a resumed listing skips what it gave before.
+					if (order < 0 && failures === 0) throw new CloudSyncError(`The ${this.provider.name} listing is not in walk order at "${entry.path}" (after "${last!.path}")`);
+					if (order < 0 || (order === 0 && failures > 0)) continue;
+					last = { key, path: entry.path };
+					if (includes(this.filter, entry)) yield entry;
+				}
+				return;
+			} catch (error) {
+				if (error instanceof CloudSyncError && error.message.includes('not in walk order')) throw error;
+				failures++;
+				// The pacer decides, as for any request: a retryable failure waits its turn and the walk resumes after `last`.
+				await this.pacer.run(async (attempt) => {
+					if (attempt === 0 || failures > 5) throw error;
+				}, this.signal);
+			}
+		}
+	}
+
+	private async *sorted(): AsyncGenerator<Entry> {
+		const spill = this.options.spill ?? new SpillDir();
+		let sorter!: ExternalSorter<Entry>;
+		let failure: { error: unknown } | undefined;
+		try {
+			await this.pacer.run(async () => {
+				sorter = new ExternalSorter<Entry>(spill, 'listing', byWalkOrder, this.options.memoryLimit);
+				for await (const entry of this.provider.list(this.options.path ?? '', { recursive: true, signal: this.signal })) {
+					if (includes(this.filter, entry)) await sorter.add(entry);
+				}
+			}, this.signal).catch((error: unknown) => {
+				failure = { error };
+			});
+			// What was listed before a failure still counts (as `listAll` keeps it): copies go ahead, deletions are held.
+			if (sorter) yield* sorter.sorted();
+			if (failure) throw failure.error;
+		} finally {
+			if (!this.options.spill) await spill.dispose();
+		}
+	}
+}
+
+const byWalkOrder = (a: Entry, b: Entry) => compareWalkOrder(a.path, b.path);
+
+/** Entries an ordered listing reads ahead of the merge: enough for both sides to wait on their disks or servers at once, few enough that little survives each young-generation collection. */
+const READ_AHEAD = 256;
+
+/** Entries already in hand (a change feed's paths), as a walk listing. */
+export async function* inWalkOrder(entries: Entry[]): AsyncGenerator<Entry> {
+	yield* [...entries].sort(byWalkOrder);
 }

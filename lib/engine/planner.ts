@@ -1,6 +1,8 @@
 import type { Capabilities, Entry, HashType } from '../core/types';
 import { matchKey, depth, parentPath, baseName, joinPath } from '../core/paths';
 import { sameHash } from '../core/hashing';
+import { isSameOrBelow, walkKey } from '../core/walkOrder';
+import { SpillQueue, type SpillDir } from '../core/spill';
 
 /** Mirror: destination made identical. Copy: never deletes. Update: only new or newer files. Move: copy, then delete the source file. */
 export type SyncMode = 'mirror' | 'copy' | 'update' | 'move';
@@ -44,7 +46,10 @@ export interface PlanAction {
 
 export interface Plan {
 	mode: SyncMode;
+	/** Every action; for a streamed plan, the first `itemLimit` of them in the same order (`omitted` says how many more). */
 	actions: PlanAction[];
+	/** Actions counted but not listed in `actions`, when a streamed plan had more than its item limit: changes, and unchanged files (skips). */
+	omitted?: { changes: number; unchanged: number };
 	counts: Record<ActionKind, number>;
 	sourceFiles: number;
 	destinationFiles: number;
@@ -296,4 +301,158 @@ export function planMatches(matches: Map<string, Match>, options: PlanOptions): 
 
 export function plan(source: Iterable<Entry>, destination: Iterable<Entry>, options: PlanOptions): Plan {
 	return planMatches(matchListings(source, destination, options), options);
+}
+
+/**
+ * `destinationNamer` for a plan made as both listings stream by (walk order): only the folders on
+ * the way down to the current name are remembered, since a later name never lies below an earlier
+ * branch again.
+ */
+export class WalkNamer {
+	/** Folders on the way down, by walk key (names that fold alike share one frame): each match key with its destination spelling. */
+	private readonly frames: Array<{ key: string; names: Map<string, string> }> = [];
+
+	constructor(private readonly caseInsensitive: boolean) {}
+
+	/** Takes the next match in walk order: leaves the branches it is not in, and remembers it when it is a folder. */
+	visit(match: Match): void {
+		const entry = match.source ?? match.destination!;
+		const key = walkKey(entry.path);
+		while (this.frames.length > 0 && !isSameOrBelow(key, this.frames[this.frames.length - 1].key)) this.frames.pop();
+		if (!match.source?.isDir && !match.destination?.isDir) return;
+		let frame = this.frames[this.frames.length - 1];
+		if (frame?.key !== key) this.frames.push((frame = { key, names: new Map() }));
+		if (match.destination?.isDir) frame.names.set(match.key, match.destination.path);
+	}
+
+	private folderName(sourceFolder: string): string {
+		if (sourceFolder === '') return '';
+		const key = matchKey(sourceFolder, this.caseInsensitive);
+		for (let i = this.frames.length - 1; i >= 0; i--) {
+			const name = this.frames[i].names.get(key);
+			if (name !== undefined) return name;
+		}
+		return joinPath(this.folderName(parentPath(sourceFolder)), baseName(sourceFolder));
+	}
+
+	readonly destinationPath = (sourcePath: string): string => joinPath(this.folderName(parentPath(sourcePath)), baseName(sourcePath));
+}
+
+/** The actions of a streamed plan, by the phase they run in, each a queue that spills to disk beyond its memory limit. */
+export interface PlanQueues {
+	/** Parents before their children. */
+	mkdir: SpillQueue<PlanAction>;
+	transfers: SpillQueue<PlanAction>;
+	sourceDeletes: SpillQueue<PlanAction>;
+	destinationDeletes: SpillQueue<PlanAction>;
+	/** In walk order: read backwards, children before their parents. */
+	rmdir: SpillQueue<PlanAction>;
+	conflicts: SpillQueue<PlanAction>;
+}
+
+export interface PlanBuilderOptions {
+	/** Actions listed in the plan a report carries; the rest are counted (default 10,000). */
+	itemLimit?: number;
+	/** Actions each queue holds in memory before spilling. */
+	memoryLimit?: number;
+}
+
+export const DEFAULT_ITEM_LIMIT = 10_000;
+
+/**
+ * The planner of `planMatches`, fed one match at a time in walk order: it keeps the counts the
+ * deletion guards need and queues what must be done, never the unchanged files (only counted), so
+ * a no-op run over a million files holds nothing but its counts.
+ */
+export class PlanBuilder {
+	readonly counts: Record<ActionKind, number> = { mkdir: 0, copy: 0, update: 0, delete: 0, rmdir: 0, skip: 0, conflict: 0 };
+	sourceFiles = 0;
+	destinationFiles = 0;
+	bytesToTransfer = 0;
+	destinationDeletes = 0;
+	readonly queues: PlanQueues;
+	private readonly namer: WalkNamer;
+	private readonly listed: PlanAction[][] = [[], [], [], [], []];
+	private listedCount = 0;
+	private readonly unchanged: PlanAction[] = [];
+	private readonly itemLimit: number;
+
+	constructor(
+		private readonly options: PlanOptions,
+		spill: SpillDir,
+		settings: PlanBuilderOptions = {},
+	) {
+		this.namer = new WalkNamer(options.source.caseInsensitive || options.destination.caseInsensitive);
+		this.itemLimit = settings.itemLimit ?? DEFAULT_ITEM_LIMIT;
+		const queue = (label: string) => new SpillQueue<PlanAction>(spill, label, settings.memoryLimit);
+		this.queues = { mkdir: queue('mkdir'), transfers: queue('transfers'), sourceDeletes: queue('source-deletes'), destinationDeletes: queue('destination-deletes'), rmdir: queue('rmdir'), conflicts: queue('conflicts') };
+	}
+
+	/**
+	 * Matches come in walk order; a file pair whose hashes had to be fetched may come later, as `late`
+	 * (it needs no new path, so the folders on the way down are not disturbed).
+	 */
+	add(match: Match, late = false): Promise<void> | void {
+		if (!late) this.namer.visit(match);
+		if (match.source && !match.source.isDir) this.sourceFiles += 1 + (match.extraSources?.length ?? 0);
+		if (match.destination && !match.destination.isDir) this.destinationFiles += 1 + (match.extraDestinations?.length ?? 0);
+		const decided = decide(match, this.options, this.namer.destinationPath);
+		if (!Array.isArray(decided)) return decided && this.tally(decided);
+		return (async () => {
+			for (const action of decided) await this.tally(action);
+		})();
+	}
+
+	/** A promise only when a queue spills. */
+	private tally(action: PlanAction): Promise<void> | void {
+		this.counts[action.kind]++;
+		if ((action.kind === 'copy' || action.kind === 'update') && action.source!.size > 0) this.bytesToTransfer += action.source!.size;
+		// Changes are listed first; unchanged files only fill what the changes leave of the limit.
+		if (action.kind === 'skip') {
+			if (this.unchanged.length < this.itemLimit) this.unchanged.push(action);
+		} else if (this.listedCount < this.itemLimit) {
+			this.listed[PHASE[action.kind]].push(action);
+			this.listedCount++;
+		}
+		const { queues } = this;
+		switch (action.kind) {
+			case 'mkdir':
+				return queues.mkdir.push(action);
+			case 'copy':
+			case 'update':
+				return queues.transfers.push(action);
+			case 'delete':
+				if (action.side === 'destination') this.destinationDeletes++;
+				return (action.side === 'source' ? queues.sourceDeletes : queues.destinationDeletes).push(action);
+			case 'rmdir':
+				return queues.rmdir.push(action);
+			case 'conflict':
+				return queues.conflicts.push(action);
+			default:
+				// Unchanged files are counted, not kept.
+				return;
+		}
+	}
+
+	/**
+	 * The plan a report carries: every count, and up to the item limit of actions, arranged by phase
+	 * as `planMatches` arranges them: the first changes decided, then unchanged files in what is left.
+	 */
+	plan(): Plan {
+		const [mkdirs, transfers, deletes, rmdirs, rest] = this.listed;
+		mkdirs.sort((a, b) => depth(a.path) - depth(b.path));
+		rmdirs.sort((a, b) => depth(b.path) - depth(a.path));
+		const unchanged = this.unchanged.slice(0, this.itemLimit - this.listedCount);
+		const changes = Object.values(this.counts).reduce((sum, count) => sum + count, 0) - this.counts.skip;
+		const omitted = { changes: changes - this.listedCount, unchanged: this.counts.skip - unchanged.length };
+		return {
+			mode: this.options.mode,
+			actions: [...mkdirs, ...transfers, ...deletes, ...rmdirs, ...unchanged, ...rest],
+			omitted: omitted.changes + omitted.unchanged > 0 ? omitted : undefined,
+			counts: { ...this.counts },
+			sourceFiles: this.sourceFiles,
+			destinationFiles: this.destinationFiles,
+			bytesToTransfer: this.bytesToTransfer,
+		};
+	}
 }

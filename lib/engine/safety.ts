@@ -1,7 +1,7 @@
 import type { Provider } from '../core/types';
 import type { Pacer } from '../core/pacer';
 import { NotFoundError } from '../core/errors';
-import { forEachLimit } from '../core/concurrency';
+import { forEachLimitStream } from '../core/concurrency';
 import { parentPath, baseName } from '../core/paths';
 import { failureOf, type Failure } from './failures';
 
@@ -31,20 +31,19 @@ export function unstorableOn(provider: Provider, path: string, size?: number): s
  * Confirms that `provider` (the run's `side`) no longer holds any of `paths`, the files whose absence
  * deletions rest on: a listing a cloud cut short looks like deletions. One file still there, or no
  * answer, is the failure that holds every deletion back. One request per deletion, none when nothing
- * is deleted.
+ * is deleted. The paths may stream from disk; only those still found are held.
  */
 export async function unconfirmedDeletions(
 	provider: Provider,
 	side: string,
-	paths: string[],
+	paths: Iterable<string> | AsyncIterable<string>,
 	pacer: Pacer,
 	checkers: number,
 	signal?: AbortSignal,
 ): Promise<(Failure & { path: string }) | undefined> {
-	if (paths.length === 0) return undefined;
 	const found: string[] = [];
 	try {
-		await forEachLimit(paths, checkers, async (path) => {
+		await forEachLimitStream(paths, checkers, async (path) => {
 			try {
 				await pacer.run(() => provider.stat(path), signal);
 				found.push(path);

@@ -1,6 +1,8 @@
-import type { Provider } from '../core/types';
+import type { Entry, Provider } from '../core/types';
 import { createFilter, type Filter, type FilterOptions } from '../core/filters';
-import { matchListings, needsHashes, planMatches, type CompareMode, type Match, type Plan, type PlanOptions, type SyncMode } from '../engine/planner';
+import { needsHashes, PlanBuilder, type CompareMode, type Match, type Plan, type PlanOptions, type SyncMode } from '../engine/planner';
+import { marchListings } from '../engine/march';
+import { SpillDir } from '../core/spill';
 import { emptyExecutionReport, execute, type ExecutionReport, type RunSettings } from '../engine/executor';
 import { Pacer } from '../core/pacer';
 import { SafetyError } from '../core/errors';
@@ -8,7 +10,7 @@ import { fileStamp } from '../core/paths';
 import { forEachLimit } from '../core/concurrency';
 import { Run, type RunReport } from '../engine/run';
 import { failureOf } from '../engine/failures';
-import { comparableHash, listAll, listPaths, missingRootIsEmpty, recoveryOf, reservedFolders, type SyncStatus } from '../engine/listing';
+import { comparableHash, inWalkOrder, listPaths, missingRootIsEmpty as missingRootIsEmptyOf, recoveryOf, reservedFolders, WalkListing, type SyncStatus } from '../engine/listing';
 import { unstorableOn } from '../engine/safety';
 
 export interface SyncOptions extends Omit<RunSettings, 'now'> {
@@ -34,6 +36,10 @@ export interface SyncOptions extends Omit<RunSettings, 'now'> {
 	paths?: string[];
 	/** Keep what a Mirror replaces or deletes: moved into this folder of the destination, with the run's date in its name. */
 	backupDir?: string;
+	/** Actions listed in the report's plan (a Diff's items); the rest are counted in `plan.omitted` (default 10,000). */
+	itemLimit?: number;
+	/** Entries or actions held in memory per listing or queue before a temporary file takes the rest (tests set it low). */
+	memoryLimit?: number;
 }
 
 export interface SyncReport extends ExecutionReport, RunReport {
@@ -51,9 +57,9 @@ export interface SyncReport extends ExecutionReport, RunReport {
 /** Why this plan must not run, or undefined when it may. */
 export const INCREMENTAL_MAX_DELETES = 100;
 
-export function safetyRefusal(plan: Plan, options: Pick<SyncOptions, 'mode' | 'maxDeletePercent' | 'maxDeletes' | 'force' | 'paths'>): string | undefined {
+export function safetyRefusal(plan: Plan & { destinationDeletes?: number }, options: Pick<SyncOptions, 'mode' | 'maxDeletePercent' | 'maxDeletes' | 'force' | 'paths'>): string | undefined {
 	if (options.force) return undefined;
-	const deletes = plan.actions.filter((action) => action.kind === 'delete' && action.side === 'destination').length;
+	const deletes = plan.destinationDeletes ?? plan.actions.filter((action) => action.kind === 'delete' && action.side === 'destination').length;
 	if (options.paths) {
 		const limit = options.maxDeletes ?? INCREMENTAL_MAX_DELETES;
 		return deletes > limit
@@ -73,27 +79,51 @@ export function safetyRefusal(plan: Plan, options: Pick<SyncOptions, 'mode' | 'm
 	return undefined;
 }
 
-/** Lists both sides, plans, checks the safety guards and runs the plan. */
+/** Walks both sides in step, plans as they stream by, checks the safety guards and runs the plan. */
 export async function sync(source: Provider, destination: Provider, options: SyncOptions): Promise<SyncReport> {
 	const run = new Run(source, destination, options);
-	const { pacer } = run;
 	// Move deletes from the source, so a destination inside it would be fed its own copies.
 	const nested = await run.checkFolders('The sync', options.mode === 'move' ? 'refuse' : 'allow');
 	const filter = createFilter({ ...options.filter, reserved: reservedFolders(options.backupDir) });
 	const sourceFilter = nested ? createFilter({ ...options.filter, reserved: [...reservedFolders(options.backupDir), nested] }) : filter;
-	const { signal } = options;
 	if (!options.dryRun) await run.tidy(destination, ...(options.mode === 'move' ? [source] : []));
-	const gather = (provider: Provider, filter: Filter) =>
-		options.paths ? listPaths(provider, options.paths, filter, pacer, signal) : listAll(provider, filter, pacer, signal);
-	const [sourceListing, destinationListing] = await Promise.all([gather(source, sourceFilter), gather(destination, filter).then(missingRootIsEmpty)]);
-	// A source that could not be listed at all says why, rather than looking empty to the guards.
-	if (sourceListing.error && sourceListing.entries.length === 0) throw sourceListing.error;
-	const listingErrors = [
-		...(sourceListing.error ? [`source: ${sourceListing.error.message}`] : []),
-		...(destinationListing.error ? [`destination: ${destinationListing.error.message}`] : []),
-	];
-	const listingFailures = [sourceListing.error, destinationListing.error].filter((error) => error !== undefined).map(failureOf);
+	const spill = new SpillDir();
+	try {
+		return await planAndRun(run, options, filter, sourceFilter, spill);
+	} finally {
+		await spill.dispose();
+	}
+}
 
+/** A side's listing as a stream in walk order, and how it ended. */
+interface Streamed {
+	entries: AsyncIterable<Entry>;
+	error?: Error;
+	count: number;
+}
+
+async function streamOf(provider: Provider, filter: Filter, options: SyncOptions, pacer: Pacer, spill: SpillDir, missingRootIsEmpty: boolean): Promise<Streamed> {
+	if (options.paths) {
+		// A change feed's paths are few: listed whole, then sorted into walk order.
+		let listing = await listPaths(provider, options.paths, filter, pacer, options.signal);
+		if (missingRootIsEmpty) listing = missingRootIsEmptyOf(listing);
+		return { entries: inWalkOrder(listing.entries), error: listing.error, count: listing.entries.length };
+	}
+	const walk = new WalkListing(provider, filter, pacer, options.signal, { missingRootIsEmpty, memoryLimit: options.memoryLimit, spill });
+	return {
+		entries: walk,
+		get error() {
+			return walk.error;
+		},
+		get count() {
+			return walk.count;
+		},
+	};
+}
+
+async function planAndRun(run: Run, options: SyncOptions, filter: Filter, sourceFilter: Filter, spill: SpillDir): Promise<SyncReport> {
+	const { source, destination, pacer } = run;
+	const { signal } = options;
 	const planOptions: PlanOptions = {
 		mode: options.mode,
 		compare: options.compare,
@@ -106,9 +136,37 @@ export async function sync(source: Provider, destination: Provider, options: Syn
 		destination: destination.capabilities,
 		unstorable: (path, size) => unstorableOn(destination, path, size),
 	};
-	const matches = matchListings(sourceListing.entries, destinationListing.entries, planOptions);
-	if (planOptions.hashType) await fillHashes(matches, planOptions, source, destination, pacer, options.checkers ?? 8, signal);
-	const plan = planMatches(matches, planOptions);
+	const [sourceListing, destinationListing] = await Promise.all([
+		streamOf(source, sourceFilter, options, pacer, spill, false),
+		streamOf(destination, filter, options, pacer, spill, true),
+	]);
+	const builder = new PlanBuilder(planOptions, spill, { itemLimit: options.itemLimit, memoryLimit: options.memoryLimit });
+	const checkers = options.checkers ?? 8;
+	// Pairs that need a hash wait in a small batch, fetched `checkers` at a time, while the walk goes on.
+	let waiting: Match[] = [];
+	const fetchWaiting = async () => {
+		const batch = waiting;
+		waiting = [];
+		await fillHashes(batch, planOptions, source, destination, pacer, checkers, signal);
+		for (const match of batch) await builder.add(match, true);
+	};
+	const caseInsensitive = source.capabilities.caseInsensitive || destination.capabilities.caseInsensitive;
+	await marchListings(sourceListing.entries, destinationListing.entries, caseInsensitive, (match) => {
+		if (planOptions.hashType && needsHashes(match, planOptions)) {
+			waiting.push(match);
+			return waiting.length >= checkers * 16 ? fetchWaiting() : undefined;
+		}
+		return builder.add(match);
+	});
+	await fetchWaiting();
+	// A source that could not be listed at all says why, rather than looking empty to the guards.
+	if (sourceListing.error && sourceListing.count === 0) throw sourceListing.error;
+	const listingErrors = [
+		...(sourceListing.error ? [`source: ${sourceListing.error.message}`] : []),
+		...(destinationListing.error ? [`destination: ${destinationListing.error.message}`] : []),
+	];
+	const listingFailures = [sourceListing.error, destinationListing.error].filter((error) => error !== undefined).map(failureOf);
+	const plan = builder.plan();
 
 	const finish = (status: SyncStatus, executed: ExecutionReport, refusal?: string): SyncReport =>
 		run.finish(
@@ -130,12 +188,12 @@ export async function sync(source: Provider, destination: Provider, options: Syn
 			listingFailures,
 		);
 
-	const refusal = safetyRefusal(plan, options);
+	const refusal = safetyRefusal({ ...plan, destinationDeletes: builder.destinationDeletes }, options);
 	if (options.dryRun) return finish(refusal ? 'refused' : 'planned', emptyExecutionReport(), refusal);
 	// A side that could not be fully listed explains a refusal better than the refusal does.
 	if (refusal) throw sourceListing.error ?? destinationListing.error ?? Object.assign(new SafetyError(refusal), { plan });
 
-	const executed = await execute(plan, source, destination, {
+	const executed = await execute({ queues: builder.queues, counts: plan.counts, bytesToTransfer: plan.bytesToTransfer }, source, destination, {
 		transfers: options.transfers,
 		checkers: options.checkers,
 		signal,
@@ -156,7 +214,7 @@ export async function sync(source: Provider, destination: Provider, options: Syn
 
 /** Fetches the hashes that deciding some pairs needs, with at most `checkers` requests at once. */
 async function fillHashes(
-	matches: Map<string, Match>,
+	matches: Match[],
 	options: PlanOptions,
 	source: Provider,
 	destination: Provider,
@@ -165,8 +223,7 @@ async function fillHashes(
 	signal?: AbortSignal,
 ): Promise<void> {
 	const type = options.hashType!;
-	const pending = [...matches.values()].filter((match) => needsHashes(match, options));
-	await forEachLimit(pending, checkers, async (match) => {
+	await forEachLimit(matches, checkers, async (match) => {
 		for (const [provider, entry] of [[source, match.source!], [destination, match.destination!]] as const) {
 			if (entry.hashes[type]) continue;
 			try {

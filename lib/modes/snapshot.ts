@@ -1,13 +1,15 @@
 import type { Entry, Provider } from '../core/types';
-import { createFilter, type FilterOptions } from '../core/filters';
+import { createFilter, type Filter, type FilterOptions } from '../core/filters';
+import { SpillDir, SpillQueue } from '../core/spill';
+import { marchGroups } from '../engine/march';
 import { emptyExecutionReport, execute, type ExecutionReport, type RunSettings } from '../engine/executor';
-import type { PlanAction } from '../engine/planner';
+import { DEFAULT_ITEM_LIMIT, type PlanAction } from '../engine/planner';
 import { Pacer } from '../core/pacer';
 import { CloudSyncError } from '../core/errors';
 import { fileStamp, joinPath } from '../core/paths';
-import { forEachLimit } from '../core/concurrency';
+import { forEachLimitStream } from '../core/concurrency';
 import { Run, type RunReport } from '../engine/run';
-import { recoveryOf, listAll, missingRootIsEmpty, requireComplete, type Listing, type SyncStatus } from '../engine/listing';
+import { recoveryOf, listAll, missingRootIsEmpty, requireComplete, WalkListing, type SyncStatus } from '../engine/listing';
 
 /** Incremental: each run writes a dated folder holding what changed since the last run. Full: each run writes a complete dated copy. */
 export type SnapshotKind = 'incremental' | 'full';
@@ -20,6 +22,10 @@ export interface SnapshotOptions extends RunSettings {
 	/** Keep the snapshots of the last D days (and any the count rule keeps). */
 	keepDays?: number;
 	dryRun?: boolean;
+	/** Files listed in `planned`; the rest are counted in `plannedOmitted` (default 10,000). */
+	itemLimit?: number;
+	/** Entries held in memory per sorted listing or queue before a temporary file takes the rest (tests set it low). */
+	memoryLimit?: number;
 }
 
 export interface SnapshotReport extends ExecutionReport, RunReport {
@@ -38,8 +44,10 @@ export interface SnapshotReport extends ExecutionReport, RunReport {
 	removedSnapshots: string[];
 	/** Where the snapshots this run pruned can be recovered from. */
 	recovery: Partial<Record<'source' | 'destination', string>>;
-	/** What the run writes (a dry run: would write), file by file. */
+	/** What the run writes (a dry run: would write), file by file, up to the item limit. */
 	planned: Array<{ path: string; how: 'upload' | 'copy inside the destination'; reason: string }>;
+	/** Files written but not listed in `planned`, beyond the item limit. */
+	plannedOmitted?: number;
 	startedAt: string;
 	finishedAt: string;
 	durationMs: number;
@@ -67,39 +75,80 @@ export async function snapshotBackup(source: Provider, destination: Provider, op
 	// A backup never changes its source, so it may live inside it: that folder is then left out of the source.
 	const nested = await run.checkFolders('The backup', 'allow');
 	const sourceFilter = createFilter({ ...options.filter, reserved: nested ? [nested] : [] });
-	const [sourceListing, destinationListing] = await Promise.all([listAll(source, sourceFilter, pacer, signal), listSnapshots(destination, options.kind, pacer, signal)]);
-	requireComplete({ source: sourceListing, destination: destinationListing }, 'The backup stopped before writing anything', 'nothing was written');
-
-	const snapshots = destinationListing.entries.filter((entry) => entry.isDir && SNAPSHOT_NAME.test(entry.path)).map((entry) => entry.path).sort();
+	const top = missingRootIsEmpty(await listAll(destination, createFilter({ skipSystemFiles: false }), pacer, signal, false));
+	requireComplete({ source: { entries: [] }, destination: top }, 'The backup stopped before writing anything', 'nothing was written');
+	const snapshots = top.entries.filter((entry) => entry.isDir && SNAPSHOT_NAME.test(entry.path)).map((entry) => entry.path).sort();
 	const folder = fileStamp(started);
 	if (snapshots.includes(folder)) throw new CloudSyncError(`A snapshot named "${folder}" already exists`, { hint: 'Run the backup again a second later.' });
-	// The newest copy of each path in the snapshots listed: what the next one compares with and copies from.
-	const latest = new Map<string, Entry>();
-	for (const entry of destinationListing.entries) {
-		const slash = entry.path.indexOf('/');
-		if (entry.isDir || slash < 0 || !SNAPSHOT_NAME.test(entry.path.slice(0, slash))) continue;
-		const relative = entry.path.slice(slash + 1);
-		const known = latest.get(relative);
-		if (!known || known.path < entry.path) latest.set(relative, entry);
-	}
-	const window = Math.max(source.capabilities.modTimePrecisionMs, destination.capabilities.modTimePrecisionMs, 1);
-	const unchanged = (entry: Entry) => {
-		const kept = latest.get(entry.path);
-		return kept !== undefined && kept.size === entry.size && Math.abs(kept.modTime - entry.modTime) <= window;
-	};
 
-	const work = `${folder}${PARTIAL}`;
-	const files = sourceListing.entries.filter((entry) => !entry.isDir);
-	const uploads: PlanAction[] = [];
-	const copies: Array<{ from: string; to: string }> = [];
-	let same = 0;
-	for (const entry of files) {
-		const target = joinPath(work, entry.path);
-		if (!unchanged(entry)) uploads.push({ kind: 'copy', path: target, side: 'destination', reason: latest.has(entry.path) ? 'changed since the last snapshot' : 'new', source: entry });
-		else if (options.kind === 'incremental') same++;
-		else if (destination.copy) copies.push({ from: latest.get(entry.path)!.path, to: target });
-		else uploads.push({ kind: 'copy', path: target, side: 'destination', reason: 'unchanged; this cloud cannot copy by itself', source: entry });
+	const spill = new SpillDir();
+	try {
+		return await walkAndBackUp(run, source, destination, options, sourceFilter, snapshots, folder, spill);
+	} finally {
+		await spill.dispose();
 	}
+}
+
+/** A snapshot's files with their paths inside it, in walk order. */
+async function* inside(name: string, walk: WalkListing): AsyncGenerator<{ path: string; entry: Entry }> {
+	for await (const entry of walk) if (entry.path !== name) yield { path: entry.path.slice(name.length + 1), entry };
+}
+
+async function walkAndBackUp(run: Run, source: Provider, destination: Provider, options: SnapshotOptions, sourceFilter: Filter, snapshots: string[], folder: string, spill: SpillDir): Promise<SnapshotReport> {
+	const { started, pacer } = run;
+	const { signal } = options;
+	const walk = (provider: Provider, filter: Filter, path?: string) => new WalkListing(provider, filter, pacer, signal, { path, memoryLimit: options.memoryLimit, spill });
+	// The snapshots compared with: every one for an incremental run (a file may last have changed in any of them), only the newest for a full one (it holds everything).
+	const compared = options.kind === 'full' ? snapshots.slice(-1) : snapshots;
+	const sourceWalk = walk(source, sourceFilter);
+	const snapshotWalks = compared.map((name) => walk(destination, createFilter({ skipSystemFiles: false }), name));
+	const window = Math.max(source.capabilities.modTimePrecisionMs, destination.capabilities.modTimePrecisionMs, 1);
+	const work = `${folder}${PARTIAL}`;
+	const uploads: PlanAction[] = [];
+	const copies = new SpillQueue<{ from: string; to: string; entry: Entry }>(spill, 'copies', options.memoryLimit);
+	const planned: SnapshotReport['planned'] = [];
+	const itemLimit = options.itemLimit ?? DEFAULT_ITEM_LIMIT;
+	let plannedOmitted = 0;
+	const plan = (item: SnapshotReport['planned'][number]) => {
+		if (planned.length < itemLimit) planned.push(item);
+		else plannedOmitted++;
+	};
+	let same = 0;
+	const streams = [sourceWalk, ...snapshotWalks.map((each, i) => inside(compared[i], each))];
+	const pathOf = (value: Entry | { path: string }) => value.path;
+	await marchGroups<Array<Entry | { path: string; entry: Entry }>>(streams, pathOf, ['source', ...compared], async ([files, ...kept]) => {
+		for (const entry of files as Entry[]) {
+			if (entry.isDir) continue;
+			// The newest copy of this path among the snapshots: what this one compares with and copies from.
+			let latest: Entry | undefined;
+			for (const group of kept as Array<Array<{ path: string; entry: Entry }>>) {
+				for (const candidate of group) {
+					if (candidate.path === entry.path && !candidate.entry.isDir && (!latest || latest.path < candidate.entry.path)) latest = candidate.entry;
+				}
+			}
+			const target = joinPath(work, entry.path);
+			const unchanged = latest !== undefined && latest.size === entry.size && Math.abs(latest.modTime - entry.modTime) <= window;
+			if (!unchanged) {
+				const reason = latest ? 'changed since the last snapshot' : 'new';
+				uploads.push({ kind: 'copy', path: target, side: 'destination', reason, source: entry });
+				plan({ path: entry.path, how: 'upload', reason });
+			} else if (options.kind === 'incremental') {
+				same++;
+			} else if (destination.copy) {
+				await copies.push({ from: latest!.path, to: target, entry });
+				plan({ path: entry.path, how: 'copy inside the destination', reason: `unchanged since ${latest!.path.slice(0, latest!.path.indexOf('/'))}` });
+			} else {
+				const reason = 'unchanged; this cloud cannot copy by itself';
+				uploads.push({ kind: 'copy', path: target, side: 'destination', reason, source: entry });
+				plan({ path: entry.path, how: 'upload', reason });
+			}
+		}
+	});
+	requireComplete(
+		{ source: { entries: [], error: sourceWalk.error }, destination: { entries: [], error: snapshotWalks.find((each) => each.error)?.error } },
+		'The backup stopped before writing anything',
+		'nothing was written',
+	);
 	if (options.kind === 'full') same = copies.length;
 	const writes = uploads.length + copies.length;
 	const written = writes > 0 || options.kind === 'full';
@@ -116,10 +165,8 @@ export async function snapshotBackup(source: Provider, destination: Provider, op
 		copiedServerSide: 0,
 		unchanged: same,
 		removedSnapshots: [],
-		planned: [
-			...uploads.map((action) => ({ path: action.source!.path, how: 'upload' as const, reason: action.reason })),
-			...copies.map(({ from }) => ({ path: from.slice(from.indexOf('/') + 1), how: 'copy inside the destination' as const, reason: `unchanged since ${from.slice(0, from.indexOf('/'))}` })),
-		],
+		planned: [...planned.filter((item) => item.how === 'upload'), ...planned.filter((item) => item.how !== 'upload')],
+		plannedOmitted: plannedOmitted > 0 ? plannedOmitted : undefined,
 		startedAt: new Date(started).toISOString(),
 		finishedAt: '',
 		durationMs: 0,
@@ -139,9 +186,7 @@ export async function snapshotBackup(source: Provider, destination: Provider, op
 	}
 
 	await pacer.run(() => destination.mkdir(work), signal);
-	const byTarget = new Map(files.map((file) => [joinPath(work, file.path), file]));
-	await forEachLimit(copies, options.checkers ?? 8, async ({ from, to }) => {
-		const entry = byTarget.get(to)!;
+	await forEachLimitStream(copies, options.checkers ?? 8, async ({ from, to, entry }) => {
 		try {
 			const copied = await pacer.run(() => destination.copy!(from, to), signal);
 			if (copied.size !== entry.size) throw new CloudSyncError(`${to}: the copy holds ${copied.size} bytes, the source ${entry.size}`);
@@ -164,24 +209,6 @@ export async function snapshotBackup(source: Provider, destination: Provider, op
 	}
 	report.removedSnapshots = await prune(destination, [...snapshots, folder], options, started, pacer);
 	return finish('success');
-}
-
-/**
- * The destination's snapshot folders, and the files of those the run compares with: every snapshot
- * for an incremental run (a file may last have changed in any of them), only the newest for a full
- * one (it holds everything), so a full backup with many kept snapshots does not list them all.
- */
-async function listSnapshots(destination: Provider, kind: SnapshotKind, pacer: Pacer, signal?: AbortSignal): Promise<Listing> {
-	const top = missingRootIsEmpty(await listAll(destination, createFilter({ skipSystemFiles: false }), pacer, signal, false));
-	if (top.error) return top;
-	const names = top.entries.filter((entry) => entry.isDir && SNAPSHOT_NAME.test(entry.path)).map((entry) => entry.path).sort();
-	const entries = [...top.entries];
-	for (const name of kind === 'full' ? names.slice(-1) : names) {
-		const inside = await listAll(destination, createFilter({ skipSystemFiles: false }), pacer, signal, true, name);
-		entries.push(...inside.entries);
-		if (inside.error) return { entries, error: inside.error };
-	}
-	return { entries };
 }
 
 /** The snapshots the retention rules let go: neither among the newest `keepLast` nor younger than `keepDays`; never the newest. */

@@ -1,5 +1,8 @@
 import type { Entry, HashType, Provider } from '../core/types';
-import { createFilter, type FilterOptions } from '../core/filters';
+import { createFilter, type Filter, type FilterOptions } from '../core/filters';
+import { compareSlashFirst, compareWalkOrder, isSameOrBelow, walkKey } from '../core/walkOrder';
+import { DEFAULT_MEMORY_LIMIT, SpillDir } from '../core/spill';
+import { marchGroups } from '../engine/march';
 import { execute, type ActionResult, type RunSettings } from '../engine/executor';
 import { knownSharedHash, type ActionKind, type PlanAction } from '../engine/planner';
 import { Pacer } from '../core/pacer';
@@ -7,11 +10,11 @@ import { SafetyError } from '../core/errors';
 import { hashStream, sameHash } from '../core/hashing';
 import { baseName, depth, fileStamp, joinPath, matchKey, parentPath, withSuffix } from '../core/paths';
 import { forEachLimit } from '../core/concurrency';
-import { decodeBaseline, encodeBaseline, pairId, type Baseline, type BaselineEntry, type StateStore } from '../state/state';
+import { BaselineWriter, openBaseline, pairId, PointerStateStore, type BaselineEntry, type BaselineReader, type StateStore } from '../state/state';
 import { PairLock, type LockOptions } from '../state/lock';
 import { Run, type RunReport } from '../engine/run';
 import { failureOf, isFailure, type Failure } from '../engine/failures';
-import { listAll, recoveryOf, requireComplete, reservedFolders, type SyncStatus } from '../engine/listing';
+import { recoveryOf, requireComplete, reservedFolders, WalkListing, type SyncStatus } from '../engine/listing';
 import { unstorableOn, unconfirmedDeletions } from '../engine/safety';
 
 /** Who wins when a file changed on both sides. Keep Both keeps the newer under its name and the other beside it. */
@@ -42,6 +45,8 @@ export interface TwoWayOptions extends RunSettings {
 	backupDir?: string;
 	/** A lock file on the destination stops two runs of the pair from overlapping; false turns it off. */
 	lock?: Partial<Omit<LockOptions, 'pacer'>> | false;
+	/** Entries held in memory per sorted listing, and files held to pair moves, before a temporary file (or giving up on moves) takes over; tests set it low. */
+	memoryLimit?: number;
 }
 
 export type TwoWayActionKind = 'copy' | 'update' | 'delete' | 'rmdir' | 'mkdir' | 'rename' | 'conflict';
@@ -114,6 +119,8 @@ interface Item {
 	base?: BaselineEntry;
 	/** Two entries of one side answer to this name (Drive duplicates, or names that differ only in case or Unicode form). */
 	collision?: Side;
+	/** Each side's spelling of the folder this name is in, as the walk found it. */
+	parents: Record<Side, string>;
 }
 
 const other = (side: Side): Side => (side === 'source' ? 'destination' : 'source');
@@ -142,7 +149,7 @@ export async function twoWaySync(source: Provider, destination: Provider, option
 }
 
 interface Loaded {
-	baseline?: Baseline;
+	baseline?: BaselineReader;
 	/** The baseline as it was stored. */
 	text?: string;
 	note?: string;
@@ -152,13 +159,13 @@ interface Loaded {
 async function loadBaseline(options: TwoWayOptions, lock?: PairLock): Promise<Loaded> {
 	if (options.resync) return { note: 'resync: the saved state was set aside and is rebuilt by this run', fromCopy: false };
 	let text = await options.state.load();
-	let baseline = text === undefined ? undefined : decodeBaseline(text);
+	let baseline = text === undefined ? undefined : await openBaseline(text);
 	const held = baseline === undefined ? 'none' : 'an older one';
 	let fromCopy = false;
 	const lastSaved = lock?.savedAt;
 	if (options.stateCopy && (lastSaved === undefined || (baseline?.savedAt ?? -1) < lastSaved)) {
 		const copyText = await options.stateCopy.load();
-		const copy = copyText === undefined ? undefined : decodeBaseline(copyText);
+		const copy = copyText === undefined ? undefined : await openBaseline(copyText);
 		if (copy && copy.pair === options.pair && (!baseline || baseline.pair !== options.pair || copy.savedAt > baseline.savedAt)) {
 			[baseline, text, fromCopy] = [copy, copyText, true];
 		}
@@ -169,37 +176,64 @@ async function loadBaseline(options: TwoWayOptions, lock?: PairLock): Promise<Lo
 	return { baseline, text, note, fromCopy };
 }
 
+/** What the walk counts for the deletion guards, instead of keeping the listings. */
+interface Tally {
+	files: Record<Side, number>;
+	baseFiles: number;
+}
+
+async function* none<T>(): AsyncGenerator<T> {}
+
 async function run(skeleton: Run, options: TwoWayOptions, lock?: PairLock): Promise<TwoWayReport> {
-	const { signal } = options;
-	const { pacer, started } = skeleton;
 	const providers: Record<Side, Provider> = { source: skeleton.source, destination: skeleton.destination };
 	const filter = createFilter({ ...options.filter, reserved: reservedFolders(options.backupDir) });
-	const { baseline, text, note, fromCopy } = await loadBaseline(options, lock);
-	const [sourceListing, destinationListing] = await Promise.all([
-		listAll(providers.source, filter, pacer, signal),
-		listAll(providers.destination, filter, pacer, signal),
-	]);
-	// Half a listing would look like deletions: stop before anything changes.
-	requireComplete({ source: sourceListing, destination: destinationListing }, 'Two-way sync stopped before changing anything', 'nothing was changed and the saved state was kept');
+	const loaded = await loadBaseline(options, lock);
+	const spill = new SpillDir();
+	try {
+		return await walkPlanAndRun(skeleton, options, lock, providers, filter, loaded, spill);
+	} finally {
+		await spill.dispose();
+	}
+}
+
+async function walkPlanAndRun(skeleton: Run, options: TwoWayOptions, lock: PairLock | undefined, providers: Record<Side, Provider>, filter: Filter, loaded: Loaded, spill: SpillDir): Promise<TwoWayReport> {
+	const { signal } = options;
+	const { pacer, started } = skeleton;
+	const { baseline, text, note, fromCopy } = loaded;
+	const walks = {
+		source: new WalkListing(providers.source, filter, pacer, signal, { memoryLimit: options.memoryLimit, spill }),
+		destination: new WalkListing(providers.destination, filter, pacer, signal, { memoryLimit: options.memoryLimit, spill }),
+	};
 	const caseInsensitive = providers.source.capabilities.caseInsensitive || providers.destination.capabilities.caseInsensitive;
 	const key = (path: string) => matchKey(path, caseInsensitive);
-	const items = new Map<string, Item>();
-	const item = (k: string) => {
-		let found = items.get(k);
-		if (!found) items.set(k, (found = { key: k }));
-		return found;
-	};
-	for (const side of ['source', 'destination'] as const) {
-		for (const entry of (side === 'source' ? sourceListing : destinationListing).entries) {
-			const found = item(key(entry.path));
-			if (found[side]) found.collision = side;
-			found[side] = entry;
+	const planner = new TwoWayPlanner(providers, options, pacer, started);
+	const tally: Tally = { files: { source: 0, destination: 0 }, baseFiles: 0 };
+	// Both sides as they are now, for the names no action touches; the rest is settled after the run.
+	const listed = new BaselineWriter(options.pair, baseline?.savedAt ?? started);
+	const folders = new WalkFolders(key);
+	const streams: [AsyncIterable<Entry>, AsyncIterable<Entry>, AsyncIterable<BaselineEntry>] = [walks.source, walks.destination, baseline?.entries() ?? none<BaselineEntry>()];
+	await marchGroups<[Entry, Entry, BaselineEntry]>(streams, (value) => value.path, ['source', 'destination', 'saved state'], async ([sources, destinations, bases]) => {
+		for (const item of itemsOf(sources, destinations, bases, key)) {
+			for (const side of ['source', 'destination'] as const) if (item[side] && !item[side]!.isDir) tally.files[side]++;
+			if (item.base && !item.base.isDir) tally.baseFiles++;
+			folders.visit(item);
+			item.parents = { source: folders.folderOn('source', item), destination: folders.folderOn('destination', item) };
+			const touched = await planner.consider(item);
+			folders.remember(item);
+			if (!touched && !item.collision) {
+				const entry = baselineEntryOf(item.source, item.destination);
+				if (entry) listed.add(entry);
+			}
 		}
-	}
-	for (const entry of baseline?.entries ?? []) item(key(entry.path)).base = entry;
-
-	const planner = new TwoWayPlanner(providers, options, pacer, items, key, started);
-	await planner.plan();
+	});
+	// Half a listing would look like deletions: stop before anything changes.
+	requireComplete(
+		{ source: { entries: [], error: walks.source.error }, destination: { entries: [], error: walks.destination.error } },
+		'Two-way sync stopped before changing anything',
+		'nothing was changed and the saved state was kept',
+	);
+	await planner.finish();
+	for (const item of planner.heldNotes) skeleton.notes.push(item);
 	const report: TwoWayReport = {
 		mode: 'twoWay',
 		status: 'planned',
@@ -227,7 +261,7 @@ async function run(skeleton: Run, options: TwoWayOptions, lock?: PairLock): Prom
 	};
 	const finish = (status: SyncStatus) => skeleton.finish(report, status);
 
-	report.refusal = deletionRefusal(planner.actions, items, baseline, options);
+	report.refusal = deletionRefusal(planner.actions, tally, baseline, options);
 	if (options.dryRun) return finish(report.refusal ? 'refused' : 'planned');
 	if (report.refusal) throw Object.assign(new SafetyError(report.refusal), { report });
 
@@ -243,23 +277,24 @@ async function run(skeleton: Run, options: TwoWayOptions, lock?: PairLock): Prom
 	if (signal?.aborted) return finish('cancelled');
 	if (report.failed > 0) return finish(report.toDestination.added + report.toDestination.updated + report.toSource.added + report.toSource.updated > 0 ? 'partial' : 'failed');
 
-	const undecided = new Set([...items.values()].filter((item) => item.collision).map((item) => item.key));
-	const current = nextBaseline(sourceListing.entries, destinationListing.entries, report.actions, planner.written, executor.stored, key, options.pair, baseline?.savedAt ?? started, undecided);
-	report.baselineFiles = current.entries.filter((entry) => !entry.isDir).length;
+	const saved = await settleBaseline(listed, planner.touched, report.actions, planner.written, executor.stored, key, options.pair, baseline?.savedAt ?? started);
+	report.baselineFiles = saved.files;
 	// Nothing changed on either side: the stored state is still true, and rewriting it (a workflow row, an upload) buys nothing.
-	if (baseline && !fromCopy && encodeBaseline(current) === text) {
+	if (baseline && !fromCopy && saved.text() === text) {
 		report.baselineSaved = true;
 		report.stateBytes = text.length;
 		return finish('success');
 	}
 	// Later than the baseline it replaces, even with a clock that stands still (tests) or went back.
 	const savedAt = Math.max(started, (baseline?.savedAt ?? 0) + 1, (lock?.savedAt ?? 0) + 1);
-	const encoded = encodeBaseline({ ...current, savedAt });
+	const encoded = saved.text(savedAt);
 	try {
 		// A run that lost its lock (another one overwrote it) must not write a baseline over the other's.
 		await lock?.confirm();
 		await options.state.save(encoded);
-		await options.stateCopy?.save(encoded);
+		// A pointer store that just wrote the state to its file has written the copy already.
+		const copied = options.state instanceof PointerStateStore && options.state.large === options.stateCopy && options.state.writesLarge(encoded);
+		if (!copied) await options.stateCopy?.save(encoded);
 		if (lock) lock.savedAt = savedAt;
 	} catch (error) {
 		report.failed++;
@@ -277,19 +312,28 @@ class TwoWayPlanner {
 	readonly conflicts: ConflictResult[] = [];
 	/** Entries whose content a planned copy or rename will carry, by action. */
 	readonly written = new Map<TwoWayAction, Entry>();
+	/** Names an action may change, with both sides as listed: their next baseline is settled after the run. */
+	readonly touched = new Map<string, Pick<Item, 'source' | 'destination'>>();
+	/** What the report should say about the limits the walk met. */
+	readonly heldNotes: string[] = [];
 	private readonly policy: ConflictPolicy;
 	private readonly stamp: string;
+	/** Files gone from one side or new on one side, held until the walk ends to pair moves (at most `limit`). */
+	private held: Item[] = [];
+	private renamesGivenUp = false;
+	/** Names changed on both sides, waiting for their contents to be compared a batch at a time. */
+	private both: Item[] = [];
+	private readonly limit: number;
 
 	constructor(
 		private readonly providers: Record<Side, Provider>,
 		private readonly options: TwoWayOptions,
 		private readonly pacer: Pacer,
-		private readonly items: Map<string, Item>,
-		private readonly key: (path: string) => string,
 		started: number,
 	) {
 		this.policy = options.conflict ?? 'keepBoth';
 		this.stamp = fileStamp(started);
+		this.limit = options.memoryLimit ?? DEFAULT_MEMORY_LIMIT;
 	}
 
 	private precision(side: Side) {
@@ -307,12 +351,9 @@ class TwoWayPlanner {
 		return same ? 'same' : 'changed';
 	}
 
-	/** The path a new file takes on `side`: under that side's own spelling of each parent folder. */
-	private pathOn(side: Side, path: string): string {
-		const parent = parentPath(path);
-		if (parent === '') return path;
-		const existing = this.items.get(this.key(parent))?.[side];
-		return joinPath(existing?.isDir ? existing.path : this.pathOn(side, parent), baseName(path));
+	/** The path a file of `item`'s folder takes on `side`: under that side's own spelling of each parent folder. */
+	private pathOn(side: Side, path: string, item: Item): string {
+		return joinPath(item.parents[side], baseName(path));
 	}
 
 	private add(action: Omit<TwoWayAction, 'status'>, carries?: Entry): TwoWayAction {
@@ -330,7 +371,7 @@ class TwoWayPlanner {
 		return planned;
 	}
 
-	private copyTo(side: Side, entry: Entry, kind: 'copy' | 'update', reason: string, target = this.pathOn(side, entry.path)) {
+	private copyTo(side: Side, entry: Entry, kind: 'copy' | 'update', reason: string, item: Item, target = this.pathOn(side, entry.path, item)) {
 		if (entry.isDir) {
 			this.add({ kind: 'mkdir', side, path: target, reason });
 			return;
@@ -338,45 +379,96 @@ class TwoWayPlanner {
 		this.add({ kind, side, path: target, from: entry.path, reason }, entry);
 	}
 
-	async plan(): Promise<void> {
-		const renamed = await this.trackRenames();
-		const both: Item[] = [];
-		for (const item of this.items.values()) {
-			if (renamed.has(item)) continue;
-			if (item.collision) {
-				const reason = `more than one item on the ${item.collision} is named like "${item[item.collision]!.path}" (duplicates, or names differing only in case or Unicode form): rename or remove one; until then this name is left alone`;
-				this.add({ kind: 'conflict', side: item.collision, path: item[item.collision]!.path, reason }).status = 'unresolved';
-				continue;
-			}
-			const s = this.stateOf(item, 'source');
-			const d = this.stateOf(item, 'destination');
-			if (item.source && item.destination) {
-				this.caseRename(item);
-				if (item.source.isDir !== item.destination.isDir) {
-					this.add({ kind: 'conflict', side: 'destination', path: item.destination.path, reason: 'a folder on one side, a file on the other: rename one of them' }).status = 'unresolved';
-				} else if (item.source.isDir) {
-					continue;
-				} else if (s === 'same' && d === 'changed') {
-					this.copyTo('source', item.destination, 'update', 'changed on the destination', item.source.path);
-				} else if (s === 'changed' && d === 'same') {
-					this.copyTo('destination', item.source, 'update', 'changed on the source', item.destination.path);
-				} else if (s !== 'same' || d !== 'same') {
-					both.push(item);
-				}
-				continue;
-			}
-			for (const side of ['source', 'destination'] as const) {
-				const entry = item[side];
-				const otherState = side === 'source' ? d : s;
-				if (!entry) continue;
-				const state = side === 'source' ? s : d;
-				if (otherState === 'none') this.copyTo(other(side), entry, 'copy', `new on the ${side}`);
-				else if (otherState === 'deleted' && state === 'same') this.remove(side, entry, `deleted on the ${other(side)}`, basePath(item.base!, other(side)));
-				else if (otherState === 'deleted') this.copyTo(other(side), entry, 'copy', `deleted on the ${other(side)} but changed on the ${side}: the change is kept`);
-			}
+	private touch(item: Item): void {
+		this.touched.set(item.key, { source: item.source, destination: item.destination });
+	}
+
+	/** Whether `item` may be one end of a move: a file gone from one side, or new on one side only. */
+	private mayBeMoved(item: Item): boolean {
+		if (item.collision) return false;
+		for (const side of ['source', 'destination'] as const) {
+			const there = other(side);
+			const { base } = item;
+			if (base && !base.isDir && !item[side] && this.stateOf(item, there) === 'same') return true;
+			const entry = item[side];
+			if (entry && !entry.isDir && !base && !item[there]) return true;
 		}
-		await forEachLimit(both, this.options.checkers ?? 8, (item) => this.changedOnBoth(item), this.options.signal);
+		return false;
+	}
+
+	/**
+	 * Takes the next name in walk order and decides it, or holds it: a possible move until the walk
+	 * ends, a change on both sides until its batch is compared. Says whether an action may touch it.
+	 */
+	async consider(item: Item): Promise<boolean> {
+		if (!this.renamesGivenUp && this.mayBeMoved(item)) {
+			this.touch(item);
+			this.held.push(item);
+			if (this.held.length > this.limit) {
+				// Past the bound, moves are no longer paired: a move is then a copy and a delete, which needs no proof.
+				this.renamesGivenUp = true;
+				this.heldNotes.push(`more than ${this.limit} files were gone from or new on one side: moves among them were not looked for, so they are copied and deleted instead`);
+				for (const held of this.held) this.decide(held);
+				this.held = [];
+			}
+			return true;
+		}
+		const before = this.actions.length;
+		const bothBefore = this.both.length;
+		this.decide(item);
+		const touched = this.actions.length > before || this.both.length > bothBefore;
+		if (touched) this.touch(item);
+		if (this.both.length >= (this.options.checkers ?? 8) * 16) await this.compareBoth();
+		return touched;
+	}
+
+	/** After the walk: pairs the held moves, decides the rest, and orders every action by phase. */
+	async finish(): Promise<void> {
+		const renamed = await this.trackRenames(this.held);
+		for (const item of this.held) if (!renamed.has(item)) this.decide(item);
+		this.held = [];
+		await this.compareBoth();
 		this.actions.sort((a, b) => ORDER[a.kind] - ORDER[b.kind] || (a.kind === 'rmdir' ? depth(b.path) - depth(a.path) : depth(a.path) - depth(b.path)));
+	}
+
+	private async compareBoth(): Promise<void> {
+		const batch = this.both;
+		this.both = [];
+		await forEachLimit(batch, this.options.checkers ?? 8, (item) => this.changedOnBoth(item), this.options.signal);
+	}
+
+	private decide(item: Item): void {
+		if (item.collision) {
+			const reason = `more than one item on the ${item.collision} is named like "${item[item.collision]!.path}" (duplicates, or names differing only in case or Unicode form): rename or remove one; until then this name is left alone`;
+			this.add({ kind: 'conflict', side: item.collision, path: item[item.collision]!.path, reason }).status = 'unresolved';
+			return;
+		}
+		const s = this.stateOf(item, 'source');
+		const d = this.stateOf(item, 'destination');
+		if (item.source && item.destination) {
+			this.caseRename(item);
+			if (item.source.isDir !== item.destination.isDir) {
+				this.add({ kind: 'conflict', side: 'destination', path: item.destination.path, reason: 'a folder on one side, a file on the other: rename one of them' }).status = 'unresolved';
+			} else if (item.source.isDir) {
+				return;
+			} else if (s === 'same' && d === 'changed') {
+				this.copyTo('source', item.destination, 'update', 'changed on the destination', item, item.source.path);
+			} else if (s === 'changed' && d === 'same') {
+				this.copyTo('destination', item.source, 'update', 'changed on the source', item, item.destination.path);
+			} else if ((s !== 'same' || d !== 'same') && !this.knownSame(item.source, item.destination, item.base !== undefined)) {
+				this.both.push(item);
+			}
+			return;
+		}
+		for (const side of ['source', 'destination'] as const) {
+			const entry = item[side];
+			const otherState = side === 'source' ? d : s;
+			if (!entry) continue;
+			const state = side === 'source' ? s : d;
+			if (otherState === 'none') this.copyTo(other(side), entry, 'copy', `new on the ${side}`, item);
+			else if (otherState === 'deleted' && state === 'same') this.remove(side, entry, `deleted on the ${other(side)}`, basePath(item.base!, other(side)));
+			else if (otherState === 'deleted') this.copyTo(other(side), entry, 'copy', `deleted on the ${other(side)} but changed on the ${side}: the change is kept`, item);
+		}
 	}
 
 	private remove(side: Side, entry: Entry, reason: string, absentFrom: string) {
@@ -407,14 +499,14 @@ class TwoWayPlanner {
 	 * uploading it again. Size and time alone only nominate a candidate; a decoy of equal size and time
 	 * would otherwise carry the other side's old bytes to the new name.
 	 */
-	private async trackRenames(): Promise<Set<Item>> {
+	private async trackRenames(items: Item[]): Promise<Set<Item>> {
 		const candidates: Array<{ side: Side; old: Item; moved: Item }> = [];
 		for (const side of ['source', 'destination'] as const) {
 			const there = other(side);
 			const signature = (size: number, time: number) => `${size}:${time}`;
 			const gone = new Map<string, Item | null>();
 			const arrived = new Map<string, Item | null>();
-			for (const item of this.items.values()) {
+			for (const item of items) {
 				if (item.collision) continue;
 				const base = item.base;
 				if (base && !base.isDir && !item[side] && this.stateOf(item, there) === 'same') {
@@ -448,7 +540,7 @@ class TwoWayPlanner {
 			if (!proven.has(candidate) || handled.has(old) || handled.has(moved)) continue;
 			const there = other(side);
 			const from = old[there]!;
-			const to = this.pathOn(there, moved[side]!.path);
+			const to = this.pathOn(there, moved[side]!.path, moved);
 			const action = this.add({ kind: 'rename', side: there, path: to, from: from.path, reason: `moved on the ${side} from ${basePath(old.base!, side)} (same content)` });
 			this.written.set(action, { ...from, path: to });
 			handled.add(old).add(moved);
@@ -466,7 +558,7 @@ class TwoWayPlanner {
 		const losing = item[loser]!;
 		const why = `changed on both sides (${item.base ? 'since the last run' : 'first run'})`;
 		if (this.policy !== 'keepBoth') {
-			this.copyTo(loser, winning, 'update', `${why}: ${this.policy} wins`, losing.path);
+			this.copyTo(loser, winning, 'update', `${why}: ${this.policy} wins`, item, losing.path);
 			this.conflicts.push({ path: winning.path, winner, policy: this.policy, reason: why });
 			return;
 		}
@@ -481,8 +573,8 @@ class TwoWayPlanner {
 			return;
 		}
 		this.written.set(rename, { ...losing, path: keptAs });
-		this.copyTo(loser, winning, 'copy', `${why}: the ${winner}'s newer version`, losing.path);
-		this.copyTo(winner, { ...losing, path: keptAs }, 'copy', `${why}: the ${loser}'s version, kept beside it`, this.pathOn(winner, keptAs));
+		this.copyTo(loser, winning, 'copy', `${why}: the ${winner}'s newer version`, item, losing.path);
+		this.copyTo(winner, { ...losing, path: keptAs }, 'copy', `${why}: the ${loser}'s version, kept beside it`, item, this.pathOn(winner, keptAs, item));
 		this.conflicts.push({ path: winning.path, winner, policy: this.policy, keptAs, reason: why });
 	}
 
@@ -499,6 +591,15 @@ class TwoWayPlanner {
 			default:
 				return newer;
 		}
+	}
+
+	/** `sameContent` when it needs no reading: equal listed hashes, or a first run's equal size and time. */
+	private knownSame(source: Entry, destination: Entry, bothChanged: boolean): boolean {
+		const closeInTime = Math.abs(source.modTime - destination.modTime) <= Math.max(this.precision('source'), this.precision('destination'));
+		if (source.rewritten || destination.rewritten) return !bothChanged && closeInTime;
+		const listed = knownSharedHash(source, destination);
+		if (listed) return source.size === destination.size && sameHash(listed, source.hashes[listed]!, destination.hashes[listed]!);
+		return !bothChanged && closeInTime && source.size === destination.size && source.size >= 0;
 	}
 
 	/**
@@ -545,11 +646,11 @@ class TwoWayPlanner {
 const ORDER: Record<TwoWayActionKind, number> = { mkdir: 0, rename: 1, copy: 2, update: 2, delete: 3, rmdir: 4, conflict: 5 };
 
 /** Why the plan must not run: a side that lost too much, as when a folder was emptied or could not be read. */
-function deletionRefusal(actions: TwoWayAction[], items: Map<string, Item>, baseline: Baseline | undefined, options: TwoWayOptions): string | undefined {
+function deletionRefusal(actions: TwoWayAction[], tally: Tally, baseline: BaselineReader | undefined, options: TwoWayOptions): string | undefined {
 	if (options.force || !baseline) return undefined;
-	const baseFiles = baseline.entries.filter((entry) => !entry.isDir).length;
+	const baseFiles = tally.baseFiles;
 	for (const side of ['source', 'destination'] as const) {
-		const files = [...items.values()].filter((item) => item[side] && !item[side]!.isDir).length;
+		const files = tally.files[side];
 		if (files === 0 && baseFiles > 0) {
 			return `The ${side} holds no files while the last run left ${baseFiles} there; deleting them all from the ${other(side)} is refused. Check the ${side} folder and its credentials, or set Force if it was emptied on purpose.`;
 		}
@@ -689,22 +790,102 @@ class TwoWayExecutor {
 	}
 }
 
-/** Both sides as they are now: the listings with every finished action applied. */
-function nextBaseline(
-	sourceEntries: Entry[],
-	destinationEntries: Entry[],
+/** The baseline entry of a name both sides hold as the same kind; undefined otherwise. */
+function baselineEntryOf(source?: Entry, destination?: Entry): BaselineEntry | undefined {
+	if (!source || !destination || destination.isDir !== source.isDir) return undefined;
+	return {
+		path: source.path,
+		destinationPath: destination.path === source.path ? undefined : destination.path,
+		isDir: source.isDir,
+		size: source.isDir ? -1 : destination.size,
+		sourceModTime: source.isDir ? 0 : source.modTime,
+		destinationModTime: source.isDir ? 0 : destination.modTime,
+	};
+}
+
+/** The names of one walk-key group, each with what both sides and the saved state hold under it. */
+function itemsOf(sources: Entry[], destinations: Entry[], bases: BaselineEntry[], key: (path: string) => string): Item[] {
+	const items = new Map<string, Item>();
+	const item = (k: string) => {
+		let found = items.get(k);
+		if (!found) items.set(k, (found = { key: k, parents: { source: '', destination: '' } }));
+		return found;
+	};
+	for (const [side, entries] of [['source', sources], ['destination', destinations]] as const) {
+		for (const entry of entries) {
+			const found = item(key(entry.path));
+			if (found[side]) found.collision = side;
+			found[side] = entry;
+		}
+	}
+	for (const base of bases) item(key(base.path)).base = base;
+	return items.size === 1 ? [...items.values()] : [...items.values()].sort((a, b) => compareSlashFirst(a.key, b.key));
+}
+
+/**
+ * Each side's spelling of the folders on the way down to the current name, as the walk meets them:
+ * what `pathOn` needs, without the listings. Frames are walk keys, so names that fold alike share one.
+ */
+class WalkFolders {
+	private readonly frames: Array<{ walk: string; names: Map<string, Partial<Record<Side, string>>> }> = [];
+
+	constructor(private readonly key: (path: string) => string) {}
+
+	private static pathOf(item: Item): string {
+		return (item.source ?? item.destination ?? item.base!).path;
+	}
+
+	/** Leaves the branches `item` is not in. */
+	visit(item: Item): void {
+		const walk = walkKey(WalkFolders.pathOf(item));
+		while (this.frames.length > 0 && !isSameOrBelow(walk, this.frames[this.frames.length - 1].walk)) this.frames.pop();
+	}
+
+	/** Remembers a folder once decided (a case rename may have respelled it on one side). */
+	remember(item: Item): void {
+		if (!item.source?.isDir && !item.destination?.isDir) return;
+		const walk = walkKey(WalkFolders.pathOf(item));
+		let frame = this.frames[this.frames.length - 1];
+		if (frame?.walk !== walk) this.frames.push((frame = { walk, names: new Map() }));
+		frame.names.set(item.key, { source: item.source?.isDir ? item.source.path : undefined, destination: item.destination?.isDir ? item.destination.path : undefined });
+	}
+
+	/** `side`'s spelling of the folder `item` is in. */
+	folderOn(side: Side, item: Item): string {
+		return this.spell(side, parentPath(WalkFolders.pathOf(item)));
+	}
+
+	private spell(side: Side, folder: string): string {
+		if (folder === '') return '';
+		const key = this.key(folder);
+		for (let i = this.frames.length - 1; i >= 0; i--) {
+			const name = this.frames[i].names.get(key)?.[side];
+			if (name !== undefined) return name;
+		}
+		return joinPath(this.spell(side, parentPath(folder)), baseName(folder));
+	}
+}
+
+/**
+ * The next baseline: the names no action touched as the walk wrote them, merged in walk order with
+ * the touched ones, on which every finished action is applied (only those are held in memory).
+ */
+async function settleBaseline(
+	listed: BaselineWriter,
+	touched: Map<string, Pick<Item, 'source' | 'destination'>>,
 	actions: TwoWayAction[],
 	carried: Map<TwoWayAction, Entry>,
 	stored: Map<TwoWayAction, Entry>,
 	key: (path: string) => string,
 	pair: string,
 	savedAt: number,
-	undecided: Set<string>,
-): Baseline {
-	const sides: Record<Side, Map<string, Entry>> = {
-		source: new Map(sourceEntries.map((entry) => [key(entry.path), entry])),
-		destination: new Map(destinationEntries.map((entry) => [key(entry.path), entry])),
-	};
+): Promise<BaselineWriter> {
+	if (touched.size === 0 && !actions.some((action) => action.status === 'done')) return listed;
+	const sides: Record<Side, Map<string, Entry>> = { source: new Map(), destination: new Map() };
+	for (const [k, pairOf] of touched) {
+		if (pairOf.source) sides.source.set(k, pairOf.source);
+		if (pairOf.destination) sides.destination.set(k, pairOf.destination);
+	}
 	for (const action of actions) {
 		const side = sides[action.side];
 		if (action.status !== 'done') continue;
@@ -719,19 +900,20 @@ function nextBaseline(
 			side.delete(key(action.path));
 		}
 	}
-	const entries: BaselineEntry[] = [];
+	const settled: BaselineEntry[] = [];
 	for (const [k, source] of sides.source) {
-		if (undecided.has(k)) continue;
-		const destination = sides.destination.get(k);
-		if (!destination || destination.isDir !== source.isDir) continue;
-		entries.push({
-			path: source.path,
-			destinationPath: destination.path === source.path ? undefined : destination.path,
-			isDir: source.isDir,
-			size: source.isDir ? -1 : destination.size,
-			sourceModTime: source.isDir ? 0 : source.modTime,
-			destinationModTime: source.isDir ? 0 : destination.modTime,
-		});
+		const entry = baselineEntryOf(source, sides.destination.get(k));
+		if (entry) settled.push(entry);
 	}
-	return { pair, savedAt, entries };
+	settled.sort((a, b) => compareWalkOrder(a.path, b.path));
+	const next = new BaselineWriter(pair, savedAt);
+	let index = 0;
+	const settledKeys = new Set(settled.map((entry) => key(entry.path)));
+	for await (const entry of (await openBaseline(listed.text())).entries()) {
+		while (index < settled.length && compareWalkOrder(settled[index].path, entry.path) < 0) next.add(settled[index++]);
+		// A touched name never is in what the walk wrote; a name an action created there (a conflict's copy) is taken as settled.
+		if (!settledKeys.has(key(entry.path))) next.add(entry);
+	}
+	while (index < settled.length) next.add(settled[index++]);
+	return next;
 }

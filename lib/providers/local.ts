@@ -20,6 +20,7 @@ import {
 import { normalizeRelativePath, parentPath, joinPath, matchKey, fileStamp, hasControlCharacter } from '../core/paths';
 import { STATE_FOLDER } from '../core/filters';
 import { hashStream, measure } from '../core/hashing';
+import { walkInOrder } from './kit/walkOrder';
 
 export interface LocalProviderOptions {
 	/** Follow symbolic links that stay inside the root, or skip every link (the default). */
@@ -344,40 +345,38 @@ export class LocalProvider implements Provider {
 		return { path: relative, isDir, size: isDir ? 0 : stats.size, modTime: modTimeOf(stats), hashes: {} };
 	}
 
+	/** Listed in walk order (lib/core/walkOrder.ts), so the engine merges it as it comes, without holding the tree. */
+	readonly listOrder = 'walk' as const;
+
 	async *list(path: string, options: ListOptions = {}): AsyncIterable<Entry> {
 		const start = await this.resolveExisting(path);
 		if (!start.stats.isDirectory()) throw new NotFoundError(start.relative);
 		const visited = new Set<string>([await fs.realpath(start.absolute)]);
-		const pending: Array<{ relative: string; absolute: string }> = [start];
-		while (pending.length > 0) {
-			options.signal?.throwIfAborted();
-			const folder = pending.pop()!;
-			let dirents: Dirent[];
-			try {
-				dirents = await fs.readdir(folder.absolute, { withFileTypes: true });
-			} catch (error) {
-				throw mapError(error, folder.relative);
-			}
-			const entries: Entry[] = [];
-			for (let i = 0; i < dirents.length; i += STAT_BATCH) {
-				const batch = dirents.slice(i, i + STAT_BATCH);
-				for (const dirent of batch) {
-					// The engine's own folder (staged writes, trash, lock, state) is never synced from any side; listed by name it is there.
-					if (folder.relative === '' && dirent.name === STATE_FOLDER) continue;
-					const entry = dirent.isSymbolicLink() ? await this.statLink(folder, dirent, visited) : this.statChild(folder, dirent);
-					if (entry) entries.push(entry);
-				}
-				if (i + STAT_BATCH < dirents.length) await new Promise((resolve) => setImmediate(resolve));
-			}
-			const subfolders: Array<{ relative: string; absolute: string }> = [];
-			for (const entry of entries) {
-				yield entry;
-				if (entry.isDir && options.recursive) {
-					subfolders.push({ relative: entry.path, absolute: nodePath.join(this.root, ...entry.path.split('/')) });
-				}
-			}
-			pending.push(...subfolders.reverse());
+		yield* walkInOrder(start.relative, (relative) => this.listFolder(relative, visited, options.signal), { recursive: options.recursive, signal: options.signal });
+	}
+
+	/** One folder's files and folders, by its path relative to the root. */
+	private async listFolder(relative: string, visited: Set<string>, signal?: AbortSignal): Promise<Entry[]> {
+		signal?.throwIfAborted();
+		const folder = { relative, absolute: relative === '' ? this.root : nodePath.join(this.root, ...relative.split('/')) };
+		let dirents: Dirent[];
+		try {
+			dirents = await fs.readdir(folder.absolute, { withFileTypes: true });
+		} catch (error) {
+			throw mapError(error, folder.relative);
 		}
+		const entries: Entry[] = [];
+		for (let i = 0; i < dirents.length; i += STAT_BATCH) {
+			const batch = dirents.slice(i, i + STAT_BATCH);
+			for (const dirent of batch) {
+				// The engine's own folder (staged writes, trash, lock, state) is never synced from any side; listed by name it is there.
+				if (folder.relative === '' && dirent.name === STATE_FOLDER) continue;
+				const entry = dirent.isSymbolicLink() ? await this.statLink(folder, dirent, visited) : this.statChild(folder, dirent);
+				if (entry) entries.push(entry);
+			}
+			if (i + STAT_BATCH < dirents.length) await new Promise((resolve) => setImmediate(resolve));
+		}
+		return entries;
 	}
 
 	private statChild(folder: { relative: string; absolute: string }, dirent: Dirent): Entry | undefined {

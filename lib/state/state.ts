@@ -1,10 +1,11 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { createGunzip, gunzipSync, gzipSync } from 'node:zlib';
 import type { Provider } from '../core/types';
 import { CloudSyncError, NotFoundError } from '../core/errors';
 import { STATE_FOLDER } from '../core/filters';
 import { joinPath } from '../core/paths';
+import { compareWalkOrder } from '../core/walkOrder';
 
 /** One path as both sides held it after the last successful two-way run. */
 export interface BaselineEntry {
@@ -35,7 +36,11 @@ export interface StateStore {
 
 export class StateError extends CloudSyncError {}
 
-const FORMAT = 'cloudsync-baseline-2';
+/** Entries sorted by path, the whole baseline one gzip member: still read, never written. */
+const FORMAT_SORTED = 'cloudsync-baseline-2';
+/** Entries in walk order (lib/core/walkOrder.ts), in gzip members of BATCH lines (a compressed dictionary each, so a writer holds one batch): written and read as a stream. */
+const FORMAT = 'cloudsync-baseline-3';
+const BATCH = 16_384;
 const b36 = (n: number) => (n === 0 ? '' : n.toString(36));
 const n36 = (s: string) => (s === '' ? 0 : parseInt(s, 36));
 /** Marks a folder where a file has its size: outside the base-36 digits. */
@@ -43,54 +48,159 @@ const FOLDER = '/';
 /** Names may hold tabs, line breaks and backslashes; the format separates fields with the first two. */
 const escape = (text: string) => text.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
 const unescape = (text: string) => text.replace(/\\(.)/g, (_match, code: string) => ({ t: '\t', n: '\n', r: '\r' })[code] ?? code);
+const byWalkOrder = (a: BaselineEntry, b: BaselineEntry) => compareWalkOrder(a.path, b.path);
+const unreadable = (cause?: unknown) => new StateError('The saved sync state is not readable', { cause, hint: 'Run once with Resync to rebuild it.' });
 
 /**
- * A baseline as a short string: entries sorted by path, each path stored as the length it shares
- * with the previous one plus the rest, numbers in base 36, the destination's time as a difference
- * (usually nothing), then gzip and base64. About 6–10 bytes per file for typical trees.
+ * Writes a baseline one entry at a time, in walk order, as a short string: each path stored as the
+ * length it shares with the previous one plus the rest, numbers in base 36, the destination's time
+ * as a difference (usually nothing), gzip (a member per few thousand lines) and base64. About 4–13
+ * bytes per file; only the compressed text is held, never the entries.
  */
-export function encodeBaseline(baseline: Baseline): string {
-	const sorted = [...baseline.entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-	const lines = [FORMAT, baseline.pair, b36(baseline.savedAt)];
-	let previous = '';
-	for (const entry of sorted) {
+export class BaselineWriter {
+	private lines: string[] = [];
+	private readonly members: Buffer[] = [];
+	private previous = '';
+	/** Files written (folders not counted). */
+	files = 0;
+
+	constructor(
+		private readonly pair: string,
+		private readonly savedAt: number,
+	) {}
+
+	add(entry: BaselineEntry): void {
 		let shared = 0;
+		const previous = this.previous;
 		const limit = Math.min(previous.length, entry.path.length);
 		while (shared < limit && previous.charCodeAt(shared) === entry.path.charCodeAt(shared)) shared++;
 		const other = entry.destinationPath !== undefined && entry.destinationPath !== entry.path ? entry.destinationPath : '';
 		const delta = entry.destinationModTime - entry.sourceModTime;
-		lines.push(
+		this.lines.push(
 			[b36(shared), escape(entry.path.slice(shared)), entry.isDir ? FOLDER : b36(entry.size), b36(entry.sourceModTime), delta < 0 ? `-${b36(-delta)}` : b36(delta), escape(other)].join('\t'),
 		);
-		previous = entry.path;
+		this.previous = entry.path;
+		if (!entry.isDir) this.files++;
+		if (this.lines.length >= BATCH) this.flush();
 	}
-	return gzipSync(Buffer.from(lines.join('\n'), 'utf8'), { level: 9 }).toString('base64');
+
+	private flush(): void {
+		if (this.lines.length === 0) return;
+		this.members.push(gzipSync(Buffer.from(`${this.lines.join('\n')}\n`, 'utf8')));
+		this.lines = [];
+	}
+
+	/** The baseline so far as text; the header is a gzip member of its own, so another `savedAt` costs nothing. */
+	text(savedAt = this.savedAt): string {
+		this.flush();
+		const header = gzipSync(Buffer.from(`${[FORMAT, this.pair, b36(savedAt)].join('\n')}\n`, 'utf8'));
+		return Buffer.concat([header, ...this.members]).toString('base64');
+	}
 }
 
+/** A saved baseline, opened: its header read, its entries streamed on demand in walk order. */
+export interface BaselineReader {
+	pair: string;
+	savedAt: number;
+	/** Files it holds, once `entries()` has been read through. */
+	entries(): AsyncGenerator<BaselineEntry>;
+}
+
+/** One line of the format; `previous` is the path of the line before it. */
+function parseLine(line: string, previous: string): BaselineEntry {
+	const [shared, rest, size, sourceTime, delta, other] = line.split('\t');
+	if (rest === undefined || delta === undefined) throw unreadable();
+	const sourceModTime = n36(sourceTime);
+	const difference = delta.startsWith('-') ? -n36(delta.slice(1)) : n36(delta);
+	return {
+		path: previous.slice(0, n36(shared)) + unescape(rest),
+		destinationPath: other ? unescape(other) : undefined,
+		isDir: size === FOLDER,
+		size: size === FOLDER ? -1 : n36(size),
+		sourceModTime,
+		destinationModTime: sourceModTime + difference,
+	};
+}
+
+async function* textLines(text: string): AsyncGenerator<string> {
+	// Decoded by the stream, so a character split across two chunks stays whole.
+	const input = Readable.from([Buffer.from(text, 'base64')]).pipe(createGunzip()).setEncoding('utf8');
+	let partial = '';
+	try {
+		for await (const chunk of input) {
+			const lines = (partial + (chunk as string)).split('\n');
+			partial = lines.pop()!;
+			yield* lines;
+		}
+		if (partial !== '') yield partial;
+	} catch (error) {
+		throw unreadable(error);
+	} finally {
+		input.destroy();
+	}
+}
+
+/** Opens a saved baseline for streaming; one of the older, sorted format is decoded whole once and put in walk order. */
+export async function openBaseline(text: string): Promise<BaselineReader> {
+	const header: string[] = [];
+	for await (const line of textLines(text)) {
+		header.push(line);
+		if (header.length === 3) break;
+	}
+	if (header[0] === FORMAT_SORTED) {
+		const baseline = decodeBaseline(text);
+		baseline.entries.sort(byWalkOrder);
+		return {
+			pair: baseline.pair,
+			savedAt: baseline.savedAt,
+			entries: async function* () {
+				yield* baseline.entries;
+			},
+		};
+	}
+	if (header[0] !== FORMAT) throw new StateError(`The saved sync state has an unknown format (${(header[0] ?? '').slice(0, 40)})`, { hint: 'Run once with Resync to rebuild it.' });
+	return {
+		pair: header[1] ?? '',
+		savedAt: n36(header[2] ?? ''),
+		entries: async function* () {
+			let skipped = 0;
+			let previous = '';
+			for await (const line of textLines(text)) {
+				if (skipped < 3) {
+					skipped++;
+					continue;
+				}
+				if (line === '') continue;
+				const entry = parseLine(line, previous);
+				previous = entry.path;
+				yield entry;
+			}
+		},
+	};
+}
+
+/** A whole baseline as a string, entries in walk order (small trees, tests; a sync writes through BaselineWriter). */
+export function encodeBaseline(baseline: Baseline): string {
+	const writer = new BaselineWriter(baseline.pair, baseline.savedAt);
+	for (const entry of [...baseline.entries].sort(byWalkOrder)) writer.add(entry);
+	return writer.text();
+}
+
+/** A whole baseline decoded into memory, of either format (tests, tools; a sync streams it through openBaseline). */
 export function decodeBaseline(text: string): Baseline {
 	let lines: string[];
 	try {
 		lines = gunzipSync(Buffer.from(text, 'base64')).toString('utf8').split('\n');
 	} catch (error) {
-		throw new StateError('The saved sync state is not readable', { cause: error, hint: 'Run once with Resync to rebuild it.' });
+		throw unreadable(error);
 	}
-	if (lines[0] !== FORMAT) throw new StateError(`The saved sync state has an unknown format (${lines[0].slice(0, 40)})`, { hint: 'Run once with Resync to rebuild it.' });
+	if (lines[0] !== FORMAT && lines[0] !== FORMAT_SORTED) throw new StateError(`The saved sync state has an unknown format (${lines[0].slice(0, 40)})`, { hint: 'Run once with Resync to rebuild it.' });
 	const entries: BaselineEntry[] = [];
 	let previous = '';
 	for (const line of lines.slice(3)) {
-		const [shared, rest, size, sourceTime, delta, other] = line.split('\t');
-		const path = previous.slice(0, n36(shared)) + unescape(rest);
-		const sourceModTime = n36(sourceTime);
-		const difference = delta.startsWith('-') ? -n36(delta.slice(1)) : n36(delta);
-		entries.push({
-			path,
-			destinationPath: other ? unescape(other) : undefined,
-			isDir: size === FOLDER,
-			size: size === FOLDER ? -1 : n36(size),
-			sourceModTime,
-			destinationModTime: sourceModTime + difference,
-		});
-		previous = path;
+		if (line === '') continue;
+		entries.push(parseLine(line, previous));
+		previous = entries[entries.length - 1].path;
 	}
 	return { pair: lines[1], savedAt: n36(lines[2]), entries };
 }
@@ -149,6 +259,48 @@ export class ProviderStateStore implements StateStore {
 	}
 }
 
+const POINTER = 'cloudsync-state-pointer-1';
+
+/**
+ * Keeps a small state in `small` (n8n's static data, rewritten with the workflow on every save)
+ * and a large one in `large` (a file on the destination), leaving in `small` only a pointer: its
+ * size and where it is, a few dozen bytes whatever the tree. Use the same `large` store as twoWaySync's
+ * `stateCopy`: the file is then written once.
+ */
+export class PointerStateStore implements StateStore {
+	constructor(
+		readonly small: StateStore,
+		readonly large: StateStore,
+		/** States up to this many bytes stay whole in `small` (default 64 KiB, about 10,000 files). */
+		readonly inlineBytes = 64 * 1024,
+	) {}
+
+	get where(): string {
+		return `${this.small.where} (a pointer to ${this.large.where} when large)`;
+	}
+
+	/** Whether saving `state` writes it to `large`. */
+	writesLarge(state: string): boolean {
+		return state.length > this.inlineBytes;
+	}
+
+	async load(): Promise<string | undefined> {
+		const held = await this.small.load();
+		if (held === undefined || !held.startsWith(`${POINTER}\n`)) return held;
+		// The file may be newer than the pointer (another worker's run): the state's own time and the lock decide, as for any copy.
+		return this.large.load();
+	}
+
+	async save(state: string): Promise<void> {
+		if (!this.writesLarge(state)) {
+			await this.small.save(state);
+			return;
+		}
+		await this.large.save(state);
+		await this.small.save(`${POINTER}\n${JSON.stringify({ bytes: state.length, where: this.large.where })}`);
+	}
+}
+
 /** The state as a file on this machine, replaced atomically: for scripts, tests and the benchmark. */
 export class FileStateStore implements StateStore {
 	constructor(readonly file: string) {}
@@ -172,4 +324,3 @@ export class FileStateStore implements StateStore {
 		await rename(partial, this.file);
 	}
 }
-

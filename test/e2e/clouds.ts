@@ -22,7 +22,9 @@ import { DriveEmulator, type OAuthClientCredentials } from '../emulators/drive';
 import { DropboxEmulator } from '../emulators/dropbox';
 import { OneDriveEmulator } from '../emulators/onedrive';
 import { GooglePhotosEmulator } from '../emulators/googlePhotos';
+import { WebDavEmulator } from '../emulators/webdav';
 import { sdkClient } from '../support/drive';
+import { startS3Server, type S3TestServer } from '../support/s3';
 import { REPO_ROOT, type CredentialJson, type WorkflowJson } from './n8n';
 
 export const EXAMPLES_DIR = path.join(REPO_ROOT, 'examples');
@@ -38,7 +40,9 @@ export const EXAMPLE_CREDENTIALS = {
 	dropbox: { id: 'cloudSyncDbxDemo', name: 'Dropbox account (demo)', type: 'cloudSyncDropboxOAuth2Api' },
 	googleDrive: { id: 'cloudSyncGdrDemo', name: 'Google Drive account (demo)', type: 'cloudSyncGoogleDriveOAuth2Api' },
 	oneDrive: { id: 'cloudSyncOdrDemo', name: 'OneDrive account (demo)', type: 'cloudSyncMicrosoftOneDriveOAuth2Api' },
+	s3: { id: 'cloudSyncS3Demo', name: 'S3 account (demo)', type: 'cloudSyncS3Api' },
 	googlePhotos: { id: 'cloudSyncGphDemo', name: 'Google Photos account (demo)', type: 'cloudSyncGooglePhotosOAuth2Api' },
+	webDav: { id: 'cloudSyncDavDemo', name: 'Nextcloud account (demo)', type: 'cloudSyncWebDavApi' },
 } as const;
 
 /** The example workflows by file name (examples/<name>.json) and the id each is imported with. */
@@ -48,6 +52,7 @@ export const EXAMPLES = {
 	trigger: { file: 'dropbox-changes-to-local-folder', id: 'csExampleTrigger' },
 	upload: { file: 'upload-report-to-dated-folder', id: 'csExampleUpload1' },
 	oneDriveMirror: { file: 'onedrive-to-google-drive-mirror', id: 'csExampleOdMirr1' },
+	localToS3Backup: { file: 'local-folder-to-s3-nightly-backup', id: 'csExampleLocS3b1' },
 	photos: { file: 'icloud-photos-to-google-photos', id: 'csExamplePhotos1' },
 } as const;
 
@@ -123,16 +128,19 @@ export const SAMPLE = {
 		/** No longer on OneDrive: deleted (to the Drive trash). */
 		'expired.pdf': Buffer.concat([Buffer.from('%PDF-1.4\n'), sampleBytes('expired.pdf', 2 * 1024)]),
 	} as Record<string, Buffer>,
+	/** Nextcloud /Projects (WebDAV, emulated), for a user to sync from in the editor. */
+	nextcloudProjects: {
+		'roadmap.md': Buffer.from('# Roadmap\n\n- WebDAV and Nextcloud in Cloud Sync\n'),
+		'designs/logo.svg': Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 8 8"><circle cx="4" cy="4" r="3"/></svg>\n'),
+		'designs/mockup.png': sampleBytes('mockup.png', 24 * 1024),
+	} as Record<string, Buffer>,
 	/** Extensions the OneDrive mirror example keeps. */
 	oneDriveMirrorExtensions: ['pdf', 'docx', 'xlsx'],
-	/** A phone's camera roll (the Google Photos example's source): two Live Photos (a .HEIC and its .MOV), a JPEG, and an edit sidecar Google Photos does not take. */
-	cameraRoll: {
-		'2024/06/IMG_0101.HEIC': sampleBytes('IMG_0101.HEIC', 36 * 1024),
-		'2024/06/IMG_0101.MOV': sampleBytes('IMG_0101.MOV', 90 * 1024),
-		'2024/06/IMG_0102.JPG': sampleBytes('IMG_0102.JPG', 28 * 1024),
-		'2024/07/IMG_0140.HEIC': sampleBytes('IMG_0140.HEIC', 41 * 1024),
-		'2024/07/IMG_0140.MOV': sampleBytes('IMG_0140.MOV', 75 * 1024),
-		'2024/07/IMG_0140.AAE': Buffer.from('<?xml version="1.0"?><plist><dict/></plist>\n'),
+	/** The local folder the nightly S3 backup example backs up. */
+	localDocuments: {
+		'taxes/2025.pdf': Buffer.concat([Buffer.from('%PDF-1.7\n'), sampleBytes('taxes 2025', 7 * 1024)]),
+		'photos/passport.jpg': sampleBytes('passport.jpg', 30 * 1024),
+		'notes.md': Buffer.from('# Notes\nBacked up to S3 every night.\n'),
 	} as Record<string, Buffer>,
 	/** The local backup of Dropbox /Inbox as it stood when the trigger was activated. */
 	localInboxBackup: {
@@ -151,8 +159,12 @@ export const FOLDERS = {
 	localInboxBackup: 'inbox-backup',
 	driveReports: 'Reports',
 	oneDriveContracts: 'Documents/Contracts',
+	nextcloudProjects: 'Projects',
 	driveContracts: 'Backups/Contracts',
-	cameraRoll: 'camera-roll',
+	localDocuments: 'documents',
+	/** The bucket and the folder in it that the S3 backup example writes its snapshots to. */
+	s3Bucket: 'backups',
+	s3Backups: 'laptop',
 	/** The Google Photos album of the photos example. */
 	photosAlbum: 'iPhone',
 };
@@ -161,7 +173,11 @@ export interface SampleClouds {
 	drive: DriveEmulator;
 	dropbox: DropboxEmulator;
 	onedrive: OneDriveEmulator;
+	/** A real S3 server (s3rver) with the examples' bucket. */
+	s3: S3TestServer;
 	googlePhotos: GooglePhotosEmulator;
+	/** A Nextcloud server (WebDAV); its credential holds its address, so n8n needs no variable for it. */
+	nextcloud: WebDavEmulator;
 	driveAuth: OAuthClientCredentials;
 	/** CLOUDSYNC_GOOGLE_API_URL, CLOUDSYNC_DROPBOX_API_URL and CLOUDSYNC_ONEDRIVE_API_URL: give them to n8n (N8nSandbox.create({ env })). */
 	env: Record<string, string>;
@@ -176,7 +192,9 @@ export async function startSampleClouds(): Promise<SampleClouds> {
 	await drive.start();
 	let dropbox: DropboxEmulator;
 	let onedrive: OneDriveEmulator;
+	let s3: S3TestServer;
 	const googlePhotos = new GooglePhotosEmulator();
+	let nextcloud: WebDavEmulator;
 	try {
 		dropbox = await DropboxEmulator.start();
 		onedrive = await OneDriveEmulator.start().catch(async (error: unknown) => {
@@ -187,6 +205,14 @@ export async function startSampleClouds(): Promise<SampleClouds> {
 			await Promise.allSettled([dropbox.stop(), onedrive.stop()]);
 			throw error;
 		});
+		nextcloud = await WebDavEmulator.start({ flavour: 'nextcloud', user: 'demo' }).catch(async (error: unknown) => {
+			await Promise.allSettled([dropbox.stop(), onedrive.stop()]);
+			throw error;
+		});
+		s3 = await startS3Server([FOLDERS.s3Bucket]).catch(async (error: unknown) => {
+			await Promise.allSettled([dropbox.stop(), onedrive.stop(), googlePhotos.stop(), nextcloud.stop()]);
+			throw error;
+		});
 	} catch (error) {
 		await drive.stop();
 		throw error;
@@ -195,6 +221,7 @@ export async function startSampleClouds(): Promise<SampleClouds> {
 	const driveAuth = drive.addOAuthClient();
 	seedCloudFiles(drive, dropbox);
 	seedOneDrive(drive, onedrive);
+	for (const [file, content] of Object.entries(SAMPLE.nextcloudProjects)) nextcloud.seedFile(`${FOLDERS.nextcloudProjects}/${file}`, content, { modTime: SEED_TIME });
 	const credentials: CredentialJson[] = [
 		{
 			...EXAMPLE_CREDENTIALS.dropbox,
@@ -230,25 +257,34 @@ export async function startSampleClouds(): Promise<SampleClouds> {
 			},
 		},
 		{
+			...EXAMPLE_CREDENTIALS.s3,
+			// A MinIO-style service on loopback; the keys are the ones s3rver accepts.
+			data: { preset: 'minio', ...s3.connection, forcePathStyle: true },
+		},
+		{
 			...EXAMPLE_CREDENTIALS.googlePhotos,
 			data: { clientId: photosAuth.clientId, clientSecret: photosAuth.clientSecret, oauthTokenData: { refresh_token: photosAuth.refreshToken, token_type: 'Bearer' } },
 		},
+		{ ...EXAMPLE_CREDENTIALS.webDav, data: { vendor: 'nextcloud', url: nextcloud.url, user: nextcloud.user, password: nextcloud.password } },
 	];
 	return {
 		drive,
 		dropbox,
 		onedrive,
+		s3,
 		googlePhotos,
+		nextcloud,
 		driveAuth,
 		env: {
 			CLOUDSYNC_GOOGLE_API_URL: drive.baseUrl,
 			CLOUDSYNC_DROPBOX_API_URL: dropbox.baseUrl,
 			CLOUDSYNC_ONEDRIVE_API_URL: onedrive.baseUrl,
 			CLOUDSYNC_GOOGLE_PHOTOS_API_URL: googlePhotos.baseUrl,
+			CLOUDSYNC_S3_API_URL: s3.endpoint,
 		},
 		credentials,
 		async stop() {
-			await Promise.allSettled([drive.stop(), dropbox.stop(), onedrive.stop(), googlePhotos.stop()]);
+			await Promise.allSettled([drive.stop(), dropbox.stop(), onedrive.stop(), googlePhotos.stop(), nextcloud.stop(), s3.stop()]);
 		},
 	};
 }
@@ -277,7 +313,7 @@ function seedOneDrive(drive: DriveEmulator, onedrive: OneDriveEmulator): void {
 	}
 }
 
-/** Writes the local sample folders (outbox, inbox-backup, camera-roll) into `root`: a sandbox's data folder. */
+/** Writes the local sample folders (outbox, inbox-backup) into `root`: a sandbox's data folder. */
 export function seedLocalFiles(root: string): void {
 	const write = (folder: string, files: Record<string, Buffer>) => {
 		for (const [file, content] of Object.entries(files)) {
@@ -289,7 +325,7 @@ export function seedLocalFiles(root: string): void {
 	};
 	write(FOLDERS.localOutbox, SAMPLE.localOutbox);
 	write(FOLDERS.localInboxBackup, SAMPLE.localInboxBackup);
-	write(FOLDERS.cameraRoll, SAMPLE.cameraRoll);
+	write(FOLDERS.localDocuments, SAMPLE.localDocuments);
 }
 
 function mimeOf(file: string): string {
@@ -356,6 +392,20 @@ export async function readDriveTree(clouds: Pick<SampleClouds, 'drive' | 'driveA
 		} while (pageToken);
 	};
 	await walk(top.id, '');
+	return files;
+}
+
+/** Every file below `folder` of an S3 bucket, by path relative to it, with its bytes, read with our S3 provider. */
+export async function readS3Tree(clouds: Pick<SampleClouds, 's3'>, bucket: string, folder: string): Promise<Record<string, Buffer>> {
+	const { S3Provider } = await import('../../lib/providers/s3');
+	const provider = await S3Provider.open({ ...clouds.s3.connection, bucket, prefix: folder });
+	const files: Record<string, Buffer> = {};
+	for await (const entry of provider.list('', { recursive: true })) {
+		if (entry.isDir) continue;
+		const chunks: Buffer[] = [];
+		for await (const chunk of await provider.read(entry.path)) chunks.push(chunk as Buffer);
+		files[entry.path] = Buffer.concat(chunks);
+	}
 	return files;
 }
 

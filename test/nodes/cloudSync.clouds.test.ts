@@ -27,16 +27,18 @@ import { CloudSyncDropboxOAuth2Api } from '../../credentials/CloudSyncDropboxOAu
 import { CloudSyncMicrosoftOneDriveOAuth2Api } from '../../credentials/CloudSyncMicrosoftOneDriveOAuth2Api.credentials';
 import { CloudSyncGoogleDriveOAuth2Api } from '../../credentials/CloudSyncGoogleDriveOAuth2Api.credentials';
 import { CloudSyncGoogleServiceAccountApi } from '../../credentials/CloudSyncGoogleServiceAccountApi.credentials';
+import { CloudSyncWebDavApi } from '../../credentials/CloudSyncWebDavApi.credentials';
 import { fixtureCredentialTypes } from './fixtures/credentials';
 import { fixtureNodeTypes } from './fixtures/nodes';
 import { workflow as fixtureWorkflow } from './fixtures/workflow';
 import { disposeHarness, outputItems, readBinary, runWorkflow, type ErrorSummary, type RunOptions, type WorkflowJson, type WorkflowRunResult } from './harness';
 import { DropboxEmulator } from '../emulators/dropbox';
 import { OneDriveEmulator } from '../emulators/onedrive';
+import { WebDavEmulator } from '../emulators/webdav';
 import { recordingPacer, sdkClient, startDrive, type DriveFixture, cloudSecrets } from '../support/drive';
 import { GoogleDriveProvider } from '../../lib/providers/drive';
 import { pseudoRandomBytes, readAll } from '../conformance/suite';
-import { removeTempDirs, tempDir, writeTree } from '../support/trees';
+import { readTree, removeTempDirs, tempDir, writeTree } from '../support/trees';
 
 const MiB = 1024 * 1024;
 const NODE = 'n8n-nodes-cloudsync.cloudSync';
@@ -44,6 +46,8 @@ const NODE = 'n8n-nodes-cloudsync.cloudSync';
 let drive: DriveFixture;
 let dropbox: DropboxEmulator;
 let onedrive: OneDriveEmulator;
+/** A Nextcloud server, emulated. */
+let nextcloud: WebDavEmulator;
 /** A SharePoint site of the OneDrive emulator's tenant, with its document library. */
 let site: { siteId: string; driveId: string; webUrl: string };
 let allowed: string;
@@ -53,7 +57,12 @@ let driveAccessToken: string;
 let counter = 0;
 
 beforeAll(async () => {
-	[drive, dropbox, onedrive] = await Promise.all([startDrive(), DropboxEmulator.start(), OneDriveEmulator.start({ driveType: 'business' })]);
+	[drive, dropbox, onedrive, nextcloud] = await Promise.all([
+		startDrive(),
+		DropboxEmulator.start(),
+		OneDriveEmulator.start({ driveType: 'business' }),
+		WebDavEmulator.start({ flavour: 'nextcloud' }),
+	]);
 	site = onedrive.addSite('contoso.sharepoint.com', 'Finance', 'Finance Team');
 	process.env.CLOUDSYNC_GOOGLE_API_URL = drive.emulator.baseUrl;
 	process.env.CLOUDSYNC_DROPBOX_API_URL = dropbox.baseUrl;
@@ -64,7 +73,7 @@ beforeAll(async () => {
 	driveAccessToken = (await sdkClient(drive).client.getAccessToken()).token!;
 });
 afterAll(async () => {
-	await Promise.all([drive.emulator.stop(), dropbox.stop(), onedrive.stop()]);
+	await Promise.all([drive.emulator.stop(), dropbox.stop(), onedrive.stop(), nextcloud.stop()]);
 	disposeHarness();
 	await removeTempDirs();
 });
@@ -100,6 +109,7 @@ function storedCredentials(overrides: Record<string, ICredentialDataDecryptedObj
 			sharePoint: true,
 			oauthTokenData: { refresh_token: onedrive.credentials.refreshToken, token_type: 'Bearer' },
 		},
+		cloudSyncWebDavApi: { vendor: 'nextcloud', url: nextcloud.url, user: nextcloud.user, password: nextcloud.password },
 		...overrides,
 	};
 }
@@ -112,6 +122,7 @@ const baseOptions = (): RunOptions => ({
 		new CloudSyncDropboxOAuth2Api(),
 		new CloudSyncGoogleServiceAccountApi(),
 		new CloudSyncMicrosoftOneDriveOAuth2Api(),
+		new CloudSyncWebDavApi(),
 	],
 	credentials: storedCredentials(),
 });
@@ -130,6 +141,7 @@ const CREDENTIAL_OF: Record<string, string> = {
 	googleDriveServiceAccount: 'cloudSyncGoogleServiceAccountApi',
 	dropbox: 'cloudSyncDropboxOAuth2Api',
 	oneDrive: 'cloudSyncMicrosoftOneDriveOAuth2Api',
+	webDav: 'cloudSyncWebDavApi',
 };
 
 function credentialsFor(step: Step): INode['credentials'] {
@@ -158,6 +170,7 @@ const onOneDrive = (side: Side, folder: string, siteUrl = ''): INodeParameters =
 	[`${side}OneDriveSite`]: { __rl: true, mode: 'url', value: siteUrl },
 	[`${side}OneDriveFolder`]: { __rl: true, mode: 'path', value: folder },
 });
+const onWebDav = (side: Side, folder: string): INodeParameters => ({ [`${side}Cloud`]: 'webDav', [`${side}WebDavFolder`]: { __rl: true, mode: 'path', value: folder } });
 const onLocal = (side: Side, folder: string): INodeParameters => ({ [`${side}Cloud`]: 'local', [`${side}LocalPath`]: folder });
 
 const run = (steps: Step[], items?: IDataObject[], options: Partial<RunOptions> = {}) => runWorkflow(workflow(steps, items), { ...baseOptions(), ...options });
@@ -214,7 +227,7 @@ function dropboxTree(folder: string): Record<string, string> {
 }
 
 function secrets(): string[] {
-	return [...cloudSecrets(drive, dropbox, onedrive), 'secret-key'];
+	return [...cloudSecrets(drive, dropbox, onedrive), nextcloud.password, Buffer.from(`${nextcloud.user}:${nextcloud.password}`).toString('base64'), 'secret-key'];
 }
 
 /** No secret in any output item, error message, description or error object of the run. */
@@ -575,7 +588,7 @@ describe('cancellation', () => {
 // Folder pickers
 
 interface Search {
-	search(method: 'searchDriveFolders' | 'searchDropboxFolders' | 'searchOneDriveFolders' | 'searchSharePointSites', filter?: string, paginationToken?: string): Promise<INodeListSearchResult>;
+	search(method: 'searchDriveFolders' | 'searchDropboxFolders' | 'searchOneDriveFolders' | 'searchSharePointSites' | 'searchWebDavFolders', filter?: string, paginationToken?: string): Promise<INodeListSearchResult>;
 	/** Credential types the method asked n8n for. */
 	requested: string[];
 }
@@ -940,5 +953,73 @@ describe('large uploads resume in the next run', () => {
 		expect(dropbox.server.bytesReceived - before).toBeLessThan(5 * MiB);
 		expect(createHash('sha256').update(dropbox.content(`${folder}/big.bin`)!).digest('hex')).toBe(createHash('sha256').update(content).digest('hex'));
 		expect(JSON.parse(dropbox.content(`${folder}/.cloudsync/uploads.state`)!.toString('utf8')).uploads).toEqual([]);
+	});
+});
+
+describe('WebDAV and Nextcloud', () => {
+	/** A new folder on the Nextcloud emulator holding `files`; returns its path. */
+	function webDavFolder(files: Record<string, string> = {}, modTime?: number): string {
+		const folder = unique('Nextcloud folder');
+		nextcloud.seedFolder(folder);
+		for (const [file, content] of Object.entries(files)) nextcloud.seedFile(`${folder}/${file}`, content, { modTime });
+		return `/${folder}`;
+	}
+	function webDavTree(folder: string): Record<string, string> {
+		const tree: Record<string, string> = {};
+		for (const file of nextcloud.paths(folder.slice(1))) {
+			const item = nextcloud.find(`${folder.slice(1)}/${file}`);
+			if (item && !item.folder) tree[file] = item.content!.toString('latin1');
+		}
+		return tree;
+	}
+
+	it('lists a Nextcloud folder, subfolders included, one item per file', async () => {
+		const folder = webDavFolder({ 'a.txt': 'alpha', 'sub/b.txt': 'bravo' });
+		const result = await run([cloudSync({ resource: 'folder', operation: 'list', ...onWebDav('target', folder) })]);
+		expect(result.status).toBe('success');
+		expect(outputItems(result, 'Cloud Sync').map((item) => [item.json.path, item.json.cloud])).toEqual(
+			expect.arrayContaining([
+				['a.txt', `WebDAV:${folder}`],
+				['sub/b.txt', `WebDAV:${folder}`],
+			]),
+		);
+		expectNoSecrets(result);
+	});
+
+	it('syncs local → Nextcloud (a folder made when missing) and back to a new local folder; second runs find nothing to do', async () => {
+		const source = await localFolder({ 'a.txt': 'alpha', 'sub/b.txt': 'bravo', 'with space #1.txt': 'odd name' });
+		const folder = `${webDavFolder({ 'old.txt': 'gone at the source' })}/made/here`;
+		const toCloud = () => run([cloudSync({ resource: 'folder', operation: 'sync', ...onLocal('source', source), ...onWebDav('destination', folder), mode: 'mirror' })]);
+		const first = await toCloud();
+		expect(outputItems(first, 'Cloud Sync')[0].json).toMatchObject({ status: 'success', added: 3, destination: `WebDAV:${folder}` });
+		expect(webDavTree(folder)).toEqual({ 'a.txt': 'alpha', 'sub/b.txt': 'bravo', 'with space #1.txt': 'odd name' });
+		// Times and SHA-1 kept by Nextcloud: the second run compares and sends nothing.
+		expect(outputItems(await toCloud(), 'Cloud Sync')[0].json).toMatchObject({ status: 'success', added: 0, updated: 0, deleted: 0 });
+
+		const back = await localFolder();
+		const toLocal = () => run([cloudSync({ resource: 'folder', operation: 'sync', ...onWebDav('source', folder), ...onLocal('destination', back), mode: 'mirror' })]);
+		expect(outputItems(await toLocal(), 'Cloud Sync')[0].json).toMatchObject({ status: 'success', added: 3 });
+		expect(await readTree(back)).toEqual({ ...hashed({ 'a.txt': 'alpha', 'sub/b.txt': 'bravo', 'with space #1.txt': 'odd name' }), sub: 'dir' });
+		expect(outputItems(await toLocal(), 'Cloud Sync')[0].json).toMatchObject({ status: 'success', added: 0, updated: 0 });
+	});
+
+	it('the folder picker lists folders below the WebDAV URL whose path holds the typed text', async () => {
+		const tag = unique('Ledger');
+		nextcloud.seedFolder(`Picked ${tag}/Inner`);
+		const search = picker({ resource: 'folder', operation: 'list', ...onWebDav('target', '') }, 'parameters.targetWebDavFolder', ['cloudSyncWebDavApi']);
+		expect((await search.search('searchWebDavFolders', tag)).results.map((result) => result.value)).toEqual([`/Picked ${tag}`, `/Picked ${tag}/Inner`]);
+		expect(search.requested).toEqual(['cloudSyncWebDavApi']);
+	});
+
+	it('an empty folder is refused; a wrong password says to check the credential, with no password shown', async () => {
+		const rl = { __rl: true, mode: 'path', value: '={{ $json.folder }}' };
+		const empty = await run([cloudSync({ resource: 'folder', operation: 'list', targetCloud: 'webDav', targetWebDavFolder: rl })], [{ folder: '' }]);
+		expectNodeError(nodeError(empty), /^The WebDAV folder is empty$/, /pick "\/ \(the WebDAV URL itself\)" in the folder list/);
+
+		const wrong = 'wrong-app-password-123';
+		const credentials = storedCredentials({ cloudSyncWebDavApi: { vendor: 'nextcloud', url: nextcloud.url, user: nextcloud.user, password: wrong } });
+		const result = await run([cloudSync({ resource: 'folder', operation: 'list', ...onWebDav('target', webDavFolder()) })], undefined, { credentials });
+		expectNodeError(nodeError(result), /refused the user name or password/, /app password/);
+		expectNoSecrets(result, [wrong, Buffer.from(`${nextcloud.user}:${wrong}`).toString('base64')]);
 	});
 });

@@ -8,7 +8,10 @@ import { DriveEmulator } from '../emulators/drive';
 import { DropboxEmulator } from '../emulators/dropbox';
 import { OneDriveEmulator } from '../emulators/onedrive';
 import { OneDriveProvider } from '../../lib/providers/onedrive';
+import { WebDavEmulator, type WebDavFlavour } from '../emulators/webdav';
+import { WebDavProvider } from '../../lib/providers/webdav';
 import { quickPacer } from './dropbox';
+import { s3Provider, startS3Server } from './s3';
 import { ICloudDriveEmulator } from '../emulators/icloudDrive';
 import { emulatedICloudDrive, savedSessionOf } from './icloud';
 import { tempDir } from './trees';
@@ -177,6 +180,31 @@ export async function oneDriveBackend(): Promise<Backend> {
 	};
 }
 
+/** A local folder on one side, a prefix of a bucket on a real S3 server (s3rver, loopback) on the other: MD5 shared, no empty folders on S3. */
+export async function s3Backend(): Promise<Backend> {
+	const server = await startS3Server();
+	return {
+		name: 'local ↔ S3 (s3rver)',
+		pair: async () => {
+			const prefix = `pair-${randomBytes(4).toString('hex')}`;
+			const local = await tempDir('s3-pair');
+			return {
+				source: await LocalProvider.open(local),
+				destination: await s3Provider(server.connection, { prefix }),
+				parameters: {
+					sourceCloud: 'local',
+					sourceLocalPath: local,
+					destinationCloud: 's3',
+					destinationS3Folder: { __rl: true, mode: 'path', value: `test/${prefix}` },
+				},
+				nodeCredentials: { cloudSyncS3Api: { id: 's3', name: 'S3' } },
+				credentials: { cloudSyncS3Api: { preset: 'other', ...server.connection } as unknown as ICredentialDataDecryptedObject },
+			};
+		},
+		stop: () => server.stop(),
+	};
+}
+
 /** iCloud Drive (no hash, case-insensitive, second-precision times, staged replacements) on one side, Google Drive (md5) on the other, both emulated. */
 export async function iCloudDriveBackend(): Promise<Backend> {
 	const icloud = await ICloudDriveEmulator.start();
@@ -216,6 +244,34 @@ export async function iCloudDriveBackend(): Promise<Backend> {
 			await icloud.stop();
 			await drive.server.stop();
 		},
+	};
+}
+
+/** A local folder on one side, a WebDAV server (emulated Nextcloud: second-precision times, SHA-1; or a generic one: neither) on the other. */
+export async function webDavBackend(flavour: WebDavFlavour = 'nextcloud'): Promise<Backend> {
+	const server = await WebDavEmulator.start({ flavour, seed: 8 });
+	const vendor = flavour === 'nextcloud' ? 'nextcloud' : 'other';
+	return {
+		name: `local ↔ WebDAV (${flavour}, emulated)`,
+		pair: async () => {
+			const folder = await tempDir('webdav-pair');
+			const name = `pair-${randomBytes(4).toString('hex')}`;
+			server.seedFolder(name);
+			const credential = { url: server.url, user: server.user, password: server.password, vendor } as const;
+			return {
+				source: await LocalProvider.open(folder),
+				destination: await WebDavProvider.open({ ...credential, root: `/${name}`, pacer: quickPacer() }),
+				parameters: {
+					sourceCloud: 'local',
+					sourceLocalPath: folder,
+					destinationCloud: 'webDav',
+					destinationWebDavFolder: { __rl: true, mode: 'path', value: `/${name}` },
+				},
+				nodeCredentials: { cloudSyncWebDavApi: { id: 'webdav', name: 'WebDAV' } },
+				credentials: { cloudSyncWebDavApi: { ...credential } },
+			};
+		},
+		stop: () => server.stop(),
 	};
 }
 
