@@ -79,6 +79,8 @@ export const addToGooglePhotos: FolderMode<Settings, AddRun, OpenedLibrary> = {
 			album: report.album ? { ...report.album } : undefined,
 			sourceFiles: report.sourceFiles,
 			uploaded: report.uploaded,
+			// What a dry run would add: its message and report count these.
+			toAdd: report.dryRun ? report.results.filter((result) => result.status === 'planned').length : undefined,
 			alreadyInLibrary: report.alreadyInLibrary,
 			changedAtSource: report.changedAtSource,
 			movedAtSource: report.movedAtSource,
