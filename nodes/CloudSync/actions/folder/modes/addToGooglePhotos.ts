@@ -5,7 +5,8 @@ import type { OpenedLibrary } from '../../../clouds/descriptor';
 import { redact, toNodeError } from '../../../helpers/errors';
 import { readFilter } from '../../../helpers/options';
 import { parameter } from '../../../helpers/parameters';
-import { pairName, StaticDataStore, summaryHeader, type FolderMode } from './mode';
+import { StaticDataStore } from '../../../transport/staticData';
+import { pairName, summaryHeader, type FolderMode } from './mode';
 
 interface Settings {
 	filter: FilterOptions;
