@@ -609,7 +609,8 @@ export class S3Provider implements Provider {
 		const Key = this.key(relative);
 		const context = { path: relative, signal: options.signal };
 		const partSize = options.size !== undefined ? Math.max(this.partSize, Math.ceil(options.size / MAX_PARTS / MiB) * MiB) : this.partSize;
-		const known = content instanceof MeasuringStream ? content.expectedHashes.md5 : undefined;
+		// The executor hands the source's listed hashes alongside the bytes (a Drive or S3 source lists an MD5).
+		const known = options.sourceHashes?.md5;
 		// Taken over before the first await, so that a source failing meanwhile fails this write and nothing else.
 		const measured = measure(content, ['md5'], { size: options.size });
 		const parts = new PartHashes(partSize);
