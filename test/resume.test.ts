@@ -5,7 +5,7 @@ import { bufferStream, fingerprint, pseudoRandomBytes } from './conformance/suit
 import { OneDriveEmulator } from './emulators/onedrive';
 import { OneDriveProvider } from '../lib/providers/onedrive';
 import { GoogleDriveProvider } from '../lib/providers/drive';
-import { UploadSessions } from '../lib/providers/kit/uploads';
+import { UploadSessions } from '../lib/state/uploads';
 import { MemoryStateStore } from '../lib/state/state';
 import { sync } from '../lib/modes/oneWay';
 

@@ -21,7 +21,7 @@ import {
 	VerificationError,
 } from '../core/errors';
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
-import { ChunkReader, DirCache, OAuthTokens, Remote, SignInError, SliceStream, bodyStream, emptyStream, insideOrSame, uploadIdentity } from './kit';
+import { ChunkReader, DirCache, OAuthTokens, Remote, SignInError, SliceStream, bodyStream, emptyStream, insideOrSame, ResumableUploads } from './kit';
 import { hashStream, measure, sameHash, type MeasuringStream } from '../core/hashing';
 import { baseName, hasControlCharacter, joinPath, matchKey, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
 
@@ -255,8 +255,8 @@ export class OneDriveProvider implements Provider {
 	private driveId = '';
 	private driveType = 'personal';
 	private rootId = '';
-	/** Where unfinished upload sessions are kept between runs, when the caller gives a store. */
-	private uploads?: UploadSessionStore;
+	/** Unfinished upload sessions, kept between runs when the caller gives a store; known by the drive and the root folder's id in it. */
+	private readonly sessions = new ResumableUploads(() => `onedrive:${this.driveId}:${this.rootId}`);
 	/** The root's path from the top of the drive, as the drive spells it. */
 	private rootPath = '';
 	private readonly folders = new DirCache(() => this.rootId, (path, create) => this.findFolder(path, create));
@@ -640,10 +640,11 @@ export class OneDriveProvider implements Provider {
 		const relative = writablePath(path, 'write over');
 		const context = { path: relative, signal: options.signal };
 		// A file of one fragment has nothing to resume: only larger ones are kept.
-		const identity = this.uploads && (options.size ?? 0) > this.chunkSize ? uploadIdentity(relative, options) : undefined;
+		const identity = this.sessions.identityOf(relative, options, this.chunkSize);
 		// Before `content` is touched: a resumed upload reads the source from where the session ends instead.
-		const resumed = identity && (await this.resume(identity, options));
-		if (resumed) return resumed;
+		const resumed = await this.resume(identity, options);
+		// The caller compares the stored quickXorHash with the source's: this side saw only the rest.
+		if (resumed) return this.written(relative, resumed, { bytes: options.size!, hashes: {} });
 		const measured = measure(content, new Set<HashType>(['quickxor', ...(options.hashTypes ?? [])]), { size: options.size });
 		let reader = new ChunkReader(measured);
 		let spool: string | undefined;
@@ -710,10 +711,7 @@ export class OneDriveProvider implements Provider {
 		if (modTime !== undefined) item.fileSystemInfo = { lastModifiedDateTime: graphTime(modTime) };
 		const url = `${this.drivePrefix}/items/${parentId}:/${encodeURIComponent(name)}:/createUploadSession`;
 		const session = await this.json<{ uploadUrl: string; expirationDateTime?: string }>(context, 'POST', url, { json: { item } });
-		if (identity) {
-			const expiresAt = Date.parse(session.expirationDateTime ?? '') || Date.now() + DEFAULT_SESSION_LIFETIME_MS;
-			await this.uploads!.begin({ ...identity, scope: this.scope, session: session.uploadUrl, offset: 0, expiresAt });
-		}
+		await this.sessions.begin(identity, session.uploadUrl, 0, Date.parse(session.expirationDateTime ?? '') || Date.now() + DEFAULT_SESSION_LIFETIME_MS);
 		try {
 			return await this.sendFragments(context, session.uploadUrl, reader, first, 0, total, identity);
 		} catch (error) {
@@ -742,60 +740,44 @@ export class OneDriveProvider implements Provider {
 				if (chunk.length === 0) throw new VerificationError(`The source of ${context.path} ended after ${offset} of ${total} bytes`);
 				const done = await this.sendFragment(context, uploadUrl, chunk, offset, total);
 				if (done) {
-					if (identity) this.uploads!.end(this.scope, context.path);
+					this.sessions.end(identity);
 					return done;
 				}
 				offset += chunk.length;
-				if (identity) this.uploads!.advance(this.scope, context.path, offset);
+				this.sessions.advance(identity, offset);
 				if (offset >= total) throw new TransientError(`OneDrive kept every byte of ${context.path} but did not commit it`);
 				chunk = await reader.read(this.chunkSize);
 			}
 		} catch (error) {
-			if (error instanceof SessionGoneError && identity) this.uploads!.end(this.scope, context.path);
+			if (error instanceof SessionGoneError) this.sessions.end(identity);
 			if (error instanceof Error) Object.assign(error, { sent: offset + chunk.length });
 			throw error;
 		}
 	}
 
-	/** What the upload store knows this OneDrive by: the drive and the root folder's id in it. */
-	private get scope(): string {
-		return `onedrive:${this.driveId}:${this.rootId}`;
-	}
-
 	keepUploads(store: UploadSessionStore): void {
-		this.uploads = store;
+		this.sessions.keep(store);
 	}
 
 	/**
 	 * Goes on with the session an earlier run saved for this very source, from the first range OneDrive
-	 * still expects; undefined when there is none to go on with. A session saved for another version of
-	 * the file is deleted, so OneDrive frees what it holds.
+	 * still expects. A session saved for another version of the file is deleted, so OneDrive frees what it holds.
 	 */
-	private async resume(identity: UploadIdentity, options: WriteOptions): Promise<Entry | undefined> {
-		const { saved, stale } = await this.uploads!.find(this.scope, identity);
-		if (stale) await this.send('DELETE', stale.session, { auth: false, accept: [404] }).catch(() => undefined);
-		if (!saved) return undefined;
-		const { path, size } = identity;
-		const context = { path, signal: options.signal };
-		const offset = await this.call(context, async () => {
-			const status = await this.send('GET', saved.session, { auth: false, accept: [404] });
-			return status.status === 404 ? undefined : expectedFrom((await status.json()) as UploadStatus);
+	private resume(identity: UploadIdentity | undefined, options: WriteOptions): Promise<GraphItem | undefined> {
+		return this.sessions.resume(identity, options, {
+			cancel: async (stale) => void (await this.send('DELETE', stale.session, { auth: false, accept: [404] })),
+			confirmed: (saved) =>
+				this.call({ path: saved.path, signal: options.signal }, async () => {
+					const status = await this.send('GET', saved.session, { auth: false, accept: [404] });
+					return status.status === 404 ? undefined : expectedFrom((await status.json()) as UploadStatus);
+				}),
+			send: (saved, reader, offset) =>
+				this.sendFragments({ path: saved.path, signal: options.signal }, saved.session, reader, undefined, offset, saved.size, identity).catch((error: unknown) => {
+					if (error instanceof SessionGoneError) throw new TransientError(`The upload session of ${saved.path} expired; the file is uploaded anew on the next try`, { cause: error });
+					throw error;
+				}),
+			gone: (error) => error instanceof SessionGoneError,
 		});
-		if (offset === undefined) {
-			this.uploads!.end(this.scope, path);
-			return undefined;
-		}
-		const reader = new ChunkReader(measure(await options.from!(offset), [], { size: size - offset }));
-		try {
-			const item = await this.sendFragments(context, saved.session, reader, undefined, offset, size, identity);
-			// The caller compares the stored quickXorHash with the source's: this side saw only the rest.
-			return this.written(path, item, { bytes: size, hashes: {} });
-		} catch (error) {
-			if (error instanceof SessionGoneError) throw new TransientError(`The upload session of ${path} expired; the file is uploaded anew on the next try`, { cause: error });
-			throw error;
-		} finally {
-			reader.close();
-		}
 	}
 
 	/**

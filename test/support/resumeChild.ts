@@ -6,7 +6,7 @@ import { LocalProvider } from '../../lib/providers/local';
 import { GoogleDriveProvider, type GoogleDriveProviderOptions } from '../../lib/providers/drive';
 import { DropboxProvider, type DropboxProviderOptions } from '../../lib/providers/dropbox';
 import { OneDriveProvider, type OneDriveProviderOptions } from '../../lib/providers/onedrive';
-import { UploadSessions } from '../../lib/providers/kit/uploads';
+import { UploadSessions } from '../../lib/state/uploads';
 import { FileStateStore } from '../../lib/state/state';
 import { sync } from '../../lib/modes/oneWay';
 import type { Provider } from '../../lib/core/types';

@@ -6,4 +6,4 @@ export { CommitBatcher, type BatchOptions, type Ticket } from './batcher';
 export { ParentsFirst } from './parentsFirst';
 export { BINARY, mimeTypeFor } from './mime';
 export { walkInOrder, type WalkOptions } from './walkOrder';
-export { UploadSessions, uploadIdentity, type UploadSessionsOptions } from './uploads';
+export { ResumableUploads, type ResumeSteps } from './resume';
