@@ -1,5 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -105,6 +105,74 @@ if (!(originalList as { patched?: boolean }).patched) {
 	);
 }
 
+type MultipartContext = {
+	method: string;
+	path: string;
+	query: Record<string, string | undefined>;
+	store: { getResourcePath(bucket: string, key: string | undefined, resource: string): string };
+	status: number;
+	type: string;
+	body: string;
+};
+
+const s3Error = (ctx: MultipartContext, status: number, code: string, message: string) => {
+	ctx.status = status;
+	ctx.type = 'application/xml';
+	ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`;
+};
+
+const xmlText = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/**
+ * What s3rver 3.7.1 leaves out of multipart uploads, as S3 does it [doc] AWS ListParts,
+ * AbortMultipartUpload, UploadPart: ListParts (GET with uploadId, 404 in s3rver) with its paging
+ * (max-parts, part-number-marker); AbortMultipartUpload (DELETE with uploadId); and NoSuchUpload for a
+ * part or a completion sent to an upload that is not open (s3rver makes a folder for any id and
+ * takes the part). Parts are read from s3rver's own store: a folder per upload id holding `key` and
+ * one file per part number with its MD5 beside it.
+ */
+async function multipartShim(ctx: MultipartContext, next: () => Promise<void>): Promise<void> {
+	const uploadId = ctx.query.uploadId;
+	const [, bucket, ...rest] = ctx.path.split('/');
+	if (!uploadId || !bucket || rest.length === 0 || !/^[0-9a-f]+$/.test(uploadId)) return next();
+	const key = rest.map(decodeURIComponent).join('/');
+	const folder = join(ctx.store.getResourcePath(bucket, undefined, 'uploads'), uploadId);
+	const open = await readFile(join(folder, 'key'), 'utf8').then((stored) => stored === key, () => false);
+	if (!open) return s3Error(ctx, 404, 'NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.');
+	if (ctx.method === 'DELETE') {
+		await rm(folder, { recursive: true, force: true });
+		ctx.status = 204;
+		ctx.body = '';
+		return;
+	}
+	if (ctx.method !== 'GET') return next();
+	const maxParts = Math.min(1000, Number(ctx.query['max-parts'] ?? 1000));
+	const marker = Number(ctx.query['part-number-marker'] ?? 0);
+	const numbers = (await readdir(folder))
+		.filter((name) => /^\d+$/.test(name))
+		.map(Number)
+		.filter((number) => number > marker)
+		.sort((a, b) => a - b);
+	const page = numbers.slice(0, maxParts);
+	const parts = await Promise.all(
+		page.map(async (number) => {
+			const [info, md5] = await Promise.all([stat(join(folder, String(number))), readFile(join(folder, `${number}.md5`), 'utf8')]);
+			return `<Part><PartNumber>${number}</PartNumber><LastModified>${info.mtime.toISOString()}</LastModified><ETag>"${md5}"</ETag><Size>${info.size}</Size></Part>`;
+		}),
+	);
+	const truncated = numbers.length > page.length;
+	ctx.status = 200;
+	ctx.type = 'application/xml';
+	ctx.body = [
+		'<?xml version="1.0" encoding="UTF-8"?>\n<ListPartsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">',
+		`<Bucket>${xmlText(bucket)}</Bucket><Key>${xmlText(key)}</Key><UploadId>${uploadId}</UploadId>`,
+		`<PartNumberMarker>${marker}</PartNumberMarker><NextPartNumberMarker>${page.at(-1) ?? marker}</NextPartNumberMarker>`,
+		`<MaxParts>${maxParts}</MaxParts><IsTruncated>${truncated}</IsTruncated><StorageClass>STANDARD</StorageClass>`,
+		...parts,
+		'</ListPartsResult>',
+	].join('');
+}
+
 /** The credentials s3rver accepts. */
 export const S3RVER_KEYS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
@@ -166,6 +234,8 @@ export async function startS3Server(buckets: string[] = ['test']): Promise<S3Tes
 		}
 		await next();
 	});
+	// After the signature check, before s3rver's routes.
+	(server as unknown as { middleware: unknown[] }).middleware.splice(1, 0, multipartShim);
 	const { port } = await server.run();
 	const endpoint = `http://127.0.0.1:${port}`;
 	return {
