@@ -8,9 +8,13 @@ import { GoogleDriveProvider } from '../lib/providers/drive';
 import { UploadSessions } from '../lib/state/uploads';
 import { MemoryStateStore } from '../lib/state/state';
 import { sync } from '../lib/modes/oneWay';
-import { ListPartsCommand } from '@aws-sdk/client-s3';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateMultipartUploadCommand, ListPartsCommand, UploadPartCommand } from '@aws-sdk/client-s3';
+import { LocalProvider } from '../lib/providers/local';
 import { contiguousParts, type S3Provider } from '../lib/providers/s3';
-import { s3Provider, startS3FaultProxy, startS3Server, type S3TestServer } from './support/s3';
+import { ageUpload, s3Provider, startS3FaultProxy, startS3Server, type S3TestServer } from './support/s3';
 import type { EmulatorServer } from './emulators/core/server';
 
 const MiB = 1024 * 1024;
@@ -202,6 +206,38 @@ describe('an S3 multipart upload resumed in a later run', () => {
 		await expect(client.send(new ListPartsCommand({ Bucket: 'test', Key: 'stale/video.bin', UploadId: uploadId }))).rejects.toMatchObject({ name: 'NoSuchUpload' });
 		expect(fingerprint(await stored('stale'))).toEqual(fingerprint(second));
 		expect(await uploads.list()).toEqual([]);
+	});
+});
+
+describe('S3 multipart uploads no run resumes any more', () => {
+	let s3: S3TestServer;
+	beforeAll(async () => {
+		s3 = await startS3Server();
+	});
+	afterAll(() => s3.stop());
+
+	it('are aborted by the next run below its folder once older than a kept session; recent ones and other folders are left alone', async () => {
+		const provider = await s3Provider(s3.connection, { prefix: 'backups' });
+		const open = async (Key: string, days: number) => {
+			const { UploadId } = await provider.client.send(new CreateMultipartUploadCommand({ Bucket: 'test', Key }));
+			await provider.client.send(new UploadPartCommand({ Bucket: 'test', Key, UploadId, PartNumber: 1, Body: Buffer.alloc(1024, 1) }));
+			await ageUpload(s3, 'test', UploadId!, days);
+			return { Key, UploadId: UploadId! };
+		};
+		const deletedAtSource = await open('backups/gone.bin', 8);
+		const inProgress = await open('backups/video.bin', 1);
+		const elsewhere = await open('other/old.bin', 30);
+		const parts = (upload: { Key: string; UploadId: string }) =>
+			provider.client.send(new ListPartsCommand({ Bucket: 'test', ...upload })).then((answer) => answer.Parts?.length, (error: { name: string }) => error.name);
+
+		// What a run's housekeeping reports, as a sync does before it writes.
+		const report = await sync(await LocalProvider.open(await mkdtemp(join(tmpdir(), 'cloudsync-empty-'))), provider, { mode: 'copy' });
+
+		expect(report.notes).toContainEqual(expect.stringMatching(/^s3: aborted 1 multipart upload left unfinished for over 7 days \(backups\/gone\.bin\)/));
+		expect(await parts(deletedAtSource)).toBe('NoSuchUpload');
+		expect(await parts(inProgress)).toBe(1);
+		expect(await parts(elsewhere)).toBe(1);
+		expect((await sync(await LocalProvider.open(await mkdtemp(join(tmpdir(), 'cloudsync-empty-'))), provider, { mode: 'copy' })).notes.join('\n')).not.toMatch(/aborted/);
 	});
 });
 

@@ -9,6 +9,7 @@ import {
 	GetObjectCommand,
 	HeadObjectCommand,
 	ListBucketsCommand,
+	ListMultipartUploadsCommand,
 	ListObjectsV2Command,
 	ListPartsCommand,
 	PutObjectCommand,
@@ -749,6 +750,33 @@ export class S3Provider implements Provider {
 		this.sessions.end(identity);
 		this.options.onMultipartUpload?.({ key: Key, uploadId: UploadId, state: 'completed' });
 		return { answer, expected: multipartEtag(parts) };
+	}
+
+	/**
+	 * Aborts the multipart uploads below the root that no run resumes any more: started longer ago than
+	 * a session is kept (their file was deleted at the source, or a store was lost), so S3 stops billing
+	 * their parts. One listing per run; a key that may not list uploads, or a server without the call,
+	 * leaves them to a lifecycle rule of the bucket.
+	 */
+	async housekeeping(): Promise<string[]> {
+		const before = Date.now() - MULTIPART_KEPT_MS;
+		const context = { path: '' };
+		const abandoned: Array<{ Key: string; UploadId: string }> = [];
+		try {
+			let markers: { KeyMarker?: string; UploadIdMarker?: string } = {};
+			for (;;) {
+				const page = await this.call(context, () => this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.folderPrefix(''), ...markers })));
+				for (const upload of page.Uploads ?? []) {
+					if (upload.Key && upload.UploadId && upload.Initiated && upload.Initiated.getTime() < before) abandoned.push({ Key: upload.Key, UploadId: upload.UploadId });
+				}
+				if (!page.IsTruncated) break;
+				markers = { KeyMarker: page.NextKeyMarker, UploadIdMarker: page.NextUploadIdMarker };
+			}
+		} catch {
+			return [];
+		}
+		await forEachLimit(abandoned, HEADS_AT_ONCE, ({ Key, UploadId }) => this.abortMultipart(context, Key, UploadId));
+		return abandoned.length === 0 ? [] : [`aborted ${abandoned.length} multipart upload${abandoned.length === 1 ? '' : 's'} left unfinished for over ${MULTIPART_KEPT_MS / 86_400_000} days (${abandoned.map((upload) => upload.Key).join(', ').slice(0, 300)})`];
 	}
 
 	private async abortMultipart(context: CallContext, Key: string, UploadId: string): Promise<void> {

@@ -1,5 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat, utimes } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -134,6 +134,7 @@ const xmlText = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt
 async function multipartShim(ctx: MultipartContext, next: () => Promise<void>): Promise<void> {
 	const uploadId = ctx.query.uploadId;
 	const [, bucket, ...rest] = ctx.path.split('/');
+	if (ctx.method === 'GET' && ctx.query.uploads !== undefined && bucket && rest.join('') === '') return listUploads(ctx, bucket);
 	if (!uploadId || !bucket || rest.length === 0 || !/^[0-9a-f]+$/.test(uploadId)) return next();
 	const key = rest.map(decodeURIComponent).join('/');
 	const folder = join(ctx.store.getResourcePath(bucket, undefined, 'uploads'), uploadId);
@@ -171,6 +172,42 @@ async function multipartShim(ctx: MultipartContext, next: () => Promise<void>): 
 		...parts,
 		'</ListPartsResult>',
 	].join('');
+}
+
+/**
+ * ListMultipartUploads [doc] AWS ListMultipartUploads, which s3rver answers NotImplemented: the open
+ * uploads whose key starts with `prefix`, by key, each with when it was started (its folder's `key`
+ * file's time, which a test may set back). One page: the tests open far fewer than 1,000.
+ */
+async function listUploads(ctx: MultipartContext, bucket: string): Promise<void> {
+	const prefix = ctx.query.prefix ?? '';
+	const root = ctx.store.getResourcePath(bucket, undefined, 'uploads');
+	const ids = await readdir(root).catch(() => [] as string[]);
+	const uploads = (
+		await Promise.all(
+			ids.map(async (id) => {
+				const keyFile = join(root, id, 'key');
+				const [key, info] = await Promise.all([readFile(keyFile, 'utf8'), stat(keyFile)]).catch(() => [undefined, undefined] as const);
+				return key !== undefined && info && key.startsWith(prefix) ? { id, key, initiated: info.mtime } : undefined;
+			}),
+		)
+	)
+		.filter((upload) => upload !== undefined)
+		.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+	ctx.status = 200;
+	ctx.type = 'application/xml';
+	ctx.body = [
+		'<?xml version="1.0" encoding="UTF-8"?>\n<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">',
+		`<Bucket>${xmlText(bucket)}</Bucket><Prefix>${xmlText(prefix)}</Prefix><MaxUploads>1000</MaxUploads><IsTruncated>false</IsTruncated>`,
+		...uploads.map((upload) => `<Upload><Key>${xmlText(upload.key)}</Key><UploadId>${upload.id}</UploadId><Initiated>${upload.initiated.toISOString()}</Initiated><StorageClass>STANDARD</StorageClass></Upload>`),
+		'</ListMultipartUploadsResult>',
+	].join('');
+}
+
+/** Sets back when an open upload was started, as ListMultipartUploads tells it. */
+export async function ageUpload(server: S3TestServer, bucket: string, uploadId: string, days: number): Promise<void> {
+	const when = new Date(Date.now() - days * 86_400_000);
+	await utimes(join(server.directory, bucket, '._S3rver_uploads', uploadId, 'key'), when, when);
 }
 
 /** The credentials s3rver accepts. */
