@@ -6,6 +6,7 @@ import {
 	CopyObjectCommand,
 	CreateMultipartUploadCommand,
 	DeleteObjectCommand,
+	DeleteObjectsCommand,
 	GetObjectCommand,
 	HeadObjectCommand,
 	ListBucketsCommand,
@@ -56,6 +57,8 @@ const COPY_CUTOFF = 4.656 * GiB;
 const COPY_PART = 512 * MiB;
 /** Keys are at most 1,024 bytes of UTF-8 [doc] AWS "Naming Amazon S3 objects". */
 const MAX_KEY_BYTES = 1024;
+/** Keys one DeleteObjects request removes at most [doc] AWS DeleteObjects. */
+const DELETE_BATCH = 1000;
 /** HEADs run at once while a listing reads modification times. */
 const HEADS_AT_ONCE = 16;
 const DEFAULT_TIMEOUT_MS = 5 * 60_000;
@@ -143,7 +146,7 @@ export function s3Client(connection: S3Connection): S3Client {
 		throw new CloudSyncError(`The S3 endpoint "${endpoint}" has no http:// or https://`, { hint: 'Write the endpoint with its scheme, such as https://s3.eu-central-003.backblazeb2.com.' });
 	}
 	const timeout = connection.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS;
-	return new S3Client({
+	const client = new S3Client({
 		region,
 		endpoint,
 		forcePathStyle: connection.forcePathStyle ?? (endpoint ? preset.pathStyle : false),
@@ -155,6 +158,20 @@ export function s3Client(connection: S3Connection): S3Client {
 		maxAttempts: 1,
 		requestHandler: { connectionTimeout: 30_000, requestTimeout: timeout },
 	});
+	// DeleteObjects must carry Content-MD5 on MinIO, B2 and most servers that are not AWS, where the SDK
+	// sends a CRC32 instead since 3.729 [issue] aws-sdk-js-v3#6920; AWS takes Content-MD5 too.
+	client.middlewareStack.add(
+		(next, context) => async (args) => {
+			const request = args.request as { headers?: Record<string, string>; body?: string | Uint8Array };
+			if (context.commandName === 'DeleteObjectsCommand' && request.headers && request.body !== undefined) {
+				for (const name of Object.keys(request.headers)) if (/^(x-amz-(sdk-)?checksum-|content-md5$)/i.test(name)) delete request.headers[name];
+				request.headers['content-md5'] = createHash('md5').update(request.body).digest('base64');
+			}
+			return next(args);
+		},
+		{ step: 'build', priority: 'low', name: 'deleteObjectsContentMd5' },
+	);
+	return client;
 }
 
 const statusOf = (error: S3ServiceException) => error.$metadata?.httpStatusCode ?? 0;
@@ -818,7 +835,19 @@ export class S3Provider implements Provider {
 		if (keys.length === 0) throw new NotFoundError(relative);
 		const marker = this.folderPrefix(relative);
 		if (!options.recursive && keys.some((entry) => entry.key !== marker)) throw new NotEmptyError(relative);
-		await forEachLimit(keys, HEADS_AT_ONCE, (entry) => this.deleteKey(entry.path, entry.key));
+		await this.deleteKeys(keys);
+	}
+
+	/** Up to 1,000 keys a request (DeleteObjects); a key S3 could not delete among them is deleted alone, so that its error is the one reported. */
+	private async deleteKeys(keys: Array<{ key: string; path: string }>): Promise<void> {
+		for (let at = 0; at < keys.length; at += DELETE_BATCH) {
+			const batch = keys.slice(at, at + DELETE_BATCH);
+			const answer = await this.call({ path: batch[0].path }, () =>
+				this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((entry) => ({ Key: entry.key })), Quiet: true } })),
+			);
+			const failed = new Set((answer.Errors ?? []).map((error) => error.Key));
+			await forEachLimit(batch.filter((entry) => failed.has(entry.key)), HEADS_AT_ONCE, (entry) => this.deleteKey(entry.path, entry.key));
+		}
 	}
 
 	async copy(from: string, to: string): Promise<Entry> {
@@ -918,7 +947,7 @@ export class S3Provider implements Provider {
 			if (entry.key.endsWith('/')) return;
 			await this.copyObject(this, entry.path, { ContentLength: entry.size }, destination);
 		});
-		await forEachLimit(keys, HEADS_AT_ONCE, (entry) => this.deleteKey(entry.path, entry.key));
+		await this.deleteKeys(keys);
 		this.knownFolders?.add(target);
 		return this.dirEntry(target);
 	}

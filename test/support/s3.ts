@@ -28,6 +28,26 @@ for (const name of ['putObjectCopy']) {
 	objectController[name] = Object.assign(patched, { patched: true });
 }
 
+/**
+ * s3rver removes the folders a delete emptied right after it, blind to deletes running beside it in
+ * the same folder: a DeleteObjects of many keys (which it runs all at once) fails with a 500 when
+ * two reach the same folder, which S3 never does. Its deletes run one after another here.
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const FilesystemStore = require('s3rver/lib/stores/filesystem') as { prototype: { deleteObject: ((...args: unknown[]) => Promise<void>) & { patched?: boolean } } };
+if (!FilesystemStore.prototype.deleteObject.patched) {
+	const original = FilesystemStore.prototype.deleteObject;
+	let deleting: Promise<unknown> = Promise.resolve();
+	FilesystemStore.prototype.deleteObject = Object.assign(
+		function (this: unknown, ...args: unknown[]) {
+			const run = deleting.then(() => original.apply(this, args));
+			deleting = run.catch(() => undefined);
+			return run;
+		},
+		{ patched: true },
+	);
+}
+
 type StoredObject = { key: string; size: number; lastModifiedDate: Date; metadata: Record<string, string> };
 type Store = { listObjects(bucket: string, options: Record<string, unknown>): Promise<{ objects: StoredObject[] }> };
 type ListContext = { query: Record<string, string | undefined>; params: { bucket: string }; store: Store; body: unknown };
@@ -312,11 +332,12 @@ function renderS3Fault(fault: FaultRule, response: ServerResponse): void {
  * Retry-After, 500s, connections dropped half-way through an answer, bodies cut short. Requests pass
  * unchanged, so the server still checks their signatures.
  */
-export async function startS3FaultProxy(target: string, seed = 13): Promise<EmulatorServer> {
+export async function startS3FaultProxy(target: string, seed = 13, inspect?: (request: IncomingMessage, body: Buffer) => void): Promise<EmulatorServer> {
 	const upstream = new URL(target);
 	const proxy = new EmulatorServer(
 		async (request: IncomingMessage, response: ServerResponse, context: RequestContext) => {
 			const body = await readBody(request);
+			inspect?.(request, body);
 			const answer = await new Promise<{ status: number; headers: Record<string, string>; body: Buffer }>((resolve, reject) => {
 				const forward = httpRequest(
 					{ host: upstream.hostname, port: upstream.port, method: request.method, path: request.url, headers: request.headers },
