@@ -13,6 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateMultipartUploadCommand, ListPartsCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import { LocalProvider } from '../lib/providers/local';
+import type { WebDavProvider } from '../lib/providers/webdav';
+import { WebDavEmulator } from './emulators/webdav';
+import { emulatedWebDav } from './support/webdav';
 import { contiguousParts, type S3Provider } from '../lib/providers/s3';
 import { ageUpload, s3Provider, startS3FaultProxy, startS3Server, type S3TestServer } from './support/s3';
 import type { EmulatorServer } from './emulators/core/server';
@@ -238,6 +241,79 @@ describe('S3 multipart uploads no run resumes any more', () => {
 		expect(await parts(inProgress)).toBe(1);
 		expect(await parts(elsewhere)).toBe(1);
 		expect((await sync(await LocalProvider.open(await mkdtemp(join(tmpdir(), 'cloudsync-empty-'))), provider, { mode: 'copy' })).notes.join('\n')).not.toMatch(/aborted/);
+	});
+});
+
+describe('a Nextcloud chunked upload resumed in a later run', () => {
+	let nextcloud: WebDavEmulator;
+	beforeAll(async () => {
+		nextcloud = await WebDavEmulator.start({ flavour: 'nextcloud' });
+	});
+	afterAll(() => nextcloud.stop());
+
+	const chunkSize = 5 * 1000 * 1000;
+	const write = (provider: WebDavProvider, data: Buffer, modTime: number, signal?: AbortSignal) =>
+		provider.write('film/video.bin', bufferStream(data), { size: data.length, modTime, signal, from: async (offset) => bufferStream(data.subarray(offset)) });
+	const cancelAfter = async (provider: WebDavProvider, data: Buffer, bytes: number) => {
+		const cancel = new AbortController();
+		const start = nextcloud.server.bytesReceived;
+		nextcloud.server.onReceive = (total) => total - start > bytes && cancel.abort();
+		await expect(write(provider, data, 1_700_000_000_000, cancel.signal)).rejects.toThrow();
+		nextcloud.server.onReceive = undefined;
+	};
+	const chunksPut = (from: number) =>
+		nextcloud.server.log
+			.slice(from)
+			.filter((entry) => entry.method === 'PUT' && entry.path.includes('/uploads/'))
+			.map((entry) => Number(entry.path.split('/').at(-1)));
+
+	it('lists the upload folder (PROPFIND), sends only the chunks after those it holds, and assembles the same upload', async () => {
+		const state = new MemoryStateStore();
+		const data = pseudoRandomBytes(23 * MiB, 'nextcloud resume');
+		const first = new UploadSessions(state);
+		const provider = await emulatedWebDav(nextcloud, { chunkSize });
+		provider.keepUploads(first);
+		await cancelAfter(provider, data, 12 * MiB);
+		await first.flush();
+		const [kept] = await first.list();
+		const { folder } = JSON.parse(kept.session) as { folder: string };
+		const folderPath = new URL(folder).pathname;
+
+		const before = nextcloud.server.log.length;
+		const second = new UploadSessions(state);
+		const resumedBy = await emulatedWebDav(nextcloud, { chunkSize });
+		resumedBy.keepUploads(second);
+		const entry = await write(resumedBy, data, 1_700_000_000_000);
+
+		const chunks = chunksPut(before);
+		// 12 MiB arrived, one chunk at a time: chunks 1 and 2 (10 MB) are there and are not sent again.
+		expect(chunks).toEqual([3, 4, 5]);
+		const calls = nextcloud.server.log.slice(before).filter((logged) => logged.path.startsWith(folderPath.replace(/\/$/, '')));
+		expect(calls.map((logged) => `${logged.method} ${logged.path.slice(folderPath.length) || '/'}`)).toEqual(['PROPFIND /', 'PUT 3', 'PUT 4', 'PUT 5', 'MOVE .file']);
+		expect(entry).toMatchObject({ size: data.length, modTime: 1_700_000_000_000 });
+		expect(fingerprint(nextcloud.content('film/video.bin')!)).toEqual(fingerprint(data));
+		expect(nextcloud.openUploads).toBe(0);
+		expect(await second.list()).toEqual([]);
+	});
+
+	it('deletes the upload folder saved for another version of the file, and sends the new version whole', async () => {
+		const uploads = new UploadSessions(new MemoryStateStore());
+		const provider = await emulatedWebDav(nextcloud, { chunkSize });
+		provider.keepUploads(uploads);
+		await cancelAfter(provider, pseudoRandomBytes(12 * MiB, 'first version'), 6 * MiB);
+		const [abandoned] = await uploads.list();
+		const folderPath = new URL((JSON.parse(abandoned.session) as { folder: string }).folder).pathname;
+		expect(nextcloud.openUploads).toBe(1);
+
+		const second = pseudoRandomBytes(12 * MiB, 'second version');
+		const before = nextcloud.server.log.length;
+		await provider.write('film/video.bin', bufferStream(second), { size: second.length, modTime: 1_700_000_100_000, from: async (offset) => bufferStream(second.subarray(offset)) });
+
+		expect(nextcloud.server.log.slice(before).filter((entry) => entry.path === folderPath).map((entry) => entry.method)).toEqual(['DELETE']);
+		expect(chunksPut(before)).toEqual([1, 2, 3]);
+		expect(fingerprint(nextcloud.content('film/video.bin')!)).toEqual(fingerprint(second));
+		expect(nextcloud.openUploads).toBe(0);
+		expect(await uploads.list()).toEqual([]);
 	});
 });
 

@@ -5,7 +5,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Parser } from 'htmlparser2';
-import type { Capabilities, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, WriteOptions } from '../core/types';
+import type { Capabilities, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, UploadIdentity, UploadSessionStore, WriteOptions } from '../core/types';
 import {
 	AlreadyExistsError,
 	AuthenticationError,
@@ -21,7 +21,7 @@ import {
 } from '../core/errors';
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
 import { STATE_FOLDER } from '../core/filters';
-import { ChunkReader, Remote, SliceStream, bodyStream, emptyStream, insideOrSame, mimeTypeFor } from './kit';
+import { ChunkReader, Remote, ResumableUploads, SliceStream, bodyStream, emptyStream, insideOrSame, mimeTypeFor } from './kit';
 import { hashStream, measure, sameHash, type MeasuringStream } from '../core/hashing';
 import { baseName, joinPath, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
 
@@ -38,6 +38,26 @@ const DEFAULT_TIMEOUT_MS = 5 * 60_000;
 const STREAM_PIECE = 256 * KiB;
 /** Folders listed at once when walking a tree (Depth: infinity is refused by most servers). */
 const LIST_CONCURRENCY = 4;
+/** A chunked upload as a later run resumes it: its folder under uploads/, and the size its chunks were cut at. */
+interface ChunkedSession {
+	folder: string;
+	chunkSize: number;
+}
+
+function parseChunkedSession(text: string): ChunkedSession | undefined {
+	try {
+		const session = JSON.parse(text) as Partial<ChunkedSession>;
+		return typeof session.folder === 'string' && typeof session.chunkSize === 'number' && session.chunkSize > 0 ? (session as ChunkedSession) : undefined;
+	} catch {
+		return undefined;
+	}
+}
+
+/**
+ * Nextcloud's background job removes chunked uploads a day after they were last written to
+ * [code] nextcloud/server apps/dav/lib/BackgroundJob/UploadCleanup.php: a session is kept an hour less.
+ */
+const CHUNKED_KEPT_MS = 23 * 3600 * 1000;
 /** Staged uploads older than this were left by a run that died. */
 const STALE_STAGED_MS = 60 * 60_000;
 /** Where uploads are staged before they are moved into place, inside the engine's own folder. */
@@ -322,6 +342,8 @@ export class WebDavProvider implements Provider {
 	private readonly remote: Remote<CallContext>;
 	/** Folders known to exist, so that writes into them make none. */
 	private readonly folders = new Set<string>(['']);
+	/** Unfinished chunked uploads (Nextcloud), kept between runs when the caller gives a store. */
+	private readonly sessions = new ResumableUploads(() => `webdav:${this.rootUrl}`);
 	/** Folders being made now, so that concurrent writers into one new folder share one MKCOL. */
 	private readonly making = new Map<string, Promise<void>>();
 	/** Connections kept open between requests, so that small requests do not each open one. */
@@ -896,6 +918,11 @@ export class WebDavProvider implements Provider {
 		const relative = writablePath(path, 'write over');
 		const context = { path: relative, signal: options.signal };
 		const oc = this.vendor !== 'other';
+		const uploads = oc ? this.uploadsUrl() : undefined;
+		// Only chunked uploads have something to resume; before `content` is touched, since a resumed one reads the source from where the chunks end.
+		const identity = uploads ? this.sessions.identityOf(relative, options, this.chunkSize) : undefined;
+		const resumed = await this.resume(identity, context, options);
+		if (resumed) return resumed;
 		const types = new Set<HashType>([...(oc ? (['sha1'] as HashType[]) : []), ...(options.hashTypes ?? [])]);
 		const measured = measure(content, types, { size: options.size });
 		const reader = new ChunkReader(measured);
@@ -1016,7 +1043,7 @@ export class WebDavProvider implements Provider {
 			} else {
 				const existing = await this.resourceOrNothing(relative);
 				if (existing?.isDir) throw new AlreadyExistsError(relative);
-				response = await this.chunkedUpload(context, uploads, reader, first, measured, time, options.size);
+				response = await this.chunkedUpload(context, uploads, reader, first, measured, time, options.size, this.sessions.identityOf(relative, options, this.chunkSize));
 			}
 		}
 		// Some servers (public shares, proxies that drop the header) ignore X-OC-Mtime: the time is then set by PROPPATCH [code] rclone webdav.go:1440.
@@ -1042,7 +1069,8 @@ export class WebDavProvider implements Provider {
 	/**
 	 * Chunked upload v2 [doc] Nextcloud "Chunked file upload": MKCOL a folder under uploads/, PUT the
 	 * chunks 1..n into it (each with the Destination header), MOVE its .file onto the target. Each
-	 * chunk is held in memory, so it can be sent again on its own; a failure deletes the folder.
+	 * chunk is held in memory, so it can be sent again on its own. A failure deletes the folder, unless
+	 * the upload is kept for a later run (`identity`), which goes on from the chunks the folder holds.
 	 */
 	private async chunkedUpload(
 		context: CallContext,
@@ -1052,41 +1080,100 @@ export class WebDavProvider implements Provider {
 		measured: MeasuringStream,
 		time: number,
 		size: number | undefined,
+		identity: UploadIdentity | undefined,
 	): Promise<Response> {
-		const relative = context.path;
-		const destination = this.urlOf(relative);
+		const destination = this.urlOf(context.path);
 		const folder = `${uploads}cloudsync-${randomBytes(12).toString('hex')}/`;
 		// The total, when known in advance, lets the server refuse a file it has no room for before the first chunk.
 		const total: Record<string, string> = size === undefined ? {} : { 'oc-total-length': String(size) };
 		await this.request(context, 'MKCOL', folder, { headers: { destination, ...total } });
+		await this.sessions.begin(identity, JSON.stringify({ folder, chunkSize: this.chunkSize } satisfies ChunkedSession), 0, Date.now() + CHUNKED_KEPT_MS);
 		try {
-			let chunk = first;
-			let index = 1;
-			let sent = 0;
-			for (;;) {
-				// The reader gives pieces of the buffered size; a chunk gathers them up to the chunk size.
-				const parts = [chunk];
-				let length = chunk.length;
-				while (length < this.chunkSize && !(await reader.atEnd())) {
-					const more = await reader.read(Math.min(this.bufferedLimit, this.chunkSize - length));
-					parts.push(more);
-					length += more.length;
-				}
-				const body = parts.length === 1 ? parts[0] : Buffer.concat(parts, length);
-				if (index > MAX_CHUNKS) throw new CloudSyncError(`${relative} needs more than ${MAX_CHUNKS} chunks`, { hint: 'Raise the chunk size.' });
-				await this.request(context, 'PUT', `${folder}${index}`, { body, headers: { destination, 'content-length': String(body.length), ...total } });
-				sent += body.length;
-				index++;
-				if (await reader.atEnd()) break;
-				chunk = await reader.read(this.bufferedLimit);
-			}
+			const sent = await this.putChunks(context, folder, reader, first, 1, 0, size, identity);
 			if (measured.errored) throw measured.errored;
 			const headers = { destination, overwrite: 'T', 'x-oc-mtime': seconds(time), 'oc-checksum': `SHA1:${measured.hashes.sha1}`, 'oc-total-length': String(sent) };
-			return await this.assemble(context, `${folder}.file`, headers, sent, measured);
+			const response = await this.assemble(context, `${folder}.file`, headers, sent, measured.hashes.sha1);
+			this.sessions.end(identity);
+			return response;
 		} catch (error) {
-			await this.send('DELETE', folder, { accept: [404] }).catch(() => undefined);
+			if (!identity) await this.send('DELETE', folder, { accept: [404] }).catch(() => undefined);
 			throw error;
 		}
+	}
+
+	/**
+	 * PUTs chunks `index`, `index` + 1… of the chunk size into `folder` from `reader` (`first` already
+	 * read, when given), `sent` bytes being there before; tells the store each one, and returns the bytes there.
+	 */
+	private async putChunks(context: CallContext, folder: string, reader: ChunkReader, first: Buffer | undefined, index: number, sent: number, size: number | undefined, identity: UploadIdentity | undefined): Promise<number> {
+		const destination = this.urlOf(context.path);
+		const total: Record<string, string> = size === undefined ? {} : { 'oc-total-length': String(size) };
+		let chunk = first ?? (await reader.read(this.bufferedLimit));
+		while (chunk.length > 0) {
+			// The reader gives pieces of the buffered size; a chunk gathers them up to the chunk size.
+			const parts = [chunk];
+			let length = chunk.length;
+			while (length < this.chunkSize && !(await reader.atEnd())) {
+				const more = await reader.read(Math.min(this.bufferedLimit, this.chunkSize - length));
+				parts.push(more);
+				length += more.length;
+			}
+			const body = parts.length === 1 ? parts[0] : Buffer.concat(parts, length);
+			if (index > MAX_CHUNKS) throw new CloudSyncError(`${context.path} needs more than ${MAX_CHUNKS} chunks`, { hint: 'Raise the chunk size.' });
+			await this.request(context, 'PUT', `${folder}${index}`, { body, headers: { destination, 'content-length': String(body.length), ...total } });
+			sent += body.length;
+			index++;
+			this.sessions.advance(identity, sent);
+			chunk = (await reader.atEnd()) ? Buffer.alloc(0) : await reader.read(this.bufferedLimit);
+		}
+		return sent;
+	}
+
+	keepUploads(store: UploadSessionStore): void {
+		this.sessions.keep(store);
+	}
+
+	/** A saved session, when its folder lies in this server's uploads/: the saved state is never trusted to send the credentials elsewhere. */
+	private chunkedSessionOf(text: string): ChunkedSession | undefined {
+		const session = parseChunkedSession(text);
+		const uploads = this.uploadsUrl();
+		return session && uploads && session.folder.startsWith(uploads) && !session.folder.slice(uploads.length).includes('..') ? session : undefined;
+	}
+
+	/**
+	 * Goes on with the chunked upload an earlier run saved for this very source: the upload folder's
+	 * listing (PROPFIND) tells which chunks Nextcloud holds; chunks 1, 2, 3… with none missing, each of
+	 * the saved chunk size, count, and the rest is sent. One saved for another version is deleted.
+	 */
+	private async resume(identity: UploadIdentity | undefined, context: CallContext, options: WriteOptions): Promise<Entry | undefined> {
+		let session: ChunkedSession | undefined;
+		let held = 0;
+		const time = options.modTime ?? Date.now();
+		const response = await this.sessions.resume(identity, options, {
+			cancel: async (stale) => {
+				const folder = this.chunkedSessionOf(stale.session)?.folder;
+				if (folder) await this.send('DELETE', folder, { accept: [404] });
+			},
+			confirmed: async (saved) => {
+				session = this.chunkedSessionOf(saved.session);
+				if (!session) return undefined;
+				const sizes = new Map((await this.propfind(context, session.folder, '1')).filter((each) => !each.isDir).map((each) => [each.segments.at(-1), each.size]));
+				for (let offset = 0; offset < saved.size && sizes.get(String(held + 1)) === Math.min(session.chunkSize, saved.size - offset); offset += session.chunkSize) held++;
+				return Math.min(saved.size, held * session.chunkSize);
+			},
+			send: async (saved, reader, offset) => {
+				const sent = await this.putChunks(context, session!.folder, reader, undefined, held + 1, offset, saved.size, identity);
+				// Only the rest was read here: the whole file's SHA-1 goes along when the source listed it.
+				const sha1 = options.sourceHashes?.sha1;
+				const headers = { destination: this.urlOf(context.path), overwrite: 'T', 'x-oc-mtime': seconds(time), 'oc-total-length': String(sent), ...(sha1 ? { 'oc-checksum': `SHA1:${sha1}` } : {}) };
+				return this.assemble(context, `${session!.folder}.file`, headers, sent, sha1);
+			},
+			gone: (error) => error instanceof NotFoundError,
+		});
+		if (!response) return undefined;
+		if (!/accepted/i.test(response.headers.get('x-oc-mtime') ?? '')) await this.setModTime(context.path, time);
+		// The caller compares the stored SHA-1 with the source's: this side saw only the rest.
+		return this.written(context.path, await this.resource(context.path), { bytes: identity!.size, hashes: {} });
 	}
 
 	/**
@@ -1094,10 +1181,10 @@ export class WebDavProvider implements Provider {
 	 * the chunks gone (404) because the first one did its work: both end when the target holds the
 	 * bytes sent [code] rclone chunking.go:24-45.
 	 */
-	private async assemble(context: CallContext, from: string, headers: Record<string, string>, size: number, measured: MeasuringStream): Promise<Response> {
+	private async assemble(context: CallContext, from: string, headers: Record<string, string>, size: number, sha1: string | undefined): Promise<Response> {
 		const landed = async () => {
 			const stored = await this.resourceOrNothing(context.path);
-			return stored && !stored.isDir && stored.size === size && (!stored.hashes.sha1 || sameHash('sha1', stored.hashes.sha1, measured.hashes.sha1!));
+			return stored && !stored.isDir && stored.size === size && (!stored.hashes.sha1 || !sha1 || sameHash('sha1', stored.hashes.sha1, sha1));
 		};
 		return this.remote.call(context, async () => {
 			try {
@@ -1123,7 +1210,7 @@ export class WebDavProvider implements Provider {
 	}
 
 	/** The entry of a stored file, once its size (and SHA-1, where listed) are those of the bytes that were read. */
-	private written(relative: string, stored: DavResource, measured: MeasuringStream): Entry {
+	private written(relative: string, stored: DavResource, measured: Pick<MeasuringStream, 'bytes' | 'hashes'>): Entry {
 		if (stored.isDir) throw new AlreadyExistsError(relative);
 		const listed = stored.hashes.sha1;
 		const sent = measured.hashes.sha1;
