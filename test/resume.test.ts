@@ -161,7 +161,7 @@ describe('an S3 multipart upload resumed in a later run', () => {
 		proxy.onReceive = undefined;
 		await first.flush();
 		const [kept] = await first.list();
-		const { uploadId } = JSON.parse(kept.session) as { uploadId: string };
+		const { upload: uploadId } = JSON.parse(kept.session) as { upload: string };
 
 		// What the kernel had buffered of the cancelled run still arrives after it: counted before the second run starts.
 		for (let last = -1; last !== proxy.bytesReceived; ) {
@@ -195,7 +195,7 @@ describe('an S3 multipart upload resumed in a later run', () => {
 		await expect(write(provider, pseudoRandomBytes(24 * MiB, 'first version'), 1_700_000_000_000, cancel.signal)).rejects.toThrow();
 		proxy.onReceive = undefined;
 		const [abandoned] = await uploads.list();
-		const { uploadId } = JSON.parse(abandoned.session) as { uploadId: string };
+		const { upload: uploadId } = JSON.parse(abandoned.session) as { upload: string };
 
 		const second = pseudoRandomBytes(24 * MiB, 'second version');
 		const before = proxy.log.length;
@@ -276,7 +276,7 @@ describe('a Nextcloud chunked upload resumed in a later run', () => {
 		await cancelAfter(provider, data, 12 * MiB);
 		await first.flush();
 		const [kept] = await first.list();
-		const { folder } = JSON.parse(kept.session) as { folder: string };
+		const { upload: folder } = JSON.parse(kept.session) as { upload: string };
 		const folderPath = new URL(folder).pathname;
 
 		const before = nextcloud.server.log.length;
@@ -302,7 +302,7 @@ describe('a Nextcloud chunked upload resumed in a later run', () => {
 		provider.keepUploads(uploads);
 		await cancelAfter(provider, pseudoRandomBytes(12 * MiB, 'first version'), 6 * MiB);
 		const [abandoned] = await uploads.list();
-		const folderPath = new URL((JSON.parse(abandoned.session) as { folder: string }).folder).pathname;
+		const folderPath = new URL((JSON.parse(abandoned.session) as { upload: string }).upload).pathname;
 		expect(nextcloud.openUploads).toBe(1);
 
 		const second = pseudoRandomBytes(12 * MiB, 'second version');

@@ -42,7 +42,7 @@ import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
 import { forEachLimit } from '../core/concurrency';
 import { MeasuringStream, measure } from '../core/hashing';
 import { joinPath, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
-import { ChunkReader, Remote, ResumableUploads, SliceStream, bodyStream, emptyStream, insideOrSame } from './kit';
+import { ChunkReader, Remote, ResumableUploads, SliceStream, bodyStream, emptyStream, insideOrSame, piecedSession, type PiecedSession } from './kit';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -262,21 +262,6 @@ const md5OfMetadata = (value: string | undefined) => {
 class FolderSet extends Set<string> {
 	addAncestorsOf(path: string): void {
 		for (let parent = parentPath(path); parent !== '' && !this.has(parent); parent = parentPath(parent)) this.add(parent);
-	}
-}
-
-/** A multipart upload as a later run resumes it: its id, and the size its parts were cut at. */
-interface MultipartSession {
-	uploadId: string;
-	partSize: number;
-}
-
-function parseSession(text: string): MultipartSession | undefined {
-	try {
-		const session = JSON.parse(text) as Partial<MultipartSession>;
-		return typeof session.uploadId === 'string' && typeof session.partSize === 'number' && session.partSize > 0 ? (session as MultipartSession) : undefined;
-	} catch {
-		return undefined;
 	}
 }
 
@@ -642,13 +627,14 @@ export class S3Provider implements Provider {
 					expected = measured.hashes.md5;
 				} else {
 					const created = await this.call(context, () => this.client.send(new CreateMultipartUploadCommand(params), { abortSignal: options.signal }));
-					const session = { uploadId: created.UploadId!, partSize };
-					this.options.onMultipartUpload?.({ key: Key, uploadId: session.uploadId, state: 'started' });
+					// The upload id, and the part size a resumed upload must cut the rest at.
+					const session: PiecedSession = { upload: created.UploadId!, pieceBytes: partSize };
+					this.options.onMultipartUpload?.({ key: Key, uploadId: session.upload, state: 'started' });
 					await this.sessions.begin(identity, JSON.stringify(session), 0, Date.now() + MULTIPART_KEPT_MS);
 					({ answer, expected } = await this.sendParts(context, Key, session, reader, first, [], options, identity).catch(async (error: unknown) => {
 						// An upload kept for a later run stays (unless S3 lost it); any other is aborted, so S3 frees its parts.
 						if (error instanceof NotFoundError) this.sessions.end(identity);
-						else if (!identity) await this.abortMultipart(context, Key, session.uploadId);
+						else if (!identity) await this.abortMultipart(context, Key, session.upload);
 						throw error;
 					}));
 				}
@@ -683,16 +669,16 @@ export class S3Provider implements Provider {
 	 */
 	private async resume(identity: UploadIdentity | undefined, Key: string, context: CallContext, options: WriteOptions): Promise<Entry | undefined> {
 		let held: StoredPart[] = [];
-		let session: MultipartSession | undefined;
+		let session: PiecedSession | undefined;
 		const sent = await this.sessions.resume(identity, options, {
 			cancel: async (stale) => {
-				const uploadId = parseSession(stale.session)?.uploadId;
+				const uploadId = piecedSession(stale.session)?.upload;
 				if (uploadId) await this.abortMultipart(context, Key, uploadId);
 			},
 			confirmed: async (saved) => {
-				session = parseSession(saved.session);
+				session = piecedSession(saved.session);
 				if (!session) return undefined;
-				held = contiguousParts(await this.listParts(context, Key, session.uploadId), session.partSize, saved.size);
+				held = contiguousParts(await this.listParts(context, Key, session.upload), session.pieceBytes, saved.size);
 				return held.reduce((bytes, part) => bytes + part.size, 0);
 			},
 			send: (_saved, reader) => this.sendParts(context, Key, session!, reader, undefined, held, options, identity),
@@ -727,14 +713,14 @@ export class S3Provider implements Provider {
 	private async sendParts(
 		context: CallContext,
 		Key: string,
-		session: MultipartSession,
+		session: PiecedSession,
 		reader: ChunkReader,
 		first: Buffer | undefined,
 		held: StoredPart[],
 		options: WriteOptions,
 		identity: UploadIdentity | undefined,
 	): Promise<{ answer: { ETag?: string; ServerSideEncryption?: string; SSECustomerAlgorithm?: string }; expected?: string }> {
-		const { uploadId: UploadId, partSize } = session;
+		const { upload: UploadId, pieceBytes: partSize } = session;
 		const parts = [...held];
 		let confirmed = held.reduce((bytes, part) => bytes + part.size, 0);
 		const inFlight = new Set<Promise<void>>();

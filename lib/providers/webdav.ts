@@ -21,7 +21,7 @@ import {
 } from '../core/errors';
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
 import { STATE_FOLDER } from '../core/filters';
-import { ChunkReader, Remote, ResumableUploads, SliceStream, bodyStream, emptyStream, insideOrSame, mimeTypeFor } from './kit';
+import { ChunkReader, Remote, ResumableUploads, SliceStream, bodyStream, emptyStream, insideOrSame, mimeTypeFor, piecedSession, type PiecedSession } from './kit';
 import { hashStream, measure, sameHash, type MeasuringStream } from '../core/hashing';
 import { baseName, joinPath, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
 
@@ -38,20 +38,6 @@ const DEFAULT_TIMEOUT_MS = 5 * 60_000;
 const STREAM_PIECE = 256 * KiB;
 /** Folders listed at once when walking a tree (Depth: infinity is refused by most servers). */
 const LIST_CONCURRENCY = 4;
-/** A chunked upload as a later run resumes it: its folder under uploads/, and the size its chunks were cut at. */
-interface ChunkedSession {
-	folder: string;
-	chunkSize: number;
-}
-
-function parseChunkedSession(text: string): ChunkedSession | undefined {
-	try {
-		const session = JSON.parse(text) as Partial<ChunkedSession>;
-		return typeof session.folder === 'string' && typeof session.chunkSize === 'number' && session.chunkSize > 0 ? (session as ChunkedSession) : undefined;
-	} catch {
-		return undefined;
-	}
-}
 
 /**
  * Nextcloud's background job removes chunked uploads a day after they were last written to
@@ -1087,7 +1073,8 @@ export class WebDavProvider implements Provider {
 		// The total, when known in advance, lets the server refuse a file it has no room for before the first chunk.
 		const total: Record<string, string> = size === undefined ? {} : { 'oc-total-length': String(size) };
 		await this.request(context, 'MKCOL', folder, { headers: { destination, ...total } });
-		await this.sessions.begin(identity, JSON.stringify({ folder, chunkSize: this.chunkSize } satisfies ChunkedSession), 0, Date.now() + CHUNKED_KEPT_MS);
+		// The upload folder, and the chunk size a resumed upload must cut the rest at.
+		await this.sessions.begin(identity, JSON.stringify({ upload: folder, pieceBytes: this.chunkSize } satisfies PiecedSession), 0, Date.now() + CHUNKED_KEPT_MS);
 		try {
 			const sent = await this.putChunks(context, folder, reader, first, 1, 0, size, identity);
 			if (measured.errored) throw measured.errored;
@@ -1134,10 +1121,10 @@ export class WebDavProvider implements Provider {
 	}
 
 	/** A saved session, when its folder lies in this server's uploads/: the saved state is never trusted to send the credentials elsewhere. */
-	private chunkedSessionOf(text: string): ChunkedSession | undefined {
-		const session = parseChunkedSession(text);
+	private chunkedSessionOf(text: string): PiecedSession | undefined {
+		const session = piecedSession(text);
 		const uploads = this.uploadsUrl();
-		return session && uploads && session.folder.startsWith(uploads) && !session.folder.slice(uploads.length).includes('..') ? session : undefined;
+		return session && uploads && session.upload.startsWith(uploads) && !session.upload.slice(uploads.length).includes('..') ? session : undefined;
 	}
 
 	/**
@@ -1146,27 +1133,27 @@ export class WebDavProvider implements Provider {
 	 * the saved chunk size, count, and the rest is sent. One saved for another version is deleted.
 	 */
 	private async resume(identity: UploadIdentity | undefined, context: CallContext, options: WriteOptions): Promise<Entry | undefined> {
-		let session: ChunkedSession | undefined;
+		let session: PiecedSession | undefined;
 		let held = 0;
 		const time = options.modTime ?? Date.now();
 		const response = await this.sessions.resume(identity, options, {
 			cancel: async (stale) => {
-				const folder = this.chunkedSessionOf(stale.session)?.folder;
+				const folder = this.chunkedSessionOf(stale.session)?.upload;
 				if (folder) await this.send('DELETE', folder, { accept: [404] });
 			},
 			confirmed: async (saved) => {
 				session = this.chunkedSessionOf(saved.session);
 				if (!session) return undefined;
-				const sizes = new Map((await this.propfind(context, session.folder, '1')).filter((each) => !each.isDir).map((each) => [each.segments.at(-1), each.size]));
-				for (let offset = 0; offset < saved.size && sizes.get(String(held + 1)) === Math.min(session.chunkSize, saved.size - offset); offset += session.chunkSize) held++;
-				return Math.min(saved.size, held * session.chunkSize);
+				const sizes = new Map((await this.propfind(context, session.upload, '1')).filter((each) => !each.isDir).map((each) => [each.segments.at(-1), each.size]));
+				for (let offset = 0; offset < saved.size && sizes.get(String(held + 1)) === Math.min(session.pieceBytes, saved.size - offset); offset += session.pieceBytes) held++;
+				return Math.min(saved.size, held * session.pieceBytes);
 			},
 			send: async (saved, reader, offset) => {
-				const sent = await this.putChunks(context, session!.folder, reader, undefined, held + 1, offset, saved.size, identity);
+				const sent = await this.putChunks(context, session!.upload, reader, undefined, held + 1, offset, saved.size, identity);
 				// Only the rest was read here: the whole file's SHA-1 goes along when the source listed it.
 				const sha1 = options.sourceHashes?.sha1;
 				const headers = { destination: this.urlOf(context.path), overwrite: 'T', 'x-oc-mtime': seconds(time), 'oc-total-length': String(sent), ...(sha1 ? { 'oc-checksum': `SHA1:${sha1}` } : {}) };
-				return this.assemble(context, `${session!.folder}.file`, headers, sent, sha1);
+				return this.assemble(context, `${session!.upload}.file`, headers, sent, sha1);
 			},
 			gone: (error) => error instanceof NotFoundError,
 		});

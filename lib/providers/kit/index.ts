@@ -6,4 +6,4 @@ export { CommitBatcher, type BatchOptions, type Ticket } from './batcher';
 export { ParentsFirst } from './parentsFirst';
 export { BINARY, mimeTypeFor } from './mime';
 export { walkInOrder, type WalkOptions } from './walkOrder';
-export { ResumableUploads, type ResumeSteps } from './resume';
+export { ResumableUploads, piecedSession, type PiecedSession, type ResumeSteps } from './resume';

@@ -98,3 +98,22 @@ export class ResumableUploads {
 }
 
 const DRAIN_BYTES = 1024 * 1024;
+
+/**
+ * A session made of pieces the cloud lists (S3's parts, Nextcloud's chunks), as kept in
+ * `SavedUpload.session`: what names the upload, and the size its pieces were cut at, which a resumed
+ * upload must cut the rest at too.
+ */
+export interface PiecedSession {
+	upload: string;
+	pieceBytes: number;
+}
+
+export function piecedSession(text: string): PiecedSession | undefined {
+	try {
+		const session = JSON.parse(text) as Partial<PiecedSession>;
+		return typeof session.upload === 'string' && typeof session.pieceBytes === 'number' && session.pieceBytes > 0 ? { upload: session.upload, pieceBytes: session.pieceBytes } : undefined;
+	} catch {
+		return undefined;
+	}
+}
