@@ -1,10 +1,5 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { Capabilities, Entry, Hashes, ListOptions, Provider, ReadOptions, RootLocation, WriteOptions } from '../core/types';
 import {
 	AlreadyExistsError,
@@ -19,7 +14,7 @@ import {
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
 import { measure } from '../core/hashing';
 import { baseName, hasControlCharacter, joinPath, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
-import { DirCache, Remote, SliceStream, bodyStream, emptyStream, insideOrSame, mimeTypeFor } from './kit';
+import { DirCache, Remote, SliceStream, bodyStream, emptyStream, insideOrSame, mimeTypeFor, spool, type Spooled } from './kit';
 import { ICloudSignInError, openSession, type AppleIdOptions } from './icloud/auth';
 import type { ICloudSession } from './icloud/session';
 
@@ -378,7 +373,7 @@ export class ICloudDriveProvider implements Provider {
 		this.checkName(relative, leaf);
 		const context = { path: relative, signal: options.signal };
 		const measured = measure(content, options.hashTypes ?? [], { size: options.size });
-		const spooled = await spool(measured);
+		const spooled = await spool(measured, { prefix: 'icloud', memoryLimit: IN_MEMORY_UPLOAD });
 		try {
 			const parentId = await this.folders.id(parentPath(relative), true);
 			const existing = await this.child(parentId, leaf, context);
@@ -410,7 +405,7 @@ export class ICloudDriveProvider implements Provider {
 			const [target] = await (
 				await this.send(`${docws}/upload/web`, { method: 'POST', json: { filename: name, type: 'FILE', size: content.size, content_type: contentType }, signal: context.signal })
 			).json() as Array<{ url: string; document_id: string }>;
-			const stored = (await (await this.send(target.url, { method: 'POST', body: content.body(), contentType, streamed: !content.inMemory, signal: context.signal })).json()) as {
+			const stored = (await (await this.send(target.url, { method: 'POST', body: content.bytes ?? content.read(), contentType, streamed: !content.bytes, signal: context.signal })).json()) as {
 				singleFile?: { fileChecksum: string; referenceChecksum?: string; wrappingKey?: string; size: number; receipt?: string };
 			};
 			const file = stored.singleFile;
@@ -528,46 +523,4 @@ export class ICloudDriveProvider implements Provider {
 		const names = this.rootPath.split('/').filter(Boolean);
 		return { namespace: `icloud-drive:${this.session.dsid}`, chain: names.map(fold), names, caseInsensitive: true };
 	}
-}
-
-/** Bytes of one upload, kept so that a retry can send them again: in memory when small, else in a temporary file. */
-interface Spooled {
-	size: number;
-	inMemory: boolean;
-	body(): Buffer | Readable;
-	dispose(): Promise<void>;
-}
-
-async function spool(source: Readable): Promise<Spooled> {
-	const chunks: Buffer[] = [];
-	let size = 0;
-	const iterator = source[Symbol.asyncIterator]();
-	for (;;) {
-		const next = await iterator.next();
-		if (next.done) {
-			const bytes = Buffer.concat(chunks);
-			return { size, inMemory: true, body: () => bytes, dispose: async () => undefined };
-		}
-		chunks.push(next.value as Buffer);
-		size += (next.value as Buffer).length;
-		if (size > IN_MEMORY_UPLOAD) break;
-	}
-	const folder = await mkdtemp(join(tmpdir(), 'cloudsync-icloud-'));
-	const file = join(folder, 'upload');
-	try {
-		const rest = async function* () {
-			yield* chunks;
-			for (;;) {
-				const next = await iterator.next();
-				if (next.done) return;
-				size += (next.value as Buffer).length;
-				yield next.value as Buffer;
-			}
-		};
-		await pipeline(rest, createWriteStream(file));
-	} catch (error) {
-		await rm(folder, { recursive: true, force: true });
-		throw error;
-	}
-	return { size, inMemory: false, body: () => createReadStream(file), dispose: () => rm(folder, { recursive: true, force: true }) };
 }
