@@ -24,6 +24,8 @@ const ROOT_ID = `FOLDER::${ZONE}::root`;
 const FOLDERS_PER_CALL = 16;
 /** Uploads up to this size are held in memory (so a retry can send them again); larger ones are spooled to disk. */
 const IN_MEMORY_UPLOAD = 8 * 1024 * 1024;
+/** Folders whose listing is kept for writes' lookups; a run writes folder by folder, so a few suffice and memory stays bounded. */
+const LISTINGS_KEPT = 32;
 /** A new file is committed under this kind of name beside the one it replaces, then renamed onto it. */
 const STAGED = /^\.cloudsync-upload-[0-9a-f]{12}-/;
 
@@ -144,6 +146,10 @@ export class ICloudDriveProvider implements Provider {
 		() => this.rootId,
 		(path, create) => this.findFolder(path, create),
 	);
+	/** Children by folded name of the folders written into, listed once: iCloud finds an item by path only by listing its parent. */
+	private readonly listings = new Map<string, Promise<Map<string, DriveItem>>>();
+	/** Names (parent id / folded name) changed here since their folder was listed: their next lookup lists the folder again. */
+	private readonly changed = new Set<string>();
 
 	private constructor(
 		private readonly session: ICloudSession,
@@ -240,7 +246,7 @@ export class ICloudDriveProvider implements Provider {
 	private async findFolder(path: string, create: boolean): Promise<string> {
 		const parentId = await this.folders.id(parentPath(path), create);
 		const leaf = baseName(path);
-		const existing = await this.child(parentId, leaf, { path });
+		const existing = await this.listedChild(parentId, leaf, { path });
 		if (existing && isFolder(existing)) return existing.drivewsid;
 		if (existing) throw create ? new AlreadyExistsError(path) : new NotFoundError(path);
 		if (!create) throw new NotFoundError(path);
@@ -250,6 +256,7 @@ export class ICloudDriveProvider implements Provider {
 			json: { destinationDrivewsId: parentId, folders: [{ clientId: `FOLDER::UNKNOWN_ZONE::TempId-${randomBytes(8).toString('hex')}`, name: leaf }] },
 		});
 		const created = answer.folders?.[0];
+		this.touched(parentId, leaf);
 		if (!created || (created.status && created.status !== 'OK')) throw mapICloudError(new ICloudResponseError(200, created?.status ?? 'no folder in the answer'), { path });
 		return created.drivewsid;
 	}
@@ -259,6 +266,40 @@ export class ICloudDriveProvider implements Provider {
 		const [folder] = await this.folderDetails(context, [parentId]);
 		const wanted = fold(name);
 		return (folder.items ?? []).find((item) => fold(fullName(item)) === wanted && !STAGED.test(item.name));
+	}
+
+	/**
+	 * The child called `name`, for a write: from the folder's listing when one is kept, so that a
+	 * folder of many files is not listed again per file. A stale answer costs no data: iCloud refuses
+	 * an old etag, keeps a name taken meanwhile as "name 2" (which the write then checks afresh), and
+	 * a write that fails drops the listing so that its retry lists again.
+	 */
+	private async listedChild(parentId: string, name: string, context: CallContext): Promise<DriveItem | undefined> {
+		const key = `${parentId}/${fold(name)}`;
+		let listing = this.listings.get(parentId);
+		if (!listing || this.changed.has(key)) {
+			const fresh = this.folderDetails(context, [parentId]).then(([folder]) => {
+				const byName = new Map<string, DriveItem>();
+				for (const item of folder.items ?? []) if (!STAGED.test(item.name)) byName.set(fold(fullName(item)), item);
+				return byName;
+			});
+			for (const stale of this.changed) if (stale.startsWith(`${parentId}/`)) this.changed.delete(stale);
+			this.listings.delete(parentId);
+			this.listings.set(parentId, fresh);
+			if (this.listings.size > LISTINGS_KEPT) this.listings.delete(this.listings.keys().next().value!);
+			fresh.catch(() => this.forgetListing(parentId, fresh));
+			listing = fresh;
+		}
+		return (await listing).get(fold(name));
+	}
+
+	private forgetListing(parentId: string, listing = this.listings.get(parentId)): void {
+		if (this.listings.get(parentId) === listing) this.listings.delete(parentId);
+	}
+
+	/** A name this provider changed: a kept listing no longer tells what it holds. */
+	private touched(parentId: string, name: string): void {
+		if (this.listings.has(parentId)) this.changed.add(`${parentId}/${fold(name)}`);
 	}
 
 	/** The item at a path, with its parent's id; NotFound when missing or when a file stands where a folder should. */
@@ -374,9 +415,10 @@ export class ICloudDriveProvider implements Provider {
 		const context = { path: relative, signal: options.signal };
 		const measured = measure(content, options.hashTypes ?? [], { size: options.size });
 		const spooled = await spool(measured, { prefix: 'icloud', memoryLimit: IN_MEMORY_UPLOAD });
+		let parentId: string | undefined;
 		try {
-			const parentId = await this.folders.id(parentPath(relative), true);
-			const existing = await this.child(parentId, leaf, context);
+			parentId = await this.folders.id(parentPath(relative), true);
+			const existing = await this.listedChild(parentId, leaf, context);
 			if (existing && isFolder(existing)) throw new AlreadyExistsError(relative);
 			const stagedName = existing ? `.cloudsync-upload-${randomBytes(6).toString('hex')}-${leaf}` : leaf;
 			const modTime = seconds(options.modTime ?? Date.now());
@@ -384,10 +426,19 @@ export class ICloudDriveProvider implements Provider {
 			if (!existing && fold(document.name) === fold(leaf)) return { ...this.written(relative, spooled.size, modTime, document.id), hashes: measured.hashes };
 			// A replacement (or a file that appeared meanwhile, which iCloud stored as "name 2"): trash what holds the name, then take it.
 			const holder = existing ?? (await this.child(parentId, leaf, context));
+			if (holder && isFolder(holder)) {
+				// A folder took the name since the folder was listed: it is not replaced, and the upload is taken back.
+				await this.itemCall(context, 'moveItemsToTrash', { items: [{ drivewsid: document.id, etag: document.etag, clientId: document.id }] }).catch(() => undefined);
+				throw new AlreadyExistsError(relative);
+			}
 			if (holder) await this.itemCall(context, 'moveItemsToTrash', { items: [{ drivewsid: holder.drivewsid, etag: holder.etag, clientId: holder.drivewsid }] });
 			const renamed = await this.itemCall(context, 'renameItems', { items: [{ drivewsid: document.id, etag: document.etag, name: leaf }] });
 			return { ...this.entryOf(relative, renamed), hashes: measured.hashes };
+		} catch (error) {
+			if (parentId) this.forgetListing(parentId);
+			throw error;
 		} finally {
+			if (parentId) this.touched(parentId, leaf);
 			await spooled.dispose();
 		}
 	}
@@ -454,15 +505,19 @@ export class ICloudDriveProvider implements Provider {
 
 	async delete(path: string, options: { recursive?: boolean } = {}): Promise<void> {
 		const relative = writablePath(path, 'delete');
-		const { item } = await this.locateItem(relative);
+		const { item, parentId } = await this.locateItem(relative);
 		if (isFolder(item) && !options.recursive) {
 			const [detail] = await this.folderDetails({ path: relative }, [item.drivewsid]);
 			if ((detail.items ?? []).length > 0) throw new NotEmptyError(relative);
 		}
 		const context = { path: relative };
 		const ref = { drivewsid: item.drivewsid, etag: item.etag, clientId: item.drivewsid };
-		if (this.options.deletePermanently) await this.itemCall(context, 'deleteItems', { items: [ref] });
-		else await this.itemCall(context, 'moveItemsToTrash', { items: [ref] });
+		try {
+			if (this.options.deletePermanently) await this.itemCall(context, 'deleteItems', { items: [ref] });
+			else await this.itemCall(context, 'moveItemsToTrash', { items: [ref] });
+		} finally {
+			this.touched(parentId, baseName(relative));
+		}
 		this.folders.forget(relative);
 	}
 
@@ -478,16 +533,21 @@ export class ICloudDriveProvider implements Provider {
 		const targetParentId = await this.folders.id(parentPath(target), true);
 		const inTheWay = await this.child(targetParentId, leaf, context);
 		let current = item;
-		if (inTheWay && inTheWay.drivewsid !== item.drivewsid) {
-			if (isFolder(inTheWay) || isFolder(item)) throw new AlreadyExistsError(target);
-			// A file replaces a file, as a rename over it does on a disk; the old one stays in Recently Deleted.
-			await this.itemCall(context, 'moveItemsToTrash', { items: [{ drivewsid: inTheWay.drivewsid, etag: inTheWay.etag, clientId: inTheWay.drivewsid }] });
-		}
-		if (targetParentId !== parentId) {
-			current = await this.itemCall(context, 'moveItems', { destinationDrivewsId: targetParentId, items: [{ drivewsid: current.drivewsid, etag: current.etag, clientId: current.drivewsid }] });
-		}
-		if (fullName(current) !== leaf.normalize('NFC')) {
-			current = await this.itemCall(context, 'renameItems', { items: [{ drivewsid: current.drivewsid, etag: current.etag, name: leaf }] });
+		try {
+			if (inTheWay && inTheWay.drivewsid !== item.drivewsid) {
+				if (isFolder(inTheWay) || isFolder(item)) throw new AlreadyExistsError(target);
+				// A file replaces a file, as a rename over it does on a disk; the old one stays in Recently Deleted.
+				await this.itemCall(context, 'moveItemsToTrash', { items: [{ drivewsid: inTheWay.drivewsid, etag: inTheWay.etag, clientId: inTheWay.drivewsid }] });
+			}
+			if (targetParentId !== parentId) {
+				current = await this.itemCall(context, 'moveItems', { destinationDrivewsId: targetParentId, items: [{ drivewsid: current.drivewsid, etag: current.etag, clientId: current.drivewsid }] });
+			}
+			if (fullName(current) !== leaf.normalize('NFC')) {
+				current = await this.itemCall(context, 'renameItems', { items: [{ drivewsid: current.drivewsid, etag: current.etag, name: leaf }] });
+			}
+		} finally {
+			this.touched(parentId, baseName(source));
+			this.touched(targetParentId, leaf);
 		}
 		if (isFolder(item)) {
 			this.folders.forget(source);
