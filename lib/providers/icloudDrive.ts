@@ -8,14 +8,14 @@ import {
 	InvalidPathError,
 	NotEmptyError,
 	NotFoundError,
-	RateLimitError,
 	TransientError,
 } from '../core/errors';
-import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
+import { Pacer, retryAfterOf } from '../core/pacer';
 import { measure } from '../core/hashing';
 import { baseName, hasControlCharacter, joinPath, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
 import { DirCache, Remote, SliceStream, bodyStream, emptyStream, insideOrSame, mimeTypeFor, spool, type Spooled } from './kit';
 import { ICloudSignInError, openSession, type AppleIdOptions } from './icloud/auth';
+import { appleStatusError, appleTransportError } from './icloud/errors';
 import type { ICloudSession } from './icloud/session';
 
 const ZONE = 'com.apple.CloudDocs';
@@ -78,6 +78,7 @@ const fullName = (item: DriveItem) => (item.extension ? `${item.name}.${item.ext
 const fold = (name: string) => name.normalize('NFC').toLowerCase();
 const isFolder = (item: DriveItem) => item.type !== 'FILE';
 const seconds = (ms: number) => Math.floor(ms / 1000) * 1000;
+const DRIVE = { name: 'iCloud Drive', readOnly: false };
 
 /** What a failed call becomes in the engine's typed errors; Apple's reason only, never a cookie or token. */
 export function mapICloudError(error: unknown, context: CallContext, redact: (text: string) => string = (text) => text): Error {
@@ -85,30 +86,16 @@ export function mapICloudError(error: unknown, context: CallContext, redact: (te
 	const where = context.path || '/';
 	if (error instanceof ICloudResponseError) {
 		const reason = redact(error.reason).slice(0, 200);
-		const retryAfterMs = retryAfterOf(error.headers);
 		const { status } = error;
 		if (status === 404 || reason === 'ID_INVALID') return new NotFoundError(where, { cause: error });
 		if (reason === 'NAME_CONFLICT') return new AlreadyExistsError(context.to ?? context.path, { cause: error });
 		if (reason === 'ETAG_CONFLICT') return new TransientError(`${where} changed in iCloud Drive while it was being changed here`, { cause: error });
-		// The session was renewed (or is being): one more try goes out on the new one.
-		if (status === 401 || status === 421 || status === 450) {
-			const ended = new TransientError(`iCloud ended the web session (HTTP ${status}) at ${where}`, { cause: error });
-			// Only seen as final when a fresh sign-in is refused again and again: Apple's way of throttling.
-			ended.hint = 'Apple keeps ending the iCloud web session right after signing in, which it does when it throttles an account. Nothing more was changed; wait at least an hour and run again.';
-			return ended;
-		}
-		if (status === 423) return new ICloudSignInError('advanced-data-protection', `iCloud refused ${where} without the encryption cookies (HTTP 423)`, { cause: error, status });
 		if (status === 403) return new ICloudSignInError('web-access-off', `iCloud denied access to ${where} (HTTP 403 ${reason})`, { cause: error, status });
-		if (status === 429 || status === 503) return new RateLimitError(`iCloud is throttling this account (HTTP ${status}) at ${where}`, { cause: error, retryAfterMs });
-		if (status === 408 || status >= 500) return new TransientError(`iCloud failed with HTTP ${status} (${reason}) at ${where}`, { cause: error, retryAfterMs });
+		const common = appleStatusError(DRIVE, status, `HTTP ${status} ${reason}`, where, error, retryAfterOf(error.headers));
+		if (common) return common;
 		return new CloudSyncError(`iCloud Drive refused the request for ${where} (${error.message.slice(0, 200)})`, { cause: error });
 	}
-	if ((error as Error)?.name === 'TimeoutError') return new TransientError(`iCloud did not answer in time (${where})`, { cause: error });
-	const message = redact(typeof (error as Error)?.message === 'string' ? (error as Error).message : String(error));
-	if (classifyError(error).retryable || (error as Error)?.name === 'TypeError') {
-		return new TransientError(`iCloud could not be reached, or the connection broke (${message}) at ${where}`, { cause: error });
-	}
-	return new CloudSyncError(message, { cause: error });
+	return appleTransportError(DRIVE, error, where, redact);
 }
 
 /**
