@@ -3,7 +3,7 @@ import type { INodeListSearchItems, INodeListSearchResult } from 'n8n-workflow';
 import { AuthenticationError, CloudSyncError, DropboxProvider, dropboxRedirectingFetch, PermissionError, RateLimitError } from '../../../lib';
 import { CloudSyncDropboxOAuth2Api } from '../../../credentials/CloudSyncDropboxOAuth2Api.credentials';
 import { cloudCredential, oauthTokens } from '../transport/credentials';
-import { matchesFilter, pickedFolder, PICKER_PAGE } from './pickers';
+import { matchesFilter, pickedFolder, PICKER_PAGE, rootPath } from './pickers';
 import type { CloudDescriptor } from './descriptor';
 
 const LABEL = 'Dropbox';
@@ -96,7 +96,7 @@ export const dropbox: CloudDescriptor = {
 
 	async open({ context, side, itemIndex }) {
 		const folder = pickedFolder(context, side, itemIndex, { parameter: `${side}DropboxFolder`, cloud: LABEL, top: WHOLE_DROPBOX });
-		const root = folder === '/' ? '' : folder.startsWith('/') ? folder : `/${folder}`;
+		const root = rootPath(folder);
 		const provider = new DropboxProvider({ auth: oauthTokens(await cloudCredential(context, { label: LABEL, credential }, itemIndex, side)), root, apiBaseUrl: apiBaseUrl() });
 		return { provider, label: `${LABEL}:${root || '/'}` };
 	},

@@ -1,9 +1,9 @@
 import type { ICredentialDataDecryptedObject, INodeListSearchItems, INodeListSearchResult } from 'n8n-workflow';
-import { NotFoundError, ONEDRIVE_SCOPE, OneDriveProvider, SHAREPOINT_SCOPE, type OneDriveProviderOptions } from '../../../lib';
+import { ONEDRIVE_SCOPE, OneDriveProvider, SHAREPOINT_SCOPE, type OneDriveProviderOptions } from '../../../lib';
 import { CloudSyncMicrosoftOneDriveOAuth2Api } from '../../../credentials/CloudSyncMicrosoftOneDriveOAuth2Api.credentials';
 import { cloudCredential, oauthTokens } from '../transport/credentials';
 import { parameter } from '../helpers/parameters';
-import { matchesFilter, pickedFolder, PICKER_PAGE } from './pickers';
+import { matchesFilter, openOrCreate, pickedFolder, PICKER_PAGE, rootPath } from './pickers';
 import type { CloudDescriptor, PickerSide, Side } from './descriptor';
 
 const LABEL = 'OneDrive';
@@ -104,15 +104,9 @@ export const oneDrive: CloudDescriptor = {
 	async open({ context, side, itemIndex, create }) {
 		const folder = pickedFolder(context, side, itemIndex, { parameter: `${side}OneDriveFolder`, cloud: LABEL, top: WHOLE_DRIVE });
 		const site = siteOf(parameter<unknown>(context, `${side}OneDriveSite`, itemIndex, '', { extractValue: true }));
-		const root = folder === '/' ? '' : folder.startsWith('/') ? folder : `/${folder}`;
+		const root = rootPath(folder);
 		const options = { ...signIn(await cloudCredential(context, { label: LABEL, credential }, itemIndex, side)), siteUrl: site || undefined };
-		// A sync's destination folder is made when missing, as on the other clouds.
-		const missing = (error: unknown) => (create && root !== '' && error instanceof NotFoundError ? undefined : Promise.reject(error));
-		let provider = await OneDriveProvider.open({ ...options, root }).catch(missing);
-		if (!provider) {
-			await (await OneDriveProvider.open(options)).mkdir(root.slice(1));
-			provider = await OneDriveProvider.open({ ...options, root });
-		}
+		const provider = await openOrCreate(root, create, (at) => OneDriveProvider.open({ ...options, root: at }));
 		return { provider, label: `${LABEL}:${site ? `${site}:` : ''}${root || '/'}` };
 	},
 };

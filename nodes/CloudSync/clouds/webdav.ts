@@ -1,8 +1,8 @@
 import type { ICredentialDataDecryptedObject, INodeListSearchItems, INodeListSearchResult } from 'n8n-workflow';
-import { NotFoundError, WebDavProvider, type WebDavProviderOptions, type WebDavVendor } from '../../../lib';
+import { WebDavProvider, type WebDavProviderOptions, type WebDavVendor } from '../../../lib';
 import { CloudSyncWebDavApi } from '../../../credentials/CloudSyncWebDavApi.credentials';
 import { cloudCredential } from '../transport/credentials';
-import { matchesFilter, pickedFolder, PICKER_PAGE } from './pickers';
+import { matchesFilter, openOrCreate, pickedFolder, PICKER_PAGE, rootPath } from './pickers';
 import type { CloudDescriptor } from './descriptor';
 
 const LABEL = 'WebDAV';
@@ -64,15 +64,9 @@ export const webDav: CloudDescriptor = {
 
 	async open({ context, side, itemIndex, create }) {
 		const folder = pickedFolder(context, side, itemIndex, { parameter: `${side}WebDavFolder`, cloud: LABEL, top: TOP });
-		const root = folder === '/' ? '' : folder.startsWith('/') ? folder : `/${folder}`;
+		const root = rootPath(folder);
 		const options = signIn(await cloudCredential(context, { label: LABEL, credential }, itemIndex, side));
-		// A sync's destination folder is made when missing, as on the other clouds.
-		const missing = (error: unknown) => (create && root !== '' && error instanceof NotFoundError ? undefined : Promise.reject(error));
-		let provider = await WebDavProvider.open({ ...options, root }).catch(missing);
-		if (!provider) {
-			await (await WebDavProvider.open(options)).mkdir(root.slice(1));
-			provider = await WebDavProvider.open({ ...options, root });
-		}
+		const provider = await openOrCreate(root, create, (at) => WebDavProvider.open({ ...options, root: at }));
 		return { provider, label: `${LABEL}:${root || '/'}` };
 	},
 };
