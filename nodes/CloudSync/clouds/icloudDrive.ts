@@ -4,7 +4,7 @@ import { CloudSyncAppleIdApi } from '../../../credentials/CloudSyncAppleIdApi.cr
 import { cloudCredential } from '../transport/credentials';
 import { appleIdOptions } from '../transport/appleId';
 import { parameter } from '../helpers/parameters';
-import { matchesFilter, openOrCreate, pickedFolder, PICKER_PAGE, rootPath } from './pickers';
+import { matchesFilter, openOrCreate, pathFolderField, pickedFolder, PICKER_PAGE, rootPath } from './pickers';
 import type { CloudDescriptor, Side } from './descriptor';
 
 const LABEL = 'iCloud Drive';
@@ -42,23 +42,7 @@ export const iCloudDrive: CloudDescriptor = {
 	folderSearch: { method: FOLDER_SEARCH, search: (signedIn, filter) => searchFolders(signedIn, filter) },
 
 	folderFields: (side: Side, sideLabel: string) => [
-		{
-			displayName: `${sideLabel} Folder`,
-			name: `${side}ICloudDriveFolder`,
-			type: 'resourceLocator',
-			default: { mode: 'path', value: '' },
-			required: true,
-			modes: [
-				{
-					displayName: 'From List',
-					name: 'list',
-					type: 'list',
-					placeholder: 'Select a folder...',
-					typeOptions: { searchListMethod: FOLDER_SEARCH, searchable: true },
-				},
-				{ displayName: 'By Path', name: 'path', type: 'string', placeholder: '/Documents/Reports' },
-			],
-		},
+		pathFolderField(sideLabel, { parameter: `${side}ICloudDriveFolder`, method: FOLDER_SEARCH, placeholder: '/Documents/Reports' }),
 	],
 
 	async open({ context, side, itemIndex, create, mayDelete }) {

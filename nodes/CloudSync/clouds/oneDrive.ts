@@ -3,7 +3,7 @@ import { ONEDRIVE_SCOPE, OneDriveProvider, SHAREPOINT_SCOPE, type OneDriveProvid
 import { CloudSyncMicrosoftOneDriveOAuth2Api } from '../../../credentials/CloudSyncMicrosoftOneDriveOAuth2Api.credentials';
 import { cloudCredential, oauthTokens } from '../transport/credentials';
 import { parameter } from '../helpers/parameters';
-import { matchesFilter, openOrCreate, pickedFolder, PICKER_PAGE, rootPath } from './pickers';
+import { matchesFilter, openOrCreate, pathFolderField, pickedFolder, PICKER_PAGE, rootPath } from './pickers';
 import type { CloudDescriptor, PickerSide, Side } from './descriptor';
 
 const LABEL = 'OneDrive';
@@ -82,23 +82,7 @@ export const oneDrive: CloudDescriptor = {
 				{ displayName: 'By URL', name: 'url', type: 'string', placeholder: 'https://contoso.sharepoint.com/sites/Team' },
 			],
 		},
-		{
-			displayName: `${sideLabel} Folder`,
-			name: `${side}OneDriveFolder`,
-			type: 'resourceLocator',
-			default: { mode: 'path', value: '' },
-			required: true,
-			modes: [
-				{
-					displayName: 'From List',
-					name: 'list',
-					type: 'list',
-					placeholder: 'Select a folder...',
-					typeOptions: { searchListMethod: FOLDER_SEARCH, searchable: true },
-				},
-				{ displayName: 'By Path', name: 'path', type: 'string', placeholder: '/Documents/Reports' },
-			],
-		},
+		pathFolderField(sideLabel, { parameter: `${side}OneDriveFolder`, method: FOLDER_SEARCH, placeholder: '/Documents/Reports' }),
 	],
 
 	async open({ context, side, itemIndex, create }) {

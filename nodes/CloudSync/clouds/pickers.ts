@@ -1,5 +1,5 @@
 /** What the clouds' folder pickers share. */
-import { NodeOperationError } from 'n8n-workflow';
+import { NodeOperationError, type INodeProperties } from 'n8n-workflow';
 import { NotFoundError } from '../../../lib';
 import { parameter, type NodeContext } from '../helpers/parameters';
 import { sideName, type Side } from './descriptor';
@@ -32,6 +32,28 @@ export function pickedFolder(context: NodeContext, side: Side, itemIndex: number
 		});
 	}
 	return folder;
+}
+
+/** A side's folder field on a cloud addressed by path: picked from the list, or typed as a path. */
+export function pathFolderField(sideLabel: string, picker: { parameter: string; method: string; placeholder: string; description?: string }): INodeProperties {
+	return {
+		displayName: `${sideLabel} Folder`,
+		name: picker.parameter,
+		type: 'resourceLocator',
+		default: { mode: 'path', value: '' },
+		required: true,
+		...(picker.description ? { description: picker.description } : {}),
+		modes: [
+			{
+				displayName: 'From List',
+				name: 'list',
+				type: 'list',
+				placeholder: 'Select a folder...',
+				typeOptions: { searchListMethod: picker.method, searchable: true },
+			},
+			{ displayName: 'By Path', name: 'path', type: 'string', placeholder: picker.placeholder },
+		],
+	};
 }
 
 /** A picked folder as a provider's root: '' for the top of the account, else '/path'. */

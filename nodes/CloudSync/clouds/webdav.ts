@@ -2,7 +2,7 @@ import type { ICredentialDataDecryptedObject, INodeListSearchItems, INodeListSea
 import { WebDavProvider, type WebDavProviderOptions, type WebDavVendor } from '../../../lib';
 import { CloudSyncWebDavApi } from '../../../credentials/CloudSyncWebDavApi.credentials';
 import { cloudCredential } from '../transport/credentials';
-import { matchesFilter, openOrCreate, pickedFolder, PICKER_PAGE, rootPath } from './pickers';
+import { matchesFilter, openOrCreate, pathFolderField, pickedFolder, PICKER_PAGE, rootPath } from './pickers';
 import type { CloudDescriptor } from './descriptor';
 
 const LABEL = 'WebDAV';
@@ -42,24 +42,7 @@ export const webDav: CloudDescriptor = {
 	folderSearch: { method: SEARCH_METHOD, search: (signedIn, filter) => searchFolders(signedIn, filter) },
 
 	folderFields: (side, sideLabel) => [
-		{
-			displayName: `${sideLabel} Folder`,
-			name: `${side}WebDavFolder`,
-			type: 'resourceLocator',
-			default: { mode: 'path', value: '' },
-			required: true,
-			description: "A folder below the credential's WebDAV URL",
-			modes: [
-				{
-					displayName: 'From List',
-					name: 'list',
-					type: 'list',
-					placeholder: 'Select a folder...',
-					typeOptions: { searchListMethod: SEARCH_METHOD, searchable: true },
-				},
-				{ displayName: 'By Path', name: 'path', type: 'string', placeholder: '/Backups/2026' },
-			],
-		},
+		pathFolderField(sideLabel, { parameter: `${side}WebDavFolder`, method: SEARCH_METHOD, placeholder: '/Backups/2026', description: "A folder below the credential's WebDAV URL" }),
 	],
 
 	async open({ context, side, itemIndex, create }) {
