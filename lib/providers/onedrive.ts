@@ -1,9 +1,4 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import type { Capabilities, Change, ChangePage, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, UploadIdentity, UploadSessionStore, WriteOptions } from '../core/types';
 import {
 	AlreadyExistsError,
@@ -21,7 +16,7 @@ import {
 	VerificationError,
 } from '../core/errors';
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
-import { ChunkReader, DirCache, OAuthTokens, Remote, SignInError, SliceStream, bodyStream, emptyStream, insideOrSame, ResumableUploads } from './kit';
+import { ChunkReader, DirCache, RefreshGrant, Remote, ResumableUploads, SignInError, SliceStream, bodyStream, emptyStream, insideOrSame, spool, type Spooled } from './kit';
 import { hashStream, measure, sameHash, type MeasuringStream } from '../core/hashing';
 import { baseName, hasControlCharacter, joinPath, matchKey, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
 
@@ -249,9 +244,7 @@ export class OneDriveProvider implements Provider {
 	private readonly chunkSize: number;
 	private readonly timeoutMs: number;
 	private readonly remote: Remote<CallContext>;
-	private accessToken?: string;
-	private accessTokenExpiresAt?: number;
-	private refreshToken: string;
+	private readonly tokens: RefreshGrant;
 	private driveId = '';
 	private driveType = 'personal';
 	private rootId = '';
@@ -277,22 +270,19 @@ export class OneDriveProvider implements Provider {
 			});
 		}
 		this.timeoutMs = options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS;
-		this.accessToken = options.auth.accessToken;
-		this.accessTokenExpiresAt = options.auth.accessTokenExpiresAt;
-		this.refreshToken = options.auth.refreshToken;
-		const original = options.auth.refreshToken;
-		const tokens = new OAuthTokens(
-			{
-				token: () => this.accessToken,
-				expiresAt: () => this.accessTokenExpiresAt,
-				refresh: () => this.refreshAccessToken(),
-				secrets: () => [options.auth.clientSecret ?? '', original, this.refreshToken],
-			},
-			TOKEN_MARGIN_MS,
-		);
+		this.tokens = new RefreshGrant({
+			...options.auth,
+			tokenUrl: `${this.login}/${encodeURIComponent(options.tenant || 'common')}/oauth2/v2.0/token`,
+			scope: options.scope ?? ONEDRIVE_SCOPE,
+			issuer: 'Microsoft',
+			marginMs: TOKEN_MARGIN_MS,
+			timeoutMs: this.timeoutMs,
+			serverError: graphError,
+			onRefreshToken: options.onRefreshToken,
+		});
 		this.remote = new Remote<CallContext>({
 			pacer: this.pacer,
-			tokens,
+			tokens: this.tokens,
 			unauthorized: (error) => error instanceof GraphResponseError && error.status === 401,
 			mapError: (error, context, redact) => mapGraphError(error, context, redact),
 		});
@@ -323,29 +313,6 @@ export class OneDriveProvider implements Provider {
 	// -----------------------------------------------------------------------------------------
 	// Requests
 
-	private async refreshAccessToken(): Promise<void> {
-		const { clientId, clientSecret } = this.options.auth;
-		const form = new URLSearchParams({ client_id: clientId, grant_type: 'refresh_token', refresh_token: this.refreshToken, scope: this.options.scope ?? ONEDRIVE_SCOPE });
-		if (clientSecret) form.set('client_secret', clientSecret);
-		const response = await fetch(`${this.login}/${encodeURIComponent(this.options.tenant || 'common')}/oauth2/v2.0/token`, {
-			method: 'POST',
-			headers: { 'content-type': 'application/x-www-form-urlencoded' },
-			body: form,
-			signal: AbortSignal.timeout(this.timeoutMs),
-		});
-		const body = (await response.json().catch(() => ({}))) as { access_token?: string; expires_in?: number; refresh_token?: string; error?: string; error_description?: string };
-		if (!response.ok || !body.access_token) {
-			if (response.status >= 500 || response.status === 429) throw await graphError(response);
-			throw new SignInError(body.error ?? `http${response.status}`, body.error_description ?? '', 'Microsoft');
-		}
-		this.accessToken = body.access_token;
-		this.accessTokenExpiresAt = Date.now() + (body.expires_in ?? 3600) * 1000;
-		if (body.refresh_token && body.refresh_token !== this.refreshToken) {
-			this.refreshToken = body.refresh_token;
-			this.options.onRefreshToken?.(body.refresh_token);
-		}
-	}
-
 	/** One HTTP request; anything but 2xx (and the statuses in `accept`) becomes a GraphResponseError. */
 	private async send(
 		method: string,
@@ -354,7 +321,7 @@ export class OneDriveProvider implements Provider {
 	): Promise<Response> {
 		const headers: Record<string, string> = { ...init.headers };
 		// Upload and download URLs are pre-authenticated; a bearer token there may be refused.
-		if (init.auth !== false && this.accessToken) headers.authorization = `Bearer ${this.accessToken}`;
+		if (init.auth !== false && this.tokens.token) headers.authorization = `Bearer ${this.tokens.token}`;
 		let body: string | Buffer | undefined;
 		if (init.json !== undefined) {
 			headers['content-type'] = 'application/json';
@@ -647,7 +614,7 @@ export class OneDriveProvider implements Provider {
 		if (resumed) return this.written(relative, resumed, { bytes: options.size!, hashes: {} });
 		const measured = measure(content, new Set<HashType>(['quickxor', ...(options.hashTypes ?? [])]), { size: options.size });
 		let reader = new ChunkReader(measured);
-		let spool: string | undefined;
+		let spooled: Spooled | undefined;
 		try {
 			// The first chunk is read before anything is created, so a source that fails early leaves no trace.
 			const first = await reader.read(this.chunkSize);
@@ -656,11 +623,9 @@ export class OneDriveProvider implements Provider {
 			let chunk = first;
 			if (total === undefined) {
 				// Graph wants the total size in every fragment: a stream of unknown length is spooled to disk first.
-				spool = await mkdtemp(join(tmpdir(), 'cloudsync-onedrive-'));
-				const file = join(spool, 'upload');
-				await pipeline(Readable.from(this.rest(first, reader)), createWriteStream(file));
+				spooled = await spool(this.rest(first, reader), { prefix: 'onedrive' });
 				total = measured.bytes;
-				reader = new ChunkReader(createReadStream(file, { highWaterMark: MiB }));
+				reader = new ChunkReader(spooled.read({ highWaterMark: MiB }));
 				chunk = await reader.read(this.chunkSize);
 			}
 			const parentId = await this.folders.id(parentPath(relative), true);
@@ -669,7 +634,7 @@ export class OneDriveProvider implements Provider {
 		} finally {
 			reader.close();
 			measured.destroy();
-			if (spool) await rm(spool, { recursive: true, force: true });
+			await spooled?.dispose();
 		}
 	}
 

@@ -21,7 +21,7 @@ import {
 } from '../core/errors';
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
 import { STATE_FOLDER } from '../core/filters';
-import { ChunkReader, Remote, ResumableUploads, SliceStream, bodyStream, emptyStream, insideOrSame, mimeTypeFor, piecedSession, type PiecedSession } from './kit';
+import { ChunkReader, Remote, ResumableUploads, SliceStream, bodyStream, emptyStream, insideOrSame, mimeTypeFor, piecedSession, walkInOrder, type PiecedSession } from './kit';
 import { hashStream, measure, sameHash, type MeasuringStream } from '../core/hashing';
 import { baseName, joinPath, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
 
@@ -36,9 +36,6 @@ const DEFAULT_BUFFERED = 8 * MiB;
 const DEFAULT_TIMEOUT_MS = 5 * 60_000;
 /** What a streamed upload hands the socket at a time. */
 const STREAM_PIECE = 256 * KiB;
-/** Folders listed at once when walking a tree (Depth: infinity is refused by most servers). */
-const LIST_CONCURRENCY = 4;
-
 /**
  * Nextcloud's background job removes chunked uploads a day after they were last written to
  * [code] nextcloud/server apps/dav/lib/BackgroundJob/UploadCleanup.php: a session is kept an hour less.
@@ -425,17 +422,19 @@ export class WebDavProvider implements Provider {
 	private async send(
 		method: string,
 		url: string,
-		init: { body?: Buffer | string; headers?: Record<string, string>; signal?: AbortSignal; accept?: number[]; timeout?: boolean } = {},
+		init: { body?: Buffer | string | Readable; headers?: Record<string, string>; signal?: AbortSignal; accept?: number[]; timeout?: boolean } = {},
 	): Promise<Response> {
 		const headers: Record<string, string> = { ...init.headers };
 		if (this.authorization) headers.authorization = this.authorization;
-		if (init.body !== undefined) headers['content-length'] = String(Buffer.byteLength(init.body));
+		const upload = init.body instanceof Readable;
+		if (init.body !== undefined && !(init.body instanceof Readable)) headers['content-length'] = String(Buffer.byteLength(init.body));
 		const stream = init.timeout === false;
-		// A timer of our own, cleared once the server answers (a download lasts as long as its bytes do:
-		// only the caller stops it); AbortSignal.timeout would keep every request's signal alive for the whole timeout.
+		// A timer of our own, cleared once the server answers (a download lasts as long as its bytes do,
+		// and a streamed upload is answered after its last byte: only the caller stops them); AbortSignal.timeout
+		// would keep every request's signal alive for the whole timeout.
 		let timedOut = false;
 		const controller = new AbortController();
-		const timer = stream ? undefined : setTimeout(() => ((timedOut = true), controller.abort()), this.timeoutMs);
+		const timer = stream || upload ? undefined : setTimeout(() => ((timedOut = true), controller.abort()), this.timeoutMs);
 		const stop = () => controller.abort(init.signal?.reason);
 		if (init.signal?.aborted) stop();
 		init.signal?.addEventListener('abort', stop, { once: true });
@@ -482,11 +481,7 @@ export class WebDavProvider implements Provider {
 	private async request(context: CallContext, method: string, url: string, init: Parameters<WebDavProvider['send']>[2] = {}): Promise<Response> {
 		return this.remote.call(
 			context,
-			async () => {
-				const response = await this.send(method, url, { ...init, signal: context.signal });
-				await response.body?.cancel().catch(() => undefined);
-				return response;
-			},
+			() => this.send(method, url, { ...init, signal: context.signal }),
 			context.signal,
 		);
 	}
@@ -507,12 +502,10 @@ export class WebDavProvider implements Provider {
 				const location = response.headers.get('location');
 				if (response.status >= 300 && response.status < 400 && location && new URL(location, url).href === `${url}/`) {
 					// A folder asked for without its trailing slash (Apache's DirectorySlash): asked again where the server points, never elsewhere.
-					await response.body?.cancel().catch(() => undefined);
 					url = `${url}/`;
 					response = await ask();
 				}
 				if (response.status !== 207) {
-					await response.body?.cancel().catch(() => undefined);
 					throw new CloudSyncError(`${url.replace(this.base.origin, '')} answered PROPFIND with HTTP ${response.status}, not a WebDAV listing`, {
 						hint: 'Check that the URL is the WebDAV address of the server.',
 					});
@@ -564,42 +557,13 @@ export class WebDavProvider implements Provider {
 	// -----------------------------------------------------------------------------------------
 	// Listing and metadata
 
+	/** Listed in walk order (lib/core/walkOrder.ts), so the engine merges it as it comes, without sorting or spilling it. */
+	readonly listOrder = 'walk' as const;
+
 	async *list(path: string, options: ListOptions = {}): AsyncIterable<Entry> {
 		const relative = normalizeRelativePath(path);
-		const first = await this.listFolder(relative, options.signal, true);
-		if (!options.recursive) {
-			yield* first;
-			return;
-		}
-		// Folders are listed a few at a time; a folder's contents are asked for only once it was yielded.
-		const pending: string[] = [];
-		const running = new Map<string, Promise<Entry[]>>();
-		const start = () => {
-			while (running.size < LIST_CONCURRENCY && pending.length > 0) {
-				const next = pending.shift()!;
-				const listing = this.listFolder(next, options.signal, false);
-				listing.catch(() => undefined);
-				running.set(next, listing);
-			}
-		};
-		const order: string[] = [];
-		const accept = (entries: Entry[]) => {
-			for (const entry of entries) {
-				if (!entry.isDir) continue;
-				pending.push(entry.path);
-				order.push(entry.path);
-			}
-		};
-		accept(first);
-		yield* first;
-		while (order.length > 0) {
-			start();
-			const next = order.shift()!;
-			const entries = await running.get(next)!;
-			running.delete(next);
-			accept(entries);
-			yield* entries;
-		}
+		// The first folder must be one (a file answers Depth: 1 too); the ones below were listed as folders.
+		yield* walkInOrder(relative, (folder) => this.listFolder(folder, options.signal, folder === relative), { recursive: options.recursive, signal: options.signal });
 	}
 
 	private async listFolder(relative: string, signal: AbortSignal | undefined, check: boolean): Promise<Entry[]> {
@@ -789,7 +753,6 @@ export class WebDavProvider implements Provider {
 		const response = await this.remote.call(context, async (attempt) => {
 			// Without a trailing slash: Apache answers 400, not 405, for a slash after a file's name.
 			const answer = await this.send('MKCOL', this.urlOf(relative), { accept: [403, 405, 409] });
-			await answer.body?.cancel().catch(() => undefined);
 			// 405: something is there already (perhaps made by an attempt whose answer was lost); 409: a parent is missing.
 			return { status: answer.status, attempt };
 		});
@@ -824,10 +787,7 @@ export class WebDavProvider implements Provider {
 		if (!self) throw new NotFoundError(relative);
 		// DELETE on a collection removes everything in it (RFC 4918 9.6.1): emptiness is checked first.
 		if (self.isDir && !options.recursive && resources.length > 1) throw new NotEmptyError(relative);
-		await this.remote.call({ path: relative }, async (attempt) => {
-			const response = await this.send('DELETE', this.urlOf(relative, self.isDir), { accept: attempt > 0 ? [404] : [] });
-			await response.body?.cancel().catch(() => undefined);
-		});
+		await this.remote.call({ path: relative }, (attempt) => this.send('DELETE', this.urlOf(relative, self.isDir), { accept: attempt > 0 ? [404] : [] }));
 		this.forget(relative);
 	}
 
@@ -874,7 +834,6 @@ export class WebDavProvider implements Provider {
 					headers: { destination: this.urlOf(target, isDir), overwrite, ...headers },
 					accept: [409, 412, ...(attempt > 0 && method === 'MOVE' ? [404] : [])],
 				});
-				await response.body?.cancel().catch(() => undefined);
 				if (response.status === 404) {
 					// An earlier attempt moved it, and its answer was lost: the target must be there now.
 					if (await this.resourceOrNothing(target)) return 201;
@@ -969,23 +928,10 @@ export class WebDavProvider implements Provider {
 		try {
 			// A known length is announced (servers behind PHP handle chunked bodies badly).
 			const length: Record<string, string> = size === undefined ? {} : { 'content-length': String(size) };
-			return await this.streamUpload(url, body, { ...headers, ...length }, context.signal);
+			return await this.send('PUT', url, { body, headers: { ...headers, ...length }, signal: context.signal });
 		} catch (error) {
 			throw mapWebDavError(measured.errored ?? error, context, (text) => this.remote.redact(text));
 		}
-	}
-
-	/**
-	 * A PUT whose body is a stream, piped so that each piece waits for the socket (Node's fetch read a
-	 * 1 GiB body into memory ahead of Apache: 1.1 GiB RSS).
-	 */
-	private async streamUpload(url: string, body: Readable, headers: Record<string, string>, signal?: AbortSignal): Promise<Response> {
-		const all = { ...headers, ...(this.authorization ? { authorization: this.authorization } : {}) };
-		const reply = await this.exchange('PUT', url, all, body, signal ?? new AbortController().signal);
-		const chunks: Buffer[] = [];
-		for await (const chunk of reply) chunks.push(chunk as Buffer);
-		const status = reply.statusCode ?? 500;
-		return this.checked(new Response(status === 204 ? null : Buffer.concat(chunks), { status, headers: headersOf(reply) }), undefined);
 	}
 
 	private async *rest(first: Buffer, reader: ChunkReader): AsyncIterable<Buffer> {
@@ -1175,9 +1121,7 @@ export class WebDavProvider implements Provider {
 		};
 		return this.remote.call(context, async () => {
 			try {
-				const response = await this.send('MOVE', from, { headers, accept: [] });
-				await response.body?.cancel().catch(() => undefined);
-				return response;
+				return await this.send('MOVE', from, { headers, accept: [] });
 			} catch (error) {
 				const status = error instanceof WebDavResponseError ? error.status : undefined;
 				if ((status === 404 || status === 423) && (await landed())) return new Response(null, { status: 201 });

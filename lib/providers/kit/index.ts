@@ -1,6 +1,8 @@
 /** What every cloud provider is built on, so that each provider file holds only its cloud's protocol. */
 export { Remote, OAuthTokens, SignInError, type RemoteOptions, type TokenSource } from './remote';
+export { RefreshGrant, type RefreshGrantOptions } from './oauth';
 export { ChunkReader, SliceStream, bodyStream, emptyStream, lazyStream } from './streams';
+export { spool, type Spooled } from './spool';
 export { DirCache, insideOrSame } from './dirCache';
 export { CommitBatcher, type BatchOptions, type Ticket } from './batcher';
 export { ParentsFirst } from './parentsFirst';
