@@ -134,6 +134,11 @@ export interface ChangePage {
 	changes: Change[];
 	/** Pass this to the next call to get what changed after this page. */
 	cursor: string;
+	/**
+	 * Changes the feed saw but cannot name in full (an item moved or deleted whose former path this
+	 * provider never knew): a planner that relies on the feed must list everything instead.
+	 */
+	unplaced?: number;
 }
 
 /** Where a provider's root lies, so that two roots can be told apart, nested or the same. */

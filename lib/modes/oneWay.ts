@@ -12,6 +12,7 @@ import { Run, type RunReport } from '../engine/run';
 import { failureOf } from '../engine/failures';
 import { comparableHash, inWalkOrder, listPaths, missingRootIsEmpty as missingRootIsEmptyOf, recoveryOf, reservedFolders, WalkListing, type SyncStatus } from '../engine/listing';
 import { unstorableOn } from '../engine/safety';
+import { carryOwnChanges, planFromFeeds, saveFeedState, type FeedOptions, type FeedPlan, type ListingChoice } from '../engine/changes';
 
 export interface SyncOptions extends Omit<RunSettings, 'now'> {
 	mode: SyncMode;
@@ -40,9 +41,15 @@ export interface SyncOptions extends Omit<RunSettings, 'now'> {
 	itemLimit?: number;
 	/** Entries or actions held in memory per listing or queue before a temporary file takes the rest (tests set it low). */
 	memoryLimit?: number;
+	/**
+	 * A scheduled Copy, Mirror or Update: plan from what both sides' change feeds say changed since
+	 * the last fully successful run, keeping the cursors in this state; a full listing when that is
+	 * not sound or is due (lib/engine/changes.ts). Ignored with `paths`, in a dry run and for Move.
+	 */
+	feed?: FeedOptions;
 }
 
-export interface SyncReport extends ExecutionReport, RunReport {
+export interface SyncReport extends ExecutionReport, RunReport, Partial<ListingChoice> {
 	errors: ExecutionReport['errors'];
 	mode: SyncMode;
 	dryRun: boolean;
@@ -87,6 +94,45 @@ export async function sync(source: Provider, destination: Provider, options: Syn
 	const filter = createFilter({ ...options.filter, reserved: reservedFolders(options.backupDir) });
 	const sourceFilter = nested ? createFilter({ ...options.filter, reserved: [...reservedFolders(options.backupDir), nested] }) : filter;
 	if (!options.dryRun) await run.tidy(destination, ...(options.mode === 'move' ? [source] : []));
+	const feed = options.feed && !options.paths && !options.dryRun && options.mode !== 'move' ? options.feed : undefined;
+	if (!feed) return planAndRunSpilled(run, options, filter, sourceFilter);
+	const feedPlan = await planFromFeeds({ source, destination }, feed, feed.now?.() ?? run.started, options.signal);
+	let report: SyncReport | undefined;
+	if (feedPlan.paths) {
+		try {
+			report = await planAndRunSpilled(run, { ...options, paths: feedPlan.paths, maxDeletes: changesDeleteLimit(options, feedPlan) }, filter, sourceFilter);
+		} catch (error) {
+			if (!(error instanceof SafetyError)) throw error;
+			// What the changes would delete is more than a run driven by changes may: a full listing decides, with the guards every full run has.
+			Object.assign(feedPlan, { listing: 'full', listingReason: `the changes would delete many files (${error.message}); a full listing decides`, fullAt: feed.now?.() ?? run.started, paths: undefined });
+		}
+	}
+	report ??= await planAndRunSpilled(run, options, filter, sourceFilter);
+	report.listing = feedPlan.listing;
+	report.listingReason = feedPlan.listingReason;
+	if (report.status === 'success') await advanceFeed(feedPlan, feed, report, { source, destination }, options.signal);
+	return report;
+}
+
+/** A run driven by changes deletes no more than today's guards allow a full run on the destination as last counted, nor the limit for runs driven by changes. */
+function changesDeleteLimit(options: SyncOptions, plan: FeedPlan): number {
+	const limit = options.maxDeletes ?? INCREMENTAL_MAX_DELETES;
+	const files = plan.previous?.destinationFiles;
+	if (files === undefined) return limit;
+	return Math.min(limit, Math.floor((files * (options.maxDeletePercent ?? 50)) / 100));
+}
+
+/** Only a fully successful run moves the cursors on; the cursors of the sides it wrote to go past its own writes. */
+async function advanceFeed(plan: FeedPlan, feed: FeedOptions, report: SyncReport, sides: { source: Provider; destination: Provider }, signal?: AbortSignal): Promise<void> {
+	const before = plan.listing === 'full' ? report.plan.destinationFiles : plan.previous?.destinationFiles;
+	plan.destinationFiles = before === undefined ? undefined : before + report.added - report.deleted;
+	const wrote = report.added + report.updated + report.deleted > 0 || report.results.length > 0 || (feed.copy !== undefined && plan.listing === 'full');
+	await saveFeedState(plan, feed, async () => {
+		if (wrote) await carryOwnChanges(plan, { destination: sides.destination }, signal);
+	});
+}
+
+async function planAndRunSpilled(run: Run, options: SyncOptions, filter: Filter, sourceFilter: Filter): Promise<SyncReport> {
 	const spill = new SpillDir();
 	try {
 		return await planAndRun(run, options, filter, sourceFilter, spill);

@@ -1041,6 +1041,7 @@ export class GoogleDriveProvider implements Provider {
 	async changesSince(cursor: string, options: { signal?: AbortSignal } = {}): Promise<ChangePage> {
 		const driveId = this.driveId;
 		const changes: Change[] = [];
+		const unplaced = { count: 0 };
 		const at = cursor.lastIndexOf('@');
 		const time = at < 0 ? Number.NaN : Number(cursor.slice(at + 1));
 		const since = Number.isFinite(time) ? time : undefined;
@@ -1059,8 +1060,8 @@ export class GoogleDriveProvider implements Provider {
 			const page = data.changes ?? [];
 			// Folders created in this pass are named from the page itself, without a request each.
 			const pageFiles = new Map(page.flatMap((change) => (change.file?.id ? [[change.file.id, change.file] as const] : [])));
-			for (const change of page) changes.push(...(await this.mapChange(change, pageFiles, since, options.signal)));
-			if (data.newStartPageToken) return { changes, cursor: `${data.newStartPageToken}@${asked}` };
+			for (const change of page) changes.push(...(await this.mapChange(change, pageFiles, since, unplaced, options.signal)));
+			if (data.newStartPageToken) return { changes, cursor: `${data.newStartPageToken}@${asked}`, unplaced: unplaced.count };
 			if (!data.nextPageToken) throw new TransientError('Google Drive ended the change list without a new cursor');
 			pageToken = data.nextPageToken;
 		}
@@ -1070,6 +1071,7 @@ export class GoogleDriveProvider implements Provider {
 		change: drive_v3.Schema$Change,
 		pageFiles: Map<string, drive_v3.Schema$File>,
 		since: number | undefined,
+		unplaced: { count: number },
 		signal?: AbortSignal,
 	): Promise<Change[]> {
 		const id = change.fileId;
@@ -1083,7 +1085,12 @@ export class GoogleDriveProvider implements Provider {
 		if (gone) {
 			// A file that left the root, or went to the trash, is gone from here; only a known one can be named.
 			const path = before?.path ?? (file?.trashed && parent !== undefined ? this.toEntry(file, parent)?.path : undefined);
-			if (path === undefined) return [];
+			if (path === undefined) {
+				// Drive names only the id of what left: where it was is known only to a provider that saw it.
+				// (One that was never below the root looks the same as one moved out of it.)
+				unplaced.count++;
+				return [];
+			}
 			this.forget(path, id);
 			return [{ kind: 'deleted', path, isDir: before?.isDir ?? (file !== undefined && isFolder(file)) }];
 		}
@@ -1095,6 +1102,8 @@ export class GoogleDriveProvider implements Provider {
 		const created = since === undefined ? !before : Date.parse(file.createdTime ?? '') >= since;
 		if (created) return [{ kind: 'added', path: entry.path, entry, isDir: entry.isDir }];
 		if (before && before.path !== entry.path) return [{ kind: 'moved', path: entry.path, previousPath: before.path, entry, isDir: entry.isDir }];
+		// An older item this provider never saw may have been edited in place or moved here from anywhere: Drive does not say which.
+		if (!before) unplaced.count++;
 		// A folder's own time changes with its contents, which have changes of their own.
 		return entry.isDir ? [] : [{ kind: 'modified', path: entry.path, entry, isDir: false }];
 	}
