@@ -52,6 +52,8 @@ export interface FeedPlan extends ListingChoice {
 	fullAt: number;
 	settings: string;
 	previous?: FeedState;
+	/** Whether anything is worth keeping: not when a side has no feed (every run lists in full then). */
+	keep: boolean;
 	/** Set by the run: paths it changed after the cursors, and the destination's file count after it. */
 	carried?: string[];
 	destinationFiles?: number;
@@ -87,16 +89,19 @@ const days = (ms: number) => `${Math.round((ms / 86_400_000) * 10) / 10} days`;
  */
 export async function planFromFeeds(sides: Record<Side, Provider>, options: FeedOptions, now: number, signal?: AbortSignal): Promise<FeedPlan> {
 	const settings = settingsHash(options.settings);
-	const previous = await loadFeedState(options);
 	const fed = (['source', 'destination'] as const).filter((side) => hasFeed(sides[side]));
+	const without = (['source', 'destination'] as const).filter((side) => !fed.includes(side));
+	if (without.length > 0) {
+		const listingReason = `${without.map((side) => `the ${side} (${sides[side].name})`).join(' and ')} has no change feed, so only a full listing sees its changes`;
+		return { listing: 'full', listingReason, cursors: {}, fullAt: now, settings, keep: false };
+	}
+	const previous = await loadFeedState(options);
 	const full = async (listingReason: string): Promise<FeedPlan> => {
 		const cursors: Partial<Record<Side, string>> = {};
 		// Taken before the listing: a change made while it runs shows up in the next run's feed.
 		for (const side of fed) cursors[side] = await sides[side].changeCursor!();
-		return { listing: 'full', listingReason, cursors, fullAt: now, settings, previous };
+		return { listing: 'full', listingReason, cursors, fullAt: now, settings, previous, keep: true };
 	};
-	const without = (['source', 'destination'] as const).filter((side) => !fed.includes(side));
-	if (without.length > 0) return full(`${without.map((side) => `the ${side} (${sides[side].name})`).join(' and ')} has no change feed, so only a full listing sees its changes`);
 	if (!previous) return full('no saved change cursors yet (first run)');
 	if (previous.settings !== settings) return full('the folders, mode or filters changed since the last run');
 	if (now - previous.fullAt >= options.fullEveryMs) return full(`the periodic full check is due (last one ${days(now - previous.fullAt)} ago)`);
@@ -123,7 +128,7 @@ export async function planFromFeeds(sides: Record<Side, Provider>, options: Feed
 	if (paths.has('')) return full('the synced folder itself changed');
 	// Each changed path costs a request or two a side: beyond this, listing both trees is cheaper.
 	if (paths.size > MAX_CHANGED_PATHS) return full(`${paths.size} changed paths since the last run (more than ${MAX_CHANGED_PATHS}): a full listing costs less than checking each`);
-	return { listing: 'changes', listingReason: `${paths.size} changed path(s) since the last successful run`, paths: [...paths], cursors, fullAt: previous.fullAt, settings, previous };
+	return { listing: 'changes', listingReason: `${paths.size} changed path(s) since the last successful run`, paths: [...paths], cursors, fullAt: previous.fullAt, settings, previous, keep: true };
 }
 
 function stateOf(plan: FeedPlan): string {

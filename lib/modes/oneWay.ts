@@ -110,7 +110,7 @@ export async function sync(source: Provider, destination: Provider, options: Syn
 	report ??= await planAndRunSpilled(run, options, filter, sourceFilter);
 	report.listing = feedPlan.listing;
 	report.listingReason = feedPlan.listingReason;
-	if (report.status === 'success') await advanceFeed(feedPlan, feed, report, { source, destination }, options.signal);
+	if (report.status === 'success' && feedPlan.keep) await advanceFeed(feedPlan, feed, report, { source, destination }, options.signal);
 	return report;
 }
 
