@@ -92,7 +92,7 @@ export async function planFromFeeds(sides: Record<Side, Provider>, options: Feed
 	const fed = (['source', 'destination'] as const).filter((side) => hasFeed(sides[side]));
 	const without = (['source', 'destination'] as const).filter((side) => !fed.includes(side));
 	if (without.length > 0) {
-		const listingReason = `${without.map((side) => `the ${side} (${sides[side].name})`).join(' and ')} has no change feed, so only a full listing sees its changes`;
+		const listingReason = `${without.map((side) => `the ${side} (${sides[side].name})`).join(' and ')} ${without.length > 1 ? 'have' : 'has'} no change feed, so only a full listing sees ${without.length > 1 ? 'their' : 'its'} changes`;
 		return { listing: 'full', listingReason, cursors: {}, fullAt: now, settings, keep: false };
 	}
 	const previous = await loadFeedState(options);
