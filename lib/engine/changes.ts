@@ -1,5 +1,5 @@
 import type { Provider } from '../core/types';
-import { CursorExpiredError } from '../core/errors';
+import { CursorExpiredError, NotFoundError } from '../core/errors';
 import type { StateStore } from '../state/state';
 import { STATE_FOLDER } from '../core/filters';
 
@@ -98,8 +98,16 @@ export async function planFromFeeds(sides: Record<Side, Provider>, options: Feed
 	const previous = await loadFeedState(options);
 	const full = async (listingReason: string): Promise<FeedPlan> => {
 		const cursors: Partial<Record<Side, string>> = {};
-		// Taken before the listing: a change made while it runs shows up in the next run's feed.
-		for (const side of fed) cursors[side] = await sides[side].changeCursor!();
+		for (const side of fed) {
+			try {
+				// Taken before the listing: a change made while it runs shows up in the next run's feed.
+				cursors[side] = await sides[side].changeCursor!();
+			} catch (error) {
+				if (!(error instanceof NotFoundError)) throw error;
+				// A destination the run is about to create has no feed yet: the next run starts one.
+				return { listing: 'full', listingReason: `${listingReason}; the ${side} folder does not exist yet`, cursors: {}, fullAt: now, settings, keep: false };
+			}
+		}
 		return { listing: 'full', listingReason, cursors, fullAt: now, settings, previous, keep: true };
 	};
 	if (!previous) return full('no saved change cursors yet (first run)');
@@ -115,6 +123,7 @@ export async function planFromFeeds(sides: Record<Side, Provider>, options: Feed
 			page = await sides[side].changesSince!(cursor, { signal });
 		} catch (error) {
 			if (error instanceof CursorExpiredError) return full(`the ${side}'s change cursor expired or is no longer valid (${error.message})`);
+			if (error instanceof NotFoundError) return full(`the ${side} folder itself was moved or deleted since the last run`);
 			throw error;
 		}
 		if (page.unplaced) return full(`the ${side}'s change feed (${sides[side].name}) reported ${page.unplaced} change(s) it cannot place (an item moved or deleted that this run never saw), so only a full listing is sound`);
