@@ -3,8 +3,10 @@ import {
 	GoogleDriveProvider,
 	LocalProvider,
 	OneDriveProvider,
+	S3Provider,
 	WebDavProvider,
 	type DropboxCredentials,
+	type S3Connection,
 	type WebDavVendor,
 	type OneDriveCredentials,
 	type GoogleDriveOAuth,
@@ -21,10 +23,11 @@ export type Endpoint =
 	| { kind: 'google-drive'; apiBaseUrl: string; auth: GoogleDriveOAuth; folderId: string }
 	| { kind: 'dropbox'; apiBaseUrl: string; auth: DropboxCredentials; folder: string }
 	| { kind: 'onedrive'; apiBaseUrl: string; auth: OneDriveCredentials; folder: string }
-	| { kind: 'webdav'; url: string; user: string; password: string; vendor: WebDavVendor; folder: string };
+	| { kind: 'webdav'; url: string; user: string; password: string; vendor: WebDavVendor; folder: string }
+	| { kind: 's3'; connection: S3Connection; bucket: string; prefix: string };
 
-/** The emulated clouds of cases 5–6; WebDAV runs against a real server beside rclone (webdav.ts). */
-export type Cloud = Exclude<Endpoint['kind'], 'local' | 'webdav'>;
+/** The emulated clouds whose API calls cases 5–6 count; WebDAV and S3 run against real servers beside rclone (webdav.ts, s3.ts). */
+export type Cloud = Exclude<Endpoint['kind'], 'local' | 'webdav' | 's3'>;
 
 /** A command-line argument: a local folder as its bare path (as cases 1–3 pass it), anything else as JSON. */
 export function endpointArgument(endpoint: Endpoint): string {
@@ -51,5 +54,7 @@ export async function openEndpoint(endpoint: Endpoint, side: 'source' | 'destina
 			return OneDriveProvider.open({ auth: endpoint.auth, root: endpoint.folder, apiBaseUrl: endpoint.apiBaseUrl });
 		case 'webdav':
 			return WebDavProvider.open({ url: endpoint.url, user: endpoint.user, password: endpoint.password, vendor: endpoint.vendor, root: endpoint.folder });
+		case 's3':
+			return S3Provider.open({ ...endpoint.connection, bucket: endpoint.bucket, prefix: endpoint.prefix });
 	}
 }

@@ -3,7 +3,8 @@
  *
  * Cases 1–4 run our engine and rclone on the same local→local work, alternating (ours, rclone, ours,
  * …), and report the median wall time of the runs and the highest peak RSS. Cases 5–6 (cloud.ts) run
- * our engine alone against the Google Drive and Dropbox emulators, counting API calls. Every run is
+ * our engine alone against the Google Drive and Dropbox emulators, counting API calls. Cases 8–10
+ * (s3.ts) run ours and rclone alternately against one loopback S3 server. Every run is
  * a process of its own. Results go to bench/results/latest.json; generated data is cached under
  * os.tmpdir().
  */
@@ -13,6 +14,7 @@ import * as nodePath from 'node:path';
 import { parseArgs } from 'node:util';
 import { measureCloudCase, printCloudTable, type CloudCase, type CloudRow } from './cloud';
 import { measureGooglePhotos, printGooglePhotosTable } from './googlePhotos';
+import { measureICloudPhotos, printICloudPhotosTable, type ICloudPhotosRow } from './icloudPhotos';
 import { measureStateSize } from './state';
 import { highest, median, medianOf, printTable, round, targetVerdicts, type Targets } from './figures';
 import { bigFileDataSet, treeDataSet, type DataSet } from './generate';
@@ -21,6 +23,7 @@ import { printProfile, profileFlags } from './profile';
 import type { PlanRun } from './runner';
 import { measureWebDavCase, type WebDavCase } from './webdav';
 import { measureIncremental, printIncrementalTable } from './incremental';
+import { measureS3Case, stopS3Server, type S3Case } from './s3';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -57,10 +60,13 @@ interface Sizes {
 	/** Case 9: files uploaded to the WebDAV server, and the one large file. */
 	webDavFiles: number;
 	webDavBigFileBytes: number;
+	/** Cases 10–12: files uploaded to and re-synced with S3, and the one big file. */
+	s3Files: number;
+	s3BigFileBytes: number;
 }
 
-const FULL: Sizes = { copyFiles: 10_000, noopFiles: 100_000, bigFileBytes: 2 * GiB, planEntries: 1_000_000, cloudFiles: 5_000, cloudBigFileBytes: 300 * MiB, scaleFiles: [100_000, 400_000, 1_000_000], webDavFiles: 2_000, webDavBigFileBytes: GiB };
-const QUICK: Sizes = { copyFiles: 500, noopFiles: 5_000, bigFileBytes: 64 * MiB, planEntries: 50_000, cloudFiles: 500, cloudBigFileBytes: 64 * MiB, scaleFiles: [5_000, 20_000], webDavFiles: 200, webDavBigFileBytes: 64 * MiB };
+const FULL: Sizes = { copyFiles: 10_000, noopFiles: 100_000, bigFileBytes: 2 * GiB, planEntries: 1_000_000, cloudFiles: 5_000, cloudBigFileBytes: 300 * MiB, scaleFiles: [100_000, 400_000, 1_000_000], webDavFiles: 2_000, webDavBigFileBytes: GiB, s3Files: 2_000, s3BigFileBytes: GiB };
+const QUICK: Sizes = { copyFiles: 500, noopFiles: 5_000, bigFileBytes: 64 * MiB, planEntries: 50_000, cloudFiles: 500, cloudBigFileBytes: 64 * MiB, scaleFiles: [5_000, 20_000], webDavFiles: 200, webDavBigFileBytes: 64 * MiB, s3Files: 200, s3BigFileBytes: 64 * MiB };
 
 /** Small files of cases 1 and 5 (quick sizes share one cached tree). */
 const SMALL_FILES = { minBytes: KiB, maxBytes: 64 * KiB };
@@ -97,11 +103,12 @@ interface PlanCase {
 	targets: Targets;
 }
 
-type BenchCase = SyncCase | PlanCase | CloudCase | ScaleCase | WebDavCase;
+type BenchCase = SyncCase | PlanCase | CloudCase | ScaleCase | WebDavCase | S3Case;
 
 /**
  * bench/results/latest.json is an array of rows in case order: an RcloneRow for each of cases 1–4,
- * and a CloudRow (cloud.ts) for each cloud and step of cases 5–6, told apart by its `cloud` key.
+ * a CloudRow (cloud.ts) for each cloud and step of cases 5–6, told apart by its `cloud` key, then the
+ * iCloud Photos CloudKit calls (bench/icloudPhotos.ts), told apart by `icloud_photos`.
  */
 type Row = RcloneRow | CloudRow;
 
@@ -230,6 +237,25 @@ function benchCases(sizes: Sizes): BenchCase[] {
 			],
 			targets: { maxRatio: 1, maxRssMiB: 150 },
 		},
+		...s3Cases(sizes),
+	];
+}
+
+/** Cases 10–12 (s3.ts): ours and rclone against one loopback S3 server. */
+function s3Cases(sizes: Sizes): S3Case[] {
+	const files = async () => treeDataSet(CACHE, { files: sizes.s3Files, ...SMALL_FILES, seed: SEED + 8 }, false);
+	return [
+		{ kind: 's3', id: 10, name: `10 S3: upload ${sizes.s3Files} files of 1-64 KiB`, step: 'upload', data: files, files: sizes.s3Files, targets: { maxRatio: 1, maxRssMiB: 150 } },
+		{ kind: 's3', id: 11, name: `11 S3: no-op re-sync of ${sizes.s3Files} files`, step: 'noop', data: files, files: sizes.s3Files, targets: { maxRatio: 1, maxRssMiB: 150 } },
+		{
+			kind: 's3',
+			id: 12,
+			name: `12 S3: upload one ${sizeText(sizes.s3BigFileBytes)} file`,
+			step: 'upload',
+			data: async () => bigFileDataSet(CACHE, sizes.s3BigFileBytes, SEED),
+			files: 1,
+			targets: { maxRatio: 1, maxRssMiB: 150 },
+		},
 	];
 }
 
@@ -339,6 +365,10 @@ async function measureCase(bench: BenchCase, context: Context): Promise<Row[]> {
 			return (await measureScaleCase(bench, context)).map(({ row }) => row);
 		case 'webdav':
 			return measureWebDavCase<Row>(bench, { tools: context.tools, runs: context.runs, usageFile: nodePath.join(WORK, 'rclone-usage'), row: makeRow }, RCLONE_FLAGS);
+		case 's3': {
+			const { ours, rclone } = await measureS3Case(bench, context.runs, context.tools, RCLONE_FLAGS, nodePath.join(WORK, 'rclone-usage'));
+			return [makeRow(bench.name, ours, rclone)];
+		}
 		default:
 			return measureCloudCase(bench, { runs: context.runs, profileDir: context.profileDir, workDir: WORK });
 	}
@@ -439,20 +469,25 @@ async function main(): Promise<void> {
 			}
 		}
 	} finally {
+		await stopS3Server();
 		await fs.rm(WORK, { recursive: true, force: true });
 	}
 
 	printTables(rows);
 	measureStateSize(options.quick ? 10_000 : 100_000);
+	const icloudPhotos: ICloudPhotosRow[] = [];
 	if (!options.only) {
 		console.log('\nAPI calls to add 1,000 photos to Google Photos (emulated):');
 		printGooglePhotosTable(await measureGooglePhotos(1000));
+		console.log('\nCloudKit calls to read an iCloud Photos library (emulated): a full listing, then the next run after 10 new photos:');
+		icloudPhotos.push(...(await measureICloudPhotos(options.quick ? 5_000 : 50_000)));
+		printICloudPhotosTable(icloudPhotos);
 	}
 	if (options.incremental) await benchIncremental(options.quick);
 	console.log(`\nTargets (reported, not asserted):\n  ${verdicts.join('\n  ')}`);
 	if (!context.profileDir) {
 		const file = nodePath.join(RESULTS, 'latest.json');
-		await fs.writeFile(file, `${JSON.stringify(rows, null, '\t')}\n`);
+		await fs.writeFile(file, `${JSON.stringify([...rows, ...icloudPhotos], null, '\t')}\n`);
 		console.log(`\nWrote ${file}`);
 	}
 	console.log(`Generated data stays cached in ${CACHE} and is reused by the next run; delete that folder to free the space.`);

@@ -4,7 +4,7 @@ import type { IAuthenticateGeneric, ICredentialTestRequest, ICredentialType, Ico
 export class CloudSyncWebDavApi implements ICredentialType {
 	name = 'cloudSyncWebDavApi';
 	displayName = 'Cloud Sync: WebDAV / Nextcloud API';
-	documentationUrl = 'https://docs.nextcloud.com/server/latest/user_manual/en/files/access_webdav.html';
+	documentationUrl = 'https://unpkg.com/n8n-nodes-cloudsync@latest/docs/setup/webdav.md';
 	icon: Icon = { light: 'file:webdav.svg', dark: 'file:webdav.dark.svg' };
 	properties: INodeProperties[] = [
 		{

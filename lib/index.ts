@@ -82,6 +82,7 @@ export {
 	rootUrlFor as driveRootUrlFor,
 } from './providers/drive';
 export { redirectingFetch as dropboxRedirectingFetch } from './providers/dropbox';
+export { S3Provider, S3_PRESETS, S3_MTIME_KEY, S3_MD5_KEY, mapS3Error, type S3Connection, type S3Preset, type S3ProviderOptions } from './providers/s3';
 export {
 	appleEndpoints,
 	beginSignIn,

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * `npm run demo`: a real sync workflow in a real n8n, on emulated Dropbox, Google Drive, OneDrive, iCloud Drive, Google Photos and Nextcloud (WebDAV).
+ * `npm run demo`: a real sync workflow in a real n8n, on emulated Dropbox, Google Drive, OneDrive, iCloud Drive, Google Photos and Nextcloud (WebDAV),
+ * and a real S3 server (s3rver) on loopback.
  *
  *   npm run demo                      build, run examples/dropbox-to-google-drive-mirror.json with
  *                                     `n8n execute --id` (its dry run, then the mirror) and print the report,
@@ -17,8 +18,8 @@
  *          --keep (keep the throw-away n8n folder: database, logs, data).
  *
  * What it does: installs n8n 2.40.7 into a cache folder if missing (scripts/n8n/install.sh: about
- * 7 minutes and 2.9 GB the first time, then instant), starts the Google Drive, Dropbox, OneDrive, Google Photos and
- * Nextcloud (WebDAV) protocol emulators of test/emulators on 127.0.0.1 with sample files, creates a throw-away n8n
+ * 7 minutes and 2.9 GB the first time, then instant), starts the Google Drive, Dropbox, OneDrive, iCloud (Drive and Photos),
+ * Google Photos and Nextcloud (WebDAV) protocol emulators of test/emulators and an S3 server (s3rver, bucket "backups") on 127.0.0.1 with sample files, creates a throw-away n8n
  * (temporary N8N_USER_FOLDER, test/e2e/n8n.ts) whose CLOUDSYNC_*_API_URL point at the emulators, installs this package into it as a community package (npm pack), imports the
  * demo credentials and the workflows of examples/, then runs or serves them.
  *
@@ -45,6 +46,7 @@ const { screenshot } = require(path.join(REPO, 'test', 'e2e', 'browser.ts'));
 const clouds$ = require(path.join(REPO, 'test', 'e2e', 'clouds.ts'));
 const { EXAMPLES, EXAMPLES_DIR, FOLDERS, loadExample, readDriveTree, seedLocalFiles, startSampleClouds, withParameters } = clouds$;
 const { ICLOUD_EXAMPLE, startICloudSample } = require(path.join(REPO, 'test', 'e2e', 'icloudClouds.ts'));
+const { seedSamplePhotos } = require(path.join(REPO, 'test', 'e2e', 'icloudPhotosSample.ts'));
 
 /** Every workflow in examples/, by file name: the editor gets them all, not only those the tests name. */
 function allExamples(localRoot) {
@@ -171,10 +173,12 @@ async function main() {
 
 	const clouds = await startSampleClouds();
 	const icloud = await startICloudSample(clouds.drive);
+	// The same iCloud emulator (one CLOUDSYNC_ICLOUD_URL, one Apple ID) also serves the photos example's library.
+	const samplePhotos = seedSamplePhotos({ emulator: icloud.icloud.photoLibrary() });
 	// The emulated iPhone: Apple's codes appear here, for the person to type in the Apple ID credential.
 	if (serve) icloud.icloud.auth.onCodeSent = (appleId, code) => console.log(`\n  [emulated iPhone of ${appleId}] Apple ID verification code: ${code}\n`);
 	step(
-		`emulators with sample files: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl}, iCloud Drive ${icloud.icloud.baseUrl}, Google Photos ${clouds.googlePhotos.baseUrl}, Nextcloud (WebDAV) ${clouds.nextcloud.url}`,
+		`emulators with sample files: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl}, iCloud Drive and iCloud Photos ${icloud.icloud.baseUrl}, Google Photos ${clouds.googlePhotos.baseUrl}, Nextcloud (WebDAV) ${clouds.nextcloud.url}, S3 ${clouds.s3.endpoint}`,
 	);
 	const n8n = await N8nSandbox.create({ env: { ...clouds.env, ...icloud.env }, keep: args.keep });
 	let server;
@@ -203,7 +207,6 @@ async function main() {
 		const workflows = Object.fromEntries(
 			[...Object.entries(EXAMPLES), ['iCloud', ICLOUD_EXAMPLE]].map(([key, { file }]) => [key, loadExample(file, n8n.dataFolder)]),
 		);
-		workflows.photos = fromCameraRoll(workflows.photos, n8n.dataFolder);
 		// The editor gets every example; those the demo runs replace their shipped copy (same id).
 		const every = Object.fromEntries([...Object.values(allExamples(n8n.dataFolder)), ...Object.values(workflows)].map((workflow) => [workflow.id, workflow]));
 		await n8n.importWorkflows(Object.values(every));
@@ -236,9 +239,10 @@ async function main() {
 			if (!icloudSummary) throw new Error('the iCloud example returned no summary item');
 			printTwoWayReport('Two-way report (iCloud Drive /Projects ⇄ Google Drive /Projects (iCloud))', icloudSummary);
 
-			const photos = await runPhotos(n8n, workflows.photos);
-			console.log('  The other examples (OneDrive → Google Drive mirror, local folder → Dropbox, change trigger → local');
-			console.log('  folder, upload into a dated folder) are in examples/; `npm run demo -- --editor` opens them all in the n8n editor.\n');
+			const photos = await runPhotos(n8n, workflows.photos, samplePhotos);
+			console.log('  The other examples (OneDrive → Google Drive mirror, local folder → Dropbox, nightly local folder → S3');
+			console.log('  snapshots, change trigger → local folder, upload into a dated folder) are in examples/;');
+			console.log('  `npm run demo -- --editor` opens them all in the n8n editor.\n');
 			step('done');
 			await shutdown(summary.status === 'success' && photos.status === 'success' ? 0 : 1);
 			return;
@@ -275,7 +279,7 @@ async function main() {
 		console.log('  The iCloud example needs its Apple ID connected once: open the "Apple ID (demo)" credential, click Save,');
 		console.log('  type the code the emulated iPhone prints here, and click Save again.');
 		console.log(
-			`\n  Emulators: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl}, iCloud Drive ${icloud.icloud.baseUrl}, Google Photos ${clouds.googlePhotos.baseUrl} (in this process)`,
+			`\n  Emulators: Google Drive ${clouds.drive.baseUrl}, Dropbox ${clouds.dropbox.baseUrl}, OneDrive ${clouds.onedrive.baseUrl}, iCloud Drive and iCloud Photos ${icloud.icloud.baseUrl}, Google Photos ${clouds.googlePhotos.baseUrl} ; S3 (s3rver) ${clouds.s3.endpoint}, bucket "backups" (in this process)`,
 		);
 		console.log(`  Nextcloud (WebDAV): ${clouds.nextcloud.url}, folder /${FOLDERS.nextcloudProjects} with sample files; credential "${clouds.credentials.find((c) => c.type === 'cloudSyncWebDavApi').name}"`);
 		console.log(`  Local folders (N8N_RESTRICT_FILE_ACCESS_TO): ${n8n.dataFolder}`);
@@ -290,24 +294,8 @@ async function main() {
 
 const PHOTOS_NODE = 'Add new iCloud photos to Google Photos';
 
-/**
- * The iCloud Photos → Google Photos example with a local camera roll as its source: the demo's iCloud
- * emulator serves iCloud Drive (CLOUDSYNC_ICLOUD_URL names one emulator), and the mode takes any source.
- */
-function fromCameraRoll(workflow, dataFolder) {
-	const variant = withParameters(workflow, PHOTOS_NODE, (parameters) => {
-		for (const key of Object.keys(parameters)) if (key.startsWith('sourceICloudPhotos')) delete parameters[key];
-		parameters.sourceCloud = 'local';
-		parameters.sourceLocalPath = path.join(dataFolder, FOLDERS.cameraRoll);
-	});
-	const node = variant.nodes.find((candidate) => candidate.name === PHOTOS_NODE);
-	delete node.credentials.cloudSyncAppleIdApi;
-	variant.name = `${workflow.name} (demo: from a local camera roll)`;
-	return variant;
-}
-
-/** The Google Photos example, twice: the camera roll added to its album, then a run that sends nothing (the ledger). */
-async function runPhotos(n8n, workflow) {
+/** The Google Photos example, twice: the iCloud Photos library added to its album, then a run that sends nothing (the ledger). */
+async function runPhotos(n8n, workflow, library) {
 	const node = PHOTOS_NODE;
 	let summary;
 	for (const label of ['first run', 'second run']) {
@@ -320,7 +308,8 @@ async function runPhotos(n8n, workflow) {
 				`${summary.skipped} skipped (not a photo or video), ${summary.requests} requests of the daily 10,000`,
 		);
 	}
-	console.log('  (the .AAE edit sidecar is skipped: Google Photos takes photos and videos only; the second run finds every photo in its ledger)\n');
+	console.log(`  (the emulated iCloud Photos holds ${library.assets.length} photos, ${Object.keys(library.files).length} files: ${Object.keys(library.files).join(', ')};`);
+	console.log('  a Live Photo goes in as its still and its video; the second run finds every photo in its ledger and sends nothing)\n');
 	return summary;
 }
 

@@ -1,6 +1,6 @@
 import { snapshotBackup, type Provider, type SnapshotOptions } from '../lib';
 import { quickPacer } from './support/dropbox';
-import { cloudBackend, expected, localBackend, put, tree, type Backend } from './support/sides';
+import { cloudBackend, expected, localBackend, put, s3Backend, tree, type Backend } from './support/sides';
 import { runCloudSyncNode, runNodesOnTempFolders } from './support/drivers';
 
 runNodesOnTempFolders();
@@ -19,6 +19,7 @@ function inFolder(name: string, files: Record<string, string>): Record<string, s
 const backends: Array<[string, () => Promise<Backend>]> = [
 	['local → local', async () => localBackend()],
 	['Google Drive → Dropbox (emulated)', cloudBackend],
+	['local → S3 (s3rver)', s3Backend],
 ];
 
 describe.each(backends)('snapshot backups, %s', (_name, makeBackend) => {

@@ -1,6 +1,6 @@
 import { LockedError, MemoryStateStore, PairLock, SafetyError, decodeBaseline, fileStamp, twoWaySync, type ConflictPolicy, type ListOptions, type Provider, type TwoWayOptions } from '../lib';
 import { quickPacer } from './support/dropbox';
-import { cloudBackend, expected, iCloudDriveBackend, localBackend, oneDriveBackend, put, sha, tree, webDavBackend, type Backend } from './support/sides';
+import { cloudBackend, expected, iCloudDriveBackend, localBackend, oneDriveBackend, put, s3Backend, sha, tree, webDavBackend, type Backend } from './support/sides';
 import { engineDriver, nodeDriver, runNodesOnTempFolders, type DriverFactory, type Outcome } from './support/drivers';
 
 runNodesOnTempFolders();
@@ -60,6 +60,8 @@ const matrix: Array<[string, string, () => Promise<Backend>, DriverFactory]> = [
 	['Google Drive ↔ Dropbox (emulated)', 'the Cloud Sync node in n8n-core', cloudBackend, nodeDriver],
 	['OneDrive ↔ Dropbox (emulated)', 'the engine', oneDriveBackend, engineDriver],
 	['OneDrive ↔ Dropbox (emulated)', 'the Cloud Sync node in n8n-core', oneDriveBackend, nodeDriver],
+	['local ↔ S3 (s3rver)', 'the engine', s3Backend, engineDriver],
+	['local ↔ S3 (s3rver)', 'the Cloud Sync node in n8n-core', s3Backend, nodeDriver],
 	['iCloud Drive ↔ Google Drive (emulated)', 'the engine', iCloudDriveBackend, engineDriver],
 	['iCloud Drive ↔ Google Drive (emulated)', 'the Cloud Sync node in n8n-core', iCloudDriveBackend, nodeDriver],
 	['local ↔ WebDAV (Nextcloud, emulated)', 'the engine', () => webDavBackend('nextcloud'), engineDriver],

@@ -24,6 +24,7 @@ import { OneDriveEmulator } from '../emulators/onedrive';
 import { GooglePhotosEmulator } from '../emulators/googlePhotos';
 import { WebDavEmulator } from '../emulators/webdav';
 import { sdkClient } from '../support/drive';
+import { startS3Server, type S3TestServer } from '../support/s3';
 import { REPO_ROOT, type CredentialJson, type WorkflowJson } from './n8n';
 
 export const EXAMPLES_DIR = path.join(REPO_ROOT, 'examples');
@@ -39,6 +40,7 @@ export const EXAMPLE_CREDENTIALS = {
 	dropbox: { id: 'cloudSyncDbxDemo', name: 'Dropbox account (demo)', type: 'cloudSyncDropboxOAuth2Api' },
 	googleDrive: { id: 'cloudSyncGdrDemo', name: 'Google Drive account (demo)', type: 'cloudSyncGoogleDriveOAuth2Api' },
 	oneDrive: { id: 'cloudSyncOdrDemo', name: 'OneDrive account (demo)', type: 'cloudSyncMicrosoftOneDriveOAuth2Api' },
+	s3: { id: 'cloudSyncS3Demo', name: 'S3 account (demo)', type: 'cloudSyncS3Api' },
 	googlePhotos: { id: 'cloudSyncGphDemo', name: 'Google Photos account (demo)', type: 'cloudSyncGooglePhotosOAuth2Api' },
 	webDav: { id: 'cloudSyncDavDemo', name: 'Nextcloud account (demo)', type: 'cloudSyncWebDavApi' },
 } as const;
@@ -50,6 +52,7 @@ export const EXAMPLES = {
 	trigger: { file: 'dropbox-changes-to-local-folder', id: 'csExampleTrigger' },
 	upload: { file: 'upload-report-to-dated-folder', id: 'csExampleUpload1' },
 	oneDriveMirror: { file: 'onedrive-to-google-drive-mirror', id: 'csExampleOdMirr1' },
+	localToS3Backup: { file: 'local-folder-to-s3-nightly-backup', id: 'csExampleLocS3b1' },
 	photos: { file: 'icloud-photos-to-google-photos', id: 'csExamplePhotos1' },
 } as const;
 
@@ -133,14 +136,11 @@ export const SAMPLE = {
 	} as Record<string, Buffer>,
 	/** Extensions the OneDrive mirror example keeps. */
 	oneDriveMirrorExtensions: ['pdf', 'docx', 'xlsx'],
-	/** A phone's camera roll (the Google Photos example's source): two Live Photos (a .HEIC and its .MOV), a JPEG, and an edit sidecar Google Photos does not take. */
-	cameraRoll: {
-		'2024/06/IMG_0101.HEIC': sampleBytes('IMG_0101.HEIC', 36 * 1024),
-		'2024/06/IMG_0101.MOV': sampleBytes('IMG_0101.MOV', 90 * 1024),
-		'2024/06/IMG_0102.JPG': sampleBytes('IMG_0102.JPG', 28 * 1024),
-		'2024/07/IMG_0140.HEIC': sampleBytes('IMG_0140.HEIC', 41 * 1024),
-		'2024/07/IMG_0140.MOV': sampleBytes('IMG_0140.MOV', 75 * 1024),
-		'2024/07/IMG_0140.AAE': Buffer.from('<?xml version="1.0"?><plist><dict/></plist>\n'),
+	/** The local folder the nightly S3 backup example backs up. */
+	localDocuments: {
+		'taxes/2025.pdf': Buffer.concat([Buffer.from('%PDF-1.7\n'), sampleBytes('taxes 2025', 7 * 1024)]),
+		'photos/passport.jpg': sampleBytes('passport.jpg', 30 * 1024),
+		'notes.md': Buffer.from('# Notes\nBacked up to S3 every night.\n'),
 	} as Record<string, Buffer>,
 	/** The local backup of Dropbox /Inbox as it stood when the trigger was activated. */
 	localInboxBackup: {
@@ -161,7 +161,10 @@ export const FOLDERS = {
 	oneDriveContracts: 'Documents/Contracts',
 	nextcloudProjects: 'Projects',
 	driveContracts: 'Backups/Contracts',
-	cameraRoll: 'camera-roll',
+	localDocuments: 'documents',
+	/** The bucket and the folder in it that the S3 backup example writes its snapshots to. */
+	s3Bucket: 'backups',
+	s3Backups: 'laptop',
 	/** The Google Photos album of the photos example. */
 	photosAlbum: 'iPhone',
 };
@@ -170,6 +173,8 @@ export interface SampleClouds {
 	drive: DriveEmulator;
 	dropbox: DropboxEmulator;
 	onedrive: OneDriveEmulator;
+	/** A real S3 server (s3rver) with the examples' bucket. */
+	s3: S3TestServer;
 	googlePhotos: GooglePhotosEmulator;
 	/** A Nextcloud server (WebDAV); its credential holds its address, so n8n needs no variable for it. */
 	nextcloud: WebDavEmulator;
@@ -187,6 +192,7 @@ export async function startSampleClouds(): Promise<SampleClouds> {
 	await drive.start();
 	let dropbox: DropboxEmulator;
 	let onedrive: OneDriveEmulator;
+	let s3: S3TestServer;
 	const googlePhotos = new GooglePhotosEmulator();
 	let nextcloud: WebDavEmulator;
 	try {
@@ -201,6 +207,10 @@ export async function startSampleClouds(): Promise<SampleClouds> {
 		});
 		nextcloud = await WebDavEmulator.start({ flavour: 'nextcloud', user: 'demo' }).catch(async (error: unknown) => {
 			await Promise.allSettled([dropbox.stop(), onedrive.stop()]);
+			throw error;
+		});
+		s3 = await startS3Server([FOLDERS.s3Bucket]).catch(async (error: unknown) => {
+			await Promise.allSettled([dropbox.stop(), onedrive.stop(), googlePhotos.stop(), nextcloud.stop()]);
 			throw error;
 		});
 	} catch (error) {
@@ -247,6 +257,11 @@ export async function startSampleClouds(): Promise<SampleClouds> {
 			},
 		},
 		{
+			...EXAMPLE_CREDENTIALS.s3,
+			// A MinIO-style service on loopback; the keys are the ones s3rver accepts.
+			data: { preset: 'minio', ...s3.connection, forcePathStyle: true },
+		},
+		{
 			...EXAMPLE_CREDENTIALS.googlePhotos,
 			data: { clientId: photosAuth.clientId, clientSecret: photosAuth.clientSecret, oauthTokenData: { refresh_token: photosAuth.refreshToken, token_type: 'Bearer' } },
 		},
@@ -256,6 +271,7 @@ export async function startSampleClouds(): Promise<SampleClouds> {
 		drive,
 		dropbox,
 		onedrive,
+		s3,
 		googlePhotos,
 		nextcloud,
 		driveAuth,
@@ -264,10 +280,11 @@ export async function startSampleClouds(): Promise<SampleClouds> {
 			CLOUDSYNC_DROPBOX_API_URL: dropbox.baseUrl,
 			CLOUDSYNC_ONEDRIVE_API_URL: onedrive.baseUrl,
 			CLOUDSYNC_GOOGLE_PHOTOS_API_URL: googlePhotos.baseUrl,
+			CLOUDSYNC_S3_API_URL: s3.endpoint,
 		},
 		credentials,
 		async stop() {
-			await Promise.allSettled([drive.stop(), dropbox.stop(), onedrive.stop(), googlePhotos.stop(), nextcloud.stop()]);
+			await Promise.allSettled([drive.stop(), dropbox.stop(), onedrive.stop(), googlePhotos.stop(), nextcloud.stop(), s3.stop()]);
 		},
 	};
 }
@@ -296,7 +313,7 @@ function seedOneDrive(drive: DriveEmulator, onedrive: OneDriveEmulator): void {
 	}
 }
 
-/** Writes the local sample folders (outbox, inbox-backup, camera-roll) into `root`: a sandbox's data folder. */
+/** Writes the local sample folders (outbox, inbox-backup) into `root`: a sandbox's data folder. */
 export function seedLocalFiles(root: string): void {
 	const write = (folder: string, files: Record<string, Buffer>) => {
 		for (const [file, content] of Object.entries(files)) {
@@ -308,7 +325,7 @@ export function seedLocalFiles(root: string): void {
 	};
 	write(FOLDERS.localOutbox, SAMPLE.localOutbox);
 	write(FOLDERS.localInboxBackup, SAMPLE.localInboxBackup);
-	write(FOLDERS.cameraRoll, SAMPLE.cameraRoll);
+	write(FOLDERS.localDocuments, SAMPLE.localDocuments);
 }
 
 function mimeOf(file: string): string {
@@ -375,6 +392,20 @@ export async function readDriveTree(clouds: Pick<SampleClouds, 'drive' | 'driveA
 		} while (pageToken);
 	};
 	await walk(top.id, '');
+	return files;
+}
+
+/** Every file below `folder` of an S3 bucket, by path relative to it, with its bytes, read with our S3 provider. */
+export async function readS3Tree(clouds: Pick<SampleClouds, 's3'>, bucket: string, folder: string): Promise<Record<string, Buffer>> {
+	const { S3Provider } = await import('../../lib/providers/s3');
+	const provider = await S3Provider.open({ ...clouds.s3.connection, bucket, prefix: folder });
+	const files: Record<string, Buffer> = {};
+	for await (const entry of provider.list('', { recursive: true })) {
+		if (entry.isDir) continue;
+		const chunks: Buffer[] = [];
+		for await (const chunk of await provider.read(entry.path)) chunks.push(chunk as Buffer);
+		files[entry.path] = Buffer.concat(chunks);
+	}
 	return files;
 }
 

@@ -6,6 +6,8 @@
  *   (e) onedrive-to-google-drive-mirror  n8n execute: the same dry-run/mirror pair from the OneDrive emulator
  *   (b) local-folder-to-dropbox          n8n execute: copy of a local folder into Dropbox
  *   (d) upload-report-to-dated-folder    n8n execute: a Convert to File binary uploaded to Reports/yyyy/MM-dd/
+ *   (f) local-folder-to-s3-nightly-backup n8n execute: Incremental Backup snapshots into a real S3 server
+ *                                        (s3rver on 127.0.0.1), three runs, retention
  *   (c) dropbox-changes-to-local-folder  n8n start: the active trigger polls every minute; a change made
  *                                        on the Dropbox emulator reaches the local folder
  *
@@ -28,6 +30,7 @@ import {
 	readDriveTree,
 	readDropboxTree,
 	readLocalTree,
+	readS3Tree,
 	sampleBytes,
 	seedLocalFiles,
 	sha256,
@@ -81,6 +84,9 @@ function expectPlannedMirror(summary: Record<string, unknown> | undefined, sourc
 const filesOf = (result: ExecutionResult, node: string) => (result.outputs[node]?.[1] ?? []).map((item) => item.json);
 
 const summaryOf = (result: ExecutionResult, node: string) => result.nodes[node]?.find((item) => item.type === 'summary');
+
+/** A tree without the engine's own `.cloudsync/` folder. */
+const withoutState = (files: Record<string, Buffer>) => Object.fromEntries(Object.entries(files).filter(([file]) => !file.startsWith('.cloudsync/')));
 
 describeE2E('example workflows (examples/) in n8n, on the cloud emulators', () => {
 	let clouds: SampleClouds;
@@ -280,6 +286,34 @@ describeE2E('example workflows (examples/) in n8n, on the cloud emulators', () =
 		const content = clouds.drive.content(file!.id!);
 		expect(content.toString('utf8').trim().split('\n')).toEqual(['region,orders,revenue', 'North,42,1260.5', 'South,17,498', 'East,29,911.25']);
 		expect(uploaded).toMatchObject({ name: 'sales.csv', type: 'file', size: content.length, hashes: { md5: md5(content), sha256: sha256(content) } });
+	});
+
+	test('(f) nightly backup of a local folder to S3: a dated snapshot of everything, then only what changed, and nothing when nothing did', async () => {
+		const NODE = 'Back up documents to S3';
+		const local = path.join(n8n.dataFolder, FOLDERS.localDocuments);
+		const bucket = () => readS3Tree(clouds, FOLDERS.s3Bucket, FOLDERS.s3Backups);
+		const first = await n8n.executeWorkflow(EXAMPLES.localToS3Backup.id);
+		report(`(f) backup to S3: n8n execute in ${first.durationMs} ms`);
+		const firstSummary = summaryOf(first, NODE)!;
+		expect(firstSummary).toMatchObject({ status: 'success', mode: 'incremental', files: 3, failed: 0, destination: `S3:${FOLDERS.s3Bucket}/${FOLDERS.s3Backups}` });
+		const snapshot = String(firstSummary.folder);
+		expect(snapshot).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}-\d{2}-\d{2}$/);
+		const inSnapshot = (folder: string, files: Record<string, Buffer>) => Object.fromEntries(Object.entries(files).map(([file, content]) => [`${folder}/${file}`, content]));
+		expect(treeHashes(withoutState(await bucket()))).toEqual(treeHashes(inSnapshot(snapshot, SAMPLE.localDocuments)));
+
+		// Snapshot folders are named to the second.
+		await new Promise((resolve) => setTimeout(resolve, 1100));
+		const edited = Buffer.from('# Notes\nEdited after the first backup.\n');
+		fs.writeFileSync(path.join(local, 'notes.md'), edited);
+		const second = summaryOf(await n8n.executeWorkflow(EXAMPLES.localToS3Backup.id), NODE)!;
+		expect(second).toMatchObject({ status: 'success', files: 1, unchanged: 2 });
+		expect(treeHashes(withoutState(await bucket()))).toEqual(
+			treeHashes({ ...inSnapshot(snapshot, SAMPLE.localDocuments), ...inSnapshot(String(second.folder), { 'notes.md': edited }) }),
+		);
+
+		await new Promise((resolve) => setTimeout(resolve, 1100));
+		const third = summaryOf(await n8n.executeWorkflow(EXAMPLES.localToS3Backup.id), NODE)!;
+		expect(third).toMatchObject({ status: 'success', files: 0, bytes: 0, removedSnapshots: [] });
 	});
 
 	describe('with `n8n start`', () => {

@@ -30,27 +30,29 @@ export async function startSamplePhotos(): Promise<SamplePhotos> {
 		emulator,
 		env: { CLOUDSYNC_ICLOUD_URL: emulator.baseUrl },
 		credential: { ...APPLE_DEMO, data: { appleId: APPLE_USER.appleId, password: APPLE_USER.password, codeDelivery: 'trustedDevice', verificationCode: '', sessionToken: JSON.stringify(saved) } },
-		files(assets, names) {
-			const files: Record<string, Buffer> = {};
-			assets.forEach((asset, index) => {
-				const master = (emulator.assetRecord(asset).fields!.masterRef.value as { recordName: string }).recordName;
-				const [still, video] = names[index];
-				files[still] = emulator.bytesOf(master, 'resOriginalRes');
-				if (video) files[video] = emulator.bytesOf(master, 'resOriginalVidComplRes');
-			});
-			return files;
-		},
+		files: (assets, names) => libraryFiles(emulator, assets, names),
 		stop: () => emulator.stop(),
 	};
 }
 
-/** A small library: a Live Photo, a RAW, and a video, in two months. */
-export function seedSamplePhotos(photos: SamplePhotos): { assets: string[]; files: Record<string, Buffer> } {
+function libraryFiles(emulator: ICloudPhotosEmulator, assets: string[], names: string[][]): Record<string, Buffer> {
+	const files: Record<string, Buffer> = {};
+	assets.forEach((asset, index) => {
+		const master = (emulator.assetRecord(asset).fields!.masterRef.value as { recordName: string }).recordName;
+		const [still, video] = names[index];
+		files[still] = emulator.bytesOf(master, 'resOriginalRes');
+		if (video) files[video] = emulator.bytesOf(master, 'resOriginalVidComplRes');
+	});
+	return files;
+}
+
+/** A small library: a Live Photo, a RAW, and a video, in two months (in the Photos emulator, or one mounted on iCloud Drive's for the demo). */
+export function seedSamplePhotos(photos: Pick<SamplePhotos, 'emulator'>): { assets: string[]; files: Record<string, Buffer> } {
 	const at = (iso: string) => Date.parse(iso);
 	const assets = photos.emulator.addPhotos([
 		{ name: 'IMG_0001.HEIC', date: at('2025-07-14T09:30:00Z'), live: true },
 		{ name: 'DSC_0100.DNG', date: at('2025-07-20T18:00:00Z') },
 		{ name: 'IMG_0002.MOV', date: at('2026-01-02T12:00:00Z') },
 	]);
-	return { assets, files: photos.files(assets, [['2025/07/IMG_0001.HEIC', '2025/07/IMG_0001.MOV'], ['2025/07/DSC_0100.DNG'], ['2026/01/IMG_0002.MOV']]) };
+	return { assets, files: libraryFiles(photos.emulator, assets, [['2025/07/IMG_0001.HEIC', '2025/07/IMG_0001.MOV'], ['2025/07/DSC_0100.DNG'], ['2026/01/IMG_0002.MOV']]) };
 }

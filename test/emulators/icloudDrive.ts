@@ -4,6 +4,7 @@ import { sendContent } from './core/ranges';
 import { EmulatorServer, readBody, sendJson, type FaultRule, type LoggedRequest, type RequestContext } from './core/server';
 import { Tree, type Item } from './core/tree';
 import { AppleAuthEmulator, type AppleUser } from './icloudAuth';
+import { ICloudPhotosEmulator } from './icloudPhotos';
 
 /**
  * iCloud Drive's web protocol (drivews + docws + the content host), after
@@ -51,6 +52,7 @@ export class ICloudDriveEmulator {
 	readonly user: AppleUser;
 	private readonly uploads = new Map<string, { documentId: string; size?: number }>();
 	private readonly received = new Map<string, Buffer>();
+	private photos?: ICloudPhotosEmulator;
 
 	private constructor(user: AppleUser) {
 		this.user = user;
@@ -66,6 +68,12 @@ export class ICloudDriveEmulator {
 		const emulator = new ICloudDriveEmulator(options.user ?? APPLE_DRIVE_USER);
 		await emulator.server.start();
 		return emulator;
+	}
+
+	/** The account's iCloud Photos library on this same server and sign-in (made on first use). */
+	photoLibrary(): ICloudPhotosEmulator {
+		this.photos ??= ICloudPhotosEmulator.mounted(this.auth, this.server);
+		return this.photos;
 	}
 
 	get baseUrl(): string {
@@ -183,6 +191,7 @@ export class ICloudDriveEmulator {
 		const signature = `${request.method} ${url.pathname}`;
 		if (this.auth.statusFault(signature, response)) return;
 		if (await this.auth.handle(request, response, url)) return;
+		if (this.photos && (await this.photos.handle(request, response, context))) return;
 		if (url.pathname.startsWith('/content/')) return this.content(request, response, context);
 		if (url.pathname.startsWith('/upload/')) return this.receive(request, response, url);
 		const account = this.auth.authorize(request, response, { pcs: 'Documents' });

@@ -117,6 +117,8 @@ export interface ICloudPhotosEmulatorOptions {
 	 * Photos in one workflow); that emulator then routes CloudKit calls here (`handle`).
 	 */
 	auth?: AppleAuthEmulator;
+	/** The mounting emulator's server: its base URL names the download URLs and its log counts the CloudKit calls. */
+	host?: EmulatorServer;
 	/** filenameEnc as a STRING holding the plain name, instead of base64 in ENCRYPTED_BYTES. */
 	plainFilenames?: boolean;
 	/** How long a downloadURL works. */
@@ -137,7 +139,7 @@ export class ICloudPhotosEmulator {
 	private constructor(private readonly options: ICloudPhotosEmulatorOptions) {
 		this.auth = options.auth ?? new AppleAuthEmulator(() => this.server.baseUrl);
 		if (!options.auth) this.auth.services = { ckdatabasews: '/ckdatabasews' };
-		this.server = new EmulatorServer((request, response, context) => this.route(request, response, context), AppleAuthEmulator.renderFault, options.seed);
+		this.server = options.host ?? new EmulatorServer((request, response, context) => this.route(request, response, context), AppleAuthEmulator.renderFault, options.seed);
 		this.addZone('PrimarySync', 'private');
 	}
 
@@ -146,6 +148,15 @@ export class ICloudPhotosEmulator {
 		for (const user of users) emulator.auth.addUser(user);
 		await emulator.server.start();
 		return emulator;
+	}
+
+	/**
+	 * A Photos library served by another iCloud emulator's server and sign-in (iCloud Drive's), so one
+	 * CLOUDSYNC_ICLOUD_URL and one Apple ID reach both; the host passes the routes it does not know to `handle`.
+	 */
+	static mounted(auth: AppleAuthEmulator, host: EmulatorServer, options: Omit<ICloudPhotosEmulatorOptions, 'auth' | 'host'> = {}): ICloudPhotosEmulator {
+		auth.services = { ...auth.services, ckdatabasews: '/ckdatabasews' };
+		return new ICloudPhotosEmulator({ ...options, auth, host });
 	}
 
 	get baseUrl(): string {

@@ -5,6 +5,7 @@ import { CloudSync } from '../../nodes/CloudSync/CloudSync.node';
 import { CloudSyncDropboxOAuth2Api } from '../../credentials/CloudSyncDropboxOAuth2Api.credentials';
 import { CloudSyncGoogleDriveOAuth2Api } from '../../credentials/CloudSyncGoogleDriveOAuth2Api.credentials';
 import { CloudSyncMicrosoftOneDriveOAuth2Api } from '../../credentials/CloudSyncMicrosoftOneDriveOAuth2Api.credentials';
+import { CloudSyncS3Api } from '../../credentials/CloudSyncS3Api.credentials';
 import { CloudSyncAppleIdApi } from '../../credentials/CloudSyncAppleIdApi.credentials';
 import { CloudSyncWebDavApi } from '../../credentials/CloudSyncWebDavApi.credentials';
 import { fixtureCredentialTypes } from '../nodes/fixtures/credentials';
@@ -60,7 +61,7 @@ export const engineDriver: DriverFactory = (pair, now) => {
 export async function runCloudSyncNode(pair: Pair, parameters: INodeParameters, staticData: IDataObject = {}) {
 	const result = await runWorkflow(workflow([cloudSync({ resource: 'folder', ...pair.parameters, ...parameters }, { credentials: pair.nodeCredentials })]), {
 		nodeTypes: { ...fixtureNodeTypes, 'n8n-nodes-cloudsync.cloudSync': new CloudSync() },
-		credentialTypes: [...fixtureCredentialTypes, new CloudSyncGoogleDriveOAuth2Api(), new CloudSyncDropboxOAuth2Api(), new CloudSyncMicrosoftOneDriveOAuth2Api(), new CloudSyncAppleIdApi(), new CloudSyncWebDavApi()],
+		credentialTypes: [...fixtureCredentialTypes, new CloudSyncGoogleDriveOAuth2Api(), new CloudSyncDropboxOAuth2Api(), new CloudSyncMicrosoftOneDriveOAuth2Api(), new CloudSyncAppleIdApi(), new CloudSyncWebDavApi(), new CloudSyncS3Api()],
 		credentials: pair.credentials ?? {},
 		mode: 'trigger',
 		staticData,

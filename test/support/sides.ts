@@ -11,6 +11,7 @@ import { OneDriveProvider } from '../../lib/providers/onedrive';
 import { WebDavEmulator, type WebDavFlavour } from '../emulators/webdav';
 import { WebDavProvider } from '../../lib/providers/webdav';
 import { quickPacer } from './dropbox';
+import { s3Provider, startS3Server } from './s3';
 import { ICloudDriveEmulator } from '../emulators/icloudDrive';
 import { emulatedICloudDrive, savedSessionOf } from './icloud';
 import { tempDir } from './trees';
@@ -176,6 +177,31 @@ export async function oneDriveBackend(): Promise<Backend> {
 			await onedrive.stop();
 			await dropbox.stop();
 		},
+	};
+}
+
+/** A local folder on one side, a prefix of a bucket on a real S3 server (s3rver, loopback) on the other: MD5 shared, no empty folders on S3. */
+export async function s3Backend(): Promise<Backend> {
+	const server = await startS3Server();
+	return {
+		name: 'local ↔ S3 (s3rver)',
+		pair: async () => {
+			const prefix = `pair-${randomBytes(4).toString('hex')}`;
+			const local = await tempDir('s3-pair');
+			return {
+				source: await LocalProvider.open(local),
+				destination: await s3Provider(server.connection, { prefix }),
+				parameters: {
+					sourceCloud: 'local',
+					sourceLocalPath: local,
+					destinationCloud: 's3',
+					destinationS3Folder: { __rl: true, mode: 'path', value: `test/${prefix}` },
+				},
+				nodeCredentials: { cloudSyncS3Api: { id: 's3', name: 'S3' } },
+				credentials: { cloudSyncS3Api: { preset: 'other', ...server.connection } as unknown as ICredentialDataDecryptedObject },
+			};
+		},
+		stop: () => server.stop(),
 	};
 }
 

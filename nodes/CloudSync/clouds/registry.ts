@@ -15,6 +15,8 @@ import { local } from './local';
 import { googleDrive, googleDriveServiceAccount } from './googleDrive';
 import { dropbox } from './dropbox';
 import { oneDrive } from './oneDrive';
+import { s3 } from './s3';
+
 import { iCloudDrive } from './icloudDrive';
 import { iCloudPhotos } from './icloudPhotos';
 import { googlePhotos } from './googlePhotos';
@@ -22,7 +24,7 @@ import { googlePhotos } from './googlePhotos';
 import { webDav } from './webdav';
 
 /** Every kind of folder the nodes offer, in the order the cloud lists show them. A new cloud is listed here. */
-export const CLOUDS: readonly CloudDescriptor[] = [inputItems, local, googleDrive, googleDriveServiceAccount, dropbox, oneDrive, webDav, iCloudDrive, iCloudPhotos, googlePhotos];
+export const CLOUDS: readonly CloudDescriptor[] = [inputItems, local, googleDrive, googleDriveServiceAccount, dropbox, oneDrive, s3, webDav, iCloudDrive, iCloudPhotos, googlePhotos];
 
 /** The clouds one side of the Cloud Sync node offers. */
 export const cloudsOf = (side: Side) => CLOUDS.filter((cloud) => cloud.sides.includes(side));

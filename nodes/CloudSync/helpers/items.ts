@@ -70,6 +70,24 @@ export function summaryJson(report: SyncReport, source: string, destination: str
 		planned: { ...report.plan.counts },
 		// A plan of a huge tree itemises its first 10,000 actions; the summary says how many changes it left out.
 		changesNotListed: report.plan.omitted?.changes || undefined,
+		unchangedNotListed: report.plan.omitted?.unchanged || undefined,
+	};
+}
+
+/**
+ * Per-file items beyond the Item Limit are counted in the summary instead of emitted, so a diff of
+ * a huge tree does not hand n8n a million items. `leftOutEarlier` counts what the engine's plan
+ * already left out (its own `itemLimit`).
+ */
+export function limitFiles(summary: IDataObject, files: IDataObject[], limit: number | undefined, leftOutEarlier = 0): { summary: IDataObject; files: IDataObject[] } {
+	if (limit === undefined) return { summary, files };
+	const itemsOmitted = Math.max(0, files.length - limit) + leftOutEarlier;
+	if (itemsOmitted === 0) return { summary, files };
+	const count = (n: number) => n.toLocaleString('en-US');
+	const note = `${count(itemsOmitted)} more per-file item(s) not output, beyond the Item Limit of ${count(limit)} (Options > Item Limit)`;
+	return {
+		summary: { ...summary, message: summary.message ? `${String(summary.message)}; ${note}` : note, itemsOutput: Math.min(files.length, limit), itemsOmitted },
+		files: files.slice(0, limit),
 	};
 }
 

@@ -56,10 +56,22 @@ const positive = (value: unknown) => (typeof value === 'number' && value > 0 ? v
 /** The Options collection of Diff and Sync. Each mode reads only the entries the editor shows for it. */
 export const syncOptions = (context: NodeContext, itemIndex: number) => parameter<IDataObject>(context, 'options', itemIndex, {});
 
-/** What every mode reads: filters, and how much runs at once. */
-export function readCommonOptions(context: NodeContext, itemIndex: number): Pick<SyncOptions, 'filter' | 'transfers' | 'checkers'> {
+/** What every mode reads: filters, how much runs at once, and how many per-file items a run outputs. */
+export function readCommonOptions(context: NodeContext, itemIndex: number): Pick<SyncOptions, 'filter' | 'transfers' | 'checkers' | 'itemLimit'> {
 	const options = syncOptions(context, itemIndex);
-	return { filter: readFilter(context, itemIndex), transfers: positive(options.transfers), checkers: positive(options.checkers) };
+	return { filter: readFilter(context, itemIndex), transfers: positive(options.transfers), checkers: positive(options.checkers), itemLimit: readItemLimit(context, itemIndex) };
+}
+
+export const DEFAULT_ITEM_LIMIT = 10_000;
+
+/** How many per-file items Diff, or Sync with per-file output, emits before summarising the rest; undefined when no per-file items are output. */
+export function readItemLimit(context: NodeContext, itemIndex: number): number | undefined {
+	const operation = parameter<string>(context, 'operation', itemIndex, 'sync');
+	// "files" is how workflows saved before the Files output asked for per-file items.
+	const perFile = operation === 'diff' || parameter<string>(context, 'output', itemIndex, 'summary') !== 'summary';
+	if (!perFile) return undefined;
+	const limit = syncOptions(context, itemIndex).itemLimit;
+	return typeof limit === 'number' && limit >= 0 ? Math.floor(limit) : DEFAULT_ITEM_LIMIT;
 }
 
 /** The deletion guard of the modes that delete (Mirror, Two-Way): Max Deletions (%) is a field of its own, the rest are Options. */

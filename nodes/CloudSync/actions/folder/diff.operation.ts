@@ -1,6 +1,7 @@
 import type { IExecuteFunctions, INodeProperties } from 'n8n-workflow';
 import type { PairOutputs } from '../router';
-import { withPairing } from '../../helpers/items';
+import { limitFiles, withPairing } from '../../helpers/items';
+import { readItemLimit } from '../../helpers/options';
 import { folderPairFields, ONE_WAY, syncOptionsField } from './shared';
 import { runFolderMode } from './modes';
 
@@ -23,5 +24,8 @@ export const description: INodeProperties[] = [
 export async function execute(this: IExecuteFunctions, itemIndex: number, signal?: AbortSignal): Promise<PairOutputs> {
 	const outcome = await runFolderMode(this, itemIndex, true, signal);
 	if (!outcome) return { summary: [], files: [] };
-	return { summary: withPairing([{ type: 'summary', ...outcome.summary }], itemIndex), files: withPairing(outcome.files.map((file) => ({ type: 'action', ...file })), itemIndex) };
+	const includeUnchanged = this.getNodeParameter('includeUnchanged', itemIndex, false) === true;
+	const leftOut = Number(outcome.summary.changesNotListed ?? 0) + (includeUnchanged ? Number(outcome.summary.unchangedNotListed ?? 0) : 0);
+	const { summary, files } = limitFiles(outcome.summary, outcome.files, readItemLimit(this, itemIndex), leftOut);
+	return { summary: withPairing([{ type: 'summary', ...summary }], itemIndex), files: withPairing(files.map((file) => ({ type: 'action', ...file })), itemIndex) };
 }

@@ -32,6 +32,8 @@ export const ONE_WAY = ['copy', 'mirror', 'update', 'move'];
 const FED = ['copy', 'mirror', 'update'];
 /** The modes whose run may delete files: their deletion guard is shown. */
 export const DELETING = ['mirror', 'twoWay'];
+/** The modes whose per-file items the Item Limit caps (Add to Google Photos reads no common options). */
+const PER_FILE_MODES = [...ONE_WAY, 'twoWay', 'incremental', 'fullBackup'];
 const SNAPSHOTS = ['incremental', 'fullBackup'];
 
 export const compareField = (show: Record<string, string[]>): INodeProperties => ({
@@ -119,6 +121,16 @@ export const syncOptionsField = (show: Record<string, string[]>): INodePropertie
 			description: 'Whether to skip every file that already exists on the destination, changed or not',
 		},
 		{
+			displayName: 'Item Limit',
+			name: 'itemLimit',
+			type: 'number',
+			default: 10000,
+			typeOptions: { minValue: 0 },
+			// Read only where per-file items are output: every Diff, and a Sync whose output includes files.
+			displayOptions: { show: { '/mode': PER_FILE_MODES, ...(show.operation?.includes('sync') ? { '/output': ['both', 'files'] } : {}) } },
+			description: 'How many per-file items to output at most; the rest are counted in the summary (itemsOmitted) instead, so a huge folder does not flood the workflow',
+		},
+		{
 			displayName: 'Keep Last Snapshots',
 			name: 'keepLast',
 			type: 'number',
@@ -179,7 +191,7 @@ export const syncOptionsField = (show: Record<string, string[]>): INodePropertie
 			displayOptions: { show: { '/mode': ['twoWay'] } },
 			options: [
 				{ name: 'File on the Right-Hand Folder', value: 'destination', description: 'A file in its .cloudsync folder only: for very large folders, or to keep the state of editor runs too' },
-				{ name: 'With the Workflow', value: 'n8n', description: 'Kept by n8n with the workflow, saved after each scheduled or activated run; a copy is kept in the .cloudsync folder of the right-hand folder' },
+				{ name: 'With the Workflow', value: 'n8n', description: 'Kept by n8n with the workflow, saved after each scheduled or activated run, with a copy in the .cloudsync folder of the right-hand folder; a large state (over 64 KiB, about 10,000 files) is kept in that folder only, n8n keeping a small pointer to it' },
 			],
 			description: 'Where the two-way sync keeps what both folders held after the last run, to tell what changed since',
 		},

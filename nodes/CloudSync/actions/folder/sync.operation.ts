@@ -1,5 +1,6 @@
 import type { IExecuteFunctions, INodeProperties } from 'n8n-workflow';
-import { withPairing } from '../../helpers/items';
+import { limitFiles, withPairing } from '../../helpers/items';
+import { readItemLimit } from '../../helpers/options';
 import type { PairOutputs } from '../router';
 import { folderPairFields, syncOptionsField } from './shared';
 import { runFolderMode } from './modes';
@@ -38,6 +39,8 @@ export async function execute(this: IExecuteFunctions, itemIndex: number, signal
 	const outcome = await runFolderMode(this, itemIndex, dryRun, signal);
 	if (!outcome) return { summary: [], files: [] };
 	// A file left alone is no news; one skipped because of an error is.
-	const files = perFile ? outcome.files.filter((file) => file.status !== 'skipped' || file.error).map((file) => ({ type: dryRun ? 'action' : 'file', ...file })) : [];
-	return { summary: withPairing([{ type: 'summary', ...outcome.summary }], itemIndex), files: withPairing(files, itemIndex) };
+	const all = perFile ? outcome.files.filter((file) => file.status !== 'skipped' || file.error).map((file) => ({ type: dryRun ? 'action' : 'file', ...file })) : [];
+	// A dry run's items are the engine's plan, which stopped listing at the same limit.
+	const { summary, files } = limitFiles(outcome.summary, all, readItemLimit(this, itemIndex), dryRun ? Number(outcome.summary.changesNotListed ?? 0) : 0);
+	return { summary: withPairing([{ type: 'summary', ...summary }], itemIndex), files: withPairing(files, itemIndex) };
 }

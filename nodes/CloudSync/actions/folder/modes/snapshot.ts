@@ -42,6 +42,7 @@ export const snapshot = (kind: 'full' | 'incremental'): FolderMode<Settings, Sna
 			unchanged: report.unchanged,
 			bytes: report.bytes,
 			removedSnapshots: report.removedSnapshots,
+			changesNotListed: report.plannedOmitted,
 			failed: report.failed,
 			retries: report.retries,
 			errors: report.errors.map((error) => ({ ...error, message: redact(error.message) })),

@@ -1,4 +1,4 @@
-import { ProviderStateStore, pairId, twoWaySync, type ConflictPolicy, type SyncOptions, type TwoWayReport } from '../../../../../lib';
+import { PointerStateStore, ProviderStateStore, pairId, twoWaySync, type ConflictPolicy, type SyncOptions, type TwoWayReport } from '../../../../../lib';
 import { redact, toNodeError } from '../../../helpers/errors';
 import { readBackupDir, readCommonOptions, readDeletionGuard, syncOptions } from '../../../helpers/options';
 import { pairName, StaticDataStore, statefulFailure, summaryHeader, type FolderMode } from './mode';
@@ -10,11 +10,17 @@ const COPY_USED_HINT =
 	'n8n started this run without the state its last run saved (queue-mode workers and editor runs do not get or keep node state), ' +
 	'so the copy in the .cloudsync folder of the destination was used. To keep the state there only, choose Options > State Storage > File on the Destination.';
 
-/** About 40,000 files: beyond it the state is better kept out of the workflow row. */
-const LARGE_STATE_BYTES = 512 * 1024;
-const largeStateHint = (bytes: number) =>
-	`The two-way state takes ${Math.round(bytes / 1024)} KiB of the workflow's static data, which n8n rewrites with the workflow after each run. ` +
-	'For folders this large, choose Options > State Storage > File on the Destination.';
+/**
+ * Static data saved before the pointer store may hold a whole large state. A run that changed
+ * nothing does not rewrite it, so once the copy on the destination is known to hold the very same
+ * text, only the pointer is written: nothing on the destination is touched outside the run's lock.
+ */
+async function leavePointer(inN8n: StaticDataStore, onDestination: ProviderStateStore, pointer: PointerStateStore): Promise<void> {
+	const held = await inN8n.load();
+	if (held === undefined || !pointer.writesLarge(held) || (await onDestination.load()) !== held) return;
+	const alreadyThere = { where: onDestination.where, load: async () => held, save: async () => undefined };
+	await new PointerStateStore(inN8n, alreadyThere, pointer.inlineBytes).save(held);
+}
 
 interface Settings {
 	common: Omit<SyncOptions, 'mode'>;
@@ -25,6 +31,8 @@ interface Settings {
 
 interface TwoWayRun {
 	report: TwoWayReport;
+	/** What this pair takes in the workflow's static data: the whole state when small, a pointer to the destination's file when large. */
+	staticDataBytes?: number;
 	/** Why the state may not be where the user expects it, shown in the output pane and the summary. */
 	hint?: string;
 }
@@ -48,8 +56,10 @@ export const twoWay: FolderMode<Settings, TwoWayRun> = {
 			const pair = pairName(context, source, destination);
 			const onDestination = new ProviderStateStore(destination.provider, pairId(pair));
 			const inN8n = new StaticDataStore(context.getWorkflowStaticData('node'), pairId(pair));
+			// The workflow row is rewritten on every save: a large state lives in the destination's file, static data keeps a pointer to it.
+			const pointer = new PointerStateStore(inN8n, onDestination);
 			const report = await twoWaySync(source.provider, destination.provider, {
-				state: storage === 'destination' ? onDestination : inN8n,
+				state: storage === 'destination' ? onDestination : pointer,
 				stateCopy: storage === 'destination' ? undefined : onDestination,
 				pair,
 				conflict: settings.conflict,
@@ -66,17 +76,17 @@ export const twoWay: FolderMode<Settings, TwoWayRun> = {
 			});
 			const problem = statefulFailure(report);
 			if (problem) throw problem;
+			if (storage === 'n8n' && !dryRun && report.baselineSaved) await leavePointer(inN8n, onDestination, pointer);
 			const manual = context.getMode() === 'manual' && storage === 'n8n' && !dryRun;
-			const large = storage === 'n8n' && report.stateBytes > LARGE_STATE_BYTES;
-			const hint = manual ? MANUAL_RUN_HINT : report.baselineFromCopy ? COPY_USED_HINT : large ? largeStateHint(report.stateBytes) : undefined;
+			const hint = manual ? MANUAL_RUN_HINT : report.baselineFromCopy ? COPY_USED_HINT : undefined;
 			if (hint) context.addExecutionHints({ message: hint, location: 'outputPane' });
-			return { report, hint };
+			return { report, hint, staticDataBytes: storage === 'n8n' ? ((await inN8n.load())?.length ?? 0) : undefined };
 		} catch (error) {
 			throw toNodeError(context.getNode(), error, itemIndex);
 		}
 	},
 
-	summarise({ report, hint }, run) {
+	summarise({ report, hint, staticDataBytes }, run) {
 		const sum = (field: 'added' | 'updated' | 'deleted' | 'renamed') => report.toDestination[field] + report.toSource[field];
 		const summary = {
 			...summaryHeader(report, run),
@@ -102,6 +112,7 @@ export const twoWay: FolderMode<Settings, TwoWayRun> = {
 			stateSaved: report.baselineSaved,
 			stateFiles: report.baselineFiles,
 			stateBytes: report.stateBytes,
+			staticDataBytes,
 			hint,
 		};
 		return { summary, files: report.actions.map(({ kind, ...action }) => ({ action: kind, ...action })) };

@@ -1,0 +1,169 @@
+/**
+ * S3's own cases against a real S3 server (s3rver) on loopback: 500 files from a local folder through
+ * a proxy that breaks one request in ten, the metadata rclone reads (mtime, md5chksum), multipart
+ * uploads and their ETags.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { Readable } from 'node:stream';
+import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { LocalProvider, Pacer, sync, type Entry, type Provider } from '../lib';
+import { S3Provider, formatS3Mtime, parseS3Mtime, md5OfEtag } from '../lib/providers/s3';
+import { seededRandom } from './support/faulty-provider';
+import { s3Provider, startS3FaultProxy, startS3Server, type S3TestServer } from './support/s3';
+import { removeTempDirs, tempDir } from './support/trees';
+import { bufferStream, pseudoRandomBytes, readAll } from './conformance/suite';
+import type { EmulatorServer } from './emulators/core/server';
+
+const MiB = 1024 * 1024;
+let server: S3TestServer;
+
+beforeAll(async () => {
+	server = await startS3Server();
+});
+afterAll(async () => {
+	await server?.stop();
+	await removeTempDirs();
+});
+
+async function files(provider: Provider): Promise<Entry[]> {
+	const found: Entry[] = [];
+	for await (const entry of provider.list('', { recursive: true })) if (!entry.isDir) found.push(entry);
+	return found;
+}
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+describe('local → S3 and back through a proxy that breaks one request in ten', () => {
+	let proxy: EmulatorServer;
+	afterAll(async () => proxy?.stop());
+
+	it('converges on 500 files both ways with matching hashes, the faults in the proxy log, and a re-run transfers nothing', async () => {
+		const random = seededRandom(2026);
+		const root = await tempDir('s3-faults');
+		const expected = new Map<string, string>();
+		for (let i = 0; i < 500; i++) {
+			const file = `album-${i % 10}/img-${i}.jpg`;
+			const content = randomBytes(1 + Math.floor(random() * 40_000));
+			await fs.mkdir(path.join(root, path.dirname(file)), { recursive: true });
+			await fs.writeFile(path.join(root, file), content);
+			expected.set(file, sha256(content));
+		}
+		proxy = await startS3FaultProxy(server.endpoint, 7);
+		const pacer = new Pacer({ baseDelayMs: 1, maxDelayMs: 10, retriesPerRequest: 10, retriesPerRun: 100_000 });
+		const source = await LocalProvider.open(root);
+		const destination = await S3Provider.open({ ...server.connection, endpoint: proxy.baseUrl, bucket: 'test', prefix: 'faults', pacer });
+		proxy.inject({ kind: 'rate-limit', probability: 0.03, retryAfterSeconds: 0 });
+		proxy.inject({ kind: 'unavailable', probability: 0.02, retryAfterSeconds: 0 });
+		proxy.inject({ kind: 'server-error', probability: 0.02 });
+		proxy.inject({ kind: 'reset', probability: 0.02 });
+		proxy.inject({ route: /^GET /, kind: 'truncate', probability: 0.03 });
+
+		const first = await sync(source, destination, { mode: 'mirror', pacer, transfers: 8 });
+		expect(first).toMatchObject({ status: 'success', added: 500, failed: 0 });
+		// And back, through the same faults: downloads cut short or dropped are caught and fetched again.
+		const back = await LocalProvider.open(await tempDir('s3-faults-back'));
+		const down = await sync(destination, back, { mode: 'mirror', pacer, transfers: 8 });
+		expect(down).toMatchObject({ status: 'success', added: 500, failed: 0 });
+		for (const entry of await files(back)) expect(sha256(await readAll(await back.read(entry.path)))).toBe(expected.get(entry.path));
+		const kinds = new Map<string, number>();
+		for (const entry of proxy.log) if (entry.fault) kinds.set(entry.fault, (kinds.get(entry.fault) ?? 0) + 1);
+		expect([...kinds.keys()].sort()).toEqual(['rate-limit', 'reset', 'server-error', 'truncate', 'unavailable']);
+		const injected = [...kinds.values()].reduce((a, b) => a + b, 0);
+		expect(injected / proxy.log.length).toBeGreaterThan(0.06);
+		expect(first.retries + down.retries).toBeGreaterThanOrEqual(injected / 2);
+
+		proxy.clearFaults();
+		const arrived = await files(destination);
+		expect(arrived.map((entry) => entry.path).sort()).toEqual([...expected.keys()].sort());
+		for (const entry of arrived) expect(sha256(await readAll(await destination.read(entry.path)))).toBe(expected.get(entry.path));
+		const before = proxy.log.length;
+		const rerun = await sync(source, destination, { mode: 'mirror', pacer });
+		expect(rerun).toMatchObject({ status: 'success', added: 0, updated: 0, deleted: 0, bytes: 0 });
+		// A listing page and one HEAD per file (the stored modification times), and no upload.
+		expect(proxy.log.slice(before).filter((entry) => entry.method === 'PUT' || entry.method === 'POST')).toEqual([]);
+	}, 120_000);
+});
+
+describe('listing', () => {
+	it('pages through more keys than one answer holds, whole tree and one level', async () => {
+		const provider = await s3Provider(server.connection, { prefix: 'paged', serverModTime: true });
+		const keys = Array.from({ length: 1_100 }, (_, i) => `paged/dir-${i % 4}/file-${i}.txt`);
+		for (let i = 0; i < keys.length; i += 50) {
+			await Promise.all(keys.slice(i, i + 50).map((Key) => provider.client.send(new PutObjectCommand({ Bucket: 'test', Key, Body: 'x' }))));
+		}
+		const listed = await files(provider);
+		expect(listed).toHaveLength(1_100);
+		expect(new Set(listed.map((entry) => entry.path)).size).toBe(1_100);
+		expect(provider.capabilities.canSetModTime).toBe(false);
+		const top: string[] = [];
+		for await (const entry of provider.list('')) top.push(`${entry.isDir ? 'dir' : 'file'} ${entry.path}`);
+		expect(top.sort()).toEqual(['dir dir-0', 'dir dir-1', 'dir dir-2', 'dir dir-3']);
+	});
+});
+
+describe('what rclone reads and writes', () => {
+	it('stores the modification time as rclone does and reads the one rclone stored', async () => {
+		expect(formatS3Mtime(Date.UTC(2024, 0, 2, 3, 4, 5, 678))).toBe('1704164645.678');
+		expect(formatS3Mtime(Date.UTC(2024, 0, 2, 3, 4, 5, 0))).toBe('1704164645');
+		expect(formatS3Mtime(Date.UTC(2024, 0, 2, 3, 4, 5, 500))).toBe('1704164645.5');
+		expect(parseS3Mtime('1704164645.678901234')).toBe(Date.UTC(2024, 0, 2, 3, 4, 5, 679));
+		expect(parseS3Mtime('not a time')).toBeUndefined();
+
+		const provider = await s3Provider(server.connection, { prefix: 'rclone' });
+		const modTime = Date.UTC(2023, 5, 7, 8, 9, 10, 250);
+		await provider.write('ours.txt', bufferStream('ours'), { size: 4, modTime });
+		const head = await provider.client.send(new HeadObjectCommand({ Bucket: 'test', Key: ['rclone', 'ours.txt'].join('/') }));
+		expect(head.Metadata).toEqual({ mtime: '1686125350.25' });
+
+		// An object as rclone leaves a multipart upload: ETag not an MD5, mtime with nanoseconds, md5chksum in base64.
+		const md5 = createHash('md5').update('theirs').digest();
+		await provider.client.send(
+			new PutObjectCommand({ Bucket: 'test', Key: ['rclone', 'theirs.txt'].join('/'), Body: 'theirs', Metadata: { mtime: '1600000000.123456789', md5chksum: md5.toString('base64') } }),
+		);
+		const stat = await provider.stat('theirs.txt');
+		expect(stat).toMatchObject({ size: 6, modTime: 1_600_000_000_123, hashes: { md5: md5.toString('hex') } });
+		expect(await provider.hash('theirs.txt', ['md5'])).toEqual({ md5: md5.toString('hex') });
+	});
+
+	it('never reads a multipart ETag as an MD5', () => {
+		expect(md5OfEtag('"9b2cf535f27731c974343645a3985328"')).toBe('9b2cf535f27731c974343645a3985328');
+		expect(md5OfEtag('"d41d8cd98f00b204e9800998ecf8427e-3"')).toBeUndefined();
+		expect(md5OfEtag(undefined)).toBeUndefined();
+	});
+
+	it('uploads above the part size in parts, reports the upload id, and stores the source MD5 when it is known', async () => {
+		const events: string[] = [];
+		const provider = await s3Provider(server.connection, { prefix: 'multipart', partSize: 5 * MiB, onMultipartUpload: (event) => events.push(`${event.state} ${event.key}`) });
+		const data = pseudoRandomBytes(12 * MiB + 5, 'multipart');
+		const written = await provider.write('big.bin', Readable.from([data]), { size: data.length, modTime: 1_700_000_000_000 });
+		expect(written).toMatchObject({ size: data.length, hashes: { md5: createHash('md5').update(data).digest('hex') } });
+		expect(events).toEqual(['started multipart/big.bin', 'completed multipart/big.bin']);
+		expect(sha256(await readAll(await provider.read('big.bin')))).toBe(sha256(data));
+		expect((await provider.stat('big.bin')).modTime).toBe(1_700_000_000_000);
+
+		// A source whose MD5 is known (listed by another S3 bucket, say): it goes into md5chksum for later runs.
+		const { measure } = await import('../lib/core/hashing');
+		const md5 = createHash('md5').update(data).digest('hex');
+		await provider.write('known.bin', measure(Readable.from([data]), [], { size: data.length, hashes: { md5 } }), { size: data.length });
+		const head = await provider.client.send(new HeadObjectCommand({ Bucket: 'test', Key: ['multipart', 'known.bin'].join('/') }));
+		expect(Buffer.from(head.Metadata!.md5chksum, 'base64').toString('hex')).toBe(md5);
+		// A stream that breaks once its multipart upload started aborts the upload: nothing is stored.
+		const broken = new Readable({ read() {} });
+		broken.push(data.subarray(0, 6 * MiB));
+		const breaking = await s3Provider(server.connection, {
+			prefix: 'multipart-broken',
+			partSize: 5 * MiB,
+			onMultipartUpload: (event) => {
+				events.push(`${event.state} ${event.key}`);
+				if (event.state === 'started') setImmediate(() => broken.destroy(new Error('source broke')));
+			},
+		});
+		await expect(breaking.write('broken.bin', broken)).rejects.toThrow();
+		await expect(breaking.stat('broken.bin')).rejects.toThrow(/Not found/);
+		await new Promise((resolve) => setTimeout(resolve, 100));
+		expect(events).toContain('started multipart-broken/broken.bin');
+		expect(events).not.toContain('completed multipart-broken/broken.bin');
+	});
+});
