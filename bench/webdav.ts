@@ -11,7 +11,7 @@ import { endpointArgument, type Endpoint } from './endpoints';
 import type { DataSet } from './generate';
 import type { Targets } from './figures';
 import { describeRun, expectSuccess, runOurs, runRclone, type Measured, type Tools } from './processes';
-import { missingApache, startApacheDav, type DavServer } from '../test/support/webdavServers';
+import { missingApache, startApacheDav, type DavServer } from '../test/e2e/webdavServers';
 
 export interface WebDavCase {
 	kind: 'webdav';

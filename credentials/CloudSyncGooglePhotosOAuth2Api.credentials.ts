@@ -4,7 +4,7 @@ export class CloudSyncGooglePhotosOAuth2Api implements ICredentialType {
 	name = 'cloudSyncGooglePhotosOAuth2Api';
 	extends = ['googleOAuth2Api'];
 	displayName = 'Cloud Sync: Google Photos OAuth2 API';
-	documentationUrl = 'https://developers.google.com/photos/overview/authorization';
+	documentationUrl = 'https://unpkg.com/n8n-nodes-cloudsync@latest/docs/setup/google-photos.md';
 	icon: Icon = { light: 'file:googlePhotos.svg', dark: 'file:googlePhotos.dark.svg' };
 	properties: INodeProperties[] = [
 		{

@@ -258,7 +258,14 @@ describe('uploads', () => {
 		// Backoff that grows as the real pacer's does, so commits that keep colliding spread out.
 		const dropbox = provider({ pacer: quickPacer({ baseDelayMs: 10, maxDelayMs: 500, retriesPerRequest: 10 }) });
 		const big = [0, 1, 2].map((i) => pseudoRandomBytes(CHUNK + 1000 * i, `contended-${i}`));
+		// Another app holds the account's write lock when the first commit arrives, so contention is certain, not left to timing.
+		const release = emulator.occupyWriteLock();
+		const released = (async () => {
+			while (emulator.contentionRejections === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+			release();
+		})();
 		await Promise.all([
+			released,
 			...big.map((data, i) => dropbox.write(`contended/big-${i}.bin`, bufferStream(data, MiB), { size: data.length })),
 			...Array.from({ length: 50 }, (_, i) => dropbox.write(`contended/small-${i}.txt`, bufferStream(`small ${i}`))),
 		]);

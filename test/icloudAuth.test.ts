@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { appleEndpoints, beginSignIn, completeSignIn, ICloudSignInError, openSession, type AppleIdOptions } from '../lib/providers/icloud/auth';
-import { derivePassword, passwordExponent, SrpClient, SrpServer, toBytes, verifierFor } from '../lib/providers/icloud/srp';
+import { derivePassword, passwordExponent, SrpClient, toBytes, verifierFor } from '../lib/providers/icloud/srp';
+import { SrpServer } from './emulators/srpServer';
 import type { EmulatorServer } from './emulators/core/server';
 import type { AppleAuthEmulator } from './emulators/icloudAuth';
 import { APPLE_USER, startAppleAuth, trustedSession } from './support/icloud';

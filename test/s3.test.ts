@@ -1,6 +1,6 @@
 /**
  * S3's own cases against a real S3 server (s3rver) on loopback: 500 files from a local folder through
- * a proxy that breaks one request in ten, the metadata rclone reads (mtime, md5chksum), multipart
+ * a proxy that breaks one request in ten, the metadata keys other S3 sync tools share (mtime, md5chksum), multipart
  * uploads and their ETags.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -103,24 +103,24 @@ describe('listing', () => {
 	});
 });
 
-describe('what rclone reads and writes', () => {
-	it('stores the modification time as rclone does and reads the one rclone stored', async () => {
+describe('the metadata keys other S3 sync tools read and write', () => {
+	it('stores the modification time under the shared key and reads the one another tool stored', async () => {
 		expect(formatS3Mtime(Date.UTC(2024, 0, 2, 3, 4, 5, 678))).toBe('1704164645.678');
 		expect(formatS3Mtime(Date.UTC(2024, 0, 2, 3, 4, 5, 0))).toBe('1704164645');
 		expect(formatS3Mtime(Date.UTC(2024, 0, 2, 3, 4, 5, 500))).toBe('1704164645.5');
 		expect(parseS3Mtime('1704164645.678901234')).toBe(Date.UTC(2024, 0, 2, 3, 4, 5, 679));
 		expect(parseS3Mtime('not a time')).toBeUndefined();
 
-		const provider = await s3Provider(server.connection, { prefix: 'rclone' });
+		const provider = await s3Provider(server.connection, { prefix: 'shared-keys' });
 		const modTime = Date.UTC(2023, 5, 7, 8, 9, 10, 250);
 		await provider.write('ours.txt', bufferStream('ours'), { size: 4, modTime });
-		const head = await provider.client.send(new HeadObjectCommand({ Bucket: 'test', Key: ['rclone', 'ours.txt'].join('/') }));
+		const head = await provider.client.send(new HeadObjectCommand({ Bucket: 'test', Key: ['shared-keys', 'ours.txt'].join('/') }));
 		expect(head.Metadata).toEqual({ mtime: '1686125350.25' });
 
-		// An object as rclone leaves a multipart upload: ETag not an MD5, mtime with nanoseconds, md5chksum in base64.
+		// An object as another tool leaves a multipart upload: ETag not an MD5, mtime with nanoseconds, md5chksum in base64.
 		const md5 = createHash('md5').update('theirs').digest();
 		await provider.client.send(
-			new PutObjectCommand({ Bucket: 'test', Key: ['rclone', 'theirs.txt'].join('/'), Body: 'theirs', Metadata: { mtime: '1600000000.123456789', md5chksum: md5.toString('base64') } }),
+			new PutObjectCommand({ Bucket: 'test', Key: ['shared-keys', 'theirs.txt'].join('/'), Body: 'theirs', Metadata: { mtime: '1600000000.123456789', md5chksum: md5.toString('base64') } }),
 		);
 		const stat = await provider.stat('theirs.txt');
 		expect(stat).toMatchObject({ size: 6, modTime: 1_600_000_000_123, hashes: { md5: md5.toString('hex') } });
@@ -143,10 +143,9 @@ describe('what rclone reads and writes', () => {
 		expect(sha256(await readAll(await provider.read('big.bin')))).toBe(sha256(data));
 		expect((await provider.stat('big.bin')).modTime).toBe(1_700_000_000_000);
 
-		// A source whose MD5 is known (listed by another S3 bucket, say): it goes into md5chksum for later runs.
-		const { measure } = await import('../lib/core/hashing');
+		// A source whose MD5 is listed (a Drive or another bucket), as the executor hands it over: it goes into md5chksum for later runs.
 		const md5 = createHash('md5').update(data).digest('hex');
-		await provider.write('known.bin', measure(Readable.from([data]), [], { size: data.length, hashes: { md5 } }), { size: data.length });
+		await provider.write('known.bin', Readable.from([data]), { size: data.length, sourceHashes: { md5 } });
 		const head = await provider.client.send(new HeadObjectCommand({ Bucket: 'test', Key: ['multipart', 'known.bin'].join('/') }));
 		expect(Buffer.from(head.Metadata!.md5chksum, 'base64').toString('hex')).toBe(md5);
 		// A stream that breaks once its multipart upload started aborts the upload: nothing is stored.

@@ -147,11 +147,6 @@ export class MeasuringStream extends Transform {
 		return this.result;
 	}
 
-	/** The hashes the bytes must have, known before they pass (a listed source's): a cloud that stores them with the upload can. */
-	get expectedHashes(): Hashes {
-		return { ...this.expect.hashes };
-	}
-
 	private mismatch(): VerificationError | null {
 		const { size, hashes } = this.expect;
 		if (size !== undefined && size >= 0 && this.bytes !== size) {

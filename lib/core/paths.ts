@@ -21,6 +21,13 @@ export function normalizeRelativePath(path: string): string {
 	return parts.join('/');
 }
 
+/** `path` normalised, refused when it names the root folder itself: what every write, move and delete is given. */
+export function writablePath(path: string, action: string): string {
+	const relative = normalizeRelativePath(path);
+	if (relative === '') throw new InvalidPathError(path, `cannot ${action} the root folder`);
+	return relative;
+}
+
 /** The key two names are matched by: NFC always, and case-folded when either side ignores case. */
 export function matchKey(path: string, caseInsensitive: boolean): string {
 	const nfc = ASCII.test(path) ? path : path.normalize('NFC');

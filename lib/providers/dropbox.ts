@@ -20,7 +20,7 @@ import {
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
 import { ChunkReader, CommitBatcher, OAuthTokens, ParentsFirst, Remote, uploadIdentity, type Ticket } from './kit';
 import { createHasher, measure, type MeasuringStream } from '../core/hashing';
-import { baseName, hasControlCharacter, joinPath, matchKey, normalizeRelativePath, parentPath } from '../core/paths';
+import { baseName, hasControlCharacter, joinPath, matchKey, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
 
 const MiB = 1024 * 1024;
 /** content_hash blocks, and the unit upload-session chunks must be a multiple of. */
@@ -344,11 +344,6 @@ export class DropboxProvider implements Provider {
 	}
 
 	/** A path that may be written: not the root. */
-	private writable(path: string, action: string): string {
-		const relative = normalizeRelativePath(path);
-		if (relative === '') throw new InvalidPathError(path, `cannot ${action} the root folder`);
-		return relative;
-	}
 
 	// -----------------------------------------------------------------------------------------
 	// Listing and metadata
@@ -464,7 +459,7 @@ export class DropboxProvider implements Provider {
 	// Writing
 
 	async write(path: string, content: Readable, options: WriteOptions = {}): Promise<Entry> {
-		const relative = this.writable(path, 'write over');
+		const relative = writablePath(path, 'write over');
 		const context = { path: relative, signal: options.signal };
 		const commit: files.CommitInfo = {
 			path: this.toRemote(relative),
@@ -666,7 +661,7 @@ export class DropboxProvider implements Provider {
 	}
 
 	async delete(path: string, options: { recursive?: boolean } = {}): Promise<void> {
-		const relative = this.writable(path, 'delete');
+		const relative = writablePath(path, 'delete');
 		// Dropbox deletes a folder with everything in it, so an empty folder is checked for first.
 		if (!options.recursive) await this.refuseNonEmpty(relative);
 		await this.call({ path: relative }, async (o, attempt) => {
@@ -694,16 +689,16 @@ export class DropboxProvider implements Provider {
 	}
 
 	async move(from: string, to: string): Promise<Entry> {
-		const source = this.writable(from, 'move');
-		const target = this.writable(to, 'move onto');
+		const source = writablePath(from, 'move');
+		const target = writablePath(to, 'move onto');
 		if (source === target) return this.stat(source);
 		if (matchKey(source, true) === matchKey(target, true)) return this.renameCase(source, target);
 		return this.relocate('move', source, target);
 	}
 
 	async copy(from: string, to: string): Promise<Entry> {
-		const source = this.writable(from, 'copy');
-		const target = this.writable(to, 'copy onto');
+		const source = writablePath(from, 'copy');
+		const target = writablePath(to, 'copy onto');
 		// On a case-insensitive cloud that is the file itself.
 		if (matchKey(source, true) === matchKey(target, true)) return this.stat(source);
 		return this.relocate('copy', source, target);

@@ -18,7 +18,7 @@ import {
 } from '../core/errors';
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
 import { measure } from '../core/hashing';
-import { baseName, hasControlCharacter, joinPath, normalizeRelativePath, parentPath } from '../core/paths';
+import { baseName, hasControlCharacter, joinPath, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
 import { DirCache, Remote, SliceStream, bodyStream, emptyStream, insideOrSame, mimeTypeFor } from './kit';
 import { ICloudSignInError, openSession, type AppleIdOptions } from './icloud/auth';
 import type { ICloudSession } from './icloud/session';
@@ -295,11 +295,6 @@ export class ICloudDriveProvider implements Provider {
 		return undefined;
 	}
 
-	private writable(path: string, what: string): string {
-		const relative = normalizeRelativePath(path);
-		if (relative === '') throw new InvalidPathError(path, `cannot ${what} the root folder`);
-		return relative;
-	}
 
 	// -----------------------------------------------------------------------------------------
 	// Listing
@@ -378,7 +373,7 @@ export class ICloudDriveProvider implements Provider {
 	// Writing
 
 	async write(path: string, content: Readable, options: WriteOptions = {}): Promise<Entry> {
-		const relative = this.writable(path, 'write over');
+		const relative = writablePath(path, 'write over');
 		const leaf = baseName(relative);
 		this.checkName(relative, leaf);
 		const context = { path: relative, signal: options.signal };
@@ -463,7 +458,7 @@ export class ICloudDriveProvider implements Provider {
 	}
 
 	async delete(path: string, options: { recursive?: boolean } = {}): Promise<void> {
-		const relative = this.writable(path, 'delete');
+		const relative = writablePath(path, 'delete');
 		const { item } = await this.locateItem(relative);
 		if (isFolder(item) && !options.recursive) {
 			const [detail] = await this.folderDetails({ path: relative }, [item.drivewsid]);
@@ -477,8 +472,8 @@ export class ICloudDriveProvider implements Provider {
 	}
 
 	async move(from: string, to: string): Promise<Entry> {
-		const source = this.writable(from, 'move');
-		const target = this.writable(to, 'move onto');
+		const source = writablePath(from, 'move');
+		const target = writablePath(to, 'move onto');
 		if (insideOrSame(target, source) && target !== source && fold(target) !== fold(source)) throw new InvalidPathError(to, 'cannot move a folder into itself');
 		const context = { path: source, to: target };
 		const { item, parentId } = await this.locateItem(source);

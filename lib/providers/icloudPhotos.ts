@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { Capabilities, Change, ChangePage, Entry, Hashes, ListOptions, Provider, ReadOptions, RootLocation } from '../core/types';
-import { AuthenticationError, CloudSyncError, CursorExpiredError, NotFoundError, PermissionError, RateLimitError, TransientError, VerificationError } from '../core/errors';
+import { AuthenticationError, CloudSyncError, CursorExpiredError, NotFoundError, PermissionError, RateLimitError, TransientError } from '../core/errors';
+import { MeasuringStream } from '../core/hashing';
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
 import { hasControlCharacter, joinPath, normalizeRelativePath, parentPath } from '../core/paths';
 import { Remote, bodyStream, emptyStream } from './kit';
@@ -737,7 +738,7 @@ export class ICloudPhotosProvider implements Provider {
 			options.signal,
 		);
 		if (!response.body) return emptyStream();
-		return bodyStream(response.body, (cause) => new TransientError(`The download of ${relative} broke off`, { cause }), new ExactLength(end - start, relative));
+		return bodyStream(response.body, (cause) => new TransientError(`The download of ${relative} broke off`, { cause }), new MeasuringStream([], { size: end - start }));
 	}
 
 	/** The listed downloadURL while it has time left. */
@@ -858,28 +859,6 @@ export class ICloudPhotosProvider implements Provider {
 			this.ready = Promise.resolve(index);
 			return { changes, cursor: `${zone.name}|${asked}|${index.token}` };
 		});
-	}
-}
-
-/** Passes a download through and fails it when fewer or more bytes came than the listing said (CloudKit answers 200 with a short error body without cookies). */
-class ExactLength extends Transform {
-	private seen = 0;
-
-	constructor(
-		private readonly expected: number,
-		private readonly path: string,
-	) {
-		super();
-	}
-
-	_transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-		this.seen += chunk.length;
-		if (this.seen > this.expected) return callback(new VerificationError(`iCloud sent more bytes than ${this.path} has`));
-		callback(null, chunk);
-	}
-
-	_flush(callback: TransformCallback): void {
-		callback(this.seen === this.expected ? null : new VerificationError(`iCloud sent ${this.seen} of the ${this.expected} bytes of ${this.path}`));
 	}
 }
 

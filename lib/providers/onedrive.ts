@@ -23,7 +23,7 @@ import {
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
 import { ChunkReader, DirCache, OAuthTokens, Remote, SignInError, SliceStream, bodyStream, emptyStream, insideOrSame, uploadIdentity } from './kit';
 import { hashStream, measure, sameHash, type MeasuringStream } from '../core/hashing';
-import { baseName, hasControlCharacter, joinPath, matchKey, normalizeRelativePath, parentPath } from '../core/paths';
+import { baseName, hasControlCharacter, joinPath, matchKey, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -452,11 +452,6 @@ export class OneDriveProvider implements Provider {
 		for (const [id, known] of this.known) if (insideOrSame(matchKey(known.path, true), matchKey(path, true))) this.known.delete(id);
 	}
 
-	private writable(path: string, action: string): string {
-		const relative = normalizeRelativePath(path);
-		if (relative === '') throw new InvalidPathError(path, `cannot ${action} the root folder`);
-		return relative;
-	}
 
 	/** The item at `relative`; NotFoundError when there is none. */
 	private item(relative: string, signal?: AbortSignal): Promise<GraphItem> {
@@ -642,7 +637,7 @@ export class OneDriveProvider implements Provider {
 	// Writing
 
 	async write(path: string, content: Readable, options: WriteOptions = {}): Promise<Entry> {
-		const relative = this.writable(path, 'write over');
+		const relative = writablePath(path, 'write over');
 		const context = { path: relative, signal: options.signal };
 		// A file of one fragment has nothing to resume: only larger ones are kept.
 		const identity = this.uploads && (options.size ?? 0) > this.chunkSize ? uploadIdentity(relative, options) : undefined;
@@ -861,7 +856,7 @@ export class OneDriveProvider implements Provider {
 	}
 
 	async delete(path: string, options: { recursive?: boolean } = {}): Promise<void> {
-		const relative = this.writable(path, 'delete');
+		const relative = writablePath(path, 'delete');
 		const item = await this.item(relative);
 		if (item.folder && !options.recursive && (item.folder.childCount ?? 0) > 0) throw new NotEmptyError(relative);
 		await this.call({ path: relative }, async (attempt) => {
@@ -876,8 +871,8 @@ export class OneDriveProvider implements Provider {
 	}
 
 	async move(from: string, to: string): Promise<Entry> {
-		const source = this.writable(from, 'move');
-		const target = this.writable(to, 'move onto');
+		const source = writablePath(from, 'move');
+		const target = writablePath(to, 'move onto');
 		const item = await this.item(source);
 		if (source === target) return this.entryOf(item, parentPath(source));
 		const sameKey = matchKey(source, true) === matchKey(target, true);
@@ -908,8 +903,8 @@ export class OneDriveProvider implements Provider {
 	}
 
 	async copy(from: string, to: string): Promise<Entry> {
-		const source = this.writable(from, 'copy');
-		const target = this.writable(to, 'copy onto');
+		const source = writablePath(from, 'copy');
+		const target = writablePath(to, 'copy onto');
 		const item = await this.item(source);
 		if (item.folder) throw new CloudSyncError(`Copying folders is not supported: ${source}`);
 		if (matchKey(source, true) === matchKey(target, true)) return this.entryOf(item, parentPath(source));

@@ -38,7 +38,7 @@ import {
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
 import { forEachLimit } from '../core/concurrency';
 import { MeasuringStream, measure } from '../core/hashing';
-import { joinPath, normalizeRelativePath, parentPath } from '../core/paths';
+import { joinPath, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
 import { Remote, SliceStream, bodyStream, emptyStream, insideOrSame } from './kit';
 
 const MiB = 1024 * 1024;
@@ -411,11 +411,6 @@ export class S3Provider implements Provider {
 		return key === '' ? '' : `${key}/`;
 	}
 
-	private writable(path: string, action: string): string {
-		const relative = normalizeRelativePath(path);
-		if (relative === '') throw new InvalidPathError(path, `cannot ${action} the root folder`);
-		return relative;
-	}
 
 	/** A key's path below the root; undefined for keys no path can name (`a//b`, `..`), which are never listed. */
 	private relativeOf(key: string, below: string): string | undefined {
@@ -605,11 +600,12 @@ export class S3Provider implements Provider {
 	 * checked against the MD5 of what was sent: the whole file's for one PUT, the parts' for multipart.
 	 */
 	async write(path: string, content: Readable, options: WriteOptions = {}): Promise<Entry> {
-		const relative = this.writable(path, 'write over');
+		const relative = writablePath(path, 'write over');
 		const Key = this.key(relative);
 		const context = { path: relative, signal: options.signal };
 		const partSize = options.size !== undefined ? Math.max(this.partSize, Math.ceil(options.size / MAX_PARTS / MiB) * MiB) : this.partSize;
-		const known = content instanceof MeasuringStream ? content.expectedHashes.md5 : undefined;
+		// The executor hands the source's listed hashes alongside the bytes (a Drive or S3 source lists an MD5).
+		const known = options.sourceHashes?.md5;
 		// Taken over before the first await, so that a source failing meanwhile fails this write and nothing else.
 		const measured = measure(content, ['md5'], { size: options.size });
 		const parts = new PartHashes(partSize);
@@ -701,7 +697,7 @@ export class S3Provider implements Provider {
 	}
 
 	async delete(path: string, options: { recursive?: boolean } = {}): Promise<void> {
-		const relative = this.writable(path, 'delete');
+		const relative = writablePath(path, 'delete');
 		if (await this.head(relative)) return this.deleteKey(relative, this.key(relative));
 		const keys = await this.keysBelow(relative);
 		if (keys.length === 0) throw new NotFoundError(relative);
@@ -711,8 +707,8 @@ export class S3Provider implements Provider {
 	}
 
 	async copy(from: string, to: string): Promise<Entry> {
-		const source = this.writable(from, 'copy');
-		const target = this.writable(to, 'copy onto');
+		const source = writablePath(from, 'copy');
+		const target = writablePath(to, 'copy onto');
 		const head = await this.head(source);
 		if (!head) {
 			if (await this.hasContents(source)) throw new CloudSyncError(`Copying folders is not supported: ${source}`);
@@ -731,7 +727,7 @@ export class S3Provider implements Provider {
 	async copyFrom(source: Provider, from: string, to: string): Promise<Entry> {
 		const origin = source as S3Provider;
 		const relative = normalizeRelativePath(from);
-		const target = this.writable(to, 'copy onto');
+		const target = writablePath(to, 'copy onto');
 		const head = await origin.head(relative);
 		if (!head) throw new NotFoundError(relative);
 		if (await this.hasContents(target)) throw new AlreadyExistsError(target);
@@ -786,8 +782,8 @@ export class S3Provider implements Provider {
 	 * then deleted. The copies keep the metadata, and so the modification time.
 	 */
 	async move(from: string, to: string): Promise<Entry> {
-		const source = this.writable(from, 'move');
-		const target = this.writable(to, 'move onto');
+		const source = writablePath(from, 'move');
+		const target = writablePath(to, 'move onto');
 		const head = await this.head(source);
 		if (head) {
 			if (source === target) return this.fileEntry(source, {}, head);

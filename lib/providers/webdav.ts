@@ -23,7 +23,7 @@ import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
 import { STATE_FOLDER } from '../core/filters';
 import { ChunkReader, Remote, SliceStream, bodyStream, emptyStream, insideOrSame, mimeTypeFor } from './kit';
 import { hashStream, measure, sameHash, type MeasuringStream } from '../core/hashing';
-import { baseName, joinPath, normalizeRelativePath, parentPath } from '../core/paths';
+import { baseName, joinPath, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -552,11 +552,6 @@ export class WebDavProvider implements Provider {
 		return { path, isDir: false, size: resource.size, modTime: resource.modTime, hashes, ...(resource.fileId ? { id: resource.fileId } : {}) };
 	}
 
-	private writable(path: string, action: string): string {
-		const relative = normalizeRelativePath(path);
-		if (relative === '') throw new InvalidPathError(path, `cannot ${action} the root folder`);
-		return relative;
-	}
 
 	// -----------------------------------------------------------------------------------------
 	// Listing and metadata
@@ -813,7 +808,7 @@ export class WebDavProvider implements Provider {
 	}
 
 	async delete(path: string, options: { recursive?: boolean } = {}): Promise<void> {
-		const relative = this.writable(path, 'delete');
+		const relative = writablePath(path, 'delete');
 		const resources = await this.propfind({ path: relative }, this.urlOf(relative), options.recursive ? '0' : '1').catch(async (error: unknown) => {
 			throw await this.belowAFile(relative, error);
 		});
@@ -832,8 +827,8 @@ export class WebDavProvider implements Provider {
 	// Moves and copies
 
 	async move(from: string, to: string): Promise<Entry> {
-		const source = this.writable(from, 'move');
-		const target = this.writable(to, 'move onto');
+		const source = writablePath(from, 'move');
+		const target = writablePath(to, 'move onto');
 		const resource = await this.resource(source);
 		if (source === target) return this.entryOf(source, resource);
 		if (resource.isDir && insideOrSame(target, source)) throw new InvalidPathError(to, `cannot move the folder ${source} into itself`);
@@ -843,8 +838,8 @@ export class WebDavProvider implements Provider {
 	}
 
 	async copy(from: string, to: string): Promise<Entry> {
-		const source = this.writable(from, 'copy');
-		const target = this.writable(to, 'copy onto');
+		const source = writablePath(from, 'copy');
+		const target = writablePath(to, 'copy onto');
 		const resource = await this.resource(source);
 		if (resource.isDir) throw new CloudSyncError(`Copying folders is not supported: ${source}`);
 		if (source === target) return this.entryOf(source, resource);
@@ -898,7 +893,7 @@ export class WebDavProvider implements Provider {
 	// Writing
 
 	async write(path: string, content: Readable, options: WriteOptions = {}): Promise<Entry> {
-		const relative = this.writable(path, 'write over');
+		const relative = writablePath(path, 'write over');
 		const context = { path: relative, signal: options.signal };
 		const oc = this.vendor !== 'other';
 		const types = new Set<HashType>([...(oc ? (['sha1'] as HashType[]) : []), ...(options.hashTypes ?? [])]);

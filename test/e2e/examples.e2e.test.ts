@@ -39,6 +39,7 @@ import {
 	withParameters,
 	type SampleClouds,
 } from './clouds';
+import { APPLE_CREDENTIAL } from './icloudClouds';
 import { N8nSandbox, PACKAGE_NAME, type ExecutionResult, type RunningN8n, type WorkflowJson } from './n8n';
 
 const describeE2E = process.env.CLOUDSYNC_E2E === '1' ? describe : describe.skip;
@@ -132,7 +133,8 @@ describeE2E('example workflows (examples/) in n8n, on the cloud emulators', () =
 			}
 			for (const node of workflow.nodes) {
 				for (const [type, reference] of Object.entries((node.credentials ?? {}) as Record<string, { id: string; name: string }>)) {
-					const known = Object.values(EXAMPLE_CREDENTIALS).find((credential) => credential.type === type);
+					// The iCloud examples sign in with the demo Apple ID, which the iCloud e2e helpers own.
+					const known = [...Object.values(EXAMPLE_CREDENTIALS), APPLE_CREDENTIAL].find((credential) => credential.type === type);
 					expect(reference).toEqual({ id: known?.id, name: known?.name });
 				}
 				// Local folders lie in n8n's default file-access folder, which loadExample() moves into the sandbox.

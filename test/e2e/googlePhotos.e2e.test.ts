@@ -38,9 +38,12 @@ describeE2E('iCloud Photos → Google Photos example in n8n: add-only, the ledge
 
 	test('the first run creates the album and adds every original, Live Photo videos and RAW included, byte for byte', async () => {
 		const result = await n8n.executeWorkflow(EXAMPLES.photos.id);
-		const [summary, ...files] = result.nodes[NODE];
+		// The summary is the first output (Summary), one item per photo the second (Files).
+		const [summary] = result.nodes[NODE];
+		const files = (result.outputs[NODE][1] ?? []).map((item) => item.json);
 		const count = Object.keys(seeded.files).length;
 		expect(summary).toMatchObject({ type: 'summary', status: 'success', mode: 'addToGooglePhotos', album: { title: FOLDERS.photosAlbum }, uploaded: count, failed: 0, ledgerSaved: true });
+		expect(summary.message).toContain(`: ${count} photos added, 0 skipped, 0 failed in`);
 		expect(files.filter((file) => file.status === 'uploaded').map((file) => file.path).sort()).toEqual(Object.keys(seeded.files).sort());
 		expect(albumShas()).toEqual(Object.values(seeded.files).map(sha256).sort());
 	});

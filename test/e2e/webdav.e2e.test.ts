@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { LocalProvider, Pacer, sync } from '../../lib';
 import { WebDavProvider } from '../../lib/providers/webdav';
 import { runProviderConformance, pseudoRandomBytes } from '../conformance/suite';
-import { missingApache, missingRclone, startApacheDav, startFaultProxy, startRcloneDav, type DavServer } from '../support/webdavServers';
+import { missingApache, missingRclone, startApacheDav, startFaultProxy, startRcloneDav, type DavServer } from './webdavServers';
 import { readTree, removeTempDirs, tempDir, writeTree } from '../support/trees';
 import { spawn, spawnSync } from 'node:child_process';
 import { WebDavEmulator } from '../emulators/webdav';

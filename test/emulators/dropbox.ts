@@ -463,13 +463,22 @@ export class DropboxEmulator {
 		if (standing !== 'valid') throw authFailure('invalid_access_token');
 	}
 
+	/** Takes the account's write lock as another app writing to the account would, until the returned release is called. */
+	occupyWriteLock(): () => void {
+		if (this.writeLocked) throw new Error('the write lock is already taken');
+		this.writeLocked = true;
+		return () => {
+			this.writeLocked = false;
+		};
+	}
+
 	/** Runs a commit under the account's write lock; a commit that finds it taken is told to retry later. */
 	private async committing<T>(run: () => T): Promise<T> {
-		if (this.writeLockMs <= 0) return run();
 		if (this.writeLocked) {
 			this.contentionRejections++;
 			throw rateLimited('too_many_write_operations', this.contentionRetryAfterSeconds);
 		}
+		if (this.writeLockMs <= 0) return run();
 		this.writeLocked = true;
 		try {
 			await new Promise((resolve) => setTimeout(resolve, this.writeLockMs));

@@ -1,6 +1,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { derivePassword, passwordExponent, SrpServer, toBigInt, toBytes, verifierFor } from '../../lib/providers/icloud/srp';
+import { derivePassword, passwordExponent, toBigInt, toBytes, verifierFor } from '../../lib/providers/icloud/srp';
+import { SrpServer } from './srpServer';
 import { readBody, sendJson, type FaultRule } from './core/server';
 
 /**

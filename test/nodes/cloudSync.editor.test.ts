@@ -11,6 +11,7 @@ import { NodeHelpers, Workflow, type IExecuteFunctions, type INodeTypes, type IN
 import { CloudSync } from '../../nodes/CloudSync/CloudSync.node';
 import { CloudSyncTrigger } from '../../nodes/CloudSyncTrigger/CloudSyncTrigger.node';
 import { CLOUDS, cloudsOf, WATCHABLE } from '../../nodes/CloudSync/clouds/registry';
+import type { CloudDescriptor } from '../../nodes/CloudSync/clouds/descriptor';
 import { readModeSettings, sideRequests } from '../../nodes/CloudSync/actions/folder/modes';
 import { openLocation } from '../../nodes/CloudSync/transport/locations';
 
@@ -58,7 +59,9 @@ describe('credential slots: each side shows the credential its cloud needs, name
 			const sourceType = credentialOf(source);
 			const destinationType = credentialOf(destination);
 			if (sourceType && sourceType.name === destinationType?.name) {
-				expected.push({ label: `${first} and ${second} Credential (${labelOf(source)})`, type: sourceType.name, required: true });
+				// One credential for both sides, named for both clouds when they differ (iCloud Photos → iCloud Drive share the Apple ID).
+				const clouds = source === destination ? labelOf(source) : `${labelOf(source)} / ${labelOf(destination)}`;
+				expected.push({ label: `${first} and ${second} Credential (${clouds})`, type: sourceType.name, required: true });
 			} else {
 				if (sourceType) expected.push({ label: `${first} Credential (${labelOf(source)})`, type: sourceType.name, required: true });
 				if (destinationType) expected.push({ label: `${second} Credential (${labelOf(destination)})`, type: destinationType.name, required: true });
@@ -164,8 +167,12 @@ function shownFor(parameters: INodeParameters) {
 }
 
 describe('options: each is shown exactly where the mode and the clouds read it', () => {
+	// The modes a destination owns (Add to Google Photos) join the walk; a pair is walked in a mode only where a run would go ahead.
+	const photoModes = [...new Set(CLOUDS.flatMap((cloud) => (cloud.photoLibrary ? [cloud.photoLibrary.mode] : [])))];
+	const runs = (source: CloudDescriptor, destination: CloudDescriptor, mode: string) =>
+		!source.refusesMode?.(mode) && !destination.refusesMode?.(mode) && (!photoModes.includes(mode) || destination.photoLibrary?.mode === mode);
 	const walk = cloudsOf('source').flatMap((source) =>
-		cloudsOf('destination').flatMap((destination) => MODES.filter((mode) => !source.refusesMode?.(mode)).map((mode) => [source.value, destination.value, mode] as const)),
+		cloudsOf('destination').flatMap((destination) => [...MODES, ...photoModes].filter((mode) => runs(source, destination, mode)).map((mode) => [source.value, destination.value, mode] as const)),
 	);
 
 	it.each(walk)('%s → %s in %s', async (source, destination, mode) => {
@@ -176,7 +183,11 @@ describe('options: each is shown exactly where the mode and the clouds read it',
 			const dryRun = operation === 'diff';
 			readModeSettings(context, 0, mode, dryRun);
 			const requests = sideRequests(mode, dryRun);
-			for (const side of ['source', 'destination'] as const) await openLocation(context, side, 0, requests[side]).catch(() => undefined);
+			await openLocation(context, 'source', 0, requests.source).catch(() => undefined);
+			// A photo library is opened by its mode, after the source, whose label names its default album.
+			const library = CLOUDS.find((cloud) => cloud.value === destination)!.photoLibrary;
+			if (library?.mode === mode) await library.open({ context, side: 'destination', itemIndex: 0, create: false }, `${source}:/cloudsync-editor-test`).catch(() => undefined);
+			else await openLocation(context, 'destination', 0, requests.destination).catch(() => undefined);
 
 			const shown = shownFor(parameters);
 			const folderFields = new Set(Object.keys(parameters));

@@ -92,7 +92,12 @@ describe('Cloud Sync: Add to Google Photos', () => {
 			ledgerSaved: true,
 			ledgerFiles: 30,
 		});
-		const files = outputItems(first, 'Cloud Sync').slice(1).map((item) => item.json);
+		// The message and the HTML report count photos added, skipped and failed: nothing is updated or deleted in Google Photos.
+		expect(summaryOf(first).message).toMatch(new RegExp(`^Add to Google Photos Local:${folder} → Google Photos:roll-${counter}: 30 photos added, 0 skipped, 0 failed in [\\d.]+ s$`));
+		expect(summaryOf(first).html).toMatch(/<th[^>]*>Photos added<\/th><td[^>]*>30<\/td>/);
+		expect(summaryOf(first).html).not.toMatch(/Updated|Deleted/);
+		// The summary is on the first output, one item per file on the second (Files).
+		const files = outputItems(first, 'Cloud Sync', 1).map((item) => item.json);
 		expect(files).toHaveLength(30);
 		expect(files.every((file) => file.status === 'uploaded' && typeof file.mediaItemId === 'string')).toBe(true);
 		expect(emulator.albumNamed(`roll-${counter}`)!.items).toHaveLength(30);
@@ -102,6 +107,8 @@ describe('Cloud Sync: Add to Google Photos', () => {
 		const before = emulator.server.log.length;
 		const second = await runWorkflow(addToPhotos({ sourceLocalPath: folder }), options({ mode: 'trigger', staticData: first.staticData }));
 		expect(summaryOf(second)).toMatchObject({ status: 'success', uploaded: 0, alreadyInLibrary: 30, recoveredFromAlbum: 0 });
+		expect(summaryOf(second).message).toContain(': 0 photos added, 0 skipped, 0 failed in');
+		expect(summaryOf(second).html).toMatch(/<th[^>]*>Already added before<\/th><td[^>]*>30<\/td>/);
 		expect(emulator.server.log.slice(before).filter((entry) => entry.path === '/v1/uploads')).toHaveLength(0);
 	});
 
@@ -118,8 +125,10 @@ describe('Cloud Sync: Add to Google Photos', () => {
 	it('Diff lists what would be added and creates nothing', async () => {
 		const folder = await roll(2);
 		const result = await runWorkflow(addToPhotos({ sourceLocalPath: folder, destinationPhotosAlbum: 'Diffed' }, 'diff'), options());
-		const items = outputItems(result, 'Cloud Sync').map((item) => item.json);
+		const items = outputItems(result, 'Cloud Sync', 1).map((item) => item.json);
 		expect(items.filter((item) => item.type === 'action' && item.status === 'planned')).toHaveLength(3);
+		expect(summaryOf(result).message).toContain('Add to Google Photos (dry run)');
+		expect(summaryOf(result).message).toContain(': 3 photos to add, 0 skipped in');
 		expect(emulator.albumNamed('Diffed')).toBeUndefined();
 	});
 

@@ -3,8 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Pacer, type PacerOptions } from '../../lib/core/pacer';
 import { S3Provider, type S3Connection, type S3ProviderOptions } from '../../lib/providers/s3';
+import { quickPacer } from './dropbox';
 import { EmulatorServer, readBody, sendBody, type FaultRule, type RequestContext } from '../emulators/core/server';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -179,13 +179,8 @@ export async function startS3Server(buckets: string[] = ['test']): Promise<S3Tes
 	};
 }
 
-/** A pacer that retries as the real one does, without the real one's waits, unless a server asks for one. */
-export function quickS3Pacer(options: PacerOptions = {}): Pacer {
-	return new Pacer({ baseDelayMs: 1, maxDelayMs: 20, ...options });
-}
-
 export function s3Provider(connection: S3Connection, options: Partial<S3ProviderOptions> & { prefix?: string } = {}): Promise<S3Provider> {
-	return S3Provider.open({ ...connection, bucket: 'test', pacer: quickS3Pacer(), ...options });
+	return S3Provider.open({ ...connection, bucket: 'test', pacer: quickPacer(), ...options });
 }
 
 const S3_ERRORS: Record<string, { status: number; code: string }> = {

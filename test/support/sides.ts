@@ -9,7 +9,7 @@ import { DropboxEmulator } from '../emulators/dropbox';
 import { OneDriveEmulator } from '../emulators/onedrive';
 import { OneDriveProvider } from '../../lib/providers/onedrive';
 import { WebDavEmulator, type WebDavFlavour } from '../emulators/webdav';
-import { WebDavProvider } from '../../lib/providers/webdav';
+import { emulatedWebDav } from './webdav';
 import { quickPacer } from './dropbox';
 import { s3Provider, startS3Server } from './s3';
 import { ICloudDriveEmulator } from '../emulators/icloudDrive';
@@ -198,7 +198,7 @@ export async function s3Backend(): Promise<Backend> {
 					destinationS3Folder: { __rl: true, mode: 'path', value: `test/${prefix}` },
 				},
 				nodeCredentials: { cloudSyncS3Api: { id: 's3', name: 'S3' } },
-				credentials: { cloudSyncS3Api: { preset: 'other', ...server.connection } as unknown as ICredentialDataDecryptedObject },
+				credentials: { cloudSyncS3Api: { ...server.connection } as unknown as ICredentialDataDecryptedObject },
 			};
 		},
 		stop: () => server.stop(),
@@ -260,7 +260,7 @@ export async function webDavBackend(flavour: WebDavFlavour = 'nextcloud'): Promi
 			const credential = { url: server.url, user: server.user, password: server.password, vendor } as const;
 			return {
 				source: await LocalProvider.open(folder),
-				destination: await WebDavProvider.open({ ...credential, root: `/${name}`, pacer: quickPacer() }),
+				destination: await emulatedWebDav(server, { root: `/${name}` }),
 				parameters: {
 					sourceCloud: 'local',
 					sourceLocalPath: folder,

@@ -4,8 +4,7 @@ import { createHash, pbkdf2Sync, randomBytes } from 'node:crypto';
  * SRP-6a as Apple's idmsa speaks it ("GSA" mode): RFC 5054's 2048-bit group, g = 2, SHA-256, the
  * user name left out of x, and the password first stretched by PBKDF2 (`s2k` / `s2k_fo`).
  * Written on node:crypto alone (BigInt for the group arithmetic): see the README for why no library.
- * Both halves live here because the emulator must check proofs for real, so a wrong password fails
- * the way it fails at Apple.
+ * The server's half, which the emulator needs to check proofs for real, is test/emulators/srpServer.ts.
  */
 
 const N_HEX =
@@ -55,7 +54,7 @@ export function modPow(base: bigint, exponent: bigint, modulus: bigint): bigint 
 }
 
 const pad = (value: bigint) => toBytes(value, LENGTH);
-const k = toBigInt(sha256(pad(N), pad(g)));
+export const k = toBigInt(sha256(pad(N), pad(g)));
 
 /** The password as Apple stretches it: PBKDF2 over SHA-256 of the password, raw (`s2k`) or as hex (`s2k_fo`). */
 export function derivePassword(password: string, protocol: string, salt: Buffer, iterations: number): Buffer {
@@ -121,31 +120,5 @@ export class SrpClient {
 		const S = modPow((((B - k * modPow(g, x, N)) % N) + N) % N, this.a + u * x, N);
 		const { m1, m2 } = proofs(accountName, salt, this.A, B, S, 'padded');
 		return { m1: m1.toString('base64'), m2: m2.toString('base64') };
-	}
-}
-
-/** The server's half, for the emulator: B from the stored verifier, then a check of M1 in either byte variant. */
-export class SrpServer {
-	private readonly b: bigint;
-	readonly B: bigint;
-
-	constructor(
-		private readonly verifier: bigint,
-		secret: Buffer = randomBytes(32),
-	) {
-		this.b = toBigInt(secret);
-		this.B = (k * verifier + modPow(g, this.b, N)) % N;
-	}
-
-	/** M2 when `m1` proves the password, else undefined. */
-	verify(accountName: string, salt: Buffer, A: bigint, m1: Buffer): Buffer | undefined {
-		if (A % N === 0n) return undefined;
-		const u = scramble(A, this.B);
-		const S = modPow(A * modPow(this.verifier, u, N), this.b, N);
-		for (const variant of ['padded', 'stripped'] as const) {
-			const expected = proofs(accountName, salt, A, this.B, S, variant);
-			if (expected.m1.equals(m1)) return expected.m2;
-		}
-		return undefined;
 	}
 }

@@ -76,13 +76,16 @@ export const iCloudPhotos: CloudDescriptor = {
 	async open({ context, side, itemIndex }) {
 		const library = parameter<PhotosLibrary>(context, `${side}ICloudPhotosLibrary`, itemIndex, 'personal');
 		const layout = parameter<PhotosLayout>(context, `${side}ICloudPhotosLayout`, itemIndex, 'month');
+		// Every field is read before signing in: a field left unread would mean the editor shows one the run ignores.
+		const livePhotoVideos = parameter<boolean>(context, `${side}ICloudPhotosLivePhotoVideos`, itemIndex, true);
+		const editedVersions = parameter<boolean>(context, `${side}ICloudPhotosEditedVersions`, itemIndex, false);
 		const session = await openICloudSession(appleIdOptions(await cloudCredential(context, { label: LABEL, credential }, itemIndex, side)));
 		const provider = new ICloudPhotosProvider({
 			session,
 			library: library === 'shared' ? 'shared' : 'personal',
 			layout: LAYOUTS[layout] ? layout : 'month',
-			livePhotoVideos: parameter<boolean>(context, `${side}ICloudPhotosLivePhotoVideos`, itemIndex, true),
-			editedVersions: parameter<boolean>(context, `${side}ICloudPhotosEditedVersions`, itemIndex, false),
+			livePhotoVideos,
+			editedVersions,
 		});
 		// The label names what decides the paths: a trigger starts over when the library or layout changes.
 		return { provider, label: `${LABEL}:${LIBRARIES[library] ?? library} (${LAYOUTS[layout] ?? layout})` };

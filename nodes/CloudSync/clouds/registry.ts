@@ -115,14 +115,14 @@ export function cloudSyncOptions(): INodeProperties[] {
 // ---------------------------------------------------------------------------------------------
 // Credentials
 
-/** One entry per credential type: n8n keys a node's credentials by type. */
+/** The clouds of each credential type: n8n keys a node's credentials by type, and one type may serve several clouds (the Apple ID: iCloud Drive and iCloud Photos). */
 function credentialTypes(clouds: readonly CloudDescriptor[]) {
-	const types = new Map<string, { clouds: string[]; label: string; testedBy?: string }>();
-	for (const { value, label, credential } of clouds) {
-		if (!credential) continue;
-		const type = types.get(credential.type.name) ?? { clouds: [], label, testedBy: credential.test?.method };
-		type.clouds.push(value);
-		types.set(credential.type.name, type);
+	const types = new Map<string, { clouds: CloudDescriptor[]; testedBy?: string }>();
+	for (const cloud of clouds) {
+		if (!cloud.credential) continue;
+		const type = types.get(cloud.credential.type.name) ?? { clouds: [], testedBy: cloud.credential.test?.method };
+		type.clouds.push(cloud);
+		types.set(cloud.credential.type.name, type);
 	}
 	return [...types.entries()].map(([name, type]) => ({ name, ...type }));
 }
@@ -148,22 +148,33 @@ export const RUN_TIME_ONLY: ICredentialsDisplayOptions = { show: { cloudSyncRunT
  * editor, and by cloudCredential() at run time.
  */
 export function nodeCredentials(): INodeCredentialDescription[] {
-	return credentialTypes(CLOUDS).flatMap(({ name, clouds, label, testedBy }) => {
+	return credentialTypes(CLOUDS).flatMap(({ name, clouds, testedBy }) => {
 		const tested = testedBy ? { testedBy } : {};
 		const entry = (displayName: string, displayOptions: ICredentialsDisplayOptions): INodeCredentialDescription => ({ name, displayName, required: true, ...tested, displayOptions });
+		const values = clouds.map((cloud) => cloud.value);
+		const on = (side: Side) => clouds.filter((cloud) => cloud.sides.includes(side));
+		// Each slot is named for the cloud chosen on its side, so a type shared by two clouds reads right on either.
 		const pairEntries = (twoWay: boolean) => {
 			// The clouds come first: n8n shows an entry without reading further once a shown key's value is an expression.
 			const mode = { mode: ['twoWay'] };
 			const onlyIn = twoWay ? { show: mode, hide: {} } : { show: {}, hide: mode };
+			const shownWith = (show: Record<string, string[]>, hide: Record<string, string[]> = {}) => ({ show: { ...show, ...onlyIn.show }, hide: { ...hide, ...onlyIn.hide } });
 			return [
-				entry(credentialSlot(label, 'source', { twoWay, bothSides: true }), { show: { sourceCloud: clouds, destinationCloud: clouds, ...onlyIn.show }, hide: onlyIn.hide }),
-				entry(credentialSlot(label, 'source', { twoWay }), { show: { sourceCloud: clouds, ...onlyIn.show }, hide: { destinationCloud: clouds, ...onlyIn.hide } }),
-				entry(credentialSlot(label, 'destination', { twoWay }), { show: { destinationCloud: clouds, ...onlyIn.show }, hide: { sourceCloud: clouds, ...onlyIn.hide } }),
+				...on('source').flatMap((source) =>
+					on('destination').map((destination) =>
+						entry(
+							credentialSlot(source === destination ? source.label : `${source.label} / ${destination.label}`, 'source', { twoWay, bothSides: true }),
+							shownWith({ sourceCloud: [source.value], destinationCloud: [destination.value] }),
+						),
+					),
+				),
+				...on('source').map((source) => entry(credentialSlot(source.label, 'source', { twoWay }), shownWith({ sourceCloud: [source.value] }, { destinationCloud: values }))),
+				...on('destination').map((destination) => entry(credentialSlot(destination.label, 'destination', { twoWay }), shownWith({ destinationCloud: [destination.value] }, { sourceCloud: values }))),
 			];
 		};
 		return [
 			{ name, required: false, ...tested, displayOptions: RUN_TIME_ONLY },
-			entry(credentialSlot(label, 'target'), { show: { targetCloud: clouds } }),
+			...on('target').map((cloud) => entry(credentialSlot(cloud.label, 'target'), { show: { targetCloud: [cloud.value] } })),
 			...pairEntries(false),
 			...pairEntries(true),
 		];
@@ -172,12 +183,13 @@ export function nodeCredentials(): INodeCredentialDescription[] {
 
 /** The trigger watches one folder: its credential shows, required, with its cloud. */
 export function triggerCredentials(): INodeCredentialDescription[] {
-	return credentialTypes(WATCHABLE).map(({ name, clouds, label, testedBy }) => ({
+	// One entry per type: n8n-core checks a type's first entry at run time. No type serves two watchable clouds yet; the label names the first.
+	return credentialTypes(WATCHABLE).map(({ name, clouds, testedBy }) => ({
 		name,
-		displayName: credentialSlot(label, 'target'),
+		displayName: credentialSlot(clouds[0].label, 'target'),
 		required: true,
 		...(testedBy ? { testedBy } : {}),
-		displayOptions: { show: { targetCloud: clouds } },
+		displayOptions: { show: { targetCloud: clouds.map((cloud) => cloud.value) } },
 	}));
 }
 

@@ -9,22 +9,53 @@ export const MODE_NAMES: Record<string, string> = {
 	twoWay: 'Two-Way',
 	incremental: 'Incremental Backup',
 	fullBackup: 'Full Backup',
+	addToGooglePhotos: 'Add to Google Photos',
 };
+
+/** The modes that add to a photo library: nothing there is updated or deleted, and a file it does not take is skipped. */
+const PHOTO_MODES = ['addToGooglePhotos'];
 
 const number = (value: unknown) => (typeof value === 'number' ? value : 0);
 const plural = (count: number, one: string, many = `${one}s`) => `${count} ${count === 1 ? one : many}`;
 
-/** The figures a report shows, read from any mode's summary. */
-function figures(summary: IDataObject, modeValue: string) {
-	const planned = (summary.planned ?? {}) as IDataObject;
+interface Count {
+	/** As the one-line message says it after the number: "added", "moved to trash". */
+	phrase: string;
+	/** As the HTML report heads its row. */
+	heading: string;
+	value: number;
+	/** Shown in the HTML report only. */
+	detail?: boolean;
+}
+
+/** What a run did, read from its mode's summary (failures and bytes aside), each count as the message and the HTML report name it. */
+function counts(summary: IDataObject, modeValue: string): Count[] {
 	const dryRun = summary.dryRun === true;
+	if (PHOTO_MODES.includes(modeValue)) {
+		// A dry run lists the photos it would add; the summary counts them as toAdd.
+		const added = number(dryRun ? summary.toAdd : summary.uploaded);
+		return [
+			{ phrase: `${added === 1 ? 'photo' : 'photos'} ${dryRun ? 'to add' : 'added'}`, heading: dryRun ? 'Photos to add' : 'Photos added', value: added },
+			{ phrase: 'already added', heading: 'Already added before', value: number(summary.alreadyInLibrary), detail: true },
+			{ phrase: 'skipped', heading: 'Skipped (not a photo or video Google Photos takes)', value: number(summary.skipped) },
+		];
+	}
+	const planned = (summary.planned ?? {}) as IDataObject;
 	const oneWayPlan = dryRun && typeof planned === 'object' && 'copy' in planned;
 	const added = oneWayPlan ? number(planned.copy) : number(summary.added);
 	const updated = oneWayPlan ? number(planned.update) : number(summary.updated);
 	const deleted = oneWayPlan ? number(planned.delete) : number(summary.deleted) + (modeValue === 'move' ? number(summary.movedSourcesDeleted) : 0);
 	const recovery = (summary.recovery ?? {}) as IDataObject;
 	const kept = typeof recovery.destination === 'string' && !/for good/.test(recovery.destination);
-	return { dryRun, added, updated, deleted, deletedWord: dryRun ? 'to delete' : kept ? 'moved to trash' : 'deleted', failed: number(summary.failed), bytes: number(summary.bytes) };
+	return [
+		{ phrase: dryRun ? 'to add' : 'added', heading: dryRun ? 'To add' : 'Added', value: added },
+		{ phrase: dryRun ? 'to update' : 'updated', heading: dryRun ? 'To update' : 'Updated', value: updated },
+		dryRun
+			? { phrase: 'to delete', heading: 'To delete', value: deleted }
+			: kept
+				? { phrase: 'moved to trash', heading: 'Deleted (moved to trash)', value: deleted }
+				: { phrase: 'deleted', heading: 'Deleted', value: deleted },
+	];
 }
 
 const seconds = (summary: IDataObject) => `${number(summary.durationSeconds).toFixed(1)} s`;
@@ -33,10 +64,12 @@ const seconds = (summary: IDataObject) => `${number(summary.durationSeconds).toF
 export function reportMessage(summary: IDataObject, modeValue: string): string {
 	const name = MODE_NAMES[modeValue] ?? modeValue;
 	const arrow = modeValue === 'twoWay' ? '⇄' : '→';
-	const { dryRun, added, updated, deleted, deletedWord, failed } = figures(summary, modeValue);
-	const counts = dryRun ? `${added} to add, ${updated} to update, ${deleted} ${deletedWord}` : `${added} added, ${updated} updated, ${deleted} ${deletedWord}, ${failed} failed`;
+	const dryRun = summary.dryRun === true;
+	const done = counts(summary, modeValue).filter((count) => !count.detail).map((count) => `${count.value} ${count.phrase}`);
+	// A dry run fails nothing: it only reads.
+	const said = (dryRun ? done : [...done, `${number(summary.failed)} failed`]).join(', ');
 	const refused = summary.status === 'refused' && typeof summary.refusal === 'string' ? ` (refused: ${summary.refusal})` : '';
-	return `${name}${dryRun ? ' (dry run)' : ''} ${String(summary.source)} ${arrow} ${String(summary.destination)}: ${counts} in ${seconds(summary)}${refused}`;
+	return `${name}${dryRun ? ' (dry run)' : ''} ${String(summary.source)} ${arrow} ${String(summary.destination)}: ${said} in ${seconds(summary)}${refused}`;
 }
 
 const escape = (text: unknown) =>
@@ -60,7 +93,7 @@ const RESULTS: Record<string, string> = { success: 'Success', partial: 'Partly d
  * files), with inline styles only, so a Send Email node sends it as it is.
  */
 export function reportHtml(summary: IDataObject, modeValue: string, task: string): string {
-	const { dryRun, added, updated, deleted, deletedWord, failed, bytes } = figures(summary, modeValue);
+	const dryRun = summary.dryRun === true;
 	const status = String(summary.status ?? '');
 	const errors = Array.isArray(summary.errors) ? (summary.errors as IDataObject[]) : [];
 	const cell = 'style="padding:4px 12px;border:1px solid #ddd;text-align:left"';
@@ -73,11 +106,9 @@ export function reportHtml(summary: IDataObject, modeValue: string, task: string
 		['Duration', escape(seconds(summary))],
 		['From', escape(summary.source)],
 		['To', escape(summary.destination)],
-		[dryRun ? 'To add' : 'Added', String(added)],
-		[dryRun ? 'To update' : 'Updated', String(updated)],
-		[dryRun ? 'To delete' : deletedWord === 'moved to trash' ? 'Deleted (moved to trash)' : 'Deleted', String(deleted)],
-		['Transferred', escape(bytesText(bytes))],
-		['Failed', String(failed)],
+		...counts(summary, modeValue).map((count): [string, string] => [escape(count.heading), String(count.value)]),
+		['Transferred', escape(bytesText(number(summary.bytes)))],
+		['Failed', String(number(summary.failed))],
 	];
 	const failedFiles = errors.length
 		? `<p style="font-family:sans-serif">Failed files:</p><ul style="font-family:sans-serif">${errors

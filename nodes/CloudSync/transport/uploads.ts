@@ -1,20 +1,10 @@
-import type { IDataObject, IExecuteFunctions } from 'n8n-workflow';
-import { ProviderStateStore, UploadSessions, type StateStore } from '../../../lib';
+import type { IExecuteFunctions } from 'n8n-workflow';
+import { ProviderStateStore, UploadSessions } from '../../../lib';
 import type { Location } from './locations';
+import { StaticDataStore } from './staticData';
 
 /** The state's name in static data and, as `.cloudsync/uploads.state`, on the destination. */
 const UPLOADS = 'uploads';
-
-class StaticDataStore implements StateStore {
-	readonly where = "this node's static data in n8n";
-	constructor(private readonly data: IDataObject) {}
-	async load() {
-		return typeof this.data[UPLOADS] === 'string' ? (this.data[UPLOADS] as string) : undefined;
-	}
-	async save(state: string) {
-		this.data[UPLOADS] = state;
-	}
-}
 
 /**
  * Lets large uploads of this run resume in a later one: every side that can keep its upload sessions
@@ -26,7 +16,7 @@ class StaticDataStore implements StateStore {
 export function keepUploads(context: IExecuteFunctions, source: Location, destination: Location): UploadSessions | undefined {
 	const sides = [source, destination].filter((side) => side.provider.keepUploads);
 	if (sides.length === 0) return undefined;
-	const uploads = new UploadSessions([new StaticDataStore(context.getWorkflowStaticData('node')), new ProviderStateStore(destination.provider, UPLOADS)]);
+	const uploads = new UploadSessions([new StaticDataStore(context.getWorkflowStaticData('node'), UPLOADS), new ProviderStateStore(destination.provider, UPLOADS)]);
 	for (const side of sides) side.provider.keepUploads!(uploads);
 	return uploads;
 }

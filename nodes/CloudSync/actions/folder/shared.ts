@@ -2,6 +2,7 @@ import type { INodeProperties } from 'n8n-workflow';
 import { filterOptions, folderPairLocations } from '../fields';
 import { DEFAULT_MAX_DELETE_PERCENT } from '../../helpers/options';
 import { cloudSyncOptions } from '../../clouds/registry';
+import { ADD_TO_GOOGLE_PHOTOS } from '../../clouds/googlePhotos';
 
 export const syncModeField = (show: Record<string, string[]>): INodeProperties => ({
 	displayName: 'Mode',
@@ -13,7 +14,7 @@ export const syncModeField = (show: Record<string, string[]>): INodeProperties =
 	options: [
 		{
 			name: 'Add to Google Photos',
-			value: 'addToGooglePhotos',
+			value: ADD_TO_GOOGLE_PHOTOS,
 			description: 'Add each photo and video not yet added to an album, once; nothing is replaced or deleted there (Google lets no app do it)',
 		},
 		{ name: 'Copy', value: 'copy', description: 'Add and update files; never delete anything on the destination' },
@@ -76,6 +77,8 @@ export const syncOptionsField = (show: Record<string, string[]>): INodePropertie
 			type: 'number',
 			default: 8,
 			typeOptions: { minValue: 1, maxValue: 64 },
+			// Adding to Google Photos compares nothing and deletes nothing: its ledger decides, one listing of the source.
+			displayOptions: { hide: { '/mode': [ADD_TO_GOOGLE_PHOTOS] } },
 			description: 'How many listings, hash checks and deletes run at once',
 		},
 		{

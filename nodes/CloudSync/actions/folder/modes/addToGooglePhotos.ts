@@ -5,7 +5,8 @@ import type { OpenedLibrary } from '../../../clouds/descriptor';
 import { redact, toNodeError } from '../../../helpers/errors';
 import { readFilter } from '../../../helpers/options';
 import { parameter } from '../../../helpers/parameters';
-import { pairName, StaticDataStore, summaryHeader, type FolderMode } from './mode';
+import { StaticDataStore } from '../../../transport/staticData';
+import { pairName, summaryHeader, type FolderMode } from './mode';
 
 interface Settings {
 	filter: FilterOptions;
@@ -79,6 +80,8 @@ export const addToGooglePhotos: FolderMode<Settings, AddRun, OpenedLibrary> = {
 			album: report.album ? { ...report.album } : undefined,
 			sourceFiles: report.sourceFiles,
 			uploaded: report.uploaded,
+			// What a dry run would add: its message and report count these.
+			toAdd: report.dryRun ? report.results.filter((result) => result.status === 'planned').length : undefined,
 			alreadyInLibrary: report.alreadyInLibrary,
 			changedAtSource: report.changedAtSource,
 			movedAtSource: report.movedAtSource,

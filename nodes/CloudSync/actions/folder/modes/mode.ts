@@ -1,5 +1,5 @@
 import type { IDataObject, IExecuteFunctions } from 'n8n-workflow';
-import { CloudSyncError, type Failure, type SnapshotReport, type StateStore, type TwoWayReport } from '../../../../../lib';
+import { CloudSyncError, type Failure, type SnapshotReport, type TwoWayReport } from '../../../../../lib';
 import type { Location } from '../../../transport/locations';
 
 /** One run of a mode on an item: its folders, opened, and what it read from the node. */
@@ -49,23 +49,9 @@ export function summaryHeader(
 	return { status, mode, dryRun, source: source.label, destination: destination.label, startedAt, finishedAt, durationSeconds: seconds(durationMs), notes, recovery: { ...(recovery ?? {}) } };
 }
 
-/** n8n's static data of this node: saved with the workflow after production runs, on whichever worker ran it. */
-export class StaticDataStore implements StateStore {
-	readonly where = "this node's static data in n8n";
-	constructor(
-		private readonly data: IDataObject,
-		private readonly key: string,
-	) {}
-	async load() {
-		return typeof this.data[this.key] === 'string' ? (this.data[this.key] as string) : undefined;
-	}
-	async save(state: string) {
-		this.data[this.key] = state;
-	}
-}
-
 /** What names a sync's state: both sides and the accounts used to reach them (ids only, never secrets). */
 export function pairName(context: IExecuteFunctions, source: { label: string }, destination: { label: string }): string {
 	const accounts = Object.entries(context.getNode().credentials ?? {}).map(([type, details]) => `${type}=${details.id ?? details.name}`);
 	return `${source.label} ⇄ ${destination.label} [${accounts.sort().join(',')}]`;
 }
+

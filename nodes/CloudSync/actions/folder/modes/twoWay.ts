@@ -1,7 +1,8 @@
 import { PointerStateStore, ProviderStateStore, pairId, twoWaySync, type ConflictPolicy, type SyncOptions, type TwoWayReport } from '../../../../../lib';
 import { redact, toNodeError } from '../../../helpers/errors';
 import { readBackupDir, readCommonOptions, readDeletionGuard, syncOptions } from '../../../helpers/options';
-import { pairName, StaticDataStore, statefulFailure, summaryHeader, type FolderMode } from './mode';
+import { StaticDataStore } from '../../../transport/staticData';
+import { pairName, statefulFailure, summaryHeader, type FolderMode } from './mode';
 
 const MANUAL_RUN_HINT =
 	'This was a manual run from the editor: n8n does not save node state for those. The two-way state of this run was kept in its copy ' +

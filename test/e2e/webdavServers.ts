@@ -11,7 +11,7 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { seededRandom } from './faulty-provider';
+import { seededRandom } from '../support/faulty-provider';
 
 export interface DavServer {
 	/** The WebDAV address, ending in '/'. */
