@@ -3,7 +3,8 @@ import { CursorExpiredError, NotFoundError } from '../core/errors';
 import type { StateStore } from '../state/state';
 import { STATE_FOLDER } from '../core/filters';
 
-const isStatePath = (path: string) => path === STATE_FOLDER || path.startsWith(`${STATE_FOLDER}/`);
+/** The engine's own folder (lock, state, cursors): its changes are the engine's, never synced. */
+export const isStatePath = (path: string) => path === STATE_FOLDER || path.startsWith(`${STATE_FOLDER}/`);
 
 export type Side = 'source' | 'destination';
 
@@ -20,6 +21,8 @@ export interface FeedState {
 	carried?: string[];
 	/** The destination's files after the last run (counted by a full listing, then kept up with what each run added and deleted): what the deletion guard measures against. */
 	destinationFiles?: number;
+	/** Files in a two-way baseline after the last run: what a run that finds no change reports without reading the baseline. */
+	baselineFiles?: number;
 }
 
 const FORMAT = 'cloudsync-feed-1';
@@ -57,6 +60,7 @@ export interface FeedPlan extends ListingChoice {
 	/** Set by the run: paths it changed after the cursors, and the destination's file count after it. */
 	carried?: string[];
 	destinationFiles?: number;
+	baselineFiles?: number;
 }
 
 export function settingsHash(text: string): string {
@@ -87,7 +91,7 @@ const days = (ms: number) => `${Math.round((ms / 86_400_000) * 10) / 10} days`;
  * without one could have changed anywhere (a destination edited by hand is put back by a Mirror
  * only if it is looked at), so the other side's feed alone proves nothing about it.
  */
-export async function planFromFeeds(sides: Record<Side, Provider>, options: FeedOptions, now: number, signal?: AbortSignal): Promise<FeedPlan> {
+export async function planFromFeeds(sides: Record<Side, Provider>, options: FeedOptions, now: number, signal?: AbortSignal, fullBecause?: string): Promise<FeedPlan> {
 	const settings = settingsHash(options.settings);
 	const fed = (['source', 'destination'] as const).filter((side) => hasFeed(sides[side]));
 	const without = (['source', 'destination'] as const).filter((side) => !fed.includes(side));
@@ -110,6 +114,7 @@ export async function planFromFeeds(sides: Record<Side, Provider>, options: Feed
 		}
 		return { listing: 'full', listingReason, cursors, fullAt: now, settings, previous, keep: true };
 	};
+	if (fullBecause) return full(fullBecause);
 	if (!previous) return full('no saved change cursors yet (first run)');
 	if (previous.settings !== settings) return full('the folders, mode or filters changed since the last run');
 	if (now - previous.fullAt >= options.fullEveryMs) return full(`the periodic full check is due (last one ${days(now - previous.fullAt)} ago)`);
@@ -128,8 +133,9 @@ export async function planFromFeeds(sides: Record<Side, Provider>, options: Feed
 		}
 		if (page.unplaced) return full(`the ${side}'s change feed (${sides[side].name}) reported ${page.unplaced} change(s) it cannot place (an item moved or deleted that this run never saw), so only a full listing is sound`);
 		for (const change of page.changes) {
-			paths.add(change.path);
-			if (change.previousPath !== undefined) paths.add(change.previousPath);
+			// The lock and state files a run rewrites are its own, never synced.
+			if (!isStatePath(change.path)) paths.add(change.path);
+			if (change.previousPath !== undefined && !isStatePath(change.previousPath)) paths.add(change.previousPath);
 		}
 		cursors[side] = page.cursor;
 	}
@@ -141,7 +147,7 @@ export async function planFromFeeds(sides: Record<Side, Provider>, options: Feed
 }
 
 function stateOf(plan: FeedPlan): string {
-	const state: FeedState = { format: FORMAT, settings: plan.settings, cursors: plan.cursors, fullAt: plan.fullAt, carried: plan.carried?.length ? plan.carried : undefined, destinationFiles: plan.destinationFiles };
+	const state: FeedState = { format: FORMAT, settings: plan.settings, cursors: plan.cursors, fullAt: plan.fullAt, carried: plan.carried?.length ? plan.carried : undefined, destinationFiles: plan.destinationFiles, baselineFiles: plan.baselineFiles };
 	return JSON.stringify(state);
 }
 

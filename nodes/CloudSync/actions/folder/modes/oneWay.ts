@@ -4,7 +4,8 @@ import { toNodeError } from '../../../helpers/errors';
 import { readFullCheckEvery, readOneWayOptions, syncOptions } from '../../../helpers/options';
 import { planActionJson, resultJson, summaryJson } from '../../../helpers/items';
 import { cloudNamed } from '../../../clouds/registry';
-import { pairName, StaticDataStore, type FolderMode } from './mode';
+import { StaticDataStore } from '../../../transport/staticData';
+import { pairName, type FolderMode } from './mode';
 
 interface Settings {
 	sync: SyncOptions;
