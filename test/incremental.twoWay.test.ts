@@ -1,0 +1,195 @@
+import { randomBytes } from 'node:crypto';
+import { MemoryStateStore, ProviderStateStore, twoWaySync, type FeedOptions, type Provider, type TwoWayOptions } from '../lib';
+import { GoogleDriveProvider } from '../lib/providers/drive';
+import { DropboxProvider } from '../lib/providers/dropbox';
+import { emulatorsForBlock, put, tree } from './support/sides';
+import { quickPacer } from './support/dropbox';
+
+const DAY = 86_400_000;
+const T0 = Date.parse('2026-03-01T10:00:00Z');
+
+describe('scheduled Two-Way runs planned from both sides’ change feeds (Drive and Dropbox emulators)', () => {
+	const emulators = emulatorsForBlock(32);
+
+	/** A Dropbox folder and a Drive folder; every run opens new providers, as each n8n execution does, and a user edits through providers of its own. */
+	async function pair() {
+		const { drive, dropbox } = emulators;
+		const name = `two-${randomBytes(4).toString('hex')}`;
+		const folderId = drive.addFolder(drive.myDriveRootId, name);
+		dropbox.seedFolder(`/${name}`);
+		const openDrive = () => GoogleDriveProvider.open({ auth: drive.addOAuthClient(), root: folderId, apiBaseUrl: drive.baseUrl, pacer: quickPacer() });
+		const openDropbox = () => new DropboxProvider({ auth: dropbox.credentials, root: `/${name}`, apiBaseUrl: dropbox.baseUrl, pacer: quickPacer() });
+		return { name, folderId, openDrive, openDropbox, driveUser: await openDrive(), dropboxUser: openDropbox() };
+	}
+
+	/** The state a node keeps between runs: the baseline and the feed's cursors, each with its copy on the destination. */
+	function states() {
+		return { baseline: new MemoryStateStore(), cursors: new MemoryStateStore() };
+	}
+
+	let clock = T0;
+	const run = (source: Provider, destination: Provider, state: ReturnType<typeof states>, at: number, extra: Partial<TwoWayOptions> = {}, settings = 'twoWay|*') => {
+		clock = at;
+		const feed: FeedOptions = { state: state.cursors, copy: new ProviderStateStore(destination, 'two-way-feed-test'), settings, fullEveryMs: 7 * DAY, now: () => clock };
+		return twoWaySync(source, destination, {
+			state: state.baseline,
+			stateCopy: new ProviderStateStore(destination, 'two-way-test'),
+			pair: 'test pair',
+			feed,
+			lock: { settleMs: 0 },
+			pacer: quickPacer(),
+			...extra,
+		});
+	};
+
+	/** Both trees alike, and a full listing of both against the saved baseline finding nothing to do: the baseline the changes left is the one a full run would have. */
+	async function expectConverged(source: Provider, destination: Provider, state: ReturnType<typeof states>) {
+		expect(await tree(destination)).toEqual(await tree(source));
+		const check = await twoWaySync(source, destination, { state: state.baseline, pair: 'test pair', dryRun: true, pacer: quickPacer() });
+		expect(check.firstRun).toBe(false);
+		expect(check.actions).toEqual([]);
+	}
+
+	const dropboxListings = () => emulators.dropbox.requestCount('files/list_folder');
+	const driveListings = (folderId: string) =>
+		emulators.drive.server.requests(/^GET \/drive\/v3\/files$/).filter((entry) => {
+			const query = new URLSearchParams(entry.query).get('q') ?? '';
+			return query.includes(`'${folderId}' in parents`) && !query.includes('name =');
+		}).length;
+	const calls = () => ({ dropbox: emulators.dropbox.server.log.filter((entry) => !entry.path.endsWith('/token')).length, drive: emulators.drive.server.log.filter((entry) => !entry.path.endsWith('/token')).length });
+
+	it('Dropbox ⇄ Drive: edits, deletions, a folder move and new files on both sides are planned from the feeds, end as a full listing would, and a no-op costs the feeds alone', async () => {
+		const { folderId, openDrive, openDropbox, dropboxUser, driveUser } = await pair();
+		for (let i = 0; i < 12; i++) await put(dropboxUser, `docs/d${i}.txt`, `doc ${i}`, T0);
+		// Sizes differ, so that each moved photo is told apart from the others by size and time before its content proves the move.
+		for (let i = 0; i < 3; i++) await put(dropboxUser, `photos/p${i}.jpg`, `photo ${'x'.repeat(i)}`, T0);
+		await put(driveUser, 'drive-only.txt', 'from drive', T0);
+		const state = states();
+
+		const first = await run(openDropbox(), await openDrive(), state, T0);
+		expect(first).toMatchObject({ status: 'success', listing: 'full', firstRun: true });
+		expect(first.listingReason).toMatch(/first run/);
+		expect(first.toDestination.added).toBe(15);
+		expect(first.toSource.added).toBe(1);
+		// The first run's own copies are checked again once, and found as it left them.
+		const second = await run(openDropbox(), await openDrive(), state, T0 + DAY / 4);
+		expect(second).toMatchObject({ status: 'success', listing: 'changes', actions: [] });
+
+		// Between runs, on the source: an edit, a deletion, a new file, a folder moved; on the destination: a new file and a deletion.
+		await put(dropboxUser, 'docs/d0.txt', 'doc 0, second draft', T0 + DAY);
+		await dropboxUser.delete('docs/d1.txt');
+		await put(dropboxUser, 'docs/new-on-dropbox.txt', 'new', T0 + DAY);
+		await dropboxUser.move('photos', 'archive/photos');
+		await put(driveUser, 'docs/new-on-drive.txt', 'new on drive', T0 + DAY);
+		await driveUser.delete('docs/d2.txt');
+
+		const [dropboxBefore, driveBefore] = [dropboxListings(), driveListings(folderId)];
+		const third = await run(openDropbox(), await openDrive(), state, T0 + DAY / 2 + DAY);
+		expect(third).toMatchObject({ status: 'success', listing: 'changes' });
+		expect(third.listingReason).toMatch(/changed path/);
+		// Neither root is listed: Dropbox lists the folder the move created and, before a deletion on Drive, the folder that no longer holds the file; Drive none of the synced folder's children.
+		expect(dropboxListings() - dropboxBefore).toBeLessThanOrEqual(2);
+		expect(driveListings(folderId) - driveBefore).toBe(0);
+		const done = (side: 'source' | 'destination', kind: string) => third.actions.filter((action) => action.side === side && action.kind === kind && action.status === 'done').map((action) => action.path).sort();
+		expect(done('destination', 'update')).toEqual(['docs/d0.txt']);
+		expect(done('destination', 'delete')).toEqual(['docs/d1.txt']);
+		expect(done('source', 'delete')).toEqual(['docs/d2.txt']);
+		expect(done('source', 'copy')).toEqual(['docs/new-on-drive.txt']);
+		expect(done('destination', 'copy')).toEqual(['docs/new-on-dropbox.txt']);
+		// The folder moved on the source is moved on the destination, file by file, with nothing uploaded again.
+		expect(done('destination', 'rename')).toEqual(['archive/photos/p0.jpg', 'archive/photos/p1.jpg', 'archive/photos/p2.jpg']);
+		expect(await tree(await openDrive())).not.toHaveProperty('photos/p0.jpg');
+		await expectConverged(openDropbox(), await openDrive(), state);
+
+		// Settled: the run after re-checks its own writes; the one after that reads the two feeds and nothing else.
+		expect(await run(openDropbox(), await openDrive(), state, T0 + 2 * DAY)).toMatchObject({ status: 'success', listing: 'changes', actions: [] });
+		const before = calls();
+		const noop = await run(openDropbox(), await openDrive(), state, T0 + 2 * DAY + DAY / 4);
+		expect(noop).toMatchObject({ status: 'success', listing: 'changes', actions: [], baselineSaved: true });
+		expect(noop.baselineFiles).toBe(16);
+		const after = calls();
+		expect(after.dropbox - before.dropbox).toBeLessThanOrEqual(3);
+		expect(after.drive - before.drive).toBeLessThanOrEqual(3);
+	});
+
+	it('a change on both sides is a conflict decided by content, as in a full run; a move is carried as a move', async () => {
+		const { openDrive, openDropbox, dropboxUser, driveUser } = await pair();
+		await put(dropboxUser, 'shared.txt', 'v1', T0);
+		await put(dropboxUser, 'same.txt', 'v1', T0);
+		await put(dropboxUser, 'a/moved.txt', 'will move', T0);
+		const state = states();
+		await run(openDropbox(), await openDrive(), state, T0);
+		await run(openDropbox(), await openDrive(), state, T0 + DAY / 4);
+
+		// Both sides edit shared.txt differently; both write the same new bytes to same.txt; the source moves a file.
+		await put(dropboxUser, 'shared.txt', 'edited on dropbox', T0 + DAY);
+		await put(dropboxUser, 'same.txt', 'identical edit', T0 + DAY);
+		await dropboxUser.move('a/moved.txt', 'b/moved.txt');
+		// Drive's feed places the edit of a file whose earlier run this provider never saw only as "unplaced": the user's provider saw it.
+		const third = await run(openDropbox(), await openDrive(), state, T0 + DAY + 1);
+		expect(third.status).toBe('success');
+		expect(third.actions.find((action) => action.kind === 'rename')).toMatchObject({ side: 'destination', from: 'a/moved.txt', path: 'b/moved.txt', status: 'done' });
+		void driveUser;
+		await expectConverged(openDropbox(), await openDrive(), state);
+	});
+
+	it('falls back to a full listing when a cursor expired, the periodic full check is due, the settings changed, or the changes would delete many files', async () => {
+		const { openDrive, openDropbox, dropboxUser } = await pair();
+		for (let i = 0; i < 6; i++) await put(dropboxUser, `f${i}.txt`, `file ${i}`, T0);
+		const state = states();
+		const go = async (at: number, extra: Partial<TwoWayOptions> = {}, settings?: string) => run(openDropbox(), await openDrive(), state, at, extra, settings);
+		expect((await go(T0)).listing).toBe('full');
+		expect((await go(T0 + DAY)).listing).toBe('changes');
+
+		emulators.dropbox.resetCursors();
+		await put(dropboxUser, 'late.txt', 'late', T0 + DAY);
+		const expired = await go(T0 + 2 * DAY);
+		expect(expired).toMatchObject({ status: 'success', listing: 'full' });
+		expect(expired.listingReason).toMatch(/expired/);
+		expect(expired.toDestination.added).toBe(1);
+		expect((await go(T0 + 3 * DAY)).listing).toBe('changes');
+
+		// The last full listing was at T0 + 2 days: due again 7 days later.
+		expect((await go(T0 + 8 * DAY)).listing).toBe('changes');
+		const due = await go(T0 + 9 * DAY);
+		expect(due.listing).toBe('full');
+		expect(due.listingReason).toMatch(/periodic full check/);
+		expect((await go(T0 + 10 * DAY)).listing).toBe('changes');
+
+		const changed = await go(T0 + 11 * DAY, {}, 'twoWay|*.txt');
+		expect(changed.listing).toBe('full');
+		expect(changed.listingReason).toMatch(/folders, mode or filters changed/);
+
+		// Five of the seven files deleted on the source: the full listing's guard refuses, as in any full run, and the cursors stay.
+		for (let i = 0; i < 5; i++) await dropboxUser.delete(`f${i}.txt`);
+		const saved = state.cursors.state;
+		const refused = await go(T0 + 12 * DAY, { maxDeletes: 3 }, 'twoWay|*.txt').catch((error: Error) => error);
+		expect(refused).toBeInstanceOf(Error);
+		expect((refused as Error).message).toMatch(/delete 5 files on the destination, more than the limit of 3/);
+		expect(state.cursors.state).toBe(saved);
+		expect(Object.keys(await tree(await openDrive()))).toHaveLength(7);
+	});
+
+	it('Drive ⇄ Dropbox: what Drive’s feed cannot place in a new process falls back to a full listing, which ends as any full run', async () => {
+		const { openDrive, openDropbox, driveUser, dropboxUser } = await pair();
+		for (let i = 0; i < 4; i++) await put(driveUser, `a/f${i}.txt`, `file ${i}`, T0);
+		const state = states();
+		expect((await run(await openDrive(), openDropbox(), state, T0)).listing).toBe('full');
+		// New files on Drive are placed (created after the cursor), and so is every change on Dropbox.
+		await put(driveUser, 'a/new.txt', 'new', T0 + 1000);
+		await put(dropboxUser, 'a/f1.txt', 'changed on dropbox', T0 + DAY);
+		const second = await run(await openDrive(), openDropbox(), state, T0 + DAY);
+		expect(second).toMatchObject({ status: 'success', listing: 'changes' });
+		expect(second.toDestination.added).toBe(1);
+		expect(second.toSource.updated).toBe(1);
+		await expectConverged(await openDrive(), openDropbox(), state);
+
+		await (await openDrive()).move('a/f0.txt', 'b/f0.txt');
+		const third = await run(await openDrive(), openDropbox(), state, T0 + 2 * DAY);
+		expect(third.status).toBe('success');
+		expect(third.listing).toMatch(/full|changes/);
+		await expectConverged(await openDrive(), openDropbox(), state);
+		expect(Object.keys(await tree(openDropbox()))).toContain('b/f0.txt');
+		expect(Object.keys(await tree(openDropbox()))).not.toContain('a/f0.txt');
+	});
+});
