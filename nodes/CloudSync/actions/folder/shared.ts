@@ -30,7 +30,7 @@ export const syncModeField = (show: Record<string, string[]>): INodeProperties =
 /** The modes that make the destination like the source, one way; the others keep state or write snapshots. */
 export const ONE_WAY = ['copy', 'mirror', 'update', 'move'];
 /** The modes a scheduled run plans from change feeds. */
-const FED = ['copy', 'mirror', 'update'];
+const FED = ['copy', 'mirror', 'update', 'twoWay'];
 /** The modes whose run may delete files: their deletion guard is shown. */
 export const DELETING = ['mirror', 'twoWay'];
 /** The modes whose per-file items the Item Limit caps (Add to Google Photos reads no common options). */
