@@ -30,7 +30,14 @@ describe('scheduled Two-Way runs planned from both sides’ change feeds (Drive 
 	let clock = T0;
 	const run = (source: Provider, destination: Provider, state: ReturnType<typeof states>, at: number, extra: Partial<TwoWayOptions> = {}, settings = 'twoWay|*') => {
 		clock = at;
-		const feed: FeedOptions = { state: state.cursors, copy: new ProviderStateStore(destination, 'two-way-feed-test'), settings, fullEveryMs: 7 * DAY, now: () => clock };
+		const feed: FeedOptions = {
+			state: state.cursors,
+			copy: new ProviderStateStore(destination, 'two-way-feed-test'),
+			settings,
+			fullEveryMs: 7 * DAY,
+			now: () => clock,
+			index: (side) => new ProviderStateStore(destination, `two-way-feed-test-${side}-ids`),
+		};
 		return twoWaySync(source, destination, {
 			state: state.baseline,
 			stateCopy: new ProviderStateStore(destination, 'two-way-test'),
@@ -124,13 +131,19 @@ describe('scheduled Two-Way runs planned from both sides’ change feeds (Drive 
 		// Both sides edit shared.txt differently; both write the same new bytes to same.txt; the source moves a file.
 		await put(dropboxUser, 'shared.txt', 'edited on dropbox', T0 + DAY);
 		await put(dropboxUser, 'same.txt', 'identical edit', T0 + DAY);
+		await put(await openDrive(), 'shared.txt', 'edited on drive!', T0 + DAY + 5000);
+		await put(await openDrive(), 'same.txt', 'identical edit', T0 + DAY + 5000);
 		await dropboxUser.move('a/moved.txt', 'b/moved.txt');
-		// Drive's feed places the edit of a file whose earlier run this provider never saw only as "unplaced": the user's provider saw it.
 		const third = await run(openDropbox(), await openDrive(), state, T0 + DAY + 1);
-		expect(third.status).toBe('success');
-		expect(third.actions.find((action) => action.kind === 'rename')).toMatchObject({ side: 'destination', from: 'a/moved.txt', path: 'b/moved.txt', status: 'done' });
-		void driveUser;
+		expect(third).toMatchObject({ status: 'success', listing: 'changes' });
+		expect(third.actions.find((action) => action.kind === 'rename' && action.from === 'a/moved.txt')).toMatchObject({ side: 'destination', path: 'b/moved.txt', status: 'done' });
+		// Equal size and time after two edits prove nothing: the contents are compared, and only shared.txt is a conflict.
+		expect(third.conflicts.map((conflict) => conflict.path)).toEqual(['shared.txt']);
+		expect(third.conflicts[0]).toMatchObject({ winner: 'destination', keptAs: expect.stringMatching(/^shared \(conflict source .*\)\.txt$/) });
 		await expectConverged(openDropbox(), await openDrive(), state);
+		const drive = await tree(await openDrive());
+		expect(Object.keys(drive).filter((file) => file.startsWith('shared'))).toHaveLength(2);
+		void driveUser;
 	});
 
 	it('falls back to a full listing when a cursor expired, the periodic full check is due, the settings changed, or the changes would delete many files', async () => {
@@ -170,9 +183,10 @@ describe('scheduled Two-Way runs planned from both sides’ change feeds (Drive 
 		expect(Object.keys(await tree(await openDrive()))).toHaveLength(7);
 	});
 
-	it('Drive ⇄ Dropbox: what Drive’s feed cannot place in a new process falls back to a full listing, which ends as any full run', async () => {
-		const { openDrive, openDropbox, driveUser, dropboxUser } = await pair();
-		for (let i = 0; i < 4; i++) await put(driveUser, `a/f${i}.txt`, `file ${i}`, T0);
+	it('Drive ⇄ Dropbox: an edit, a move and a permanent deletion a new process’s Drive feed names by id alone are placed with the index of ids the last run kept', async () => {
+		const { openDrive, openDropbox, driveUser, dropboxUser, folderId } = await pair();
+		// Sizes differ, so that a moved file is told apart from a deleted one by size and time before its content proves the move.
+		for (let i = 0; i < 4; i++) await put(driveUser, `a/f${i}.txt`, `file ${'x'.repeat(i)}`, T0);
 		const state = states();
 		expect((await run(await openDrive(), openDropbox(), state, T0)).listing).toBe('full');
 		// New files on Drive are placed (created after the cursor), and so is every change on Dropbox.
@@ -184,12 +198,30 @@ describe('scheduled Two-Way runs planned from both sides’ change feeds (Drive 
 		expect(second.toSource.updated).toBe(1);
 		await expectConverged(await openDrive(), openDropbox(), state);
 
+		// Each by a process other than the runs': Drive's feed then names these items by id alone.
 		await (await openDrive()).move('a/f0.txt', 'b/f0.txt');
+		await put(await openDrive(), 'a/f2.txt', 'file 2, edited on drive', T0 + 2 * DAY);
+		emulators.drive.remove(emulators.drive.statPath('a/f3.txt', folderId)!.id!);
+		const [driveBefore, downloadsBefore] = [driveListings(folderId), emulators.drive.server.requests(/alt=media/).length];
 		const third = await run(await openDrive(), openDropbox(), state, T0 + 2 * DAY);
-		expect(third.status).toBe('success');
-		expect(third.listing).toMatch(/full|changes/);
+		expect(third).toMatchObject({ status: 'success', listing: 'changes' });
+		expect(driveListings(folderId) - driveBefore).toBe(0);
+		const done = (kind: string) => third.actions.filter((action) => action.side === 'destination' && action.kind === kind && action.status === 'done').map((action) => `${action.from ?? ''}>${action.path}`);
+		expect(done('rename')).toEqual(['a/f0.txt>b/f0.txt']);
+		expect(done('update')).toEqual(['a/f2.txt>a/f2.txt']);
+		expect(done('delete')).toEqual(['>a/f3.txt']);
+		// The index is read once (one download) beside the one file copied.
+		expect(emulators.drive.server.requests(/alt=media/).length - downloadsBefore).toBeLessThanOrEqual(3);
 		await expectConverged(await openDrive(), openDropbox(), state);
-		expect(Object.keys(await tree(openDropbox()))).toContain('b/f0.txt');
-		expect(Object.keys(await tree(openDropbox()))).not.toContain('a/f0.txt');
+		expect(Object.keys(await tree(openDropbox())).sort()).toEqual(['a/f1.txt', 'a/f2.txt', 'a/new.txt', 'b/f0.txt']);
+
+		// A run kept no index of its ids (an older state, or it was lost): what Drive names by id alone lists in full.
+		await put(await openDrive(), 'a/f1.txt', 'edited again', T0 + 3 * DAY);
+		const cursors = JSON.parse(state.cursors.state!) as { indexes?: Record<string, string> };
+		state.cursors.state = JSON.stringify({ ...cursors, indexes: undefined });
+		const fourth = await run(await openDrive(), openDropbox(), state, T0 + 3 * DAY);
+		expect(fourth).toMatchObject({ status: 'success', listing: 'full' });
+		expect(fourth.listingReason).toMatch(/by id alone/);
+		await expectConverged(await openDrive(), openDropbox(), state);
 	});
 });

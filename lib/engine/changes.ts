@@ -1,5 +1,9 @@
-import type { Provider } from '../core/types';
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { createGunzip, gzipSync } from 'node:zlib';
+import type { Entry, Provider, UnplacedChange } from '../core/types';
 import { CursorExpiredError, NotFoundError } from '../core/errors';
+import type { ChangePage } from '../core/types';
 import type { StateStore } from '../state/state';
 import { STATE_FOLDER } from '../core/filters';
 
@@ -23,6 +27,8 @@ export interface FeedState {
 	destinationFiles?: number;
 	/** Files in a two-way baseline after the last run: what a run that finds no change reports without reading the baseline. */
 	baselineFiles?: number;
+	/** For each side whose feed names some changes by id alone: the token of its id index as of these cursors. */
+	indexes?: Partial<Record<Side, string>>;
 }
 
 const FORMAT = 'cloudsync-feed-1';
@@ -37,6 +43,11 @@ export interface FeedOptions {
 	settings: string;
 	/** A full listing runs when the last one is older than this (ms). */
 	fullEveryMs: number;
+	/**
+	 * Where the id → path index of a side whose feed names some changes by id alone (Google Drive) is
+	 * kept (a file on the destination): with it, such changes are placed instead of forcing a full listing.
+	 */
+	index?: (side: Side) => StateStore;
 	/** The clock the interval is measured on (tests move it). */
 	now?: () => number;
 }
@@ -61,6 +72,20 @@ export interface FeedPlan extends ListingChoice {
 	carried?: string[];
 	destinationFiles?: number;
 	baselineFiles?: number;
+	/** Id index tokens to save with the cursors. */
+	indexes?: Partial<Record<Side, string>>;
+	/** Indexes a full listing is recording, by side. */
+	indexing?: Partial<Record<Side, IdIndexWriter>>;
+	/** What the changes read so far do to each side's id index. */
+	indexChanges?: Partial<Record<Side, IndexChange[]>>;
+}
+
+/** One item's move in a side's id index: `path` where it is now (absent when gone), `previousPath` where it was. */
+interface IndexChange {
+	id: string;
+	path?: string;
+	previousPath?: string;
+	isDir: boolean;
 }
 
 export function settingsHash(text: string): string {
@@ -114,12 +139,19 @@ export async function planFromFeeds(sides: Record<Side, Provider>, options: Feed
 		}
 		return { listing: 'full', listingReason, cursors, fullAt: now, settings, previous, keep: true };
 	};
+	const indexed = (side: Side) => options.index !== undefined && sides[side].feedNamesById === true;
 	if (fullBecause) return full(fullBecause);
 	if (!previous) return full('no saved change cursors yet (first run)');
 	if (previous.settings !== settings) return full('the folders, mode or filters changed since the last run');
 	if (now - previous.fullAt >= options.fullEveryMs) return full(`the periodic full check is due (last one ${days(now - previous.fullAt)} ago)`);
 	const paths = new Set<string>(previous.carried ?? []);
 	const cursors: Partial<Record<Side, string>> = {};
+	const indexChanges: Partial<Record<Side, IndexChange[]>> = {};
+	const unplacedBy: Partial<Record<Side, UnplacedChange[]>> = {};
+	const add = (path: string | undefined) => {
+		// The lock and state files a run rewrites are its own, never synced.
+		if (path !== undefined && !isStatePath(path)) paths.add(path);
+	};
 	for (const side of fed) {
 		const cursor = previous.cursors[side];
 		if (!cursor) return full(`no saved change cursor for the ${side}`);
@@ -131,23 +163,65 @@ export async function planFromFeeds(sides: Record<Side, Provider>, options: Feed
 			if (error instanceof NotFoundError) return full(`the ${side} folder itself was moved or deleted since the last run`);
 			throw error;
 		}
-		if (page.unplaced) return full(`the ${side}'s change feed (${sides[side].name}) reported ${page.unplaced} change(s) it cannot place (an item moved or deleted that this run never saw), so only a full listing is sound`);
-		for (const change of page.changes) {
-			// The lock and state files a run rewrites are its own, never synced.
-			if (!isStatePath(change.path)) paths.add(change.path);
-			if (change.previousPath !== undefined && !isStatePath(change.previousPath)) paths.add(change.previousPath);
+		if (page.unplaced) {
+			const byId = page.unplacedChanges;
+			if (!indexed(side) || !byId || byId.length < page.unplaced) {
+				return full(`the ${side}'s change feed (${sides[side].name}) reported ${page.unplaced} change(s) it cannot place (an item moved or deleted that this run never saw), so only a full listing is sound`);
+			}
+			unplacedBy[side] = byId;
 		}
+		for (const change of page.changes) {
+			add(change.path);
+			add(change.previousPath);
+		}
+		if (indexed(side)) indexChanges[side] = indexChangesOf(page.changes);
 		cursors[side] = page.cursor;
+	}
+	for (const [side, unplaced] of Object.entries(unplacedBy) as Array<[Side, UnplacedChange[]]>) {
+		// Where each item was, from the index the last run left: one download, read as a stream.
+		const token = previous.indexes?.[side];
+		const index = token === undefined ? undefined : await openIdIndex(await options.index!(side).load());
+		if (!index || index.token !== token) {
+			return full(`the ${side}'s change feed (${sides[side].name}) named ${unplaced.length} change(s) by id alone, and the index of its ids the last run kept is missing or out of date`);
+		}
+		const former = await index.lookup(new Set(unplaced.map((item) => item.id)));
+		for (const item of unplaced) {
+			const was = former.get(item.id);
+			// An id the index never held was outside the root: gone, nothing to do; here now, it is new here.
+			add(was);
+			add(item.path);
+			if (was !== item.path) indexChanges[side]!.push({ id: item.id, path: item.path, previousPath: was, isDir: item.isDir });
+		}
 	}
 	// A change at the root itself (the folder renamed, deleted, replaced) is best seen whole.
 	if (paths.has('')) return full('the synced folder itself changed');
 	// Each changed path costs a request or two a side: beyond this, listing both trees is cheaper.
 	if (paths.size > MAX_CHANGED_PATHS) return full(`${paths.size} changed paths since the last run (more than ${MAX_CHANGED_PATHS}): a full listing costs less than checking each`);
-	return { listing: 'changes', listingReason: `${paths.size} changed path(s) since the last successful run`, paths: [...paths], cursors, fullAt: previous.fullAt, settings, previous, keep: true };
+	return {
+		listing: 'changes',
+		listingReason: `${paths.size} changed path(s) since the last successful run`,
+		paths: [...paths],
+		cursors,
+		fullAt: previous.fullAt,
+		settings,
+		previous,
+		keep: true,
+		indexes: previous.indexes,
+		indexChanges,
+	};
 }
 
 function stateOf(plan: FeedPlan): string {
-	const state: FeedState = { format: FORMAT, settings: plan.settings, cursors: plan.cursors, fullAt: plan.fullAt, carried: plan.carried?.length ? plan.carried : undefined, destinationFiles: plan.destinationFiles, baselineFiles: plan.baselineFiles };
+	const state: FeedState = {
+		format: FORMAT,
+		settings: plan.settings,
+		cursors: plan.cursors,
+		fullAt: plan.fullAt,
+		carried: plan.carried?.length ? plan.carried : undefined,
+		destinationFiles: plan.destinationFiles,
+		baselineFiles: plan.baselineFiles,
+		indexes: plan.indexes,
+	};
 	return JSON.stringify(state);
 }
 
@@ -158,8 +232,9 @@ function stateOf(plan: FeedPlan): string {
  * a state file rewritten on every run would be a change of its own every time.
  */
 export async function saveFeedState(plan: FeedPlan, options: FeedOptions, afterCopy: () => Promise<void>): Promise<void> {
-	if (options.copy && plan.listing === 'full') await options.copy.save(stateOf(plan));
+	if (options.copy && plan.listing === 'full') await options.copy.save(stateOf({ ...plan, indexes: undefined }));
 	await afterCopy();
+	await saveIndexes(plan, options);
 	const text = stateOf(plan);
 	if ((await options.state.load()) !== text) await options.state.save(text);
 }
@@ -185,10 +260,173 @@ export async function carryOwnChanges(plan: FeedPlan, sides: Partial<Record<Side
 				carried.add(change.path);
 				if (change.previousPath !== undefined) carried.add(change.previousPath);
 			}
+			if (provider.feedNamesById) ((plan.indexChanges ??= {})[side] ??= []).push(...indexChangesOf(page.changes));
 			plan.cursors[side] = page.cursor;
 		} catch {
 			// The cursor from before the run stays: the next run reads these changes itself.
 		}
 	}
 	plan.carried = [...carried];
+}
+
+/** What a page's placed changes do to an id index: edits in place leave it as it is. */
+function indexChangesOf(changes: ChangePage['changes']): IndexChange[] {
+	const out: IndexChange[] = [];
+	for (const change of changes) {
+		if (change.id === undefined || change.kind === 'modified' || isStatePath(change.path)) continue;
+		if (change.kind === 'deleted') out.push({ id: change.id, previousPath: change.path, isDir: change.isDir });
+		else out.push({ id: change.id, path: change.path, previousPath: change.previousPath, isDir: change.isDir });
+	}
+	return out;
+}
+
+const INDEX_FORMAT = 'cloudsync-ids-1';
+const INDEX_BATCH = 16_384;
+
+/**
+ * A side's ids and where each item is, one line each, written as a listing streams by: gzip members
+ * of a batch of lines each, so only the compressed text is held (about 15 bytes an item). Its token,
+ * saved with the cursors, ties it to them: an index of another run is never used.
+ */
+export class IdIndexWriter {
+	readonly token = randomBytes(6).toString('hex');
+	private lines: string[] = [];
+	private readonly members: Buffer[] = [];
+
+	add(id: string, path: string): void {
+		this.lines.push(JSON.stringify([id, path]));
+		if (this.lines.length >= INDEX_BATCH) this.flush();
+	}
+
+	private flush(): void {
+		if (this.lines.length === 0) return;
+		this.members.push(gzipSync(Buffer.from(`${this.lines.join('\n')}\n`, 'utf8')));
+		this.lines = [];
+	}
+
+	text(): string {
+		this.flush();
+		return Buffer.concat([gzipSync(Buffer.from(`${INDEX_FORMAT}\t${this.token}\n`, 'utf8')), ...this.members]).toString('base64');
+	}
+}
+
+interface IdIndex {
+	token: string;
+	entries(): AsyncGenerator<[id: string, path: string]>;
+	/** Where each of `ids` is, in one pass over the index. */
+	lookup(ids: Set<string>): Promise<Map<string, string>>;
+}
+
+async function* indexLines(text: string): AsyncGenerator<string> {
+	const input = Readable.from([Buffer.from(text, 'base64')]).pipe(createGunzip()).setEncoding('utf8');
+	let partial = '';
+	try {
+		for await (const chunk of input) {
+			const lines = (partial + (chunk as string)).split('\n');
+			partial = lines.pop()!;
+			yield* lines;
+		}
+		if (partial !== '') yield partial;
+	} finally {
+		input.destroy();
+	}
+}
+
+/** Opens a saved id index; undefined when there is none or it cannot be read (a full listing then rebuilds it). */
+async function openIdIndex(text: string | undefined): Promise<IdIndex | undefined> {
+	if (!text) return undefined;
+	let header: string | undefined;
+	try {
+		for await (const line of indexLines(text)) {
+			header = line;
+			break;
+		}
+	} catch {
+		return undefined;
+	}
+	const [format, token] = (header ?? '').split('\t');
+	if (format !== INDEX_FORMAT || !token) return undefined;
+	const entries = async function* (): AsyncGenerator<[string, string]> {
+		let first = true;
+		for await (const line of indexLines(text)) {
+			if (first || line === '') {
+				first = false;
+				continue;
+			}
+			yield JSON.parse(line) as [string, string];
+		}
+	};
+	return {
+		token,
+		entries,
+		async lookup(ids) {
+			const found = new Map<string, string>();
+			try {
+				for await (const [id, path] of entries()) if (ids.has(id)) found.set(id, path);
+			} catch {
+				// A damaged index places nothing: the caller finds the ids missing.
+			}
+			return found;
+		},
+	};
+}
+
+const below = (path: string, folder: string) => path === folder || path.startsWith(`${folder}/`);
+
+/** `index` with `changes` applied, as a new index: items gone are dropped (folders with everything below), moved folders take what is below them along. */
+async function applyIndexChanges(entries: AsyncIterable<[string, string]>, changes: IndexChange[]): Promise<IdIndexWriter> {
+	const latest = new Map<string, IndexChange>();
+	for (const change of changes) latest.set(change.id, change);
+	const folders = [...latest.values()].filter((change) => change.isDir && change.previousPath !== undefined && change.previousPath !== change.path);
+	const next = new IdIndexWriter();
+	for await (const [id, path] of entries) {
+		if (latest.has(id)) continue;
+		let now: string | undefined = path;
+		for (const folder of folders) {
+			if (now === undefined || !below(now, folder.previousPath!)) continue;
+			now = folder.path === undefined ? undefined : folder.path + now.slice(folder.previousPath!.length);
+		}
+		if (now !== undefined) next.add(id, now);
+	}
+	for (const change of latest.values()) if (change.path !== undefined) next.add(change.id, change.path);
+	return next;
+}
+
+/** A full listing of `side` records its ids as it streams by, when that side needs an index. */
+export function recordIds(plan: FeedPlan | undefined, side: Side, provider: Provider, options: FeedOptions | undefined): ((entry: Entry) => void) | undefined {
+	if (!plan?.keep || plan.listing !== 'full' || !options?.index || !provider.feedNamesById) return undefined;
+	const writer = new IdIndexWriter();
+	(plan.indexing ??= {})[side] = writer;
+	return (entry) => {
+		if (entry.id !== undefined && entry.path !== '') writer.add(entry.id, entry.path);
+	};
+}
+
+/** A walk that hands each entry to `record` as it passes. */
+export async function* recorded<T extends Entry>(entries: AsyncIterable<T>, record: (entry: Entry) => void): AsyncGenerator<T> {
+	for await (const entry of entries) {
+		record(entry);
+		yield entry;
+	}
+}
+
+/** Writes each side's index as of the cursors about to be saved: the one a full listing recorded, or the last one with this run's changes applied; untouched when nothing moved. */
+async function saveIndexes(plan: FeedPlan, options: FeedOptions): Promise<void> {
+	if (!options.index) return;
+	for (const side of ['source', 'destination'] as const) {
+		const changes = plan.indexChanges?.[side] ?? [];
+		const recordedIndex = plan.indexing?.[side];
+		let next: IdIndexWriter | undefined;
+		if (recordedIndex) {
+			next = changes.length === 0 ? recordedIndex : await applyIndexChanges((await openIdIndex(recordedIndex.text()))!.entries(), changes);
+		} else if (changes.length > 0 && plan.indexes?.[side] !== undefined) {
+			const old = await openIdIndex(await options.index(side).load());
+			// Without the index it would update, none is kept: the next change named by id alone lists in full and records a new one.
+			next = old && old.token === plan.indexes[side] ? await applyIndexChanges(old.entries(), changes) : undefined;
+			if (!next) plan.indexes = { ...plan.indexes, [side]: undefined };
+		}
+		if (!next) continue;
+		await options.index(side).save(next.text());
+		plan.indexes = { ...plan.indexes, [side]: next.token };
+	}
 }

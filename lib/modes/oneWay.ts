@@ -12,7 +12,7 @@ import { Run, type RunReport } from '../engine/run';
 import { failureOf } from '../engine/failures';
 import { comparableHash, inWalkOrder, listPaths, missingRootIsEmpty as missingRootIsEmptyOf, recoveryOf, reservedFolders, WalkListing, type SyncStatus } from '../engine/listing';
 import { unstorableOn } from '../engine/safety';
-import { carryOwnChanges, planFromFeeds, saveFeedState, type FeedOptions, type FeedPlan, type ListingChoice } from '../engine/changes';
+import { carryOwnChanges, planFromFeeds, recordIds, recorded, saveFeedState, type FeedOptions, type FeedPlan, type ListingChoice } from '../engine/changes';
 
 export interface SyncOptions extends Omit<RunSettings, 'now'> {
 	mode: SyncMode;
@@ -100,14 +100,14 @@ export async function sync(source: Provider, destination: Provider, options: Syn
 	let report: SyncReport | undefined;
 	if (feedPlan.paths) {
 		try {
-			report = await planAndRunSpilled(run, { ...options, paths: feedPlan.paths, maxDeletes: changesDeleteLimit(options, feedPlan) }, filter, sourceFilter);
+			report = await planAndRunSpilled(run, { ...options, paths: feedPlan.paths, maxDeletes: changesDeleteLimit(options, feedPlan) }, filter, sourceFilter, feedPlan);
 		} catch (error) {
 			if (!(error instanceof SafetyError)) throw error;
 			// What the changes would delete is more than a run driven by changes may: a full listing decides, with the guards every full run has.
 			Object.assign(feedPlan, { listing: 'full', listingReason: `the changes would delete many files (${error.message}); a full listing decides`, fullAt: feed.now?.() ?? run.started, paths: undefined });
 		}
 	}
-	report ??= await planAndRunSpilled(run, options, filter, sourceFilter);
+	report ??= await planAndRunSpilled(run, options, filter, sourceFilter, feedPlan);
 	report.listing = feedPlan.listing;
 	report.listingReason = feedPlan.listingReason;
 	if (report.status === 'success' && feedPlan.keep) await advanceFeed(feedPlan, feed, report, { source, destination }, options.signal);
@@ -132,10 +132,10 @@ async function advanceFeed(plan: FeedPlan, feed: FeedOptions, report: SyncReport
 	});
 }
 
-async function planAndRunSpilled(run: Run, options: SyncOptions, filter: Filter, sourceFilter: Filter): Promise<SyncReport> {
+async function planAndRunSpilled(run: Run, options: SyncOptions, filter: Filter, sourceFilter: Filter, feedPlan?: FeedPlan): Promise<SyncReport> {
 	const spill = new SpillDir();
 	try {
-		return await planAndRun(run, options, filter, sourceFilter, spill);
+		return await planAndRun(run, options, filter, sourceFilter, spill, feedPlan);
 	} finally {
 		await spill.dispose();
 	}
@@ -148,7 +148,15 @@ interface Streamed {
 	count: number;
 }
 
-async function streamOf(provider: Provider, filter: Filter, options: SyncOptions, pacer: Pacer, spill: SpillDir, missingRootIsEmpty: boolean): Promise<Streamed> {
+async function streamOf(
+	provider: Provider,
+	filter: Filter,
+	options: SyncOptions,
+	pacer: Pacer,
+	spill: SpillDir,
+	missingRootIsEmpty: boolean,
+	record?: (entry: Entry) => void,
+): Promise<Streamed> {
 	if (options.paths) {
 		// A change feed's paths are few: listed whole, then sorted into walk order.
 		let listing = await listPaths(provider, options.paths, filter, pacer, options.signal);
@@ -157,7 +165,8 @@ async function streamOf(provider: Provider, filter: Filter, options: SyncOptions
 	}
 	const walk = new WalkListing(provider, filter, pacer, options.signal, { missingRootIsEmpty, memoryLimit: options.memoryLimit, spill });
 	return {
-		entries: walk,
+		// A full listing of a side whose feed names changes by id keeps its ids for the runs driven by changes.
+		entries: record ? recorded(walk, record) : walk,
 		get error() {
 			return walk.error;
 		},
@@ -167,7 +176,7 @@ async function streamOf(provider: Provider, filter: Filter, options: SyncOptions
 	};
 }
 
-async function planAndRun(run: Run, options: SyncOptions, filter: Filter, sourceFilter: Filter, spill: SpillDir): Promise<SyncReport> {
+async function planAndRun(run: Run, options: SyncOptions, filter: Filter, sourceFilter: Filter, spill: SpillDir, feedPlan?: FeedPlan): Promise<SyncReport> {
 	const { source, destination, pacer } = run;
 	const { signal } = options;
 	const planOptions: PlanOptions = {
@@ -183,8 +192,8 @@ async function planAndRun(run: Run, options: SyncOptions, filter: Filter, source
 		unstorable: (path, size) => unstorableOn(destination, path, size),
 	};
 	const [sourceListing, destinationListing] = await Promise.all([
-		streamOf(source, sourceFilter, options, pacer, spill, false),
-		streamOf(destination, filter, options, pacer, spill, true),
+		streamOf(source, sourceFilter, options, pacer, spill, false, options.paths ? undefined : recordIds(feedPlan, 'source', source, options.feed)),
+		streamOf(destination, filter, options, pacer, spill, true, options.paths ? undefined : recordIds(feedPlan, 'destination', destination, options.feed)),
 	]);
 	const builder = new PlanBuilder(planOptions, spill, { itemLimit: options.itemLimit, memoryLimit: options.memoryLimit });
 	const checkers = options.checkers ?? 8;

@@ -15,7 +15,7 @@ import { PairLock, type LockOptions } from '../state/lock';
 import { Run, type RunReport } from '../engine/run';
 import { failureOf, isFailure, type Failure } from '../engine/failures';
 import { inWalkOrder, listPaths, recoveryOf, requireComplete, reservedFolders, WalkListing, type SyncStatus } from '../engine/listing';
-import { carryOwnChanges, planFromFeeds, saveFeedState, type FeedOptions, type FeedPlan, type ListingChoice } from '../engine/changes';
+import { carryOwnChanges, planFromFeeds, recordIds, recorded, saveFeedState, type FeedOptions, type FeedPlan, type ListingChoice } from '../engine/changes';
 import { INCREMENTAL_MAX_DELETES } from './oneWay';
 import { unstorableOn, unconfirmedDeletions } from '../engine/safety';
 
@@ -330,11 +330,14 @@ async function walkPlanAndRun(
 	// Both sides as they are now, for the names no action touches; the rest is settled after the run.
 	const listed = new BaselineWriter(options.pair, baseline?.savedAt ?? started);
 	const folders = new WalkFolders(key);
-	const streams: [AsyncIterable<Entry>, AsyncIterable<Entry>, AsyncIterable<BaselineEntry>] = [
-		'entries' in walks.source ? walks.source.entries : walks.source,
-		'entries' in walks.destination ? walks.destination.entries : walks.destination,
-		baseline?.entries() ?? none<BaselineEntry>(),
-	];
+	// A full listing of a side whose feed names changes by id keeps its ids for the runs driven by changes.
+	const streamOf = (side: Side): AsyncIterable<Entry> => {
+		const walk = walks[side];
+		if ('entries' in walk) return walk.entries;
+		const record = recordIds(outcome.plan, side, providers[side], options.feed);
+		return record ? recorded(walk, record) : walk;
+	};
+	const streams: [AsyncIterable<Entry>, AsyncIterable<Entry>, AsyncIterable<BaselineEntry>] = [streamOf('source'), streamOf('destination'), baseline?.entries() ?? none<BaselineEntry>()];
 	await marchGroups<[Entry, Entry, BaselineEntry]>(streams, (value) => value.path, ['source', 'destination', 'saved state'], async ([sources, destinations, bases]) => {
 		for (const item of itemsOf(sources, destinations, bases, key)) {
 			if (!item.source && !item.destination && !inScope(item.base!.path)) {

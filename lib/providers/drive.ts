@@ -1,7 +1,7 @@
 import { createPrivateKey } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { auth as googleAuth, drive as createDriveClient, type drive_v3 } from '@googleapis/drive';
-import type { Capabilities, Change, ChangePage, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, UploadIdentity, UploadSessionStore, WriteOptions } from '../core/types';
+import type { Capabilities, Change, ChangePage, UnplacedChange, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, UploadIdentity, UploadSessionStore, WriteOptions } from '../core/types';
 import {
 	AlreadyExistsError,
 	AuthenticationError,
@@ -314,6 +314,8 @@ function driveSpellings(name: string): string[] {
 
 export class GoogleDriveProvider implements Provider {
 	readonly name = 'google-drive';
+	/** A permanent deletion names only an id, and a new process knows no item's former path. */
+	readonly feedNamesById = true;
 	readonly capabilities: Capabilities = {
 		hashTypes: ['md5', 'sha1', 'sha256'],
 		listedHashTypes: ['md5', 'sha1', 'sha256'],
@@ -1044,7 +1046,7 @@ export class GoogleDriveProvider implements Provider {
 	async changesSince(cursor: string, options: { signal?: AbortSignal } = {}): Promise<ChangePage> {
 		const driveId = this.driveId;
 		const changes: Change[] = [];
-		const unplaced = { count: 0 };
+		const unplaced: UnplacedChange[] = [];
 		const at = cursor.lastIndexOf('@');
 		const time = at < 0 ? Number.NaN : Number(cursor.slice(at + 1));
 		const since = Number.isFinite(time) ? time : undefined;
@@ -1064,7 +1066,7 @@ export class GoogleDriveProvider implements Provider {
 			// Folders created in this pass are named from the page itself, without a request each.
 			const pageFiles = new Map(page.flatMap((change) => (change.file?.id ? [[change.file.id, change.file] as const] : [])));
 			for (const change of page) changes.push(...(await this.mapChange(change, pageFiles, since, unplaced, options.signal)));
-			if (data.newStartPageToken) return { changes, cursor: `${data.newStartPageToken}@${asked}`, unplaced: unplaced.count };
+			if (data.newStartPageToken) return { changes, cursor: `${data.newStartPageToken}@${asked}`, unplaced: unplaced.length, unplacedChanges: unplaced };
 			if (!data.nextPageToken) throw new TransientError('Google Drive ended the change list without a new cursor');
 			pageToken = data.nextPageToken;
 		}
@@ -1074,7 +1076,7 @@ export class GoogleDriveProvider implements Provider {
 		change: drive_v3.Schema$Change,
 		pageFiles: Map<string, drive_v3.Schema$File>,
 		since: number | undefined,
-		unplaced: { count: number },
+		unplaced: UnplacedChange[],
 		signal?: AbortSignal,
 	): Promise<Change[]> {
 		const id = change.fileId;
@@ -1091,11 +1093,11 @@ export class GoogleDriveProvider implements Provider {
 			if (path === undefined) {
 				// Drive names only the id of what left: where it was is known only to a provider that saw it.
 				// (One that was never below the root looks the same as one moved out of it.)
-				unplaced.count++;
+				unplaced.push({ id, isDir: file !== undefined && isFolder(file) });
 				return [];
 			}
 			this.forget(path, id);
-			return [{ kind: 'deleted', path, isDir: before?.isDir ?? (file !== undefined && isFolder(file)) }];
+			return [{ kind: 'deleted', path, id, isDir: before?.isDir ?? (file !== undefined && isFolder(file)) }];
 		}
 		const entry = this.toEntry(file, parent);
 		if (!entry) return [];
@@ -1103,13 +1105,13 @@ export class GoogleDriveProvider implements Provider {
 		this.remember(entry);
 		// Without a time in the cursor, what this provider has not seen yet is taken as new.
 		const created = since === undefined ? !before : Date.parse(file.createdTime ?? '') >= since;
-		if (created) return [{ kind: 'added', path: entry.path, entry, isDir: entry.isDir }];
-		if (before && before.path !== entry.path) return [{ kind: 'moved', path: entry.path, previousPath: before.path, entry, isDir: entry.isDir }];
+		if (created) return [{ kind: 'added', path: entry.path, entry, id, isDir: entry.isDir }];
+		if (before && before.path !== entry.path) return [{ kind: 'moved', path: entry.path, previousPath: before.path, entry, id, isDir: entry.isDir }];
 		// An older item this provider never saw may have been edited in place or moved here from anywhere: Drive does not say which.
 		// The engine's own lock and state files are rewritten in place by every run, and never synced.
-		if (!before && !isEngineFile(entry.path)) unplaced.count++;
+		if (!before && !isEngineFile(entry.path)) unplaced.push({ id, path: entry.path, isDir: entry.isDir });
 		// A folder's own time changes with its contents, which have changes of their own.
-		return entry.isDir ? [] : [{ kind: 'modified', path: entry.path, entry, isDir: false }];
+		return entry.isDir ? [] : [{ kind: 'modified', path: entry.path, entry, id, isDir: false }];
 	}
 
 	/** The path of folder `id` below the root, from the caches, the page, or Drive; undefined outside the root. */

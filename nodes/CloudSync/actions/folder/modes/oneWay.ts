@@ -56,6 +56,8 @@ export const oneWay: FolderMode<Settings, SyncReport> = {
 							copy: new ProviderStateStore(destination.provider, pairId(pair, 'one-way')),
 							settings: JSON.stringify({ mode, filter, compare, newerOnly, ignoreExisting, backupDir }),
 							fullEveryMs: days * 86_400_000,
+							// Google Drive names some changes by id alone: an index of its ids, kept beside the cursors, places them.
+							index: (side: 'source' | 'destination') => new ProviderStateStore(destination.provider, `${pairId(pair, 'one-way')}-${side}-ids`),
 						};
 			report = await sync(source.provider, destination.provider, { ...settings.sync, feed, dryRun, signal });
 		} catch (error) {

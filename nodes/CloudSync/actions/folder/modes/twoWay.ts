@@ -72,6 +72,8 @@ export const twoWay: FolderMode<Settings, TwoWayRun> = {
 							copy: new ProviderStateStore(destination.provider, pairId(pair, 'two-way-feed')),
 							settings: JSON.stringify({ mode: 'twoWay', filter: common.filter, backupDir: common.backupDir, storage }),
 							fullEveryMs: days * 86_400_000,
+							// Google Drive names some changes by id alone: an index of its ids, kept beside the cursors, places them.
+							index: (side: 'source' | 'destination') => new ProviderStateStore(destination.provider, `${pairId(pair, 'two-way-feed')}-${side}-ids`),
 						};
 			const report = await twoWaySync(source.provider, destination.provider, {
 				state: storage === 'destination' ? onDestination : pointer,
