@@ -430,6 +430,8 @@ async function benchIncremental(quick: boolean): Promise<void> {
 	const files = quick ? 2_000 : 100_000;
 	console.log(`\nAPI calls of a scheduled Mirror planned from change feeds, Google Drive → Dropbox (emulated, ${files.toLocaleString('en-US')} files; target ≤ 3 a side for a no-op):`);
 	printIncrementalTable(await measureIncremental(files));
+	console.log(`\nAPI calls of a scheduled Two-Way planned from change feeds, Google Drive ⇄ Dropbox (emulated, ${files.toLocaleString('en-US')} files; target ≤ 3 a side for a no-op, ≤ 3 plus what the 10 files need after 10 changes):`);
+	printIncrementalTable(await measureIncremental(files, 'twoWay'));
 }
 
 async function main(): Promise<void> {
