@@ -5,10 +5,7 @@ import type { Entry, Provider, UnplacedChange } from '../core/types';
 import { CursorExpiredError, NotFoundError } from '../core/errors';
 import type { ChangePage } from '../core/types';
 import type { StateStore } from '../state/state';
-import { STATE_FOLDER } from '../core/filters';
-
-/** The engine's own folder (lock, state, cursors): its changes are the engine's, never synced. */
-export const isStatePath = (path: string) => path === STATE_FOLDER || path.startsWith(`${STATE_FOLDER}/`);
+import { inStateFolder } from '../core/filters';
 
 export type Side = 'source' | 'destination';
 
@@ -150,7 +147,7 @@ export async function planFromFeeds(sides: Record<Side, Provider>, options: Feed
 	const unplacedBy: Partial<Record<Side, UnplacedChange[]>> = {};
 	const add = (path: string | undefined) => {
 		// The lock and state files a run rewrites are its own, never synced.
-		if (path !== undefined && !isStatePath(path)) paths.add(path);
+		if (path !== undefined && !inStateFolder(path)) paths.add(path);
 	};
 	for (const side of fed) {
 		const cursor = previous.cursors[side];
@@ -256,7 +253,7 @@ export async function carryOwnChanges(plan: FeedPlan, sides: Partial<Record<Side
 			if (page.unplaced) continue;
 			for (const change of page.changes) {
 				// The state file the run just wrote is the engine's own, never synced.
-				if (isStatePath(change.path)) continue;
+				if (inStateFolder(change.path)) continue;
 				carried.add(change.path);
 				if (change.previousPath !== undefined) carried.add(change.previousPath);
 			}
@@ -273,7 +270,7 @@ export async function carryOwnChanges(plan: FeedPlan, sides: Partial<Record<Side
 function indexChangesOf(changes: ChangePage['changes']): IndexChange[] {
 	const out: IndexChange[] = [];
 	for (const change of changes) {
-		if (change.id === undefined || change.kind === 'modified' || isStatePath(change.path)) continue;
+		if (change.id === undefined || change.kind === 'modified' || inStateFolder(change.path)) continue;
 		if (change.kind === 'deleted') out.push({ id: change.id, previousPath: change.path, isDir: change.isDir });
 		else out.push({ id: change.id, path: change.path, previousPath: change.previousPath, isDir: change.isDir });
 	}

@@ -21,9 +21,7 @@ import { Pacer, RATE_LIMIT_REASONS, retryAfterOf } from '../core/pacer';
 import { BINARY, ChunkReader, DirCache, mimeTypeFor, Remote, SliceStream, bodyStream, emptyStream, insideOrSame, uploadIdentity } from './kit';
 import { baseName, joinPath, normalizeRelativePath, parentPath } from '../core/paths';
 import { hashStream, measure, type MeasuringStream } from '../core/hashing';
-import { STATE_FOLDER } from '../core/filters';
-
-const isEngineFile = (path: string) => path === STATE_FOLDER || path.startsWith(`${STATE_FOLDER}/`);
+import { inStateFolder } from '../core/filters';
 
 /** A Google account signed in through OAuth (n8n's Google Drive OAuth2 credential). */
 export interface GoogleDriveOAuth {
@@ -1109,7 +1107,7 @@ export class GoogleDriveProvider implements Provider {
 		if (before && before.path !== entry.path) return [{ kind: 'moved', path: entry.path, previousPath: before.path, entry, id, isDir: entry.isDir }];
 		// An older item this provider never saw may have been edited in place or moved here from anywhere: Drive does not say which.
 		// The engine's own lock and state files are rewritten in place by every run, and never synced.
-		if (!before && !isEngineFile(entry.path)) unplaced.push({ id, path: entry.path, isDir: entry.isDir });
+		if (!before && !inStateFolder(entry.path)) unplaced.push({ id, path: entry.path, isDir: entry.isDir });
 		// A folder's own time changes with its contents, which have changes of their own.
 		return entry.isDir ? [] : [{ kind: 'modified', path: entry.path, entry, id, isDir: false }];
 	}
