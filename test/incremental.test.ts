@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { MemoryStateStore, ProviderStateStore, sync, type FeedOptions, type Provider, type SyncOptions } from '../lib';
 import { GoogleDriveProvider } from '../lib/providers/drive';
 import { DropboxProvider } from '../lib/providers/dropbox';
+import { OneDriveProvider } from '../lib/providers/onedrive';
+import { OneDriveEmulator } from './emulators/onedrive';
 import { emulatorsForBlock, put, tree } from './support/sides';
 import { quickPacer } from './support/dropbox';
 
@@ -150,6 +152,35 @@ describe('scheduled one-way runs planned from both sides’ change feeds (Drive 
 		await expectConverged(await openDrive(), openDropbox());
 		expect(await tree(openDropbox())).toEqual(await tree(await openDrive()));
 		expect(Object.keys(await tree(openDropbox())).sort()).toEqual(['a/f1.txt', 'a/f3.txt', 'a/f4.txt', 'b/f0.txt']);
+	});
+
+	it('Mirror OneDrive → Dropbox: a folder and a file another process moved (the delta names them only where they are now) are placed with the index of ids', async () => {
+		const onedrive = await OneDriveEmulator.start({ driveType: 'business', seed: 34 });
+		try {
+			const name = `pair-${randomBytes(4).toString('hex')}`;
+			onedrive.seedFolder(name);
+			emulators.dropbox.seedFolder(`/${name}`);
+			const openOneDrive = () => OneDriveProvider.open({ auth: onedrive.credentials, root: `/${name}`, apiBaseUrl: onedrive.baseUrl, pacer: quickPacer() });
+			const openDropbox = () => new DropboxProvider({ auth: emulators.dropbox.credentials, root: `/${name}`, apiBaseUrl: emulators.dropbox.baseUrl, pacer: quickPacer() });
+			const user = await openOneDrive();
+			for (let i = 0; i < 3; i++) await put(user, `old/f${i}.txt`, `file ${'x'.repeat(i)}`, T0);
+			await put(user, 'top.txt', 'top', T0);
+			for (let i = 0; i < 6; i++) await put(user, `keep/k${i}.txt`, `kept ${i}`, T0);
+			const state = new MemoryStateStore();
+			const indexed = (destination: Provider): FeedOptions => ({ ...feedOf(state, destination), index: (side) => new ProviderStateStore(destination, `one-way-od-${side}-ids`) });
+			let destination = openDropbox();
+			expect(await run(await openOneDrive(), destination, indexed(destination), T0)).toMatchObject({ status: 'success', added: 10, listing: 'full' });
+
+			await (await openOneDrive()).move('old', 'new');
+			await (await openOneDrive()).move('top.txt', 'new/top.txt');
+			destination = openDropbox();
+			const second = await run(await openOneDrive(), destination, indexed(destination), T0 + DAY);
+			expect(second).toMatchObject({ status: 'success', listing: 'changes', deleted: 4 });
+			await expectConverged(await openOneDrive(), openDropbox());
+			expect(Object.keys(await tree(openDropbox())).filter((file) => !file.startsWith('keep/')).sort()).toEqual(['new/f0.txt', 'new/f1.txt', 'new/f2.txt', 'new/top.txt']);
+		} finally {
+			await onedrive.stop();
+		}
 	});
 
 	it('falls back to a full listing when a cursor expired, the periodic full check is due, or the settings changed', async () => {

@@ -394,6 +394,8 @@ export function recordIds(plan: FeedPlan | undefined, side: Side, provider: Prov
 	if (!plan?.keep || plan.listing !== 'full' || !options?.index || !provider.feedNamesById) return undefined;
 	const writer = new IdIndexWriter();
 	(plan.indexing ??= {})[side] = writer;
+	// What the feeds said before this listing is in it already; only what the run reads after it is applied.
+	(plan.indexChanges ??= {})[side] = [];
 	return (entry) => {
 		if (entry.id !== undefined && entry.path !== '') writer.add(entry.id, entry.path);
 	};
