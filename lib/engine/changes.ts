@@ -75,6 +75,8 @@ export interface FeedPlan extends ListingChoice {
 	indexing?: Partial<Record<Side, IdIndexWriter>>;
 	/** What the changes read so far do to each side's id index. */
 	indexChanges?: Partial<Record<Side, IndexChange[]>>;
+	/** Each side's saved index as read to place changes (compressed text), so that updating it costs no second download. */
+	indexTexts?: Partial<Record<Side, string>>;
 }
 
 /** One item's move in a side's id index: `path` where it is now (absent when gone), `previousPath` where it was. */
@@ -145,6 +147,7 @@ export async function planFromFeeds(sides: Record<Side, Provider>, options: Feed
 	const cursors: Partial<Record<Side, string>> = {};
 	const indexChanges: Partial<Record<Side, IndexChange[]>> = {};
 	const unplacedBy: Partial<Record<Side, UnplacedChange[]>> = {};
+	const indexTexts: Partial<Record<Side, string>> = {};
 	const add = (path: string | undefined) => {
 		// The lock and state files a run rewrites are its own, never synced.
 		if (path !== undefined && !inStateFolder(path)) paths.add(path);
@@ -177,7 +180,9 @@ export async function planFromFeeds(sides: Record<Side, Provider>, options: Feed
 	for (const [side, unplaced] of Object.entries(unplacedBy) as Array<[Side, UnplacedChange[]]>) {
 		// Where each item was, from the index the last run left: one download, read as a stream.
 		const token = previous.indexes?.[side];
-		const index = token === undefined ? undefined : await openIdIndex(await options.index!(side).load());
+		const text = token === undefined ? undefined : await options.index!(side).load();
+		const index = await openIdIndex(text);
+		indexTexts[side] = text;
 		if (!index || index.token !== token) {
 			return full(`the ${side}'s change feed (${sides[side].name}) named ${unplaced.length} change(s) by id alone, and the index of its ids the last run kept is missing or out of date`);
 		}
@@ -205,6 +210,7 @@ export async function planFromFeeds(sides: Record<Side, Provider>, options: Feed
 		keep: true,
 		indexes: previous.indexes,
 		indexChanges,
+		indexTexts,
 	};
 }
 
@@ -419,7 +425,7 @@ async function saveIndexes(plan: FeedPlan, options: FeedOptions): Promise<void> 
 		if (recordedIndex) {
 			next = changes.length === 0 ? recordedIndex : await applyIndexChanges((await openIdIndex(recordedIndex.text()))!.entries(), changes);
 		} else if (changes.length > 0 && plan.indexes?.[side] !== undefined) {
-			const old = await openIdIndex(await options.index(side).load());
+			const old = await openIdIndex(plan.indexTexts?.[side] ?? (await options.index(side).load()));
 			// Without the index it would update, none is kept: the next change named by id alone lists in full and records a new one.
 			next = old && old.token === plan.indexes[side] ? await applyIndexChanges(old.entries(), changes) : undefined;
 			if (!next) plan.indexes = { ...plan.indexes, [side]: undefined };
