@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { MemoryStateStore, ProviderStateStore, sync, type FeedOptions, type Provider, type SyncOptions } from '../lib';
-import { GoogleDriveProvider } from '../lib/providers/drive';
 import { DropboxProvider } from '../lib/providers/dropbox';
 import { OneDriveProvider } from '../lib/providers/onedrive';
 import { OneDriveEmulator } from './emulators/onedrive';
-import { emulatorsForBlock, put, tree } from './support/sides';
+import { emulatorsForBlock, feedPair, put, tree } from './support/sides';
 import { quickPacer } from './support/dropbox';
 
 const DAY = 86_400_000;
@@ -13,16 +12,7 @@ const T0 = Date.parse('2026-03-01T10:00:00Z');
 describe('scheduled one-way runs planned from both sides’ change feeds (Drive and Dropbox emulators)', () => {
 	const emulators = emulatorsForBlock(31);
 
-	/** A Dropbox folder and a Drive folder, each opened twice: the sync's providers (new per run, as each n8n execution opens its own) and a user's. */
-	async function pair() {
-		const { drive, dropbox } = emulators;
-		const name = `pair-${randomBytes(4).toString('hex')}`;
-		const folderId = drive.addFolder(drive.myDriveRootId, name);
-		dropbox.seedFolder(`/${name}`);
-		const openDrive = () => GoogleDriveProvider.open({ auth: drive.addOAuthClient(), root: folderId, apiBaseUrl: drive.baseUrl, pacer: quickPacer() });
-		const openDropbox = () => new DropboxProvider({ auth: dropbox.credentials, root: `/${name}`, apiBaseUrl: dropbox.baseUrl, pacer: quickPacer() });
-		return { folderId, openDrive, openDropbox, driveUser: await openDrive(), dropboxUser: openDropbox() };
-	}
+	const pair = () => feedPair(emulators);
 
 	let clock = T0;
 	function feedOf(state: MemoryStateStore, destination: Provider, settings = 'mirror|*'): FeedOptions {

@@ -1,8 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { MemoryStateStore, ProviderStateStore, twoWaySync, type FeedOptions, type Provider, type TwoWayOptions } from '../lib';
-import { GoogleDriveProvider } from '../lib/providers/drive';
-import { DropboxProvider } from '../lib/providers/dropbox';
-import { emulatorsForBlock, put, tree } from './support/sides';
+import { emulatorsForBlock, feedPair, put, tree } from './support/sides';
 import { quickPacer } from './support/dropbox';
 
 const DAY = 86_400_000;
@@ -11,16 +8,7 @@ const T0 = Date.parse('2026-03-01T10:00:00Z');
 describe('scheduled Two-Way runs planned from both sides’ change feeds (Drive and Dropbox emulators)', () => {
 	const emulators = emulatorsForBlock(32);
 
-	/** A Dropbox folder and a Drive folder; every run opens new providers, as each n8n execution does, and a user edits through providers of its own. */
-	async function pair() {
-		const { drive, dropbox } = emulators;
-		const name = `two-${randomBytes(4).toString('hex')}`;
-		const folderId = drive.addFolder(drive.myDriveRootId, name);
-		dropbox.seedFolder(`/${name}`);
-		const openDrive = () => GoogleDriveProvider.open({ auth: drive.addOAuthClient(), root: folderId, apiBaseUrl: drive.baseUrl, pacer: quickPacer() });
-		const openDropbox = () => new DropboxProvider({ auth: dropbox.credentials, root: `/${name}`, apiBaseUrl: dropbox.baseUrl, pacer: quickPacer() });
-		return { name, folderId, openDrive, openDropbox, driveUser: await openDrive(), dropboxUser: openDropbox() };
-	}
+	const pair = () => feedPair(emulators);
 
 	/** The state a node keeps between runs: the baseline and the feed's cursors, each with its copy on the destination. */
 	function states() {

@@ -1,10 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
-import { createGunzip, gzipSync } from 'node:zlib';
-import type { Entry, Provider, UnplacedChange } from '../core/types';
+import { gzipSync } from 'node:zlib';
+import type { ChangePage, Entry, Provider, UnplacedChange } from '../core/types';
 import { CursorExpiredError, NotFoundError } from '../core/errors';
-import type { ChangePage } from '../core/types';
-import type { StateStore } from '../state/state';
+import { textLines, type StateStore } from '../state/state';
 import { inStateFolder } from '../core/filters';
 
 export type Side = 'source' | 'destination';
@@ -320,27 +318,12 @@ interface IdIndex {
 	lookup(ids: Set<string>): Promise<Map<string, string>>;
 }
 
-async function* indexLines(text: string): AsyncGenerator<string> {
-	const input = Readable.from([Buffer.from(text, 'base64')]).pipe(createGunzip()).setEncoding('utf8');
-	let partial = '';
-	try {
-		for await (const chunk of input) {
-			const lines = (partial + (chunk as string)).split('\n');
-			partial = lines.pop()!;
-			yield* lines;
-		}
-		if (partial !== '') yield partial;
-	} finally {
-		input.destroy();
-	}
-}
-
 /** Opens a saved id index; undefined when there is none or it cannot be read (a full listing then rebuilds it). */
 async function openIdIndex(text: string | undefined): Promise<IdIndex | undefined> {
 	if (!text) return undefined;
 	let header: string | undefined;
 	try {
-		for await (const line of indexLines(text)) {
+		for await (const line of textLines(text)) {
 			header = line;
 			break;
 		}
@@ -351,7 +334,7 @@ async function openIdIndex(text: string | undefined): Promise<IdIndex | undefine
 	if (format !== INDEX_FORMAT || !token) return undefined;
 	const entries = async function* (): AsyncGenerator<[string, string]> {
 		let first = true;
-		for await (const line of indexLines(text)) {
+		for await (const line of textLines(text)) {
 			if (first || line === '') {
 				first = false;
 				continue;
