@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --quick] [--runs N] [--only 1,3] [--case scale [--sizes 100000,400000]] [--cpu-prof]
+ * npm run bench [-- --quick] [--runs N] [--only 1,3] [--case scale [--sizes 100000,400000]] [--case incremental] [--cpu-prof]
  *
  * Cases 1–4 run our engine and rclone on the same local→local work, alternating (ours, rclone, ours,
  * …), and report the median wall time of the runs and the highest peak RSS. Cases 5–6 (cloud.ts) run
@@ -22,6 +22,7 @@ import { describeRun, expectSuccess, flushDisks, prepareTools, runOurs, runRclon
 import { printProfile, profileFlags } from './profile';
 import type { PlanRun } from './runner';
 import { measureWebDavCase, type WebDavCase } from './webdav';
+import { measureIncremental, printIncrementalTable } from './incremental';
 import { measureS3Case, stopS3Server, type S3Case } from './s3';
 
 const KiB = 1024;
@@ -403,7 +404,7 @@ function printTables(rows: Row[]): void {
 /** Cases that can be named with --case. */
 const CASE_NAMES: Record<string, number> = { scale: 8, webdav: 9 };
 
-function parseOptions(): { quick: boolean; runs: number; only?: number[]; sizes?: number[]; cpuProf: boolean } {
+function parseOptions(): { quick: boolean; runs: number; only?: number[]; sizes?: number[]; cpuProf: boolean; incremental: boolean } {
 	const { values } = parseArgs({
 		options: {
 			quick: { type: 'boolean', default: false },
@@ -416,15 +417,26 @@ function parseOptions(): { quick: boolean; runs: number; only?: number[]; sizes?
 	});
 	const runs = Number(values.runs);
 	if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a whole number ≥ 1, got ${values.runs}`);
+	// The change-feed table runs at the end, as the Google Photos one does; named alone, nothing else runs.
+	if (values.case === 'incremental') return { quick: values.quick, runs, only: [], cpuProf: false, incremental: true };
 	if (values.case !== undefined && CASE_NAMES[values.case] === undefined) throw new Error(`--case takes one of ${Object.keys(CASE_NAMES).join(', ')}; got ${values.case}`);
 	const only = values.case !== undefined ? [CASE_NAMES[values.case]] : values.only?.split(',').map(Number);
 	const sizes = values.sizes?.split(',').map(Number);
 	if (sizes?.some((files) => !Number.isInteger(files) || files < 1)) throw new Error(`--sizes takes whole numbers of files, such as 100000,400000; got ${values.sizes}`);
-	return { quick: values.quick, runs, only, sizes, cpuProf: values['cpu-prof'] };
+	return { quick: values.quick, runs, only, sizes, cpuProf: values['cpu-prof'], incremental: !only };
+}
+
+async function benchIncremental(quick: boolean): Promise<void> {
+	const files = quick ? 2_000 : 100_000;
+	console.log(`\nAPI calls of a scheduled Mirror planned from change feeds, Google Drive → Dropbox (emulated, ${files.toLocaleString('en-US')} files; target ≤ 3 a side for a no-op):`);
+	printIncrementalTable(await measureIncremental(files));
+	console.log(`\nAPI calls of a scheduled Two-Way planned from change feeds, Google Drive ⇄ Dropbox (emulated, ${files.toLocaleString('en-US')} files; target ≤ 3 a side for a no-op, ≤ 3 plus what the 10 files need after 10 changes):`);
+	printIncrementalTable(await measureIncremental(files, 'twoWay'));
 }
 
 async function main(): Promise<void> {
 	const options = parseOptions();
+	if (options.incremental && options.only?.length === 0) return benchIncremental(options.quick);
 	const sizes = { ...(options.quick ? QUICK : FULL), ...(options.sizes ? { scaleFiles: options.sizes } : {}) };
 	const tools = prepareTools();
 	const context: Context = { tools, runs: options.runs, profileDir: options.cpuProf ? nodePath.join(RESULTS, 'profiles') : undefined };
@@ -473,6 +485,7 @@ async function main(): Promise<void> {
 		icloudPhotos.push(...(await measureICloudPhotos(options.quick ? 5_000 : 50_000)));
 		printICloudPhotosTable(icloudPhotos);
 	}
+	if (options.incremental) await benchIncremental(options.quick);
 	console.log(`\nTargets (reported, not asserted):\n  ${verdicts.join('\n  ')}`);
 	if (!context.profileDir) {
 		const file = nodePath.join(RESULTS, 'latest.json');

@@ -67,6 +67,7 @@ export {
 	type BaselineReader,
 	type StateStore,
 } from './state/state';
+export { settingsHash, type FeedOptions, type ListingChoice } from './engine/changes';
 export { PairLock, LockedError, type LockOptions } from './state/lock';
 export { STATE_FOLDER } from './core/filters';
 export { withSuffix, backupPath, fileStamp } from './core/paths';

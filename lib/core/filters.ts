@@ -27,6 +27,9 @@ export interface FilterOptions {
 /** Where the engine keeps its lock and state files on a side; never synced, never deleted. */
 export const STATE_FOLDER = '.cloudsync';
 
+/** Whether `path` is the engine's own folder or in it (lock, state, cursors, trash): never synced. */
+export const inStateFolder = (path: string) => path === STATE_FOLDER || path.startsWith(`${STATE_FOLDER}/`);
+
 export const SYSTEM_FILES = ['.ds_store', 'thumbs.db', 'desktop.ini'];
 
 const AGE = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w|M|y)$/;

@@ -128,12 +128,29 @@ export interface Change {
 	/** The entry as it is now; absent for deletions. */
 	entry?: Entry;
 	isDir: boolean;
+	/** The cloud's id of the item, when its feed names items by id (what keeps an id → path index current). */
+	id?: string;
+}
+
+/** A change a feed names by id alone: where the item was before is known only to an index of the side's ids. */
+export interface UnplacedChange {
+	id: string;
+	/** Where the item is now, below the root; absent when it is gone from there. */
+	path?: string;
+	isDir: boolean;
 }
 
 export interface ChangePage {
 	changes: Change[];
 	/** Pass this to the next call to get what changed after this page. */
 	cursor: string;
+	/**
+	 * Changes the feed saw but cannot name in full (an item moved or deleted whose former path this
+	 * provider never knew): a planner that relies on the feed must list everything instead.
+	 */
+	unplaced?: number;
+	/** Each unplaced change by id, when the provider can say which: an index of the side's ids then places them. */
+	unplacedChanges?: UnplacedChange[];
 }
 
 /** Where a provider's root lies, so that two roots can be told apart, nested or the same. */
@@ -192,4 +209,10 @@ export interface Provider {
 	changeCursor?(): Promise<string>;
 	/** Everything that changed below the root since `cursor`, subfolders included, with the next cursor. */
 	changesSince?(cursor: string, options?: { signal?: AbortSignal }): Promise<ChangePage>;
+	/**
+	 * Set when the change feed names some changes by id alone (Drive: a permanent deletion, a move or
+	 * an edit of an item this process never saw): a scheduled run then keeps an index of the side's
+	 * ids (listed entries' `id`) and places them with it.
+	 */
+	readonly feedNamesById?: boolean;
 }

@@ -43,12 +43,17 @@ export async function listPaths(provider: Provider, paths: string[], filter: Fil
 	const keep = (entry: Entry) => {
 		if (includes(filter, entry)) found.set(entry.path, entry);
 	};
+	// Parents first, so that what a listed folder's subtree already holds is neither stat'ed nor listed again.
+	const listed: string[] = [];
+	const inListed = (path: string) => listed.some((folder) => folder === '' || path.startsWith(`${folder}/`));
 	try {
-		for (const path of new Set(paths.map(normalizeRelativePath))) {
+		for (const path of [...new Set(paths.map(normalizeRelativePath))].sort((a, b) => a.split('/').length - b.split('/').length)) {
+			if (inListed(path)) continue;
 			const entry = await pacer.run(async () => provider.stat(path).catch((error) => (error instanceof NotFoundError ? undefined : Promise.reject(error))), signal);
 			if (!entry) continue;
 			if (entry.path !== '') keep(entry);
 			if (!entry.isDir) continue;
+			listed.push(entry.path);
 			await pacer.run(async () => {
 				for await (const child of provider.list(entry.path, { recursive: true, signal })) keep(child);
 			}, signal);

@@ -12,6 +12,7 @@ import { Run, type RunReport } from '../engine/run';
 import { failureOf } from '../engine/failures';
 import { comparableHash, inWalkOrder, listPaths, missingRootIsEmpty as missingRootIsEmptyOf, recoveryOf, reservedFolders, WalkListing, type SyncStatus } from '../engine/listing';
 import { unstorableOn } from '../engine/safety';
+import { carryOwnChanges, planFromFeeds, recordIds, recorded, saveFeedState, type FeedOptions, type FeedPlan, type ListingChoice } from '../engine/changes';
 
 export interface SyncOptions extends Omit<RunSettings, 'now'> {
 	mode: SyncMode;
@@ -40,9 +41,15 @@ export interface SyncOptions extends Omit<RunSettings, 'now'> {
 	itemLimit?: number;
 	/** Entries or actions held in memory per listing or queue before a temporary file takes the rest (tests set it low). */
 	memoryLimit?: number;
+	/**
+	 * A scheduled Copy, Mirror or Update: plan from what both sides' change feeds say changed since
+	 * the last fully successful run, keeping the cursors in this state; a full listing when that is
+	 * not sound or is due (lib/engine/changes.ts). Ignored with `paths`, in a dry run and for Move.
+	 */
+	feed?: FeedOptions;
 }
 
-export interface SyncReport extends ExecutionReport, RunReport {
+export interface SyncReport extends ExecutionReport, RunReport, Partial<ListingChoice> {
 	errors: ExecutionReport['errors'];
 	mode: SyncMode;
 	dryRun: boolean;
@@ -87,9 +94,48 @@ export async function sync(source: Provider, destination: Provider, options: Syn
 	const filter = createFilter({ ...options.filter, reserved: reservedFolders(options.backupDir) });
 	const sourceFilter = nested ? createFilter({ ...options.filter, reserved: [...reservedFolders(options.backupDir), nested] }) : filter;
 	if (!options.dryRun) await run.tidy(destination, ...(options.mode === 'move' ? [source] : []));
+	const feed = options.feed && !options.paths && !options.dryRun && options.mode !== 'move' ? options.feed : undefined;
+	if (!feed) return planAndRunSpilled(run, options, filter, sourceFilter);
+	const feedPlan = await planFromFeeds({ source, destination }, feed, feed.now?.() ?? run.started, options.signal);
+	let report: SyncReport | undefined;
+	if (feedPlan.paths) {
+		try {
+			report = await planAndRunSpilled(run, { ...options, paths: feedPlan.paths, maxDeletes: changesDeleteLimit(options, feedPlan) }, filter, sourceFilter, feedPlan);
+		} catch (error) {
+			if (!(error instanceof SafetyError)) throw error;
+			// What the changes would delete is more than a run driven by changes may: a full listing decides, with the guards every full run has.
+			Object.assign(feedPlan, { listing: 'full', listingReason: `the changes would delete many files (${error.message}); a full listing decides`, fullAt: feed.now?.() ?? run.started, paths: undefined });
+		}
+	}
+	report ??= await planAndRunSpilled(run, options, filter, sourceFilter, feedPlan);
+	report.listing = feedPlan.listing;
+	report.listingReason = feedPlan.listingReason;
+	if (report.status === 'success' && feedPlan.keep) await advanceFeed(feedPlan, feed, report, { source, destination }, options.signal);
+	return report;
+}
+
+/** A run driven by changes deletes no more than today's guards allow a full run on the destination as last counted, nor the limit for runs driven by changes. */
+function changesDeleteLimit(options: SyncOptions, plan: FeedPlan): number {
+	const limit = options.maxDeletes ?? INCREMENTAL_MAX_DELETES;
+	const files = plan.previous?.destinationFiles;
+	if (files === undefined) return limit;
+	return Math.min(limit, Math.floor((files * (options.maxDeletePercent ?? 50)) / 100));
+}
+
+/** Only a fully successful run moves the cursors on; the cursors of the sides it wrote to go past its own writes. */
+async function advanceFeed(plan: FeedPlan, feed: FeedOptions, report: SyncReport, sides: { source: Provider; destination: Provider }, signal?: AbortSignal): Promise<void> {
+	const before = plan.listing === 'full' ? report.plan.destinationFiles : plan.previous?.destinationFiles;
+	plan.destinationFiles = before === undefined ? undefined : before + report.added - report.deleted;
+	const wrote = report.added + report.updated + report.deleted > 0 || report.results.length > 0 || (feed.copy !== undefined && plan.listing === 'full');
+	await saveFeedState(plan, feed, async () => {
+		if (wrote) await carryOwnChanges(plan, { destination: sides.destination }, signal);
+	});
+}
+
+async function planAndRunSpilled(run: Run, options: SyncOptions, filter: Filter, sourceFilter: Filter, feedPlan?: FeedPlan): Promise<SyncReport> {
 	const spill = new SpillDir();
 	try {
-		return await planAndRun(run, options, filter, sourceFilter, spill);
+		return await planAndRun(run, options, filter, sourceFilter, spill, feedPlan);
 	} finally {
 		await spill.dispose();
 	}
@@ -102,7 +148,15 @@ interface Streamed {
 	count: number;
 }
 
-async function streamOf(provider: Provider, filter: Filter, options: SyncOptions, pacer: Pacer, spill: SpillDir, missingRootIsEmpty: boolean): Promise<Streamed> {
+async function streamOf(
+	provider: Provider,
+	filter: Filter,
+	options: SyncOptions,
+	pacer: Pacer,
+	spill: SpillDir,
+	missingRootIsEmpty: boolean,
+	record?: (entry: Entry) => void,
+): Promise<Streamed> {
 	if (options.paths) {
 		// A change feed's paths are few: listed whole, then sorted into walk order.
 		let listing = await listPaths(provider, options.paths, filter, pacer, options.signal);
@@ -111,7 +165,8 @@ async function streamOf(provider: Provider, filter: Filter, options: SyncOptions
 	}
 	const walk = new WalkListing(provider, filter, pacer, options.signal, { missingRootIsEmpty, memoryLimit: options.memoryLimit, spill });
 	return {
-		entries: walk,
+		// A full listing of a side whose feed names changes by id keeps its ids for the runs driven by changes.
+		entries: record ? recorded(walk, record) : walk,
 		get error() {
 			return walk.error;
 		},
@@ -121,7 +176,7 @@ async function streamOf(provider: Provider, filter: Filter, options: SyncOptions
 	};
 }
 
-async function planAndRun(run: Run, options: SyncOptions, filter: Filter, sourceFilter: Filter, spill: SpillDir): Promise<SyncReport> {
+async function planAndRun(run: Run, options: SyncOptions, filter: Filter, sourceFilter: Filter, spill: SpillDir, feedPlan?: FeedPlan): Promise<SyncReport> {
 	const { source, destination, pacer } = run;
 	const { signal } = options;
 	const planOptions: PlanOptions = {
@@ -137,8 +192,8 @@ async function planAndRun(run: Run, options: SyncOptions, filter: Filter, source
 		unstorable: (path, size) => unstorableOn(destination, path, size),
 	};
 	const [sourceListing, destinationListing] = await Promise.all([
-		streamOf(source, sourceFilter, options, pacer, spill, false),
-		streamOf(destination, filter, options, pacer, spill, true),
+		streamOf(source, sourceFilter, options, pacer, spill, false, options.paths ? undefined : recordIds(feedPlan, 'source', source, options.feed)),
+		streamOf(destination, filter, options, pacer, spill, true, options.paths ? undefined : recordIds(feedPlan, 'destination', destination, options.feed)),
 	]);
 	const builder = new PlanBuilder(planOptions, spill, { itemLimit: options.itemLimit, memoryLimit: options.memoryLimit });
 	const checkers = options.checkers ?? 8;

@@ -14,7 +14,9 @@ import { BaselineWriter, openBaseline, pairId, PointerStateStore, type BaselineE
 import { PairLock, type LockOptions } from '../state/lock';
 import { Run, type RunReport } from '../engine/run';
 import { failureOf, isFailure, type Failure } from '../engine/failures';
-import { recoveryOf, requireComplete, reservedFolders, WalkListing, type SyncStatus } from '../engine/listing';
+import { inWalkOrder, listPaths, recoveryOf, requireComplete, reservedFolders, WalkListing, type SyncStatus } from '../engine/listing';
+import { carryOwnChanges, planFromFeeds, recordIds, recorded, saveFeedState, type FeedOptions, type FeedPlan, type ListingChoice } from '../engine/changes';
+import { INCREMENTAL_MAX_DELETES } from './oneWay';
 import { unstorableOn, unconfirmedDeletions } from '../engine/safety';
 
 /** Who wins when a file changed on both sides. Keep Both keeps the newer under its name and the other beside it. */
@@ -47,6 +49,12 @@ export interface TwoWayOptions extends RunSettings {
 	lock?: Partial<Omit<LockOptions, 'pacer'>> | false;
 	/** Entries held in memory per sorted listing, and files held to pair moves, before a temporary file (or giving up on moves) takes over; tests set it low. */
 	memoryLimit?: number;
+	/**
+	 * A scheduled run: when both sides have a change feed, only the paths either feed names since the
+	 * last fully successful run are listed and decided against their baseline entries; the baseline
+	 * stands for every other path. A full listing when that is not sound or is due (lib/engine/changes.ts).
+	 */
+	feed?: FeedOptions;
 }
 
 export type TwoWayActionKind = 'copy' | 'update' | 'delete' | 'rmdir' | 'mkdir' | 'rename' | 'conflict';
@@ -82,7 +90,7 @@ export interface ConflictResult {
 	reason: string;
 }
 
-export interface TwoWayReport extends RunReport {
+export interface TwoWayReport extends RunReport, Partial<ListingChoice> {
 	mode: 'twoWay';
 	dryRun: boolean;
 	/** No usable baseline: both sides were merged and nothing was deleted. */
@@ -140,12 +148,80 @@ function emptyCounts(): DirectionCounts {
 export async function twoWaySync(source: Provider, destination: Provider, options: TwoWayOptions): Promise<TwoWayReport> {
 	const skeleton = new Run(source, destination, options);
 	await skeleton.checkFolders('Two-way sync', 'refuse');
+	const feed = options.feed && !options.dryRun ? options.feed : undefined;
+	const providers = { source, destination };
+	const feedPlan = feed && (await planFromFeeds(providers, feed, feed.now?.() ?? skeleton.started, options.signal, options.resync ? 'resync: the saved state is rebuilt from both listings' : undefined));
+	// Nothing changed on either side since the last fully successful run: its baseline still holds, and neither it nor the lock is read or written.
+	if (feedPlan?.paths?.length === 0) return unchanged(skeleton, feedPlan, feed!);
 	const lock = options.lock === false || options.dryRun ? undefined : await PairLock.acquire(destination, { id: pairId(options.pair), ...options.lock, pacer: skeleton.pacer });
 	try {
-		return await run(skeleton, options, lock);
+		const outcome: FeedOutcome = { plan: feedPlan, rewrote: false };
+		const report = await run(skeleton, options, lock, outcome);
+		if (feedPlan) Object.assign(report, { listing: feedPlan.listing, listingReason: feedPlan.listingReason });
+		if (feedPlan?.keep && report.status === 'success' && report.baselineSaved) await advanceFeed(feedPlan, feed!, report, outcome.rewrote, providers, options.signal);
+		return report;
 	} finally {
 		await lock?.release();
 	}
+}
+
+/** What a scheduled run learnt from the feeds, and whether it rewrote the baseline on the destination. */
+interface FeedOutcome {
+	plan?: FeedPlan;
+	rewrote: boolean;
+}
+
+function emptyReport(started: number, dryRun: boolean): TwoWayReport {
+	return {
+		mode: 'twoWay',
+		status: 'planned',
+		dryRun,
+		firstRun: false,
+		baselineFromCopy: false,
+		toDestination: emptyCounts(),
+		toSource: emptyCounts(),
+		conflicts: [],
+		unresolved: 0,
+		actions: [],
+		failed: 0,
+		bytes: 0,
+		retries: 0,
+		errors: [],
+		notes: [],
+		recovery: {},
+		baselineSaved: false,
+		baselineFiles: 0,
+		stateBytes: 0,
+		startedAt: new Date(started).toISOString(),
+		finishedAt: '',
+		durationMs: 0,
+	};
+}
+
+/** A run whose feeds name no change: the report of a run that found nothing to do, and the cursors moved on. */
+async function unchanged(skeleton: Run, plan: FeedPlan, feed: FeedOptions): Promise<TwoWayReport> {
+	const report = emptyReport(skeleton.started, false);
+	Object.assign(report, {
+		listing: plan.listing,
+		listingReason: plan.listingReason,
+		baselineSaved: true,
+		baselineFiles: plan.previous?.baselineFiles ?? 0,
+		baselineNote: 'nothing changed on either side since the last run: the saved state still holds and was neither read nor rewritten',
+	});
+	plan.baselineFiles = plan.previous?.baselineFiles;
+	await saveFeedState(plan, feed, async () => undefined);
+	return skeleton.finish(report, 'success');
+}
+
+/** After a fully successful run whose baseline is saved: the cursors advance past the run's own writes, which the next run checks again. */
+async function advanceFeed(plan: FeedPlan, feed: FeedOptions, report: TwoWayReport, rewrote: boolean, providers: Record<Side, Provider>, signal?: AbortSignal): Promise<void> {
+	plan.baselineFiles = report.baselineFiles;
+	const wrote = (side: Side) => report.actions.some((action) => action.side === side && action.status === 'done');
+	const sides: Partial<Record<Side, Provider>> = {};
+	if (wrote('source')) sides.source = providers.source;
+	// The baseline's copy and the feed state's copy are files of the destination too: the cursor goes past them.
+	if (wrote('destination') || rewrote || (feed.copy !== undefined && plan.listing === 'full')) sides.destination = providers.destination;
+	await saveFeedState(plan, feed, () => carryOwnChanges(plan, sides, signal));
 }
 
 interface Loaded {
@@ -184,36 +260,92 @@ interface Tally {
 
 async function* none<T>(): AsyncGenerator<T> {}
 
-async function run(skeleton: Run, options: TwoWayOptions, lock?: PairLock): Promise<TwoWayReport> {
+async function run(skeleton: Run, options: TwoWayOptions, lock: PairLock | undefined, outcome: FeedOutcome): Promise<TwoWayReport> {
 	const providers: Record<Side, Provider> = { source: skeleton.source, destination: skeleton.destination };
 	const filter = createFilter({ ...options.filter, reserved: reservedFolders(options.backupDir) });
 	const loaded = await loadBaseline(options, lock);
-	const spill = new SpillDir();
-	try {
-		return await walkPlanAndRun(skeleton, options, lock, providers, filter, loaded, spill);
-	} finally {
-		await spill.dispose();
+	const feedPlan = outcome.plan;
+	const listFully = (listingReason: string) => Object.assign(feedPlan!, { listing: 'full', listingReason, paths: undefined, fullAt: options.feed?.now?.() ?? skeleton.started });
+	// Changes are decided against the baseline: without one, both sides are merged from full listings.
+	if (feedPlan?.paths && !loaded.baseline) listFully(`the saved two-way state could not be used (${loaded.note ?? 'none'})`);
+	const attempt = async (scope?: string[]) => {
+		const spill = new SpillDir();
+		try {
+			return await walkPlanAndRun(skeleton, options, lock, providers, filter, loaded, spill, outcome, scope);
+		} finally {
+			await spill.dispose();
+		}
+	};
+	if (feedPlan?.paths) {
+		try {
+			return await attempt(feedPlan.paths);
+		} catch (error) {
+			if (!(error instanceof SafetyError)) throw error;
+			// More deletions than a run driven by changes may make: a full listing decides, with the guards every full run has.
+			listFully(`the changes would delete many files (${error.message}); a full listing decides`);
+		}
 	}
+	return attempt();
 }
 
-async function walkPlanAndRun(skeleton: Run, options: TwoWayOptions, lock: PairLock | undefined, providers: Record<Side, Provider>, filter: Filter, loaded: Loaded, spill: SpillDir): Promise<TwoWayReport> {
+/** Whether `path` is one of `scope`'s paths or below one; every path is when there is no scope. */
+function scopeTest(scope: string[] | undefined, key: (path: string) => string): (path: string) => boolean {
+	if (!scope) return () => true;
+	const keys = new Set(scope.map(key));
+	return (path) => {
+		for (let at = path; ; at = parentPath(at)) {
+			if (keys.has(key(at))) return true;
+			if (at === '') return false;
+		}
+	};
+}
+
+async function walkPlanAndRun(
+	skeleton: Run,
+	options: TwoWayOptions,
+	lock: PairLock | undefined,
+	providers: Record<Side, Provider>,
+	filter: Filter,
+	loaded: Loaded,
+	spill: SpillDir,
+	outcome: FeedOutcome,
+	scope?: string[],
+): Promise<TwoWayReport> {
 	const { signal } = options;
 	const { pacer, started } = skeleton;
 	const { baseline, text, note, fromCopy } = loaded;
-	const walks = {
-		source: new WalkListing(providers.source, filter, pacer, signal, { memoryLimit: options.memoryLimit, spill }),
-		destination: new WalkListing(providers.destination, filter, pacer, signal, { memoryLimit: options.memoryLimit, spill }),
-	};
 	const caseInsensitive = providers.source.capabilities.caseInsensitive || providers.destination.capabilities.caseInsensitive;
 	const key = (path: string) => matchKey(path, caseInsensitive);
+	const inScope = scopeTest(scope, key);
+	// A run driven by changes lists only the changed paths (each a few requests); the baseline stands for the rest.
+	const scoped = scope && (await Promise.all([listPaths(providers.source, scope, filter, pacer, signal), listPaths(providers.destination, scope, filter, pacer, signal)]));
+	const walks = scoped
+		? { source: { entries: inWalkOrder(scoped[0].entries), error: scoped[0].error }, destination: { entries: inWalkOrder(scoped[1].entries), error: scoped[1].error } }
+		: {
+				source: new WalkListing(providers.source, filter, pacer, signal, { memoryLimit: options.memoryLimit, spill }),
+				destination: new WalkListing(providers.destination, filter, pacer, signal, { memoryLimit: options.memoryLimit, spill }),
+			};
 	const planner = new TwoWayPlanner(providers, options, pacer, started);
 	const tally: Tally = { files: { source: 0, destination: 0 }, baseFiles: 0 };
 	// Both sides as they are now, for the names no action touches; the rest is settled after the run.
 	const listed = new BaselineWriter(options.pair, baseline?.savedAt ?? started);
 	const folders = new WalkFolders(key);
-	const streams: [AsyncIterable<Entry>, AsyncIterable<Entry>, AsyncIterable<BaselineEntry>] = [walks.source, walks.destination, baseline?.entries() ?? none<BaselineEntry>()];
+	// A full listing of a side whose feed names changes by id keeps its ids for the runs driven by changes.
+	const streamOf = (side: Side): AsyncIterable<Entry> => {
+		const walk = walks[side];
+		if ('entries' in walk) return walk.entries;
+		const record = recordIds(outcome.plan, side, providers[side], options.feed);
+		return record ? recorded(walk, record) : walk;
+	};
+	const streams: [AsyncIterable<Entry>, AsyncIterable<Entry>, AsyncIterable<BaselineEntry>] = [streamOf('source'), streamOf('destination'), baseline?.entries() ?? none<BaselineEntry>()];
 	await marchGroups<[Entry, Entry, BaselineEntry]>(streams, (value) => value.path, ['source', 'destination', 'saved state'], async ([sources, destinations, bases]) => {
 		for (const item of itemsOf(sources, destinations, bases, key)) {
+			if (!item.source && !item.destination && !inScope(item.base!.path)) {
+				// No feed named it: both sides still hold it as the last run left it.
+				keepUnchanged(item.base!, item, tally, folders);
+				listed.add(item.base!);
+				continue;
+			}
 			for (const side of ['source', 'destination'] as const) if (item[side] && !item[side]!.isDir) tally.files[side]++;
 			if (item.base && !item.base.isDir) tally.baseFiles++;
 			folders.visit(item);
@@ -235,33 +367,18 @@ async function walkPlanAndRun(skeleton: Run, options: TwoWayOptions, lock: PairL
 	await planner.finish();
 	for (const item of planner.heldNotes) skeleton.notes.push(item);
 	const report: TwoWayReport = {
-		mode: 'twoWay',
-		status: 'planned',
-		dryRun: options.dryRun ?? false,
+		...emptyReport(started, options.dryRun ?? false),
 		firstRun: !baseline,
 		baselineNote: note,
 		baselineFromCopy: fromCopy,
-		toDestination: emptyCounts(),
-		toSource: emptyCounts(),
 		conflicts: planner.conflicts,
 		unresolved: planner.actions.filter((action) => action.status === 'unresolved').length,
 		actions: planner.actions,
-		failed: 0,
-		bytes: 0,
-		retries: 0,
-		errors: [],
-		notes: [],
-		recovery: {},
-		baselineSaved: false,
-		baselineFiles: 0,
-		stateBytes: 0,
-		startedAt: new Date(started).toISOString(),
-		finishedAt: '',
-		durationMs: 0,
 	};
 	const finish = (status: SyncStatus) => skeleton.finish(report, status);
 
-	report.refusal = deletionRefusal(planner.actions, tally, baseline, options);
+	// A run driven by changes cannot weigh its deletions against listings it did not make: it deletes no more than the limit for such runs.
+	report.refusal = deletionRefusal(planner.actions, tally, baseline, scope ? { ...options, maxDeletes: options.maxDeletes ?? INCREMENTAL_MAX_DELETES } : options);
 	if (options.dryRun) return finish(report.refusal ? 'refused' : 'planned');
 	if (report.refusal) throw Object.assign(new SafetyError(report.refusal), { report });
 
@@ -295,6 +412,7 @@ async function walkPlanAndRun(skeleton: Run, options: TwoWayOptions, lock: PairL
 		// A pointer store that just wrote the state to its file has written the copy already.
 		const copied = options.state instanceof PointerStateStore && options.state.large === options.stateCopy && options.state.writesLarge(encoded);
 		if (!copied) await options.stateCopy?.save(encoded);
+		outcome.rewrote = true;
 		if (lock) lock.savedAt = savedAt;
 	} catch (error) {
 		report.failed++;
@@ -304,6 +422,19 @@ async function walkPlanAndRun(skeleton: Run, options: TwoWayOptions, lock: PairL
 	report.baselineSaved = true;
 	report.stateBytes = encoded.length;
 	return finish('success');
+}
+
+/** A baseline entry no change feed named: counted as both sides holding it, and its folder's spelling remembered for the paths below it. */
+function keepUnchanged(base: BaselineEntry, item: Item, tally: Tally, folders: WalkFolders): void {
+	if (!base.isDir) {
+		tally.baseFiles++;
+		tally.files.source++;
+		tally.files.destination++;
+	}
+	const folder = (path: string): Entry => ({ path, isDir: true, size: -1, modTime: 0, hashes: {} });
+	const held: Item = base.isDir ? { ...item, source: folder(base.path), destination: folder(basePath(base, 'destination')) } : item;
+	folders.visit(held);
+	folders.remember(held);
 }
 
 /** Decides, path by path, what each side must do. Reads contents only to tell whether two changed files are identical. */

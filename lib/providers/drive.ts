@@ -1,7 +1,7 @@
 import { createPrivateKey } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { auth as googleAuth, drive as createDriveClient, type drive_v3 } from '@googleapis/drive';
-import type { Capabilities, Change, ChangePage, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, UploadIdentity, UploadSessionStore, WriteOptions } from '../core/types';
+import type { Capabilities, Change, ChangePage, UnplacedChange, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, UploadIdentity, UploadSessionStore, WriteOptions } from '../core/types';
 import {
 	AlreadyExistsError,
 	AuthenticationError,
@@ -21,6 +21,7 @@ import { Pacer, RATE_LIMIT_REASONS, retryAfterOf } from '../core/pacer';
 import { BINARY, ChunkReader, DirCache, mimeTypeFor, Remote, SliceStream, bodyStream, emptyStream, insideOrSame, ResumableUploads } from './kit';
 import { baseName, joinPath, normalizeRelativePath, parentPath } from '../core/paths';
 import { hashStream, measure, type MeasuringStream } from '../core/hashing';
+import { inStateFolder } from '../core/filters';
 
 /** A Google account signed in through OAuth (n8n's Google Drive OAuth2 credential). */
 export interface GoogleDriveOAuth {
@@ -311,6 +312,8 @@ function driveSpellings(name: string): string[] {
 
 export class GoogleDriveProvider implements Provider {
 	readonly name = 'google-drive';
+	/** A permanent deletion names only an id, and a new process knows no item's former path. */
+	readonly feedNamesById = true;
 	readonly capabilities: Capabilities = {
 		hashTypes: ['md5', 'sha1', 'sha256'],
 		listedHashTypes: ['md5', 'sha1', 'sha256'],
@@ -1021,6 +1024,7 @@ export class GoogleDriveProvider implements Provider {
 	async changesSince(cursor: string, options: { signal?: AbortSignal } = {}): Promise<ChangePage> {
 		const driveId = this.driveId;
 		const changes: Change[] = [];
+		const unplaced: UnplacedChange[] = [];
 		const at = cursor.lastIndexOf('@');
 		const time = at < 0 ? Number.NaN : Number(cursor.slice(at + 1));
 		const since = Number.isFinite(time) ? time : undefined;
@@ -1039,8 +1043,8 @@ export class GoogleDriveProvider implements Provider {
 			const page = data.changes ?? [];
 			// Folders created in this pass are named from the page itself, without a request each.
 			const pageFiles = new Map(page.flatMap((change) => (change.file?.id ? [[change.file.id, change.file] as const] : [])));
-			for (const change of page) changes.push(...(await this.mapChange(change, pageFiles, since, options.signal)));
-			if (data.newStartPageToken) return { changes, cursor: `${data.newStartPageToken}@${asked}` };
+			for (const change of page) changes.push(...(await this.mapChange(change, pageFiles, since, unplaced, options.signal)));
+			if (data.newStartPageToken) return { changes, cursor: `${data.newStartPageToken}@${asked}`, unplaced: unplaced.length, unplacedChanges: unplaced };
 			if (!data.nextPageToken) throw new TransientError('Google Drive ended the change list without a new cursor');
 			pageToken = data.nextPageToken;
 		}
@@ -1050,6 +1054,7 @@ export class GoogleDriveProvider implements Provider {
 		change: drive_v3.Schema$Change,
 		pageFiles: Map<string, drive_v3.Schema$File>,
 		since: number | undefined,
+		unplaced: UnplacedChange[],
 		signal?: AbortSignal,
 	): Promise<Change[]> {
 		const id = change.fileId;
@@ -1063,9 +1068,14 @@ export class GoogleDriveProvider implements Provider {
 		if (gone) {
 			// A file that left the root, or went to the trash, is gone from here; only a known one can be named.
 			const path = before?.path ?? (file?.trashed && parent !== undefined ? this.toEntry(file, parent)?.path : undefined);
-			if (path === undefined) return [];
+			if (path === undefined) {
+				// Drive names only the id of what left: where it was is known only to a provider that saw it.
+				// (One that was never below the root looks the same as one moved out of it.)
+				unplaced.push({ id, isDir: file !== undefined && isFolder(file) });
+				return [];
+			}
 			this.forget(path, id);
-			return [{ kind: 'deleted', path, isDir: before?.isDir ?? (file !== undefined && isFolder(file)) }];
+			return [{ kind: 'deleted', path, id, isDir: before?.isDir ?? (file !== undefined && isFolder(file)) }];
 		}
 		const entry = this.toEntry(file, parent);
 		if (!entry) return [];
@@ -1073,10 +1083,13 @@ export class GoogleDriveProvider implements Provider {
 		this.remember(entry);
 		// Without a time in the cursor, what this provider has not seen yet is taken as new.
 		const created = since === undefined ? !before : Date.parse(file.createdTime ?? '') >= since;
-		if (created) return [{ kind: 'added', path: entry.path, entry, isDir: entry.isDir }];
-		if (before && before.path !== entry.path) return [{ kind: 'moved', path: entry.path, previousPath: before.path, entry, isDir: entry.isDir }];
+		if (created) return [{ kind: 'added', path: entry.path, entry, id, isDir: entry.isDir }];
+		if (before && before.path !== entry.path) return [{ kind: 'moved', path: entry.path, previousPath: before.path, entry, id, isDir: entry.isDir }];
+		// An older item this provider never saw may have been edited in place or moved here from anywhere: Drive does not say which.
+		// The engine's own lock and state files are rewritten in place by every run, and never synced.
+		if (!before && !inStateFolder(entry.path)) unplaced.push({ id, path: entry.path, isDir: entry.isDir });
 		// A folder's own time changes with its contents, which have changes of their own.
-		return entry.isDir ? [] : [{ kind: 'modified', path: entry.path, entry, isDir: false }];
+		return entry.isDir ? [] : [{ kind: 'modified', path: entry.path, entry, id, isDir: false }];
 	}
 
 	/** The path of folder `id` below the root, from the caches, the page, or Drive; undefined outside the root. */

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { Capabilities, Change, ChangePage, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, UploadIdentity, UploadSessionStore, WriteOptions } from '../core/types';
+import type { Capabilities, Change, ChangePage, UnplacedChange, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, UploadIdentity, UploadSessionStore, WriteOptions } from '../core/types';
 import {
 	AlreadyExistsError,
 	AuthenticationError,
@@ -19,6 +19,7 @@ import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
 import { ChunkReader, DirCache, RefreshGrant, Remote, ResumableUploads, SignInError, SliceStream, bodyStream, emptyStream, insideOrSame, spool, type Spooled } from './kit';
 import { hashStream, measure, sameHash, type MeasuringStream } from '../core/hashing';
 import { baseName, hasControlCharacter, joinPath, matchKey, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
+import { inStateFolder } from '../core/filters';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -227,6 +228,8 @@ function drivePathOf(reference: string | undefined): string | undefined {
  */
 export class OneDriveProvider implements Provider {
 	readonly name = 'onedrive';
+	/** The delta names a moved item only where it is now: a new process knows no item's former path. */
+	readonly feedNamesById = true;
 	readonly capabilities: Capabilities = {
 		// SHA-1 is gone on Personal and was never on Business: quickXorHash is the one hash every drive gives.
 		hashTypes: ['quickxor'],
@@ -951,13 +954,14 @@ export class OneDriveProvider implements Provider {
 		// What was known before this page: folders named while placing the page's files are not "seen before".
 		const before = new Map([...latest.keys()].map((id) => [id, this.known.get(id)] as const));
 		const changes: Change[] = [];
+		const unplaced: UnplacedChange[] = [];
 		for (const item of latest.values()) {
 			if (item.id === this.rootId) continue;
-			const change = await this.changeOf(item, before.get(item.id), latest, since, options.signal);
+			const change = await this.changeOf(item, before.get(item.id), latest, since, unplaced, options.signal);
 			// Several nameless deletions in one folder are that folder once.
 			if (change && !changes.some((known) => known.kind === change.kind && known.path === change.path && known.isDir === change.isDir)) changes.push(change);
 		}
-		return { changes, cursor: `${asked}|${next}` };
+		return { changes, cursor: `${asked}|${next}`, unplaced: unplaced.length, unplacedChanges: unplaced };
 	}
 
 	private async changeOf(
@@ -965,6 +969,7 @@ export class OneDriveProvider implements Provider {
 		before: { path: string; isDir: boolean } | undefined,
 		page: Map<string, GraphItem>,
 		since: number,
+		unplaced: UnplacedChange[],
 		signal?: AbortSignal,
 	): Promise<Change | undefined> {
 		const parent = item.deleted ? undefined : await this.folderPath(item.parentReference?.id, page, signal);
@@ -974,18 +979,20 @@ export class OneDriveProvider implements Provider {
 			if (path === undefined) return item.deleted ? this.somethingDeletedIn(item, page, signal) : undefined;
 			this.forget(path);
 			this.known.delete(item.id);
-			return { kind: 'deleted', path, isDir: before?.isDir ?? item.folder !== undefined };
+			return { kind: 'deleted', path, id: item.id, isDir: before?.isDir ?? item.folder !== undefined };
 		}
 		const entry = this.entryOf(item, parent);
 		this.remember(entry);
 		if (before && before.path !== entry.path) {
 			if (before.isDir) this.folders.relocate(before.path, entry.path);
-			return { kind: 'moved', path: entry.path, previousPath: before.path, entry, isDir: entry.isDir };
+			return { kind: 'moved', path: entry.path, previousPath: before.path, entry, id: item.id, isDir: entry.isDir };
 		}
 		const created = Date.parse(item.createdDateTime ?? '') >= since;
-		if (created && !before) return { kind: 'added', path: entry.path, entry, isDir: entry.isDir };
+		if (created && !before) return { kind: 'added', path: entry.path, entry, id: item.id, isDir: entry.isDir };
+		// An older item this provider never saw may have been edited in place or moved here (a folder with all it holds): the delta does not say from where.
+		if (!before && !inStateFolder(entry.path)) unplaced.push({ id: item.id, path: entry.path, isDir: entry.isDir });
 		// A folder's own time changes with its contents, which have changes of their own.
-		return entry.isDir ? undefined : { kind: 'modified', path: entry.path, entry, isDir: false };
+		return entry.isDir ? undefined : { kind: 'modified', path: entry.path, entry, id: item.id, isDir: false };
 	}
 
 	/**

@@ -122,7 +122,8 @@ function parseLine(line: string, previous: string): BaselineEntry {
 	};
 }
 
-async function* textLines(text: string): AsyncGenerator<string> {
+/** The lines of a gzip'd, base64 text (one or more members), as a stream: never decoded whole. */
+export async function* textLines(text: string): AsyncGenerator<string> {
 	// Decoded by the stream, so a character split across two chunks stays whole.
 	const input = Readable.from([Buffer.from(text, 'base64')]).pipe(createGunzip()).setEncoding('utf8');
 	let partial = '';

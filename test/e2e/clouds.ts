@@ -355,21 +355,33 @@ export function readLocalTree(root: string, options: { withEngineFolder?: boolea
 	return files;
 }
 
+/** What a reader of a cloud's tree leaves out unless asked: the engine's own `.cloudsync` folder (lock, state, change cursors, trash), as `readLocalTree` does. */
+interface TreeOptions {
+	withEngineFolder?: boolean;
+}
+
+const isEngineFile = (relative: string) => relative === '.cloudsync' || relative.startsWith('.cloudsync/');
+
+function withoutEngineFolder(files: Record<string, Buffer>, options: TreeOptions): Record<string, Buffer> {
+	if (options.withEngineFolder) return files;
+	return Object.fromEntries(Object.entries(files).filter(([file]) => !isEngineFile(file)));
+}
+
 /** Every file below `folder` of the Dropbox emulator, by path relative to it, with its bytes. */
-export function readDropboxTree(dropbox: DropboxEmulator, folder: string): Record<string, Buffer> {
+export function readDropboxTree(dropbox: DropboxEmulator, folder: string, options: TreeOptions = {}): Record<string, Buffer> {
 	const files: Record<string, Buffer> = {};
 	for (const full of dropbox.paths(folder)) {
 		const content = dropbox.content(full);
 		if (content !== undefined) files[full.slice(folder.length + 1)] = content;
 	}
-	return files;
+	return withoutEngineFolder(files, options);
 }
 
 /**
  * Every file (not trashed) below `folder` of the Drive emulator's My Drive, by relative path, with its
  * bytes. Listed with the official client over the emulator's files.list, as another app would see it.
  */
-export async function readDriveTree(clouds: Pick<SampleClouds, 'drive' | 'driveAuth'>, folder: string): Promise<Record<string, Buffer>> {
+export async function readDriveTree(clouds: Pick<SampleClouds, 'drive' | 'driveAuth'>, folder: string, options: TreeOptions = {}): Promise<Record<string, Buffer>> {
 	const { api } = sdkClient({ emulator: clouds.drive, auth: clouds.driveAuth });
 	const files: Record<string, Buffer> = {};
 	const top = clouds.drive.statPath(folder);
@@ -392,11 +404,11 @@ export async function readDriveTree(clouds: Pick<SampleClouds, 'drive' | 'driveA
 		} while (pageToken);
 	};
 	await walk(top.id, '');
-	return files;
+	return withoutEngineFolder(files, options);
 }
 
 /** Every file below `folder` of an S3 bucket, by path relative to it, with its bytes, read with our S3 provider. */
-export async function readS3Tree(clouds: Pick<SampleClouds, 's3'>, bucket: string, folder: string): Promise<Record<string, Buffer>> {
+export async function readS3Tree(clouds: Pick<SampleClouds, 's3'>, bucket: string, folder: string, options: TreeOptions = {}): Promise<Record<string, Buffer>> {
 	const { S3Provider } = await import('../../lib/providers/s3');
 	const provider = await S3Provider.open({ ...clouds.s3.connection, bucket, prefix: folder });
 	const files: Record<string, Buffer> = {};
@@ -406,7 +418,7 @@ export async function readS3Tree(clouds: Pick<SampleClouds, 's3'>, bucket: strin
 		for await (const chunk of await provider.read(entry.path)) chunks.push(chunk as Buffer);
 		files[entry.path] = Buffer.concat(chunks);
 	}
-	return files;
+	return withoutEngineFolder(files, options);
 }
 
 /** Hashes of a tree, so that failures print short, comparable values instead of buffers. */

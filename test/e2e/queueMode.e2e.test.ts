@@ -154,7 +154,7 @@ describeE2E('two-way sync in queue mode: state and lock shared by workers', () =
 		// The lock file stays between runs, marked free; wait until the first run holds it.
 		const lockHeld = async () => {
 			for (let attempt = 0; attempt < 120; attempt++) {
-				const lock = Object.entries(readDropboxTree(clouds.dropbox, DROPBOX)).find(([file]) => file.startsWith('.cloudsync/') && file.endsWith('.lock'));
+				const lock = Object.entries(readDropboxTree(clouds.dropbox, DROPBOX, { withEngineFolder: true })).find(([file]) => file.startsWith('.cloudsync/') && file.endsWith('.lock'));
 				if (lock && (JSON.parse(lock[1].toString('utf8')) as { expiresAt: number }).expiresAt > Date.now()) return;
 				await new Promise((resolve) => setTimeout(resolve, 250));
 			}

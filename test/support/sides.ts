@@ -289,3 +289,18 @@ export function emulatorsForBlock(seed: number): { drive: DriveEmulator; dropbox
 	});
 	return emulators;
 }
+
+/**
+ * A new Dropbox folder and a new Drive folder on the emulators, each opened as often as asked: a
+ * scheduled sync opens new providers per run (as each n8n execution does), and a user edits through
+ * providers of their own.
+ */
+export async function feedPair(emulators: { drive: DriveEmulator; dropbox: DropboxEmulator }) {
+	const { drive, dropbox } = emulators;
+	const name = `pair-${randomBytes(4).toString('hex')}`;
+	const folderId = drive.addFolder(drive.myDriveRootId, name);
+	dropbox.seedFolder(`/${name}`);
+	const openDrive = () => GoogleDriveProvider.open({ auth: drive.addOAuthClient(), root: folderId, apiBaseUrl: drive.baseUrl, pacer: quickPacer() });
+	const openDropbox = () => new DropboxProvider({ auth: dropbox.credentials, root: `/${name}`, apiBaseUrl: dropbox.baseUrl, pacer: quickPacer() });
+	return { name, folderId, openDrive, openDropbox, driveUser: await openDrive(), dropboxUser: openDropbox() };
+}

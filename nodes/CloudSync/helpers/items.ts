@@ -63,6 +63,9 @@ export function summaryJson(report: SyncReport, source: string, destination: str
 		refusal: report.refusal,
 		deletesHeld: report.deletesHeld,
 		listingErrors: report.listingErrors,
+		// Whether a scheduled run checked only what the change feeds reported, or listed both folders, and why.
+		listing: report.listing,
+		listingReason: report.listingReason,
 		errors: report.errors.map((error) => ({ ...error })),
 		planned: { ...report.plan.counts },
 		// A plan of a huge tree itemises its first 10,000 actions; the summary says how many changes it left out.

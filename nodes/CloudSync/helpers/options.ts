@@ -86,6 +86,12 @@ export const DEFAULT_MAX_DELETE_PERCENT = 50;
 /** Folders that never take part in a sync: the folder replaced and deleted files are kept in. */
 export const readBackupDir = (context: NodeContext, itemIndex: number) => (syncOptions(context, itemIndex).backupDir as string) || undefined;
 
+/** Days between full listings of a scheduled Copy, Mirror or Update that plans from change feeds. */
+export function readFullCheckEvery(context: NodeContext, itemIndex: number): number {
+	const days = syncOptions(context, itemIndex).fullCheckEveryDays;
+	return typeof days === 'number' && days >= 0 ? days : 7;
+}
+
 /** Everything Copy, Mirror, Update and Move read from the node, for one item. */
 export function readOneWayOptions(context: NodeContext, itemIndex: number): SyncOptions {
 	const mode = parameter<SyncOptions['mode']>(context, 'mode', itemIndex, 'copy');

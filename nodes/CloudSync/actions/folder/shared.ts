@@ -29,6 +29,8 @@ export const syncModeField = (show: Record<string, string[]>): INodeProperties =
 
 /** The modes that make the destination like the source, one way; the others keep state or write snapshots. */
 export const ONE_WAY = ['copy', 'mirror', 'update', 'move'];
+/** The modes a scheduled run plans from change feeds. */
+const FED = ['copy', 'mirror', 'update', 'twoWay'];
 /** The modes whose run may delete files: their deletion guard is shown. */
 export const DELETING = ['mirror', 'twoWay'];
 /** The modes whose per-file items the Item Limit caps (Add to Google Photos reads no common options). */
@@ -102,6 +104,16 @@ export const syncOptionsField = (show: Record<string, string[]>): INodePropertie
 			default: false,
 			displayOptions: { show: { '/mode': DELETING } },
 			description: 'Whether to run even when a safety guard refuses: an empty source over a full destination, or more deletions than allowed',
+		},
+		{
+			displayName: 'Full Check Every (Days)',
+			name: 'fullCheckEveryDays',
+			type: 'number',
+			default: 7,
+			typeOptions: { minValue: 0, numberPrecision: 2 },
+			displayOptions: { show: { '/mode': FED, '/operation': ['sync'] } },
+			description:
+				'When both clouds have a change feed (Google Drive, Dropbox, OneDrive), a run checks only what changed since the last successful run, and lists both folders in full this often, in case a feed missed something. 0 lists in full every run. The output says which kind of run it was and why.',
 		},
 		{
 			displayName: 'Ignore Existing',

@@ -1,16 +1,21 @@
 import type { IExecuteFunctions } from 'n8n-workflow';
-import { CloudSyncError, sync, type SyncOptions, type SyncReport } from '../../../../../lib';
+import { CloudSyncError, ProviderStateStore, pairId, sync, type SyncOptions, type SyncReport } from '../../../../../lib';
 import { toNodeError } from '../../../helpers/errors';
-import { readOneWayOptions, syncOptions } from '../../../helpers/options';
+import { readFullCheckEvery, readOneWayOptions, syncOptions } from '../../../helpers/options';
 import { planActionJson, resultJson, summaryJson } from '../../../helpers/items';
 import { cloudNamed } from '../../../clouds/registry';
-import type { FolderMode } from './mode';
+import { StaticDataStore } from '../../../transport/staticData';
+import { pairName, type FolderMode } from './mode';
 
 interface Settings {
 	sync: SyncOptions;
 	/** A diff's choice to list the files it would skip too. */
 	includeUnchanged: boolean;
+	/** A scheduled Copy, Mirror or Update plans from the change feeds, with a full listing at least this often. */
+	fullCheckEveryDays?: number;
 }
+
+const FED_MODES = ['copy', 'mirror', 'update'];
 
 /** The error for a run that did nothing but fail, or a diff built on a folder that could not be read, with the failure that explains it. */
 function failedRun(report: SyncReport, dryRun: boolean): CloudSyncError {
@@ -25,16 +30,36 @@ export const oneWay: FolderMode<Settings, SyncReport> = {
 		return syncOptions(context, itemIndex).changedPathsOnly === true || cloudNamed(context.getNodeParameter('sourceCloud', itemIndex))?.oneRunForAllItems === true;
 	},
 
-	readSettings: (context, itemIndex, dryRun) => ({
-		sync: readOneWayOptions(context, itemIndex),
-		// Diff's own switch; a Sync's dry run outputs what it would change, as a sync does.
-		includeUnchanged: dryRun && context.getNodeParameter('operation', itemIndex) === 'diff' && (context.getNodeParameter('includeUnchanged', itemIndex, false) as boolean),
-	}),
+	readSettings(context, itemIndex, dryRun) {
+		const sync = readOneWayOptions(context, itemIndex);
+		const fullCheckEveryDays = !dryRun && FED_MODES.includes(sync.mode) ? readFullCheckEvery(context, itemIndex) : undefined;
+		return {
+			sync,
+			// Diff's own switch; a Sync's dry run outputs what it would change, as a sync does.
+			includeUnchanged: dryRun && context.getNodeParameter('operation', itemIndex) === 'diff' && (context.getNodeParameter('includeUnchanged', itemIndex, false) as boolean),
+			fullCheckEveryDays,
+		};
+	},
 
 	async run({ context, itemIndex, source, destination, settings, dryRun, signal }) {
 		let report: SyncReport;
 		try {
-			report = await sync(source.provider, destination.provider, { ...settings.sync, dryRun, signal });
+			const days = settings.fullCheckEveryDays;
+			const pair = pairName(context, source, destination);
+			const { mode, filter, compare, newerOnly, ignoreExisting, backupDir } = settings.sync;
+			// Static data holds the cursors; the copy on the destination serves runs n8n starts without it (queue-mode workers, editor runs).
+			const feed =
+				days === undefined
+					? undefined
+					: {
+							state: new StaticDataStore(context.getWorkflowStaticData('node'), pairId(pair, 'one-way')),
+							copy: new ProviderStateStore(destination.provider, pairId(pair, 'one-way')),
+							settings: JSON.stringify({ mode, filter, compare, newerOnly, ignoreExisting, backupDir }),
+							fullEveryMs: days * 86_400_000,
+							// Google Drive names some changes by id alone: an index of its ids, kept beside the cursors, places them.
+							index: (side: 'source' | 'destination') => new ProviderStateStore(destination.provider, `${pairId(pair, 'one-way')}-${side}-ids`),
+						};
+			report = await sync(source.provider, destination.provider, { ...settings.sync, feed, dryRun, signal });
 		} catch (error) {
 			throw toNodeError(context.getNode(), error, itemIndex);
 		}

@@ -1,6 +1,6 @@
 import { PointerStateStore, ProviderStateStore, pairId, twoWaySync, type ConflictPolicy, type SyncOptions, type TwoWayReport } from '../../../../../lib';
 import { redact, toNodeError } from '../../../helpers/errors';
-import { readBackupDir, readCommonOptions, readDeletionGuard, syncOptions } from '../../../helpers/options';
+import { readBackupDir, readCommonOptions, readDeletionGuard, readFullCheckEvery, syncOptions } from '../../../helpers/options';
 import { StaticDataStore } from '../../../transport/staticData';
 import { pairName, statefulFailure, summaryHeader, type FolderMode } from './mode';
 
@@ -28,6 +28,8 @@ interface Settings {
 	storage: 'destination' | 'n8n';
 	conflict: ConflictPolicy;
 	resync: boolean;
+	/** A scheduled run plans from the change feeds, with a full listing at least this often; unset for a dry run. */
+	fullCheckEveryDays?: number;
 }
 
 interface TwoWayRun {
@@ -40,7 +42,7 @@ interface TwoWayRun {
 
 /** Two-Way: changes carried both ways since the last run, whose state is kept in n8n or on the destination. */
 export const twoWay: FolderMode<Settings, TwoWayRun> = {
-	readSettings(context, itemIndex) {
+	readSettings(context, itemIndex, dryRun) {
 		const common = { ...readCommonOptions(context, itemIndex), ...readDeletionGuard(context, itemIndex), backupDir: readBackupDir(context, itemIndex) };
 		const options = syncOptions(context, itemIndex);
 		return {
@@ -48,6 +50,7 @@ export const twoWay: FolderMode<Settings, TwoWayRun> = {
 			storage: options.stateStorage === 'destination' ? 'destination' : 'n8n',
 			conflict: (options.conflict as ConflictPolicy) || 'keepBoth',
 			resync: options.resync === true,
+			fullCheckEveryDays: dryRun ? undefined : readFullCheckEvery(context, itemIndex),
 		};
 	},
 
@@ -59,6 +62,19 @@ export const twoWay: FolderMode<Settings, TwoWayRun> = {
 			const inN8n = new StaticDataStore(context.getWorkflowStaticData('node'), pairId(pair));
 			// The workflow row is rewritten on every save: a large state lives in the destination's file, static data keeps a pointer to it.
 			const pointer = new PointerStateStore(inN8n, onDestination);
+			const days = settings.fullCheckEveryDays;
+			// The cursors are a few hundred bytes: static data holds them, with a copy on the destination for runs n8n starts without it.
+			const feed =
+				days === undefined
+					? undefined
+					: {
+							state: new StaticDataStore(context.getWorkflowStaticData('node'), pairId(pair, 'two-way-feed')),
+							copy: new ProviderStateStore(destination.provider, pairId(pair, 'two-way-feed')),
+							settings: JSON.stringify({ mode: 'twoWay', filter: common.filter, backupDir: common.backupDir, storage }),
+							fullEveryMs: days * 86_400_000,
+							// Google Drive names some changes by id alone: an index of its ids, kept beside the cursors, places them.
+							index: (side: 'source' | 'destination') => new ProviderStateStore(destination.provider, `${pairId(pair, 'two-way-feed')}-${side}-ids`),
+						};
 			const report = await twoWaySync(source.provider, destination.provider, {
 				state: storage === 'destination' ? onDestination : pointer,
 				stateCopy: storage === 'destination' ? undefined : onDestination,
@@ -72,6 +88,7 @@ export const twoWay: FolderMode<Settings, TwoWayRun> = {
 				backupDir: common.backupDir,
 				transfers: common.transfers,
 				checkers: common.checkers,
+				feed,
 				dryRun,
 				signal,
 			});
@@ -92,6 +109,9 @@ export const twoWay: FolderMode<Settings, TwoWayRun> = {
 		const summary = {
 			...summaryHeader(report, run),
 			firstRun: report.firstRun,
+			// Whether a scheduled run checked only what the change feeds reported, or listed both folders, and why.
+			listing: report.listing,
+			listingReason: report.listingReason,
 			note: report.baselineNote,
 			stateFromCopy: report.baselineFromCopy,
 			added: sum('added'),
