@@ -83,6 +83,15 @@ function isInside(root: string, candidate: string): boolean {
 	return candidate === root || candidate.startsWith(root.endsWith(nodePath.sep) ? root : root + nodePath.sep);
 }
 
+/** What lstat says, or undefined when it cannot say (missing, or not reachable): synchronous, as one stat is cheaper than a thread-pool round trip. */
+function lstatQuietly(path: string): Stats | undefined {
+	try {
+		return lstatSync(path);
+	} catch {
+		return undefined;
+	}
+}
+
 function modTimeOf(stats: Stats): number {
 	// Whole milliseconds: what we set with utimes comes back within a few nanoseconds of it.
 	return Math.round(stats.mtimeMs);
@@ -299,9 +308,16 @@ export class LocalProvider implements Provider {
 		return this.options.platform ?? process.platform;
 	}
 
-	/** Throws unless `folder`, an existing folder, resolves inside the root (and, when links are skipped, through no link). */
+	/**
+	 * Throws unless `folder`, an existing folder, resolves inside the root (and, when links are skipped, through no link).
+	 * The usual answer comes from one synchronous lstat per folder below the root: the root is a real path, so
+	 * folders that are none of them links lie inside it, whatever the mode. Only a link (or something that is
+	 * not a folder) on the way takes the full check, which says which rule it breaks. A write checks several
+	 * folders; a thread-pool round trip for each (realpath walks every folder from the disk's root) cost more
+	 * than the copy of a small file.
+	 */
 	private async verifyFolder(folder: string, forPath: string): Promise<void> {
-		if (folder === this.root) return;
+		if (folder === this.root || this.plainFoldersBelowRoot(folder)) return;
 		const real = await fs.realpath(folder);
 		if (!isInside(this.root, real)) {
 			throw new InvalidPathError(forPath, 'a symbolic link in it points outside the root folder', SYMLINK_HINT);
@@ -311,6 +327,15 @@ export class LocalProvider implements Provider {
 		if (real !== folder && this.options.symlinks !== 'follow' && (await this.linkBetweenRootAnd(folder))) {
 			throw new InvalidPathError(forPath, 'a folder in it is a symbolic link, and links are skipped', SYMLINK_HINT);
 		}
+	}
+
+	/** Whether `folder` and every folder between it and the root are plain folders (no link, no file); throws ENOENT as lstat does when one is missing. */
+	private plainFoldersBelowRoot(folder: string): boolean {
+		if (!isInside(this.root, folder)) return false;
+		for (let current = folder; current !== this.root; current = nodePath.dirname(current)) {
+			if (!lstatSync(current).isDirectory()) return false;
+		}
+		return true;
 	}
 
 	/** Whether `absolute`, an existing folder below the root, or one of its ancestors below the root is a link. */
@@ -325,7 +350,7 @@ export class LocalProvider implements Provider {
 	private async resolveExisting(path: string): Promise<{ relative: string; absolute: string; stats: Stats }> {
 		const resolved = await this.resolve(path);
 		try {
-			let stats = await fs.lstat(resolved.absolute);
+			let stats = lstatSync(resolved.absolute);
 			if (stats.isSymbolicLink()) {
 				if (this.options.symlinks !== 'follow') throw new NotFoundError(resolved.relative);
 				const real = await fs.realpath(resolved.absolute);
@@ -495,8 +520,7 @@ export class LocalProvider implements Provider {
 	/** A file about to be replaced is linked into this run's trash (the rename that replaces it stays atomic). */
 	private async keepReplaced(absolute: string, relative: string): Promise<void> {
 		if (!this.recoverable(relative)) return;
-		const existing = await fs.lstat(absolute).catch(() => undefined);
-		if (!existing?.isFile()) return;
+		if (!lstatQuietly(absolute)?.isFile()) return;
 		const kept = await this.trashPathFor(relative);
 		await fs.link(absolute, kept).catch((error: NodeJS.ErrnoException) => {
 			if (error.code === 'EXDEV' || error.code === 'EPERM' || error.code === 'ENOTSUP') return fs.copyFile(absolute, kept);
@@ -525,7 +549,7 @@ export class LocalProvider implements Provider {
 	/** Creates `absolute` and the folders above it one at a time, each checked to lie inside the root before anything is made in it. */
 	private async ensureFolder(absolute: string, forPath: string): Promise<void> {
 		try {
-			const stats = await fs.lstat(absolute);
+			const stats = lstatSync(absolute);
 			if (!stats.isDirectory() && !(stats.isSymbolicLink() && this.options.symlinks === 'follow')) throw new AlreadyExistsError(parentPath(forPath));
 			await this.verifyFolder(absolute, forPath);
 			return;
