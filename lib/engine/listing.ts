@@ -122,44 +122,51 @@ export class WalkListing implements AsyncIterable<Entry> {
 		private readonly options: WalkListingOptions = {},
 	) {}
 
-	async *[Symbol.asyncIterator](): AsyncIterator<Entry> {
+	/** The listing itself, not a generator around it: each entry passes one generator less. */
+	[Symbol.asyncIterator](): AsyncIterator<Entry> {
 		if (this.used) throw new Error('a walk listing is read once');
 		this.used = true;
-		try {
-			const entries = this.provider.listOrder === 'walk' ? this.ordered() : this.sorted();
-			for await (const entry of entries) {
-				this.count++;
-				yield entry;
-			}
-		} catch (error) {
-			const missing = this.options.missingRootIsEmpty && error instanceof NotFoundError && error.path === '' && this.count === 0;
-			if (!missing) this.error = error as Error;
-		}
+		return this.provider.listOrder === 'walk' ? this.ordered() : this.sorted();
+	}
+
+	/** A listing that ended in an error keeps it, to be told from a whole one. */
+	private stopped(error: unknown): void {
+		const missing = this.options.missingRootIsEmpty && error instanceof NotFoundError && error.path === '' && this.count === 0;
+		if (!missing) this.error = error as Error;
 	}
 
 	private async *ordered(): AsyncGenerator<Entry> {
-		let last: { key: string; path: string } | undefined;
+		let lastKey: string | undefined;
+		let lastPath = '';
 		let failures = 0;
-		for (;;) {
-			try {
-				for await (const entry of readAhead(this.provider.list(this.options.path ?? '', { recursive: true, signal: this.signal }), READ_AHEAD)) {
-					const key = walkKey(entry.path);
-					const order = last === undefined ? 1 : compareWalkKeys(key, entry.path, last.key, last.path);
-					// Two entries of one path (Drive's duplicates) are neighbours; a resumed listing skips what it gave before.
-					if (order < 0 && failures === 0) throw new CloudSyncError(`The ${this.provider.name} listing is not in walk order at "${entry.path}" (after "${last!.path}")`);
-					if (order < 0 || (order === 0 && failures > 0)) continue;
-					last = { key, path: entry.path };
-					if (includes(this.filter, entry)) yield entry;
+		try {
+			for (;;) {
+				try {
+					for await (const entry of readAhead(this.provider.list(this.options.path ?? '', { recursive: true, signal: this.signal }), READ_AHEAD)) {
+						const key = walkKey(entry.path);
+						const order = lastKey === undefined ? 1 : compareWalkKeys(key, entry.path, lastKey, lastPath);
+						// Two entries of one path (Drive's duplicates) are neighbours; a resumed listing skips what it gave before.
+						if (order < 0 && failures === 0) throw new CloudSyncError(`The ${this.provider.name} listing is not in walk order at "${entry.path}" (after "${lastPath}")`);
+						if (order < 0 || (order === 0 && failures > 0)) continue;
+						lastKey = key;
+						lastPath = entry.path;
+						if (includes(this.filter, entry)) {
+							this.count++;
+							yield entry;
+						}
+					}
+					return;
+				} catch (error) {
+					if (error instanceof CloudSyncError && error.message.includes('not in walk order')) throw error;
+					failures++;
+					// The pacer decides, as for any request: a retryable failure waits its turn and the walk resumes after `last`.
+					await this.pacer.run(async (attempt) => {
+						if (attempt === 0 || failures > 5) throw error;
+					}, this.signal);
 				}
-				return;
-			} catch (error) {
-				if (error instanceof CloudSyncError && error.message.includes('not in walk order')) throw error;
-				failures++;
-				// The pacer decides, as for any request: a retryable failure waits its turn and the walk resumes after `last`.
-				await this.pacer.run(async (attempt) => {
-					if (attempt === 0 || failures > 5) throw error;
-				}, this.signal);
 			}
+		} catch (error) {
+			this.stopped(error);
 		}
 	}
 
@@ -177,8 +184,15 @@ export class WalkListing implements AsyncIterable<Entry> {
 				failure = { error };
 			});
 			// What was listed before a failure still counts (as `listAll` keeps it): copies go ahead, deletions are held.
-			if (sorter) yield* sorter.sorted();
-			if (failure) throw failure.error;
+			if (sorter) {
+				for await (const entry of sorter.sorted()) {
+					this.count++;
+					yield entry;
+				}
+			}
+			if (failure) this.stopped(failure.error);
+		} catch (error) {
+			this.stopped(error);
 		} finally {
 			if (!this.options.spill) await spill.dispose();
 		}

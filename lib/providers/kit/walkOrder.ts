@@ -27,9 +27,9 @@ export interface WalkOptions {
  */
 export async function* walkInOrder(start: string, listFolder: (path: string) => Promise<Entry[]> | AsyncIterable<Entry>, options: WalkOptions = {}): AsyncGenerator<Entry> {
 	const spill = new SpillDir();
-	const limit = options.memoryLimit ?? DEFAULT_MEMORY_LIMIT;
+	const limit = Math.max(1, options.memoryLimit ?? DEFAULT_MEMORY_LIMIT);
 	/** The folders on the way down, each its sorted children being given out (a stack, not recursion: each entry passes one generator, not one per level). */
-	const stack: Array<AsyncIterator<Keyed>> = [];
+	const stack: Level[] = [];
 	/** Each level's subfolders in walk order, and how far the walk got: the next few are read ahead, as rclone's checkers do. */
 	const upcoming: Array<{ folders: string[]; next: number }> = [];
 	const early = new Map<string, Promise<Entry[]> | AsyncIterable<Entry>>();
@@ -50,15 +50,33 @@ export async function* walkInOrder(start: string, listFolder: (path: string) => 
 		}
 	};
 	const open = async (folders: string[]) => {
-		const sorter = new ExternalSorter<Keyed>(spill, 'folder', byWalkOrder, limit);
+		// A folder is sorted in memory; only one larger than the limit goes through a temporary file.
+		let held: Keyed[] = [];
+		let sorter: ExternalSorter<Keyed> | undefined;
+		const spillHeld = async () => {
+			sorter ??= new ExternalSorter<Keyed>(spill, 'folder', byWalkOrder, limit);
+			for (const keyed of held) await sorter.add(keyed);
+			held = [];
+		};
 		const subfolders: string[] = [];
 		for (const folder of folders) {
-			for await (const entry of await listing(folder)) {
-				await sorter.add({ key: walkKey(entry.path), entry });
+			const listed = await listing(folder);
+			if (Array.isArray(listed)) {
+				for (const entry of listed) {
+					held.push({ key: walkKey(entry.path), entry });
+					if (entry.isDir) subfolders.push(entry.path);
+				}
+				if (held.length >= limit) await spillHeld();
+				continue;
+			}
+			for await (const entry of listed) {
+				held.push({ key: walkKey(entry.path), entry });
 				if (entry.isDir) subfolders.push(entry.path);
+				if (held.length >= limit) await spillHeld();
 			}
 		}
-		stack.push(sorter.sorted());
+		if (sorter) await spillHeld();
+		stack.push(sorter ? new Level([], sorter.sorted()) : new Level(held.sort(byWalkOrder)));
 		const level = { folders: options.recursive && subfolders.length <= limit ? subfolders.sort(compareWalkOrder) : [], next: 0 };
 		upcoming.push(level);
 		readAheadFrom(level);
@@ -69,7 +87,8 @@ export async function* walkInOrder(start: string, listFolder: (path: string) => 
 			options.signal?.throwIfAborted();
 			const top = stack[stack.length - 1];
 			// One run of names that fold alike: all given, then their folders are walked as one.
-			const first = pending ?? (await top.next()).value;
+			let first = pending ?? top.next();
+			if (first instanceof Promise) first = await first;
 			pending = undefined;
 			if (first === undefined) {
 				stack.pop();
@@ -80,19 +99,19 @@ export async function* walkInOrder(start: string, listFolder: (path: string) => 
 			for (let keyed: Keyed | undefined = first; keyed; ) {
 				yield keyed.entry;
 				if (keyed.entry.isDir) folders.push(keyed.entry.path);
-				const next = await top.next();
-				if (next.done) break;
-				if (next.value.key !== first.key) {
-					pending = next.value;
+				let next = top.next();
+				if (next instanceof Promise) next = await next;
+				if (next === undefined) break;
+				if (next.key !== first.key) {
+					pending = next;
 					break;
 				}
-				keyed = next.value;
+				keyed = next;
 			}
 			if (options.recursive && folders.length > 0) {
 				// The run that follows this subtree waits on the parent's level.
-				const resume = pending;
+				if (pending) top.putBack(pending);
 				pending = undefined;
-				if (resume) stack[stack.length - 1] = prepend(resume, top);
 				const level = upcoming[upcoming.length - 1];
 				level.next = Math.max(level.next, level.folders.indexOf(folders[folders.length - 1]) + 1);
 				readAheadFrom(level);
@@ -105,14 +124,35 @@ export async function* walkInOrder(start: string, listFolder: (path: string) => 
 	}
 }
 
-/** `rest` with `first` put back in front. */
-function prepend<T>(first: T, rest: AsyncIterator<T>): AsyncIterator<T> {
-	let given = false;
-	return {
-		next: async () => {
-			if (given) return rest.next();
-			given = true;
-			return { value: first, done: false };
-		},
-	};
+/**
+ * One folder's children in walk order, given one at a time: from memory without a promise (most
+ * folders), or read back from the temporary file of a folder larger than the limit.
+ */
+class Level {
+	private index = 0;
+	private back?: Keyed;
+
+	constructor(
+		private readonly items: Keyed[],
+		private readonly spilled?: AsyncIterator<Keyed>,
+	) {}
+
+	next(): Keyed | undefined | Promise<Keyed | undefined> {
+		if (this.back) {
+			const back = this.back;
+			this.back = undefined;
+			return back;
+		}
+		if (this.spilled) return this.spilled.next().then((result) => (result.done ? undefined : result.value));
+		if (this.index >= this.items.length) return undefined;
+		const keyed = this.items[this.index];
+		// What was given is let go: a large folder's entries do not outlive their turn.
+		this.items[this.index++] = undefined as unknown as Keyed;
+		return keyed;
+	}
+
+	/** `keyed`, taken too early, comes out again first. */
+	putBack(keyed: Keyed): void {
+		this.back = keyed;
+	}
 }
