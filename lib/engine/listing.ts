@@ -1,4 +1,4 @@
-import type { Entry, HashType, Provider } from '../core/types';
+import type { BatchedListing, Entry, HashType, Provider } from '../core/types';
 import { includes, type Filter } from '../core/filters';
 import type { Pacer } from '../core/pacer';
 import { CloudSyncError, NotFoundError } from '../core/errors';
@@ -113,6 +113,7 @@ export class WalkListing implements AsyncIterable<Entry> {
 	/** Entries given so far. */
 	count = 0;
 	private used = false;
+	private firstListing?: AsyncIterable<Entry>;
 
 	constructor(
 		private readonly provider: Provider,
@@ -135,39 +136,107 @@ export class WalkListing implements AsyncIterable<Entry> {
 		if (!missing) this.error = error as Error;
 	}
 
+	/**
+	 * The same listing in arrays, for the march (lib/engine/march.ts), when the provider lists in walk
+	 * order in arrays; undefined otherwise, and the listing is then read entry by entry.
+	 */
+	batches(): AsyncIterator<Entry[]> | undefined {
+		if (this.provider.listOrder !== 'walk' || this.used) return undefined;
+		// Asked once: a listing that cannot give arrays is kept for the entry-by-entry read that follows.
+		const listing = (this.firstListing ??= this.list());
+		if (typeof (listing as Partial<BatchedListing>).batches !== 'function') return undefined;
+		this.used = true;
+		return this.orderedBatches();
+	}
+
+	/** The provider's listing; the first one may have been asked for already, to see whether it comes in arrays. */
+	private list(): AsyncIterable<Entry> {
+		const first = this.firstListing;
+		this.firstListing = undefined;
+		return first ?? this.provider.list(this.options.path ?? '', { recursive: true, signal: this.signal });
+	}
+
 	private async *ordered(): AsyncGenerator<Entry> {
-		let lastKey: string | undefined;
-		let lastPath = '';
-		let failures = 0;
+		const walk = this.walkChecks();
 		try {
 			for (;;) {
 				try {
-					for await (const entry of readAhead(this.provider.list(this.options.path ?? '', { recursive: true, signal: this.signal }), READ_AHEAD)) {
-						const key = walkKey(entry.path);
-						const order = lastKey === undefined ? 1 : compareWalkKeys(key, entry.path, lastKey, lastPath);
-						// Two entries of one path (Drive's duplicates) are neighbours; a resumed listing skips what it gave before.
-						if (order < 0 && failures === 0) throw new CloudSyncError(`The ${this.provider.name} listing is not in walk order at "${entry.path}" (after "${lastPath}")`);
-						if (order < 0 || (order === 0 && failures > 0)) continue;
-						lastKey = key;
-						lastPath = entry.path;
-						if (includes(this.filter, entry)) {
+					for await (const entry of readAhead(this.list(), READ_AHEAD)) {
+						if (walk.keeps(entry)) {
 							this.count++;
 							yield entry;
 						}
 					}
 					return;
 				} catch (error) {
-					if (error instanceof CloudSyncError && error.message.includes('not in walk order')) throw error;
-					failures++;
-					// The pacer decides, as for any request: a retryable failure waits its turn and the walk resumes after `last`.
-					await this.pacer.run(async (attempt) => {
-						if (attempt === 0 || failures > 5) throw error;
-					}, this.signal);
+					await walk.retry(error);
 				}
 			}
 		} catch (error) {
 			this.stopped(error);
 		}
+	}
+
+	private async *orderedBatches(): AsyncGenerator<Entry[]> {
+		const walk = this.walkChecks();
+		try {
+			for (;;) {
+				try {
+					for await (const listed of readAhead(inArrays(this.list()), BATCHES_AHEAD)) {
+						const kept: Entry[] = [];
+						let failure: { error: unknown } | undefined;
+						for (const entry of listed) {
+							try {
+								if (walk.keeps(entry)) kept.push(entry);
+							} catch (error) {
+								failure = { error };
+								break;
+							}
+						}
+						// What came before an entry out of order is given, as the entry-by-entry listing gives it.
+						if (kept.length > 0) {
+							this.count += kept.length;
+							yield kept;
+						}
+						if (failure) throw failure.error;
+					}
+					return;
+				} catch (error) {
+					await walk.retry(error);
+				}
+			}
+		} catch (error) {
+			this.stopped(error);
+		}
+	}
+
+	/**
+	 * What an ordered listing checks of each entry (walk order, the filter) and how it is retried: a
+	 * retryable failure waits its turn through the pacer and the walk resumes after the last entry given.
+	 */
+	private walkChecks(): { keeps: (entry: Entry) => boolean; retry: (error: unknown) => Promise<void> } {
+		let lastKey: string | undefined;
+		let lastPath = '';
+		let failures = 0;
+		return {
+			keeps: (entry) => {
+				const key = walkKey(entry.path);
+				const order = lastKey === undefined ? 1 : compareWalkKeys(key, entry.path, lastKey, lastPath);
+				// Two entries of one path (Drive's duplicates) are neighbours; a resumed listing skips what it gave before.
+				if (order < 0 && failures === 0) throw new CloudSyncError(`The ${this.provider.name} listing is not in walk order at "${entry.path}" (after "${lastPath}")`);
+				if (order < 0 || (order === 0 && failures > 0)) return false;
+				lastKey = key;
+				lastPath = entry.path;
+				return includes(this.filter, entry);
+			},
+			retry: async (error) => {
+				if (error instanceof CloudSyncError && error.message.includes('not in walk order')) throw error;
+				failures++;
+				await this.pacer.run(async (attempt) => {
+					if (attempt === 0 || failures > 5) throw error;
+				}, this.signal);
+			},
+		};
 	}
 
 	private async *sorted(): AsyncGenerator<Entry> {
@@ -203,6 +272,17 @@ const byWalkOrder = (a: Entry, b: Entry) => compareWalkOrder(a.path, b.path);
 
 /** Entries an ordered listing reads ahead of the merge: enough for both sides to wait on their disks or servers at once, few enough that little survives each young-generation collection. */
 const READ_AHEAD = 256;
+/** The same for a listing given in arrays (a folder's run of entries each). */
+const BATCHES_AHEAD = 2;
+
+/** A listing's arrays; one entry each when a retried listing no longer comes in arrays (a wrapper that replaced `list`). */
+function inArrays(listing: AsyncIterable<Entry>): AsyncIterable<Entry[]> {
+	const batched = listing as Partial<BatchedListing>;
+	if (typeof batched.batches === 'function') return { [Symbol.asyncIterator]: () => batched.batches!() };
+	return (async function* () {
+		for await (const entry of listing) yield [entry];
+	})();
+}
 
 /** Entries already in hand (a change feed's paths), as a walk listing. */
 export async function* inWalkOrder(entries: Entry[]): AsyncGenerator<Entry> {

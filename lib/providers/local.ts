@@ -5,7 +5,7 @@ import * as nodePath from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
-import type { Capabilities, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, WriteOptions } from '../core/types';
+import type { BatchedListing, Capabilities, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, WriteOptions } from '../core/types';
 import { HASH_TYPES } from '../core/types';
 import {
 	InvalidNameError,
@@ -20,7 +20,7 @@ import {
 import { normalizeRelativePath, parentPath, joinPath, matchKey, fileStamp, hasControlCharacter } from '../core/paths';
 import { STATE_FOLDER } from '../core/filters';
 import { hashStream, measure } from '../core/hashing';
-import { walkInOrder } from './kit/walkOrder';
+import { walkInOrderBatches } from './kit/walkOrder';
 
 export interface LocalProviderOptions {
 	/** Follow symbolic links that stay inside the root, or skip every link (the default). */
@@ -379,11 +379,21 @@ export class LocalProvider implements Provider {
 	/** Listed in walk order (lib/core/walkOrder.ts), so the engine merges it as it comes, without holding the tree. */
 	readonly listOrder = 'walk' as const;
 
-	async *list(path: string, options: ListOptions = {}): AsyncIterable<Entry> {
+	list(path: string, options: ListOptions = {}): BatchedListing {
+		const batches = () => this.listBatches(path, options);
+		return {
+			batches,
+			async *[Symbol.asyncIterator]() {
+				for await (const batch of batches()) yield* batch;
+			},
+		};
+	}
+
+	private async *listBatches(path: string, options: ListOptions): AsyncGenerator<Entry[]> {
 		const start = await this.resolveExisting(path);
 		if (!start.stats.isDirectory()) throw new NotFoundError(start.relative);
 		const visited = new Set<string>([await fs.realpath(start.absolute)]);
-		yield* walkInOrder(start.relative, (relative) => this.listFolder(relative, visited, options.signal), { recursive: options.recursive, signal: options.signal });
+		yield* walkInOrderBatches(start.relative, (relative) => this.listFolder(relative, visited, options.signal), { recursive: options.recursive, signal: options.signal });
 	}
 
 	/** One folder's files and folders, by its path relative to the root. */

@@ -26,6 +26,17 @@ export interface WalkOptions {
  * folders on the way down are held, each spilled to a temporary file when it holds more than the limit.
  */
 export async function* walkInOrder(start: string, listFolder: (path: string) => Promise<Entry[]> | AsyncIterable<Entry>, options: WalkOptions = {}): AsyncGenerator<Entry> {
+	for await (const batch of walkInOrderBatches(start, listFolder, options)) yield* batch;
+}
+
+/** Entries handed on at most this many at a time, so that a folder read back from a temporary file is not held whole. */
+const BATCH = 1024;
+
+/**
+ * `walkInOrder` in arrays: a run of entries (a folder's, up to where the walk goes down into a
+ * subfolder) costs its reader one promise, not one per entry.
+ */
+export async function* walkInOrderBatches(start: string, listFolder: (path: string) => Promise<Entry[]> | AsyncIterable<Entry>, options: WalkOptions = {}): AsyncGenerator<Entry[]> {
 	const spill = new SpillDir();
 	const limit = Math.max(1, options.memoryLimit ?? DEFAULT_MEMORY_LIMIT);
 	/** The folders on the way down, each its sorted children being given out (a stack, not recursion: each entry passes one generator, not one per level). */
@@ -81,6 +92,7 @@ export async function* walkInOrder(start: string, listFolder: (path: string) => 
 		upcoming.push(level);
 		readAheadFrom(level);
 	};
+	let batch: Entry[] = [];
 	try {
 		await open([start]);
 		while (stack.length > 0) {
@@ -97,7 +109,11 @@ export async function* walkInOrder(start: string, listFolder: (path: string) => 
 			}
 			const folders: string[] = [];
 			for (let keyed: Keyed | undefined = first; keyed; ) {
-				yield keyed.entry;
+				batch.push(keyed.entry);
+				if (batch.length >= BATCH) {
+					yield batch;
+					batch = [];
+				}
 				if (keyed.entry.isDir) folders.push(keyed.entry.path);
 				let next = top.next();
 				if (next instanceof Promise) next = await next;
@@ -115,9 +131,19 @@ export async function* walkInOrder(start: string, listFolder: (path: string) => 
 				const level = upcoming[upcoming.length - 1];
 				level.next = Math.max(level.next, level.folders.indexOf(folders[folders.length - 1]) + 1);
 				readAheadFrom(level);
+				// What came before the subtree is handed on before its folder is read (a folder that fails to list must not take it along).
+				if (batch.length > 0) {
+					yield batch;
+					batch = [];
+				}
 				await open(folders);
 			}
 		}
+		if (batch.length > 0) yield batch;
+	} catch (error) {
+		// What was listed before a failure is given first, as an entry-by-entry walk would have given it.
+		if (batch.length > 0) yield batch;
+		throw error;
 	} finally {
 		early.clear();
 		await spill.dispose();
