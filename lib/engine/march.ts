@@ -37,10 +37,11 @@ class Cursor<T> {
 		return this.batches ? this.nextBatch() : this.nextValue();
 	}
 
-	private async nextValue(): Promise<void> {
-		const next = await this.iterator!.next();
-		this.accept(next.done ? undefined : next.value, next.done);
+	private nextValue(): Promise<void> {
+		return this.iterator!.next().then(this.acceptResult);
 	}
+
+	private readonly acceptResult = (next: IteratorResult<T>): void => this.accept(next.done ? undefined : next.value, next.done);
 
 	private async nextBatch(): Promise<void> {
 		for (;;) {
@@ -110,7 +111,7 @@ export async function marchGroups<T extends unknown[]>(
 	streams: { [K in keyof T]: AsyncIterable<T[K]> },
 	pathOf: (value: T[number]) => string,
 	sides: string[],
-	onGroup: (group: { [K in keyof T]: Array<T[K]> }) => void | Promise<void>,
+	onGroup: (group: { [K in keyof T]: Array<T[K]> }, walkKey: string) => void | Promise<void>,
 ): Promise<void> {
 	const cursors = (streams as Array<AsyncIterable<unknown>>).map((stream, i) => new Cursor(stream, pathOf as (value: unknown) => string, sides[i]));
 	for (const cursor of cursors) await cursor.advance();
@@ -122,7 +123,7 @@ export async function marchGroups<T extends unknown[]>(
 			const taken = cursor.take(key);
 			group.push(taken instanceof Promise ? await taken : taken);
 		}
-		const visited = onGroup(group as { [K in keyof T]: Array<T[K]> });
+		const visited = onGroup(group as { [K in keyof T]: Array<T[K]> }, key);
 		if (visited) await visited;
 	}
 }
@@ -133,17 +134,18 @@ export async function marchGroups<T extends unknown[]>(
  * kept as extras exactly as `matchListings` keeps them.
  */
 export async function marchListings(source: AsyncIterable<Entry>, destination: AsyncIterable<Entry>, caseInsensitive: boolean, onMatch: (match: Match) => void | Promise<void>): Promise<void> {
-	await marchGroups<[Entry, Entry]>([source, destination], (entry) => entry.path, ['source', 'destination'], ([sources, destinations]) => {
+	await marchGroups<[Entry, Entry]>([source, destination], (entry) => entry.path, ['source', 'destination'], ([sources, destinations], walk) => {
 		const single = sources.length + destinations.length === 1;
 		if (single || (sources.length === 1 && destinations.length === 1 && sources[0].path === destinations[0].path)) {
 			// The usual case: one name on each side, spelled alike, or one name on one side.
-			return onMatch({ key: matchKey((sources[0] ?? destinations[0]).path, caseInsensitive), source: sources[0], destination: destinations[0] });
+			// Folded alike is the walk key itself: not worked out again.
+			return onMatch({ key: caseInsensitive ? walk : matchKey((sources[0] ?? destinations[0]).path, false), walk, source: sources[0], destination: destinations[0] });
 		}
 		const matches = new Map<string, Match>();
 		const add = (entry: Entry, side: 'source' | 'destination') => {
 			const key = matchKey(entry.path, caseInsensitive);
 			let match = matches.get(key);
-			if (!match) matches.set(key, (match = { key }));
+			if (!match) matches.set(key, (match = { key, walk }));
 			if (match[side] === undefined) match[side] = entry;
 			else (match[side === 'source' ? 'extraSources' : 'extraDestinations'] ??= []).push(entry);
 		};
