@@ -5,5 +5,5 @@ export { DirCache, insideOrSame } from './dirCache';
 export { CommitBatcher, type BatchOptions, type Ticket } from './batcher';
 export { ParentsFirst } from './parentsFirst';
 export { BINARY, mimeTypeFor } from './mime';
-export { walkInOrder, walkInOrderBatches, type WalkOptions } from './walkOrder';
+export { walkInOrder, type WalkOptions } from './walkOrder';
 export { UploadSessions, uploadIdentity, type UploadSessionsOptions } from './uploads';
