@@ -3,7 +3,7 @@ import * as nodePath from 'node:path';
 
 /** The parts of a V8 .cpuprofile (as written by node --cpu-prof) that self time needs. */
 interface CpuProfile {
-	nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>;
+	nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }>;
 	samples: number[];
 	timeDeltas: number[];
 }
@@ -47,6 +47,41 @@ export async function hotspots(file: string, top: number): Promise<Hotspot[]> {
 		.map(([name, micros]) => ({ name, selfMs: micros / 1000, share: total > 0 ? micros / total : 0 }));
 }
 
+/**
+ * Our own functions (dist/lib) by total time, what they called included: where self time lands in
+ * Node's internals (a native lstat, a promise's machinery), this says which of ours paid for it.
+ */
+export async function ownTotals(file: string, top: number): Promise<Hotspot[]> {
+	const profile = JSON.parse(await fs.readFile(file, 'utf8')) as CpuProfile;
+	const parents = new Map<number, number>();
+	for (const node of profile.nodes) for (const child of node.children ?? []) parents.set(child, node.id);
+	const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+	const selfMicros = new Map<number, number>();
+	let total = 0;
+	profile.samples.forEach((id, index) => {
+		const delta = profile.timeDeltas[index] ?? 0;
+		selfMicros.set(id, (selfMicros.get(id) ?? 0) + delta);
+		total += delta;
+	});
+	const totals = new Map<string, number>();
+	for (const [id, micros] of selfMicros) {
+		// A function met twice on one stack (recursion) is charged once.
+		const seen = new Set<string>();
+		for (let at: number | undefined = id; at !== undefined; at = parents.get(at)) {
+			const { functionName, url, lineNumber } = byId.get(at)!.callFrame;
+			if (!url.includes('/dist/lib/')) continue;
+			const name = `${functionName || '(anonymous)'}${location(url, lineNumber)}`;
+			if (seen.has(name)) continue;
+			seen.add(name);
+			totals.set(name, (totals.get(name) ?? 0) + micros);
+		}
+	}
+	return [...totals]
+		.sort((a, b) => b[1] - a[1])
+		.slice(0, top)
+		.map(([name, micros]) => ({ name, selfMs: micros / 1000, share: total > 0 ? micros / total : 0 }));
+}
+
 export function formatHotspots(spots: Hotspot[]): string {
 	return spots.map((spot) => `    ${spot.selfMs.toFixed(0).padStart(7)} ms ${(spot.share * 100).toFixed(1).padStart(5)}%  ${spot.name}`).join('\n');
 }
@@ -61,4 +96,5 @@ export async function printProfile(profileDir: string | undefined, name: string)
 	if (!profileDir) return;
 	const file = nodePath.join(profileDir, `${name}.cpuprofile`);
 	console.log(`  top self time of ${name} (${file}):\n${formatHotspots(await hotspots(file, 15))}`);
+	console.log(`  our functions by total time (what they called included):\n${formatHotspots(await ownTotals(file, 12))}`);
 }

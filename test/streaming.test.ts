@@ -5,7 +5,8 @@ import { LocalProvider, MemoryStateStore, Pacer, PointerStateStore, ProviderStat
 import { openBaseline } from '../lib/state/state';
 import { compareWalkOrder } from '../lib/core/walkOrder';
 import { SPILL_PREFIX, SpillDir, SpillQueue } from '../lib/core/spill';
-import { walkInOrder } from '../lib/providers/kit/walkOrder';
+import { walkInOrder, walkInOrderBatches } from '../lib/providers/kit/walkOrder';
+import type { BatchedListing } from '../lib/core/types';
 import { filesOnly, readTree, removeTempDirs, tempDir, writeTree } from './support/trees';
 
 afterAll(removeTempDirs);
@@ -71,6 +72,46 @@ describe('walk order', () => {
 		const everything = Object.entries(tree).flatMap(([folder, names]) => names.map((name) => (folder ? `${folder}/${name}` : name)));
 		expect(listed).toEqual([...everything].sort(compareWalkOrder));
 		expect(listed.slice(0, 6)).toEqual(['A', 'a', 'a/w.txt', 'A/x.txt', 'a/x.txt', 'A/y.txt']);
+	});
+
+	it('gives the same walk in arrays, each ending where the walk goes down into a folder, also when a folder is sorted through a temporary file', async () => {
+		const tree: Record<string, string[]> = {
+			'': ['b', 'A', 'a', 'top.txt', 'empty'],
+			A: ['x.txt'],
+			a: ['w.txt', 'deeper'],
+			'a/deeper': ['z.txt'],
+			b: Array.from({ length: 9 }, (_, i) => `n${8 - i}.txt`),
+			empty: [],
+		};
+		const folders = new Set(['A', 'a', 'a/deeper', 'b', 'empty']);
+		const listFolder = async (folder: string): Promise<Entry[]> =>
+			tree[folder].map((name) => {
+				const entryPath = folder ? `${folder}/${name}` : name;
+				return { path: entryPath, isDir: folders.has(entryPath), size: 0, modTime: T0, hashes: {} };
+			});
+		for (const memoryLimit of [2, 1000]) {
+			const single: string[] = [];
+			for await (const entry of walkInOrder('', listFolder, { recursive: true, memoryLimit })) single.push(entry.path);
+			const batches: string[][] = [];
+			for await (const batch of walkInOrderBatches('', listFolder, { recursive: true, memoryLimit })) batches.push(batch.map((entry) => entry.path));
+			expect(batches.flat()).toEqual(single);
+			// A folder that fails to list must not take the entries before it along: they were handed on already.
+			for (const batch of batches.slice(0, -1)) expect(folders.has(batch[batch.length - 1])).toBe(true);
+		}
+	});
+
+	it('a local folder listed in arrays gives what it gives entry by entry', async () => {
+		const root = await tempDir('batches');
+		await writeTree(root, { ...bigFolder('big', 12), 'Top.txt': 'x', 'sub/inner/deep.txt': 'y', 'sub/b.txt': 'z' }, T0);
+		const provider = await LocalProvider.open(root);
+		const single: Entry[] = [];
+		for await (const entry of provider.list('', { recursive: true })) single.push(entry);
+		const batches = (provider.list('', { recursive: true }) as BatchedListing).batches();
+		const arrays: Entry[] = [];
+		for (let next = await batches.next(); !next.done; next = await batches.next()) arrays.push(...next.value);
+		expect(arrays).toEqual(single);
+		expect(single.map((entry) => entry.path)).toEqual([...single.map((entry) => entry.path)].sort(compareWalkOrder));
+		expect(single).toHaveLength(18);
 	});
 
 	it('a queue that spills gives back what it was given, forwards and backwards', async () => {

@@ -165,6 +165,15 @@ export interface RootLocation {
 	caseInsensitive: boolean;
 }
 
+/**
+ * What a `list` may return when it can also be read in arrays of entries, in the same order: the
+ * engine's merge then pays a promise per array, not per entry (a local disk lists faster than
+ * promises resolve). A wrapper that replaces `list` returns a plain listing, read entry by entry.
+ */
+export interface BatchedListing extends AsyncIterable<Entry> {
+	batches(): AsyncIterator<Entry[]>;
+}
+
 export interface Provider {
 	readonly name: string;
 	readonly capabilities: Capabilities;
@@ -178,6 +187,7 @@ export interface Provider {
 	 * Any other listing is sorted by the engine, through a temporary file when it is large.
 	 */
 	readonly listOrder?: 'walk';
+
 	/** Throws NotFoundError when nothing is there. */
 	stat(path: string): Promise<Entry>;
 	read(path: string, options?: ReadOptions): Promise<Readable>;

@@ -1,4 +1,4 @@
-import type { Entry, HashType, Provider } from '../core/types';
+import type { BatchedListing, Entry, HashType, Provider } from '../core/types';
 import { includes, type Filter } from '../core/filters';
 import type { Pacer } from '../core/pacer';
 import { CloudSyncError, NotFoundError } from '../core/errors';
@@ -118,6 +118,7 @@ export class WalkListing implements AsyncIterable<Entry> {
 	/** Entries given so far. */
 	count = 0;
 	private used = false;
+	private firstListing?: AsyncIterable<Entry>;
 
 	constructor(
 		private readonly provider: Provider,
@@ -127,45 +128,120 @@ export class WalkListing implements AsyncIterable<Entry> {
 		private readonly options: WalkListingOptions = {},
 	) {}
 
-	async *[Symbol.asyncIterator](): AsyncIterator<Entry> {
+	/** The listing itself, not a generator around it: each entry passes one generator less. */
+	[Symbol.asyncIterator](): AsyncIterator<Entry> {
 		if (this.used) throw new Error('a walk listing is read once');
 		this.used = true;
-		try {
-			const entries = this.provider.listOrder === 'walk' ? this.ordered() : this.sorted();
-			for await (const entry of entries) {
-				this.count++;
-				yield entry;
-			}
-		} catch (error) {
-			const missing = this.options.missingRootIsEmpty && error instanceof NotFoundError && error.path === '' && this.count === 0;
-			if (!missing) this.error = error as Error;
-		}
+		return this.provider.listOrder === 'walk' ? this.ordered() : this.sorted();
+	}
+
+	/** A listing that ended in an error keeps it, to be told from a whole one. */
+	private stopped(error: unknown): void {
+		const missing = this.options.missingRootIsEmpty && error instanceof NotFoundError && error.path === '' && this.count === 0;
+		if (!missing) this.error = error as Error;
+	}
+
+	/**
+	 * The same listing in arrays, for the march (lib/engine/march.ts), when the provider lists in walk
+	 * order in arrays; undefined otherwise, and the listing is then read entry by entry.
+	 */
+	batches(): AsyncIterator<Entry[]> | undefined {
+		if (this.provider.listOrder !== 'walk' || this.used) return undefined;
+		// Asked once: a listing that cannot give arrays is kept for the entry-by-entry read that follows.
+		const listing = (this.firstListing ??= this.list());
+		if (typeof (listing as Partial<BatchedListing>).batches !== 'function') return undefined;
+		this.used = true;
+		return this.orderedBatches();
+	}
+
+	/** The provider's listing; the first one may have been asked for already, to see whether it comes in arrays. */
+	private list(): AsyncIterable<Entry> {
+		const first = this.firstListing;
+		this.firstListing = undefined;
+		return first ?? this.provider.list(this.options.path ?? '', { recursive: true, signal: this.signal });
 	}
 
 	private async *ordered(): AsyncGenerator<Entry> {
-		let last: { key: string; path: string } | undefined;
-		let failures = 0;
-		for (;;) {
-			try {
-				for await (const entry of readAhead(this.provider.list(this.options.path ?? '', { recursive: true, signal: this.signal }), READ_AHEAD)) {
-					const key = walkKey(entry.path);
-					const order = last === undefined ? 1 : compareWalkKeys(key, entry.path, last.key, last.path);
-					// Two entries of one path (Drive's duplicates) are neighbours; a resumed listing skips what it gave before.
-					if (order < 0 && failures === 0) throw new CloudSyncError(`The ${this.provider.name} listing is not in walk order at "${entry.path}" (after "${last!.path}")`);
-					if (order < 0 || (order === 0 && failures > 0)) continue;
-					last = { key, path: entry.path };
-					if (includes(this.filter, entry)) yield entry;
+		const walk = this.walkChecks();
+		try {
+			for (;;) {
+				try {
+					for await (const entry of readAhead(this.list(), READ_AHEAD)) {
+						if (walk.keeps(entry)) {
+							this.count++;
+							yield entry;
+						}
+					}
+					return;
+				} catch (error) {
+					await walk.retry(error);
 				}
-				return;
-			} catch (error) {
+			}
+		} catch (error) {
+			this.stopped(error);
+		}
+	}
+
+	private async *orderedBatches(): AsyncGenerator<Entry[]> {
+		const walk = this.walkChecks();
+		try {
+			for (;;) {
+				try {
+					for await (const listed of readAhead(inArrays(this.list()), BATCHES_AHEAD)) {
+						const kept: Entry[] = [];
+						let failure: { error: unknown } | undefined;
+						for (const entry of listed) {
+							try {
+								if (walk.keeps(entry)) kept.push(entry);
+							} catch (error) {
+								failure = { error };
+								break;
+							}
+						}
+						// What came before an entry out of order is given, as the entry-by-entry listing gives it.
+						if (kept.length > 0) {
+							this.count += kept.length;
+							yield kept;
+						}
+						if (failure) throw failure.error;
+					}
+					return;
+				} catch (error) {
+					await walk.retry(error);
+				}
+			}
+		} catch (error) {
+			this.stopped(error);
+		}
+	}
+
+	/**
+	 * What an ordered listing checks of each entry (walk order, the filter) and how it is retried: a
+	 * retryable failure waits its turn through the pacer and the walk resumes after the last entry given.
+	 */
+	private walkChecks(): { keeps: (entry: Entry) => boolean; retry: (error: unknown) => Promise<void> } {
+		let lastKey: string | undefined;
+		let lastPath = '';
+		let failures = 0;
+		return {
+			keeps: (entry) => {
+				const key = walkKey(entry.path);
+				const order = lastKey === undefined ? 1 : compareWalkKeys(key, entry.path, lastKey, lastPath);
+				// Two entries of one path (Drive's duplicates) are neighbours; a resumed listing skips what it gave before.
+				if (order < 0 && failures === 0) throw new CloudSyncError(`The ${this.provider.name} listing is not in walk order at "${entry.path}" (after "${lastPath}")`);
+				if (order < 0 || (order === 0 && failures > 0)) return false;
+				lastKey = key;
+				lastPath = entry.path;
+				return includes(this.filter, entry);
+			},
+			retry: async (error) => {
 				if (error instanceof CloudSyncError && error.message.includes('not in walk order')) throw error;
 				failures++;
-				// The pacer decides, as for any request: a retryable failure waits its turn and the walk resumes after `last`.
 				await this.pacer.run(async (attempt) => {
 					if (attempt === 0 || failures > 5) throw error;
 				}, this.signal);
-			}
-		}
+			},
+		};
 	}
 
 	private async *sorted(): AsyncGenerator<Entry> {
@@ -182,8 +258,15 @@ export class WalkListing implements AsyncIterable<Entry> {
 				failure = { error };
 			});
 			// What was listed before a failure still counts (as `listAll` keeps it): copies go ahead, deletions are held.
-			if (sorter) yield* sorter.sorted();
-			if (failure) throw failure.error;
+			if (sorter) {
+				for await (const entry of sorter.sorted()) {
+					this.count++;
+					yield entry;
+				}
+			}
+			if (failure) this.stopped(failure.error);
+		} catch (error) {
+			this.stopped(error);
 		} finally {
 			if (!this.options.spill) await spill.dispose();
 		}
@@ -194,6 +277,17 @@ const byWalkOrder = (a: Entry, b: Entry) => compareWalkOrder(a.path, b.path);
 
 /** Entries an ordered listing reads ahead of the merge: enough for both sides to wait on their disks or servers at once, few enough that little survives each young-generation collection. */
 const READ_AHEAD = 256;
+/** The same for a listing given in arrays (a folder's run of entries each). */
+const BATCHES_AHEAD = 2;
+
+/** A listing's arrays; one entry each when a retried listing no longer comes in arrays (a wrapper that replaced `list`). */
+function inArrays(listing: AsyncIterable<Entry>): AsyncIterable<Entry[]> {
+	const batched = listing as Partial<BatchedListing>;
+	if (typeof batched.batches === 'function') return { [Symbol.asyncIterator]: () => batched.batches!() };
+	return (async function* () {
+		for await (const entry of listing) yield [entry];
+	})();
+}
 
 /** Entries already in hand (a change feed's paths), as a walk listing. */
 export async function* inWalkOrder(entries: Entry[]): AsyncGenerator<Entry> {

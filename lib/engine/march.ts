@@ -4,37 +4,88 @@ import { compareSlashFirst, walkKey } from '../core/walkOrder';
 import { CloudSyncError } from '../core/errors';
 import type { Match } from './planner';
 
-/** One side's listing with the entry it is at. */
+/** A stream that can also be read in arrays (a walk listing): `batches` says undefined when it cannot. */
+interface Batched<T> {
+	batches(): AsyncIterator<T[]> | undefined;
+}
+
+/**
+ * One side's listing with the entry it is at (`key` is undefined once it is exhausted). A stream
+ * that comes in arrays is stepped through without a promise per entry, only one per array.
+ */
 class Cursor<T> {
-	head?: { value: T; key: string };
+	value?: T;
+	key?: string;
 	private previous?: string;
+	private readonly iterator?: AsyncIterator<T>;
+	private readonly batches?: AsyncIterator<T[]>;
+	private batch: T[] = [];
+	private index = 0;
 
 	constructor(
-		private readonly iterator: AsyncIterator<T>,
+		stream: AsyncIterable<T>,
 		private readonly pathOf: (value: T) => string,
 		private readonly side: string,
-	) {}
-
-	async advance(): Promise<void> {
-		const next = await this.iterator.next();
-		if (next.done) {
-			this.head = undefined;
-			return;
-		}
-		const key = walkKey(this.pathOf(next.value));
-		// Two sorted streams merge right only when both really are sorted: a cloud that broke the order would show as deletions.
-		if (this.previous !== undefined && compareSlashFirst(key, this.previous) < 0) {
-			throw new CloudSyncError(`The ${this.side} listing is out of walk order at "${this.pathOf(next.value)}"`);
-		}
-		this.previous = key;
-		this.head = { value: next.value, key };
+	) {
+		this.batches = (stream as Partial<Batched<T>>).batches?.();
+		if (!this.batches) this.iterator = stream[Symbol.asyncIterator]();
 	}
 
-	/** Every value whose walk key is `key`: those are neighbours in walk order. */
-	async take(key: string): Promise<T[]> {
+	/** Steps to the next value; a promise only when the stream must be waited for. */
+	advance(): Promise<void> | void {
+		if (this.index < this.batch.length) return this.accept(this.batch[this.index++]);
+		return this.batches ? this.nextBatch() : this.nextValue();
+	}
+
+	private nextValue(): Promise<void> {
+		return this.iterator!.next().then(this.acceptResult);
+	}
+
+	private readonly acceptResult = (next: IteratorResult<T>): void => this.accept(next.done ? undefined : next.value, next.done);
+
+	private async nextBatch(): Promise<void> {
+		for (;;) {
+			const next = await this.batches!.next();
+			if (next.done) return this.accept(undefined, true);
+			if (next.value.length === 0) continue;
+			this.batch = next.value;
+			this.index = 1;
+			return this.accept(this.batch[0]);
+		}
+	}
+
+	private accept(value: T | undefined, done = false): void {
+		if (done) {
+			this.value = undefined;
+			this.key = undefined;
+			this.batch = [];
+			this.index = 0;
+			return;
+		}
+		const key = walkKey(this.pathOf(value as T));
+		// Two sorted streams merge right only when both really are sorted: a cloud that broke the order would show as deletions.
+		if (this.previous !== undefined && compareSlashFirst(key, this.previous) < 0) {
+			throw new CloudSyncError(`The ${this.side} listing is out of walk order at "${this.pathOf(value as T)}"`);
+		}
+		this.previous = key;
+		this.value = value;
+		this.key = key;
+	}
+
+	/** Every value whose walk key is `key`: those are neighbours in walk order. A promise only when the stream must be waited for. */
+	take(key: string): T[] | Promise<T[]> {
 		const taken: T[] = [];
-		while (this.head && this.head.key === key) {
-			taken.push(this.head.value);
+		while (this.key === key) {
+			taken.push(this.value as T);
+			const stepped = this.advance();
+			if (stepped) return stepped.then(() => this.takeRest(key, taken));
+		}
+		return taken;
+	}
+
+	private async takeRest(key: string, taken: T[]): Promise<T[]> {
+		while (this.key === key) {
+			taken.push(this.value as T);
 			await this.advance();
 		}
 		return taken;
@@ -45,7 +96,7 @@ class Cursor<T> {
 function leastKey(cursors: Array<Cursor<unknown>>): string | undefined {
 	let least: string | undefined;
 	for (const cursor of cursors) {
-		const key = cursor.head?.key;
+		const key = cursor.key;
 		if (key !== undefined && (least === undefined || compareSlashFirst(key, least) < 0)) least = key;
 	}
 	return least;
@@ -60,16 +111,19 @@ export async function marchGroups<T extends unknown[]>(
 	streams: { [K in keyof T]: AsyncIterable<T[K]> },
 	pathOf: (value: T[number]) => string,
 	sides: string[],
-	onGroup: (group: { [K in keyof T]: Array<T[K]> }) => void | Promise<void>,
+	onGroup: (group: { [K in keyof T]: Array<T[K]> }, walkKey: string) => void | Promise<void>,
 ): Promise<void> {
-	const cursors = (streams as Array<AsyncIterable<unknown>>).map((stream, i) => new Cursor(stream[Symbol.asyncIterator](), pathOf as (value: unknown) => string, sides[i]));
+	const cursors = (streams as Array<AsyncIterable<unknown>>).map((stream, i) => new Cursor(stream, pathOf as (value: unknown) => string, sides[i]));
 	for (const cursor of cursors) await cursor.advance();
 	for (;;) {
 		const key = leastKey(cursors);
 		if (key === undefined) return;
 		const group: unknown[][] = [];
-		for (const cursor of cursors) group.push(await cursor.take(key));
-		const visited = onGroup(group as { [K in keyof T]: Array<T[K]> });
+		for (const cursor of cursors) {
+			const taken = cursor.take(key);
+			group.push(taken instanceof Promise ? await taken : taken);
+		}
+		const visited = onGroup(group as { [K in keyof T]: Array<T[K]> }, key);
 		if (visited) await visited;
 	}
 }
@@ -80,17 +134,18 @@ export async function marchGroups<T extends unknown[]>(
  * kept as extras exactly as `matchListings` keeps them.
  */
 export async function marchListings(source: AsyncIterable<Entry>, destination: AsyncIterable<Entry>, caseInsensitive: boolean, onMatch: (match: Match) => void | Promise<void>): Promise<void> {
-	await marchGroups<[Entry, Entry]>([source, destination], (entry) => entry.path, ['source', 'destination'], ([sources, destinations]) => {
-		const [only] = sources.length + destinations.length === 1 ? [...sources, ...destinations] : [];
-		if (only || (sources.length === 1 && destinations.length === 1 && sources[0].path === destinations[0].path)) {
+	await marchGroups<[Entry, Entry]>([source, destination], (entry) => entry.path, ['source', 'destination'], ([sources, destinations], walk) => {
+		const single = sources.length + destinations.length === 1;
+		if (single || (sources.length === 1 && destinations.length === 1 && sources[0].path === destinations[0].path)) {
 			// The usual case: one name on each side, spelled alike, or one name on one side.
-			return onMatch({ key: matchKey((only ?? sources[0]).path, caseInsensitive), source: sources[0], destination: destinations[0] });
+			// Folded alike is the walk key itself: not worked out again.
+			return onMatch({ key: caseInsensitive ? walk : matchKey((sources[0] ?? destinations[0]).path, false), walk, source: sources[0], destination: destinations[0] });
 		}
 		const matches = new Map<string, Match>();
 		const add = (entry: Entry, side: 'source' | 'destination') => {
 			const key = matchKey(entry.path, caseInsensitive);
 			let match = matches.get(key);
-			if (!match) matches.set(key, (match = { key }));
+			if (!match) matches.set(key, (match = { key, walk }));
 			if (match[side] === undefined) match[side] = entry;
 			else (match[side === 'source' ? 'extraSources' : 'extraDestinations'] ??= []).push(entry);
 		};

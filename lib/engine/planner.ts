@@ -59,6 +59,8 @@ export interface Plan {
 /** All entries of both sides that share one match key; more than one on a side is a collision. */
 export interface Match {
 	key: string;
+	/** The walk key the march grouped the pair by (lib/core/walkOrder.ts), when a march made it: spares working it out again. */
+	walk?: string;
 	source?: Entry;
 	destination?: Entry;
 	extraSources?: Entry[];
@@ -316,8 +318,7 @@ export class WalkNamer {
 
 	/** Takes the next match in walk order: leaves the branches it is not in, and remembers it when it is a folder. */
 	visit(match: Match): void {
-		const entry = match.source ?? match.destination!;
-		const key = walkKey(entry.path);
+		const key = match.walk ?? walkKey((match.source ?? match.destination!).path);
 		while (this.frames.length > 0 && !isSameOrBelow(key, this.frames[this.frames.length - 1].key)) this.frames.pop();
 		if (!match.source?.isDir && !match.destination?.isDir) return;
 		let frame = this.frames[this.frames.length - 1];

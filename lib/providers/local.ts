@@ -1,11 +1,11 @@
-import { promises as fs, constants as fsConstants, lstatSync, type Dirent, type Stats } from 'node:fs';
+import { promises as fs, constants as fsConstants, copyFileSync, lstatSync, renameSync, statSync, utimesSync, type Dirent, type Stats } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import * as nodePath from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
-import type { Capabilities, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, WriteOptions } from '../core/types';
+import type { BatchedListing, Capabilities, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, WriteOptions } from '../core/types';
 import { HASH_TYPES } from '../core/types';
 import {
 	InvalidNameError,
@@ -20,7 +20,7 @@ import {
 import { normalizeRelativePath, parentPath, joinPath, matchKey, fileStamp, hasControlCharacter } from '../core/paths';
 import { STATE_FOLDER } from '../core/filters';
 import { hashStream, measure } from '../core/hashing';
-import { walkInOrder } from './kit/walkOrder';
+import { walkInOrderBatches } from './kit/walkOrder';
 
 export interface LocalProviderOptions {
 	/** Follow symbolic links that stay inside the root, or skip every link (the default). */
@@ -53,6 +53,12 @@ const SYMLINK_HINT = 'Links leading outside the chosen folder are never followed
 // round trip per lstat costs ten times the call itself, and 256 calls block for well under a millisecond.
 const STAT_BATCH = 256;
 const READ_CHUNK = 1024 * 1024;
+/**
+ * Files up to this size are copied between local folders synchronously: the kernel copies 256 KiB in
+ * well under a millisecond, less than the four thread-pool round trips (copy, stat, times, rename)
+ * that cost most of a small file's copy; larger files keep the event loop free while they copy.
+ */
+const INLINE_COPY_BYTES = 256 * 1024;
 const MAX_NAME_BYTES = 255;
 const WINDOWS_FORBIDDEN = /[<>:"\\|?*]/;
 const WINDOWS_DEVICE = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$/i;
@@ -81,6 +87,15 @@ function processAlive(pid: number): boolean {
 
 function isInside(root: string, candidate: string): boolean {
 	return candidate === root || candidate.startsWith(root.endsWith(nodePath.sep) ? root : root + nodePath.sep);
+}
+
+/** What lstat says, or undefined when it cannot say (missing, or not reachable): synchronous, as one stat is cheaper than a thread-pool round trip. */
+function lstatQuietly(path: string): Stats | undefined {
+	try {
+		return lstatSync(path);
+	} catch {
+		return undefined;
+	}
 }
 
 function modTimeOf(stats: Stats): number {
@@ -299,9 +314,16 @@ export class LocalProvider implements Provider {
 		return this.options.platform ?? process.platform;
 	}
 
-	/** Throws unless `folder`, an existing folder, resolves inside the root (and, when links are skipped, through no link). */
+	/**
+	 * Throws unless `folder`, an existing folder, resolves inside the root (and, when links are skipped, through no link).
+	 * The usual answer comes from one synchronous lstat per folder below the root: the root is a real path, so
+	 * folders that are none of them links lie inside it, whatever the mode. Only a link (or something that is
+	 * not a folder) on the way takes the full check, which says which rule it breaks. A write checks several
+	 * folders; a thread-pool round trip for each (realpath walks every folder from the disk's root) cost more
+	 * than the copy of a small file.
+	 */
 	private async verifyFolder(folder: string, forPath: string): Promise<void> {
-		if (folder === this.root) return;
+		if (folder === this.root || this.plainFoldersBelowRoot(folder)) return;
 		const real = await fs.realpath(folder);
 		if (!isInside(this.root, real)) {
 			throw new InvalidPathError(forPath, 'a symbolic link in it points outside the root folder', SYMLINK_HINT);
@@ -311,6 +333,15 @@ export class LocalProvider implements Provider {
 		if (real !== folder && this.options.symlinks !== 'follow' && (await this.linkBetweenRootAnd(folder))) {
 			throw new InvalidPathError(forPath, 'a folder in it is a symbolic link, and links are skipped', SYMLINK_HINT);
 		}
+	}
+
+	/** Whether `folder` and every folder between it and the root are plain folders (no link, no file); throws ENOENT as lstat does when one is missing. */
+	private plainFoldersBelowRoot(folder: string): boolean {
+		if (!isInside(this.root, folder)) return false;
+		for (let current = folder; current !== this.root; current = nodePath.dirname(current)) {
+			if (!lstatSync(current).isDirectory()) return false;
+		}
+		return true;
 	}
 
 	/** Whether `absolute`, an existing folder below the root, or one of its ancestors below the root is a link. */
@@ -325,7 +356,7 @@ export class LocalProvider implements Provider {
 	private async resolveExisting(path: string): Promise<{ relative: string; absolute: string; stats: Stats }> {
 		const resolved = await this.resolve(path);
 		try {
-			let stats = await fs.lstat(resolved.absolute);
+			let stats = lstatSync(resolved.absolute);
 			if (stats.isSymbolicLink()) {
 				if (this.options.symlinks !== 'follow') throw new NotFoundError(resolved.relative);
 				const real = await fs.realpath(resolved.absolute);
@@ -348,11 +379,21 @@ export class LocalProvider implements Provider {
 	/** Listed in walk order (lib/core/walkOrder.ts), so the engine merges it as it comes, without holding the tree. */
 	readonly listOrder = 'walk' as const;
 
-	async *list(path: string, options: ListOptions = {}): AsyncIterable<Entry> {
+	list(path: string, options: ListOptions = {}): BatchedListing {
+		const batches = () => this.listBatches(path, options);
+		return {
+			batches,
+			async *[Symbol.asyncIterator]() {
+				for await (const batch of batches()) yield* batch;
+			},
+		};
+	}
+
+	private async *listBatches(path: string, options: ListOptions): AsyncGenerator<Entry[]> {
 		const start = await this.resolveExisting(path);
 		if (!start.stats.isDirectory()) throw new NotFoundError(start.relative);
 		const visited = new Set<string>([await fs.realpath(start.absolute)]);
-		yield* walkInOrder(start.relative, (relative) => this.listFolder(relative, visited, options.signal), { recursive: options.recursive, signal: options.signal });
+		yield* walkInOrderBatches(start.relative, (relative) => this.listFolder(relative, visited, options.signal), { recursive: options.recursive, signal: options.signal });
 	}
 
 	/** One folder's files and folders, by its path relative to the root. */
@@ -450,7 +491,7 @@ export class LocalProvider implements Provider {
 			await pipeline(measured, createWriteStream(temp, { flags: 'wx' }), { signal: options.signal });
 			if (options.modTime !== undefined) {
 				const when = new Date(options.modTime);
-				await fs.utimes(temp, when, when);
+				utimesSync(temp, when, when);
 			}
 			await this.replace(temp, absolute, relative);
 		} catch (error) {
@@ -486,7 +527,7 @@ export class LocalProvider implements Provider {
 		try {
 			await this.verifyFolder(nodePath.dirname(absolute), relative);
 			await this.keepReplaced(absolute, relative);
-			await fs.rename(temp, absolute);
+			renameSync(temp, absolute);
 		} catch (error) {
 			throw mapError(error, relative);
 		}
@@ -495,8 +536,7 @@ export class LocalProvider implements Provider {
 	/** A file about to be replaced is linked into this run's trash (the rename that replaces it stays atomic). */
 	private async keepReplaced(absolute: string, relative: string): Promise<void> {
 		if (!this.recoverable(relative)) return;
-		const existing = await fs.lstat(absolute).catch(() => undefined);
-		if (!existing?.isFile()) return;
+		if (!lstatQuietly(absolute)?.isFile()) return;
 		const kept = await this.trashPathFor(relative);
 		await fs.link(absolute, kept).catch((error: NodeJS.ErrnoException) => {
 			if (error.code === 'EXDEV' || error.code === 'EPERM' || error.code === 'ENOTSUP') return fs.copyFile(absolute, kept);
@@ -525,8 +565,10 @@ export class LocalProvider implements Provider {
 	/** Creates `absolute` and the folders above it one at a time, each checked to lie inside the root before anything is made in it. */
 	private async ensureFolder(absolute: string, forPath: string): Promise<void> {
 		try {
-			const stats = await fs.lstat(absolute);
+			const stats = lstatSync(absolute);
 			if (!stats.isDirectory() && !(stats.isSymbolicLink() && this.options.symlinks === 'follow')) throw new AlreadyExistsError(parentPath(forPath));
+			// A plain folder whose folders above are plain too needs no second look at itself.
+			if (stats.isDirectory() && isInside(this.root, absolute) && this.plainFoldersBelowRoot(nodePath.dirname(absolute))) return;
 			await this.verifyFolder(absolute, forPath);
 			return;
 		} catch (error) {
@@ -614,12 +656,15 @@ export class LocalProvider implements Provider {
 		const temp = await this.stagingName();
 		const modTime = modTimeOf(origin.stats);
 		try {
-			await fs.copyFile(origin.absolute, temp, fsConstants.COPYFILE_FICLONE);
-			const copied = await fs.stat(temp);
+			// A small file is copied in the call itself: each thread-pool round trip (a copy, a stat) cost more than the kernel's copy.
+			const inline = origin.stats.size <= INLINE_COPY_BYTES;
+			if (inline) copyFileSync(origin.absolute, temp, fsConstants.COPYFILE_FICLONE);
+			else await fs.copyFile(origin.absolute, temp, fsConstants.COPYFILE_FICLONE);
+			const copied = inline ? statSync(temp) : await fs.stat(temp);
 			if (copied.size !== origin.stats.size) {
 				throw new VerificationError(`${origin.relative} changed while it was copied (${copied.size} of ${origin.stats.size} bytes)`);
 			}
-			await fs.utimes(temp, new Date(modTime), new Date(modTime));
+			utimesSync(temp, new Date(modTime), new Date(modTime));
 			await this.replace(temp, target.absolute, target.relative);
 		} catch (error) {
 			await fs.rm(temp, { force: true });
