@@ -1,6 +1,6 @@
 import { createPrivateKey } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { auth as googleAuth, drive as createDriveClient, type drive_v3 } from '@googleapis/drive';
+import type { auth as googleAuth, drive_v3 } from '@googleapis/drive';
 import type { Capabilities, Change, ChangePage, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, UploadIdentity, UploadSessionStore, WriteOptions } from '../core/types';
 import {
 	AlreadyExistsError,
@@ -18,7 +18,7 @@ import {
 	VerificationError,
 } from '../core/errors';
 import { Pacer, RATE_LIMIT_REASONS, retryAfterOf } from '../core/pacer';
-import { BINARY, ChunkReader, DirCache, mimeTypeFor, Remote, SliceStream, bodyStream, emptyStream, insideOrSame, uploadIdentity } from './kit';
+import { BINARY, ChunkReader, DirCache, googleDriveSdk, mimeTypeFor, Remote, SliceStream, bodyStream, emptyStream, insideOrSame, uploadIdentity } from './kit';
 import { baseName, joinPath, normalizeRelativePath, parentPath } from '../core/paths';
 import { hashStream, measure, type MeasuringStream } from '../core/hashing';
 
@@ -258,9 +258,9 @@ export function createAuthClient(credentials: GoogleDriveProviderOptions['auth']
 	const transporterOptions = { retryConfig: { retry: 0, noResponseRetries: 0 }, fetchImplementation: fetch };
 	let client: AuthClient;
 	if ('privateKey' in credentials) {
-		client = new googleAuth.JWT({ email: credentials.clientEmail.trim(), key: serviceAccountPem(credentials), scopes: [DRIVE_SCOPE], transporterOptions });
+		client = new (googleDriveSdk().auth.JWT)({ email: credentials.clientEmail.trim(), key: serviceAccountPem(credentials), scopes: [DRIVE_SCOPE], transporterOptions });
 	} else {
-		client = new googleAuth.OAuth2({ clientId: credentials.clientId, clientSecret: credentials.clientSecret, transporterOptions });
+		client = new (googleDriveSdk().auth.OAuth2)({ clientId: credentials.clientId, clientSecret: credentials.clientSecret, transporterOptions });
 		client.setCredentials({ refresh_token: credentials.refreshToken, access_token: credentials.accessToken });
 	}
 	if (apiBaseUrl) {
@@ -352,7 +352,7 @@ export class GoogleDriveProvider implements Provider {
 	private constructor(private readonly options: GoogleDriveProviderOptions) {
 		this.rootUrl = rootUrlFor(options.apiBaseUrl);
 		this.client = createAuthClient(options.auth, options.apiBaseUrl);
-		this.api = createDriveClient({ version: 'v3', auth: this.client, rootUrl: this.rootUrl, retry: false });
+		this.api = googleDriveSdk().drive({ version: 'v3', auth: this.client, rootUrl: this.rootUrl, retry: false });
 		this.pacer = options.pacer ?? new Pacer();
 		this.remote = new Remote<string>({
 			pacer: this.pacer,

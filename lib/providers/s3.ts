@@ -1,25 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
-import {
-	AbortMultipartUploadCommand,
-	CompleteMultipartUploadCommand,
-	CopyObjectCommand,
-	CreateMultipartUploadCommand,
-	DeleteObjectCommand,
-	GetObjectCommand,
-	HeadObjectCommand,
-	ListBucketsCommand,
-	ListObjectsV2Command,
-	PutObjectCommand,
-	S3Client,
-	S3ServiceException,
-	UploadPartCopyCommand,
-	type HeadObjectCommandOutput,
-	type ListObjectsV2CommandOutput,
-	type StorageClass,
-	type _Object,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type { HeadObjectCommandOutput, ListObjectsV2CommandOutput, S3Client, S3ServiceException, StorageClass, _Object } from '@aws-sdk/client-s3';
 import type { Capabilities, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, WriteOptions } from '../core/types';
 import {
 	AlreadyExistsError,
@@ -39,7 +20,7 @@ import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
 import { forEachLimit } from '../core/concurrency';
 import { MeasuringStream, measure } from '../core/hashing';
 import { joinPath, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
-import { Remote, SliceStream, bodyStream, emptyStream, insideOrSame } from './kit';
+import { Remote, SliceStream, bodyStream, emptyStream, insideOrSame, s3Sdk, s3UploadSdk } from './kit';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -126,6 +107,7 @@ interface CallContext {
 
 /** The client as the preset, endpoint and region make it: checksums only where S3 requires them, and no retries of the SDK's own. */
 export function s3Client(connection: S3Connection): S3Client {
+	const { S3Client } = s3Sdk();
 	const preset = S3_PRESETS[connection.preset ?? 'other'] ?? S3_PRESETS.other;
 	const region = connection.region?.trim() || preset.region;
 	const endpoint = connection.endpoint?.trim() || preset.endpoint?.(region);
@@ -155,6 +137,7 @@ const headersOf = (error: unknown) => (error as { $response?: { headers?: Record
 
 /** What a failed S3 call becomes in the engine's typed errors: S3's code and message, never the request (it carries the signature). */
 export function mapS3Error(error: unknown, context: CallContext & { bucket?: string }, redact: (text: string) => string = (text) => text): Error {
+	const { S3ServiceException } = s3Sdk();
 	if (error instanceof CloudSyncError) return error;
 	const where = context.path || '/';
 	if (error instanceof S3ServiceException) {
@@ -364,6 +347,7 @@ export class S3Provider implements Provider {
 
 	/** The buckets the key may see, for a folder picker. */
 	static async buckets(connection: S3Connection, pacer = new Pacer()): Promise<string[]> {
+		const { ListBucketsCommand } = s3Sdk();
 		const client = s3Client(connection);
 		const redact = (text: string) => text.split(connection.secretAccessKey).join('[redacted]');
 		try {
@@ -435,6 +419,7 @@ export class S3Provider implements Provider {
 	}
 
 	private async head(relative: string, signal?: AbortSignal): Promise<HeadObjectCommandOutput | undefined> {
+		const { HeadObjectCommand } = s3Sdk();
 		const Key = this.key(relative);
 		try {
 			return await this.call({ path: relative, signal }, () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }), { abortSignal: signal }));
@@ -445,6 +430,7 @@ export class S3Provider implements Provider {
 	}
 
 	private listPage(prefix: string, token: string | undefined, delimiter: boolean, signal?: AbortSignal, maxKeys?: number): Promise<ListObjectsV2CommandOutput> {
+		const { ListObjectsV2Command } = s3Sdk();
 		return this.call({ path: prefix, signal }, () =>
 			this.client.send(
 				new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token, Delimiter: delimiter ? '/' : undefined, MaxKeys: maxKeys }),
@@ -562,6 +548,7 @@ export class S3Provider implements Provider {
 	// Reading and writing
 
 	async read(path: string, options: ReadOptions = {}): Promise<Readable> {
+		const { GetObjectCommand, S3ServiceException } = s3Sdk();
 		const relative = normalizeRelativePath(path);
 		const Key = this.key(relative);
 		const start = options.start ?? 0;
@@ -600,6 +587,8 @@ export class S3Provider implements Provider {
 	 * checked against the MD5 of what was sent: the whole file's for one PUT, the parts' for multipart.
 	 */
 	async write(path: string, content: Readable, options: WriteOptions = {}): Promise<Entry> {
+		const { PutObjectCommand } = s3Sdk();
+		const { Upload } = s3UploadSdk();
 		const relative = writablePath(path, 'write over');
 		const Key = this.key(relative);
 		const context = { path: relative, signal: options.signal };
@@ -657,6 +646,7 @@ export class S3Provider implements Provider {
 
 	/** The client lib-storage uploads through: each of its calls paced and retried (its bodies are buffered parts), and multipart ids reported. */
 	private pacedClient(context: CallContext, relative: string, multipart: { used: boolean }): S3Client {
+		const { AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand } = s3Sdk();
 		const send = async (command: unknown, options?: unknown): Promise<unknown> => {
 			const answer = await this.call(context, () => (this.client.send as (c: unknown, o?: unknown) => Promise<unknown>)(command, options));
 			const report = this.options.onMultipartUpload;
@@ -680,6 +670,7 @@ export class S3Provider implements Provider {
 	}
 
 	private async deleteKey(relative: string, key: string): Promise<void> {
+		const { DeleteObjectCommand } = s3Sdk();
 		await this.call({ path: relative }, () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })));
 	}
 
@@ -740,6 +731,7 @@ export class S3Provider implements Provider {
 	 * to 5 GB; above the cutoff the copy goes part by part (UploadPartCopy) into a multipart upload.
 	 */
 	private async copyObject(origin: S3Provider, from: string, known: ObjectHead, to: string): Promise<void> {
+		const { AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand, UploadPartCopyCommand } = s3Sdk();
 		const CopySource = `${origin.bucket}/${origin.key(from).split('/').map(encodeCopySegment).join('/')}`;
 		const Key = this.key(to);
 		const context = { path: from, to };
