@@ -18,7 +18,7 @@ import {
 	VerificationError,
 } from '../core/errors';
 import { Pacer, RATE_LIMIT_REASONS, retryAfterOf } from '../core/pacer';
-import { BINARY, ChunkReader, DirCache, googleDriveSdk, mimeTypeFor, Remote, SliceStream, bodyStream, emptyStream, insideOrSame, uploadIdentity } from './kit';
+import { BINARY, bufferFetch, ChunkReader, DirCache, googleDriveSdk, mimeTypeFor, Remote, SliceStream, bodyStream, emptyStream, insideOrSame, uploadIdentity } from './kit';
 import { baseName, joinPath, normalizeRelativePath, parentPath } from '../core/paths';
 import { hashStream, measure, type MeasuringStream } from '../core/hashing';
 
@@ -254,8 +254,8 @@ export function serviceAccountPem({ clientEmail, privateKey }: GoogleDriveServic
 /** The Google auth client for a user or a service account, as every Drive call in this package uses it. */
 export function createAuthClient(credentials: GoogleDriveProviderOptions['auth'], apiBaseUrl?: string): AuthClient {
 	// The pacer is the one place that retries; the SDK's own retries would multiply its attempts.
-	// Node's own fetch, because gaxios would otherwise import node-fetch, an ES module, at run time.
-	const transporterOptions = { retryConfig: { retry: 0, noResponseRetries: 0 }, fetchImplementation: fetch };
+	// Node's own fetch, because gaxios would otherwise import node-fetch, an ES module, at run time; chunks go out uncopied (bufferFetch).
+	const transporterOptions = { retryConfig: { retry: 0, noResponseRetries: 0 }, fetchImplementation: bufferFetch };
 	let client: AuthClient;
 	if ('privateKey' in credentials) {
 		client = new (googleDriveSdk().auth.JWT)({ email: credentials.clientEmail.trim(), key: serviceAccountPem(credentials), scopes: [DRIVE_SCOPE], transporterOptions });

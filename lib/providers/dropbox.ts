@@ -18,7 +18,7 @@ import {
 	VerificationError,
 } from '../core/errors';
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
-import { ChunkReader, CommitBatcher, dropboxSdk, OAuthTokens, ParentsFirst, Remote, uploadIdentity, type Ticket } from './kit';
+import { bufferFetch, ChunkReader, CommitBatcher, dropboxSdk, OAuthTokens, ParentsFirst, Remote, uploadIdentity, type Ticket } from './kit';
 import { createHasher, measure, type MeasuringStream } from '../core/hashing';
 import { baseName, hasControlCharacter, joinPath, matchKey, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
 
@@ -147,7 +147,7 @@ export function redirectingFetch(baseUrl: string): typeof fetch {
 	const base = baseUrl.replace(/\/+$/, '');
 	return (input, init) => {
 		const url = new URL(input instanceof Request ? input.url : String(input));
-		return fetch(DROPBOX_HOST.test(url.hostname) ? `${base}${url.pathname}${url.search}` : url, init);
+		return bufferFetch(DROPBOX_HOST.test(url.hostname) ? `${base}${url.pathname}${url.search}` : url, init);
 	};
 }
 
@@ -269,7 +269,8 @@ export class DropboxProvider implements Provider {
 
 	constructor(options: DropboxProviderOptions) {
 		const { clientId, clientSecret, refreshToken, accessToken, accessTokenExpiresAt } = options.auth;
-		const redirected = options.apiBaseUrl ? redirectingFetch(options.apiBaseUrl) : undefined;
+		// Upload chunks go out uncopied (bufferFetch).
+		const redirected = options.apiBaseUrl ? redirectingFetch(options.apiBaseUrl) : bufferFetch;
 		const { Dropbox, DropboxAuth } = dropboxSdk();
 		this.auth = new DropboxAuth({
 			clientId,

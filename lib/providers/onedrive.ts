@@ -21,7 +21,7 @@ import {
 	VerificationError,
 } from '../core/errors';
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
-import { ChunkReader, DirCache, OAuthTokens, Remote, SignInError, SliceStream, bodyStream, emptyStream, insideOrSame, uploadIdentity } from './kit';
+import { bufferFetch, ChunkReader, DirCache, OAuthTokens, Remote, SignInError, SliceStream, bodyStream, emptyStream, insideOrSame, uploadIdentity } from './kit';
 import { hashStream, measure, sameHash, type MeasuringStream } from '../core/hashing';
 import { baseName, hasControlCharacter, joinPath, matchKey, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
 
@@ -361,7 +361,8 @@ export class OneDriveProvider implements Provider {
 			body = JSON.stringify(init.json);
 		} else if (init.body) body = init.body;
 		const timeout = AbortSignal.timeout(this.timeoutMs);
-		const response = await fetch(url.startsWith('http') ? url : `${this.api}${url}`, {
+		// Upload fragments go out uncopied (bufferFetch).
+		const response = await bufferFetch(url.startsWith('http') ? url : `${this.api}${url}`, {
 			method,
 			headers,
 			body,

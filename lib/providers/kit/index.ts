@@ -8,3 +8,4 @@ export { BINARY, mimeTypeFor } from './mime';
 export { walkInOrder, type WalkOptions } from './walkOrder';
 export { UploadSessions, uploadIdentity, type UploadSessionsOptions } from './uploads';
 export { googleDriveSdk, dropboxSdk, s3Sdk, s3UploadSdk, htmlParserSdk } from './sdks';
+export { bufferFetch } from './bufferFetch';
