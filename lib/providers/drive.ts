@@ -676,7 +676,8 @@ export class GoogleDriveProvider implements Provider {
 		const resumed = identity && (await this.resume(identity, options));
 		if (resumed) return resumed;
 		const measured = measure(content, [...new Set<HashType>(['md5', ...(options.hashTypes ?? [])])], { size: options.size });
-		const reader = new ChunkReader(measured);
+		// Each chunk is sent, retries included, before the next is read.
+		const reader = new ChunkReader(measured, { reuse: true });
 		try {
 			// The first chunk is read before anything is created, so a source that fails early leaves no trace.
 			const first = await reader.read(this.chunkBytes);
@@ -718,7 +719,7 @@ export class GoogleDriveProvider implements Provider {
 			throw error;
 		}
 		const offset = status.file ? size : status.received;
-		const reader = new ChunkReader(measure(await options.from!(offset), [], { size: size - offset }));
+		const reader = new ChunkReader(measure(await options.from!(offset), [], { size: size - offset }), { reuse: true });
 		try {
 			const file = status.file ?? (await this.sendChunks(path, saved.session, reader, undefined, offset, options, identity));
 			// Whatever is left of the source is read, so that its caller's checks see all of it.

@@ -479,7 +479,8 @@ export class DropboxProvider implements Provider {
 		const resumed = identity && (await this.resume(identity, commit, options));
 		if (resumed) return resumed;
 		const measured = measure(content, new Set<HashType>([...(options.hashTypes ?? []), 'dropbox']), { size: options.size });
-		const reader = new ChunkReader(measured);
+		// Each chunk is sent, retries included, before the next is read.
+		const reader = new ChunkReader(measured, { reuse: true });
 		const ticket = this.batcher.join();
 		try {
 			const first = await reader.read(this.chunkSize);
@@ -583,7 +584,7 @@ export class DropboxProvider implements Provider {
 			if (error instanceof LostUploadSessionError || error instanceof NotFoundError) return undefined;
 			throw error;
 		}
-		const reader = new ChunkReader(measure(await options.from!(offset), [], { size: size - offset }));
+		const reader = new ChunkReader(measure(await options.from!(offset), [], { size: size - offset }), { reuse: true });
 		try {
 			const metadata = await this.sendSession(context, saved.session, reader, offset, commit, identity);
 			this.uploads!.end(this.scope, path);

@@ -646,7 +646,8 @@ export class OneDriveProvider implements Provider {
 		const resumed = identity && (await this.resume(identity, options));
 		if (resumed) return resumed;
 		const measured = measure(content, new Set<HashType>(['quickxor', ...(options.hashTypes ?? [])]), { size: options.size });
-		let reader = new ChunkReader(measured);
+		// Fragments are sent one after the other; only the spooling below (a stream of unknown size) hands chunks to a file stream that may still hold one when the next is read.
+		let reader = new ChunkReader(measured, { reuse: options.size !== undefined });
 		let spool: string | undefined;
 		try {
 			// The first chunk is read before anything is created, so a source that fails early leaves no trace.
@@ -660,7 +661,7 @@ export class OneDriveProvider implements Provider {
 				const file = join(spool, 'upload');
 				await pipeline(Readable.from(this.rest(first, reader)), createWriteStream(file));
 				total = measured.bytes;
-				reader = new ChunkReader(createReadStream(file, { highWaterMark: MiB }));
+				reader = new ChunkReader(createReadStream(file, { highWaterMark: MiB }), { reuse: true });
 				chunk = await reader.read(this.chunkSize);
 			}
 			const parentId = await this.folders.id(parentPath(relative), true);
@@ -786,7 +787,7 @@ export class OneDriveProvider implements Provider {
 			this.uploads!.end(this.scope, path);
 			return undefined;
 		}
-		const reader = new ChunkReader(measure(await options.from!(offset), [], { size: size - offset }));
+		const reader = new ChunkReader(measure(await options.from!(offset), [], { size: size - offset }), { reuse: true });
 		try {
 			const item = await this.sendFragments(context, saved.session, reader, undefined, offset, size, identity);
 			// The caller compares the stored quickXorHash with the source's: this side saw only the rest.

@@ -6,13 +6,22 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
  * holding one piece and what the source gave beyond it, so a file of any size goes through in
  * bounded memory. A read looks one source chunk ahead, so `done` is known as soon as the last piece
  * is handed out (an upload can then say "this is the final chunk" in the same request).
+ *
+ * With `reuse`, every piece is assembled in one buffer kept for the whole upload, so a piece is only
+ * valid until the next read: for callers that send a chunk, wait for its answer (retries included)
+ * and only then read the next. Without it each piece is a new buffer.
  */
 export class ChunkReader {
 	private readonly iterator: AsyncIterator<Buffer>;
 	private pending: Buffer = Buffer.alloc(0);
 	private ended = false;
+	/** The buffer pieces are assembled in when `reuse` is set, grown to the largest piece asked for. */
+	private assembly?: Buffer;
 
-	constructor(private readonly stream: Readable) {
+	constructor(
+		private readonly stream: Readable,
+		private readonly options: { reuse?: boolean } = {},
+	) {
 		this.iterator = stream[Symbol.asyncIterator]();
 	}
 
@@ -35,7 +44,12 @@ export class ChunkReader {
 			if (this.pending.length > 0 || this.ended) break;
 			await this.pull();
 		}
-		return parts.length === 1 ? parts[0] : Buffer.concat(parts, length);
+		if (parts.length === 1) return parts[0];
+		if (!this.options.reuse) return Buffer.concat(parts, length);
+		if (!this.assembly || this.assembly.length < length) this.assembly = Buffer.allocUnsafeSlow(Math.max(length, size));
+		let filled = 0;
+		for (const part of parts) filled += part.copy(this.assembly, filled);
+		return this.assembly.subarray(0, length);
 	}
 
 	/** Whether nothing is left; reaching the end also runs the checks a measuring source does there. */
