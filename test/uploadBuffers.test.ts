@@ -2,7 +2,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
-import { ChunkReader } from '../lib/providers/kit/streams';
+import { ChunkReader, lazyStream } from '../lib/providers/kit/streams';
 import { bufferFetch } from '../lib/providers/kit/bufferFetch';
 import { classifyError } from '../lib/core/pacer';
 
@@ -38,6 +38,57 @@ describe('ChunkReader reusing one buffer for the chunks of an upload', () => {
 		while (!(await reader.atEnd())) received.push(Buffer.from(await reader.read(300)));
 		expect(Buffer.concat(received).equals(file)).toBe(true);
 		expect(reader.done).toBe(true);
+	});
+});
+
+describe('lazyStream, the source a transfer opens on its first read', () => {
+	const file = Buffer.from(Array.from({ length: 200_000 }, (_, index) => (index * 13) % 256));
+
+	it('opens the source only when read, and passes every byte through in order', async () => {
+		let opened = 0;
+		const stream = lazyStream(async () => {
+			opened++;
+			return pieces(file, 4096);
+		});
+		await new Promise((resolve) => setTimeout(resolve, 20));
+		expect(opened).toBe(0);
+		const received: Buffer[] = [];
+		for await (const chunk of stream) received.push(chunk as Buffer);
+		expect(opened).toBe(1);
+		expect(Buffer.concat(received).equals(file)).toBe(true);
+	});
+
+	it('closes the source when the reader gives up, and never opens one nobody reads', async () => {
+		const source = pieces(file, 1024);
+		const stream = lazyStream(async () => source);
+		await stream[Symbol.asyncIterator]().next();
+		stream.destroy();
+		expect(source.destroyed).toBe(true);
+		let opened = false;
+		lazyStream(async () => {
+			opened = true;
+			return pieces(file, 1024);
+		}).destroy();
+		await new Promise((resolve) => setTimeout(resolve, 20));
+		expect(opened).toBe(false);
+	});
+
+	it('fails with the error of a source that cannot be opened or breaks', async () => {
+		const unopenable = lazyStream(async () => {
+			throw new Error('gone');
+		});
+		await expect((async () => {
+			for await (const _chunk of unopenable) void _chunk;
+		})()).rejects.toThrow('gone');
+		const broken = lazyStream(async () =>
+			Readable.from((async function* () {
+				yield Buffer.alloc(10);
+				throw new Error('connection reset');
+			})()),
+		);
+		await expect((async () => {
+			for await (const _chunk of broken) void _chunk;
+		})()).rejects.toThrow('connection reset');
 	});
 });
 

@@ -104,22 +104,44 @@ export function bodyStream(data: unknown, broke: (cause: unknown) => Error, outp
 	return source.pipe(output);
 }
 
-/** A stream opened on its first read, so that what is never read (a source a resumed upload skips) is never opened. */
+/**
+ * A stream opened on its first read, so that what is never read (a source a resumed upload skips) is
+ * never opened. The source's chunks are passed on as they come: iterating it instead (for await)
+ * would join whatever it has buffered into a new buffer at every step, a copy of the whole file in
+ * pieces of up to a megabyte for a download made of 64 KiB network reads.
+ */
 export function lazyStream(open: () => Promise<Readable>): Readable {
 	let opened: Readable | undefined;
-	let closed = false;
-	const stream = Readable.from(
-		(async function* () {
-			opened = await open();
-			// Destroyed while the source was being opened: the source is closed at once.
-			if (closed) opened.destroy();
-			else yield* opened;
-		})(),
-		{ objectMode: false },
-	);
-	stream.on('close', () => {
-		closed = true;
-		opened?.destroy();
+	let opening = false;
+	const stream = new Readable({
+		read() {
+			if (opened) {
+				opened.resume();
+				return;
+			}
+			if (opening) return;
+			opening = true;
+			open().then(
+				(source) => {
+					opened = source;
+					// Destroyed while the source was being opened: the source is closed at once.
+					if (stream.destroyed) {
+						source.destroy();
+						return;
+					}
+					source.on('data', (chunk: Buffer) => {
+						if (!stream.push(chunk)) source.pause();
+					});
+					source.once('end', () => stream.push(null));
+					source.once('error', (error) => stream.destroy(error));
+				},
+				(error: Error) => stream.destroy(error),
+			);
+		},
+		destroy(error, callback) {
+			opened?.destroy();
+			callback(error);
+		},
 	});
 	return stream;
 }
