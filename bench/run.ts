@@ -187,8 +187,8 @@ function benchCases(sizes: Sizes): BenchCase[] {
 			name: `6 one ${sizeText(sizes.cloudBigFileBytes)} file up to each cloud and back`,
 			bytes: sizes.cloudBigFileBytes,
 			data: async () => bigFileDataSet(CACHE, sizes.cloudBigFileBytes, SEED),
-			// Well under 200 MiB whatever the file's size: memory must not grow with the file.
-			targets: { maxRssMiB: 200 },
+			// The issue's 150 MiB for every case, whatever the file's size: memory must not grow with the file.
+			targets: { maxRssMiB: 150 },
 		},
 		{
 			kind: 'sync',
