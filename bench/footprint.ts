@@ -43,7 +43,7 @@ const GROUPS: Array<{ over: { label: string; module?: string }; modules: Array<{
 			...['local', 'drive', 'dropbox', 'onedrive', 's3', 'webdav', 'googlePhotos', 'icloudDrive', 'icloudPhotos'].map((name) => ({ label: `lib/providers/${name}`, module: inDist(`lib/providers/${name}.js`) })),
 			{ label: 'lib/email (Email to PDF)', module: inDist('lib/email/index.js') },
 			// What a provider's first use then adds: each SDK alone.
-			...['@googleapis/drive', 'dropbox', '@aws-sdk/client-s3', '@aws-sdk/lib-storage', 'htmlparser2', 'mailparser', 'pdfkit'].map((name) => ({ label: `SDK ${name}`, module: name })),
+			...['@googleapis/drive', 'dropbox', '@aws-sdk/client-s3', 'htmlparser2', 'mailparser', 'pdfkit'].map((name) => ({ label: `SDK ${name}`, module: name })),
 		],
 	},
 	{

@@ -1,5 +1,5 @@
 export type { Capabilities, Change, ChangeKind, ChangePage, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, WriteOptions, UploadIdentity, SavedUpload, UploadSessionStore } from './core/types';
-export { UploadSessions, type UploadSessionsOptions } from './providers/kit/uploads';
+export { UploadSessions, type UploadSessionsOptions } from './state/uploads';
 export { HASH_TYPES } from './core/types';
 export * from './core/errors';
 export { normalizeRelativePath, matchKey, joinPath, parentPath, baseName } from './core/paths';

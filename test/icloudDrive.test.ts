@@ -85,6 +85,41 @@ describe('iCloud Drive protocol', () => {
 	});
 });
 
+describe('iCloud Drive folder listings', () => {
+	const listings = (mark: number) => since(mark).filter((call) => call.endsWith('/retrieveItemDetailsInFolders')).length;
+
+	it('a folder of files written is listed once or twice, not once per file', async () => {
+		const provider = await open();
+		const mark = emulator.requests().length;
+		for (let i = 0; i < 20; i++) await put(provider, `batch/f${i}.txt`, `content ${i}`);
+		expect(listings(mark)).toBeLessThanOrEqual(2);
+		expect(emulator.paths(`${root}/batch`)).toHaveLength(20);
+		// A file written in this run and written again is replaced, not doubled.
+		await put(provider, 'batch/f0.txt', 'second version');
+		expect(await text(provider, 'batch/f0.txt')).toBe('second version');
+		expect(emulator.paths(`${root}/batch`)).toHaveLength(20);
+		expect(emulator.trashed()).toContain('f0.txt');
+	});
+
+	it('a file another client put in the folder after it was listed is replaced, not kept beside as "name 2"', async () => {
+		const provider = await open();
+		await put(provider, 'a.txt', 'first');
+		emulator.seedFile(`${root}/b.txt`, 'theirs');
+		await put(provider, 'b.txt', 'ours');
+		expect(emulator.paths(root)).toEqual(['a.txt', 'b.txt']);
+		expect(await text(provider, 'b.txt')).toBe('ours');
+		expect(emulator.trashed()).toContain('b.txt');
+	});
+
+	it('a folder another client made where a file is being written is neither replaced nor shadowed', async () => {
+		const provider = await open();
+		await put(provider, 'a.txt', 'first');
+		emulator.seedFile(`${root}/c.txt/inside.txt`, 'kept');
+		await expect(put(provider, 'c.txt', 'a file')).rejects.toBeInstanceOf(AlreadyExistsError);
+		expect(emulator.paths(root)).toEqual(['a.txt', 'c.txt/', 'c.txt/inside.txt']);
+	});
+});
+
 describe('iCloud Drive faults', () => {
 	it.each([
 		['429 with Retry-After', 'rate-limit'],

@@ -210,6 +210,26 @@ describe('throttling and tokens', () => {
 		for (const secret of [emulator.credentials.clientSecret, emulator.credentials.refreshToken, ...emulator.issuedAccessTokens]) expect(shown).not.toContain(secret);
 	});
 
+	it('uses the rotated refresh token for the next renewal in the same run', async () => {
+		const sent: string[] = [];
+		const realFetch = globalThis.fetch;
+		const spy = jest.spyOn(globalThis, 'fetch').mockImplementation((input, init) => {
+			if (String(input).endsWith('/oauth2/v2.0/token')) sent.push(new URLSearchParams(String(init?.body)).get('refresh_token') ?? '');
+			return realFetch(input, init);
+		});
+		try {
+			const rotated: string[] = [];
+			const onedrive = await provider({ onRefreshToken: (token) => rotated.push(token) });
+			await put(onedrive, 'r.txt', 'r');
+			emulator.expireAccessTokens();
+			expect(await text(onedrive, 'r.txt')).toBe('r');
+			expect(sent).toEqual([emulator.credentials.refreshToken, rotated[0]]);
+			expect(rotated).toHaveLength(2);
+		} finally {
+			spy.mockRestore();
+		}
+	});
+
 	it('hands the rotated refresh token to the caller', async () => {
 		const rotated: string[] = [];
 		await provider({ onRefreshToken: (token) => rotated.push(token) });

@@ -166,3 +166,35 @@ describe('the metadata keys other S3 sync tools read and write', () => {
 		expect(events).not.toContain('completed multipart-broken/broken.bin');
 	});
 });
+
+describe('deleting a folder', () => {
+	let proxy: EmulatorServer;
+	afterAll(async () => proxy?.stop());
+
+	it('removes its keys 1,000 a request (DeleteObjects), each request with the Content-MD5 servers other than AWS require', async () => {
+		const batches: Array<{ keys: number; md5: string | undefined; bodyMd5: string; checksumHeaders: string[] }> = [];
+		proxy = await startS3FaultProxy(server.endpoint, 1, (request, body) => {
+			if (request.method !== 'POST' || !/[?&]delete(=|&|$)/.test(request.url ?? '')) return;
+			batches.push({
+				keys: (body.toString('utf8').match(/<Key>/g) ?? []).length,
+				md5: request.headers['content-md5'] as string | undefined,
+				bodyMd5: createHash('md5').update(body).digest('base64'),
+				checksumHeaders: Object.keys(request.headers).filter((name) => name.startsWith('x-amz-checksum-')),
+			});
+		});
+		const seed = await s3Provider(server.connection, { prefix: 'many' });
+		const names = Array.from({ length: 1_203 }, (_, index) => `old/${index % 3}/file-${index}.txt`);
+		for (let at = 0; at < names.length; at += 50) {
+			await Promise.all(names.slice(at, at + 50).map((name) => seed.client.send(new PutObjectCommand({ Bucket: 'test', Key: `many/${name}`, Body: name }))));
+		}
+		await seed.client.send(new PutObjectCommand({ Bucket: 'test', Key: 'many/kept.txt', Body: 'kept' }));
+		const provider = await S3Provider.open({ ...server.connection, endpoint: proxy.baseUrl, bucket: 'test', prefix: 'many', pacer: new Pacer({ baseDelayMs: 1, maxDelayMs: 5 }) });
+
+		await provider.delete('old', { recursive: true });
+
+		expect(batches.map((batch) => batch.keys)).toEqual([1_000, 203]);
+		for (const batch of batches) expect(batch).toMatchObject({ md5: batch.bodyMd5, checksumHeaders: [] });
+		expect((await files(seed)).map((entry) => entry.path)).toEqual(['kept.txt']);
+		expect(proxy.log.filter((entry) => entry.method === 'DELETE')).toEqual([]);
+	});
+});

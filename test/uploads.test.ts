@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UploadSessions } from '../lib/providers/kit/uploads';
+import { UploadSessions } from '../lib/state/uploads';
 import { FileStateStore, MemoryStateStore } from '../lib/state/state';
 import type { SavedUpload } from '../lib/core/types';
 

@@ -18,7 +18,7 @@ import {
 	VerificationError,
 } from '../core/errors';
 import { Pacer, RATE_LIMIT_REASONS, retryAfterOf } from '../core/pacer';
-import { BINARY, bufferFetch, ChunkReader, DirCache, googleDriveSdk, mimeTypeFor, Remote, SliceStream, bodyStream, emptyStream, insideOrSame, uploadIdentity } from './kit';
+import { BINARY, bufferFetch, ChunkReader, DirCache, googleDriveSdk, mimeTypeFor, Remote, SliceStream, bodyStream, emptyStream, insideOrSame, ResumableUploads } from './kit';
 import { baseName, joinPath, normalizeRelativePath, parentPath } from '../core/paths';
 import { hashStream, measure, type MeasuringStream } from '../core/hashing';
 
@@ -346,8 +346,8 @@ export class GoogleDriveProvider implements Provider {
 	/** Ids from files.generateIds not used yet. */
 	private readonly spareIds: string[] = [];
 	private generatingIds?: Promise<void>;
-	/** Where unfinished resumable uploads are kept between runs, when the caller gives a store. */
-	private uploads?: UploadSessionStore;
+	/** Unfinished resumable uploads, kept between runs when the caller gives a store; known by the root folder, whose id no other account has. */
+	private readonly sessions = new ResumableUploads(() => `google-drive:${this.root}`);
 
 	private constructor(private readonly options: GoogleDriveProviderOptions) {
 		this.rootUrl = rootUrlFor(options.apiBaseUrl);
@@ -672,9 +672,10 @@ export class GoogleDriveProvider implements Provider {
 	async write(path: string, content: Readable, options: WriteOptions = {}): Promise<Entry> {
 		const relative = normalizeRelativePath(path);
 		if (relative === '') throw new InvalidPathError(path, 'cannot write over the root folder');
-		const identity = this.uploads && (options.size ?? 0) > this.multipartMaxBytes ? uploadIdentity(relative, options) : undefined;
-		const resumed = identity && (await this.resume(identity, options));
-		if (resumed) return resumed;
+		const identity = this.sessions.identityOf(relative, options, this.multipartMaxBytes);
+		const resumed = await this.resume(identity, options);
+		// The caller compares the stored md5 with the source's: this side saw only the rest.
+		if (resumed) return this.uploaded(relative, resumed, { bytes: options.size!, hashes: {} }, []);
 		const measured = measure(content, [...new Set<HashType>(['md5', ...(options.hashTypes ?? [])])], { size: options.size });
 		// Each chunk is sent, retries included, before the next is read.
 		const reader = new ChunkReader(measured, { reuse: true });
@@ -693,43 +694,22 @@ export class GoogleDriveProvider implements Provider {
 		}
 	}
 
-	/** What the upload store knows this Drive by: its root folder, whose id no other account has. */
-	private get scope(): string {
-		return `google-drive:${this.root}`;
-	}
-
 	keepUploads(store: UploadSessionStore): void {
-		this.uploads = store;
+		this.sessions.keep(store);
 	}
 
-	/**
-	 * Goes on with the session an earlier run saved for this very source, from the offset Drive
-	 * confirms (a status query); undefined when there is none to go on with (none saved, or expired).
-	 */
-	private async resume(identity: UploadIdentity, options: WriteOptions): Promise<Entry | undefined> {
-		const { saved } = await this.uploads!.find(this.scope, identity);
-		if (!saved) return undefined;
-		const { path, size } = identity;
-		let status: { file?: drive_v3.Schema$File; received: number };
-		try {
-			status = await this.call(path, () => this.uploadRequest(saved.session, `bytes */${size}`, undefined, options.signal), options.signal);
-		} catch (error) {
-			this.uploads!.end(this.scope, path);
-			if (error instanceof NotFoundError) return undefined;
-			throw error;
-		}
-		const offset = status.file ? size : status.received;
-		const reader = new ChunkReader(measure(await options.from!(offset), [], { size: size - offset }), { reuse: true });
-		try {
-			const file = status.file ?? (await this.sendChunks(path, saved.session, reader, undefined, offset, options, identity));
-			// Whatever is left of the source is read, so that its caller's checks see all of it.
-			while (!(await reader.atEnd())) await reader.read(this.chunkBytes);
-			this.uploads!.end(this.scope, path);
-			// The caller compares the stored md5 with the source's: this side saw only the rest.
-			return this.uploaded(path, file, { bytes: size, hashes: {} }, []);
-		} finally {
-			reader.close();
-		}
+	/** Goes on with the session an earlier run saved for this very source, from the offset Drive confirms (a status query). */
+	private resume(identity: UploadIdentity | undefined, options: WriteOptions): Promise<drive_v3.Schema$File | undefined> {
+		let finished: drive_v3.Schema$File | undefined;
+		return this.sessions.resume(identity, options, {
+			confirmed: async (saved) => {
+				const status = await this.call(saved.path, () => this.uploadRequest(saved.session, `bytes */${saved.size}`, undefined, options.signal), options.signal);
+				finished = status.file;
+				return status.file ? saved.size : status.received;
+			},
+			send: async (saved, reader, offset) => finished ?? (await this.sendChunks(saved.path, saved.session, reader, undefined, offset, options, identity)),
+			gone: (error) => error instanceof NotFoundError,
+		});
 	}
 
 	/** Where `path` is written: its folder (created when missing) and the file it replaces, if any. */
@@ -818,9 +798,9 @@ export class GoogleDriveProvider implements Provider {
 		identity?: UploadIdentity,
 	): Promise<drive_v3.Schema$File> {
 		const session = await this.startSession(path, target, metadata, options);
-		if (identity) await this.uploads!.begin({ ...identity, scope: this.scope, session, offset: 0, expiresAt: Date.now() + SESSION_LIFETIME_MS });
+		await this.sessions.begin(identity, session, 0, Date.now() + SESSION_LIFETIME_MS);
 		const file = await this.sendChunks(path, session, reader, first, 0, options, identity);
-		if (identity) this.uploads!.end(this.scope, path);
+		this.sessions.end(identity);
 		return file;
 	}
 
@@ -831,12 +811,12 @@ export class GoogleDriveProvider implements Provider {
 			const total = reader.done ? offset + chunk.length : options.size;
 			const file = await this.sendChunk(path, session, chunk, offset, total, options.signal).catch((error: unknown) => {
 				// The bytes sent so far are lost with the session; only the whole write can start over.
-				if (error instanceof NotFoundError && identity) this.uploads!.end(this.scope, path);
+				if (error instanceof NotFoundError) this.sessions.end(identity);
 				throw error instanceof NotFoundError ? new TransientError(`The upload session of ${path} expired`) : error;
 			});
 			if (file) return file;
 			offset += chunk.length;
-			if (identity) this.uploads!.advance(this.scope, path, offset);
+			this.sessions.advance(identity, offset);
 			options.signal?.throwIfAborted();
 			chunk = await reader.read(this.chunkBytes);
 		}

@@ -18,7 +18,7 @@ import {
 	VerificationError,
 } from '../core/errors';
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
-import { bufferFetch, ChunkReader, CommitBatcher, dropboxSdk, OAuthTokens, ParentsFirst, Remote, uploadIdentity, type Ticket } from './kit';
+import { bufferFetch, ChunkReader, CommitBatcher, dropboxSdk, OAuthTokens, ParentsFirst, Remote, ResumableUploads, type Ticket } from './kit';
 import { createHasher, measure, type MeasuringStream } from '../core/hashing';
 import { baseName, hasControlCharacter, joinPath, matchKey, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
 
@@ -264,8 +264,8 @@ export class DropboxProvider implements Provider {
 	private readonly timeoutMs: number;
 	private readonly batcher: CommitBatcher<files.UploadSessionFinishArg, files.UploadSessionFinishBatchResultEntry>;
 	private readonly remote: Remote<CallContext>;
-	/** Where unfinished upload sessions are kept between runs, when the caller gives a store. */
-	private uploads?: UploadSessionStore;
+	/** Unfinished upload sessions, kept between runs when the caller gives a store; a session of another account is simply not found there. */
+	private readonly sessions = new ResumableUploads(() => `dropbox:${this.rootPath}`);
 
 	constructor(options: DropboxProviderOptions) {
 		const { clientId, clientSecret, refreshToken, accessToken, accessTokenExpiresAt } = options.auth;
@@ -474,10 +474,11 @@ export class DropboxProvider implements Provider {
 			autorename: false,
 			client_modified: options.modTime === undefined ? undefined : dropboxTime(options.modTime),
 		};
-		const identity = this.uploads && (options.size ?? 0) > this.chunkSize ? uploadIdentity(relative, options) : undefined;
+		const identity = this.sessions.identityOf(relative, options, this.chunkSize);
 		// Before `content` is touched: a resumed upload reads the source from where the session ends instead.
-		const resumed = identity && (await this.resume(identity, commit, options));
-		if (resumed) return resumed;
+		const resumed = await this.resume(identity, commit, options);
+		// The caller compares the stored content_hash with the source's: this side saw only the rest.
+		if (resumed) return this.written(relative, resumed, { bytes: options.size!, hashes: {} });
 		const measured = measure(content, new Set<HashType>([...(options.hashTypes ?? []), 'dropbox']), { size: options.size });
 		// Each chunk is sent, retries included, before the next is read.
 		const reader = new ChunkReader(measured, { reuse: true });
@@ -538,9 +539,9 @@ export class DropboxProvider implements Provider {
 		const { session_id } = await this.call(context, (o) =>
 			this.client.filesUploadSessionStart({ close: false, contents: first, content_hash: contentHashOf(first) }, o),
 		);
-		if (identity) await this.uploads!.begin({ ...identity, scope: this.scope, session: session_id, offset: first.length, expiresAt: Date.now() + SESSION_LIFETIME_MS });
+		await this.sessions.begin(identity, session_id, first.length, Date.now() + SESSION_LIFETIME_MS);
 		const metadata = await this.sendSession(context, session_id, reader, first.length, commit, identity);
-		if (identity) this.uploads!.end(this.scope, context.path);
+		this.sessions.end(identity);
 		return metadata;
 	}
 
@@ -554,48 +555,21 @@ export class DropboxProvider implements Provider {
 			}
 			await this.append(context, { session_id, offset }, chunk);
 			offset += chunk.length;
-			if (identity) this.uploads!.advance(this.scope, context.path, offset);
+			this.sessions.advance(identity, offset);
 		}
-	}
-
-	/** What the upload store knows this Dropbox by; a session of another account is simply not found there. */
-	private get scope(): string {
-		return `dropbox:${this.rootPath}`;
 	}
 
 	keepUploads(store: UploadSessionStore): void {
-		this.uploads = store;
+		this.sessions.keep(store);
 	}
 
-	/**
-	 * Goes on with the session an earlier run saved for this very source, from the offset Dropbox
-	 * confirms; undefined when there is none to go on with (none saved, or Dropbox forgot it).
-	 */
-	private async resume(identity: UploadIdentity, commit: files.CommitInfo, options: WriteOptions): Promise<Entry | undefined> {
-		const { saved } = await this.uploads!.find(this.scope, identity);
-		if (!saved) return undefined;
-		const { path, size } = identity;
-		const context = { path, signal: options.signal };
-		let offset: number;
-		try {
-			offset = await this.confirmedOffset(context, saved.session, saved.offset);
-		} catch (error) {
-			this.uploads!.end(this.scope, path);
-			if (error instanceof LostUploadSessionError || error instanceof NotFoundError) return undefined;
-			throw error;
-		}
-		const reader = new ChunkReader(measure(await options.from!(offset), [], { size: size - offset }), { reuse: true });
-		try {
-			const metadata = await this.sendSession(context, saved.session, reader, offset, commit, identity);
-			this.uploads!.end(this.scope, path);
-			// The caller compares the stored content_hash with the source's: this side saw only the rest.
-			return this.written(path, metadata, { bytes: size, hashes: {} });
-		} catch (error) {
-			if (error instanceof LostUploadSessionError) this.uploads!.end(this.scope, path);
-			throw error;
-		} finally {
-			reader.close();
-		}
+	/** Goes on with the session an earlier run saved for this very source, from the offset Dropbox confirms. */
+	private resume(identity: UploadIdentity | undefined, commit: files.CommitInfo, options: WriteOptions): Promise<files.FileMetadata | undefined> {
+		return this.sessions.resume(identity, options, {
+			confirmed: (saved) => this.confirmedOffset({ path: saved.path, signal: options.signal }, saved.session, saved.offset),
+			send: (saved, reader, offset) => this.sendSession({ path: saved.path, signal: options.signal }, saved.session, reader, offset, commit, identity),
+			gone: (error) => error instanceof LostUploadSessionError || error instanceof NotFoundError,
+		});
 	}
 
 	/**

@@ -11,7 +11,7 @@ import {
 } from '../core/errors';
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
 import { baseName } from '../core/paths';
-import { OAuthTokens, Remote, SignInError } from './kit';
+import { RefreshGrant, Remote, SignInError } from './kit';
 
 /**
  * What the 2025 Library API still lets an app do [doc] developers.google.com/photos/support/updates:
@@ -229,53 +229,33 @@ export class GooglePhotosLibrary {
 	/** Library API requests sent, retries included: each counts against the daily quota (token refreshes go to Google's OAuth endpoint and do not). */
 	requests = 0;
 	private readonly api: string;
-	private readonly tokenUrl: string;
 	private readonly timeoutMs: number;
 	private readonly remote: Remote<string>;
-	private accessToken?: string;
-	private accessTokenExpiresAt?: number;
+	private readonly tokens: RefreshGrant;
 
-	constructor(private readonly options: GooglePhotosOptions) {
+	constructor(options: GooglePhotosOptions) {
 		const base = options.apiBaseUrl?.replace(/\/+$/, '');
 		this.api = base ?? API;
-		this.tokenUrl = base ? `${base}/token` : TOKEN_URL;
 		this.pacer = options.pacer ?? new Pacer();
 		this.timeoutMs = options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS;
-		this.accessToken = options.auth.accessToken;
-		this.accessTokenExpiresAt = options.auth.accessTokenExpiresAt;
-		const { clientSecret, refreshToken } = options.auth;
-		const tokens = new OAuthTokens(
-			{ token: () => this.accessToken, expiresAt: () => this.accessTokenExpiresAt, refresh: () => this.refresh(), secrets: () => [clientSecret, refreshToken] },
-			TOKEN_MARGIN_MS,
-		);
+		this.tokens = new RefreshGrant({
+			...options.auth,
+			tokenUrl: base ? `${base}/token` : TOKEN_URL,
+			issuer: 'Google',
+			marginMs: TOKEN_MARGIN_MS,
+			timeoutMs: this.timeoutMs,
+			serverError: photosError,
+		});
 		this.remote = new Remote<string>({
 			pacer: this.pacer,
-			tokens,
+			tokens: this.tokens,
 			unauthorized: (error) => error instanceof PhotosResponseError && error.status === 401,
 			mapError: (error, what, redact) => mapPhotosError(error, what, redact),
 		});
 	}
 
-	private async refresh(): Promise<void> {
-		const { clientId, clientSecret, refreshToken } = this.options.auth;
-		if (!refreshToken) throw new SignInError('invalid_grant', 'the credential holds no refresh token', 'Google');
-		const response = await fetch(this.tokenUrl, {
-			method: 'POST',
-			headers: { 'content-type': 'application/x-www-form-urlencoded' },
-			body: new URLSearchParams({ client_id: clientId, client_secret: clientSecret, grant_type: 'refresh_token', refresh_token: refreshToken }),
-			signal: AbortSignal.timeout(this.timeoutMs),
-		});
-		const body = (await response.json().catch(() => ({}))) as { access_token?: string; expires_in?: number; error?: string; error_description?: string };
-		if (!response.ok || !body.access_token) {
-			if (response.status >= 500 || response.status === 429) throw await photosError(response);
-			throw new SignInError(body.error ?? `http${response.status}`, body.error_description ?? '', 'Google');
-		}
-		this.accessToken = body.access_token;
-		this.accessTokenExpiresAt = Date.now() + (body.expires_in ?? 3600) * 1000;
-	}
-
 	private async send(method: string, path: string, init: { json?: unknown; body?: AsyncIterable<Buffer>; headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<Response> {
-		const headers: Record<string, string> = { ...init.headers, authorization: `Bearer ${this.accessToken ?? ''}` };
+		const headers: Record<string, string> = { ...init.headers, authorization: `Bearer ${this.tokens.token ?? ''}` };
 		let body: string | AsyncIterable<Buffer> | undefined = init.body;
 		if (init.json !== undefined) {
 			headers['content-type'] = 'application/json';

@@ -1,10 +1,5 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { Capabilities, Entry, Hashes, ListOptions, Provider, ReadOptions, RootLocation, WriteOptions } from '../core/types';
 import {
 	AlreadyExistsError,
@@ -13,14 +8,14 @@ import {
 	InvalidPathError,
 	NotEmptyError,
 	NotFoundError,
-	RateLimitError,
 	TransientError,
 } from '../core/errors';
-import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
+import { Pacer, retryAfterOf } from '../core/pacer';
 import { measure } from '../core/hashing';
 import { baseName, hasControlCharacter, joinPath, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
-import { DirCache, Remote, SliceStream, bodyStream, emptyStream, insideOrSame, mimeTypeFor } from './kit';
+import { DirCache, Remote, SliceStream, bodyStream, emptyStream, insideOrSame, mimeTypeFor, spool, type Spooled } from './kit';
 import { ICloudSignInError, openSession, type AppleIdOptions } from './icloud/auth';
+import { appleStatusError, appleTransportError } from './icloud/errors';
 import type { ICloudSession } from './icloud/session';
 
 const ZONE = 'com.apple.CloudDocs';
@@ -29,6 +24,8 @@ const ROOT_ID = `FOLDER::${ZONE}::root`;
 const FOLDERS_PER_CALL = 16;
 /** Uploads up to this size are held in memory (so a retry can send them again); larger ones are spooled to disk. */
 const IN_MEMORY_UPLOAD = 8 * 1024 * 1024;
+/** Folders whose listing is kept for writes' lookups; a run writes folder by folder, so a few suffice and memory stays bounded. */
+const LISTINGS_KEPT = 32;
 /** A new file is committed under this kind of name beside the one it replaces, then renamed onto it. */
 const STAGED = /^\.cloudsync-upload-[0-9a-f]{12}-/;
 
@@ -81,6 +78,7 @@ const fullName = (item: DriveItem) => (item.extension ? `${item.name}.${item.ext
 const fold = (name: string) => name.normalize('NFC').toLowerCase();
 const isFolder = (item: DriveItem) => item.type !== 'FILE';
 const seconds = (ms: number) => Math.floor(ms / 1000) * 1000;
+const DRIVE = { name: 'iCloud Drive', readOnly: false };
 
 /** What a failed call becomes in the engine's typed errors; Apple's reason only, never a cookie or token. */
 export function mapICloudError(error: unknown, context: CallContext, redact: (text: string) => string = (text) => text): Error {
@@ -88,30 +86,16 @@ export function mapICloudError(error: unknown, context: CallContext, redact: (te
 	const where = context.path || '/';
 	if (error instanceof ICloudResponseError) {
 		const reason = redact(error.reason).slice(0, 200);
-		const retryAfterMs = retryAfterOf(error.headers);
 		const { status } = error;
 		if (status === 404 || reason === 'ID_INVALID') return new NotFoundError(where, { cause: error });
 		if (reason === 'NAME_CONFLICT') return new AlreadyExistsError(context.to ?? context.path, { cause: error });
 		if (reason === 'ETAG_CONFLICT') return new TransientError(`${where} changed in iCloud Drive while it was being changed here`, { cause: error });
-		// The session was renewed (or is being): one more try goes out on the new one.
-		if (status === 401 || status === 421 || status === 450) {
-			const ended = new TransientError(`iCloud ended the web session (HTTP ${status}) at ${where}`, { cause: error });
-			// Only seen as final when a fresh sign-in is refused again and again: Apple's way of throttling.
-			ended.hint = 'Apple keeps ending the iCloud web session right after signing in, which it does when it throttles an account. Nothing more was changed; wait at least an hour and run again.';
-			return ended;
-		}
-		if (status === 423) return new ICloudSignInError('advanced-data-protection', `iCloud refused ${where} without the encryption cookies (HTTP 423)`, { cause: error, status });
 		if (status === 403) return new ICloudSignInError('web-access-off', `iCloud denied access to ${where} (HTTP 403 ${reason})`, { cause: error, status });
-		if (status === 429 || status === 503) return new RateLimitError(`iCloud is throttling this account (HTTP ${status}) at ${where}`, { cause: error, retryAfterMs });
-		if (status === 408 || status >= 500) return new TransientError(`iCloud failed with HTTP ${status} (${reason}) at ${where}`, { cause: error, retryAfterMs });
+		const common = appleStatusError(DRIVE, status, `HTTP ${status} ${reason}`, where, error, retryAfterOf(error.headers));
+		if (common) return common;
 		return new CloudSyncError(`iCloud Drive refused the request for ${where} (${error.message.slice(0, 200)})`, { cause: error });
 	}
-	if ((error as Error)?.name === 'TimeoutError') return new TransientError(`iCloud did not answer in time (${where})`, { cause: error });
-	const message = redact(typeof (error as Error)?.message === 'string' ? (error as Error).message : String(error));
-	if (classifyError(error).retryable || (error as Error)?.name === 'TypeError') {
-		return new TransientError(`iCloud could not be reached, or the connection broke (${message}) at ${where}`, { cause: error });
-	}
-	return new CloudSyncError(message, { cause: error });
+	return appleTransportError(DRIVE, error, where, redact);
 }
 
 /**
@@ -149,6 +133,10 @@ export class ICloudDriveProvider implements Provider {
 		() => this.rootId,
 		(path, create) => this.findFolder(path, create),
 	);
+	/** Children by folded name of the folders written into, listed once: iCloud finds an item by path only by listing its parent. */
+	private readonly listings = new Map<string, Promise<Map<string, DriveItem>>>();
+	/** Names (parent id / folded name) changed here since their folder was listed: their next lookup lists the folder again. */
+	private readonly changed = new Set<string>();
 
 	private constructor(
 		private readonly session: ICloudSession,
@@ -245,7 +233,7 @@ export class ICloudDriveProvider implements Provider {
 	private async findFolder(path: string, create: boolean): Promise<string> {
 		const parentId = await this.folders.id(parentPath(path), create);
 		const leaf = baseName(path);
-		const existing = await this.child(parentId, leaf, { path });
+		const existing = await this.listedChild(parentId, leaf, { path });
 		if (existing && isFolder(existing)) return existing.drivewsid;
 		if (existing) throw create ? new AlreadyExistsError(path) : new NotFoundError(path);
 		if (!create) throw new NotFoundError(path);
@@ -255,6 +243,7 @@ export class ICloudDriveProvider implements Provider {
 			json: { destinationDrivewsId: parentId, folders: [{ clientId: `FOLDER::UNKNOWN_ZONE::TempId-${randomBytes(8).toString('hex')}`, name: leaf }] },
 		});
 		const created = answer.folders?.[0];
+		this.touched(parentId, leaf);
 		if (!created || (created.status && created.status !== 'OK')) throw mapICloudError(new ICloudResponseError(200, created?.status ?? 'no folder in the answer'), { path });
 		return created.drivewsid;
 	}
@@ -264,6 +253,40 @@ export class ICloudDriveProvider implements Provider {
 		const [folder] = await this.folderDetails(context, [parentId]);
 		const wanted = fold(name);
 		return (folder.items ?? []).find((item) => fold(fullName(item)) === wanted && !STAGED.test(item.name));
+	}
+
+	/**
+	 * The child called `name`, for a write: from the folder's listing when one is kept, so that a
+	 * folder of many files is not listed again per file. A stale answer costs no data: iCloud refuses
+	 * an old etag, keeps a name taken meanwhile as "name 2" (which the write then checks afresh), and
+	 * a write that fails drops the listing so that its retry lists again.
+	 */
+	private async listedChild(parentId: string, name: string, context: CallContext): Promise<DriveItem | undefined> {
+		const key = `${parentId}/${fold(name)}`;
+		let listing = this.listings.get(parentId);
+		if (!listing || this.changed.has(key)) {
+			const fresh = this.folderDetails(context, [parentId]).then(([folder]) => {
+				const byName = new Map<string, DriveItem>();
+				for (const item of folder.items ?? []) if (!STAGED.test(item.name)) byName.set(fold(fullName(item)), item);
+				return byName;
+			});
+			for (const stale of this.changed) if (stale.startsWith(`${parentId}/`)) this.changed.delete(stale);
+			this.listings.delete(parentId);
+			this.listings.set(parentId, fresh);
+			if (this.listings.size > LISTINGS_KEPT) this.listings.delete(this.listings.keys().next().value!);
+			fresh.catch(() => this.forgetListing(parentId, fresh));
+			listing = fresh;
+		}
+		return (await listing).get(fold(name));
+	}
+
+	private forgetListing(parentId: string, listing = this.listings.get(parentId)): void {
+		if (this.listings.get(parentId) === listing) this.listings.delete(parentId);
+	}
+
+	/** A name this provider changed: a kept listing no longer tells what it holds. */
+	private touched(parentId: string, name: string): void {
+		if (this.listings.has(parentId)) this.changed.add(`${parentId}/${fold(name)}`);
 	}
 
 	/** The item at a path, with its parent's id; NotFound when missing or when a file stands where a folder should. */
@@ -378,10 +401,11 @@ export class ICloudDriveProvider implements Provider {
 		this.checkName(relative, leaf);
 		const context = { path: relative, signal: options.signal };
 		const measured = measure(content, options.hashTypes ?? [], { size: options.size });
-		const spooled = await spool(measured);
+		const spooled = await spool(measured, { prefix: 'icloud', memoryLimit: IN_MEMORY_UPLOAD });
+		let parentId: string | undefined;
 		try {
-			const parentId = await this.folders.id(parentPath(relative), true);
-			const existing = await this.child(parentId, leaf, context);
+			parentId = await this.folders.id(parentPath(relative), true);
+			const existing = await this.listedChild(parentId, leaf, context);
 			if (existing && isFolder(existing)) throw new AlreadyExistsError(relative);
 			const stagedName = existing ? `.cloudsync-upload-${randomBytes(6).toString('hex')}-${leaf}` : leaf;
 			const modTime = seconds(options.modTime ?? Date.now());
@@ -389,10 +413,19 @@ export class ICloudDriveProvider implements Provider {
 			if (!existing && fold(document.name) === fold(leaf)) return { ...this.written(relative, spooled.size, modTime, document.id), hashes: measured.hashes };
 			// A replacement (or a file that appeared meanwhile, which iCloud stored as "name 2"): trash what holds the name, then take it.
 			const holder = existing ?? (await this.child(parentId, leaf, context));
+			if (holder && isFolder(holder)) {
+				// A folder took the name since the folder was listed: it is not replaced, and the upload is taken back.
+				await this.itemCall(context, 'moveItemsToTrash', { items: [{ drivewsid: document.id, etag: document.etag, clientId: document.id }] }).catch(() => undefined);
+				throw new AlreadyExistsError(relative);
+			}
 			if (holder) await this.itemCall(context, 'moveItemsToTrash', { items: [{ drivewsid: holder.drivewsid, etag: holder.etag, clientId: holder.drivewsid }] });
 			const renamed = await this.itemCall(context, 'renameItems', { items: [{ drivewsid: document.id, etag: document.etag, name: leaf }] });
 			return { ...this.entryOf(relative, renamed), hashes: measured.hashes };
+		} catch (error) {
+			if (parentId) this.forgetListing(parentId);
+			throw error;
 		} finally {
+			if (parentId) this.touched(parentId, leaf);
 			await spooled.dispose();
 		}
 	}
@@ -410,7 +443,7 @@ export class ICloudDriveProvider implements Provider {
 			const [target] = await (
 				await this.send(`${docws}/upload/web`, { method: 'POST', json: { filename: name, type: 'FILE', size: content.size, content_type: contentType }, signal: context.signal })
 			).json() as Array<{ url: string; document_id: string }>;
-			const stored = (await (await this.send(target.url, { method: 'POST', body: content.body(), contentType, streamed: !content.inMemory, signal: context.signal })).json()) as {
+			const stored = (await (await this.send(target.url, { method: 'POST', body: content.bytes ?? content.read(), contentType, streamed: !content.bytes, signal: context.signal })).json()) as {
 				singleFile?: { fileChecksum: string; referenceChecksum?: string; wrappingKey?: string; size: number; receipt?: string };
 			};
 			const file = stored.singleFile;
@@ -459,15 +492,19 @@ export class ICloudDriveProvider implements Provider {
 
 	async delete(path: string, options: { recursive?: boolean } = {}): Promise<void> {
 		const relative = writablePath(path, 'delete');
-		const { item } = await this.locateItem(relative);
+		const { item, parentId } = await this.locateItem(relative);
 		if (isFolder(item) && !options.recursive) {
 			const [detail] = await this.folderDetails({ path: relative }, [item.drivewsid]);
 			if ((detail.items ?? []).length > 0) throw new NotEmptyError(relative);
 		}
 		const context = { path: relative };
 		const ref = { drivewsid: item.drivewsid, etag: item.etag, clientId: item.drivewsid };
-		if (this.options.deletePermanently) await this.itemCall(context, 'deleteItems', { items: [ref] });
-		else await this.itemCall(context, 'moveItemsToTrash', { items: [ref] });
+		try {
+			if (this.options.deletePermanently) await this.itemCall(context, 'deleteItems', { items: [ref] });
+			else await this.itemCall(context, 'moveItemsToTrash', { items: [ref] });
+		} finally {
+			this.touched(parentId, baseName(relative));
+		}
 		this.folders.forget(relative);
 	}
 
@@ -483,16 +520,21 @@ export class ICloudDriveProvider implements Provider {
 		const targetParentId = await this.folders.id(parentPath(target), true);
 		const inTheWay = await this.child(targetParentId, leaf, context);
 		let current = item;
-		if (inTheWay && inTheWay.drivewsid !== item.drivewsid) {
-			if (isFolder(inTheWay) || isFolder(item)) throw new AlreadyExistsError(target);
-			// A file replaces a file, as a rename over it does on a disk; the old one stays in Recently Deleted.
-			await this.itemCall(context, 'moveItemsToTrash', { items: [{ drivewsid: inTheWay.drivewsid, etag: inTheWay.etag, clientId: inTheWay.drivewsid }] });
-		}
-		if (targetParentId !== parentId) {
-			current = await this.itemCall(context, 'moveItems', { destinationDrivewsId: targetParentId, items: [{ drivewsid: current.drivewsid, etag: current.etag, clientId: current.drivewsid }] });
-		}
-		if (fullName(current) !== leaf.normalize('NFC')) {
-			current = await this.itemCall(context, 'renameItems', { items: [{ drivewsid: current.drivewsid, etag: current.etag, name: leaf }] });
+		try {
+			if (inTheWay && inTheWay.drivewsid !== item.drivewsid) {
+				if (isFolder(inTheWay) || isFolder(item)) throw new AlreadyExistsError(target);
+				// A file replaces a file, as a rename over it does on a disk; the old one stays in Recently Deleted.
+				await this.itemCall(context, 'moveItemsToTrash', { items: [{ drivewsid: inTheWay.drivewsid, etag: inTheWay.etag, clientId: inTheWay.drivewsid }] });
+			}
+			if (targetParentId !== parentId) {
+				current = await this.itemCall(context, 'moveItems', { destinationDrivewsId: targetParentId, items: [{ drivewsid: current.drivewsid, etag: current.etag, clientId: current.drivewsid }] });
+			}
+			if (fullName(current) !== leaf.normalize('NFC')) {
+				current = await this.itemCall(context, 'renameItems', { items: [{ drivewsid: current.drivewsid, etag: current.etag, name: leaf }] });
+			}
+		} finally {
+			this.touched(parentId, baseName(source));
+			this.touched(targetParentId, leaf);
 		}
 		if (isFolder(item)) {
 			this.folders.forget(source);
@@ -528,46 +570,4 @@ export class ICloudDriveProvider implements Provider {
 		const names = this.rootPath.split('/').filter(Boolean);
 		return { namespace: `icloud-drive:${this.session.dsid}`, chain: names.map(fold), names, caseInsensitive: true };
 	}
-}
-
-/** Bytes of one upload, kept so that a retry can send them again: in memory when small, else in a temporary file. */
-interface Spooled {
-	size: number;
-	inMemory: boolean;
-	body(): Buffer | Readable;
-	dispose(): Promise<void>;
-}
-
-async function spool(source: Readable): Promise<Spooled> {
-	const chunks: Buffer[] = [];
-	let size = 0;
-	const iterator = source[Symbol.asyncIterator]();
-	for (;;) {
-		const next = await iterator.next();
-		if (next.done) {
-			const bytes = Buffer.concat(chunks);
-			return { size, inMemory: true, body: () => bytes, dispose: async () => undefined };
-		}
-		chunks.push(next.value as Buffer);
-		size += (next.value as Buffer).length;
-		if (size > IN_MEMORY_UPLOAD) break;
-	}
-	const folder = await mkdtemp(join(tmpdir(), 'cloudsync-icloud-'));
-	const file = join(folder, 'upload');
-	try {
-		const rest = async function* () {
-			yield* chunks;
-			for (;;) {
-				const next = await iterator.next();
-				if (next.done) return;
-				size += (next.value as Buffer).length;
-				yield next.value as Buffer;
-			}
-		};
-		await pipeline(rest, createWriteStream(file));
-	} catch (error) {
-		await rm(folder, { recursive: true, force: true });
-		throw error;
-	}
-	return { size, inMemory: false, body: () => createReadStream(file), dispose: () => rm(folder, { recursive: true, force: true }) };
 }

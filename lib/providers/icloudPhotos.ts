@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Capabilities, Change, ChangePage, Entry, Hashes, ListOptions, Provider, ReadOptions, RootLocation } from '../core/types';
-import { AuthenticationError, CloudSyncError, CursorExpiredError, NotFoundError, PermissionError, RateLimitError, TransientError } from '../core/errors';
+import { AuthenticationError, CloudSyncError, CursorExpiredError, NotFoundError, PermissionError, TransientError } from '../core/errors';
 import { MeasuringStream } from '../core/hashing';
-import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
+import { Pacer, retryAfterOf } from '../core/pacer';
 import { hasControlCharacter, joinPath, normalizeRelativePath, parentPath } from '../core/paths';
 import { Remote, bodyStream, emptyStream } from './kit';
 import { ICloudSignInError } from './icloud/auth';
+import { appleStatusError, appleTransportError } from './icloud/errors';
 import type { ICloudSession } from './icloud/session';
 
 /**
@@ -164,7 +165,7 @@ const flag = (record: CkRecord, name: string) => {
 const numberOf = (record: CkRecord | undefined, name: string) => Number(record?.fields?.[name]?.value ?? 0) || 0;
 
 /** The throttling and sign-in hints the mapped errors carry. */
-const THROTTLED_HINT = 'Apple is throttling iCloud for this Apple ID (HTTP 503): nothing was changed. Run again in an hour or so, and schedule runs less often.';
+const PHOTOS = { name: 'iCloud Photos', readOnly: true };
 
 /** What a failed CloudKit call becomes; holds Apple's status and reason, never a cookie. */
 export function mapCloudKitError(error: unknown, context: CallContext, redact: (text: string) => string = (text) => text): Error {
@@ -183,30 +184,13 @@ export function mapCloudKitError(error: unknown, context: CallContext, redact: (
 	}
 	if (error instanceof CloudKitHttpError) {
 		const detail = `HTTP ${error.status}${error.code ? ` ${error.code}` : ''}${error.reason ? `: ${redact(error.reason).slice(0, 160)}` : ''}`;
-		const retryAfterMs = retryAfterOf(error.headers);
-		if (error.status === 423) return new ICloudSignInError('advanced-data-protection', `iCloud Photos needs the encryption (PCS) cookies and the device did not hand them over (${detail})`, { status: 423 });
-		if (error.status === 421 || error.status === 450 || error.status === 401) {
-			// The session signed in again already: one more try goes out on the new one. Final only when Apple keeps ending fresh sessions, its way of throttling.
-			const ended = new TransientError(`iCloud ended the web session (${detail}) at ${where}`, { cause: error });
-			ended.hint = 'Apple keeps ending the iCloud web session right after signing in, which it does when it throttles an account. Nothing was changed; wait at least an hour and run again.';
-			return ended;
-		}
 		if (error.status === 403 && error.code === 'ACCESS_DENIED') return new ICloudSignInError('web-access-off', `iCloud Photos denied access (${detail})`, { status: 403 });
 		if (error.status === 403) return new PermissionError(`iCloud Photos denied access at ${where} (${detail})`, { cause: error });
-		if (error.status === 429 || error.status === 503) {
-			const limited = new RateLimitError(`Apple is throttling iCloud Photos (${detail}) at ${where}`, { cause: error, retryAfterMs });
-			if (error.status === 503) limited.hint = THROTTLED_HINT;
-			return limited;
-		}
-		if (error.status === 408 || error.status >= 500) return new TransientError(`iCloud Photos failed with ${detail} at ${where}`, { cause: error, retryAfterMs });
+		const common = appleStatusError(PHOTOS, error.status, detail, where, error, retryAfterOf(error.headers));
+		if (common) return common;
 		return new CloudSyncError(`iCloud Photos refused the request at ${where} (${detail})`, { cause: error });
 	}
-	if ((error as Error)?.name === 'TimeoutError') return new TransientError(`iCloud Photos did not answer in time (${where})`, { cause: error });
-	const message = redact(typeof (error as Error)?.message === 'string' ? (error as Error).message : String(error));
-	if (classifyError(error).retryable || (error as Error)?.name === 'TypeError' || error instanceof SyntaxError) {
-		return new TransientError(`iCloud Photos could not be reached, or the connection broke (${message}) at ${where}`, { cause: error });
-	}
-	return new CloudSyncError(message, { cause: error });
+	return appleTransportError(PHOTOS, error, where, redact);
 }
 
 /** The first CloudKit error a 200 carries: on the answer, a record, or a zone. */

@@ -1,9 +1,4 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import type { Capabilities, Change, ChangePage, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, UploadIdentity, UploadSessionStore, WriteOptions } from '../core/types';
 import {
 	AlreadyExistsError,
@@ -21,7 +16,7 @@ import {
 	VerificationError,
 } from '../core/errors';
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
-import { bufferFetch, ChunkReader, DirCache, OAuthTokens, Remote, SignInError, SliceStream, bodyStream, emptyStream, insideOrSame, uploadIdentity } from './kit';
+import { bufferFetch, ChunkReader, DirCache, RefreshGrant, Remote, ResumableUploads, SignInError, SliceStream, bodyStream, emptyStream, insideOrSame, spool, type Spooled } from './kit';
 import { hashStream, measure, sameHash, type MeasuringStream } from '../core/hashing';
 import { baseName, hasControlCharacter, joinPath, matchKey, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
 
@@ -249,14 +244,12 @@ export class OneDriveProvider implements Provider {
 	private readonly chunkSize: number;
 	private readonly timeoutMs: number;
 	private readonly remote: Remote<CallContext>;
-	private accessToken?: string;
-	private accessTokenExpiresAt?: number;
-	private refreshToken: string;
+	private readonly tokens: RefreshGrant;
 	private driveId = '';
 	private driveType = 'personal';
 	private rootId = '';
-	/** Where unfinished upload sessions are kept between runs, when the caller gives a store. */
-	private uploads?: UploadSessionStore;
+	/** Unfinished upload sessions, kept between runs when the caller gives a store; known by the drive and the root folder's id in it. */
+	private readonly sessions = new ResumableUploads(() => `onedrive:${this.driveId}:${this.rootId}`);
 	/** The root's path from the top of the drive, as the drive spells it. */
 	private rootPath = '';
 	private readonly folders = new DirCache(() => this.rootId, (path, create) => this.findFolder(path, create));
@@ -277,22 +270,19 @@ export class OneDriveProvider implements Provider {
 			});
 		}
 		this.timeoutMs = options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS;
-		this.accessToken = options.auth.accessToken;
-		this.accessTokenExpiresAt = options.auth.accessTokenExpiresAt;
-		this.refreshToken = options.auth.refreshToken;
-		const original = options.auth.refreshToken;
-		const tokens = new OAuthTokens(
-			{
-				token: () => this.accessToken,
-				expiresAt: () => this.accessTokenExpiresAt,
-				refresh: () => this.refreshAccessToken(),
-				secrets: () => [options.auth.clientSecret ?? '', original, this.refreshToken],
-			},
-			TOKEN_MARGIN_MS,
-		);
+		this.tokens = new RefreshGrant({
+			...options.auth,
+			tokenUrl: `${this.login}/${encodeURIComponent(options.tenant || 'common')}/oauth2/v2.0/token`,
+			scope: options.scope ?? ONEDRIVE_SCOPE,
+			issuer: 'Microsoft',
+			marginMs: TOKEN_MARGIN_MS,
+			timeoutMs: this.timeoutMs,
+			serverError: graphError,
+			onRefreshToken: options.onRefreshToken,
+		});
 		this.remote = new Remote<CallContext>({
 			pacer: this.pacer,
-			tokens,
+			tokens: this.tokens,
 			unauthorized: (error) => error instanceof GraphResponseError && error.status === 401,
 			mapError: (error, context, redact) => mapGraphError(error, context, redact),
 		});
@@ -323,29 +313,6 @@ export class OneDriveProvider implements Provider {
 	// -----------------------------------------------------------------------------------------
 	// Requests
 
-	private async refreshAccessToken(): Promise<void> {
-		const { clientId, clientSecret } = this.options.auth;
-		const form = new URLSearchParams({ client_id: clientId, grant_type: 'refresh_token', refresh_token: this.refreshToken, scope: this.options.scope ?? ONEDRIVE_SCOPE });
-		if (clientSecret) form.set('client_secret', clientSecret);
-		const response = await fetch(`${this.login}/${encodeURIComponent(this.options.tenant || 'common')}/oauth2/v2.0/token`, {
-			method: 'POST',
-			headers: { 'content-type': 'application/x-www-form-urlencoded' },
-			body: form,
-			signal: AbortSignal.timeout(this.timeoutMs),
-		});
-		const body = (await response.json().catch(() => ({}))) as { access_token?: string; expires_in?: number; refresh_token?: string; error?: string; error_description?: string };
-		if (!response.ok || !body.access_token) {
-			if (response.status >= 500 || response.status === 429) throw await graphError(response);
-			throw new SignInError(body.error ?? `http${response.status}`, body.error_description ?? '', 'Microsoft');
-		}
-		this.accessToken = body.access_token;
-		this.accessTokenExpiresAt = Date.now() + (body.expires_in ?? 3600) * 1000;
-		if (body.refresh_token && body.refresh_token !== this.refreshToken) {
-			this.refreshToken = body.refresh_token;
-			this.options.onRefreshToken?.(body.refresh_token);
-		}
-	}
-
 	/** One HTTP request; anything but 2xx (and the statuses in `accept`) becomes a GraphResponseError. */
 	private async send(
 		method: string,
@@ -354,7 +321,7 @@ export class OneDriveProvider implements Provider {
 	): Promise<Response> {
 		const headers: Record<string, string> = { ...init.headers };
 		// Upload and download URLs are pre-authenticated; a bearer token there may be refused.
-		if (init.auth !== false && this.accessToken) headers.authorization = `Bearer ${this.accessToken}`;
+		if (init.auth !== false && this.tokens.token) headers.authorization = `Bearer ${this.tokens.token}`;
 		let body: string | Buffer | undefined;
 		if (init.json !== undefined) {
 			headers['content-type'] = 'application/json';
@@ -641,14 +608,15 @@ export class OneDriveProvider implements Provider {
 		const relative = writablePath(path, 'write over');
 		const context = { path: relative, signal: options.signal };
 		// A file of one fragment has nothing to resume: only larger ones are kept.
-		const identity = this.uploads && (options.size ?? 0) > this.chunkSize ? uploadIdentity(relative, options) : undefined;
+		const identity = this.sessions.identityOf(relative, options, this.chunkSize);
 		// Before `content` is touched: a resumed upload reads the source from where the session ends instead.
-		const resumed = identity && (await this.resume(identity, options));
-		if (resumed) return resumed;
+		const resumed = await this.resume(identity, options);
+		// The caller compares the stored quickXorHash with the source's: this side saw only the rest.
+		if (resumed) return this.written(relative, resumed, { bytes: options.size!, hashes: {} });
 		const measured = measure(content, new Set<HashType>(['quickxor', ...(options.hashTypes ?? [])]), { size: options.size });
 		// Fragments are sent one after the other; only the spooling below (a stream of unknown size) hands chunks to a file stream that may still hold one when the next is read.
 		let reader = new ChunkReader(measured, { reuse: options.size !== undefined });
-		let spool: string | undefined;
+		let spooled: Spooled | undefined;
 		try {
 			// The first chunk is read before anything is created, so a source that fails early leaves no trace.
 			const first = await reader.read(this.chunkSize);
@@ -657,11 +625,9 @@ export class OneDriveProvider implements Provider {
 			let chunk = first;
 			if (total === undefined) {
 				// Graph wants the total size in every fragment: a stream of unknown length is spooled to disk first.
-				spool = await mkdtemp(join(tmpdir(), 'cloudsync-onedrive-'));
-				const file = join(spool, 'upload');
-				await pipeline(Readable.from(this.rest(first, reader)), createWriteStream(file));
+				spooled = await spool(this.rest(first, reader), { prefix: 'onedrive' });
 				total = measured.bytes;
-				reader = new ChunkReader(createReadStream(file, { highWaterMark: MiB }), { reuse: true });
+				reader = new ChunkReader(spooled.read({ highWaterMark: MiB }), { reuse: true });
 				chunk = await reader.read(this.chunkSize);
 			}
 			const parentId = await this.folders.id(parentPath(relative), true);
@@ -670,7 +636,7 @@ export class OneDriveProvider implements Provider {
 		} finally {
 			reader.close();
 			measured.destroy();
-			if (spool) await rm(spool, { recursive: true, force: true });
+			await spooled?.dispose();
 		}
 	}
 
@@ -712,10 +678,7 @@ export class OneDriveProvider implements Provider {
 		if (modTime !== undefined) item.fileSystemInfo = { lastModifiedDateTime: graphTime(modTime) };
 		const url = `${this.drivePrefix}/items/${parentId}:/${encodeURIComponent(name)}:/createUploadSession`;
 		const session = await this.json<{ uploadUrl: string; expirationDateTime?: string }>(context, 'POST', url, { json: { item } });
-		if (identity) {
-			const expiresAt = Date.parse(session.expirationDateTime ?? '') || Date.now() + DEFAULT_SESSION_LIFETIME_MS;
-			await this.uploads!.begin({ ...identity, scope: this.scope, session: session.uploadUrl, offset: 0, expiresAt });
-		}
+		await this.sessions.begin(identity, session.uploadUrl, 0, Date.parse(session.expirationDateTime ?? '') || Date.now() + DEFAULT_SESSION_LIFETIME_MS);
 		try {
 			return await this.sendFragments(context, session.uploadUrl, reader, first, 0, total, identity);
 		} catch (error) {
@@ -744,60 +707,44 @@ export class OneDriveProvider implements Provider {
 				if (chunk.length === 0) throw new VerificationError(`The source of ${context.path} ended after ${offset} of ${total} bytes`);
 				const done = await this.sendFragment(context, uploadUrl, chunk, offset, total);
 				if (done) {
-					if (identity) this.uploads!.end(this.scope, context.path);
+					this.sessions.end(identity);
 					return done;
 				}
 				offset += chunk.length;
-				if (identity) this.uploads!.advance(this.scope, context.path, offset);
+				this.sessions.advance(identity, offset);
 				if (offset >= total) throw new TransientError(`OneDrive kept every byte of ${context.path} but did not commit it`);
 				chunk = await reader.read(this.chunkSize);
 			}
 		} catch (error) {
-			if (error instanceof SessionGoneError && identity) this.uploads!.end(this.scope, context.path);
+			if (error instanceof SessionGoneError) this.sessions.end(identity);
 			if (error instanceof Error) Object.assign(error, { sent: offset + chunk.length });
 			throw error;
 		}
 	}
 
-	/** What the upload store knows this OneDrive by: the drive and the root folder's id in it. */
-	private get scope(): string {
-		return `onedrive:${this.driveId}:${this.rootId}`;
-	}
-
 	keepUploads(store: UploadSessionStore): void {
-		this.uploads = store;
+		this.sessions.keep(store);
 	}
 
 	/**
 	 * Goes on with the session an earlier run saved for this very source, from the first range OneDrive
-	 * still expects; undefined when there is none to go on with. A session saved for another version of
-	 * the file is deleted, so OneDrive frees what it holds.
+	 * still expects. A session saved for another version of the file is deleted, so OneDrive frees what it holds.
 	 */
-	private async resume(identity: UploadIdentity, options: WriteOptions): Promise<Entry | undefined> {
-		const { saved, stale } = await this.uploads!.find(this.scope, identity);
-		if (stale) await this.send('DELETE', stale.session, { auth: false, accept: [404] }).catch(() => undefined);
-		if (!saved) return undefined;
-		const { path, size } = identity;
-		const context = { path, signal: options.signal };
-		const offset = await this.call(context, async () => {
-			const status = await this.send('GET', saved.session, { auth: false, accept: [404] });
-			return status.status === 404 ? undefined : expectedFrom((await status.json()) as UploadStatus);
+	private resume(identity: UploadIdentity | undefined, options: WriteOptions): Promise<GraphItem | undefined> {
+		return this.sessions.resume(identity, options, {
+			cancel: async (stale) => void (await this.send('DELETE', stale.session, { auth: false, accept: [404] })),
+			confirmed: (saved) =>
+				this.call({ path: saved.path, signal: options.signal }, async () => {
+					const status = await this.send('GET', saved.session, { auth: false, accept: [404] });
+					return status.status === 404 ? undefined : expectedFrom((await status.json()) as UploadStatus);
+				}),
+			send: (saved, reader, offset) =>
+				this.sendFragments({ path: saved.path, signal: options.signal }, saved.session, reader, undefined, offset, saved.size, identity).catch((error: unknown) => {
+					if (error instanceof SessionGoneError) throw new TransientError(`The upload session of ${saved.path} expired; the file is uploaded anew on the next try`, { cause: error });
+					throw error;
+				}),
+			gone: (error) => error instanceof SessionGoneError,
 		});
-		if (offset === undefined) {
-			this.uploads!.end(this.scope, path);
-			return undefined;
-		}
-		const reader = new ChunkReader(measure(await options.from!(offset), [], { size: size - offset }), { reuse: true });
-		try {
-			const item = await this.sendFragments(context, saved.session, reader, undefined, offset, size, identity);
-			// The caller compares the stored quickXorHash with the source's: this side saw only the rest.
-			return this.written(path, item, { bytes: size, hashes: {} });
-		} catch (error) {
-			if (error instanceof SessionGoneError) throw new TransientError(`The upload session of ${path} expired; the file is uploaded anew on the next try`, { cause: error });
-			throw error;
-		} finally {
-			reader.close();
-		}
 	}
 
 	/**

@@ -1,7 +1,7 @@
-import { createHash, type Hash } from 'node:crypto';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import type { HeadObjectCommandOutput, ListObjectsV2CommandOutput, S3Client, S3ServiceException, StorageClass, _Object } from '@aws-sdk/client-s3';
-import type { Capabilities, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, WriteOptions } from '../core/types';
+import type { Capabilities, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, UploadIdentity, UploadSessionStore, WriteOptions } from '../core/types';
 import {
 	AlreadyExistsError,
 	AuthenticationError,
@@ -20,7 +20,7 @@ import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
 import { forEachLimit } from '../core/concurrency';
 import { MeasuringStream, measure } from '../core/hashing';
 import { joinPath, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
-import { Remote, SliceStream, bodyStream, emptyStream, insideOrSame, s3Sdk, s3UploadSdk } from './kit';
+import { ChunkReader, Remote, ResumableUploads, SliceStream, bodyStream, emptyStream, insideOrSame, piecedSession, s3Sdk, type PiecedSession } from './kit';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -35,9 +35,16 @@ const COPY_CUTOFF = 4.656 * GiB;
 const COPY_PART = 512 * MiB;
 /** Keys are at most 1,024 bytes of UTF-8 [doc] AWS "Naming Amazon S3 objects". */
 const MAX_KEY_BYTES = 1024;
+/** Keys one DeleteObjects request removes at most [doc] AWS DeleteObjects. */
+const DELETE_BATCH = 1000;
 /** HEADs run at once while a listing reads modification times. */
 const HEADS_AT_ONCE = 16;
 const DEFAULT_TIMEOUT_MS = 5 * 60_000;
+/**
+ * A multipart upload never expires on S3 by itself (a bucket lifecycle rule may abort it): a session
+ * is kept for resuming this long, which no single upload should outlast.
+ */
+const MULTIPART_KEPT_MS = 7 * 24 * 3600 * 1000;
 
 /**
  * rclone's metadata keys, so that either tool reads what the other wrote [code] rclone backend/s3/s3.go
@@ -107,7 +114,6 @@ interface CallContext {
 
 /** The client as the preset, endpoint and region make it: checksums only where S3 requires them, and no retries of the SDK's own. */
 export function s3Client(connection: S3Connection): S3Client {
-	const { S3Client } = s3Sdk();
 	const preset = S3_PRESETS[connection.preset ?? 'other'] ?? S3_PRESETS.other;
 	const region = connection.region?.trim() || preset.region;
 	const endpoint = connection.endpoint?.trim() || preset.endpoint?.(region);
@@ -118,7 +124,8 @@ export function s3Client(connection: S3Connection): S3Client {
 		throw new CloudSyncError(`The S3 endpoint "${endpoint}" has no http:// or https://`, { hint: 'Write the endpoint with its scheme, such as https://s3.eu-central-003.backblazeb2.com.' });
 	}
 	const timeout = connection.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS;
-	return new S3Client({
+	const { S3Client } = s3Sdk();
+	const client = new S3Client({
 		region,
 		endpoint,
 		forcePathStyle: connection.forcePathStyle ?? (endpoint ? preset.pathStyle : false),
@@ -130,6 +137,20 @@ export function s3Client(connection: S3Connection): S3Client {
 		maxAttempts: 1,
 		requestHandler: { connectionTimeout: 30_000, requestTimeout: timeout },
 	});
+	// DeleteObjects must carry Content-MD5 on MinIO, B2 and most servers that are not AWS, where the SDK
+	// sends a CRC32 instead since 3.729 [issue] aws-sdk-js-v3#6920; AWS takes Content-MD5 too.
+	client.middlewareStack.add(
+		(next, context) => async (args) => {
+			const request = args.request as { headers?: Record<string, string>; body?: string | Uint8Array };
+			if (context.commandName === 'DeleteObjectsCommand' && request.headers && request.body !== undefined) {
+				for (const name of Object.keys(request.headers)) if (/^(x-amz-(sdk-)?checksum-|content-md5$)/i.test(name)) delete request.headers[name];
+				request.headers['content-md5'] = createHash('md5').update(request.body).digest('base64');
+			}
+			return next(args);
+		},
+		{ step: 'build', priority: 'low', name: 'deleteObjectsContentMd5' },
+	);
+	return client;
 }
 
 const statusOf = (error: S3ServiceException) => error.$metadata?.httpStatusCode ?? 0;
@@ -224,65 +245,36 @@ class FolderSet extends Set<string> {
 	}
 }
 
-/**
- * The first `partSize` bytes and one more chunk at most: `rest` is undefined when the stream ended
- * within them, else a stream of everything (those bytes first) for a multipart upload.
- */
-async function firstPart(body: Readable, partSize: number): Promise<{ head: Buffer[]; rest?: Readable }> {
-	const iterator = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-	const head: Buffer[] = [];
-	let bytes = 0;
-	while (bytes <= partSize) {
-		const next = await iterator.next();
-		if (next.done) return { head };
-		head.push(next.value);
-		bytes += next.value.length;
-	}
-	async function* all(): AsyncGenerator<Buffer> {
-		yield* head;
-		for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
-	}
-	return { head, rest: Readable.from(all(), { objectMode: false }) };
+/** One part S3 holds: its ETag for the completion, and its MD5 (undefined when the ETag is none) for the whole upload's ETag. */
+interface StoredPart {
+	PartNumber: number;
+	ETag: string;
+	size: number;
+	md5?: Buffer;
 }
 
-/** MD5 of each part at the boundaries lib-storage cuts, to check a multipart upload's ETag. */
-class PartHashes extends Transform {
-	readonly digests: Buffer[] = [];
-	private current: Hash = createHash('md5');
-	private inPart = 0;
-
-	constructor(private readonly partSize: number) {
-		super({ highWaterMark: MiB });
+/**
+ * The parts a resumed upload can build on: parts 1, 2, 3… with none missing, each of the size they
+ * were cut at (the file's last part of what is left). A part past a gap, or of another size, is sent again.
+ */
+export function contiguousParts(listed: Array<{ PartNumber?: number; ETag?: string; Size?: number }>, partSize: number, total: number): StoredPart[] {
+	const byNumber = new Map(listed.map((part) => [part.PartNumber, part]));
+	const parts: StoredPart[] = [];
+	for (let offset = 0; offset < total; offset += partSize) {
+		const part = byNumber.get(parts.length + 1);
+		if (!part?.ETag || part.Size !== Math.min(partSize, total - offset)) break;
+		const md5 = md5OfEtag(part.ETag);
+		parts.push({ PartNumber: parts.length + 1, ETag: part.ETag, size: part.Size, md5: md5 ? Buffer.from(md5, 'hex') : undefined });
 	}
+	return parts;
+}
 
-	_transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-		for (let offset = 0; offset < chunk.length; ) {
-			const take = Math.min(chunk.length - offset, this.partSize - this.inPart);
-			this.current.update(chunk.subarray(offset, offset + take));
-			this.inPart += take;
-			offset += take;
-			if (this.inPart === this.partSize) this.endPart();
-		}
-		callback(null, chunk);
-	}
-
-	_flush(callback: TransformCallback): void {
-		if (this.inPart > 0) this.endPart();
-		callback();
-	}
-
-	/** The ETag S3 gives the multipart upload of these bytes. */
-	multipartEtag(): string {
-		const all = createHash('md5');
-		for (const digest of this.digests) all.update(digest);
-		return `${all.digest('hex')}-${this.digests.length}`;
-	}
-
-	private endPart(): void {
-		this.digests.push(this.current.digest());
-		this.current = createHash('md5');
-		this.inPart = 0;
-	}
+/** The ETag S3 gives a multipart upload of these parts, when each part's ETag is its MD5 [code] rclone docs/content/s3.md "Hashes". */
+function multipartEtag(parts: StoredPart[]): string | undefined {
+	if (parts.some((part) => !part.md5)) return undefined;
+	const all = createHash('md5');
+	for (const part of parts) all.update(part.md5!);
+	return `${all.digest('hex')}-${parts.length}`;
 }
 
 /**
@@ -306,6 +298,8 @@ export class S3Provider implements Provider {
 	private readonly endpointKey: string;
 	/** The folders of the last whole listing of the root, and those writes made since. */
 	private knownFolders?: FolderSet;
+	/** Unfinished multipart uploads, kept between runs when the caller gives a store. */
+	private readonly sessions = new ResumableUploads(() => `s3:${this.endpointKey}|${this.bucket}|${this.prefix}`);
 
 	private constructor(private readonly options: S3ProviderOptions) {
 		this.bucket = options.bucket.trim();
@@ -582,81 +576,204 @@ export class S3Provider implements Provider {
 	}
 
 	/**
-	 * One PUT up to the part size, a multipart upload above it (lib-storage, every part through the pacer,
-	 * aborted when anything fails, so the old object stays until the new one is complete). The ETag is
-	 * checked against the MD5 of what was sent: the whole file's for one PUT, the parts' for multipart.
+	 * One PUT up to the part size, a multipart upload above it (parts sent `queueSize` at a time, each
+	 * through the pacer; the old object stays until the new one is complete). The ETag is checked
+	 * against the MD5 of what was sent: the whole file's for one PUT, the parts' for multipart. With a
+	 * store kept (`keepUploads`), a multipart upload left by an earlier run for this very source goes
+	 * on from the parts S3 lists, and one cut short stays for the next run instead of being aborted.
 	 */
 	async write(path: string, content: Readable, options: WriteOptions = {}): Promise<Entry> {
-		const { PutObjectCommand } = s3Sdk();
-		const { Upload } = s3UploadSdk();
+		const { CreateMultipartUploadCommand, PutObjectCommand } = s3Sdk();
 		const relative = writablePath(path, 'write over');
 		const Key = this.key(relative);
 		const context = { path: relative, signal: options.signal };
 		const partSize = options.size !== undefined ? Math.max(this.partSize, Math.ceil(options.size / MAX_PARTS / MiB) * MiB) : this.partSize;
+		const identity = this.sessions.identityOf(relative, options, partSize);
+		// Before `content` is touched: a resumed upload reads the source from the first part S3 lacks.
+		const resumed = await this.resume(identity, Key, context, options);
+		if (resumed) return resumed;
 		// The executor hands the source's listed hashes alongside the bytes (a Drive or S3 source lists an MD5).
 		const known = options.sourceHashes?.md5;
-		// Taken over before the first await, so that a source failing meanwhile fails this write and nothing else.
 		const measured = measure(content, ['md5'], { size: options.size });
-		const parts = new PartHashes(partSize);
-		const body = measured.pipe(parts);
-		measured.on('error', (error) => body.destroy(error));
-		// Kept on body.errored until lib-storage reads it, which then fails the upload with it.
-		body.on('error', () => undefined);
-		if (await this.isFolder(relative, options.signal)) {
-			body.destroy();
-			throw new AlreadyExistsError(relative);
-		}
-		const Metadata: Record<string, string> = {};
-		if (options.modTime !== undefined) Metadata[S3_MTIME_KEY] = formatS3Mtime(options.modTime);
-		if (known) Metadata[S3_MD5_KEY] = Buffer.from(known, 'hex').toString('base64');
-		const params = { Bucket: this.bucket, Key, Metadata, StorageClass: this.options.storageClass as StorageClass | undefined };
-		const multipart = { used: false };
-		let answer: { ETag?: string; ServerSideEncryption?: string; SSECustomerAlgorithm?: string };
+		const reader = new ChunkReader(measured);
 		try {
-			// Up to one part, the bytes are held and sent in one PUT, which the pacer may send again; above, lib-storage takes the rest.
-			const { head, rest } = await firstPart(body, partSize);
-			if (!rest) {
-				const Body = Buffer.concat(head);
-				answer = await this.call(context, () => this.client.send(new PutObjectCommand({ ...params, Body, ContentLength: Body.length }), { abortSignal: options.signal }));
-			} else {
-				const upload = new Upload({ client: this.pacedClient(context, relative, multipart), params: { ...params, Body: rest }, partSize, queueSize: this.queueSize, leavePartsOnError: false });
-				const abort = () => void upload.abort().catch(() => undefined);
-				options.signal?.addEventListener('abort', abort, { once: true });
-				try {
-					answer = await upload.done();
-				} finally {
-					options.signal?.removeEventListener('abort', abort);
+			if (await this.isFolder(relative, options.signal)) throw new AlreadyExistsError(relative);
+			const Metadata: Record<string, string> = {};
+			if (options.modTime !== undefined) Metadata[S3_MTIME_KEY] = formatS3Mtime(options.modTime);
+			if (known) Metadata[S3_MD5_KEY] = Buffer.from(known, 'hex').toString('base64');
+			const params = { Bucket: this.bucket, Key, Metadata, StorageClass: this.options.storageClass as StorageClass | undefined };
+			let answer: { ETag?: string; ServerSideEncryption?: string; SSECustomerAlgorithm?: string };
+			let expected: string | undefined;
+			try {
+				// Up to one part, the bytes are held and sent in one PUT, which the pacer may send again.
+				const first = await reader.read(partSize);
+				if (await reader.atEnd()) {
+					answer = await this.call(context, () => this.client.send(new PutObjectCommand({ ...params, Body: first, ContentLength: first.length }), { abortSignal: options.signal }));
+					expected = measured.hashes.md5;
+				} else {
+					const created = await this.call(context, () => this.client.send(new CreateMultipartUploadCommand(params), { abortSignal: options.signal }));
+					// The upload id, and the part size a resumed upload must cut the rest at.
+					const session: PiecedSession = { upload: created.UploadId!, pieceBytes: partSize };
+					this.options.onMultipartUpload?.({ key: Key, uploadId: session.upload, state: 'started' });
+					await this.sessions.begin(identity, JSON.stringify(session), 0, Date.now() + MULTIPART_KEPT_MS);
+					({ answer, expected } = await this.sendParts(context, Key, session, reader, first, [], options, identity).catch(async (error: unknown) => {
+						// An upload kept for a later run stays (unless S3 lost it); any other is aborted, so S3 frees its parts.
+						if (error instanceof NotFoundError) this.sessions.end(identity);
+						else if (!identity) await this.abortMultipart(context, Key, session.upload);
+						throw error;
+					}));
 				}
+			} catch (error) {
+				throw mapS3Error(error, { ...context, bucket: this.bucket }, (text) => this.remote.redact(text));
 			}
-		} catch (error) {
-			throw mapS3Error(error, { ...context, bucket: this.bucket }, (text) => this.remote.redact(text));
+			this.knownFolders?.addAncestorsOf(relative);
+			this.checkEtag(relative, answer, expected, measured.bytes);
+			return { path: relative, isDir: false, size: measured.bytes, modTime: options.modTime ?? Date.now(), hashes: { md5: measured.hashes.md5! } };
+		} finally {
+			reader.close();
 		}
-		this.knownFolders?.addAncestorsOf(relative);
-		const sent = measured.hashes.md5!;
-		const etag = answer.ETag?.replace(/"/g, '').toLowerCase() ?? '';
-		// SSE-KMS and SSE-C ETags are no MD5 [code] rclone docs/content/s3.md "Hashes".
-		const encrypted = answer.ServerSideEncryption === 'aws:kms' || answer.ServerSideEncryption === 'aws:kms:dsse' || Boolean(answer.SSECustomerAlgorithm);
-		const expected = !multipart.used ? sent : /-\d+$/.test(etag) ? parts.multipartEtag() : undefined;
-		// A multipart ETag of a server's own form (R2's random ones before 2023, s3rver's whole MD5) proves nothing either way.
-		if (!encrypted && expected !== undefined && etag !== expected) {
-			throw new VerificationError(`The S3 service stored ${relative} with ETag ${etag}, but the ${measured.bytes} bytes sent give ${expected}`);
-		}
-		return { path: relative, isDir: false, size: measured.bytes, modTime: options.modTime ?? Date.now(), hashes: { md5: sent } };
 	}
 
-	/** The client lib-storage uploads through: each of its calls paced and retried (its bodies are buffered parts), and multipart ids reported. */
-	private pacedClient(context: CallContext, relative: string, multipart: { used: boolean }): S3Client {
-		const { AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand } = s3Sdk();
-		const send = async (command: unknown, options?: unknown): Promise<unknown> => {
-			const answer = await this.call(context, () => (this.client.send as (c: unknown, o?: unknown) => Promise<unknown>)(command, options));
-			const report = this.options.onMultipartUpload;
-			if (command instanceof CreateMultipartUploadCommand) multipart.used = true;
-			if (report && command instanceof CreateMultipartUploadCommand) report({ key: this.key(relative), uploadId: (answer as { UploadId: string }).UploadId, state: 'started' });
-			if (report && command instanceof CompleteMultipartUploadCommand) report({ key: this.key(relative), uploadId: command.input.UploadId!, state: 'completed' });
-			if (report && command instanceof AbortMultipartUploadCommand) report({ key: this.key(relative), uploadId: command.input.UploadId!, state: 'aborted' });
-			return answer;
+	/** SSE-KMS and SSE-C ETags are no MD5 [code] rclone docs/content/s3.md "Hashes"; a server's own multipart form (R2's random ones before 2023, s3rver's whole MD5) proves nothing either way. */
+	private checkEtag(relative: string, answer: { ETag?: string; ServerSideEncryption?: string; SSECustomerAlgorithm?: string }, expected: string | undefined, bytes: number): void {
+		const etag = answer.ETag?.replace(/"/g, '').toLowerCase() ?? '';
+		const encrypted = answer.ServerSideEncryption === 'aws:kms' || answer.ServerSideEncryption === 'aws:kms:dsse' || Boolean(answer.SSECustomerAlgorithm);
+		const comparable = expected !== undefined && (!expected.includes('-') || /-\d+$/.test(etag));
+		if (!encrypted && comparable && etag !== expected) throw new VerificationError(`The S3 service stored ${relative} with ETag ${etag}, but the ${bytes} bytes sent give ${expected}`);
+	}
+
+	keepUploads(store: UploadSessionStore): void {
+		this.sessions.keep(store);
+	}
+
+	/**
+	 * Goes on with the multipart upload an earlier run saved for this very source: S3 lists the parts it
+	 * holds (ListParts), the rest is sent and the upload completed. Parts S3 holds are not read again:
+	 * their sizes and order are checked, and the completed upload's ETag, made of every part's MD5,
+	 * against theirs and those of the parts sent. An upload saved for another version is aborted.
+	 */
+	private async resume(identity: UploadIdentity | undefined, Key: string, context: CallContext, options: WriteOptions): Promise<Entry | undefined> {
+		let held: StoredPart[] = [];
+		let session: PiecedSession | undefined;
+		const sent = await this.sessions.resume(identity, options, {
+			cancel: async (stale) => {
+				const uploadId = piecedSession(stale.session)?.upload;
+				if (uploadId) await this.abortMultipart(context, Key, uploadId);
+			},
+			confirmed: async (saved) => {
+				session = piecedSession(saved.session);
+				if (!session) return undefined;
+				held = contiguousParts(await this.listParts(context, Key, session.upload), session.pieceBytes, saved.size);
+				return held.reduce((bytes, part) => bytes + part.size, 0);
+			},
+			send: (_saved, reader) => this.sendParts(context, Key, session!, reader, undefined, held, options, identity),
+			gone: (error) => error instanceof NotFoundError,
+		}).catch((error: unknown) => {
+			throw mapS3Error(error, { ...context, bucket: this.bucket }, (text) => this.remote.redact(text));
+		});
+		if (!sent) return undefined;
+		this.knownFolders?.addAncestorsOf(context.path);
+		this.checkEtag(context.path, sent.answer, sent.expected, identity!.size);
+		// The caller checks the size; this side saw only the rest, so it names no MD5 of the whole.
+		return { path: context.path, isDir: false, size: identity!.size, modTime: options.modTime ?? Date.now(), hashes: {} };
+	}
+
+	/** Every part S3 holds of an upload; NotFoundError when S3 has no such upload (completed, aborted, or expired by a lifecycle rule). */
+	private async listParts(context: CallContext, Key: string, UploadId: string): Promise<Array<{ PartNumber?: number; ETag?: string; Size?: number }>> {
+		const { ListPartsCommand } = s3Sdk();
+		const parts: Array<{ PartNumber?: number; ETag?: string; Size?: number }> = [];
+		let PartNumberMarker: string | undefined;
+		do {
+			const page = await this.call(context, () => this.client.send(new ListPartsCommand({ Bucket: this.bucket, Key, UploadId, PartNumberMarker }), { abortSignal: context.signal }));
+			parts.push(...(page.Parts ?? []));
+			PartNumberMarker = page.IsTruncated ? page.NextPartNumberMarker : undefined;
+		} while (PartNumberMarker);
+		return parts;
+	}
+
+	/**
+	 * Sends the parts after `held` from `reader` (`first` already read), `queueSize` at a time, each
+	 * held in memory until S3 took it (a retry sends it again), then completes the upload. The store is
+	 * told how far the parts S3 confirmed reach without a gap.
+	 */
+	private async sendParts(
+		context: CallContext,
+		Key: string,
+		session: PiecedSession,
+		reader: ChunkReader,
+		first: Buffer | undefined,
+		held: StoredPart[],
+		options: WriteOptions,
+		identity: UploadIdentity | undefined,
+	): Promise<{ answer: { ETag?: string; ServerSideEncryption?: string; SSECustomerAlgorithm?: string }; expected?: string }> {
+		const { CompleteMultipartUploadCommand, UploadPartCommand } = s3Sdk();
+		const { upload: UploadId, pieceBytes: partSize } = session;
+		const parts = [...held];
+		let confirmed = held.reduce((bytes, part) => bytes + part.size, 0);
+		const inFlight = new Set<Promise<void>>();
+		let failure: { error: unknown } | undefined;
+		const send = async (PartNumber: number, Body: Buffer) => {
+			const md5 = createHash('md5').update(Body).digest();
+			const answer = await this.call(context, () => this.client.send(new UploadPartCommand({ Bucket: this.bucket, Key, UploadId, PartNumber, Body, ContentLength: Body.length }), { abortSignal: options.signal }));
+			parts[PartNumber - 1] = { PartNumber, ETag: answer.ETag!, size: Body.length, md5 };
+			while (parts[confirmed / partSize]) confirmed += parts[confirmed / partSize].size;
+			this.sessions.advance(identity, confirmed);
 		};
-		return new Proxy(this.client, { get: (target, property, receiver) => (property === 'send' ? send : Reflect.get(target, property, receiver)) });
+		try {
+			for (let PartNumber = held.length + 1, chunk = first ?? (await reader.read(partSize)); chunk.length > 0 && !failure; PartNumber++) {
+				const sending = send(PartNumber, chunk).catch((error: unknown) => void (failure ??= { error }));
+				inFlight.add(sending);
+				void sending.finally(() => inFlight.delete(sending));
+				if (inFlight.size >= this.queueSize) await Promise.race(inFlight);
+				options.signal?.throwIfAborted();
+				chunk = failure ? Buffer.alloc(0) : await reader.read(partSize);
+			}
+		} finally {
+			// No part is left going on after this fails: an abort that follows would otherwise race it.
+			await Promise.all(inFlight);
+		}
+		if (failure) throw failure.error;
+		options.signal?.throwIfAborted();
+		const answer = await this.call(context, () =>
+			this.client.send(new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId, MultipartUpload: { Parts: parts.map(({ PartNumber, ETag }) => ({ PartNumber, ETag })) } }), { abortSignal: options.signal }),
+		);
+		this.sessions.end(identity);
+		this.options.onMultipartUpload?.({ key: Key, uploadId: UploadId, state: 'completed' });
+		return { answer, expected: multipartEtag(parts) };
+	}
+
+	/**
+	 * Aborts the multipart uploads below the root that no run resumes any more: started longer ago than
+	 * a session is kept (their file was deleted at the source, or a store was lost), so S3 stops billing
+	 * their parts. One listing per run; a key that may not list uploads, or a server without the call,
+	 * leaves them to a lifecycle rule of the bucket.
+	 */
+	async housekeeping(): Promise<string[]> {
+		const { ListMultipartUploadsCommand } = s3Sdk();
+		const before = Date.now() - MULTIPART_KEPT_MS;
+		const context = { path: '' };
+		const abandoned: Array<{ Key: string; UploadId: string }> = [];
+		try {
+			let markers: { KeyMarker?: string; UploadIdMarker?: string } = {};
+			for (;;) {
+				const page = await this.call(context, () => this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.folderPrefix(''), ...markers })));
+				for (const upload of page.Uploads ?? []) {
+					if (upload.Key && upload.UploadId && upload.Initiated && upload.Initiated.getTime() < before) abandoned.push({ Key: upload.Key, UploadId: upload.UploadId });
+				}
+				if (!page.IsTruncated) break;
+				markers = { KeyMarker: page.NextKeyMarker, UploadIdMarker: page.NextUploadIdMarker };
+			}
+		} catch {
+			return [];
+		}
+		await forEachLimit(abandoned, HEADS_AT_ONCE, ({ Key, UploadId }) => this.abortMultipart(context, Key, UploadId));
+		return abandoned.length === 0 ? [] : [`aborted ${abandoned.length} multipart upload${abandoned.length === 1 ? '' : 's'} left unfinished for over ${MULTIPART_KEPT_MS / 86_400_000} days (${abandoned.map((upload) => upload.Key).join(', ').slice(0, 300)})`];
+	}
+
+	private async abortMultipart(context: CallContext, Key: string, UploadId: string): Promise<void> {
+		const { AbortMultipartUploadCommand } = s3Sdk();
+		await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId })).catch(() => undefined);
+		this.options.onMultipartUpload?.({ key: Key, uploadId: UploadId, state: 'aborted' });
 	}
 
 	// -----------------------------------------------------------------------------------------
@@ -694,7 +811,20 @@ export class S3Provider implements Provider {
 		if (keys.length === 0) throw new NotFoundError(relative);
 		const marker = this.folderPrefix(relative);
 		if (!options.recursive && keys.some((entry) => entry.key !== marker)) throw new NotEmptyError(relative);
-		await forEachLimit(keys, HEADS_AT_ONCE, (entry) => this.deleteKey(entry.path, entry.key));
+		await this.deleteKeys(keys);
+	}
+
+	/** Up to 1,000 keys a request (DeleteObjects); a key S3 could not delete among them is deleted alone, so that its error is the one reported. */
+	private async deleteKeys(keys: Array<{ key: string; path: string }>): Promise<void> {
+		const { DeleteObjectsCommand } = s3Sdk();
+		for (let at = 0; at < keys.length; at += DELETE_BATCH) {
+			const batch = keys.slice(at, at + DELETE_BATCH);
+			const answer = await this.call({ path: batch[0].path }, () =>
+				this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((entry) => ({ Key: entry.key })), Quiet: true } })),
+			);
+			const failed = new Set((answer.Errors ?? []).map((error) => error.Key));
+			await forEachLimit(batch.filter((entry) => failed.has(entry.key)), HEADS_AT_ONCE, (entry) => this.deleteKey(entry.path, entry.key));
+		}
 	}
 
 	async copy(from: string, to: string): Promise<Entry> {
@@ -795,7 +925,7 @@ export class S3Provider implements Provider {
 			if (entry.key.endsWith('/')) return;
 			await this.copyObject(this, entry.path, { ContentLength: entry.size }, destination);
 		});
-		await forEachLimit(keys, HEADS_AT_ONCE, (entry) => this.deleteKey(entry.path, entry.key));
+		await this.deleteKeys(keys);
 		this.knownFolders?.add(target);
 		return this.dirEntry(target);
 	}

@@ -4,7 +4,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Capabilities, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, WriteOptions } from '../core/types';
+import type { Capabilities, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, UploadIdentity, UploadSessionStore, WriteOptions } from '../core/types';
 import {
 	AlreadyExistsError,
 	AuthenticationError,
@@ -20,7 +20,7 @@ import {
 } from '../core/errors';
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
 import { STATE_FOLDER } from '../core/filters';
-import { ChunkReader, Remote, SliceStream, bodyStream, emptyStream, htmlParserSdk, insideOrSame, mimeTypeFor } from './kit';
+import { ChunkReader, Remote, ResumableUploads, SliceStream, bodyStream, emptyStream, htmlParserSdk, insideOrSame, mimeTypeFor, piecedSession, walkInOrder, type PiecedSession } from './kit';
 import { hashStream, measure, sameHash, type MeasuringStream } from '../core/hashing';
 import { baseName, joinPath, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
 
@@ -35,8 +35,11 @@ const DEFAULT_BUFFERED = 8 * MiB;
 const DEFAULT_TIMEOUT_MS = 5 * 60_000;
 /** What a streamed upload hands the socket at a time. */
 const STREAM_PIECE = 256 * KiB;
-/** Folders listed at once when walking a tree (Depth: infinity is refused by most servers). */
-const LIST_CONCURRENCY = 4;
+/**
+ * Nextcloud's background job removes chunked uploads a day after they were last written to
+ * [code] nextcloud/server apps/dav/lib/BackgroundJob/UploadCleanup.php: a session is kept an hour less.
+ */
+const CHUNKED_KEPT_MS = 23 * 3600 * 1000;
 /** Staged uploads older than this were left by a run that died. */
 const STALE_STAGED_MS = 60 * 60_000;
 /** Where uploads are staged before they are moved into place, inside the engine's own folder. */
@@ -322,6 +325,8 @@ export class WebDavProvider implements Provider {
 	private readonly remote: Remote<CallContext>;
 	/** Folders known to exist, so that writes into them make none. */
 	private readonly folders = new Set<string>(['']);
+	/** Unfinished chunked uploads (Nextcloud), kept between runs when the caller gives a store. */
+	private readonly sessions = new ResumableUploads(() => `webdav:${this.rootUrl}`);
 	/** Folders being made now, so that concurrent writers into one new folder share one MKCOL. */
 	private readonly making = new Map<string, Promise<void>>();
 	/** Connections kept open between requests, so that small requests do not each open one. */
@@ -417,17 +422,19 @@ export class WebDavProvider implements Provider {
 	private async send(
 		method: string,
 		url: string,
-		init: { body?: Buffer | string; headers?: Record<string, string>; signal?: AbortSignal; accept?: number[]; timeout?: boolean } = {},
+		init: { body?: Buffer | string | Readable; headers?: Record<string, string>; signal?: AbortSignal; accept?: number[]; timeout?: boolean } = {},
 	): Promise<Response> {
 		const headers: Record<string, string> = { ...init.headers };
 		if (this.authorization) headers.authorization = this.authorization;
-		if (init.body !== undefined) headers['content-length'] = String(Buffer.byteLength(init.body));
+		const upload = init.body instanceof Readable;
+		if (init.body !== undefined && !(init.body instanceof Readable)) headers['content-length'] = String(Buffer.byteLength(init.body));
 		const stream = init.timeout === false;
-		// A timer of our own, cleared once the server answers (a download lasts as long as its bytes do:
-		// only the caller stops it); AbortSignal.timeout would keep every request's signal alive for the whole timeout.
+		// A timer of our own, cleared once the server answers (a download lasts as long as its bytes do,
+		// and a streamed upload is answered after its last byte: only the caller stops them); AbortSignal.timeout
+		// would keep every request's signal alive for the whole timeout.
 		let timedOut = false;
 		const controller = new AbortController();
-		const timer = stream ? undefined : setTimeout(() => ((timedOut = true), controller.abort()), this.timeoutMs);
+		const timer = stream || upload ? undefined : setTimeout(() => ((timedOut = true), controller.abort()), this.timeoutMs);
 		const stop = () => controller.abort(init.signal?.reason);
 		if (init.signal?.aborted) stop();
 		init.signal?.addEventListener('abort', stop, { once: true });
@@ -474,11 +481,7 @@ export class WebDavProvider implements Provider {
 	private async request(context: CallContext, method: string, url: string, init: Parameters<WebDavProvider['send']>[2] = {}): Promise<Response> {
 		return this.remote.call(
 			context,
-			async () => {
-				const response = await this.send(method, url, { ...init, signal: context.signal });
-				await response.body?.cancel().catch(() => undefined);
-				return response;
-			},
+			() => this.send(method, url, { ...init, signal: context.signal }),
 			context.signal,
 		);
 	}
@@ -499,12 +502,10 @@ export class WebDavProvider implements Provider {
 				const location = response.headers.get('location');
 				if (response.status >= 300 && response.status < 400 && location && new URL(location, url).href === `${url}/`) {
 					// A folder asked for without its trailing slash (Apache's DirectorySlash): asked again where the server points, never elsewhere.
-					await response.body?.cancel().catch(() => undefined);
 					url = `${url}/`;
 					response = await ask();
 				}
 				if (response.status !== 207) {
-					await response.body?.cancel().catch(() => undefined);
 					throw new CloudSyncError(`${url.replace(this.base.origin, '')} answered PROPFIND with HTTP ${response.status}, not a WebDAV listing`, {
 						hint: 'Check that the URL is the WebDAV address of the server.',
 					});
@@ -556,42 +557,13 @@ export class WebDavProvider implements Provider {
 	// -----------------------------------------------------------------------------------------
 	// Listing and metadata
 
+	/** Listed in walk order (lib/core/walkOrder.ts), so the engine merges it as it comes, without sorting or spilling it. */
+	readonly listOrder = 'walk' as const;
+
 	async *list(path: string, options: ListOptions = {}): AsyncIterable<Entry> {
 		const relative = normalizeRelativePath(path);
-		const first = await this.listFolder(relative, options.signal, true);
-		if (!options.recursive) {
-			yield* first;
-			return;
-		}
-		// Folders are listed a few at a time; a folder's contents are asked for only once it was yielded.
-		const pending: string[] = [];
-		const running = new Map<string, Promise<Entry[]>>();
-		const start = () => {
-			while (running.size < LIST_CONCURRENCY && pending.length > 0) {
-				const next = pending.shift()!;
-				const listing = this.listFolder(next, options.signal, false);
-				listing.catch(() => undefined);
-				running.set(next, listing);
-			}
-		};
-		const order: string[] = [];
-		const accept = (entries: Entry[]) => {
-			for (const entry of entries) {
-				if (!entry.isDir) continue;
-				pending.push(entry.path);
-				order.push(entry.path);
-			}
-		};
-		accept(first);
-		yield* first;
-		while (order.length > 0) {
-			start();
-			const next = order.shift()!;
-			const entries = await running.get(next)!;
-			running.delete(next);
-			accept(entries);
-			yield* entries;
-		}
+		// The first folder must be one (a file answers Depth: 1 too); the ones below were listed as folders.
+		yield* walkInOrder(relative, (folder) => this.listFolder(folder, options.signal, folder === relative), { recursive: options.recursive, signal: options.signal });
 	}
 
 	private async listFolder(relative: string, signal: AbortSignal | undefined, check: boolean): Promise<Entry[]> {
@@ -781,7 +753,6 @@ export class WebDavProvider implements Provider {
 		const response = await this.remote.call(context, async (attempt) => {
 			// Without a trailing slash: Apache answers 400, not 405, for a slash after a file's name.
 			const answer = await this.send('MKCOL', this.urlOf(relative), { accept: [403, 405, 409] });
-			await answer.body?.cancel().catch(() => undefined);
 			// 405: something is there already (perhaps made by an attempt whose answer was lost); 409: a parent is missing.
 			return { status: answer.status, attempt };
 		});
@@ -816,10 +787,7 @@ export class WebDavProvider implements Provider {
 		if (!self) throw new NotFoundError(relative);
 		// DELETE on a collection removes everything in it (RFC 4918 9.6.1): emptiness is checked first.
 		if (self.isDir && !options.recursive && resources.length > 1) throw new NotEmptyError(relative);
-		await this.remote.call({ path: relative }, async (attempt) => {
-			const response = await this.send('DELETE', this.urlOf(relative, self.isDir), { accept: attempt > 0 ? [404] : [] });
-			await response.body?.cancel().catch(() => undefined);
-		});
+		await this.remote.call({ path: relative }, (attempt) => this.send('DELETE', this.urlOf(relative, self.isDir), { accept: attempt > 0 ? [404] : [] }));
 		this.forget(relative);
 	}
 
@@ -866,7 +834,6 @@ export class WebDavProvider implements Provider {
 					headers: { destination: this.urlOf(target, isDir), overwrite, ...headers },
 					accept: [409, 412, ...(attempt > 0 && method === 'MOVE' ? [404] : [])],
 				});
-				await response.body?.cancel().catch(() => undefined);
 				if (response.status === 404) {
 					// An earlier attempt moved it, and its answer was lost: the target must be there now.
 					if (await this.resourceOrNothing(target)) return 201;
@@ -896,6 +863,11 @@ export class WebDavProvider implements Provider {
 		const relative = writablePath(path, 'write over');
 		const context = { path: relative, signal: options.signal };
 		const oc = this.vendor !== 'other';
+		const uploads = oc ? this.uploadsUrl() : undefined;
+		// Only chunked uploads have something to resume; before `content` is touched, since a resumed one reads the source from where the chunks end.
+		const identity = uploads ? this.sessions.identityOf(relative, options, this.chunkSize) : undefined;
+		const resumed = await this.resume(identity, context, options);
+		if (resumed) return resumed;
 		const types = new Set<HashType>([...(oc ? (['sha1'] as HashType[]) : []), ...(options.hashTypes ?? [])]);
 		const measured = measure(content, types, { size: options.size });
 		const reader = new ChunkReader(measured);
@@ -956,23 +928,10 @@ export class WebDavProvider implements Provider {
 		try {
 			// A known length is announced (servers behind PHP handle chunked bodies badly).
 			const length: Record<string, string> = size === undefined ? {} : { 'content-length': String(size) };
-			return await this.streamUpload(url, body, { ...headers, ...length }, context.signal);
+			return await this.send('PUT', url, { body, headers: { ...headers, ...length }, signal: context.signal });
 		} catch (error) {
 			throw mapWebDavError(measured.errored ?? error, context, (text) => this.remote.redact(text));
 		}
-	}
-
-	/**
-	 * A PUT whose body is a stream, piped so that each piece waits for the socket (Node's fetch read a
-	 * 1 GiB body into memory ahead of Apache: 1.1 GiB RSS).
-	 */
-	private async streamUpload(url: string, body: Readable, headers: Record<string, string>, signal?: AbortSignal): Promise<Response> {
-		const all = { ...headers, ...(this.authorization ? { authorization: this.authorization } : {}) };
-		const reply = await this.exchange('PUT', url, all, body, signal ?? new AbortController().signal);
-		const chunks: Buffer[] = [];
-		for await (const chunk of reply) chunks.push(chunk as Buffer);
-		const status = reply.statusCode ?? 500;
-		return this.checked(new Response(status === 204 ? null : Buffer.concat(chunks), { status, headers: headersOf(reply) }), undefined);
 	}
 
 	private async *rest(first: Buffer, reader: ChunkReader): AsyncIterable<Buffer> {
@@ -1016,7 +975,7 @@ export class WebDavProvider implements Provider {
 			} else {
 				const existing = await this.resourceOrNothing(relative);
 				if (existing?.isDir) throw new AlreadyExistsError(relative);
-				response = await this.chunkedUpload(context, uploads, reader, first, measured, time, options.size);
+				response = await this.chunkedUpload(context, uploads, reader, first, measured, time, options.size, this.sessions.identityOf(relative, options, this.chunkSize));
 			}
 		}
 		// Some servers (public shares, proxies that drop the header) ignore X-OC-Mtime: the time is then set by PROPPATCH [code] rclone webdav.go:1440.
@@ -1042,7 +1001,8 @@ export class WebDavProvider implements Provider {
 	/**
 	 * Chunked upload v2 [doc] Nextcloud "Chunked file upload": MKCOL a folder under uploads/, PUT the
 	 * chunks 1..n into it (each with the Destination header), MOVE its .file onto the target. Each
-	 * chunk is held in memory, so it can be sent again on its own; a failure deletes the folder.
+	 * chunk is held in memory, so it can be sent again on its own. A failure deletes the folder, unless
+	 * the upload is kept for a later run (`identity`), which goes on from the chunks the folder holds.
 	 */
 	private async chunkedUpload(
 		context: CallContext,
@@ -1052,41 +1012,101 @@ export class WebDavProvider implements Provider {
 		measured: MeasuringStream,
 		time: number,
 		size: number | undefined,
+		identity: UploadIdentity | undefined,
 	): Promise<Response> {
-		const relative = context.path;
-		const destination = this.urlOf(relative);
+		const destination = this.urlOf(context.path);
 		const folder = `${uploads}cloudsync-${randomBytes(12).toString('hex')}/`;
 		// The total, when known in advance, lets the server refuse a file it has no room for before the first chunk.
 		const total: Record<string, string> = size === undefined ? {} : { 'oc-total-length': String(size) };
 		await this.request(context, 'MKCOL', folder, { headers: { destination, ...total } });
+		// The upload folder, and the chunk size a resumed upload must cut the rest at.
+		await this.sessions.begin(identity, JSON.stringify({ upload: folder, pieceBytes: this.chunkSize } satisfies PiecedSession), 0, Date.now() + CHUNKED_KEPT_MS);
 		try {
-			let chunk = first;
-			let index = 1;
-			let sent = 0;
-			for (;;) {
-				// The reader gives pieces of the buffered size; a chunk gathers them up to the chunk size.
-				const parts = [chunk];
-				let length = chunk.length;
-				while (length < this.chunkSize && !(await reader.atEnd())) {
-					const more = await reader.read(Math.min(this.bufferedLimit, this.chunkSize - length));
-					parts.push(more);
-					length += more.length;
-				}
-				const body = parts.length === 1 ? parts[0] : Buffer.concat(parts, length);
-				if (index > MAX_CHUNKS) throw new CloudSyncError(`${relative} needs more than ${MAX_CHUNKS} chunks`, { hint: 'Raise the chunk size.' });
-				await this.request(context, 'PUT', `${folder}${index}`, { body, headers: { destination, 'content-length': String(body.length), ...total } });
-				sent += body.length;
-				index++;
-				if (await reader.atEnd()) break;
-				chunk = await reader.read(this.bufferedLimit);
-			}
+			const sent = await this.putChunks(context, folder, reader, first, 1, 0, size, identity);
 			if (measured.errored) throw measured.errored;
 			const headers = { destination, overwrite: 'T', 'x-oc-mtime': seconds(time), 'oc-checksum': `SHA1:${measured.hashes.sha1}`, 'oc-total-length': String(sent) };
-			return await this.assemble(context, `${folder}.file`, headers, sent, measured);
+			const response = await this.assemble(context, `${folder}.file`, headers, sent, measured.hashes.sha1);
+			this.sessions.end(identity);
+			return response;
 		} catch (error) {
-			await this.send('DELETE', folder, { accept: [404] }).catch(() => undefined);
+			if (!identity) await this.send('DELETE', folder, { accept: [404] }).catch(() => undefined);
 			throw error;
 		}
+	}
+
+	/**
+	 * PUTs chunks `index`, `index` + 1… of the chunk size into `folder` from `reader` (`first` already
+	 * read, when given), `sent` bytes being there before; tells the store each one, and returns the bytes there.
+	 */
+	private async putChunks(context: CallContext, folder: string, reader: ChunkReader, first: Buffer | undefined, index: number, sent: number, size: number | undefined, identity: UploadIdentity | undefined): Promise<number> {
+		const destination = this.urlOf(context.path);
+		const total: Record<string, string> = size === undefined ? {} : { 'oc-total-length': String(size) };
+		let chunk = first ?? (await reader.read(this.bufferedLimit));
+		while (chunk.length > 0) {
+			// The reader gives pieces of the buffered size; a chunk gathers them up to the chunk size.
+			const parts = [chunk];
+			let length = chunk.length;
+			while (length < this.chunkSize && !(await reader.atEnd())) {
+				const more = await reader.read(Math.min(this.bufferedLimit, this.chunkSize - length));
+				parts.push(more);
+				length += more.length;
+			}
+			const body = parts.length === 1 ? parts[0] : Buffer.concat(parts, length);
+			if (index > MAX_CHUNKS) throw new CloudSyncError(`${context.path} needs more than ${MAX_CHUNKS} chunks`, { hint: 'Raise the chunk size.' });
+			await this.request(context, 'PUT', `${folder}${index}`, { body, headers: { destination, 'content-length': String(body.length), ...total } });
+			sent += body.length;
+			index++;
+			this.sessions.advance(identity, sent);
+			chunk = (await reader.atEnd()) ? Buffer.alloc(0) : await reader.read(this.bufferedLimit);
+		}
+		return sent;
+	}
+
+	keepUploads(store: UploadSessionStore): void {
+		this.sessions.keep(store);
+	}
+
+	/** A saved session, when its folder lies in this server's uploads/: the saved state is never trusted to send the credentials elsewhere. */
+	private chunkedSessionOf(text: string): PiecedSession | undefined {
+		const session = piecedSession(text);
+		const uploads = this.uploadsUrl();
+		return session && uploads && session.upload.startsWith(uploads) && !session.upload.slice(uploads.length).includes('..') ? session : undefined;
+	}
+
+	/**
+	 * Goes on with the chunked upload an earlier run saved for this very source: the upload folder's
+	 * listing (PROPFIND) tells which chunks Nextcloud holds; chunks 1, 2, 3… with none missing, each of
+	 * the saved chunk size, count, and the rest is sent. One saved for another version is deleted.
+	 */
+	private async resume(identity: UploadIdentity | undefined, context: CallContext, options: WriteOptions): Promise<Entry | undefined> {
+		let session: PiecedSession | undefined;
+		let held = 0;
+		const time = options.modTime ?? Date.now();
+		const response = await this.sessions.resume(identity, options, {
+			cancel: async (stale) => {
+				const folder = this.chunkedSessionOf(stale.session)?.upload;
+				if (folder) await this.send('DELETE', folder, { accept: [404] });
+			},
+			confirmed: async (saved) => {
+				session = this.chunkedSessionOf(saved.session);
+				if (!session) return undefined;
+				const sizes = new Map((await this.propfind(context, session.upload, '1')).filter((each) => !each.isDir).map((each) => [each.segments.at(-1), each.size]));
+				for (let offset = 0; offset < saved.size && sizes.get(String(held + 1)) === Math.min(session.pieceBytes, saved.size - offset); offset += session.pieceBytes) held++;
+				return Math.min(saved.size, held * session.pieceBytes);
+			},
+			send: async (saved, reader, offset) => {
+				const sent = await this.putChunks(context, session!.upload, reader, undefined, held + 1, offset, saved.size, identity);
+				// Only the rest was read here: the whole file's SHA-1 goes along when the source listed it.
+				const sha1 = options.sourceHashes?.sha1;
+				const headers = { destination: this.urlOf(context.path), overwrite: 'T', 'x-oc-mtime': seconds(time), 'oc-total-length': String(sent), ...(sha1 ? { 'oc-checksum': `SHA1:${sha1}` } : {}) };
+				return this.assemble(context, `${session!.upload}.file`, headers, sent, sha1);
+			},
+			gone: (error) => error instanceof NotFoundError,
+		});
+		if (!response) return undefined;
+		if (!/accepted/i.test(response.headers.get('x-oc-mtime') ?? '')) await this.setModTime(context.path, time);
+		// The caller compares the stored SHA-1 with the source's: this side saw only the rest.
+		return this.written(context.path, await this.resource(context.path), { bytes: identity!.size, hashes: {} });
 	}
 
 	/**
@@ -1094,16 +1114,14 @@ export class WebDavProvider implements Provider {
 	 * the chunks gone (404) because the first one did its work: both end when the target holds the
 	 * bytes sent [code] rclone chunking.go:24-45.
 	 */
-	private async assemble(context: CallContext, from: string, headers: Record<string, string>, size: number, measured: MeasuringStream): Promise<Response> {
+	private async assemble(context: CallContext, from: string, headers: Record<string, string>, size: number, sha1: string | undefined): Promise<Response> {
 		const landed = async () => {
 			const stored = await this.resourceOrNothing(context.path);
-			return stored && !stored.isDir && stored.size === size && (!stored.hashes.sha1 || sameHash('sha1', stored.hashes.sha1, measured.hashes.sha1!));
+			return stored && !stored.isDir && stored.size === size && (!stored.hashes.sha1 || !sha1 || sameHash('sha1', stored.hashes.sha1, sha1));
 		};
 		return this.remote.call(context, async () => {
 			try {
-				const response = await this.send('MOVE', from, { headers, accept: [] });
-				await response.body?.cancel().catch(() => undefined);
-				return response;
+				return await this.send('MOVE', from, { headers, accept: [] });
 			} catch (error) {
 				const status = error instanceof WebDavResponseError ? error.status : undefined;
 				if ((status === 404 || status === 423) && (await landed())) return new Response(null, { status: 201 });
@@ -1123,7 +1141,7 @@ export class WebDavProvider implements Provider {
 	}
 
 	/** The entry of a stored file, once its size (and SHA-1, where listed) are those of the bytes that were read. */
-	private written(relative: string, stored: DavResource, measured: MeasuringStream): Entry {
+	private written(relative: string, stored: DavResource, measured: Pick<MeasuringStream, 'bytes' | 'hashes'>): Entry {
 		if (stored.isDir) throw new AlreadyExistsError(relative);
 		const listed = stored.hashes.sha1;
 		const sent = measured.hashes.sha1;

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { HASH_TYPES, type Entry, type HashType, type Hashes, type Provider, type WriteOptions } from '../../lib/core/types';
 import { AlreadyExistsError, InvalidPathError, NotEmptyError, NotFoundError } from '../../lib/core/errors';
 import { createHasher } from '../../lib/core/hashing';
+import { compareWalkOrder } from '../../lib/core/walkOrder';
 
 /**
  * The cases every Provider must pass, whatever cloud is behind it. Only the Provider interface and
@@ -310,6 +311,14 @@ export function runProviderConformance(name: string, makeProvider: () => Promise
 				expect(paths(below)).toEqual(['a/b', 'a/b/c.txt', 'a/b/empty', 'a/d.txt'].filter(kept));
 				const trailingSlash = await listAll('a/');
 				expect(paths(trailingSlash)).toEqual(paths(below));
+			});
+
+			it('lists recursively in walk order when it says so, which the engine then takes without sorting', async () => {
+				if (provider.listOrder !== 'walk') return;
+				for (const path of ['a/x.txt', 'a b.txt', 'a-c/y.txt', 'a.txt', 'B.txt', 'b/z.txt', 'b/a/deep.txt', 'a0/n.txt']) await put(path, 'x');
+				const listed = (await listAll()).map((entry) => entry.path);
+				expect(listed).toEqual([...listed].sort(compareWalkOrder));
+				expect([...listed].sort()).toEqual(['B.txt', 'a', 'a b.txt', 'a-c', 'a-c/y.txt', 'a.txt', 'a/x.txt', 'a0', 'a0/n.txt', 'b', 'b/a', 'b/a/deep.txt', 'b/z.txt']);
 			});
 
 			it('stats a file with its size and a recent modification time', async () => {

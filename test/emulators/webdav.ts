@@ -464,6 +464,7 @@ export class WebDavEmulator {
 		const [id, chunk] = names;
 		const destination = request.headers.destination;
 		if (!id) throw new DavError(405, 'Not allowed on the uploads folder');
+		if (method === 'PROPFIND' && !chunk) return this.listChunks(id, request, response);
 		// v2: the Destination header is on every request [doc] "Chunked file upload".
 		if (typeof destination !== 'string' && method !== 'DELETE') throw new DavError(400, 'The Destination header is required for chunked upload v2');
 		const upload = this.uploads.get(id);
@@ -520,6 +521,19 @@ export class WebDavEmulator {
 			return this.done(response, 204);
 		}
 		throw new DavError(405, `${method} is not allowed in an upload folder`);
+	}
+
+	/** An upload folder's chunks, as a PROPFIND (Depth 1) lists them: what a client resuming the upload reads. */
+	private async listChunks(id: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
+		await readBody(request);
+		const upload = this.uploads.get(id);
+		if (!upload) throw new DavError(404, 'Upload folder not found');
+		const folder = `${new URL(request.url ?? '/', this.baseUrl).pathname.replace(/\/?$/, '/')}`;
+		const chunk = (name: string, bytes: Buffer) =>
+			`<d:response><d:href>${escapeXml(`${folder}${name}`)}</d:href><d:propstat><d:prop><d:resourcetype/><d:getcontentlength>${bytes.length}</d:getcontentlength><d:getlastmodified>${new Date().toUTCString()}</d:getlastmodified></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>`;
+		const xml = `<?xml version="1.0"?>\n<d:multistatus xmlns:d="DAV:"><d:response><d:href>${escapeXml(folder)}</d:href><d:propstat><d:prop><d:resourcetype><d:collection/></d:resourcetype></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>${[...upload.chunks].map(([name, bytes]) => chunk(name, bytes)).join('')}</d:multistatus>`;
+		response.writeHead(207, { 'content-type': 'application/xml; charset=utf-8', 'content-length': Buffer.byteLength(xml) });
+		response.end(xml);
 	}
 
 	private listTrash(request: IncomingMessage, response: ServerResponse, pathname: string): void {

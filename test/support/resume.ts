@@ -9,6 +9,7 @@ import { DriveEmulator } from '../emulators/drive';
 import { DropboxEmulator } from '../emulators/dropbox';
 import { OneDriveEmulator } from '../emulators/onedrive';
 import type { EmulatorServer } from '../emulators/core/server';
+import { s3Provider, startS3FaultProxy, startS3Server } from './s3';
 import { seededRandom } from './faulty-provider';
 import type { ResumeChildSpec } from './resumeChild';
 
@@ -35,8 +36,10 @@ export interface ResumeOutcome {
 export interface ResumeOptions {
 	size: number;
 	kills: number;
-	/** Bytes per chunk, for each cloud's own rule (Drive 256 KiB, Dropbox 4 MiB, OneDrive 320 KiB multiples). */
+	/** Bytes per chunk, for each cloud's own rule (Drive 256 KiB, Dropbox 4 MiB, OneDrive 320 KiB multiples, S3 parts of 5 MiB or more). */
 	chunk: number;
+	/** S3 parts sent at once (the provider's default when unset): a kill loses up to this many parts in flight. */
+	s3QueueSize?: number;
 	seed?: number;
 }
 
@@ -60,13 +63,37 @@ async function writeSource(file: string, size: number, seed: number): Promise<st
 interface Started {
 	server: EmulatorServer;
 	spec: Omit<ResumeChildSpec, 'sourceDir' | 'storeFile'>;
-	stored(): string[];
+	stored(): string[] | Promise<string[]>;
 	stop(): Promise<void>;
 }
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
-async function startCloud(cloud: ResumeCloud, chunk: number): Promise<Started> {
+async function startCloud(cloud: ResumeCloud, chunk: number, s3QueueSize?: number): Promise<Started> {
+	if (cloud === 's3') {
+		const s3 = await startS3Server();
+		// No faults: the proxy counts the bytes the server is sent, as the emulators do.
+		const proxy = await startS3FaultProxy(s3.endpoint);
+		const connection = { ...s3.connection, endpoint: proxy.baseUrl };
+		return {
+			server: proxy,
+			spec: { cloud, s3: { ...connection, bucket: 'test', prefix: 'resume', partSize: chunk, queueSize: s3QueueSize } },
+			async stored() {
+				const provider = await s3Provider(s3.connection, { prefix: 'resume' });
+				const files: string[] = [];
+				for await (const entry of provider.list('', { recursive: true })) {
+					const hash = createHash('sha256');
+					for await (const piece of await provider.read(entry.path)) hash.update(piece as Buffer);
+					files.push(`${entry.path} ${hash.digest('hex')}`);
+				}
+				return files;
+			},
+			async stop() {
+				await proxy.stop();
+				await s3.stop();
+			},
+		};
+	}
 	if (cloud === 'drive') {
 		const emulator = new DriveEmulator();
 		await emulator.start();
@@ -125,7 +152,7 @@ async function runChild(spec: ResumeChildSpec, server: EmulatorServer, killAfter
 export async function killAndResume(cloud: ResumeCloud, options: ResumeOptions): Promise<ResumeOutcome> {
 	const random = seededRandom(options.seed ?? Date.now());
 	const dir = await mkdtemp(join(tmpdir(), 'cloudsync-resume-'));
-	const started = await startCloud(cloud, options.chunk);
+	const started = await startCloud(cloud, options.chunk, options.s3QueueSize);
 	const began = Date.now();
 	try {
 		const sourceDir = join(dir, 'source');
@@ -151,7 +178,7 @@ export async function killAndResume(cloud: ResumeCloud, options: ResumeOptions):
 			killedAfter,
 			sessionsKept,
 			sourceSha256,
-			stored: started.stored(),
+			stored: await started.stored(),
 			finalRun: { code: last.code, output: last.output },
 			wallMs: Date.now() - began,
 		};
@@ -165,11 +192,11 @@ export async function killAndResume(cloud: ResumeCloud, options: ResumeOptions):
  * The kill-and-resume scenario as a test: the file is copied to `cloud` while killed `kills` times;
  * what a user would check is asserted (one file, the same bytes, under 1.2 times its size sent).
  */
-export function itResumesAfterKills(size: number, kills: number, chunks: Record<ResumeCloud, number>): void {
-	describe.each(['drive', 'dropbox', 'onedrive'] as const)(`an upload of ${size / MiB} MiB to %s killed ${kills} times (SIGKILL) at random points and resumed`, (cloud) => {
+export function itResumesAfterKills(size: number, kills: number, chunks: Record<ResumeCloud, number>, s3QueueSize?: number): void {
+	describe.each(['drive', 'dropbox', 'onedrive', 's3'] as const)(`an upload of ${size / MiB} MiB to %s killed ${kills} times (SIGKILL) at random points and resumed`, (cloud) => {
 		it('sends under 1.2 times the file in all and stores the same bytes, once', async () => {
 			const seed = Date.now() % 100_000;
-			const outcome = await killAndResume(cloud, { size, kills, chunk: chunks[cloud], seed });
+			const outcome = await killAndResume(cloud, { size, kills, chunk: chunks[cloud], seed, s3QueueSize });
 			const killedAt = outcome.killedAfter.map((bytes) => (bytes / MiB).toFixed(1)).join(', ');
 			console.log(`${cloud}: seed ${seed}, killed after ${killedAt} MiB; ${(outcome.bytesReceived / MiB).toFixed(1)} MiB received for ${size / MiB} MiB in ${(outcome.wallMs / 1000).toFixed(1)} s; the last run: ${outcome.finalRun.output}`);
 			expect(outcome.finalRun).toMatchObject({ code: 0 });

@@ -1,5 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat, utimes } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +26,26 @@ for (const name of ['putObjectCopy']) {
 		return original(ctx);
 	};
 	objectController[name] = Object.assign(patched, { patched: true });
+}
+
+/**
+ * s3rver removes the folders a delete emptied right after it, blind to deletes running beside it in
+ * the same folder: a DeleteObjects of many keys (which it runs all at once) fails with a 500 when
+ * two reach the same folder, which S3 never does. Its deletes run one after another here.
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const FilesystemStore = require('s3rver/lib/stores/filesystem') as { prototype: { deleteObject: ((...args: unknown[]) => Promise<void>) & { patched?: boolean } } };
+if (!FilesystemStore.prototype.deleteObject.patched) {
+	const original = FilesystemStore.prototype.deleteObject;
+	let deleting: Promise<unknown> = Promise.resolve();
+	FilesystemStore.prototype.deleteObject = Object.assign(
+		function (this: unknown, ...args: unknown[]) {
+			const run = deleting.then(() => original.apply(this, args));
+			deleting = run.catch(() => undefined);
+			return run;
+		},
+		{ patched: true },
+	);
 }
 
 type StoredObject = { key: string; size: number; lastModifiedDate: Date; metadata: Record<string, string> };
@@ -105,6 +125,111 @@ if (!(originalList as { patched?: boolean }).patched) {
 	);
 }
 
+type MultipartContext = {
+	method: string;
+	path: string;
+	query: Record<string, string | undefined>;
+	store: { getResourcePath(bucket: string, key: string | undefined, resource: string): string };
+	status: number;
+	type: string;
+	body: string;
+};
+
+const s3Error = (ctx: MultipartContext, status: number, code: string, message: string) => {
+	ctx.status = status;
+	ctx.type = 'application/xml';
+	ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`;
+};
+
+const xmlText = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/**
+ * What s3rver 3.7.1 leaves out of multipart uploads, as S3 does it [doc] AWS ListParts,
+ * AbortMultipartUpload, UploadPart: ListParts (GET with uploadId, 404 in s3rver) with its paging
+ * (max-parts, part-number-marker); AbortMultipartUpload (DELETE with uploadId); and NoSuchUpload for a
+ * part or a completion sent to an upload that is not open (s3rver makes a folder for any id and
+ * takes the part). Parts are read from s3rver's own store: a folder per upload id holding `key` and
+ * one file per part number with its MD5 beside it.
+ */
+async function multipartShim(ctx: MultipartContext, next: () => Promise<void>): Promise<void> {
+	const uploadId = ctx.query.uploadId;
+	const [, bucket, ...rest] = ctx.path.split('/');
+	if (ctx.method === 'GET' && ctx.query.uploads !== undefined && bucket && rest.join('') === '') return listUploads(ctx, bucket);
+	if (!uploadId || !bucket || rest.length === 0 || !/^[0-9a-f]+$/.test(uploadId)) return next();
+	const key = rest.map(decodeURIComponent).join('/');
+	const folder = join(ctx.store.getResourcePath(bucket, undefined, 'uploads'), uploadId);
+	const open = await readFile(join(folder, 'key'), 'utf8').then((stored) => stored === key, () => false);
+	if (!open) return s3Error(ctx, 404, 'NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.');
+	if (ctx.method === 'DELETE') {
+		await rm(folder, { recursive: true, force: true });
+		ctx.status = 204;
+		ctx.body = '';
+		return;
+	}
+	if (ctx.method !== 'GET') return next();
+	const maxParts = Math.min(1000, Number(ctx.query['max-parts'] ?? 1000));
+	const marker = Number(ctx.query['part-number-marker'] ?? 0);
+	const numbers = (await readdir(folder))
+		.filter((name) => /^\d+$/.test(name))
+		.map(Number)
+		.filter((number) => number > marker)
+		.sort((a, b) => a - b);
+	const page = numbers.slice(0, maxParts);
+	const parts = await Promise.all(
+		page.map(async (number) => {
+			const [info, md5] = await Promise.all([stat(join(folder, String(number))), readFile(join(folder, `${number}.md5`), 'utf8')]);
+			return `<Part><PartNumber>${number}</PartNumber><LastModified>${info.mtime.toISOString()}</LastModified><ETag>"${md5}"</ETag><Size>${info.size}</Size></Part>`;
+		}),
+	);
+	const truncated = numbers.length > page.length;
+	ctx.status = 200;
+	ctx.type = 'application/xml';
+	ctx.body = [
+		'<?xml version="1.0" encoding="UTF-8"?>\n<ListPartsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">',
+		`<Bucket>${xmlText(bucket)}</Bucket><Key>${xmlText(key)}</Key><UploadId>${uploadId}</UploadId>`,
+		`<PartNumberMarker>${marker}</PartNumberMarker><NextPartNumberMarker>${page.at(-1) ?? marker}</NextPartNumberMarker>`,
+		`<MaxParts>${maxParts}</MaxParts><IsTruncated>${truncated}</IsTruncated><StorageClass>STANDARD</StorageClass>`,
+		...parts,
+		'</ListPartsResult>',
+	].join('');
+}
+
+/**
+ * ListMultipartUploads [doc] AWS ListMultipartUploads, which s3rver answers NotImplemented: the open
+ * uploads whose key starts with `prefix`, by key, each with when it was started (its folder's `key`
+ * file's time, which a test may set back). One page: the tests open far fewer than 1,000.
+ */
+async function listUploads(ctx: MultipartContext, bucket: string): Promise<void> {
+	const prefix = ctx.query.prefix ?? '';
+	const root = ctx.store.getResourcePath(bucket, undefined, 'uploads');
+	const ids = await readdir(root).catch(() => [] as string[]);
+	const uploads = (
+		await Promise.all(
+			ids.map(async (id) => {
+				const keyFile = join(root, id, 'key');
+				const [key, info] = await Promise.all([readFile(keyFile, 'utf8'), stat(keyFile)]).catch(() => [undefined, undefined] as const);
+				return key !== undefined && info && key.startsWith(prefix) ? { id, key, initiated: info.mtime } : undefined;
+			}),
+		)
+	)
+		.filter((upload) => upload !== undefined)
+		.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+	ctx.status = 200;
+	ctx.type = 'application/xml';
+	ctx.body = [
+		'<?xml version="1.0" encoding="UTF-8"?>\n<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">',
+		`<Bucket>${xmlText(bucket)}</Bucket><Prefix>${xmlText(prefix)}</Prefix><MaxUploads>1000</MaxUploads><IsTruncated>false</IsTruncated>`,
+		...uploads.map((upload) => `<Upload><Key>${xmlText(upload.key)}</Key><UploadId>${upload.id}</UploadId><Initiated>${upload.initiated.toISOString()}</Initiated><StorageClass>STANDARD</StorageClass></Upload>`),
+		'</ListMultipartUploadsResult>',
+	].join('');
+}
+
+/** Sets back when an open upload was started, as ListMultipartUploads tells it. */
+export async function ageUpload(server: S3TestServer, bucket: string, uploadId: string, days: number): Promise<void> {
+	const when = new Date(Date.now() - days * 86_400_000);
+	await utimes(join(server.directory, bucket, '._S3rver_uploads', uploadId, 'key'), when, when);
+}
+
 /** The credentials s3rver accepts. */
 export const S3RVER_KEYS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
@@ -166,6 +291,8 @@ export async function startS3Server(buckets: string[] = ['test']): Promise<S3Tes
 		}
 		await next();
 	});
+	// After the signature check, before s3rver's routes.
+	(server as unknown as { middleware: unknown[] }).middleware.splice(1, 0, multipartShim);
 	const { port } = await server.run();
 	const endpoint = `http://127.0.0.1:${port}`;
 	return {
@@ -205,11 +332,12 @@ function renderS3Fault(fault: FaultRule, response: ServerResponse): void {
  * Retry-After, 500s, connections dropped half-way through an answer, bodies cut short. Requests pass
  * unchanged, so the server still checks their signatures.
  */
-export async function startS3FaultProxy(target: string, seed = 13): Promise<EmulatorServer> {
+export async function startS3FaultProxy(target: string, seed = 13, inspect?: (request: IncomingMessage, body: Buffer) => void): Promise<EmulatorServer> {
 	const upstream = new URL(target);
 	const proxy = new EmulatorServer(
 		async (request: IncomingMessage, response: ServerResponse, context: RequestContext) => {
 			const body = await readBody(request);
+			inspect?.(request, body);
 			const answer = await new Promise<{ status: number; headers: Record<string, string>; body: Buffer }>((resolve, reject) => {
 				const forward = httpRequest(
 					{ host: upstream.hostname, port: upstream.port, method: request.method, path: request.url, headers: request.headers },

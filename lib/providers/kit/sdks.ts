@@ -4,7 +4,7 @@
  *
  * Loaded up front they cost every process that imports this package about 40 MiB of RSS and a few
  * hundred ms before any work (`npm run bench -- --case footprint`): @googleapis/drive about 21 MiB,
- * the AWS S3 client and its upload helper about 28 MiB, htmlparser2 about 10 MiB, whichever clouds the
+ * the AWS S3 client about 27 MiB, htmlparser2 about 10 MiB, whichever clouds the
  * run uses. An n8n worker loads the nodes, hence this package, whether or not a workflow uses any of
  * these clouds, and a sync between two local folders needs none of them. Provider files import only
  * the SDKs' types and call these functions where they need a value; the first call loads the module,
@@ -13,7 +13,6 @@
 import type * as DriveSdk from '@googleapis/drive';
 import type * as DropboxSdk from 'dropbox';
 import type * as S3Sdk from '@aws-sdk/client-s3';
-import type * as S3UploadSdk from '@aws-sdk/lib-storage';
 import type * as HtmlParserSdk from 'htmlparser2';
 
 /** The module `load` returns, loaded at the first call and kept (calls on every request stay a field read). */
@@ -25,5 +24,4 @@ function onFirstUse<Module>(load: () => Module): () => Module {
 export const googleDriveSdk = onFirstUse((): typeof DriveSdk => require('@googleapis/drive'));
 export const dropboxSdk = onFirstUse((): typeof DropboxSdk => require('dropbox'));
 export const s3Sdk = onFirstUse((): typeof S3Sdk => require('@aws-sdk/client-s3'));
-export const s3UploadSdk = onFirstUse((): typeof S3UploadSdk => require('@aws-sdk/lib-storage'));
 export const htmlParserSdk = onFirstUse((): typeof HtmlParserSdk => require('htmlparser2'));

@@ -3,7 +3,7 @@ import type { INodeListSearchItems, INodeListSearchResult } from 'n8n-workflow';
 import { AuthenticationError, CloudSyncError, DropboxProvider, dropboxRedirectingFetch, dropboxSdk, isDropboxResponseError, PermissionError, RateLimitError } from '../../../lib';
 import { CloudSyncDropboxOAuth2Api } from '../../../credentials/CloudSyncDropboxOAuth2Api.credentials';
 import { cloudCredential, oauthTokens } from '../transport/credentials';
-import { matchesFilter, pickedFolder, PICKER_PAGE } from './pickers';
+import { matchesFilter, pathFolderField, pickedFolder, PICKER_PAGE, rootPath } from './pickers';
 import type { CloudDescriptor } from './descriptor';
 
 const LABEL = 'Dropbox';
@@ -76,28 +76,12 @@ export const dropbox: CloudDescriptor = {
 	changeFeed: { note: 'Dropbox does not tell new files from edited ones: both arrive as Modified, and a move as Deleted plus Modified.' },
 
 	folderFields: (side, sideLabel) => [
-		{
-			displayName: `${sideLabel} Folder`,
-			name: `${side}DropboxFolder`,
-			type: 'resourceLocator',
-			default: { mode: 'path', value: '' },
-			required: true,
-			modes: [
-				{
-					displayName: 'From List',
-					name: 'list',
-					type: 'list',
-					placeholder: 'Select a folder...',
-					typeOptions: { searchListMethod: SEARCH_METHOD, searchable: true },
-				},
-				{ displayName: 'By Path', name: 'path', type: 'string', placeholder: '/Photos/2026' },
-			],
-		},
+		pathFolderField(sideLabel, { parameter: `${side}DropboxFolder`, method: SEARCH_METHOD, placeholder: '/Photos/2026' }),
 	],
 
 	async open({ context, side, itemIndex }) {
 		const folder = pickedFolder(context, side, itemIndex, { parameter: `${side}DropboxFolder`, cloud: LABEL, top: WHOLE_DROPBOX });
-		const root = folder === '/' ? '' : folder.startsWith('/') ? folder : `/${folder}`;
+		const root = rootPath(folder);
 		const provider = new DropboxProvider({ auth: oauthTokens(await cloudCredential(context, { label: LABEL, credential }, itemIndex, side)), root, apiBaseUrl: apiBaseUrl() });
 		return { provider, label: `${LABEL}:${root || '/'}` };
 	},

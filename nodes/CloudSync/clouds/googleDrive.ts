@@ -10,14 +10,13 @@ import {
 	GoogleDriveProvider,
 	googleDriveSdk,
 	mapDriveError,
-	normalizeRelativePath,
 	NotFoundError,
 	type GoogleDriveProviderOptions,
 } from '../../../lib';
 import { CloudSyncGoogleDriveOAuth2Api } from '../../../credentials/CloudSyncGoogleDriveOAuth2Api.credentials';
 import { CloudSyncGoogleServiceAccountApi } from '../../../credentials/CloudSyncGoogleServiceAccountApi.credentials';
 import { cloudCredential, oauthTokens } from '../transport/credentials';
-import { folderOf, matchesFilter, pickedFolder, PICKER_PAGE } from './pickers';
+import { folderOf, matchesFilter, openOrCreate, pickedFolder, PICKER_PAGE } from './pickers';
 import { errorText, toNodeError } from '../helpers/errors';
 import { parameter, type NodeContext } from '../helpers/parameters';
 import type { CloudCredential, CloudDescriptor, Side } from './descriptor';
@@ -75,15 +74,12 @@ function rootOf(context: NodeContext, side: Side, itemIndex: number, folder: str
 
 /** Opens the folder; a missing one is an error naming the side, with a hint for how it was given (a sync's destination path is made). */
 async function openFolder(context: NodeContext, side: Side, itemIndex: number, options: GoogleDriveProviderOptions & { root: string }, create: boolean): Promise<GoogleDriveProvider> {
+	const byPath = options.root.startsWith('/');
 	try {
-		return await GoogleDriveProvider.open(options);
+		// By path only: a folder given by its ID cannot be made. '' is the top of My Drive, whose ID is 'root'.
+		return await openOrCreate(options.root, create && byPath, (root) => GoogleDriveProvider.open({ ...options, root: root || 'root' }));
 	} catch (error) {
 		if (!(error instanceof NotFoundError)) throw toNodeError(context.getNode(), error, itemIndex);
-		const byPath = options.root.startsWith('/');
-		if (byPath && create) {
-			await (await GoogleDriveProvider.open({ ...options, root: 'root' })).mkdir(normalizeRelativePath(options.root.slice(1)));
-			return GoogleDriveProvider.open(options);
-		}
 		throw new NodeOperationError(context.getNode(), `The ${folderOf(context, side, itemIndex, LABEL)} "${options.root}" was not found`, {
 			itemIndex,
 			description: byPath

@@ -1,10 +1,10 @@
 import type { ICredentialDataDecryptedObject, IDataObject, INodeListSearchItems, INodeListSearchResult } from 'n8n-workflow';
-import { ICloudDriveProvider, NotFoundError, openICloudSession } from '../../../lib';
+import { ICloudDriveProvider, openICloudSession } from '../../../lib';
 import { CloudSyncAppleIdApi } from '../../../credentials/CloudSyncAppleIdApi.credentials';
 import { cloudCredential } from '../transport/credentials';
 import { appleIdOptions } from '../transport/appleId';
 import { parameter } from '../helpers/parameters';
-import { matchesFilter, pickedFolder, PICKER_PAGE } from './pickers';
+import { matchesFilter, openOrCreate, pathFolderField, pickedFolder, PICKER_PAGE, rootPath } from './pickers';
 import type { CloudDescriptor, Side } from './descriptor';
 
 const LABEL = 'iCloud Drive';
@@ -42,40 +42,18 @@ export const iCloudDrive: CloudDescriptor = {
 	folderSearch: { method: FOLDER_SEARCH, search: (signedIn, filter) => searchFolders(signedIn, filter) },
 
 	folderFields: (side: Side, sideLabel: string) => [
-		{
-			displayName: `${sideLabel} Folder`,
-			name: `${side}ICloudDriveFolder`,
-			type: 'resourceLocator',
-			default: { mode: 'path', value: '' },
-			required: true,
-			modes: [
-				{
-					displayName: 'From List',
-					name: 'list',
-					type: 'list',
-					placeholder: 'Select a folder...',
-					typeOptions: { searchListMethod: FOLDER_SEARCH, searchable: true },
-				},
-				{ displayName: 'By Path', name: 'path', type: 'string', placeholder: '/Documents/Reports' },
-			],
-		},
+		pathFolderField(sideLabel, { parameter: `${side}ICloudDriveFolder`, method: FOLDER_SEARCH, placeholder: '/Documents/Reports' }),
 	],
 
 	async open({ context, side, itemIndex, create, mayDelete }) {
 		const folder = pickedFolder(context, side, itemIndex, { parameter: `${side}ICloudDriveFolder`, cloud: LABEL, top: WHOLE_DRIVE });
-		const root = folder === '/' ? '' : folder.startsWith('/') ? folder : `/${folder}`;
+		const root = rootPath(folder);
 		const options = parameter<IDataObject>(context, 'options', itemIndex, {});
 		const deletePermanently = mayDelete === true && options.deletePermanently === true;
 		const signIn = appleIdOptions(await cloudCredential(context, { label: LABEL, credential }, itemIndex, side));
 		// One sign-in for the run, however many times the folder is opened.
 		const settings = { session: await openICloudSession(signIn), deletePermanently };
-		// A sync's destination folder is made when missing, as on the other clouds.
-		const missing = (error: unknown) => (create && root !== '' && error instanceof NotFoundError ? undefined : Promise.reject(error));
-		let provider = await ICloudDriveProvider.open({ ...settings, root }).catch(missing);
-		if (!provider) {
-			await (await ICloudDriveProvider.open(settings)).mkdir(root.slice(1));
-			provider = await ICloudDriveProvider.open({ ...settings, root });
-		}
+		const provider = await openOrCreate(root, create, (at) => ICloudDriveProvider.open({ ...settings, root: at }));
 		return { provider, label: `${LABEL}:${root || '/'}` };
 	},
 };

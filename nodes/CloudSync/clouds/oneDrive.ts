@@ -1,9 +1,9 @@
 import type { ICredentialDataDecryptedObject, INodeListSearchItems, INodeListSearchResult } from 'n8n-workflow';
-import { NotFoundError, ONEDRIVE_SCOPE, OneDriveProvider, SHAREPOINT_SCOPE, type OneDriveProviderOptions } from '../../../lib';
+import { ONEDRIVE_SCOPE, OneDriveProvider, SHAREPOINT_SCOPE, type OneDriveProviderOptions } from '../../../lib';
 import { CloudSyncMicrosoftOneDriveOAuth2Api } from '../../../credentials/CloudSyncMicrosoftOneDriveOAuth2Api.credentials';
 import { cloudCredential, oauthTokens } from '../transport/credentials';
 import { parameter } from '../helpers/parameters';
-import { matchesFilter, pickedFolder, PICKER_PAGE } from './pickers';
+import { matchesFilter, openOrCreate, pathFolderField, pickedFolder, PICKER_PAGE, rootPath } from './pickers';
 import type { CloudDescriptor, PickerSide, Side } from './descriptor';
 
 const LABEL = 'OneDrive';
@@ -82,37 +82,15 @@ export const oneDrive: CloudDescriptor = {
 				{ displayName: 'By URL', name: 'url', type: 'string', placeholder: 'https://contoso.sharepoint.com/sites/Team' },
 			],
 		},
-		{
-			displayName: `${sideLabel} Folder`,
-			name: `${side}OneDriveFolder`,
-			type: 'resourceLocator',
-			default: { mode: 'path', value: '' },
-			required: true,
-			modes: [
-				{
-					displayName: 'From List',
-					name: 'list',
-					type: 'list',
-					placeholder: 'Select a folder...',
-					typeOptions: { searchListMethod: FOLDER_SEARCH, searchable: true },
-				},
-				{ displayName: 'By Path', name: 'path', type: 'string', placeholder: '/Documents/Reports' },
-			],
-		},
+		pathFolderField(sideLabel, { parameter: `${side}OneDriveFolder`, method: FOLDER_SEARCH, placeholder: '/Documents/Reports' }),
 	],
 
 	async open({ context, side, itemIndex, create }) {
 		const folder = pickedFolder(context, side, itemIndex, { parameter: `${side}OneDriveFolder`, cloud: LABEL, top: WHOLE_DRIVE });
 		const site = siteOf(parameter<unknown>(context, `${side}OneDriveSite`, itemIndex, '', { extractValue: true }));
-		const root = folder === '/' ? '' : folder.startsWith('/') ? folder : `/${folder}`;
+		const root = rootPath(folder);
 		const options = { ...signIn(await cloudCredential(context, { label: LABEL, credential }, itemIndex, side)), siteUrl: site || undefined };
-		// A sync's destination folder is made when missing, as on the other clouds.
-		const missing = (error: unknown) => (create && root !== '' && error instanceof NotFoundError ? undefined : Promise.reject(error));
-		let provider = await OneDriveProvider.open({ ...options, root }).catch(missing);
-		if (!provider) {
-			await (await OneDriveProvider.open(options)).mkdir(root.slice(1));
-			provider = await OneDriveProvider.open({ ...options, root });
-		}
+		const provider = await openOrCreate(root, create, (at) => OneDriveProvider.open({ ...options, root: at }));
 		return { provider, label: `${LABEL}:${site ? `${site}:` : ''}${root || '/'}` };
 	},
 };

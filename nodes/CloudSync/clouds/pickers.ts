@@ -1,5 +1,6 @@
 /** What the clouds' folder pickers share. */
-import { NodeOperationError } from 'n8n-workflow';
+import { NodeOperationError, type INodeProperties } from 'n8n-workflow';
+import { NotFoundError } from '../../../lib';
 import { parameter, type NodeContext } from '../helpers/parameters';
 import { sideName, type Side } from './descriptor';
 
@@ -31,4 +32,42 @@ export function pickedFolder(context: NodeContext, side: Side, itemIndex: number
 		});
 	}
 	return folder;
+}
+
+/** A side's folder field on a cloud addressed by path: picked from the list, or typed as a path. */
+export function pathFolderField(sideLabel: string, picker: { parameter: string; method: string; placeholder: string; description?: string }): INodeProperties {
+	return {
+		displayName: `${sideLabel} Folder`,
+		name: picker.parameter,
+		type: 'resourceLocator',
+		default: { mode: 'path', value: '' },
+		required: true,
+		...(picker.description ? { description: picker.description } : {}),
+		modes: [
+			{
+				displayName: 'From List',
+				name: 'list',
+				type: 'list',
+				placeholder: 'Select a folder...',
+				typeOptions: { searchListMethod: picker.method, searchable: true },
+			},
+			{ displayName: 'By Path', name: 'path', type: 'string', placeholder: picker.placeholder },
+		],
+	};
+}
+
+/** A picked folder as a provider's root: '' for the top of the account, else '/path'. */
+export const rootPath = (folder: string) => (folder === '/' ? '' : folder.startsWith('/') ? folder : `/${folder}`);
+
+/**
+ * Opens a cloud's provider at `root` ('' or '/path'). With `create` (a sync's destination), a folder
+ * that is missing is made from the top of the account, then opened: every cloud does the same.
+ */
+export async function openOrCreate<P extends { mkdir(path: string): Promise<void> }>(root: string, create: boolean, open: (root: string) => Promise<P>): Promise<P> {
+	// Errors pass on as they are: the router words them for the node (toNodeError).
+	const missing = (error: unknown) => (create && root !== '' && error instanceof NotFoundError ? undefined : Promise.reject(error));
+	const opened = await open(root).catch(missing);
+	if (opened) return opened;
+	await (await open('')).mkdir(root.slice(1));
+	return open(root);
 }

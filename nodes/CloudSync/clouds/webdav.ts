@@ -1,8 +1,8 @@
 import type { ICredentialDataDecryptedObject, INodeListSearchItems, INodeListSearchResult } from 'n8n-workflow';
-import { NotFoundError, WebDavProvider, type WebDavProviderOptions, type WebDavVendor } from '../../../lib';
+import { WebDavProvider, type WebDavProviderOptions, type WebDavVendor } from '../../../lib';
 import { CloudSyncWebDavApi } from '../../../credentials/CloudSyncWebDavApi.credentials';
 import { cloudCredential } from '../transport/credentials';
-import { matchesFilter, pickedFolder, PICKER_PAGE } from './pickers';
+import { matchesFilter, openOrCreate, pathFolderField, pickedFolder, PICKER_PAGE, rootPath } from './pickers';
 import type { CloudDescriptor } from './descriptor';
 
 const LABEL = 'WebDAV';
@@ -42,37 +42,14 @@ export const webDav: CloudDescriptor = {
 	folderSearch: { method: SEARCH_METHOD, search: (signedIn, filter) => searchFolders(signedIn, filter) },
 
 	folderFields: (side, sideLabel) => [
-		{
-			displayName: `${sideLabel} Folder`,
-			name: `${side}WebDavFolder`,
-			type: 'resourceLocator',
-			default: { mode: 'path', value: '' },
-			required: true,
-			description: "A folder below the credential's WebDAV URL",
-			modes: [
-				{
-					displayName: 'From List',
-					name: 'list',
-					type: 'list',
-					placeholder: 'Select a folder...',
-					typeOptions: { searchListMethod: SEARCH_METHOD, searchable: true },
-				},
-				{ displayName: 'By Path', name: 'path', type: 'string', placeholder: '/Backups/2026' },
-			],
-		},
+		pathFolderField(sideLabel, { parameter: `${side}WebDavFolder`, method: SEARCH_METHOD, placeholder: '/Backups/2026', description: "A folder below the credential's WebDAV URL" }),
 	],
 
 	async open({ context, side, itemIndex, create }) {
 		const folder = pickedFolder(context, side, itemIndex, { parameter: `${side}WebDavFolder`, cloud: LABEL, top: TOP });
-		const root = folder === '/' ? '' : folder.startsWith('/') ? folder : `/${folder}`;
+		const root = rootPath(folder);
 		const options = signIn(await cloudCredential(context, { label: LABEL, credential }, itemIndex, side));
-		// A sync's destination folder is made when missing, as on the other clouds.
-		const missing = (error: unknown) => (create && root !== '' && error instanceof NotFoundError ? undefined : Promise.reject(error));
-		let provider = await WebDavProvider.open({ ...options, root }).catch(missing);
-		if (!provider) {
-			await (await WebDavProvider.open(options)).mkdir(root.slice(1));
-			provider = await WebDavProvider.open({ ...options, root });
-		}
+		const provider = await openOrCreate(root, create, (at) => WebDavProvider.open({ ...options, root: at }));
 		return { provider, label: `${LABEL}:${root || '/'}` };
 	},
 };

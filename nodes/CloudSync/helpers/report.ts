@@ -1,16 +1,8 @@
-import type { IDataObject } from 'n8n-workflow';
+import type { IDataObject, INodePropertyOptions } from 'n8n-workflow';
+import { syncModeField } from '../actions/folder/shared';
 
-/** How the Mode field names each mode, for messages and subtitles. */
-export const MODE_NAMES: Record<string, string> = {
-	copy: 'Copy',
-	mirror: 'Mirror',
-	update: 'Update',
-	move: 'Move',
-	twoWay: 'Two-Way',
-	incremental: 'Incremental Backup',
-	fullBackup: 'Full Backup',
-	addToGooglePhotos: 'Add to Google Photos',
-};
+/** How the Mode field names each mode, for messages and subtitles: read from the field, so that the two never differ. */
+export const MODE_NAMES: Record<string, string> = Object.fromEntries((syncModeField({}).options as INodePropertyOptions[]).map((option) => [String(option.value), option.name]));
 
 /** The modes that add to a photo library: nothing there is updated or deleted, and a file it does not take is skipped. */
 const PHOTO_MODES = ['addToGooglePhotos'];

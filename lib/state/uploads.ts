@@ -1,5 +1,5 @@
-import { HASH_TYPES, type SavedUpload, type UploadIdentity, type UploadSessionStore, type WriteOptions } from '../../core/types';
-import type { StateStore } from '../../state/state';
+import type { SavedUpload, UploadIdentity, UploadSessionStore } from '../core/types';
+import type { StateStore } from './state';
 
 const FORMAT = 'cloudsync-uploads-1';
 
@@ -110,16 +110,6 @@ export class UploadSessions implements UploadSessionStore {
 			.catch((error: unknown) => void (this.lastSaveError = error));
 		return this.saving;
 	}
-}
-
-/**
- * What a provider resumes against: the source's identity, when the caller can hand the source again
- * from an offset and the size is known (a session is for a known total). Undefined otherwise.
- */
-export function uploadIdentity(path: string, options: WriteOptions): UploadIdentity | undefined {
-	if (options.from === undefined || options.size === undefined) return undefined;
-	const type = HASH_TYPES.find((each) => options.sourceHashes?.[each]);
-	return { path, size: options.size, modTime: options.modTime, hash: type && `${type}:${options.sourceHashes![type]!.toLowerCase()}` };
 }
 
 function keyOf(scope: string, path: string): string {
