@@ -81,7 +81,9 @@ export {
 	mapDriveError,
 	rootUrlFor as driveRootUrlFor,
 } from './providers/drive';
-export { redirectingFetch as dropboxRedirectingFetch } from './providers/dropbox';
+export { redirectingFetch as dropboxRedirectingFetch, isDropboxResponseError } from './providers/dropbox';
+// The SDKs load on first use (see kit/sdks.ts): the nodes' folder pickers call them through these too.
+export { dropboxSdk, googleDriveSdk } from './providers/kit/sdks';
 export { S3Provider, S3_PRESETS, S3_MTIME_KEY, S3_MD5_KEY, mapS3Error, type S3Connection, type S3Preset, type S3ProviderOptions } from './providers/s3';
 export {
 	appleEndpoints,

@@ -6,8 +6,9 @@ import { fontBytes, fontRuns, latinAscent, type FontStyle } from './fonts';
 import type { CalendarEvent } from './calendar';
 import type { Address, BodySection, EmailAttachment, EmailMessage } from './message';
 
-export const PAGE_SIZES = ['A3', 'A4', 'A5', 'LEGAL', 'LETTER'] as const;
-export type PageSize = (typeof PAGE_SIZES)[number];
+import { PAGE_SIZES, type PageSize } from './pageSizes';
+
+export { PAGE_SIZES, type PageSize };
 
 export interface RenderOptions {
 	pageSize: PageSize;

@@ -1,6 +1,6 @@
 import { createPrivateKey } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { auth as googleAuth, drive as createDriveClient, type drive_v3 } from '@googleapis/drive';
+import type { auth as googleAuth, drive_v3 } from '@googleapis/drive';
 import type { Capabilities, Change, ChangePage, UnplacedChange, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, UploadIdentity, UploadSessionStore, WriteOptions } from '../core/types';
 import {
 	AlreadyExistsError,
@@ -18,7 +18,7 @@ import {
 	VerificationError,
 } from '../core/errors';
 import { Pacer, RATE_LIMIT_REASONS, retryAfterOf } from '../core/pacer';
-import { BINARY, ChunkReader, DirCache, mimeTypeFor, Remote, SliceStream, bodyStream, emptyStream, insideOrSame, ResumableUploads } from './kit';
+import { BINARY, bufferFetch, ChunkReader, DirCache, googleDriveSdk, mimeTypeFor, Remote, SliceStream, bodyStream, emptyStream, insideOrSame, ResumableUploads } from './kit';
 import { baseName, joinPath, normalizeRelativePath, parentPath } from '../core/paths';
 import { hashStream, measure, type MeasuringStream } from '../core/hashing';
 import { inStateFolder } from '../core/filters';
@@ -255,13 +255,13 @@ export function serviceAccountPem({ clientEmail, privateKey }: GoogleDriveServic
 /** The Google auth client for a user or a service account, as every Drive call in this package uses it. */
 export function createAuthClient(credentials: GoogleDriveProviderOptions['auth'], apiBaseUrl?: string): AuthClient {
 	// The pacer is the one place that retries; the SDK's own retries would multiply its attempts.
-	// Node's own fetch, because gaxios would otherwise import node-fetch, an ES module, at run time.
-	const transporterOptions = { retryConfig: { retry: 0, noResponseRetries: 0 }, fetchImplementation: fetch };
+	// Node's own fetch, because gaxios would otherwise import node-fetch, an ES module, at run time; chunks go out uncopied (bufferFetch).
+	const transporterOptions = { retryConfig: { retry: 0, noResponseRetries: 0 }, fetchImplementation: bufferFetch };
 	let client: AuthClient;
 	if ('privateKey' in credentials) {
-		client = new googleAuth.JWT({ email: credentials.clientEmail.trim(), key: serviceAccountPem(credentials), scopes: [DRIVE_SCOPE], transporterOptions });
+		client = new (googleDriveSdk().auth.JWT)({ email: credentials.clientEmail.trim(), key: serviceAccountPem(credentials), scopes: [DRIVE_SCOPE], transporterOptions });
 	} else {
-		client = new googleAuth.OAuth2({ clientId: credentials.clientId, clientSecret: credentials.clientSecret, transporterOptions });
+		client = new (googleDriveSdk().auth.OAuth2)({ clientId: credentials.clientId, clientSecret: credentials.clientSecret, transporterOptions });
 		client.setCredentials({ refresh_token: credentials.refreshToken, access_token: credentials.accessToken });
 	}
 	if (apiBaseUrl) {
@@ -355,7 +355,7 @@ export class GoogleDriveProvider implements Provider {
 	private constructor(private readonly options: GoogleDriveProviderOptions) {
 		this.rootUrl = rootUrlFor(options.apiBaseUrl);
 		this.client = createAuthClient(options.auth, options.apiBaseUrl);
-		this.api = createDriveClient({ version: 'v3', auth: this.client, rootUrl: this.rootUrl, retry: false });
+		this.api = googleDriveSdk().drive({ version: 'v3', auth: this.client, rootUrl: this.rootUrl, retry: false });
 		this.pacer = options.pacer ?? new Pacer();
 		this.remote = new Remote<string>({
 			pacer: this.pacer,
@@ -680,7 +680,8 @@ export class GoogleDriveProvider implements Provider {
 		// The caller compares the stored md5 with the source's: this side saw only the rest.
 		if (resumed) return this.uploaded(relative, resumed, { bytes: options.size!, hashes: {} }, []);
 		const measured = measure(content, [...new Set<HashType>(['md5', ...(options.hashTypes ?? [])])], { size: options.size });
-		const reader = new ChunkReader(measured);
+		// Each chunk is sent, retries included, before the next is read.
+		const reader = new ChunkReader(measured, { reuse: true });
 		try {
 			// The first chunk is read before anything is created, so a source that fails early leaves no trace.
 			const first = await reader.read(this.chunkBytes);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { Dropbox, DropboxAuth, DropboxResponseError, type DropboxRequestOptions, type files } from 'dropbox';
+import type { Dropbox, DropboxAuth, DropboxRequestOptions, DropboxResponseError, files } from 'dropbox';
 import type { Capabilities, Change, ChangePage, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, UploadIdentity, UploadSessionStore, WriteOptions } from '../core/types';
 import {
 	AlreadyExistsError,
@@ -18,7 +18,7 @@ import {
 	VerificationError,
 } from '../core/errors';
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
-import { ChunkReader, CommitBatcher, OAuthTokens, ParentsFirst, Remote, ResumableUploads, type Ticket } from './kit';
+import { bufferFetch, ChunkReader, CommitBatcher, dropboxSdk, OAuthTokens, ParentsFirst, Remote, ResumableUploads, type Ticket } from './kit';
 import { createHasher, measure, type MeasuringStream } from '../core/hashing';
 import { baseName, hasControlCharacter, joinPath, matchKey, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
 
@@ -124,13 +124,18 @@ interface ErrorBody {
 	error_description?: string;
 }
 
+/** An answer of Dropbox's API the SDK threw; reading the class loads the SDK, which any call has loaded already. */
+export function isDropboxResponseError(error: unknown): error is DropboxResponseError<unknown> {
+	return error instanceof dropboxSdk().DropboxResponseError;
+}
+
 function bodyOf(error: DropboxResponseError<unknown>): ErrorBody {
 	return typeof error.error === 'object' && error.error !== null ? (error.error as ErrorBody) : {};
 }
 
 /** The tags of a route or auth error the SDK threw, [] for anything else. */
 function responseTags(error: unknown): string[] {
-	return error instanceof DropboxResponseError ? tagsOf(bodyOf(error).error) : [];
+	return isDropboxResponseError(error) ? tagsOf(bodyOf(error).error) : [];
 }
 
 function retryAfterOfError(error: DropboxResponseError<unknown>): number | undefined {
@@ -142,13 +147,13 @@ export function redirectingFetch(baseUrl: string): typeof fetch {
 	const base = baseUrl.replace(/\/+$/, '');
 	return (input, init) => {
 		const url = new URL(input instanceof Request ? input.url : String(input));
-		return fetch(DROPBOX_HOST.test(url.hostname) ? `${base}${url.pathname}${url.search}` : url, init);
+		return bufferFetch(DROPBOX_HOST.test(url.hostname) ? `${base}${url.pathname}${url.search}` : url, init);
 	};
 }
 
 /** The offset an upload session holds, from its incorrect_offset refusal. */
 function correctOffsetOf(error: unknown): number | undefined {
-	const body = error instanceof DropboxResponseError ? (bodyOf(error).error as { correct_offset?: number } | undefined) : undefined;
+	const body = isDropboxResponseError(error) ? (bodyOf(error).error as { correct_offset?: number } | undefined) : undefined;
 	return body?.correct_offset;
 }
 
@@ -222,7 +227,7 @@ function responseError(error: DropboxResponseError<unknown>, context: CallContex
 /** What a failed call becomes: Dropbox's answers by their status and tags, anything else by whether a retry may help. */
 function mapDropboxError(error: unknown, context: CallContext, redact: (text: string) => string): Error {
 	if (error instanceof CloudSyncError) return error;
-	if (error instanceof DropboxResponseError) return responseError(error, context, redact);
+	if (isDropboxResponseError(error)) return responseError(error, context, redact);
 	if ((error as Error)?.name === 'TimeoutError') return new TransientError(`Dropbox did not answer in time (${context.path || '/'})`, { cause: error });
 	// Errors of Node's own fetch may come from another realm, where `instanceof Error` does not hold.
 	const message = redact(typeof (error as Error)?.message === 'string' ? (error as Error).message : String(error));
@@ -264,7 +269,9 @@ export class DropboxProvider implements Provider {
 
 	constructor(options: DropboxProviderOptions) {
 		const { clientId, clientSecret, refreshToken, accessToken, accessTokenExpiresAt } = options.auth;
-		const redirected = options.apiBaseUrl ? redirectingFetch(options.apiBaseUrl) : undefined;
+		// Upload chunks go out uncopied (bufferFetch).
+		const redirected = options.apiBaseUrl ? redirectingFetch(options.apiBaseUrl) : bufferFetch;
+		const { Dropbox, DropboxAuth } = dropboxSdk();
 		this.auth = new DropboxAuth({
 			clientId,
 			clientSecret,
@@ -288,7 +295,7 @@ export class DropboxProvider implements Provider {
 			pacer: this.pacer,
 			tokens,
 			unauthorized: (error) => {
-				const tag = error instanceof DropboxResponseError && error.status === 401 ? responseTags(error)[0] : undefined;
+				const tag = isDropboxResponseError(error) && error.status === 401 ? responseTags(error)[0] : undefined;
 				return tag === 'expired_access_token' || tag === 'invalid_access_token';
 			},
 			mapError: (error, context, redact) => mapDropboxError(error, context, redact),
@@ -449,7 +456,7 @@ export class DropboxProvider implements Provider {
 				return { result: { file: { size, rev }, bytes } };
 			} catch (error) {
 				// The range starts at or past the end of the file: nothing to read.
-				if (error instanceof DropboxResponseError && error.status === 416) return { result: { bytes: Buffer.alloc(0) } };
+				if (isDropboxResponseError(error) && error.status === 416) return { result: { bytes: Buffer.alloc(0) } };
 				throw error;
 			}
 		});
@@ -473,7 +480,8 @@ export class DropboxProvider implements Provider {
 		// The caller compares the stored content_hash with the source's: this side saw only the rest.
 		if (resumed) return this.written(relative, resumed, { bytes: options.size!, hashes: {} });
 		const measured = measure(content, new Set<HashType>([...(options.hashTypes ?? []), 'dropbox']), { size: options.size });
-		const reader = new ChunkReader(measured);
+		// Each chunk is sent, retries included, before the next is read.
+		const reader = new ChunkReader(measured, { reuse: true });
 		const ticket = this.batcher.join();
 		try {
 			const first = await reader.read(this.chunkSize);

@@ -16,7 +16,7 @@ import {
 	VerificationError,
 } from '../core/errors';
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
-import { ChunkReader, DirCache, RefreshGrant, Remote, ResumableUploads, SignInError, SliceStream, bodyStream, emptyStream, insideOrSame, spool, type Spooled } from './kit';
+import { bufferFetch, ChunkReader, DirCache, RefreshGrant, Remote, ResumableUploads, SignInError, SliceStream, bodyStream, emptyStream, insideOrSame, spool, type Spooled } from './kit';
 import { hashStream, measure, sameHash, type MeasuringStream } from '../core/hashing';
 import { baseName, hasControlCharacter, joinPath, matchKey, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
 import { inStateFolder } from '../core/filters';
@@ -331,7 +331,8 @@ export class OneDriveProvider implements Provider {
 			body = JSON.stringify(init.json);
 		} else if (init.body) body = init.body;
 		const timeout = AbortSignal.timeout(this.timeoutMs);
-		const response = await fetch(url.startsWith('http') ? url : `${this.api}${url}`, {
+		// Upload fragments go out uncopied (bufferFetch).
+		const response = await bufferFetch(url.startsWith('http') ? url : `${this.api}${url}`, {
 			method,
 			headers,
 			body,
@@ -616,7 +617,8 @@ export class OneDriveProvider implements Provider {
 		// The caller compares the stored quickXorHash with the source's: this side saw only the rest.
 		if (resumed) return this.written(relative, resumed, { bytes: options.size!, hashes: {} });
 		const measured = measure(content, new Set<HashType>(['quickxor', ...(options.hashTypes ?? [])]), { size: options.size });
-		let reader = new ChunkReader(measured);
+		// Fragments are sent one after the other; only the spooling below (a stream of unknown size) hands chunks to a file stream that may still hold one when the next is read.
+		let reader = new ChunkReader(measured, { reuse: options.size !== undefined });
 		let spooled: Spooled | undefined;
 		try {
 			// The first chunk is read before anything is created, so a source that fails early leaves no trace.
@@ -628,7 +630,7 @@ export class OneDriveProvider implements Provider {
 				// Graph wants the total size in every fragment: a stream of unknown length is spooled to disk first.
 				spooled = await spool(this.rest(first, reader), { prefix: 'onedrive' });
 				total = measured.bytes;
-				reader = new ChunkReader(spooled.read({ highWaterMark: MiB }));
+				reader = new ChunkReader(spooled.read({ highWaterMark: MiB }), { reuse: true });
 				chunk = await reader.read(this.chunkSize);
 			}
 			const parentId = await this.folders.id(parentPath(relative), true);

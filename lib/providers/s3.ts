@@ -1,28 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import {
-	AbortMultipartUploadCommand,
-	CompleteMultipartUploadCommand,
-	CopyObjectCommand,
-	CreateMultipartUploadCommand,
-	DeleteObjectCommand,
-	DeleteObjectsCommand,
-	GetObjectCommand,
-	HeadObjectCommand,
-	ListBucketsCommand,
-	ListMultipartUploadsCommand,
-	ListObjectsV2Command,
-	ListPartsCommand,
-	PutObjectCommand,
-	S3Client,
-	S3ServiceException,
-	UploadPartCommand,
-	UploadPartCopyCommand,
-	type HeadObjectCommandOutput,
-	type ListObjectsV2CommandOutput,
-	type StorageClass,
-	type _Object,
-} from '@aws-sdk/client-s3';
+import type { HeadObjectCommandOutput, ListObjectsV2CommandOutput, S3Client, S3ServiceException, StorageClass, _Object } from '@aws-sdk/client-s3';
 import type { Capabilities, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, UploadIdentity, UploadSessionStore, WriteOptions } from '../core/types';
 import {
 	AlreadyExistsError,
@@ -42,7 +20,7 @@ import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
 import { forEachLimit } from '../core/concurrency';
 import { MeasuringStream, measure } from '../core/hashing';
 import { joinPath, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
-import { ChunkReader, Remote, ResumableUploads, SliceStream, bodyStream, emptyStream, insideOrSame, piecedSession, type PiecedSession } from './kit';
+import { ChunkReader, Remote, ResumableUploads, SliceStream, bodyStream, emptyStream, insideOrSame, piecedSession, s3Sdk, type PiecedSession } from './kit';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -146,6 +124,7 @@ export function s3Client(connection: S3Connection): S3Client {
 		throw new CloudSyncError(`The S3 endpoint "${endpoint}" has no http:// or https://`, { hint: 'Write the endpoint with its scheme, such as https://s3.eu-central-003.backblazeb2.com.' });
 	}
 	const timeout = connection.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+	const { S3Client } = s3Sdk();
 	const client = new S3Client({
 		region,
 		endpoint,
@@ -179,6 +158,7 @@ const headersOf = (error: unknown) => (error as { $response?: { headers?: Record
 
 /** What a failed S3 call becomes in the engine's typed errors: S3's code and message, never the request (it carries the signature). */
 export function mapS3Error(error: unknown, context: CallContext & { bucket?: string }, redact: (text: string) => string = (text) => text): Error {
+	const { S3ServiceException } = s3Sdk();
 	if (error instanceof CloudSyncError) return error;
 	const where = context.path || '/';
 	if (error instanceof S3ServiceException) {
@@ -361,6 +341,7 @@ export class S3Provider implements Provider {
 
 	/** The buckets the key may see, for a folder picker. */
 	static async buckets(connection: S3Connection, pacer = new Pacer()): Promise<string[]> {
+		const { ListBucketsCommand } = s3Sdk();
 		const client = s3Client(connection);
 		const redact = (text: string) => text.split(connection.secretAccessKey).join('[redacted]');
 		try {
@@ -432,6 +413,7 @@ export class S3Provider implements Provider {
 	}
 
 	private async head(relative: string, signal?: AbortSignal): Promise<HeadObjectCommandOutput | undefined> {
+		const { HeadObjectCommand } = s3Sdk();
 		const Key = this.key(relative);
 		try {
 			return await this.call({ path: relative, signal }, () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }), { abortSignal: signal }));
@@ -442,6 +424,7 @@ export class S3Provider implements Provider {
 	}
 
 	private listPage(prefix: string, token: string | undefined, delimiter: boolean, signal?: AbortSignal, maxKeys?: number): Promise<ListObjectsV2CommandOutput> {
+		const { ListObjectsV2Command } = s3Sdk();
 		return this.call({ path: prefix, signal }, () =>
 			this.client.send(
 				new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token, Delimiter: delimiter ? '/' : undefined, MaxKeys: maxKeys }),
@@ -559,6 +542,7 @@ export class S3Provider implements Provider {
 	// Reading and writing
 
 	async read(path: string, options: ReadOptions = {}): Promise<Readable> {
+		const { GetObjectCommand, S3ServiceException } = s3Sdk();
 		const relative = normalizeRelativePath(path);
 		const Key = this.key(relative);
 		const start = options.start ?? 0;
@@ -599,6 +583,7 @@ export class S3Provider implements Provider {
 	 * on from the parts S3 lists, and one cut short stays for the next run instead of being aborted.
 	 */
 	async write(path: string, content: Readable, options: WriteOptions = {}): Promise<Entry> {
+		const { CreateMultipartUploadCommand, PutObjectCommand } = s3Sdk();
 		const relative = writablePath(path, 'write over');
 		const Key = this.key(relative);
 		const context = { path: relative, signal: options.signal };
@@ -695,6 +680,7 @@ export class S3Provider implements Provider {
 
 	/** Every part S3 holds of an upload; NotFoundError when S3 has no such upload (completed, aborted, or expired by a lifecycle rule). */
 	private async listParts(context: CallContext, Key: string, UploadId: string): Promise<Array<{ PartNumber?: number; ETag?: string; Size?: number }>> {
+		const { ListPartsCommand } = s3Sdk();
 		const parts: Array<{ PartNumber?: number; ETag?: string; Size?: number }> = [];
 		let PartNumberMarker: string | undefined;
 		do {
@@ -720,6 +706,7 @@ export class S3Provider implements Provider {
 		options: WriteOptions,
 		identity: UploadIdentity | undefined,
 	): Promise<{ answer: { ETag?: string; ServerSideEncryption?: string; SSECustomerAlgorithm?: string }; expected?: string }> {
+		const { CompleteMultipartUploadCommand, UploadPartCommand } = s3Sdk();
 		const { upload: UploadId, pieceBytes: partSize } = session;
 		const parts = [...held];
 		let confirmed = held.reduce((bytes, part) => bytes + part.size, 0);
@@ -762,6 +749,7 @@ export class S3Provider implements Provider {
 	 * leaves them to a lifecycle rule of the bucket.
 	 */
 	async housekeeping(): Promise<string[]> {
+		const { ListMultipartUploadsCommand } = s3Sdk();
 		const before = Date.now() - MULTIPART_KEPT_MS;
 		const context = { path: '' };
 		const abandoned: Array<{ Key: string; UploadId: string }> = [];
@@ -783,6 +771,7 @@ export class S3Provider implements Provider {
 	}
 
 	private async abortMultipart(context: CallContext, Key: string, UploadId: string): Promise<void> {
+		const { AbortMultipartUploadCommand } = s3Sdk();
 		await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId })).catch(() => undefined);
 		this.options.onMultipartUpload?.({ key: Key, uploadId: UploadId, state: 'aborted' });
 	}
@@ -798,6 +787,7 @@ export class S3Provider implements Provider {
 	}
 
 	private async deleteKey(relative: string, key: string): Promise<void> {
+		const { DeleteObjectCommand } = s3Sdk();
 		await this.call({ path: relative }, () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })));
 	}
 
@@ -826,6 +816,7 @@ export class S3Provider implements Provider {
 
 	/** Up to 1,000 keys a request (DeleteObjects); a key S3 could not delete among them is deleted alone, so that its error is the one reported. */
 	private async deleteKeys(keys: Array<{ key: string; path: string }>): Promise<void> {
+		const { DeleteObjectsCommand } = s3Sdk();
 		for (let at = 0; at < keys.length; at += DELETE_BATCH) {
 			const batch = keys.slice(at, at + DELETE_BATCH);
 			const answer = await this.call({ path: batch[0].path }, () =>
@@ -870,6 +861,7 @@ export class S3Provider implements Provider {
 	 * to 5 GB; above the cutoff the copy goes part by part (UploadPartCopy) into a multipart upload.
 	 */
 	private async copyObject(origin: S3Provider, from: string, known: ObjectHead, to: string): Promise<void> {
+		const { AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand, UploadPartCopyCommand } = s3Sdk();
 		const CopySource = `${origin.bucket}/${origin.key(from).split('/').map(encodeCopySegment).join('/')}`;
 		const Key = this.key(to);
 		const context = { path: from, to };

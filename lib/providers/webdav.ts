@@ -4,7 +4,6 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Parser } from 'htmlparser2';
 import type { Capabilities, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, UploadIdentity, UploadSessionStore, WriteOptions } from '../core/types';
 import {
 	AlreadyExistsError,
@@ -21,7 +20,7 @@ import {
 } from '../core/errors';
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
 import { STATE_FOLDER } from '../core/filters';
-import { ChunkReader, Remote, ResumableUploads, SliceStream, bodyStream, emptyStream, insideOrSame, mimeTypeFor, piecedSession, walkInOrder, type PiecedSession } from './kit';
+import { ChunkReader, Remote, ResumableUploads, SliceStream, bodyStream, emptyStream, htmlParserSdk, insideOrSame, mimeTypeFor, piecedSession, walkInOrder, type PiecedSession } from './kit';
 import { hashStream, measure, sameHash, type MeasuringStream } from '../core/hashing';
 import { baseName, joinPath, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
 
@@ -158,6 +157,7 @@ interface XmlElement {
 export function parseXml(text: string): XmlElement {
 	const root: XmlElement = { ns: '', name: '#document', children: [], text: '' };
 	const stack: Array<{ element: XmlElement; scope: Map<string, string> }> = [{ element: root, scope: new Map([['xml', 'http://www.w3.org/XML/1998/namespace']]) }];
+	const { Parser } = htmlParserSdk();
 	const parser = new Parser(
 		{
 			onopentag(tag, attributes) {

@@ -8,19 +8,16 @@ import {
 	type INodeType,
 	type INodeTypeDescription,
 } from 'n8n-workflow';
-import {
-	EmailInputError,
-	PAGE_SIZES,
-	emailFromNodeJson,
-	formatAddresses,
-	parseRawEmail,
-	pdfFileName,
-	renderEmailPdf,
-	type EmailAttachment,
-	type EmailMessage,
-	type PageSize,
-} from '../../lib/email';
+import type { EmailAttachment, EmailMessage } from '../../lib/email';
+import { PAGE_SIZES, type PageSize } from '../../lib/email/pageSizes';
 import { errorText } from '../CloudSync/helpers/errors';
+
+/**
+ * The mail parser, PDF and font libraries cost about 40 MiB of RSS loaded (`npm run bench -- --case
+ * footprint`): they load when the node first runs, not when n8n loads the node with every other.
+ */
+type EmailLibrary = typeof import('../../lib/email');
+const emailLibrary = async (): Promise<EmailLibrary> => await import('../../lib/email');
 
 interface Options {
 	embedAttachments?: boolean;
@@ -142,24 +139,25 @@ export class EmailToPdf implements INodeType {
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		const items = this.getInputData();
 		const output: INodeExecutionData[] = [];
+		const email = await emailLibrary();
 		for (let itemIndex = 0; itemIndex < items.length; itemIndex++) {
 			try {
-				output.push(await convert(this, items[itemIndex], itemIndex));
+				output.push(await convert(this, email, items[itemIndex], itemIndex));
 			} catch (error) {
 				if (this.continueOnFail()) {
 					output.push({ json: { error: errorText(error) }, pairedItem: { item: itemIndex } });
 					continue;
 				}
-				throw toNodeError(this, error, itemIndex);
+				throw toNodeError(this, email, error, itemIndex);
 			}
 		}
 		return [output];
 	}
 }
 
-function toNodeError(context: IExecuteFunctions, error: unknown, itemIndex: number): NodeOperationError {
+function toNodeError(context: IExecuteFunctions, email: EmailLibrary, error: unknown, itemIndex: number): NodeOperationError {
 	if (error instanceof NodeOperationError) return error;
-	const description = error instanceof EmailInputError ? error.hint : 'The email could not be turned into a PDF; the message above says why.';
+	const description = error instanceof email.EmailInputError ? error.hint : 'The email could not be turned into a PDF; the message above says why.';
 	return new NodeOperationError(context.getNode(), errorText(error), { itemIndex, description });
 }
 
@@ -171,7 +169,7 @@ async function binaryBuffer(context: IExecuteFunctions, itemIndex: number, prope
 	return Buffer.concat(chunks);
 }
 
-async function readEmail(context: IExecuteFunctions, item: INodeExecutionData, itemIndex: number): Promise<EmailMessage> {
+async function readEmail(context: IExecuteFunctions, email: EmailLibrary, item: INodeExecutionData, itemIndex: number): Promise<EmailMessage> {
 	const source = context.getNodeParameter('source', itemIndex) as string;
 	if (source === 'binary') {
 		const property = context.getNodeParameter('binaryPropertyName', itemIndex) as string;
@@ -184,7 +182,7 @@ async function readEmail(context: IExecuteFunctions, item: INodeExecutionData, i
 					: 'The item has no binary data at all. Put the .eml file in a binary property first (for example with Read/Write Files from Disk), or set Source to "JSON From an Email Node".',
 			});
 		}
-		return await parseRawEmail(await binaryBuffer(context, itemIndex, property));
+		return await email.parseRawEmail(await binaryBuffer(context, itemIndex, property));
 	}
 	const prefix = context.getNodeParameter('attachmentsPrefix', itemIndex, 'attachment_') as string;
 	const attachments: EmailAttachment[] = [];
@@ -196,23 +194,23 @@ async function readEmail(context: IExecuteFunctions, item: INodeExecutionData, i
 			content: await binaryBuffer(context, itemIndex, property),
 		});
 	}
-	return await emailFromNodeJson(item.json, attachments);
+	return await email.emailFromNodeJson(item.json, attachments);
 }
 
-async function convert(context: IExecuteFunctions, item: INodeExecutionData, itemIndex: number): Promise<INodeExecutionData> {
-	const message = await readEmail(context, item, itemIndex);
+async function convert(context: IExecuteFunctions, email: EmailLibrary, item: INodeExecutionData, itemIndex: number): Promise<INodeExecutionData> {
+	const message = await readEmail(context, email, item, itemIndex);
 	const options = context.getNodeParameter('options', itemIndex, {}) as Options;
 	const template = context.getNodeParameter('fileName', itemIndex, '{date} {subject} - {sender}') as string;
 	const outputProperty = context.getNodeParameter('outputBinaryPropertyName', itemIndex) as string;
 	const timeZone = context.getTimezone();
-	const rendered = await renderEmailPdf(message, {
+	const rendered = await email.renderEmailPdf(message, {
 		pageSize: options.pageSize ?? 'A4',
 		embedAttachments: options.embedAttachments ?? true,
 		title: options.title || undefined,
 		author: options.author || undefined,
 		timeZone,
 	});
-	const fileName = pdfFileName(template, message, timeZone);
+	const fileName = email.pdfFileName(template, message, timeZone);
 	const binary: IBinaryKeyData = { [outputProperty]: await context.helpers.prepareBinaryData(rendered.pdf, fileName, 'application/pdf') };
 	if (options.outputAttachments) {
 		for (const [index, attachment] of rendered.attachments.entries()) {
@@ -222,9 +220,9 @@ async function convert(context: IExecuteFunctions, item: INodeExecutionData, ite
 	const json: IDataObject = {
 		fileName,
 		subject: message.subject,
-		from: formatAddresses(message.from),
-		to: formatAddresses(message.to),
-		cc: formatAddresses(message.cc),
+		from: email.formatAddresses(message.from),
+		to: email.formatAddresses(message.to),
+		cc: email.formatAddresses(message.cc),
 		date: message.date?.toISOString() ?? null,
 		pages: rendered.pages,
 		pdfSize: rendered.pdf.length,

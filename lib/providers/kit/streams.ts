@@ -6,13 +6,22 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
  * holding one piece and what the source gave beyond it, so a file of any size goes through in
  * bounded memory. A read looks one source chunk ahead, so `done` is known as soon as the last piece
  * is handed out (an upload can then say "this is the final chunk" in the same request).
+ *
+ * With `reuse`, every piece is assembled in one buffer kept for the whole upload, so a piece is only
+ * valid until the next read: for callers that send a chunk, wait for its answer (retries included)
+ * and only then read the next. Without it each piece is a new buffer.
  */
 export class ChunkReader {
 	private readonly iterator: AsyncIterator<Buffer>;
 	private pending: Buffer = Buffer.alloc(0);
 	private ended = false;
+	/** The buffer pieces are assembled in when `reuse` is set, grown to the largest piece asked for. */
+	private assembly?: Buffer;
 
-	constructor(private readonly stream: Readable) {
+	constructor(
+		private readonly stream: Readable,
+		private readonly options: { reuse?: boolean } = {},
+	) {
 		this.iterator = stream[Symbol.asyncIterator]();
 	}
 
@@ -35,7 +44,12 @@ export class ChunkReader {
 			if (this.pending.length > 0 || this.ended) break;
 			await this.pull();
 		}
-		return parts.length === 1 ? parts[0] : Buffer.concat(parts, length);
+		if (parts.length === 1) return parts[0];
+		if (!this.options.reuse) return Buffer.concat(parts, length);
+		if (!this.assembly || this.assembly.length < length) this.assembly = Buffer.allocUnsafeSlow(Math.max(length, size));
+		let filled = 0;
+		for (const part of parts) filled += part.copy(this.assembly, filled);
+		return this.assembly.subarray(0, length);
 	}
 
 	/** Whether nothing is left; reaching the end also runs the checks a measuring source does there. */
@@ -90,22 +104,44 @@ export function bodyStream(data: unknown, broke: (cause: unknown) => Error, outp
 	return source.pipe(output);
 }
 
-/** A stream opened on its first read, so that what is never read (a source a resumed upload skips) is never opened. */
+/**
+ * A stream opened on its first read, so that what is never read (a source a resumed upload skips) is
+ * never opened. The source's chunks are passed on as they come: iterating it instead (for await)
+ * would join whatever it has buffered into a new buffer at every step, a copy of the whole file in
+ * pieces of up to a megabyte for a download made of 64 KiB network reads.
+ */
 export function lazyStream(open: () => Promise<Readable>): Readable {
 	let opened: Readable | undefined;
-	let closed = false;
-	const stream = Readable.from(
-		(async function* () {
-			opened = await open();
-			// Destroyed while the source was being opened: the source is closed at once.
-			if (closed) opened.destroy();
-			else yield* opened;
-		})(),
-		{ objectMode: false },
-	);
-	stream.on('close', () => {
-		closed = true;
-		opened?.destroy();
+	let opening = false;
+	const stream = new Readable({
+		read() {
+			if (opened) {
+				opened.resume();
+				return;
+			}
+			if (opening) return;
+			opening = true;
+			open().then(
+				(source) => {
+					opened = source;
+					// Destroyed while the source was being opened: the source is closed at once.
+					if (stream.destroyed) {
+						source.destroy();
+						return;
+					}
+					source.on('data', (chunk: Buffer) => {
+						if (!stream.push(chunk)) source.pause();
+					});
+					source.once('end', () => stream.push(null));
+					source.once('error', (error) => stream.destroy(error));
+				},
+				(error: Error) => stream.destroy(error),
+			);
+		},
+		destroy(error, callback) {
+			opened?.destroy();
+			callback(error);
+		},
 	});
 	return stream;
 }

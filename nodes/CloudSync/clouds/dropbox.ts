@@ -1,6 +1,6 @@
-import { Dropbox, DropboxAuth, DropboxResponseError, type files } from 'dropbox';
+import type { files } from 'dropbox';
 import type { INodeListSearchItems, INodeListSearchResult } from 'n8n-workflow';
-import { AuthenticationError, CloudSyncError, DropboxProvider, dropboxRedirectingFetch, PermissionError, RateLimitError } from '../../../lib';
+import { AuthenticationError, CloudSyncError, DropboxProvider, dropboxRedirectingFetch, dropboxSdk, isDropboxResponseError, PermissionError, RateLimitError } from '../../../lib';
 import { CloudSyncDropboxOAuth2Api } from '../../../credentials/CloudSyncDropboxOAuth2Api.credentials';
 import { cloudCredential, oauthTokens } from '../transport/credentials';
 import { matchesFilter, pathFolderField, pickedFolder, PICKER_PAGE, rootPath } from './pickers';
@@ -18,7 +18,7 @@ const apiBaseUrl = () => process.env.CLOUDSYNC_DROPBOX_API_URL || undefined;
 
 /** A Dropbox answer as an engine error, with its status and summary only: the SDK's error holds the request. */
 function dropboxError(error: unknown): Error {
-	if (!(error instanceof DropboxResponseError)) {
+	if (!isDropboxResponseError(error)) {
 		return new CloudSyncError(`Dropbox could not be reached (${(error as Error)?.name ?? 'error'})`, { hint: 'Check the network of the n8n server and try again.' });
 	}
 	const body = (typeof error.error === 'object' && error.error !== null ? error.error : {}) as { error_summary?: string; error?: unknown };
@@ -38,6 +38,7 @@ function dropboxError(error: unknown): Error {
 async function searchFolderPage(auth: ReturnType<typeof oauthTokens>, filter: string | undefined, cursor: string | undefined): Promise<INodeListSearchResult> {
 	const baseUrl = apiBaseUrl();
 	const fetchImplementation = baseUrl ? dropboxRedirectingFetch(baseUrl) : undefined;
+	const { Dropbox, DropboxAuth } = dropboxSdk();
 	const client = new Dropbox({ auth: new DropboxAuth({ ...auth, fetch: fetchImplementation }), fetch: fetchImplementation });
 	const results: INodeListSearchItems[] = [];
 	if (!cursor && matchesFilter('/', filter)) results.push({ name: WHOLE_DROPBOX, value: '/' });

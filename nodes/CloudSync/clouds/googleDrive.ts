@@ -1,4 +1,4 @@
-import { drive as createDriveClient, type drive_v3 } from '@googleapis/drive';
+import type { drive_v3 } from '@googleapis/drive';
 import { NodeOperationError } from 'n8n-workflow';
 import type { ICredentialDataDecryptedObject, ICredentialsDecrypted, ICredentialTestFunctions, IDataObject, INodeCredentialTestResult, INodeListSearchItems, INodeListSearchResult, INodeProperties } from 'n8n-workflow';
 import {
@@ -8,6 +8,7 @@ import {
 	driveRootUrlFor,
 	escapeDriveQuery,
 	GoogleDriveProvider,
+	googleDriveSdk,
 	mapDriveError,
 	NotFoundError,
 	type GoogleDriveProviderOptions,
@@ -115,7 +116,7 @@ function statusOf(error: unknown): number | undefined {
  */
 async function searchFolderPage(auth: DriveAuth, filter: string | undefined, pageToken: string | undefined): Promise<INodeListSearchResult> {
 	const client = createDriveAuthClient(auth, apiBaseUrl());
-	const api = createDriveClient({ version: 'v3', auth: client, rootUrl: driveRootUrlFor(apiBaseUrl()), retry: false });
+	const api = googleDriveSdk().drive({ version: 'v3', auth: client, rootUrl: driveRootUrlFor(apiBaseUrl()), retry: false });
 	// An access token Drive no longer accepts is replaced once, as the provider does.
 	const call = async <T>(request: () => Promise<T>): Promise<T> => {
 		try {

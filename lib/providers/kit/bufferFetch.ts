@@ -1,0 +1,66 @@
+import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { Readable } from 'node:stream';
+
+/** Statuses whose Response may not have a body (the Response constructor refuses one). */
+const NULL_BODY = new Set([101, 103, 204, 205, 304]);
+
+function headersOf(init: ConstructorParameters<typeof Headers>[0], length: number): OutgoingHttpHeaders {
+	const headers: OutgoingHttpHeaders = {};
+	new Headers(init).forEach((value, name) => (headers[name] = value));
+	headers['content-length'] = String(length);
+	return headers;
+}
+
+function responseOf(reply: IncomingMessage): Response {
+	const headers = new Headers();
+	for (const [name, value] of Object.entries(reply.headers)) {
+		if (Array.isArray(value)) for (const one of value) headers.append(name, one);
+		else if (value !== undefined) headers.set(name, value);
+	}
+	const status = reply.statusCode ?? 500;
+	if (NULL_BODY.has(status)) reply.resume();
+	const body = NULL_BODY.has(status) ? null : (Readable.toWeb(reply) as ReadableStream<Uint8Array>);
+	return new Response(body, { status, statusText: reply.statusMessage, headers });
+}
+
+/**
+ * `fetch`, except that a request whose body is a Buffer (an upload chunk) goes out through node:http
+ * as it is. Node's fetch copies such a body before sending it (the Fetch standard's "extract a body"),
+ * and those copies of 8–10 MiB chunks, alive for a whole request, are collected only by the next full
+ * collection: a 300 MiB upload to an emulator ran 50–60 MiB of them above its live memory. Every other
+ * request (no body, JSON, streams, downloads) is Node's fetch. The caller sees fetch's contract: a
+ * Response for any status (no redirect is followed for an upload; clouds answer chunk PUTs
+ * themselves), the signal's reason when aborted, a TypeError "fetch failed" whose cause is the
+ * network error otherwise.
+ */
+export const bufferFetch: typeof fetch = (input, init) => {
+	const body = init?.body;
+	if (!(body instanceof Uint8Array)) return fetch(input, init);
+	const url = new URL(input instanceof Request ? input.url : String(input));
+	const signal = init?.signal ?? undefined;
+	return new Promise<Response>((resolve, reject) => {
+		if (signal?.aborted) return reject(signal.reason);
+		const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+		const outgoing = send(url, { method: init?.method ?? 'POST', headers: headersOf(init?.headers, body.byteLength) }, (reply) => {
+			signal?.removeEventListener('abort', onAbort);
+			// An abort after the answer began ends its body, as fetch's does.
+			if (signal) {
+				const endBody = () => reply.destroy(signal.reason);
+				signal.addEventListener('abort', endBody, { once: true });
+				reply.once('close', () => signal.removeEventListener('abort', endBody));
+			}
+			resolve(responseOf(reply));
+		});
+		const onAbort = () => {
+			outgoing.destroy();
+			reject(signal!.reason);
+		};
+		signal?.addEventListener('abort', onAbort, { once: true });
+		outgoing.on('error', (error) => {
+			signal?.removeEventListener('abort', onAbort);
+			if (!signal?.aborted) reject(new TypeError('fetch failed', { cause: error }));
+		});
+		outgoing.end(body);
+	});
+};

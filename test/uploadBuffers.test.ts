@@ -1,0 +1,161 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { ChunkReader, lazyStream } from '../lib/providers/kit/streams';
+import { bufferFetch } from '../lib/providers/kit/bufferFetch';
+import { classifyError } from '../lib/core/pacer';
+
+const sha1 = (bytes: Buffer) => createHash('sha1').update(bytes).digest('hex');
+
+/** A source that hands out `bytes` in pieces of `piece` bytes, as a file read stream does. */
+function pieces(bytes: Buffer, piece: number): Readable {
+	const parts: Buffer[] = [];
+	for (let at = 0; at < bytes.length; at += piece) parts.push(bytes.subarray(at, at + piece));
+	return Readable.from(parts);
+}
+
+describe('ChunkReader reusing one buffer for the chunks of an upload', () => {
+	const file = Buffer.from(Array.from({ length: 1000 }, (_, index) => index % 251));
+
+	it('hands out the same bytes as a fresh buffer per chunk, whatever the source piece size', async () => {
+		for (const piece of [7, 64, 333, 1000]) {
+			const reuse = new ChunkReader(pieces(file, piece), { reuse: true });
+			const fresh = new ChunkReader(pieces(file, piece));
+			const sent: string[] = [];
+			const expected: string[] = [];
+			while (!(await reuse.atEnd())) sent.push(sha1(await reuse.read(128)));
+			while (!(await fresh.atEnd())) expected.push(sha1(await fresh.read(128)));
+			expect(sent).toEqual(expected);
+			expect(sent).toHaveLength(Math.ceil(file.length / 128));
+		}
+	});
+
+	it('rebuilds the whole file when each chunk is sent before the next is read', async () => {
+		const reader = new ChunkReader(pieces(file, 100), { reuse: true });
+		const received: Buffer[] = [];
+		// Each chunk "sent" is copied by the receiver, as a socket write completes before the next read.
+		while (!(await reader.atEnd())) received.push(Buffer.from(await reader.read(300)));
+		expect(Buffer.concat(received).equals(file)).toBe(true);
+		expect(reader.done).toBe(true);
+	});
+});
+
+describe('lazyStream, the source a transfer opens on its first read', () => {
+	const file = Buffer.from(Array.from({ length: 200_000 }, (_, index) => (index * 13) % 256));
+
+	it('opens the source only when read, and passes every byte through in order', async () => {
+		let opened = 0;
+		const stream = lazyStream(async () => {
+			opened++;
+			return pieces(file, 4096);
+		});
+		await new Promise((resolve) => setTimeout(resolve, 20));
+		expect(opened).toBe(0);
+		const received: Buffer[] = [];
+		for await (const chunk of stream) received.push(chunk as Buffer);
+		expect(opened).toBe(1);
+		expect(Buffer.concat(received).equals(file)).toBe(true);
+	});
+
+	it('closes the source when the reader gives up, and never opens one nobody reads', async () => {
+		const source = pieces(file, 1024);
+		const stream = lazyStream(async () => source);
+		await stream[Symbol.asyncIterator]().next();
+		stream.destroy();
+		expect(source.destroyed).toBe(true);
+		let opened = false;
+		lazyStream(async () => {
+			opened = true;
+			return pieces(file, 1024);
+		}).destroy();
+		await new Promise((resolve) => setTimeout(resolve, 20));
+		expect(opened).toBe(false);
+	});
+
+	it('fails with the error of a source that cannot be opened or breaks', async () => {
+		const unopenable = lazyStream(async () => {
+			throw new Error('gone');
+		});
+		await expect((async () => {
+			for await (const _chunk of unopenable) void _chunk;
+		})()).rejects.toThrow('gone');
+		const broken = lazyStream(async () =>
+			Readable.from((async function* () {
+				yield Buffer.alloc(10);
+				throw new Error('connection reset');
+			})()),
+		);
+		await expect((async () => {
+			for await (const _chunk of broken) void _chunk;
+		})()).rejects.toThrow('connection reset');
+	});
+});
+
+describe('bufferFetch, the fetch that sends upload chunks uncopied', () => {
+	let server: Server;
+	let url: string;
+	let seen: { method?: string; headers: IncomingHttpHeaders; body: Buffer }[];
+	beforeEach(async () => {
+		seen = [];
+		server = createServer((request, response) => {
+			const parts: Buffer[] = [];
+			request.on('data', (part: Buffer) => parts.push(part));
+			request.on('end', () => {
+				seen.push({ method: request.method, headers: request.headers, body: Buffer.concat(parts) });
+				if (request.url === '/incomplete') {
+					// Google's "resume incomplete": a 308 with no Location, which must come back as it is.
+					response.writeHead(308, { range: `bytes=0-${Buffer.concat(parts).length - 1}` }).end();
+				} else if (request.url === '/slow') {
+					setTimeout(() => response.end('late'), 5_000).unref();
+				} else {
+					response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ size: Buffer.concat(parts).length }));
+				}
+			});
+		});
+		await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+		url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+	});
+	afterEach(async () => {
+		server.closeAllConnections();
+		await new Promise((resolve) => server.close(resolve));
+	});
+
+	it('delivers a Buffer body byte for byte with its length and headers, and reads the answer like fetch', async () => {
+		const chunk = Buffer.from(Array.from({ length: 300_000 }, (_, index) => (index * 7) % 256));
+		const response = await bufferFetch(`${url}/chunk`, { method: 'PUT', body: chunk, headers: { 'Content-Range': 'bytes 0-299999/300000', authorization: 'Bearer t' } });
+		expect(response.status).toBe(200);
+		expect(await response.json()).toEqual({ size: 300_000 });
+		expect(seen[0].method).toBe('PUT');
+		expect(seen[0].headers).toMatchObject({ 'content-length': '300000', 'content-range': 'bytes 0-299999/300000', authorization: 'Bearer t' });
+		expect(seen[0].headers['transfer-encoding']).toBeUndefined();
+		expect(sha1(seen[0].body)).toBe(sha1(chunk));
+	});
+
+	it('returns a 308 with its headers instead of following it', async () => {
+		const response = await bufferFetch(`${url}/incomplete`, { method: 'PUT', body: Buffer.alloc(1024, 1) });
+		expect(response.status).toBe(308);
+		expect(response.headers.get('range')).toBe('bytes=0-1023');
+	});
+
+	it('leaves requests without a Buffer body to fetch', async () => {
+		const response = await bufferFetch(`${url}/json`, { method: 'POST', body: JSON.stringify({ a: 1 }), headers: { 'content-type': 'application/json' } });
+		expect(await response.json()).toEqual({ size: 7 });
+	});
+
+	it('rejects with the signal reason when aborted, as fetch does, so a timeout reads as one', async () => {
+		const attempt = bufferFetch(`${url}/slow`, { method: 'PUT', body: Buffer.alloc(10), signal: AbortSignal.timeout(100) });
+		await expect(attempt).rejects.toMatchObject({ name: 'TimeoutError' });
+	});
+
+	it('turns a refused connection into a retryable "fetch failed", as fetch does', async () => {
+		server.closeAllConnections();
+		await new Promise((resolve) => server.close(resolve));
+		const error = await bufferFetch(`${url}/chunk`, { method: 'PUT', body: Buffer.alloc(10) }).catch((caught: unknown) => caught);
+		expect(error).toBeInstanceOf(TypeError);
+		expect((error as Error).message).toBe('fetch failed');
+		expect(classifyError(error).retryable).toBe(true);
+		// Listening again so that afterEach can close it.
+		server = createServer().listen(0);
+	});
+});
