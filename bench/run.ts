@@ -261,6 +261,8 @@ function s3Cases(sizes: Sizes): S3Case[] {
 }
 
 /** The rows of case 8, each a case 2 or 7 at one size, with that row's targets. */
+const BISYNC_MAX_FILES = 400_000;
+
 async function measureScaleCase(bench: ScaleCase, context: Context): Promise<Array<{ row: Row; targets: Targets }>> {
 	const measured: Array<{ row: Row; targets: Targets }> = [];
 	const largest = Math.max(...bench.files);
@@ -269,7 +271,11 @@ async function measureScaleCase(bench: ScaleCase, context: Context): Promise<Arr
 		for (const [mode, rcloneCommand, label] of [['mirror', 'sync', 'mirror'], ['twoWay', 'bisync', 'two-way']] as const) {
 			const name = `${bench.id} no-op ${label} of ${files} files`;
 			console.log(`  ${name}`);
-			const row = await measureSyncCase({ kind: 'sync', id: bench.id, name, mode, rcloneCommand, data, expectTransfers: 0, targets: {}, workName: `case${bench.id}-${mode}-${files}` }, context);
+			// rclone 1.60's bisync was still checking after 8 minutes at 1,000,000 files (where ours takes under a minute): above this size it is left out, not waited for.
+			const skipRclone = mode === 'twoWay' && files > BISYNC_MAX_FILES && context.tools.rclone !== undefined;
+			if (skipRclone) console.log(`  rclone bisync left out above ${BISYNC_MAX_FILES.toLocaleString('en-US')} files: it does not finish in minutes at this size`);
+			const runContext = skipRclone ? { ...context, tools: { ...context.tools, rclone: undefined } } : context;
+			const row = await measureSyncCase({ kind: 'sync', id: bench.id, name, mode, rcloneCommand, data, expectTransfers: 0, targets: {}, workName: `case${bench.id}-${mode}-${files}` }, runContext);
 			measured.push({ row, targets: bench.targets(files, files === largest) });
 		}
 	}
