@@ -1,28 +1,13 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { INodeParameters } from 'n8n-workflow';
-import { CloudSync } from '../../nodes/CloudSync/CloudSync.node';
-import { fixtureCredentialTypes } from './fixtures/credentials';
-import { fixtureNodeTypes } from './fixtures/nodes';
+import { localCloudSyncRuns, restrictedFileAccess } from './fixtures/localRuns';
 import { cloudSync, workflow } from './fixtures/workflow';
-import { disposeHarness, outputItems, runWorkflow, type RunOptions } from './harness';
-import { removeTempDirs, tempDir, writeTree } from '../support/trees';
+import { outputItems, runWorkflow } from './harness';
+import { writeTree } from '../support/trees';
 
-let allowed: string;
-beforeAll(async () => {
-	allowed = await tempDir('n8n-files');
-	process.env.N8N_RESTRICT_FILE_ACCESS_TO = allowed;
-});
-afterAll(async () => {
-	disposeHarness();
-	await removeTempDirs();
-});
-
-const base: RunOptions = {
-	nodeTypes: { ...fixtureNodeTypes, 'n8n-nodes-cloudsync.cloudSync': new CloudSync() },
-	credentialTypes: fixtureCredentialTypes,
-	credentials: {},
-};
+const allowedFolder = restrictedFileAccess();
+const base = localCloudSyncRuns;
 
 async function run(parameters: INodeParameters) {
 	const result = await runWorkflow(workflow([cloudSync({ resource: 'folder', operation: 'sync', ...parameters })]), { ...base, mode: 'trigger' });
@@ -31,7 +16,7 @@ async function run(parameters: INodeParameters) {
 
 describe('Cloud Sync node: a scheduled one-way sync says which kind of listing it ran', () => {
 	it('lists local folders in full every run, says why, and keeps no change state for them', async () => {
-		const root = await fs.mkdtemp(path.join(allowed, 'feed-'));
+		const root = await fs.mkdtemp(path.join(allowedFolder(), 'feed-'));
 		const [src, dst] = [path.join(root, 'src'), path.join(root, 'dst')];
 		await writeTree(src, { 'a.txt': 'alpha' }, Date.UTC(2026, 0, 1));
 		await fs.mkdir(dst);

@@ -1,34 +1,19 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { IDataObject, INodeParameters } from 'n8n-workflow';
-import { CloudSync } from '../../nodes/CloudSync/CloudSync.node';
-import { fixtureCredentialTypes } from './fixtures/credentials';
-import { fixtureNodeTypes } from './fixtures/nodes';
+import { localCloudSyncRuns, restrictedFileAccess } from './fixtures/localRuns';
 import { cloudSync, workflow } from './fixtures/workflow';
-import { disposeHarness, outputItems, runWorkflow, type RunOptions } from './harness';
-import { filesOnly, readTree, removeTempDirs, tempDir, writeTree } from '../support/trees';
+import { outputItems, runWorkflow, type RunOptions } from './harness';
+import { filesOnly, readTree, writeTree } from '../support/trees';
 
-let allowed: string;
-beforeAll(async () => {
-	allowed = await tempDir('n8n-files');
-	process.env.N8N_RESTRICT_FILE_ACCESS_TO = allowed;
-});
-afterAll(async () => {
-	disposeHarness();
-	await removeTempDirs();
-});
-
-const base: RunOptions = {
-	nodeTypes: { ...fixtureNodeTypes, 'n8n-nodes-cloudsync.cloudSync': new CloudSync() },
-	credentialTypes: fixtureCredentialTypes,
-	credentials: {},
-};
+const allowedFolder = restrictedFileAccess();
+const base = localCloudSyncRuns;
 
 const T0 = new Date(Date.UTC(2026, 10, 1, 12));
 const later = new Date(Date.UTC(2026, 10, 2, 12));
 
 async function pair(source: Record<string, string>, destination: Record<string, string>) {
-	const root = await fs.mkdtemp(path.join(allowed, 'pair-'));
+	const root = await fs.mkdtemp(path.join(allowedFolder(), 'pair-'));
 	const src = path.join(root, 'src');
 	const dst = path.join(root, 'dst');
 	await Promise.all([fs.mkdir(src), fs.mkdir(dst)]);
