@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import type { ChangePage, Entry, Provider, UnplacedChange } from '../core/types';
 import { CursorExpiredError, NotFoundError } from '../core/errors';
@@ -85,10 +85,9 @@ interface IndexChange {
 	isDir: boolean;
 }
 
+/** A digest of the settings, not a 32-bit name like pairId's: two settings that collide would let a run plan from feeds after a filter changed. */
 export function settingsHash(text: string): string {
-	let hash = 2166136261;
-	for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 16777619) >>> 0;
-	return hash.toString(36);
+	return createHash('sha256').update(text).digest('base64url').slice(0, 22);
 }
 
 async function loadFeedState(options: FeedOptions): Promise<FeedState | undefined> {
