@@ -17,7 +17,7 @@ import { DriveEmulator } from '../test/emulators/drive';
 import { DropboxEmulator } from '../test/emulators/dropbox';
 import { printTable } from './figures';
 
-interface FeedRow {
+export interface FeedRow {
 	step: string;
 	listing: string;
 	driveCalls: number;
