@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --quick] [--runs N] [--only 1,3] [--case scale [--sizes 100000,400000]] [--case incremental] [--case footprint] [--cpu-prof]
+ * npm run bench [-- --quick] [--runs N] [--only 1,3] [--case scale [--sizes 100000,400000]] [--case incremental [--calls]] [--case footprint] [--cpu-prof]
  *
  * Cases 1–4 run our engine and rclone on the same local→local work, alternating (ours, rclone, ours,
  * …), and report the median wall time of the runs and the highest peak RSS. Cases 5–6 (cloud.ts) run
@@ -411,7 +411,7 @@ function printTables(rows: Row[]): void {
 /** Cases that can be named with --case. */
 const CASE_NAMES: Record<string, number> = { scale: 8, webdav: 9 };
 
-function parseOptions(): { quick: boolean; runs: number; only?: number[]; sizes?: number[]; cpuProf: boolean; incremental: boolean; footprint: boolean } {
+function parseOptions(): { quick: boolean; runs: number; only?: number[]; sizes?: number[]; cpuProf: boolean; incremental: boolean; footprint: boolean; calls?: boolean } {
 	const { values } = parseArgs({
 		options: {
 			quick: { type: 'boolean', default: false },
@@ -420,12 +420,13 @@ function parseOptions(): { quick: boolean; runs: number; only?: number[]; sizes?
 			case: { type: 'string' },
 			sizes: { type: 'string' },
 			'cpu-prof': { type: 'boolean', default: false },
+			calls: { type: 'boolean', default: false },
 		},
 	});
 	const runs = Number(values.runs);
 	if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a whole number ≥ 1, got ${values.runs}`);
 	// The change-feed table runs at the end, as the Google Photos one does; named alone, nothing else runs.
-	if (values.case === 'incremental') return { quick: values.quick, runs, only: [], cpuProf: false, incremental: true, footprint: false };
+	if (values.case === 'incremental') return { quick: values.quick, runs, only: [], cpuProf: false, incremental: true, footprint: false, calls: values.calls };
 	// The footprint is not a sync case: no data, no rclone, nothing written to latest.json.
 	if (values.case === 'footprint') return { quick: values.quick, runs, cpuProf: false, incremental: false, footprint: true };
 	if (values.case !== undefined && CASE_NAMES[values.case] === undefined) throw new Error(`--case takes one of footprint, incremental, ${Object.keys(CASE_NAMES).join(', ')}; got ${values.case}`);
@@ -435,17 +436,17 @@ function parseOptions(): { quick: boolean; runs: number; only?: number[]; sizes?
 	return { quick: values.quick, runs, only, sizes, cpuProf: values['cpu-prof'], incremental: !only, footprint: false };
 }
 
-async function benchIncremental(quick: boolean): Promise<void> {
+async function benchIncremental(quick: boolean, calls = false): Promise<void> {
 	const files = quick ? 2_000 : 100_000;
 	console.log(`\nAPI calls of a scheduled Mirror planned from change feeds, Google Drive → Dropbox (emulated, ${files.toLocaleString('en-US')} files; target ≤ 3 a side for a no-op):`);
-	printIncrementalTable(await measureIncremental(files));
+	printIncrementalTable(await measureIncremental(files), calls);
 	console.log(`\nAPI calls of a scheduled Two-Way planned from change feeds, Google Drive ⇄ Dropbox (emulated, ${files.toLocaleString('en-US')} files; target ≤ 3 a side for a no-op, ≤ 3 plus what the 10 files need after 10 changes):`);
-	printIncrementalTable(await measureIncremental(files, 'twoWay'));
+	printIncrementalTable(await measureIncremental(files, 'twoWay'), calls);
 }
 
 async function main(): Promise<void> {
 	const options = parseOptions();
-	if (options.incremental && options.only?.length === 0) return benchIncremental(options.quick);
+	if (options.incremental && options.only?.length === 0) return benchIncremental(options.quick, options.calls);
 	if (options.footprint) {
 		printFootprint(await measureFootprint());
 		return;

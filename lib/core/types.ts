@@ -190,6 +190,12 @@ export interface Provider {
 
 	/** Throws NotFoundError when nothing is there. */
 	stat(path: string): Promise<Entry>;
+	/**
+	 * The entries at `paths` (a path with nothing there is left out), as `stat` would find them, in
+	 * fewer requests than one each: the names of one folder asked together. Throws what `stat` throws
+	 * for anything else (two items of one name included).
+	 */
+	statMany?(paths: string[], options?: { signal?: AbortSignal }): Promise<Map<string, Entry>>;
 	read(path: string, options?: ReadOptions): Promise<Readable>;
 	/** Replaces or creates the file atomically: readers see the old content or the whole new one. Parent folders are created. */
 	write(path: string, content: Readable, options?: WriteOptions): Promise<Entry>;
