@@ -87,7 +87,7 @@ export async function measureIncremental(files: number, mode: 'mirror' | 'twoWay
 			const dropboxLog = dropbox.server.log.slice(dropboxFrom);
 			const isToken = (entry: { path: string }) => entry.path.endsWith('/token');
 			const described = (side: string, log: LoggedRequest[]) =>
-				log.filter((entry) => !isToken(entry)).map((entry) => `${side} ${entry.method} ${entry.path}${entry.query ? decodeURIComponent(entry.query).slice(0, 160) : ''}${entry.arg ? ` ${entry.arg}` : ''}`);
+				log.filter((entry) => !isToken(entry)).map((entry) => `${side} ${entry.method} ${entry.path}${entry.query ? decodeURIComponent(entry.query).slice(0, 160) : ''}${entry.arg ? ` ${entry.arg.slice(0, 200)}` : ''}`);
 			rows.push({
 				step: name,
 				listing: report.listing ?? '',

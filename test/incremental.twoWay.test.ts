@@ -45,7 +45,9 @@ describe('scheduled Two-Way runs planned from both sides’ change feeds (Drive 
 		expect(check.actions).toEqual([]);
 	}
 
-	const dropboxListings = () => emulators.dropbox.requestCount('files/list_folder');
+	// Listings of a tree (recursive); a folder's first page read to find a few changed names in it is a lookup, not counted.
+	const dropboxListings = () =>
+		emulators.dropbox.server.log.filter((entry) => entry.path === '/2/files/list_folder' && (JSON.parse(entry.arg ?? '{}') as { recursive?: boolean }).recursive === true).length;
 	const driveListings = (folderId: string) =>
 		emulators.drive.server.requests(/^GET \/drive\/v3\/files$/).filter((entry) => {
 			const query = new URLSearchParams(entry.query).get('q') ?? '';

@@ -385,6 +385,51 @@ export class DropboxProvider implements Provider {
 		return this.entryOf(metadata);
 	}
 
+	/**
+	 * Dropbox has no batch get_metadata: several names of one folder are found in the first page of
+	 * that folder's listing (one call instead of one each); what a longer folder's first page leaves
+	 * out is asked for one by one.
+	 */
+	async statMany(paths: string[], options: { signal?: AbortSignal } = {}): Promise<Map<string, Entry>> {
+		const found = new Map<string, Entry>();
+		const byFolder = new Map<string, Map<string, string>>();
+		for (const path of paths.map(normalizeRelativePath)) {
+			const folder = parentPath(path);
+			if (path !== '') byFolder.set(folder, (byFolder.get(folder) ?? new Map<string, string>()).set(matchKey(baseName(path), true), path));
+			else found.set('', await this.stat(''));
+		}
+		for (const [folder, wanted] of byFolder) {
+			if (wanted.size > 1) {
+				const context = { path: folder, signal: options.signal };
+				const page = await this.call(context, async (o) => {
+					try {
+						return await this.client.filesListFolder({ path: this.toRemote(folder), recursive: false, limit: LIST_PAGE, include_deleted: false }, o);
+					} catch (error) {
+						// No such folder, or a file: nothing below it.
+						if (responseTags(error).some((tag) => tag === 'not_found' || tag === 'not_folder')) return { result: undefined };
+						throw error;
+					}
+				});
+				if (!page) continue;
+				for (const metadata of page.entries) {
+					const path = wanted.get(matchKey(metadata.name, true));
+					if (path === undefined || metadata['.tag'] === 'deleted') continue;
+					found.set(path, this.entryOf(metadata));
+					wanted.delete(matchKey(metadata.name, true));
+				}
+				if (!page.has_more) continue;
+			}
+			for (const path of wanted.values()) {
+				try {
+					found.set(path, await this.stat(path));
+				} catch (error) {
+					if (!(error instanceof NotFoundError)) throw error;
+				}
+			}
+		}
+		return found;
+	}
+
 	/** Names Dropbox refuses, known before a write is tried. */
 	nameProblem(name: string): string | undefined {
 		if (name.endsWith(' ')) return 'Dropbox does not allow a name ending in a space';
@@ -499,6 +544,35 @@ export class DropboxProvider implements Provider {
 			throw error;
 		} finally {
 			ticket.leave();
+		}
+	}
+
+	async readVersioned(path: string): Promise<{ bytes: Buffer; version: string } | undefined> {
+		const relative = normalizeRelativePath(path);
+		try {
+			return await this.call({ path: relative }, async (o) => {
+				const { result } = await this.client.filesDownload({ path: this.toRemote(relative) }, o);
+				const binary = result.fileBinary!;
+				return { result: { bytes: Buffer.from(binary.buffer, binary.byteOffset, binary.byteLength), version: result.rev } };
+			});
+		} catch (error) {
+			if (error instanceof NotFoundError) return undefined;
+			throw error;
+		}
+	}
+
+	/** files/upload in mode add (no file yet) or update (this rev), strict: a conflict is the other write that came first. */
+	async writeIfUnchanged(path: string, bytes: Buffer, version: string | undefined): Promise<string | undefined> {
+		const relative = writablePath(path, 'write over');
+		const mode: files.WriteMode = version === undefined ? { '.tag': 'add' } : { '.tag': 'update', update: version };
+		try {
+			const written = await this.call({ path: relative }, (o) =>
+				this.client.filesUpload({ path: this.toRemote(relative), mode, autorename: false, strict_conflict: true, contents: bytes, content_hash: contentHashOf(bytes) }, o),
+			);
+			return written.rev;
+		} catch (error) {
+			if (error instanceof AlreadyExistsError) return undefined;
+			throw error;
 		}
 	}
 
