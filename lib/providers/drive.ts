@@ -630,8 +630,13 @@ export class GoogleDriveProvider implements Provider {
 		}
 		// The folders not known yet are asked for together too, a level at a time.
 		const unknown = [...byFolder.keys()].filter((folder) => folder !== '' && !this.folders.has(folder));
-		if (unknown.length > 1) await this.statMany(unknown, options);
+		let missing = new Set<string>();
+		if (unknown.length > 1) {
+			const there = await this.statMany(unknown, options);
+			missing = new Set(unknown.filter((folder) => !there.get(folder)?.isDir));
+		}
 		for (const [folder, names] of byFolder) {
+			if (missing.has(folder)) continue;
 			let folderId: string;
 			try {
 				folderId = await this.folderId(folder);

@@ -392,11 +392,17 @@ export class DropboxProvider implements Provider {
 	 */
 	async statMany(paths: string[], options: { signal?: AbortSignal } = {}): Promise<Map<string, Entry>> {
 		const found = new Map<string, Entry>();
-		const byFolder = new Map<string, Map<string, string>>();
+		// Names that differ only in case or Unicode form are one item here: each spelling asked for is answered.
+		const byFolder = new Map<string, Map<string, string[]>>();
 		for (const path of paths.map(normalizeRelativePath)) {
+			if (path === '') {
+				found.set('', await this.stat(''));
+				continue;
+			}
 			const folder = parentPath(path);
-			if (path !== '') byFolder.set(folder, (byFolder.get(folder) ?? new Map<string, string>()).set(matchKey(baseName(path), true), path));
-			else found.set('', await this.stat(''));
+			const wanted = byFolder.get(folder) ?? new Map<string, string[]>();
+			const key = matchKey(baseName(path), true);
+			byFolder.set(folder, wanted.set(key, [...(wanted.get(key) ?? []), path]));
 		}
 		for (const [folder, wanted] of byFolder) {
 			if (wanted.size > 1) {
@@ -412,14 +418,14 @@ export class DropboxProvider implements Provider {
 				});
 				if (!page) continue;
 				for (const metadata of page.entries) {
-					const path = wanted.get(matchKey(metadata.name, true));
-					if (path === undefined || metadata['.tag'] === 'deleted') continue;
-					found.set(path, this.entryOf(metadata));
-					wanted.delete(matchKey(metadata.name, true));
+					const key = matchKey(metadata.name, true);
+					if (!wanted.has(key) || metadata['.tag'] === 'deleted') continue;
+					for (const path of wanted.get(key)!) found.set(path, this.entryOf(metadata));
+					wanted.delete(key);
 				}
 				if (!page.has_more) continue;
 			}
-			for (const path of wanted.values()) {
+			for (const path of [...wanted.values()].flat()) {
 				try {
 					found.set(path, await this.stat(path));
 				} catch (error) {
