@@ -4,7 +4,8 @@
  * nothing changed and after 10 changes, next to the full listing the first run makes. Both trees are
  * seeded alike (same sizes and times), so no run copies anything it need not. Every run opens new
  * providers, as each n8n execution does, and keeps its state as the node does: cursors in memory
- * (n8n's static data), Drive's id index and the two-way baseline in files on the destination.
+ * (n8n's static data), their copy with Drive's id index and the two-way baseline in files on the
+ * destination.
  *
  *   npm run bench -- --case incremental [--quick] [--calls]     100,000 files (2,000 with --quick); --calls prints each call of the runs after the changes
  *
