@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --quick] [--runs N] [--only 1,3] [--case scale [--sizes 100000,400000]] [--case incremental] [--case resume] [--case footprint] [--cpu-prof]
+ * npm run bench [-- --quick] [--runs N] [--only 1,3] [--case scale [--sizes 100000,400000]] [--case incremental [--calls]] [--case resume] [--case footprint] [--cpu-prof]
  *
  * Cases 1–4 run our engine and rclone on the same local→local work, alternating (ours, rclone, ours,
  * …), and report the median wall time of the runs and the highest peak RSS. Cases 5–6 (cloud.ts) run
@@ -422,6 +422,8 @@ interface Options {
 	cpuProf: boolean;
 	/** The change-feed call counts: at the end of a full run, or alone with --case incremental. */
 	incremental: boolean;
+	/** With --case incremental: every call of the runs after changes, to see which a file needs. */
+	calls?: boolean;
 	footprint: boolean;
 	/** The kill-and-resume uploads: only with --case resume (1 GiB to four clouds, several minutes). */
 	resume: boolean;
@@ -436,13 +438,14 @@ function parseOptions(): Options {
 			case: { type: 'string' },
 			sizes: { type: 'string' },
 			'cpu-prof': { type: 'boolean', default: false },
+			calls: { type: 'boolean', default: false },
 		},
 	});
 	const runs = Number(values.runs);
 	if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a whole number ≥ 1, got ${values.runs}`);
 	// The change-feed table runs at the end, as the Google Photos one does; named alone, nothing else runs.
 	const alone = { quick: values.quick, runs, only: [], cpuProf: false, incremental: false, footprint: false, resume: false };
-	if (values.case === 'incremental') return { ...alone, incremental: true };
+	if (values.case === 'incremental') return { ...alone, incremental: true, calls: values.calls };
 	if (values.case === 'resume') return { ...alone, resume: true };
 	// The footprint is not a sync case: no data, no rclone, nothing written to latest.json.
 	if (values.case === 'footprint') return { ...alone, footprint: true };
@@ -466,7 +469,7 @@ interface IncrementalRow {
 	seconds: number;
 }
 
-async function benchIncremental(quick: boolean): Promise<IncrementalRow[]> {
+async function benchIncremental(quick: boolean, calls = false): Promise<IncrementalRow[]> {
 	const files = quick ? 2_000 : 100_000;
 	const rows: IncrementalRow[] = [];
 	for (const [mode, title] of [
@@ -475,7 +478,7 @@ async function benchIncremental(quick: boolean): Promise<IncrementalRow[]> {
 	] as const) {
 		console.log(`\nAPI calls of a scheduled ${title} (emulated, ${files.toLocaleString('en-US')} files; target ≤ 3 a side for a no-op, ≤ 3 plus what the 10 files need after 10 changes):`);
 		const measured = await measureIncremental(files, mode);
-		printIncrementalTable(measured);
+		printIncrementalTable(measured, calls);
 		for (const row of measured) {
 			rows.push({ case: `incremental ${mode} ${files} ${row.step}`, incremental: mode, files, step: row.step, listing: row.listing, drive_calls: row.driveCalls, dropbox_calls: row.dropboxCalls, token_calls: row.tokenCalls, seconds: round(row.seconds, 2) });
 		}
@@ -509,7 +512,7 @@ async function saveRows(rows: Array<{ case: string }>): Promise<void> {
 
 async function main(): Promise<void> {
 	const options = parseOptions();
-	if (options.incremental && options.only?.length === 0) return saveRows(await benchIncremental(options.quick));
+	if (options.incremental && options.only?.length === 0) return saveRows(await benchIncremental(options.quick, options.calls));
 	if (options.resume) return saveRows(await benchResume(options.quick));
 	if (options.footprint) {
 		printFootprint(await measureFootprint());
