@@ -277,8 +277,13 @@ const byWalkOrder = (a: Entry, b: Entry) => compareWalkOrder(a.path, b.path);
 
 /** Entries an ordered listing reads ahead of the merge: enough for both sides to wait on their disks or servers at once, few enough that little survives each young-generation collection. */
 const READ_AHEAD = 256;
-/** The same for a listing given in arrays (a folder's run of entries each). */
-const BATCHES_AHEAD = 2;
+/**
+ * The same for a listing given in arrays (a folder's run of entries each): one, so that the next
+ * folder is read while this one is merged, and no more, since every entry held longer is one more
+ * that survives a young-generation collection (two held made V8 double it near the end of a
+ * million-file walk).
+ */
+const BATCHES_AHEAD = 1;
 
 /** A listing's arrays; one entry each when a retried listing no longer comes in arrays (a wrapper that replaced `list`). */
 function inArrays(listing: AsyncIterable<Entry>): AsyncIterable<Entry[]> {

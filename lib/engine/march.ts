@@ -72,23 +72,20 @@ class Cursor<T> {
 		this.key = key;
 	}
 
-	/** Every value whose walk key is `key`: those are neighbours in walk order. A promise only when the stream must be waited for. */
-	take(key: string): T[] | Promise<T[]> {
-		const taken: T[] = [];
+	/** Every value whose walk key is `key`, added to `taken`: those are neighbours in walk order. A promise only when the stream must be waited for. */
+	take(key: string, taken: T[]): Promise<void> | void {
 		while (this.key === key) {
 			taken.push(this.value as T);
 			const stepped = this.advance();
 			if (stepped) return stepped.then(() => this.takeRest(key, taken));
 		}
-		return taken;
 	}
 
-	private async takeRest(key: string, taken: T[]): Promise<T[]> {
+	private async takeRest(key: string, taken: T[]): Promise<void> {
 		while (this.key === key) {
 			taken.push(this.value as T);
 			await this.advance();
 		}
-		return taken;
 	}
 }
 
@@ -105,7 +102,8 @@ function leastKey(cursors: Array<Cursor<unknown>>): string | undefined {
 /**
  * Merges streams in walk order into groups of what shares one walk key (names that fold alike),
  * the way rclone's march walks two trees in step: memory holds one group, never a tree. Each group
- * goes to `onGroup` (awaited when it returns a promise: a visitor, not a generator, saves a promise per name).
+ * goes to `onGroup` (awaited when it returns a promise: a visitor, not a generator, saves a promise per name);
+ * its arrays are reused for the next group, so a visitor keeps what it needs of them, never the arrays.
  */
 export async function marchGroups<T extends unknown[]>(
 	streams: { [K in keyof T]: AsyncIterable<T[K]> },
@@ -115,13 +113,16 @@ export async function marchGroups<T extends unknown[]>(
 ): Promise<void> {
 	const cursors = (streams as Array<AsyncIterable<unknown>>).map((stream, i) => new Cursor(stream, pathOf as (value: unknown) => string, sides[i]));
 	for (const cursor of cursors) await cursor.advance();
+	// One set of arrays for every group, emptied before the next: a million names would otherwise make three million short-lived arrays.
+	const group: unknown[][] = cursors.map(() => []);
 	for (;;) {
 		const key = leastKey(cursors);
 		if (key === undefined) return;
-		const group: unknown[][] = [];
-		for (const cursor of cursors) {
-			const taken = cursor.take(key);
-			group.push(taken instanceof Promise ? await taken : taken);
+		for (let i = 0; i < cursors.length; i++) {
+			// Emptied by pops: `length = 0` would let go of the array's storage, and the next push allocate it again.
+			while (group[i].length > 0) group[i].pop();
+			const taken = cursors[i].take(key, group[i]);
+			if (taken) await taken;
 		}
 		const visited = onGroup(group as { [K in keyof T]: Array<T[K]> }, key);
 		if (visited) await visited;

@@ -100,8 +100,9 @@ function modifyWindow(options: PlanOptions): number {
 /** A hash type whose value both entries carry, preferring the one asked for. */
 export function knownSharedHash(a: Entry, b: Entry, preferred?: HashType): HashType | undefined {
 	if (preferred && a.hashes[preferred] && b.hashes[preferred]) return preferred;
-	for (const type of Object.keys(a.hashes) as HashType[]) {
-		if (a.hashes[type] && b.hashes[type]) return type;
+	// for…in, not Object.keys: asked for every pair of a walk, and most entries carry no hash at all.
+	for (const type in a.hashes) {
+		if (a.hashes[type as HashType] && b.hashes[type as HashType]) return type as HashType;
 	}
 	return undefined;
 }
@@ -127,6 +128,13 @@ interface Verdict {
 	/** What decided: a hash compares content, size and time only metadata. */
 	by?: 'content' | 'metadata';
 }
+
+/** The verdict of most pairs of a walk, made once. */
+const SAME_SIZE_AND_TIME: Verdict = Object.freeze({ equal: true, reason: 'same size and modification time' });
+const SAME_WITHOUT_HASH: Verdict = Object.freeze({ equal: true, reason: 'no shared hash; same size and modification time' });
+
+/** What an unchanged file that a plan only counts is decided as: one action for all of them, never listed. */
+const COUNTED_SKIP: PlanAction = Object.freeze({ kind: 'skip', path: '', side: 'destination', reason: 'unchanged' }) as PlanAction;
 
 function formatDelta(ms: number): string {
 	const seconds = Math.abs(ms) / 1000;
@@ -161,9 +169,7 @@ export function compareFiles(source: Entry, destination: Entry, options: PlanOpt
 	}
 	if (hashType && (compare === 'checksum' || options.mode === 'move')) return byHash();
 	const delta = source.modTime - destination.modTime;
-	if (Math.abs(delta) <= modifyWindow(options)) {
-		return { equal: true, reason: compare === 'checksum' ? 'no shared hash; same size and modification time' : 'same size and modification time' };
-	}
+	if (Math.abs(delta) <= modifyWindow(options)) return compare === 'checksum' ? SAME_WITHOUT_HASH : SAME_SIZE_AND_TIME;
 	if (hashType) {
 		const verdict = byHash();
 		return verdict.equal ? { equal: true, reason: `same content (${hashType}); modification time differs by ${formatDelta(delta)}`, by: 'content' } : verdict;
@@ -197,7 +203,12 @@ function conflictActions(match: Match): PlanAction[] {
 	return actions;
 }
 
-function decide(match: Match, options: PlanOptions, destinationPath: (sourcePath: string) => string): PlanAction | PlanAction[] | undefined {
+function skipOf(reason: string, source: Entry, destination: Entry): PlanAction {
+	return { kind: 'skip', path: destination.path, side: 'destination', reason, source, destination };
+}
+
+/** `listSkips` false: a skip is only counted, so the shared COUNTED_SKIP stands for it (a walk of a million unchanged files makes no action). */
+function decide(match: Match, options: PlanOptions, destinationPath: (sourcePath: string) => string, listSkips = true): PlanAction | PlanAction[] | undefined {
 	if (match.extraSources || match.extraDestinations) return conflictActions(match);
 	const { source, destination } = match;
 	const move = options.mode === 'move';
@@ -223,6 +234,7 @@ function decide(match: Match, options: PlanOptions, destinationPath: (sourcePath
 	}
 	if (destination && !source) {
 		if (options.mode !== 'mirror') {
+			if (!listSkips && !destination.isDir) return COUNTED_SKIP;
 			return destination.isDir
 				? undefined
 				: { kind: 'skip', path: destination.path, side: 'destination', reason: `only on the destination; kept (${options.mode} never deletes)`, destination };
@@ -233,10 +245,9 @@ function decide(match: Match, options: PlanOptions, destinationPath: (sourcePath
 	}
 	if (!source || !destination || source.isDir) return undefined;
 
-	const skip = (reason: string): PlanAction => ({ kind: 'skip', path: destination.path, side: 'destination', reason, source, destination });
-	if (options.ignoreExisting) return skip('exists on the destination (ignore existing)');
+	if (options.ignoreExisting) return listSkips ? skipOf('exists on the destination (ignore existing)', source, destination) : COUNTED_SKIP;
 	if ((options.newerOnly || options.mode === 'update') && destination.modTime - source.modTime > modifyWindow(options)) {
-		return skip(`destination is newer by ${formatDelta(destination.modTime - source.modTime)}`);
+		return listSkips ? skipOf(`destination is newer by ${formatDelta(destination.modTime - source.modTime)}`, source, destination) : COUNTED_SKIP;
 	}
 	const verdict = compareFiles(source, destination, options);
 	const tooLarge = !verdict.equal && options.unstorable?.(destination.path, source.size);
@@ -249,7 +260,7 @@ function decide(match: Match, options: PlanOptions, destinationPath: (sourcePath
 		if (move) {
 			return { kind: 'delete', path: source.path, side: 'source', reason: `identical copy on the destination (${verdict.reason})`, source, destination };
 		}
-		return skip(`identical: ${verdict.reason}`);
+		return listSkips ? skipOf(`identical: ${verdict.reason}`, source, destination) : COUNTED_SKIP;
 	}
 	return { kind: 'update', path: destination.path, side: 'destination', reason: verdict.reason, source, destination, deleteSourceAfter: move || undefined };
 }
@@ -397,7 +408,7 @@ export class PlanBuilder {
 		if (!late) this.namer.visit(match);
 		if (match.source && !match.source.isDir) this.sourceFiles += 1 + (match.extraSources?.length ?? 0);
 		if (match.destination && !match.destination.isDir) this.destinationFiles += 1 + (match.extraDestinations?.length ?? 0);
-		const decided = decide(match, this.options, this.namer.destinationPath);
+		const decided = decide(match, this.options, this.namer.destinationPath, this.unchanged.length < this.itemLimit);
 		if (!Array.isArray(decided)) return decided && this.tally(decided);
 		return (async () => {
 			for (const action of decided) await this.tally(action);

@@ -346,8 +346,14 @@ async function walkPlanAndRun(
 				listed.add(item.base!);
 				continue;
 			}
-			for (const side of ['source', 'destination'] as const) if (item[side] && !item[side]!.isDir) tally.files[side]++;
+			if (item.source && !item.source.isDir) tally.files.source++;
+			if (item.destination && !item.destination.isDir) tally.files.destination++;
 			if (item.base && !item.base.isDir) tally.baseFiles++;
+			if (planner.settled(item)) {
+				// Most names of a run: nothing to decide, and no folder spelling needed for them.
+				listed.add(baselineEntryOf(item.source, item.destination)!);
+				continue;
+			}
 			folders.visit(item);
 			item.parents = { source: folders.folderOn('source', item), destination: folders.folderOn('destination', item) };
 			const touched = await planner.consider(item);
@@ -525,6 +531,13 @@ class TwoWayPlanner {
 			if (entry && !entry.isDir && !base && !item[there]) return true;
 		}
 		return false;
+	}
+
+	/** A file both sides hold as the last run left it, under the names it had: `consider` would neither act on it nor hold it. */
+	settled(item: Item): boolean {
+		const { source, destination, base } = item;
+		if (!source || !destination || !base || item.collision || source.isDir || destination.isDir || base.isDir) return false;
+		return source.path === base.path && destination.path === basePath(base, 'destination') && this.stateOf(item, 'source') === 'same' && this.stateOf(item, 'destination') === 'same';
 	}
 
 	/**
@@ -934,12 +947,22 @@ function baselineEntryOf(source?: Entry, destination?: Entry): BaselineEntry | u
 	};
 }
 
+/** Where an item's folders are until the walk finds them (`parents` is replaced, never changed). */
+const NO_PARENTS: Readonly<Record<Side, string>> = { source: '', destination: '' };
+
 /** The names of one walk-key group, each with what both sides and the saved state hold under it. */
 function itemsOf(sources: Entry[], destinations: Entry[], bases: BaselineEntry[], key: (path: string) => string): Item[] {
+	if (sources.length <= 1 && destinations.length <= 1 && bases.length <= 1) {
+		// The usual name: at most one entry a side, spelled alike everywhere.
+		const path = (sources[0] ?? destinations[0] ?? bases[0]).path;
+		if ((sources.length === 0 || sources[0].path === path) && (destinations.length === 0 || destinations[0].path === path) && (bases.length === 0 || bases[0].path === path)) {
+			return [{ key: key(path), source: sources[0], destination: destinations[0], base: bases[0], parents: NO_PARENTS }];
+		}
+	}
 	const items = new Map<string, Item>();
 	const item = (k: string) => {
 		let found = items.get(k);
-		if (!found) items.set(k, (found = { key: k, parents: { source: '', destination: '' } }));
+		if (!found) items.set(k, (found = { key: k, parents: NO_PARENTS }));
 		return found;
 	};
 	for (const [side, entries] of [['source', sources], ['destination', destinations]] as const) {

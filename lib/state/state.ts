@@ -46,8 +46,9 @@ const n36 = (s: string) => (s === '' ? 0 : parseInt(s, 36));
 /** Marks a folder where a file has its size: outside the base-36 digits. */
 const FOLDER = '/';
 /** Names may hold tabs, line breaks and backslashes; the format separates fields with the first two. */
-const escape = (text: string) => text.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
-const unescape = (text: string) => text.replace(/\\(.)/g, (_match, code: string) => ({ t: '\t', n: '\n', r: '\r' })[code] ?? code);
+const ESCAPED = /[\\\t\n\r]/;
+const escape = (text: string) => (ESCAPED.test(text) ? text.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r') : text);
+const unescape = (text: string) => (text.indexOf('\\') < 0 ? text : text.replace(/\\(.)/g, (_match, code: string) => ({ t: '\t', n: '\n', r: '\r' })[code] ?? code));
 const byWalkOrder = (a: BaselineEntry, b: BaselineEntry) => compareWalkOrder(a.path, b.path);
 const unreadable = (cause?: unknown) => new StateError('The saved sync state is not readable', { cause, hint: 'Run once with Resync to rebuild it.' });
 
@@ -55,10 +56,14 @@ const unreadable = (cause?: unknown) => new StateError('The saved sync state is 
  * Writes a baseline one entry at a time, in walk order, as a short string: each path stored as the
  * length it shares with the previous one plus the rest, numbers in base 36, the destination's time
  * as a difference (usually nothing), gzip (a member per few thousand lines) and base64. About 4–13
- * bytes per file; only the compressed text is held, never the entries.
+ * bytes per file; only bytes are held (the batch being filled and the compressed members), never
+ * the entries nor their lines as strings: strings kept until a batch is full would each outlive
+ * several young-generation collections, and what survives them is what makes V8 grow its heap.
  */
 export class BaselineWriter {
-	private lines: string[] = [];
+	private batch = Buffer.allocUnsafe(64 * 1024);
+	private used = 0;
+	private lines = 0;
 	private readonly members: Buffer[] = [];
 	private previous = '';
 	/** Files written (folders not counted). */
@@ -74,20 +79,32 @@ export class BaselineWriter {
 		const previous = this.previous;
 		const limit = Math.min(previous.length, entry.path.length);
 		while (shared < limit && previous.charCodeAt(shared) === entry.path.charCodeAt(shared)) shared++;
-		const other = entry.destinationPath !== undefined && entry.destinationPath !== entry.path ? entry.destinationPath : '';
+		const other = entry.destinationPath !== undefined && entry.destinationPath !== entry.path ? escape(entry.destinationPath) : '';
 		const delta = entry.destinationModTime - entry.sourceModTime;
-		this.lines.push(
-			[b36(shared), escape(entry.path.slice(shared)), entry.isDir ? FOLDER : b36(entry.size), b36(entry.sourceModTime), delta < 0 ? `-${b36(-delta)}` : b36(delta), escape(other)].join('\t'),
-		);
+		const size = entry.isDir ? FOLDER : b36(entry.size);
+		const difference = delta < 0 ? `-${b36(-delta)}` : b36(delta);
+		this.put(`${b36(shared)}\t${escape(entry.path.slice(shared))}\t${size}\t${b36(entry.sourceModTime)}\t${difference}\t${other}\n`);
 		this.previous = entry.path;
 		if (!entry.isDir) this.files++;
-		if (this.lines.length >= BATCH) this.flush();
+		if (++this.lines >= BATCH) this.flush();
+	}
+
+	private put(line: string): void {
+		// A UTF-16 code unit takes at most 3 bytes of UTF-8.
+		const room = this.used + line.length * 3;
+		if (room > this.batch.length) {
+			const grown = Buffer.allocUnsafe(Math.max(room, this.batch.length * 2));
+			this.batch.copy(grown, 0, 0, this.used);
+			this.batch = grown;
+		}
+		this.used += this.batch.write(line, this.used, 'utf8');
 	}
 
 	private flush(): void {
-		if (this.lines.length === 0) return;
-		this.members.push(gzipSync(Buffer.from(`${this.lines.join('\n')}\n`, 'utf8')));
-		this.lines = [];
+		if (this.lines === 0) return;
+		this.members.push(gzipSync(this.batch.subarray(0, this.used)));
+		this.used = 0;
+		this.lines = 0;
 	}
 
 	/** The baseline so far as text; the header is a gzip member of its own, so another `savedAt` costs nothing. */
@@ -102,8 +119,8 @@ export class BaselineWriter {
 export interface BaselineReader {
 	pair: string;
 	savedAt: number;
-	/** Files it holds, once `entries()` has been read through. */
-	entries(): AsyncGenerator<BaselineEntry>;
+	/** Its entries, each time afresh; in arrays too (`batches`), which the march steps through without a promise per entry. */
+	entries(): AsyncIterable<BaselineEntry>;
 }
 
 /** One line of the format; `previous` is the path of the line before it. */
@@ -124,6 +141,11 @@ function parseLine(line: string, previous: string): BaselineEntry {
 
 /** The lines of a gzip'd, base64 text (one or more members), as a stream: never decoded whole. */
 export async function* textLines(text: string): AsyncGenerator<string> {
+	for await (const lines of textLineBatches(text)) yield* lines;
+}
+
+/** `textLines` a decoded chunk's lines at a time. */
+async function* textLineBatches(text: string): AsyncGenerator<string[]> {
 	// Decoded by the stream, so a character split across two chunks stays whole.
 	const input = Readable.from([Buffer.from(text, 'base64')]).pipe(createGunzip()).setEncoding('utf8');
 	let partial = '';
@@ -131,14 +153,42 @@ export async function* textLines(text: string): AsyncGenerator<string> {
 		for await (const chunk of input) {
 			const lines = (partial + (chunk as string)).split('\n');
 			partial = lines.pop()!;
-			yield* lines;
+			yield lines;
 		}
-		if (partial !== '') yield partial;
+		if (partial !== '') yield [partial];
 	} catch (error) {
 		throw unreadable(error);
 	} finally {
 		input.destroy();
 	}
+}
+
+/** A baseline's entries after its header, entry by entry or in arrays (one per decoded chunk). */
+function baselineEntries(text: string): AsyncIterable<BaselineEntry> & { batches(): AsyncIterator<BaselineEntry[]> } {
+	const batches = async function* (): AsyncGenerator<BaselineEntry[]> {
+		let skipped = 0;
+		let previous = '';
+		for await (const lines of textLineBatches(text)) {
+			const entries: BaselineEntry[] = [];
+			for (const line of lines) {
+				if (skipped < 3) {
+					skipped++;
+					continue;
+				}
+				if (line === '') continue;
+				const entry = parseLine(line, previous);
+				previous = entry.path;
+				entries.push(entry);
+			}
+			if (entries.length > 0) yield entries;
+		}
+	};
+	return {
+		batches,
+		async *[Symbol.asyncIterator]() {
+			for await (const entries of batches()) yield* entries;
+		},
+	};
 }
 
 /** Opens a saved baseline for streaming; one of the older, sorted format is decoded whole once and put in walk order. */
@@ -163,20 +213,7 @@ export async function openBaseline(text: string): Promise<BaselineReader> {
 	return {
 		pair: header[1] ?? '',
 		savedAt: n36(header[2] ?? ''),
-		entries: async function* () {
-			let skipped = 0;
-			let previous = '';
-			for await (const line of textLines(text)) {
-				if (skipped < 3) {
-					skipped++;
-					continue;
-				}
-				if (line === '') continue;
-				const entry = parseLine(line, previous);
-				previous = entry.path;
-				yield entry;
-			}
-		},
+		entries: () => baselineEntries(text),
 	};
 }
 
