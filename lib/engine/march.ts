@@ -72,21 +72,32 @@ class Cursor<T> {
 		this.key = key;
 	}
 
-	/** Every value whose walk key is `key`, added to `taken`: those are neighbours in walk order. A promise only when the stream must be waited for. */
+	/**
+	 * Every value whose walk key is `key`, put in `taken` in place of what it held: those are neighbours
+	 * in walk order. A promise only when the stream must be waited for.
+	 */
 	take(key: string, taken: T[]): Promise<void> | void {
+		let count = 0;
 		while (this.key === key) {
-			taken.push(this.value as T);
+			taken[count++] = this.value as T;
 			const stepped = this.advance();
-			if (stepped) return stepped.then(() => this.takeRest(key, taken));
+			if (stepped) return stepped.then(() => this.takeRest(key, taken, count));
 		}
+		fit(taken, count);
 	}
 
-	private async takeRest(key: string, taken: T[]): Promise<void> {
+	private async takeRest(key: string, taken: T[], count: number): Promise<void> {
 		while (this.key === key) {
-			taken.push(this.value as T);
+			taken[count++] = this.value as T;
 			await this.advance();
 		}
+		fit(taken, count);
 	}
+}
+
+/** Cuts an array reused for every group to what this group holds, keeping its storage (but for none, which lets it go). */
+function fit(array: unknown[], length: number): void {
+	if (array.length !== length) array.length = length;
 }
 
 /** The least walk key among the cursors' heads. */
@@ -119,8 +130,6 @@ export async function marchGroups<T extends unknown[]>(
 		const key = leastKey(cursors);
 		if (key === undefined) return;
 		for (let i = 0; i < cursors.length; i++) {
-			// Emptied by pops: `length = 0` would let go of the array's storage, and the next push allocate it again.
-			while (group[i].length > 0) group[i].pop();
 			const taken = cursors[i].take(key, group[i]);
 			if (taken) await taken;
 		}

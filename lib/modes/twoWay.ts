@@ -338,31 +338,39 @@ async function walkPlanAndRun(
 		return record ? recorded(walk, record) : walk;
 	};
 	const streams: [AsyncIterable<Entry>, AsyncIterable<Entry>, AsyncIterable<BaselineEntry>] = [streamOf('source'), streamOf('destination'), baseline?.entries() ?? none<BaselineEntry>()];
-	await marchGroups<[Entry, Entry, BaselineEntry]>(streams, (value) => value.path, ['source', 'destination', 'saved state'], async ([sources, destinations, bases]) => {
-		for (const item of itemsOf(sources, destinations, bases, key)) {
-			if (!item.source && !item.destination && !inScope(item.base!.path)) {
-				// No feed named it: both sides still hold it as the last run left it.
-				keepUnchanged(item.base!, item, tally, folders);
-				listed.add(item.base!);
-				continue;
-			}
-			if (item.source && !item.source.isDir) tally.files.source++;
-			if (item.destination && !item.destination.isDir) tally.files.destination++;
-			if (item.base && !item.base.isDir) tally.baseFiles++;
-			if (planner.settled(item)) {
-				// Most names of a run: nothing to decide, and no folder spelling needed for them.
-				listed.add(baselineEntryOf(item.source, item.destination)!);
-				continue;
-			}
-			folders.visit(item);
-			item.parents = { source: folders.folderOn('source', item), destination: folders.folderOn('destination', item) };
-			const touched = await planner.consider(item);
+	/** One name: a promise only when the planner must wait (a batch of contents compared). */
+	const visit = (item: Item): Promise<void> | void => {
+		if (!item.source && !item.destination && !inScope(item.base!.path)) {
+			// No feed named it: both sides still hold it as the last run left it.
+			keepUnchanged(item.base!, item, tally, folders);
+			listed.add(item.base!);
+			return;
+		}
+		if (item.source && !item.source.isDir) tally.files.source++;
+		if (item.destination && !item.destination.isDir) tally.files.destination++;
+		if (item.base && !item.base.isDir) tally.baseFiles++;
+		if (planner.settled(item)) {
+			// Most names of a run: nothing to decide, and no folder spelling needed for them.
+			const { source, destination } = item as Required<Item>;
+			listed.addFields(source.path, destination.path, false, destination.size, source.modTime, destination.modTime);
+			return;
+		}
+		folders.visit(item);
+		item.parents = { source: folders.folderOn('source', item), destination: folders.folderOn('destination', item) };
+		return planner.consider(item).then((touched) => {
 			folders.remember(item);
 			if (!touched && !item.collision) {
 				const entry = baselineEntryOf(item.source, item.destination);
 				if (entry) listed.add(entry);
 			}
-		}
+		});
+	};
+	await marchGroups<[Entry, Entry, BaselineEntry]>(streams, (value) => value.path, ['source', 'destination', 'saved state'], ([sources, destinations, bases]) => {
+		const items = itemsOf(sources, destinations, bases, key);
+		if (items.length === 1) return visit(items[0]);
+		return (async () => {
+			for (const item of items) await visit(item);
+		})();
 	});
 	// Half a listing would look like deletions: stop before anything changes.
 	requireComplete(

@@ -43,8 +43,10 @@ const FORMAT = 'cloudsync-baseline-3';
 const BATCH = 16_384;
 const b36 = (n: number) => (n === 0 ? '' : n.toString(36));
 const n36 = (s: string) => (s === '' ? 0 : parseInt(s, 36));
-/** Marks a folder where a file has its size: outside the base-36 digits. */
-const FOLDER = '/';
+const [TAB, NEWLINE, MINUS] = [0x09, 0x0a, 0x2d];
+/** Marks a folder where a file has its size ('/'): outside the base-36 digits. */
+const SLASH = 0x2f;
+const DIGITS = Buffer.from('0123456789abcdefghijklmnopqrstuvwxyz', 'latin1');
 /** Names may hold tabs, line breaks and backslashes; the format separates fields with the first two. */
 const ESCAPED = /[\\\t\n\r]/;
 const escape = (text: string) => (ESCAPED.test(text) ? text.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r') : text);
@@ -75,29 +77,75 @@ export class BaselineWriter {
 	) {}
 
 	add(entry: BaselineEntry): void {
+		this.addFields(entry.path, entry.destinationPath, entry.isDir, entry.size, entry.sourceModTime, entry.destinationModTime);
+	}
+
+	/** `add` without an entry object: a walk adds one line per name, most of them as they were. */
+	addFields(path: string, destinationPath: string | undefined, isDir: boolean, size: number, sourceModTime: number, destinationModTime: number): void {
 		let shared = 0;
 		const previous = this.previous;
-		const limit = Math.min(previous.length, entry.path.length);
-		while (shared < limit && previous.charCodeAt(shared) === entry.path.charCodeAt(shared)) shared++;
-		const other = entry.destinationPath !== undefined && entry.destinationPath !== entry.path ? escape(entry.destinationPath) : '';
-		const delta = entry.destinationModTime - entry.sourceModTime;
-		const size = entry.isDir ? FOLDER : b36(entry.size);
-		const difference = delta < 0 ? `-${b36(-delta)}` : b36(delta);
-		this.put(`${b36(shared)}\t${escape(entry.path.slice(shared))}\t${size}\t${b36(entry.sourceModTime)}\t${difference}\t${other}\n`);
-		this.previous = entry.path;
-		if (!entry.isDir) this.files++;
+		const limit = Math.min(previous.length, path.length);
+		while (shared < limit && previous.charCodeAt(shared) === path.charCodeAt(shared)) shared++;
+		const other = destinationPath !== undefined && destinationPath !== path ? destinationPath : '';
+		// Room for the worst case: every code unit escaped, or 3 bytes of UTF-8; each number at most 13 digits and a sign.
+		this.reserve((path.length - shared + other.length) * 3 + 80);
+		this.putNumber(shared);
+		this.putByte(TAB);
+		this.putText(path, shared);
+		this.putByte(TAB);
+		if (isDir) this.putByte(SLASH);
+		else this.putNumber(size);
+		this.putByte(TAB);
+		this.putNumber(sourceModTime);
+		this.putByte(TAB);
+		const delta = destinationModTime - sourceModTime;
+		if (delta < 0) this.putByte(MINUS);
+		this.putNumber(Math.abs(delta));
+		this.putByte(TAB);
+		this.putText(other, 0);
+		this.putByte(NEWLINE);
+		this.previous = path;
+		if (!isDir) this.files++;
 		if (++this.lines >= BATCH) this.flush();
 	}
 
-	private put(line: string): void {
-		// A UTF-16 code unit takes at most 3 bytes of UTF-8.
-		const room = this.used + line.length * 3;
-		if (room > this.batch.length) {
-			const grown = Buffer.allocUnsafe(Math.max(room, this.batch.length * 2));
-			this.batch.copy(grown, 0, 0, this.used);
-			this.batch = grown;
+	private reserve(bytes: number): void {
+		if (this.used + bytes <= this.batch.length) return;
+		const grown = Buffer.allocUnsafe(Math.max(this.used + bytes, this.batch.length * 2));
+		this.batch.copy(grown, 0, 0, this.used);
+		this.batch = grown;
+	}
+
+	private putByte(byte: number): void {
+		this.batch[this.used++] = byte;
+	}
+
+	/** `b36(n)` as bytes, without making the string for whole numbers. */
+	private putNumber(n: number): void {
+		if (n === 0) return;
+		if (!Number.isSafeInteger(n) || n < 0) {
+			this.putText(n.toString(36), 0);
+			return;
 		}
-		this.used += this.batch.write(line, this.used, 'utf8');
+		let digits = 0;
+		for (let rest = n; rest > 0; rest = Math.floor(rest / 36)) digits++;
+		let at = this.used + digits;
+		this.used = at;
+		for (let rest = n; rest > 0; rest = Math.floor(rest / 36)) this.batch[--at] = DIGITS[rest % 36];
+	}
+
+	/** `escape(text.slice(from))` as UTF-8; byte by byte while it is plain ASCII. */
+	private putText(text: string, from: number): void {
+		for (let i = from; i < text.length; i++) {
+			const code = text.charCodeAt(i);
+			if (code >= 0x80 || code === 0x5c || code === 0x09 || code === 0x0a || code === 0x0d) {
+				const tail = escape(text.slice(i));
+				this.reserve(tail.length * 3);
+				this.used += this.batch.write(tail, this.used, 'utf8');
+				return;
+			}
+			this.batch[this.used++] = code;
+		}
 	}
 
 	private flush(): void {
@@ -123,20 +171,46 @@ export interface BaselineReader {
 	entries(): AsyncIterable<BaselineEntry>;
 }
 
-/** One line of the format; `previous` is the path of the line before it. */
+/** One line of the format; `previous` is the path of the line before it. Read field by field, without splitting the line into strings. */
 function parseLine(line: string, previous: string): BaselineEntry {
-	const [shared, rest, size, sourceTime, delta, other] = line.split('\t');
-	if (rest === undefined || delta === undefined) throw unreadable();
-	const sourceModTime = n36(sourceTime);
-	const difference = delta.startsWith('-') ? -n36(delta.slice(1)) : n36(delta);
+	const ends = [line.indexOf('\t')];
+	for (let i = 1; i < 5; i++) ends.push(ends[i - 1] < 0 ? -1 : line.indexOf('\t', ends[i - 1] + 1));
+	if (ends[1] < 0 || ends[3] < 0) throw unreadable();
+	const [shared, rest, size, sourceTime] = ends;
+	const otherEnd = ends[4] < 0 ? line.length : ends[4];
+	const isDir = size - rest === 2 && line.charCodeAt(rest + 1) === SLASH;
+	const sourceModTime = n36At(line, size + 1, sourceTime);
+	const negative = line.charCodeAt(sourceTime + 1) === MINUS;
+	const difference = negative ? -n36At(line, sourceTime + 2, otherEnd) : n36At(line, sourceTime + 1, otherEnd);
+	const other = ends[4] < 0 ? '' : line.slice(ends[4] + 1);
 	return {
-		path: previous.slice(0, n36(shared)) + unescape(rest),
+		path: previous.slice(0, n36At(line, 0, shared)) + unescape(line.slice(shared + 1, rest)),
 		destinationPath: other ? unescape(other) : undefined,
-		isDir: size === FOLDER,
-		size: size === FOLDER ? -1 : n36(size),
+		isDir,
+		size: isDir ? -1 : n36At(line, rest + 1, size),
 		sourceModTime,
 		destinationModTime: sourceModTime + difference,
 	};
+}
+
+/** `n36(text.slice(from, to))` without the slice: parseInt's reading (a sign, then digits up to the first that is not one; empty is 0). */
+function n36At(text: string, from: number, to: number): number {
+	if (from >= to) return 0;
+	let sign = 1;
+	if (text.charCodeAt(from) === MINUS) {
+		sign = -1;
+		from++;
+	}
+	let value = 0;
+	let digits = 0;
+	for (let i = from; i < to; i++) {
+		const code = text.charCodeAt(i);
+		const digit = code >= 0x30 && code <= 0x39 ? code - 0x30 : code >= 0x61 && code <= 0x7a ? code - 0x57 : code >= 0x41 && code <= 0x5a ? code - 0x37 : -1;
+		if (digit < 0) break;
+		value = value * 36 + digit;
+		digits++;
+	}
+	return digits === 0 ? NaN : sign * value;
 }
 
 /** The lines of a gzip'd, base64 text (one or more members), as a stream: never decoded whole. */
@@ -146,8 +220,9 @@ export async function* textLines(text: string): AsyncGenerator<string> {
 
 /** `textLines` a decoded chunk's lines at a time. */
 async function* textLineBatches(text: string): AsyncGenerator<string[]> {
-	// Decoded by the stream, so a character split across two chunks stays whole.
-	const input = Readable.from([Buffer.from(text, 'base64')]).pipe(createGunzip()).setEncoding('utf8');
+	// Decoded by the stream, so a character split across two chunks stays whole; chunks of 4 KiB (about
+	// 250 lines), since a chunk's lines are all held while the march goes through them.
+	const input = Readable.from([Buffer.from(text, 'base64')]).pipe(createGunzip({ chunkSize: 4 * 1024 })).setEncoding('utf8');
 	let partial = '';
 	try {
 		for await (const chunk of input) {
