@@ -366,8 +366,9 @@ async function walkPlanAndRun(
 		});
 	};
 	await marchGroups<[Entry, Entry, BaselineEntry]>(streams, (value) => value.path, ['source', 'destination', 'saved state'], ([sources, destinations, bases]) => {
+		const single = singleItem(sources, destinations, bases, key);
+		if (single) return visit(single);
 		const items = itemsOf(sources, destinations, bases, key);
-		if (items.length === 1) return visit(items[0]);
 		return (async () => {
 			for (const item of items) await visit(item);
 		})();
@@ -958,15 +959,16 @@ function baselineEntryOf(source?: Entry, destination?: Entry): BaselineEntry | u
 /** Where an item's folders are until the walk finds them (`parents` is replaced, never changed). */
 const NO_PARENTS: Readonly<Record<Side, string>> = { source: '', destination: '' };
 
+/** The usual group: at most one entry a side, spelled alike everywhere, so one name; undefined otherwise. */
+function singleItem(sources: Entry[], destinations: Entry[], bases: BaselineEntry[], key: (path: string) => string): Item | undefined {
+	if (sources.length > 1 || destinations.length > 1 || bases.length > 1) return undefined;
+	const path = (sources[0] ?? destinations[0] ?? bases[0]).path;
+	if ((sources.length === 1 && sources[0].path !== path) || (destinations.length === 1 && destinations[0].path !== path) || (bases.length === 1 && bases[0].path !== path)) return undefined;
+	return { key: key(path), source: sources[0], destination: destinations[0], base: bases[0], parents: NO_PARENTS };
+}
+
 /** The names of one walk-key group, each with what both sides and the saved state hold under it. */
 function itemsOf(sources: Entry[], destinations: Entry[], bases: BaselineEntry[], key: (path: string) => string): Item[] {
-	if (sources.length <= 1 && destinations.length <= 1 && bases.length <= 1) {
-		// The usual name: at most one entry a side, spelled alike everywhere.
-		const path = (sources[0] ?? destinations[0] ?? bases[0]).path;
-		if ((sources.length === 0 || sources[0].path === path) && (destinations.length === 0 || destinations[0].path === path) && (bases.length === 0 || bases[0].path === path)) {
-			return [{ key: key(path), source: sources[0], destination: destinations[0], base: bases[0], parents: NO_PARENTS }];
-		}
-	}
 	const items = new Map<string, Item>();
 	const item = (k: string) => {
 		let found = items.get(k);
