@@ -141,7 +141,7 @@ export async function marchGroups<T extends unknown[]>(
 /**
  * The one-way planner's matches, streamed to `onMatch`: both listings (in walk order) merged, each
  * name matched by its key (NFC, folded when either side ignores case), duplicates and collisions
- * kept as extras exactly as `matchListings` keeps them.
+ * kept as extras (a collision on a side).
  */
 export async function marchListings(source: AsyncIterable<Entry>, destination: AsyncIterable<Entry>, caseInsensitive: boolean, onMatch: (match: Match) => void | Promise<void>): Promise<void> {
 	await marchGroups<[Entry, Entry]>([source, destination], (entry) => entry.path, ['source', 'destination'], ([sources, destinations], walk) => {

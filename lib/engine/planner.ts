@@ -2,7 +2,9 @@ import type { Capabilities, Entry, HashType } from '../core/types';
 import { matchKey, depth, parentPath, baseName, joinPath } from '../core/paths';
 import { sameHash } from '../core/hashing';
 import { isSameOrBelow, walkKey } from '../core/walkOrder';
-import { SpillQueue, type SpillDir } from '../core/spill';
+import { SpillDir, SpillQueue } from '../core/spill';
+import { marchListings } from './march';
+import { inWalkOrder } from './listing';
 
 /** Mirror: destination made identical. Copy: never deletes. Update: only new or newer files. Move: copy, then delete the source file. */
 export type SyncMode = 'mirror' | 'copy' | 'update' | 'move';
@@ -65,32 +67,6 @@ export interface Match {
 	destination?: Entry;
 	extraSources?: Entry[];
 	extraDestinations?: Entry[];
-}
-
-export function matchListings(
-	source: Iterable<Entry>,
-	destination: Iterable<Entry>,
-	traits: { source: SideTraits; destination: SideTraits },
-): Map<string, Match> {
-	const caseInsensitive = traits.source.caseInsensitive || traits.destination.caseInsensitive;
-	const matches = new Map<string, Match>();
-	const add = (entry: Entry, side: 'source' | 'destination') => {
-		const key = matchKey(entry.path, caseInsensitive);
-		let match = matches.get(key);
-		if (!match) {
-			match = { key };
-			matches.set(key, match);
-		}
-		if (match[side] === undefined) {
-			match[side] = entry;
-		} else {
-			const extras = side === 'source' ? 'extraSources' : 'extraDestinations';
-			(match[extras] ??= []).push(entry);
-		}
-	};
-	for (const entry of source) add(entry, 'source');
-	for (const entry of destination) add(entry, 'destination');
-	return matches;
 }
 
 function modifyWindow(options: PlanOptions): number {
@@ -268,58 +244,27 @@ function decide(match: Match, options: PlanOptions, destinationPath: (sourcePath
 const PHASE: Record<ActionKind, number> = { mkdir: 0, copy: 1, update: 1, delete: 2, rmdir: 3, skip: 4, conflict: 4 };
 
 /**
- * Where a new source path lands: under the destination's existing spelling of each parent folder,
- * so a case-insensitive source never creates "Photos" beside an existing "photos".
+ * Two listings in, a plan out, through the streaming planner a sync uses (both put in walk order,
+ * merged, every action listed): for small listings in hand, tests and previews. The same input
+ * always gives the same plan.
  */
-function destinationNamer(matches: Map<string, Match>, caseInsensitive: boolean): (sourcePath: string) => string {
-	const folders = new Map<string, string>();
-	const folderName = (sourceFolder: string): string => {
-		if (sourceFolder === '') return '';
-		const key = matchKey(sourceFolder, caseInsensitive);
-		let name = folders.get(key);
-		if (name === undefined) {
-			const existing = matches.get(key)?.destination;
-			name = existing?.isDir ? existing.path : joinPath(folderName(parentPath(sourceFolder)), baseName(sourceFolder));
-			folders.set(key, name);
-		}
-		return name;
-	};
-	return (sourcePath) => joinPath(folderName(parentPath(sourcePath)), baseName(sourcePath));
-}
-
-/** Pure: two matched listings in, a plan out. The same input always gives the same plan. */
-export function planMatches(matches: Map<string, Match>, options: PlanOptions): Plan {
-	const destinationPath = destinationNamer(matches, options.source.caseInsensitive || options.destination.caseInsensitive);
-	const counts: Record<ActionKind, number> = { mkdir: 0, copy: 0, update: 0, delete: 0, rmdir: 0, skip: 0, conflict: 0 };
-	const phases: PlanAction[][] = [[], [], [], [], []];
-	let sourceFiles = 0;
-	let destinationFiles = 0;
-	let bytesToTransfer = 0;
-	const tally = (action: PlanAction) => {
-		counts[action.kind]++;
-		phases[PHASE[action.kind]].push(action);
-		if ((action.kind === 'copy' || action.kind === 'update') && action.source!.size > 0) bytesToTransfer += action.source!.size;
-	};
-	for (const match of matches.values()) {
-		if (match.source && !match.source.isDir) sourceFiles += 1 + (match.extraSources?.length ?? 0);
-		if (match.destination && !match.destination.isDir) destinationFiles += 1 + (match.extraDestinations?.length ?? 0);
-		const decided = decide(match, options, destinationPath);
-		if (Array.isArray(decided)) decided.forEach(tally);
-		else if (decided) tally(decided);
+export async function plan(source: Iterable<Entry>, destination: Iterable<Entry>, options: PlanOptions): Promise<Plan> {
+	const spill = new SpillDir();
+	try {
+		const builder = new PlanBuilder(options, spill, { itemLimit: Number.POSITIVE_INFINITY });
+		const caseInsensitive = options.source.caseInsensitive || options.destination.caseInsensitive;
+		await marchListings(inWalkOrder([...source]), inWalkOrder([...destination]), caseInsensitive, (match) => builder.add(match));
+		return builder.plan();
+	} finally {
+		await spill.dispose();
 	}
-	phases[0].sort((a, b) => depth(a.path) - depth(b.path));
-	phases[3].sort((a, b) => depth(b.path) - depth(a.path));
-	return { mode: options.mode, actions: phases.flat(), counts, sourceFiles, destinationFiles, bytesToTransfer };
-}
-
-export function plan(source: Iterable<Entry>, destination: Iterable<Entry>, options: PlanOptions): Plan {
-	return planMatches(matchListings(source, destination, options), options);
 }
 
 /**
- * `destinationNamer` for a plan made as both listings stream by (walk order): only the folders on
- * the way down to the current name are remembered, since a later name never lies below an earlier
- * branch again.
+ * Where a new source path lands: under the destination's existing spelling of each parent folder,
+ * so a case-insensitive source never creates "Photos" beside an existing "photos". Made as both
+ * listings stream by (walk order): only the folders on the way down to the current name are
+ * remembered, since a later name never lies below an earlier branch again.
  */
 export class WalkNamer {
 	/** Folders on the way down, by walk key (names that fold alike share one frame): each match key with its destination spelling. */
@@ -372,7 +317,7 @@ export interface PlanBuilderOptions {
 export const DEFAULT_ITEM_LIMIT = 10_000;
 
 /**
- * The planner of `planMatches`, fed one match at a time in walk order: it keeps the counts the
+ * The planner, fed one match at a time in walk order: it keeps the counts the
  * deletion guards need and queues what must be done, never the unchanged files (only counted), so
  * a no-op run over a million files holds nothing but its counts.
  */
@@ -448,7 +393,8 @@ export class PlanBuilder {
 
 	/**
 	 * The plan a report carries: every count, and up to the item limit of actions, arranged by phase
-	 * as `planMatches` arranges them: the first changes decided, then unchanged files in what is left.
+	 * (folders parents first, transfers, deletions, folders deepest first, then unchanged files and
+	 * conflicts): the first changes decided, then unchanged files in what is left.
 	 */
 	plan(): Plan {
 		const [mkdirs, transfers, deletes, rmdirs, rest] = this.listed;
