@@ -317,6 +317,13 @@ export interface PlanBuilderOptions {
 export const DEFAULT_ITEM_LIMIT = 10_000;
 
 /**
+ * Actions each queue holds before the rest goes to a temporary file, when no memory limit is set:
+ * fewer than the listings' limit, since a queued action lives (with both its entries) until the
+ * walk ends, and 50,000 of them per queue made V8 grow its young generation for a large first copy.
+ */
+const QUEUE_MEMORY_LIMIT = 10_000;
+
+/**
  * The planner, fed one match at a time in walk order: it keeps the counts the
  * deletion guards need and queues what must be done, never the unchanged files (only counted), so
  * a no-op run over a million files holds nothing but its counts.
@@ -341,7 +348,7 @@ export class PlanBuilder {
 	) {
 		this.namer = new WalkNamer(options.source.caseInsensitive || options.destination.caseInsensitive);
 		this.itemLimit = settings.itemLimit ?? DEFAULT_ITEM_LIMIT;
-		const queue = (label: string) => new SpillQueue<PlanAction>(spill, label, settings.memoryLimit);
+		const queue = (label: string) => new SpillQueue<PlanAction>(spill, label, settings.memoryLimit ?? QUEUE_MEMORY_LIMIT);
 		this.queues = { mkdir: queue('mkdir'), transfers: queue('transfers'), sourceDeletes: queue('source-deletes'), destinationDeletes: queue('destination-deletes'), rmdir: queue('rmdir'), conflicts: queue('conflicts') };
 	}
 
