@@ -47,6 +47,26 @@ export function* syntheticSide(entries: number, seed: number, side: 'source' | '
 	}
 }
 
-export async function* streamed<T>(items: Iterable<T>): AsyncGenerator<T> {
-	yield* items;
+/**
+ * Items as a stream that also comes in arrays (`batches`), as a walk listing of local folders does
+ * (lib/engine/listing.ts): the march then waits once per array, not once per entry, as in a sync.
+ */
+export function streamed<T>(items: Iterable<T>, size = 256): AsyncIterable<T> & { batches(): AsyncIterator<T[]> } {
+	const batches = async function* (): AsyncGenerator<T[]> {
+		let batch: T[] = [];
+		for (const item of items) {
+			batch.push(item);
+			if (batch.length >= size) {
+				yield batch;
+				batch = [];
+			}
+		}
+		if (batch.length > 0) yield batch;
+	};
+	return {
+		batches,
+		async *[Symbol.asyncIterator]() {
+			for await (const batch of batches()) yield* batch;
+		},
+	};
 }

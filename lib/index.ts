@@ -7,8 +7,6 @@ export { createHasher, hashStream, measure, MeasuringStream, sameHash } from './
 export { createFilter, includes, FilterError, SYSTEM_FILES, type Filter, type FilterOptions } from './core/filters';
 export {
 	plan,
-	planMatches,
-	matchListings,
 	compareFiles,
 	needsHashes,
 	PlanBuilder,

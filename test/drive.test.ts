@@ -219,7 +219,7 @@ describe('duplicate names', () => {
 
 		const source: Entry[] = [{ path: 'dup.txt', isDir: false, size: 5, modTime: Date.now(), hashes: {} }];
 		const traits = { caseInsensitive: false, modTimePrecisionMs: 1 };
-		const planned = plan(source, listed, { mode: 'mirror', source: traits, destination: traits });
+		const planned = await plan(source, listed, { mode: 'mirror', source: traits, destination: traits });
 		expect(planned.actions.filter((action) => action.kind === 'conflict').map((action) => action.path)).toContain('dup.txt');
 	});
 });

@@ -1,4 +1,4 @@
-import { plan, needsHashes, matchListings, type Entry, type PlanAction, type PlanOptions, type SyncMode } from '../lib';
+import { plan, needsHashes, marchListings, type Entry, type Match, type PlanAction, type PlanOptions, type SyncMode } from '../lib';
 import { file, folder, T0 } from './support/entries';
 
 const sensitive = { caseInsensitive: false, modTimePrecisionMs: 1 };
@@ -15,6 +15,11 @@ function outcome(actions: PlanAction[], path: string): string {
 }
 
 const HOUR = 3_600_000;
+
+async function* streamOf(entries: Entry[]): AsyncGenerator<Entry> {
+	yield* entries;
+}
+
 interface Change {
 	name: string;
 	source: Entry[];
@@ -89,18 +94,18 @@ const changes: Change[] = [
 describe('planner: every mode against every kind of change', () => {
 	for (const change of changes) {
 		for (const mode of ['mirror', 'copy', 'update', 'move'] as SyncMode[]) {
-			it(`${mode}: ${change.name} → ${change.expected[mode]}`, () => {
-				const result = plan(change.source, change.destination, options(mode));
+			it(`${mode}: ${change.name} → ${change.expected[mode]}`, async () => {
+				const result = await plan(change.source, change.destination, options(mode));
 				const path = change.source[0]?.path ?? change.destination[0].path;
 				expect(outcome(result.actions, path)).toBe(change.expected[mode]);
 			});
 		}
 	}
 
-	it('Move marks copies so that the source is deleted only after the copy', () => {
-		const result = plan([file('a.txt')], [], options('move'));
+	it('Move marks copies so that the source is deleted only after the copy', async () => {
+		const result = await plan([file('a.txt')], [], options('move'));
 		expect(result.actions[0]).toMatchObject({ kind: 'copy', deleteSourceAfter: true });
-		expect(plan([file('a.txt')], [], options('copy')).actions[0].deleteSourceAfter).toBeUndefined();
+		expect((await plan([file('a.txt')], [], options('copy'))).actions[0].deleteSourceAfter).toBeUndefined();
 	});
 });
 
@@ -108,78 +113,81 @@ describe('planner: comparison options', () => {
 	const older = file('a.txt', { modTime: T0, hashes: { md5: 'aa' } });
 	const newerSameSize = file('a.txt', { modTime: T0 + HOUR, hashes: { md5: 'bb' } });
 
-	it('size-only treats same-size files as equal whatever their time and content', () => {
-		expect(outcome(plan([newerSameSize], [older], options('mirror', { compare: 'size' })).actions, 'a.txt')).toBe('skip@destination');
+	it('size-only treats same-size files as equal whatever their time and content', async () => {
+		expect(outcome((await plan([newerSameSize], [older], options('mirror', { compare: 'size' }))).actions, 'a.txt')).toBe('skip@destination');
 	});
 
-	it('checksum compares hashes even when times match', () => {
+	it('checksum compares hashes even when times match', async () => {
 		const a = file('a.txt', { hashes: { sha1: '11' } });
 		const b = file('a.txt', { hashes: { sha1: '22' } });
-		expect(outcome(plan([a], [b], options('copy')).actions, 'a.txt')).toBe('skip@destination');
-		expect(outcome(plan([a], [b], options('copy', { compare: 'checksum' })).actions, 'a.txt')).toBe('update@destination');
+		expect(outcome((await plan([a], [b], options('copy'))).actions, 'a.txt')).toBe('skip@destination');
+		expect(outcome((await plan([a], [b], options('copy', { compare: 'checksum' }))).actions, 'a.txt')).toBe('update@destination');
 	});
 
-	it('newer-only skips a file that is newer on the destination in any mode', () => {
-		expect(outcome(plan([older], [newerSameSize], options('mirror', { newerOnly: true })).actions, 'a.txt')).toBe('skip@destination');
+	it('newer-only skips a file that is newer on the destination in any mode', async () => {
+		expect(outcome((await plan([older], [newerSameSize], options('mirror', { newerOnly: true }))).actions, 'a.txt')).toBe('skip@destination');
 	});
 
-	it('ignore-existing never touches a file that exists on the destination', () => {
+	it('ignore-existing never touches a file that exists on the destination', async () => {
 		const changed = file('a.txt', { size: 99 });
-		expect(outcome(plan([changed], [older], options('mirror', { ignoreExisting: true })).actions, 'a.txt')).toBe('skip@destination');
+		expect(outcome((await plan([changed], [older], options('mirror', { ignoreExisting: true }))).actions, 'a.txt')).toBe('skip@destination');
 	});
 
-	it('times within the coarser precision of the two sides are equal', () => {
+	it('times within the coarser precision of the two sides are equal', async () => {
 		const coarse = { caseInsensitive: false, modTimePrecisionMs: 1000 };
 		const a = file('a.txt', { modTime: T0 + 999 });
 		const b = file('a.txt', { modTime: T0 });
-		expect(outcome(plan([a], [b], options('copy', { destination: coarse })).actions, 'a.txt')).toBe('skip@destination');
-		expect(outcome(plan([a], [b], options('copy')).actions, 'a.txt')).toBe('update@destination');
+		expect(outcome((await plan([a], [b], options('copy', { destination: coarse }))).actions, 'a.txt')).toBe('skip@destination');
+		expect(outcome((await plan([a], [b], options('copy'))).actions, 'a.txt')).toBe('update@destination');
 	});
 
-	it('asks for hashes only when size matches and time does not decide', () => {
-		const withTimes = (source: Entry, destination: Entry, extra: Partial<PlanOptions> = {}) =>
-			needsHashes([...matchListings([source], [destination], options('copy')).values()][0], options('copy', extra));
-		expect(withTimes(file('a', { modTime: T0 + HOUR }), file('a'))).toBe(true);
-		expect(withTimes(file('a'), file('a'))).toBe(false);
-		expect(withTimes(file('a', { size: 1 }), file('a', { size: 2 }))).toBe(false);
-		expect(withTimes(file('a'), file('a'), { compare: 'checksum' })).toBe(true);
-		expect(withTimes(file('a'), file('a'), { mode: 'move' })).toBe(true);
+	it('asks for hashes only when size matches and time does not decide', async () => {
+		const withTimes = async (source: Entry, destination: Entry, extra: Partial<PlanOptions> = {}) => {
+			const matches: Match[] = [];
+			await marchListings(streamOf([source]), streamOf([destination]), false, (match) => void matches.push(match));
+			return needsHashes(matches[0], options('copy', extra));
+		};
+		expect(await withTimes(file('a', { modTime: T0 + HOUR }), file('a'))).toBe(true);
+		expect(await withTimes(file('a'), file('a'))).toBe(false);
+		expect(await withTimes(file('a', { size: 1 }), file('a', { size: 2 }))).toBe(false);
+		expect(await withTimes(file('a'), file('a'), { compare: 'checksum' })).toBe(true);
+		expect(await withTimes(file('a'), file('a'), { mode: 'move' })).toBe(true);
 	});
 });
 
 describe('planner: names', () => {
-	it('matches an NFD source name to its NFC destination spelling and updates it in place', () => {
-		const result = plan([file('cafe\u0301.txt', { size: 5 })], [file('caf\u00e9.txt', { size: 4 })], options('mirror'));
+	it('matches an NFD source name to its NFC destination spelling and updates it in place', async () => {
+		const result = await plan([file('cafe\u0301.txt', { size: 5 })], [file('caf\u00e9.txt', { size: 4 })], options('mirror'));
 		expect(result.actions).toHaveLength(1);
 		expect(result.actions[0]).toMatchObject({ kind: 'update', path: 'caf\u00e9.txt' });
 	});
 
-	it('matches case-insensitively when either side is, and never deletes the match', () => {
-		const result = plan([file('Report.PDF')], [file('report.pdf')], options('mirror', { destination: insensitive }));
+	it('matches case-insensitively when either side is, and never deletes the match', async () => {
+		const result = await plan([file('Report.PDF')], [file('report.pdf')], options('mirror', { destination: insensitive }));
 		expect(result.actions).toEqual([expect.objectContaining({ kind: 'skip', path: 'report.pdf' })]);
 	});
 
-	it('reports two source names that collide on a case-insensitive destination as a conflict, never an overwrite', () => {
-		const result = plan([file('a.txt', { size: 1 }), file('A.txt', { size: 2 })], [file('a.txt', { size: 3 })], options('mirror', { destination: insensitive }));
+	it('reports two source names that collide on a case-insensitive destination as a conflict, never an overwrite', async () => {
+		const result = await plan([file('a.txt', { size: 1 }), file('A.txt', { size: 2 })], [file('a.txt', { size: 3 })], options('mirror', { destination: insensitive }));
 		expect(result.counts).toMatchObject({ conflict: 2, copy: 0, update: 0, delete: 0 });
 		expect(result.actions.every((action) => action.reason.includes('collide'))).toBe(true);
 	});
 
-	it('reports duplicate names on one side as conflicts', () => {
-		const result = plan([file('dup.txt'), file('dup.txt', { size: 20 })], [], options('copy'));
+	it('reports duplicate names on one side as conflicts', async () => {
+		const result = await plan([file('dup.txt'), file('dup.txt', { size: 20 })], [], options('copy'));
 		expect(result.counts.conflict).toBe(2);
 		expect(result.counts.copy).toBe(0);
 	});
 
-	it('puts new files under the destination spelling of an existing folder', () => {
-		const result = plan([folder('Photos'), file('Photos/new.jpg')], [folder('photos')], options('copy', { source: insensitive }));
+	it('puts new files under the destination spelling of an existing folder', async () => {
+		const result = await plan([folder('Photos'), file('Photos/new.jpg')], [folder('photos')], options('copy', { source: insensitive }));
 		expect(result.actions.find((action) => action.kind === 'copy')?.path).toBe('photos/new.jpg');
 	});
 });
 
 describe('planner: plan shape', () => {
-	it('orders folders before files, deletes after transfers, and removes deep folders first', () => {
-		const result = plan(
+	it('orders folders before files, deletes after transfers, and removes deep folders first', async () => {
+		const result = await plan(
 			[folder('n'), folder('n/m'), file('n/m/f'), file('keep', { size: 2 })],
 			[folder('old'), folder('old/deeper'), file('old/deeper/x'), file('keep')],
 			options('mirror'),
@@ -187,8 +195,9 @@ describe('planner: plan shape', () => {
 		expect(result.actions.map((action) => `${action.kind}:${action.path}`)).toEqual([
 			'mkdir:n',
 			'mkdir:n/m',
-			'copy:n/m/f',
+			// Within a phase, in walk order.
 			'update:keep',
+			'copy:n/m/f',
 			'delete:old/deeper/x',
 			'rmdir:old/deeper',
 			'rmdir:old',
@@ -197,25 +206,25 @@ describe('planner: plan shape', () => {
 		expect(result).toMatchObject({ sourceFiles: 2, destinationFiles: 2 });
 	});
 
-	it('can leave empty source folders out when a filter selects files', () => {
-		expect(plan([folder('empty')], [], options('copy', { createEmptyFolders: false })).actions).toEqual([]);
+	it('can leave empty source folders out when a filter selects files', async () => {
+		expect((await plan([folder('empty')], [], options('copy', { createEmptyFolders: false }))).actions).toEqual([]);
 	});
 });
 
 describe('planner: what the destination can hold', () => {
 	const HOUR = 3_600_000;
-	it('a destination that keeps no modification times is compared by size and hash, not by time', () => {
+	it('a destination that keeps no modification times is compared by size and hash, not by time', async () => {
 		const noTimes = { ...sensitive, canSetModTime: false };
 		const later = file('a.txt', { modTime: file('a.txt').modTime + HOUR });
-		expect(outcome(plan([later], [file('a.txt')], options('mirror', { destination: noTimes })).actions, 'a.txt')).toBe('skip@destination');
-		expect(outcome(plan([later], [file('a.txt')], options('mirror')).actions, 'a.txt')).toBe('update@destination');
+		expect(outcome((await plan([later], [file('a.txt')], options('mirror', { destination: noTimes }))).actions, 'a.txt')).toBe('skip@destination');
+		expect(outcome((await plan([later], [file('a.txt')], options('mirror'))).actions, 'a.txt')).toBe('update@destination');
 		const differs = file('a.txt', { hashes: { md5: 'aa' } });
-		expect(outcome(plan([differs], [file('a.txt', { hashes: { md5: 'bb' } })], options('mirror', { destination: noTimes })).actions, 'a.txt')).toBe('update@destination');
+		expect(outcome((await plan([differs], [file('a.txt', { hashes: { md5: 'bb' } })], options('mirror', { destination: noTimes }))).actions, 'a.txt')).toBe('update@destination');
 	});
 
-	it('a file larger than the destination accepts, or a name it refuses, is a conflict with the reason, not a transfer', () => {
+	it('a file larger than the destination accepts, or a name it refuses, is a conflict with the reason, not a transfer', async () => {
 		const unstorable = (path: string, size?: number) => (size !== undefined && size > 10 ? `it is ${size} bytes` : path.includes('?') ? 'no "?" here' : undefined);
-		const result = plan([file('big.bin', { size: 11 }), file('small.bin', { size: 3 }), file('what?.txt')], [file('old.bin', { size: 3 })], options('mirror', { unstorable }));
+		const result = await plan([file('big.bin', { size: 11 }), file('small.bin', { size: 3 }), file('what?.txt')], [file('old.bin', { size: 3 })], options('mirror', { unstorable }));
 		expect(result.actions.map((action) => `${action.kind}:${action.path}:${action.reason}`).sort()).toEqual([
 			'conflict:big.bin:it is 11 bytes',
 			'conflict:what?.txt:no "?" here',

@@ -1,12 +1,14 @@
-import { StateError, decodeBaseline, encodeBaseline, type BaselineEntry } from '../lib';
+import { StateError, decodeBaseline, encodeBaseline, openBaseline, type BaselineEntry } from '../lib';
 
 describe('baseline encoding', () => {
-	it('gives back every entry exactly: sizes of any value, folders, times either way, odd names', () => {
+	it('gives back every entry exactly, whole or streamed: sizes of any value, folders, times either way, odd names', async () => {
 		const entries: BaselineEntry[] = [
 			...Array.from({ length: 80 }, (_, size) => ({ path: `sizes/file-${size}.bin`, isDir: false, size, sourceModTime: 1_700_000_000_000 + size, destinationModTime: 1_700_000_000_000 + size })),
 			{ path: 'sizes', isDir: true, size: -1, sourceModTime: 0, destinationModTime: 0 },
 			{ path: 'big.iso', isDir: false, size: 5 * 1024 ** 4, sourceModTime: 1_800_000_000_123, destinationModTime: 1_800_000_000_000 },
 			{ path: 'later on the destination.txt', isDir: false, size: 13, sourceModTime: 1_000, destinationModTime: 61_000 },
+			{ path: 'earlier on the destination.txt', isDir: false, size: 14, sourceModTime: 1_700_000_061_000, destinationModTime: 1_700_000_001_000 },
+			{ path: 'size not known.gdoc', isDir: false, size: -1, sourceModTime: 3, destinationModTime: 3 },
 			{ path: 'caf\u00e9.txt', destinationPath: 'cafe\u0301.txt', isDir: false, size: 36, sourceModTime: 5, destinationModTime: 5 },
 			{ path: 'Report.PDF', destinationPath: 'report.pdf', isDir: false, size: 35, sourceModTime: 7, destinationModTime: 7 },
 			{ path: 'odd/tab\there, line\nbreak, back\\slash and \\t literally.txt', destinationPath: 'odd/with\ttab', isDir: false, size: 9, sourceModTime: 9, destinationModTime: 9 },
@@ -17,6 +19,9 @@ describe('baseline encoding', () => {
 		expect(decoded.savedAt).toBe(1_795_000_000_000);
 		const byPath = (list: BaselineEntry[]) => [...list].map((entry) => ({ ...entry, destinationPath: entry.destinationPath })).sort((a, b) => (a.path < b.path ? -1 : 1));
 		expect(byPath(decoded.entries)).toEqual(byPath(entries));
+		const streamed: BaselineEntry[] = [];
+		for await (const entry of (await openBaseline(encodeBaseline({ pair: 'p', savedAt: 1, entries }))).entries()) streamed.push(entry);
+		expect(byPath(streamed)).toEqual(byPath(entries));
 	});
 
 	it('refuses what it did not write, with a way out', () => {

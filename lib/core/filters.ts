@@ -31,6 +31,7 @@ export const STATE_FOLDER = '.cloudsync';
 export const inStateFolder = (path: string) => path === STATE_FOLDER || path.startsWith(`${STATE_FOLDER}/`);
 
 export const SYSTEM_FILES = ['.ds_store', 'thumbs.db', 'desktop.ini'];
+const SYSTEM_NAME_LENGTHS = new Set(SYSTEM_FILES.map((name) => name.length));
 
 const AGE = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w|M|y)$/;
 const AGE_UNITS: Record<string, string> = { ms: 'milliseconds', s: 'seconds', m: 'minutes', h: 'hours', d: 'days', w: 'weeks', M: 'months', y: 'years' };
@@ -161,11 +162,14 @@ export function createFilter(options: FilterOptions = {}): Filter {
 
 	// Without case: a side that ignores case may spell the engine's folders (or a nested destination) otherwise.
 	const reserved = [STATE_FOLDER, ...(options.reserved ?? []).map(normalizeRelativePath).filter(Boolean)].map((folder) => matchKey(folder, true));
+	const reservedBelow = reserved.map((folder) => `${folder}/`);
+	// Every listed name passes here: nothing is allocated for the names that cannot be reserved.
 	const isReserved = (path: string) => {
 		const key = matchKey(path, true);
-		return reserved.some((folder) => key === folder || key.startsWith(`${folder}/`));
+		for (let i = 0; i < reserved.length; i++) if (key === reserved[i] || key.startsWith(reservedBelow[i])) return true;
+		return false;
 	};
-	const excludedByPath = (path: string) => isReserved(path) || excludes.some((matches) => matches(path));
+	const excludedByPath = (path: string) => isReserved(path) || (excludes.length > 0 && excludes.some((matches) => matches(path)));
 
 	return {
 		selective:
@@ -174,12 +178,12 @@ export function createFilter(options: FilterOptions = {}): Filter {
 			return !excludedByPath(path) && !excludedByPath(`${path}/`);
 		},
 		includesFile(entry: Entry): boolean {
-			const name = baseName(entry.path);
-			if (skipSystem && SYSTEM_FILES.includes(name.toLowerCase())) return false;
+			const nameLength = entry.path.length - entry.path.lastIndexOf('/') - 1;
+			if (skipSystem && SYSTEM_NAME_LENGTHS.has(nameLength) && SYSTEM_FILES.includes(baseName(entry.path).toLowerCase())) return false;
 			if (excludedByPath(entry.path)) return false;
 			if (includes.length > 0 && !includes.some((matches) => matches(entry.path))) return false;
-			if (extensions.length > 0 && !hasExtension(name, extensions)) return false;
-			if (excludeExtensions.length > 0 && hasExtension(name, excludeExtensions)) return false;
+			if (extensions.length > 0 && !hasExtension(baseName(entry.path), extensions)) return false;
+			if (excludeExtensions.length > 0 && hasExtension(baseName(entry.path), excludeExtensions)) return false;
 			if (minSize !== undefined && entry.size >= 0 && entry.size < minSize) return false;
 			if (maxSize !== undefined && entry.size > maxSize) return false;
 			if (after !== undefined && entry.modTime < after) return false;

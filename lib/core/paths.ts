@@ -1,6 +1,5 @@
 import { InvalidPathError } from './errors';
 
-const ASCII = /^[\x20-\x7e]*$/;
 
 /**
  * Checks a provider-relative path and returns it in canonical form: '/'-separated, no leading or
@@ -30,8 +29,20 @@ export function writablePath(path: string, action: string): string {
 
 /** The key two names are matched by: NFC always, and case-folded when either side ignores case. */
 export function matchKey(path: string, caseInsensitive: boolean): string {
-	const nfc = ASCII.test(path) ? path : path.normalize('NFC');
-	return caseInsensitive ? nfc.toLowerCase() : nfc;
+	// Most names are printable ASCII without capitals: their key is the path itself, and neither
+	// `normalize` nor `toLowerCase` is asked (V8's `toLowerCase` copies a string even when it changes nothing).
+	let printable = true;
+	let capitals = false;
+	for (let i = 0; i < path.length; i++) {
+		const code = path.charCodeAt(i);
+		if (code < 0x20 || code > 0x7e) {
+			printable = false;
+			break;
+		}
+		if (code >= 0x41 && code <= 0x5a) capitals = true;
+	}
+	const nfc = printable ? path : path.normalize('NFC');
+	return caseInsensitive && (capitals || !printable) ? nfc.toLowerCase() : nfc;
 }
 
 export function joinPath(...parts: string[]): string {

@@ -204,7 +204,8 @@ export class WalkListing implements AsyncIterable<Entry> {
 		try {
 			for (;;) {
 				try {
-					for await (const listed of readAhead(inArrays(this.list()), BATCHES_AHEAD)) {
+					// Not read ahead: the one listing that comes in arrays (a local folder) does its work synchronously when asked, so reading it ahead would overlap nothing and only hold a folder longer.
+					for await (const listed of inArrays(this.list())) {
 						const kept: Entry[] = [];
 						let failure: { error: unknown } | undefined;
 						for (const entry of listed) {
@@ -294,8 +295,6 @@ const byWalkOrder = (a: Entry, b: Entry) => compareWalkOrder(a.path, b.path);
 
 /** Entries an ordered listing reads ahead of the merge: enough for both sides to wait on their disks or servers at once, few enough that little survives each young-generation collection. */
 const READ_AHEAD = 256;
-/** The same for a listing given in arrays (a folder's run of entries each). */
-const BATCHES_AHEAD = 2;
 
 /** A listing's arrays; one entry each when a retried listing no longer comes in arrays (a wrapper that replaced `list`). */
 function inArrays(listing: AsyncIterable<Entry>): AsyncIterable<Entry[]> {

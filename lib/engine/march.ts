@@ -72,24 +72,32 @@ class Cursor<T> {
 		this.key = key;
 	}
 
-	/** Every value whose walk key is `key`: those are neighbours in walk order. A promise only when the stream must be waited for. */
-	take(key: string): T[] | Promise<T[]> {
-		const taken: T[] = [];
+	/**
+	 * Every value whose walk key is `key`, put in `taken` in place of what it held: those are neighbours
+	 * in walk order. A promise only when the stream must be waited for.
+	 */
+	take(key: string, taken: T[]): Promise<void> | void {
+		let count = 0;
 		while (this.key === key) {
-			taken.push(this.value as T);
+			taken[count++] = this.value as T;
 			const stepped = this.advance();
-			if (stepped) return stepped.then(() => this.takeRest(key, taken));
+			if (stepped) return stepped.then(() => this.takeRest(key, taken, count));
 		}
-		return taken;
+		fit(taken, count);
 	}
 
-	private async takeRest(key: string, taken: T[]): Promise<T[]> {
+	private async takeRest(key: string, taken: T[], count: number): Promise<void> {
 		while (this.key === key) {
-			taken.push(this.value as T);
+			taken[count++] = this.value as T;
 			await this.advance();
 		}
-		return taken;
+		fit(taken, count);
 	}
+}
+
+/** Cuts an array reused for every group to what this group holds, keeping its storage (but for none, which lets it go). */
+function fit(array: unknown[], length: number): void {
+	if (array.length !== length) array.length = length;
 }
 
 /** The least walk key among the cursors' heads. */
@@ -105,7 +113,8 @@ function leastKey(cursors: Array<Cursor<unknown>>): string | undefined {
 /**
  * Merges streams in walk order into groups of what shares one walk key (names that fold alike),
  * the way rclone's march walks two trees in step: memory holds one group, never a tree. Each group
- * goes to `onGroup` (awaited when it returns a promise: a visitor, not a generator, saves a promise per name).
+ * goes to `onGroup` (awaited when it returns a promise: a visitor, not a generator, saves a promise per name);
+ * its arrays are reused for the next group, so a visitor keeps what it needs of them, never the arrays.
  */
 export async function marchGroups<T extends unknown[]>(
 	streams: { [K in keyof T]: AsyncIterable<T[K]> },
@@ -115,13 +124,14 @@ export async function marchGroups<T extends unknown[]>(
 ): Promise<void> {
 	const cursors = (streams as Array<AsyncIterable<unknown>>).map((stream, i) => new Cursor(stream, pathOf as (value: unknown) => string, sides[i]));
 	for (const cursor of cursors) await cursor.advance();
+	// One set of arrays for every group, emptied before the next: a million names would otherwise make three million short-lived arrays.
+	const group: unknown[][] = cursors.map(() => []);
 	for (;;) {
 		const key = leastKey(cursors);
 		if (key === undefined) return;
-		const group: unknown[][] = [];
-		for (const cursor of cursors) {
-			const taken = cursor.take(key);
-			group.push(taken instanceof Promise ? await taken : taken);
+		for (let i = 0; i < cursors.length; i++) {
+			const taken = cursors[i].take(key, group[i]);
+			if (taken) await taken;
 		}
 		const visited = onGroup(group as { [K in keyof T]: Array<T[K]> }, key);
 		if (visited) await visited;
@@ -131,7 +141,7 @@ export async function marchGroups<T extends unknown[]>(
 /**
  * The one-way planner's matches, streamed to `onMatch`: both listings (in walk order) merged, each
  * name matched by its key (NFC, folded when either side ignores case), duplicates and collisions
- * kept as extras exactly as `matchListings` keeps them.
+ * kept as extras (a collision on a side).
  */
 export async function marchListings(source: AsyncIterable<Entry>, destination: AsyncIterable<Entry>, caseInsensitive: boolean, onMatch: (match: Match) => void | Promise<void>): Promise<void> {
 	await marchGroups<[Entry, Entry]>([source, destination], (entry) => entry.path, ['source', 'destination'], ([sources, destinations], walk) => {

@@ -2,7 +2,9 @@ import type { Capabilities, Entry, HashType } from '../core/types';
 import { matchKey, depth, parentPath, baseName, joinPath } from '../core/paths';
 import { sameHash } from '../core/hashing';
 import { isSameOrBelow, walkKey } from '../core/walkOrder';
-import { SpillQueue, type SpillDir } from '../core/spill';
+import { SpillDir, SpillQueue } from '../core/spill';
+import { marchListings } from './march';
+import { inWalkOrder } from './listing';
 
 /** Mirror: destination made identical. Copy: never deletes. Update: only new or newer files. Move: copy, then delete the source file. */
 export type SyncMode = 'mirror' | 'copy' | 'update' | 'move';
@@ -67,32 +69,6 @@ export interface Match {
 	extraDestinations?: Entry[];
 }
 
-export function matchListings(
-	source: Iterable<Entry>,
-	destination: Iterable<Entry>,
-	traits: { source: SideTraits; destination: SideTraits },
-): Map<string, Match> {
-	const caseInsensitive = traits.source.caseInsensitive || traits.destination.caseInsensitive;
-	const matches = new Map<string, Match>();
-	const add = (entry: Entry, side: 'source' | 'destination') => {
-		const key = matchKey(entry.path, caseInsensitive);
-		let match = matches.get(key);
-		if (!match) {
-			match = { key };
-			matches.set(key, match);
-		}
-		if (match[side] === undefined) {
-			match[side] = entry;
-		} else {
-			const extras = side === 'source' ? 'extraSources' : 'extraDestinations';
-			(match[extras] ??= []).push(entry);
-		}
-	};
-	for (const entry of source) add(entry, 'source');
-	for (const entry of destination) add(entry, 'destination');
-	return matches;
-}
-
 function modifyWindow(options: PlanOptions): number {
 	return Math.max(options.source.modTimePrecisionMs, options.destination.modTimePrecisionMs, options.modifyWindowMs ?? 0);
 }
@@ -100,8 +76,9 @@ function modifyWindow(options: PlanOptions): number {
 /** A hash type whose value both entries carry, preferring the one asked for. */
 export function knownSharedHash(a: Entry, b: Entry, preferred?: HashType): HashType | undefined {
 	if (preferred && a.hashes[preferred] && b.hashes[preferred]) return preferred;
-	for (const type of Object.keys(a.hashes) as HashType[]) {
-		if (a.hashes[type] && b.hashes[type]) return type;
+	// for…in, not Object.keys: asked for every pair of a walk, and most entries carry no hash at all.
+	for (const type in a.hashes) {
+		if (a.hashes[type as HashType] && b.hashes[type as HashType]) return type as HashType;
 	}
 	return undefined;
 }
@@ -127,6 +104,13 @@ interface Verdict {
 	/** What decided: a hash compares content, size and time only metadata. */
 	by?: 'content' | 'metadata';
 }
+
+/** The verdict of most pairs of a walk, made once. */
+const SAME_SIZE_AND_TIME: Verdict = Object.freeze({ equal: true, reason: 'same size and modification time' });
+const SAME_WITHOUT_HASH: Verdict = Object.freeze({ equal: true, reason: 'no shared hash; same size and modification time' });
+
+/** What an unchanged file that a plan only counts is decided as: one action for all of them, never listed. */
+const COUNTED_SKIP: PlanAction = Object.freeze({ kind: 'skip', path: '', side: 'destination', reason: 'unchanged' }) as PlanAction;
 
 function formatDelta(ms: number): string {
 	const seconds = Math.abs(ms) / 1000;
@@ -161,9 +145,7 @@ export function compareFiles(source: Entry, destination: Entry, options: PlanOpt
 	}
 	if (hashType && (compare === 'checksum' || options.mode === 'move')) return byHash();
 	const delta = source.modTime - destination.modTime;
-	if (Math.abs(delta) <= modifyWindow(options)) {
-		return { equal: true, reason: compare === 'checksum' ? 'no shared hash; same size and modification time' : 'same size and modification time' };
-	}
+	if (Math.abs(delta) <= modifyWindow(options)) return compare === 'checksum' ? SAME_WITHOUT_HASH : SAME_SIZE_AND_TIME;
 	if (hashType) {
 		const verdict = byHash();
 		return verdict.equal ? { equal: true, reason: `same content (${hashType}); modification time differs by ${formatDelta(delta)}`, by: 'content' } : verdict;
@@ -197,7 +179,12 @@ function conflictActions(match: Match): PlanAction[] {
 	return actions;
 }
 
-function decide(match: Match, options: PlanOptions, destinationPath: (sourcePath: string) => string): PlanAction | PlanAction[] | undefined {
+function skipOf(reason: string, source: Entry, destination: Entry): PlanAction {
+	return { kind: 'skip', path: destination.path, side: 'destination', reason, source, destination };
+}
+
+/** `listSkips` false: a skip is only counted, so the shared COUNTED_SKIP stands for it (a walk of a million unchanged files makes no action). */
+function decide(match: Match, options: PlanOptions, destinationPath: (sourcePath: string) => string, listSkips = true): PlanAction | PlanAction[] | undefined {
 	if (match.extraSources || match.extraDestinations) return conflictActions(match);
 	const { source, destination } = match;
 	const move = options.mode === 'move';
@@ -223,6 +210,7 @@ function decide(match: Match, options: PlanOptions, destinationPath: (sourcePath
 	}
 	if (destination && !source) {
 		if (options.mode !== 'mirror') {
+			if (!listSkips && !destination.isDir) return COUNTED_SKIP;
 			return destination.isDir
 				? undefined
 				: { kind: 'skip', path: destination.path, side: 'destination', reason: `only on the destination; kept (${options.mode} never deletes)`, destination };
@@ -233,10 +221,9 @@ function decide(match: Match, options: PlanOptions, destinationPath: (sourcePath
 	}
 	if (!source || !destination || source.isDir) return undefined;
 
-	const skip = (reason: string): PlanAction => ({ kind: 'skip', path: destination.path, side: 'destination', reason, source, destination });
-	if (options.ignoreExisting) return skip('exists on the destination (ignore existing)');
+	if (options.ignoreExisting) return listSkips ? skipOf('exists on the destination (ignore existing)', source, destination) : COUNTED_SKIP;
 	if ((options.newerOnly || options.mode === 'update') && destination.modTime - source.modTime > modifyWindow(options)) {
-		return skip(`destination is newer by ${formatDelta(destination.modTime - source.modTime)}`);
+		return listSkips ? skipOf(`destination is newer by ${formatDelta(destination.modTime - source.modTime)}`, source, destination) : COUNTED_SKIP;
 	}
 	const verdict = compareFiles(source, destination, options);
 	const tooLarge = !verdict.equal && options.unstorable?.(destination.path, source.size);
@@ -249,7 +236,7 @@ function decide(match: Match, options: PlanOptions, destinationPath: (sourcePath
 		if (move) {
 			return { kind: 'delete', path: source.path, side: 'source', reason: `identical copy on the destination (${verdict.reason})`, source, destination };
 		}
-		return skip(`identical: ${verdict.reason}`);
+		return listSkips ? skipOf(`identical: ${verdict.reason}`, source, destination) : COUNTED_SKIP;
 	}
 	return { kind: 'update', path: destination.path, side: 'destination', reason: verdict.reason, source, destination, deleteSourceAfter: move || undefined };
 }
@@ -257,58 +244,27 @@ function decide(match: Match, options: PlanOptions, destinationPath: (sourcePath
 const PHASE: Record<ActionKind, number> = { mkdir: 0, copy: 1, update: 1, delete: 2, rmdir: 3, skip: 4, conflict: 4 };
 
 /**
- * Where a new source path lands: under the destination's existing spelling of each parent folder,
- * so a case-insensitive source never creates "Photos" beside an existing "photos".
+ * Two listings in, a plan out, through the streaming planner a sync uses (both put in walk order,
+ * merged, every action listed): for small listings in hand, tests and previews. The same input
+ * always gives the same plan.
  */
-function destinationNamer(matches: Map<string, Match>, caseInsensitive: boolean): (sourcePath: string) => string {
-	const folders = new Map<string, string>();
-	const folderName = (sourceFolder: string): string => {
-		if (sourceFolder === '') return '';
-		const key = matchKey(sourceFolder, caseInsensitive);
-		let name = folders.get(key);
-		if (name === undefined) {
-			const existing = matches.get(key)?.destination;
-			name = existing?.isDir ? existing.path : joinPath(folderName(parentPath(sourceFolder)), baseName(sourceFolder));
-			folders.set(key, name);
-		}
-		return name;
-	};
-	return (sourcePath) => joinPath(folderName(parentPath(sourcePath)), baseName(sourcePath));
-}
-
-/** Pure: two matched listings in, a plan out. The same input always gives the same plan. */
-export function planMatches(matches: Map<string, Match>, options: PlanOptions): Plan {
-	const destinationPath = destinationNamer(matches, options.source.caseInsensitive || options.destination.caseInsensitive);
-	const counts: Record<ActionKind, number> = { mkdir: 0, copy: 0, update: 0, delete: 0, rmdir: 0, skip: 0, conflict: 0 };
-	const phases: PlanAction[][] = [[], [], [], [], []];
-	let sourceFiles = 0;
-	let destinationFiles = 0;
-	let bytesToTransfer = 0;
-	const tally = (action: PlanAction) => {
-		counts[action.kind]++;
-		phases[PHASE[action.kind]].push(action);
-		if ((action.kind === 'copy' || action.kind === 'update') && action.source!.size > 0) bytesToTransfer += action.source!.size;
-	};
-	for (const match of matches.values()) {
-		if (match.source && !match.source.isDir) sourceFiles += 1 + (match.extraSources?.length ?? 0);
-		if (match.destination && !match.destination.isDir) destinationFiles += 1 + (match.extraDestinations?.length ?? 0);
-		const decided = decide(match, options, destinationPath);
-		if (Array.isArray(decided)) decided.forEach(tally);
-		else if (decided) tally(decided);
+export async function plan(source: Iterable<Entry>, destination: Iterable<Entry>, options: PlanOptions): Promise<Plan> {
+	const spill = new SpillDir();
+	try {
+		const builder = new PlanBuilder(options, spill, { itemLimit: Number.POSITIVE_INFINITY });
+		const caseInsensitive = options.source.caseInsensitive || options.destination.caseInsensitive;
+		await marchListings(inWalkOrder([...source]), inWalkOrder([...destination]), caseInsensitive, (match) => builder.add(match));
+		return builder.plan();
+	} finally {
+		await spill.dispose();
 	}
-	phases[0].sort((a, b) => depth(a.path) - depth(b.path));
-	phases[3].sort((a, b) => depth(b.path) - depth(a.path));
-	return { mode: options.mode, actions: phases.flat(), counts, sourceFiles, destinationFiles, bytesToTransfer };
-}
-
-export function plan(source: Iterable<Entry>, destination: Iterable<Entry>, options: PlanOptions): Plan {
-	return planMatches(matchListings(source, destination, options), options);
 }
 
 /**
- * `destinationNamer` for a plan made as both listings stream by (walk order): only the folders on
- * the way down to the current name are remembered, since a later name never lies below an earlier
- * branch again.
+ * Where a new source path lands: under the destination's existing spelling of each parent folder,
+ * so a case-insensitive source never creates "Photos" beside an existing "photos". Made as both
+ * listings stream by (walk order): only the folders on the way down to the current name are
+ * remembered, since a later name never lies below an earlier branch again.
  */
 export class WalkNamer {
 	/** Folders on the way down, by walk key (names that fold alike share one frame): each match key with its destination spelling. */
@@ -361,7 +317,15 @@ export interface PlanBuilderOptions {
 export const DEFAULT_ITEM_LIMIT = 10_000;
 
 /**
- * The planner of `planMatches`, fed one match at a time in walk order: it keeps the counts the
+ * Actions each queue holds before the rest goes to a temporary file, when no memory limit is set:
+ * fewer than the listings' limit, since a queued action lives (with both its entries) until its
+ * chunk spills or the walk ends: 50,000 of them per queue made V8 grow its young generation, and
+ * the planner on two million-entry listings held 25 MiB of heap (12 MiB with 5,000).
+ */
+const QUEUE_MEMORY_LIMIT = 5_000;
+
+/**
+ * The planner, fed one match at a time in walk order: it keeps the counts the
  * deletion guards need and queues what must be done, never the unchanged files (only counted), so
  * a no-op run over a million files holds nothing but its counts.
  */
@@ -385,7 +349,7 @@ export class PlanBuilder {
 	) {
 		this.namer = new WalkNamer(options.source.caseInsensitive || options.destination.caseInsensitive);
 		this.itemLimit = settings.itemLimit ?? DEFAULT_ITEM_LIMIT;
-		const queue = (label: string) => new SpillQueue<PlanAction>(spill, label, settings.memoryLimit);
+		const queue = (label: string) => new SpillQueue<PlanAction>(spill, label, settings.memoryLimit ?? QUEUE_MEMORY_LIMIT);
 		this.queues = { mkdir: queue('mkdir'), transfers: queue('transfers'), sourceDeletes: queue('source-deletes'), destinationDeletes: queue('destination-deletes'), rmdir: queue('rmdir'), conflicts: queue('conflicts') };
 	}
 
@@ -397,7 +361,7 @@ export class PlanBuilder {
 		if (!late) this.namer.visit(match);
 		if (match.source && !match.source.isDir) this.sourceFiles += 1 + (match.extraSources?.length ?? 0);
 		if (match.destination && !match.destination.isDir) this.destinationFiles += 1 + (match.extraDestinations?.length ?? 0);
-		const decided = decide(match, this.options, this.namer.destinationPath);
+		const decided = decide(match, this.options, this.namer.destinationPath, this.unchanged.length < this.itemLimit);
 		if (!Array.isArray(decided)) return decided && this.tally(decided);
 		return (async () => {
 			for (const action of decided) await this.tally(action);
@@ -437,7 +401,8 @@ export class PlanBuilder {
 
 	/**
 	 * The plan a report carries: every count, and up to the item limit of actions, arranged by phase
-	 * as `planMatches` arranges them: the first changes decided, then unchanged files in what is left.
+	 * (folders parents first, transfers, deletions, folders deepest first, then unchanged files and
+	 * conflicts): the first changes decided, then unchanged files in what is left.
 	 */
 	plan(): Plan {
 		const [mkdirs, transfers, deletes, rmdirs, rest] = this.listed;

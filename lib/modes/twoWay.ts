@@ -338,25 +338,40 @@ async function walkPlanAndRun(
 		return record ? recorded(walk, record) : walk;
 	};
 	const streams: [AsyncIterable<Entry>, AsyncIterable<Entry>, AsyncIterable<BaselineEntry>] = [streamOf('source'), streamOf('destination'), baseline?.entries() ?? none<BaselineEntry>()];
-	await marchGroups<[Entry, Entry, BaselineEntry]>(streams, (value) => value.path, ['source', 'destination', 'saved state'], async ([sources, destinations, bases]) => {
-		for (const item of itemsOf(sources, destinations, bases, key)) {
-			if (!item.source && !item.destination && !inScope(item.base!.path)) {
-				// No feed named it: both sides still hold it as the last run left it.
-				keepUnchanged(item.base!, item, tally, folders);
-				listed.add(item.base!);
-				continue;
-			}
-			for (const side of ['source', 'destination'] as const) if (item[side] && !item[side]!.isDir) tally.files[side]++;
-			if (item.base && !item.base.isDir) tally.baseFiles++;
-			folders.visit(item);
-			item.parents = { source: folders.folderOn('source', item), destination: folders.folderOn('destination', item) };
-			const touched = await planner.consider(item);
+	/** One name: a promise only when the planner must wait (a batch of contents compared). */
+	const visit = (item: Item): Promise<void> | void => {
+		if (!item.source && !item.destination && !inScope(item.base!.path)) {
+			// No feed named it: both sides still hold it as the last run left it.
+			keepUnchanged(item.base!, item, tally, folders);
+			listed.add(item.base!);
+			return;
+		}
+		if (item.source && !item.source.isDir) tally.files.source++;
+		if (item.destination && !item.destination.isDir) tally.files.destination++;
+		if (item.base && !item.base.isDir) tally.baseFiles++;
+		if (planner.settled(item)) {
+			// Most names of a run: nothing to decide, and no folder spelling needed for them.
+			const { source, destination } = item as Required<Item>;
+			listed.addFields(source.path, destination.path, false, destination.size, source.modTime, destination.modTime);
+			return;
+		}
+		folders.visit(item);
+		item.parents = { source: folders.folderOn('source', item), destination: folders.folderOn('destination', item) };
+		return planner.consider(item).then((touched) => {
 			folders.remember(item);
 			if (!touched && !item.collision) {
 				const entry = baselineEntryOf(item.source, item.destination);
 				if (entry) listed.add(entry);
 			}
-		}
+		});
+	};
+	await marchGroups<[Entry, Entry, BaselineEntry]>(streams, (value) => value.path, ['source', 'destination', 'saved state'], ([sources, destinations, bases]) => {
+		const single = singleItem(sources, destinations, bases, key);
+		if (single) return visit(single);
+		const items = itemsOf(sources, destinations, bases, key);
+		return (async () => {
+			for (const item of items) await visit(item);
+		})();
 	});
 	// Half a listing would look like deletions: stop before anything changes.
 	requireComplete(
@@ -525,6 +540,13 @@ class TwoWayPlanner {
 			if (entry && !entry.isDir && !base && !item[there]) return true;
 		}
 		return false;
+	}
+
+	/** A file both sides hold as the last run left it, under the names it had: `consider` would neither act on it nor hold it. */
+	settled(item: Item): boolean {
+		const { source, destination, base } = item;
+		if (!source || !destination || !base || item.collision || source.isDir || destination.isDir || base.isDir) return false;
+		return source.path === base.path && destination.path === basePath(base, 'destination') && this.stateOf(item, 'source') === 'same' && this.stateOf(item, 'destination') === 'same';
 	}
 
 	/**
@@ -934,12 +956,23 @@ function baselineEntryOf(source?: Entry, destination?: Entry): BaselineEntry | u
 	};
 }
 
+/** Where an item's folders are until the walk finds them (`parents` is replaced, never changed). */
+const NO_PARENTS: Readonly<Record<Side, string>> = { source: '', destination: '' };
+
+/** The usual group: at most one entry a side, spelled alike everywhere, so one name; undefined otherwise. */
+function singleItem(sources: Entry[], destinations: Entry[], bases: BaselineEntry[], key: (path: string) => string): Item | undefined {
+	if (sources.length > 1 || destinations.length > 1 || bases.length > 1) return undefined;
+	const path = (sources[0] ?? destinations[0] ?? bases[0]).path;
+	if ((sources.length === 1 && sources[0].path !== path) || (destinations.length === 1 && destinations[0].path !== path) || (bases.length === 1 && bases[0].path !== path)) return undefined;
+	return { key: key(path), source: sources[0], destination: destinations[0], base: bases[0], parents: NO_PARENTS };
+}
+
 /** The names of one walk-key group, each with what both sides and the saved state hold under it. */
 function itemsOf(sources: Entry[], destinations: Entry[], bases: BaselineEntry[], key: (path: string) => string): Item[] {
 	const items = new Map<string, Item>();
 	const item = (k: string) => {
 		let found = items.get(k);
-		if (!found) items.set(k, (found = { key: k, parents: { source: '', destination: '' } }));
+		if (!found) items.set(k, (found = { key: k, parents: NO_PARENTS }));
 		return found;
 	};
 	for (const [side, entries] of [['source', sources], ['destination', destinations]] as const) {

@@ -1,6 +1,6 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { createGunzip, gunzipSync, gzipSync } from 'node:zlib';
+import { createGunzip, gunzipSync, gzipSync, type ZlibOptions } from 'node:zlib';
 import type { Provider } from '../core/types';
 import { CloudSyncError, NotFoundError } from '../core/errors';
 import { STATE_FOLDER } from '../core/filters';
@@ -43,11 +43,14 @@ const FORMAT = 'cloudsync-baseline-3';
 const BATCH = 16_384;
 const b36 = (n: number) => (n === 0 ? '' : n.toString(36));
 const n36 = (s: string) => (s === '' ? 0 : parseInt(s, 36));
-/** Marks a folder where a file has its size: outside the base-36 digits. */
-const FOLDER = '/';
+const [TAB, NEWLINE, MINUS] = [0x09, 0x0a, 0x2d];
+/** Marks a folder where a file has its size ('/'): outside the base-36 digits. */
+const SLASH = 0x2f;
+const DIGITS = Buffer.from('0123456789abcdefghijklmnopqrstuvwxyz', 'latin1');
 /** Names may hold tabs, line breaks and backslashes; the format separates fields with the first two. */
-const escape = (text: string) => text.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
-const unescape = (text: string) => text.replace(/\\(.)/g, (_match, code: string) => ({ t: '\t', n: '\n', r: '\r' })[code] ?? code);
+const ESCAPED = /[\\\t\n\r]/;
+const escape = (text: string) => (ESCAPED.test(text) ? text.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r') : text);
+const unescape = (text: string) => (text.indexOf('\\') < 0 ? text : text.replace(/\\(.)/g, (_match, code: string) => ({ t: '\t', n: '\n', r: '\r' })[code] ?? code));
 const byWalkOrder = (a: BaselineEntry, b: BaselineEntry) => compareWalkOrder(a.path, b.path);
 const unreadable = (cause?: unknown) => new StateError('The saved sync state is not readable', { cause, hint: 'Run once with Resync to rebuild it.' });
 
@@ -55,10 +58,14 @@ const unreadable = (cause?: unknown) => new StateError('The saved sync state is 
  * Writes a baseline one entry at a time, in walk order, as a short string: each path stored as the
  * length it shares with the previous one plus the rest, numbers in base 36, the destination's time
  * as a difference (usually nothing), gzip (a member per few thousand lines) and base64. About 4–13
- * bytes per file; only the compressed text is held, never the entries.
+ * bytes per file; only bytes are held (the batch being filled and the compressed members), never
+ * the entries nor their lines as strings: strings kept until a batch is full would each outlive
+ * several young-generation collections, and what survives them is what makes V8 grow its heap.
  */
 export class BaselineWriter {
-	private lines: string[] = [];
+	private batch = Buffer.allocUnsafe(64 * 1024);
+	private used = 0;
+	private lines = 0;
 	private readonly members: Buffer[] = [];
 	private previous = '';
 	/** Files written (folders not counted). */
@@ -70,24 +77,82 @@ export class BaselineWriter {
 	) {}
 
 	add(entry: BaselineEntry): void {
+		this.addFields(entry.path, entry.destinationPath, entry.isDir, entry.size, entry.sourceModTime, entry.destinationModTime);
+	}
+
+	/** `add` without an entry object: a walk adds one line per name, most of them as they were. */
+	addFields(path: string, destinationPath: string | undefined, isDir: boolean, size: number, sourceModTime: number, destinationModTime: number): void {
 		let shared = 0;
 		const previous = this.previous;
-		const limit = Math.min(previous.length, entry.path.length);
-		while (shared < limit && previous.charCodeAt(shared) === entry.path.charCodeAt(shared)) shared++;
-		const other = entry.destinationPath !== undefined && entry.destinationPath !== entry.path ? entry.destinationPath : '';
-		const delta = entry.destinationModTime - entry.sourceModTime;
-		this.lines.push(
-			[b36(shared), escape(entry.path.slice(shared)), entry.isDir ? FOLDER : b36(entry.size), b36(entry.sourceModTime), delta < 0 ? `-${b36(-delta)}` : b36(delta), escape(other)].join('\t'),
-		);
-		this.previous = entry.path;
-		if (!entry.isDir) this.files++;
-		if (this.lines.length >= BATCH) this.flush();
+		const limit = Math.min(previous.length, path.length);
+		while (shared < limit && previous.charCodeAt(shared) === path.charCodeAt(shared)) shared++;
+		const other = destinationPath !== undefined && destinationPath !== path ? destinationPath : '';
+		// Room for the worst case: every code unit escaped, or 3 bytes of UTF-8; each number at most 13 digits and a sign.
+		this.reserve((path.length - shared + other.length) * 3 + 80);
+		this.putNumber(shared);
+		this.putByte(TAB);
+		this.putText(path, shared);
+		this.putByte(TAB);
+		if (isDir) this.putByte(SLASH);
+		else this.putNumber(size);
+		this.putByte(TAB);
+		this.putNumber(sourceModTime);
+		this.putByte(TAB);
+		const delta = destinationModTime - sourceModTime;
+		if (delta < 0) this.putByte(MINUS);
+		this.putNumber(Math.abs(delta));
+		this.putByte(TAB);
+		this.putText(other, 0);
+		this.putByte(NEWLINE);
+		this.previous = path;
+		if (!isDir) this.files++;
+		if (++this.lines >= BATCH) this.flush();
+	}
+
+	private reserve(bytes: number): void {
+		if (this.used + bytes <= this.batch.length) return;
+		const grown = Buffer.allocUnsafe(Math.max(this.used + bytes, this.batch.length * 2));
+		this.batch.copy(grown, 0, 0, this.used);
+		this.batch = grown;
+	}
+
+	private putByte(byte: number): void {
+		this.batch[this.used++] = byte;
+	}
+
+	/** `b36(n)` as bytes, without making the string for whole numbers. */
+	private putNumber(n: number): void {
+		if (n === 0) return;
+		if (!Number.isSafeInteger(n) || n < 0) {
+			this.putText(n.toString(36), 0);
+			return;
+		}
+		let digits = 0;
+		for (let rest = n; rest > 0; rest = Math.floor(rest / 36)) digits++;
+		let at = this.used + digits;
+		this.used = at;
+		for (let rest = n; rest > 0; rest = Math.floor(rest / 36)) this.batch[--at] = DIGITS[rest % 36];
+	}
+
+	/** `escape(text.slice(from))` as UTF-8; byte by byte while it is plain ASCII. */
+	private putText(text: string, from: number): void {
+		for (let i = from; i < text.length; i++) {
+			const code = text.charCodeAt(i);
+			if (code >= 0x80 || code === 0x5c || code === 0x09 || code === 0x0a || code === 0x0d) {
+				const tail = escape(text.slice(i));
+				this.reserve(tail.length * 3);
+				this.used += this.batch.write(tail, this.used, 'utf8');
+				return;
+			}
+			this.batch[this.used++] = code;
+		}
 	}
 
 	private flush(): void {
-		if (this.lines.length === 0) return;
-		this.members.push(gzipSync(Buffer.from(`${this.lines.join('\n')}\n`, 'utf8')));
-		this.lines = [];
+		if (this.lines === 0) return;
+		this.members.push(gzipSync(this.batch.subarray(0, this.used)));
+		this.used = 0;
+		this.lines = 0;
 	}
 
 	/** The baseline so far as text; the header is a gzip member of its own, so another `savedAt` costs nothing. */
@@ -102,43 +167,107 @@ export class BaselineWriter {
 export interface BaselineReader {
 	pair: string;
 	savedAt: number;
-	/** Files it holds, once `entries()` has been read through. */
-	entries(): AsyncGenerator<BaselineEntry>;
+	/** Its entries, each time afresh; in arrays too (`batches`), which the march steps through without a promise per entry. */
+	entries(): AsyncIterable<BaselineEntry>;
 }
 
-/** One line of the format; `previous` is the path of the line before it. */
+/** One line of the format; `previous` is the path of the line before it. Read field by field, without splitting the line into strings. */
 function parseLine(line: string, previous: string): BaselineEntry {
-	const [shared, rest, size, sourceTime, delta, other] = line.split('\t');
-	if (rest === undefined || delta === undefined) throw unreadable();
-	const sourceModTime = n36(sourceTime);
-	const difference = delta.startsWith('-') ? -n36(delta.slice(1)) : n36(delta);
+	// Where each of the first five fields ends (the sixth runs to the end of the line, and may be missing).
+	const shared = line.indexOf('\t');
+	const rest = shared < 0 ? -1 : line.indexOf('\t', shared + 1);
+	const size = rest < 0 ? -1 : line.indexOf('\t', rest + 1);
+	const sourceTime = size < 0 ? -1 : line.indexOf('\t', size + 1);
+	if (sourceTime < 0) throw unreadable();
+	const delta = line.indexOf('\t', sourceTime + 1);
+	const deltaEnd = delta < 0 ? line.length : delta;
+	const isDir = size - rest === 2 && line.charCodeAt(rest + 1) === SLASH;
+	const sourceModTime = n36At(line, size + 1, sourceTime);
+	const negative = line.charCodeAt(sourceTime + 1) === MINUS;
+	const difference = negative ? -n36At(line, sourceTime + 2, deltaEnd) : n36At(line, sourceTime + 1, deltaEnd);
+	const other = delta < 0 || delta === line.length - 1 ? '' : line.slice(delta + 1);
 	return {
-		path: previous.slice(0, n36(shared)) + unescape(rest),
+		path: previous.slice(0, n36At(line, 0, shared)) + unescape(line.slice(shared + 1, rest)),
 		destinationPath: other ? unescape(other) : undefined,
-		isDir: size === FOLDER,
-		size: size === FOLDER ? -1 : n36(size),
+		isDir,
+		size: isDir ? -1 : n36At(line, rest + 1, size),
 		sourceModTime,
 		destinationModTime: sourceModTime + difference,
 	};
 }
 
+/** `n36(text.slice(from, to))` without the slice: parseInt's reading (a sign, then digits up to the first that is not one; empty is 0). */
+function n36At(text: string, from: number, to: number): number {
+	if (from >= to) return 0;
+	let sign = 1;
+	if (text.charCodeAt(from) === MINUS) {
+		sign = -1;
+		from++;
+	}
+	let value = 0;
+	let digits = 0;
+	for (let i = from; i < to; i++) {
+		const code = text.charCodeAt(i);
+		const digit = code >= 0x30 && code <= 0x39 ? code - 0x30 : code >= 0x61 && code <= 0x7a ? code - 0x57 : code >= 0x41 && code <= 0x5a ? code - 0x37 : -1;
+		if (digit < 0) break;
+		value = value * 36 + digit;
+		digits++;
+	}
+	return digits === 0 ? NaN : sign * value;
+}
+
 /** The lines of a gzip'd, base64 text (one or more members), as a stream: never decoded whole. */
 export async function* textLines(text: string): AsyncGenerator<string> {
-	// Decoded by the stream, so a character split across two chunks stays whole.
-	const input = Readable.from([Buffer.from(text, 'base64')]).pipe(createGunzip()).setEncoding('utf8');
+	for await (const lines of textLineBatches(text)) yield* lines;
+}
+
+/** `textLines` a decoded chunk's lines at a time. */
+async function* textLineBatches(text: string): AsyncGenerator<string[]> {
+	// Decoded by the stream, so a character split across two chunks stays whole. In chunks of 2 KiB
+	// (about 120 lines) with no more decoded ahead (a zlib stream takes a stream's options, which its type omits): a chunk's lines are all held while the march goes
+	// through them, and at a million names the default 16 KiB made V8 double its young generation.
+	const input = Readable.from([Buffer.from(text, 'base64')]).pipe(createGunzip({ chunkSize: 2 * 1024, highWaterMark: 2 * 1024 } as ZlibOptions)).setEncoding('utf8');
 	let partial = '';
 	try {
 		for await (const chunk of input) {
 			const lines = (partial + (chunk as string)).split('\n');
 			partial = lines.pop()!;
-			yield* lines;
+			yield lines;
 		}
-		if (partial !== '') yield partial;
+		if (partial !== '') yield [partial];
 	} catch (error) {
 		throw unreadable(error);
 	} finally {
 		input.destroy();
 	}
+}
+
+/** A baseline's entries after its header, entry by entry or in arrays (one per decoded chunk). */
+function baselineEntries(text: string): AsyncIterable<BaselineEntry> & { batches(): AsyncIterator<BaselineEntry[]> } {
+	const batches = async function* (): AsyncGenerator<BaselineEntry[]> {
+		let skipped = 0;
+		let previous = '';
+		for await (const lines of textLineBatches(text)) {
+			const entries: BaselineEntry[] = [];
+			for (const line of lines) {
+				if (skipped < 3) {
+					skipped++;
+					continue;
+				}
+				if (line === '') continue;
+				const entry = parseLine(line, previous);
+				previous = entry.path;
+				entries.push(entry);
+			}
+			if (entries.length > 0) yield entries;
+		}
+	};
+	return {
+		batches,
+		async *[Symbol.asyncIterator]() {
+			for await (const entries of batches()) yield* entries;
+		},
+	};
 }
 
 /** Opens a saved baseline for streaming; one of the older, sorted format is decoded whole once and put in walk order. */
@@ -163,20 +292,7 @@ export async function openBaseline(text: string): Promise<BaselineReader> {
 	return {
 		pair: header[1] ?? '',
 		savedAt: n36(header[2] ?? ''),
-		entries: async function* () {
-			let skipped = 0;
-			let previous = '';
-			for await (const line of textLines(text)) {
-				if (skipped < 3) {
-					skipped++;
-					continue;
-				}
-				if (line === '') continue;
-				const entry = parseLine(line, previous);
-				previous = entry.path;
-				yield entry;
-			}
-		},
+		entries: () => baselineEntries(text),
 	};
 }
 

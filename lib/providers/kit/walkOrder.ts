@@ -17,6 +17,8 @@ export interface WalkOptions {
 	signal?: AbortSignal;
 	/** Entries of one folder held in memory before they are sorted through a temporary file. */
 	memoryLimit?: number;
+	/** Folders listed ahead of the walk (default 4); 0 for a listing that does its work synchronously, where reading ahead only holds entries longer. */
+	foldersAhead?: number;
 }
 
 /**
@@ -50,8 +52,9 @@ export async function* walkInOrderBatches(start: string, listFolder: (path: stri
 		early.delete(folder);
 		return started ?? listFolder(folder);
 	};
+	const ahead = options.foldersAhead ?? FOLDERS_AHEAD;
 	const readAheadFrom = (level: { folders: string[]; next: number }) => {
-		for (let i = level.next; i < Math.min(level.folders.length, level.next + FOLDERS_AHEAD); i++) {
+		for (let i = level.next; i < Math.min(level.folders.length, level.next + ahead); i++) {
 			const folder = level.folders[i];
 			if (early.has(folder)) continue;
 			const started = listFolder(folder);
@@ -129,7 +132,8 @@ export async function* walkInOrderBatches(start: string, listFolder: (path: stri
 				if (pending) top.putBack(pending);
 				pending = undefined;
 				const level = upcoming[upcoming.length - 1];
-				level.next = Math.max(level.next, level.folders.indexOf(folders[folders.length - 1]) + 1);
+				// Subfolders are walked in the order they are listed in: the search starts where the last one was found, so a folder of many subfolders costs no quadratic scan.
+				level.next = Math.max(level.next, level.folders.indexOf(folders[folders.length - 1], level.next) + 1);
 				readAheadFrom(level);
 				// What came before the subtree is handed on before its folder is read (a folder that fails to list must not take it along).
 				if (batch.length > 0) {
