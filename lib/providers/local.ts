@@ -21,6 +21,7 @@ import { normalizeRelativePath, parentPath, joinPath, matchKey, fileStamp, hasCo
 import { STATE_FOLDER } from '../core/filters';
 import { hashStream, measure } from '../core/hashing';
 import { walkInOrderBatches } from './kit/walkOrder';
+import { smallFileCopier } from './localCopier';
 
 export interface LocalProviderOptions {
 	/** Follow symbolic links that stay inside the root, or skip every link (the default). */
@@ -54,9 +55,10 @@ const SYMLINK_HINT = 'Links leading outside the chosen folder are never followed
 const STAT_BATCH = 256;
 const READ_CHUNK = 1024 * 1024;
 /**
- * Files up to this size are copied between local folders synchronously: the kernel copies 256 KiB in
- * well under a millisecond, less than the four thread-pool round trips (copy, stat, times, rename)
- * that cost most of a small file's copy; larger files keep the event loop free while they copy.
+ * Files up to this size are copied between local folders by one thread of our own, in batches
+ * (localCopier.ts), or synchronously where no thread can start: the kernel copies 256 KiB in well
+ * under a millisecond, less than the thread-pool round trips (copy, stat, times) that cost most of a
+ * small file's copy; larger files go through the thread pool, keeping the event loop free.
  */
 const INLINE_COPY_BYTES = 256 * 1024;
 const MAX_NAME_BYTES = 255;
@@ -291,12 +293,7 @@ export class LocalProvider implements Provider {
 	 * remembered: a folder can be replaced by a link while a run goes on.
 	 */
 	private async resolve(path: string): Promise<{ relative: string; absolute: string }> {
-		const relative = normalizeRelativePath(path);
-		for (const name of relative === '' ? [] : relative.split('/')) {
-			const problem = localNameProblem(name, this.platform);
-			if (problem) throw new InvalidNameError(relative, problem);
-		}
-		const absolute = relative === '' ? this.root : nodePath.join(this.root, ...relative.split('/'));
+		const { relative, absolute } = this.nameOnDisk(path);
 		let probe = nodePath.dirname(absolute);
 		while (isInside(this.root, probe) && probe !== this.root) {
 			try {
@@ -308,6 +305,19 @@ export class LocalProvider implements Provider {
 			}
 		}
 		return { relative, absolute };
+	}
+
+	/**
+	 * The absolute name of `path`, its names checked but no folder on the way: for a write, whose
+	 * folder `ensureFolder` checks (or creates) next, and checks again right before the rename.
+	 */
+	private nameOnDisk(path: string): { relative: string; absolute: string } {
+		const relative = normalizeRelativePath(path);
+		for (const name of relative === '' ? [] : relative.split('/')) {
+			const problem = localNameProblem(name, this.platform);
+			if (problem) throw new InvalidNameError(relative, problem);
+		}
+		return { relative, absolute: relative === '' ? this.root : nodePath.join(this.root, ...relative.split('/')) };
 	}
 
 	private get platform(): NodeJS.Platform {
@@ -482,7 +492,7 @@ export class LocalProvider implements Provider {
 	}
 
 	async write(path: string, content: Readable, options: WriteOptions = {}): Promise<Entry> {
-		const { relative, absolute } = await this.resolve(path);
+		const { relative, absolute } = this.nameOnDisk(path);
 		if (relative === '') throw new InvalidPathError(path, 'cannot write over the root folder');
 		await this.ensureFolder(nodePath.dirname(absolute), relative);
 		const temp = await this.stagingName();
@@ -566,9 +576,14 @@ export class LocalProvider implements Provider {
 	private async ensureFolder(absolute: string, forPath: string): Promise<void> {
 		try {
 			const stats = lstatSync(absolute);
-			if (!stats.isDirectory() && !(stats.isSymbolicLink() && this.options.symlinks === 'follow')) throw new AlreadyExistsError(parentPath(forPath));
+			if (stats.isSymbolicLink()) {
+				// Says which rule a link breaks (it leads outside the root, or links are skipped); a link that breaks none is followed.
+				await this.verifyFolder(absolute, forPath);
+				if (this.options.symlinks === 'follow') return;
+			}
+			if (!stats.isDirectory()) throw new AlreadyExistsError(parentPath(forPath));
 			// A plain folder whose folders above are plain too needs no second look at itself.
-			if (stats.isDirectory() && isInside(this.root, absolute) && this.plainFoldersBelowRoot(nodePath.dirname(absolute))) return;
+			if (isInside(this.root, absolute) && this.plainFoldersBelowRoot(nodePath.dirname(absolute))) return;
 			await this.verifyFolder(absolute, forPath);
 			return;
 		} catch (error) {
@@ -650,21 +665,26 @@ export class LocalProvider implements Provider {
 		if (!(source instanceof LocalProvider)) throw new CloudSyncError(`Cannot copy from ${source.name} without streaming`);
 		const origin = await source.resolveExisting(from);
 		if (origin.stats.isDirectory()) throw new CloudSyncError(`Copying folders is not supported: ${origin.relative}`);
-		const target = await this.resolve(to);
+		const target = this.nameOnDisk(to);
 		if (target.relative === '') throw new InvalidPathError(to, 'cannot copy over the root folder');
 		await this.ensureFolder(nodePath.dirname(target.absolute), target.relative);
 		const temp = await this.stagingName();
 		const modTime = modTimeOf(origin.stats);
 		try {
-			// A small file is copied in the call itself: each thread-pool round trip (a copy, a stat) cost more than the kernel's copy.
-			const inline = origin.stats.size <= INLINE_COPY_BYTES;
-			if (inline) copyFileSync(origin.absolute, temp, fsConstants.COPYFILE_FICLONE);
-			else await fs.copyFile(origin.absolute, temp, fsConstants.COPYFILE_FICLONE);
-			const copied = inline ? statSync(temp) : await fs.stat(temp);
-			if (copied.size !== origin.stats.size) {
-				throw new VerificationError(`${origin.relative} changed while it was copied (${copied.size} of ${origin.stats.size} bytes)`);
+			const small = origin.stats.size <= INLINE_COPY_BYTES;
+			const staged = small && smallFileCopier.stage({ source: origin.absolute, temp, size: origin.stats.size, modTime, mode: origin.stats.mode & 0o7777 }, origin.relative);
+			if (staged) {
+				await staged;
+			} else {
+				// Where no thread can run, a small file is copied in the call itself: each thread-pool round trip (a copy, a stat) cost more than the kernel's copy.
+				if (small) copyFileSync(origin.absolute, temp, fsConstants.COPYFILE_FICLONE);
+				else await fs.copyFile(origin.absolute, temp, fsConstants.COPYFILE_FICLONE);
+				const copied = small ? statSync(temp) : await fs.stat(temp);
+				if (copied.size !== origin.stats.size) {
+					throw new VerificationError(`${origin.relative} changed while it was copied (${copied.size} of ${origin.stats.size} bytes)`);
+				}
+				utimesSync(temp, new Date(modTime), new Date(modTime));
 			}
-			utimesSync(temp, new Date(modTime), new Date(modTime));
 			await this.replace(temp, target.absolute, target.relative);
 		} catch (error) {
 			await fs.rm(temp, { force: true });
