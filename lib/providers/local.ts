@@ -530,12 +530,13 @@ export class LocalProvider implements Provider {
 
 	/**
 	 * Renames the staged `temp` over `absolute`, after checking again, at this moment, that the target's
-	 * folder still lies inside the root: Node has no openat(), so the check is repeated right before the
-	 * rename rather than trusted from earlier. What it replaces goes to the trash first.
+	 * folder still lies inside the root (and making it if it is missing): Node has no openat(), so the
+	 * check is repeated right before the rename rather than trusted from earlier. What it replaces goes
+	 * to the trash first.
 	 */
 	private async replace(temp: string, absolute: string, relative: string): Promise<void> {
 		try {
-			await this.verifyFolder(nodePath.dirname(absolute), relative);
+			await this.ensureFolder(nodePath.dirname(absolute), relative);
 			await this.keepReplaced(absolute, relative);
 			renameSync(temp, absolute);
 		} catch (error) {
@@ -667,7 +668,7 @@ export class LocalProvider implements Provider {
 		if (origin.stats.isDirectory()) throw new CloudSyncError(`Copying folders is not supported: ${origin.relative}`);
 		const target = this.nameOnDisk(to);
 		if (target.relative === '') throw new InvalidPathError(to, 'cannot copy over the root folder');
-		await this.ensureFolder(nodePath.dirname(target.absolute), target.relative);
+		// The target's folder is checked (and made) once, by the rename: the staged copy does not need it.
 		const temp = await this.stagingName();
 		const modTime = modTimeOf(origin.stats);
 		try {
