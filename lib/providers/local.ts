@@ -422,7 +422,7 @@ export class LocalProvider implements Provider {
 			for (const dirent of batch) {
 				// The engine's own folder (staged writes, trash, lock, state) is never synced from any side; listed by name it is there.
 				if (folder.relative === '' && dirent.name === STATE_FOLDER) continue;
-				const entry = dirent.isSymbolicLink() ? await this.statLink(folder, dirent, visited) : this.statChild(folder, dirent);
+				const entry = dirent.isSymbolicLink() ? await this.statLink(folder, dirent.name, visited) : this.statChild(folder, dirent);
 				if (entry) entries.push(entry);
 			}
 			if (i + STAT_BATCH < dirents.length) await new Promise((resolve) => setImmediate(resolve));
@@ -442,11 +442,11 @@ export class LocalProvider implements Provider {
 		}
 	}
 
-	private async statLink(folder: { relative: string; absolute: string }, dirent: Dirent, visited: Set<string>): Promise<Entry | undefined> {
+	private async statLink(folder: { relative: string; absolute: string }, name: string, visited: Set<string>): Promise<Entry | undefined> {
 		if (this.options.symlinks !== 'follow') return undefined;
-		const relative = joinPath(folder.relative, dirent.name);
+		const relative = joinPath(folder.relative, name);
 		try {
-			const real = await fs.realpath(nodePath.join(folder.absolute, dirent.name));
+			const real = await fs.realpath(nodePath.join(folder.absolute, name));
 			// Links out of the root, and links back up into a folder already walked, are not followed.
 			if (!isInside(this.root, real) || visited.has(real)) return undefined;
 			const stats = await fs.stat(real);
