@@ -166,7 +166,7 @@ class SmallFileCopier {
 			if (this.thread !== thread) return;
 			this.thread = undefined;
 			clearTimeout(this.idleTimer);
-			const error = new CloudSyncError(`The thread that copies small local files stopped (${reason}); what it was doing was not done`, {
+			const error = new CloudSyncError(`The thread that copies small local files stopped (${reason}); the files it was copying were not copied`, {
 				hint: 'Run the sync again; if it keeps happening, check the memory available to n8n.',
 			});
 			for (const [id, waiting] of this.waiting) {
