@@ -94,7 +94,8 @@ function isInside(root: string, candidate: string): boolean {
 /** What lstat says, or undefined when it cannot say (missing, or not reachable): synchronous, as one stat is cheaper than a thread-pool round trip. */
 function lstatQuietly(path: string): Stats | undefined {
 	try {
-		return lstatSync(path);
+		// A missing file is the usual answer (a copy to a new name): no exception is built for it.
+		return lstatSync(path, { throwIfNoEntry: false });
 	} catch {
 		return undefined;
 	}
