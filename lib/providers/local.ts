@@ -1,7 +1,8 @@
 import { promises as fs, constants as fsConstants, copyFileSync, lstatSync, renameSync, statSync, utimesSync, type Dirent, type Stats } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import * as nodePath from 'node:path';
+// A default import reads the module's functions directly; a namespace import goes through a getter on every call.
+import nodePath from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
