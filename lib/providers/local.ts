@@ -1,7 +1,8 @@
 import { promises as fs, constants as fsConstants, copyFileSync, lstatSync, readdirSync, renameSync, statSync, utimesSync, type Dirent, type Stats } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import * as nodePath from 'node:path';
+// A default import reads the module's functions directly; a namespace import goes through a getter on every call.
+import nodePath from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
@@ -21,6 +22,7 @@ import { normalizeRelativePath, parentPath, joinPath, matchKey, fileStamp, hasCo
 import { STATE_FOLDER } from '../core/filters';
 import { hashStream, measure } from '../core/hashing';
 import { walkInOrderBatches } from './kit/walkOrder';
+import { smallFileCopier } from './localCopier';
 
 export interface LocalProviderOptions {
 	/** Follow symbolic links that stay inside the root, or skip every link (the default). */
@@ -54,9 +56,10 @@ const SYMLINK_HINT = 'Links leading outside the chosen folder are never followed
 const STAT_BATCH = 256;
 const READ_CHUNK = 1024 * 1024;
 /**
- * Files up to this size are copied between local folders synchronously: the kernel copies 256 KiB in
- * well under a millisecond, less than the four thread-pool round trips (copy, stat, times, rename)
- * that cost most of a small file's copy; larger files keep the event loop free while they copy.
+ * Files up to this size are copied between local folders by one thread of our own, in batches
+ * (localCopier.ts), or synchronously where no thread can start: the kernel copies 256 KiB in well
+ * under a millisecond, less than the thread-pool round trips (copy, stat, times) that cost most of a
+ * small file's copy; larger files go through the thread pool, keeping the event loop free.
  */
 const INLINE_COPY_BYTES = 256 * 1024;
 const MAX_NAME_BYTES = 255;
@@ -92,7 +95,8 @@ function isInside(root: string, candidate: string): boolean {
 /** What lstat says, or undefined when it cannot say (missing, or not reachable): synchronous, as one stat is cheaper than a thread-pool round trip. */
 function lstatQuietly(path: string): Stats | undefined {
 	try {
-		return lstatSync(path);
+		// A missing file is the usual answer (a copy to a new name): no exception is built for it.
+		return lstatSync(path, { throwIfNoEntry: false });
 	} catch {
 		return undefined;
 	}
@@ -291,12 +295,7 @@ export class LocalProvider implements Provider {
 	 * remembered: a folder can be replaced by a link while a run goes on.
 	 */
 	private async resolve(path: string): Promise<{ relative: string; absolute: string }> {
-		const relative = normalizeRelativePath(path);
-		for (const name of relative === '' ? [] : relative.split('/')) {
-			const problem = localNameProblem(name, this.platform);
-			if (problem) throw new InvalidNameError(relative, problem);
-		}
-		const absolute = relative === '' ? this.root : nodePath.join(this.root, ...relative.split('/'));
+		const { relative, absolute } = this.nameOnDisk(path);
 		let probe = nodePath.dirname(absolute);
 		while (isInside(this.root, probe) && probe !== this.root) {
 			try {
@@ -308,6 +307,19 @@ export class LocalProvider implements Provider {
 			}
 		}
 		return { relative, absolute };
+	}
+
+	/**
+	 * The absolute name of `path`, its names checked but no folder on the way: for a write, whose
+	 * folder `ensureFolder` checks (or creates) next, and checks again right before the rename.
+	 */
+	private nameOnDisk(path: string): { relative: string; absolute: string } {
+		const relative = normalizeRelativePath(path);
+		for (const name of relative === '' ? [] : relative.split('/')) {
+			const problem = localNameProblem(name, this.platform);
+			if (problem) throw new InvalidNameError(relative, problem);
+		}
+		return { relative, absolute: relative === '' ? this.root : nodePath.join(this.root, ...relative.split('/')) };
 	}
 
 	private get platform(): NodeJS.Platform {
@@ -415,7 +427,7 @@ export class LocalProvider implements Provider {
 			for (const dirent of batch) {
 				// The engine's own folder (staged writes, trash, lock, state) is never synced from any side; listed by name it is there.
 				if (folder.relative === '' && dirent.name === STATE_FOLDER) continue;
-				const entry = dirent.isSymbolicLink() ? await this.statLink(folder, dirent, visited) : this.statChild(folder, dirent);
+				const entry = dirent.isSymbolicLink() ? await this.statLink(folder, dirent.name, visited) : this.statChild(folder, dirent);
 				if (entry) entries.push(entry);
 			}
 			if (i + STAT_BATCH < dirents.length) await new Promise((resolve) => setImmediate(resolve));
@@ -435,11 +447,11 @@ export class LocalProvider implements Provider {
 		}
 	}
 
-	private async statLink(folder: { relative: string; absolute: string }, dirent: Dirent, visited: Set<string>): Promise<Entry | undefined> {
+	private async statLink(folder: { relative: string; absolute: string }, name: string, visited: Set<string>): Promise<Entry | undefined> {
 		if (this.options.symlinks !== 'follow') return undefined;
-		const relative = joinPath(folder.relative, dirent.name);
+		const relative = joinPath(folder.relative, name);
 		try {
-			const real = await fs.realpath(nodePath.join(folder.absolute, dirent.name));
+			const real = await fs.realpath(nodePath.join(folder.absolute, name));
 			// Links out of the root, and links back up into a folder already walked, are not followed.
 			if (!isInside(this.root, real) || visited.has(real)) return undefined;
 			const stats = await fs.stat(real);
@@ -485,7 +497,7 @@ export class LocalProvider implements Provider {
 	}
 
 	async write(path: string, content: Readable, options: WriteOptions = {}): Promise<Entry> {
-		const { relative, absolute } = await this.resolve(path);
+		const { relative, absolute } = this.nameOnDisk(path);
 		if (relative === '') throw new InvalidPathError(path, 'cannot write over the root folder');
 		await this.ensureFolder(nodePath.dirname(absolute), relative);
 		const temp = await this.stagingName();
@@ -523,12 +535,13 @@ export class LocalProvider implements Provider {
 
 	/**
 	 * Renames the staged `temp` over `absolute`, after checking again, at this moment, that the target's
-	 * folder still lies inside the root: Node has no openat(), so the check is repeated right before the
-	 * rename rather than trusted from earlier. What it replaces goes to the trash first.
+	 * folder still lies inside the root (and making it if it is missing): Node has no openat(), so the
+	 * check is repeated right before the rename rather than trusted from earlier. What it replaces goes
+	 * to the trash first.
 	 */
 	private async replace(temp: string, absolute: string, relative: string): Promise<void> {
 		try {
-			await this.verifyFolder(nodePath.dirname(absolute), relative);
+			await this.ensureFolder(nodePath.dirname(absolute), relative);
 			await this.keepReplaced(absolute, relative);
 			renameSync(temp, absolute);
 		} catch (error) {
@@ -569,9 +582,14 @@ export class LocalProvider implements Provider {
 	private async ensureFolder(absolute: string, forPath: string): Promise<void> {
 		try {
 			const stats = lstatSync(absolute);
-			if (!stats.isDirectory() && !(stats.isSymbolicLink() && this.options.symlinks === 'follow')) throw new AlreadyExistsError(parentPath(forPath));
+			if (stats.isSymbolicLink()) {
+				// Says which rule a link breaks (it leads outside the root, or links are skipped); a link that breaks none is followed.
+				await this.verifyFolder(absolute, forPath);
+				if (this.options.symlinks === 'follow') return;
+			}
+			if (!stats.isDirectory()) throw new AlreadyExistsError(parentPath(forPath));
 			// A plain folder whose folders above are plain too needs no second look at itself.
-			if (stats.isDirectory() && isInside(this.root, absolute) && this.plainFoldersBelowRoot(nodePath.dirname(absolute))) return;
+			if (isInside(this.root, absolute) && this.plainFoldersBelowRoot(nodePath.dirname(absolute))) return;
 			await this.verifyFolder(absolute, forPath);
 			return;
 		} catch (error) {
@@ -653,21 +671,26 @@ export class LocalProvider implements Provider {
 		if (!(source instanceof LocalProvider)) throw new CloudSyncError(`Cannot copy from ${source.name} without streaming`);
 		const origin = await source.resolveExisting(from);
 		if (origin.stats.isDirectory()) throw new CloudSyncError(`Copying folders is not supported: ${origin.relative}`);
-		const target = await this.resolve(to);
+		const target = this.nameOnDisk(to);
 		if (target.relative === '') throw new InvalidPathError(to, 'cannot copy over the root folder');
-		await this.ensureFolder(nodePath.dirname(target.absolute), target.relative);
+		// The target's folder is checked (and made) once, by the rename: the staged copy does not need it.
 		const temp = await this.stagingName();
 		const modTime = modTimeOf(origin.stats);
 		try {
-			// A small file is copied in the call itself: each thread-pool round trip (a copy, a stat) cost more than the kernel's copy.
-			const inline = origin.stats.size <= INLINE_COPY_BYTES;
-			if (inline) copyFileSync(origin.absolute, temp, fsConstants.COPYFILE_FICLONE);
-			else await fs.copyFile(origin.absolute, temp, fsConstants.COPYFILE_FICLONE);
-			const copied = inline ? statSync(temp) : await fs.stat(temp);
-			if (copied.size !== origin.stats.size) {
-				throw new VerificationError(`${origin.relative} changed while it was copied (${copied.size} of ${origin.stats.size} bytes)`);
+			const small = origin.stats.size <= INLINE_COPY_BYTES;
+			const staged = small && smallFileCopier.stage({ source: origin.absolute, temp, size: origin.stats.size, modTime, mode: origin.stats.mode & 0o7777 }, origin.relative);
+			if (staged) {
+				await staged;
+			} else {
+				// Where no thread can run, a small file is copied in the call itself: each thread-pool round trip (a copy, a stat) cost more than the kernel's copy.
+				if (small) copyFileSync(origin.absolute, temp, fsConstants.COPYFILE_FICLONE);
+				else await fs.copyFile(origin.absolute, temp, fsConstants.COPYFILE_FICLONE);
+				const copied = small ? statSync(temp) : await fs.stat(temp);
+				if (copied.size !== origin.stats.size) {
+					throw new VerificationError(`${origin.relative} changed while it was copied (${copied.size} of ${origin.stats.size} bytes)`);
+				}
+				utimesSync(temp, new Date(modTime), new Date(modTime));
 			}
-			utimesSync(temp, new Date(modTime), new Date(modTime));
 			await this.replace(temp, target.absolute, target.relative);
 		} catch (error) {
 			await fs.rm(temp, { force: true });

@@ -1,0 +1,141 @@
+import { promises as fs } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { LocalProvider } from '../lib/providers/local';
+import { smallFileCopier } from '../lib/providers/localCopier';
+import { sync } from '../lib';
+import { CloudSyncError, VerificationError } from '../lib/core/errors';
+
+/** Copies between two local folders: small files go through the copying thread, larger ones through Node's thread pool. */
+describe('copying between local folders', () => {
+	const cleanups: string[] = [];
+	const made = async (label: string) => {
+		const dir = await fs.mkdtemp(path.join(os.tmpdir(), `cloudsync-${label}-`));
+		cleanups.push(dir);
+		return dir;
+	};
+	afterEach(async () => {
+		await Promise.all(cleanups.splice(0).map((dir) => fs.rm(dir, { recursive: true, force: true })));
+	});
+
+	const staged = async (root: string) => fs.readdir(path.join(root, '.cloudsync', 'tmp')).catch(() => []);
+	const MODIFIED = Date.UTC(2025, 4, 6, 7, 8, 9, 123);
+
+	it('a Copy of many small files and one large keeps every byte, modification time and permission, and leaves nothing staged', async () => {
+		const source = await made('copy-src');
+		const destination = await made('copy-dst');
+		const files = new Map<string, { bytes: Buffer; mode: number }>();
+		for (let i = 0; i < 60; i++) {
+			const name = `dir-${i % 3}/sub-${i % 2}/file-${i}.bin`;
+			files.set(name, { bytes: randomBytes(i === 0 ? 0 : 1 + ((i * 977) % 65536)), mode: i % 5 === 0 ? 0o755 : 0o640 });
+		}
+		files.set('large.bin', { bytes: randomBytes(300 * 1024), mode: 0o600 });
+		for (const [name, { bytes, mode }] of files) {
+			const full = path.join(source, ...name.split('/'));
+			await fs.mkdir(path.dirname(full), { recursive: true });
+			await fs.writeFile(full, bytes);
+			await fs.chmod(full, mode);
+			await fs.utimes(full, new Date(MODIFIED), new Date(MODIFIED));
+		}
+
+		const report = await sync(await LocalProvider.open(source), await LocalProvider.open(destination), { mode: 'copy' });
+
+		expect(report.status).toBe('success');
+		expect(report.added).toBe(files.size);
+		for (const [name, { bytes, mode }] of files) {
+			const full = path.join(destination, ...name.split('/'));
+			expect((await fs.readFile(full)).equals(bytes)).toBe(true);
+			const stats = await fs.stat(full);
+			expect(Math.round(stats.mtimeMs)).toBe(MODIFIED);
+			expect(stats.mode & 0o777).toBe(mode);
+		}
+		expect(await staged(destination)).toEqual([]);
+	});
+
+	it('a source that is longer or shorter than when it was looked at is not staged, and says so', async () => {
+		const root = await made('copy-changed');
+		const source = path.join(root, 'source.bin');
+		await fs.writeFile(source, randomBytes(5000));
+		const job = { source, modTime: MODIFIED, mode: 0o644 };
+
+		const grown = smallFileCopier.stage({ ...job, temp: path.join(root, 'staged-1'), size: 4000 }, 'source.bin');
+		await expect(grown).rejects.toBeInstanceOf(VerificationError);
+		await expect(grown).rejects.toThrow('source.bin changed while it was copied (more than 4000 of 4000 bytes read)');
+		const shrunk = smallFileCopier.stage({ ...job, temp: path.join(root, 'staged-2'), size: 6000 }, 'source.bin');
+		await expect(shrunk).rejects.toThrow('source.bin changed while it was copied (5000 of 6000 bytes read)');
+		const missing = smallFileCopier.stage({ ...job, source: path.join(root, 'gone.bin'), temp: path.join(root, 'staged-3'), size: 10 }, 'gone.bin');
+		await expect(missing).rejects.toMatchObject({ code: 'ENOENT' });
+		expect(await fs.readdir(root)).toEqual(['source.bin']);
+	});
+
+	it('never writes through a file or link already at the staging name', async () => {
+		const root = await made('copy-exclusive');
+		const outside = await made('copy-outside');
+		await fs.writeFile(path.join(root, 'source.bin'), 'new bytes');
+		await fs.symlink(path.join(outside, 'target.txt'), path.join(root, 'staged'));
+		const staging = smallFileCopier.stage({ source: path.join(root, 'source.bin'), temp: path.join(root, 'staged'), size: 9, modTime: MODIFIED, mode: 0o644 }, 'source.bin');
+		await expect(staging).rejects.toMatchObject({ code: 'EEXIST' });
+		expect(await fs.readdir(outside)).toEqual([]);
+	});
+
+	it('when the copying thread ends mid-run, its copies fail with a clear error and leave no file; the next copies start a new thread', async () => {
+		const source = await made('copy-crash-src');
+		const destination = await made('copy-crash-dst');
+		const names = Array.from({ length: 8 }, (_, i) => `f-${i}.txt`);
+		for (const name of names) await fs.writeFile(path.join(source, name), `content of ${name}`);
+		const from = await LocalProvider.open(source);
+		const to = await LocalProvider.open(destination);
+		// A first copy makes the staging folder, so that the next ones reach the thread without waiting on the disk.
+		await fs.writeFile(path.join(source, 'first.txt'), 'first');
+		await to.copyFrom(from, 'first.txt', 'first.txt');
+		await smallFileCopier.stopThread();
+
+		const copies = names.map((name) => to.copyFrom(from, name, name));
+		// Every job has been handed to the new thread once the microtasks ran; it is still starting.
+		await new Promise((resolve) => setImmediate(resolve));
+		await smallFileCopier.stopThread();
+		const outcomes = await Promise.allSettled(copies);
+
+		const failed = outcomes.filter((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+		expect(failed.length).toBeGreaterThan(0);
+		for (const { reason } of failed) {
+			expect(reason).toBeInstanceOf(CloudSyncError);
+			expect((reason as Error).message).toMatch(/^The thread that copies small local files stopped \(exit code \d+\); the files it was copying were not copied$/);
+		}
+		const landed = await fs.readdir(destination);
+		for (const [i, outcome] of outcomes.entries()) {
+			// A copy either landed whole or left nothing at all.
+			if (outcome.status === 'fulfilled') expect(await fs.readFile(path.join(destination, names[i]), 'utf8')).toBe(`content of ${names[i]}`);
+			else expect(landed).not.toContain(names[i]);
+		}
+		expect(await staged(destination)).toEqual([]);
+
+		await Promise.all(names.map((name) => to.copyFrom(from, name, name)));
+		for (const name of names) expect(await fs.readFile(path.join(destination, name), 'utf8')).toBe(`content of ${name}`);
+	});
+
+	it('copies inline, with the same result, where no thread can start', async () => {
+		const source = await made('copy-inline-src');
+		const destination = await made('copy-inline-dst');
+		await fs.writeFile(path.join(source, 'a.txt'), 'inline bytes');
+		await fs.utimes(path.join(source, 'a.txt'), new Date(MODIFIED), new Date(MODIFIED));
+		await jest.isolateModulesAsync(async () => {
+			jest.doMock('node:worker_threads', () => ({
+				Worker: class {
+					constructor() {
+						throw new Error('threads are not allowed here');
+					}
+				},
+			}));
+			const { LocalProvider: Isolated } = await import('../lib/providers/local');
+			const to = await Isolated.open(destination);
+			const written = await to.copyFrom(await Isolated.open(source), 'a.txt', 'sub/a.txt');
+			expect(written).toMatchObject({ path: 'sub/a.txt', size: 12, modTime: MODIFIED });
+		});
+		jest.dontMock('node:worker_threads');
+		expect(await fs.readFile(path.join(destination, 'sub', 'a.txt'), 'utf8')).toBe('inline bytes');
+		expect(Math.round((await fs.stat(path.join(destination, 'sub', 'a.txt'))).mtimeMs)).toBe(MODIFIED);
+		expect(await staged(destination)).toEqual([]);
+	});
+});
