@@ -62,6 +62,17 @@ export class ChunkReader {
 		return target.subarray(0, length);
 	}
 
+	/**
+	 * Up to `max` bytes as the source gave them, uncopied (empty at the end): for bytes passed straight
+	 * on to a socket, which may hold them after the next read, so no buffer can be reused for them.
+	 */
+	async readSome(max: number): Promise<Buffer> {
+		while (this.pending.length === 0 && !this.ended) await this.pull();
+		const piece = this.pending.subarray(0, max);
+		this.pending = this.pending.subarray(piece.length);
+		return piece;
+	}
+
 	/** Whether nothing is left; reaching the end also runs the checks a measuring source does there. */
 	async atEnd(): Promise<boolean> {
 		if (this.pending.length === 0 && !this.ended) await this.pull();
