@@ -469,6 +469,15 @@ describe('downloads', () => {
 		expect(String(failure)).toContain('broke off');
 	});
 
+	it('asks again for a download that does not answer within the request timeout', async () => {
+		const data = pseudoRandomBytes(MiB + 3, 'slow');
+		emulator.seedFile('/slow.bin', data);
+		emulator.server.inject({ route: /download/, kind: 'slow', delayMs: 1500, times: 1 });
+		const read = await readAll(await provider({ requestTimeoutMs: 300 }).read('slow.bin'));
+		expect(sha256(read)).toBe(sha256(data));
+		expect(calls('files/download')).toBe(2);
+	});
+
 	it('keeps reading the version it started with when the file is replaced mid-read', async () => {
 		const original = pseudoRandomBytes(3 * MiB, 'original');
 		emulator.seedFile('/v.bin', original);

@@ -30,6 +30,7 @@ const MAX_REQUEST_BYTES = 150 * MiB;
 const DEFAULT_CHUNK = 8 * MiB;
 /** Dropbox keeps an upload session 7 days; a day less, so a session is not resumed as it ends. */
 const SESSION_LIFETIME_MS = 6 * 24 * 3600 * 1000;
+/** Bytes one download request asks for: bodies are streamed, so this bounds only what one request's timeout covers (a request cut off goes on from its last byte). */
 const DEFAULT_DOWNLOAD_CHUNK = 64 * MiB;
 /** A read gives up after this many broken download bodies in a row that brought no byte. */
 const MAX_FRUITLESS_BODIES = 5;
@@ -97,6 +98,28 @@ interface OpenRange {
 	skip: number;
 	/** The last byte asked for (inclusive). */
 	last: number;
+	/** Ends the request (if still going) and its timer. */
+	close(): void;
+}
+
+/**
+ * A signal for one request that ends it after `ms` or with `outer`, released by `clear` as soon as the
+ * request is over: AbortSignal.timeout would keep the signal, and what listens to it, for the whole
+ * timeout after every small download.
+ */
+function requestSignal(ms: number, outer: AbortSignal | undefined): { signal: AbortSignal; clear(): void } {
+	const controller = new AbortController();
+	const timer = setTimeout(() => controller.abort(new DOMException('The download took longer than its timeout', 'TimeoutError')), ms);
+	const stop = () => controller.abort(outer?.reason);
+	if (outer?.aborted) stop();
+	outer?.addEventListener('abort', stop, { once: true });
+	return {
+		signal: controller.signal,
+		clear: () => {
+			clearTimeout(timer);
+			outer?.removeEventListener('abort', stop);
+		},
+	};
 }
 
 /** The SDK's encoding of the Dropbox-API-Arg header: JSON with every non-ASCII character escaped. */
@@ -497,11 +520,11 @@ export class DropboxProvider implements Provider {
 						throw new TransientError(`The download of ${context.path} broke off at byte ${offset} ${fruitless} times in a row`, { cause: broken });
 					}
 				}
-				void range.body.cancel().catch(() => undefined);
+				range.close();
 				range = undefined;
 			}
 		} finally {
-			void range?.body?.cancel().catch(() => undefined);
+			range?.close();
 		}
 	}
 
@@ -510,20 +533,31 @@ export class DropboxProvider implements Provider {
 		const last = Math.min(end ?? Number.POSITIVE_INFINITY, start + this.downloadChunkSize) - 1;
 		return this.call(context, async (o): Promise<{ result: OpenRange }> => {
 			// The timeout covers the body too, as it did when the SDK read it: a stalled body is asked for again from where it stopped.
-			const signal = o.signal ? AbortSignal.any([o.signal, AbortSignal.timeout(this.timeoutMs)]) : AbortSignal.timeout(this.timeoutMs);
-			const response = await this.fetcher(CONTENT_DOWNLOAD_URL, {
-				method: 'POST',
-				headers: { authorization: `Bearer ${this.auth.getAccessToken()}`, 'dropbox-api-arg': headerSafeJson({ path: source }), range: `bytes=${start}-${last}` },
-				signal,
-			});
-			// The range starts at or past the end of the file: nothing to read.
-			if (response.status === 416) {
-				await response.body?.cancel();
-				return { result: { skip: 0, last } };
+			const { signal, clear } = requestSignal(this.timeoutMs, o.signal);
+			try {
+				const response = await this.fetcher(CONTENT_DOWNLOAD_URL, {
+					method: 'POST',
+					headers: { authorization: `Bearer ${this.auth.getAccessToken()}`, 'dropbox-api-arg': headerSafeJson({ path: source }), range: `bytes=${start}-${last}` },
+					signal,
+				});
+				// The range starts at or past the end of the file: nothing to read.
+				if (response.status === 416) {
+					await response.body?.cancel();
+					clear();
+					return { result: { skip: 0, last, close: () => undefined } };
+				}
+				if (!response.ok) throw await downloadRefusal(response);
+				const { size, rev } = JSON.parse(response.headers.get('dropbox-api-result') ?? '{}') as files.FileMetadata;
+				const body = response.body!.getReader();
+				const close = () => {
+					clear();
+					void body.cancel().catch(() => undefined);
+				};
+				return { result: { file: { size, rev }, body, skip: response.status === 206 ? 0 : start, last: Math.min(last, size - 1), close } };
+			} catch (error) {
+				clear();
+				throw error;
 			}
-			if (!response.ok) throw await downloadRefusal(response);
-			const { size, rev } = JSON.parse(response.headers.get('dropbox-api-result') ?? '{}') as files.FileMetadata;
-			return { result: { file: { size, rev }, body: response.body!.getReader(), skip: response.status === 206 ? 0 : start, last: Math.min(last, size - 1) } };
 		});
 	}
 
