@@ -606,7 +606,9 @@ export class S3Provider implements Provider {
 			let expected: string | undefined;
 			try {
 				// Up to one part, the bytes are held and sent in one PUT, which the pacer may send again.
-				const first = await reader.read(partSize);
+				// A file known to need parts has its first one read into the first of the buffers its parts are assembled in.
+				const firstBuffer = options.size !== undefined && options.size > partSize ? Buffer.allocUnsafeSlow(partSize) : undefined;
+				const first = await reader.read(partSize, firstBuffer);
 				if (await reader.atEnd()) {
 					answer = await this.call(context, () => this.client.send(new PutObjectCommand({ ...params, Body: first, ContentLength: first.length }), { abortSignal: options.signal }));
 					expected = measured.hashes.md5;
@@ -616,7 +618,7 @@ export class S3Provider implements Provider {
 					const session: PiecedSession = { upload: created.UploadId!, pieceBytes: partSize };
 					this.options.onMultipartUpload?.({ key: Key, uploadId: session.upload, state: 'started' });
 					await this.sessions.begin(identity, JSON.stringify(session), 0, Date.now() + MULTIPART_KEPT_MS);
-					({ answer, expected } = await this.sendParts(context, Key, session, reader, first, [], options, identity).catch(async (error: unknown) => {
+					({ answer, expected } = await this.sendParts(context, Key, session, reader, first, [], options, identity, firstBuffer).catch(async (error: unknown) => {
 						// An upload kept for a later run stays (unless S3 lost it); any other is aborted, so S3 frees its parts.
 						if (error instanceof NotFoundError) this.sessions.end(identity);
 						else if (!identity) await this.abortMultipart(context, Key, session.upload);
@@ -694,7 +696,7 @@ export class S3Provider implements Provider {
 	/**
 	 * Sends the parts after `held` from `reader` (`first` already read), `queueSize` at a time, each
 	 * held in memory until S3 took it (a retry sends it again), then completes the upload. The store is
-	 * told how far the parts S3 confirmed reach without a gap.
+	 * told how far the parts S3 confirmed reach without a gap. `firstBuffer`, when given, is the buffer `first` was read into.
 	 */
 	private async sendParts(
 		context: CallContext,
@@ -705,6 +707,7 @@ export class S3Provider implements Provider {
 		held: StoredPart[],
 		options: WriteOptions,
 		identity: UploadIdentity | undefined,
+		firstBuffer?: Buffer,
 	): Promise<{ answer: { ETag?: string; ServerSideEncryption?: string; SSECustomerAlgorithm?: string }; expected?: string }> {
 		const { CompleteMultipartUploadCommand, UploadPartCommand } = s3Sdk();
 		const { upload: UploadId, pieceBytes: partSize } = session;
@@ -717,6 +720,10 @@ export class S3Provider implements Provider {
 		// upload peaked at 165 MiB of RSS).
 		const spare: Buffer[] = [];
 		const lent = new Map<ArrayBufferLike, Buffer>();
+		if (firstBuffer) {
+			lent.set(firstBuffer.buffer, firstBuffer);
+			if (first?.buffer !== firstBuffer.buffer) spare.push(firstBuffer);
+		}
 		const nextPart = async (): Promise<Buffer> => {
 			const buffer = spare.pop() ?? Buffer.allocUnsafeSlow(partSize);
 			lent.set(buffer.buffer, buffer);
