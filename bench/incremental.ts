@@ -4,9 +4,10 @@
  * nothing changed and after 10 changes, next to the full listing the first run makes. Both trees are
  * seeded alike (same sizes and times), so no run copies anything it need not. Every run opens new
  * providers, as each n8n execution does, and keeps its state as the node does: cursors in memory
- * (n8n's static data), Drive's id index and the two-way baseline in files on the destination.
+ * (n8n's static data), their copy with Drive's id index and the two-way baseline in files on the
+ * destination.
  *
- *   npm run bench -- --case incremental [--quick]     100,000 files (2,000 with --quick)
+ *   npm run bench -- --case incremental [--quick] [--calls]     100,000 files (2,000 with --quick); --calls prints each call of the runs after the changes
  *
  * Prints a table; asserts nothing. Token refreshes (one per opened provider) are counted apart.
  */
@@ -15,15 +16,18 @@ import { GoogleDriveProvider } from '../lib/providers/drive';
 import { DropboxProvider } from '../lib/providers/dropbox';
 import { DriveEmulator } from '../test/emulators/drive';
 import { DropboxEmulator } from '../test/emulators/dropbox';
+import type { LoggedRequest } from '../test/emulators/core/server';
 import { printTable } from './figures';
 
-interface FeedRow {
+export interface FeedRow {
 	step: string;
 	listing: string;
 	driveCalls: number;
 	dropboxCalls: number;
 	tokenCalls: number;
 	seconds: number;
+	/** Each call of the run, side, method and what it was about (token refreshes left out). */
+	calls: string[];
 }
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -83,6 +87,8 @@ export async function measureIncremental(files: number, mode: 'mirror' | 'twoWay
 			const driveLog = drive.server.log.slice(driveFrom);
 			const dropboxLog = dropbox.server.log.slice(dropboxFrom);
 			const isToken = (entry: { path: string }) => entry.path.endsWith('/token');
+			const described = (side: string, log: LoggedRequest[]) =>
+				log.filter((entry) => !isToken(entry)).map((entry) => `${side} ${entry.method} ${entry.path}${entry.query ? decodeURIComponent(entry.query).slice(0, 160) : ''}${entry.arg ? ` ${entry.arg.slice(0, 200)}` : ''}`);
 			rows.push({
 				step: name,
 				listing: report.listing ?? '',
@@ -90,6 +96,7 @@ export async function measureIncremental(files: number, mode: 'mirror' | 'twoWay
 				dropboxCalls: dropboxLog.filter((entry) => !isToken(entry)).length,
 				tokenCalls: driveLog.filter(isToken).length + dropboxLog.filter(isToken).length,
 				seconds: Math.round(seconds * 100) / 100,
+				calls: [...described('Drive', driveLog), ...described('Dropbox', dropboxLog)],
 			});
 		};
 		const count = files.toLocaleString('en-US');
@@ -127,9 +134,15 @@ export async function measureIncremental(files: number, mode: 'mirror' | 'twoWay
 	}
 }
 
-export function printIncrementalTable(rows: FeedRow[]): void {
+/** The table; with `calls`, each call of the runs after the changes too (what each costs, to tell a file's calls from a run's fixed ones). */
+export function printIncrementalTable(rows: FeedRow[], calls = false): void {
 	printTable(
 		['step', 'listing', 'Drive calls', 'Dropbox calls', 'token calls', 's'],
 		rows.map((row) => [row.step, row.listing, String(row.driveCalls), String(row.dropboxCalls), String(row.tokenCalls), row.seconds.toFixed(2)]),
 	);
+	if (!calls) return;
+	for (const row of rows.filter((candidate) => candidate.step.startsWith('after') || candidate.step.startsWith('next'))) {
+		console.log(`\nCalls of "${row.step}":`);
+		for (const call of row.calls) console.log(`  ${call}`);
+	}
 }

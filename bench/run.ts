@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --quick] [--runs N] [--only 1,3] [--case scale [--sizes 100000,400000]] [--case incremental] [--case footprint] [--cpu-prof]
+ * npm run bench [-- --quick] [--runs N] [--only 1,3] [--case scale [--sizes 100000,400000]] [--case incremental [--calls]] [--case resume] [--case footprint] [--cpu-prof]
  *
  * Cases 1–4 run our engine and rclone on the same local→local work, alternating (ours, rclone, ours,
  * …), and report the median wall time of the runs and the highest peak RSS. Cases 5–6 (cloud.ts) run
@@ -24,6 +24,7 @@ import { printProfile, profileFlags } from './profile';
 import type { PlanRun } from './runner';
 import { measureWebDavCase, type WebDavCase } from './webdav';
 import { measureIncremental, printIncrementalTable } from './incremental';
+import { measureResume, printResumeTable, resumeVerdicts, type ResumeRow } from './resume';
 import { measureS3Case, stopS3Server, type S3Case } from './s3';
 
 const KiB = 1024;
@@ -107,9 +108,11 @@ interface PlanCase {
 type BenchCase = SyncCase | PlanCase | CloudCase | ScaleCase | WebDavCase | S3Case;
 
 /**
- * bench/results/latest.json is an array of rows in case order: an RcloneRow for each of cases 1–4,
- * a CloudRow (cloud.ts) for each cloud and step of cases 5–6, told apart by its `cloud` key, then the
- * iCloud Photos CloudKit calls (bench/icloudPhotos.ts), told apart by `icloud_photos`.
+ * bench/results/latest.json is an array of rows, each with a unique `case` and the time it was
+ * measured (`measured_at`; a run replaces only the rows of the cases it ran): an RcloneRow for each
+ * case run against rclone, a CloudRow (cloud.ts) for each cloud and step of cases 5–6, told apart by
+ * its `cloud` key, the iCloud Photos CloudKit calls (bench/icloudPhotos.ts) by `icloud_photos`, the
+ * change-feed call counts by `incremental`, the resumed uploads (bench/resume.ts) by `resume`.
  */
 type Row = RcloneRow | CloudRow;
 
@@ -411,7 +414,22 @@ function printTables(rows: Row[]): void {
 /** Cases that can be named with --case. */
 const CASE_NAMES: Record<string, number> = { scale: 8, webdav: 9 };
 
-function parseOptions(): { quick: boolean; runs: number; only?: number[]; sizes?: number[]; cpuProf: boolean; incremental: boolean; footprint: boolean } {
+interface Options {
+	quick: boolean;
+	runs: number;
+	only?: number[];
+	sizes?: number[];
+	cpuProf: boolean;
+	/** The change-feed call counts: at the end of a full run, or alone with --case incremental. */
+	incremental: boolean;
+	/** With --case incremental: every call of the runs after changes, to see which a file needs. */
+	calls?: boolean;
+	footprint: boolean;
+	/** The kill-and-resume uploads: only with --case resume (1 GiB to four clouds, several minutes). */
+	resume: boolean;
+}
+
+function parseOptions(): Options {
 	const { values } = parseArgs({
 		options: {
 			quick: { type: 'boolean', default: false },
@@ -420,32 +438,82 @@ function parseOptions(): { quick: boolean; runs: number; only?: number[]; sizes?
 			case: { type: 'string' },
 			sizes: { type: 'string' },
 			'cpu-prof': { type: 'boolean', default: false },
+			calls: { type: 'boolean', default: false },
 		},
 	});
 	const runs = Number(values.runs);
 	if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a whole number ≥ 1, got ${values.runs}`);
 	// The change-feed table runs at the end, as the Google Photos one does; named alone, nothing else runs.
-	if (values.case === 'incremental') return { quick: values.quick, runs, only: [], cpuProf: false, incremental: true, footprint: false };
+	const alone = { quick: values.quick, runs, only: [], cpuProf: false, incremental: false, footprint: false, resume: false };
+	if (values.case === 'incremental') return { ...alone, incremental: true, calls: values.calls };
+	if (values.case === 'resume') return { ...alone, resume: true };
 	// The footprint is not a sync case: no data, no rclone, nothing written to latest.json.
-	if (values.case === 'footprint') return { quick: values.quick, runs, cpuProf: false, incremental: false, footprint: true };
-	if (values.case !== undefined && CASE_NAMES[values.case] === undefined) throw new Error(`--case takes one of footprint, incremental, ${Object.keys(CASE_NAMES).join(', ')}; got ${values.case}`);
+	if (values.case === 'footprint') return { ...alone, footprint: true };
+	if (values.case !== undefined && CASE_NAMES[values.case] === undefined) throw new Error(`--case takes one of footprint, incremental, resume, ${Object.keys(CASE_NAMES).join(', ')}; got ${values.case}`);
 	const only = values.case !== undefined ? [CASE_NAMES[values.case]] : values.only?.split(',').map(Number);
 	const sizes = values.sizes?.split(',').map(Number);
 	if (sizes?.some((files) => !Number.isInteger(files) || files < 1)) throw new Error(`--sizes takes whole numbers of files, such as 100000,400000; got ${values.sizes}`);
-	return { quick: values.quick, runs, only, sizes, cpuProf: values['cpu-prof'], incremental: !only, footprint: false };
+	return { quick: values.quick, runs, only, sizes, cpuProf: values['cpu-prof'], incremental: !only, footprint: false, resume: false };
 }
 
-async function benchIncremental(quick: boolean): Promise<void> {
+/** A row of latest.json for one scheduled run planned from change feeds, told apart by its `incremental` key (the mode). */
+interface IncrementalRow {
+	case: string;
+	incremental: 'mirror' | 'twoWay';
+	files: number;
+	step: string;
+	listing: string;
+	drive_calls: number;
+	dropbox_calls: number;
+	token_calls: number;
+	seconds: number;
+}
+
+async function benchIncremental(quick: boolean, calls = false): Promise<IncrementalRow[]> {
 	const files = quick ? 2_000 : 100_000;
-	console.log(`\nAPI calls of a scheduled Mirror planned from change feeds, Google Drive → Dropbox (emulated, ${files.toLocaleString('en-US')} files; target ≤ 3 a side for a no-op):`);
-	printIncrementalTable(await measureIncremental(files));
-	console.log(`\nAPI calls of a scheduled Two-Way planned from change feeds, Google Drive ⇄ Dropbox (emulated, ${files.toLocaleString('en-US')} files; target ≤ 3 a side for a no-op, ≤ 3 plus what the 10 files need after 10 changes):`);
-	printIncrementalTable(await measureIncremental(files, 'twoWay'));
+	const rows: IncrementalRow[] = [];
+	for (const [mode, title] of [
+		['mirror', 'Mirror planned from change feeds, Google Drive → Dropbox'],
+		['twoWay', 'Two-Way planned from change feeds, Google Drive ⇄ Dropbox'],
+	] as const) {
+		console.log(`\nAPI calls of a scheduled ${title} (emulated, ${files.toLocaleString('en-US')} files; target ≤ 3 a side for a no-op, ≤ 3 plus what the 10 files need after 10 changes):`);
+		const measured = await measureIncremental(files, mode);
+		printIncrementalTable(measured, calls);
+		for (const row of measured) {
+			rows.push({ case: `incremental ${mode} ${files} ${row.step}`, incremental: mode, files, step: row.step, listing: row.listing, drive_calls: row.driveCalls, dropbox_calls: row.dropboxCalls, token_calls: row.tokenCalls, seconds: round(row.seconds, 2) });
+		}
+	}
+	return rows;
+}
+
+async function benchResume(quick: boolean): Promise<ResumeRow[]> {
+	console.log(`\nUploads resumed across runs: ${quick ? '64 MiB' : '1 GiB'} to each emulated cloud and to S3 (s3rver), the process killed ${4} times at random points, then run to the end:`);
+	const rows = await measureResume(quick);
+	printResumeTable(rows);
+	console.log(`\nTargets (reported, not asserted):\n  ${resumeVerdicts(rows).join('\n  ')}`);
+	return rows;
+}
+
+/**
+ * Writes this run's rows into bench/results/latest.json, replacing the rows of the same cases and
+ * keeping the others, so that a sitting made of several commands (`--only 1,2`, then `--case scale`…)
+ * ends with every figure in one file. Each row says when it was measured.
+ */
+async function saveRows(rows: Array<{ case: string }>): Promise<void> {
+	const file = nodePath.join(RESULTS, 'latest.json');
+	const measuredAt = new Date().toISOString();
+	const earlier = JSON.parse(await fs.readFile(file, 'utf8').catch(() => '[]')) as Array<{ case: string }>;
+	const fresh = new Set(rows.map((row) => row.case));
+	const merged = [...earlier.filter((row) => !fresh.has(row.case)), ...rows.map((row) => ({ ...row, measured_at: measuredAt }))];
+	await fs.mkdir(RESULTS, { recursive: true });
+	await fs.writeFile(file, `${JSON.stringify(merged, null, '\t')}\n`);
+	console.log(`\nWrote ${rows.length} row(s) into ${file} (${merged.length} in all)`);
 }
 
 async function main(): Promise<void> {
 	const options = parseOptions();
-	if (options.incremental && options.only?.length === 0) return benchIncremental(options.quick);
+	if (options.incremental && options.only?.length === 0) return saveRows(await benchIncremental(options.quick, options.calls));
+	if (options.resume) return saveRows(await benchResume(options.quick));
 	if (options.footprint) {
 		printFootprint(await measureFootprint());
 		return;
@@ -500,13 +568,9 @@ async function main(): Promise<void> {
 		console.log('\nWhat loading costs before any work (RSS of a fresh process once it has required the module):');
 		printFootprint(await measureFootprint());
 	}
-	if (options.incremental) await benchIncremental(options.quick);
+	const incremental = options.incremental ? await benchIncremental(options.quick) : [];
 	console.log(`\nTargets (reported, not asserted):\n  ${verdicts.join('\n  ')}`);
-	if (!context.profileDir) {
-		const file = nodePath.join(RESULTS, 'latest.json');
-		await fs.writeFile(file, `${JSON.stringify([...rows, ...icloudPhotos], null, '\t')}\n`);
-		console.log(`\nWrote ${file}`);
-	}
+	if (!context.profileDir) await saveRows([...rows, ...icloudPhotos, ...incremental]);
 	console.log(`Generated data stays cached in ${CACHE} and is reused by the next run; delete that folder to free the space.`);
 }
 

@@ -45,6 +45,24 @@ const paths = (entries: Array<{ path: string }>) => entries.map((entry) => entry
 const requestLines = () => fixture.emulator.server.log.map((entry) => `${entry.method} ${entry.path}${entry.query}`);
 const queryOf = (line: string) => new URLSearchParams(line.slice(line.indexOf('?') + 1));
 
+describe('looking up several paths at once (statMany)', () => {
+	it('asks once per folder for its names, and once for the unknown folders of a level; duplicates refused as stat refuses them', async () => {
+		const { provider, folderId } = await openInFreshFolder(fixture);
+		const [a, b] = [fixture.emulator.addFolder(folderId, 'a'), fixture.emulator.addFolder(folderId, 'b')];
+		for (let i = 0; i < 3; i++) fixture.emulator.addFile(a, `f${i}.txt`, `a ${i}`);
+		fixture.emulator.addFile(b, 'g.txt', 'b');
+		const before = fixture.emulator.server.log.length;
+		const found = await provider.statMany(['a/f0.txt', 'a/f2.txt', 'a/missing.txt', 'b/g.txt', 'c/none.txt']);
+		expect(paths([...found.values()])).toEqual(['a/f0.txt', 'a/f2.txt', 'b/g.txt']);
+		const queries = fixture.emulator.server.log.slice(before).filter((entry) => LIST.test(`${entry.method} ${entry.path}`)).map((entry) => new URLSearchParams(entry.query).get('q'));
+		// The folders a, b and c in one query, then a's three names in one and b's in another.
+		expect(queries).toHaveLength(3);
+		expect(queries[0]).toMatch(/name = 'a' or name = 'b' or name = 'c'/);
+		fixture.emulator.addFile(a, 'f0.txt', 'a twin');
+		await expect(provider.statMany(['a/f0.txt', 'a/f1.txt'])).rejects.toBeInstanceOf(DuplicateNameError);
+	});
+});
+
 describe('the official client against the emulator', () => {
 	it('sends the SDK requests, token refresh and partial-response fields to the emulator', async () => {
 		fixture.emulator.clearLog();

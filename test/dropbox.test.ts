@@ -39,6 +39,23 @@ const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 const calls = (...routes: string[]) => routes.reduce((sum, route) => sum + emulator.requestCount(route), 0);
 const provider = (options: Partial<DropboxProviderOptions> = {}) => emulatedProvider(emulator, options);
 
+describe('looking up several paths at once (statMany)', () => {
+	it('finds the names of one folder in one page of its listing, each spelling asked for answered; past the first page, one by one', async () => {
+		emulator.seedFolder('/Root');
+		for (const name of ['Alpha.txt', 'beta.txt', 'gamma.txt']) emulator.seedFile(`/Root/docs/${name}`, name);
+		const dropbox = provider({ root: '/Root' });
+		const before = emulator.server.log.length;
+		const found = await dropbox.statMany(['docs/alpha.txt', 'docs/ALPHA.TXT', 'docs/gamma.txt', 'docs/missing.txt', 'nowhere/x.txt', 'nowhere/y.txt']);
+		expect([...found.keys()].sort()).toEqual(['docs/ALPHA.TXT', 'docs/alpha.txt', 'docs/gamma.txt']);
+		expect(found.get('docs/alpha.txt')).toMatchObject({ path: 'docs/Alpha.txt', isDir: false, size: 9 });
+		expect(emulator.server.log.slice(before).map((entry) => entry.path).filter((path) => path.startsWith('/2/'))).toEqual(['/2/files/list_folder', '/2/files/list_folder']);
+		// A folder longer than a page: what its first page leaves out is asked for one by one.
+		for (let i = 0; i < LIST_PAGE + 5; i++) emulator.seedFile(`/Root/big/f${String(i).padStart(5, '0')}.txt`, 'x');
+		const far = await dropbox.statMany(['big/f00000.txt', `big/f${String(LIST_PAGE + 4).padStart(5, '0')}.txt`]);
+		expect(far.size).toBe(2);
+	});
+});
+
 /** Seeds `folders` folders of `perFolder` files each, as another Dropbox client would have made them. */
 function seedTree(root: string, folders: number, perFolder: number): number {
 	for (let f = 0; f < folders; f++) {

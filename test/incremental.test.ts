@@ -31,7 +31,9 @@ describe('scheduled one-way runs planned from both sides’ change feeds (Drive 
 		expect(check.plan.actions.filter((action) => action.kind !== 'skip')).toEqual([]);
 	}
 
-	const dropboxListings = () => emulators.dropbox.requestCount('files/list_folder');
+	// Listings of a tree (recursive); a folder's first page read to find a few changed names in it is a lookup, not counted.
+	const dropboxListings = () =>
+		emulators.dropbox.server.log.filter((entry) => entry.path === '/2/files/list_folder' && (JSON.parse(entry.arg ?? '{}') as { recursive?: boolean }).recursive === true).length;
 	const driveRootListings = (folderId: string) => emulators.drive.server.requests(/^GET \/drive\/v3\/files$/).filter((entry) => {
 			// A listing asks for a folder's children; a path lookup asks for a child by name.
 			const query = new URLSearchParams(entry.query).get('q') ?? '';
@@ -142,6 +144,30 @@ describe('scheduled one-way runs planned from both sides’ change feeds (Drive 
 		await expectConverged(await openDrive(), openDropbox());
 		expect(await tree(openDropbox())).toEqual(await tree(await openDrive()));
 		expect(Object.keys(await tree(openDropbox())).sort()).toEqual(['a/f1.txt', 'a/f3.txt', 'a/f4.txt', 'b/f0.txt']);
+	});
+
+	it('a queue-mode worker without the static data plans from the changes with the copy on the destination alone: its cursors and the index of Drive’s ids travel together', async () => {
+		const { folderId, openDrive, openDropbox } = await pair();
+		for (let i = 0; i < 4; i++) await put(await openDrive(), `w/f${i}.txt`, `file ${'x'.repeat(i)}`, T0);
+		const indexed = (state: MemoryStateStore, destination: Provider): FeedOptions => ({ ...feedOf(state, destination), index: (side) => new ProviderStateStore(destination, `one-way-test-${side}-ids`) });
+		let destination = openDropbox();
+		expect(await run(await openDrive(), destination, indexed(new MemoryStateStore(), destination), T0)).toMatchObject({ status: 'success', added: 4, listing: 'full' });
+		// Another worker, another day: a new file, and a permanent deletion Drive names by id alone.
+		await put(await openDrive(), 'w/new.txt', 'new', T0 + DAY);
+		emulators.drive.remove(emulators.drive.statPath('w/f1.txt', folderId)!.id!);
+		const [driveBefore, dropboxBefore] = [driveRootListings(folderId), dropboxListings()];
+		destination = openDropbox();
+		const worker = await run(await openDrive(), destination, indexed(new MemoryStateStore(), destination), T0 + DAY);
+		expect(worker).toMatchObject({ status: 'success', listing: 'changes', added: 1, deleted: 1 });
+		expect(driveRootListings(folderId) - driveBefore).toBe(0);
+		expect(dropboxListings() - dropboxBefore).toBeLessThanOrEqual(2);
+		expect(Object.keys(await tree(openDropbox())).sort()).toEqual(['w/f0.txt', 'w/f2.txt', 'w/f3.txt', 'w/new.txt']);
+		// A third worker, again with the copy alone: the index the second one left places the next deletion.
+		emulators.drive.remove(emulators.drive.statPath('w/new.txt', folderId)!.id!);
+		destination = openDropbox();
+		const third = await run(await openDrive(), destination, indexed(new MemoryStateStore(), destination), T0 + 2 * DAY);
+		expect(third).toMatchObject({ status: 'success', listing: 'changes', deleted: 1 });
+		await expectConverged(await openDrive(), openDropbox());
 	});
 
 	it('Mirror OneDrive → Dropbox: a folder and a file another process moved (the delta names them only where they are now) are placed with the index of ids', async () => {

@@ -45,7 +45,9 @@ describe('scheduled Two-Way runs planned from both sides’ change feeds (Drive 
 		expect(check.actions).toEqual([]);
 	}
 
-	const dropboxListings = () => emulators.dropbox.requestCount('files/list_folder');
+	// Listings of a tree (recursive); a folder's first page read to find a few changed names in it is a lookup, not counted.
+	const dropboxListings = () =>
+		emulators.dropbox.server.log.filter((entry) => entry.path === '/2/files/list_folder' && (JSON.parse(entry.arg ?? '{}') as { recursive?: boolean }).recursive === true).length;
 	const driveListings = (folderId: string) =>
 		emulators.drive.server.requests(/^GET \/drive\/v3\/files$/).filter((entry) => {
 			const query = new URLSearchParams(entry.query).get('q') ?? '';
@@ -105,6 +107,21 @@ describe('scheduled Two-Way runs planned from both sides’ change feeds (Drive 
 		const after = calls();
 		expect(after.dropbox - before.dropbox).toBeLessThanOrEqual(3);
 		expect(after.drive - before.drive).toBeLessThanOrEqual(3);
+	});
+
+	it('a queue-mode worker with neither the baseline nor the cursors in static data plans from the changes with the copies on the destination, Drive’s permanent deletions placed by the index in the feed copy', async () => {
+		const { folderId, openDrive, openDropbox, dropboxUser } = await pair();
+		for (let i = 0; i < 4; i++) await put(dropboxUser, `w/f${i}.txt`, `file ${'x'.repeat(i)}`, T0);
+		expect(await run(openDropbox(), await openDrive(), states(), T0)).toMatchObject({ status: 'success', listing: 'full' });
+		// Another process deletes a file on Drive for good (Drive names it by id alone) and adds one on Dropbox.
+		emulators.drive.remove(emulators.drive.statPath('w/f1.txt', folderId)!.id!);
+		await put(dropboxUser, 'w/new.txt', 'new', T0 + DAY);
+		const driveBefore = driveListings(folderId);
+		const worker = await run(openDropbox(), await openDrive(), states(), T0 + DAY);
+		expect(worker).toMatchObject({ status: 'success', listing: 'changes', firstRun: false, baselineFromCopy: true });
+		expect(driveListings(folderId) - driveBefore).toBe(0);
+		expect(worker.actions.filter((action) => action.status === 'done').map((action) => `${action.kind} ${action.side} ${action.path}`).sort()).toEqual(['copy destination w/new.txt', 'delete source w/f1.txt']);
+		await expectConverged(openDropbox(), await openDrive(), { baseline: new MemoryStateStore(await new ProviderStateStore(await openDrive(), 'two-way-test').load()), cursors: new MemoryStateStore() });
 	});
 
 	it('a change on both sides is a conflict decided by content, as in a full run; a move is carried as a move', async () => {

@@ -1,4 +1,4 @@
-import { itResumesAfterKills } from './support/resume';
+import { itResumesAfterKills } from './support/itResumesAfterKills';
 import { startDrive, type DriveFixture } from './support/drive';
 import { DriveEmulator } from './emulators/drive';
 import { bufferStream, fingerprint, pseudoRandomBytes } from './conformance/suite';

@@ -190,6 +190,12 @@ export interface Provider {
 
 	/** Throws NotFoundError when nothing is there. */
 	stat(path: string): Promise<Entry>;
+	/**
+	 * The entries at `paths` (a path with nothing there is left out), as `stat` would find them, in
+	 * fewer requests than one each: the names of one folder asked together. Throws what `stat` throws
+	 * for anything else (two items of one name included).
+	 */
+	statMany?(paths: string[], options?: { signal?: AbortSignal }): Promise<Map<string, Entry>>;
 	read(path: string, options?: ReadOptions): Promise<Readable>;
 	/** Replaces or creates the file atomically: readers see the old content or the whole new one. Parent folders are created. */
 	write(path: string, content: Readable, options?: WriteOptions): Promise<Entry>;
@@ -197,6 +203,17 @@ export interface Provider {
 	/** Deletes a file, or an empty folder; a folder with contents needs `recursive`. */
 	delete(path: string, options?: { recursive?: boolean }): Promise<void>;
 	move(from: string, to: string): Promise<Entry>;
+	/**
+	 * A small file's bytes with the version `writeIfUnchanged` compares; undefined when there is none.
+	 * Present with `writeIfUnchanged` only where the cloud writes a file on a condition, atomically.
+	 */
+	readVersioned?(path: string): Promise<{ bytes: Buffer; version: string } | undefined>;
+	/**
+	 * Writes a small file only while it is still at `version` (only while there is none, when
+	 * undefined), as one atomic step of the cloud: the new version, or undefined when another write
+	 * came first (one of ours whose answer was lost included: the caller reads which).
+	 */
+	writeIfUnchanged?(path: string, bytes: Buffer, version: string | undefined): Promise<string | undefined>;
 	/** Present only when the cloud can copy without moving bytes through us. */
 	copy?(from: string, to: string): Promise<Entry>;
 	/** Whether copyFrom can take files from `source` without streaming them (two folders on one machine, two folders of one account). */

@@ -32,7 +32,11 @@ const MAX_CHANGED_PATHS = 2_000;
 /** Where the feed state lives (n8n's static data, with a copy on the destination for runs n8n gives no state), how often a full listing runs anyway. */
 export interface FeedOptions {
 	state: StateStore;
-	/** Read when `state` holds nothing; written whenever the state changes. */
+	/**
+	 * Read when `state` holds nothing (a queue-mode worker without the workflow's static data). Written
+	 * after a full listing and whenever an id index changes; with `index`, it holds the indexes too
+	 * (one object, one upload): a worker that has only it finds cursors and indexes of one moment.
+	 */
 	copy?: StateStore;
 	/** The settings that decide the plan, in any stable text form (hashed here). */
 	settings: string;
@@ -40,7 +44,8 @@ export interface FeedOptions {
 	fullEveryMs: number;
 	/**
 	 * Where the id → path index of a side whose feed names some changes by id alone (Google Drive) is
-	 * kept (a file on the destination): with it, such changes are placed instead of forcing a full listing.
+	 * kept when there is no `copy` (with one, the index lives in it): with it, such changes are placed
+	 * instead of forcing a full listing.
 	 */
 	index?: (side: Side) => StateStore;
 	/** The clock the interval is measured on (tests move it). */
@@ -73,8 +78,10 @@ export interface FeedPlan extends ListingChoice {
 	indexing?: Partial<Record<Side, IdIndexWriter>>;
 	/** What the changes read so far do to each side's id index. */
 	indexChanges?: Partial<Record<Side, IndexChange[]>>;
-	/** Each side's saved index as read to place changes (compressed text), so that updating it costs no second download. */
+	/** Each side's saved index as read to place changes (compressed text), so that updating it costs no second download; after saving, the one saved. */
 	indexTexts?: Partial<Record<Side, string>>;
+	/** The copy on the destination as this run read it (once at most). */
+	readCopy?: () => Promise<string | undefined>;
 }
 
 /** One item's move in a side's id index: `path` where it is now (absent when gone), `previousPath` where it was. */
@@ -90,7 +97,41 @@ export function settingsHash(text: string): string {
 	return createHash('sha256').update(text).digest('base64url').slice(0, 22);
 }
 
-async function loadFeedState(options: FeedOptions): Promise<FeedState | undefined> {
+/**
+ * The copy's text: the feed state's JSON on the first line, then a line `side<TAB>index` for each
+ * side's id index. A copy of one line (written before indexes moved into it) is the state alone.
+ */
+function copyText(state: string, indexes: Partial<Record<Side, string>>): string {
+	return [state, ...(Object.entries(indexes) as Array<[Side, string | undefined]>).filter(([, text]) => text).map(([side, text]) => `${side}\t${text}`)].join('\n');
+}
+
+/** One part of a copy's text: the state, or a side's index; read without splitting a large text into lines. */
+function copyPart(text: string | undefined, part: 'state' | Side): string | undefined {
+	if (text === undefined) return undefined;
+	for (let start = 0, line = 0; ; line++) {
+		const end = text.indexOf('\n', start);
+		const stop = end < 0 ? text.length : end;
+		if (line === 0 && part === 'state') return text.slice(0, stop);
+		if (line > 0 && text.startsWith(`${part}\t`, start)) return text.slice(start + part.length + 1, stop);
+		if (end < 0) return undefined;
+		start = end + 1;
+	}
+}
+
+/** Each side's id index lives in the copy when there is one. */
+const indexesInCopy = (options: FeedOptions) => options.copy !== undefined && options.index !== undefined;
+
+async function loadIndex(options: FeedOptions, side: Side, readCopy?: () => Promise<string | undefined>): Promise<string | undefined> {
+	if (!indexesInCopy(options)) return options.index!(side).load();
+	return copyPart(await (readCopy ?? (() => options.copy!.load()))(), side);
+}
+
+function once(load: () => Promise<string | undefined>): () => Promise<string | undefined> {
+	let loaded: Promise<string | undefined> | undefined;
+	return () => (loaded ??= load());
+}
+
+async function loadFeedState(options: FeedOptions, readCopy: () => Promise<string | undefined>): Promise<FeedState | undefined> {
 	const parse = (text: string | undefined): FeedState | undefined => {
 		if (!text) return undefined;
 		try {
@@ -100,7 +141,7 @@ async function loadFeedState(options: FeedOptions): Promise<FeedState | undefine
 			return undefined;
 		}
 	};
-	return parse(await options.state.load()) ?? (options.copy ? parse(await options.copy.load().catch(() => undefined)) : undefined);
+	return parse(await options.state.load()) ?? parse(copyPart(await readCopy(), 'state'));
 }
 
 const hasFeed = (provider: Provider) => provider.changeCursor !== undefined && provider.changesSince !== undefined;
@@ -120,7 +161,8 @@ export async function planFromFeeds(sides: Record<Side, Provider>, options: Feed
 		const listingReason = `${without.map((side) => `the ${side} (${sides[side].name})`).join(' and ')} ${without.length > 1 ? 'have' : 'has'} no change feed, so only a full listing sees ${without.length > 1 ? 'their' : 'its'} changes`;
 		return { listing: 'full', listingReason, cursors: {}, fullAt: now, settings, keep: false };
 	}
-	const previous = await loadFeedState(options);
+	const readCopy = once(async () => options.copy?.load().catch(() => undefined));
+	const previous = await loadFeedState(options, readCopy);
 	const full = async (listingReason: string): Promise<FeedPlan> => {
 		const cursors: Partial<Record<Side, string>> = {};
 		for (const side of fed) {
@@ -133,7 +175,7 @@ export async function planFromFeeds(sides: Record<Side, Provider>, options: Feed
 				return { listing: 'full', listingReason: `${listingReason}; the ${side} folder does not exist yet`, cursors: {}, fullAt: now, settings, keep: false };
 			}
 		}
-		return { listing: 'full', listingReason, cursors, fullAt: now, settings, previous, keep: true };
+		return { listing: 'full', listingReason, cursors, fullAt: now, settings, previous, keep: true, readCopy };
 	};
 	const indexed = (side: Side) => options.index !== undefined && sides[side].feedNamesById === true;
 	if (fullBecause) return full(fullBecause);
@@ -177,7 +219,7 @@ export async function planFromFeeds(sides: Record<Side, Provider>, options: Feed
 	for (const [side, unplaced] of Object.entries(unplacedBy) as Array<[Side, UnplacedChange[]]>) {
 		// Where each item was, from the index the last run left: one download, read as a stream.
 		const token = previous.indexes?.[side];
-		const text = token === undefined ? undefined : await options.index!(side).load();
+		const text = token === undefined ? undefined : await loadIndex(options, side, readCopy);
 		const index = await openIdIndex(text);
 		indexTexts[side] = text;
 		if (!index || index.token !== token) {
@@ -208,6 +250,7 @@ export async function planFromFeeds(sides: Record<Side, Provider>, options: Feed
 		indexes: previous.indexes,
 		indexChanges,
 		indexTexts,
+		readCopy,
 	};
 }
 
@@ -227,30 +270,49 @@ function stateOf(plan: FeedPlan): string {
 
 /**
  * After a fully successful run: the cursors advance. The copy on the destination is written after a
- * full listing only (a copy with older cursors is still sound: its next run reads more changes),
- * and before the cursors of the destination move past the run's own writes, the copy's included:
- * a state file rewritten on every run would be a change of its own every time.
+ * full listing, and when it holds the id indexes, whenever one of them changes (a copy with older
+ * cursors is still sound: its next run reads more changes; the indexes it holds are those of its
+ * cursors). A copy without indexes is written before the cursors of the destination move past the
+ * run's own writes, its own included; one with them after, as it needs the indexes those writes made
+ * (the engine's own files are never synced, so the next run passes over that write at no cost).
  */
 export async function saveFeedState(plan: FeedPlan, options: FeedOptions, afterCopy: () => Promise<void>): Promise<void> {
-	if (options.copy && plan.listing === 'full') await options.copy.save(stateOf({ ...plan, indexes: undefined }));
+	const together = indexesInCopy(options);
+	if (options.copy && plan.listing === 'full' && !together) await options.copy.save(stateOf({ ...plan, indexes: undefined }));
 	await afterCopy();
-	await saveIndexes(plan, options);
+	const indexesChanged = await saveIndexes(plan, options);
 	const text = stateOf(plan);
+	if (together && (plan.listing === 'full' || indexesChanged)) await options.copy!.save(copyText(text, await indexesToKeep(plan, options)));
 	if ((await options.state.load()) !== text) await options.state.save(text);
 }
 
+/** The text of each side's index the saved state names: the one just made, or the one read, else from the copy as it was. */
+async function indexesToKeep(plan: FeedPlan, options: FeedOptions): Promise<Partial<Record<Side, string>>> {
+	const kept: Partial<Record<Side, string>> = {};
+	for (const side of ['source', 'destination'] as const) {
+		const token = plan.indexes?.[side];
+		if (token === undefined) continue;
+		const text = plan.indexTexts?.[side] ?? (await loadIndex(options, side, plan.readCopy));
+		if ((await openIdIndex(text))?.token === token) kept[side] = text;
+		else plan.indexes = { ...plan.indexes, [side]: undefined };
+	}
+	return kept;
+}
+
 /**
- * After a run that wrote to `sides`: reads each one's feed again, while its provider still knows
- * every path the run touched (Drive names a changed item only when it knows where it was), and
- * moves its cursor past the run's own writes, carrying their paths to the next run. A side whose
- * feed cannot place something (another client's change during the run) keeps its cursor from
- * before: the next run meets that change itself.
+ * After a run that wrote to `sides`: reads the feed again of each one whose feed names some changes
+ * by id alone, while its provider still knows every path the run touched (Drive names a changed item
+ * only when it knows where it was), and moves its cursor past the run's own writes, carrying their
+ * paths to the next run. A side whose feed cannot place something (another client's change during
+ * the run) keeps its cursor from before: the next run meets that change itself. So does a side whose
+ * feed names every change by path (Dropbox): its next run reads the same paths from the feed that
+ * reading them now would carry, and this run saves the call.
  */
 export async function carryOwnChanges(plan: FeedPlan, sides: Partial<Record<Side, Provider>>, signal?: AbortSignal): Promise<void> {
 	const carried = new Set<string>(plan.carried ?? []);
 	for (const [side, provider] of Object.entries(sides) as Array<[Side, Provider]>) {
 		const cursor = plan.cursors[side];
-		if (!cursor || !provider.changesSince) continue;
+		if (!cursor || !provider.changesSince || !provider.feedNamesById) continue;
 		try {
 			const page = await provider.changesSince(cursor, { signal });
 			if (page.unplaced) continue;
@@ -397,9 +459,14 @@ export async function* recorded<T extends Entry>(entries: AsyncIterable<T>, reco
 	}
 }
 
-/** Writes each side's index as of the cursors about to be saved: the one a full listing recorded, or the last one with this run's changes applied; untouched when nothing moved. */
-async function saveIndexes(plan: FeedPlan, options: FeedOptions): Promise<void> {
-	if (!options.index) return;
+/**
+ * Makes each side's index as of the cursors about to be saved: the one a full listing recorded, or
+ * the last one with this run's changes applied; untouched when nothing moved. Written to its own
+ * store, or kept in `plan.indexTexts` for the copy. Says whether any changed.
+ */
+async function saveIndexes(plan: FeedPlan, options: FeedOptions): Promise<boolean> {
+	if (!options.index) return false;
+	let changed = false;
 	for (const side of ['source', 'destination'] as const) {
 		const changes = plan.indexChanges?.[side] ?? [];
 		const recordedIndex = plan.indexing?.[side];
@@ -407,13 +474,19 @@ async function saveIndexes(plan: FeedPlan, options: FeedOptions): Promise<void> 
 		if (recordedIndex) {
 			next = changes.length === 0 ? recordedIndex : await applyIndexChanges((await openIdIndex(recordedIndex.text()))!.entries(), changes);
 		} else if (changes.length > 0 && plan.indexes?.[side] !== undefined) {
-			const old = await openIdIndex(plan.indexTexts?.[side] ?? (await options.index(side).load()));
+			const old = await openIdIndex(plan.indexTexts?.[side] ?? (await loadIndex(options, side, plan.readCopy)));
 			// Without the index it would update, none is kept: the next change named by id alone lists in full and records a new one.
 			next = old && old.token === plan.indexes[side] ? await applyIndexChanges(old.entries(), changes) : undefined;
 			if (!next) plan.indexes = { ...plan.indexes, [side]: undefined };
 		}
-		if (!next) continue;
-		await options.index(side).save(next.text());
+		if (!next) {
+			changed ||= plan.indexes?.[side] === undefined && plan.previous?.indexes?.[side] !== undefined;
+			continue;
+		}
+		if (indexesInCopy(options)) (plan.indexTexts ??= {})[side] = next.text();
+		else await options.index(side).save(next.text());
 		plan.indexes = { ...plan.indexes, [side]: next.token };
+		changed = true;
 	}
+	return changed;
 }

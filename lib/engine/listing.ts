@@ -46,22 +46,39 @@ export async function listPaths(provider: Provider, paths: string[], filter: Fil
 	// Parents first, so that what a listed folder's subtree already holds is neither stat'ed nor listed again.
 	const listed: string[] = [];
 	const inListed = (path: string) => listed.some((folder) => folder === '' || path.startsWith(`${folder}/`));
+	const byDepth = new Map<number, string[]>();
+	for (const path of new Set(paths.map(normalizeRelativePath))) {
+		const depth = path === '' ? 0 : path.split('/').length;
+		byDepth.set(depth, [...(byDepth.get(depth) ?? []), path]);
+	}
 	try {
-		for (const path of [...new Set(paths.map(normalizeRelativePath))].sort((a, b) => a.split('/').length - b.split('/').length)) {
-			if (inListed(path)) continue;
-			const entry = await pacer.run(async () => provider.stat(path).catch((error) => (error instanceof NotFoundError ? undefined : Promise.reject(error))), signal);
-			if (!entry) continue;
-			if (entry.path !== '') keep(entry);
-			if (!entry.isDir) continue;
-			listed.push(entry.path);
-			await pacer.run(async () => {
-				for await (const child of provider.list(entry.path, { recursive: true, signal })) keep(child);
-			}, signal);
+		for (const depth of [...byDepth.keys()].sort((a, b) => a - b)) {
+			const asked = byDepth.get(depth)!.filter((path) => !inListed(path));
+			if (asked.length === 0) continue;
+			for (const entry of await statAll(provider, asked, pacer, signal)) {
+				if (entry.path !== '') keep(entry);
+				if (!entry.isDir) continue;
+				listed.push(entry.path);
+				await pacer.run(async () => {
+					for await (const child of provider.list(entry.path, { recursive: true, signal })) keep(child);
+				}, signal);
+			}
 		}
 		return { entries: [...found.values()] };
 	} catch (error) {
 		return { entries: [...found.values()], error: error as Error };
 	}
+}
+
+/** What is at each of `paths` (nothing where a path does not exist): in batches where the provider can, else one stat each. */
+async function statAll(provider: Provider, paths: string[], pacer: Pacer, signal?: AbortSignal): Promise<Entry[]> {
+	if (provider.statMany && paths.length > 1) return [...(await pacer.run(() => provider.statMany!(paths, { signal }), signal)).values()];
+	const entries: Entry[] = [];
+	for (const path of paths) {
+		const entry = await pacer.run(async () => provider.stat(path).catch((error) => (error instanceof NotFoundError ? undefined : Promise.reject(error))), signal);
+		if (entry) entries.push(entry);
+	}
+	return entries;
 }
 
 /** Throws the listing's own typed error, saying what stopped, when either listing ended in one: half a listing must never be planned on. */

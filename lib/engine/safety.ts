@@ -2,7 +2,7 @@ import type { Provider } from '../core/types';
 import type { Pacer } from '../core/pacer';
 import { NotFoundError } from '../core/errors';
 import { forEachLimitStream } from '../core/concurrency';
-import { parentPath, baseName } from '../core/paths';
+import { parentPath, baseName, normalizeRelativePath } from '../core/paths';
 import { failureOf, type Failure } from './failures';
 
 /** Lets each side a run will write tidy what interrupted runs left there; what they removed goes in the report. */
@@ -27,11 +27,15 @@ export function unstorableOn(provider: Provider, path: string, size?: number): s
 	return undefined;
 }
 
+/** Deletions confirmed by one batched ask, at most. */
+const CONFIRM_BATCH = 500;
+
 /**
  * Confirms that `provider` (the run's `side`) no longer holds any of `paths`, the files whose absence
  * deletions rest on: a listing a cloud cut short looks like deletions. One file still there, or no
- * answer, is the failure that holds every deletion back. One request per deletion, none when nothing
- * is deleted. The paths may stream from disk; only those still found are held.
+ * answer, is the failure that holds every deletion back. One request per deletion (per folder where
+ * the provider asks for several names at once), none when nothing is deleted. The paths may stream
+ * from disk; only those still found are held.
  */
 export async function unconfirmedDeletions(
 	provider: Provider,
@@ -42,15 +46,30 @@ export async function unconfirmedDeletions(
 	signal?: AbortSignal,
 ): Promise<(Failure & { path: string }) | undefined> {
 	const found: string[] = [];
+	const askTogether = async (batch: string[]) => {
+		const there = await pacer.run(() => provider.statMany!(batch, { signal }), signal);
+		for (const path of batch) if (there.has(normalizeRelativePath(path))) found.push(path);
+	};
 	try {
-		await forEachLimitStream(paths, checkers, async (path) => {
-			try {
-				await pacer.run(() => provider.stat(path), signal);
-				found.push(path);
-			} catch (error) {
-				if (!(error instanceof NotFoundError)) throw error;
+		if (provider.statMany) {
+			let batch: string[] = [];
+			for await (const path of paths) {
+				batch.push(path);
+				if (batch.length < CONFIRM_BATCH) continue;
+				await askTogether(batch);
+				batch = [];
 			}
-		}, signal);
+			if (batch.length > 0) await askTogether(batch);
+		} else {
+			await forEachLimitStream(paths, checkers, async (path) => {
+				try {
+					await pacer.run(() => provider.stat(path), signal);
+					found.push(path);
+				} catch (error) {
+					if (!(error instanceof NotFoundError)) throw error;
+				}
+			}, signal);
+		}
 	} catch (error) {
 		const failure = failureOf(error);
 		return { path: '', ...failure, message: `the deletions could not be confirmed on the ${side}: ${failure.message}` };

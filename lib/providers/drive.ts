@@ -82,6 +82,8 @@ const SESSION_LIFETIME_MS = 6 * 24 * 3600 * 1000;
 const GENERATED_IDS_PER_CALL = 100;
 /** Parents OR-ed into one files.list query while walking a tree. */
 const PARENTS_PER_QUERY = 50;
+/** Names OR-ed into one files.list query to find several files of one folder. */
+const NAMES_PER_QUERY = 40;
 const PAGE_SIZE = 1000;
 const FILE_FIELDS = 'id,name,mimeType,parents,size,md5Checksum,sha1Checksum,sha256Checksum,modifiedTime,trashed';
 const LIST_FIELDS = `nextPageToken,files(${FILE_FIELDS})`;
@@ -618,6 +620,51 @@ export class GoogleDriveProvider implements Provider {
 		return (await this.lookup(normalizeRelativePath(path))).entry;
 	}
 
+	/** One files.list query per folder (and per NAMES_PER_QUERY names) instead of one per path. */
+	async statMany(paths: string[], options: { signal?: AbortSignal } = {}): Promise<Map<string, Entry>> {
+		const found = new Map<string, Entry>();
+		const byFolder = new Map<string, Set<string>>();
+		for (const path of paths.map(normalizeRelativePath)) {
+			if (path === '') found.set('', (await this.lookup('')).entry);
+			else byFolder.set(parentPath(path), (byFolder.get(parentPath(path)) ?? new Set()).add(baseName(path)));
+		}
+		// The folders not known yet are asked for together too, a level at a time.
+		const unknown = [...byFolder.keys()].filter((folder) => folder !== '' && !this.folders.has(folder));
+		let missing = new Set<string>();
+		if (unknown.length > 1) {
+			const there = await this.statMany(unknown, options);
+			missing = new Set(unknown.filter((folder) => !there.get(folder)?.isDir));
+		}
+		for (const [folder, names] of byFolder) {
+			if (missing.has(folder)) continue;
+			let folderId: string;
+			try {
+				folderId = await this.folderId(folder);
+			} catch (error) {
+				if (error instanceof NotFoundError) continue;
+				throw error;
+			}
+			const all = [...names];
+			for (let i = 0; i < all.length; i += NAMES_PER_QUERY) {
+				const wanted = new Set(all.slice(i, i + NAMES_PER_QUERY));
+				const spellings = [...wanted].flatMap((name) => this.driveNamesFor(name)).map((candidate) => `name = '${escapeQuery(candidate)}'`);
+				const q = `'${escapeQuery(folderId)}' in parents and (${spellings.join(' or ')}) and trashed = false`;
+				const matches = new Map<string, Entry[]>();
+				for await (const file of this.query(q, options.signal)) {
+					const name = this.displayName(file);
+					const entry = name === undefined || !wanted.has(name) ? undefined : this.toEntry(file, folder);
+					if (entry) matches.set(entry.path, [...(matches.get(entry.path) ?? []), entry]);
+				}
+				for (const [path, entries] of matches) {
+					if (entries.length > 1) throw new DuplicateNameError(path, entries.length);
+					this.remember(entries[0]);
+					found.set(path, entries[0]);
+				}
+			}
+		}
+		return found;
+	}
+
 	async read(path: string, options: ReadOptions = {}): Promise<Readable> {
 		const relative = normalizeRelativePath(path);
 		const { file, entry } = await this.lookup(relative, options.signal);
@@ -1106,7 +1153,8 @@ export class GoogleDriveProvider implements Provider {
 			return undefined;
 		}
 		const path = joinPath(parent, pathName(folder.name ?? ''));
-		this.known.set(id, { path, isDir: true });
+		// As a listing would: the paths the changes name below it are then looked up without asking for the folder again.
+		this.remember({ path, id, isDir: true, size: 0, modTime: 0, hashes: {} });
 		return path;
 	}
 

@@ -435,6 +435,57 @@ export class DropboxProvider implements Provider {
 		return this.entryOf(metadata);
 	}
 
+	/**
+	 * Dropbox has no batch get_metadata: several names of one folder are found in the first page of
+	 * that folder's listing (one call instead of one each); what a longer folder's first page leaves
+	 * out is asked for one by one.
+	 */
+	async statMany(paths: string[], options: { signal?: AbortSignal } = {}): Promise<Map<string, Entry>> {
+		const found = new Map<string, Entry>();
+		// Names that differ only in case or Unicode form are one item here: each spelling asked for is answered.
+		const byFolder = new Map<string, Map<string, string[]>>();
+		for (const path of paths.map(normalizeRelativePath)) {
+			if (path === '') {
+				found.set('', await this.stat(''));
+				continue;
+			}
+			const folder = parentPath(path);
+			const wanted = byFolder.get(folder) ?? new Map<string, string[]>();
+			const key = matchKey(baseName(path), true);
+			byFolder.set(folder, wanted.set(key, [...(wanted.get(key) ?? []), path]));
+		}
+		for (const [folder, wanted] of byFolder) {
+			if (wanted.size > 1) {
+				const context = { path: folder, signal: options.signal };
+				const page = await this.call(context, async (o) => {
+					try {
+						return await this.client.filesListFolder({ path: this.toRemote(folder), recursive: false, limit: LIST_PAGE, include_deleted: false }, o);
+					} catch (error) {
+						// No such folder, or a file: nothing below it.
+						if (responseTags(error).some((tag) => tag === 'not_found' || tag === 'not_folder')) return { result: undefined };
+						throw error;
+					}
+				});
+				if (!page) continue;
+				for (const metadata of page.entries) {
+					const key = matchKey(metadata.name, true);
+					if (!wanted.has(key) || metadata['.tag'] === 'deleted') continue;
+					for (const path of wanted.get(key)!) found.set(path, this.entryOf(metadata));
+					wanted.delete(key);
+				}
+				if (!page.has_more) continue;
+			}
+			for (const path of [...wanted.values()].flat()) {
+				try {
+					found.set(path, await this.stat(path));
+				} catch (error) {
+					if (!(error instanceof NotFoundError)) throw error;
+				}
+			}
+		}
+		return found;
+	}
+
 	/** Names Dropbox refuses, known before a write is tried. */
 	nameProblem(name: string): string | undefined {
 		if (name.endsWith(' ')) return 'Dropbox does not allow a name ending in a space';
@@ -598,6 +649,35 @@ export class DropboxProvider implements Provider {
 			throw error;
 		} finally {
 			ticket.leave();
+		}
+	}
+
+	async readVersioned(path: string): Promise<{ bytes: Buffer; version: string } | undefined> {
+		const relative = normalizeRelativePath(path);
+		try {
+			return await this.call({ path: relative }, async (o) => {
+				const { result } = await this.client.filesDownload({ path: this.toRemote(relative) }, o);
+				const binary = result.fileBinary!;
+				return { result: { bytes: Buffer.from(binary.buffer, binary.byteOffset, binary.byteLength), version: result.rev } };
+			});
+		} catch (error) {
+			if (error instanceof NotFoundError) return undefined;
+			throw error;
+		}
+	}
+
+	/** files/upload in mode add (no file yet) or update (this rev), strict: a conflict is the other write that came first. */
+	async writeIfUnchanged(path: string, bytes: Buffer, version: string | undefined): Promise<string | undefined> {
+		const relative = writablePath(path, 'write over');
+		const mode: files.WriteMode = version === undefined ? { '.tag': 'add' } : { '.tag': 'update', update: version };
+		try {
+			const written = await this.call({ path: relative }, (o) =>
+				this.client.filesUpload({ path: this.toRemote(relative), mode, autorename: false, strict_conflict: true, contents: bytes, content_hash: contentHashOf(bytes) }, o),
+			);
+			return written.rev;
+		} catch (error) {
+			if (error instanceof AlreadyExistsError) return undefined;
+			throw error;
 		}
 	}
 

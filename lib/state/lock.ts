@@ -33,12 +33,21 @@ interface LockFile {
 /**
  * A lock as a file in the `.cloudsync` folder of the destination, which every n8n worker reaches:
  * queue-mode workers share no memory or disk, only the clouds. It is renewed while the run lasts.
+ *
+ * Where the cloud writes on a condition (`writeIfUnchanged`: Dropbox's upload in mode add or update
+ * by rev), taking the lock is one such write over the version just read: of two runs, the cloud lets
+ * one through, so there is no read-back after a wait; renewals and the release are conditional too.
+ * Elsewhere (Google Drive) the lock is written, left to settle, and read back.
  */
 export class PairLock {
 	private timer?: NodeJS.Timeout;
 	private readonly acquiredAt: string;
 	/** When the pair's state was last saved, as the lock file says; undefined before any run saved one. */
 	savedAt?: number;
+	/** The lock file's version as this run last wrote it, where the cloud writes on a condition. */
+	private version?: string;
+	/** Who took the lock over, when a conditional renewal found another owner. */
+	private takenBy?: LockFile;
 
 	private constructor(
 		private readonly provider: Provider,
@@ -52,6 +61,7 @@ export class PairLock {
 	static async acquire(provider: Provider, options: LockOptions): Promise<PairLock> {
 		const path = joinPath(STATE_FOLDER, `${options.id}.lock`);
 		const lock = new PairLock(provider, path, randomBytes(8).toString('hex'), options);
+		if (lock.conditional) return lock.acquireConditionally();
 		const holder = await lock.read();
 		const now = lock.now();
 		if (holder && holder.expiresAt > now) throw lock.lockedBy(holder);
@@ -60,14 +70,57 @@ export class PairLock {
 		await new Promise((resolve) => setTimeout(resolve, options.settleMs ?? 500));
 		const confirmed = await lock.read();
 		if (confirmed && confirmed.owner !== lock.owner) throw lock.lockedBy(confirmed);
-		const ttl = options.ttlMs ?? 30 * 60_000;
-		lock.timer = setInterval(() => void lock.write().catch(() => undefined), Math.max(1000, ttl / 3));
-		lock.timer.unref();
+		lock.renewWhileRunning(() => lock.write());
 		return lock;
+	}
+
+	private get conditional(): boolean {
+		return this.provider.readVersioned !== undefined && this.provider.writeIfUnchanged !== undefined;
+	}
+
+	/** Two calls: the lock file as it is, and one conditional write over that version. */
+	private async acquireConditionally(): Promise<PairLock> {
+		const found = await this.readVersioned();
+		if (found.holder && found.holder.expiresAt > this.now()) throw this.lockedBy(found.holder);
+		this.savedAt = found.holder?.savedAt;
+		if (!(await this.swap(found.version))) throw this.lockedBy(this.takenBy!);
+		this.renewWhileRunning(async () => {
+			if (!this.takenBy) await this.swap(this.version);
+		});
+		return this;
+	}
+
+	private renewWhileRunning(renew: () => Promise<void>): void {
+		const ttl = this.options.ttlMs ?? 30 * 60_000;
+		this.timer = setInterval(() => void renew().catch(() => undefined), Math.max(1000, ttl / 3));
+		this.timer.unref();
+	}
+
+	/**
+	 * Writes the lock over `expected`; false when another run's write came first (then `takenBy` says
+	 * whose). A write of ours whose answer was lost looks like another's: the file, read back, tells.
+	 */
+	private async swap(expected: string | undefined, expiresAt?: number): Promise<boolean> {
+		for (let attempt = 0; attempt < 2; attempt++) {
+			const version = await this.run(() => this.provider.writeIfUnchanged!(this.path, this.body(expiresAt), attempt === 0 ? expected : this.version));
+			if (version !== undefined) {
+				this.version = version;
+				return true;
+			}
+			const now = await this.readVersioned();
+			if (now.holder?.owner !== this.owner) {
+				this.takenBy = now.holder ?? { owner: '', host: 'unknown', acquiredAt: 'at an unknown time', expiresAt: this.now() };
+				return false;
+			}
+			// Ours already, as the lost answer left it: written again over that version.
+			this.version = now.version;
+		}
+		return true;
 	}
 
 	/** Throws when the lock file names another owner now. */
 	async confirm(): Promise<void> {
+		if (this.takenBy) throw this.lockedBy(this.takenBy);
 		const holder = await this.read();
 		if (holder && holder.owner !== this.owner) throw this.lockedBy(holder);
 	}
@@ -75,6 +128,11 @@ export class PairLock {
 	/** Marks the lock free rather than deleting it: a deleted file would land in the Drive trash after every run. */
 	async release(): Promise<void> {
 		clearInterval(this.timer);
+		if (this.conditional) {
+			// Only over the version this run wrote: a lock another run took over is left to it.
+			if (!this.takenBy) await this.swap(this.version, 0).catch(() => undefined);
+			return;
+		}
 		const holder = await this.read().catch(() => undefined);
 		if (holder?.owner !== this.owner) return;
 		await this.write(0).catch(() => undefined);
@@ -96,18 +154,30 @@ export class PairLock {
 	}
 
 	private async read(): Promise<LockFile | undefined> {
-		const text = await this.run(() => readText(this.provider, this.path));
-		try {
-			return text === undefined ? undefined : (JSON.parse(text) as LockFile);
-		} catch {
-			// A lock file cut short (a crash while writing it) holds no one.
-			return undefined;
-		}
+		return parseLock(await this.run(() => readText(this.provider, this.path)));
 	}
 
-	private async write(expiresAt = this.now() + (this.options.ttlMs ?? 30 * 60_000)): Promise<void> {
+	private async readVersioned(): Promise<{ holder?: LockFile; version?: string }> {
+		const found = await this.run(() => this.provider.readVersioned!(this.path));
+		return { holder: parseLock(found?.bytes.toString('utf8')), version: found?.version };
+	}
+
+	private body(expiresAt = this.now() + (this.options.ttlMs ?? 30 * 60_000)): Buffer {
 		const body: LockFile = { owner: this.owner, host: hostname(), acquiredAt: this.acquiredAt, expiresAt, savedAt: this.savedAt };
-		const bytes = Buffer.from(JSON.stringify(body));
+		return Buffer.from(JSON.stringify(body));
+	}
+
+	private async write(expiresAt?: number): Promise<void> {
+		const bytes = this.body(expiresAt);
 		await this.run(() => this.provider.write(this.path, Readable.from([bytes]), { size: bytes.length }));
+	}
+}
+
+function parseLock(text: string | undefined): LockFile | undefined {
+	try {
+		return text === undefined ? undefined : (JSON.parse(text) as LockFile);
+	} catch {
+		// A lock file cut short (a crash while writing it) holds no one.
+		return undefined;
 	}
 }

@@ -334,6 +334,36 @@ export function runProviderConformance(name: string, makeProvider: () => Promise
 			});
 		});
 
+		describe('optional look-ups and conditional writes', () => {
+			it('statMany answers as stat would, path by path: several names of a folder, the missing ones left out, a folder missing altogether', async () => {
+				if (!provider.statMany) return;
+				await put('m/a.txt', 'a');
+				await put('m/b.txt', 'bb');
+				await provider.mkdir('m/sub');
+				await put('top.txt', 'top');
+				const asked = ['m/a.txt', 'm/b.txt', 'm/sub', 'm/gone.txt', 'top.txt', 'nowhere/x.txt', 'm/a.txt/below'];
+				const found = await provider.statMany(asked);
+				expect([...found.keys()].sort()).toEqual(['m/a.txt', 'm/b.txt', 'm/sub', 'top.txt']);
+				for (const [path, entry] of found) expect(entry).toMatchObject({ path: (await provider.stat(path)).path, isDir: path === 'm/sub', size: (await provider.stat(path)).size });
+			});
+
+			it('writeIfUnchanged writes only over the version read, and only one of two writers over the same version', async () => {
+				if (!provider.writeIfUnchanged || !provider.readVersioned) return;
+				expect(await provider.readVersioned('.cloudsync/v.lock')).toBeUndefined();
+				const first = await provider.writeIfUnchanged('.cloudsync/v.lock', Buffer.from('one'), undefined);
+				expect(first).toBeDefined();
+				// There is a file now: a second "only if none" write loses.
+				expect(await provider.writeIfUnchanged('.cloudsync/v.lock', Buffer.from('two'), undefined)).toBeUndefined();
+				const read = (await provider.readVersioned('.cloudsync/v.lock'))!;
+				expect(read.bytes.toString()).toBe('one');
+				const results = await Promise.all([provider.writeIfUnchanged('.cloudsync/v.lock', Buffer.from('three'), read.version), provider.writeIfUnchanged('.cloudsync/v.lock', Buffer.from('four'), read.version)]);
+				expect(results.filter((version) => version !== undefined)).toHaveLength(1);
+				expect(['three', 'four']).toContain((await provider.readVersioned('.cloudsync/v.lock'))!.bytes.toString());
+				// A stale version loses too.
+				expect(await provider.writeIfUnchanged('.cloudsync/v.lock', Buffer.from('five'), read.version)).toBeUndefined();
+			});
+		});
+
 		describe('file contents', () => {
 			it('stores zero-length and 1-byte files', async () => {
 				const empty = await put('empty.bin', Buffer.alloc(0));

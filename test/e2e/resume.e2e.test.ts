@@ -1,4 +1,4 @@
-import { itResumesAfterKills } from '../support/resume';
+import { itResumesAfterKills } from '../support/itResumesAfterKills';
 
 const MiB = 1024 * 1024;
 

@@ -416,6 +416,7 @@ export class DropboxEmulator {
 				// Functions without arguments (users/get_current_account) are called with no body, or "null".
 				const text = call.body.toString('utf8');
 				arg = (text === '' ? null : JSON.parse(text)) as A;
+				if (text !== '') call.context.log.arg = text;
 			} catch {
 				throw badRequest(call.route, 'request body: could not decode input as JSON');
 			}
@@ -440,6 +441,7 @@ export class DropboxEmulator {
 		const header = call.request.headers['dropbox-api-arg'];
 		if (typeof header !== 'string') throw badRequest(call.route, 'missing the Dropbox-API-Arg header');
 		try {
+			call.context.log.arg = header;
 			return JSON.parse(header) as A;
 		} catch {
 			throw badRequest(call.route, 'HTTP header "Dropbox-API-Arg": could not decode input as JSON');

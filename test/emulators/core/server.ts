@@ -35,6 +35,8 @@ export interface LoggedRequest {
 	query: string;
 	status?: number;
 	fault?: FaultKind;
+	/** What the call was about when the path does not say it (a Dropbox call's argument): for printing which calls a run made. */
+	arg?: string;
 }
 
 export interface RequestContext {
