@@ -495,6 +495,13 @@ describe('downloads', () => {
 		expect(calls('files/download')).toBe(2);
 	});
 
+	it('asks again for any call that does not answer within the request timeout', async () => {
+		emulator.seedFile('/quick.txt', 'q');
+		emulator.server.inject({ route: /get_metadata/, kind: 'slow', delayMs: 1500, times: 1 });
+		expect((await provider({ requestTimeoutMs: 300 }).stat('quick.txt')).size).toBe(1);
+		expect(calls('files/get_metadata')).toBe(2);
+	});
+
 	it('keeps reading the version it started with when the file is replaced mid-read', async () => {
 		const original = pseudoRandomBytes(3 * MiB, 'original');
 		emulator.seedFile('/v.bin', original);

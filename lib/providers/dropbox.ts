@@ -105,11 +105,11 @@ interface OpenRange {
 /**
  * A signal for one request that ends it after `ms` or with `outer`, released by `clear` as soon as the
  * request is over: AbortSignal.timeout would keep the signal, and what listens to it, for the whole
- * timeout after every small download.
+ * timeout after every small request.
  */
 function requestSignal(ms: number, outer: AbortSignal | undefined): { signal: AbortSignal; clear(): void } {
 	const controller = new AbortController();
-	const timer = setTimeout(() => controller.abort(new DOMException('The download took longer than its timeout', 'TimeoutError')), ms);
+	const timer = setTimeout(() => controller.abort(new DOMException('The request took longer than its timeout', 'TimeoutError')), ms);
 	const stop = () => controller.abort(outer?.reason);
 	if (outer?.aborted) stop();
 	outer?.addEventListener('abort', stop, { once: true });
@@ -371,7 +371,19 @@ export class DropboxProvider implements Provider {
 
 	/** One API call through the provider kit's Remote: pacer, fresh token, one renewal on a refused token, typed errors. */
 	private call<T>(context: CallContext, request: (options: DropboxRequestOptions, attempt: number) => Promise<{ result: T }>): Promise<T> {
-		return this.remote.call(context, async (attempt) => (await request({ signal: context.signal, timeout: this.timeoutMs }, attempt)).result, context.signal);
+		return this.remote.call(
+			context,
+			async (attempt) => {
+				// Not the SDK's `timeout`, an AbortSignal.timeout that keeps every call's signal, and what listens to it, for the whole timeout.
+				const { signal, clear } = requestSignal(this.timeoutMs, context.signal);
+				try {
+					return (await request({ signal }, attempt)).result;
+				} finally {
+					clear();
+				}
+			},
+			context.signal,
+		);
 	}
 
 
@@ -582,9 +594,10 @@ export class DropboxProvider implements Provider {
 	/** Opens a request for bytes from `start` up to `end` (exclusive), at most one download chunk; the body is left unread. */
 	private openRange(context: CallContext, source: string, start: number, end: number | undefined): Promise<OpenRange> {
 		const last = Math.min(end ?? Number.POSITIVE_INFINITY, start + this.downloadChunkSize) - 1;
-		return this.call(context, async (o): Promise<{ result: OpenRange }> => {
+		return this.call(context, async (): Promise<{ result: OpenRange }> => {
 			// The timeout covers the body too, as it did when the SDK read it: a stalled body is asked for again from where it stopped.
-			const { signal, clear } = requestSignal(this.timeoutMs, o.signal);
+			// Linked to the caller's signal, not the call's, which is released once the answer's headers are in.
+			const { signal, clear } = requestSignal(this.timeoutMs, context.signal);
 			try {
 				const response = await this.fetcher(CONTENT_DOWNLOAD_URL, {
 					method: 'POST',
