@@ -371,19 +371,7 @@ export class DropboxProvider implements Provider {
 
 	/** One API call through the provider kit's Remote: pacer, fresh token, one renewal on a refused token, typed errors. */
 	private call<T>(context: CallContext, request: (options: DropboxRequestOptions, attempt: number) => Promise<{ result: T }>): Promise<T> {
-		return this.remote.call(
-			context,
-			async (attempt) => {
-				// Not the SDK's `timeout`, an AbortSignal.timeout that keeps every call's signal, and what listens to it, for the whole timeout.
-				const { signal, clear } = requestSignal(this.timeoutMs, context.signal);
-				try {
-					return (await request({ signal }, attempt)).result;
-				} finally {
-					clear();
-				}
-			},
-			context.signal,
-		);
+		return this.remote.call(context, async (attempt) => (await request({ signal: context.signal, timeout: this.timeoutMs }, attempt)).result, context.signal);
 	}
 
 
@@ -596,7 +584,6 @@ export class DropboxProvider implements Provider {
 		const last = Math.min(end ?? Number.POSITIVE_INFINITY, start + this.downloadChunkSize) - 1;
 		return this.call(context, async (): Promise<{ result: OpenRange }> => {
 			// The timeout covers the body too, as it did when the SDK read it: a stalled body is asked for again from where it stopped.
-			// Linked to the caller's signal, not the call's, which is released once the answer's headers are in.
 			const { signal, clear } = requestSignal(this.timeoutMs, context.signal);
 			try {
 				const response = await this.fetcher(CONTENT_DOWNLOAD_URL, {
