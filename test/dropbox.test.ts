@@ -442,7 +442,10 @@ describe('errors', () => {
 });
 
 describe('downloads', () => {
-	it('reads a file in ranged pieces, retrying a truncated and a reset piece', async () => {
+	/** The Range header of every download request, in order. */
+	const rangesAsked = () => emulator.requests('files/download').map((entry) => emulator.server.headersOf(entry)?.range);
+
+	it('reads a file in ranged pieces, asking again from the byte where a truncated or a dropped body stopped', async () => {
 		const data = pseudoRandomBytes(10 * MiB + 17, 'download');
 		emulator.seedFile('/d.bin', data);
 		const chunk = 4 * MiB;
@@ -450,10 +453,53 @@ describe('downloads', () => {
 		emulator.server.inject({ route: /download/, kind: 'truncate', times: 1 });
 		emulator.server.inject({ route: /download/, kind: 'reset', times: 1 });
 		expect(fingerprint(await readAll(await dropbox.read('d.bin')))).toEqual(fingerprint(data));
-		expect(calls('files/download')).toBe(Math.ceil(data.length / chunk) + 2);
+		// Each fault delivers half of what was asked; the next request starts at the first byte missing.
+		expect(rangesAsked()).toEqual([`bytes=0-${chunk - 1}`, `bytes=${chunk / 2}-${chunk / 2 + chunk - 1}`, `bytes=${chunk}-${2 * chunk - 1}`, `bytes=${2 * chunk}-${data.length - 1}`]);
 
 		const partial = await readAll(await dropbox.read('d.bin', { start: 5 * MiB, end: 9 * MiB + 7 }));
 		expect(fingerprint(partial)).toEqual(fingerprint(data.subarray(5 * MiB, 9 * MiB + 7)));
+	});
+
+	it('streams a large file in bounded ranges and survives a connection dropped mid-range, byte-identical', async () => {
+		const data = pseudoRandomBytes(40 * MiB + 5, 'large download');
+		emulator.seedFile('/big.bin', data);
+		emulator.server.inject({ route: /download/, kind: 'reset', times: 1 });
+		const dropbox = provider({ downloadChunkSize: 16 * MiB });
+		const stream = await dropbox.read('big.bin');
+		const pieces: Buffer[] = [];
+		let largest = 0;
+		for await (const piece of stream as AsyncIterable<Buffer>) {
+			largest = Math.max(largest, piece.length);
+			pieces.push(piece);
+		}
+		expect(sha256(Buffer.concat(pieces))).toBe(sha256(data));
+		// Handed on as the network delivers it, never a whole range at once.
+		expect(largest).toBeLessThan(MiB);
+		expect(rangesAsked()).toEqual([`bytes=0-${16 * MiB - 1}`, `bytes=${8 * MiB}-${24 * MiB - 1}`, `bytes=${24 * MiB}-${40 * MiB - 1}`, `bytes=${40 * MiB}-${data.length - 1}`]);
+	});
+
+	it('fails with a retryable error once requests for the rest keep breaking off before their first byte', async () => {
+		emulator.seedFile('/f.bin', pseudoRandomBytes(2 * MiB, 'broken'));
+		emulator.server.inject({ route: /download/, kind: 'reset', times: 100 });
+		const failure = await readAll(await provider().read('f.bin')).catch((error: unknown) => error);
+		expect(failure).toBeInstanceOf(TransientError);
+		expect(String(failure)).toContain('broke off');
+	});
+
+	it('asks again for a download that does not answer within the request timeout', async () => {
+		const data = pseudoRandomBytes(MiB + 3, 'slow');
+		emulator.seedFile('/slow.bin', data);
+		emulator.server.inject({ route: /download/, kind: 'slow', delayMs: 1500, times: 1 });
+		const read = await readAll(await provider({ requestTimeoutMs: 300 }).read('slow.bin'));
+		expect(sha256(read)).toBe(sha256(data));
+		expect(calls('files/download')).toBe(2);
+	});
+
+	it('asks again for any call that does not answer within the request timeout', async () => {
+		emulator.seedFile('/quick.txt', 'q');
+		emulator.server.inject({ route: /get_metadata/, kind: 'slow', delayMs: 1500, times: 1 });
+		expect((await provider({ requestTimeoutMs: 300 }).stat('quick.txt')).size).toBe(1);
+		expect(calls('files/get_metadata')).toBe(2);
 	});
 
 	it('keeps reading the version it started with when the file is replaced mid-read', async () => {

@@ -13,7 +13,7 @@ import { S3Provider, formatS3Mtime, parseS3Mtime, md5OfEtag } from '../lib/provi
 import { seededRandom } from './support/faulty-provider';
 import { s3Provider, startS3FaultProxy, startS3Server, type S3TestServer } from './support/s3';
 import { removeTempDirs, tempDir } from './support/trees';
-import { bufferStream, pseudoRandomBytes, readAll } from './conformance/suite';
+import { bufferStream, irregularStream, pseudoRandomBytes, readAll } from './conformance/suite';
 import type { EmulatorServer } from './emulators/core/server';
 
 const MiB = 1024 * 1024;
@@ -164,6 +164,26 @@ describe('the metadata keys other S3 sync tools read and write', () => {
 		await new Promise((resolve) => setTimeout(resolve, 100));
 		expect(events).toContain('started multipart-broken/broken.bin');
 		expect(events).not.toContain('completed multipart-broken/broken.bin');
+	});
+});
+
+describe('multipart parts in flight', () => {
+	let proxy: EmulatorServer;
+	afterAll(async () => proxy?.stop());
+
+	it('stores the exact bytes when parts fail and are sent again while later parts are read into the buffers the finished ones gave back', async () => {
+		proxy = await startS3FaultProxy(server.endpoint, 5);
+		const pacer = new Pacer({ baseDelayMs: 1, maxDelayMs: 5, retriesPerRequest: 20, retriesPerRun: 10_000 });
+		const provider = await s3Provider({ ...server.connection, endpoint: proxy.baseUrl }, { prefix: 'lent-parts', partSize: 5 * MiB, queueSize: 3, pacer });
+		// Every part's answer is refused or cut off now and then, so retries overlap the reading of later parts.
+		proxy.inject({ route: /^PUT /, kind: 'server-error', probability: 0.3 });
+		proxy.inject({ route: /^PUT /, kind: 'reset', probability: 0.2 });
+		const data = pseudoRandomBytes(41 * MiB + 3, 'lent parts');
+		const written = await provider.write('big.bin', irregularStream(data), { size: data.length });
+		expect(written).toMatchObject({ size: data.length, hashes: { md5: createHash('md5').update(data).digest('hex') } });
+		proxy.clearFaults();
+		expect(sha256(await readAll(await provider.read('big.bin')))).toBe(sha256(data));
+		expect(proxy.log.filter((entry) => entry.method === 'PUT' && entry.fault !== undefined).length).toBeGreaterThan(0);
 	});
 });
 

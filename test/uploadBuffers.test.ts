@@ -41,6 +41,34 @@ describe('ChunkReader reusing one buffer for the chunks of an upload', () => {
 	});
 });
 
+describe('ChunkReader passing a stream on', () => {
+	const file = Buffer.from(Array.from({ length: 1000 }, (_, index) => (index * 7) % 256));
+
+	it('hands out the source bytes in order, uncopied, at most the size asked for, then nothing', async () => {
+		const source = [file.subarray(0, 300), file.subarray(300, 350), file.subarray(350)];
+		const reader = new ChunkReader(Readable.from(source));
+		const received: Buffer[] = [];
+		for (let piece = await reader.readSome(256); piece.length > 0; piece = await reader.readSome(256)) received.push(piece);
+		expect(received.map((piece) => piece.length)).toEqual([256, 44, 50, 256, 256, 138]);
+		expect(Buffer.concat(received).equals(file)).toBe(true);
+		// Views of the source's own buffers: nothing was copied.
+		expect(received.every((piece) => piece.buffer === file.buffer)).toBe(true);
+		expect(reader.done).toBe(true);
+	});
+
+	it('assembles a piece of several source chunks in the buffer the caller lends', async () => {
+		const reader = new ChunkReader(pieces(file, 100));
+		const lent = Buffer.alloc(300);
+		const piece = await reader.read(300, lent);
+		expect(piece.buffer).toBe(lent.buffer);
+		expect(piece.equals(file.subarray(0, 300))).toBe(true);
+		// Too small a loan is not used.
+		const other = await reader.read(300, Buffer.alloc(10));
+		expect(other.equals(file.subarray(300, 600))).toBe(true);
+		expect(other.buffer).not.toBe(lent.buffer);
+	});
+});
+
 describe('lazyStream, the source a transfer opens on its first read', () => {
 	const file = Buffer.from(Array.from({ length: 200_000 }, (_, index) => (index * 13) % 256));
 

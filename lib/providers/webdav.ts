@@ -934,10 +934,11 @@ export class WebDavProvider implements Provider {
 		}
 	}
 
+	/** The source's own chunks, not joined into pieces: joining copied every byte of a streamed upload once more. */
 	private async *rest(first: Buffer, reader: ChunkReader): AsyncIterable<Buffer> {
 		yield first;
 		for (;;) {
-			const chunk = await reader.read(STREAM_PIECE);
+			const chunk = await reader.readSome(STREAM_PIECE);
 			if (chunk.length === 0) return;
 			yield chunk;
 		}

@@ -30,7 +30,13 @@ export class ChunkReader {
 		return this.ended && this.pending.length === 0;
 	}
 
-	async read(size: number): Promise<Buffer> {
+	/**
+	 * The next piece of `size` bytes. A piece made of several source chunks is assembled in `into`
+	 * when given (and large enough), a buffer the caller owns and lends again once done with the piece:
+	 * callers with several pieces in flight cycle a few such buffers instead of leaving one new buffer
+	 * of garbage per piece.
+	 */
+	async read(size: number, into?: Buffer): Promise<Buffer> {
 		const parts: Buffer[] = [];
 		let length = 0;
 		for (;;) {
@@ -45,11 +51,26 @@ export class ChunkReader {
 			await this.pull();
 		}
 		if (parts.length === 1) return parts[0];
-		if (!this.options.reuse) return Buffer.concat(parts, length);
-		if (!this.assembly || this.assembly.length < length) this.assembly = Buffer.allocUnsafeSlow(Math.max(length, size));
+		let target = into !== undefined && into.length >= length ? into : undefined;
+		if (!target && this.options.reuse) {
+			if (!this.assembly || this.assembly.length < length) this.assembly = Buffer.allocUnsafeSlow(Math.max(length, size));
+			target = this.assembly;
+		}
+		if (!target) return Buffer.concat(parts, length);
 		let filled = 0;
-		for (const part of parts) filled += part.copy(this.assembly, filled);
-		return this.assembly.subarray(0, length);
+		for (const part of parts) filled += part.copy(target, filled);
+		return target.subarray(0, length);
+	}
+
+	/**
+	 * Up to `max` bytes as the source gave them, uncopied (empty at the end): for bytes passed straight
+	 * on to a socket, which may hold them after the next read, so no buffer can be reused for them.
+	 */
+	async readSome(max: number): Promise<Buffer> {
+		while (this.pending.length === 0 && !this.ended) await this.pull();
+		const piece = this.pending.subarray(0, max);
+		this.pending = this.pending.subarray(piece.length);
+		return piece;
 	}
 
 	/** Whether nothing is left; reaching the end also runs the checks a measuring source does there. */
