@@ -24,6 +24,24 @@ describe('baseline encoding', () => {
 		expect(byPath(streamed)).toEqual(byPath(entries));
 	});
 
+	it('streams a state whose text spans many decoded pieces, and one written with line breaks, entry for entry as the whole decode', async () => {
+		// Random sizes and times keep the compressed text large: several of the reader's 64 KiB pieces.
+		let seed = 7;
+		const next = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31);
+		const entries: BaselineEntry[] = Array.from({ length: 40_000 }, (_, i) => {
+			const time = 1_600_000_000_000 + next();
+			return { path: `f${Math.floor(i / 500)}/photo-${next().toString(36)}.jpg`, isDir: false, size: next(), sourceModTime: time, destinationModTime: time + (next() % 3) * 1000 };
+		});
+		const text = encodeBaseline({ pair: 'p', savedAt: 1, entries });
+		expect(text.length).toBeGreaterThan(4 * 64 * 1024);
+		const whole = decodeBaseline(text).entries;
+		for (const shaped of [text, text.replace(/.{76}/g, '$&\r\n')]) {
+			const streamed: BaselineEntry[] = [];
+			for await (const entry of (await openBaseline(shaped)).entries()) streamed.push(entry);
+			expect(streamed).toEqual(whole);
+		}
+	});
+
 	it('refuses what it did not write, with a way out', () => {
 		expect(() => decodeBaseline('not a baseline')).toThrow(StateError);
 		expect(() => decodeBaseline(Buffer.from('x').toString('base64'))).toThrow(/not readable|Resync/);
