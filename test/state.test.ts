@@ -1,4 +1,24 @@
-import { StateError, decodeBaseline, encodeBaseline, openBaseline, type BaselineEntry } from '../lib';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BaselineWriter, FileStateStore, MemoryStateStore, PointerStateStore, SpillDir, StateError, decodeBaseline, encodeBaseline, openBaseline, type BaselineEntry } from '../lib';
+import { loadStateBytes, saveStateBytes, stateText } from '../lib/state/state';
+
+/** Entries whose random sizes and times keep the compressed text large. */
+function randomEntries(count: number): BaselineEntry[] {
+	let seed = 7;
+	const next = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31);
+	return Array.from({ length: count }, (_, i) => {
+		const time = 1_600_000_000_000 + next();
+		return { path: `f${String(Math.floor(i / 500)).padStart(4, '0')}/photo-${String(i).padStart(6, '0')}-${next().toString(36)}.jpg`, isDir: false, size: next(), sourceModTime: time, destinationModTime: time + (next() % 3) * 1000 };
+	});
+}
+
+async function entriesOf(text: Parameters<typeof openBaseline>[0]): Promise<BaselineEntry[]> {
+	const entries: BaselineEntry[] = [];
+	for await (const entry of (await openBaseline(text)).entries()) entries.push(entry);
+	return entries;
+}
 
 describe('baseline encoding', () => {
 	it('gives back every entry exactly, whole or streamed: sizes of any value, folders, times either way, odd names', async () => {
@@ -25,20 +45,62 @@ describe('baseline encoding', () => {
 	});
 
 	it('streams a state whose text spans many decoded pieces, and one written with line breaks, entry for entry as the whole decode', async () => {
-		// Random sizes and times keep the compressed text large: several of the reader's 64 KiB pieces.
-		let seed = 7;
-		const next = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31);
-		const entries: BaselineEntry[] = Array.from({ length: 40_000 }, (_, i) => {
-			const time = 1_600_000_000_000 + next();
-			return { path: `f${Math.floor(i / 500)}/photo-${next().toString(36)}.jpg`, isDir: false, size: next(), sourceModTime: time, destinationModTime: time + (next() % 3) * 1000 };
-		});
-		const text = encodeBaseline({ pair: 'p', savedAt: 1, entries });
+		const text = encodeBaseline({ pair: 'p', savedAt: 1, entries: randomEntries(40_000) });
 		expect(text.length).toBeGreaterThan(4 * 64 * 1024);
 		const whole = decodeBaseline(text).entries;
-		for (const shaped of [text, text.replace(/.{76}/g, '$&\r\n')]) {
-			const streamed: BaselineEntry[] = [];
-			for await (const entry of (await openBaseline(shaped)).entries()) streamed.push(entry);
-			expect(streamed).toEqual(whole);
+		expect(await entriesOf(text)).toEqual(whole);
+		expect(await entriesOf(text.replace(/.{76}/g, '$&\r\n'))).toEqual(whole);
+	});
+
+	it('writes a large baseline through a temporary file, byte for byte the text an in-memory writer gives, and removes its file once disposed', async () => {
+		const entries = randomEntries(60_000);
+		const inMemory = new BaselineWriter('pair', 5);
+		const spill = new SpillDir();
+		// Spilled after every compressed member, as a million names would be.
+		const spilling = new BaselineWriter('pair', 5, spill, 1);
+		for (const entry of entries) {
+			inMemory.add(entry);
+			spilling.add(entry);
+		}
+		const bytes = await spilling.bytes(9);
+		try {
+			// Past the size a state is held in memory: it sits in a file and is read back from there.
+			expect(bytes.bytes).toBeUndefined();
+			expect(await stateText(bytes)).toBe(inMemory.text(9));
+			expect(await entriesOf(bytes)).toEqual(entries);
+			expect((await openBaseline(bytes)).savedAt).toBe(9);
+		} finally {
+			await bytes.dispose();
+			await spill.dispose();
+		}
+		// Its temporary file is gone once disposed.
+		await expect(stateText(bytes)).rejects.toThrow(/ENOENT/);
+	});
+
+	it('saves and loads a large state through a file and a pointer store as a stream, the small one whole in n8n', async () => {
+		const dir = await mkdtemp(join(tmpdir(), 'state-test-'));
+		try {
+			const text = encodeBaseline({ pair: 'p', savedAt: 3, entries: randomEntries(60_000) });
+			const inN8n = new MemoryStateStore();
+			const pointer = new PointerStateStore(inN8n, new FileStateStore(join(dir, 'pair.state')));
+			const writer = new BaselineWriter('p', 3, undefined);
+			for (const entry of decodeBaseline(text).entries) writer.add(entry);
+			await saveStateBytes(pointer, await writer.bytes());
+			// n8n keeps a pointer of a few dozen bytes; the file holds the state.
+			expect(inN8n.state!.length).toBeLessThan(200);
+			const loaded = (await loadStateBytes(pointer))!;
+			try {
+				expect(loaded.bytes).toBeUndefined();
+				expect(await stateText(loaded)).toBe(text);
+			} finally {
+				await loaded.dispose();
+			}
+			const small = encodeBaseline({ pair: 'p', savedAt: 4, entries: randomEntries(10) });
+			await saveStateBytes(pointer, (await loadStateBytes(new MemoryStateStore(small)))!);
+			expect(inN8n.state).toBe(small);
+			expect(await stateText((await loadStateBytes(pointer))!)).toBe(small);
+		} finally {
+			await rm(dir, { recursive: true, force: true });
 		}
 	});
 

@@ -301,7 +301,7 @@ describe('a large state kept out of the workflow', () => {
 		const destination = await LocalProvider.open(destinationRoot);
 		const staticData = new MemoryStateStore();
 		const file = new ProviderStateStore(destination, 'pair-state');
-		const saves = jest.spyOn(file, 'save');
+		const saves = jest.spyOn(file, 'saveBytes');
 		const run = () => twoWaySync(source, destination, { state: new PointerStateStore(staticData, file, 100), stateCopy: file, pair: 'pair', lock: false, pacer: quickPacer() });
 		expect(await run()).toMatchObject({ status: 'success', firstRun: true, baselineFiles: 30 });
 		expect(staticData.state!.length).toBeLessThan(120);

@@ -10,7 +10,19 @@ import { SafetyError } from '../core/errors';
 import { hashStream, sameHash } from '../core/hashing';
 import { baseName, depth, fileStamp, joinPath, matchKey, parentPath, withSuffix } from '../core/paths';
 import { forEachLimit } from '../core/concurrency';
-import { BaselineWriter, openBaseline, pairId, PointerStateStore, type BaselineEntry, type BaselineReader, type StateStore } from '../state/state';
+import {
+	BaselineWriter,
+	loadStateBytes,
+	openBaseline,
+	pairId,
+	PointerStateStore,
+	sameState,
+	saveStateBytes,
+	type BaselineEntry,
+	type BaselineReader,
+	type StateBytes,
+	type StateStore,
+} from '../state/state';
 import { PairLock, type LockOptions } from '../state/lock';
 import { Run, type RunReport } from '../engine/run';
 import { failureOf, isFailure, type Failure } from '../engine/failures';
@@ -226,28 +238,38 @@ async function advanceFeed(plan: FeedPlan, feed: FeedOptions, report: TwoWayRepo
 
 interface Loaded {
 	baseline?: BaselineReader;
-	/** The baseline as it was stored. */
-	text?: string;
+	/** The baseline as it was stored, spooled (a temporary file when large, removed when the run ends). */
+	text?: StateBytes;
 	note?: string;
 	fromCopy: boolean;
 }
 
 async function loadBaseline(options: TwoWayOptions, lock?: PairLock): Promise<Loaded> {
 	if (options.resync) return { note: 'resync: the saved state was set aside and is rebuilt by this run', fromCopy: false };
-	let text = await options.state.load();
-	let baseline = text === undefined ? undefined : await openBaseline(text);
+	let text = await loadStateBytes(options.state);
+	let baseline = text === undefined ? undefined : await openBaseline(text).catch(async (error: unknown) => {
+		await text?.dispose();
+		throw error;
+	});
 	const held = baseline === undefined ? 'none' : 'an older one';
 	let fromCopy = false;
 	const lastSaved = lock?.savedAt;
 	if (options.stateCopy && (lastSaved === undefined || (baseline?.savedAt ?? -1) < lastSaved)) {
-		const copyText = await options.stateCopy.load();
-		const copy = copyText === undefined ? undefined : await openBaseline(copyText);
+		const copyText = await loadStateBytes(options.stateCopy);
+		const copy = copyText === undefined ? undefined : await openBaseline(copyText).catch(async (error: unknown) => {
+			await Promise.all([text?.dispose(), copyText.dispose()]);
+			throw error;
+		});
 		if (copy && copy.pair === options.pair && (!baseline || baseline.pair !== options.pair || copy.savedAt > baseline.savedAt)) {
+			await text?.dispose();
 			[baseline, text, fromCopy] = [copy, copyText, true];
-		}
+		} else await copyText?.dispose();
 	}
 	if (!baseline) return { note: 'no saved state yet: this run merges both sides and deletes nothing', fromCopy };
-	if (baseline.pair !== options.pair) return { note: 'the saved state belongs to another folder pair: this run merges both sides and deletes nothing', fromCopy };
+	if (baseline.pair !== options.pair) {
+		await text?.dispose();
+		return { note: 'the saved state belongs to another folder pair: this run merges both sides and deletes nothing', fromCopy };
+	}
 	const note = fromCopy ? `the state came from its copy in ${options.stateCopy!.where}: ${options.state.where} held ${held}` : undefined;
 	return { baseline, text, note, fromCopy };
 }
@@ -264,28 +286,33 @@ async function run(skeleton: Run, options: TwoWayOptions, lock: PairLock | undef
 	const providers: Record<Side, Provider> = { source: skeleton.source, destination: skeleton.destination };
 	const filter = createFilter({ ...options.filter, reserved: reservedFolders(options.backupDir) });
 	const loaded = await loadBaseline(options, lock);
-	const feedPlan = outcome.plan;
-	const listFully = (listingReason: string) => Object.assign(feedPlan!, { listing: 'full', listingReason, paths: undefined, fullAt: options.feed?.now?.() ?? skeleton.started });
-	// Changes are decided against the baseline: without one, both sides are merged from full listings.
-	if (feedPlan?.paths && !loaded.baseline) listFully(`the saved two-way state could not be used (${loaded.note ?? 'none'})`);
-	const attempt = async (scope?: string[]) => {
-		const spill = new SpillDir();
-		try {
-			return await walkPlanAndRun(skeleton, options, lock, providers, filter, loaded, spill, outcome, scope);
-		} finally {
-			await spill.dispose();
+	try {
+		const feedPlan = outcome.plan;
+		const listFully = (listingReason: string) => Object.assign(feedPlan!, { listing: 'full', listingReason, paths: undefined, fullAt: options.feed?.now?.() ?? skeleton.started });
+		// Changes are decided against the baseline: without one, both sides are merged from full listings.
+		if (feedPlan?.paths && !loaded.baseline) listFully(`the saved two-way state could not be used (${loaded.note ?? 'none'})`);
+		const attempt = async (scope?: string[]) => {
+			const spill = new SpillDir();
+			try {
+				return await walkPlanAndRun(skeleton, options, lock, providers, filter, loaded, spill, outcome, scope);
+			} finally {
+				await spill.dispose();
+			}
+		};
+		if (feedPlan?.paths) {
+			try {
+				return await attempt(feedPlan.paths);
+			} catch (error) {
+				if (!(error instanceof SafetyError)) throw error;
+				// More deletions than a run driven by changes may make: a full listing decides, with the guards every full run has.
+				listFully(`the changes would delete many files (${error.message}); a full listing decides`);
+			}
 		}
-	};
-	if (feedPlan?.paths) {
-		try {
-			return await attempt(feedPlan.paths);
-		} catch (error) {
-			if (!(error instanceof SafetyError)) throw error;
-			// More deletions than a run driven by changes may make: a full listing decides, with the guards every full run has.
-			listFully(`the changes would delete many files (${error.message}); a full listing decides`);
-		}
+		return attempt();
+	} finally {
+		// The saved state, spooled to a temporary file when large.
+		await loaded.text?.dispose();
 	}
-	return attempt();
 }
 
 /** Whether `path` is one of `scope`'s paths or below one; every path is when there is no scope. */
@@ -328,7 +355,7 @@ async function walkPlanAndRun(
 	const planner = new TwoWayPlanner(providers, options, pacer, started);
 	const tally: Tally = { files: { source: 0, destination: 0 }, baseFiles: 0 };
 	// Both sides as they are now, for the names no action touches; the rest is settled after the run.
-	const listed = new BaselineWriter(options.pair, baseline?.savedAt ?? started);
+	const listed = new BaselineWriter(options.pair, baseline?.savedAt ?? started, spill);
 	const folders = new WalkFolders(key);
 	// A full listing of a side whose feed names changes by id keeps its ids for the runs driven by changes.
 	const streamOf = (side: Side): AsyncIterable<Entry> => {
@@ -409,34 +436,46 @@ async function walkPlanAndRun(
 	if (signal?.aborted) return finish('cancelled');
 	if (report.failed > 0) return finish(report.toDestination.added + report.toDestination.updated + report.toSource.added + report.toSource.updated > 0 ? 'partial' : 'failed');
 
-	const saved = await settleBaseline(listed, planner.touched, report.actions, planner.written, executor.stored, key, options.pair, baseline?.savedAt ?? started);
+	const saved = await settleBaseline(listed, planner.touched, report.actions, planner.written, executor.stored, key, options.pair, baseline?.savedAt ?? started, spill);
 	report.baselineFiles = saved.files;
 	// Nothing changed on either side: the stored state is still true, and rewriting it (a workflow row, an upload) buys nothing.
-	if (baseline && !fromCopy && saved.text() === text) {
+	if (baseline && !fromCopy && text && (await unchangedState(saved, text))) {
 		report.baselineSaved = true;
-		report.stateBytes = text.length;
+		report.stateBytes = text.size;
 		return finish('success');
 	}
 	// Later than the baseline it replaces, even with a clock that stands still (tests) or went back.
 	const savedAt = Math.max(started, (baseline?.savedAt ?? 0) + 1, (lock?.savedAt ?? 0) + 1);
-	const encoded = saved.text(savedAt);
+	const encoded = await saved.bytes(savedAt);
 	try {
 		// A run that lost its lock (another one overwrote it) must not write a baseline over the other's.
 		await lock?.confirm();
-		await options.state.save(encoded);
+		await saveStateBytes(options.state, encoded);
 		// A pointer store that just wrote the state to its file has written the copy already.
 		const copied = options.state instanceof PointerStateStore && options.state.large === options.stateCopy && options.state.writesLarge(encoded);
-		if (!copied) await options.stateCopy?.save(encoded);
+		if (!copied && options.stateCopy) await saveStateBytes(options.stateCopy, encoded);
 		outcome.rewrote = true;
 		if (lock) lock.savedAt = savedAt;
 	} catch (error) {
 		report.failed++;
 		report.errors.push({ path: '', side: 'destination', action: 'save state', ...failureOf(error), message: `the sync state could not be saved to ${options.state.where}: ${(error as Error).message}` });
 		return finish('partial');
+	} finally {
+		await encoded.dispose();
 	}
 	report.baselineSaved = true;
-	report.stateBytes = encoded.length;
+	report.stateBytes = encoded.size;
 	return finish('success');
+}
+
+/** Whether the settled baseline, written with the old one's time, is the very text that was loaded. */
+async function unchangedState(saved: BaselineWriter, loaded: StateBytes): Promise<boolean> {
+	const current = await saved.bytes();
+	try {
+		return await sameState(current, loaded);
+	} finally {
+		await current.dispose();
+	}
 }
 
 /** A baseline entry no change feed named: counted as both sides holding it, and its folder's spelling remembered for the paths below it. */
@@ -1043,6 +1082,7 @@ async function settleBaseline(
 	key: (path: string) => string,
 	pair: string,
 	savedAt: number,
+	spill: SpillDir,
 ): Promise<BaselineWriter> {
 	if (touched.size === 0 && !actions.some((action) => action.status === 'done')) return listed;
 	const sides: Record<Side, Map<string, Entry>> = { source: new Map(), destination: new Map() };
@@ -1070,13 +1110,18 @@ async function settleBaseline(
 		if (entry) settled.push(entry);
 	}
 	settled.sort((a, b) => compareWalkOrder(a.path, b.path));
-	const next = new BaselineWriter(pair, savedAt);
+	const next = new BaselineWriter(pair, savedAt, spill);
 	let index = 0;
 	const settledKeys = new Set(settled.map((entry) => key(entry.path)));
-	for await (const entry of (await openBaseline(listed.text())).entries()) {
-		while (index < settled.length && compareWalkOrder(settled[index].path, entry.path) < 0) next.add(settled[index++]);
-		// A touched name never is in what the walk wrote; a name an action created there (a conflict's copy) is taken as settled.
-		if (!settledKeys.has(key(entry.path))) next.add(entry);
+	const walked = await listed.bytes();
+	try {
+		for await (const entry of (await openBaseline(walked)).entries()) {
+			while (index < settled.length && compareWalkOrder(settled[index].path, entry.path) < 0) next.add(settled[index++]);
+			// A touched name never is in what the walk wrote; a name an action created there (a conflict's copy) is taken as settled.
+			if (!settledKeys.has(key(entry.path))) next.add(entry);
+		}
+	} finally {
+		await walked.dispose();
 	}
 	while (index < settled.length) next.add(settled[index++]);
 	return next;

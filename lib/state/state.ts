@@ -1,11 +1,16 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { createGunzip, gunzipSync, gzipSync, type ZlibOptions } from 'node:zlib';
 import type { Provider } from '../core/types';
 import { CloudSyncError, NotFoundError } from '../core/errors';
 import { STATE_FOLDER } from '../core/filters';
 import { joinPath } from '../core/paths';
 import { compareWalkOrder } from '../core/walkOrder';
+import type { SpillDir } from '../core/spill';
+import { spool, type Spooled } from '../core/spool';
 
 /** One path as both sides held it after the last successful two-way run. */
 export interface BaselineEntry {
@@ -32,6 +37,76 @@ export interface StateStore {
 	readonly where: string;
 	load(): Promise<string | undefined>;
 	save(state: string): Promise<void>;
+	/** The state spooled as it is read, where the store can stream it (a file, a cloud): a large one is never held whole. */
+	loadBytes?(): Promise<StateBytes | undefined>;
+	/** Saves a spooled state, streamed from where it is held. */
+	saveBytes?(state: StateBytes): Promise<void>;
+}
+
+/** A state's text as bytes kept by `spool`: in memory when small, in a temporary file when large (`dispose` removes it). */
+export type StateBytes = Spooled;
+
+/** A state held in memory up to this size; beyond it, in a temporary file. */
+const STATE_MEMORY_BYTES = 256 * 1024;
+
+export function stateBytesOf(text: string): StateBytes {
+	const bytes = Buffer.from(text, 'utf8');
+	return { size: bytes.length, bytes, read: () => Readable.from([bytes]), dispose: async () => undefined };
+}
+
+/** A store's state as bytes: streamed where the store can, else its text. */
+export async function loadStateBytes(store: StateStore): Promise<StateBytes | undefined> {
+	if (store.loadBytes) return store.loadBytes();
+	const text = await store.load();
+	return text === undefined ? undefined : stateBytesOf(text);
+}
+
+export async function saveStateBytes(store: StateStore, state: StateBytes): Promise<void> {
+	if (store.saveBytes) return store.saveBytes(state);
+	await store.save(await stateText(state));
+}
+
+/** The whole text, for stores that keep strings (n8n's static data holds small states only). */
+export async function stateText(state: StateBytes): Promise<string> {
+	if (state.bytes) return state.bytes.toString('utf8');
+	const chunks: Buffer[] = [];
+	for await (const chunk of state.read()) chunks.push(chunk as Buffer);
+	return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Whether two states hold the same text, compared by digest as they stream. */
+export async function sameState(a: StateBytes, b: StateBytes): Promise<boolean> {
+	if (a.size !== b.size) return false;
+	const digest = async (state: StateBytes) => {
+		const hash = createHash('sha256');
+		for await (const chunk of state.read()) hash.update(chunk as Buffer);
+		return hash.digest('hex');
+	};
+	return (await digest(a)) === (await digest(b));
+}
+
+/** Base64 of a byte stream, piece by piece: each piece but the last a multiple of 3 bytes, so the pieces join into the whole's base64. */
+async function* base64Of(source: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncGenerator<Buffer> {
+	let carry = Buffer.alloc(0);
+	for await (const chunk of source) {
+		const bytes = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
+		const whole = bytes.length - (bytes.length % 3);
+		carry = Buffer.from(bytes.subarray(whole));
+		if (whole > 0) yield Buffer.from(bytes.subarray(0, whole).toString('base64'), 'latin1');
+	}
+	if (carry.length > 0) yield Buffer.from(carry.toString('base64'), 'latin1');
+}
+
+/** The bytes of a streamed base64 text, 4 characters at a time across pieces; line breaks and spaces are skipped, as `Buffer.from` skips them. */
+async function* bytesOfBase64(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+	let carry = '';
+	for await (const chunk of source) {
+		const text = carry + chunk.toString('latin1').replace(/\s+/g, '');
+		const whole = text.length - (text.length % 4);
+		carry = text.slice(whole);
+		if (whole > 0) yield Buffer.from(text.slice(0, whole), 'base64');
+	}
+	if (carry) yield Buffer.from(carry, 'base64');
 }
 
 export class StateError extends CloudSyncError {}
@@ -41,6 +116,8 @@ const FORMAT_SORTED = 'cloudsync-baseline-2';
 /** Entries in walk order (lib/core/walkOrder.ts), in gzip members of BATCH lines (a compressed dictionary each, so a writer holds one batch): written and read as a stream. */
 const FORMAT = 'cloudsync-baseline-3';
 const BATCH = 16_384;
+/** Compressed members a writer with a spill folder holds before writing them out (about 80,000 names). */
+const SPILL_BYTES = 1024 * 1024;
 const b36 = (n: number) => (n === 0 ? '' : n.toString(36));
 const n36 = (s: string) => (s === '' ? 0 : parseInt(s, 36));
 const [TAB, NEWLINE, MINUS] = [0x09, 0x0a, 0x2d];
@@ -66,14 +143,20 @@ export class BaselineWriter {
 	private batch = Buffer.allocUnsafe(64 * 1024);
 	private used = 0;
 	private lines = 0;
-	private readonly members: Buffer[] = [];
+	private members: Buffer[] = [];
+	private memberBytes = 0;
+	/** Where members go once more than SPILL_BYTES of them are held, written in order one after the other. */
+	private spilled?: { file: Promise<string>; written: Promise<void> };
 	private previous = '';
 	/** Files written (folders not counted). */
 	files = 0;
 
+	/** With `spill`, members beyond SPILL_BYTES go to a temporary file in it, so a million names are not held (the run disposes it). */
 	constructor(
 		private readonly pair: string,
 		private readonly savedAt: number,
+		private readonly spill?: SpillDir,
+		private readonly spillAfterBytes = SPILL_BYTES,
 	) {}
 
 	add(entry: BaselineEntry): void {
@@ -150,16 +233,54 @@ export class BaselineWriter {
 
 	private flush(): void {
 		if (this.lines === 0) return;
-		this.members.push(gzipSync(this.batch.subarray(0, this.used)));
+		const member = gzipSync(this.batch.subarray(0, this.used));
 		this.used = 0;
 		this.lines = 0;
+		this.members.push(member);
+		this.memberBytes += member.length;
+		if (this.spill && this.memberBytes > this.spillAfterBytes) this.spillMembers();
 	}
 
-	/** The baseline so far as text; the header is a gzip member of its own, so another `savedAt` costs nothing. */
+	private spillMembers(): void {
+		const members = this.members;
+		this.members = [];
+		this.memberBytes = 0;
+		const file = this.spilled?.file ?? this.spill!.file('baseline');
+		const before = this.spilled?.written ?? Promise.resolve();
+		const written = before.then(async () => {
+			const path = await file;
+			await pipeline(Readable.from(members), createWriteStream(path, { flags: 'a' }));
+		});
+		// Awaited by `bytes`; a failure seen here first is not an unhandled rejection.
+		written.catch(() => undefined);
+		this.spilled = { file, written };
+	}
+
+	private header(savedAt: number): Buffer {
+		return gzipSync(Buffer.from(`${[FORMAT, this.pair, b36(savedAt)].join('\n')}\n`, 'utf8'));
+	}
+
+	/** The baseline so far as text, for small ones (a writer that spilled has `bytes` only); the header is a gzip member of its own, so another `savedAt` costs nothing. */
 	text(savedAt = this.savedAt): string {
 		this.flush();
-		const header = gzipSync(Buffer.from(`${[FORMAT, this.pair, b36(savedAt)].join('\n')}\n`, 'utf8'));
-		return Buffer.concat([header, ...this.members]).toString('base64');
+		if (this.spilled) throw new Error('A baseline written to a temporary file is read with bytes()');
+		return Buffer.concat([this.header(savedAt), ...this.members]).toString('base64');
+	}
+
+	/** The baseline so far as text in StateBytes, streamed from its temporary file when it spilled: never one string. */
+	async bytes(savedAt = this.savedAt): Promise<StateBytes> {
+		this.flush();
+		if (!this.spilled) return stateBytesOf(this.text(savedAt));
+		if (this.members.length > 0) this.spillMembers();
+		const { file, written } = this.spilled;
+		await written;
+		const path = await file;
+		const header = this.header(savedAt);
+		const members = async function* () {
+			yield header;
+			for await (const chunk of createReadStream(path)) yield chunk as Buffer;
+		};
+		return spool(base64Of(members()), { prefix: 'state', memoryLimit: STATE_MEMORY_BYTES });
 	}
 }
 
@@ -217,16 +338,16 @@ function n36At(text: string, from: number, to: number): number {
 }
 
 /** The lines of a gzip'd, base64 text (one or more members), as a stream: never decoded whole. */
-export async function* textLines(text: string): AsyncGenerator<string> {
+export async function* textLines(text: string | StateBytes): AsyncGenerator<string> {
 	for await (const lines of textLineBatches(text)) yield* lines;
 }
 
 /** `textLines` a decoded chunk's lines at a time. */
-async function* textLineBatches(text: string): AsyncGenerator<string[]> {
+async function* textLineBatches(text: string | StateBytes): AsyncGenerator<string[]> {
 	// Decoded by the stream, so a character split across two chunks stays whole. In chunks of 2 KiB
 	// (about 120 lines) with no more decoded ahead (a zlib stream takes a stream's options, which its type omits): a chunk's lines are all held while the march goes
 	// through them, and at a million names the default 16 KiB made V8 double its young generation.
-	const input = Readable.from(base64Pieces(text)).pipe(createGunzip({ chunkSize: 2 * 1024, highWaterMark: 2 * 1024 } as ZlibOptions)).setEncoding('utf8');
+	const input = Readable.from(typeof text === 'string' ? base64Pieces(text) : bytesOfBase64(text.read())).pipe(createGunzip({ chunkSize: 2 * 1024, highWaterMark: 2 * 1024 } as ZlibOptions)).setEncoding('utf8');
 	let partial = '';
 	try {
 		for await (const chunk of input) {
@@ -260,7 +381,7 @@ function* base64Pieces(text: string): Generator<Buffer> {
 }
 
 /** A baseline's entries after its header, entry by entry or in arrays (one per decoded chunk). */
-function baselineEntries(text: string): AsyncIterable<BaselineEntry> & { batches(): AsyncIterator<BaselineEntry[]> } {
+function baselineEntries(text: string | StateBytes): AsyncIterable<BaselineEntry> & { batches(): AsyncIterator<BaselineEntry[]> } {
 	const batches = async function* (): AsyncGenerator<BaselineEntry[]> {
 		let skipped = 0;
 		let previous = '';
@@ -288,14 +409,14 @@ function baselineEntries(text: string): AsyncIterable<BaselineEntry> & { batches
 }
 
 /** Opens a saved baseline for streaming; one of the older, sorted format is decoded whole once and put in walk order. */
-export async function openBaseline(text: string): Promise<BaselineReader> {
+export async function openBaseline(text: string | StateBytes): Promise<BaselineReader> {
 	const header: string[] = [];
 	for await (const line of textLines(text)) {
 		header.push(line);
 		if (header.length === 3) break;
 	}
 	if (header[0] === FORMAT_SORTED) {
-		const baseline = decodeBaseline(text);
+		const baseline = decodeBaseline(typeof text === 'string' ? text : await stateText(text));
 		baseline.entries.sort(byWalkOrder);
 		return {
 			pair: baseline.pair,
@@ -388,8 +509,20 @@ export class ProviderStateStore implements StateStore {
 	}
 
 	async save(state: string): Promise<void> {
-		const bytes = Buffer.from(state, 'utf8');
-		await this.provider.write(this.path, Readable.from([bytes]), { size: bytes.length });
+		await this.saveBytes(stateBytesOf(state));
+	}
+
+	async loadBytes(): Promise<StateBytes | undefined> {
+		try {
+			return await spool(await this.provider.read(this.path), { prefix: 'state', memoryLimit: STATE_MEMORY_BYTES });
+		} catch (error) {
+			if (error instanceof NotFoundError) return undefined;
+			throw error;
+		}
+	}
+
+	async saveBytes(state: StateBytes): Promise<void> {
+		await this.provider.write(this.path, state.read(), { size: state.size });
 	}
 }
 
@@ -413,9 +546,9 @@ export class PointerStateStore implements StateStore {
 		return `${this.small.where} (a pointer to ${this.large.where} when large)`;
 	}
 
-	/** Whether saving `state` writes it to `large`. */
-	writesLarge(state: string): boolean {
-		return state.length > this.inlineBytes;
+	/** Whether saving `state` writes it to `large` (a state's text is base64: as many bytes as characters). */
+	writesLarge(state: string | StateBytes): boolean {
+		return (typeof state === 'string' ? state.length : state.size) > this.inlineBytes;
 	}
 
 	async load(): Promise<string | undefined> {
@@ -426,12 +559,22 @@ export class PointerStateStore implements StateStore {
 	}
 
 	async save(state: string): Promise<void> {
+		await this.saveBytes(stateBytesOf(state));
+	}
+
+	async loadBytes(): Promise<StateBytes | undefined> {
+		const held = await this.small.load();
+		if (held === undefined || !held.startsWith(`${POINTER}\n`)) return held === undefined ? undefined : stateBytesOf(held);
+		return loadStateBytes(this.large);
+	}
+
+	async saveBytes(state: StateBytes): Promise<void> {
 		if (!this.writesLarge(state)) {
-			await this.small.save(state);
+			await this.small.save(await stateText(state));
 			return;
 		}
-		await this.large.save(state);
-		await this.small.save(`${POINTER}\n${JSON.stringify({ bytes: state.length, where: this.large.where })}`);
+		await saveStateBytes(this.large, state);
+		await this.small.save(`${POINTER}\n${JSON.stringify({ bytes: state.size, where: this.large.where })}`);
 	}
 }
 
@@ -455,6 +598,21 @@ export class FileStateStore implements StateStore {
 	async save(state: string): Promise<void> {
 		const partial = `${this.file}.partial`;
 		await writeFile(partial, state, 'utf8');
+		await rename(partial, this.file);
+	}
+
+	async loadBytes(): Promise<StateBytes | undefined> {
+		try {
+			return await spool(createReadStream(this.file), { prefix: 'state', memoryLimit: STATE_MEMORY_BYTES });
+		} catch (error) {
+			if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+			throw error;
+		}
+	}
+
+	async saveBytes(state: StateBytes): Promise<void> {
+		const partial = `${this.file}.partial`;
+		await pipeline(state.read(), createWriteStream(partial));
 		await rename(partial, this.file);
 	}
 }

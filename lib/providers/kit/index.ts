@@ -2,7 +2,7 @@
 export { Remote, OAuthTokens, SignInError, type RemoteOptions, type TokenSource } from './remote';
 export { RefreshGrant, type RefreshGrantOptions } from './oauth';
 export { ChunkReader, SliceStream, bodyStream, emptyStream, lazyStream } from './streams';
-export { spool, type Spooled } from './spool';
+export { spool, type Spooled } from '../../core/spool';
 export { DirCache, insideOrSame } from './dirCache';
 export { CommitBatcher, type BatchOptions, type Ticket } from './batcher';
 export { ParentsFirst } from './parentsFirst';
