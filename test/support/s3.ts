@@ -1,8 +1,11 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm, stat, utimes } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, utimes } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { S3Provider, type S3Connection, type S3ProviderOptions } from '../../lib/providers/s3';
 import { quickPacer } from './dropbox';
 import { EmulatorServer, readBody, sendBody, type FaultRule, type RequestContext } from '../emulators/core/server';
@@ -43,6 +46,41 @@ if (!FilesystemStore.prototype.deleteObject.patched) {
 			const run = deleting.then(() => original.apply(this, args));
 			deleting = run.catch(() => undefined);
 			return run;
+		},
+		{ patched: true },
+	);
+}
+
+/**
+ * s3rver answers a PUT once its hashing stream has seen the body (a Buffer body: once it was handed
+ * to the file stream), before the object file is written: a GET right after it can find the file
+ * still empty, where S3 reads its own writes. A loaded machine made the conformance suite's
+ * "overwrite, then read back" fail that way. The object is written before the answer here.
+ */
+type ObjectStore = {
+	getResourcePath(bucket: string, key: string, kind: 'object'): string;
+	putMetadata(bucket: string, key: string, metadata: unknown, md5: string): Promise<void>;
+};
+type PutObject = ((this: ObjectStore, object: { bucket: string; key: string; content: Buffer | NodeJS.ReadableStream; metadata: unknown }) => Promise<{ size: number; md5: string }>) & { patched?: boolean };
+const objectStore = FilesystemStore.prototype as unknown as { putObject: PutObject };
+if (!objectStore.putObject.patched) {
+	objectStore.putObject = Object.assign(
+		async function (this: ObjectStore, object: { bucket: string; key: string; content: Buffer | NodeJS.ReadableStream; metadata: unknown }) {
+			const objectPath = this.getResourcePath(object.bucket, object.key, 'object');
+			await mkdir(dirname(objectPath), { recursive: true });
+			const md5 = createHash('md5');
+			let size = 0;
+			const counting = new Transform({
+				transform(chunk: Buffer, _encoding, done) {
+					md5.update(chunk);
+					size += chunk.length;
+					done(null, chunk);
+				},
+			});
+			await pipeline(Buffer.isBuffer(object.content) ? Readable.from([object.content]) : object.content, counting, createWriteStream(objectPath));
+			const digest = md5.digest('hex');
+			await this.putMetadata(object.bucket, object.key, object.metadata, digest);
+			return { size, md5: digest };
 		},
 		{ patched: true },
 	);
