@@ -354,6 +354,21 @@ describe('deleting a file the sync planned on', () => {
 		expect(routes.slice(routes.indexOf('/2/files/delete_v2'))).toEqual(['/2/files/delete_v2', '/2/files/delete_v2', '/2/files/list_folder', '/2/files/delete_v2']);
 	});
 
+	it('keeps a file another app rewrote between the plan and the delete, and reports it', async () => {
+		for (const side of ['src', 'dst']) for (const name of ['k1', 'k2', 'k3']) emulator.seedFile(`/${side}/${name}.txt`, name);
+		emulator.seedFile('/dst/old.txt', 'planned');
+		const destination = provider({ root: '/dst' });
+		const deleteNow = destination.delete.bind(destination);
+		destination.delete = async (path, options) => {
+			emulator.seedFile(`/dst/${path}`, 'rewritten meanwhile');
+			return deleteNow(path, options);
+		};
+		const result = await sync(provider({ root: '/src' }), destination, { mode: 'mirror', pacer: new Pacer({ baseDelayMs: 1 }) });
+		expect(result).toMatchObject({ deleted: 0, failed: 1 });
+		expect(result.errors.map((error) => error.message)).toEqual([expect.stringContaining('old.txt changed after the sync was planned; it was not deleted')]);
+		expect(emulator.content('/dst/old.txt')?.toString()).toBe('rewritten meanwhile');
+	});
+
 	describe.each(['path_lookup/not_found', 'path_write/conflict/file'] as const)('when Dropbox refuses a stale rev with %s', (staleParentRev) => {
 		beforeEach(() => restart({ staleParentRev }));
 
