@@ -1,13 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
+import { Pacer, sync } from '../lib';
 import { Dropbox, DropboxAuth, DropboxResponseError, type files } from 'dropbox';
 import type { Entry, Provider } from '../lib/core/types';
 import {
 	AlreadyExistsError,
 	AuthenticationError,
+	ChangedSincePlannedError,
 	CloudSyncError,
 	InvalidNameError,
 	InvalidPathError,
+	NotEmptyError,
 	NotFoundError,
 	PermissionError,
 	RateLimitError,
@@ -335,6 +338,77 @@ describe('answers lost after Dropbox did the work', () => {
 		expect(await dropbox.move('from.txt', 'to/here.txt')).toMatchObject({ path: 'to/here.txt', size: 5 });
 		expect(emulator.paths()).toEqual(['/to', '/to/here.txt']);
 		expect(emulator.requests().filter((entry) => entry.fault === 'reset')).toHaveLength(2);
+	});
+});
+
+describe('deleting a file the sync planned on', () => {
+	it('costs one delete_v2 per file, with no listing to check for a folder', async () => {
+		for (const side of ['src', 'dst']) for (const name of ['k1', 'k2', 'k3']) emulator.seedFile(`/${side}/${name}.txt`, name);
+		emulator.seedFile('/dst/old/a.txt', 'a');
+		emulator.seedFile('/dst/b.txt', 'b');
+		const result = await sync(provider({ root: '/src' }), provider({ root: '/dst' }), { mode: 'mirror', pacer: new Pacer({ baseDelayMs: 1 }) });
+		expect(result).toMatchObject({ status: 'success', deleted: 2 });
+		expect(emulator.paths('/dst')).toEqual(['/dst/k1.txt', '/dst/k2.txt', '/dst/k3.txt']);
+		const routes = emulator.requests().map((entry) => entry.path);
+		// After the listings and the source's second look, each file deleted is one request; the emptied folder is checked, then deleted.
+		expect(routes.slice(routes.indexOf('/2/files/delete_v2'))).toEqual(['/2/files/delete_v2', '/2/files/delete_v2', '/2/files/list_folder', '/2/files/delete_v2']);
+	});
+
+	it('keeps a file another app rewrote between the plan and the delete, and reports it', async () => {
+		for (const side of ['src', 'dst']) for (const name of ['k1', 'k2', 'k3']) emulator.seedFile(`/${side}/${name}.txt`, name);
+		emulator.seedFile('/dst/old.txt', 'planned');
+		const destination = provider({ root: '/dst' });
+		const deleteNow = destination.delete.bind(destination);
+		destination.delete = async (path, options) => {
+			emulator.seedFile(`/dst/${path}`, 'rewritten meanwhile');
+			return deleteNow(path, options);
+		};
+		const result = await sync(provider({ root: '/src' }), destination, { mode: 'mirror', pacer: new Pacer({ baseDelayMs: 1 }) });
+		expect(result).toMatchObject({ deleted: 0, failed: 1 });
+		expect(result.errors.map((error) => error.message)).toEqual([expect.stringContaining('old.txt changed after the sync was planned; it was not deleted')]);
+		expect(emulator.content('/dst/old.txt')?.toString()).toBe('rewritten meanwhile');
+	});
+
+	describe.each(['path_lookup/not_found', 'path_write/conflict/file'] as const)('when Dropbox refuses a stale rev with %s', (staleParentRev) => {
+		beforeEach(() => restart({ staleParentRev }));
+
+		it('keeps a file written after the plan saw it, and says it changed', async () => {
+			emulator.seedFile('/notes.txt', 'planned');
+			const dropbox = provider();
+			const planned = await dropbox.stat('notes.txt');
+			emulator.seedFile('/notes.txt', 'written by another app meanwhile');
+			const refused = dropbox.delete('notes.txt', { planned });
+			await expect(refused).rejects.toThrow(ChangedSincePlannedError);
+			await expect(refused).rejects.toThrow('notes.txt changed after the sync was planned; it was not deleted');
+			expect(emulator.content('/notes.txt')?.toString()).toBe('written by another app meanwhile');
+		});
+
+		it('is done when an earlier attempt deleted the file and its answer was lost', async () => {
+			emulator.seedFile('/gone.txt', 'gone');
+			const dropbox = provider();
+			const planned = await dropbox.stat('gone.txt');
+			emulator.server.inject({ route: /delete_v2/, kind: 'reset', times: 1 });
+			await dropbox.delete('gone.txt', { planned });
+			expect(emulator.paths()).toEqual([]);
+			expect(emulator.requests('files/delete_v2').map((entry) => entry.fault ?? entry.status)).toEqual(['reset', 409]);
+		});
+
+		it('says not found when the planned file is gone', async () => {
+			emulator.seedFile('/gone.txt', 'gone');
+			const dropbox = provider();
+			const planned = await dropbox.stat('gone.txt');
+			emulator.remove('/gone.txt');
+			await expect(dropbox.delete('gone.txt', { planned })).rejects.toThrow(NotFoundError);
+		});
+	});
+
+	it('still refuses a folder that is not empty, planned or not', async () => {
+		emulator.seedFile('/full/inside.txt', 'x');
+		const dropbox = provider();
+		const planned = await dropbox.stat('full');
+		await expect(dropbox.delete('full', { planned })).rejects.toThrow(NotEmptyError);
+		await expect(dropbox.delete('full')).rejects.toThrow(NotEmptyError);
+		expect(emulator.paths()).toEqual(['/full', '/full/inside.txt']);
 	});
 });
 

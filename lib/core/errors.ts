@@ -32,6 +32,19 @@ export class NotEmptyError extends CloudSyncError {
 	}
 }
 
+/**
+ * The file is no longer the version the plan saw (another app wrote it meanwhile): a destructive step
+ * planned on the old version is refused, and the next run plans from what is there now.
+ */
+export class ChangedSincePlannedError extends CloudSyncError {
+	constructor(readonly path: string, what: string, options?: { cause?: unknown }) {
+		super(`${path} changed after the sync was planned; it was not ${what}`, {
+			hint: 'Another app changed this file during the run. Run the sync again: it plans from the file as it is now.',
+			...options,
+		});
+	}
+}
+
 export class InvalidPathError extends CloudSyncError {
 	constructor(readonly path: string, reason: string, hint = 'Use a path relative to the chosen folder, without ".." or a leading "/".') {
 		super(`Invalid path "${path}": ${reason}`, { hint });

@@ -18,6 +18,11 @@ export interface Entry {
 	/** Hashes the cloud already knows; nothing is computed to fill this in. */
 	hashes: Hashes;
 	id?: string;
+	/**
+	 * The cloud's name for this version of the file (Dropbox's rev), where a request can be made
+	 * conditional on it: what a delete names to refuse a file changed after it was listed.
+	 */
+	version?: string;
 	mimeType?: string;
 	/**
 	 * The cloud rewrites this file's bytes after storing them (SharePoint adds its properties to Office
@@ -174,6 +179,17 @@ export interface BatchedListing extends AsyncIterable<Entry> {
 	batches(): AsyncIterator<Entry[]>;
 }
 
+export interface DeleteOptions {
+	recursive?: boolean;
+	/**
+	 * The entry the plan saw at this path. A provider may trust it to skip the checks a delete of
+	 * unknown kind needs (whether a folder is empty: one request per file on Dropbox), and must then
+	 * refuse, with ChangedSincePlannedError, a file no longer at the entry's version. Ignoring it is
+	 * always correct.
+	 */
+	planned?: Entry;
+}
+
 export interface Provider {
 	readonly name: string;
 	readonly capabilities: Capabilities;
@@ -201,7 +217,7 @@ export interface Provider {
 	write(path: string, content: Readable, options?: WriteOptions): Promise<Entry>;
 	mkdir(path: string): Promise<void>;
 	/** Deletes a file, or an empty folder; a folder with contents needs `recursive`. */
-	delete(path: string, options?: { recursive?: boolean }): Promise<void>;
+	delete(path: string, options?: DeleteOptions): Promise<void>;
 	move(from: string, to: string): Promise<Entry>;
 	/**
 	 * A small file's bytes with the version `writeIfUnchanged` compares; undefined when there is none.

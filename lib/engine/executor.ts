@@ -283,9 +283,10 @@ export async function execute(plan: Work | StreamedWork, source: Provider, desti
 		}
 	};
 
-	const deleteOn = async (provider: Provider, path: string) => {
+	/** `planned`: the file the plan saw there, which a provider may delete on condition that it is still that version. */
+	const deleteOn = async (provider: Provider, path: string, planned?: Entry) => {
 		try {
-			await attempt(() => provider.delete(path));
+			await attempt(() => (planned && !planned.isDir ? provider.delete(path, { planned }) : provider.delete(path)));
 		} catch (error) {
 			if (!(error instanceof NotFoundError)) throw error;
 		}
@@ -330,7 +331,7 @@ export async function execute(plan: Work | StreamedWork, source: Provider, desti
 		record(action, 'done', written.size, undefined, action.reason, { written, keptAs: kept });
 		if (action.deleteSourceAfter) {
 			try {
-				await deleteOn(source, action.source!.path);
+				await deleteOn(source, action.source!.path, action.source);
 				report.movedSourcesDeleted++;
 			} catch (error) {
 				report.failed++;
@@ -340,7 +341,7 @@ export async function execute(plan: Work | StreamedWork, source: Provider, desti
 	}, signal);
 
 	await forEachLimitStream(phases.sourceDeletes.items, checkers, async (action) => {
-		await perform(action, () => deleteOn(source, action.path), () => report.movedSourcesDeleted++);
+		await perform(action, () => deleteOn(source, action.path, action.source), () => report.movedSourcesDeleted++);
 	}, signal, cancelledSkip);
 
 	const transferFailures = report.failed;
@@ -355,7 +356,7 @@ export async function execute(plan: Work | StreamedWork, source: Provider, desti
 	} else {
 		await forEachLimitStream(phases.destinationDeletes.items, checkers, async (action) => {
 			const kept = keptPath(action.path);
-			const remove = kept ? () => attempt(() => destination.move(action.path, kept)) : () => deleteOn(destination, action.path);
+			const remove = kept ? () => attempt(() => destination.move(action.path, kept)) : () => deleteOn(destination, action.path, action.destination);
 			await perform(action, remove, () => report.deleted++, kept ? { keptAs: kept } : undefined);
 		}, signal, (action) => record(action, 'skipped', 0, undefined, 'not deleted: the sync was cancelled'));
 	}

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Dropbox, DropboxAuth, DropboxRequestOptions, DropboxResponseError, files } from 'dropbox';
-import type { Capabilities, Change, ChangePage, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, UploadIdentity, UploadSessionStore, WriteOptions } from '../core/types';
+import type { Capabilities, Change, ChangePage, DeleteOptions, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, UploadIdentity, UploadSessionStore, WriteOptions } from '../core/types';
 import {
 	AlreadyExistsError,
 	AuthenticationError,
+	ChangedSincePlannedError,
 	CloudSyncError,
 	CursorExpiredError,
 	InvalidNameError,
@@ -397,6 +398,7 @@ export class DropboxProvider implements Provider {
 			modTime: Date.parse(metadata.client_modified),
 			hashes: metadata.content_hash ? { dropbox: metadata.content_hash } : {},
 			id: metadata.id,
+			version: metadata.rev,
 		};
 	}
 
@@ -821,19 +823,34 @@ export class DropboxProvider implements Provider {
 		});
 	}
 
-	async delete(path: string, options: { recursive?: boolean } = {}): Promise<void> {
+	async delete(path: string, options: DeleteOptions = {}): Promise<void> {
 		const relative = writablePath(path, 'delete');
+		// Only a file takes parent_rev; a file known to be one needs no check that it is an empty folder.
+		const rev = options.planned && !options.planned.isDir ? options.planned.version : undefined;
 		// Dropbox deletes a folder with everything in it, so an empty folder is checked for first.
-		if (!options.recursive) await this.refuseNonEmpty(relative);
-		await this.call({ path: relative }, async (o, attempt) => {
+		if (!options.recursive && rev === undefined) await this.refuseNonEmpty(relative);
+		const outcome = await this.call({ path: relative }, async (o, attempt) => {
 			try {
-				await this.client.filesDeleteV2({ path: this.toRemote(relative) }, o);
+				await this.client.filesDeleteV2({ path: this.toRemote(relative), parent_rev: rev }, o);
 			} catch (error) {
+				const tags = responseTags(error);
+				// [unconfirmed] A rev that is no longer the file's is answered as a write conflict, or as not_found.
+				if (rev !== undefined && tags.includes('conflict')) return { result: 'changed' as const };
+				if (!tags.includes('not_found')) throw error;
+				if (rev !== undefined) return { result: attempt === 0 ? ('not found' as const) : ('not found on a retry' as const) };
 				// An earlier attempt deleted it, and its answer was lost.
-				if (attempt === 0 || !responseTags(error).includes('not_found')) throw error;
+				if (attempt === 0) throw error;
 			}
-			return { result: undefined };
+			return { result: 'deleted' as const };
 		});
+		if (outcome === 'deleted') return;
+		const current = outcome === 'changed' ? undefined : await this.stat(relative).catch((error: unknown) => {
+			if (error instanceof NotFoundError) return undefined;
+			throw error;
+		});
+		if (outcome === 'changed' || (current && current.version !== rev)) throw new ChangedSincePlannedError(relative, 'deleted');
+		if (current) throw new TransientError(`Dropbox answered not_found for ${relative}, yet still holds it at rev ${rev}`);
+		if (outcome === 'not found') throw new NotFoundError(relative);
 	}
 
 	private async refuseNonEmpty(relative: string): Promise<void> {

@@ -70,6 +70,11 @@ export interface DropboxEmulatorOptions {
 	 */
 	unorderedListings?: boolean;
 	seed?: number;
+	/**
+	 * How delete_v2 refuses a parent_rev that is not the file's latest rev (a folder has none): the
+	 * reference leaves the error unconfirmed, so tests run both plausible answers.
+	 */
+	staleParentRev?: 'path_lookup/not_found' | 'path_write/conflict/file';
 }
 
 export type DropboxAppCredentials = OAuthClientCredentials;
@@ -238,6 +243,7 @@ export class DropboxEmulator {
 	private readonly writeLockMs: number;
 	private readonly contentionRetryAfterSeconds: number;
 	private readonly unorderedListings: boolean;
+	private readonly staleParentRev: NonNullable<DropboxEmulatorOptions['staleParentRev']>;
 	private epoch = 1;
 	private writeLocked = false;
 
@@ -249,6 +255,7 @@ export class DropboxEmulator {
 		this.writeLockMs = options.writeLockMs ?? 0;
 		this.contentionRetryAfterSeconds = options.contentionRetryAfterSeconds ?? 1;
 		this.unorderedListings = options.unorderedListings ?? false;
+		this.staleParentRev = options.staleParentRev ?? 'path_lookup/not_found';
 		this.routes = {
 			'users/get_current_account': this.rpc((): Pick<users.FullAccount, 'account_id' | 'email' | 'country'> => ({ account_id: this.accountId, email: 'user@example.invalid', country: 'US' })),
 			'files/list_folder': this.rpc((arg: files.ListFolderArg): files.ListFolderResult => this.listFolder(arg)),
@@ -865,6 +872,13 @@ export class DropboxEmulator {
 
 	private deletePath(arg: files.DeleteArg): files.DeleteResult {
 		const node = this.wrapLookup(() => this.lookup(arg.path), (error): files.DeleteError => ({ '.tag': 'path_lookup', path_lookup: error }));
+		if (arg.parent_rev !== undefined && (node.folder || arg.parent_rev !== revOf(node))) {
+			throw routeError<files.DeleteError>(
+				this.staleParentRev === 'path_lookup/not_found'
+					? { '.tag': 'path_lookup', path_lookup: { '.tag': 'not_found' } }
+					: { '.tag': 'path_write', path_write: { '.tag': 'conflict', conflict: { '.tag': 'file' } } },
+			);
+		}
 		const metadata = this.tagged(node);
 		this.wrapWrite(
 			() => {
