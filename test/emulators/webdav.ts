@@ -197,6 +197,12 @@ export class WebDavEmulator {
 		return this.uploads.size;
 	}
 
+	/** The chunk numbers an open upload folder (its URL path) holds whole, in order. */
+	heldChunks(folderPath: string): number[] {
+		const id = folderPath.split('/').filter(Boolean).at(-1)!;
+		return [...(this.uploads.get(id)?.chunks.keys() ?? [])].map(Number).sort((a, b) => a - b);
+	}
+
 	// -----------------------------------------------------------------------------------------
 	// The tree
 
