@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, gunzipSync, gzipSync, type ZlibOptions } from 'node:zlib';
@@ -98,7 +98,7 @@ async function* base64Of(source: AsyncIterable<Buffer> | Iterable<Buffer>): Asyn
 }
 
 /** The bytes of a streamed base64 text, 4 characters at a time across pieces; line breaks and spaces are skipped, as `Buffer.from` skips them. */
-async function* bytesOfBase64(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+async function* bytesOfBase64(source: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncGenerator<Buffer> {
 	let carry = '';
 	for await (const chunk of source) {
 		const text = carry + chunk.toString('latin1').replace(/\s+/g, '');
@@ -347,7 +347,7 @@ async function* textLineBatches(text: string | StateBytes): AsyncGenerator<strin
 	// Decoded by the stream, so a character split across two chunks stays whole. In chunks of 2 KiB
 	// (about 120 lines) with no more decoded ahead (a zlib stream takes a stream's options, which its type omits): a chunk's lines are all held while the march goes
 	// through them, and at a million names the default 16 KiB made V8 double its young generation.
-	const input = Readable.from(typeof text === 'string' ? base64Pieces(text) : bytesOfBase64(text.read())).pipe(createGunzip({ chunkSize: 2 * 1024, highWaterMark: 2 * 1024 } as ZlibOptions)).setEncoding('utf8');
+	const input = Readable.from(bytesOfBase64(typeof text === 'string' ? base64TextPieces(text) : text.read())).pipe(createGunzip({ chunkSize: 2 * 1024, highWaterMark: 2 * 1024 } as ZlibOptions)).setEncoding('utf8');
 	let partial = '';
 	try {
 		for await (const chunk of input) {
@@ -363,21 +363,11 @@ async function* textLineBatches(text: string | StateBytes): AsyncGenerator<strin
 	}
 }
 
-/** Plain base64, as `Buffer.toString('base64')` writes it: every 4 characters decode on their own. */
-const PLAIN_BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const BASE64_PIECE = 64 * 1024;
 
-/**
- * A base64 text's bytes a piece at a time, so that reading a saved state never holds its decoded
- * copy whole (9 MB at a million files) beside the text. Text in any other shape (line breaks, say)
- * is decoded whole, as before.
- */
-function* base64Pieces(text: string): Generator<Buffer> {
-	if (!PLAIN_BASE64.test(text)) {
-		yield Buffer.from(text, 'base64');
-		return;
-	}
-	for (let at = 0; at < text.length; at += BASE64_PIECE) yield Buffer.from(text.slice(at, at + BASE64_PIECE), 'base64');
+/** A base64 text a piece at a time, for `bytesOfBase64`: a saved state's decoded copy is never held whole beside its text. */
+function* base64TextPieces(text: string): Generator<Buffer> {
+	for (let at = 0; at < text.length; at += BASE64_PIECE) yield Buffer.from(text.slice(at, at + BASE64_PIECE), 'latin1');
 }
 
 /** A baseline's entries after its header, entry by entry or in arrays (one per decoded chunk). */
@@ -596,9 +586,7 @@ export class FileStateStore implements StateStore {
 	}
 
 	async save(state: string): Promise<void> {
-		const partial = `${this.file}.partial`;
-		await writeFile(partial, state, 'utf8');
-		await rename(partial, this.file);
+		await this.saveBytes(stateBytesOf(state));
 	}
 
 	async loadBytes(): Promise<StateBytes | undefined> {
