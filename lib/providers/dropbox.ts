@@ -19,7 +19,7 @@ import {
 	VerificationError,
 } from '../core/errors';
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
-import { bufferFetch, ChunkReader, CommitBatcher, dropboxSdk, emptyStream, OAuthTokens, ParentsFirst, Remote, ResumableUploads, type Ticket } from './kit';
+import { bufferFetch, ChunkReader, CommitBatcher, dropboxSdk, emptyStream, OAuthTokens, ParentsFirst, Remote, requestSignal, ResumableUploads, type Ticket } from './kit';
 import { createHasher, measure, type MeasuringStream } from '../core/hashing';
 import { baseName, hasControlCharacter, joinPath, matchKey, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
 
@@ -101,26 +101,6 @@ interface OpenRange {
 	last: number;
 	/** Ends the request (if still going) and its timer. */
 	close(): void;
-}
-
-/**
- * A signal for one request that ends it after `ms` or with `outer`, released by `clear` as soon as the
- * request is over: AbortSignal.timeout would keep the signal, and what listens to it, for the whole
- * timeout after every small request.
- */
-function requestSignal(ms: number, outer: AbortSignal | undefined): { signal: AbortSignal; clear(): void } {
-	const controller = new AbortController();
-	const timer = setTimeout(() => controller.abort(new DOMException('The request took longer than its timeout', 'TimeoutError')), ms);
-	const stop = () => controller.abort(outer?.reason);
-	if (outer?.aborted) stop();
-	outer?.addEventListener('abort', stop, { once: true });
-	return {
-		signal: controller.signal,
-		clear: () => {
-			clearTimeout(timer);
-			outer?.removeEventListener('abort', stop);
-		},
-	};
 }
 
 /** The SDK's encoding of the Dropbox-API-Arg header: JSON with every non-ASCII character escaped. */

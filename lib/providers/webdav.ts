@@ -20,7 +20,7 @@ import {
 } from '../core/errors';
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
 import { STATE_FOLDER } from '../core/filters';
-import { ChunkReader, Remote, ResumableUploads, SliceStream, bodyStream, emptyStream, htmlParserSdk, insideOrSame, mimeTypeFor, piecedSession, walkInOrder, type PiecedSession } from './kit';
+import { ChunkReader, Remote, ResumableUploads, SliceStream, bodyStream, emptyStream, htmlParserSdk, insideOrSame, mimeTypeFor, piecedSession, requestSignal, walkInOrder, type PiecedSession } from './kit';
 import { hashStream, measure, sameHash, type MeasuringStream } from '../core/hashing';
 import { baseName, joinPath, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
 
@@ -429,17 +429,10 @@ export class WebDavProvider implements Provider {
 		const upload = init.body instanceof Readable;
 		if (init.body !== undefined && !(init.body instanceof Readable)) headers['content-length'] = String(Buffer.byteLength(init.body));
 		const stream = init.timeout === false;
-		// A timer of our own, cleared once the server answers (a download lasts as long as its bytes do,
-		// and a streamed upload is answered after its last byte: only the caller stops them); AbortSignal.timeout
-		// would keep every request's signal alive for the whole timeout.
-		let timedOut = false;
-		const controller = new AbortController();
-		const timer = stream || upload ? undefined : setTimeout(() => ((timedOut = true), controller.abort()), this.timeoutMs);
-		const stop = () => controller.abort(init.signal?.reason);
-		if (init.signal?.aborted) stop();
-		init.signal?.addEventListener('abort', stop, { once: true });
+		// No timer for a download (it lasts as long as its bytes do) or a streamed upload (answered after its last byte): only the caller stops them.
+		const request = requestSignal(stream || upload ? undefined : this.timeoutMs, init.signal);
 		try {
-			const reply = await this.exchange(method, url, headers, init.body, controller.signal);
+			const reply = await this.exchange(method, url, headers, init.body, request.signal);
 			const status = reply.statusCode ?? 500;
 			const replyHeaders = headersOf(reply);
 			const empty = status === 204 || status === 304 || method === 'HEAD';
@@ -452,11 +445,12 @@ export class WebDavProvider implements Provider {
 			} else reply.resume();
 			return await this.checked(new Response(body, { status, headers: replyHeaders }), init.accept);
 		} catch (error) {
-			if (timedOut) throw new TransientError(`The WebDAV server did not answer in time (${method} ${new URL(url).pathname})`, { cause: error });
+			if (request.timedOut()) throw new TransientError(`The WebDAV server did not answer in time (${method} ${new URL(url).pathname})`, { cause: error });
 			throw error;
 		} finally {
-			clearTimeout(timer);
-			if (!stream) init.signal?.removeEventListener('abort', stop);
+			// A streamed download's body still answers to the caller's signal.
+			if (stream) request.clearTimer();
+			else request.clear();
 		}
 	}
 

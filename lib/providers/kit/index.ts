@@ -11,3 +11,4 @@ export { walkInOrder, type WalkOptions } from './walkOrder';
 export { ResumableUploads, piecedSession, type PiecedSession, type ResumeSteps } from './resume';
 export { googleDriveSdk, dropboxSdk, s3Sdk, htmlParserSdk } from './sdks';
 export { bufferFetch } from './bufferFetch';
+export { requestSignal } from './requestSignal';
