@@ -54,6 +54,7 @@ export async function measureIncremental(files: number, mode: 'mirror' | 'twoWay
 		const auth = drive.addOAuthClient();
 		const state = new MemoryStateStore();
 		const baseline = new MemoryStateStore();
+		const lockMemo = new MemoryStateStore();
 		const rows: FeedRow[] = [];
 		const step = async (name: string, at: number) => {
 			// Every run opens its own providers, as each n8n execution does.
@@ -80,7 +81,7 @@ export async function measureIncremental(files: number, mode: 'mirror' | 'twoWay
 							pair: 'bench',
 							feed,
 							pacer: pacer(),
-							lock: { settleMs: 0 },
+							lock: { settleMs: 0, memo: lockMemo },
 						});
 			const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 			if (report.status !== 'success') throw new Error(`${name}: the run ended ${report.status}: ${report.failure?.message ?? ''}`);

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
-import { Pacer, sync } from '../lib';
+import { MemoryStateStore, Pacer, sync, twoWaySync } from '../lib';
 import { Dropbox, DropboxAuth, DropboxResponseError, type files } from 'dropbox';
 import type { Entry, Provider } from '../lib/core/types';
 import {
@@ -366,6 +366,40 @@ describe('deleting a file the sync planned on', () => {
 		const result = await sync(provider({ root: '/src' }), destination, { mode: 'mirror', pacer: new Pacer({ baseDelayMs: 1 }) });
 		expect(result).toMatchObject({ deleted: 0, failed: 1 });
 		expect(result.errors.map((error) => error.message)).toEqual([expect.stringContaining('old.txt changed after the sync was planned; it was not deleted')]);
+		expect(emulator.content('/dst/old.txt')?.toString()).toBe('rewritten meanwhile');
+	});
+
+	it('a two-way run deletes what the other side lost with one delete_v2 each, over the rev it planned on', async () => {
+		for (const side of ['src', 'dst']) for (const name of ['k1', 'k2', 'gone1', 'gone2']) emulator.seedFile(`/${side}/${name}.txt`, name);
+		const options = { state: new MemoryStateStore(), pair: 'pair', pacer: new Pacer({ baseDelayMs: 1 }), lock: false as const };
+		expect((await twoWaySync(provider({ root: '/src' }), provider({ root: '/dst' }), options)).status).toBe('success');
+		emulator.remove('/src/gone1.txt');
+		emulator.remove('/src/gone2.txt');
+		const before = emulator.requests().length;
+		const report = await twoWaySync(provider({ root: '/src' }), provider({ root: '/dst' }), options);
+		expect(report).toMatchObject({ status: 'success', toDestination: { deleted: 2 } });
+		expect(emulator.paths('/dst')).toEqual(['/dst/k1.txt', '/dst/k2.txt']);
+		const deletes = emulator.requests().slice(before).filter((entry) => entry.path === '/2/files/delete_v2' || (entry.path === '/2/files/list_folder' && (entry.arg ?? '').includes('gone')));
+		expect(deletes.map((entry) => [entry.path, (JSON.parse(entry.arg!) as { parent_rev?: string }).parent_rev !== undefined])).toEqual([
+			['/2/files/delete_v2', true],
+			['/2/files/delete_v2', true],
+		]);
+	});
+
+	it('a two-way run keeps a file rewritten between its plan and the delete, and reports it', async () => {
+		for (const side of ['src', 'dst']) for (const name of ['k1', 'old']) emulator.seedFile(`/${side}/${name}.txt`, name);
+		const options = { state: new MemoryStateStore(), pair: 'pair', pacer: new Pacer({ baseDelayMs: 1 }), lock: false as const };
+		expect((await twoWaySync(provider({ root: '/src' }), provider({ root: '/dst' }), options)).status).toBe('success');
+		emulator.remove('/src/old.txt');
+		const destination = provider({ root: '/dst' });
+		const deleteNow = destination.delete.bind(destination);
+		destination.delete = async (path, deleteOptions) => {
+			emulator.seedFile(`/dst/${path}`, 'rewritten meanwhile');
+			return deleteNow(path, deleteOptions);
+		};
+		const report = await twoWaySync(provider({ root: '/src' }), destination, options);
+		expect(report).toMatchObject({ status: 'failed', toDestination: { deleted: 0 } });
+		expect(report.errors.map((error) => error.message)).toEqual([expect.stringContaining('old.txt changed after the sync was planned; it was not deleted')]);
 		expect(emulator.content('/dst/old.txt')?.toString()).toBe('rewritten meanwhile');
 	});
 

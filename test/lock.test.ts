@@ -1,11 +1,11 @@
-import { LockedError, PairLock, twoWaySync, MemoryStateStore } from '../lib';
+import { LockedError, PairLock, twoWaySync, MemoryStateStore, ProviderStateStore } from '../lib';
 import { DropboxEmulator } from './emulators/dropbox';
 import { emulatedProvider, quickPacer } from './support/dropbox';
 
 /**
  * The pair lock on a cloud that writes on a condition (Dropbox's upload in mode add / update by rev):
- * taken in one read and one conditional write, released by one conditional write, and still one
- * owner at a time. Asserted by the emulator's request log.
+ * taken in one read and one conditional write (one write alone with a memo of the last release),
+ * released by one conditional write, and still one owner at a time. Asserted by the emulator's request log.
  */
 let emulator: DropboxEmulator;
 
@@ -74,7 +74,7 @@ describe('pair lock on a cloud with conditional writes (Dropbox, emulated)', () 
 		await next.release();
 	});
 
-	it('a two-way run onto Dropbox spends four calls on its lock: read, conditional write, a read to confirm before saving, conditional release', async () => {
+	it('a two-way run onto Dropbox spends three calls on its lock: read, conditional write, conditional release (its own write tells it still holds the lock)', async () => {
 		emulator.seedFile('/Pair/a.txt', 'alpha');
 		const source = emulatedProvider(emulator, { root: '/Left' });
 		emulator.seedFolder('/Left');
@@ -82,6 +82,61 @@ describe('pair lock on a cloud with conditional writes (Dropbox, emulated)', () 
 		const before = emulator.server.log.length;
 		const report = await twoWaySync(source, destination(), { state: new MemoryStateStore(), pair: 'left-pair', pacer: quickPacer() });
 		expect(report.status).toBe('success');
-		expect(lockCalls(before)).toEqual(['download', 'upload add', 'download', 'upload update']);
+		expect(lockCalls(before)).toEqual(['download', 'upload add', 'upload update']);
+	});
+
+	it('with a memo of the last release (static data), the next run takes the lock with one conditional write, unread', async () => {
+		const memo = new MemoryStateStore();
+		const first = await PairLock.acquire(destination(), { id: 'pair', settleMs: 0, memo });
+		first.savedAt = 1234;
+		await first.release();
+		const before = emulator.server.log.length;
+		const second = await PairLock.acquire(destination(), { id: 'pair', settleMs: 0, memo });
+		expect(lockCalls(before)).toEqual(['upload update']);
+		// The lock is unchanged since the release the memo saw, so the time of the state saved under it is the memo's.
+		expect(second.savedAt).toBe(1234);
+		// And it is held: another run is refused.
+		await expect(PairLock.acquire(destination(), { id: 'pair', settleMs: 0 })).rejects.toBeInstanceOf(LockedError);
+		await second.release();
+	});
+
+	it('a memo out of date (another worker ran since) costs one refused write, then the lock is read and taken as without one', async () => {
+		const memo = new MemoryStateStore();
+		await (await PairLock.acquire(destination(), { id: 'pair', settleMs: 0, memo })).release();
+		// A run elsewhere, whose memo this one never sees, saved a state and released.
+		const elsewhere = await PairLock.acquire(destination(), { id: 'pair', settleMs: 0 });
+		elsewhere.savedAt = 99;
+		await elsewhere.release();
+		const before = emulator.server.log.length;
+		const lock = await PairLock.acquire(destination(), { id: 'pair', settleMs: 0, memo });
+		expect(lockCalls(before)).toEqual(['upload update', 'download', 'upload update']);
+		expect(lock.savedAt).toBe(99);
+		await lock.release();
+	});
+
+	it('a memo does not take a lock another run holds', async () => {
+		const memo = new MemoryStateStore();
+		await (await PairLock.acquire(destination(), { id: 'pair', settleMs: 0, memo })).release();
+		const holder = await PairLock.acquire(destination(), { id: 'pair', settleMs: 0 });
+		await expect(PairLock.acquire(destination(), { id: 'pair', settleMs: 0, memo })).rejects.toBeInstanceOf(LockedError);
+		await expect(holder.confirm()).resolves.toBeUndefined();
+		await holder.release();
+	});
+
+	it('scheduled two-way runs with the memo spend two calls on the lock, and read no state copy the memo says is current', async () => {
+		emulator.seedFolder('/Left');
+		const source = emulatedProvider(emulator, { root: '/Left' });
+		const options = { state: new MemoryStateStore(), stateCopy: new ProviderStateStore(destination(), 'left-pair'), pair: 'left-pair', pacer: quickPacer(), lock: { memo: new MemoryStateStore() } };
+		emulator.seedFile('/Left/a.txt', 'alpha');
+		expect((await twoWaySync(source, destination(), options)).status).toBe('success');
+		emulator.seedFile('/Left/b.txt', 'bravo');
+		const before = emulator.server.log.length;
+		const report = await twoWaySync(source, destination(), options);
+		expect(report.status).toBe('success');
+		expect(report.toDestination.added).toBe(1);
+		expect(report.baselineFromCopy).toBe(false);
+		expect(lockCalls(before)).toEqual(['upload update', 'upload update']);
+		const stateCopyReads = emulator.server.log.slice(before).filter((entry) => entry.path.endsWith('/download') && (entry.arg ?? '').includes('left-pair.state'));
+		expect(stateCopyReads).toHaveLength(0);
 	});
 });

@@ -495,7 +495,7 @@ function keepUnchanged(base: BaselineEntry, item: Item, tally: Tally, folders: W
 class TwoWayPlanner {
 	readonly actions: TwoWayAction[] = [];
 	readonly conflicts: ConflictResult[] = [];
-	/** Entries whose content a planned copy or rename will carry, by action. */
+	/** By action: the entry whose content a planned copy or rename will carry, or the one a deletion removes. */
 	readonly written = new Map<TwoWayAction, Entry>();
 	/** Names an action may change, with both sides as listed: their next baseline is settled after the run. */
 	readonly touched = new Map<string, Pick<Item, 'source' | 'destination'>>();
@@ -663,8 +663,9 @@ class TwoWayPlanner {
 		}
 	}
 
+	/** The entry goes with the action: a cloud that deletes on a condition deletes only the version the plan saw. */
 	private remove(side: Side, entry: Entry, reason: string, absentFrom: string) {
-		this.add({ kind: entry.isDir ? 'rmdir' : 'delete', side, path: entry.path, reason, absentFrom: entry.isDir ? undefined : absentFrom });
+		this.add({ kind: entry.isDir ? 'rmdir' : 'delete', side, path: entry.path, reason, absentFrom: entry.isDir ? undefined : absentFrom }, entry);
 	}
 
 	/** A name whose case alone changed on one side (matched case-insensitively) is renamed on the other. */
@@ -944,7 +945,9 @@ class TwoWayExecutor {
 			const mine = new Map<PlanAction, TwoWayAction>();
 			for (const action of actions) {
 				if (action.side !== side) continue;
-				mine.set({ kind: action.kind as ActionKind, path: action.path, side: 'destination', reason: action.reason, source: this.carried.get(action) }, action);
+				const entry = this.carried.get(action);
+				const removes = action.kind === 'delete' || action.kind === 'rmdir';
+				mine.set({ kind: action.kind as ActionKind, path: action.path, side: 'destination', reason: action.reason, ...(removes ? { destination: entry } : { source: entry }) }, action);
 			}
 			if (mine.size === 0) continue;
 			await execute({ actions: [...mine.keys()] }, this.providers[other(side)], this.providers[side], {

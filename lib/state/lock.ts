@@ -2,11 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Readable } from 'node:stream';
 import type { Provider } from '../core/types';
+import type { StateStore } from './state';
 import { CloudSyncError } from '../core/errors';
 import { readText } from './state';
 import { STATE_FOLDER } from '../core/filters';
 import { joinPath } from '../core/paths';
 import type { Pacer } from '../core/pacer';
+
+const DEFAULT_TTL_MS = 30 * 60_000;
 
 export class LockedError extends CloudSyncError {}
 
@@ -19,6 +22,18 @@ export interface LockOptions {
 	settleMs?: number;
 	pacer?: Pacer;
 	now?: () => number;
+	/**
+	 * Where the pair's runs remember the lock file as the last release left it (n8n's static data), where
+	 * the cloud writes on a condition: the next run then takes the lock with one write over that version,
+	 * without reading it first. A memo that is out of date only costs the read.
+	 */
+	memo?: StateStore;
+}
+
+/** The lock file as a release left it: its version, and the time of the state saved under it. */
+interface LockMemo {
+	version: string;
+	savedAt?: number;
 }
 
 interface LockFile {
@@ -48,6 +63,8 @@ export class PairLock {
 	private version?: string;
 	/** Who took the lock over, when a conditional renewal found another owner. */
 	private takenBy?: LockFile;
+	/** When this run last wrote the lock file on a condition, and so knows it was still its own. */
+	private wroteAt = 0;
 
 	private constructor(
 		private readonly provider: Provider,
@@ -78,20 +95,61 @@ export class PairLock {
 		return this.provider.readVersioned !== undefined && this.provider.writeIfUnchanged !== undefined;
 	}
 
-	/** Two calls: the lock file as it is, and one conditional write over that version. */
+	/**
+	 * One call when the memo is current: a write over the version the last release left, which only
+	 * succeeds if no run wrote the lock since (so it is free, and its `savedAt` is the memo's). Else two:
+	 * the lock file as it is, and one conditional write over that version.
+	 */
 	private async acquireConditionally(): Promise<PairLock> {
+		const memo = await this.loadMemo();
+		if (memo) {
+			this.savedAt = memo.savedAt;
+			const version = await this.run(() => this.provider.writeIfUnchanged!(this.path, this.body(), memo.version));
+			if (version !== undefined) {
+				this.wrote(version);
+				this.renewConditionally();
+				return this;
+			}
+			this.savedAt = undefined;
+		}
 		const found = await this.readVersioned();
+		// The write over the memo went through, and only its answer was lost.
+		if (memo && found.holder?.owner === this.owner && found.version !== undefined) {
+			this.savedAt = memo.savedAt;
+			this.wrote(found.version);
+			this.renewConditionally();
+			return this;
+		}
 		if (found.holder && found.holder.expiresAt > this.now()) throw this.lockedBy(found.holder);
 		this.savedAt = found.holder?.savedAt;
 		if (!(await this.swap(found.version))) throw this.lockedBy(this.takenBy!);
-		this.renewWhileRunning(async () => {
-			if (!this.takenBy) await this.swap(this.version);
-		});
+		this.renewConditionally();
 		return this;
 	}
 
+	private renewConditionally(): void {
+		this.renewWhileRunning(async () => {
+			if (!this.takenBy) await this.swap(this.version);
+		});
+	}
+
+	private wrote(version: string): void {
+		this.version = version;
+		this.wroteAt = this.now();
+	}
+
+	private async loadMemo(): Promise<LockMemo | undefined> {
+		const text = await this.options.memo?.load().catch(() => undefined);
+		try {
+			const memo = text === undefined ? undefined : (JSON.parse(text) as Partial<LockMemo>);
+			return typeof memo?.version === 'string' ? { version: memo.version, savedAt: typeof memo.savedAt === 'number' ? memo.savedAt : undefined } : undefined;
+		} catch {
+			return undefined;
+		}
+	}
+
 	private renewWhileRunning(renew: () => Promise<void>): void {
-		const ttl = this.options.ttlMs ?? 30 * 60_000;
+		const ttl = this.options.ttlMs ?? DEFAULT_TTL_MS;
 		this.timer = setInterval(() => void renew().catch(() => undefined), Math.max(1000, ttl / 3));
 		this.timer.unref();
 	}
@@ -104,7 +162,7 @@ export class PairLock {
 		for (let attempt = 0; attempt < 2; attempt++) {
 			const version = await this.run(() => this.provider.writeIfUnchanged!(this.path, this.body(expiresAt), attempt === 0 ? expected : this.version));
 			if (version !== undefined) {
-				this.version = version;
+				this.wrote(version);
 				return true;
 			}
 			const now = await this.readVersioned();
@@ -118,9 +176,14 @@ export class PairLock {
 		return true;
 	}
 
-	/** Throws when the lock file names another owner now. */
+	/**
+	 * Throws when the lock file names another owner now. A conditional write of ours younger than half
+	 * the lock's life answers without a call: another run takes the lock over only once it expired, and
+	 * only by a write over the version we wrote, which the renewal would have found.
+	 */
 	async confirm(): Promise<void> {
 		if (this.takenBy) throw this.lockedBy(this.takenBy);
+		if (this.conditional && this.version !== undefined && this.now() - this.wroteAt < (this.options.ttlMs ?? DEFAULT_TTL_MS) / 2) return;
 		const holder = await this.read();
 		if (holder && holder.owner !== this.owner) throw this.lockedBy(holder);
 	}
@@ -130,7 +193,9 @@ export class PairLock {
 		clearInterval(this.timer);
 		if (this.conditional) {
 			// Only over the version this run wrote: a lock another run took over is left to it.
-			if (!this.takenBy) await this.swap(this.version, 0).catch(() => undefined);
+			if (this.takenBy) return;
+			const released = await this.swap(this.version, 0).catch(() => false);
+			if (released && this.version !== undefined) await this.options.memo?.save(JSON.stringify({ version: this.version, savedAt: this.savedAt } satisfies LockMemo)).catch(() => undefined);
 			return;
 		}
 		const holder = await this.read().catch(() => undefined);
@@ -162,7 +227,7 @@ export class PairLock {
 		return { holder: parseLock(found?.bytes.toString('utf8')), version: found?.version };
 	}
 
-	private body(expiresAt = this.now() + (this.options.ttlMs ?? 30 * 60_000)): Buffer {
+	private body(expiresAt = this.now() + (this.options.ttlMs ?? DEFAULT_TTL_MS)): Buffer {
 		const body: LockFile = { owner: this.owner, host: hostname(), acquiredAt: this.acquiredAt, expiresAt, savedAt: this.savedAt };
 		return Buffer.from(JSON.stringify(body));
 	}

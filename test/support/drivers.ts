@@ -80,8 +80,8 @@ export async function runCloudSyncNode(pair: Pair, parameters: INodeParameters, 
 export const nodeDriver: DriverFactory = (pair) => {
 	let staticData: IDataObject = {};
 	return {
-		// The baseline, not the change cursors kept beside it: those move with every run.
-		saved: () => JSON.stringify(staticData, (key, value: unknown) => (key.startsWith('two-way-feed-') ? undefined : value)),
+		// The baseline, not the change cursors and the lock's memo kept beside it: those move with every run.
+		saved: () => JSON.stringify(staticData, (key, value: unknown) => (key.startsWith('two-way-feed-') || key.startsWith('two-way-lock-') ? undefined : value)),
 		run: async (options = {}) => {
 			const run = await runCloudSyncNode(
 				pair,

@@ -89,6 +89,8 @@ export const twoWay: FolderMode<Settings, TwoWayRun> = {
 				transfers: common.transfers,
 				checkers: common.checkers,
 				feed,
+				// The lock's version as this pair's last release left it: the next run takes the lock in one write.
+				lock: { memo: new StaticDataStore(context.getWorkflowStaticData('node'), pairId(pair, 'two-way-lock')) },
 				dryRun,
 				signal,
 			});
