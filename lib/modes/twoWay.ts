@@ -308,7 +308,8 @@ async function run(skeleton: Run, options: TwoWayOptions, lock: PairLock | undef
 				listFully(`the changes would delete many files (${error.message}); a full listing decides`);
 			}
 		}
-		return attempt();
+		// Awaited here: a returned promise would let `finally` remove the state's file while the walk still reads it.
+		return await attempt();
 	} finally {
 		// The saved state, spooled to a temporary file when large.
 		await loaded.text?.dispose();

@@ -347,7 +347,8 @@ async function* textLineBatches(text: string | StateBytes): AsyncGenerator<strin
 	// Decoded by the stream, so a character split across two chunks stays whole. In chunks of 2 KiB
 	// (about 120 lines) with no more decoded ahead (a zlib stream takes a stream's options, which its type omits): a chunk's lines are all held while the march goes
 	// through them, and at a million names the default 16 KiB made V8 double its young generation.
-	const input = Readable.from(bytesOfBase64(typeof text === 'string' ? base64TextPieces(text) : text.read())).pipe(createGunzip({ chunkSize: 2 * 1024, highWaterMark: 2 * 1024 } as ZlibOptions)).setEncoding('utf8');
+	const source = Readable.from(bytesOfBase64(typeof text === 'string' ? base64TextPieces(text) : text.read()));
+	const input = source.pipe(createGunzip({ chunkSize: 2 * 1024, highWaterMark: 2 * 1024 } as ZlibOptions)).setEncoding('utf8');
 	let partial = '';
 	try {
 		for await (const chunk of input) {
@@ -359,7 +360,9 @@ async function* textLineBatches(text: string | StateBytes): AsyncGenerator<strin
 	} catch (error) {
 		throw unreadable(error);
 	} finally {
+		// A reader that stops early (the header) closes the state's file too: `pipe` leaves its source open.
 		input.destroy();
+		source.destroy();
 	}
 }
 
