@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { readFile, rename } from 'node:fs/promises';
+import { open, readFile, rename } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, gunzipSync, gzipSync, type ZlibOptions } from 'node:zlib';
@@ -49,9 +49,26 @@ export type StateBytes = Spooled;
 /** A state held in memory up to this size; beyond it, in a temporary file. */
 const STATE_MEMORY_BYTES = 256 * 1024;
 
+/** The text a state held as a string came from: read back as it is, never copied whole into bytes beside it. */
+const heldTexts = new WeakMap<StateBytes, string>();
+
 export function stateBytesOf(text: string): StateBytes {
-	const bytes = Buffer.from(text, 'utf8');
-	return { size: bytes.length, bytes, read: () => Readable.from([bytes]), dispose: async () => undefined };
+	const state: StateBytes = { size: Buffer.byteLength(text, 'utf8'), read: () => Readable.from(utf8Pieces(text)), dispose: async () => undefined };
+	heldTexts.set(state, text);
+	return state;
+}
+
+const TEXT_PIECE = 16 * 1024;
+
+/** A string's UTF-8 a piece at a time, no piece ending inside a surrogate pair. */
+function* utf8Pieces(text: string): Generator<Buffer> {
+	for (let at = 0; at < text.length; ) {
+		let end = Math.min(at + TEXT_PIECE, text.length);
+		const last = text.charCodeAt(end - 1);
+		if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--;
+		yield Buffer.from(text.slice(at, end), 'utf8');
+		at = end;
+	}
 }
 
 /** A store's state as bytes: streamed where the store can, else its text. */
@@ -68,21 +85,53 @@ export async function saveStateBytes(store: StateStore, state: StateBytes): Prom
 
 /** The whole text, for stores that keep strings (n8n's static data holds small states only). */
 export async function stateText(state: StateBytes): Promise<string> {
+	const held = heldTexts.get(state);
+	if (held !== undefined) return held;
 	if (state.bytes) return state.bytes.toString('utf8');
 	const chunks: Buffer[] = [];
 	for await (const chunk of state.read()) chunks.push(chunk as Buffer);
 	return Buffer.concat(chunks).toString('utf8');
 }
 
-/** Whether two states hold the same text, compared by digest as they stream. */
-export async function sameState(a: StateBytes, b: StateBytes): Promise<boolean> {
-	if (a.size !== b.size) return false;
-	const digest = async (state: StateBytes) => {
-		const hash = createHash('sha256');
-		for await (const chunk of state.read()) hash.update(chunk as Buffer);
-		return hash.digest('hex');
-	};
-	return (await digest(a)) === (await digest(b));
+/** The SHA-256 of a state's text: of the string itself when it is held as one, else as its bytes stream. */
+export async function stateDigest(state: StateBytes): Promise<string> {
+	const hash = createHash('sha256');
+	const held = heldTexts.get(state);
+	if (held !== undefined) hash.update(held, 'utf8');
+	else for await (const chunk of state.read()) hash.update(chunk as Buffer);
+	return hash.digest('hex');
+}
+
+/** Base64 text fed to a hash as bytes arrive, in groups of 3 bytes across pieces, without keeping the text. */
+class Base64Digest {
+	private readonly hash = createHash('sha256');
+	private readonly carry = Buffer.alloc(3);
+	private carried = 0;
+	/** Characters of base64 fed. */
+	size = 0;
+
+	update(bytes: Buffer): void {
+		let at = 0;
+		while (this.carried > 0 && this.carried < 3 && at < bytes.length) this.carry[this.carried++] = bytes[at++];
+		if (this.carried === 3) {
+			this.text(this.carry.toString('base64'));
+			this.carried = 0;
+		}
+		const whole = at + Math.floor((bytes.length - at) / 3) * 3;
+		if (whole > at) this.text(bytes.toString('base64', at, whole));
+		for (let i = whole; i < bytes.length; i++) this.carry[this.carried++] = bytes[i];
+	}
+
+	private text(base64: string): void {
+		this.hash.update(base64, 'latin1');
+		this.size += base64.length;
+	}
+
+	digest(): { size: number; sha256: string } {
+		if (this.carried > 0) this.text(this.carry.toString('base64', 0, this.carried));
+		this.carried = 0;
+		return { size: this.size, sha256: this.hash.digest('hex') };
+	}
 }
 
 /** Base64 of a byte stream, piece by piece: each piece but the last a multiple of 3 bytes, so the pieces join into the whole's base64. */
@@ -97,16 +146,34 @@ async function* base64Of(source: AsyncIterable<Buffer> | Iterable<Buffer>): Asyn
 	if (carry.length > 0) yield Buffer.from(carry.toString('base64'), 'latin1');
 }
 
-/** The bytes of a streamed base64 text, 4 characters at a time across pieces; line breaks and spaces are skipped, as `Buffer.from` skips them. */
-async function* bytesOfBase64(source: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncGenerator<Buffer> {
+/**
+ * The bytes of a streamed base64 text, 4 characters at a time across pieces; line breaks and spaces
+ * are skipped, as `Buffer.from` skips them. Each piece is read as text a slice at a time: a piece's
+ * whole text (64 KiB from a file) would stay alive while the thousands of lines it holds are walked,
+ * through young-generation collections that copy and then promote it, and what survives them is what
+ * makes V8 grow its young generation (by a state's whole size at a million files).
+ */
+async function* bytesOfBase64(source: AsyncIterable<Buffer | string> | Iterable<Buffer | string>): AsyncGenerator<Buffer> {
 	let carry = '';
 	for await (const chunk of source) {
-		const text = carry + chunk.toString('latin1').replace(/\s+/g, '');
-		const whole = text.length - (text.length % 4);
-		carry = text.slice(whole);
-		if (whole > 0) yield Buffer.from(text.slice(0, whole), 'base64');
+		for (let at = 0; at < chunk.length; at += BASE64_SLICE) {
+			const end = Math.min(at + BASE64_SLICE, chunk.length);
+			const decoded = decodeBase64(carry + (typeof chunk === 'string' ? chunk.slice(at, end) : chunk.toString('latin1', at, end)));
+			carry = decoded.carry;
+			if (decoded.bytes) yield decoded.bytes;
+		}
 	}
 	if (carry) yield Buffer.from(carry, 'base64');
+}
+
+/** Characters of base64 text read as text at once. */
+const BASE64_SLICE = 4 * 1024;
+
+/** The whole groups of 4 characters of `text` decoded, and the characters after them (fewer than 4, copied: they keep no slice's text alive). */
+function decodeBase64(text: string): { bytes?: Buffer; carry: string } {
+	const clean = text.replace(/\s+/g, '');
+	const whole = clean.length - (clean.length % 4);
+	return { bytes: whole > 0 ? Buffer.from(clean.slice(0, whole), 'base64') : undefined, carry: clean.slice(whole) };
 }
 
 export class StateError extends CloudSyncError {}
@@ -267,6 +334,33 @@ export class BaselineWriter {
 		return Buffer.concat([this.header(savedAt), ...this.members]).toString('base64');
 	}
 
+	/**
+	 * The length and SHA-256 of the text `bytes(savedAt)` would give, without making it: the spilled
+	 * part read through one reused buffer. A run that changed nothing only compares this with what it
+	 * loaded; at a million names, making the text to compare it cost 18 MiB of buffers freed only later.
+	 */
+	async digest(savedAt = this.savedAt): Promise<{ size: number; sha256: string }> {
+		this.flush();
+		const digest = new Base64Digest();
+		digest.update(this.header(savedAt));
+		if (this.spilled) {
+			await this.spilled.written;
+			const file = await open(await this.spilled.file, 'r');
+			try {
+				const buffer = Buffer.allocUnsafe(64 * 1024);
+				for (;;) {
+					const { bytesRead } = await file.read(buffer, 0, buffer.length);
+					if (bytesRead === 0) break;
+					digest.update(buffer.subarray(0, bytesRead));
+				}
+			} finally {
+				await file.close();
+			}
+		}
+		for (const member of this.members) digest.update(member);
+		return digest.digest();
+	}
+
 	/** The baseline so far as text in StateBytes, streamed from its temporary file when it spilled: never one string. */
 	async bytes(savedAt = this.savedAt): Promise<StateBytes> {
 		this.flush();
@@ -347,7 +441,9 @@ async function* textLineBatches(text: string | StateBytes): AsyncGenerator<strin
 	// Decoded by the stream, so a character split across two chunks stays whole. In chunks of 2 KiB
 	// (about 120 lines) with no more decoded ahead (a zlib stream takes a stream's options, which its type omits): a chunk's lines are all held while the march goes
 	// through them, and at a million names the default 16 KiB made V8 double its young generation.
-	const source = Readable.from(bytesOfBase64(typeof text === 'string' ? base64TextPieces(text) : text.read()));
+	// A state held as a string is decoded from the string itself, not from a copy of it in bytes.
+	const held = typeof text === 'string' ? text : heldTexts.get(text);
+	const source = Readable.from(bytesOfBase64(held !== undefined ? [held] : (text as StateBytes).read()));
 	const input = source.pipe(createGunzip({ chunkSize: 2 * 1024, highWaterMark: 2 * 1024 } as ZlibOptions)).setEncoding('utf8');
 	let partial = '';
 	try {
@@ -364,13 +460,6 @@ async function* textLineBatches(text: string | StateBytes): AsyncGenerator<strin
 		input.destroy();
 		source.destroy();
 	}
-}
-
-const BASE64_PIECE = 64 * 1024;
-
-/** A base64 text a piece at a time, for `bytesOfBase64`: a saved state's decoded copy is never held whole beside its text. */
-function* base64TextPieces(text: string): Generator<Buffer> {
-	for (let at = 0; at < text.length; at += BASE64_PIECE) yield Buffer.from(text.slice(at, at + BASE64_PIECE), 'latin1');
 }
 
 /** A baseline's entries after its header, entry by entry or in arrays (one per decoded chunk). */
