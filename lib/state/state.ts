@@ -305,7 +305,8 @@ export class BaselineWriter {
 		this.lines = 0;
 		this.members.push(member);
 		this.memberBytes += member.length;
-		if (this.spill && this.memberBytes > this.spillAfterBytes) this.spillMembers();
+		// Once a file is made, each member goes to it as it is made: held until the next megabyte, it would outlive young collections (freed only by a full one).
+		if (this.spill && (this.spilled || this.memberBytes > this.spillAfterBytes)) this.spillMembers();
 	}
 
 	private spillMembers(): void {
@@ -444,7 +445,8 @@ async function* textLineBatches(text: string | StateBytes): AsyncGenerator<strin
 	// its young generation, and 2 KiB still added a fifth to what each collection copies (65 KiB against 74).
 	// A state held as a string is decoded from the string itself, not from a copy of it in bytes.
 	const held = typeof text === 'string' ? text : heldTexts.get(text);
-	const source = Readable.from(bytesOfBase64(held !== undefined ? [held] : (text as StateBytes).read()));
+	// Read from its file a slice at a time: a 64 KiB read would stay alive while its 14,000 lines are walked, through young collections, and be freed only by a full one.
+	const source = Readable.from(bytesOfBase64(held !== undefined ? [held] : (text as StateBytes).read({ highWaterMark: BASE64_SLICE })));
 	const input = source.pipe(createGunzip({ chunkSize: 1024, highWaterMark: 1024 } as ZlibOptions)).setEncoding('utf8');
 	let partial = '';
 	try {
