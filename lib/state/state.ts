@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { open, readFile, rename } from 'node:fs/promises';
+import { open, readFile, rename, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, gunzipSync, gzipSync, type ZlibOptions } from 'node:zlib';
@@ -102,48 +102,28 @@ export async function stateDigest(state: StateBytes): Promise<string> {
 	return hash.digest('hex');
 }
 
-/** Base64 text fed to a hash as bytes arrive, in groups of 3 bytes across pieces, without keeping the text. */
-class Base64Digest {
-	private readonly hash = createHash('sha256');
-	private readonly carry = Buffer.alloc(3);
-	private carried = 0;
-	/** Characters of base64 fed. */
-	size = 0;
-
-	update(bytes: Buffer): void {
+/** Base64 of bytes that arrive in pieces, as text a piece at a time: groups of 3 bytes across pieces, so the texts join into the whole's base64. */
+async function* base64Texts(source: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncGenerator<string> {
+	const carry = Buffer.alloc(3);
+	let carried = 0;
+	for await (const bytes of source) {
 		let at = 0;
-		while (this.carried > 0 && this.carried < 3 && at < bytes.length) this.carry[this.carried++] = bytes[at++];
-		if (this.carried === 3) {
-			this.text(this.carry.toString('base64'));
-			this.carried = 0;
+		let head = '';
+		while (carried > 0 && carried < 3 && at < bytes.length) carry[carried++] = bytes[at++];
+		if (carried === 3) {
+			head = carry.toString('base64');
+			carried = 0;
 		}
 		const whole = at + Math.floor((bytes.length - at) / 3) * 3;
-		if (whole > at) this.text(bytes.toString('base64', at, whole));
-		for (let i = whole; i < bytes.length; i++) this.carry[this.carried++] = bytes[i];
+		if (whole > at || head) yield head + bytes.toString('base64', at, whole);
+		for (let i = whole; i < bytes.length; i++) carry[carried++] = bytes[i];
 	}
-
-	private text(base64: string): void {
-		this.hash.update(base64, 'latin1');
-		this.size += base64.length;
-	}
-
-	digest(): { size: number; sha256: string } {
-		if (this.carried > 0) this.text(this.carry.toString('base64', 0, this.carried));
-		this.carried = 0;
-		return { size: this.size, sha256: this.hash.digest('hex') };
-	}
+	if (carried > 0) yield carry.toString('base64', 0, carried);
 }
 
-/** Base64 of a byte stream, piece by piece: each piece but the last a multiple of 3 bytes, so the pieces join into the whole's base64. */
+/** `base64Texts` as bytes (a piece of `source` may be reused once the next is asked for: each is encoded before then). */
 async function* base64Of(source: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncGenerator<Buffer> {
-	let carry = Buffer.alloc(0);
-	for await (const chunk of source) {
-		const bytes = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
-		const whole = bytes.length - (bytes.length % 3);
-		carry = Buffer.from(bytes.subarray(whole));
-		if (whole > 0) yield Buffer.from(bytes.subarray(0, whole).toString('base64'), 'latin1');
-	}
-	if (carry.length > 0) yield Buffer.from(carry.toString('base64'), 'latin1');
+	for await (const text of base64Texts(source)) yield Buffer.from(text, 'latin1');
 }
 
 /**
@@ -336,46 +316,54 @@ export class BaselineWriter {
 	}
 
 	/**
-	 * The length and SHA-256 of the text `bytes(savedAt)` would give, without making it: the spilled
-	 * part read through one reused buffer. A run that changed nothing only compares this with what it
-	 * loaded; at a million names, making the text to compare it cost 18 MiB of buffers freed only later.
+	 * The length and SHA-256 of the text `bytes(savedAt)` would give, without making it. A run that
+	 * changed nothing only compares this with what it loaded; at a million names, making the text to
+	 * compare it cost 18 MiB of buffers, freed only later.
 	 */
 	async digest(savedAt = this.savedAt): Promise<{ size: number; sha256: string }> {
+		const hash = createHash('sha256');
+		let size = 0;
+		for await (const text of base64Texts(this.compressed(savedAt))) {
+			hash.update(text, 'latin1');
+			size += text.length;
+		}
+		return { size, sha256: hash.digest('hex') };
+	}
+
+	/**
+	 * The baseline so far as text in StateBytes; when it spilled, read afresh from its temporary file
+	 * on each `read` (never one string, nor a second file): valid until the spill folder is disposed,
+	 * and as long as nothing more is added.
+	 */
+	async bytes(savedAt = this.savedAt): Promise<StateBytes> {
 		this.flush();
-		const digest = new Base64Digest();
-		digest.update(this.header(savedAt));
+		if (!this.spilled) return stateBytesOf(this.text(savedAt));
+		const { file, written } = this.spilled;
+		await written;
+		const compressed = this.header(savedAt).length + (await stat(await file)).size;
+		return { size: 4 * Math.ceil(compressed / 3), read: () => Readable.from(base64Of(this.compressed(savedAt))), dispose: async () => undefined };
+	}
+
+	/** The header and every member as compressed bytes, the spilled ones through one reused buffer: a piece holds until the next is asked for. */
+	private async *compressed(savedAt: number): AsyncGenerator<Buffer> {
+		this.flush();
+		yield this.header(savedAt);
 		if (this.spilled) {
 			await this.spilled.written;
 			const file = await open(await this.spilled.file, 'r');
 			try {
-				const buffer = Buffer.allocUnsafe(64 * 1024);
+				const buffer = Buffer.allocUnsafe(16 * 1024);
 				for (;;) {
 					const { bytesRead } = await file.read(buffer, 0, buffer.length);
 					if (bytesRead === 0) break;
-					digest.update(buffer.subarray(0, bytesRead));
+					yield buffer.subarray(0, bytesRead);
 				}
 			} finally {
 				await file.close();
 			}
 		}
-		for (const member of this.members) digest.update(member);
-		return digest.digest();
-	}
-
-	/** The baseline so far as text in StateBytes, streamed from its temporary file when it spilled: never one string. */
-	async bytes(savedAt = this.savedAt): Promise<StateBytes> {
-		this.flush();
-		if (!this.spilled) return stateBytesOf(this.text(savedAt));
-		if (this.members.length > 0) this.spillMembers();
-		const { file, written } = this.spilled;
-		await written;
-		const path = await file;
-		const header = this.header(savedAt);
-		const members = async function* () {
-			yield header;
-			for await (const chunk of createReadStream(path)) yield chunk as Buffer;
-		};
-		return spool(base64Of(members()), { prefix: 'state', memoryLimit: STATE_MEMORY_BYTES });
+		// Once spilled, each member goes to the file as it is made: only a writer that never spilled holds any.
+		yield* this.members;
 	}
 }
 
