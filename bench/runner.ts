@@ -7,8 +7,8 @@
  * A source, destination or endpoint is a local folder's path or a cloud endpoint's JSON (endpoints.ts).
  * Prints one JSON line: a SyncRun, a ListRun or a PlanRun.
  */
-import { promises as fs, readFileSync } from 'node:fs';
-import { sync, twoWaySync, type PlanOptions, type StateStore, type SyncMode } from '../lib';
+import { readFileSync } from 'node:fs';
+import { FileStateStore, sync, twoWaySync, type PlanOptions, type SyncMode } from '../lib';
 import { PlanBuilder } from '../lib/engine/planner';
 import { marchListings } from '../lib/engine/march';
 import { SpillDir } from '../lib/core/spill';
@@ -81,11 +81,8 @@ async function runTwoWay(sourceEndpoint: Endpoint, destinationEndpoint: Endpoint
 	const started = performance.now();
 	const source = await openEndpoint(sourceEndpoint, 'source');
 	const destination = await openEndpoint(destinationEndpoint, 'destination');
-	const state: StateStore = {
-		where: stateFile,
-		load: async () => fs.readFile(stateFile, 'utf8').catch(() => undefined),
-		save: async (text) => fs.writeFile(stateFile, text),
-	};
+	// Streamed from and to its file, as the node's store on the destination does for a tree this large (never one string).
+	const state = new FileStateStore(stateFile);
 	const report = await twoWaySync(source, destination, { state, pair: 'bench', lock: false, transfers: 4, checkers: 8 });
 	const counts = [report.toDestination, report.toSource];
 	return {

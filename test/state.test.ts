@@ -2,7 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BaselineWriter, FileStateStore, MemoryStateStore, PointerStateStore, SpillDir, StateError, decodeBaseline, encodeBaseline, openBaseline, type BaselineEntry } from '../lib';
-import { loadStateBytes, saveStateBytes, stateText } from '../lib/state/state';
+import { createHash } from 'node:crypto';
+import { loadStateBytes, saveStateBytes, stateBytesOf, stateDigest, stateText } from '../lib/state/state';
 
 /** Entries whose random sizes and times keep the compressed text large. */
 function randomEntries(count: number): BaselineEntry[] {
@@ -69,6 +70,14 @@ describe('baseline encoding', () => {
 			expect(await stateText(bytes)).toBe(inMemory.text(9));
 			expect(await entriesOf(bytes)).toEqual(entries);
 			expect((await openBaseline(bytes)).savedAt).toBe(9);
+			// What a run that changed nothing compares with the state it loaded, without making the text: its length and digest.
+			const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+			for (const writer of [spilling, inMemory]) {
+				expect(await writer.digest(9)).toEqual({ size: inMemory.text(9).length, sha256: sha256(inMemory.text(9)) });
+				expect(await writer.digest()).toEqual({ size: inMemory.text().length, sha256: sha256(inMemory.text()) });
+			}
+			expect(await stateDigest(bytes)).toBe(sha256(inMemory.text(9)));
+			expect(await stateDigest(stateBytesOf(inMemory.text(9)))).toBe(sha256(inMemory.text(9)));
 		} finally {
 			await bytes.dispose();
 			await spill.dispose();

@@ -313,5 +313,12 @@ describe('a large state kept out of the workflow', () => {
 		// A deletion goes across only with a baseline: the one the pointer led to.
 		expect(second).toMatchObject({ status: 'success', firstRun: false, toSource: { deleted: 1 } });
 		expect(await readTree(sourceRoot)).not.toHaveProperty('big/f07.txt');
+		expect(saves).toHaveBeenCalledTimes(2);
+
+		// Nothing changed since: the state on the destination still holds, and is not uploaded again.
+		const quiet = await run();
+		expect(quiet).toMatchObject({ status: 'success', firstRun: false, baselineSaved: true, baselineFiles: 29, toSource: { deleted: 0 }, toDestination: { added: 0 } });
+		expect(saves).toHaveBeenCalledTimes(2);
+		expect(decodeBaseline((await file.load())!).entries.filter((entry) => !entry.isDir)).toHaveLength(29);
 	});
 });

@@ -1,4 +1,6 @@
 import { LockedError, MemoryStateStore, PairLock, SafetyError, decodeBaseline, fileStamp, twoWaySync, type ConflictPolicy, type ListOptions, type Provider, type TwoWayOptions } from '../lib';
+import { Readable } from 'node:stream';
+import { spool } from '../lib/core/spool';
 import { quickPacer } from './support/dropbox';
 import { cloudBackend, expected, iCloudDriveBackend, localBackend, oneDriveBackend, put, s3Backend, sha, tree, webDavBackend, type Backend } from './support/sides';
 import { engineDriver, nodeDriver, runNodesOnTempFolders, type DriverFactory, type Outcome } from './support/drivers';
@@ -347,6 +349,35 @@ describe('two-way sync safety on local folders', () => {
 		expect(second).toMatchObject({ status: 'success', firstRun: false, baselineFromCopy: true, toDestination: { deleted: 1 } });
 		expect(second.baselineNote).toMatch(/copy in memory: static data held none/);
 		expect(Object.keys(await tree(destination))).not.toContain('a.txt');
+	});
+
+	it('a saved state spooled to a temporary file (a large one) is read to the end of the walk: a deletion it proves goes through', async () => {
+		const setup = await engineSynced(backend);
+		// As the store on the destination gives a state above its in-memory limit: in a temporary file, which the run removes once done with it.
+		const reads: string[] = [];
+		const loadBytes = async () => {
+			const file = await spool(Readable.from([Buffer.from((await setup.state.load())!, 'utf8')]), { prefix: 'state', memoryLimit: 0 });
+			let removed = false;
+			return {
+				...file,
+				read: () => {
+					reads.push(removed ? 'after removal' : 'before removal');
+					return file.read();
+				},
+				dispose: async () => {
+					removed = true;
+					await file.dispose();
+				},
+			};
+		};
+		const spooled = { where: 'a large state', load: () => setup.state.load(), save: (text: string) => setup.state.save(text), loadBytes };
+		await setup.destination.delete('docs/c.txt');
+		const report = await setup.run({ state: spooled });
+		expect(report).toMatchObject({ status: 'success', firstRun: false, toSource: { deleted: 1 }, toDestination: { added: 0 } });
+		expect(reads).not.toContain('after removal');
+		const rest = Object.fromEntries(Object.entries(START).filter(([path]) => path !== 'docs/c.txt'));
+		await expectBoth(setup, rest);
+		expect(decodeBaseline(setup.state.state!).entries.filter((entry) => !entry.isDir).map((entry) => entry.path).sort()).toEqual(Object.keys(rest).sort());
 	});
 
 	it('a baseline saved for another folder pair is never used to delete', async () => {

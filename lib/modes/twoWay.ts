@@ -16,7 +16,7 @@ import {
 	openBaseline,
 	pairId,
 	PointerStateStore,
-	sameState,
+	stateDigest,
 	saveStateBytes,
 	type BaselineEntry,
 	type BaselineReader,
@@ -308,7 +308,8 @@ async function run(skeleton: Run, options: TwoWayOptions, lock: PairLock | undef
 				listFully(`the changes would delete many files (${error.message}); a full listing decides`);
 			}
 		}
-		return attempt();
+		// Awaited here: a returned promise would let `finally` remove the state's file while the walk still reads it.
+		return await attempt();
 	} finally {
 		// The saved state, spooled to a temporary file when large.
 		await loaded.text?.dispose();
@@ -468,14 +469,10 @@ async function walkPlanAndRun(
 	return finish('success');
 }
 
-/** Whether the settled baseline, written with the old one's time, is the very text that was loaded. */
+/** Whether the settled baseline, written with the old one's time, is the very text that was loaded: compared by length and digest, neither made whole. */
 async function unchangedState(saved: BaselineWriter, loaded: StateBytes): Promise<boolean> {
-	const current = await saved.bytes();
-	try {
-		return await sameState(current, loaded);
-	} finally {
-		await current.dispose();
-	}
+	const current = await saved.digest();
+	return current.size === loaded.size && current.sha256 === (await stateDigest(loaded));
 }
 
 /** A baseline entry no change feed named: counted as both sides holding it, and its folder's spelling remembered for the paths below it. */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { readFile, rename } from 'node:fs/promises';
+import { open, readFile, rename, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, gunzipSync, gzipSync, type ZlibOptions } from 'node:zlib';
@@ -49,9 +49,26 @@ export type StateBytes = Spooled;
 /** A state held in memory up to this size; beyond it, in a temporary file. */
 const STATE_MEMORY_BYTES = 256 * 1024;
 
+/** The text a state held as a string came from: read back as it is, never copied whole into bytes beside it. */
+const heldTexts = new WeakMap<StateBytes, string>();
+
 export function stateBytesOf(text: string): StateBytes {
-	const bytes = Buffer.from(text, 'utf8');
-	return { size: bytes.length, bytes, read: () => Readable.from([bytes]), dispose: async () => undefined };
+	const state: StateBytes = { size: Buffer.byteLength(text, 'utf8'), read: () => Readable.from(utf8Pieces(text)), dispose: async () => undefined };
+	heldTexts.set(state, text);
+	return state;
+}
+
+const TEXT_PIECE = 16 * 1024;
+
+/** A string's UTF-8 a piece at a time, no piece ending inside a surrogate pair. */
+function* utf8Pieces(text: string): Generator<Buffer> {
+	for (let at = 0; at < text.length; ) {
+		let end = Math.min(at + TEXT_PIECE, text.length);
+		const last = text.charCodeAt(end - 1);
+		if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--;
+		yield Buffer.from(text.slice(at, end), 'utf8');
+		at = end;
+	}
 }
 
 /** A store's state as bytes: streamed where the store can, else its text. */
@@ -68,45 +85,75 @@ export async function saveStateBytes(store: StateStore, state: StateBytes): Prom
 
 /** The whole text, for stores that keep strings (n8n's static data holds small states only). */
 export async function stateText(state: StateBytes): Promise<string> {
+	const held = heldTexts.get(state);
+	if (held !== undefined) return held;
 	if (state.bytes) return state.bytes.toString('utf8');
 	const chunks: Buffer[] = [];
 	for await (const chunk of state.read()) chunks.push(chunk as Buffer);
 	return Buffer.concat(chunks).toString('utf8');
 }
 
-/** Whether two states hold the same text, compared by digest as they stream. */
-export async function sameState(a: StateBytes, b: StateBytes): Promise<boolean> {
-	if (a.size !== b.size) return false;
-	const digest = async (state: StateBytes) => {
-		const hash = createHash('sha256');
-		for await (const chunk of state.read()) hash.update(chunk as Buffer);
-		return hash.digest('hex');
-	};
-	return (await digest(a)) === (await digest(b));
+/** The SHA-256 of a state's text: of the string itself when it is held as one, else as its bytes stream. */
+export async function stateDigest(state: StateBytes): Promise<string> {
+	const hash = createHash('sha256');
+	const held = heldTexts.get(state);
+	if (held !== undefined) hash.update(held, 'utf8');
+	else for await (const chunk of state.read()) hash.update(chunk as Buffer);
+	return hash.digest('hex');
 }
 
-/** Base64 of a byte stream, piece by piece: each piece but the last a multiple of 3 bytes, so the pieces join into the whole's base64. */
-async function* base64Of(source: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncGenerator<Buffer> {
-	let carry = Buffer.alloc(0);
-	for await (const chunk of source) {
-		const bytes = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
-		const whole = bytes.length - (bytes.length % 3);
-		carry = Buffer.from(bytes.subarray(whole));
-		if (whole > 0) yield Buffer.from(bytes.subarray(0, whole).toString('base64'), 'latin1');
+/** Base64 of bytes that arrive in pieces, as text a piece at a time: groups of 3 bytes across pieces, so the texts join into the whole's base64. */
+async function* base64Texts(source: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncGenerator<string> {
+	const carry = Buffer.alloc(3);
+	let carried = 0;
+	for await (const bytes of source) {
+		let at = 0;
+		let head = '';
+		while (carried > 0 && carried < 3 && at < bytes.length) carry[carried++] = bytes[at++];
+		if (carried === 3) {
+			head = carry.toString('base64');
+			carried = 0;
+		}
+		const whole = at + Math.floor((bytes.length - at) / 3) * 3;
+		if (whole > at || head) yield head + bytes.toString('base64', at, whole);
+		for (let i = whole; i < bytes.length; i++) carry[carried++] = bytes[i];
 	}
-	if (carry.length > 0) yield Buffer.from(carry.toString('base64'), 'latin1');
+	if (carried > 0) yield carry.toString('base64', 0, carried);
 }
 
-/** The bytes of a streamed base64 text, 4 characters at a time across pieces; line breaks and spaces are skipped, as `Buffer.from` skips them. */
-async function* bytesOfBase64(source: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncGenerator<Buffer> {
+/** `base64Texts` as bytes (a piece of `source` may be reused once the next is asked for: each is encoded before then). */
+async function* base64Of(source: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncGenerator<Buffer> {
+	for await (const text of base64Texts(source)) yield Buffer.from(text, 'latin1');
+}
+
+/**
+ * The bytes of a streamed base64 text, 4 characters at a time across pieces; line breaks and spaces
+ * are skipped, as `Buffer.from` skips them. Each piece is read as text a slice at a time: a piece's
+ * whole text (64 KiB from a file) would stay alive while the thousands of lines it holds are walked,
+ * through young-generation collections that copy and then promote it, and what survives them is what
+ * makes V8 grow its young generation (by a state's whole size at a million files).
+ */
+async function* bytesOfBase64(source: AsyncIterable<Buffer | string> | Iterable<Buffer | string>): AsyncGenerator<Buffer> {
 	let carry = '';
 	for await (const chunk of source) {
-		const text = carry + chunk.toString('latin1').replace(/\s+/g, '');
-		const whole = text.length - (text.length % 4);
-		carry = text.slice(whole);
-		if (whole > 0) yield Buffer.from(text.slice(0, whole), 'base64');
+		for (let at = 0; at < chunk.length; at += BASE64_SLICE) {
+			const end = Math.min(at + BASE64_SLICE, chunk.length);
+			const decoded = decodeBase64(carry + (typeof chunk === 'string' ? chunk.slice(at, end) : chunk.toString('latin1', at, end)));
+			carry = decoded.carry;
+			if (decoded.bytes) yield decoded.bytes;
+		}
 	}
 	if (carry) yield Buffer.from(carry, 'base64');
+}
+
+/** Characters of base64 text read as text at once. */
+const BASE64_SLICE = 4 * 1024;
+
+/** The whole groups of 4 characters of `text` decoded, and the characters after them (fewer than 4, copied: they keep no slice's text alive). */
+function decodeBase64(text: string): { bytes?: Buffer; carry: string } {
+	const clean = text.replace(/\s+/g, '');
+	const whole = clean.length - (clean.length % 4);
+	return { bytes: whole > 0 ? Buffer.from(clean.slice(0, whole), 'base64') : undefined, carry: clean.slice(whole) };
 }
 
 export class StateError extends CloudSyncError {}
@@ -238,7 +285,8 @@ export class BaselineWriter {
 		this.lines = 0;
 		this.members.push(member);
 		this.memberBytes += member.length;
-		if (this.spill && this.memberBytes > this.spillAfterBytes) this.spillMembers();
+		// Once a file is made, each member goes to it as it is made: held until the next megabyte, it would outlive young collections (freed only by a full one).
+		if (this.spill && (this.spilled || this.memberBytes > this.spillAfterBytes)) this.spillMembers();
 	}
 
 	private spillMembers(): void {
@@ -267,20 +315,55 @@ export class BaselineWriter {
 		return Buffer.concat([this.header(savedAt), ...this.members]).toString('base64');
 	}
 
-	/** The baseline so far as text in StateBytes, streamed from its temporary file when it spilled: never one string. */
+	/**
+	 * The length and SHA-256 of the text `bytes(savedAt)` would give, without making it. A run that
+	 * changed nothing only compares this with what it loaded; at a million names, making the text to
+	 * compare it cost 18 MiB of buffers, freed only later.
+	 */
+	async digest(savedAt = this.savedAt): Promise<{ size: number; sha256: string }> {
+		const hash = createHash('sha256');
+		let size = 0;
+		for await (const text of base64Texts(this.compressed(savedAt))) {
+			hash.update(text, 'latin1');
+			size += text.length;
+		}
+		return { size, sha256: hash.digest('hex') };
+	}
+
+	/**
+	 * The baseline so far as text in StateBytes; when it spilled, read afresh from its temporary file
+	 * on each `read` (never one string, nor a second file): valid until the spill folder is disposed,
+	 * and as long as nothing more is added.
+	 */
 	async bytes(savedAt = this.savedAt): Promise<StateBytes> {
 		this.flush();
 		if (!this.spilled) return stateBytesOf(this.text(savedAt));
-		if (this.members.length > 0) this.spillMembers();
 		const { file, written } = this.spilled;
 		await written;
-		const path = await file;
-		const header = this.header(savedAt);
-		const members = async function* () {
-			yield header;
-			for await (const chunk of createReadStream(path)) yield chunk as Buffer;
-		};
-		return spool(base64Of(members()), { prefix: 'state', memoryLimit: STATE_MEMORY_BYTES });
+		const compressed = this.header(savedAt).length + (await stat(await file)).size;
+		return { size: 4 * Math.ceil(compressed / 3), read: () => Readable.from(base64Of(this.compressed(savedAt))), dispose: async () => undefined };
+	}
+
+	/** The header and every member as compressed bytes, the spilled ones through one reused buffer: a piece holds until the next is asked for. */
+	private async *compressed(savedAt: number): AsyncGenerator<Buffer> {
+		this.flush();
+		yield this.header(savedAt);
+		if (this.spilled) {
+			await this.spilled.written;
+			const file = await open(await this.spilled.file, 'r');
+			try {
+				const buffer = Buffer.allocUnsafe(16 * 1024);
+				for (;;) {
+					const { bytesRead } = await file.read(buffer, 0, buffer.length);
+					if (bytesRead === 0) break;
+					yield buffer.subarray(0, bytesRead);
+				}
+			} finally {
+				await file.close();
+			}
+		}
+		// Once spilled, each member goes to the file as it is made: only a writer that never spilled holds any.
+		yield* this.members;
 	}
 }
 
@@ -344,10 +427,15 @@ export async function* textLines(text: string | StateBytes): AsyncGenerator<stri
 
 /** `textLines` a decoded chunk's lines at a time. */
 async function* textLineBatches(text: string | StateBytes): AsyncGenerator<string[]> {
-	// Decoded by the stream, so a character split across two chunks stays whole. In chunks of 2 KiB
-	// (about 120 lines) with no more decoded ahead (a zlib stream takes a stream's options, which its type omits): a chunk's lines are all held while the march goes
-	// through them, and at a million names the default 16 KiB made V8 double its young generation.
-	const input = Readable.from(bytesOfBase64(typeof text === 'string' ? base64TextPieces(text) : text.read())).pipe(createGunzip({ chunkSize: 2 * 1024, highWaterMark: 2 * 1024 } as ZlibOptions)).setEncoding('utf8');
+	// Decoded by the stream, so a character split across two chunks stays whole. In chunks of 1 KiB
+	// (about 60 lines) with no more decoded ahead (a zlib stream takes a stream's options, which its type omits): a chunk's lines are all held while the march goes
+	// through them, so they are in every young-generation collection: at a million names the default 16 KiB made V8 double
+	// its young generation, and 2 KiB still added a fifth to what each collection copies (65 KiB against 74).
+	// A state held as a string is decoded from the string itself, not from a copy of it in bytes.
+	const held = typeof text === 'string' ? text : heldTexts.get(text);
+	// Read from its file a slice at a time: a 64 KiB read would stay alive while its 14,000 lines are walked, through young collections, and be freed only by a full one.
+	const source = Readable.from(bytesOfBase64(held !== undefined ? [held] : (text as StateBytes).read({ highWaterMark: BASE64_SLICE })));
+	const input = source.pipe(createGunzip({ chunkSize: 1024, highWaterMark: 1024 } as ZlibOptions)).setEncoding('utf8');
 	let partial = '';
 	try {
 		for await (const chunk of input) {
@@ -359,15 +447,10 @@ async function* textLineBatches(text: string | StateBytes): AsyncGenerator<strin
 	} catch (error) {
 		throw unreadable(error);
 	} finally {
+		// A reader that stops early (the header) closes the state's file too: `pipe` leaves its source open.
 		input.destroy();
+		source.destroy();
 	}
-}
-
-const BASE64_PIECE = 64 * 1024;
-
-/** A base64 text a piece at a time, for `bytesOfBase64`: a saved state's decoded copy is never held whole beside its text. */
-function* base64TextPieces(text: string): Generator<Buffer> {
-	for (let at = 0; at < text.length; at += BASE64_PIECE) yield Buffer.from(text.slice(at, at + BASE64_PIECE), 'latin1');
 }
 
 /** A baseline's entries after its header, entry by entry or in arrays (one per decoded chunk). */
