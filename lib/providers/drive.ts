@@ -1,4 +1,4 @@
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { auth as googleAuth, drive_v3 } from '@googleapis/drive';
 import type { Capabilities, Change, ChangePage, UnplacedChange, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, UploadIdentity, UploadSessionStore, WriteOptions } from '../core/types';
@@ -784,18 +784,34 @@ export class GoogleDriveProvider implements Provider {
 
 	private async uploadMultipart(path: string, target: UploadTarget, bytes: Buffer, metadata: Metadata, signal?: AbortSignal): Promise<drive_v3.Schema$File> {
 		const requestBody = this.creationMetadata(path, target, metadata);
-		// A fresh stream per attempt, so that a retried request sends the bytes again.
-		const media = () => ({ mimeType: target.existing?.mimeType ?? requestBody.mimeType ?? BINARY, body: Readable.from([bytes]) });
-		const options = { rootUrl: this.rootUrl, signal };
+		const mimeType = target.existing?.mimeType ?? requestBody.mimeType ?? BINARY;
 		if (target.existing) {
-			const response = await this.call(path, () => this.api.files.update({ fileId: target.existing!.id!, requestBody, media: media(), fields: FILE_FIELDS, supportsAllDrives: true }, options), signal);
-			return response.data;
+			const fileId = target.existing.id!;
+			return this.call(path, () => this.sendMultipart('PATCH', `/${encodeURIComponent(fileId)}`, requestBody, mimeType, bytes, signal), signal);
 		}
-		return this.createOnce(
-			path,
-			async (id) => (await this.api.files.create({ requestBody: { ...requestBody, id }, media: media(), fields: FILE_FIELDS, supportsAllDrives: true }, options)).data,
+		return this.createOnce(path, (id) => this.sendMultipart('POST', '', { ...requestBody, id }, mimeType, bytes, signal), signal);
+	}
+
+	/**
+	 * One multipart/related request built as a single Buffer, which bufferFetch sends as it is. The
+	 * SDK's own multipart (media as a stream) goes through a pipeline of streams and a web stream per
+	 * file; over thousands of small files that garbage, alive while each request is, grew the young
+	 * generation to its maximum (a 5,000-file upload peaked near 290 MiB of RSS).
+	 */
+	private async sendMultipart(method: 'POST' | 'PATCH', file: string, metadata: drive_v3.Schema$File, mimeType: string, bytes: Buffer, signal?: AbortSignal): Promise<drive_v3.Schema$File> {
+		const boundary = `cloudsync-${randomUUID()}`;
+		const head = `--${boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n${JSON.stringify(metadata)}\r\n--${boundary}\r\nContent-Type: ${mimeType}\r\n\r\n`;
+		const body = Buffer.concat([Buffer.from(head), bytes, Buffer.from(`\r\n--${boundary}--\r\n`)]);
+		const response = await this.client.request<drive_v3.Schema$File>({
+			url: `${this.rootUrl}upload/drive/v3/files${file}`,
+			method,
+			params: { uploadType: 'multipart', supportsAllDrives: true, fields: FILE_FIELDS },
+			headers: { 'Content-Type': `multipart/related; boundary=${boundary}` },
+			data: body,
+			responseType: 'json',
 			signal,
-		);
+		});
+		return response.data;
 	}
 
 	/**

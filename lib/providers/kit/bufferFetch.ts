@@ -12,7 +12,10 @@ function headersOf(init: ConstructorParameters<typeof Headers>[0], length: numbe
 	return headers;
 }
 
-function responseOf(reply: IncomingMessage): Response {
+/** Answers up to this size (an upload's JSON metadata) are read whole before the Response is made. */
+const SMALL_ANSWER_BYTES = 64 * 1024;
+
+function responseOf(reply: IncomingMessage, body: Buffer | null | undefined): Response {
 	const headers = new Headers();
 	for (const [name, value] of Object.entries(reply.headers)) {
 		if (Array.isArray(value)) for (const one of value) headers.append(name, one);
@@ -20,8 +23,27 @@ function responseOf(reply: IncomingMessage): Response {
 	}
 	const status = reply.statusCode ?? 500;
 	if (NULL_BODY.has(status)) reply.resume();
-	const body = NULL_BODY.has(status) ? null : (Readable.toWeb(reply) as ReadableStream<Uint8Array>);
-	return new Response(body, { status, statusText: reply.statusMessage, headers });
+	const content = NULL_BODY.has(status) ? null : (body ?? (Readable.toWeb(reply) as ReadableStream<Uint8Array>));
+	return new Response(content, { status, statusText: reply.statusMessage, headers });
+}
+
+/**
+ * A small answer (the metadata a chunk or file upload returns) as one Buffer: wrapping every upload's
+ * answer in a web stream made a dozen stream objects per file, garbage that outlived the young
+ * generation's collections. Resolves undefined for an answer of unknown or larger size, which is streamed.
+ */
+function smallBody(reply: IncomingMessage): Promise<Buffer | null | undefined> {
+	const length = Number(reply.headers['content-length'] ?? Number.NaN);
+	if (NULL_BODY.has(reply.statusCode ?? 500) || !(length <= SMALL_ANSWER_BYTES)) return Promise.resolve(undefined);
+	return new Promise((resolve, reject) => {
+		const parts: Buffer[] = [];
+		reply.on('data', (part: Buffer) => parts.push(part));
+		reply.once('end', () => resolve(Buffer.concat(parts)));
+		reply.once('error', reject);
+		reply.once('close', () => {
+			if (!reply.complete) reject(new Error('the answer broke off'));
+		});
+	});
 }
 
 /**
@@ -50,7 +72,10 @@ export const bufferFetch: typeof fetch = (input, init) => {
 				signal.addEventListener('abort', endBody, { once: true });
 				reply.once('close', () => signal.removeEventListener('abort', endBody));
 			}
-			resolve(responseOf(reply));
+			smallBody(reply).then(
+				(body) => resolve(responseOf(reply, body)),
+				(error: unknown) => reject(signal?.aborted ? signal.reason : new TypeError('fetch failed', { cause: error })),
+			);
 		});
 		const onAbort = () => {
 			outgoing.destroy();
