@@ -352,7 +352,20 @@ export class DropboxProvider implements Provider {
 
 	/** One API call through the provider kit's Remote: pacer, fresh token, one renewal on a refused token, typed errors. */
 	private call<T>(context: CallContext, request: (options: DropboxRequestOptions, attempt: number) => Promise<{ result: T }>): Promise<T> {
-		return this.remote.call(context, async (attempt) => (await request({ signal: context.signal, timeout: this.timeoutMs }, attempt)).result, context.signal);
+		return this.remote.call(
+			context,
+			async (attempt) => {
+				// Not the SDK's timeout: its AbortSignal.timeout would keep each request's signal, and the
+				// fetch listening to it, alive for the whole timeout after the answer.
+				const timed = requestSignal(this.timeoutMs, context.signal);
+				try {
+					return (await request({ signal: timed.signal }, attempt)).result;
+				} finally {
+					timed.clear();
+				}
+			},
+			context.signal,
+		);
 	}
 
 

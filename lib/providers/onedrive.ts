@@ -16,7 +16,7 @@ import {
 	VerificationError,
 } from '../core/errors';
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
-import { bufferFetch, ChunkReader, DirCache, RefreshGrant, Remote, ResumableUploads, SignInError, SliceStream, bodyStream, emptyStream, insideOrSame, spool, type Spooled } from './kit';
+import { bufferFetch, ChunkReader, DirCache, RefreshGrant, Remote, requestSignal, ResumableUploads, SignInError, SliceStream, bodyStream, emptyStream, insideOrSame, spool, type Spooled } from './kit';
 import { hashStream, measure, sameHash, type MeasuringStream } from '../core/hashing';
 import { baseName, hasControlCharacter, joinPath, matchKey, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
 import { inStateFolder } from '../core/filters';
@@ -330,15 +330,17 @@ export class OneDriveProvider implements Provider {
 			headers['content-type'] = 'application/json';
 			body = JSON.stringify(init.json);
 		} else if (init.body) body = init.body;
-		const timeout = AbortSignal.timeout(this.timeoutMs);
-		// Upload fragments go out uncopied (bufferFetch).
-		const response = await bufferFetch(url.startsWith('http') ? url : `${this.api}${url}`, {
-			method,
-			headers,
-			body,
-			redirect: init.redirect,
-			signal: init.signal ? AbortSignal.any([init.signal, timeout]) : timeout,
-		});
+		// The timeout runs until the answer's head is in; a download's body lasts as long as its bytes do.
+		// Not AbortSignal.timeout: that signal and the request listening to it would outlive the request
+		// by the whole timeout, and such garbage, kept through young collections, grew the heap per file.
+		const request = requestSignal(this.timeoutMs, init.signal);
+		let response: Response;
+		try {
+			// Upload fragments go out uncopied (bufferFetch).
+			response = await bufferFetch(url.startsWith('http') ? url : `${this.api}${url}`, { method, headers, body, redirect: init.redirect, signal: request.signal });
+		} finally {
+			request.clear();
+		}
 		if (response.ok || init.accept?.includes(response.status)) return response;
 		throw await graphError(response);
 	}
