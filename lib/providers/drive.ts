@@ -20,7 +20,7 @@ import {
 import { Pacer, RATE_LIMIT_REASONS, retryAfterOf } from '../core/pacer';
 import { BINARY, bufferFetch, ChunkReader, DirCache, googleDriveSdk, mimeTypeFor, Remote, SliceStream, bodyStream, emptyStream, insideOrSame, ResumableUploads } from './kit';
 import { baseName, joinPath, normalizeRelativePath, parentPath } from '../core/paths';
-import { hashStream, measure, type MeasuringStream } from '../core/hashing';
+import { hashStream, measure } from '../core/hashing';
 import { inStateFolder } from '../core/filters';
 
 /** A Google account signed in through OAuth (n8n's Google Drive OAuth2 credential). */
@@ -726,9 +726,8 @@ export class GoogleDriveProvider implements Provider {
 		const resumed = await this.resume(identity, options);
 		// The caller compares the stored md5 with the source's: this side saw only the rest.
 		if (resumed) return this.uploaded(relative, resumed, { bytes: options.size!, hashes: {} }, []);
-		const measured = measure(content, [...new Set<HashType>(['md5', ...(options.hashTypes ?? [])])], { size: options.size });
 		// Each chunk is sent, retries included, before the next is read.
-		const reader = new ChunkReader(measured, { reuse: true });
+		const reader = new ChunkReader(content, { reuse: true, measure: { hashTypes: ['md5', ...(options.hashTypes ?? [])], size: options.size } });
 		try {
 			// The first chunk is read before anything is created, so a source that fails early leaves no trace.
 			const first = await reader.read(this.chunkBytes);
@@ -738,7 +737,7 @@ export class GoogleDriveProvider implements Provider {
 				reader.done && first.length <= this.multipartMaxBytes
 					? await this.uploadMultipart(relative, target, first, metadata, options.signal)
 					: await this.uploadResumable(relative, target, reader, first, metadata, options, identity);
-			return this.uploaded(relative, file, measured, options.hashTypes ?? []);
+			return this.uploaded(relative, file, reader, options.hashTypes ?? []);
 		} finally {
 			reader.close();
 		}
@@ -959,7 +958,7 @@ export class GoogleDriveProvider implements Provider {
 	}
 
 	/** Checks the stored file against the bytes sent and returns its entry with the hashes asked for. */
-	private uploaded(path: string, file: drive_v3.Schema$File, measured: Pick<MeasuringStream, 'bytes' | 'hashes'>, hashTypes: HashType[]): Entry {
+	private uploaded(path: string, file: drive_v3.Schema$File, measured: Pick<ChunkReader, 'bytes' | 'hashes'>, hashTypes: HashType[]): Entry {
 		const sent = measured.hashes.md5;
 		if (Number(file.size) !== measured.bytes || (file.md5Checksum && sent && file.md5Checksum.toLowerCase() !== sent)) {
 			throw new VerificationError(`Google Drive stored ${file.size} bytes with md5 ${file.md5Checksum} for ${path}; ${measured.bytes} bytes with md5 ${sent} were sent`);
