@@ -82,11 +82,13 @@ describe('the official client against the emulator', () => {
 		expect(headers['x-goog-api-client']).toMatch(/gdcl\//);
 		expect(headers.authorization).toMatch(/^Bearer ya29\./);
 
-		// A small file goes up in one multipart request, streamed by the SDK without a Content-Length.
+		// A small file goes up in one multipart request, built whole (metadata and bytes) with its Content-Length.
 		const upload = log.find((entry) => UPLOAD.test(`${entry.method} ${entry.path}`))!;
+		const uploadHeaders = fixture.emulator.headersOf(upload)!;
 		expect(new URLSearchParams(upload.query).get('uploadType')).toBe('multipart');
-		expect(fixture.emulator.headersOf(upload)!['content-type']).toMatch(/^multipart\/related; boundary=/);
-		expect(fixture.emulator.headersOf(upload)!['content-length']).toBeUndefined();
+		expect(uploadHeaders['content-type']).toMatch(/^multipart\/related; boundary=/);
+		expect(Number(uploadHeaders['content-length'])).toBeGreaterThan('alpha'.length);
+		expect(uploadHeaders.authorization).toMatch(/^Bearer ya29\./);
 		const download = log.find((entry) => GET_BY_ID.test(`${entry.method} ${entry.path}`) && entry.query.includes('alt=media'));
 		expect(download).toMatchObject({ status: 200 });
 	});

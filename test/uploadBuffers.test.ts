@@ -69,6 +69,25 @@ describe('ChunkReader passing a stream on', () => {
 	});
 });
 
+describe('ChunkReader measuring what it reads', () => {
+	const file = Buffer.from(Array.from({ length: 1000 }, (_, index) => (index * 13) % 256));
+	const readAll = async (reader: ChunkReader) => {
+		while (!(await reader.atEnd())) await reader.read(300);
+	};
+
+	it('counts and hashes every byte of the source once it ended', async () => {
+		const reader = new ChunkReader(pieces(file, 64), { reuse: true, measure: { hashTypes: ['sha1', 'md5'], size: file.length } });
+		await readAll(reader);
+		expect(reader.bytes).toBe(1000);
+		expect(reader.hashes).toEqual({ sha1: sha1(file), md5: createHash('md5').update(file).digest('hex') });
+	});
+
+	it('fails the read that meets a source shorter or longer than the size it was given', async () => {
+		await expect(readAll(new ChunkReader(pieces(file, 64), { measure: { hashTypes: ['md5'], size: 1001 } }))).rejects.toThrow('Stream ended after 1000 of 1001 bytes');
+		await expect(readAll(new ChunkReader(pieces(file, 64), { measure: { hashTypes: ['md5'], size: 999 } }))).rejects.toThrow('longer than the expected 999 bytes');
+	});
+});
+
 describe('lazyStream, the source a transfer opens on its first read', () => {
 	const file = Buffer.from(Array.from({ length: 200_000 }, (_, index) => (index * 13) % 256));
 
@@ -166,9 +185,32 @@ describe('bufferFetch, the fetch that sends upload chunks uncopied', () => {
 		expect(response.headers.get('range')).toBe('bytes=0-1023');
 	});
 
-	it('leaves requests without a Buffer body to fetch', async () => {
-		const response = await bufferFetch(`${url}/json`, { method: 'POST', body: JSON.stringify({ a: 1 }), headers: { 'content-type': 'application/json' } });
-		expect(await response.json()).toEqual({ size: 7 });
+	it('sends a string (JSON) body with its byte length and type, and reads the answer like fetch', async () => {
+		const body = JSON.stringify({ name: 'é' });
+		const response = await bufferFetch(`${url}/json`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+		expect(await response.json()).toEqual({ size: Buffer.byteLength(body) });
+		expect(seen[0].headers).toMatchObject({ 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) });
+		await bufferFetch(`${url}/json`, { method: 'POST', body: 'plain' });
+		expect(seen[1].headers['content-type']).toBe('text/plain;charset=UTF-8');
+	});
+
+	it('streams an answer of unknown length instead of reading it whole first', async () => {
+		server.removeAllListeners('request');
+		server.on('request', (request, response) => {
+			request.resume();
+			response.writeHead(200, { 'content-type': 'text/plain' });
+			response.write('first ');
+			setTimeout(() => response.end('last'), 50);
+		});
+		const response = await bufferFetch(`${url}/chunked`, { method: 'PUT', body: Buffer.alloc(10) });
+		expect(response.headers.get('content-length')).toBeNull();
+		expect(await response.text()).toBe('first last');
+	});
+
+	it('leaves requests without a body to fetch', async () => {
+		const response = await bufferFetch(`${url}/json`, { method: 'GET' });
+		expect(await response.json()).toEqual({ size: 0 });
+		expect(seen[0].method).toBe('GET');
 	});
 
 	it('rejects with the signal reason when aborted, as fetch does, so a timeout reads as one', async () => {

@@ -20,7 +20,7 @@ import {
 } from '../core/errors';
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
 import { bufferFetch, ChunkReader, CommitBatcher, dropboxSdk, emptyStream, OAuthTokens, ParentsFirst, Remote, requestSignal, ResumableUploads, type Ticket } from './kit';
-import { createHasher, measure, type MeasuringStream } from '../core/hashing';
+import { createHasher } from '../core/hashing';
 import { baseName, hasControlCharacter, joinPath, matchKey, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
 
 const MiB = 1024 * 1024;
@@ -352,7 +352,20 @@ export class DropboxProvider implements Provider {
 
 	/** One API call through the provider kit's Remote: pacer, fresh token, one renewal on a refused token, typed errors. */
 	private call<T>(context: CallContext, request: (options: DropboxRequestOptions, attempt: number) => Promise<{ result: T }>): Promise<T> {
-		return this.remote.call(context, async (attempt) => (await request({ signal: context.signal, timeout: this.timeoutMs }, attempt)).result, context.signal);
+		return this.remote.call(
+			context,
+			async (attempt) => {
+				// Not the SDK's timeout: its AbortSignal.timeout would keep each request's signal, and the
+				// fetch listening to it, alive for the whole timeout after the answer.
+				const timed = requestSignal(this.timeoutMs, context.signal);
+				try {
+					return (await request({ signal: timed.signal }, attempt)).result;
+				} finally {
+					timed.clear();
+				}
+			},
+			context.signal,
+		);
 	}
 
 
@@ -611,9 +624,8 @@ export class DropboxProvider implements Provider {
 		const resumed = await this.resume(identity, commit, options);
 		// The caller compares the stored content_hash with the source's: this side saw only the rest.
 		if (resumed) return this.written(relative, resumed, { bytes: options.size!, hashes: {} });
-		const measured = measure(content, new Set<HashType>([...(options.hashTypes ?? []), 'dropbox']), { size: options.size });
 		// Each chunk is sent, retries included, before the next is read.
-		const reader = new ChunkReader(measured, { reuse: true });
+		const reader = new ChunkReader(content, { reuse: true, measure: { hashTypes: [...(options.hashTypes ?? []), 'dropbox'], size: options.size } });
 		const ticket = this.batcher.join();
 		try {
 			const first = await reader.read(this.chunkSize);
@@ -624,10 +636,10 @@ export class DropboxProvider implements Provider {
 				ticket.leave();
 				metadata = await this.uploadSession(context, reader, first, commit, identity);
 			}
-			return this.written(relative, metadata, measured);
+			return this.written(relative, metadata, reader);
 		} catch (error) {
-			measured.destroy();
-			if (error instanceof LostUploadSessionError) return this.committedAnyway(relative, measured, commit, error);
+			reader.close();
+			if (error instanceof LostUploadSessionError) return this.committedAnyway(relative, reader, commit, error);
 			throw error;
 		} finally {
 			ticket.leave();
@@ -766,7 +778,7 @@ export class DropboxProvider implements Provider {
 	 * A commit whose answer was lost is retried, and the retry finds its session gone: the file is in
 	 * place when the path now holds exactly the bytes that were sent.
 	 */
-	private async committedAnyway(relative: string, measured: MeasuringStream, commit: files.CommitInfo, lost: LostUploadSessionError): Promise<Entry> {
+	private async committedAnyway(relative: string, measured: Pick<ChunkReader, 'bytes' | 'hashes'>, commit: files.CommitInfo, lost: LostUploadSessionError): Promise<Entry> {
 		const entry = await this.stat(relative).catch(() => undefined);
 		const sameBytes = entry !== undefined && !entry.isDir && entry.size === measured.bytes && entry.hashes.dropbox === measured.hashes.dropbox;
 		const sameTime = commit.client_modified === undefined || entry?.modTime === Date.parse(commit.client_modified);
@@ -775,7 +787,7 @@ export class DropboxProvider implements Provider {
 	}
 
 	/** The entry of a committed file, once its size and content_hash are those of the bytes that were read. */
-	private written(relative: string, metadata: files.FileMetadata, measured: Pick<MeasuringStream, 'bytes' | 'hashes'>): Entry {
+	private written(relative: string, metadata: files.FileMetadata, measured: Pick<ChunkReader, 'bytes' | 'hashes'>): Entry {
 		const local = measured.hashes;
 		if (metadata.size !== measured.bytes || (metadata.content_hash !== undefined && local.dropbox !== undefined && metadata.content_hash !== local.dropbox)) {
 			throw new VerificationError(

@@ -16,8 +16,8 @@ import {
 	VerificationError,
 } from '../core/errors';
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
-import { bufferFetch, ChunkReader, DirCache, RefreshGrant, Remote, ResumableUploads, SignInError, SliceStream, bodyStream, emptyStream, insideOrSame, spool, type Spooled } from './kit';
-import { hashStream, measure, sameHash, type MeasuringStream } from '../core/hashing';
+import { bufferFetch, ChunkReader, DirCache, RefreshGrant, Remote, requestSignal, ResumableUploads, SignInError, SliceStream, bodyStream, emptyStream, insideOrSame, spool, type Spooled } from './kit';
+import { hashStream, measure, sameHash } from '../core/hashing';
 import { baseName, hasControlCharacter, joinPath, matchKey, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
 import { inStateFolder } from '../core/filters';
 
@@ -330,15 +330,17 @@ export class OneDriveProvider implements Provider {
 			headers['content-type'] = 'application/json';
 			body = JSON.stringify(init.json);
 		} else if (init.body) body = init.body;
-		const timeout = AbortSignal.timeout(this.timeoutMs);
-		// Upload fragments go out uncopied (bufferFetch).
-		const response = await bufferFetch(url.startsWith('http') ? url : `${this.api}${url}`, {
-			method,
-			headers,
-			body,
-			redirect: init.redirect,
-			signal: init.signal ? AbortSignal.any([init.signal, timeout]) : timeout,
-		});
+		// The timeout runs until the answer's head is in; a download's body lasts as long as its bytes do.
+		// Not AbortSignal.timeout: that signal and the request listening to it would outlive the request
+		// by the whole timeout, and such garbage, kept through young collections, grew the heap per file.
+		const request = requestSignal(this.timeoutMs, init.signal);
+		let response: Response;
+		try {
+			// Upload fragments go out uncopied (bufferFetch).
+			response = await bufferFetch(url.startsWith('http') ? url : `${this.api}${url}`, { method, headers, body, redirect: init.redirect, signal: request.signal });
+		} finally {
+			request.clear();
+		}
 		if (response.ok || init.accept?.includes(response.status)) return response;
 		throw await graphError(response);
 	}
@@ -616,9 +618,9 @@ export class OneDriveProvider implements Provider {
 		const resumed = await this.resume(identity, options);
 		// The caller compares the stored quickXorHash with the source's: this side saw only the rest.
 		if (resumed) return this.written(relative, resumed, { bytes: options.size!, hashes: {} });
-		const measured = measure(content, new Set<HashType>(['quickxor', ...(options.hashTypes ?? [])]), { size: options.size });
 		// Fragments are sent one after the other; only the spooling below (a stream of unknown size) hands chunks to a file stream that may still hold one when the next is read.
-		let reader = new ChunkReader(measured, { reuse: options.size !== undefined });
+		const measured = new ChunkReader(content, { reuse: options.size !== undefined, measure: { hashTypes: ['quickxor', ...(options.hashTypes ?? [])], size: options.size } });
+		let reader = measured;
 		let spooled: Spooled | undefined;
 		try {
 			// The first chunk is read before anything is created, so a source that fails early leaves no trace.
@@ -638,7 +640,7 @@ export class OneDriveProvider implements Provider {
 			return this.written(relative, item, measured);
 		} finally {
 			reader.close();
-			measured.destroy();
+			measured.close();
 			await spooled?.dispose();
 		}
 	}
@@ -673,7 +675,7 @@ export class OneDriveProvider implements Provider {
 		first: Buffer,
 		total: number,
 		modTime: number | undefined,
-		measured: MeasuringStream,
+		measured: Pick<ChunkReader, 'bytes' | 'hashes'>,
 		identity?: UploadIdentity,
 	): Promise<GraphItem> {
 		const name = encodeName(baseName(context.path));
@@ -786,7 +788,7 @@ export class OneDriveProvider implements Provider {
 	}
 
 	/** The entry of a stored file, once its size and quickXorHash are those of the bytes that were read. */
-	private written(relative: string, item: GraphItem, measured: Pick<MeasuringStream, 'bytes' | 'hashes'>): Entry {
+	private written(relative: string, item: GraphItem, measured: Pick<ChunkReader, 'bytes' | 'hashes'>): Entry {
 		const entry = this.entryOf(item, parentPath(relative));
 		const sent = measured.hashes.quickxor;
 		const stored = entry.hashes.quickxor;

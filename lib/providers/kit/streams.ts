@@ -1,5 +1,8 @@
 import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { createHasher } from '../../core/hashing';
+import { VerificationError } from '../../core/errors';
+import type { HashType, Hashes } from '../../core/types';
 
 /**
  * Hands out a stream's bytes in pieces of exactly `size` (fewer only at the end) for chunked uploads,
@@ -17,12 +20,24 @@ export class ChunkReader {
 	private ended = false;
 	/** The buffer pieces are assembled in when `reuse` is set, grown to the largest piece asked for. */
 	private assembly?: Buffer;
+	/** Bytes the source gave so far. */
+	bytes = 0;
+	private readonly hashers?: Map<HashType, ReturnType<typeof createHasher>>;
+	/** The hashes of all the source gave, once it ended (with `measure`). */
+	readonly hashes: Hashes = {};
 
+	/**
+	 * With `measure`, the source's bytes are counted and hashed as they are pulled, and a source longer
+	 * or shorter than `size` fails the read that meets it, as measure() of core/hashing would, without
+	 * the second stream and pipeline per file measure() costs (garbage that thousands of small uploads
+	 * kept alive through young collections).
+	 */
 	constructor(
 		private readonly stream: Readable,
-		private readonly options: { reuse?: boolean } = {},
+		private readonly options: { reuse?: boolean; measure?: { hashTypes: Iterable<HashType>; size?: number } } = {},
 	) {
 		this.iterator = stream[Symbol.asyncIterator]();
+		if (options.measure) this.hashers = new Map([...new Set(options.measure.hashTypes)].map((type) => [type, createHasher(type)]));
 	}
 
 	/** Whether the last read took the final bytes. */
@@ -85,8 +100,23 @@ export class ChunkReader {
 
 	private async pull(): Promise<void> {
 		const next = await this.iterator.next();
-		if (next.done) this.ended = true;
-		else this.pending = Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value);
+		if (next.done) {
+			this.ended = true;
+			this.measured();
+			return;
+		}
+		this.pending = Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value);
+		this.bytes += this.pending.length;
+		const size = this.options.measure?.size;
+		if (size !== undefined && size >= 0 && this.bytes > size) throw new VerificationError(`Stream is longer than the expected ${size} bytes`);
+		if (this.hashers) for (const hasher of this.hashers.values()) hasher.update(this.pending);
+	}
+
+	private measured(): void {
+		if (!this.hashers) return;
+		for (const [type, hasher] of this.hashers) this.hashes[type] = hasher.digest();
+		const size = this.options.measure?.size;
+		if (size !== undefined && size >= 0 && this.bytes !== size) throw new VerificationError(`Stream ended after ${this.bytes} of ${size} bytes`);
 	}
 }
 
