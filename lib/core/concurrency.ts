@@ -26,27 +26,32 @@ export async function forEachLimitStream<T>(
 	signal?: AbortSignal,
 	onAborted?: (item: T) => void,
 ): Promise<void> {
-	const running = new Set<Promise<void>>();
+	// A count and one wake-up, not Promise.race over the tasks in flight: each race would hang a
+	// reaction on every running task, objects per item that live as long as the slowest transfer.
+	let running = 0;
 	let failure: { error: unknown } | undefined;
+	let wake: (() => void) | undefined;
+	const settled = () => {
+		running--;
+		const waiting = wake;
+		wake = undefined;
+		waiting?.();
+	};
+	const oneSettled = () => new Promise<void>((resolve) => (wake = resolve));
 	for await (const item of items) {
 		if (failure) break;
 		if (signal?.aborted) {
 			onAborted?.(item);
 			continue;
 		}
-		const task: Promise<void> = work(item).then(
-			() => {
-				running.delete(task);
-			},
-			(error: unknown) => {
-				running.delete(task);
-				failure ??= { error };
-			},
-		);
-		running.add(task);
-		if (running.size >= Math.max(1, limit)) await Promise.race(running);
+		running++;
+		work(item).then(settled, (error: unknown) => {
+			failure ??= { error };
+			settled();
+		});
+		if (running >= Math.max(1, limit)) await oneSettled();
 	}
-	await Promise.all(running);
+	while (running > 0) await oneSettled();
 	if (failure) throw failure.error;
 }
 
