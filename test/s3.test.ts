@@ -187,6 +187,25 @@ describe('multipart parts in flight', () => {
 	});
 });
 
+describe('cancelling', () => {
+	let proxy: EmulatorServer;
+	afterAll(async () => proxy?.stop());
+
+	it('stops a request the server is still holding as soon as the run is cancelled', async () => {
+		proxy = await startS3FaultProxy(server.endpoint, 3);
+		const provider = await s3Provider({ ...server.connection, endpoint: proxy.baseUrl }, { prefix: 'cancelled' });
+		proxy.inject({ route: /^PUT /, kind: 'slow', delayMs: 3000, times: 1 });
+		const controller = new AbortController();
+		const writing = provider.write('held.txt', bufferStream(Buffer.from('held back')), { size: 9, signal: controller.signal });
+		await new Promise((resolve) => setTimeout(resolve, 300));
+		expect(proxy.log.some((entry) => entry.method === 'PUT')).toBe(true);
+		const cancelled = Date.now();
+		controller.abort();
+		await expect(writing).rejects.toThrow();
+		expect(Date.now() - cancelled).toBeLessThan(1500);
+	});
+});
+
 describe('deleting a folder', () => {
 	let proxy: EmulatorServer;
 	afterAll(async () => proxy?.stop());
