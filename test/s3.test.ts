@@ -8,7 +8,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { LocalProvider, Pacer, sync, type Entry, type Provider } from '../lib';
+import { LocalProvider, Pacer, VerificationError, sync, type Entry, type Provider } from '../lib';
 import { S3Provider, formatS3Mtime, parseS3Mtime, md5OfEtag } from '../lib/providers/s3';
 import { seededRandom } from './support/faulty-provider';
 import { s3Provider, startS3FaultProxy, startS3Server, type S3TestServer } from './support/s3';
@@ -184,6 +184,39 @@ describe('multipart parts in flight', () => {
 		proxy.clearFaults();
 		expect(sha256(await readAll(await provider.read('big.bin')))).toBe(sha256(data));
 		expect(proxy.log.filter((entry) => entry.method === 'PUT' && entry.fault !== undefined).length).toBeGreaterThan(0);
+	});
+});
+
+describe('a source of another length than announced', () => {
+	it('is refused before anything is stored, whether longer or shorter, in one PUT or in parts', async () => {
+		const provider = await s3Provider(server.connection, { prefix: 'length', partSize: 5 * MiB });
+		await provider.write('kept.txt', bufferStream(Buffer.from('old content')), { size: 11 });
+		await expect(provider.write('kept.txt', bufferStream(Buffer.from('longer than said')), { size: 5 })).rejects.toBeInstanceOf(VerificationError);
+		await expect(provider.write('kept.txt', bufferStream(Buffer.from('short')), { size: 500 })).rejects.toBeInstanceOf(VerificationError);
+		const big = pseudoRandomBytes(11 * MiB, 'length');
+		await expect(provider.write('kept.txt', bufferStream(big), { size: 11 * MiB - 1 })).rejects.toBeInstanceOf(VerificationError);
+		await expect(provider.write('kept.txt', bufferStream(big), { size: 11 * MiB + 1 })).rejects.toBeInstanceOf(VerificationError);
+		expect((await readAll(await provider.read('kept.txt'))).toString()).toBe('old content');
+		expect((await files(provider)).map((entry) => entry.path)).toEqual(['kept.txt']);
+	});
+});
+
+describe('cancelling', () => {
+	let proxy: EmulatorServer;
+	afterAll(async () => proxy?.stop());
+
+	it('stops a request the server is still holding as soon as the run is cancelled', async () => {
+		proxy = await startS3FaultProxy(server.endpoint, 3);
+		const provider = await s3Provider({ ...server.connection, endpoint: proxy.baseUrl }, { prefix: 'cancelled' });
+		proxy.inject({ route: /^PUT /, kind: 'slow', delayMs: 3000, times: 1 });
+		const controller = new AbortController();
+		const writing = provider.write('held.txt', bufferStream(Buffer.from('held back')), { size: 9, signal: controller.signal });
+		await new Promise((resolve) => setTimeout(resolve, 300));
+		expect(proxy.log.some((entry) => entry.method === 'PUT')).toBe(true);
+		const cancelled = Date.now();
+		controller.abort();
+		await expect(writing).rejects.toThrow();
+		expect(Date.now() - cancelled).toBeLessThan(1500);
 	});
 });
 

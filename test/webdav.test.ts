@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Provider } from '../lib/core/types';
-import { AlreadyExistsError, AuthenticationError, RateLimitError, StorageFullError, TransientError } from '../lib/core/errors';
+import { AlreadyExistsError, AuthenticationError, RateLimitError, StorageFullError, TransientError, VerificationError } from '../lib/core/errors';
 import { Pacer } from '../lib/core/pacer';
 import { LocalProvider, sync } from '../lib';
 import { WebDavProvider, parseMultistatus, type WebDavProviderOptions } from '../lib/providers/webdav';
@@ -40,6 +40,18 @@ function recorder(): () => string[] {
 }
 const header = (route: RegExp, name: string) => emulator.requests(route).map((entry) => emulator.headersOf(entry)?.[name]);
 const recordingPacer = (waits: number[], retriesPerRequest = 5) => new Pacer({ baseDelayMs: 1, maxDelayMs: 5, retriesPerRequest, sleep: async (ms) => void waits.push(ms) });
+
+describe('a source of another length than announced', () => {
+	it.each(['nextcloud', 'other'] as const)('is refused on %s before anything is stored, whether longer or shorter', async (vendor) => {
+		const dav = await provider({ vendor });
+		await put(dav, 'length/kept.txt', 'old content');
+		await expect(dav.write('length/kept.txt', bufferStream('longer than said'), { size: 5 })).rejects.toBeInstanceOf(VerificationError);
+		await expect(dav.write('length/kept.txt', bufferStream('short'), { size: 500 })).rejects.toBeInstanceOf(VerificationError);
+		await expect(dav.write('length/new.txt', bufferStream('longer than said'), { size: 5 })).rejects.toBeInstanceOf(VerificationError);
+		expect(await text(dav, 'length/kept.txt')).toBe('old content');
+		await expect(dav.stat('length/new.txt')).rejects.toThrow();
+	});
+});
 
 describe('Nextcloud', () => {
 	it('sends the modification time as X-OC-Mtime and the SHA-1 as OC-Checksum; both come back in the listing', async () => {

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { HeadObjectCommandOutput, ListObjectsV2CommandOutput, S3Client, S3ServiceException, StorageClass, _Object } from '@aws-sdk/client-s3';
@@ -18,7 +19,7 @@ import {
 } from '../core/errors';
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
 import { forEachLimit } from '../core/concurrency';
-import { MeasuringStream, measure } from '../core/hashing';
+import { MeasuringStream } from '../core/hashing';
 import { joinPath, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
 import { ChunkReader, Remote, ResumableUploads, SliceStream, bodyStream, emptyStream, insideOrSame, piecedSession, s3Sdk, type PiecedSession } from './kit';
 
@@ -27,8 +28,12 @@ const GiB = 1024 * MiB;
 /** Parts of 5 MiB–5 GiB, at most 10,000 of them [doc] AWS "Amazon S3 multipart upload limits". */
 const MIN_PART = 5 * MiB;
 const MAX_PARTS = 10_000;
-/** Up to this size a file goes up in one PUT; each upload holds `queueSize` parts of this size in memory. */
-const DEFAULT_PART = 8 * MiB;
+/**
+ * Up to this size a file goes up in one PUT; each upload holds `queueSize` parts of this size in memory.
+ * S3's smallest part (rclone's chunk size too): with 8 MiB parts a 1 GiB upload held 12 MiB more and
+ * peaked 10–15 MiB higher, at the same speed.
+ */
+const DEFAULT_PART = 5 * MiB;
 const DEFAULT_QUEUE = 4;
 /** CopyObject is atomic only up to 5 GB [doc] AWS "Copying objects"; rclone's copy_cutoff is 4.656 GiB. */
 const COPY_CUTOFF = 4.656 * GiB;
@@ -112,6 +117,9 @@ interface CallContext {
 	signal?: AbortSignal;
 }
 
+/** The abort signal of the request being sent, for the client's request handler (a call's options would bypass the cached middleware). */
+const requestSignals = new AsyncLocalStorage<AbortSignal>();
+
 /** The client as the preset, endpoint and region make it: checksums only where S3 requires them, and no retries of the SDK's own. */
 export function s3Client(connection: S3Connection): S3Client {
 	const preset = S3_PRESETS[connection.preset ?? 'other'] ?? S3_PRESETS.other;
@@ -136,7 +144,17 @@ export function s3Client(connection: S3Connection): S3Client {
 		// Our pacer retries, with the backoff and the shared pause every cloud gets: SDK retries under it would square them.
 		maxAttempts: 1,
 		requestHandler: { connectionTimeout: 30_000, requestTimeout: timeout },
+		// Each command class resolves its middleware stack once instead of at every request: resolving it
+		// was a sixth of the objects each small request left alive past V8's young collections. A cached
+		// stack is only used for a send without options, so the abort signal reaches the handler below.
+		cacheMiddleware: true,
 	});
+	const handler = client.config.requestHandler as { handle(request: unknown, options?: { abortSignal?: AbortSignal }): Promise<unknown> };
+	const handle = handler.handle.bind(handler);
+	handler.handle = (request, options = {}) => {
+		const abortSignal = requestSignals.getStore();
+		return handle(request, abortSignal ? { ...options, abortSignal } : options);
+	};
 	// DeleteObjects must carry Content-MD5 on MinIO, B2 and most servers that are not AWS, where the SDK
 	// sends a CRC32 instead since 3.729 [issue] aws-sdk-js-v3#6920; AWS takes Content-MD5 too.
 	client.middlewareStack.add(
@@ -237,6 +255,23 @@ const md5OfMetadata = (value: string | undefined) => {
 	const hex = Buffer.from(value, 'base64').toString('hex');
 	return hex.length === 32 ? hex : undefined;
 };
+
+/** The bytes read of a source announced to be `size` long: a source longer or shorter than that (changed while it was read) fails before anything is committed. */
+class LengthCheck {
+	bytes = 0;
+
+	constructor(private readonly size: number | undefined) {}
+
+	add(piece: Buffer): Buffer {
+		this.bytes += piece.length;
+		if (this.size !== undefined && this.bytes > this.size) throw new VerificationError(`Stream is longer than the expected ${this.size} bytes`);
+		return piece;
+	}
+
+	end(): void {
+		if (this.size !== undefined && this.size >= 0 && this.bytes !== this.size) throw new VerificationError(`Stream ended after ${this.bytes} of ${this.size} bytes`);
+	}
+}
 
 /** Folder paths, with every ancestor of a written file added. */
 class FolderSet extends Set<string> {
@@ -373,8 +408,10 @@ export class S3Provider implements Provider {
 	// -----------------------------------------------------------------------------------------
 	// Requests and keys
 
+	/** A request through the pacer; the SDK's request handler is given the context's signal (see `s3Client`). */
 	private call<T>(context: CallContext, request: () => Promise<T>): Promise<T> {
-		return this.remote.call(context, request, context.signal);
+		const { signal } = context;
+		return this.remote.call(context, signal ? () => requestSignals.run(signal, request) : request, signal);
 	}
 
 	private key(relative: string): string {
@@ -416,7 +453,7 @@ export class S3Provider implements Provider {
 		const { HeadObjectCommand } = s3Sdk();
 		const Key = this.key(relative);
 		try {
-			return await this.call({ path: relative, signal }, () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }), { abortSignal: signal }));
+			return await this.call({ path: relative, signal }, () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key })));
 		} catch (error) {
 			if (error instanceof NotFoundError) return undefined;
 			throw error;
@@ -426,10 +463,7 @@ export class S3Provider implements Provider {
 	private listPage(prefix: string, token: string | undefined, delimiter: boolean, signal?: AbortSignal, maxKeys?: number): Promise<ListObjectsV2CommandOutput> {
 		const { ListObjectsV2Command } = s3Sdk();
 		return this.call({ path: prefix, signal }, () =>
-			this.client.send(
-				new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token, Delimiter: delimiter ? '/' : undefined, MaxKeys: maxKeys }),
-				{ abortSignal: signal },
-			),
+			this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token, Delimiter: delimiter ? '/' : undefined, MaxKeys: maxKeys })),
 		);
 	}
 
@@ -553,7 +587,7 @@ export class S3Provider implements Provider {
 		const Range = start > 0 || options.end !== undefined ? `bytes=${start}-${options.end === undefined ? '' : options.end - 1}` : undefined;
 		const context = { path: relative, signal: options.signal };
 		try {
-			const answer = await this.call(context, () => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key, Range }), { abortSignal: options.signal }));
+			const answer = await this.call(context, () => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key, Range })));
 			// A body cut short ends early without an error on some connections: its length is checked.
 			const checked = new MeasuringStream([], { size: answer.ContentLength });
 			const body = bodyStream(answer.Body, (cause) => new TransientError(`The download of ${relative} broke off`, { cause }), checked);
@@ -594,8 +628,11 @@ export class S3Provider implements Provider {
 		if (resumed) return resumed;
 		// The executor hands the source's listed hashes alongside the bytes (a Drive or S3 source lists an MD5).
 		const known = options.sourceHashes?.md5;
-		const measured = measure(content, ['md5'], { size: options.size });
-		const reader = new ChunkReader(measured);
+		// The bytes are read straight from `content`, and counted and hashed a piece at a time here: a
+		// MeasuringStream between them cost every small file a second stream pipeline, whose objects,
+		// alive for the whole request, made up much of what outlived V8's young collections.
+		const reader = new ChunkReader(content);
+		const length = new LengthCheck(options.size);
 		try {
 			if (await this.isFolder(relative, options.signal)) throw new AlreadyExistsError(relative);
 			const Metadata: Record<string, string> = {};
@@ -604,33 +641,39 @@ export class S3Provider implements Provider {
 			const params = { Bucket: this.bucket, Key, Metadata, StorageClass: this.options.storageClass as StorageClass | undefined };
 			let answer: { ETag?: string; ServerSideEncryption?: string; SSECustomerAlgorithm?: string };
 			let expected: string | undefined;
+			let md5: string;
 			try {
 				// Up to one part, the bytes are held and sent in one PUT, which the pacer may send again.
 				// A file known to need parts has its first one read into the first of the buffers its parts are assembled in.
 				const firstBuffer = options.size !== undefined && options.size > partSize ? Buffer.allocUnsafeSlow(partSize) : undefined;
-				const first = await reader.read(partSize, firstBuffer);
+				const first = length.add(await reader.read(partSize, firstBuffer));
 				if (await reader.atEnd()) {
-					answer = await this.call(context, () => this.client.send(new PutObjectCommand({ ...params, Body: first, ContentLength: first.length }), { abortSignal: options.signal }));
-					expected = measured.hashes.md5;
+					length.end();
+					md5 = createHash('md5').update(first).digest('hex');
+					answer = await this.call(context, () => this.client.send(new PutObjectCommand({ ...params, Body: first, ContentLength: first.length })));
+					expected = md5;
 				} else {
-					const created = await this.call(context, () => this.client.send(new CreateMultipartUploadCommand(params), { abortSignal: options.signal }));
+					const created = await this.call(context, () => this.client.send(new CreateMultipartUploadCommand(params)));
 					// The upload id, and the part size a resumed upload must cut the rest at.
 					const session: PiecedSession = { upload: created.UploadId!, pieceBytes: partSize };
 					this.options.onMultipartUpload?.({ key: Key, uploadId: session.upload, state: 'started' });
 					await this.sessions.begin(identity, JSON.stringify(session), 0, Date.now() + MULTIPART_KEPT_MS);
-					({ answer, expected } = await this.sendParts(context, Key, session, reader, first, [], options, identity, firstBuffer).catch(async (error: unknown) => {
+					const whole = createHash('md5').update(first);
+					const sending = { first, firstBuffer, length, read: (part: Buffer) => void whole.update(part) };
+					({ answer, expected } = await this.sendParts(context, Key, session, reader, sending, [], options, identity).catch(async (error: unknown) => {
 						// An upload kept for a later run stays (unless S3 lost it); any other is aborted, so S3 frees its parts.
 						if (error instanceof NotFoundError) this.sessions.end(identity);
 						else if (!identity) await this.abortMultipart(context, Key, session.upload);
 						throw error;
 					}));
+					md5 = whole.digest('hex');
 				}
 			} catch (error) {
 				throw mapS3Error(error, { ...context, bucket: this.bucket }, (text) => this.remote.redact(text));
 			}
 			this.knownFolders?.addAncestorsOf(relative);
-			this.checkEtag(relative, answer, expected, measured.bytes);
-			return { path: relative, isDir: false, size: measured.bytes, modTime: options.modTime ?? Date.now(), hashes: { md5: measured.hashes.md5! } };
+			this.checkEtag(relative, answer, expected, length.bytes);
+			return { path: relative, isDir: false, size: length.bytes, modTime: options.modTime ?? Date.now(), hashes: { md5 } };
 		} finally {
 			reader.close();
 		}
@@ -668,7 +711,7 @@ export class S3Provider implements Provider {
 				held = contiguousParts(await this.listParts(context, Key, session.upload), session.pieceBytes, saved.size);
 				return held.reduce((bytes, part) => bytes + part.size, 0);
 			},
-			send: (_saved, reader) => this.sendParts(context, Key, session!, reader, undefined, held, options, identity),
+			send: (_saved, reader) => this.sendParts(context, Key, session!, reader, {}, held, options, identity),
 			gone: (error) => error instanceof NotFoundError,
 		}).catch((error: unknown) => {
 			throw mapS3Error(error, { ...context, bucket: this.bucket }, (text) => this.remote.redact(text));
@@ -686,7 +729,7 @@ export class S3Provider implements Provider {
 		const parts: Array<{ PartNumber?: number; ETag?: string; Size?: number }> = [];
 		let PartNumberMarker: string | undefined;
 		do {
-			const page = await this.call(context, () => this.client.send(new ListPartsCommand({ Bucket: this.bucket, Key, UploadId, PartNumberMarker }), { abortSignal: context.signal }));
+			const page = await this.call(context, () => this.client.send(new ListPartsCommand({ Bucket: this.bucket, Key, UploadId, PartNumberMarker })));
 			parts.push(...(page.Parts ?? []));
 			PartNumberMarker = page.IsTruncated ? page.NextPartNumberMarker : undefined;
 		} while (PartNumberMarker);
@@ -694,22 +737,24 @@ export class S3Provider implements Provider {
 	}
 
 	/**
-	 * Sends the parts after `held` from `reader` (`first` already read), `queueSize` at a time, each
-	 * held in memory until S3 took it (a retry sends it again), then completes the upload. The store is
-	 * told how far the parts S3 confirmed reach without a gap. `firstBuffer`, when given, is the buffer `first` was read into.
+	 * Sends the parts after `held` from `reader`, `queueSize` at a time, each held in memory until S3
+	 * took it (a retry sends it again), then completes the upload. The store is told how far the parts S3
+	 * confirmed reach without a gap. `from` says what was read already (`first`, and `firstBuffer`, the
+	 * buffer it was read into), counts the bytes read against the announced size, and is shown each
+	 * part as it is read, in order.
 	 */
 	private async sendParts(
 		context: CallContext,
 		Key: string,
 		session: PiecedSession,
 		reader: ChunkReader,
-		first: Buffer | undefined,
+		from: { first?: Buffer; firstBuffer?: Buffer; length?: LengthCheck; read?: (part: Buffer) => void },
 		held: StoredPart[],
 		options: WriteOptions,
 		identity: UploadIdentity | undefined,
-		firstBuffer?: Buffer,
 	): Promise<{ answer: { ETag?: string; ServerSideEncryption?: string; SSECustomerAlgorithm?: string }; expected?: string }> {
 		const { CompleteMultipartUploadCommand, UploadPartCommand } = s3Sdk();
+		const { first, firstBuffer } = from;
 		const { upload: UploadId, pieceBytes: partSize } = session;
 		const parts = [...held];
 		let confirmed = held.reduce((bytes, part) => bytes + part.size, 0);
@@ -729,11 +774,13 @@ export class S3Provider implements Provider {
 			lent.set(buffer.buffer, buffer);
 			const chunk = await reader.read(partSize, buffer);
 			if (chunk.buffer !== buffer.buffer) spare.push(buffer);
+			from.length?.add(chunk);
+			if (chunk.length > 0) from.read?.(chunk);
 			return chunk;
 		};
 		const send = async (PartNumber: number, Body: Buffer) => {
 			const md5 = createHash('md5').update(Body).digest();
-			const answer = await this.call(context, () => this.client.send(new UploadPartCommand({ Bucket: this.bucket, Key, UploadId, PartNumber, Body, ContentLength: Body.length }), { abortSignal: options.signal }));
+			const answer = await this.call(context, () => this.client.send(new UploadPartCommand({ Bucket: this.bucket, Key, UploadId, PartNumber, Body, ContentLength: Body.length })));
 			parts[PartNumber - 1] = { PartNumber, ETag: answer.ETag!, size: Body.length, md5 };
 			while (parts[confirmed / partSize]) confirmed += parts[confirmed / partSize].size;
 			this.sessions.advance(identity, confirmed);
@@ -759,9 +806,10 @@ export class S3Provider implements Provider {
 			await Promise.all(inFlight);
 		}
 		if (failure) throw failure.error;
+		from.length?.end();
 		options.signal?.throwIfAborted();
 		const answer = await this.call(context, () =>
-			this.client.send(new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId, MultipartUpload: { Parts: parts.map(({ PartNumber, ETag }) => ({ PartNumber, ETag })) } }), { abortSignal: options.signal }),
+			this.client.send(new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId, MultipartUpload: { Parts: parts.map(({ PartNumber, ETag }) => ({ PartNumber, ETag })) } })),
 		);
 		this.sessions.end(identity);
 		this.options.onMultipartUpload?.({ key: Key, uploadId: UploadId, state: 'completed' });

@@ -21,7 +21,7 @@ import {
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
 import { STATE_FOLDER } from '../core/filters';
 import { ChunkReader, Remote, ResumableUploads, SliceStream, bodyStream, emptyStream, htmlParserSdk, insideOrSame, mimeTypeFor, piecedSession, requestSignal, walkInOrder, type PiecedSession } from './kit';
-import { hashStream, measure, sameHash, type MeasuringStream } from '../core/hashing';
+import { createHasher, hashStream, measure, sameHash, type MeasuringStream } from '../core/hashing';
 import { baseName, joinPath, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
 
 const KiB = 1024;
@@ -294,6 +294,22 @@ function headersOf(reply: IncomingMessage): Headers {
 	const headers = new Headers();
 	for (const [name, value] of Object.entries(reply.headers)) if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
 	return headers;
+}
+
+/** What was read of a source: its length, its hashes, and the error that stopped it. */
+type Measured = Pick<MeasuringStream, 'bytes' | 'hashes' | 'errored'>;
+
+/** A source announced to be `size` bytes long and read whole into `bytes`, or a VerificationError when it was longer or shorter. */
+function measuredWhole(bytes: Buffer, whole: boolean, types: Iterable<HashType>, size: number): Measured {
+	if (!whole || bytes.length > size) throw new VerificationError(`Stream is longer than the expected ${size} bytes`);
+	if (bytes.length < size) throw new VerificationError(`Stream ended after ${bytes.length} of ${size} bytes`);
+	const hashes: Hashes = {};
+	for (const type of types) {
+		const hasher = createHasher(type);
+		hasher.update(bytes);
+		hashes[type] = hasher.digest();
+	}
+	return { bytes: bytes.length, hashes, errored: null };
 }
 
 const brokeOff = (path: string, cause: unknown) => new TransientError(`The download of ${path} broke off`, { cause });
@@ -863,17 +879,22 @@ export class WebDavProvider implements Provider {
 		const resumed = await this.resume(identity, context, options);
 		if (resumed) return resumed;
 		const types = new Set<HashType>([...(oc ? (['sha1'] as HashType[]) : []), ...(options.hashTypes ?? [])]);
-		const measured = measure(content, types, { size: options.size });
-		const reader = new ChunkReader(measured);
+		const fits = options.size !== undefined && options.size <= this.bufferedLimit;
+		// A file announced to fit in memory is read straight from `content` and hashed in one piece: a
+		// MeasuringStream between them cost every small file a second stream, alive for its whole
+		// transfer, among the objects that outlived V8's young collections.
+		const measured = fits ? undefined : measure(content, types, { size: options.size });
+		const reader = new ChunkReader(measured ?? content);
 		try {
 			// The first piece is read before anything is sent, so a source that fails early leaves no trace.
 			const first = await reader.read(this.bufferedLimit);
 			const whole = await reader.atEnd();
-			if (oc) return await this.writeNextcloud(context, reader, first, whole, measured, options);
-			return await this.writeStaged(context, reader, first, whole, measured, options.size);
+			const read = measured ?? measuredWhole(first, whole, types, options.size!);
+			if (oc) return await this.writeNextcloud(context, reader, first, whole, read, options);
+			return await this.writeStaged(context, reader, first, whole, read, options.size);
 		} finally {
 			reader.close();
-			measured.destroy();
+			measured?.destroy();
 		}
 	}
 
@@ -881,7 +902,7 @@ export class WebDavProvider implements Provider {
 	 * Generic servers: the bytes go to a staging name, then MOVE puts them in place, so that readers
 	 * see the old file or the whole new one, and a broken upload leaves the file as it was.
 	 */
-	private async writeStaged(context: CallContext, reader: ChunkReader, first: Buffer, whole: boolean, measured: MeasuringStream, size: number | undefined): Promise<Entry> {
+	private async writeStaged(context: CallContext, reader: ChunkReader, first: Buffer, whole: boolean, measured: Measured, size: number | undefined): Promise<Entry> {
 		const relative = context.path;
 		const existing = this.folders.has(relative) ? await this.resourceOrNothing(relative) : undefined;
 		if (existing?.isDir) throw new AlreadyExistsError(relative);
@@ -909,7 +930,7 @@ export class WebDavProvider implements Provider {
 		reader: ChunkReader,
 		first: Buffer,
 		whole: boolean,
-		measured: MeasuringStream,
+		measured: Measured,
 		headers: Record<string, string>,
 		size?: number,
 	): Promise<Response> {
@@ -943,7 +964,7 @@ export class WebDavProvider implements Provider {
 	 * its SHA-1 (OC-Checksum, which Nextcloud stores and lists); a larger one goes through chunked
 	 * upload v2, whose final MOVE carries both. The server writes a part file and renames it.
 	 */
-	private async writeNextcloud(context: CallContext, reader: ChunkReader, first: Buffer, whole: boolean, measured: MeasuringStream, options: WriteOptions): Promise<Entry> {
+	private async writeNextcloud(context: CallContext, reader: ChunkReader, first: Buffer, whole: boolean, measured: Measured, options: WriteOptions): Promise<Entry> {
 		const relative = context.path;
 		const time = options.modTime ?? Date.now();
 		if (!this.folders.has(parentPath(relative))) await this.ensureFolder(parentPath(relative));
@@ -1004,7 +1025,7 @@ export class WebDavProvider implements Provider {
 		uploads: string,
 		reader: ChunkReader,
 		first: Buffer,
-		measured: MeasuringStream,
+		measured: Measured,
 		time: number,
 		size: number | undefined,
 		identity: UploadIdentity | undefined,
@@ -1136,7 +1157,7 @@ export class WebDavProvider implements Provider {
 	}
 
 	/** The entry of a stored file, once its size (and SHA-1, where listed) are those of the bytes that were read. */
-	private written(relative: string, stored: DavResource, measured: Pick<MeasuringStream, 'bytes' | 'hashes'>): Entry {
+	private written(relative: string, stored: DavResource, measured: Pick<Measured, 'bytes' | 'hashes'>): Entry {
 		if (stored.isDir) throw new AlreadyExistsError(relative);
 		const listed = stored.hashes.sha1;
 		const sent = measured.hashes.sha1;
