@@ -31,7 +31,7 @@ export interface RunSettings {
 }
 
 export interface ExecuteOptions {
-	/** Files copied at once (rclone --transfers). */
+	/** Files copied at once (rclone --transfers); small copies a destination queues to threads of its own (copyFromQueue) do not count. */
 	transfers?: number;
 	/** Deletes, folder creations and hash checks at once (rclone --checkers). */
 	checkers?: number;
