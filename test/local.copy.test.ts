@@ -115,6 +115,39 @@ describe('copying between local folders', () => {
 		for (const name of names) expect(await fs.readFile(path.join(destination, name), 'utf8')).toBe(`content of ${name}`);
 	});
 
+	it('keeps several small copies queued for the copying threads, while large copies stay within the transfers asked for', async () => {
+		const source = await made('copy-queue-src');
+		const destination = await made('copy-queue-dst');
+		const small = Array.from({ length: 40 }, (_, i) => `small-${i}.txt`);
+		const large = Array.from({ length: 4 }, (_, i) => `large-${i}.bin`);
+		for (const name of small) await fs.writeFile(path.join(source, name), `bytes of ${name}`);
+		for (const name of large) await fs.writeFile(path.join(source, name), randomBytes(300 * 1024));
+		const to = await LocalProvider.open(destination);
+		const copyFrom = to.copyFrom.bind(to);
+		const running = { small: 0, large: 0 };
+		const most = { small: 0, large: 0 };
+		to.copyFrom = async (from, fromPath, toPath) => {
+			const kind = fromPath.startsWith('large') ? 'large' : 'small';
+			running[kind]++;
+			most[kind] = Math.max(most[kind], running[kind]);
+			try {
+				// Long enough for the executor to start whatever else it may start meanwhile.
+				await new Promise((resolve) => setTimeout(resolve, 20));
+				return await copyFrom(from, fromPath, toPath);
+			} finally {
+				running[kind]--;
+			}
+		};
+
+		const report = await sync(await LocalProvider.open(source), to, { mode: 'copy', transfers: 1 });
+
+		expect(report.status).toBe('success');
+		expect(report.added).toBe(small.length + large.length);
+		expect(most.large).toBe(1);
+		expect(most.small).toBeGreaterThan(1);
+		for (const name of small) expect(await fs.readFile(path.join(destination, name), 'utf8')).toBe(`bytes of ${name}`);
+	});
+
 	it('copies inline, with the same result, where no thread can start', async () => {
 		const source = await made('copy-inline-src');
 		const destination = await made('copy-inline-dst');

@@ -236,6 +236,12 @@ export interface Provider {
 	canCopyFrom?(source: Provider): boolean;
 	/** Copies `from` on `source` to `to` here, atomically, keeping its modification time. */
 	copyFrom?(source: Provider, from: string, to: string): Promise<Entry>;
+	/**
+	 * Set where copyFrom hands a file of up to `maxBytes` to threads of the provider's own, which copy
+	 * fewer at once than a run's transfers: the executor keeps up to `depth` such copies in flight (outside
+	 * the transfers limit), so that those threads have the next files while the event loop finishes the last.
+	 */
+	readonly copyFromQueue?: { maxBytes: number; depth: number };
 	/** Keeps this provider's unfinished large uploads in `store`, so that a later run resumes them from the offset the cloud confirms. */
 	keepUploads?(store: UploadSessionStore): void;
 	/** Hashes of a stored file, computed or fetched as the provider must. */

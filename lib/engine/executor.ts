@@ -31,7 +31,7 @@ export interface RunSettings {
 }
 
 export interface ExecuteOptions {
-	/** Files copied at once (rclone --transfers). */
+	/** Files copied at once (rclone --transfers); small copies a destination queues to threads of its own (copyFromQueue) do not count. */
 	transfers?: number;
 	/** Deletes, folder creations and hash checks at once (rclone --checkers). */
 	checkers?: number;
@@ -314,15 +314,33 @@ export async function execute(plan: Work | StreamedWork, source: Provider, desti
 		return destination.write(kept, await destination.read(path, { signal }), { size: current.size, modTime: current.modTime, signal });
 	};
 
-	await forEachLimitStream(phases.transfers.items, transfers, async (action) => {
+	// Copies a destination queues to threads of its own run beyond the transfers limit, up to its queue's depth; every other copy takes one of the transfers.
+	const queue = serverSide ? destination.copyFromQueue : undefined;
+	let freeTransfers = transfers;
+	const waitingForTransfer: Array<() => void> = [];
+	const takeTransfer = async () => {
+		if (freeTransfers > 0) freeTransfers--;
+		else await new Promise<void>((resolve) => waitingForTransfer.push(resolve));
+	};
+	const giveTransfer = () => {
+		const next = waitingForTransfer.shift();
+		if (next) next();
+		else freeTransfers++;
+	};
+	await forEachLimitStream(phases.transfers.items, Math.max(transfers, queue?.depth ?? 0), async (action) => {
 		let written: Entry;
 		const kept = action.kind === 'update' ? keptPath(action.path) : undefined;
+		const size = action.source!.size;
+		const queued = queue !== undefined && size >= 0 && size <= queue.maxBytes;
+		if (!queued) await takeTransfer();
 		try {
 			if (kept) await attempt(() => keepCopy(action.path, kept));
 			written = await attempt(() => copyOnce(action));
 		} catch (error) {
 			failOrReport(action, error);
 			return;
+		} finally {
+			if (!queued) giveTransfer();
 		}
 		report.bytes += written.size;
 		progress.bytesDone += written.size;

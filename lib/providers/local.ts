@@ -56,12 +56,19 @@ const SYMLINK_HINT = 'Links leading outside the chosen folder are never followed
 const STAT_BATCH = 256;
 const READ_CHUNK = 1024 * 1024;
 /**
- * Files up to this size are copied between local folders by one thread of our own, in batches
+ * Files up to this size are copied between local folders by two threads of our own, in batches
  * (localCopier.ts), or synchronously where no thread can start: the kernel copies 256 KiB in well
  * under a millisecond, less than the thread-pool round trips (copy, stat, times) that cost most of a
  * small file's copy; larger files go through the thread pool, keeping the event loop free.
  */
 const INLINE_COPY_BYTES = 256 * 1024;
+/**
+ * Small copies kept in flight for the copying threads. With only a run's 4 transfers in flight, one
+ * thread and the event loop took turns (each idle about 45% of a 10,000-file copy): the thread copied
+ * 4 files while the event loop waited, then the event loop recorded them and prepared 4 more while the
+ * thread waited. A deeper queue lets them work at once; each thread still copies one file at a time.
+ */
+const COPY_QUEUE_DEPTH = 16;
 const MAX_NAME_BYTES = 255;
 const WINDOWS_FORBIDDEN = /[<>:"\\|?*]/;
 const WINDOWS_DEVICE = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$/i;
@@ -661,6 +668,8 @@ export class LocalProvider implements Provider {
 	async copy(from: string, to: string): Promise<Entry> {
 		return this.copyFrom(this, from, to);
 	}
+
+	readonly copyFromQueue = { maxBytes: INLINE_COPY_BYTES, depth: COPY_QUEUE_DEPTH };
 
 	/** Another folder on this machine: the kernel copies (cloning where the disk can), nothing streams through us. */
 	canCopyFrom(source: Provider): boolean {
