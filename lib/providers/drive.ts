@@ -1,5 +1,4 @@
 import { createPrivateKey, randomUUID } from 'node:crypto';
-import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import type { auth as googleAuth, drive_v3 } from '@googleapis/drive';
 import type { Capabilities, Change, ChangePage, UnplacedChange, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, UploadIdentity, UploadSessionStore, WriteOptions } from '../core/types';
@@ -19,7 +18,7 @@ import {
 	VerificationError,
 } from '../core/errors';
 import { Pacer, RATE_LIMIT_REASONS, retryAfterOf } from '../core/pacer';
-import { BINARY, bufferFetch, ChunkReader, DirCache, getMessage, googleDriveSdk, mimeTypeFor, Remote, SliceStream, bodyStream, emptyStream, insideOrSame, ResumableUploads } from './kit';
+import { BINARY, bufferFetch, ChunkReader, DirCache, googleDriveSdk, mimeTypeFor, Remote, SliceStream, bodyStream, emptyStream, insideOrSame, ResumableUploads } from './kit';
 import { baseName, joinPath, normalizeRelativePath, parentPath } from '../core/paths';
 import { hashStream, measure } from '../core/hashing';
 import { inStateFolder } from '../core/filters';
@@ -160,18 +159,8 @@ function describeFailure(error: unknown): Failure {
 	return { ...failure, reason: envelope?.errors?.[0]?.reason, location: envelope?.errors?.[0]?.location, message: envelope?.message };
 }
 
-/** Drive's refusal of a request sent without the SDK (a download), shaped as describeFailure reads the SDK's errors. */
-class DriveRefusal extends Error {
-	readonly response: { status: number; data: string; headers: IncomingHttpHeaders };
-
-	constructor(status: number, headers: IncomingHttpHeaders, data: string) {
-		super(`Google Drive answered ${status}`);
-		this.response = { status, data, headers };
-	}
-}
-
 function isHttpClientError(error: unknown): boolean {
-	return error instanceof DriveRefusal || (typeof error === 'object' && error !== null && 'config' in error);
+	return typeof error === 'object' && error !== null && 'config' in error;
 }
 
 /**
@@ -685,33 +674,17 @@ export class GoogleDriveProvider implements Provider {
 		const end = Math.min(options.end ?? entry.size, entry.size);
 		if (end <= start) return emptyStream();
 		const whole = start === 0 && end === entry.size;
-		const body = await this.call(relative, () => this.media(file.id!, whole ? undefined : `bytes=${start}-${end - 1}`, options.signal), options.signal);
+		const body = await this.call(
+			relative,
+			async () => {
+				const headers = whole ? {} : { Range: `bytes=${start}-${end - 1}` };
+				const response = await this.api.files.get({ fileId: file.id!, alt: 'media', supportsAllDrives: true }, { responseType: 'stream', headers, signal: options.signal });
+				return bodyStream(response.data, (cause) => brokeOff(relative, cause));
+			},
+			options.signal,
+		);
 		// A short or altered download fails at its end instead of passing as the file.
-		const measured = measure(body, [], whole ? { size: entry.size, hashes: { md5: entry.hashes.md5 ?? '' } } : { size: end - start });
-		// Ahead of measure()'s own listener: a connection that broke off is worth reading again, an abort is not.
-		body.prependListener('error', (error: Error) => measured.destroy(error?.name === 'AbortError' ? error : brokeOff(relative, error)));
-		return measured;
-	}
-
-	/**
-	 * files.get alt=media as node:http's answer, whose body the caller reads from the socket. Through the
-	 * SDK the bytes passed a web stream, its conversion to a Node stream and a pass-through stream, each
-	 * buffering up to a megabyte: a 300 MiB download held some 70 MiB of them until a collection. The
-	 * token is the auth client's own, so a refresh or a renewal after a 401 serves both paths.
-	 */
-	private async media(fileId: string, range: string | undefined, signal?: AbortSignal): Promise<IncomingMessage> {
-		const url = `${this.rootUrl}drive/v3/files/${encodeURIComponent(fileId)}?alt=media&supportsAllDrives=true`;
-		const headers: OutgoingHttpHeaders = {};
-		(await this.client.getRequestHeaders(url)).forEach((value, name) => (headers[name] = value));
-		if (range) headers.range = range;
-		const connectionFailed = (error: unknown) => {
-			throw signal?.aborted ? error : new TransientError('The connection to Google Drive failed');
-		};
-		const reply = await getMessage(url, { headers, signal }).catch(connectionFailed);
-		const status = reply.statusCode ?? 500;
-		if (status >= 200 && status < 300) return reply;
-		const answer = await reply.toArray().catch(connectionFailed);
-		throw new DriveRefusal(status, reply.headers, Buffer.concat(answer as Buffer[]).toString());
+		return measure(body, [], whole ? { size: entry.size, hashes: { md5: entry.hashes.md5 ?? '' } } : { size: end - start });
 	}
 
 	private async readExport(path: string, file: drive_v3.Schema$File, options: ReadOptions): Promise<Readable> {

@@ -65,35 +65,21 @@ export const bufferFetch: typeof fetch = (input, init) => {
 	const body = typeof given === 'string' ? Buffer.from(given) : given;
 	const url = new URL(input instanceof Request ? input.url : String(input));
 	const signal = init?.signal ?? undefined;
-	const headers = headersOf(init?.headers, body.byteLength, typeof given === 'string');
-	return send(url, init?.method ?? 'POST', headers, body, signal).then((reply) =>
-		smallBody(reply).then(
-			(small) => responseOf(reply, small),
-			(error: unknown) => {
-				throw signal?.aborted ? signal.reason : new TypeError('fetch failed', { cause: error });
-			},
-		),
-	);
-};
-
-/**
- * One request through node:http(s), settled with the answer once its headers are in; its body is the
- * answer itself, read from the socket. An abort before the answer rejects with the signal's reason; an
- * abort after it ends the body with that reason; a network error rejects with a TypeError "fetch
- * failed" whose cause is the error, as fetch's.
- */
-function send(url: URL, method: string, headers: OutgoingHttpHeaders, body: Buffer | Uint8Array | undefined, signal: AbortSignal | undefined): Promise<IncomingMessage> {
-	return new Promise<IncomingMessage>((resolve, reject) => {
+	return new Promise<Response>((resolve, reject) => {
 		if (signal?.aborted) return reject(signal.reason);
-		const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
-		const outgoing = request(url, { method, headers }, (reply) => {
+		const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+		const outgoing = send(url, { method: init?.method ?? 'POST', headers: headersOf(init?.headers, body.byteLength, typeof given === 'string') }, (reply) => {
 			signal?.removeEventListener('abort', onAbort);
+			// An abort after the answer began ends its body, as fetch's does.
 			if (signal) {
 				const endBody = () => reply.destroy(signal.reason);
 				signal.addEventListener('abort', endBody, { once: true });
 				reply.once('close', () => signal.removeEventListener('abort', endBody));
 			}
-			resolve(reply);
+			smallBody(reply).then(
+				(body) => resolve(responseOf(reply, body)),
+				(error: unknown) => reject(signal?.aborted ? signal.reason : new TypeError('fetch failed', { cause: error })),
+			);
 		});
 		const onAbort = () => {
 			outgoing.destroy();
@@ -106,28 +92,4 @@ function send(url: URL, method: string, headers: OutgoingHttpHeaders, body: Buff
 		});
 		outgoing.end(body);
 	});
-}
-
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-const MAX_REDIRECTS = 5;
-
-/**
- * A GET whose answer is node:http's own message, for downloads: its body is read straight from the
- * socket by the caller, with no web stream, Response or pass-through stream between (each of those
- * buffers up to a megabyte, and a 300 MiB download left tens of MiB of them for the next collection).
- * Redirects are followed; `authorization` is dropped when one leads to another host. Settles as
- * `send` does; the caller reads or destroys the body.
- */
-export async function getMessage(url: string | URL, options: { headers?: OutgoingHttpHeaders; signal?: AbortSignal } = {}): Promise<IncomingMessage> {
-	let target = new URL(url);
-	let headers = options.headers ?? {};
-	for (let redirects = 0; ; redirects++) {
-		const reply = await send(target, 'GET', headers, undefined, options.signal);
-		const location = reply.headers.location;
-		if (!REDIRECTS.has(reply.statusCode ?? 0) || !location || redirects === MAX_REDIRECTS) return reply;
-		reply.resume();
-		const next = new URL(location, target);
-		if (next.host !== target.host) headers = Object.fromEntries(Object.entries(headers).filter(([name]) => name.toLowerCase() !== 'authorization'));
-		target = next;
-	}
-}
+};
