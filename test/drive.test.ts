@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LocalProvider, sync } from '../lib';
 import { GoogleDriveProvider } from '../lib/providers/drive';
 import { Pacer, classifyError } from '../lib/core/pacer';
 import { plan } from '../lib/engine/planner';
@@ -19,6 +22,7 @@ import type { Change, Entry } from '../lib/core/types';
 import { bufferStream, collect, fingerprint, GeneratedStream, pseudoRandomBytes, readAll } from './conformance/suite';
 import { FOLDER_MIME, GOOGLE_DOC_MIME } from './emulators/drive';
 import { openInFreshFolder, recordingPacer, renderings, sdkClient, seedFlatTree, startDrive, tapped, type DriveFixture } from './support/drive';
+import { removeTempDirs, tempDir } from './support/trees';
 
 const MiB = 1024 * 1024;
 const LIST = /^GET \/drive\/v3\/files$/;
@@ -31,6 +35,7 @@ beforeAll(async () => {
 	fixture = await startDrive();
 });
 afterAll(() => fixture.emulator.stop());
+afterAll(removeTempDirs);
 beforeEach(() => {
 	fixture.emulator.server.clearFaults();
 	fixture.emulator.quotaBytes = undefined;
@@ -463,6 +468,102 @@ describe('faults and retries', () => {
 		expect(reset).toBeInstanceOf(TransientError);
 		expect(classifyError(reset).retryable).toBe(true);
 		expect(fingerprint(await readAll(await provider.read('d.bin')))).toEqual(fingerprint(data));
+	});
+});
+
+describe('downloads (files.get alt=media, sent without the SDK)', () => {
+	const downloads = () => fixture.emulator.server.requests(GET_BY_ID).filter((entry) => entry.query.includes('alt=media'));
+
+	/** Starts `read` with its download held in the emulator, runs `meanwhile` while it waits there, then lets it go on. */
+	async function whileDownloadWaits<T>(read: () => Promise<T>, meanwhile: () => void): Promise<T> {
+		const before = downloads().length;
+		fixture.emulator.server.inject({ route: GET_BY_ID, kind: 'slow', delayMs: 300, times: 1 });
+		const reading = read();
+		while (downloads().length === before) await new Promise((resolve) => setTimeout(resolve, 5));
+		meanwhile();
+		return reading;
+	}
+
+	it('renews an access token refused on the download itself and delivers the same bytes', async () => {
+		const { provider } = await openInFreshFolder(fixture);
+		const data = pseudoRandomBytes(3 * MiB + 5, 'renewed download');
+		await put(provider, 'big.bin', data);
+		fixture.emulator.clearLog();
+		const body = await whileDownloadWaits(() => provider.read('big.bin'), () => fixture.emulator.expireAccessTokens());
+		expect(fingerprint(await readAll(body))).toEqual(fingerprint(data));
+		expect(fixture.emulator.server.log.map((entry) => `${entry.method} ${entry.path} ${entry.status}`)).toEqual([
+			'GET /drive/v3/files 200',
+			expect.stringMatching(/^GET \/drive\/v3\/files\/[^/]+ 401$/),
+			'POST /token 200',
+			expect.stringMatching(/^GET \/drive\/v3\/files\/[^/]+ 200$/),
+		]);
+		expect(fixture.emulator.headersOf(downloads()[1])!.authorization).toMatch(/^Bearer ya29\./);
+	});
+
+	it('a file deleted between the lookup and the download is NotFoundError', async () => {
+		const { provider } = await openInFreshFolder(fixture);
+		await put(provider, 'gone.txt', 'soon gone');
+		const { id } = await provider.stat('gone.txt');
+		const error = await whileDownloadWaits(() => provider.read('gone.txt'), () => fixture.emulator.remove(id!)).catch((caught: unknown) => caught);
+		expect(error).toBeInstanceOf(NotFoundError);
+		expect((error as NotFoundError).message).toContain('gone.txt');
+	});
+
+	it.each([
+		['429 with Retry-After', 'rate-limit', 429],
+		["403 userRateLimitExceeded (Drive's own rate limit)", 'quota-rate-limit', 403],
+		['503', 'unavailable', 503],
+	] as const)('retries a download refused with %s after the Retry-After it carries', async (_label, kind, status) => {
+		const recorded = recordingPacer();
+		const { provider } = await openInFreshFolder(fixture, { pacer: recorded.pacer });
+		await put(provider, 'f.txt', 'content');
+		fixture.emulator.clearLog();
+		fixture.emulator.server.inject({ route: GET_BY_ID, kind, times: 2, retryAfterSeconds: 3 });
+		expect(await text(provider, 'f.txt')).toBe('content');
+		expect(downloads().map((entry) => entry.status)).toEqual([status, status, 200]);
+		expect(Math.max(0, ...recorded.waits)).toBeGreaterThanOrEqual(3000);
+	});
+
+	it('reads a range with a Range request, and the rest of a file from an offset', async () => {
+		const { provider } = await openInFreshFolder(fixture);
+		const data = pseudoRandomBytes(2 * MiB + 17, 'ranges');
+		await put(provider, 'r.bin', data);
+		fixture.emulator.clearLog();
+		expect(await readAll(await provider.read('r.bin', { start: 1000, end: 70_000 }))).toEqual(data.subarray(1000, 70_000));
+		expect(fingerprint(await readAll(await provider.read('r.bin', { start: MiB })))).toEqual(fingerprint(data.subarray(MiB)));
+		expect(downloads().map((entry) => [entry.status, fixture.emulator.headersOf(entry)!.range])).toEqual([
+			[206, 'bytes=1000-69999'],
+			[206, `bytes=${MiB}-${data.length - 1}`],
+		]);
+	});
+
+	it('a download cancelled part-way stops with the abort, not as a broken connection to retry', async () => {
+		const { provider } = await openInFreshFolder(fixture);
+		await put(provider, 'long.bin', pseudoRandomBytes(8 * MiB, 'cancelled'));
+		const cancel = new AbortController();
+		const body = await provider.read('long.bin', { signal: cancel.signal });
+		let received = 0;
+		const error = await (async () => {
+			for await (const chunk of body) {
+				received += (chunk as Buffer).length;
+				if (received >= MiB) cancel.abort();
+			}
+		})().catch((caught: unknown) => caught);
+		expect((error as Error).name).toBe('AbortError');
+		expect(received).toBeLessThan(8 * MiB);
+	});
+
+	it('a sync whose download breaks off part-way reads the file again and ends hash-identical', async () => {
+		const { provider } = await openInFreshFolder(fixture);
+		const data = pseudoRandomBytes(4 * MiB + 3, 'broken download');
+		await put(provider, 'movie.bin', data);
+		const destinationRoot = await tempDir('drive-download');
+		fixture.emulator.clearLog();
+		fixture.emulator.server.inject({ route: GET_BY_ID, kind: 'reset', times: 1 });
+		const report = await sync(provider, await LocalProvider.open(destinationRoot), { mode: 'mirror', pacer: new Pacer({ baseDelayMs: 1 }) });
+		expect(report).toMatchObject({ status: 'success', added: 1, failed: 0 });
+		expect(downloads()[0].fault).toBe('reset');
+		expect(fingerprint(await readFile(join(destinationRoot, 'movie.bin')))).toEqual(fingerprint(data));
 	});
 });
 
