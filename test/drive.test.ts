@@ -471,7 +471,7 @@ describe('faults and retries', () => {
 	});
 });
 
-describe('downloads (files.get alt=media, sent without the SDK)', () => {
+describe('downloads (files.get alt=media)', () => {
 	const downloads = () => fixture.emulator.server.requests(GET_BY_ID).filter((entry) => entry.query.includes('alt=media'));
 
 	/** Starts `read` with its download held in the emulator, runs `meanwhile` while it waits there, then lets it go on. */
