@@ -94,6 +94,9 @@ export class EmulatorServer {
 	private server?: Server;
 	private readonly sockets = new Set<Socket>();
 	private closedSocketBytes = 0;
+	/** Requests being handled now, and who waits for there to be none. */
+	private handling = 0;
+	private idleWaiters: Array<() => void> = [];
 	/** Told of every piece of bytes a client sends, as it arrives, with the total so far: a test can act mid-request. */
 	onReceive?: (total: number) => void;
 	baseUrl = '';
@@ -143,6 +146,14 @@ export class EmulatorServer {
 		return this.closedSocketBytes + live;
 	}
 
+	/**
+	 * Resolves once no request is being handled: after a client gave up mid-upload, the server may
+	 * still be reading what the client had already sent, and a test reads what it settled on.
+	 */
+	idle(): Promise<void> {
+		return this.handling === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
+	}
+
 	/** Requests whose "METHOD /path" matches. */
 	requests(route?: RegExp): LoggedRequest[] {
 		return route ? this.log.filter((entry) => route.test(`${entry.method} ${entry.path}`)) : this.log;
@@ -164,6 +175,15 @@ export class EmulatorServer {
 	}
 
 	private async dispatch(request: IncomingMessage, response: ServerResponse): Promise<void> {
+		this.handling++;
+		try {
+			await this.handle(request, response);
+		} finally {
+			if (--this.handling === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+		}
+	}
+
+	private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
 		const url = new URL(request.url ?? '/', this.baseUrl);
 		const log: LoggedRequest = { method: request.method ?? 'GET', path: url.pathname, query: url.search };
 		this.log.push(log);
