@@ -206,12 +206,18 @@ export class WalkListing implements AsyncIterable<Entry> {
 				try {
 					// Not read ahead: the one listing that comes in arrays (a local folder) does its work synchronously when asked, so reading it ahead would overlap nothing and only hold a folder longer.
 					for await (const listed of inArrays(this.list())) {
-						const kept: Entry[] = [];
+						// The listing's own array is handed on when every entry is kept (the usual case): a copy would hold each entry twice.
+						let kept = listed;
 						let failure: { error: unknown } | undefined;
-						for (const entry of listed) {
+						for (let i = 0; i < listed.length; i++) {
 							try {
-								if (walk.keeps(entry)) kept.push(entry);
+								if (walk.keeps(listed[i])) {
+									if (kept !== listed) kept.push(listed[i]);
+								} else if (kept === listed) {
+									kept = listed.slice(0, i);
+								}
 							} catch (error) {
+								if (kept === listed) kept = listed.slice(0, i);
 								failure = { error };
 								break;
 							}

@@ -4,7 +4,10 @@ import { compareSlashFirst, walkKey } from '../core/walkOrder';
 import { CloudSyncError } from '../core/errors';
 import type { Match } from './planner';
 
-/** A stream that can also be read in arrays (a walk listing): `batches` says undefined when it cannot. */
+/**
+ * A stream that can also be read in arrays (a walk listing): `batches` says undefined when it cannot.
+ * Each array is handed over: the march empties its slots as it reads them.
+ */
 interface Batched<T> {
 	batches(): AsyncIterator<T[]> | undefined;
 }
@@ -33,8 +36,18 @@ class Cursor<T> {
 
 	/** Steps to the next value; a promise only when the stream must be waited for. */
 	advance(): Promise<void> | void {
-		if (this.index < this.batch.length) return this.accept(this.batch[this.index++]);
+		if (this.index < this.batch.length) return this.accept(this.nextInBatch());
 		return this.batches ? this.nextBatch() : this.nextValue();
+	}
+
+	/**
+	 * The next value of the array in hand, its slot emptied: what the march has passed lives only as
+	 * long as the visitor keeps it, not until the whole array is read and the next one listed.
+	 */
+	private nextInBatch(): T {
+		const value = this.batch[this.index];
+		this.batch[this.index++] = undefined as T;
+		return value;
 	}
 
 	private nextValue(): Promise<void> {
@@ -44,13 +57,15 @@ class Cursor<T> {
 	private readonly acceptResult = (next: IteratorResult<T>): void => this.accept(next.done ? undefined : next.value, next.done);
 
 	private async nextBatch(): Promise<void> {
+		// The spent array is let go before the next one is listed (the listing is what allocates most).
+		this.batch = [];
+		this.index = 0;
 		for (;;) {
 			const next = await this.batches!.next();
 			if (next.done) return this.accept(undefined, true);
 			if (next.value.length === 0) continue;
 			this.batch = next.value;
-			this.index = 1;
-			return this.accept(this.batch[0]);
+			return this.accept(this.nextInBatch());
 		}
 	}
 
@@ -81,12 +96,14 @@ class Cursor<T> {
 		while (this.key === key) {
 			taken[count++] = this.value as T;
 			const stepped = this.advance();
-			if (stepped) return stepped.then(() => this.takeRest(key, taken, count));
+			// No closure here: one that captured these variables would make every call allocate a context for them, a million times a run.
+			if (stepped) return this.takeRest(key, taken, count, stepped);
 		}
 		fit(taken, count);
 	}
 
-	private async takeRest(key: string, taken: T[], count: number): Promise<void> {
+	private async takeRest(key: string, taken: T[], count: number, stepped: Promise<void>): Promise<void> {
+		await stepped;
 		while (this.key === key) {
 			taken[count++] = this.value as T;
 			await this.advance();
@@ -103,8 +120,9 @@ function fit(array: unknown[], length: number): void {
 /** The least walk key among the cursors' heads. */
 function leastKey(cursors: Array<Cursor<unknown>>): string | undefined {
 	let least: string | undefined;
-	for (const cursor of cursors) {
-		const key = cursor.key;
+	// Indexed: an array iterator per group is garbage the optimiser does not always remove.
+	for (let i = 0; i < cursors.length; i++) {
+		const key = cursors[i].key;
 		if (key !== undefined && (least === undefined || compareSlashFirst(key, least) < 0)) least = key;
 	}
 	return least;

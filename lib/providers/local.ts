@@ -1,4 +1,4 @@
-import { promises as fs, constants as fsConstants, copyFileSync, lstatSync, readdirSync, renameSync, statSync, utimesSync, type Dirent, type Stats } from 'node:fs';
+import { promises as fs, constants as fsConstants, copyFileSync, lstatSync, readdirSync, renameSync, statSync, utimesSync, type Stats } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 // A default import reads the module's functions directly; a namespace import goes through a getter on every call.
@@ -98,6 +98,16 @@ function processAlive(pid: number): boolean {
 function isInside(root: string, candidate: string): boolean {
 	return candidate === root || candidate.startsWith(root.endsWith(nodePath.sep) ? root : root + nodePath.sep);
 }
+
+/** lstat's option for a name that may have gone: undefined instead of an exception. */
+const QUIET = { throwIfNoEntry: false } as const;
+
+/**
+ * The hashes of every listed local entry: none (a disk keeps none), one frozen object shared by
+ * all instead of an empty object per file. Code that learns a hash replaces an entry's `hashes`
+ * (oneWay.ts), never fills them in; frozen, a write into them would throw instead of leaking into every entry.
+ */
+const LISTED_HASHES: Hashes = Object.freeze({});
 
 /** What lstat says, or undefined when it cannot say (missing, or not reachable): synchronous, as one stat is cheaper than a thread-pool round trip. */
 function lstatQuietly(path: string): Stats | undefined {
@@ -420,38 +430,48 @@ export class LocalProvider implements Provider {
 	private async listFolder(relative: string, visited: Set<string>, signal?: AbortSignal): Promise<Entry[]> {
 		signal?.throwIfAborted();
 		const folder = { relative, absolute: relative === '' ? this.root : nodePath.join(this.root, ...relative.split('/')) };
-		let dirents: Dirent[];
+		let names: string[];
 		try {
 			// Synchronous, as each entry's lstat is: a promise's request object outlives the next young-generation
 			// collection, and with it the folder's names, which at a million files made V8 double its young generation twice.
-			dirents = readdirSync(folder.absolute, { withFileTypes: true });
+			// Names only, no Dirent objects: the lstat that each entry needs anyway says what it is (Node itself
+			// lstats every name whose type the disk does not report).
+			names = readdirSync(folder.absolute);
 		} catch (error) {
 			throw mapError(error, folder.relative);
 		}
+		const relativePrefix = relative === '' ? '' : `${relative}/`;
+		const absolutePrefix = `${folder.absolute}${nodePath.sep}`;
 		const entries: Entry[] = [];
-		for (let i = 0; i < dirents.length; i += STAT_BATCH) {
-			const batch = dirents.slice(i, i + STAT_BATCH);
-			for (const dirent of batch) {
-				// The engine's own folder (staged writes, trash, lock, state) is never synced from any side; listed by name it is there.
-				if (folder.relative === '' && dirent.name === STATE_FOLDER) continue;
-				const entry = dirent.isSymbolicLink() ? await this.statLink(folder, dirent.name, visited) : this.statChild(folder, dirent);
-				if (entry) entries.push(entry);
-			}
-			if (i + STAT_BATCH < dirents.length) await new Promise((resolve) => setImmediate(resolve));
+		for (let i = 0; i < names.length; i++) {
+			if (i > 0 && i % STAT_BATCH === 0) await new Promise((resolve) => setImmediate(resolve));
+			const name = names[i];
+			// The engine's own folder (staged writes, trash, lock, state) is never synced from any side; listed by name it is there.
+			if (relative === '' && name === STATE_FOLDER) continue;
+			let entry = this.listChild(folder, relativePrefix + name, absolutePrefix + name, name, visited);
+			if (entry instanceof Promise) entry = await entry;
+			if (entry) entries.push(entry);
 		}
 		return entries;
 	}
 
-	private statChild(folder: { relative: string; absolute: string }, dirent: Dirent): Entry | undefined {
-		if (!dirent.isFile() && !dirent.isDirectory()) return undefined;
-		const relative = folder.relative === '' ? dirent.name : `${folder.relative}/${dirent.name}`;
+	/**
+	 * One name of a listed folder as an entry, built from the few fields of its lstat, which is let go
+	 * at once: what a listing holds per file is all that survives a young-generation collection.
+	 */
+	private listChild(folder: { relative: string; absolute: string }, relative: string, absolute: string, name: string, visited: Set<string>): Entry | Promise<Entry | undefined> | undefined {
+		let stats: Stats | undefined;
 		try {
-			return this.toEntry(relative, lstatSync(`${folder.absolute}${nodePath.sep}${dirent.name}`));
+			// A file removed between readdir and lstat simply is not there any more; no exception is built for it.
+			stats = lstatSync(absolute, QUIET);
 		} catch (error) {
-			// A file removed between readdir and stat simply is not there any more.
-			if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
 			throw mapError(error, relative);
 		}
+		if (stats === undefined) return undefined;
+		if (stats.isSymbolicLink()) return this.options.symlinks === 'follow' ? this.statLink(folder, name, visited) : undefined;
+		const isDir = stats.isDirectory();
+		if (!isDir && !stats.isFile()) return undefined;
+		return { path: relative, isDir, size: isDir ? 0 : stats.size, modTime: modTimeOf(stats), hashes: LISTED_HASHES };
 	}
 
 	private async statLink(folder: { relative: string; absolute: string }, name: string, visited: Set<string>): Promise<Entry | undefined> {
