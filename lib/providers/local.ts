@@ -4,8 +4,7 @@ import { hostname } from 'node:os';
 // A default import reads the module's functions directly; a namespace import goes through a getter on every call.
 import nodePath from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { createWriteStream } from 'node:fs';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, createWriteStream, openSync, readSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { BatchedListing, Capabilities, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, WriteOptions } from '../core/types';
 import { HASH_TYPES } from '../core/types';
