@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { promises as fs, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { LocalProvider, Pacer, SafetyError, sync, type Progress, type SyncOptions } from '../lib';
 import { FaultyProvider } from './support/faulty-provider';
@@ -118,6 +118,55 @@ describe('sync between local folders', () => {
 		expect(report.status).toBe('cancelled');
 		const written = filesOnly(await readTree(setup.destinationRoot));
 		expect(Object.keys(written).length).toBeLessThan(200);
+		const sourceTree = await readTree(setup.sourceRoot);
+		for (const [name, hash] of Object.entries(written)) expect(hash).toBe(sourceTree[name]);
+	});
+});
+
+describe('sync to a destination the source cannot copy to itself (bytes go through the engine)', () => {
+	// Wrapped, the destination is no longer a local folder the source copies to directly: small files are read whole and uploaded.
+	const streamed = async (source: Record<string, string | null>) => {
+		const setup = await pair(source);
+		return { ...setup, destination: new FaultyProvider(setup.destination, {}) };
+	};
+
+	it('fails a small file that grew or shrank after it was listed, and leaves nothing of it on the destination', async () => {
+		const setup = await streamed({ 'a.txt': 'alpha', 'b.txt': 'bravo', 'c.txt': 'charlie' });
+		const report = await sync(setup.source, setup.destination, {
+			mode: 'copy',
+			transfers: 1,
+			pacer: quickPacer(),
+			onProgress: ({ filesDone }) => {
+				if (filesDone !== 1) return;
+				writeFileSync(path.join(setup.sourceRoot, 'b.txt'), 'bravo, grown');
+				writeFileSync(path.join(setup.sourceRoot, 'c.txt'), 'char');
+			},
+		});
+		expect(report).toMatchObject({ status: 'partial', added: 1, failed: 2 });
+		expect(report.errors.map(({ path, message }) => ({ path, message }))).toEqual([
+			{ path: 'b.txt', message: 'Stream is longer than the expected 5 bytes' },
+			{ path: 'c.txt', message: 'Stream ended after 4 of 7 bytes' },
+		]);
+		expect(Object.keys(filesOnly(await readTree(setup.destinationRoot)))).toEqual(['a.txt']);
+	});
+
+	it('stops cleanly when cancelled, leaving no half-written file', async () => {
+		const files: Record<string, string> = {};
+		for (let i = 0; i < 100; i++) files[`f${i}.bin`] = `${i}`.repeat(20_000);
+		const setup = await streamed(files);
+		const controller = new AbortController();
+		let done = 0;
+		const report = await sync(setup.source, setup.destination, {
+			mode: 'copy',
+			pacer: quickPacer(),
+			signal: controller.signal,
+			onProgress: () => {
+				if (++done === 10) controller.abort();
+			},
+		});
+		expect(report.status).toBe('cancelled');
+		const written = filesOnly(await readTree(setup.destinationRoot));
+		expect(Object.keys(written).length).toBeLessThan(100);
 		const sourceTree = await readTree(setup.sourceRoot);
 		for (const [name, hash] of Object.entries(written)) expect(hash).toBe(sourceTree[name]);
 	});
