@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createHasher, hashStream, measure, measureBuffer, sameHash } from '../lib/core/hashing';
-import { bufferStream, readWhole } from '../lib/core/streams';
+import { bufferStream, readWhole, wholeReadStream } from '../lib/core/streams';
 import { VerificationError } from '../lib/core/errors';
 import type { HashType } from '../lib/core/types';
 import { pseudoRandomBytes } from './conformance/suite';
@@ -193,6 +193,20 @@ describe('a small file read whole (measureBuffer, readWhole)', () => {
 		for await (const chunk of bufferStream(whole)) chunks.push(chunk as Buffer);
 		expect(Buffer.concat(chunks).equals(data)).toBe(true);
 		expect(await readWhole(bufferStream(Buffer.alloc(0)), 0)).toHaveLength(0);
+	});
+
+	it('wholeReadStream reads its bytes only once it is read, and fails with the read', async () => {
+		let reads = 0;
+		const lazy = wholeReadStream(async () => {
+			reads++;
+			return data;
+		});
+		await new Promise((resolve) => setImmediate(resolve));
+		expect(reads).toBe(0);
+		expect((await readWhole(lazy, data.length)).equals(data)).toBe(true);
+		expect(reads).toBe(1);
+		const failing = wholeReadStream(() => Promise.reject(new VerificationError('Stream ended after 4 of 7 bytes')));
+		await expect(readWhole(failing, data.length)).rejects.toThrow('Stream ended after 4 of 7 bytes');
 	});
 
 	it('readWhole refuses a stream longer than announced and closes it without reading on', async () => {

@@ -23,6 +23,32 @@ export function bufferStream(bytes: Buffer): Readable {
 	return new BufferStream(bytes);
 }
 
+/** The same single chunk, read on the stream's first read: what a consumer never reads (a file its destination refuses first) is never read at all. */
+class WholeReadStream extends Readable {
+	private started = false;
+
+	constructor(private readonly readBytes: () => Promise<Buffer>) {
+		super();
+	}
+
+	_read(): void {
+		if (this.started) return;
+		this.started = true;
+		this.readBytes().then(
+			(bytes) => {
+				if (this.destroyed) return;
+				if (bytes.length > 0) this.push(bytes);
+				this.push(null);
+			},
+			(error: Error) => this.destroy(error),
+		);
+	}
+}
+
+export function wholeReadStream(readBytes: () => Promise<Buffer>): Readable {
+	return new WholeReadStream(readBytes);
+}
+
 /**
  * A stream's bytes in one buffer (its only chunk as is, when it gave one), refusing more than
  * `maxBytes`: for a source known to be small. A source closed before its end fails as a broken one.

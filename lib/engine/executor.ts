@@ -1,10 +1,10 @@
-import type { Capabilities, Entry, HashType, Provider } from '../core/types';
+import type { Capabilities, Entry, HashType, Hashes, Provider } from '../core/types';
 import type { ActionKind, Plan, PlanAction, PlanQueues } from './planner';
 import type { SpillQueue } from '../core/spill';
 import { backupPath, depth, parentPath } from '../core/paths';
 import type { Readable } from 'node:stream';
 import { measure, measureBuffer, sameHash, type MeasuringStream } from '../core/hashing';
-import { bufferStream, readWhole } from '../core/streams';
+import { bufferStream, readWhole, wholeReadStream } from '../core/streams';
 import { SliceStream, lazyStream } from '../providers/kit/streams';
 import { Pacer, type PacerOptions } from '../core/pacer';
 import { AbortedError, InvalidNameError, NotEmptyError, NotFoundError, VerificationError } from '../core/errors';
@@ -91,7 +91,7 @@ export function verificationHash(destination: Capabilities): HashType | undefine
 }
 
 /**
- * Files up to this size are read whole before the destination is handed them: a source stream, a
+ * Files up to this size are read whole and handed to the destination in one chunk: a source stream, a
  * measuring stream and the closures around them, alive for each small file's whole upload, were what
  * outlived V8's young collections and grew its young generation. A file this size was already read
  * as one chunk (the local provider reads 1 MiB at a time), so holding it costs no more memory.
@@ -236,22 +236,30 @@ export async function execute(plan: Work | StreamedWork, source: Provider, desti
 		}
 	};
 
-	/** A small file is read and checked (size, listed hashes) before the destination is asked to write anything. */
+	/**
+	 * A small file is read whole and checked (size, listed hashes) when the destination first reads it,
+	 * not before: a destination that refuses the file first (a name it cannot hold, a folder swapped for
+	 * a link) never has its source read.
+	 */
 	const copyWhole = async (action: PlanAction, from: Entry, hashTypes: Set<HashType>): Promise<Entry> => {
-		const maxBytes = from.size;
-		const bytes = source.readWhole
-			? await source.readWhole(from.path, { maxBytes, signal })
-			: await readWhole(await source.read(from.path, { signal }), maxBytes);
-		const hashes = measureBuffer(bytes, hashTypes, { size: from.size, hashes: from.hashes });
-		const written = await destination.write(action.path, bufferStream(bytes), {
+		let read: Promise<{ bytes: Buffer; hashes: Hashes }> | undefined;
+		const readChecked = () =>
+			(read ??= (async () => {
+				const bytes = source.readWhole
+					? await source.readWhole(from.path, { maxBytes: from.size, signal })
+					: await readWhole(await source.read(from.path, { signal }), from.size);
+				return { bytes, hashes: measureBuffer(bytes, hashTypes, { size: from.size, hashes: from.hashes }) };
+			})());
+		const written = await destination.write(action.path, wholeReadStream(async () => (await readChecked()).bytes), {
 			size: from.size,
 			modTime: from.modTime,
 			hashTypes: verifyType ? [verifyType] : [],
 			signal,
 			sourceHashes: from.hashes,
-			from: async (offset) => bufferStream(bytes.subarray(offset)),
+			from: async (offset) => bufferStream((await readChecked()).bytes.subarray(offset)),
 		});
-		verifyWritten(action.path, written, bytes.length, verifyType && hashes[verifyType]);
+		const sent = await read;
+		verifyWritten(action.path, written, sent?.bytes.length ?? 0, verifyType && sent?.hashes[verifyType]);
 		return written;
 	};
 
