@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createHasher, hashStream, measure, sameHash } from '../lib/core/hashing';
+import { createHasher, hashStream, measure, measureBuffer, sameHash } from '../lib/core/hashing';
+import { bufferStream, readWhole, wholeReadStream } from '../lib/core/streams';
 import { VerificationError } from '../lib/core/errors';
 import type { HashType } from '../lib/core/types';
 import { pseudoRandomBytes } from './conformance/suite';
@@ -165,5 +166,69 @@ describe('measure / MeasuringStream', () => {
 				quickxor: digest('quickxor', data),
 			},
 		});
+	});
+});
+
+describe('a small file read whole (measureBuffer, readWhole)', () => {
+	const data = pseudoRandomBytes(200_000, 'whole');
+	const sha256 = createHash('sha256').update(data).digest('hex');
+	const inPieces = (bytes: Buffer) => Readable.from([bytes.subarray(0, 70_000), bytes.subarray(70_000, 140_000), bytes.subarray(140_000)], { objectMode: false });
+
+	it('finds the hashes a MeasuringStream finds, expected ones included', () => {
+		expect(measureBuffer(data, ['dropbox'], { size: data.length, hashes: { sha256 } })).toEqual({ dropbox: digest('dropbox', data), sha256 });
+	});
+
+	it('refuses bytes shorter or longer than the expected size, or of another hash', () => {
+		expect(() => measureBuffer(data.subarray(1), ['md5'], { size: data.length })).toThrow(new VerificationError(`Stream ended after ${data.length - 1} of ${data.length} bytes`));
+		expect(() => measureBuffer(Buffer.concat([data, Buffer.from('!')]), ['md5'], { size: data.length })).toThrow(VerificationError);
+		const altered = Buffer.from(data);
+		altered[150_000] ^= 1;
+		expect(() => measureBuffer(altered, [], { size: data.length, hashes: { sha256 } })).toThrow(/sha256 of the streamed bytes/);
+	});
+
+	it('readWhole joins a stream of several chunks, and bufferStream gives them back', async () => {
+		const whole = await readWhole(inPieces(data), data.length);
+		expect(whole.equals(data)).toBe(true);
+		const chunks: Buffer[] = [];
+		for await (const chunk of bufferStream(whole)) chunks.push(chunk as Buffer);
+		expect(Buffer.concat(chunks).equals(data)).toBe(true);
+		expect(await readWhole(bufferStream(Buffer.alloc(0)), 0)).toHaveLength(0);
+	});
+
+	it('wholeReadStream reads its bytes only once it is read, and fails with the read', async () => {
+		let reads = 0;
+		const lazy = wholeReadStream(async () => {
+			reads++;
+			return data;
+		});
+		await new Promise((resolve) => setImmediate(resolve));
+		expect(reads).toBe(0);
+		expect((await readWhole(lazy, data.length)).equals(data)).toBe(true);
+		expect(reads).toBe(1);
+		const failing = wholeReadStream(() => Promise.reject(new VerificationError('Stream ended after 4 of 7 bytes')));
+		await expect(readWhole(failing, data.length)).rejects.toThrow('Stream ended after 4 of 7 bytes');
+	});
+
+	it('readWhole refuses a stream longer than announced and closes it without reading on', async () => {
+		const longer = inPieces(data);
+		await expect(readWhole(longer, 100_000)).rejects.toThrow(new VerificationError('Stream is longer than the expected 100000 bytes'));
+		expect(longer.destroyed).toBe(true);
+	});
+
+	it('readWhole fails when the source breaks or is closed before its end', async () => {
+		const broken = new Readable({
+			read() {
+				this.push(data.subarray(0, 10));
+				this.destroy(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
+			},
+		});
+		await expect(readWhole(broken, data.length)).rejects.toThrow('socket hang up');
+		const closed = new Readable({
+			read() {
+				this.push(data.subarray(0, 10));
+				this.destroy();
+			},
+		});
+		await expect(readWhole(closed, data.length)).rejects.toMatchObject({ code: 'ERR_STREAM_PREMATURE_CLOSE' });
 	});
 });

@@ -100,7 +100,8 @@ describe.each(backends)('snapshot backups, %s', (_name, makeBackend) => {
 		await put(source, 'a.txt', 'alpha v2', at(20));
 		const broken = new Proxy(source, {
 			get: (target, property, receiver) =>
-				property === 'read' ? () => Promise.reject(new Error('injected read failure')) : Reflect.get(target, property, receiver),
+				// Both ways the source is read: streamed, and whole for a small file.
+				property === 'read' || property === 'readWhole' ? () => Promise.reject(new Error('injected read failure')) : Reflect.get(target, property, receiver),
 		});
 		// Streamed, so the failing read is used even between two local folders.
 		const streamed = new Proxy(destination, { get: (target, property, receiver) => (property === 'canCopyFrom' ? () => false : Reflect.get(target, property, receiver)) });

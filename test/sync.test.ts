@@ -1,6 +1,6 @@
-import { promises as fs } from 'node:fs';
+import { promises as fs, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { LocalProvider, Pacer, SafetyError, sync, type Progress, type SyncOptions } from '../lib';
+import { LocalProvider, Pacer, SafetyError, sync, type Progress, type Provider, type SyncOptions } from '../lib';
 import { FaultyProvider } from './support/faulty-provider';
 import { filesOnly, readTree, removeTempDirs, tempDir, writeTree } from './support/trees';
 
@@ -23,6 +23,32 @@ async function pair(source: Record<string, string | null>, destination: Record<s
 
 function run(setup: { source: LocalProvider; destination: LocalProvider }, options: SyncOptions) {
 	return sync(setup.source, setup.destination, { pacer: quickPacer(), ...options });
+}
+
+function manyFiles(count: number): Record<string, string> {
+	const files: Record<string, string> = {};
+	for (let i = 0; i < count; i++) files[`f${i}.bin`] = `${i}`.repeat(20_000);
+	return files;
+}
+
+/** Cancels a copy of many files after 20 and checks that it stopped with every file it left whole. */
+async function expectCleanCancel(setup: { sourceRoot: string; destinationRoot: string; source: Provider; destination: Provider }) {
+	const controller = new AbortController();
+	let done = 0;
+	const report = await sync(setup.source, setup.destination, {
+		mode: 'copy',
+		transfers: 2,
+		pacer: quickPacer(),
+		signal: controller.signal,
+		onProgress: () => {
+			if (++done === 20) controller.abort();
+		},
+	});
+	expect(report.status).toBe('cancelled');
+	const written = filesOnly(await readTree(setup.destinationRoot));
+	const sourceTree = await readTree(setup.sourceRoot);
+	expect(Object.keys(written).length).toBeLessThan(Object.keys(filesOnly(sourceTree)).length);
+	for (const [name, hash] of Object.entries(written)) expect(hash).toBe(sourceTree[name]);
 }
 
 describe('sync between local folders', () => {
@@ -102,24 +128,39 @@ describe('sync between local folders', () => {
 	});
 
 	it('stops cleanly when cancelled, leaving no half-written file', async () => {
-		const files: Record<string, string> = {};
-		for (let i = 0; i < 200; i++) files[`f${i}.bin`] = 'x'.repeat(20_000);
-		const setup = await pair(files);
-		const controller = new AbortController();
-		let done = 0;
-		const report = await run(setup, {
+		await expectCleanCancel(await pair(manyFiles(200)));
+	});
+});
+
+describe('sync to a destination the source cannot copy to itself (bytes go through the engine)', () => {
+	// Wrapped, the destination is no longer a local folder the source copies to directly: small files are read whole and uploaded.
+	const streamed = async (source: Record<string, string | null>) => {
+		const setup = await pair(source);
+		return { ...setup, destination: new FaultyProvider(setup.destination, {}) };
+	};
+
+	it('fails a small file that grew or shrank after it was listed, and leaves nothing of it on the destination', async () => {
+		const setup = await streamed({ 'a.txt': 'alpha', 'b.txt': 'bravo', 'c.txt': 'charlie' });
+		const report = await sync(setup.source, setup.destination, {
 			mode: 'copy',
-			transfers: 2,
-			signal: controller.signal,
-			onProgress: () => {
-				if (++done === 20) controller.abort();
+			transfers: 1,
+			pacer: quickPacer(),
+			onProgress: ({ filesDone }) => {
+				if (filesDone !== 1) return;
+				writeFileSync(path.join(setup.sourceRoot, 'b.txt'), 'bravo, grown');
+				writeFileSync(path.join(setup.sourceRoot, 'c.txt'), 'char');
 			},
 		});
-		expect(report.status).toBe('cancelled');
-		const written = filesOnly(await readTree(setup.destinationRoot));
-		expect(Object.keys(written).length).toBeLessThan(200);
-		const sourceTree = await readTree(setup.sourceRoot);
-		for (const [name, hash] of Object.entries(written)) expect(hash).toBe(sourceTree[name]);
+		expect(report).toMatchObject({ status: 'partial', added: 1, failed: 2 });
+		expect(report.errors.map(({ path, message }) => ({ path, message }))).toEqual([
+			{ path: 'b.txt', message: 'Stream is longer than the expected 5 bytes' },
+			{ path: 'c.txt', message: 'Stream ended after 4 of 7 bytes' },
+		]);
+		expect(Object.keys(filesOnly(await readTree(setup.destinationRoot)))).toEqual(['a.txt']);
+	});
+
+	it('stops cleanly when cancelled, leaving no half-written file', async () => {
+		await expectCleanCancel(await streamed(manyFiles(200)));
 	});
 });
 

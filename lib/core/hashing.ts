@@ -3,6 +3,7 @@ import { Transform, Writable, type TransformCallback, type Readable } from 'node
 import { pipeline } from 'node:stream/promises';
 import type { HashType, Hashes } from './types';
 import { VerificationError } from './errors';
+import { prematureClose } from './streams';
 
 interface Hasher {
 	update(chunk: Buffer): void;
@@ -109,6 +110,36 @@ export interface MeasureExpectations {
 	hashes?: Hashes;
 }
 
+/** Why `bytes` bytes of these hashes are not what was expected; null when they are. */
+function mismatchOf(bytes: number, hashes: Hashes, { size, hashes: expected }: MeasureExpectations): VerificationError | null {
+	if (size !== undefined && size >= 0 && bytes !== size) {
+		return new VerificationError(bytes > size ? `Stream is longer than the expected ${size} bytes` : `Stream ended after ${bytes} of ${size} bytes`);
+	}
+	for (const [type, wanted] of Object.entries(expected ?? {}) as Array<[HashType, string]>) {
+		const actual = hashes[type];
+		if (actual !== undefined && wanted && !sameHash(type, actual, wanted)) {
+			return new VerificationError(`${type} of the streamed bytes is ${actual}, expected ${wanted}`);
+		}
+	}
+	return null;
+}
+
+/**
+ * What a MeasuringStream finds, for bytes already in one buffer: each hash computed once over the
+ * whole, and the same checks, thrown instead of failing a stream.
+ */
+export function measureBuffer(bytes: Buffer, hashTypes: Iterable<HashType>, expect: MeasureExpectations = {}): Hashes {
+	const hashes: Hashes = {};
+	for (const type of new Set([...hashTypes, ...(Object.keys(expect.hashes ?? {}) as HashType[])])) {
+		const hasher = createHasher(type);
+		hasher.update(bytes);
+		hashes[type] = hasher.digest();
+	}
+	const mismatch = mismatchOf(bytes.length, hashes, expect);
+	if (mismatch) throw mismatch;
+	return hashes;
+}
+
 /**
  * Counts and hashes the bytes that pass through. When expectations are given, a short or altered
  * stream fails at its end, before the consumer can commit what it wrote.
@@ -140,30 +171,13 @@ export class MeasuringStream extends Transform {
 
 	_flush(callback: TransformCallback): void {
 		for (const [type, hasher] of this.hashers) this.result[type] = hasher.digest();
-		callback(this.mismatch());
+		callback(mismatchOf(this.bytes, this.result, this.expect));
 	}
 
 	get hashes(): Hashes {
 		return this.result;
 	}
-
-	private mismatch(): VerificationError | null {
-		const { size, hashes } = this.expect;
-		if (size !== undefined && size >= 0 && this.bytes !== size) {
-			return new VerificationError(`Stream ended after ${this.bytes} of ${size} bytes`);
-		}
-		for (const [type, expected] of Object.entries(hashes ?? {}) as Array<[HashType, string]>) {
-			const actual = this.result[type];
-			if (actual !== undefined && expected && !sameHash(type, actual, expected)) {
-				return new VerificationError(`${type} of the streamed bytes is ${actual}, expected ${expected}`);
-			}
-		}
-		return null;
-	}
 }
-
-/** What stream.pipeline reports for a source closed before its end (retryable: the source is read again). */
-const prematureClose = () => Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
 
 /** Passes `source` through a MeasuringStream; an error on either side tears both down. */
 export function measure(source: Readable, hashTypes: Iterable<HashType>, expect?: MeasureExpectations): MeasuringStream {

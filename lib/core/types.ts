@@ -213,6 +213,12 @@ export interface Provider {
 	 */
 	statMany?(paths: string[], options?: { signal?: AbortSignal }): Promise<Map<string, Entry>>;
 	read(path: string, options?: ReadOptions): Promise<Readable>;
+	/**
+	 * A small file's bytes at once, where the provider has a cheaper way than a stream; the executor
+	 * asks only for files listed at no more than `maxBytes`. Reads at most `maxBytes` + 1 bytes, so a
+	 * file grown since is seen to be longer without being read whole.
+	 */
+	readWhole?(path: string, options: { maxBytes: number; signal?: AbortSignal }): Promise<Buffer>;
 	/** Replaces or creates the file atomically: readers see the old content or the whole new one. Parent folders are created. */
 	write(path: string, content: Readable, options?: WriteOptions): Promise<Entry>;
 	mkdir(path: string): Promise<void>;

@@ -1,9 +1,10 @@
-import type { Capabilities, Entry, HashType, Provider } from '../core/types';
+import type { Capabilities, Entry, HashType, Hashes, Provider } from '../core/types';
 import type { ActionKind, Plan, PlanAction, PlanQueues } from './planner';
 import type { SpillQueue } from '../core/spill';
 import { backupPath, depth, parentPath } from '../core/paths';
 import type { Readable } from 'node:stream';
-import { measure, sameHash, type MeasuringStream } from '../core/hashing';
+import { measure, measureBuffer, sameHash, type MeasuringStream } from '../core/hashing';
+import { bufferStream, readWhole, wholeReadStream } from '../core/streams';
 import { SliceStream, lazyStream } from '../providers/kit/streams';
 import { Pacer, type PacerOptions } from '../core/pacer';
 import { AbortedError, InvalidNameError, NotEmptyError, NotFoundError, VerificationError } from '../core/errors';
@@ -88,6 +89,14 @@ export interface ExecutionReport {
 export function verificationHash(destination: Capabilities): HashType | undefined {
 	return destination.listedHashTypes[0];
 }
+
+/**
+ * Files up to this size are read whole and handed to the destination in one chunk: a source stream, a
+ * measuring stream and the closures around them, alive for each small file's whole upload, were what
+ * outlived V8's young collections and grew its young generation. A file this size was already read
+ * as one chunk (the local provider reads 1 MiB at a time), so holding it costs no more memory.
+ */
+const WHOLE_READ_BYTES = 1024 * 1024;
 
 export function emptyExecutionReport(): ExecutionReport {
 	return {
@@ -216,12 +225,51 @@ export async function execute(plan: Work | StreamedWork, source: Provider, desti
 
 	const serverSide = destination.canCopyFrom?.(source) === true;
 
+	/** What the destination says it holds against what was sent: the size, and the hash where both sides have one. */
+	const verifyWritten = (path: string, written: Entry, sentBytes: number, sent: string | undefined) => {
+		if (written.size !== sentBytes) {
+			throw new VerificationError(`${path}: destination holds ${written.size} bytes, ${sentBytes} were sent`);
+		}
+		const stored = verifyType && written.hashes[verifyType];
+		if (sent && stored && !sameHash(verifyType!, sent, stored)) {
+			throw new VerificationError(`${path}: destination ${verifyType} ${stored} differs from the ${sent} sent`);
+		}
+	};
+
+	/**
+	 * A small file is read whole and checked (size, listed hashes) when the destination first reads it,
+	 * not before: a destination that refuses the file first (a name it cannot hold, a folder swapped for
+	 * a link) never has its source read.
+	 */
+	const copyWhole = async (action: PlanAction, from: Entry, hashTypes: Set<HashType>): Promise<Entry> => {
+		let read: Promise<{ bytes: Buffer; hashes: Hashes }> | undefined;
+		const readChecked = () =>
+			(read ??= (async () => {
+				const bytes = source.readWhole
+					? await source.readWhole(from.path, { maxBytes: from.size, signal })
+					: await readWhole(await source.read(from.path, { signal }), from.size);
+				return { bytes, hashes: measureBuffer(bytes, hashTypes, { size: from.size, hashes: from.hashes }) };
+			})());
+		const written = await destination.write(action.path, wholeReadStream(async () => (await readChecked()).bytes), {
+			size: from.size,
+			modTime: from.modTime,
+			hashTypes: verifyType ? [verifyType] : [],
+			signal,
+			sourceHashes: from.hashes,
+			from: async (offset) => bufferStream((await readChecked()).bytes.subarray(offset)),
+		});
+		const sent = await read;
+		verifyWritten(action.path, written, sent?.bytes.length ?? 0, verifyType && sent?.hashes[verifyType]);
+		return written;
+	};
+
 	const copyOnce = async (action: PlanAction): Promise<Entry> => {
 		const from = action.source!;
 		if (serverSide) return destination.copyFrom!(source, from.path, action.path);
-		const known = from.size >= 0 ? from.size : undefined;
 		const hashTypes = new Set<HashType>(Object.keys(from.hashes) as HashType[]);
 		if (verifyType) hashTypes.add(verifyType);
+		if (from.size >= 0 && from.size <= WHOLE_READ_BYTES) return copyWhole(action, from, hashTypes);
+		const known = from.size >= 0 ? from.size : undefined;
 		let measured: MeasuringStream | undefined;
 		// Opened when the destination first reads it: a resumed upload may read only the rest (below) instead.
 		const content = lazyStream(async () => (measured = measure(await source.read(from.path, { signal }), hashTypes, { size: known, hashes: from.hashes })));
@@ -256,14 +304,7 @@ export async function execute(plan: Work | StreamedWork, source: Provider, desti
 			resumed?.tail?.destroy();
 		}
 		const sentBytes = resumed?.tail ? resumed.at + resumed.tail.bytes : (measured?.bytes ?? 0);
-		if (written.size !== sentBytes) {
-			throw new VerificationError(`${action.path}: destination holds ${written.size} bytes, ${sentBytes} were sent`);
-		}
-		const sent = verifyType && (resumed?.tail ? knownHash : measured?.hashes[verifyType]);
-		const stored = verifyType && written.hashes[verifyType];
-		if (sent && stored && !sameHash(verifyType!, sent, stored)) {
-			throw new VerificationError(`${action.path}: destination ${verifyType} ${stored} differs from the ${sent} sent`);
-		}
+		verifyWritten(action.path, written, sentBytes, verifyType && (resumed?.tail ? knownHash : measured?.hashes[verifyType]));
 		return written;
 	};
 
