@@ -400,9 +400,9 @@ export class LocalProvider implements Provider {
 		}
 	}
 
-	private toEntry(relative: string, stats: Stats): Entry {
+	private toEntry(relative: string, stats: Stats, hashes: Hashes = {}): Entry {
 		const isDir = stats.isDirectory();
-		return { path: relative, isDir, size: isDir ? 0 : stats.size, modTime: modTimeOf(stats), hashes: {} };
+		return { path: relative, isDir, size: isDir ? 0 : stats.size, modTime: modTimeOf(stats), hashes };
 	}
 
 	/** Listed in walk order (lib/core/walkOrder.ts), so the engine merges it as it comes, without holding the tree. */
@@ -469,13 +469,12 @@ export class LocalProvider implements Provider {
 		}
 		if (stats === undefined) return undefined;
 		if (stats.isSymbolicLink()) return this.options.symlinks === 'follow' ? this.statLink(folder, name, visited) : undefined;
-		const isDir = stats.isDirectory();
-		if (!isDir && !stats.isFile()) return undefined;
-		return { path: relative, isDir, size: isDir ? 0 : stats.size, modTime: modTimeOf(stats), hashes: LISTED_HASHES };
+		if (!stats.isDirectory() && !stats.isFile()) return undefined;
+		return this.toEntry(relative, stats, LISTED_HASHES);
 	}
 
+	/** A link met in a listing, followed (only with `symlinks: 'follow'`). */
 	private async statLink(folder: { relative: string; absolute: string }, name: string, visited: Set<string>): Promise<Entry | undefined> {
-		if (this.options.symlinks !== 'follow') return undefined;
 		const relative = joinPath(folder.relative, name);
 		try {
 			const real = await fs.realpath(nodePath.join(folder.absolute, name));

@@ -256,23 +256,6 @@ const md5OfMetadata = (value: string | undefined) => {
 	return hex.length === 32 ? hex : undefined;
 };
 
-/** The bytes read of a source announced to be `size` long: a source longer or shorter than that (changed while it was read) fails before anything is committed. */
-class LengthCheck {
-	bytes = 0;
-
-	constructor(private readonly size: number | undefined) {}
-
-	add(piece: Buffer): Buffer {
-		this.bytes += piece.length;
-		if (this.size !== undefined && this.bytes > this.size) throw new VerificationError(`Stream is longer than the expected ${this.size} bytes`);
-		return piece;
-	}
-
-	end(): void {
-		if (this.size !== undefined && this.size >= 0 && this.bytes !== this.size) throw new VerificationError(`Stream ended after ${this.bytes} of ${this.size} bytes`);
-	}
-}
-
 /** Folder paths, with every ancestor of a written file added. */
 class FolderSet extends Set<string> {
 	addAncestorsOf(path: string): void {
@@ -628,11 +611,11 @@ export class S3Provider implements Provider {
 		if (resumed) return resumed;
 		// The executor hands the source's listed hashes alongside the bytes (a Drive or S3 source lists an MD5).
 		const known = options.sourceHashes?.md5;
-		// The bytes are read straight from `content`, and counted and hashed a piece at a time here: a
-		// MeasuringStream between them cost every small file a second stream pipeline, whose objects,
-		// alive for the whole request, made up much of what outlived V8's young collections.
-		const reader = new ChunkReader(content);
-		const length = new LengthCheck(options.size);
+		// The bytes are read straight from `content`, and counted, checked against the announced size and
+		// hashed by the reader as it pulls them: a MeasuringStream between them cost every small file a
+		// second stream pipeline, whose objects, alive for the whole request, made up much of what
+		// outlived V8's young collections.
+		const reader = new ChunkReader(content, { measure: { hashTypes: ['md5'], size: options.size } });
 		try {
 			if (await this.isFolder(relative, options.signal)) throw new AlreadyExistsError(relative);
 			const Metadata: Record<string, string> = {};
@@ -646,10 +629,9 @@ export class S3Provider implements Provider {
 				// Up to one part, the bytes are held and sent in one PUT, which the pacer may send again.
 				// A file known to need parts has its first one read into the first of the buffers its parts are assembled in.
 				const firstBuffer = options.size !== undefined && options.size > partSize ? Buffer.allocUnsafeSlow(partSize) : undefined;
-				const first = length.add(await reader.read(partSize, firstBuffer));
+				const first = await reader.read(partSize, firstBuffer);
 				if (await reader.atEnd()) {
-					length.end();
-					md5 = createHash('md5').update(first).digest('hex');
+					md5 = reader.hashes.md5!;
 					answer = await this.call(context, () => this.client.send(new PutObjectCommand({ ...params, Body: first, ContentLength: first.length })));
 					expected = md5;
 				} else {
@@ -658,22 +640,20 @@ export class S3Provider implements Provider {
 					const session: PiecedSession = { upload: created.UploadId!, pieceBytes: partSize };
 					this.options.onMultipartUpload?.({ key: Key, uploadId: session.upload, state: 'started' });
 					await this.sessions.begin(identity, JSON.stringify(session), 0, Date.now() + MULTIPART_KEPT_MS);
-					const whole = createHash('md5').update(first);
-					const sending = { first, firstBuffer, length, read: (part: Buffer) => void whole.update(part) };
-					({ answer, expected } = await this.sendParts(context, Key, session, reader, sending, [], options, identity).catch(async (error: unknown) => {
+					({ answer, expected } = await this.sendParts(context, Key, session, reader, { first, firstBuffer }, [], options, identity).catch(async (error: unknown) => {
 						// An upload kept for a later run stays (unless S3 lost it); any other is aborted, so S3 frees its parts.
 						if (error instanceof NotFoundError) this.sessions.end(identity);
 						else if (!identity) await this.abortMultipart(context, Key, session.upload);
 						throw error;
 					}));
-					md5 = whole.digest('hex');
+					md5 = reader.hashes.md5!;
 				}
 			} catch (error) {
 				throw mapS3Error(error, { ...context, bucket: this.bucket }, (text) => this.remote.redact(text));
 			}
 			this.knownFolders?.addAncestorsOf(relative);
-			this.checkEtag(relative, answer, expected, length.bytes);
-			return { path: relative, isDir: false, size: length.bytes, modTime: options.modTime ?? Date.now(), hashes: { md5 } };
+			this.checkEtag(relative, answer, expected, reader.bytes);
+			return { path: relative, isDir: false, size: reader.bytes, modTime: options.modTime ?? Date.now(), hashes: { md5 } };
 		} finally {
 			reader.close();
 		}
@@ -740,15 +720,14 @@ export class S3Provider implements Provider {
 	 * Sends the parts after `held` from `reader`, `queueSize` at a time, each held in memory until S3
 	 * took it (a retry sends it again), then completes the upload. The store is told how far the parts S3
 	 * confirmed reach without a gap. `from` says what was read already (`first`, and `firstBuffer`, the
-	 * buffer it was read into), counts the bytes read against the announced size, and is shown each
-	 * part as it is read, in order.
+	 * buffer it was read into).
 	 */
 	private async sendParts(
 		context: CallContext,
 		Key: string,
 		session: PiecedSession,
 		reader: ChunkReader,
-		from: { first?: Buffer; firstBuffer?: Buffer; length?: LengthCheck; read?: (part: Buffer) => void },
+		from: { first?: Buffer; firstBuffer?: Buffer },
 		held: StoredPart[],
 		options: WriteOptions,
 		identity: UploadIdentity | undefined,
@@ -774,8 +753,6 @@ export class S3Provider implements Provider {
 			lent.set(buffer.buffer, buffer);
 			const chunk = await reader.read(partSize, buffer);
 			if (chunk.buffer !== buffer.buffer) spare.push(buffer);
-			from.length?.add(chunk);
-			if (chunk.length > 0) from.read?.(chunk);
 			return chunk;
 		};
 		const send = async (PartNumber: number, Body: Buffer) => {
@@ -806,7 +783,6 @@ export class S3Provider implements Provider {
 			await Promise.all(inFlight);
 		}
 		if (failure) throw failure.error;
-		from.length?.end();
 		options.signal?.throwIfAborted();
 		const answer = await this.call(context, () =>
 			this.client.send(new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId, MultipartUpload: { Parts: parts.map(({ PartNumber, ETag }) => ({ PartNumber, ETag })) } })),

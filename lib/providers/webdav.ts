@@ -21,7 +21,7 @@ import {
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
 import { STATE_FOLDER } from '../core/filters';
 import { ChunkReader, Remote, ResumableUploads, SliceStream, bodyStream, emptyStream, htmlParserSdk, insideOrSame, mimeTypeFor, piecedSession, requestSignal, walkInOrder, type PiecedSession } from './kit';
-import { createHasher, hashStream, measure, sameHash, type MeasuringStream } from '../core/hashing';
+import { hashStream, measure, measureBuffer, sameHash, type MeasuringStream } from '../core/hashing';
 import { baseName, joinPath, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
 
 const KiB = 1024;
@@ -301,15 +301,8 @@ type Measured = Pick<MeasuringStream, 'bytes' | 'hashes' | 'errored'>;
 
 /** A source announced to be `size` bytes long and read whole into `bytes`, or a VerificationError when it was longer or shorter. */
 function measuredWhole(bytes: Buffer, whole: boolean, types: Iterable<HashType>, size: number): Measured {
-	if (!whole || bytes.length > size) throw new VerificationError(`Stream is longer than the expected ${size} bytes`);
-	if (bytes.length < size) throw new VerificationError(`Stream ended after ${bytes.length} of ${size} bytes`);
-	const hashes: Hashes = {};
-	for (const type of types) {
-		const hasher = createHasher(type);
-		hasher.update(bytes);
-		hashes[type] = hasher.digest();
-	}
-	return { bytes: bytes.length, hashes, errored: null };
+	if (!whole) throw new VerificationError(`Stream is longer than the expected ${size} bytes`);
+	return { bytes: bytes.length, hashes: measureBuffer(bytes, types, { size }), errored: null };
 }
 
 const brokeOff = (path: string, cause: unknown) => new TransientError(`The download of ${path} broke off`, { cause });
