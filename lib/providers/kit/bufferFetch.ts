@@ -1,6 +1,7 @@
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
+import { readWhole } from '../../core/streams';
 
 /** Statuses whose Response may not have a body (the Response constructor refuses one). */
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
@@ -36,15 +37,7 @@ function responseOf(reply: IncomingMessage, body: Buffer | null | undefined): Re
 function smallBody(reply: IncomingMessage): Promise<Buffer | null | undefined> {
 	const length = Number(reply.headers['content-length'] ?? Number.NaN);
 	if (NULL_BODY.has(reply.statusCode ?? 500) || !(length <= SMALL_ANSWER_BYTES)) return Promise.resolve(undefined);
-	return new Promise((resolve, reject) => {
-		const parts: Buffer[] = [];
-		reply.on('data', (part: Buffer) => parts.push(part));
-		reply.once('end', () => resolve(Buffer.concat(parts)));
-		reply.once('error', reject);
-		reply.once('close', () => {
-			if (!reply.complete) reject(new Error('the answer broke off'));
-		});
-	});
+	return readWhole(reply, SMALL_ANSWER_BYTES);
 }
 
 /**
