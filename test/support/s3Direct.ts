@@ -40,14 +40,16 @@ export async function scriptedServer(): Promise<ScriptedServer> {
 		request.on('end', () => {
 			received.push({ method: request.method ?? '', url: request.url ?? '', headers: request.headers, body: Buffer.concat(chunks) });
 			const answer = current;
-			if ('drop' in answer) {
-				if (answer.drop === 'before-answer') return request.socket.destroy();
+			if (!('drop' in answer)) {
+				response.writeHead(answer.status, answer.headers ?? {});
+				response.end(request.method === 'HEAD' ? undefined : answer.body);
+			} else if (answer.drop === 'before-answer') {
+				request.socket.destroy();
+			} else {
 				response.writeHead(request.method === 'HEAD' ? 404 : 200, { 'content-length': '100' });
 				response.write('<?xml version="1.0"');
-				return setTimeout(() => request.socket.destroy(), 20);
+				setTimeout(() => request.socket.destroy(), 20);
 			}
-			response.writeHead(answer.status, answer.headers ?? {});
-			response.end(request.method === 'HEAD' ? undefined : answer.body);
 		});
 	});
 	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
