@@ -83,12 +83,16 @@ const xmlValue = (xml: string, name: string) => {
  */
 export class DirectS3 {
 	private readonly targets = new Map<'HeadObject' | 'PutObject', Promise<Target | undefined>>();
+	/** The keys the client signs with (`s3Client` gives it the connection's, as they are). */
+	private readonly credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 
 	constructor(
 		private readonly client: S3Client,
 		private readonly bucket: string,
-		private readonly credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string },
-	) {}
+		{ accessKeyId, secretAccessKey, sessionToken }: { accessKeyId: string; secretAccessKey: string; sessionToken?: string },
+	) {
+		this.credentials = { accessKeyId, secretAccessKey, sessionToken: sessionToken || undefined };
+	}
 
 	private get config(): ClientConfig {
 		return this.client.config as unknown as ClientConfig;
