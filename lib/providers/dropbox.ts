@@ -175,7 +175,7 @@ export function redirectingFetch(baseUrl: string | undefined): typeof fetch {
 	if (baseUrl === undefined) return bufferFetch;
 	const base = baseUrl.replace(/\/+$/, '');
 	return (input, init) => {
-		const url = new URL(input instanceof Request ? input.url : String(input));
+		const url = new URL(typeof input === 'string' || input instanceof URL ? String(input) : input.url);
 		return bufferFetch(DROPBOX_HOST.test(url.hostname) ? `${base}${url.pathname}${url.search}` : url, init);
 	};
 }

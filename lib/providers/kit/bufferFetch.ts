@@ -243,8 +243,9 @@ export const bufferFetch: typeof fetch = async (input, init) => {
 	let url = new URL(input instanceof URL ? input.href : typeof input === 'string' ? input : input.url);
 	let method = (init?.method ?? 'GET').toUpperCase();
 	const headers = outgoingHeaders(init?.headers);
-	let { body, type } = outgoingBody(init?.body);
-	if (type && headers['content-type'] === undefined) headers['content-type'] = type;
+	const given = outgoingBody(init?.body);
+	let body = given.body;
+	if (given.type && headers['content-type'] === undefined) headers['content-type'] = given.type;
 	const signal = init?.signal ?? undefined;
 	for (let redirects = 0; ; redirects++) {
 		if (Buffer.isBuffer(body)) headers['content-length'] = String(body.byteLength);
