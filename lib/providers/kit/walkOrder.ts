@@ -70,8 +70,8 @@ export async function* walkInOrderBatches(start: string, listFolder: (path: stri
 	};
 	const open = async (folders: string[]) => {
 		// A folder is sorted in memory; only one larger than the limit goes through a temporary file.
-		// Its entries and their walk keys are held side by side, not wrapped one object each (a million
-		// files' wrappers were what the young generation collected most, and what survived it with the folder);
+		// Its entries and their walk keys are held side by side, not wrapped in one object each: a wrapper
+		// per file was one more object to collect, and to carry through each young collection with the folder.
 		// `keys` is made only when a name's key is not its path.
 		let held: Entry[] = [];
 		let keys: string[] | undefined;
