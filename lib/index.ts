@@ -72,16 +72,11 @@ export { withSuffix, backupPath, fileStamp } from './core/paths';
 export { snapshotBackup, type SnapshotKind, type SnapshotOptions, type SnapshotReport } from './modes/snapshot';
 // What the nodes' cloud descriptors need besides the providers: the local folder rules, and what their folder pickers call the clouds with.
 export { OutsideAllowedFoldersError, type LocalRootRules } from './providers/local';
-export {
-	createAuthClient as createDriveAuthClient,
-	escapeQuery as escapeDriveQuery,
-	FOLDER_MIME as DRIVE_FOLDER_MIME,
-	mapDriveError,
-	rootUrlFor as driveRootUrlFor,
-} from './providers/drive';
+export { escapeQuery as escapeDriveQuery, FOLDER_MIME as DRIVE_FOLDER_MIME, mapDriveError, openDriveApi } from './providers/drive';
+export type { DriveApi } from './providers/driveApi';
 export { redirectingFetch as dropboxRedirectingFetch, isDropboxResponseError } from './providers/dropbox';
 // The SDKs load on first use (see kit/sdks.ts): the nodes' folder pickers call them through these too.
-export { dropboxSdk, googleDriveSdk } from './providers/kit/sdks';
+export { dropboxSdk } from './providers/kit/sdks';
 export { S3Provider, S3_PRESETS, S3_MTIME_KEY, S3_MD5_KEY, mapS3Error, type S3Connection, type S3Preset, type S3ProviderOptions } from './providers/s3';
 export {
 	appleEndpoints,
