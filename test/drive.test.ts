@@ -68,8 +68,8 @@ describe('looking up several paths at once (statMany)', () => {
 	});
 });
 
-describe('the official client against the emulator', () => {
-	it('sends the SDK requests, token refresh and partial-response fields to the emulator', async () => {
+describe('the Drive client against the emulator', () => {
+	it('sends the API requests, token refresh and partial-response fields to the emulator', async () => {
 		fixture.emulator.clearLog();
 		const { provider } = await openInFreshFolder(fixture);
 		await put(provider, 'docs/a.txt', 'alpha');
@@ -83,8 +83,7 @@ describe('the official client against the emulator', () => {
 		expect(query.get('fields')).toContain('files(id,name,mimeType,parents,size,md5Checksum');
 		expect(query.get('pageSize')).toBe('1000');
 		const headers = fixture.emulator.headersOf(list)!;
-		expect(headers['user-agent']).toContain('google-api-nodejs-client');
-		expect(headers['x-goog-api-client']).toMatch(/gdcl\//);
+		expect(headers['user-agent']).toContain('n8n-nodes-cloudsync');
 		expect(headers.authorization).toMatch(/^Bearer ya29\./);
 
 		// A small file goes up in one multipart request, built whole (metadata and bytes) with its Content-Length.

@@ -74,6 +74,8 @@ export interface RawRequest extends CallOptions {
 type Params<P> = Omit<P, 'auth' | 'media'>;
 
 const isOk = (status: number) => status >= 200 && status < 300;
+/** Who is calling, for Google's request logs (the SDK named itself, google-api-nodejs-client). */
+const USER_AGENT = 'n8n-nodes-cloudsync';
 
 /** The access token the client sends; the Remote around each call makes sure it is fresh. */
 export interface AccessToken {
@@ -107,7 +109,7 @@ export class DriveApi {
 			if (value !== undefined && value !== null && typeof value !== 'object') target.searchParams.set(name, String(value));
 		}
 		// Plain objects: no fetch Headers, Request or Response is made here (see the top of this file).
-		const headers: Record<string, string> = { ...given };
+		const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...given };
 		if (this.credentials.token) headers.authorization = `Bearer ${this.credentials.token}`;
 		let body: string | Buffer | undefined;
 		if (Buffer.isBuffer(data)) body = data;
