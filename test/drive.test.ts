@@ -1,8 +1,11 @@
-import { createHash } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { createHash, generateKeyPairSync, verify } from 'node:crypto';
+import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LocalProvider, sync } from '../lib';
 import { GoogleDriveProvider } from '../lib/providers/drive';
+import { GOOGLE_TOKEN_URL, serviceAccountAssertion } from '../lib/providers/driveApi';
 import { Pacer, classifyError } from '../lib/core/pacer';
 import { plan } from '../lib/engine/planner';
 import {
@@ -822,4 +825,51 @@ describe('creates with ids generated in advance', () => {
 		await expect(api.files.create({ requestBody: { id: 'not-generated', name: 'b', parents: [folderId] } })).rejects.toMatchObject({ status: 400 });
 		expect(fixture.emulator.filesAt('a', folderId)).toHaveLength(1);
 	});
+});
+
+describe('the thin client', () => {
+	it("signs a service account's assertion with RS256 for Google's token endpoint, the Drive scope, and an hour at most", () => {
+		const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+		const now = Date.UTC(2026, 0, 2, 3, 4, 5);
+		const assertion = serviceAccountAssertion('sync@project.iam.gserviceaccount.com', privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), 'https://www.googleapis.com/auth/drive', now);
+		const [header, claims, signature] = assertion.split('.');
+		const decode = (part: string) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, unknown>;
+		expect(decode(header)).toEqual({ alg: 'RS256', typ: 'JWT' });
+		expect(decode(claims)).toEqual({
+			iss: 'sync@project.iam.gserviceaccount.com',
+			scope: 'https://www.googleapis.com/auth/drive',
+			aud: GOOGLE_TOKEN_URL,
+			iat: now / 1000,
+			exp: now / 1000 + 3600,
+		});
+		expect(verify('RSA-SHA256', Buffer.from(`${header}.${claims}`), publicKey, Buffer.from(signature, 'base64url'))).toBe(true);
+		// Another key's signature, or altered claims, do not verify.
+		const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
+		expect(verify('RSA-SHA256', Buffer.from(`${header}.${claims}`), other, Buffer.from(signature, 'base64url'))).toBe(false);
+		expect(verify('RSA-SHA256', Buffer.from(`${header}.${claims}x`), publicKey, Buffer.from(signature, 'base64url'))).toBe(false);
+	});
+
+	it('a Drive run (uploads, downloads, a service account) loads neither @googleapis/drive, google-auth-library nor gaxios', async () => {
+		const { emulator, auth } = fixture;
+		const root = emulator.addFolder(emulator.myDriveRootId, 'child-run');
+		const spec = { apiBaseUrl: emulator.baseUrl, root, user: auth, serviceAccount: emulator.addServiceAccount() };
+		emulator.clearLog();
+		const child = spawn(process.execPath, ['-r', join(__dirname, 'support', 'tsRegister.js'), join(__dirname, 'support', 'driveChild.ts')], {
+			env: { ...process.env, CLOUDSYNC_DRIVE_CHILD: JSON.stringify(spec) },
+			stdio: ['ignore', 'pipe', 'pipe'],
+		});
+		let stdout = '';
+		let stderr = '';
+		child.stdout.on('data', (data: Buffer) => (stdout += data.toString()));
+		child.stderr.on('data', (data: Buffer) => (stderr += data.toString()));
+		const [code] = (await once(child, 'exit')) as [number | null];
+		expect(stderr).toBe('');
+		expect(code).toBe(0);
+		const run = JSON.parse(stdout) as { uploaded: number; downloaded: number; serviceAccountRoot: string; packages: string[] };
+		expect(run).toMatchObject({ uploaded: 2, downloaded: 2, serviceAccountRoot: emulator.myDriveRootId });
+		// The large file went up in chunks, and both came back down.
+		expect(emulator.server.log.filter((entry) => CHUNK.test(`${entry.method} ${entry.path}`)).length).toBeGreaterThan(1);
+		expect(emulator.server.log.filter((entry) => entry.query.includes('alt=media'))).toHaveLength(2);
+		expect(run.packages.filter((name) => ['@googleapis/drive', 'googleapis-common', 'google-auth-library', 'gaxios', 'gtoken'].includes(name))).toEqual([]);
+	}, 60_000);
 });
