@@ -849,6 +849,17 @@ describe('the thin client', () => {
 		expect(verify('RSA-SHA256', Buffer.from(`${header}.${claims}x`), publicKey, Buffer.from(signature, 'base64url'))).toBe(false);
 	});
 
+	it.each(['a user', 'a service account'])('retries a sign-in of %s that Google answers with 503 or whose connection drops', async (who) => {
+		const { emulator } = fixture;
+		const auth = who === 'a user' ? emulator.addOAuthClient() : emulator.addServiceAccount();
+		emulator.clearLog();
+		emulator.server.inject({ route: /^POST \/token$/, kind: 'unavailable', times: 1 });
+		emulator.server.inject({ route: /^POST \/token$/, kind: 'drop-after-commit', times: 1 });
+		const provider = await GoogleDriveProvider.open({ auth, apiBaseUrl: emulator.baseUrl, pacer: recordingPacer().pacer });
+		expect(provider.rootId).toBe(emulator.myDriveRootId);
+		expect(emulator.server.requests(/^POST \/token$/).map((entry) => entry.fault ?? entry.status)).toEqual(['unavailable', 'drop-after-commit', 200]);
+	});
+
 	it('a Drive run (uploads, downloads, a service account) loads neither @googleapis/drive, google-auth-library nor gaxios', async () => {
 		const { emulator, auth } = fixture;
 		const root = emulator.addFolder(emulator.myDriveRootId, 'child-run');

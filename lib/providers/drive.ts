@@ -159,6 +159,8 @@ function refusedCredential(oauthError: string, detail: string): AuthenticationEr
  */
 export function mapDriveError(error: unknown, path: string, redact: (text: string) => string = (text) => text): Error {
 	if (error instanceof SignInError) return refusedCredential(error.code, `${redact(error.description) || 'no message'} (${error.code})`);
+	// The token endpoint unreachable or slow (the refresh-token grant's own fetch).
+	if ((error instanceof TypeError && error.message === 'fetch failed') || (error as Error)?.name === 'TimeoutError') return new TransientError('The connection to Google Drive failed');
 	if (!(error instanceof DriveHttpError)) return error as Error;
 	const failure = describeFailure(error);
 	const { status, reason, location, oauthError, retryAfterMs } = failure;
