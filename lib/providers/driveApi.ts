@@ -1,6 +1,6 @@
 import { sign } from 'node:crypto';
 import type { drive_v3 } from '@googleapis/drive';
-import { bufferFetch, OAuthTokens, requestSignal, SignInError, type TokenSource } from './kit';
+import { bufferFetch, OAuthTokens, requestSignal, SignInError } from './kit';
 
 /**
  * The Drive API v3 calls this package makes, as a thin client on the kit's fetch: the same methods,
@@ -198,36 +198,30 @@ export interface ServiceAccountGrantOptions {
  * Access tokens for a service account, from signed assertions (Google's server-to-server OAuth).
  * A refusal is a SignInError, as a refresh-token grant's is; a 5xx or 429 a DriveHttpError to retry.
  */
-export class ServiceAccountGrant implements TokenSource {
-	private accessToken?: string;
-	private expiresAt?: number;
-	private readonly tokens: OAuthTokens;
+export class ServiceAccountGrant extends OAuthTokens {
+	private readonly current: { token?: string; expiresAt?: number };
 
-	constructor(private readonly options: ServiceAccountGrantOptions) {
-		this.tokens = new OAuthTokens(
-			{ token: () => this.accessToken, expiresAt: () => this.expiresAt, refresh: () => this.refresh(), secrets: () => [] },
+	constructor(options: ServiceAccountGrantOptions) {
+		const current: { token?: string; expiresAt?: number } = {};
+		super(
+			{
+				token: () => current.token,
+				expiresAt: () => current.expiresAt,
+				refresh: async () => void Object.assign(current, await ServiceAccountGrant.signIn(options)),
+				secrets: () => [],
+			},
 			options.marginMs,
 		);
+		this.current = current;
 	}
 
+	/** The access token to send, once `prepare` made sure of one. */
 	get token(): string | undefined {
-		return this.accessToken;
+		return this.current.token;
 	}
 
-	prepare(): Promise<string | undefined> {
-		return this.tokens.prepare();
-	}
-
-	renew(used: string | undefined): Promise<void> {
-		return this.tokens.renew(used);
-	}
-
-	secrets(): string[] {
-		return this.tokens.secrets();
-	}
-
-	private async refresh(): Promise<void> {
-		const { clientEmail, privateKeyPem, scope, tokenUrl, timeoutMs } = this.options;
+	private static async signIn(options: ServiceAccountGrantOptions): Promise<{ token: string; expiresAt: number }> {
+		const { clientEmail, privateKeyPem, scope, tokenUrl, timeoutMs } = options;
 		const form = new URLSearchParams({ grant_type: JWT_BEARER, assertion: serviceAccountAssertion(clientEmail, privateKeyPem, scope) });
 		const request = requestSignal(timeoutMs, undefined);
 		let response: Response;
@@ -245,7 +239,6 @@ export class ServiceAccountGrant implements TokenSource {
 			if (response.status >= 500 || response.status === 429) throw new DriveHttpError(`Google answered HTTP ${response.status}`, response.status, response.headers, body);
 			throw new SignInError(body?.error ?? `http${response.status}`, body?.error_description ?? '', 'Google');
 		}
-		this.accessToken = body.access_token;
-		this.expiresAt = Date.now() + (body.expires_in ?? 3600) * 1000;
+		return { token: body.access_token, expiresAt: Date.now() + (body.expires_in ?? 3600) * 1000 };
 	}
 }
