@@ -774,7 +774,7 @@ export class GoogleDriveProvider implements Provider {
 
 	/**
 	 * One multipart/related request built as a single Buffer, which bufferFetch sends as it is. The
-	 * SDK's own multipart (media as a stream) goes through a pipeline of streams and a web stream per
+	 * Drive SDK's multipart (media as a stream) went through a pipeline of streams and a web stream per
 	 * file; over thousands of small files that garbage, alive while each request is, grew the young
 	 * generation to its maximum (a 5,000-file upload peaked near 290 MiB of RSS).
 	 */
