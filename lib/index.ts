@@ -123,23 +123,20 @@ export type { GoogleDriveProviderOptions, GoogleDriveOAuth, GoogleDriveServiceAc
 export declare const GoogleDriveProvider: typeof Drive.GoogleDriveProvider;
 export type GoogleDriveProvider = Drive.GoogleDriveProvider;
 // What the nodes' folder pickers call Drive with.
-export declare const createDriveAuthClient: typeof Drive.createAuthClient;
 export declare const escapeDriveQuery: typeof Drive.escapeQuery;
 export declare const DRIVE_FOLDER_MIME: typeof Drive.FOLDER_MIME;
 export declare const mapDriveError: typeof Drive.mapDriveError;
-export declare const driveRootUrlFor: typeof Drive.rootUrlFor;
-exportOnFirstUse((): typeof Drive => require('./providers/drive'), ['GoogleDriveProvider', 'mapDriveError'], {
-	createDriveAuthClient: 'createAuthClient',
+export declare const openDriveApi: typeof Drive.openDriveApi;
+export type { DriveApi } from './providers/driveApi';
+exportOnFirstUse((): typeof Drive => require('./providers/drive'), ['GoogleDriveProvider', 'mapDriveError', 'openDriveApi'], {
 	escapeDriveQuery: 'escapeQuery',
 	DRIVE_FOLDER_MIME: 'FOLDER_MIME',
-	driveRootUrlFor: 'rootUrlFor',
 });
 
 import type * as Sdks from './providers/kit/sdks';
 // The SDKs themselves load at the first call of these (the nodes' folder pickers call them too).
 export declare const dropboxSdk: typeof Sdks.dropboxSdk;
-export declare const googleDriveSdk: typeof Sdks.googleDriveSdk;
-exportOnFirstUse((): typeof Sdks => require('./providers/kit/sdks'), ['dropboxSdk', 'googleDriveSdk']);
+exportOnFirstUse((): typeof Sdks => require('./providers/kit/sdks'), ['dropboxSdk']);
 
 import type * as S3 from './providers/s3';
 export type { S3Connection, S3Preset, S3ProviderOptions } from './providers/s3';

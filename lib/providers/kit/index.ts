@@ -9,6 +9,6 @@ export { ParentsFirst } from './parentsFirst';
 export { BINARY, mimeTypeFor } from './mime';
 export { walkInOrder, type WalkOptions } from './walkOrder';
 export { ResumableUploads, piecedSession, type PiecedSession, type ResumeSteps } from './resume';
-export { googleDriveSdk, dropboxSdk, s3Sdk, htmlParserSdk } from './sdks';
+export { dropboxSdk, s3Sdk, htmlParserSdk } from './sdks';
 export { bufferFetch, nodeBodyOf } from './bufferFetch';
 export { requestSignal } from './requestSignal';
