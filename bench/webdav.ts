@@ -10,7 +10,7 @@ import { WebDavProvider } from '../lib';
 import { endpointArgument, type Endpoint } from './endpoints';
 import type { DataSet } from './generate';
 import type { Targets } from './figures';
-import { describeRun, expectSuccess, runOurs, runRclone, type Measured, type Tools } from './processes';
+import { describeRun, expectSuccess, runOurs, runRclone, warmFiles, type Measured, type Tools } from './processes';
 import { missingApache, startApacheDav, type DavServer } from '../test/e2e/webdavServers';
 
 export interface WebDavCase {
@@ -67,9 +67,12 @@ export async function measureWebDavCase<Row>(bench: WebDavCase, context: WebDavC
 				// A re-sync goes over the folder the step before filled in the same run.
 				const folder = (side: string) => `case${bench.id}-run${run}-${side}-${step.again ? index - 1 : index}`;
 				if (!step.again) await Promise.all([top.mkdir(folder('ours')), top.mkdir(folder('rclone'))]);
+				// An upload reads its source: each run finds it cached, whatever the run before evicted (see warmFiles).
+				if (step.transfers > 0) warmFiles(data.source);
 				const mine = await runOurs(['sync', step.mode, data.source, endpointArgument(endpoint(folder('ours')))]);
 				expectSuccess(mine.result, step.transfers);
 				ours.push(mine);
+				if (step.transfers > 0) warmFiles(data.source);
 				const theirs = await runRclone([step.rcloneCommand, data.source, `${REMOTE}:${folder('rclone')}`, ...flags], context.tools, context.usageFile);
 				if (theirs.stats.transferred !== step.transfers) throw new Error(`rclone transferred ${theirs.stats.transferred} files, expected ${step.transfers}`);
 				rclone.push(theirs);
