@@ -12,3 +12,4 @@ export { ResumableUploads, piecedSession, type PiecedSession, type ResumeSteps }
 export { googleDriveSdk, dropboxSdk, s3Sdk, htmlParserSdk } from './sdks';
 export { bufferFetch } from './bufferFetch';
 export { requestSignal } from './requestSignal';
+export { PooledBody } from './pooledBody';

@@ -1,6 +1,7 @@
 import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { createHasher } from '../../core/hashing';
+import { fillOf, offerFill } from '../../core/fill';
 import { VerificationError } from '../../core/errors';
 import type { HashType, Hashes } from '../../core/types';
 
@@ -164,6 +165,14 @@ export function bodyStream(data: unknown, broke: (cause: unknown) => Error, outp
 export function lazyStream(open: () => Promise<Readable>): Readable {
 	let opened: Readable | undefined;
 	let opening = false;
+	const wire = (source: Readable) => {
+		opened = source;
+		source.on('data', (chunk: Buffer) => {
+			if (!stream.push(chunk)) source.pause();
+		});
+		source.once('end', () => stream.push(null));
+		source.once('error', (error) => stream.destroy(error));
+	};
 	const stream = new Readable({
 		read() {
 			if (opened) {
@@ -174,17 +183,9 @@ export function lazyStream(open: () => Promise<Readable>): Readable {
 			opening = true;
 			open().then(
 				(source) => {
-					opened = source;
 					// Destroyed while the source was being opened: the source is closed at once.
-					if (stream.destroyed) {
-						source.destroy();
-						return;
-					}
-					source.on('data', (chunk: Buffer) => {
-						if (!stream.push(chunk)) source.pause();
-					});
-					source.once('end', () => stream.push(null));
-					source.once('error', (error) => stream.destroy(error));
+					if (stream.destroyed) source.destroy();
+					else wire(source);
 				},
 				(error: Error) => stream.destroy(error),
 			);
@@ -193,6 +194,20 @@ export function lazyStream(open: () => Promise<Readable>): Readable {
 			opened?.destroy();
 			callback(error);
 		},
+	});
+	// Opened by the switch instead, when the consumer would rather fill (core/fill.ts): the source's fill, if it has one.
+	offerFill(stream, async () => {
+		if (opening) return undefined;
+		opening = true;
+		const source = await open();
+		opened = source;
+		if (stream.destroyed) {
+			source.destroy();
+			return undefined;
+		}
+		const fill = await fillOf(source);
+		if (!fill) wire(source);
+		return fill;
 	});
 	return stream;
 }
