@@ -287,11 +287,23 @@ describe('filling buffers the caller owns instead of streaming (core/fill.ts)', 
 		expect(await fillOf(started)).toBeUndefined();
 		started.destroy();
 		// A lazy stream over a source without a fill is switched back to streaming, and still reads whole.
-		const lazy = lazyStream(async () => pieces(file, 4096));
+		const lazy = measure(lazyStream(async () => pieces(file, 4096)), ['sha1'], { size: file.length });
 		expect(await fillOf(lazy)).toBeUndefined();
 		const parts: Buffer[] = [];
 		for await (const chunk of lazy) parts.push(chunk as Buffer);
 		expect(Buffer.concat(parts).equals(file)).toBe(true);
+		expect(lazy.hashes.sha1).toBe(sha1(file));
+		// Once filled, a stream reader gets an error, not a wait that never ends.
+		const filled = lazyStream(async () => local.read('big.bin'));
+		expect(await fillOf(filled)).toBeDefined();
+		await expect((async () => {
+			for await (const _chunk of filled) void _chunk;
+		})()).rejects.toThrow('cannot also be read as a stream');
+		const measuredFill = measure(await local.read('big.bin'), []);
+		expect(await fillOf(measuredFill)).toBeDefined();
+		await expect((async () => {
+			for await (const _chunk of measuredFill) void _chunk;
+		})()).rejects.toThrow('cannot also be read as a stream');
 	});
 });
 

@@ -151,6 +151,7 @@ export class MeasuringStream extends Transform {
 	private result: Hashes = {};
 	/** Pipes the source in, when that waits for the first read (a source that can fill: measure()). */
 	private startPiping?: () => void;
+	private filling = false;
 
 	constructor(
 		hashTypes: Iterable<HashType>,
@@ -163,6 +164,8 @@ export class MeasuringStream extends Transform {
 	}
 
 	_read(size: number): void {
+		// Read through its fill, nothing would ever come: a stream reader fails instead of waiting forever.
+		if (this.filling) return void this.destroy(new Error('A source read through its fill cannot also be read as a stream'));
 		const start = this.startPiping;
 		this.startPiping = undefined;
 		start?.();
@@ -201,6 +204,7 @@ export class MeasuringStream extends Transform {
 			const inner = await fillOf(source);
 			if (!inner || !this.startPiping) return undefined;
 			this.startPiping = undefined;
+			this.filling = true;
 			let ended = false;
 			const fill: Fill = async (into) => {
 				if (ended) return 0;

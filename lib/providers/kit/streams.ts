@@ -165,6 +165,7 @@ export function bodyStream(data: unknown, broke: (cause: unknown) => Error, outp
 export function lazyStream(open: () => Promise<Readable>): Readable {
 	let opened: Readable | undefined;
 	let opening = false;
+	let filling = false;
 	const wire = (source: Readable) => {
 		opened = source;
 		source.on('data', (chunk: Buffer) => {
@@ -175,6 +176,10 @@ export function lazyStream(open: () => Promise<Readable>): Readable {
 	};
 	const stream = new Readable({
 		read() {
+			if (filling) {
+				stream.destroy(new Error('A source read through its fill cannot also be read as a stream'));
+				return;
+			}
 			if (opened) {
 				opened.resume();
 				return;
@@ -206,7 +211,8 @@ export function lazyStream(open: () => Promise<Readable>): Readable {
 			return undefined;
 		}
 		const fill = await fillOf(source);
-		if (!fill) wire(source);
+		if (fill) filling = true;
+		else wire(source);
 		return fill;
 	});
 	return stream;
