@@ -1,4 +1,4 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable, Writable } from 'node:stream';
 import { createHash } from 'node:crypto';
@@ -215,7 +215,7 @@ describe('bufferFetch, the fetch that sends upload chunks uncopied', () => {
 		expect(await response.text()).toBe('first last');
 	});
 
-	it('leaves requests without a body to fetch', async () => {
+	it('sends a request without a body', async () => {
 		const response = await bufferFetch(`${url}/json`, { method: 'GET' });
 		expect(await response.json()).toEqual({ size: 0 });
 		expect(seen[0].method).toBe('GET');
@@ -357,5 +357,117 @@ describe('PooledBody, a request body in a few reused buffers', () => {
 		await empty.readFirst();
 		await empty.writeTo(new Writable({ write: (chunk, _encoding, done) => done(void sink.push(chunk)) }));
 		expect(sink).toEqual([]);
+	});
+
+});
+
+describe('bufferFetch, the fetch every cloud client sends its requests through', () => {
+	const servers: Server[] = [];
+	async function serve(handle: (request: IncomingMessage, response: ServerResponse) => void): Promise<string> {
+		const server = createServer(handle);
+		servers.push(server);
+		await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+		return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+	}
+	afterEach(async () => {
+		for (const server of servers.splice(0)) {
+			server.closeAllConnections();
+			await new Promise((resolve) => server.close(resolve));
+		}
+	});
+
+	it('follows a download redirect to another host without the bearer token, as fetch does', async () => {
+		const seenThere: IncomingHttpHeaders[] = [];
+		const there = await serve((request, response) => {
+			seenThere.push(request.headers);
+			response.writeHead(200, { 'content-type': 'application/octet-stream' }).end('the bytes');
+		});
+		// Another origin: the same address by another name.
+		const elsewhere = there.replace('127.0.0.1', 'localhost');
+		const here = await serve((request, response) => response.writeHead(302, { location: `${elsewhere}/file?sig=1` }).end());
+		const response = await bufferFetch(`${here}/content`, { headers: { authorization: 'Bearer secret-token', range: 'bytes=0-8' } });
+		expect(response.status).toBe(200);
+		expect(response.redirected).toBe(true);
+		expect(await response.text()).toBe('the bytes');
+		expect(seenThere[0].authorization).toBeUndefined();
+		expect(seenThere[0].range).toBe('bytes=0-8');
+	});
+
+	it('keeps the token on a redirect within the same origin, turns a 303 into a GET, and leaves a manual redirect to the caller', async () => {
+		const seen: Array<{ method?: string; url?: string; authorization?: string }> = [];
+		const url = await serve((request, response) => {
+			seen.push({ method: request.method, url: request.url, authorization: request.headers.authorization });
+			request.resume();
+			if (request.url === '/start') response.writeHead(303, { location: '/done' }).end();
+			else response.writeHead(200).end('ok');
+		});
+		const followed = await bufferFetch(`${url}/start`, { method: 'POST', body: '{}', headers: { authorization: 'Bearer t' } });
+		expect(await followed.text()).toBe('ok');
+		expect(seen).toEqual([
+			{ method: 'POST', url: '/start', authorization: 'Bearer t' },
+			{ method: 'GET', url: '/done', authorization: 'Bearer t' },
+		]);
+		const manual = await bufferFetch(`${url}/start`, { method: 'POST', body: '{}', redirect: 'manual' });
+		expect(manual.status).toBe(303);
+		expect(manual.headers.get('location')).toBe('/done');
+	});
+
+	it('answers once the head is in, and fails the body read, not the request, when the body breaks off', async () => {
+		const url = await serve((request, response) => {
+			response.writeHead(200, { 'content-length': '1000' });
+			response.write(Buffer.alloc(100), () => response.socket?.destroy());
+		});
+		const response = await bufferFetch(`${url}/short`);
+		expect(response.status).toBe(200);
+		const failure = await response.arrayBuffer().then(
+			() => 'read whole',
+			(error: unknown) => error,
+		);
+		expect(failure).not.toBe('read whole');
+		expect(classifyError(failure).retryable).toBe(true);
+	});
+
+	it('streams a large answer as it arrives and hands the same body object out each time it is asked for', async () => {
+		const bytes = Buffer.from(Array.from({ length: 3 * 1024 * 1024 }, (_, index) => (index * 13) % 256));
+		const url = await serve((request, response) => response.writeHead(200, { 'content-length': String(bytes.length) }).end(bytes));
+		const response = await bufferFetch(`${url}/big`);
+		expect(response.body).toBe(response.body);
+		const received: Buffer[] = [];
+		for await (const piece of Readable.fromWeb(response.body! as import('node:stream/web').ReadableStream)) received.push(piece as Buffer);
+		expect(sha1(Buffer.concat(received))).toBe(sha1(bytes));
+		expect(received.length).toBeGreaterThan(1);
+	});
+
+	it("never touches Node's own fetch or its classes (loading undici costs a process 16 MiB)", async () => {
+		const touched: string[] = [];
+		const names = ['fetch', 'Headers', 'Request', 'Response', 'FormData'] as const;
+		const saved = names.map((name) => [name, Object.getOwnPropertyDescriptor(globalThis, name)] as const);
+		for (const [name, descriptor] of saved) {
+			Object.defineProperty(globalThis, name, {
+				configurable: true,
+				get() {
+					touched.push(name);
+					return descriptor?.get ? descriptor.get.call(globalThis) : descriptor?.value;
+				},
+			});
+		}
+		try {
+			const url = await serve((request, response) => {
+				request.resume();
+				if (request.url === '/moved') response.writeHead(307, { location: '/json' }).end();
+				else response.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+			});
+			const answers = [
+				await bufferFetch(`${url}/json`, { method: 'POST', body: Buffer.from('x'), headers: [['x-a', '1']] }),
+				await bufferFetch(`${url}/moved`, { method: 'PUT', body: 'text' }),
+				await bufferFetch(new URL(`${url}/json`), { method: 'POST', body: new URLSearchParams({ a: 'b' }) }),
+				await bufferFetch(`${url}/json`),
+			];
+			for (const answer of answers) expect(await answer.json()).toEqual({ ok: true });
+			expect(answers[0].headers.get('Content-Type')).toBe('application/json');
+		} finally {
+			for (const [name, descriptor] of saved) if (descriptor) Object.defineProperty(globalThis, name, descriptor);
+		}
+		expect(touched).toEqual([]);
 	});
 });

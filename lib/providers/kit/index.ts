@@ -10,6 +10,6 @@ export { BINARY, mimeTypeFor } from './mime';
 export { walkInOrder, type WalkOptions } from './walkOrder';
 export { ResumableUploads, piecedSession, type PiecedSession, type ResumeSteps } from './resume';
 export { googleDriveSdk, dropboxSdk, s3Sdk, htmlParserSdk } from './sdks';
-export { bufferFetch } from './bufferFetch';
+export { bufferFetch, nodeBodyOf } from './bufferFetch';
 export { requestSignal } from './requestSignal';
 export { PooledBody } from './pooledBody';
