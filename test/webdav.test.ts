@@ -203,6 +203,23 @@ describe('generic servers', () => {
 		expect(emulator.paths('Root/.cloudsync/tmp')).toEqual([]);
 	});
 
+	it('a large local file is sent whole through reused buffers; one that grew since it was listed is refused and the old file stays', async () => {
+		const folder = await tempDir('dav-large');
+		const data = pseudoRandomBytes(3 * MiB + 5, 'dav-large');
+		await writeTree(folder, { 'big.bin': data });
+		const local = await LocalProvider.open(folder);
+		const dav = await generic({ bufferedLimit: MiB });
+		const report = await sync(local, dav, { mode: 'copy' });
+		expect(report).toMatchObject({ status: 'success', added: 1 });
+		expect(fingerprint(await readAll(await dav.read('big.bin')))).toEqual(fingerprint(data));
+		const listed = await local.stat('big.bin');
+		const content = await local.read('big.bin');
+		await writeTree(folder, { 'big.bin': Buffer.concat([data, Buffer.from('more')]) });
+		await expect(dav.write('big.bin', content, { size: listed.size })).rejects.toBeInstanceOf(VerificationError);
+		expect(fingerprint(await readAll(await dav.read('big.bin')))).toEqual(fingerprint(data));
+		expect(emulator.paths('Root/.cloudsync/tmp')).toEqual([]);
+	});
+
 	it('housekeeping removes staged uploads that runs which died left, an hour old or more', async () => {
 		const dav = await generic();
 		emulator.seedFile('Root/.cloudsync/tmp/otherhost-1a-aaaaaaaaaaaa', 'stale', { modTime: Date.now() - 2 * 3600_000 });

@@ -20,8 +20,9 @@ import {
 } from '../core/errors';
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
 import { STATE_FOLDER } from '../core/filters';
-import { ChunkReader, Remote, ResumableUploads, SliceStream, bodyStream, emptyStream, htmlParserSdk, insideOrSame, mimeTypeFor, piecedSession, requestSignal, walkInOrder, type PiecedSession } from './kit';
+import { ChunkReader, PooledBody, Remote, ResumableUploads, SliceStream, bodyStream, emptyStream, htmlParserSdk, insideOrSame, mimeTypeFor, piecedSession, requestSignal, walkInOrder, type PiecedSession } from './kit';
 import { hashStream, measure, measureBuffer, sameHash, type MeasuringStream } from '../core/hashing';
+import { fillOf } from '../core/fill';
 import { baseName, joinPath, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
 
 const KiB = 1024;
@@ -431,12 +432,12 @@ export class WebDavProvider implements Provider {
 	private async send(
 		method: string,
 		url: string,
-		init: { body?: Buffer | string | Readable; headers?: Record<string, string>; signal?: AbortSignal; accept?: number[]; timeout?: boolean } = {},
+		init: { body?: Buffer | string | Readable | PooledBody; headers?: Record<string, string>; signal?: AbortSignal; accept?: number[]; timeout?: boolean } = {},
 	): Promise<Response> {
 		const headers: Record<string, string> = { ...init.headers };
 		if (this.authorization) headers.authorization = this.authorization;
-		const upload = init.body instanceof Readable;
-		if (init.body !== undefined && !(init.body instanceof Readable)) headers['content-length'] = String(Buffer.byteLength(init.body));
+		const upload = init.body instanceof Readable || init.body instanceof PooledBody;
+		if (typeof init.body === 'string' || Buffer.isBuffer(init.body)) headers['content-length'] = String(Buffer.byteLength(init.body));
 		const stream = init.timeout === false;
 		// No timer for a download (it lasts as long as its bytes do) or a streamed upload (answered after its last byte): only the caller stops them.
 		const request = requestSignal(stream || upload ? undefined : this.timeoutMs, init.signal);
@@ -464,14 +465,19 @@ export class WebDavProvider implements Provider {
 	}
 
 	/** Sends a request and waits for the answer's headers; a body, when given, goes whole or piped. */
-	private exchange(method: string, url: string, headers: Record<string, string>, body: Buffer | string | Readable | undefined, signal: AbortSignal): Promise<IncomingMessage> {
+	private exchange(method: string, url: string, headers: Record<string, string>, body: Buffer | string | Readable | PooledBody | undefined, signal: AbortSignal): Promise<IncomingMessage> {
 		const target = new URL(url);
 		const https = target.protocol === 'https:';
 		return new Promise<IncomingMessage>((resolve, reject) => {
 			const outgoing = (https ? httpsRequest : httpRequest)(target, { method, headers, signal, agent: https ? this.agents.https : this.agents.http }, resolve);
 			outgoing.on('error', reject);
 			if (body instanceof Readable) pipeline(body, outgoing).catch(reject);
-			else outgoing.end(body);
+			else if (body instanceof PooledBody) {
+				body.writeTo(outgoing).catch((error: unknown) => {
+					outgoing.destroy(error as Error);
+					reject(error);
+				});
+			} else outgoing.end(body);
 		});
 	}
 
@@ -877,6 +883,18 @@ export class WebDavProvider implements Provider {
 		// MeasuringStream between them cost every small file a second stream, alive for its whole
 		// transfer, among the objects that outlived V8's young collections.
 		const measured = fits ? undefined : measure(content, types, { size: options.size });
+		// A large file whose source fills buffers (a local file) goes up through a few buffers of its own.
+		const fill = measured && !oc && options.size !== undefined ? await fillOf(measured) : undefined;
+		if (fill) {
+			try {
+				const body = new PooledBody(fill);
+				// The first piece is read before anything is sent, so a source that fails early leaves no trace.
+				await body.readFirst();
+				return await this.writeStaged(context, measured!, (staged, url, headers) => this.putPooled(staged, url, body, headers, options.size!));
+			} finally {
+				measured!.destroy();
+			}
+		}
 		const reader = new ChunkReader(measured ?? content);
 		try {
 			// The first piece is read before anything is sent, so a source that fails early leaves no trace.
@@ -884,7 +902,7 @@ export class WebDavProvider implements Provider {
 			const whole = await reader.atEnd();
 			const read = measured ?? measuredWhole(first, whole, types, options.size!);
 			if (oc) return await this.writeNextcloud(context, reader, first, whole, read, options);
-			return await this.writeStaged(context, reader, first, whole, read, options.size);
+			return await this.writeStaged(context, read, (staged, url, headers) => this.put(staged, url, reader, first, whole, read, headers, options.size));
 		} finally {
 			reader.close();
 			measured?.destroy();
@@ -895,7 +913,7 @@ export class WebDavProvider implements Provider {
 	 * Generic servers: the bytes go to a staging name, then MOVE puts them in place, so that readers
 	 * see the old file or the whole new one, and a broken upload leaves the file as it was.
 	 */
-	private async writeStaged(context: CallContext, reader: ChunkReader, first: Buffer, whole: boolean, measured: Measured, size: number | undefined): Promise<Entry> {
+	private async writeStaged(context: CallContext, measured: Measured, upload: (staged: CallContext, url: string, headers: Record<string, string>) => Promise<Response>): Promise<Entry> {
 		const relative = context.path;
 		const existing = this.folders.has(relative) ? await this.resourceOrNothing(relative) : undefined;
 		if (existing?.isDir) throw new AlreadyExistsError(relative);
@@ -903,7 +921,7 @@ export class WebDavProvider implements Provider {
 		const staging = joinPath(STAGING, `${HOST_TAG}-${process.pid.toString(36)}-${randomBytes(6).toString('hex')}`);
 		const headers = { 'content-type': mimeTypeFor(baseName(relative)) };
 		try {
-			await this.put({ ...context, path: staging }, this.urlOf(staging), reader, first, whole, measured, headers, size);
+			await upload({ ...context, path: staging }, this.urlOf(staging), headers);
 			await this.transfer('MOVE', staging, relative, false, {}, this.urlOf(staging));
 		} catch (error) {
 			await this.send('DELETE', this.urlOf(staging), { accept: [404] }).catch(() => undefined);
@@ -939,6 +957,15 @@ export class WebDavProvider implements Provider {
 			return await this.send('PUT', url, { body, headers: { ...headers, ...length }, signal: context.signal });
 		} catch (error) {
 			throw mapWebDavError(measured.errored ?? error, context, (text) => this.remote.redact(text));
+		}
+	}
+
+	/** A streamed PUT of `size` bytes from a source that fills `body`'s buffers; a failure is retried by the engine, which reads the source again. */
+	private async putPooled(context: CallContext, url: string, body: PooledBody, headers: Record<string, string>, size: number): Promise<Response> {
+		try {
+			return await this.send('PUT', url, { body, headers: { ...headers, 'content-length': String(size) }, signal: context.signal });
+		} catch (error) {
+			throw mapWebDavError(error, context, (text) => this.remote.redact(text));
 		}
 	}
 

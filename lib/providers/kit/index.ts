@@ -12,3 +12,4 @@ export { ResumableUploads, piecedSession, type PiecedSession, type ResumeSteps }
 export { dropboxSdk, s3Sdk, htmlParserSdk } from './sdks';
 export { bufferFetch, nodeBodyOf } from './bufferFetch';
 export { requestSignal } from './requestSignal';
+export { PooledBody } from './pooledBody';
