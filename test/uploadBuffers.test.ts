@@ -13,6 +13,7 @@ import { LocalProvider } from '../lib';
 import { removeTempDirs, tempDir } from './support/trees';
 import { bufferFetch } from '../lib/providers/kit/bufferFetch';
 import { classifyError } from '../lib/core/pacer';
+import { fetchGlobalsTouched } from './support/fetchTrap';
 
 const sha1 = (bytes: Buffer) => createHash('sha1').update(bytes).digest('hex');
 
@@ -439,19 +440,7 @@ describe('bufferFetch, the fetch every cloud client sends its requests through',
 	});
 
 	it("never touches Node's own fetch or its classes (loading undici costs a process 16 MiB)", async () => {
-		const touched: string[] = [];
-		const names = ['fetch', 'Headers', 'Request', 'Response', 'FormData'] as const;
-		const saved = names.map((name) => [name, Object.getOwnPropertyDescriptor(globalThis, name)] as const);
-		for (const [name, descriptor] of saved) {
-			Object.defineProperty(globalThis, name, {
-				configurable: true,
-				get() {
-					touched.push(name);
-					return descriptor?.get ? descriptor.get.call(globalThis) : descriptor?.value;
-				},
-			});
-		}
-		try {
+		const touched = await fetchGlobalsTouched(async () => {
 			const url = await serve((request, response) => {
 				request.resume();
 				if (request.url === '/moved') response.writeHead(307, { location: '/json' }).end();
@@ -465,9 +454,8 @@ describe('bufferFetch, the fetch every cloud client sends its requests through',
 			];
 			for (const answer of answers) expect(await answer.json()).toEqual({ ok: true });
 			expect(answers[0].headers.get('Content-Type')).toBe('application/json');
-		} finally {
-			for (const [name, descriptor] of saved) if (descriptor) Object.defineProperty(globalThis, name, descriptor);
-		}
+		});
 		expect(touched).toEqual([]);
 	});
+
 });

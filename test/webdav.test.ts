@@ -14,6 +14,7 @@ import { bufferStream, collect, fingerprint, pseudoRandomBytes, readAll } from '
 import { renderings } from './support/drive';
 import { emulatedWebDav } from './support/webdav';
 import { removeTempDirs, tempDir, writeTree } from './support/trees';
+import { fetchGlobalsTouched } from './support/fetchTrap';
 
 const MiB = 1024 * 1024;
 let emulator: WebDavEmulator;
@@ -237,6 +238,19 @@ describe('generic servers', () => {
 		const dav = await generic();
 		expect((await collect(dav.list('', { recursive: true }))).map((entry) => entry.path)).toEqual(['x', 'x/y', 'x/y/z', 'x/y/z/deep.txt']);
 		expect(new Set(header(/^PROPFIND/, 'depth'))).toEqual(new Set(['0', '1']));
+	});
+});
+
+describe("Node's own fetch", () => {
+	it('is never touched by a WebDAV run (loading it costs a process 16 MiB): upload, listing, download, errors', async () => {
+		const touched = await fetchGlobalsTouched(async () => {
+			const dav = await provider();
+			await put(dav, 'f/a.txt', 'alpha');
+			expect(await collect(dav.list('f'))).toEqual([expect.objectContaining({ path: 'f/a.txt', size: 5 })]);
+			expect(await text(dav, 'f/a.txt')).toBe('alpha');
+			await expect(dav.stat('f/missing.txt')).rejects.toThrow();
+		});
+		expect(touched).toEqual([]);
 	});
 });
 

@@ -20,7 +20,7 @@ import {
 } from '../core/errors';
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
 import { STATE_FOLDER } from '../core/filters';
-import { ChunkReader, PooledBody, Remote, ResumableUploads, SliceStream, bodyStream, emptyStream, htmlParserSdk, insideOrSame, mimeTypeFor, piecedSession, requestSignal, walkInOrder, type PiecedSession } from './kit';
+import { answerOf, ChunkReader, nodeBodyOf, NO_HEADERS, PooledBody, Remote, ResumableUploads, SliceStream, bodyStream, emptyStream, htmlParserSdk, insideOrSame, mimeTypeFor, piecedSession, requestSignal, walkInOrder, type PiecedSession } from './kit';
 import { hashStream, measure, measureBuffer, sameHash, type MeasuringStream } from '../core/hashing';
 import { fillOf } from '../core/fill';
 import { baseName, joinPath, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
@@ -291,12 +291,6 @@ const PROPS_COMMON = '<d:resourcetype/><d:getcontentlength/><d:getlastmodified/>
 const PROPFIND_OTHER = `<?xml version="1.0" encoding="utf-8"?><d:propfind xmlns:d="DAV:"><d:prop>${PROPS_COMMON}</d:prop></d:propfind>`;
 const PROPFIND_OC = `<?xml version="1.0" encoding="utf-8"?><d:propfind xmlns:d="DAV:" xmlns:oc="${OC}" xmlns:nc="${NC}"><d:prop>${PROPS_COMMON}<oc:checksums/><oc:fileid/><oc:size/></d:prop></d:propfind>`;
 
-function headersOf(reply: IncomingMessage): Headers {
-	const headers = new Headers();
-	for (const [name, value] of Object.entries(reply.headers)) if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
-	return headers;
-}
-
 /** What was read of a source: its length, its hashes, and the error that stopped it. */
 type Measured = Pick<MeasuringStream, 'bytes' | 'hashes' | 'errored'>;
 
@@ -444,16 +438,15 @@ export class WebDavProvider implements Provider {
 		try {
 			const reply = await this.exchange(method, url, headers, init.body, request.signal);
 			const status = reply.statusCode ?? 500;
-			const replyHeaders = headersOf(reply);
 			const empty = status === 204 || status === 304 || method === 'HEAD';
-			let body: RequestInit['body'] | null = null;
-			if (stream && !empty) body = Readable.toWeb(reply) as unknown as RequestInit['body'];
+			let body: Buffer | Readable | null = null;
+			if (stream && !empty) body = reply;
 			else if (!empty) {
 				const chunks: Buffer[] = [];
 				for await (const chunk of reply) chunks.push(chunk as Buffer);
 				body = Buffer.concat(chunks);
 			} else reply.resume();
-			return await this.checked(new Response(body, { status, headers: replyHeaders }), init.accept);
+			return await this.checked(answerOf(status, reply.headers, body), init.accept);
 		} catch (error) {
 			if (request.timedOut()) throw new TransientError(`The WebDAV server did not answer in time (${method} ${new URL(url).pathname})`, { cause: error });
 			throw error;
@@ -728,8 +721,9 @@ export class WebDavProvider implements Provider {
 					slice = new SliceStream(start, end ?? Number.POSITIVE_INFINITY);
 					expected = expected === undefined ? undefined : Math.max(0, Math.min(end ?? expected, expected) - start);
 				}
-				if (!response.body) return emptyStream();
-				const body = bodyStream(response.body, (cause) => brokeOff(relative, cause), slice);
+				const content = nodeBodyOf(response);
+				if (!content) return emptyStream();
+				const body = bodyStream(content, (cause) => brokeOff(relative, cause), slice);
 				// A short download fails at its end instead of passing as the file.
 				return measure(body, [], { size: expected });
 			},
@@ -776,7 +770,7 @@ export class WebDavProvider implements Provider {
 			// Another client may have made it in the meantime (Apache then says 403): only a folder there will do.
 			const existing = await this.resourceOrNothing(relative);
 			if (!existing?.isDir) {
-				if (response.status === 403) throw mapWebDavError(new WebDavResponseError(403, 'Forbidden', new Headers()), context);
+				if (response.status === 403) throw mapWebDavError(new WebDavResponseError(403, 'Forbidden', NO_HEADERS), context);
 				throw new AlreadyExistsError(relative);
 			}
 		}
@@ -862,7 +856,7 @@ export class WebDavProvider implements Provider {
 			if (isDir || existing?.isDir) throw new AlreadyExistsError(target);
 			status = await attemptWith('T');
 		}
-		if (status === 409 || status === 412) throw mapWebDavError(new WebDavResponseError(status, '', new Headers()), context);
+		if (status === 409 || status === 412) throw mapWebDavError(new WebDavResponseError(status, '', NO_HEADERS), context);
 	}
 
 	// -----------------------------------------------------------------------------------------
@@ -1160,7 +1154,7 @@ export class WebDavProvider implements Provider {
 				return await this.send('MOVE', from, { headers, accept: [] });
 			} catch (error) {
 				const status = error instanceof WebDavResponseError ? error.status : undefined;
-				if ((status === 404 || status === 423) && (await landed())) return new Response(null, { status: 201 });
+				if ((status === 404 || status === 423) && (await landed())) return answerOf(201, {}, null);
 				if (status === 409) {
 					await this.ensureFolder(parentPath(context.path));
 					throw new TransientError(`The folder of ${context.path} was made; the upload is put in place again`);

@@ -163,6 +163,17 @@ class Reply {
 	}
 }
 
+/**
+ * An answer with fetch's Response surface for a client that speaks node:http itself (WebDAV), whose
+ * body is read whole, streamed, or absent.
+ */
+export function answerOf(status: number, headers: IncomingHttpHeaders, body: Buffer | Readable | null): Response {
+	return new Reply(status, '', headers, '', false, Buffer.isBuffer(body) ? body : null, body instanceof Readable ? body : null) as unknown as Response;
+}
+
+/** No headers, as fetch's Headers: for an error made without an answer. */
+export const NO_HEADERS = new ReplyHeaders({}) as unknown as Headers;
+
 /** The body of an answer from `bufferFetch` as a node stream (no web stream between), or its web body made one. */
 export function nodeBodyOf(response: Response): Readable | null {
 	if (response instanceof Reply) return response.take();

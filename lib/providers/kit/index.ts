@@ -10,6 +10,6 @@ export { BINARY, mimeTypeFor } from './mime';
 export { walkInOrder, type WalkOptions } from './walkOrder';
 export { ResumableUploads, piecedSession, type PiecedSession, type ResumeSteps } from './resume';
 export { dropboxSdk, s3Sdk, htmlParserSdk } from './sdks';
-export { bufferFetch, nodeBodyOf } from './bufferFetch';
+export { answerOf, bufferFetch, nodeBodyOf, NO_HEADERS } from './bufferFetch';
 export { requestSignal } from './requestSignal';
 export { PooledBody } from './pooledBody';
