@@ -3,7 +3,7 @@
  * module (lib/index.js, each provider, the email library, each node's entry file, each SDK alone),
  * each in a process of its own so that no module is shared with another's figure. A sync process,
  * an n8n worker and the runner of the other cases all pay this before their first byte, which is why
- * the SDKs load on a provider's first use (lib/providers/kit/sdks.ts) and not with lib/index.
+ * the providers load on first use (lib/index.ts) and their SDKs later still (lib/providers/kit/sdks.ts).
  *
  *   npm run bench -- --case footprint       (also printed at the end of a full `npm run bench`)
  *   node dist/bench/footprint.js <module>   (one measurement: prints one JSON line)
@@ -39,7 +39,7 @@ const GROUPS: Array<{ over: { label: string; module?: string }; modules: Array<{
 	{
 		over: { label: 'bare Node' },
 		modules: [
-			{ label: 'lib/index (the whole engine and every provider)', module: inDist('lib/index.js') },
+			{ label: 'lib/index (the engine; providers load on first use)', module: inDist('lib/index.js') },
 			...['local', 'drive', 'dropbox', 'onedrive', 's3', 'webdav', 'googlePhotos', 'icloudDrive', 'icloudPhotos'].map((name) => ({ label: `lib/providers/${name}`, module: inDist(`lib/providers/${name}.js`) })),
 			{ label: 'lib/email (Email to PDF)', module: inDist('lib/email/index.js') },
 			// What a provider's first use then adds: each SDK alone.

@@ -86,15 +86,30 @@ export function formatHotspots(spots: Hotspot[]): string {
 	return spots.map((spot) => `    ${spot.selfMs.toFixed(0).padStart(7)} ms ${(spot.share * 100).toFixed(1).padStart(5)}%  ${spot.name}`).join('\n');
 }
 
-/** Node flags that make a measured run write its CPU profile as `<name>.cpuprofile`, when profiling. */
+/**
+ * Node flags that make a measured run write its CPU profiles into the folder `<name>`, one file per
+ * thread (Node names each after its process and thread id), when profiling: a fixed file name would
+ * leave only the thread that ended last.
+ */
 export function profileFlags(profileDir: string | undefined, name: string): string[] {
-	return profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${name}.cpuprofile`] : [];
+	return profileDir ? ['--cpu-prof', '--cpu-prof-dir', nodePath.join(profileDir, name)] : [];
 }
 
-/** Prints the hotspots of the profile `profileFlags` asked for under `name`, when profiling. */
+/** Node's profile names end in `.<pid>.<thread id>.<sequence>.cpuprofile`; the main thread is 0. */
+function threadOf(file: string): number {
+	return Number(/\.(\d+)\.\d+\.cpuprofile$/.exec(file)?.[1] ?? 0);
+}
+
+/** Prints the hotspots of each thread's profile that `profileFlags` asked for under `name`, main thread first, when profiling. */
 export async function printProfile(profileDir: string | undefined, name: string): Promise<void> {
 	if (!profileDir) return;
-	const file = nodePath.join(profileDir, `${name}.cpuprofile`);
-	console.log(`  top self time of ${name} (${file}):\n${formatHotspots(await hotspots(file, 15))}`);
-	console.log(`  our functions by total time (what they called included):\n${formatHotspots(await ownTotals(file, 12))}`);
+	const folder = nodePath.join(profileDir, name);
+	const files = (await fs.readdir(folder)).filter((file) => file.endsWith('.cpuprofile')).sort((a, b) => threadOf(a) - threadOf(b));
+	for (const [index, file] of files.entries()) {
+		const full = nodePath.join(folder, file);
+		const thread = threadOf(file) === 0 ? 'main thread' : `thread ${threadOf(file)}`;
+		console.log(`  top self time of ${name}, ${thread} (${full}):\n${formatHotspots(await hotspots(full, 15))}`);
+		// Worker threads run code of their own (eval'd), never dist/lib: their totals would be empty.
+		if (index === 0) console.log(`  our functions by total time (what they called included):\n${formatHotspots(await ownTotals(full, 12))}`);
+	}
 }

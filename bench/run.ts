@@ -19,7 +19,7 @@ import { measureStateSize } from './state';
 import { measureFootprint, printFootprint } from './footprint';
 import { highest, median, medianOf, printTable, round, targetVerdicts, type Targets } from './figures';
 import { bigFileDataSet, treeDataSet, type DataSet } from './generate';
-import { describeRun, expectSuccess, flushDisks, prepareTools, runOurs, runRclone, type Measured, type RcloneStats, type Tools } from './processes';
+import { describeRun, expectSuccess, flushDisks, prepareTools, warmFiles, runOurs, runRclone, type Measured, type RcloneStats, type Tools } from './processes';
 import { printProfile, profileFlags } from './profile';
 import type { PlanRun } from './runner';
 import { measureWebDavCase, type WebDavCase } from './webdav';
@@ -307,10 +307,22 @@ function expectTransfers(stats: RcloneStats, transfers: number): void {
 	if (stats.transferred !== transfers) throw new Error(`rclone transferred ${stats.transferred} files, expected ${transfers}`);
 }
 
-/** An emptied destination for cases that copy into one; a no-op case keeps its identical copy. */
-async function prepareRun(destination: string, empty: boolean): Promise<void> {
+/**
+ * Puts the disk in the same state before every timed run, ours or rclone's: the previous run's
+ * output removed (for cases that copy into an empty folder), dirty pages written out, and for cases
+ * that copy, the source read into the page cache (rclone evicts what it read; see warmFiles). No
+ * run pays for another's deletions, writeback or evictions.
+ */
+async function prepareRun(source: string, destination: string, empty: boolean, copies: boolean): Promise<void> {
 	if (empty) await fs.rm(destination, { recursive: true, force: true });
 	flushDisks();
+	if (copies) warmFiles(source);
+}
+
+/** What every timed run of a sync case starts from, printed with the case. */
+function describePreparation(empty: boolean, copies: boolean): string {
+	const steps = [empty ? 'the previous output deleted' : 'the destination kept', '`sync` run', ...(copies ? ['the whole source read into the page cache'] : [])];
+	return `  each timed run, ours or rclone's (alternating), starts after: ${steps.join(', ')}`;
 }
 
 async function measureSyncCase(bench: SyncCase, context: Context): Promise<Row> {
@@ -330,14 +342,16 @@ async function measureSyncCase(bench: SyncCase, context: Context): Promise<Row> 
 		expectSuccess((await runOurs(oursArgs)).result, 0);
 		if (context.tools.rclone) await runRclone([...rcloneArgs, '--resync'], context.tools, nodePath.join(WORK, 'rclone-usage'));
 	}
+	const copies = bench.expectTransfers > 0;
+	console.log(describePreparation(emptied, copies));
 	for (let run = 1; run <= context.runs; run++) {
-		await prepareRun(destination, emptied);
+		await prepareRun(data.source, destination, emptied, copies);
 		const mine = await runOurs(oursArgs, profileFlags(context.profileDir, runName(bench.id, run)));
 		const report = expectSuccess(mine.result, bench.expectTransfers);
 		ours.push(mine);
 		let line = `  run ${run}/${context.runs}: ours ${describeRun(mine)}, sync ${report.seconds.toFixed(2)} s in-process`;
 		if (context.tools.rclone) {
-			await prepareRun(destination, emptied);
+			await prepareRun(data.source, destination, emptied, copies);
 			const theirs = await runRclone(rcloneArgs, context.tools, nodePath.join(WORK, 'rclone-usage'));
 			expectTransfers(theirs.stats, bench.expectTransfers);
 			rclone.push(theirs);
@@ -374,7 +388,7 @@ async function measureCase(bench: BenchCase, context: Context): Promise<Row[]> {
 		case 'scale':
 			return (await measureScaleCase(bench, context)).map(({ row }) => row);
 		case 'webdav':
-			return measureWebDavCase<Row>(bench, { tools: context.tools, runs: context.runs, usageFile: nodePath.join(WORK, 'rclone-usage'), row: makeRow }, RCLONE_FLAGS);
+			return measureWebDavCase<Row>(bench, { tools: context.tools, runs: context.runs, usageFile: nodePath.join(WORK, 'rclone-usage'), row: makeRow, profileDir: context.profileDir }, RCLONE_FLAGS);
 		case 's3': {
 			const { ours, rclone } = await measureS3Case(bench, context.runs, context.tools, RCLONE_FLAGS, nodePath.join(WORK, 'rclone-usage'));
 			return [makeRow(bench.name, ours, rclone)];
@@ -527,6 +541,8 @@ async function main(): Promise<void> {
 	if (context.profileDir) console.log(`Profiling our runs into ${context.profileDir}: timings are inflated and latest.json is not written.`);
 
 	await fs.rm(WORK, { recursive: true, force: true });
+	// A run's profiles are read back from its folder: an earlier sitting's must not be among them.
+	if (context.profileDir) await fs.rm(context.profileDir, { recursive: true, force: true });
 	await Promise.all([WORK, CACHE, RESULTS, ...(context.profileDir ? [context.profileDir] : [])].map(async (dir) => fs.mkdir(dir, { recursive: true })));
 	const cases = benchCases(sizes).filter((bench) => !options.only || options.only.includes(bench.id));
 	const rows: Row[] = [];

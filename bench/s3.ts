@@ -6,7 +6,7 @@
  * own; the no-op case re-syncs the prefix its side filled.
  */
 import type { DataSet } from './generate';
-import { describeRun, expectSuccess, flushDisks, runOurs, runRclone, type Measured, type RcloneStats, type Tools } from './processes';
+import { describeRun, expectSuccess, flushDisks, runOurs, runRclone, warmFiles, type Measured, type RcloneStats, type Tools } from './processes';
 import { endpointArgument, type Endpoint } from './endpoints';
 import { S3Provider } from '../lib/providers/s3';
 import { startS3Server, type S3TestServer } from '../test/support/s3';
@@ -88,15 +88,20 @@ export async function measureS3Case(bench: S3Case, runs: number, tools: Tools, r
 		expectSuccess((await runOurs(['sync', 'copy', data.source, endpointArgument(ourEndpoint(s3, prefixOf('ours', 0)))])).result, bench.files);
 		if (tools.rclone) expectRcloneTransfers((await runRclone(['copy', data.source, `${REMOTE}:${BUCKET}/${prefixOf('rclone', 0)}`, ...rcloneFlags], tools, usageFile)).stats, bench.files);
 	}
-	for (let run = 1; run <= runs; run++) {
+	// An upload reads its source: each run finds it cached, whatever the run before evicted (see warmFiles).
+	const prepare = () => {
 		flushDisks();
+		if (!noop) warmFiles(data.source);
+	};
+	for (let run = 1; run <= runs; run++) {
+		prepare();
 		const mine = await runOurs(['sync', 'copy', data.source, endpointArgument(ourEndpoint(s3, prefixOf('ours', run)))]);
 		expectSuccess(mine.result, expected);
 		ours.push(mine);
 		let line = `  run ${run}/${runs}: ours ${describeRun(mine)}`;
 		if (!noop) await emptyPrefix(s3, prefixOf('ours', run));
 		if (tools.rclone) {
-			flushDisks();
+			prepare();
 			const theirs = await runRclone(['copy', data.source, `${REMOTE}:${BUCKET}/${prefixOf('rclone', run)}`, ...rcloneFlags], tools, usageFile);
 			expectRcloneTransfers(theirs.stats, expected);
 			rclone.push(theirs);

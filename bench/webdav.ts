@@ -10,7 +10,8 @@ import { WebDavProvider } from '../lib';
 import { endpointArgument, type Endpoint } from './endpoints';
 import type { DataSet } from './generate';
 import type { Targets } from './figures';
-import { describeRun, expectSuccess, runOurs, runRclone, type Measured, type Tools } from './processes';
+import { printProfile, profileFlags } from './profile';
+import { describeRun, expectSuccess, runOurs, runRclone, warmFiles, type Measured, type Tools } from './processes';
 import { missingApache, startApacheDav, type DavServer } from '../test/e2e/webdavServers';
 
 export interface WebDavCase {
@@ -27,6 +28,8 @@ export interface WebDavContext {
 	runs: number;
 	usageFile: string;
 	row: (name: string, ours: Measured[], rclone: Measured[]) => unknown;
+	/** Where our runs write their CPU profiles, when profiling. */
+	profileDir?: string;
 }
 
 const REMOTE = 'BENCHDAV';
@@ -67,14 +70,19 @@ export async function measureWebDavCase<Row>(bench: WebDavCase, context: WebDavC
 				// A re-sync goes over the folder the step before filled in the same run.
 				const folder = (side: string) => `case${bench.id}-run${run}-${side}-${step.again ? index - 1 : index}`;
 				if (!step.again) await Promise.all([top.mkdir(folder('ours')), top.mkdir(folder('rclone'))]);
-				const mine = await runOurs(['sync', step.mode, data.source, endpointArgument(endpoint(folder('ours')))]);
+				// An upload reads its source: each run finds it cached, whatever the run before evicted (see warmFiles).
+				if (step.transfers > 0) warmFiles(data.source);
+				const profile = `case${bench.id}${String.fromCharCode(97 + index)}-run${run}`;
+				const mine = await runOurs(['sync', step.mode, data.source, endpointArgument(endpoint(folder('ours')))], profileFlags(context.profileDir, profile));
 				expectSuccess(mine.result, step.transfers);
 				ours.push(mine);
+				if (step.transfers > 0) warmFiles(data.source);
 				const theirs = await runRclone([step.rcloneCommand, data.source, `${REMOTE}:${folder('rclone')}`, ...flags], context.tools, context.usageFile);
 				if (theirs.stats.transferred !== step.transfers) throw new Error(`rclone transferred ${theirs.stats.transferred} files, expected ${step.transfers}`);
 				rclone.push(theirs);
 				console.log(`    run ${run}/${context.runs}: ours ${describeRun(mine)} | rclone ${describeRun(theirs)}`);
 			}
+			await printProfile(context.profileDir, `case${bench.id}${String.fromCharCode(97 + index)}-run1`);
 			rows.push(context.row(step.name, ours, rclone) as Row);
 		}
 	} finally {

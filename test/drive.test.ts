@@ -1,8 +1,11 @@
-import { createHash } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { createHash, generateKeyPairSync, verify } from 'node:crypto';
+import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LocalProvider, sync } from '../lib';
 import { GoogleDriveProvider } from '../lib/providers/drive';
+import { GOOGLE_TOKEN_URL, serviceAccountAssertion } from '../lib/providers/driveApi';
 import { Pacer, classifyError } from '../lib/core/pacer';
 import { plan } from '../lib/engine/planner';
 import {
@@ -68,8 +71,8 @@ describe('looking up several paths at once (statMany)', () => {
 	});
 });
 
-describe('the official client against the emulator', () => {
-	it('sends the SDK requests, token refresh and partial-response fields to the emulator', async () => {
+describe('the Drive client against the emulator', () => {
+	it('sends the API requests, token refresh and partial-response fields to the emulator', async () => {
 		fixture.emulator.clearLog();
 		const { provider } = await openInFreshFolder(fixture);
 		await put(provider, 'docs/a.txt', 'alpha');
@@ -83,8 +86,7 @@ describe('the official client against the emulator', () => {
 		expect(query.get('fields')).toContain('files(id,name,mimeType,parents,size,md5Checksum');
 		expect(query.get('pageSize')).toBe('1000');
 		const headers = fixture.emulator.headersOf(list)!;
-		expect(headers['user-agent']).toContain('google-api-nodejs-client');
-		expect(headers['x-goog-api-client']).toMatch(/gdcl\//);
+		expect(headers['user-agent']).toContain('n8n-nodes-cloudsync');
 		expect(headers.authorization).toMatch(/^Bearer ya29\./);
 
 		// A small file goes up in one multipart request, built whole (metadata and bytes) with its Content-Length.
@@ -823,4 +825,62 @@ describe('creates with ids generated in advance', () => {
 		await expect(api.files.create({ requestBody: { id: 'not-generated', name: 'b', parents: [folderId] } })).rejects.toMatchObject({ status: 400 });
 		expect(fixture.emulator.filesAt('a', folderId)).toHaveLength(1);
 	});
+});
+
+describe('the thin client', () => {
+	it("signs a service account's assertion with RS256 for Google's token endpoint, the Drive scope, and an hour at most", () => {
+		const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+		const now = Date.UTC(2026, 0, 2, 3, 4, 5);
+		const assertion = serviceAccountAssertion('sync@project.iam.gserviceaccount.com', privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), 'https://www.googleapis.com/auth/drive', now);
+		const [header, claims, signature] = assertion.split('.');
+		const decode = (part: string) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, unknown>;
+		expect(decode(header)).toEqual({ alg: 'RS256', typ: 'JWT' });
+		expect(decode(claims)).toEqual({
+			iss: 'sync@project.iam.gserviceaccount.com',
+			scope: 'https://www.googleapis.com/auth/drive',
+			aud: GOOGLE_TOKEN_URL,
+			iat: now / 1000,
+			exp: now / 1000 + 3600,
+		});
+		expect(verify('RSA-SHA256', Buffer.from(`${header}.${claims}`), publicKey, Buffer.from(signature, 'base64url'))).toBe(true);
+		// Another key's signature, or altered claims, do not verify.
+		const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
+		expect(verify('RSA-SHA256', Buffer.from(`${header}.${claims}`), other, Buffer.from(signature, 'base64url'))).toBe(false);
+		expect(verify('RSA-SHA256', Buffer.from(`${header}.${claims}x`), publicKey, Buffer.from(signature, 'base64url'))).toBe(false);
+	});
+
+	it.each(['a user', 'a service account'])('retries a sign-in of %s that Google answers with 503 or whose connection drops', async (who) => {
+		const { emulator } = fixture;
+		const auth = who === 'a user' ? emulator.addOAuthClient() : emulator.addServiceAccount();
+		emulator.clearLog();
+		emulator.server.inject({ route: /^POST \/token$/, kind: 'unavailable', times: 1 });
+		emulator.server.inject({ route: /^POST \/token$/, kind: 'drop-after-commit', times: 1 });
+		const provider = await GoogleDriveProvider.open({ auth, apiBaseUrl: emulator.baseUrl, pacer: recordingPacer().pacer });
+		expect(provider.rootId).toBe(emulator.myDriveRootId);
+		expect(emulator.server.requests(/^POST \/token$/).map((entry) => entry.fault ?? entry.status)).toEqual(['unavailable', 'drop-after-commit', 200]);
+	});
+
+	it('a Drive run (uploads, downloads, a service account) loads neither @googleapis/drive, google-auth-library nor gaxios', async () => {
+		const { emulator, auth } = fixture;
+		const root = emulator.addFolder(emulator.myDriveRootId, 'child-run');
+		const spec = { apiBaseUrl: emulator.baseUrl, root, user: auth, serviceAccount: emulator.addServiceAccount() };
+		emulator.clearLog();
+		const child = spawn(process.execPath, ['-r', join(__dirname, 'support', 'tsRegister.js'), join(__dirname, 'support', 'driveChild.ts')], {
+			env: { ...process.env, CLOUDSYNC_DRIVE_CHILD: JSON.stringify(spec) },
+			stdio: ['ignore', 'pipe', 'pipe'],
+		});
+		let stdout = '';
+		let stderr = '';
+		child.stdout.on('data', (data: Buffer) => (stdout += data.toString()));
+		child.stderr.on('data', (data: Buffer) => (stderr += data.toString()));
+		const [code] = (await once(child, 'exit')) as [number | null];
+		expect(stderr).toBe('');
+		expect(code).toBe(0);
+		const run = JSON.parse(stdout) as { uploaded: number; downloaded: number; serviceAccountRoot: string; packages: string[] };
+		expect(run).toMatchObject({ uploaded: 2, downloaded: 2, serviceAccountRoot: emulator.myDriveRootId });
+		// The large file went up in chunks, and both came back down.
+		expect(emulator.server.log.filter((entry) => CHUNK.test(`${entry.method} ${entry.path}`)).length).toBeGreaterThan(1);
+		expect(emulator.server.log.filter((entry) => entry.query.includes('alt=media'))).toHaveLength(2);
+		expect(run.packages.filter((name) => ['@googleapis/drive', 'googleapis-common', 'google-auth-library', 'gaxios', 'gtoken'].includes(name))).toEqual([]);
+	}, 60_000);
 });

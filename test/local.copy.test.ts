@@ -69,6 +69,23 @@ describe('copying between local folders', () => {
 		expect(await fs.readdir(root)).toEqual(['source.bin']);
 	});
 
+	it('a source one byte longer than expected fails, and one of the expected length is staged whole, at every size where reading turns (empty, the thread buffer of 64 KiB, past it)', async () => {
+		const root = await made('copy-edges');
+		for (const size of [0, 1, 64 * 1024, 64 * 1024 + 1, 200_000]) {
+			const bytes = randomBytes(size + 1);
+			const source = path.join(root, `source-${size}.bin`);
+			await fs.writeFile(source, bytes);
+			const job = { source, size, modTime: MODIFIED, mode: 0o600 };
+			await expect(smallFileCopier.stage({ ...job, temp: path.join(root, `grown-${size}`) }, `source-${size}.bin`)).rejects.toThrow(
+				`source-${size}.bin changed while it was copied (more than ${size} of ${size} bytes read)`,
+			);
+			await fs.truncate(source, size);
+			await smallFileCopier.stage({ ...job, temp: path.join(root, `staged-${size}`) }, `source-${size}.bin`);
+			expect((await fs.readFile(path.join(root, `staged-${size}`))).equals(bytes.subarray(0, size))).toBe(true);
+		}
+		expect((await fs.readdir(root)).filter((name) => name.startsWith('grown-'))).toEqual([]);
+	});
+
 	it('never writes through a file or link already at the staging name', async () => {
 		const root = await made('copy-exclusive');
 		const outside = await made('copy-outside');

@@ -67,11 +67,14 @@ describe('walk order', () => {
 				const entryPath = folder ? `${folder}/${name}` : name;
 				return { path: entryPath, isDir: folders.has(entryPath), size: 0, modTime: T0, hashes: {} };
 			});
-		const listed: string[] = [];
-		for await (const entry of walkInOrder('', listFolder, { recursive: true, memoryLimit: 2 })) listed.push(entry.path);
 		const everything = Object.entries(tree).flatMap(([folder, names]) => names.map((name) => (folder ? `${folder}/${name}` : name)));
-		expect(listed).toEqual([...everything].sort(compareWalkOrder));
-		expect(listed.slice(0, 6)).toEqual(['A', 'a', 'a/w.txt', 'A/x.txt', 'a/x.txt', 'A/y.txt']);
+		// Sorted through temporary files, then in memory.
+		for (const memoryLimit of [2, 1000]) {
+			const listed: string[] = [];
+			for await (const entry of walkInOrder('', listFolder, { recursive: true, memoryLimit })) listed.push(entry.path);
+			expect(listed).toEqual([...everything].sort(compareWalkOrder));
+			expect(listed.slice(0, 6)).toEqual(['A', 'a', 'a/w.txt', 'A/x.txt', 'a/x.txt', 'A/y.txt']);
+		}
 	});
 
 	it('gives the same walk in arrays, each ending where the walk goes down into a folder, also when a folder is sorted through a temporary file', async () => {

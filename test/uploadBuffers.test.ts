@@ -1,10 +1,19 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as nodePath from 'node:path';
 import { ChunkReader, lazyStream } from '../lib/providers/kit/streams';
+import { PooledBody } from '../lib/providers/kit/pooledBody';
+import { fillOf, type Fill } from '../lib/core/fill';
+import { measure } from '../lib/core/hashing';
+import { VerificationError } from '../lib/core/errors';
+import { LocalProvider } from '../lib';
+import { removeTempDirs, tempDir } from './support/trees';
 import { bufferFetch } from '../lib/providers/kit/bufferFetch';
 import { classifyError } from '../lib/core/pacer';
+import { fetchGlobalsTouched } from './support/fetchTrap';
 
 const sha1 = (bytes: Buffer) => createHash('sha1').update(bytes).digest('hex');
 
@@ -207,7 +216,7 @@ describe('bufferFetch, the fetch that sends upload chunks uncopied', () => {
 		expect(await response.text()).toBe('first last');
 	});
 
-	it('leaves requests without a body to fetch', async () => {
+	it('sends a request without a body', async () => {
 		const response = await bufferFetch(`${url}/json`, { method: 'GET' });
 		expect(await response.json()).toEqual({ size: 0 });
 		expect(seen[0].method).toBe('GET');
@@ -228,4 +237,225 @@ describe('bufferFetch, the fetch that sends upload chunks uncopied', () => {
 		// Listening again so that afterEach can close it.
 		server = createServer().listen(0);
 	});
+});
+
+describe('filling buffers the caller owns instead of streaming (core/fill.ts)', () => {
+	const file = Buffer.from(Array.from({ length: 300_000 }, (_, index) => (index * 7 + 3) % 256));
+	let local: LocalProvider;
+	let folder: string;
+	beforeAll(async () => {
+		folder = await tempDir('fill');
+		await fs.writeFile(nodePath.join(folder, 'big.bin'), file);
+		local = await LocalProvider.open(folder);
+	});
+	afterAll(() => removeTempDirs());
+
+	const drain = async (fill: Fill, piece: number) => {
+		const parts: Buffer[] = [];
+		const into = Buffer.alloc(piece);
+		for (let length = await fill(into); length > 0; length = await fill(into)) parts.push(Buffer.from(into.subarray(0, length)));
+		return Buffer.concat(parts);
+	};
+
+	it('reads a local file, or a range of it, through the engine\'s measuring and lazy streams, counted and hashed as a stream would be', async () => {
+		let measured: ReturnType<typeof measure> | undefined;
+		const content = lazyStream(async () => (measured = measure(await local.read('big.bin'), ['sha1'], { size: file.length })));
+		const fill = await fillOf(measure(content, [], { size: file.length }));
+		expect(fill).toBeDefined();
+		expect((await drain(fill!, 64 * 1024)).equals(file)).toBe(true);
+		expect(measured!.bytes).toBe(file.length);
+		expect(measured!.hashes.sha1).toBe(sha1(file));
+		const range = await fillOf(await local.read('big.bin', { start: 1000, end: 5000 }));
+		expect((await drain(range!, 1500)).equals(file.subarray(1000, 5000))).toBe(true);
+	});
+
+	it('fails a source longer or shorter than announced, or whose hash differs, at the fill that meets it', async () => {
+		const longer = await fillOf(measure(await local.read('big.bin'), [], { size: file.length - 1 }));
+		await expect(drain(longer!, 4096)).rejects.toBeInstanceOf(VerificationError);
+		const shorter = await fillOf(measure(await local.read('big.bin'), [], { size: file.length + 1 }));
+		await expect(drain(shorter!, 4096)).rejects.toThrow(`Stream ended after ${file.length} of ${file.length + 1} bytes`);
+		const otherHash = await fillOf(measure(await local.read('big.bin'), [], { hashes: { sha1: sha1(Buffer.from('other')) } }));
+		await expect(drain(otherHash!, 4096)).rejects.toBeInstanceOf(VerificationError);
+	});
+
+	it('is offered once, never for a stream already being read, and a stream that cannot fill is read as a stream', async () => {
+		const stream = await local.read('big.bin');
+		expect(await fillOf(stream)).toBeDefined();
+		expect(await fillOf(stream)).toBeUndefined();
+		stream.destroy();
+		const started = measure(await local.read('big.bin'), []);
+		await started[Symbol.asyncIterator]().next();
+		expect(await fillOf(started)).toBeUndefined();
+		started.destroy();
+		// A lazy stream over a source without a fill is switched back to streaming, and still reads whole.
+		const lazy = measure(lazyStream(async () => pieces(file, 4096)), ['sha1'], { size: file.length });
+		expect(await fillOf(lazy)).toBeUndefined();
+		const parts: Buffer[] = [];
+		for await (const chunk of lazy) parts.push(chunk as Buffer);
+		expect(Buffer.concat(parts).equals(file)).toBe(true);
+		expect(lazy.hashes.sha1).toBe(sha1(file));
+		// Once filled, a stream reader gets an error, not a wait that never ends.
+		const filled = lazyStream(async () => local.read('big.bin'));
+		expect(await fillOf(filled)).toBeDefined();
+		await expect((async () => {
+			for await (const _chunk of filled) void _chunk;
+		})()).rejects.toThrow('cannot also be read as a stream');
+		const measuredFill = measure(await local.read('big.bin'), []);
+		expect(await fillOf(measuredFill)).toBeDefined();
+		await expect((async () => {
+			for await (const _chunk of measuredFill) void _chunk;
+		})()).rejects.toThrow('cannot also be read as a stream');
+	});
+});
+
+describe('PooledBody, a request body in a few reused buffers', () => {
+	const file = Buffer.from(Array.from({ length: 1_000_003 }, (_, index) => (index * 31 + 11) % 256));
+
+	/** A fill over `bytes` that hands out at most `most` bytes at a time. */
+	const filling = (bytes: Buffer, most = Number.POSITIVE_INFINITY): Fill => {
+		let at = 0;
+		return async (into) => {
+			const length = bytes.copy(into, 0, at, Math.min(bytes.length, at + Math.min(into.length, most)));
+			at += length;
+			return length;
+		};
+	};
+
+	it('delivers every byte in order and refills a buffer only once its write completed, however slowly the socket takes them', async () => {
+		const received: Buffer[] = [];
+		const buffers = new Set<ArrayBufferLike>();
+		const slow = new Writable({
+			highWaterMark: 1,
+			write(chunk: Buffer, _encoding, done) {
+				buffers.add(chunk.buffer);
+				const copy = Buffer.from(chunk);
+				// The socket takes its time; the bytes lent must not change meanwhile.
+				setTimeout(() => {
+					received.push(copy);
+					done(chunk.equals(copy) ? null : new Error('a lent buffer was refilled before its write completed'));
+				}, 2);
+			},
+		});
+		const body = new PooledBody(filling(file, 50_000), 64 * 1024, 3);
+		await body.readFirst();
+		await body.writeTo(slow);
+		await new Promise((resolve) => slow.once('finish', resolve));
+		expect(Buffer.concat(received).equals(file)).toBe(true);
+		expect(buffers.size).toBeLessThanOrEqual(3);
+	});
+
+	it('fails when the source fails or the request breaks, and sends an empty body as nothing', async () => {
+		const failing = new PooledBody(async () => {
+			throw new Error('disk gone');
+		});
+		await expect(failing.readFirst()).rejects.toThrow('disk gone');
+		const broken = new Writable({ write: (_chunk, _encoding, done) => done(new Error('connection reset')) });
+		broken.on('error', () => undefined);
+		const body = new PooledBody(filling(file), 1024, 2);
+		await expect(body.writeTo(broken)).rejects.toThrow('connection reset');
+		const sink: Buffer[] = [];
+		const empty = new PooledBody(filling(Buffer.alloc(0)));
+		await empty.readFirst();
+		await empty.writeTo(new Writable({ write: (chunk, _encoding, done) => done(void sink.push(chunk)) }));
+		expect(sink).toEqual([]);
+	});
+
+});
+
+describe('bufferFetch, the fetch every cloud client sends its requests through', () => {
+	const servers: Server[] = [];
+	async function serve(handle: (request: IncomingMessage, response: ServerResponse) => void): Promise<string> {
+		const server = createServer(handle);
+		servers.push(server);
+		await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+		return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+	}
+	afterEach(async () => {
+		for (const server of servers.splice(0)) {
+			server.closeAllConnections();
+			await new Promise((resolve) => server.close(resolve));
+		}
+	});
+
+	it('follows a download redirect to another host without the bearer token, as fetch does', async () => {
+		const seenThere: IncomingHttpHeaders[] = [];
+		const there = await serve((request, response) => {
+			seenThere.push(request.headers);
+			response.writeHead(200, { 'content-type': 'application/octet-stream' }).end('the bytes');
+		});
+		// Another origin: the same address by another name.
+		const elsewhere = there.replace('127.0.0.1', 'localhost');
+		const here = await serve((request, response) => response.writeHead(302, { location: `${elsewhere}/file?sig=1` }).end());
+		const response = await bufferFetch(`${here}/content`, { headers: { authorization: 'Bearer secret-token', range: 'bytes=0-8' } });
+		expect(response.status).toBe(200);
+		expect(response.redirected).toBe(true);
+		expect(await response.text()).toBe('the bytes');
+		expect(seenThere[0].authorization).toBeUndefined();
+		expect(seenThere[0].range).toBe('bytes=0-8');
+	});
+
+	it('keeps the token on a redirect within the same origin, turns a 303 into a GET, and leaves a manual redirect to the caller', async () => {
+		const seen: Array<{ method?: string; url?: string; authorization?: string }> = [];
+		const url = await serve((request, response) => {
+			seen.push({ method: request.method, url: request.url, authorization: request.headers.authorization });
+			request.resume();
+			if (request.url === '/start') response.writeHead(303, { location: '/done' }).end();
+			else response.writeHead(200).end('ok');
+		});
+		const followed = await bufferFetch(`${url}/start`, { method: 'POST', body: '{}', headers: { authorization: 'Bearer t' } });
+		expect(await followed.text()).toBe('ok');
+		expect(seen).toEqual([
+			{ method: 'POST', url: '/start', authorization: 'Bearer t' },
+			{ method: 'GET', url: '/done', authorization: 'Bearer t' },
+		]);
+		const manual = await bufferFetch(`${url}/start`, { method: 'POST', body: '{}', redirect: 'manual' });
+		expect(manual.status).toBe(303);
+		expect(manual.headers.get('location')).toBe('/done');
+	});
+
+	it('answers once the head is in, and fails the body read, not the request, when the body breaks off', async () => {
+		const url = await serve((request, response) => {
+			response.writeHead(200, { 'content-length': '1000' });
+			response.write(Buffer.alloc(100), () => response.socket?.destroy());
+		});
+		const response = await bufferFetch(`${url}/short`);
+		expect(response.status).toBe(200);
+		const failure = await response.arrayBuffer().then(
+			() => 'read whole',
+			(error: unknown) => error,
+		);
+		expect(failure).not.toBe('read whole');
+		expect(classifyError(failure).retryable).toBe(true);
+	});
+
+	it('streams a large answer as it arrives and hands the same body object out each time it is asked for', async () => {
+		const bytes = Buffer.from(Array.from({ length: 3 * 1024 * 1024 }, (_, index) => (index * 13) % 256));
+		const url = await serve((request, response) => response.writeHead(200, { 'content-length': String(bytes.length) }).end(bytes));
+		const response = await bufferFetch(`${url}/big`);
+		expect(response.body).toBe(response.body);
+		const received: Buffer[] = [];
+		for await (const piece of Readable.fromWeb(response.body! as import('node:stream/web').ReadableStream)) received.push(piece as Buffer);
+		expect(sha1(Buffer.concat(received))).toBe(sha1(bytes));
+		expect(received.length).toBeGreaterThan(1);
+	});
+
+	it("never touches Node's own fetch or its classes (loading undici costs a process 16 MiB)", async () => {
+		const touched = await fetchGlobalsTouched(async () => {
+			const url = await serve((request, response) => {
+				request.resume();
+				if (request.url === '/moved') response.writeHead(307, { location: '/json' }).end();
+				else response.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+			});
+			const answers = [
+				await bufferFetch(`${url}/json`, { method: 'POST', body: Buffer.from('x'), headers: [['x-a', '1']] }),
+				await bufferFetch(`${url}/moved`, { method: 'PUT', body: 'text' }),
+				await bufferFetch(new URL(`${url}/json`), { method: 'POST', body: new URLSearchParams({ a: 'b' }) }),
+				await bufferFetch(`${url}/json`),
+			];
+			for (const answer of answers) expect(await answer.json()).toEqual({ ok: true });
+			expect(answers[0].headers.get('Content-Type')).toBe('application/json');
+		});
+		expect(touched).toEqual([]);
+	});
+
 });

@@ -14,6 +14,7 @@ import { bufferStream, collect, fingerprint, pseudoRandomBytes, readAll } from '
 import { renderings } from './support/drive';
 import { emulatedWebDav } from './support/webdav';
 import { removeTempDirs, tempDir, writeTree } from './support/trees';
+import { fetchGlobalsTouched } from './support/fetchTrap';
 
 const MiB = 1024 * 1024;
 let emulator: WebDavEmulator;
@@ -203,6 +204,23 @@ describe('generic servers', () => {
 		expect(emulator.paths('Root/.cloudsync/tmp')).toEqual([]);
 	});
 
+	it('a large local file is sent whole through reused buffers; one that grew since it was listed is refused and the old file stays', async () => {
+		const folder = await tempDir('dav-large');
+		const data = pseudoRandomBytes(3 * MiB + 5, 'dav-large');
+		await writeTree(folder, { 'big.bin': data });
+		const local = await LocalProvider.open(folder);
+		const dav = await generic({ bufferedLimit: MiB });
+		const report = await sync(local, dav, { mode: 'copy' });
+		expect(report).toMatchObject({ status: 'success', added: 1 });
+		expect(fingerprint(await readAll(await dav.read('big.bin')))).toEqual(fingerprint(data));
+		const listed = await local.stat('big.bin');
+		const content = await local.read('big.bin');
+		await writeTree(folder, { 'big.bin': Buffer.concat([data, Buffer.from('more')]) });
+		await expect(dav.write('big.bin', content, { size: listed.size })).rejects.toBeInstanceOf(VerificationError);
+		expect(fingerprint(await readAll(await dav.read('big.bin')))).toEqual(fingerprint(data));
+		expect(emulator.paths('Root/.cloudsync/tmp')).toEqual([]);
+	});
+
 	it('housekeeping removes staged uploads that runs which died left, an hour old or more', async () => {
 		const dav = await generic();
 		emulator.seedFile('Root/.cloudsync/tmp/otherhost-1a-aaaaaaaaaaaa', 'stale', { modTime: Date.now() - 2 * 3600_000 });
@@ -220,6 +238,19 @@ describe('generic servers', () => {
 		const dav = await generic();
 		expect((await collect(dav.list('', { recursive: true }))).map((entry) => entry.path)).toEqual(['x', 'x/y', 'x/y/z', 'x/y/z/deep.txt']);
 		expect(new Set(header(/^PROPFIND/, 'depth'))).toEqual(new Set(['0', '1']));
+	});
+});
+
+describe("Node's own fetch", () => {
+	it('is never touched by a WebDAV run (loading it costs a process 16 MiB): upload, listing, download, errors', async () => {
+		const touched = await fetchGlobalsTouched(async () => {
+			const dav = await provider();
+			await put(dav, 'f/a.txt', 'alpha');
+			expect(await collect(dav.list('f'))).toEqual([expect.objectContaining({ path: 'f/a.txt', size: 5 })]);
+			expect(await text(dav, 'f/a.txt')).toBe('alpha');
+			await expect(dav.stat('f/missing.txt')).rejects.toThrow();
+		});
+		expect(touched).toEqual([]);
 	});
 });
 

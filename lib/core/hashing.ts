@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { HashType, Hashes } from './types';
 import { VerificationError } from './errors';
 import { prematureClose } from './streams';
+import { fillOf, offerFill, offersFill, type Fill } from './fill';
 
 interface Hasher {
 	update(chunk: Buffer): void;
@@ -148,6 +149,9 @@ export class MeasuringStream extends Transform {
 	bytes = 0;
 	private readonly hashers: Map<HashType, Hasher>;
 	private result: Hashes = {};
+	/** Pipes the source in, when that waits for the first read (a source that can fill: measure()). */
+	private startPiping?: () => void;
+	private filling = false;
 
 	constructor(
 		hashTypes: Iterable<HashType>,
@@ -159,23 +163,58 @@ export class MeasuringStream extends Transform {
 		this.hashers = new Map([...types].map((type) => [type, createHasher(type)]));
 	}
 
+	_read(size: number): void {
+		// Read through its fill, nothing would ever come: a stream reader fails instead of waiting forever.
+		if (this.filling) return void this.destroy(new Error('A source read through its fill cannot also be read as a stream'));
+		const start = this.startPiping;
+		this.startPiping = undefined;
+		start?.();
+		super._read(size);
+	}
+
 	_transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-		this.bytes += chunk.length;
-		if (this.expect.size !== undefined && this.bytes > this.expect.size) {
-			callback(new VerificationError(`Stream is longer than the expected ${this.expect.size} bytes`));
-			return;
-		}
-		for (const hasher of this.hashers.values()) hasher.update(chunk);
-		callback(null, chunk);
+		callback(this.count(chunk), chunk);
 	}
 
 	_flush(callback: TransformCallback): void {
-		for (const [type, hasher] of this.hashers) this.result[type] = hasher.digest();
-		callback(mismatchOf(this.bytes, this.result, this.expect));
+		callback(this.finish());
 	}
 
 	get hashes(): Hashes {
 		return this.result;
+	}
+
+	/** Counts and hashes bytes that went by; the error when they are more than expected. */
+	private count(chunk: Buffer): VerificationError | null {
+		this.bytes += chunk.length;
+		if (this.expect.size !== undefined && this.bytes > this.expect.size) return new VerificationError(`Stream is longer than the expected ${this.expect.size} bytes`);
+		for (const hasher of this.hashers.values()) hasher.update(chunk);
+		return null;
+	}
+
+	private finish(): VerificationError | null {
+		for (const [type, hasher] of this.hashers) this.result[type] = hasher.digest();
+		return mismatchOf(this.bytes, this.result, this.expect);
+	}
+
+	/** Waits with piping `source` in until the first read, and offers the source's fill, measured as the stream would be. */
+	deferTo(source: Readable): void {
+		this.startPiping = () => source.pipe(this);
+		offerFill(this, async () => {
+			const inner = await fillOf(source);
+			if (!inner || !this.startPiping) return undefined;
+			this.startPiping = undefined;
+			this.filling = true;
+			let ended = false;
+			const fill: Fill = async (into) => {
+				if (ended) return 0;
+				const length = await inner(into);
+				const failure = length === 0 ? ((ended = true), this.finish()) : this.count(into.subarray(0, length));
+				if (failure) throw failure;
+				return length;
+			};
+			return fill;
+		});
 	}
 }
 
@@ -193,7 +232,9 @@ export function measure(source: Readable, hashTypes: Iterable<HashType>, expect?
 		if (source.readableEnded === false) measuring.destroy(prematureClose());
 	});
 	measuring.on('close', () => source.destroy());
-	source.pipe(measuring);
+	// A source that can fill is left unread until the consumer chose how to read it.
+	if (offersFill(source)) measuring.deferTo(source);
+	else source.pipe(measuring);
 	return measuring;
 }
 

@@ -1,6 +1,6 @@
 import { createPrivateKey, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { auth as googleAuth, drive_v3 } from '@googleapis/drive';
+import type { drive_v3 } from '@googleapis/drive';
 import type { Capabilities, Change, ChangePage, UnplacedChange, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, UploadIdentity, UploadSessionStore, WriteOptions } from '../core/types';
 import {
 	AlreadyExistsError,
@@ -18,7 +18,8 @@ import {
 	VerificationError,
 } from '../core/errors';
 import { Pacer, RATE_LIMIT_REASONS, retryAfterOf } from '../core/pacer';
-import { BINARY, bufferFetch, ChunkReader, DirCache, googleDriveSdk, mimeTypeFor, Remote, SliceStream, bodyStream, emptyStream, insideOrSame, ResumableUploads } from './kit';
+import { BINARY, ChunkReader, DirCache, mimeTypeFor, RefreshGrant, Remote, SignInError, SliceStream, bodyStream, emptyStream, insideOrSame, ResumableUploads } from './kit';
+import { DriveApi, DriveHttpError, driveHttpError, GOOGLE_TOKEN_URL, ServiceAccountGrant } from './driveApi';
 import { baseName, joinPath, normalizeRelativePath, parentPath } from '../core/paths';
 import { hashStream, measure } from '../core/hashing';
 import { inStateFolder } from '../core/filters';
@@ -67,13 +68,13 @@ export interface GoogleDriveProviderOptions {
 	multipartMaxBytes?: number;
 }
 
-type AuthClient = InstanceType<typeof googleAuth.OAuth2>;
-
 export const FOLDER_MIME = 'application/vnd.google-apps.folder';
 const GOOGLE_APPS_PREFIX = 'application/vnd.google-apps.';
 const DRIVE_SCOPE = 'https://www.googleapis.com/auth/drive';
 const GOOGLE_ROOT_URL = 'https://www.googleapis.com/';
-const GOOGLE_TOKEN_ORIGIN = 'https://oauth2.googleapis.com';
+/** Tokens are renewed this long before they expire, as Google's own client does. */
+const TOKEN_MARGIN_MS = 5 * 60_000;
+const TOKEN_TIMEOUT_MS = 60_000;
 const MiB = 1024 * 1024;
 const CHUNK_GRANULARITY = 256 * 1024;
 /** Drive keeps a resumable session about a week; a day less, so a session is not resumed as it ends. */
@@ -138,43 +139,34 @@ interface Failure {
 	retryAfterMs?: number;
 }
 
-/** What an SDK or HTTP error says, read from Drive's error envelope or the token endpoint's; no request details. */
-function describeFailure(error: unknown): Failure {
-	const shape = error as { status?: number; response?: { status?: number; data?: unknown; headers?: unknown } };
-	let data = shape.response?.data;
-	if (typeof data === 'string') {
-		try {
-			data = JSON.parse(data);
-		} catch {
-			data = undefined;
-		}
-	}
-	const body = (data ?? {}) as { error?: unknown; error_description?: string };
-	const failure: Failure = {
-		status: shape.response?.status ?? shape.status,
-		retryAfterMs: retryAfterOf(shape.response?.headers),
-	};
+/** What a refused answer says, read from Drive's error envelope or the token endpoint's; no request details. */
+function describeFailure(error: DriveHttpError): Failure {
+	const body = (typeof error.body === 'object' && error.body !== null ? error.body : {}) as { error?: unknown; error_description?: string };
+	const failure: Failure = { status: error.status, retryAfterMs: retryAfterOf(error.headers) };
 	if (typeof body.error === 'string') return { ...failure, oauthError: body.error, message: body.error_description };
 	const envelope = body.error as { message?: string; errors?: Array<{ reason?: string; location?: string }> } | undefined;
 	return { ...failure, reason: envelope?.errors?.[0]?.reason, location: envelope?.errors?.[0]?.location, message: envelope?.message };
 }
 
-function isHttpClientError(error: unknown): boolean {
-	return typeof error === 'object' && error !== null && 'config' in error;
+function refusedCredential(oauthError: string, detail: string): AuthenticationError {
+	const hint = oauthError === 'invalid_client' ? { hint: 'Check the OAuth client ID and secret of the credential, then reconnect it.' } : {};
+	return new AuthenticationError(`Google refused the Drive credential: ${detail}`, hint);
 }
 
 /**
- * Turns an SDK error into the engine's typed errors. Only the status, Google's reason and Google's
- * message are kept: the SDK's error carries the request, and a token refresh request holds secrets.
+ * Turns a failed request into the engine's typed errors. Only the status, Google's reason and
+ * Google's message are kept (redacted): never the request, which carries the access token.
  */
-export function mapDriveError(error: unknown, path: string): Error {
-	if (error instanceof CloudSyncError || !isHttpClientError(error)) return error as Error;
-	const { status, reason, location, message, oauthError, retryAfterMs } = describeFailure(error);
+export function mapDriveError(error: unknown, path: string, redact: (text: string) => string = (text) => text): Error {
+	if (error instanceof SignInError) return refusedCredential(error.code, `${redact(error.description) || 'no message'} (${error.code})`);
+	// The token endpoint unreachable or slow (the refresh-token grant's own fetch).
+	if ((error instanceof TypeError && error.message === 'fetch failed') || (error as Error)?.name === 'TimeoutError') return new TransientError('The connection to Google Drive failed');
+	if (!(error instanceof DriveHttpError)) return error as Error;
+	const failure = describeFailure(error);
+	const { status, reason, location, oauthError, retryAfterMs } = failure;
+	const message = failure.message === undefined ? undefined : redact(failure.message);
 	const detail = `${message ?? 'no message'} (${[status, reason ?? oauthError].filter(Boolean).join(' ')})`;
-	if (oauthError === 'invalid_client') {
-		return new AuthenticationError(`Google refused the Drive credential: ${detail}`, { hint: 'Check the OAuth client ID and secret of the credential, then reconnect it.' });
-	}
-	if (oauthError) return new AuthenticationError(`Google refused the Drive credential: ${detail}`);
+	if (oauthError) return refusedCredential(oauthError, detail);
 	if (status === undefined) return new TransientError('The connection to Google Drive failed');
 	if (status === 401) return new AuthenticationError(`Google Drive rejected the access token: ${detail}`);
 	if (status === 404) return new NotFoundError(path);
@@ -254,30 +246,38 @@ export function serviceAccountPem({ clientEmail, privateKey }: GoogleDriveServic
 	return pem;
 }
 
-/** The Google auth client for a user or a service account, as every Drive call in this package uses it. */
-export function createAuthClient(credentials: GoogleDriveProviderOptions['auth'], apiBaseUrl?: string): AuthClient {
-	// The pacer is the one place that retries; the SDK's own retries would multiply its attempts.
-	// Node's own fetch, because gaxios would otherwise import node-fetch, an ES module, at run time; chunks go out uncopied (bufferFetch).
-	const transporterOptions = { retryConfig: { retry: 0, noResponseRetries: 0 }, fetchImplementation: bufferFetch };
-	let client: AuthClient;
+/** The access tokens for a user (refresh-token grant) or a service account (signed assertions), from Google or the emulator at `apiBaseUrl`. */
+export function driveTokens(credentials: GoogleDriveProviderOptions['auth'], apiBaseUrl?: string): RefreshGrant | ServiceAccountGrant {
+	// An emulator answers sign-ins at its own /token, as Google's token endpoint would.
+	const tokenUrl = apiBaseUrl ? new URL(new URL(GOOGLE_TOKEN_URL).pathname, apiBaseUrl).href : GOOGLE_TOKEN_URL;
+	const timing = { marginMs: TOKEN_MARGIN_MS, timeoutMs: TOKEN_TIMEOUT_MS };
 	if ('privateKey' in credentials) {
-		client = new (googleDriveSdk().auth.JWT)({ email: credentials.clientEmail.trim(), key: serviceAccountPem(credentials), scopes: [DRIVE_SCOPE], transporterOptions });
-	} else {
-		client = new (googleDriveSdk().auth.OAuth2)({ clientId: credentials.clientId, clientSecret: credentials.clientSecret, transporterOptions });
-		client.setCredentials({ refresh_token: credentials.refreshToken, access_token: credentials.accessToken });
+		return new ServiceAccountGrant({ clientEmail: credentials.clientEmail.trim(), privateKeyPem: serviceAccountPem(credentials), scope: DRIVE_SCOPE, tokenUrl, ...timing });
 	}
-	if (apiBaseUrl) {
-		// Service-account assertions go to a fixed Google URL inside google-auth-library; an emulator
-		// gets them through this rewrite, as it gets refresh-token grants.
-		client.transporter.interceptors.request.add({
-			resolved: async (config) => {
-				const url = new URL(config.url);
-				if (url.origin === GOOGLE_TOKEN_ORIGIN) config.url = new URL(`${url.pathname}${url.search}`, apiBaseUrl);
-				return config;
-			},
-		});
-	}
-	return client;
+	return new RefreshGrant({
+		clientId: credentials.clientId,
+		clientSecret: credentials.clientSecret,
+		refreshToken: credentials.refreshToken,
+		// An access token of unknown expiry is used until Drive refuses it.
+		accessToken: credentials.accessToken,
+		accessTokenExpiresAt: credentials.accessToken ? Number.POSITIVE_INFINITY : undefined,
+		tokenUrl,
+		issuer: 'Google',
+		serverError: driveHttpError,
+		...timing,
+	});
+}
+
+/** A Drive client and how each call goes through it: the pacer, a fresh token (renewed once when refused), errors mapped with no secret. */
+export function openDriveApi(credentials: GoogleDriveProviderOptions['auth'], apiBaseUrl: string | undefined, pacer: Pacer): { api: DriveApi; remote: Remote<string> } {
+	const tokens = driveTokens(credentials, apiBaseUrl);
+	const remote = new Remote<string>({
+		pacer,
+		tokens,
+		unauthorized: (error) => error instanceof DriveHttpError && error.status === 401,
+		mapError: (error, path, redact) => mapDriveError(error, path, redact),
+	});
+	return { api: new DriveApi(rootUrlFor(apiBaseUrl), tokens), remote };
 }
 
 export function rootUrlFor(apiBaseUrl: string | undefined): string {
@@ -289,11 +289,6 @@ export function rootUrlFor(apiBaseUrl: string | undefined): string {
 
 // ---------------------------------------------------------------------------------------------
 
-/**
- * Google Drive through the official client. Paths are resolved to ids with a cache; a tree is listed
- * breadth-first with up to 50 folders per query; uploads are multipart when small and resumable
- * (driven by hand, the Node client has none) when large.
- */
 /**
  * Drive allows "/" in a name and "." or ".." as a whole name, which no path can hold: they are read as
  * the look-alikes rclone uses (／ and ．), so such a file syncs instead of failing every run. A file
@@ -312,6 +307,11 @@ function driveSpellings(name: string): string[] {
 	return spellings;
 }
 
+/**
+ * Google Drive through a thin client on the kit (driveApi.ts). Paths are resolved to ids with a cache;
+ * a tree is listed breadth-first with up to 50 folders per query; uploads are multipart when small and
+ * resumable (driven by hand) when large.
+ */
 export class GoogleDriveProvider implements Provider {
 	readonly name = 'google-drive';
 	/** A permanent deletion names only an id, and a new process knows no item's former path. */
@@ -328,10 +328,8 @@ export class GoogleDriveProvider implements Provider {
 	private root = '';
 	/** The shared drive the root lies in, given or found when opening. */
 	private driveId?: string;
-	private readonly api: drive_v3.Drive;
-	private readonly client: AuthClient;
+	private readonly api: DriveApi;
 	readonly pacer: Pacer;
-	private readonly rootUrl: string;
 	private readonly chunkBytes: number;
 	private readonly multipartMaxBytes: number;
 	/** Folder path → id: concurrent writes into a new folder create it once. */
@@ -355,25 +353,8 @@ export class GoogleDriveProvider implements Provider {
 	private readonly sessions = new ResumableUploads(() => `google-drive:${this.root}`);
 
 	private constructor(private readonly options: GoogleDriveProviderOptions) {
-		this.rootUrl = rootUrlFor(options.apiBaseUrl);
-		this.client = createAuthClient(options.auth, options.apiBaseUrl);
-		this.api = googleDriveSdk().drive({ version: 'v3', auth: this.client, rootUrl: this.rootUrl, retry: false });
 		this.pacer = options.pacer ?? new Pacer();
-		this.remote = new Remote<string>({
-			pacer: this.pacer,
-			tokens: {
-				// The auth client refreshes before expiry by itself; a token Drive refuses earlier is marked
-				// expired, which makes the client fetch a new one for the retry.
-				prepare: async () => undefined,
-				renew: async () => {
-					this.client.credentials = { ...this.client.credentials, expiry_date: 1 };
-				},
-				// Errors keep only Drive's status, reason and message, never the request.
-				secrets: () => [],
-			},
-			unauthorized: (error) => describeFailure(error).status === 401 && isHttpClientError(error),
-			mapError: (error, path) => mapDriveError(error, path),
-		});
+		({ api: this.api, remote: this.remote } = openDriveApi(options.auth, options.apiBaseUrl, this.pacer));
 		this.chunkBytes = options.uploadChunkBytes ?? 8 * MiB;
 		this.multipartMaxBytes = Math.min(options.multipartMaxBytes ?? 5 * MiB, this.chunkBytes);
 		if (this.chunkBytes <= 0 || this.chunkBytes % CHUNK_GRANULARITY !== 0) {
@@ -677,8 +658,8 @@ export class GoogleDriveProvider implements Provider {
 		const body = await this.call(
 			relative,
 			async () => {
-				const headers = whole ? {} : { Range: `bytes=${start}-${end - 1}` };
-				const response = await this.api.files.get({ fileId: file.id!, alt: 'media', supportsAllDrives: true }, { responseType: 'stream', headers, signal: options.signal });
+				const headers: Record<string, string> = whole ? {} : { Range: `bytes=${start}-${end - 1}` };
+				const response = await this.api.files.download({ fileId: file.id!, supportsAllDrives: true }, { headers, signal: options.signal });
 				return bodyStream(response.data, (cause) => brokeOff(relative, cause));
 			},
 			options.signal,
@@ -694,7 +675,7 @@ export class GoogleDriveProvider implements Provider {
 		return this.call(
 			path,
 			async () => {
-				const response = await this.api.files.export({ fileId: file.id!, mimeType: format.mimeType }, { responseType: 'stream', signal: options.signal });
+				const response = await this.api.files.export({ fileId: file.id!, mimeType: format.mimeType }, { signal: options.signal });
 				return bodyStream(response.data, (cause) => brokeOff(path, cause), ranged ? new SliceStream(options.start ?? 0, options.end ?? Number.POSITIVE_INFINITY) : undefined);
 			},
 			options.signal,
@@ -793,7 +774,7 @@ export class GoogleDriveProvider implements Provider {
 
 	/**
 	 * One multipart/related request built as a single Buffer, which bufferFetch sends as it is. The
-	 * SDK's own multipart (media as a stream) goes through a pipeline of streams and a web stream per
+	 * Drive SDK's multipart (media as a stream) went through a pipeline of streams and a web stream per
 	 * file; over thousands of small files that garbage, alive while each request is, grew the young
 	 * generation to its maximum (a 5,000-file upload peaked near 290 MiB of RSS).
 	 */
@@ -801,13 +782,12 @@ export class GoogleDriveProvider implements Provider {
 		const boundary = `cloudsync-${randomUUID()}`;
 		const head = `--${boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n${JSON.stringify(metadata)}\r\n--${boundary}\r\nContent-Type: ${mimeType}\r\n\r\n`;
 		const body = Buffer.concat([Buffer.from(head), bytes, Buffer.from(`\r\n--${boundary}--\r\n`)]);
-		const response = await this.client.request<drive_v3.Schema$File>({
-			url: `${this.rootUrl}upload/drive/v3/files${file}`,
+		const response = await this.api.request<drive_v3.Schema$File>({
+			url: `upload/drive/v3/files${file}`,
 			method,
 			params: { uploadType: 'multipart', supportsAllDrives: true, fields: FILE_FIELDS },
 			headers: { 'Content-Type': `multipart/related; boundary=${boundary}` },
 			data: body,
-			responseType: 'json',
 			signal,
 		});
 		return response.data;
@@ -835,9 +815,9 @@ export class GoogleDriveProvider implements Provider {
 
 	private async fileWithId(id: string, signal?: AbortSignal): Promise<drive_v3.Schema$File | undefined> {
 		try {
-			return (await this.api.files.get({ fileId: id, fields: FILE_FIELDS, supportsAllDrives: true }, { rootUrl: this.rootUrl, signal })).data;
+			return (await this.api.files.get({ fileId: id, fields: FILE_FIELDS, supportsAllDrives: true }, { signal })).data;
 		} catch (error) {
-			if (describeFailure(error).status === 404) return undefined;
+			if (error instanceof DriveHttpError && error.status === 404) return undefined;
 			throw error;
 		}
 	}
@@ -845,7 +825,7 @@ export class GoogleDriveProvider implements Provider {
 	/** One id from a batch generated in advance; a batch is asked for once for all who wait. */
 	private async generatedId(signal?: AbortSignal): Promise<string> {
 		while (this.spareIds.length === 0) {
-			this.generatingIds ??= this.call('', () => this.api.files.generateIds({ count: GENERATED_IDS_PER_CALL, space: 'drive', type: 'files' }, { rootUrl: this.rootUrl, signal }))
+			this.generatingIds ??= this.call('', () => this.api.files.generateIds({ count: GENERATED_IDS_PER_CALL, space: 'drive', type: 'files' }, { signal }))
 				.then(({ data }) => void this.spareIds.push(...(data.ids ?? [])))
 				.finally(() => (this.generatingIds = undefined));
 			await this.generatingIds;
@@ -896,8 +876,8 @@ export class GoogleDriveProvider implements Provider {
 		const response = await this.call(
 			path,
 			() =>
-				this.client.request<void>({
-					url: `${this.rootUrl}upload/drive/v3/files${target.existing ? `/${encodeURIComponent(target.existing.id!)}` : ''}`,
+				this.api.request<void>({
+					url: `upload/drive/v3/files${target.existing ? `/${encodeURIComponent(target.existing.id!)}` : ''}`,
 					method: target.existing ? 'PATCH' : 'POST',
 					params: { uploadType: 'resumable', supportsAllDrives: true, fields: FILE_FIELDS },
 					headers,
@@ -942,15 +922,15 @@ export class GoogleDriveProvider implements Provider {
 	}
 
 	private async uploadRequest(session: string, contentRange: string, body: Buffer | undefined, signal?: AbortSignal): Promise<{ file?: drive_v3.Schema$File; received: number }> {
-		const response = await this.client.request<drive_v3.Schema$File | ''>({
+		const response = await this.api.request<drive_v3.Schema$File | ''>({
 			url: session,
 			method: 'PUT',
 			headers: { 'Content-Range': contentRange },
-			data: body,
-			responseType: 'json',
+			// A status query has an empty body, whose Content-Length: 0 Google wants.
+			data: body ?? Buffer.alloc(0),
 			signal,
 			// 308 is Google's "resume incomplete", not a redirect.
-			validateStatus: (status) => status === 308 || (status >= 200 && status < 300),
+			accept: (status) => status === 308 || (status >= 200 && status < 300),
 		});
 		const incomplete = response.status === 308 || response.headers.get('x-http-status-code-override') === '308';
 		if (incomplete || typeof response.data !== 'object') return { received: receivedFrom(response.headers.get('range')) };

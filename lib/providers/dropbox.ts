@@ -170,11 +170,12 @@ function retryAfterOfError(error: DropboxResponseError<unknown>): number | undef
 	return retryAfterOf(error.headers, (bodyOf(error).error as { retry_after?: unknown } | undefined)?.retry_after);
 }
 
-/** A fetch that sends what the SDK addresses to *.dropboxapi.com (always https) to `baseUrl` instead. */
-export function redirectingFetch(baseUrl: string): typeof fetch {
+/** The fetch the SDK is given: one that sends what it addresses to *.dropboxapi.com (always https) to `baseUrl` instead, when given one. */
+export function redirectingFetch(baseUrl: string | undefined): typeof fetch {
+	if (baseUrl === undefined) return bufferFetch;
 	const base = baseUrl.replace(/\/+$/, '');
 	return (input, init) => {
-		const url = new URL(input instanceof Request ? input.url : String(input));
+		const url = new URL(typeof input === 'string' || input instanceof URL ? String(input) : input.url);
 		return bufferFetch(DROPBOX_HOST.test(url.hostname) ? `${base}${url.pathname}${url.search}` : url, init);
 	};
 }
@@ -300,7 +301,7 @@ export class DropboxProvider implements Provider {
 	constructor(options: DropboxProviderOptions) {
 		const { clientId, clientSecret, refreshToken, accessToken, accessTokenExpiresAt } = options.auth;
 		// Upload chunks go out uncopied (bufferFetch).
-		const redirected = options.apiBaseUrl ? redirectingFetch(options.apiBaseUrl) : bufferFetch;
+		const redirected = redirectingFetch(options.apiBaseUrl);
 		this.fetcher = redirected;
 		const { Dropbox, DropboxAuth } = dropboxSdk();
 		this.auth = new DropboxAuth({

@@ -11,7 +11,7 @@ import {
 } from '../core/errors';
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
 import { baseName } from '../core/paths';
-import { RefreshGrant, Remote, SignInError } from './kit';
+import { bufferFetch, RefreshGrant, Remote, SignInError } from './kit';
 
 /**
  * What the 2025 Library API still lets an app do [doc] developers.google.com/photos/support/updates:
@@ -263,7 +263,7 @@ export class GooglePhotosLibrary {
 		}
 		const timeout = AbortSignal.timeout(this.timeoutMs);
 		this.requests++;
-		const response = await fetch(`${this.api}${path}`, {
+		const response = await bufferFetch(`${this.api}${path}`, {
 			method,
 			headers,
 			body: body as RequestInit['body'],

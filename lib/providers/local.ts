@@ -21,6 +21,7 @@ import {
 import { normalizeRelativePath, parentPath, joinPath, matchKey, fileStamp, hasControlCharacter } from '../core/paths';
 import { STATE_FOLDER } from '../core/filters';
 import { hashStream, measure } from '../core/hashing';
+import { offerFill, type Fill } from '../core/fill';
 import { walkInOrderBatches } from './kit/walkOrder';
 import { smallFileCopier } from './localCopier';
 
@@ -508,18 +509,43 @@ export class LocalProvider implements Provider {
 		let handle: fs.FileHandle | undefined;
 		try {
 			handle = await fs.open(absolute, fsConstants.O_RDONLY);
-			return handle.createReadStream({
+			const stream = handle.createReadStream({
 				start: options.start,
 				end: options.end === undefined ? undefined : options.end - 1,
 				// A 1 MiB buffer per small file is most of the garbage a many-file sync makes.
 				highWaterMark: Math.max(1, Math.min(READ_CHUNK, (options.end ?? stats.size) - (options.start ?? 0))),
 				signal: options.signal,
 			});
+			offerFill(stream, async () => this.fillFrom(handle!, stream, relative, options));
+			return stream;
 		} catch (error) {
 			// The stream owns the handle only once it exists.
 			await handle?.close().catch(() => undefined);
 			throw mapError(error, relative);
 		}
+	}
+
+	/**
+	 * Reads [start, end) into the caller's buffers, as the stream would have read it (to the end of the
+	 * file when no end is given, so a file that grew is seen to be longer); the stream owns the handle
+	 * and closes it when destroyed.
+	 */
+	private fillFrom(handle: fs.FileHandle, stream: Readable, relative: string, options: ReadOptions): Fill {
+		let position = options.start ?? 0;
+		const end = options.end ?? Number.POSITIVE_INFINITY;
+		return async (into) => {
+			options.signal?.throwIfAborted();
+			if (stream.destroyed) throw new CloudSyncError(`The read of ${relative} was closed before its end`);
+			const wanted = Math.min(into.length, end - position);
+			if (wanted <= 0) return 0;
+			try {
+				const { bytesRead } = await handle.read(into, 0, wanted, position);
+				position += bytesRead;
+				return bytesRead;
+			} catch (error) {
+				throw mapError(error, relative);
+			}
+		};
 	}
 
 	/**

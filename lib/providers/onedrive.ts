@@ -16,7 +16,7 @@ import {
 	VerificationError,
 } from '../core/errors';
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
-import { bufferFetch, ChunkReader, DirCache, RefreshGrant, Remote, requestSignal, ResumableUploads, SignInError, SliceStream, bodyStream, emptyStream, insideOrSame, spool, type Spooled } from './kit';
+import { bufferFetch, nodeBodyOf, ChunkReader, DirCache, RefreshGrant, Remote, requestSignal, ResumableUploads, SignInError, SliceStream, bodyStream, emptyStream, insideOrSame, spool, type Spooled } from './kit';
 import { hashStream, measure, sameHash } from '../core/hashing';
 import { baseName, hasControlCharacter, joinPath, matchKey, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
 import { inStateFolder } from '../core/filters';
@@ -600,7 +600,7 @@ export class OneDriveProvider implements Provider {
 				: await this.send('GET', this.itemUrl(relative, '/content'), { headers: whole ? {} : { range: `bytes=${start}-${end - 1}` }, signal: options.signal });
 			// A server may ignore Range and send the whole file.
 			const slice = !whole && response.status === 200 ? new SliceStream(start, end) : undefined;
-			return bodyStream(response.body, (cause) => brokeOff(relative, cause), slice);
+			return bodyStream(nodeBodyOf(response), (cause) => brokeOff(relative, cause), slice);
 		});
 		// A short download fails at its end instead of passing as the file.
 		return measure(body, [], { size: end - start });

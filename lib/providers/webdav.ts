@@ -20,8 +20,9 @@ import {
 } from '../core/errors';
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
 import { STATE_FOLDER } from '../core/filters';
-import { ChunkReader, Remote, ResumableUploads, SliceStream, bodyStream, emptyStream, htmlParserSdk, insideOrSame, mimeTypeFor, piecedSession, requestSignal, walkInOrder, type PiecedSession } from './kit';
+import { answerOf, ChunkReader, nodeBodyOf, NO_HEADERS, PooledBody, Remote, ResumableUploads, SliceStream, bodyStream, emptyStream, htmlParserSdk, insideOrSame, mimeTypeFor, piecedSession, requestSignal, walkInOrder, type PiecedSession } from './kit';
 import { hashStream, measure, measureBuffer, sameHash, type MeasuringStream } from '../core/hashing';
+import { fillOf } from '../core/fill';
 import { baseName, joinPath, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
 
 const KiB = 1024;
@@ -290,12 +291,6 @@ const PROPS_COMMON = '<d:resourcetype/><d:getcontentlength/><d:getlastmodified/>
 const PROPFIND_OTHER = `<?xml version="1.0" encoding="utf-8"?><d:propfind xmlns:d="DAV:"><d:prop>${PROPS_COMMON}</d:prop></d:propfind>`;
 const PROPFIND_OC = `<?xml version="1.0" encoding="utf-8"?><d:propfind xmlns:d="DAV:" xmlns:oc="${OC}" xmlns:nc="${NC}"><d:prop>${PROPS_COMMON}<oc:checksums/><oc:fileid/><oc:size/></d:prop></d:propfind>`;
 
-function headersOf(reply: IncomingMessage): Headers {
-	const headers = new Headers();
-	for (const [name, value] of Object.entries(reply.headers)) if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
-	return headers;
-}
-
 /** What was read of a source: its length, its hashes, and the error that stopped it. */
 type Measured = Pick<MeasuringStream, 'bytes' | 'hashes' | 'errored'>;
 
@@ -431,28 +426,27 @@ export class WebDavProvider implements Provider {
 	private async send(
 		method: string,
 		url: string,
-		init: { body?: Buffer | string | Readable; headers?: Record<string, string>; signal?: AbortSignal; accept?: number[]; timeout?: boolean } = {},
+		init: { body?: Buffer | string | Readable | PooledBody; headers?: Record<string, string>; signal?: AbortSignal; accept?: number[]; timeout?: boolean } = {},
 	): Promise<Response> {
 		const headers: Record<string, string> = { ...init.headers };
 		if (this.authorization) headers.authorization = this.authorization;
-		const upload = init.body instanceof Readable;
-		if (init.body !== undefined && !(init.body instanceof Readable)) headers['content-length'] = String(Buffer.byteLength(init.body));
+		const upload = init.body instanceof Readable || init.body instanceof PooledBody;
+		if (typeof init.body === 'string' || Buffer.isBuffer(init.body)) headers['content-length'] = String(Buffer.byteLength(init.body));
 		const stream = init.timeout === false;
 		// No timer for a download (it lasts as long as its bytes do) or a streamed upload (answered after its last byte): only the caller stops them.
 		const request = requestSignal(stream || upload ? undefined : this.timeoutMs, init.signal);
 		try {
 			const reply = await this.exchange(method, url, headers, init.body, request.signal);
 			const status = reply.statusCode ?? 500;
-			const replyHeaders = headersOf(reply);
 			const empty = status === 204 || status === 304 || method === 'HEAD';
-			let body: RequestInit['body'] | null = null;
-			if (stream && !empty) body = Readable.toWeb(reply) as unknown as RequestInit['body'];
+			let body: Buffer | Readable | null = null;
+			if (stream && !empty) body = reply;
 			else if (!empty) {
 				const chunks: Buffer[] = [];
 				for await (const chunk of reply) chunks.push(chunk as Buffer);
 				body = Buffer.concat(chunks);
 			} else reply.resume();
-			return await this.checked(new Response(body, { status, headers: replyHeaders }), init.accept);
+			return await this.checked(answerOf(status, reply.headers, body), init.accept);
 		} catch (error) {
 			if (request.timedOut()) throw new TransientError(`The WebDAV server did not answer in time (${method} ${new URL(url).pathname})`, { cause: error });
 			throw error;
@@ -464,14 +458,19 @@ export class WebDavProvider implements Provider {
 	}
 
 	/** Sends a request and waits for the answer's headers; a body, when given, goes whole or piped. */
-	private exchange(method: string, url: string, headers: Record<string, string>, body: Buffer | string | Readable | undefined, signal: AbortSignal): Promise<IncomingMessage> {
+	private exchange(method: string, url: string, headers: Record<string, string>, body: Buffer | string | Readable | PooledBody | undefined, signal: AbortSignal): Promise<IncomingMessage> {
 		const target = new URL(url);
 		const https = target.protocol === 'https:';
 		return new Promise<IncomingMessage>((resolve, reject) => {
 			const outgoing = (https ? httpsRequest : httpRequest)(target, { method, headers, signal, agent: https ? this.agents.https : this.agents.http }, resolve);
 			outgoing.on('error', reject);
 			if (body instanceof Readable) pipeline(body, outgoing).catch(reject);
-			else outgoing.end(body);
+			else if (body instanceof PooledBody) {
+				body.writeTo(outgoing).catch((error: unknown) => {
+					outgoing.destroy(error as Error);
+					reject(error);
+				});
+			} else outgoing.end(body);
 		});
 	}
 
@@ -722,8 +721,9 @@ export class WebDavProvider implements Provider {
 					slice = new SliceStream(start, end ?? Number.POSITIVE_INFINITY);
 					expected = expected === undefined ? undefined : Math.max(0, Math.min(end ?? expected, expected) - start);
 				}
-				if (!response.body) return emptyStream();
-				const body = bodyStream(response.body, (cause) => brokeOff(relative, cause), slice);
+				const content = nodeBodyOf(response);
+				if (!content) return emptyStream();
+				const body = bodyStream(content, (cause) => brokeOff(relative, cause), slice);
 				// A short download fails at its end instead of passing as the file.
 				return measure(body, [], { size: expected });
 			},
@@ -770,7 +770,7 @@ export class WebDavProvider implements Provider {
 			// Another client may have made it in the meantime (Apache then says 403): only a folder there will do.
 			const existing = await this.resourceOrNothing(relative);
 			if (!existing?.isDir) {
-				if (response.status === 403) throw mapWebDavError(new WebDavResponseError(403, 'Forbidden', new Headers()), context);
+				if (response.status === 403) throw mapWebDavError(new WebDavResponseError(403, 'Forbidden', NO_HEADERS), context);
 				throw new AlreadyExistsError(relative);
 			}
 		}
@@ -856,7 +856,7 @@ export class WebDavProvider implements Provider {
 			if (isDir || existing?.isDir) throw new AlreadyExistsError(target);
 			status = await attemptWith('T');
 		}
-		if (status === 409 || status === 412) throw mapWebDavError(new WebDavResponseError(status, '', new Headers()), context);
+		if (status === 409 || status === 412) throw mapWebDavError(new WebDavResponseError(status, '', NO_HEADERS), context);
 	}
 
 	// -----------------------------------------------------------------------------------------
@@ -877,6 +877,18 @@ export class WebDavProvider implements Provider {
 		// MeasuringStream between them cost every small file a second stream, alive for its whole
 		// transfer, among the objects that outlived V8's young collections.
 		const measured = fits ? undefined : measure(content, types, { size: options.size });
+		// A large file whose source fills buffers (a local file) goes up through a few buffers of its own.
+		const fill = measured && !oc && options.size !== undefined ? await fillOf(measured) : undefined;
+		if (fill) {
+			try {
+				const body = new PooledBody(fill);
+				// The first piece is read before anything is sent, so a source that fails early leaves no trace.
+				await body.readFirst();
+				return await this.writeStaged(context, measured!, (staged, url, headers) => this.putPooled(staged, url, body, headers, options.size!));
+			} finally {
+				measured!.destroy();
+			}
+		}
 		const reader = new ChunkReader(measured ?? content);
 		try {
 			// The first piece is read before anything is sent, so a source that fails early leaves no trace.
@@ -884,7 +896,7 @@ export class WebDavProvider implements Provider {
 			const whole = await reader.atEnd();
 			const read = measured ?? measuredWhole(first, whole, types, options.size!);
 			if (oc) return await this.writeNextcloud(context, reader, first, whole, read, options);
-			return await this.writeStaged(context, reader, first, whole, read, options.size);
+			return await this.writeStaged(context, read, (staged, url, headers) => this.put(staged, url, reader, first, whole, read, headers, options.size));
 		} finally {
 			reader.close();
 			measured?.destroy();
@@ -895,7 +907,7 @@ export class WebDavProvider implements Provider {
 	 * Generic servers: the bytes go to a staging name, then MOVE puts them in place, so that readers
 	 * see the old file or the whole new one, and a broken upload leaves the file as it was.
 	 */
-	private async writeStaged(context: CallContext, reader: ChunkReader, first: Buffer, whole: boolean, measured: Measured, size: number | undefined): Promise<Entry> {
+	private async writeStaged(context: CallContext, measured: Measured, upload: (staged: CallContext, url: string, headers: Record<string, string>) => Promise<Response>): Promise<Entry> {
 		const relative = context.path;
 		const existing = this.folders.has(relative) ? await this.resourceOrNothing(relative) : undefined;
 		if (existing?.isDir) throw new AlreadyExistsError(relative);
@@ -903,7 +915,7 @@ export class WebDavProvider implements Provider {
 		const staging = joinPath(STAGING, `${HOST_TAG}-${process.pid.toString(36)}-${randomBytes(6).toString('hex')}`);
 		const headers = { 'content-type': mimeTypeFor(baseName(relative)) };
 		try {
-			await this.put({ ...context, path: staging }, this.urlOf(staging), reader, first, whole, measured, headers, size);
+			await upload({ ...context, path: staging }, this.urlOf(staging), headers);
 			await this.transfer('MOVE', staging, relative, false, {}, this.urlOf(staging));
 		} catch (error) {
 			await this.send('DELETE', this.urlOf(staging), { accept: [404] }).catch(() => undefined);
@@ -939,6 +951,15 @@ export class WebDavProvider implements Provider {
 			return await this.send('PUT', url, { body, headers: { ...headers, ...length }, signal: context.signal });
 		} catch (error) {
 			throw mapWebDavError(measured.errored ?? error, context, (text) => this.remote.redact(text));
+		}
+	}
+
+	/** A streamed PUT of `size` bytes from a source that fills `body`'s buffers; a failure is retried by the engine, which reads the source again. */
+	private async putPooled(context: CallContext, url: string, body: PooledBody, headers: Record<string, string>, size: number): Promise<Response> {
+		try {
+			return await this.send('PUT', url, { body, headers: { ...headers, 'content-length': String(size) }, signal: context.signal });
+		} catch (error) {
+			throw mapWebDavError(error, context, (text) => this.remote.redact(text));
 		}
 	}
 
@@ -1133,7 +1154,7 @@ export class WebDavProvider implements Provider {
 				return await this.send('MOVE', from, { headers, accept: [] });
 			} catch (error) {
 				const status = error instanceof WebDavResponseError ? error.status : undefined;
-				if ((status === 404 || status === 423) && (await landed())) return new Response(null, { status: 201 });
+				if ((status === 404 || status === 423) && (await landed())) return answerOf(201, {}, null);
 				if (status === 409) {
 					await this.ensureFolder(parentPath(context.path));
 					throw new TransientError(`The folder of ${context.path} was made; the upload is put in place again`);

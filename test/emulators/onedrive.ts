@@ -188,6 +188,8 @@ export class OneDriveEmulator {
 	readonly drive: Drive;
 	/** Fragments received by upload sessions, in order: offset, length and the answer. */
 	readonly fragments: Array<{ start: number; length: number; status: number }> = [];
+	/** The refresh tokens that token requests presented, in order. */
+	readonly refreshTokensPresented: string[] = [];
 	private readonly tree = new Tree<Meta>({ newId: () => token(12).toUpperCase(), fold: (name) => name.toLowerCase() });
 	private readonly drives = new Map<string, Drive>();
 	private readonly sites = new Map<string, Site>();
@@ -482,6 +484,8 @@ export class OneDriveEmulator {
 	}
 
 	private issueToken(response: ServerResponse, form: URLSearchParams): void {
+		const presented = form.get('refresh_token');
+		if (presented !== null) this.refreshTokensPresented.push(presented);
 		const scope = form.get('scope') ?? '';
 		const result = this.tokens.refresh(form);
 		if ('accessToken' in result) {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { AuthenticationError } from '../../core/errors';
 import { SrpClient } from './srp';
+import { bufferFetch } from '../kit/bufferFetch';
 import { CookieJar, SESSION_ENDED, USER_AGENT, WEB_ORIGIN, webRequest, type ICloudSession, type ICloudRequestInit, type SavedSession, type WebServices } from './session';
 
 /**
@@ -151,7 +152,7 @@ class IdmsaConversation {
 			...(this.state.authAttributes ? { 'X-Apple-Auth-Attributes': this.state.authAttributes } : {}),
 			...init.headers,
 		};
-		const response = await (this.options.fetch ?? fetch)(`${this.endpoints.auth}${path}`, webRequest(this.cookies, { ...init, headers }));
+		const response = await (this.options.fetch ?? bufferFetch)(`${this.endpoints.auth}${path}`, webRequest(this.cookies, { ...init, headers }));
 		this.cookies.absorb(response);
 		const keep: Array<[string, string]> = [
 			['scnt', 'scnt'],
@@ -327,7 +328,7 @@ class AppleWebSession implements ICloudSession {
 	}
 
 	private get fetch(): typeof fetch {
-		return this.options.fetch ?? fetch;
+		return this.options.fetch ?? bufferFetch;
 	}
 
 	/** SRP with the trust token, then accountLogin; a needed code is an error (no person here). */

@@ -1,4 +1,5 @@
 import { OAuthTokens, SignInError, type TokenSource } from './remote';
+import { bufferFetch } from './bufferFetch';
 
 export interface RefreshGrantOptions {
 	/** The token endpoint the refresh-token grant is posted to. */
@@ -72,7 +73,7 @@ export class RefreshGrant implements TokenSource {
 		const form = new URLSearchParams({ client_id: clientId, grant_type: 'refresh_token', refresh_token: this.refreshToken });
 		if (clientSecret) form.set('client_secret', clientSecret);
 		if (scope) form.set('scope', scope);
-		const response = await fetch(this.options.tokenUrl, {
+		const response = await bufferFetch(this.options.tokenUrl, {
 			method: 'POST',
 			headers: { 'content-type': 'application/x-www-form-urlencoded' },
 			body: form,

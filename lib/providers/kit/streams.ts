@@ -1,6 +1,7 @@
 import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { createHasher } from '../../core/hashing';
+import { fillOf, offerFill } from '../../core/fill';
 import { VerificationError } from '../../core/errors';
 import type { HashType, Hashes } from '../../core/types';
 
@@ -164,8 +165,21 @@ export function bodyStream(data: unknown, broke: (cause: unknown) => Error, outp
 export function lazyStream(open: () => Promise<Readable>): Readable {
 	let opened: Readable | undefined;
 	let opening = false;
+	let filling = false;
+	const wire = (source: Readable) => {
+		opened = source;
+		source.on('data', (chunk: Buffer) => {
+			if (!stream.push(chunk)) source.pause();
+		});
+		source.once('end', () => stream.push(null));
+		source.once('error', (error) => stream.destroy(error));
+	};
 	const stream = new Readable({
 		read() {
+			if (filling) {
+				stream.destroy(new Error('A source read through its fill cannot also be read as a stream'));
+				return;
+			}
 			if (opened) {
 				opened.resume();
 				return;
@@ -174,17 +188,9 @@ export function lazyStream(open: () => Promise<Readable>): Readable {
 			opening = true;
 			open().then(
 				(source) => {
-					opened = source;
 					// Destroyed while the source was being opened: the source is closed at once.
-					if (stream.destroyed) {
-						source.destroy();
-						return;
-					}
-					source.on('data', (chunk: Buffer) => {
-						if (!stream.push(chunk)) source.pause();
-					});
-					source.once('end', () => stream.push(null));
-					source.once('error', (error) => stream.destroy(error));
+					if (stream.destroyed) source.destroy();
+					else wire(source);
 				},
 				(error: Error) => stream.destroy(error),
 			);
@@ -193,6 +199,21 @@ export function lazyStream(open: () => Promise<Readable>): Readable {
 			opened?.destroy();
 			callback(error);
 		},
+	});
+	// Opened by the switch instead, when the consumer would rather fill (core/fill.ts): the source's fill, if it has one.
+	offerFill(stream, async () => {
+		if (opening) return undefined;
+		opening = true;
+		const source = await open();
+		opened = source;
+		if (stream.destroyed) {
+			source.destroy();
+			return undefined;
+		}
+		const fill = await fillOf(source);
+		if (fill) filling = true;
+		else wire(source);
+		return fill;
 	});
 	return stream;
 }

@@ -1,13 +1,16 @@
 import type { Entry } from '../../core/types';
-import { compareWalkKeys, compareWalkOrder, walkKey } from '../../core/walkOrder';
+import { compareSlashFirst, compareWalkKeys, compareWalkOrder, walkKey } from '../../core/walkOrder';
 import { DEFAULT_MEMORY_LIMIT, ExternalSorter, SpillDir } from '../../core/spill';
 
+/** An entry with its walk key, as a folder larger than the memory limit is spilled and read back. */
 interface Keyed {
 	key: string;
 	entry: Entry;
 }
 
 const byWalkOrder = (a: Keyed, b: Keyed) => compareWalkKeys(a.key, a.entry.path, b.key, b.entry.path);
+/** Walk order of entries whose walk keys are their paths (no capitals, printable ASCII: most names). */
+const byPathWalkOrder = (a: Entry, b: Entry) => compareSlashFirst(a.path, b.path);
 
 /** Folders listed ahead of the walk, so that several wait on the disk or the server at once. */
 const FOLDERS_AHEAD = 4;
@@ -46,7 +49,9 @@ export async function* walkInOrderBatches(start: string, listFolder: (path: stri
 	/** Each level's subfolders in walk order, and how far the walk got: the next few are read ahead, as rclone's checkers do. */
 	const upcoming: Array<{ folders: string[]; next: number }> = [];
 	const early = new Map<string, Promise<Entry[]> | AsyncIterable<Entry>>();
-	let pending: Keyed | undefined;
+	/** An entry taken from the top level past the run in hand, and its walk key. */
+	let pending: Entry | undefined;
+	let pendingKey = '';
 	const listing = (folder: string) => {
 		const started = early.get(folder);
 		early.delete(folder);
@@ -65,32 +70,40 @@ export async function* walkInOrderBatches(start: string, listFolder: (path: stri
 	};
 	const open = async (folders: string[]) => {
 		// A folder is sorted in memory; only one larger than the limit goes through a temporary file.
-		let held: Keyed[] = [];
+		// Its entries and their walk keys are held side by side, not wrapped in one object each: a wrapper
+		// per file was one more object to collect, and to carry through each young collection with the folder.
+		// `keys` is made only when a name's key is not its path.
+		let held: Entry[] = [];
+		let keys: string[] | undefined;
 		let sorter: ExternalSorter<Keyed> | undefined;
+		const subfolders: string[] = [];
+		const hold = (entry: Entry) => {
+			const key = walkKey(entry.path);
+			if (keys) keys.push(key);
+			else if (key !== entry.path) keys = [...held.map((before) => before.path), key];
+			held.push(entry);
+			if (entry.isDir) subfolders.push(entry.path);
+		};
 		const spillHeld = async () => {
 			sorter ??= new ExternalSorter<Keyed>(spill, 'folder', byWalkOrder, limit);
-			for (const keyed of held) await sorter.add(keyed);
+			for (let i = 0; i < held.length; i++) await sorter.add({ key: keys ? keys[i] : held[i].path, entry: held[i] });
 			held = [];
+			keys = undefined;
 		};
-		const subfolders: string[] = [];
 		for (const folder of folders) {
 			const listed = await listing(folder);
 			if (Array.isArray(listed)) {
-				for (const entry of listed) {
-					held.push({ key: walkKey(entry.path), entry });
-					if (entry.isDir) subfolders.push(entry.path);
-				}
+				for (const entry of listed) hold(entry);
 				if (held.length >= limit) await spillHeld();
 				continue;
 			}
 			for await (const entry of listed) {
-				held.push({ key: walkKey(entry.path), entry });
-				if (entry.isDir) subfolders.push(entry.path);
+				hold(entry);
 				if (held.length >= limit) await spillHeld();
 			}
 		}
 		if (sorter) await spillHeld();
-		stack.push(sorter ? new Level([], sorter.sorted()) : new Level(held.sort(byWalkOrder)));
+		stack.push(sorter ? Level.spilled(sorter.sorted()) : Level.sorted(held, keys));
 		const level = { folders: options.recursive && subfolders.length <= limit ? subfolders.sort(compareWalkOrder) : [], next: 0 };
 		upcoming.push(level);
 		readAheadFrom(level);
@@ -102,34 +115,42 @@ export async function* walkInOrderBatches(start: string, listFolder: (path: stri
 			options.signal?.throwIfAborted();
 			const top = stack[stack.length - 1];
 			// One run of names that fold alike: all given, then their folders are walked as one.
-			let first = pending ?? top.next();
-			if (first instanceof Promise) first = await first;
-			pending = undefined;
+			let first: Entry | undefined;
+			let firstKey = pendingKey;
+			if (pending) {
+				first = pending;
+				pending = undefined;
+			} else {
+				const taken = top.next();
+				first = taken instanceof Promise ? await taken : taken;
+				firstKey = top.key;
+			}
 			if (first === undefined) {
 				stack.pop();
 				upcoming.pop();
 				continue;
 			}
 			const folders: string[] = [];
-			for (let keyed: Keyed | undefined = first; keyed; ) {
-				batch.push(keyed.entry);
+			for (let entry: Entry | undefined = first; entry; ) {
+				batch.push(entry);
 				if (batch.length >= BATCH) {
 					yield batch;
 					batch = [];
 				}
-				if (keyed.entry.isDir) folders.push(keyed.entry.path);
+				if (entry.isDir) folders.push(entry.path);
 				let next = top.next();
 				if (next instanceof Promise) next = await next;
 				if (next === undefined) break;
-				if (next.key !== first.key) {
+				if (top.key !== firstKey) {
 					pending = next;
+					pendingKey = top.key;
 					break;
 				}
-				keyed = next;
+				entry = next;
 			}
 			if (options.recursive && folders.length > 0) {
 				// The run that follows this subtree waits on the parent's level.
-				if (pending) top.putBack(pending);
+				if (pending) top.putBack(pending, pendingKey);
 				pending = undefined;
 				const level = upcoming[upcoming.length - 1];
 				// Subfolders are walked in the order they are listed in: the search starts where the last one was found, so a folder of many subfolders costs no quadratic scan.
@@ -155,34 +176,63 @@ export async function* walkInOrderBatches(start: string, listFolder: (path: stri
 }
 
 /**
- * One folder's children in walk order, given one at a time: from memory without a promise (most
- * folders), or read back from the temporary file of a folder larger than the limit.
+ * One folder's children in walk order, given one at a time, with `key` the walk key of the last one
+ * given: from memory without a promise (most folders), or read back from the temporary file of a
+ * folder larger than the limit.
  */
 class Level {
+	key = '';
 	private index = 0;
-	private back?: Keyed;
+	private back?: Entry;
+	private backKey = '';
 
-	constructor(
-		private readonly items: Keyed[],
-		private readonly spilled?: AsyncIterator<Keyed>,
+	private constructor(
+		private readonly entries: Entry[],
+		/** Each entry's walk key, when some are not their paths. */
+		private readonly keys: string[] | undefined,
+		private readonly spill?: AsyncIterator<Keyed>,
 	) {}
 
-	next(): Keyed | undefined | Promise<Keyed | undefined> {
+	/** `entries` (and their `keys`, undefined when each is its entry's path) put in walk order. */
+	static sorted(entries: Entry[], keys: string[] | undefined): Level {
+		if (!keys) return new Level(entries.sort(byPathWalkOrder), undefined);
+		const order = entries.map((_, i) => i).sort((a, b) => compareWalkKeys(keys[a], entries[a].path, keys[b], entries[b].path));
+		return new Level(
+			order.map((i) => entries[i]),
+			order.map((i) => keys[i]),
+		);
+	}
+
+	static spilled(sorted: AsyncIterator<Keyed>): Level {
+		return new Level([], undefined, sorted);
+	}
+
+	next(): Entry | undefined | Promise<Entry | undefined> {
 		if (this.back) {
 			const back = this.back;
 			this.back = undefined;
+			this.key = this.backKey;
 			return back;
 		}
-		if (this.spilled) return this.spilled.next().then((result) => (result.done ? undefined : result.value));
-		if (this.index >= this.items.length) return undefined;
-		const keyed = this.items[this.index];
+		if (this.spill) return this.spill.next().then(this.fromSpill);
+		if (this.index >= this.entries.length) return undefined;
+		const index = this.index++;
+		const entry = this.entries[index];
+		this.key = this.keys ? this.keys[index] : entry.path;
 		// What was given is let go: a large folder's entries do not outlive their turn.
-		this.items[this.index++] = undefined as unknown as Keyed;
-		return keyed;
+		this.entries[index] = undefined as unknown as Entry;
+		return entry;
 	}
 
-	/** `keyed`, taken too early, comes out again first. */
-	putBack(keyed: Keyed): void {
-		this.back = keyed;
+	private readonly fromSpill = (result: IteratorResult<Keyed>): Entry | undefined => {
+		if (result.done) return undefined;
+		this.key = result.value.key;
+		return result.value.entry;
+	};
+
+	/** `entry` (whose walk key is `key`), taken too early, comes out again first. */
+	putBack(entry: Entry, key: string): void {
+		this.back = entry;
+		this.backKey = key;
 	}
 }

@@ -37,7 +37,7 @@ function dropboxError(error: unknown): Error {
  */
 async function searchFolderPage(auth: ReturnType<typeof oauthTokens>, filter: string | undefined, cursor: string | undefined): Promise<INodeListSearchResult> {
 	const baseUrl = apiBaseUrl();
-	const fetchImplementation = baseUrl ? dropboxRedirectingFetch(baseUrl) : undefined;
+	const fetchImplementation = dropboxRedirectingFetch(baseUrl);
 	const { Dropbox, DropboxAuth } = dropboxSdk();
 	const client = new Dropbox({ auth: new DropboxAuth({ ...auth, fetch: fetchImplementation }), fetch: fetchImplementation });
 	const results: INodeListSearchItems[] = [];

@@ -1,18 +1,7 @@
 import type { drive_v3 } from '@googleapis/drive';
 import { NodeOperationError } from 'n8n-workflow';
 import type { ICredentialDataDecryptedObject, ICredentialsDecrypted, ICredentialTestFunctions, IDataObject, INodeCredentialTestResult, INodeListSearchItems, INodeListSearchResult, INodeProperties } from 'n8n-workflow';
-import {
-	CloudSyncError,
-	createDriveAuthClient,
-	DRIVE_FOLDER_MIME,
-	driveRootUrlFor,
-	escapeDriveQuery,
-	GoogleDriveProvider,
-	googleDriveSdk,
-	mapDriveError,
-	NotFoundError,
-	type GoogleDriveProviderOptions,
-} from '../../../lib';
+import { CloudSyncError, DRIVE_FOLDER_MIME, escapeDriveQuery, GoogleDriveProvider, NotFoundError, openDriveApi, Pacer, type DriveApi, type GoogleDriveProviderOptions } from '../../../lib';
 import { CloudSyncGoogleDriveOAuth2Api } from '../../../credentials/CloudSyncGoogleDriveOAuth2Api.credentials';
 import { CloudSyncGoogleServiceAccountApi } from '../../../credentials/CloudSyncGoogleServiceAccountApi.credentials';
 import { cloudCredential, oauthTokens } from '../transport/credentials';
@@ -103,34 +92,16 @@ const googleDocsOption: INodeProperties = {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Folder picker: straight through the SDK, since the provider works below one root and has no search.
-
-function statusOf(error: unknown): number | undefined {
-	const shape = error as { status?: number; response?: { status?: number } };
-	return shape?.response?.status ?? shape?.status;
-}
+// Folder picker: straight through the Drive client, since the provider works below one root and has no search.
 
 /**
  * One page of the folders the account can see, in My Drive and shared drives, whose name contains
  * `filter`; each shown with its path from the top of its drive, valued by id.
  */
 async function searchFolderPage(auth: DriveAuth, filter: string | undefined, pageToken: string | undefined): Promise<INodeListSearchResult> {
-	const client = createDriveAuthClient(auth, apiBaseUrl());
-	const api = googleDriveSdk().drive({ version: 'v3', auth: client, rootUrl: driveRootUrlFor(apiBaseUrl()), retry: false });
-	// An access token Drive no longer accepts is replaced once, as the provider does.
-	const call = async <T>(request: () => Promise<T>): Promise<T> => {
-		try {
-			return await request();
-		} catch (error) {
-			if (statusOf(error) !== 401) throw mapDriveError(error, '');
-		}
-		client.credentials = { ...client.credentials, expiry_date: 1 };
-		try {
-			return await request();
-		} catch (error) {
-			throw mapDriveError(error, '');
-		}
-	};
+	// No retries: someone is waiting on the list. An access token Drive no longer accepts is replaced once, as the provider does.
+	const { api, remote } = openDriveApi(auth, apiBaseUrl(), new Pacer({ retriesPerRequest: 0 }));
+	const call = <T>(request: () => Promise<T>): Promise<T> => remote.call('', request);
 
 	const name = filter?.trim();
 	const q = [`mimeType = '${DRIVE_FOLDER_MIME}'`, 'trashed = false', name ? `name contains '${escapeDriveQuery(name)}'` : undefined].filter(Boolean).join(' and ');
@@ -163,7 +134,7 @@ class DrivePaths {
 	private readonly paths = new Map<string, Promise<string>>();
 
 	constructor(
-		private readonly api: drive_v3.Drive,
+		private readonly api: DriveApi,
 		private readonly call: <T>(request: () => Promise<T>) => Promise<T>,
 		private readonly myDrive: string,
 	) {}
