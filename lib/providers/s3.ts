@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import type { HeadObjectCommandOutput, ListObjectsV2CommandOutput, S3Client, S3ServiceException, StorageClass, _Object } from '@aws-sdk/client-s3';
+import type { ListObjectsV2CommandOutput, S3Client, S3ServiceException, StorageClass, _Object } from '@aws-sdk/client-s3';
 import type { Capabilities, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, UploadIdentity, UploadSessionStore, WriteOptions } from '../core/types';
 import {
 	AlreadyExistsError,
@@ -22,6 +22,7 @@ import { forEachLimit } from '../core/concurrency';
 import { MeasuringStream } from '../core/hashing';
 import { joinPath, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
 import { ChunkReader, Remote, ResumableUploads, SliceStream, bodyStream, emptyStream, insideOrSame, piecedSession, s3Sdk, type PiecedSession } from './kit';
+import { DirectS3, type ObjectHead } from './s3Direct';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -108,8 +109,6 @@ export interface S3ProviderOptions extends S3Connection {
 	/** Told when a multipart upload starts and ends, so that a resume store can keep its id across runs. */
 	onMultipartUpload?: (event: { key: string; uploadId: string; state: 'started' | 'completed' | 'aborted' }) => void;
 }
-
-type ObjectHead = Pick<HeadObjectCommandOutput, 'ContentLength' | 'Metadata' | 'ETag' | 'ContentType'>;
 
 interface CallContext {
 	path: string;
@@ -306,6 +305,8 @@ export class S3Provider implements Provider {
 	readonly capabilities: Capabilities;
 	readonly pacer: Pacer;
 	readonly client: S3Client;
+	/** HEADs and small PUTs, sent past the SDK's middleware. */
+	private readonly direct: DirectS3;
 	private readonly remote: Remote<CallContext>;
 	private readonly bucket: string;
 	private readonly prefix: string;
@@ -324,6 +325,7 @@ export class S3Provider implements Provider {
 		if (!this.bucket) throw new CloudSyncError('No bucket was given', { hint: 'Write the folder as bucket/prefix, such as backups/laptop.' });
 		this.prefix = normalizeRelativePath((options.prefix ?? '').replace(/^\/+/, ''));
 		this.client = s3Client(options);
+		this.direct = new DirectS3(this.client, this.bucket, options);
 		this.pacer = options.pacer ?? new Pacer();
 		this.partSize = Math.max(MIN_PART, options.partSize ?? DEFAULT_PART);
 		this.queueSize = Math.max(1, options.queueSize ?? DEFAULT_QUEUE);
@@ -419,7 +421,7 @@ export class S3Provider implements Provider {
 		return key.slice(root.length).replace(/\/$/, '');
 	}
 
-	private fileEntry(path: string, object: { Size?: number; LastModified?: Date; ETag?: string }, head?: HeadObjectCommandOutput): Entry {
+	private fileEntry(path: string, object: { Size?: number; LastModified?: Date; ETag?: string }, head?: ObjectHead): Entry {
 		const hashes: Hashes = {};
 		const md5 = md5OfEtag(head?.ETag ?? object.ETag) ?? md5OfMetadata(head?.Metadata?.[S3_MD5_KEY]);
 		if (md5) hashes.md5 = md5;
@@ -432,11 +434,10 @@ export class S3Provider implements Provider {
 		return { path, isDir: true, size: 0, modTime: 0, hashes: {} };
 	}
 
-	private async head(relative: string, signal?: AbortSignal): Promise<HeadObjectCommandOutput | undefined> {
-		const { HeadObjectCommand } = s3Sdk();
+	private async head(relative: string, signal?: AbortSignal): Promise<ObjectHead | undefined> {
 		const Key = this.key(relative);
 		try {
-			return await this.call({ path: relative, signal }, () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key })));
+			return await this.call({ path: relative, signal }, () => this.direct.head(Key, signal));
 		} catch (error) {
 			if (error instanceof NotFoundError) return undefined;
 			throw error;
@@ -600,7 +601,7 @@ export class S3Provider implements Provider {
 	 * on from the parts S3 lists, and one cut short stays for the next run instead of being aborted.
 	 */
 	async write(path: string, content: Readable, options: WriteOptions = {}): Promise<Entry> {
-		const { CreateMultipartUploadCommand, PutObjectCommand } = s3Sdk();
+		const { CreateMultipartUploadCommand } = s3Sdk();
 		const relative = writablePath(path, 'write over');
 		const Key = this.key(relative);
 		const context = { path: relative, signal: options.signal };
@@ -632,7 +633,7 @@ export class S3Provider implements Provider {
 				const first = await reader.read(partSize, firstBuffer);
 				if (await reader.atEnd()) {
 					md5 = reader.hashes.md5!;
-					answer = await this.call(context, () => this.client.send(new PutObjectCommand({ ...params, Body: first, ContentLength: first.length })));
+					answer = await this.call(context, () => this.direct.put(params, first, options.signal));
 					expected = md5;
 				} else {
 					const created = await this.call(context, () => this.client.send(new CreateMultipartUploadCommand(params)));

@@ -12,6 +12,8 @@
  */
 import type * as DropboxSdk from 'dropbox';
 import type * as S3Sdk from '@aws-sdk/client-s3';
+import type * as SmithyEndpoints from '@smithy/core/endpoints';
+import type * as SmithySigner from '@smithy/signature-v4';
 import type * as HtmlParserSdk from 'htmlparser2';
 
 /** The module `load` returns, loaded at the first call and kept (calls on every request stay a field read). */
@@ -22,4 +24,7 @@ function onFirstUse<Module>(load: () => Module): () => Module {
 
 export const dropboxSdk = onFirstUse((): typeof DropboxSdk => require('dropbox'));
 export const s3Sdk = onFirstUse((): typeof S3Sdk => require('@aws-sdk/client-s3'));
+/** The S3 client's own endpoint rules and SigV4 signer, for the requests sent past its middleware (providers/s3Direct.ts). */
+export const smithyEndpoints = onFirstUse((): typeof SmithyEndpoints => require('@smithy/core/endpoints'));
+export const smithySigner = onFirstUse((): typeof SmithySigner => require('@smithy/signature-v4'));
 export const htmlParserSdk = onFirstUse((): typeof HtmlParserSdk => require('htmlparser2'));
