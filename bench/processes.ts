@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, promises as fs, readdirSync, readSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, openSync, promises as fs, readdirSync, readSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import type { RunnerResult, SyncRun } from './runner';
 
@@ -75,6 +75,16 @@ export function warmFiles(root: string): void {
 			closeSync(fd);
 		}
 	}
+}
+
+/**
+ * Looks up every file and folder under `root` once, so that each timed run of a no-op case finds
+ * the trees' metadata cached: in a sitting, the run that went first after the large-file cases
+ * read it from disk and left it cached for the other tool (a 400,000-file mirror measured 8.2 s
+ * for us, first, against 2.6 s once warm).
+ */
+export function warmMetadata(root: string): void {
+	for (const name of readdirSync(root, { recursive: true })) lstatSync(nodePath.join(root, String(name)));
 }
 
 interface Finished {

@@ -19,7 +19,7 @@ import { measureStateSize } from './state';
 import { measureFootprint, printFootprint } from './footprint';
 import { highest, median, medianOf, printTable, round, targetVerdicts, type Targets } from './figures';
 import { bigFileDataSet, treeDataSet, type DataSet } from './generate';
-import { describeRun, expectSuccess, flushDisks, prepareTools, warmFiles, runOurs, runRclone, type Measured, type RcloneStats, type Tools } from './processes';
+import { describeRun, expectSuccess, flushDisks, prepareTools, warmFiles, warmMetadata, runOurs, runRclone, type Measured, type RcloneStats, type Tools } from './processes';
 import { printProfile, profileFlags } from './profile';
 import type { PlanRun } from './runner';
 import { measureWebDavCase, type WebDavCase } from './webdav';
@@ -310,18 +310,20 @@ function expectTransfers(stats: RcloneStats, transfers: number): void {
 /**
  * Puts the disk in the same state before every timed run, ours or rclone's: the previous run's
  * output removed (for cases that copy into an empty folder), dirty pages written out, and for cases
- * that copy, the source read into the page cache (rclone evicts what it read; see warmFiles). No
- * run pays for another's deletions, writeback or evictions.
+ * that copy, the source read into the page cache (rclone evicts what it read; see warmFiles), for
+ * the others both trees' metadata (see warmMetadata). No run pays for another's deletions,
+ * writeback or evictions, nor profits from what the other left cached.
  */
 async function prepareRun(source: string, destination: string, empty: boolean, copies: boolean): Promise<void> {
 	if (empty) await fs.rm(destination, { recursive: true, force: true });
 	flushDisks();
 	if (copies) warmFiles(source);
+	else for (const tree of [source, destination]) warmMetadata(tree);
 }
 
 /** What every timed run of a sync case starts from, printed with the case. */
 function describePreparation(empty: boolean, copies: boolean): string {
-	const steps = [empty ? 'the previous output deleted' : 'the destination kept', '`sync` run', ...(copies ? ['the whole source read into the page cache'] : [])];
+	const steps = [empty ? 'the previous output deleted' : 'the destination kept', '`sync` run', copies ? 'the whole source read into the page cache' : "both trees' metadata looked up once (cached)"];
 	return `  each timed run, ours or rclone's (alternating), starts after: ${steps.join(', ')}`;
 }
 
