@@ -459,6 +459,21 @@ describe('faults and retries', () => {
 		expect(fixture.emulator.requestCount(LIST)).toBe(3);
 	});
 
+	it('asks again for a call that does not answer within the request timeout, and for a download whose answer is late', async () => {
+		const recorded = recordingPacer();
+		const { provider } = await openInFreshFolder(fixture, { pacer: recorded.pacer, requestTimeoutMs: 300 });
+		const data = pseudoRandomBytes(100_000, 'late');
+		await put(provider, 'late.bin', data);
+		fixture.emulator.clearLog();
+		fixture.emulator.server.inject({ route: LIST, kind: 'slow', delayMs: 1500, times: 1 });
+		expect(await provider.stat('late.bin')).toMatchObject({ size: data.length });
+		expect(fixture.emulator.requestCount(LIST)).toBe(2);
+		fixture.emulator.server.inject({ route: GET_BY_ID, kind: 'slow', delayMs: 1500, times: 1 });
+		const started = Date.now();
+		expect(fingerprint(await readAll(await provider.read('late.bin')))).toEqual(fingerprint(data));
+		expect(Date.now() - started).toBeLessThan(1500);
+	});
+
 	it('a truncated download fails verification and a reset one fails retryably; the next read is whole', async () => {
 		const { provider } = await openInFreshFolder(fixture);
 		const data = pseudoRandomBytes(300_000, 'download faults');

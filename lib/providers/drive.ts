@@ -66,6 +66,8 @@ export interface GoogleDriveProviderOptions {
 	uploadChunkBytes?: number;
 	/** Largest file sent in one multipart request; larger ones go resumable (default 5 MiB). */
 	multipartMaxBytes?: number;
+	/** How long a call may wait for its answer before it is asked again (default 5 minutes; a download's body is not timed). */
+	requestTimeoutMs?: number;
 }
 
 export const FOLDER_MIME = 'application/vnd.google-apps.folder';
@@ -269,7 +271,7 @@ export function driveTokens(credentials: GoogleDriveProviderOptions['auth'], api
 }
 
 /** A Drive client and how each call goes through it: the pacer, a fresh token (renewed once when refused), errors mapped with no secret. */
-export function openDriveApi(credentials: GoogleDriveProviderOptions['auth'], apiBaseUrl: string | undefined, pacer: Pacer): { api: DriveApi; remote: Remote<string> } {
+export function openDriveApi(credentials: GoogleDriveProviderOptions['auth'], apiBaseUrl: string | undefined, pacer: Pacer, requestTimeoutMs?: number): { api: DriveApi; remote: Remote<string> } {
 	const tokens = driveTokens(credentials, apiBaseUrl);
 	const remote = new Remote<string>({
 		pacer,
@@ -277,7 +279,7 @@ export function openDriveApi(credentials: GoogleDriveProviderOptions['auth'], ap
 		unauthorized: (error) => error instanceof DriveHttpError && error.status === 401,
 		mapError: (error, path, redact) => mapDriveError(error, path, redact),
 	});
-	return { api: new DriveApi(rootUrlFor(apiBaseUrl), tokens), remote };
+	return { api: new DriveApi(rootUrlFor(apiBaseUrl), tokens, requestTimeoutMs), remote };
 }
 
 export function rootUrlFor(apiBaseUrl: string | undefined): string {
@@ -354,7 +356,7 @@ export class GoogleDriveProvider implements Provider {
 
 	private constructor(private readonly options: GoogleDriveProviderOptions) {
 		this.pacer = options.pacer ?? new Pacer();
-		({ api: this.api, remote: this.remote } = openDriveApi(options.auth, options.apiBaseUrl, this.pacer));
+		({ api: this.api, remote: this.remote } = openDriveApi(options.auth, options.apiBaseUrl, this.pacer, options.requestTimeoutMs));
 		this.chunkBytes = options.uploadChunkBytes ?? 8 * MiB;
 		this.multipartMaxBytes = Math.min(options.multipartMaxBytes ?? 5 * MiB, this.chunkBytes);
 		if (this.chunkBytes <= 0 || this.chunkBytes % CHUNK_GRANULARITY !== 0) {

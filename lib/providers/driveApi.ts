@@ -83,26 +83,47 @@ export interface AccessToken {
 	readonly token: string | undefined;
 }
 
+/** How long a call may wait for its answer (a download's body, which lasts as long as its bytes, is not timed). */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 5 * 60_000;
+
 export class DriveApi {
 	constructor(
 		/** Ends with '/': Google's https://www.googleapis.com/ or an emulator's. */
 		private readonly rootUrl: string,
 		private readonly credentials: AccessToken,
+		private readonly timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
 	) {}
 
 	/** One request; the answer's JSON (or text, '' when it has none) as `data`. */
 	async request<T>(request: RawRequest): Promise<DriveAnswer<T>> {
-		const response = await this.send(request);
-		const text = await response.text();
-		return { data: (text === '' ? '' : parsed(text)) as T, status: response.status, headers: response.headers };
+		// The timer covers the answer's body too (a listing page may be streamed): a stalled call is asked again.
+		const timing = requestSignal(this.timeoutMs, request.signal);
+		try {
+			const response = await this.send({ ...request, signal: timing.signal });
+			const text = await response.text().catch((cause: unknown) => {
+				throw new DriveHttpError('The answer from Google Drive broke off', undefined, undefined, undefined, { cause });
+			});
+			return { data: (text === '' ? '' : parsed(text)) as T, status: response.status, headers: response.headers };
+		} finally {
+			timing.clear();
+		}
 	}
 
 	/** One request whose answer's body is a stream of bytes (a download or an export), as node:http delivers it. */
 	async stream(request: RawRequest): Promise<DriveAnswer<Readable>> {
-		const response = await this.send(request);
-		const body = nodeBodyOf(response);
-		if (!body) throw new DriveHttpError('Google answered a download without a body', response.status, response.headers);
-		return { data: body, status: response.status, headers: response.headers };
+		// Timed until the answer's head is in; the body then answers to the caller's signal alone.
+		const timing = requestSignal(this.timeoutMs, request.signal);
+		try {
+			const response = await this.send({ ...request, signal: timing.signal });
+			timing.clearTimer();
+			const body = nodeBodyOf(response);
+			if (!body) throw new DriveHttpError('Google answered a download without a body', response.status, response.headers);
+			body.once('close', timing.clear);
+			return { data: body, status: response.status, headers: response.headers };
+		} catch (error) {
+			timing.clear();
+			throw error;
+		}
 	}
 
 	private async send({ url, method, params, data, headers: given, accept = isOk, signal }: RawRequest): Promise<Response> {
