@@ -439,6 +439,22 @@ describe('bufferFetch, the fetch every cloud client sends its requests through',
 		expect(received.length).toBeGreaterThan(1);
 	});
 
+	it('sends a streamed body, and closes its source when the request fails', async () => {
+		const url = await serve((request, response) => {
+			const parts: Buffer[] = [];
+			request.on('data', (part: Buffer) => parts.push(part));
+			request.on('end', () => response.writeHead(200).end(String(Buffer.concat(parts).length)));
+		});
+		const sent = await bufferFetch(`${url}/stream`, { method: 'POST', body: Readable.from([Buffer.alloc(70_000, 1), Buffer.alloc(30_000, 2)]) as unknown as RequestInit['body'] });
+		expect(await sent.text()).toBe('100000');
+		const source = new Readable({ read() {} });
+		source.push(Buffer.alloc(10));
+		const refused = await bufferFetch('http://127.0.0.1:1/nowhere', { method: 'POST', body: source as unknown as RequestInit['body'] }).catch((error: unknown) => error);
+		expect((refused as Error).message).toBe('fetch failed');
+		await new Promise((resolve) => setImmediate(resolve));
+		expect(source.destroyed).toBe(true);
+	});
+
 	it("never touches Node's own fetch or its classes (loading undici costs a process 16 MiB)", async () => {
 		const touched = await fetchGlobalsTouched(async () => {
 			const url = await serve((request, response) => {

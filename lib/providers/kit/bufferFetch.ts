@@ -1,6 +1,6 @@
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { readWhole } from '../../core/streams';
 
@@ -232,10 +232,9 @@ function exchange(url: URL, { method, headers, body, signal, head }: Exchange): 
 			signal?.removeEventListener('abort', onAbort);
 			if (!signal?.aborted) reject(new TypeError('fetch failed', { cause: error }));
 		});
-		if (body instanceof Readable) {
-			body.once('error', (error) => outgoing.destroy(error));
-			body.pipe(outgoing);
-		} else outgoing.end(body);
+		// A streamed body that fails ends the request (its 'error' rejects); a request that fails closes the body's source.
+		if (body instanceof Readable) pipeline(body, outgoing, () => undefined);
+		else outgoing.end(body);
 	});
 }
 
