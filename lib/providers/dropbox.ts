@@ -19,7 +19,7 @@ import {
 	VerificationError,
 } from '../core/errors';
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
-import { bufferFetch, ChunkReader, CommitBatcher, dropboxSdk, emptyStream, OAuthTokens, ParentsFirst, Remote, requestSignal, ResumableUploads, type Ticket } from './kit';
+import { bufferFetch, ChunkReader, nodeBodyOf, CommitBatcher, dropboxSdk, emptyStream, OAuthTokens, ParentsFirst, Remote, requestSignal, ResumableUploads, type Ticket } from './kit';
 import { createHasher } from '../core/hashing';
 import { baseName, hasControlCharacter, joinPath, matchKey, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
 
@@ -589,7 +589,7 @@ export class DropboxProvider implements Provider {
 				});
 				// The range starts at or past the end of the file: nothing to read.
 				if (response.status === 416) {
-					await response.body?.cancel();
+					nodeBodyOf(response)?.destroy();
 					clear();
 					return { result: { skip: 0, last, close: () => undefined } };
 				}

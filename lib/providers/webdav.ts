@@ -21,6 +21,7 @@ import {
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
 import { STATE_FOLDER } from '../core/filters';
 import { answerOf, ChunkReader, nodeBodyOf, NO_HEADERS, PooledBody, Remote, ResumableUploads, SliceStream, bodyStream, emptyStream, htmlParserSdk, insideOrSame, mimeTypeFor, piecedSession, requestSignal, walkInOrder, type PiecedSession } from './kit';
+import { readWhole } from '../core/streams';
 import { hashStream, measure, measureBuffer, sameHash, type MeasuringStream } from '../core/hashing';
 import { fillOf } from '../core/fill';
 import { baseName, joinPath, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
@@ -441,11 +442,8 @@ export class WebDavProvider implements Provider {
 			const empty = status === 204 || status === 304 || method === 'HEAD';
 			let body: Buffer | Readable | null = null;
 			if (stream && !empty) body = reply;
-			else if (!empty) {
-				const chunks: Buffer[] = [];
-				for await (const chunk of reply) chunks.push(chunk as Buffer);
-				body = Buffer.concat(chunks);
-			} else reply.resume();
+			else if (!empty) body = await readWhole(reply, Number.POSITIVE_INFINITY);
+			else reply.resume();
 			return await this.checked(answerOf(status, reply.headers, body), init.accept);
 		} catch (error) {
 			if (request.timedOut()) throw new TransientError(`The WebDAV server did not answer in time (${method} ${new URL(url).pathname})`, { cause: error });
@@ -710,7 +708,7 @@ export class WebDavProvider implements Provider {
 					timeout: false,
 				});
 				if (response.status === 416) {
-					await response.body?.cancel().catch(() => undefined);
+					nodeBodyOf(response)?.destroy();
 					return emptyStream();
 				}
 				const length = Number(response.headers.get('content-length') ?? Number.NaN);
