@@ -916,7 +916,8 @@ export class WebDavProvider implements Provider {
 			await upload({ ...context, path: staging }, this.urlOf(staging), headers);
 			await this.transfer('MOVE', staging, relative, false, {}, this.urlOf(staging));
 		} catch (error) {
-			await this.send('DELETE', this.urlOf(staging), { accept: [404] }).catch(() => undefined);
+			// Retried as any call is: a cleanup lost to one dropped connection left the staged file behind.
+			await this.request({ ...context, path: staging }, 'DELETE', this.urlOf(staging), { accept: [404] }).catch(() => undefined);
 			if (error instanceof AlreadyExistsError) throw new AlreadyExistsError(relative, { cause: error });
 			throw error instanceof NotFoundError && error.path === staging ? new TransientError(`The staged upload of ${relative} vanished before it was moved into place`) : error;
 		}
