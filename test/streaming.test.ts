@@ -6,7 +6,7 @@ import { openBaseline } from '../lib/state/state';
 import { compareWalkOrder } from '../lib/core/walkOrder';
 import { SPILL_PREFIX, SpillDir, SpillQueue } from '../lib/core/spill';
 import { walkInOrder, walkInOrderBatches } from '../lib/providers/kit/walkOrder';
-import type { BatchedListing } from '../lib/core/types';
+import type { SteppedListing } from '../lib/core/types';
 import { filesOnly, readTree, removeTempDirs, tempDir, writeTree } from './support/trees';
 
 afterAll(removeTempDirs);
@@ -103,16 +103,16 @@ describe('walk order', () => {
 		}
 	});
 
-	it('a local folder listed in arrays gives what it gives entry by entry', async () => {
+	it('a local folder stepped through gives what it gives entry by entry', async () => {
 		const root = await tempDir('batches');
 		await writeTree(root, { ...bigFolder('big', 12), 'Top.txt': 'x', 'sub/inner/deep.txt': 'y', 'sub/b.txt': 'z' }, T0);
 		const provider = await LocalProvider.open(root);
 		const single: Entry[] = [];
 		for await (const entry of provider.list('', { recursive: true })) single.push(entry);
-		const batches = (provider.list('', { recursive: true }) as BatchedListing).batches();
-		const arrays: Entry[] = [];
-		for (let next = await batches.next(); !next.done; next = await batches.next()) arrays.push(...next.value);
-		expect(arrays).toEqual(single);
+		const stepper = (provider.list('', { recursive: true }) as SteppedListing).stepper();
+		const stepped: Entry[] = [];
+		for (let next = await stepper.next(); next !== undefined; next = await stepper.next()) stepped.push(next);
+		expect(stepped).toEqual(single);
 		expect(single.map((entry) => entry.path)).toEqual([...single.map((entry) => entry.path)].sort(compareWalkOrder));
 		expect(single).toHaveLength(18);
 	});
