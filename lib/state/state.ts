@@ -4,7 +4,8 @@ import { open, readFile, rename, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, gunzipSync, gzipSync, type ZlibOptions } from 'node:zlib';
-import type { Provider } from '../core/types';
+import type { Provider, Stepper } from '../core/types';
+import { steppedValues } from '../core/stepper';
 import { CloudSyncError, NotFoundError } from '../core/errors';
 import { STATE_FOLDER } from '../core/filters';
 import { joinPath } from '../core/paths';
@@ -371,30 +372,39 @@ export class BaselineWriter {
 export interface BaselineReader {
 	pair: string;
 	savedAt: number;
-	/** Its entries, each time afresh; in arrays too (`batches`), which the march steps through without a promise per entry. */
+	/** Its entries, each time afresh; stepped through too (`stepper`), which the march reads without a promise per entry. */
 	entries(): AsyncIterable<BaselineEntry>;
 }
 
 /** One line of the format; `previous` is the path of the line before it. Read field by field, without splitting the line into strings. */
 function parseLine(line: string, previous: string): BaselineEntry {
+	return parseLineAt(line, 0, line.length, previous);
+}
+
+/** `parseLine` of the line that runs from `start` to `end` in `text`, without cutting it out. */
+function parseLineAt(text: string, start: number, end: number, previous: string): BaselineEntry {
 	// Where each of the first five fields ends (the sixth runs to the end of the line, and may be missing).
-	const shared = line.indexOf('\t');
-	const rest = shared < 0 ? -1 : line.indexOf('\t', shared + 1);
-	const size = rest < 0 ? -1 : line.indexOf('\t', rest + 1);
-	const sourceTime = size < 0 ? -1 : line.indexOf('\t', size + 1);
+	const tab = (from: number) => {
+		const at = text.indexOf('\t', from);
+		return at < end ? at : -1;
+	};
+	const shared = tab(start);
+	const rest = shared < 0 ? -1 : tab(shared + 1);
+	const size = rest < 0 ? -1 : tab(rest + 1);
+	const sourceTime = size < 0 ? -1 : tab(size + 1);
 	if (sourceTime < 0) throw unreadable();
-	const delta = line.indexOf('\t', sourceTime + 1);
-	const deltaEnd = delta < 0 ? line.length : delta;
-	const isDir = size - rest === 2 && line.charCodeAt(rest + 1) === SLASH;
-	const sourceModTime = n36At(line, size + 1, sourceTime);
-	const negative = line.charCodeAt(sourceTime + 1) === MINUS;
-	const difference = negative ? -n36At(line, sourceTime + 2, deltaEnd) : n36At(line, sourceTime + 1, deltaEnd);
-	const other = delta < 0 || delta === line.length - 1 ? '' : line.slice(delta + 1);
+	const delta = tab(sourceTime + 1);
+	const deltaEnd = delta < 0 ? end : delta;
+	const isDir = size - rest === 2 && text.charCodeAt(rest + 1) === SLASH;
+	const sourceModTime = n36At(text, size + 1, sourceTime);
+	const negative = text.charCodeAt(sourceTime + 1) === MINUS;
+	const difference = negative ? -n36At(text, sourceTime + 2, deltaEnd) : n36At(text, sourceTime + 1, deltaEnd);
+	const other = delta < 0 || delta === end - 1 ? '' : text.slice(delta + 1, end);
 	return {
-		path: previous.slice(0, n36At(line, 0, shared)) + unescape(line.slice(shared + 1, rest)),
+		path: previous.slice(0, n36At(text, start, shared)) + unescape(text.slice(shared + 1, rest)),
 		destinationPath: other ? unescape(other) : undefined,
 		isDir,
-		size: isDir ? -1 : n36At(line, rest + 1, size),
+		size: isDir ? -1 : n36At(text, rest + 1, size),
 		sourceModTime,
 		destinationModTime: sourceModTime + difference,
 	};
@@ -422,28 +432,28 @@ function n36At(text: string, from: number, to: number): number {
 
 /** The lines of a gzip'd, base64 text (one or more members), as a stream: never decoded whole. */
 export async function* textLines(text: string | StateBytes): AsyncGenerator<string> {
-	for await (const lines of textLineBatches(text)) yield* lines;
+	let partial = '';
+	for await (const chunk of textChunks(text)) {
+		const lines = (partial + chunk).split('\n');
+		partial = lines.pop()!;
+		yield* lines;
+	}
+	if (partial !== '') yield partial;
 }
 
-/** `textLines` a decoded chunk's lines at a time. */
-async function* textLineBatches(text: string | StateBytes): AsyncGenerator<string[]> {
+/** The text of a gzip'd, base64 state, decoded a chunk at a time. */
+async function* textChunks(text: string | StateBytes): AsyncGenerator<string> {
 	// Decoded by the stream, so a character split across two chunks stays whole. In chunks of 1 KiB
-	// (about 60 lines) with no more decoded ahead (a zlib stream takes a stream's options, which its type omits): a chunk's lines are all held while the march goes
-	// through them, so they are in every young-generation collection: at a million names the default 16 KiB made V8 double
-	// its young generation, and 2 KiB still added a fifth to what each collection copies (65 KiB against 74).
+	// (about 60 lines) with no more decoded ahead (a zlib stream takes a stream's options, which its type omits): what is decoded
+	// is held while the march goes through it, so it is in every young-generation collection: at a million names the default
+	// 16 KiB made V8 double its young generation.
 	// A state held as a string is decoded from the string itself, not from a copy of it in bytes.
 	const held = typeof text === 'string' ? text : heldTexts.get(text);
 	// Read from its file a slice at a time: a 64 KiB read would stay alive while its 14,000 lines are walked, through young collections, and be freed only by a full one.
 	const source = Readable.from(bytesOfBase64(held !== undefined ? [held] : (text as StateBytes).read({ highWaterMark: BASE64_SLICE })));
 	const input = source.pipe(createGunzip({ chunkSize: 1024, highWaterMark: 1024 } as ZlibOptions)).setEncoding('utf8');
-	let partial = '';
 	try {
-		for await (const chunk of input) {
-			const lines = (partial + (chunk as string)).split('\n');
-			partial = lines.pop()!;
-			yield lines;
-		}
-		if (partial !== '') yield [partial];
+		for await (const chunk of input) yield chunk as string;
 	} catch (error) {
 		throw unreadable(error);
 	} finally {
@@ -453,32 +463,59 @@ async function* textLineBatches(text: string | StateBytes): AsyncGenerator<strin
 	}
 }
 
-/** A baseline's entries after its header, entry by entry or in arrays (one per decoded chunk). */
-function baselineEntries(text: string | StateBytes): AsyncIterable<BaselineEntry> & { batches(): AsyncIterator<BaselineEntry[]> } {
-	const batches = async function* (): AsyncGenerator<BaselineEntry[]> {
-		let skipped = 0;
-		let previous = '';
-		for await (const lines of textLineBatches(text)) {
-			const entries: BaselineEntry[] = [];
-			for (const line of lines) {
-				if (skipped < 3) {
-					skipped++;
-					continue;
-				}
-				if (line === '') continue;
-				const entry = parseLine(line, previous);
-				previous = entry.path;
-				entries.push(entry);
+/**
+ * A baseline's entries after its header, stepped through: each line is parsed when the march reaches
+ * it, from the decoded chunk in hand, so what the reader holds is that chunk's text, never its
+ * entries (about 60 of them, each with its path and times, were in every young-generation collection).
+ */
+class BaselineSteps implements Stepper<BaselineEntry> {
+	private readonly chunks: AsyncIterator<string>;
+	/** Decoded text not yet read, from `at`. */
+	private text = '';
+	private at = 0;
+	private headerLines = 0;
+	private previous = '';
+	private decoded = false;
+
+	constructor(source: string | StateBytes) {
+		this.chunks = textChunks(source);
+	}
+
+	next(): BaselineEntry | undefined | Promise<BaselineEntry | undefined> {
+		for (;;) {
+			let end = this.text.indexOf('\n', this.at);
+			if (end < 0) {
+				if (!this.decoded) return this.chunks.next().then(this.append);
+				// The last line may lack its newline.
+				if (this.at >= this.text.length) return undefined;
+				end = this.text.length;
 			}
-			if (entries.length > 0) yield entries;
+			const start = this.at;
+			this.at = end + 1;
+			if (this.headerLines < 3) {
+				this.headerLines++;
+				continue;
+			}
+			if (end === start) continue;
+			const entry = parseLineAt(this.text, start, end, this.previous);
+			this.previous = entry.path;
+			return entry;
 		}
+	}
+
+	private readonly append = (chunk: IteratorResult<string>): BaselineEntry | undefined | Promise<BaselineEntry | undefined> => {
+		const rest = this.text.slice(this.at);
+		if (chunk.done) this.decoded = true;
+		this.text = chunk.done ? rest : rest + chunk.value;
+		this.at = 0;
+		return this.next();
 	};
-	return {
-		batches,
-		async *[Symbol.asyncIterator]() {
-			for await (const entries of batches()) yield* entries;
-		},
-	};
+}
+
+/** A baseline's entries after its header, entry by entry or stepped through. */
+function baselineEntries(text: string | StateBytes): AsyncIterable<BaselineEntry> & { stepper(): Stepper<BaselineEntry> } {
+	const stepper = () => new BaselineSteps(text);
+	return { stepper, [Symbol.asyncIterator]: () => steppedValues(stepper()) };
 }
 
 /** Opens a saved baseline for streaming; one of the older, sorted format is decoded whole once and put in walk order. */
