@@ -3,7 +3,8 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { open, readFile, rename, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip, gunzipSync, gzipSync, type ZlibOptions } from 'node:zlib';
+import { StringDecoder } from 'node:string_decoder';
+import { createGunzip, gunzipSync, gzipSync } from 'node:zlib';
 import type { Provider, Stepper } from '../core/types';
 import { steppedValues } from '../core/stepper';
 import { CloudSyncError, NotFoundError } from '../core/errors';
@@ -378,33 +379,24 @@ export interface BaselineReader {
 
 /** One line of the format; `previous` is the path of the line before it. Read field by field, without splitting the line into strings. */
 function parseLine(line: string, previous: string): BaselineEntry {
-	return parseLineAt(line, 0, line.length, previous);
-}
-
-/** `parseLine` of the line that runs from `start` to `end` in `text`, without cutting it out. */
-function parseLineAt(text: string, start: number, end: number, previous: string): BaselineEntry {
 	// Where each of the first five fields ends (the sixth runs to the end of the line, and may be missing).
-	const tab = (from: number) => {
-		const at = text.indexOf('\t', from);
-		return at < end ? at : -1;
-	};
-	const shared = tab(start);
-	const rest = shared < 0 ? -1 : tab(shared + 1);
-	const size = rest < 0 ? -1 : tab(rest + 1);
-	const sourceTime = size < 0 ? -1 : tab(size + 1);
+	const shared = line.indexOf('\t');
+	const rest = shared < 0 ? -1 : line.indexOf('\t', shared + 1);
+	const size = rest < 0 ? -1 : line.indexOf('\t', rest + 1);
+	const sourceTime = size < 0 ? -1 : line.indexOf('\t', size + 1);
 	if (sourceTime < 0) throw unreadable();
-	const delta = tab(sourceTime + 1);
-	const deltaEnd = delta < 0 ? end : delta;
-	const isDir = size - rest === 2 && text.charCodeAt(rest + 1) === SLASH;
-	const sourceModTime = n36At(text, size + 1, sourceTime);
-	const negative = text.charCodeAt(sourceTime + 1) === MINUS;
-	const difference = negative ? -n36At(text, sourceTime + 2, deltaEnd) : n36At(text, sourceTime + 1, deltaEnd);
-	const other = delta < 0 || delta === end - 1 ? '' : text.slice(delta + 1, end);
+	const delta = line.indexOf('\t', sourceTime + 1);
+	const deltaEnd = delta < 0 ? line.length : delta;
+	const isDir = size - rest === 2 && line.charCodeAt(rest + 1) === SLASH;
+	const sourceModTime = n36At(line, size + 1, sourceTime);
+	const negative = line.charCodeAt(sourceTime + 1) === MINUS;
+	const difference = negative ? -n36At(line, sourceTime + 2, deltaEnd) : n36At(line, sourceTime + 1, deltaEnd);
+	const other = delta < 0 || delta === line.length - 1 ? '' : line.slice(delta + 1);
 	return {
-		path: previous.slice(0, n36At(text, start, shared)) + unescape(text.slice(shared + 1, rest)),
+		path: previous.slice(0, n36At(line, 0, shared)) + unescape(line.slice(shared + 1, rest)),
 		destinationPath: other ? unescape(other) : undefined,
 		isDir,
-		size: isDir ? -1 : n36At(text, rest + 1, size),
+		size: isDir ? -1 : n36At(line, rest + 1, size),
 		sourceModTime,
 		destinationModTime: sourceModTime + difference,
 	};
@@ -432,28 +424,31 @@ function n36At(text: string, from: number, to: number): number {
 
 /** The lines of a gzip'd, base64 text (one or more members), as a stream: never decoded whole. */
 export async function* textLines(text: string | StateBytes): AsyncGenerator<string> {
+	const decoder = new StringDecoder('utf8');
 	let partial = '';
-	for await (const chunk of textChunks(text)) {
-		const lines = (partial + chunk).split('\n');
+	for await (const piece of gunzippedPieces(text)) {
+		const lines = (partial + decoder.write(piece)).split('\n');
 		partial = lines.pop()!;
 		yield* lines;
 	}
+	partial += decoder.end();
 	if (partial !== '') yield partial;
 }
 
-/** The text of a gzip'd, base64 state, decoded a chunk at a time. */
-async function* textChunks(text: string | StateBytes): AsyncGenerator<string> {
-	// Decoded by the stream, so a character split across two chunks stays whole. In chunks of 1 KiB
-	// (about 60 lines) with no more decoded ahead (a zlib stream takes a stream's options, which its type omits): what is decoded
-	// is held while the march goes through it, so it is in every young-generation collection: at a million names the default
-	// 16 KiB made V8 double its young generation.
+/**
+ * The bytes of a gzip'd, base64 state, decoded a piece at a time, as Buffers: their bytes live outside
+ * the JS heap, so the piece whose lines are being walked is not copied by each young-generation
+ * collection, as its text was (decoded as strings, even 1 KiB at a time, it and the stream's strings
+ * were a fifth of what survived each collection of a two-way run).
+ */
+async function* gunzippedPieces(text: string | StateBytes): AsyncGenerator<Buffer> {
 	// A state held as a string is decoded from the string itself, not from a copy of it in bytes.
 	const held = typeof text === 'string' ? text : heldTexts.get(text);
 	// Read from its file a slice at a time: a 64 KiB read would stay alive while its 14,000 lines are walked, through young collections, and be freed only by a full one.
 	const source = Readable.from(bytesOfBase64(held !== undefined ? [held] : (text as StateBytes).read({ highWaterMark: BASE64_SLICE })));
-	const input = source.pipe(createGunzip({ chunkSize: 1024, highWaterMark: 1024 } as ZlibOptions)).setEncoding('utf8');
+	const input = source.pipe(createGunzip());
 	try {
-		for await (const chunk of input) yield chunk as string;
+		for await (const piece of input) yield piece as Buffer;
 	} catch (error) {
 		throw unreadable(error);
 	} finally {
@@ -464,31 +459,31 @@ async function* textChunks(text: string | StateBytes): AsyncGenerator<string> {
 }
 
 /**
- * A baseline's entries after its header, stepped through: each line is parsed when the march reaches
- * it, from the decoded chunk in hand, so what the reader holds is that chunk's text, never its
- * entries (about 60 of them, each with its path and times, were in every young-generation collection).
+ * A baseline's entries after its header, stepped through: each line is decoded and parsed when the
+ * march reaches it, from the decompressed piece in hand, so what the reader holds on the JS heap is
+ * the entry it gave, never a piece's text or its entries.
  */
 class BaselineSteps implements Stepper<BaselineEntry> {
-	private readonly chunks: AsyncIterator<string>;
-	/** Decoded text not yet read, from `at`. */
-	private text = '';
+	private readonly pieces: AsyncIterator<Buffer>;
+	/** Decompressed bytes not yet read, from `at`. */
+	private bytes: Buffer = Buffer.alloc(0);
 	private at = 0;
 	private headerLines = 0;
 	private previous = '';
-	private decoded = false;
+	private decompressed = false;
 
 	constructor(source: string | StateBytes) {
-		this.chunks = textChunks(source);
+		this.pieces = gunzippedPieces(source);
 	}
 
 	next(): BaselineEntry | undefined | Promise<BaselineEntry | undefined> {
 		for (;;) {
-			let end = this.text.indexOf('\n', this.at);
+			let end = this.bytes.indexOf(NEWLINE, this.at);
 			if (end < 0) {
-				if (!this.decoded) return this.chunks.next().then(this.append);
+				if (!this.decompressed) return this.pieces.next().then(this.append);
 				// The last line may lack its newline.
-				if (this.at >= this.text.length) return undefined;
-				end = this.text.length;
+				if (this.at >= this.bytes.length) return undefined;
+				end = this.bytes.length;
 			}
 			const start = this.at;
 			this.at = end + 1;
@@ -497,16 +492,17 @@ class BaselineSteps implements Stepper<BaselineEntry> {
 				continue;
 			}
 			if (end === start) continue;
-			const entry = parseLineAt(this.text, start, end, this.previous);
+			// A line never splits a character: UTF-8 never has a newline byte inside one.
+			const entry = parseLine(this.bytes.toString('utf8', start, end), this.previous);
 			this.previous = entry.path;
 			return entry;
 		}
 	}
 
-	private readonly append = (chunk: IteratorResult<string>): BaselineEntry | undefined | Promise<BaselineEntry | undefined> => {
-		const rest = this.text.slice(this.at);
-		if (chunk.done) this.decoded = true;
-		this.text = chunk.done ? rest : rest + chunk.value;
+	private readonly append = (piece: IteratorResult<Buffer>): BaselineEntry | undefined | Promise<BaselineEntry | undefined> => {
+		const rest = this.bytes.subarray(this.at);
+		if (piece.done) this.decompressed = true;
+		this.bytes = piece.done ? rest : rest.length > 0 ? Buffer.concat([rest, piece.value]) : piece.value;
 		this.at = 0;
 		return this.next();
 	};
