@@ -172,7 +172,7 @@ export class WalkListing implements AsyncIterable<Entry> {
 		return this.orderedSteps();
 	}
 
-	/** The provider's listing; the first one may have been asked for already, to see whether it comes in arrays. */
+	/** The provider's listing; the first one may have been asked for already, to see whether it can be stepped through. */
 	private list(): AsyncIterable<Entry> {
 		const first = this.firstListing;
 		this.firstListing = undefined;
