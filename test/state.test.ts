@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { BaselineWriter, FileStateStore, MemoryStateStore, PointerStateStore, SpillDir, StateError, decodeBaseline, encodeBaseline, openBaseline, type BaselineEntry } from '../lib';
 import { createHash } from 'node:crypto';
 import { loadStateBytes, saveStateBytes, stateBytesOf, stateDigest, stateText } from '../lib/state/state';
+import type { Stepper } from '../lib/core/types';
 
 /** Entries whose random sizes and times keep the compressed text large. */
 function randomEntries(count: number): BaselineEntry[] {
@@ -51,6 +52,20 @@ describe('baseline encoding', () => {
 		const whole = decodeBaseline(text).entries;
 		expect(await entriesOf(text)).toEqual(whole);
 		expect(await entriesOf(text.replace(/.{76}/g, '$&\r\n'))).toEqual(whole);
+	});
+
+	it('streams names of many-byte characters across decoded pieces, stepped or iterated, as they were written', async () => {
+		// Three-byte characters in every name: some piece of the decompressed text ends inside one.
+		const entries = randomEntries(20_000).map((entry, i) => ({ ...entry, path: `写真/${i % 7 === 0 ? 'caf\u00e9' : '日本'}-${entry.path.replace('/', '-')}` }));
+		const text = encodeBaseline({ pair: 'p', savedAt: 1, entries });
+		const byPath = (list: BaselineEntry[]) => [...list].sort((a, b) => (a.path < b.path ? -1 : 1));
+		const iterated = await entriesOf(text);
+		expect(byPath(iterated)).toEqual(byPath(entries));
+		const stepper = ((await openBaseline(text)).entries() as AsyncIterable<BaselineEntry> & { stepper(): Stepper<BaselineEntry> }).stepper();
+		const stepped: BaselineEntry[] = [];
+		for (let next = await stepper.next(); next !== undefined; next = await stepper.next()) stepped.push(next);
+		expect(stepped).toEqual(iterated);
+		expect(decodeBaseline(text).entries).toEqual(iterated);
 	});
 
 	it('writes a large baseline through a temporary file, byte for byte the text an in-memory writer gives, and removes its file once disposed', async () => {

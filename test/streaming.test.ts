@@ -5,8 +5,8 @@ import { LocalProvider, MemoryStateStore, Pacer, PointerStateStore, ProviderStat
 import { openBaseline } from '../lib/state/state';
 import { compareWalkOrder } from '../lib/core/walkOrder';
 import { SPILL_PREFIX, SpillDir, SpillQueue } from '../lib/core/spill';
-import { walkInOrder, walkInOrderBatches } from '../lib/providers/kit/walkOrder';
-import type { BatchedListing } from '../lib/core/types';
+import { walkInOrder, walkInOrderBatches, walkNamesInOrder } from '../lib/providers/kit/walkOrder';
+import type { SteppedListing } from '../lib/core/types';
 import { filesOnly, readTree, removeTempDirs, tempDir, writeTree } from './support/trees';
 
 afterAll(removeTempDirs);
@@ -77,6 +77,65 @@ describe('walk order', () => {
 		}
 	});
 
+	it('walks a disk by names in the same order, making each entry only when reached, also when a folder is sorted through a temporary file', async () => {
+		const tree: Record<string, string[]> = {
+			'': ['b', 'A', 'a', 'a-c', 'Z.txt', 'caf\u00e9', 'cafe\u0301.txt', 'gone.txt', 'empty'],
+			A: ['x.txt', 'y.txt', 'Sub'],
+			'A/Sub': ['deep.txt'],
+			a: ['x.txt', 'w.txt', 'sub'],
+			'a/sub': ['deeper.txt'],
+			b: Array.from({ length: 9 }, (_, i) => `n${8 - i}.txt`),
+			'caf\u00e9': ['\u65e5\u672c.txt', 'plain.txt'],
+			empty: [],
+		};
+		const folders = new Set(['A', 'A/Sub', 'a', 'a/sub', 'b', 'caf\u00e9', 'empty']);
+		const join = (folder: string, name: string) => (folder ? `${folder}/${name}` : name);
+		const entryOf = (entryPath: string): Entry => ({ path: entryPath, isDir: folders.has(entryPath), size: 0, modTime: T0, hashes: {} });
+		const listFolder = async (folder: string): Promise<Entry[]> => tree[folder].filter((name) => name !== 'gone.txt').map((name) => entryOf(join(folder, name)));
+		const expected: string[] = [];
+		for await (const entry of walkInOrder('', listFolder, { recursive: true })) expected.push(entry.path);
+		for (const memoryLimit of [2, 1000]) {
+			const made: string[] = [];
+			const given: string[] = [];
+			const walk = walkNamesInOrder(
+				'',
+				(folder) => ({
+					path: folder,
+					names: [...tree[folder]],
+					entry: (name) => {
+						const entryPath = join(folder, name);
+						made.push(entryPath);
+						// A name removed between the folder's read and its stat is not there; one folder's entry waits, as a followed link does.
+						if (name === 'gone.txt') return undefined;
+						return name === 'A' ? Promise.resolve(entryOf(entryPath)) : entryOf(entryPath);
+					},
+				}),
+				{ recursive: true, memoryLimit, pauseEvery: 3 },
+			);
+			for (let next = await walk.next(); next !== undefined; next = await walk.next()) {
+				given.push(next.path);
+				// Each entry is made as the walk reaches it, not a folder ahead.
+				expect(made[made.length - 1]).toBe(next.path);
+			}
+			expect(given).toEqual(expected);
+			expect(given).toEqual([...given].sort(compareWalkOrder));
+		}
+	});
+
+	it('a name walk whose folder cannot be read gives what came before it, then fails', async () => {
+		const walk = walkNamesInOrder('', (folder) => {
+			if (folder === 'b') throw new Error('b cannot be read');
+			return { path: folder, names: folder === '' ? ['c.txt', 'b', 'a.txt'] : [], entry: (name) => ({ path: name, isDir: name === 'b', size: 0, modTime: T0, hashes: {} }) };
+		}, { recursive: true });
+		const given: string[] = [];
+		await expect(
+			(async () => {
+				for (let next = await walk.next(); next !== undefined; next = await walk.next()) given.push(next.path);
+			})(),
+		).rejects.toThrow('b cannot be read');
+		expect(given).toEqual(['a.txt', 'b']);
+	});
+
 	it('gives the same walk in arrays, each ending where the walk goes down into a folder, also when a folder is sorted through a temporary file', async () => {
 		const tree: Record<string, string[]> = {
 			'': ['b', 'A', 'a', 'top.txt', 'empty'],
@@ -103,16 +162,16 @@ describe('walk order', () => {
 		}
 	});
 
-	it('a local folder listed in arrays gives what it gives entry by entry', async () => {
+	it('a local folder stepped through gives what it gives entry by entry', async () => {
 		const root = await tempDir('batches');
 		await writeTree(root, { ...bigFolder('big', 12), 'Top.txt': 'x', 'sub/inner/deep.txt': 'y', 'sub/b.txt': 'z' }, T0);
 		const provider = await LocalProvider.open(root);
 		const single: Entry[] = [];
 		for await (const entry of provider.list('', { recursive: true })) single.push(entry);
-		const batches = (provider.list('', { recursive: true }) as BatchedListing).batches();
-		const arrays: Entry[] = [];
-		for (let next = await batches.next(); !next.done; next = await batches.next()) arrays.push(...next.value);
-		expect(arrays).toEqual(single);
+		const stepper = (provider.list('', { recursive: true }) as SteppedListing).stepper();
+		const stepped: Entry[] = [];
+		for (let next = await stepper.next(); next !== undefined; next = await stepper.next()) stepped.push(next);
+		expect(stepped).toEqual(single);
 		expect(single.map((entry) => entry.path)).toEqual([...single.map((entry) => entry.path)].sort(compareWalkOrder));
 		expect(single).toHaveLength(18);
 	});

@@ -171,12 +171,22 @@ export interface RootLocation {
 }
 
 /**
- * What a `list` may return when it can also be read in arrays of entries, in the same order: the
- * engine's merge then pays a promise per array, not per entry (a local disk lists faster than
- * promises resolve). A wrapper that replaces `list` returns a plain listing, read entry by entry.
+ * A stream read one value at a time without a promise per value: `next()` gives the next value,
+ * undefined at the end, or a promise of either when it must wait (a folder read back from a
+ * temporary file, a turn of the event loop). It may throw, or reject, where a listing fails.
  */
-export interface BatchedListing extends AsyncIterable<Entry> {
-	batches(): AsyncIterator<Entry[]>;
+export interface Stepper<T> {
+	next(): T | undefined | Promise<T | undefined>;
+}
+
+/**
+ * What a `list` may return when it can also be stepped through, in the same order: the engine's
+ * merge then pays no promise per entry (a local disk lists faster than promises resolve), and the
+ * listing builds each entry only when the merge reaches it. A wrapper that replaces `list` returns
+ * a plain listing, read entry by entry.
+ */
+export interface SteppedListing extends AsyncIterable<Entry> {
+	stepper(): Stepper<Entry>;
 }
 
 export interface DeleteOptions {

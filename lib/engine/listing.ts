@@ -1,4 +1,5 @@
-import type { BatchedListing, Entry, HashType, Provider } from '../core/types';
+import type { Entry, HashType, Provider, SteppedListing, Stepper } from '../core/types';
+import { stepperOf } from '../core/stepper';
 import { includes, type Filter } from '../core/filters';
 import type { Pacer } from '../core/pacer';
 import { CloudSyncError, NotFoundError } from '../core/errors';
@@ -159,19 +160,19 @@ export class WalkListing implements AsyncIterable<Entry> {
 	}
 
 	/**
-	 * The same listing in arrays, for the march (lib/engine/march.ts), when the provider lists in walk
-	 * order in arrays; undefined otherwise, and the listing is then read entry by entry.
+	 * The same listing stepped through, for the march (lib/engine/march.ts), when the provider lists in
+	 * walk order and can be stepped through; undefined otherwise, and the listing is then read entry by entry.
 	 */
-	batches(): AsyncIterator<Entry[]> | undefined {
+	stepper(): Stepper<Entry> | undefined {
 		if (this.provider.listOrder !== 'walk' || this.used) return undefined;
-		// Asked once: a listing that cannot give arrays is kept for the entry-by-entry read that follows.
+		// Asked once: a listing that cannot be stepped through is kept for the entry-by-entry read that follows.
 		const listing = (this.firstListing ??= this.list());
-		if (typeof (listing as Partial<BatchedListing>).batches !== 'function') return undefined;
+		if (typeof (listing as Partial<SteppedListing>).stepper !== 'function') return undefined;
 		this.used = true;
-		return this.orderedBatches();
+		return this.orderedSteps();
 	}
 
-	/** The provider's listing; the first one may have been asked for already, to see whether it comes in arrays. */
+	/** The provider's listing; the first one may have been asked for already, to see whether it can be stepped through. */
 	private list(): AsyncIterable<Entry> {
 		const first = this.firstListing;
 		this.firstListing = undefined;
@@ -199,44 +200,54 @@ export class WalkListing implements AsyncIterable<Entry> {
 		}
 	}
 
-	private async *orderedBatches(): AsyncGenerator<Entry[]> {
+	/** `ordered` without a promise per entry: a step waits only when the provider's listing does. */
+	private orderedSteps(): Stepper<Entry> {
 		const walk = this.walkChecks();
-		try {
-			for (;;) {
-				try {
-					// Not read ahead: the one listing that comes in arrays (a local folder) does its work synchronously when asked, so reading it ahead would overlap nothing and only hold a folder longer.
-					for await (const listed of inArrays(this.list())) {
-						// The listing's own array is handed on when every entry is kept (the usual case): a copy would hold each entry twice.
-						let kept = listed;
-						let failure: { error: unknown } | undefined;
-						for (let i = 0; i < listed.length; i++) {
-							try {
-								if (walk.keeps(listed[i])) {
-									if (kept !== listed) kept.push(listed[i]);
-								} else if (kept === listed) {
-									kept = listed.slice(0, i);
-								}
-							} catch (error) {
-								if (kept === listed) kept = listed.slice(0, i);
-								failure = { error };
-								break;
-							}
-						}
-						// What came before an entry out of order is given, as the entry-by-entry listing gives it.
-						if (kept.length > 0) {
-							this.count += kept.length;
-							yield kept;
-						}
-						if (failure) throw failure.error;
-					}
-					return;
-				} catch (error) {
-					await walk.retry(error);
-				}
-			}
-		} catch (error) {
+		// Not read ahead: the one listing that can be stepped through (a local disk) does its work synchronously when asked, so reading it ahead would overlap nothing and only hold entries longer.
+		let listing = stepsOf(this.list());
+		let ended = false;
+		const end = (): undefined => {
+			ended = true;
+			return undefined;
+		};
+		const stop = (error: unknown): undefined => {
 			this.stopped(error);
-		}
+			return end();
+		};
+		// A failure is retried, the listing started again past what it gave, or ends the walk with its error kept.
+		const recover = (error: unknown): Promise<Entry | undefined> =>
+			walk.retry(error).then(() => {
+				listing = stepsOf(this.list());
+				return step();
+			}, stop);
+		const kept = (entry: Entry): boolean => {
+			if (!walk.keeps(entry)) return false;
+			this.count++;
+			return true;
+		};
+		const afterWait = (entry: Entry | undefined): Entry | undefined | Promise<Entry | undefined> => {
+			if (entry === undefined) return end();
+			try {
+				if (kept(entry)) return entry;
+			} catch (error) {
+				return recover(error);
+			}
+			return step();
+		};
+		const step = (): Entry | undefined | Promise<Entry | undefined> => {
+			try {
+				for (;;) {
+					if (ended) return undefined;
+					const next = listing.next();
+					if (next instanceof Promise) return next.then(afterWait, recover);
+					if (next === undefined) return end();
+					if (kept(next)) return next;
+				}
+			} catch (error) {
+				return recover(error);
+			}
+		};
+		return { next: step };
 	}
 
 	/**
@@ -302,13 +313,10 @@ const byWalkOrder = (a: Entry, b: Entry) => compareWalkOrder(a.path, b.path);
 /** Entries an ordered listing reads ahead of the merge: enough for both sides to wait on their disks or servers at once, few enough that little survives each young-generation collection. */
 const READ_AHEAD = 256;
 
-/** A listing's arrays; one entry each when a retried listing no longer comes in arrays (a wrapper that replaced `list`). */
-function inArrays(listing: AsyncIterable<Entry>): AsyncIterable<Entry[]> {
-	const batched = listing as Partial<BatchedListing>;
-	if (typeof batched.batches === 'function') return { [Symbol.asyncIterator]: () => batched.batches!() };
-	return (async function* () {
-		for await (const entry of listing) yield [entry];
-	})();
+/** A listing's steps; a promise per entry when a retried listing can no longer be stepped through (a wrapper that replaced `list`). */
+function stepsOf(listing: AsyncIterable<Entry>): Stepper<Entry> {
+	const stepped = listing as Partial<SteppedListing>;
+	return typeof stepped.stepper === 'function' ? stepped.stepper() : stepperOf(listing);
 }
 
 /** Entries already in hand (a change feed's paths), as a walk listing. */

@@ -1,26 +1,32 @@
-import type { Entry } from '../core/types';
+import type { Entry, Stepper } from '../core/types';
 import { matchKey } from '../core/paths';
 import { compareSlashFirst, walkKey } from '../core/walkOrder';
 import { CloudSyncError } from '../core/errors';
 import type { Match } from './planner';
 
 /**
- * A stream that can also be read in arrays (a walk listing): `batches` says undefined when it cannot.
+ * A stream that can also be read in arrays (a saved baseline): `batches` says undefined when it cannot.
  * Each array is handed over: the march empties its slots as it reads them.
  */
 interface Batched<T> {
 	batches(): AsyncIterator<T[]> | undefined;
 }
 
+/** A stream that can also be stepped through (a walk listing of a local disk): `stepper` says undefined when it cannot. */
+interface Steppable<T> {
+	stepper(): Stepper<T> | undefined;
+}
+
 /**
  * One side's listing with the entry it is at (`key` is undefined once it is exhausted). A stream
- * that comes in arrays is stepped through without a promise per entry, only one per array.
+ * that can be stepped through costs a promise only where it waits; one that comes in arrays, one per array.
  */
 class Cursor<T> {
 	value?: T;
 	key?: string;
 	private previous?: string;
 	private readonly iterator?: AsyncIterator<T>;
+	private readonly stepper?: Stepper<T>;
 	private readonly batches?: AsyncIterator<T[]>;
 	private batch: T[] = [];
 	private index = 0;
@@ -30,12 +36,17 @@ class Cursor<T> {
 		private readonly pathOf: (value: T) => string,
 		private readonly side: string,
 	) {
-		this.batches = (stream as Partial<Batched<T>>).batches?.();
-		if (!this.batches) this.iterator = stream[Symbol.asyncIterator]();
+		this.stepper = (stream as Partial<Steppable<T>>).stepper?.();
+		if (!this.stepper) this.batches = (stream as Partial<Batched<T>>).batches?.();
+		if (!this.stepper && !this.batches) this.iterator = stream[Symbol.asyncIterator]();
 	}
 
 	/** Steps to the next value; a promise only when the stream must be waited for. */
 	advance(): Promise<void> | void {
+		if (this.stepper) {
+			const next = this.stepper.next();
+			return next instanceof Promise ? next.then(this.acceptStep) : this.acceptStep(next);
+		}
 		if (this.index < this.batch.length) return this.accept(this.nextInBatch());
 		return this.batches ? this.nextBatch() : this.nextValue();
 	}
@@ -53,6 +64,8 @@ class Cursor<T> {
 	private nextValue(): Promise<void> {
 		return this.iterator!.next().then(this.acceptResult);
 	}
+
+	private readonly acceptStep = (value: T | undefined): void => (value === undefined ? this.accept(undefined, true) : this.accept(value));
 
 	private readonly acceptResult = (next: IteratorResult<T>): void => this.accept(next.done ? undefined : next.value, next.done);
 

@@ -6,7 +6,7 @@ import nodePath from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { closeSync, createWriteStream, openSync, readSync } from 'node:fs';
 import { Readable } from 'node:stream';
-import type { BatchedListing, Capabilities, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, WriteOptions } from '../core/types';
+import type { Capabilities, Entry, HashType, Hashes, ListOptions, Provider, ReadOptions, RootLocation, SteppedListing, Stepper, WriteOptions } from '../core/types';
 import { HASH_TYPES } from '../core/types';
 import {
 	InvalidNameError,
@@ -22,7 +22,8 @@ import { normalizeRelativePath, parentPath, joinPath, matchKey, fileStamp, hasCo
 import { STATE_FOLDER } from '../core/filters';
 import { hashStream, measure } from '../core/hashing';
 import { offerFill, type Fill } from '../core/fill';
-import { walkInOrderBatches } from './kit/walkOrder';
+import { walkNamesInOrder, type NamedFolder } from './kit/walkOrder';
+import { steppedValues } from '../core/stepper';
 import { smallFileCopier } from './localCopier';
 
 export interface LocalProviderOptions {
@@ -409,51 +410,43 @@ export class LocalProvider implements Provider {
 	/** Listed in walk order (lib/core/walkOrder.ts), so the engine merges it as it comes, without holding the tree. */
 	readonly listOrder = 'walk' as const;
 
-	list(path: string, options: ListOptions = {}): BatchedListing {
-		const batches = () => this.listBatches(path, options);
-		return {
-			batches,
-			async *[Symbol.asyncIterator]() {
-				for await (const batch of batches()) yield* batch;
-			},
+	list(path: string, options: ListOptions = {}): SteppedListing {
+		const stepper = () => this.walk(path, options);
+		return { stepper, [Symbol.asyncIterator]: () => steppedValues(stepper()) };
+	}
+
+	/** The walk below `path`: its first step resolves the path, the rest are synchronous but for a turn of the event loop now and then. */
+	private walk(path: string, options: ListOptions): Stepper<Entry> {
+		let walk: Stepper<Entry> | undefined;
+		const start = async () => {
+			const start = await this.resolveExisting(path);
+			if (!start.stats.isDirectory()) throw new NotFoundError(start.relative);
+			const visited = new Set<string>([await fs.realpath(start.absolute)]);
+			// Counted across folders, not per folder: a tree of small folders would otherwise never let the event loop in.
+			walk = walkNamesInOrder(start.relative, (relative) => this.namedFolder(relative, visited), { recursive: options.recursive, signal: options.signal, pauseEvery: STAT_BATCH });
+			return walk.next();
 		};
+		return { next: () => (walk ? walk.next() : start()) };
 	}
 
-	private async *listBatches(path: string, options: ListOptions): AsyncGenerator<Entry[]> {
-		const start = await this.resolveExisting(path);
-		if (!start.stats.isDirectory()) throw new NotFoundError(start.relative);
-		const visited = new Set<string>([await fs.realpath(start.absolute)]);
-		// A folder is listed synchronously: reading folders ahead would only hold their entries longer.
-		yield* walkInOrderBatches(start.relative, (relative) => this.listFolder(relative, visited, options.signal), { recursive: options.recursive, signal: options.signal, foldersAhead: 0 });
-	}
-
-	/** One folder's files and folders, by its path relative to the root. */
-	private async listFolder(relative: string, visited: Set<string>, signal?: AbortSignal): Promise<Entry[]> {
-		signal?.throwIfAborted();
+	/** One folder's names, by its path relative to the root, each made an entry (one lstat) only when the walk reaches it. */
+	private namedFolder(relative: string, visited: Set<string>): NamedFolder {
 		const folder = { relative, absolute: relative === '' ? this.root : nodePath.join(this.root, ...relative.split('/')) };
 		let names: string[];
 		try {
 			// Synchronous, as each entry's lstat is: a promise's request object outlives the next young-generation
-			// collection, and with it the folder's names, which at a million files made V8 double its young generation twice.
-			// Names only, no Dirent objects: the lstat that each entry needs anyway says what it is (Node itself
-			// lstats every name whose type the disk does not report).
+			// collection, and with it the folder's names. Names only, no Dirent objects: the lstat that each entry
+			// needs anyway says what it is (Node itself lstats every name whose type the disk does not report).
 			names = readdirSync(folder.absolute);
 		} catch (error) {
 			throw mapError(error, folder.relative);
 		}
+		// The engine's own folder (staged writes, trash, lock, state) is never synced from any side; listed by name it is there.
+		const own = relative === '' ? names.indexOf(STATE_FOLDER) : -1;
+		if (own >= 0) names.splice(own, 1);
 		const relativePrefix = relative === '' ? '' : `${relative}/`;
 		const absolutePrefix = `${folder.absolute}${nodePath.sep}`;
-		const entries: Entry[] = [];
-		for (let i = 0; i < names.length; i++) {
-			if (i > 0 && i % STAT_BATCH === 0) await new Promise((resolve) => setImmediate(resolve));
-			const name = names[i];
-			// The engine's own folder (staged writes, trash, lock, state) is never synced from any side; listed by name it is there.
-			if (relative === '' && name === STATE_FOLDER) continue;
-			let entry = this.listChild(folder, relativePrefix + name, absolutePrefix + name, name, visited);
-			if (entry instanceof Promise) entry = await entry;
-			if (entry) entries.push(entry);
-		}
-		return entries;
+		return { path: relative, names, entry: (name) => this.listChild(folder, relativePrefix + name, absolutePrefix + name, name, visited) };
 	}
 
 	/**

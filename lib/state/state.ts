@@ -3,8 +3,10 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { open, readFile, rename, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip, gunzipSync, gzipSync, type ZlibOptions } from 'node:zlib';
-import type { Provider } from '../core/types';
+import { StringDecoder } from 'node:string_decoder';
+import { createGunzip, gunzipSync, gzipSync } from 'node:zlib';
+import type { Provider, Stepper } from '../core/types';
+import { steppedValues } from '../core/stepper';
 import { CloudSyncError, NotFoundError } from '../core/errors';
 import { STATE_FOLDER } from '../core/filters';
 import { joinPath } from '../core/paths';
@@ -371,7 +373,7 @@ export class BaselineWriter {
 export interface BaselineReader {
 	pair: string;
 	savedAt: number;
-	/** Its entries, each time afresh; in arrays too (`batches`), which the march steps through without a promise per entry. */
+	/** Its entries, each time afresh; stepped through too (`stepper`), which the march reads without a promise per entry. */
 	entries(): AsyncIterable<BaselineEntry>;
 }
 
@@ -422,28 +424,31 @@ function n36At(text: string, from: number, to: number): number {
 
 /** The lines of a gzip'd, base64 text (one or more members), as a stream: never decoded whole. */
 export async function* textLines(text: string | StateBytes): AsyncGenerator<string> {
-	for await (const lines of textLineBatches(text)) yield* lines;
+	const decoder = new StringDecoder('utf8');
+	let partial = '';
+	for await (const piece of gunzippedPieces(text)) {
+		const lines = (partial + decoder.write(piece)).split('\n');
+		partial = lines.pop()!;
+		yield* lines;
+	}
+	partial += decoder.end();
+	if (partial !== '') yield partial;
 }
 
-/** `textLines` a decoded chunk's lines at a time. */
-async function* textLineBatches(text: string | StateBytes): AsyncGenerator<string[]> {
-	// Decoded by the stream, so a character split across two chunks stays whole. In chunks of 1 KiB
-	// (about 60 lines) with no more decoded ahead (a zlib stream takes a stream's options, which its type omits): a chunk's lines are all held while the march goes
-	// through them, so they are in every young-generation collection: at a million names the default 16 KiB made V8 double
-	// its young generation, and 2 KiB still added a fifth to what each collection copies (65 KiB against 74).
+/**
+ * The bytes of a gzip'd, base64 state, decoded a piece at a time, as Buffers: their bytes live outside
+ * the JS heap, so the piece whose lines are being walked is not copied by each young-generation
+ * collection, as its text was (decoded as strings, even 1 KiB at a time, it and the stream's strings
+ * were a fifth of what survived each collection of a two-way run).
+ */
+async function* gunzippedPieces(text: string | StateBytes): AsyncGenerator<Buffer> {
 	// A state held as a string is decoded from the string itself, not from a copy of it in bytes.
 	const held = typeof text === 'string' ? text : heldTexts.get(text);
 	// Read from its file a slice at a time: a 64 KiB read would stay alive while its 14,000 lines are walked, through young collections, and be freed only by a full one.
 	const source = Readable.from(bytesOfBase64(held !== undefined ? [held] : (text as StateBytes).read({ highWaterMark: BASE64_SLICE })));
-	const input = source.pipe(createGunzip({ chunkSize: 1024, highWaterMark: 1024 } as ZlibOptions)).setEncoding('utf8');
-	let partial = '';
+	const input = source.pipe(createGunzip());
 	try {
-		for await (const chunk of input) {
-			const lines = (partial + (chunk as string)).split('\n');
-			partial = lines.pop()!;
-			yield lines;
-		}
-		if (partial !== '') yield [partial];
+		for await (const piece of input) yield piece as Buffer;
 	} catch (error) {
 		throw unreadable(error);
 	} finally {
@@ -453,32 +458,60 @@ async function* textLineBatches(text: string | StateBytes): AsyncGenerator<strin
 	}
 }
 
-/** A baseline's entries after its header, entry by entry or in arrays (one per decoded chunk). */
-function baselineEntries(text: string | StateBytes): AsyncIterable<BaselineEntry> & { batches(): AsyncIterator<BaselineEntry[]> } {
-	const batches = async function* (): AsyncGenerator<BaselineEntry[]> {
-		let skipped = 0;
-		let previous = '';
-		for await (const lines of textLineBatches(text)) {
-			const entries: BaselineEntry[] = [];
-			for (const line of lines) {
-				if (skipped < 3) {
-					skipped++;
-					continue;
-				}
-				if (line === '') continue;
-				const entry = parseLine(line, previous);
-				previous = entry.path;
-				entries.push(entry);
+/**
+ * A baseline's entries after its header, stepped through: each line is decoded and parsed when the
+ * march reaches it, from the decompressed piece in hand, so what the reader holds on the JS heap is
+ * the entry it gave, never a piece's text or its entries.
+ */
+class BaselineSteps implements Stepper<BaselineEntry> {
+	private readonly pieces: AsyncIterator<Buffer>;
+	/** Decompressed bytes not yet read, from `at`. */
+	private bytes: Buffer = Buffer.alloc(0);
+	private at = 0;
+	private headerLines = 0;
+	private previous = '';
+	private decompressed = false;
+
+	constructor(source: string | StateBytes) {
+		this.pieces = gunzippedPieces(source);
+	}
+
+	next(): BaselineEntry | undefined | Promise<BaselineEntry | undefined> {
+		for (;;) {
+			let end = this.bytes.indexOf(NEWLINE, this.at);
+			if (end < 0) {
+				if (!this.decompressed) return this.pieces.next().then(this.append);
+				// The last line may lack its newline.
+				if (this.at >= this.bytes.length) return undefined;
+				end = this.bytes.length;
 			}
-			if (entries.length > 0) yield entries;
+			const start = this.at;
+			this.at = end + 1;
+			if (this.headerLines < 3) {
+				this.headerLines++;
+				continue;
+			}
+			if (end === start) continue;
+			// A line never splits a character: UTF-8 never has a newline byte inside one.
+			const entry = parseLine(this.bytes.toString('utf8', start, end), this.previous);
+			this.previous = entry.path;
+			return entry;
 		}
+	}
+
+	private readonly append = (piece: IteratorResult<Buffer>): BaselineEntry | undefined | Promise<BaselineEntry | undefined> => {
+		const rest = this.bytes.subarray(this.at);
+		if (piece.done) this.decompressed = true;
+		this.bytes = piece.done ? rest : rest.length > 0 ? Buffer.concat([rest, piece.value]) : piece.value;
+		this.at = 0;
+		return this.next();
 	};
-	return {
-		batches,
-		async *[Symbol.asyncIterator]() {
-			for await (const entries of batches()) yield* entries;
-		},
-	};
+}
+
+/** A baseline's entries after its header, entry by entry or stepped through. */
+function baselineEntries(text: string | StateBytes): AsyncIterable<BaselineEntry> & { stepper(): Stepper<BaselineEntry> } {
+	const stepper = () => new BaselineSteps(text);
+	return { stepper, [Symbol.asyncIterator]: () => steppedValues(stepper()) };
 }
 
 /** Opens a saved baseline for streaming; one of the older, sorted format is decoded whole once and put in walk order. */
