@@ -96,6 +96,41 @@ describe('copying between local folders', () => {
 		expect(await fs.readdir(outside)).toEqual([]);
 	});
 
+	it('copies through no link: a source folder that is a link, and a destination or staging folder replaced by a link out of the root, are refused with nothing written outside', async () => {
+		const sourceRoot = await made('copy-links-src');
+		const destinationRoot = await made('copy-links-dst');
+		const outside = await made('copy-links-outside');
+		await fs.mkdir(path.join(sourceRoot, 'real'));
+		await fs.writeFile(path.join(sourceRoot, 'real', 'a.txt'), 'inside');
+		await fs.mkdir(path.join(outside, 'secrets'));
+		await fs.writeFile(path.join(outside, 'secrets', 'b.txt'), 'outside');
+		await fs.symlink(path.join(outside, 'secrets'), path.join(sourceRoot, 'linked'));
+		const source = await LocalProvider.open(sourceRoot);
+		const destination = await LocalProvider.open(destinationRoot);
+		const outsideNames = async () => (await fs.readdir(outside)).sort();
+
+		await expect(destination.copyFrom(source, 'linked/b.txt', 'b.txt')).rejects.toBeInstanceOf(CloudSyncError);
+		await expect(fs.readdir(destinationRoot)).resolves.not.toContain('b.txt');
+
+		await destination.copyFrom(source, 'real/a.txt', 'sub/a.txt');
+		expect(await fs.readFile(path.join(destinationRoot, 'sub', 'a.txt'), 'utf8')).toBe('inside');
+
+		await fs.rename(path.join(destinationRoot, 'sub'), path.join(destinationRoot, 'sub-moved'));
+		await fs.mkdir(path.join(outside, 'sub'));
+		await fs.symlink(path.join(outside, 'sub'), path.join(destinationRoot, 'sub'));
+		await expect(destination.copyFrom(source, 'real/a.txt', 'sub/again.txt')).rejects.toThrow(/symbolic link/);
+		expect(await fs.readdir(path.join(outside, 'sub'))).toEqual([]);
+
+		const staging = path.join(destinationRoot, '.cloudsync', 'tmp');
+		await fs.rm(staging, { recursive: true });
+		await fs.mkdir(path.join(outside, 'tmp'));
+		await fs.symlink(path.join(outside, 'tmp'), staging);
+		await expect(destination.copyFrom(source, 'real/a.txt', 'c.txt')).rejects.toBeInstanceOf(CloudSyncError);
+		expect(await fs.readdir(path.join(outside, 'tmp'))).toEqual([]);
+		await expect(fs.readdir(destinationRoot)).resolves.not.toContain('c.txt');
+		expect(await outsideNames()).toEqual(['secrets', 'sub', 'tmp']);
+	});
+
 	it('when the copying thread ends mid-run, its copies fail with a clear error and leave no file; the next copies start a new thread', async () => {
 		const source = await made('copy-crash-src');
 		const destination = await made('copy-crash-dst');
