@@ -28,7 +28,9 @@ describe('copying between local folders', () => {
 		const files = new Map<string, { bytes: Buffer; mode: number }>();
 		for (let i = 0; i < 60; i++) {
 			const name = `dir-${i % 3}/sub-${i % 2}/file-${i}.bin`;
-			files.set(name, { bytes: randomBytes(i === 0 ? 0 : 1 + ((i * 977) % 65536)), mode: i % 5 === 0 ? 0o755 : 0o640 });
+			// 0o666 and 0o777: bits a usual umask (022) clears when the staged file is created, which the copy sets again.
+			const mode = i % 5 === 0 ? 0o755 : i % 7 === 0 ? 0o666 : i % 11 === 0 ? 0o777 : 0o640;
+			files.set(name, { bytes: randomBytes(i === 0 ? 0 : 1 + ((i * 977) % 65536)), mode });
 		}
 		files.set('large.bin', { bytes: randomBytes(300 * 1024), mode: 0o600 });
 		for (const [name, { bytes, mode }] of files) {
