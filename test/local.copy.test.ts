@@ -202,6 +202,29 @@ describe('copying between local folders', () => {
 		for (const name of small) expect(await fs.readFile(path.join(destination, name), 'utf8')).toBe(`bytes of ${name}`);
 	});
 
+	it('starts the copying threads when a run that copies begins, before its folders are made, and not for a run with nothing to copy', async () => {
+		const source = await made('copy-warm-src');
+		const destination = await made('copy-warm-dst');
+		await fs.mkdir(path.join(source, 'sub'));
+		await fs.writeFile(path.join(source, 'sub', 'a.txt'), 'warm bytes');
+		const to = await LocalProvider.open(destination);
+		const events: string[] = [];
+		const queue = to.copyFromQueue;
+		Object.defineProperty(to, 'copyFromQueue', { value: { ...queue, warmUp: () => (events.push('warm up'), queue.warmUp()) } });
+		const mkdir = to.mkdir.bind(to);
+		to.mkdir = async (folder) => {
+			events.push(`mkdir ${folder}`);
+			return mkdir(folder);
+		};
+		const from = await LocalProvider.open(source);
+
+		expect((await sync(from, to, { mode: 'copy' })).added).toBe(1);
+		expect(events).toEqual(['warm up', 'mkdir sub']);
+		expect(await fs.readFile(path.join(destination, 'sub', 'a.txt'), 'utf8')).toBe('warm bytes');
+		expect((await sync(from, to, { mode: 'copy' })).added).toBe(0);
+		expect(events).toEqual(['warm up', 'mkdir sub']);
+	});
+
 	it('copies inline, with the same result, where no thread can start', async () => {
 		const source = await made('copy-inline-src');
 		const destination = await made('copy-inline-dst');

@@ -1,4 +1,4 @@
-import { promises as fs, constants as fsConstants, copyFileSync, lstatSync, readdirSync, renameSync, statSync, utimesSync, type Stats } from 'node:fs';
+import { promises as fs, constants as fsConstants, copyFileSync, lstatSync, mkdirSync, readdirSync, renameSync, statSync, utimesSync, type Stats } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 // A default import reads the module's functions directly; a namespace import goes through a getter on every call.
@@ -722,7 +722,9 @@ export class LocalProvider implements Provider {
 		if (!isInside(this.root, absolute) || absolute === this.root) throw new NotFoundError(parentPath(forPath));
 		await this.ensureFolder(nodePath.dirname(absolute), forPath);
 		try {
-			await fs.mkdir(absolute);
+			// Synchronous, as lstat here: a run's folders are made one after another before its copies, and a
+			// thread-pool round trip each took about a millisecond (116 folders in 0.10 s on a loaded machine).
+			mkdirSync(absolute);
 		} catch (error) {
 			if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw mapError(error, parentPath(forPath));
 		}
@@ -731,7 +733,7 @@ export class LocalProvider implements Provider {
 
 	async mkdir(path: string): Promise<void> {
 		const { relative, absolute } = await this.resolve(path);
-		const existing = await fs.lstat(absolute).catch(() => undefined);
+		const existing = lstatQuietly(absolute);
 		if (existing && !existing.isDirectory()) throw new AlreadyExistsError(relative);
 		await this.ensureFolder(absolute, relative);
 	}
@@ -786,7 +788,7 @@ export class LocalProvider implements Provider {
 		return this.copyFrom(this, from, to);
 	}
 
-	readonly copyFromQueue = { maxBytes: INLINE_COPY_BYTES, depth: COPY_QUEUE_DEPTH };
+	readonly copyFromQueue = { maxBytes: INLINE_COPY_BYTES, depth: COPY_QUEUE_DEPTH, warmUp: () => smallFileCopier.warmUp() };
 
 	/** Another folder on this machine: the kernel copies (cloning where the disk can), nothing streams through us. */
 	canCopyFrom(source: Provider): boolean {
