@@ -245,6 +245,8 @@ export class LocalProvider implements Provider {
 	private readonly trashDays: number;
 	/** This run's trash folder, named for when the instance was opened. */
 	private readonly trashStamp: string;
+	/** The root with one separator after it, for underRoot. */
+	private readonly rootPrefix: string;
 
 	private constructor(
 		readonly root: string,
@@ -252,6 +254,7 @@ export class LocalProvider implements Provider {
 		private readonly options: LocalProviderOptions,
 	) {
 		this.trashDays = options.trashDays ?? DEFAULT_TRASH_DAYS;
+		this.rootPrefix = root.endsWith(nodePath.sep) ? root : root + nodePath.sep;
 		this.trashStamp = fileStamp(options.now?.() ?? Date.now());
 		this.capabilities = {
 			hashTypes: ['sha1', 'sha256', 'md5', 'dropbox', 'quickxor'],
@@ -333,11 +336,21 @@ export class LocalProvider implements Provider {
 	 */
 	private nameOnDisk(path: string): { relative: string; absolute: string } {
 		const relative = normalizeRelativePath(path);
-		for (const name of relative === '' ? [] : relative.split('/')) {
+		if (relative === '') return { relative, absolute: this.root };
+		for (const name of relative.split('/')) {
 			const problem = localNameProblem(name, this.platform);
 			if (problem) throw new InvalidNameError(relative, problem);
 		}
-		return { relative, absolute: relative === '' ? this.root : nodePath.join(this.root, ...relative.split('/')) };
+		return { relative, absolute: this.underRoot(relative) };
+	}
+
+	/**
+	 * What nodePath.join(root, ...names) gives for a normalised path (no empty, "." or ".." names; no
+	 * separator in a name where nameOnDisk has checked them), without normalising the whole string
+	 * again: a small copy made three absolute names, and join cost more than the copy's checks.
+	 */
+	private underRoot(relative: string): string {
+		return this.rootPrefix + (nodePath.sep === '/' ? relative : relative.split('/').join(nodePath.sep));
 	}
 
 	private get platform(): NodeJS.Platform {
@@ -624,8 +637,8 @@ export class LocalProvider implements Provider {
 
 	/** stagingName without a promise, when the staging folder is there as a plain folder (undefined otherwise). */
 	private readyStagingName(): string | undefined {
-		const folder = nodePath.join(this.root, ...TEMP_FOLDER.split('/'));
-		return this.isPlainFolder(folder) ? nodePath.join(folder, this.nextStagingBase()) : undefined;
+		const folder = this.underRoot(TEMP_FOLDER);
+		return this.isPlainFolder(folder) ? `${folder}${nodePath.sep}${this.nextStagingBase()}` : undefined;
 	}
 
 	private nextStagingBase(): string {
