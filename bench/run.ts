@@ -311,10 +311,12 @@ function expectTransfers(stats: RcloneStats, transfers: number): void {
  * Where a timed run of a copy into an empty folder writes: a folder no run wrote before, the
  * outputs deleted once the case is done, not before each run. On this machine's ext4 (no journal)
  * creating a file steps over, one buffer lookup each, every free inode of its group deleted in the
- * last 35 seconds (ext4's recently_deleted): profiled right after the previous output's 10,000
- * files were deleted, that was 27% of our run's CPU time and 41% of rclone's. Measured three times
- * each (loaded machine), kernel time right after a deletion against a folder that never held
- * files: ours 0.58–1.05 s against 0.55–0.57, rclone's 0.91–1.97 s against 0.79–0.94.
+ * last 60 seconds, or 360 once that part of the inode table is dirty again, as a copy makes it
+ * (ext4's recently_deleted): profiled right after the previous output's 10,000 files were deleted,
+ * that was 27% of our run's CPU time and 41% of rclone's. Measured three times each (loaded
+ * machine), kernel time right after a deletion against a folder that never held files: ours
+ * 0.58–1.05 s against 0.55–0.57, rclone's 0.91–1.97 s against 0.79–0.94. A sitting run within six
+ * minutes of another's deletions (or of other work deleting files on the disk) still pays some.
  */
 function runDestination(destination: string, tool: 'ours' | 'rclone', run: number): string {
 	return `${destination}-${tool}-${run}`;
