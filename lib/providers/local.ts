@@ -68,8 +68,11 @@ const INLINE_COPY_BYTES = 256 * 1024;
  * thread and the event loop took turns (each idle about 45% of a 10,000-file copy): the thread copied
  * 4 files while the event loop waited, then the event loop recorded them and prepared 4 more while the
  * thread waited. A deeper queue lets them work at once; each thread still copies one file at a time.
+ * 64 rather than 16: the copies go over in 315 messages instead of 1,251 for 10,000 files, each a
+ * thread's wake-up and an event-loop turn; on-CPU samples of the main thread fell 13% (four runs
+ * each, loaded machine), the copying threads' too, user CPU time 0.55 to 0.47 s (median of five).
  */
-const COPY_QUEUE_DEPTH = 16;
+const COPY_QUEUE_DEPTH = 64;
 const MAX_NAME_BYTES = 255;
 const WINDOWS_FORBIDDEN = /[<>:"\\|?*]/;
 const WINDOWS_DEVICE = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$/i;
