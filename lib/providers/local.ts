@@ -706,13 +706,13 @@ export class LocalProvider implements Provider {
 	}
 
 	/**
-	 * ensureFolder's usual answer, without a promise: `absolute` is a plain folder below the root, and
-	 * so is every folder between it and the root. False when it needs ensureFolder (missing, a link,
-	 * not a folder, the root itself).
+	 * ensureFolder's usual answer, without a promise: `absolute` is the root or a plain folder below
+	 * it, and so is every folder between them. False when it needs ensureFolder (missing, a link, not
+	 * a folder, outside the root).
 	 */
 	private isPlainFolder(absolute: string): boolean {
 		try {
-			return absolute !== this.root && this.plainFoldersBelowRoot(absolute);
+			return absolute === this.root ? lstatSync(absolute).isDirectory() : this.plainFoldersBelowRoot(absolute);
 		} catch {
 			return false;
 		}
