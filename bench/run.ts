@@ -308,7 +308,7 @@ function expectTransfers(stats: RcloneStats, transfers: number): void {
 }
 
 /**
- * Where a timed run of a copy into an empty folder writes: a folder no run wrote before, the
+ * Where a timed run of a copy of many files into an empty folder writes: a folder no run wrote before, the
  * outputs deleted once the case is done, not before each run. On this machine's ext4 (no journal)
  * creating a file steps over, one buffer lookup each, every free inode of its group deleted in the
  * last 60 seconds, or 360 once that part of the inode table is dirty again, as a copy makes it
@@ -325,20 +325,22 @@ function runDestination(destination: string, tool: 'ours' | 'rclone', run: numbe
 /**
  * Puts the disk in the same state before every timed run, ours or rclone's: dirty pages written
  * out, and for cases that copy, the source read into the page cache (rclone evicts what it read;
- * see warmFiles), for the others both trees' metadata (see warmMetadata). A copy into an empty
- * folder gets a folder of its own (runDestination). No run pays for another's deletions, writeback
- * or evictions, nor profits from what the other left cached.
+ * see warmFiles), for the others both trees' metadata (see warmMetadata). A copy of many files into
+ * an empty folder gets a folder of its own (runDestination); a copy of one file, the previous output
+ * deleted (`empty`). No run pays for another's deletions, writeback or evictions, nor profits from
+ * what the other left cached.
  */
-function prepareRun(source: string, destination: string, copies: boolean): void {
+async function prepareRun(source: string, destination: string, empty: boolean, copies: boolean): Promise<void> {
+	if (empty) await fs.rm(destination, { recursive: true, force: true });
 	flushDisks();
 	if (copies) warmFiles(source);
 	else for (const tree of [source, destination]) warmMetadata(tree);
 }
 
 /** What every timed run of a sync case starts from, printed with the case. */
-function describePreparation(empty: boolean, copies: boolean): string {
+function describePreparation(ownFolders: boolean, empty: boolean, copies: boolean): string {
 	const steps = [
-		empty ? 'a destination folder of its own (deleted after the case, not before each run)' : 'the destination kept',
+		ownFolders ? 'a destination folder of its own (deleted after the case, not before each run)' : empty ? 'the previous output deleted' : 'the destination kept',
 		'`sync` run',
 		copies ? 'the whole source read into the page cache' : "both trees' metadata looked up once (cached)",
 	];
@@ -363,22 +365,25 @@ async function measureSyncCase(bench: SyncCase, context: Context): Promise<Row> 
 		if (context.tools.rclone) await runRclone([...rcloneArgs(destination), '--resync'], context.tools, nodePath.join(WORK, 'rclone-usage'));
 	}
 	const copies = bench.expectTransfers > 0;
+	// Only many new files meet the disk's recently deleted inodes; one 2 GiB output a run kept to the end would be 12 GiB.
+	const ownFolders = emptied && bench.expectTransfers > 1;
 	const outputs = (tool: 'ours' | 'rclone') => Array.from({ length: context.runs }, (_, index) => runDestination(destination, tool, index + 1));
 	const removeOutputs = async () => {
 		for (const output of [...outputs('ours'), ...outputs('rclone')]) await fs.rm(output, { recursive: true, force: true });
 	};
-	if (emptied) await removeOutputs();
-	console.log(describePreparation(emptied, copies));
+	const runInto = (tool: 'ours' | 'rclone', run: number) => (ownFolders ? runDestination(destination, tool, run) : destination);
+	if (ownFolders) await removeOutputs();
+	console.log(describePreparation(ownFolders, emptied, copies));
 	for (let run = 1; run <= context.runs; run++) {
-		const mineInto = emptied ? runDestination(destination, 'ours', run) : destination;
-		prepareRun(data.source, mineInto, copies);
+		const mineInto = runInto('ours', run);
+		await prepareRun(data.source, mineInto, emptied && !ownFolders, copies);
 		const mine = await runOurs(oursArgs(mineInto), profileFlags(context.profileDir, runName(bench.id, run)));
 		const report = expectSuccess(mine.result, bench.expectTransfers);
 		ours.push(mine);
 		let line = `  run ${run}/${context.runs}: ours ${describeRun(mine)}, sync ${report.seconds.toFixed(2)} s in-process`;
 		if (context.tools.rclone) {
-			const theirsInto = emptied ? runDestination(destination, 'rclone', run) : destination;
-			prepareRun(data.source, theirsInto, copies);
+			const theirsInto = runInto('rclone', run);
+			await prepareRun(data.source, theirsInto, emptied && !ownFolders, copies);
 			const theirs = await runRclone(rcloneArgs(theirsInto), context.tools, nodePath.join(WORK, 'rclone-usage'));
 			expectTransfers(theirs.stats, bench.expectTransfers);
 			rclone.push(theirs);
@@ -386,7 +391,7 @@ async function measureSyncCase(bench: SyncCase, context: Context): Promise<Row> 
 		}
 		console.log(line);
 	}
-	if (emptied) await removeOutputs();
+	if (ownFolders) await removeOutputs();
 	await printProfile(context.profileDir, runName(bench.id, 1));
 	return makeRow(bench.name, ours, rclone);
 }
