@@ -28,7 +28,9 @@ describe('copying between local folders', () => {
 		const files = new Map<string, { bytes: Buffer; mode: number }>();
 		for (let i = 0; i < 60; i++) {
 			const name = `dir-${i % 3}/sub-${i % 2}/file-${i}.bin`;
-			files.set(name, { bytes: randomBytes(i === 0 ? 0 : 1 + ((i * 977) % 65536)), mode: i % 5 === 0 ? 0o755 : 0o640 });
+			// 0o666 and 0o777: bits a usual umask (022) clears when the staged file is created, which the copy sets again.
+			const mode = i % 5 === 0 ? 0o755 : i % 7 === 0 ? 0o666 : i % 11 === 0 ? 0o777 : 0o640;
+			files.set(name, { bytes: randomBytes(i === 0 ? 0 : 1 + ((i * 977) % 65536)), mode });
 		}
 		files.set('large.bin', { bytes: randomBytes(300 * 1024), mode: 0o600 });
 		for (const [name, { bytes, mode }] of files) {
@@ -94,6 +96,41 @@ describe('copying between local folders', () => {
 		const staging = smallFileCopier.stage({ source: path.join(root, 'source.bin'), temp: path.join(root, 'staged'), size: 9, modTime: MODIFIED, mode: 0o644 }, 'source.bin');
 		await expect(staging).rejects.toMatchObject({ code: 'EEXIST' });
 		expect(await fs.readdir(outside)).toEqual([]);
+	});
+
+	it('copies through no link: a source folder that is a link, and a destination or staging folder replaced by a link out of the root, are refused with nothing written outside', async () => {
+		const sourceRoot = await made('copy-links-src');
+		const destinationRoot = await made('copy-links-dst');
+		const outside = await made('copy-links-outside');
+		await fs.mkdir(path.join(sourceRoot, 'real'));
+		await fs.writeFile(path.join(sourceRoot, 'real', 'a.txt'), 'inside');
+		await fs.mkdir(path.join(outside, 'secrets'));
+		await fs.writeFile(path.join(outside, 'secrets', 'b.txt'), 'outside');
+		await fs.symlink(path.join(outside, 'secrets'), path.join(sourceRoot, 'linked'));
+		const source = await LocalProvider.open(sourceRoot);
+		const destination = await LocalProvider.open(destinationRoot);
+		const outsideNames = async () => (await fs.readdir(outside)).sort();
+
+		await expect(destination.copyFrom(source, 'linked/b.txt', 'b.txt')).rejects.toBeInstanceOf(CloudSyncError);
+		await expect(fs.readdir(destinationRoot)).resolves.not.toContain('b.txt');
+
+		await destination.copyFrom(source, 'real/a.txt', 'sub/a.txt');
+		expect(await fs.readFile(path.join(destinationRoot, 'sub', 'a.txt'), 'utf8')).toBe('inside');
+
+		await fs.rename(path.join(destinationRoot, 'sub'), path.join(destinationRoot, 'sub-moved'));
+		await fs.mkdir(path.join(outside, 'sub'));
+		await fs.symlink(path.join(outside, 'sub'), path.join(destinationRoot, 'sub'));
+		await expect(destination.copyFrom(source, 'real/a.txt', 'sub/again.txt')).rejects.toThrow(/symbolic link/);
+		expect(await fs.readdir(path.join(outside, 'sub'))).toEqual([]);
+
+		const staging = path.join(destinationRoot, '.cloudsync', 'tmp');
+		await fs.rm(staging, { recursive: true });
+		await fs.mkdir(path.join(outside, 'tmp'));
+		await fs.symlink(path.join(outside, 'tmp'), staging);
+		await expect(destination.copyFrom(source, 'real/a.txt', 'c.txt')).rejects.toBeInstanceOf(CloudSyncError);
+		expect(await fs.readdir(path.join(outside, 'tmp'))).toEqual([]);
+		await expect(fs.readdir(destinationRoot)).resolves.not.toContain('c.txt');
+		expect(await outsideNames()).toEqual(['secrets', 'sub', 'tmp']);
 	});
 
 	it('when the copying thread ends mid-run, its copies fail with a clear error and leave no file; the next copies start a new thread', async () => {
@@ -163,6 +200,29 @@ describe('copying between local folders', () => {
 		expect(most.large).toBe(1);
 		expect(most.small).toBeGreaterThan(1);
 		for (const name of small) expect(await fs.readFile(path.join(destination, name), 'utf8')).toBe(`bytes of ${name}`);
+	});
+
+	it('starts the copying threads when a run that copies begins, before its folders are made, and not for a run with nothing to copy', async () => {
+		const source = await made('copy-warm-src');
+		const destination = await made('copy-warm-dst');
+		await fs.mkdir(path.join(source, 'sub'));
+		await fs.writeFile(path.join(source, 'sub', 'a.txt'), 'warm bytes');
+		const to = await LocalProvider.open(destination);
+		const events: string[] = [];
+		const queue = to.copyFromQueue;
+		Object.defineProperty(to, 'copyFromQueue', { value: { ...queue, warmUp: () => (events.push('warm up'), queue.warmUp()) } });
+		const mkdir = to.mkdir.bind(to);
+		to.mkdir = async (folder) => {
+			events.push(`mkdir ${folder}`);
+			return mkdir(folder);
+		};
+		const from = await LocalProvider.open(source);
+
+		expect((await sync(from, to, { mode: 'copy' })).added).toBe(1);
+		expect(events).toEqual(['warm up', 'mkdir sub']);
+		expect(await fs.readFile(path.join(destination, 'sub', 'a.txt'), 'utf8')).toBe('warm bytes');
+		expect((await sync(from, to, { mode: 'copy' })).added).toBe(0);
+		expect(events).toEqual(['warm up', 'mkdir sub']);
 	});
 
 	it('copies inline, with the same result, where no thread can start', async () => {

@@ -257,7 +257,12 @@ export interface Provider {
 	 * fewer at once than a run's transfers: the executor keeps up to `depth` such copies in flight (outside
 	 * the transfers limit), so that those threads have the next files while the event loop finishes the last.
 	 */
-	readonly copyFromQueue?: { maxBytes: number; depth: number };
+	readonly copyFromQueue?: {
+		maxBytes: number;
+		depth: number;
+		/** Called when a run that will copy starts, before it makes its folders: threads the provider starts then are ready for the first copy. */
+		warmUp?(): void;
+	};
 	/** Keeps this provider's unfinished large uploads in `store`, so that a later run resumes them from the offset the cloud confirms. */
 	keepUploads?(store: UploadSessionStore): void;
 	/** Hashes of a stored file, computed or fetched as the provider must. */

@@ -333,6 +333,11 @@ export async function execute(plan: Work | StreamedWork, source: Provider, desti
 		}
 	};
 
+	// Copies a destination queues to threads of its own run beyond the transfers limit, up to its queue's depth; every other copy takes one of the transfers.
+	const queue = serverSide ? destination.copyFromQueue : undefined;
+	// The threads start while the folders are made, not when the first copy waits for them.
+	if (phases.transfers.count > 0) queue?.warmUp?.();
+
 	// Folders in walk order: each waits only for its own parent, so siblings are made together.
 	const making = new Map<string, Promise<void>>();
 	await forEachLimitStream(phases.mkdir.items, checkers, async (action) => {
@@ -355,8 +360,6 @@ export async function execute(plan: Work | StreamedWork, source: Provider, desti
 		return destination.write(kept, await destination.read(path, { signal }), { size: current.size, modTime: current.modTime, signal });
 	};
 
-	// Copies a destination queues to threads of its own run beyond the transfers limit, up to its queue's depth; every other copy takes one of the transfers.
-	const queue = serverSide ? destination.copyFromQueue : undefined;
 	let freeTransfers = transfers;
 	const waitingForTransfer: Array<() => void> = [];
 	const takeTransfer = async () => {

@@ -21,13 +21,21 @@ type StageAnswer = Failure | { read: number } | undefined;
 /**
  * The thread's program, plain CommonJS so that it runs the same from dist, under ts-jest and inside
  * n8n (no file to resolve). Each job: read the whole source (one byte more than expected, to see it
- * grew), create the staged file exclusively, write, set mode and times, close; whatever fails once
+ * grew), create the staged file exclusively, write, set mode (unless open() set it) and times, close; whatever fails once
  * the staged file exists removes it again, so a failed copy leaves nothing behind.
  */
 const THREAD_PROGRAM = `
 const { parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
 let buffer = Buffer.allocUnsafe(64 * 1024 + 1);
+// The bits the process's umask clears from a created file, read where it can be read without
+// changing it (Linux): where it clears none of the source's bits, open() alone sets them and the
+// fchmod (one syscall a file) is left out. A umask made stricter later can only leave fewer bits, never more.
+let umask;
+try {
+	const found = /^Umask:[ \t]*([0-7]+)$/m.exec(fs.readFileSync('/proc/self/status', 'latin1'));
+	if (found) umask = parseInt(found[1], 8);
+} catch {}
 function failure(error) {
 	return { code: error.code, message: error.message };
 }
@@ -52,7 +60,7 @@ function stage(job) {
 		output = fs.openSync(job.temp, 'wx', job.mode);
 		try {
 			for (let written = 0; written < length; ) written += fs.writeSync(output, buffer, written, length - written);
-			fs.fchmodSync(output, job.mode);
+			if (umask === undefined || (job.mode & (umask | 0o7000)) !== 0) fs.fchmodSync(output, job.mode);
 			fs.futimesSync(output, job.modTime / 1000, job.modTime / 1000);
 		} catch (error) {
 			fs.closeSync(output);
@@ -172,6 +180,14 @@ class SmallFileCopier {
 			}
 			throw fsError(answer);
 		});
+	}
+
+	/**
+	 * Starts the threads ahead of the first copy (about 30 ms of a core each to start Node in them), so
+	 * that they start beside the run's other work; with no copy to do, they end after IDLE_MS as any idle thread.
+	 */
+	warmUp(): void {
+		this.startThreads();
 	}
 
 	/** For tests: ends the threads as a crash would, failing what they still had to do. */
