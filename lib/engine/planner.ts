@@ -310,19 +310,11 @@ export interface PlanQueues {
 export interface PlanBuilderOptions {
 	/** Actions listed in the plan a report carries; the rest are counted (default 10,000). */
 	itemLimit?: number;
-	/** Actions each queue holds in memory before spilling. */
+	/** Actions each queue holds in memory before spilling, when fewer than fill its buffer (QUEUE_MEMORY_BYTES; tests set it low). */
 	memoryLimit?: number;
 }
 
 export const DEFAULT_ITEM_LIMIT = 10_000;
-
-/**
- * Actions each queue holds before the rest goes to a temporary file, when no memory limit is set:
- * fewer than the listings' limit, since a queued action lives (with both its entries) until its
- * chunk spills or the walk ends: 50,000 of them per queue made V8 grow its young generation, and
- * the planner on two million-entry listings held 25 MiB of heap (12 MiB with 5,000).
- */
-const QUEUE_MEMORY_LIMIT = 5_000;
 
 /**
  * The planner, fed one match at a time in walk order: it keeps the counts the
@@ -349,7 +341,7 @@ export class PlanBuilder {
 	) {
 		this.namer = new WalkNamer(options.source.caseInsensitive || options.destination.caseInsensitive);
 		this.itemLimit = settings.itemLimit ?? DEFAULT_ITEM_LIMIT;
-		const queue = (label: string) => new SpillQueue<PlanAction>(spill, label, settings.memoryLimit ?? QUEUE_MEMORY_LIMIT);
+		const queue = (label: string) => new SpillQueue<PlanAction>(spill, label, settings.memoryLimit);
 		this.queues = { mkdir: queue('mkdir'), transfers: queue('transfers'), sourceDeletes: queue('source-deletes'), destinationDeletes: queue('destination-deletes'), rmdir: queue('rmdir'), conflicts: queue('conflicts') };
 	}
 
