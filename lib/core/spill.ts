@@ -85,16 +85,65 @@ function* linesBackwardsOf<T>(bytes: Buffer): Generator<T> {
 }
 
 /**
- * A first-in first-out list of JSON records, queued as JSON lines in one buffer of at most
- * `maxBytes` (or `limit` records, which tests set low): a full buffer goes to a file of its own in
- * one write and is filled again. Records are read back one buffer or file at a time, forwards or
- * backwards, as new objects: what was pushed is never handed back itself. Read only once every
- * push has ended.
+ * Records kept as JSON lines in one buffer outside V8's heap: a record held for long costs no
+ * objects that outlive young-generation collections (which V8 answers by growing its young
+ * generation), only its bytes. Each record read back is a new object.
+ */
+export class JsonLines<T> {
+	private bytes = Buffer.alloc(0);
+	private used = 0;
+	/** Records held. */
+	count = 0;
+
+	/** `growTo`: the size its buffer grows to by doubling; only a record that does not fit takes it past. */
+	constructor(private readonly growTo = Number.POSITIVE_INFINITY) {}
+
+	get byteLength(): number {
+		return this.used;
+	}
+
+	add(record: T): void {
+		const line = JSON.stringify(record);
+		// A UTF-16 unit takes at most 3 bytes of UTF-8, and the line its line feed.
+		const room = line.length * 3 + 1;
+		if (this.used + room > this.bytes.length) {
+			const grown = Buffer.allocUnsafe(Math.max(this.used + room, Math.min(this.growTo, Math.max(this.bytes.length * 2, FIRST_BUFFER_BYTES))));
+			this.bytes.copy(grown, 0, 0, this.used);
+			this.bytes = grown;
+		}
+		this.used += this.bytes.write(line, this.used);
+		this.bytes[this.used++] = NEWLINE;
+		this.count++;
+	}
+
+	/** The lines as they are held, for a write; valid until the next add or clear. */
+	contents(): Buffer {
+		return this.bytes.subarray(0, this.used);
+	}
+
+	/** Empties it, keeping the buffer for what comes next. */
+	clear(): void {
+		this.used = 0;
+		this.count = 0;
+	}
+
+	records(): Generator<T> {
+		return linesOf<T>(this.contents());
+	}
+
+	backwards(): Generator<T> {
+		return linesBackwardsOf<T>(this.contents());
+	}
+}
+
+/**
+ * A first-in first-out list of JSON records, queued as JSON lines (JsonLines) in one buffer of at
+ * most about `maxBytes` (or `limit` records, which tests set low): a full buffer goes to a file of
+ * its own in one write and is filled again. Records are read back one buffer or file at a time,
+ * forwards or backwards, as new objects. Read only once every push has ended.
  */
 export class SpillQueue<T> implements AsyncIterable<T> {
-	private memory = Buffer.alloc(0);
-	private used = 0;
-	private inMemory = 0;
+	private readonly memory: JsonLines<T>;
 	private readonly chunks: string[] = [];
 	private flushing?: Promise<void>;
 	length = 0;
@@ -104,7 +153,9 @@ export class SpillQueue<T> implements AsyncIterable<T> {
 		private readonly label: string,
 		private readonly limit = DEFAULT_MEMORY_LIMIT,
 		private readonly maxBytes = QUEUE_MEMORY_BYTES,
-	) {}
+	) {
+		this.memory = new JsonLines<T>(maxBytes);
+	}
 
 	/** Whether some records live in files. */
 	get spilled(): boolean {
@@ -114,31 +165,17 @@ export class SpillQueue<T> implements AsyncIterable<T> {
 	/** A promise only when the push filled the buffer, which then goes to disk: most pushes cost no await. */
 	push(record: T): Promise<void> | void {
 		if (this.flushing) return this.flushing.then(() => this.push(record));
-		const line = JSON.stringify(record);
-		// A UTF-16 unit takes at most 3 bytes of UTF-8, and the line its line feed.
-		const room = line.length * 3 + 1;
-		if (this.used + room > this.memory.length) this.grow(room);
-		this.used += this.memory.write(line, this.used);
-		this.memory[this.used++] = NEWLINE;
-		this.inMemory++;
+		this.memory.add(record);
 		this.length++;
-		if (this.inMemory >= Math.max(1, this.limit) || this.used >= this.maxBytes) return (this.flushing = this.flush());
-	}
-
-	private grow(room: number): void {
-		const size = Math.max(this.used + room, Math.min(this.maxBytes, Math.max(FIRST_BUFFER_BYTES, this.memory.length * 2)));
-		const grown = Buffer.allocUnsafe(size);
-		this.memory.copy(grown, 0, 0, this.used);
-		this.memory = grown;
+		if (this.memory.count >= Math.max(1, this.limit) || this.memory.byteLength >= this.maxBytes) return (this.flushing = this.flush());
 	}
 
 	private async flush(): Promise<void> {
 		try {
 			const file = await this.spill.file(this.label);
-			await fs.writeFile(file, this.memory.subarray(0, this.used));
+			await fs.writeFile(file, this.memory.contents());
 			this.chunks.push(file);
-			this.used = 0;
-			this.inMemory = 0;
+			this.memory.clear();
 		} finally {
 			this.flushing = undefined;
 		}
@@ -146,12 +183,12 @@ export class SpillQueue<T> implements AsyncIterable<T> {
 
 	async *[Symbol.asyncIterator](): AsyncIterator<T> {
 		for (const chunk of this.chunks) yield* linesOf<T>(await fs.readFile(chunk));
-		yield* linesOf<T>(this.memory.subarray(0, this.used));
+		yield* this.memory.records();
 	}
 
-	/** Last in, first out: each file is read whole (it holds at most `maxBytes`), then given backwards. */
+	/** Last in, first out: each file is read whole (it holds about `maxBytes` at most), then given backwards. */
 	async *reversed(): AsyncGenerator<T> {
-		yield* linesBackwardsOf<T>(this.memory.subarray(0, this.used));
+		yield* this.memory.backwards();
 		for (let c = this.chunks.length - 1; c >= 0; c--) yield* linesBackwardsOf<T>(await fs.readFile(this.chunks[c]));
 	}
 }
