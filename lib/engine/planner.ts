@@ -199,14 +199,14 @@ function decide(match: Match, options: PlanOptions, destinationPath: (sourcePath
 		};
 	}
 	if (source && !destination) {
-		const problem = options.unstorable?.(destinationPath(source.path), source.isDir ? undefined : source.size);
-		if (problem) return { kind: 'conflict', path: destinationPath(source.path), side: 'destination', reason: problem, source };
+		// Worked out once: every new file of a first sync asks for it.
+		const path = destinationPath(source.path);
+		const problem = options.unstorable?.(path, source.isDir ? undefined : source.size);
+		if (problem) return { kind: 'conflict', path, side: 'destination', reason: problem, source };
 		if (source.isDir) {
-			return options.createEmptyFolders === false
-				? undefined
-				: { kind: 'mkdir', path: destinationPath(source.path), side: 'destination', reason: 'new folder', source };
+			return options.createEmptyFolders === false ? undefined : { kind: 'mkdir', path, side: 'destination', reason: 'new folder', source };
 		}
-		return { kind: 'copy', path: destinationPath(source.path), side: 'destination', reason: 'new file', source, deleteSourceAfter: move || undefined };
+		return { kind: 'copy', path, side: 'destination', reason: 'new file', source, deleteSourceAfter: move || undefined };
 	}
 	if (destination && !source) {
 		if (options.mode !== 'mirror') {
@@ -292,7 +292,18 @@ export class WalkNamer {
 		return joinPath(this.folderName(parentPath(sourceFolder)), baseName(sourceFolder));
 	}
 
-	readonly destinationPath = (sourcePath: string): string => joinPath(this.folderName(parentPath(sourcePath)), baseName(sourcePath));
+	/**
+	 * The last folder named and its name: the files of a folder come together in walk order, and a new
+	 * folder's name took a string per level of its path for each of them. Its name cannot change while
+	 * its files come: every folder above it was visited before them.
+	 */
+	private lastFolder?: { source: string; destination: string };
+
+	readonly destinationPath = (sourcePath: string): string => {
+		const folder = parentPath(sourcePath);
+		if (this.lastFolder?.source !== folder) this.lastFolder = { source: folder, destination: this.folderName(folder) };
+		return joinPath(this.lastFolder.destination, baseName(sourcePath));
+	};
 }
 
 /** The actions of a streamed plan, by the phase they run in, each a queue that spills to disk beyond its memory limit. */
