@@ -392,7 +392,7 @@ export async function execute(plan: Work | StreamedWork, source: Provider, desti
 		progress.bytesDone += written.size;
 		if (action.kind === 'copy') report.added++;
 		else report.updated++;
-		record(action, 'done', written.size, undefined, action.reason, { keptAs: kept }, written);
+		record(action, 'done', written.size, undefined, action.reason, kept ? { keptAs: kept } : undefined, written);
 		if (action.deleteSourceAfter) {
 			try {
 				await deleteOn(source, action.source!.path, action.source);
