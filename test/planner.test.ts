@@ -183,6 +183,24 @@ describe('planner: names', () => {
 		const result = await plan([folder('Photos'), file('Photos/new.jpg')], [folder('photos')], options('copy', { source: insensitive }));
 		expect(result.actions.find((action) => action.kind === 'copy')?.path).toBe('photos/new.jpg');
 	});
+
+	it('keeps each new file under the spelling of its own folder when the files of a folder come before and after a subfolder', async () => {
+		const result = await plan(
+			[folder('Photos'), file('Photos/a.jpg'), folder('Photos/Sub'), file('Photos/Sub/b.jpg'), file('Photos/c.jpg'), folder('New'), file('New/d.jpg'), folder('New/Deep'), file('New/Deep/e.jpg'), file('New/f.jpg')],
+			[folder('photos'), folder('photos/SUB')],
+			options('copy', { source: insensitive }),
+		);
+		expect(result.actions.filter((action) => action.kind !== 'skip').map((action) => `${action.kind}:${action.path}`)).toEqual([
+			'mkdir:New',
+			'mkdir:New/Deep',
+			'copy:New/d.jpg',
+			'copy:New/Deep/e.jpg',
+			'copy:New/f.jpg',
+			'copy:photos/a.jpg',
+			'copy:photos/c.jpg',
+			'copy:photos/SUB/b.jpg',
+		]);
+	});
 });
 
 describe('planner: plan shape', () => {

@@ -192,6 +192,50 @@ describe('walk order', () => {
 			await spill.dispose();
 		}
 	});
+
+	it('a queue bounded by bytes spills once its buffer is full, whatever the records limit, and gives back names in any script', async () => {
+		const spill = new SpillDir();
+		try {
+			// 300 bytes in memory at most: the 40 records spill in several files although the records limit is never reached.
+			const queue = new SpillQueue<{ n: number; name: string; size?: number }>(spill, 'bytes', 1_000_000, 300);
+			const names = ['plain.txt', 'Ünïcödé/Ärger.txt', '日本語のファイル.txt', 'emoji 😀🎉.txt', 'quote " and \\ backslash', 'tab\tand\nnewline', ''];
+			const pushed = Array.from({ length: 40 }, (_, n) => ({ n, name: names[n % names.length], ...(n % 3 === 0 ? { size: n * 1_000_000_007 } : {}) }));
+			for (const record of pushed) await queue.push(record);
+			expect(queue.spilled).toBe(true);
+			expect(queue.length).toBe(40);
+			const files = (await fs.readdir(path.dirname(await spill.file('probe')))).filter((name) => name.startsWith('bytes-'));
+			expect(files.length).toBeGreaterThan(2);
+			const forwards: typeof pushed = [];
+			for await (const record of queue) forwards.push(record);
+			expect(forwards).toEqual(pushed);
+			const backwards: typeof pushed = [];
+			for await (const record of queue.reversed()) backwards.push(record);
+			expect(backwards).toEqual([...pushed].reverse());
+		} finally {
+			await spill.dispose();
+		}
+	});
+
+	it('a queue that never fills its buffer touches no disk and still gives its records back in order', async () => {
+		const { result: records, spills } = await countingSpills(async () => {
+			const spill = new SpillDir();
+			try {
+				const queue = new SpillQueue<{ path: string }>(spill, 'small');
+				for (let n = 0; n < 500; n++) await queue.push({ path: `folder ${n}/ファイル ${n}.txt` });
+				const forwards: string[] = [];
+				for await (const record of queue) forwards.push(record.path);
+				const backwards: string[] = [];
+				for await (const record of queue.reversed()) backwards.push(record.path);
+				return { forwards, backwards, spilled: queue.spilled };
+			} finally {
+				await spill.dispose();
+			}
+		});
+		expect(spills).toBe(0);
+		expect(records.spilled).toBe(false);
+		expect(records.forwards).toEqual(Array.from({ length: 500 }, (_, n) => `folder ${n}/ファイル ${n}.txt`));
+		expect(records.backwards).toEqual([...records.forwards].reverse());
+	});
 });
 
 describe('one-way sync with folders larger than the memory limit', () => {

@@ -4,8 +4,9 @@ import * as nodePath from 'node:path';
 import { createInterface } from 'node:readline';
 
 /**
- * How many records a list, queue or folder holds in memory before the rest goes to a temporary
- * file: about 15 MiB of entries. Tests set it low to take the spill path with a handful of files.
+ * How many records a list or folder holds in memory before the rest goes to a temporary file:
+ * about 15 MiB of entries (a queue also stops at QUEUE_MEMORY_BYTES). Tests set it low to take the
+ * spill path with a handful of files.
  */
 export const DEFAULT_MEMORY_LIMIT = 50_000;
 
@@ -52,53 +53,144 @@ async function* readLines<T>(file: string): AsyncGenerator<T> {
 }
 
 /**
- * A first-in first-out list of JSON records that keeps at most `limit` of them in memory: full
- * chunks go to files of their own, read back one chunk at a time, forwards or backwards.
+ * Bytes of queued records a queue holds in memory before they go to a file of their own (about
+ * 1,000 plan actions), whatever `limit` allows: the records wait as JSON lines in one buffer outside
+ * V8's heap, so they are not objects that outlive young-generation collections, which made V8 grow
+ * its young generation to 128 MiB while two million-entry listings were planned. 1 MiB measured
+ * about 5 MiB more peak RSS on those listings than 256 KiB (buffers doubling to it, and read back).
+ */
+export const QUEUE_MEMORY_BYTES = 256 * 1024;
+
+const NEWLINE = 0x0a;
+/** Where an empty queue's buffer starts: most queues of a run hold a few actions or none. */
+const FIRST_BUFFER_BYTES = 16 * 1024;
+
+/** The records of a buffer of JSON lines (JSON never holds a raw line feed, in a string or in UTF-8's multi-byte sequences). */
+function* linesOf<T>(bytes: Buffer): Generator<T> {
+	for (let start = 0; start < bytes.length; ) {
+		const end = bytes.indexOf(NEWLINE, start);
+		const stop = end < 0 ? bytes.length : end;
+		if (stop > start) yield JSON.parse(bytes.toString('utf8', start, stop)) as T;
+		start = stop + 1;
+	}
+}
+
+/** The same records, last first; every line ends with a line feed. */
+function* linesBackwardsOf<T>(bytes: Buffer): Generator<T> {
+	for (let end = bytes.length; end > 0; ) {
+		// lastIndexOf counts a negative offset from the end of the buffer, so the first line is found by hand.
+		const start = end >= 2 ? bytes.lastIndexOf(NEWLINE, end - 2) + 1 : 0;
+		if (end - 1 > start) yield JSON.parse(bytes.toString('utf8', start, end - 1)) as T;
+		end = start;
+	}
+}
+
+/**
+ * Records kept as JSON lines in one buffer outside V8's heap: a record held for long costs no
+ * objects that outlive young-generation collections (which V8 answers by growing its young
+ * generation), only its bytes. Each record read back is a new object.
+ */
+export class JsonLines<T> {
+	private bytes = Buffer.alloc(0);
+	private used = 0;
+	/** Records held. */
+	count = 0;
+
+	/** `growTo`: the size its buffer grows to by doubling; only a record that does not fit takes it past. */
+	constructor(private readonly growTo = Number.POSITIVE_INFINITY) {}
+
+	get byteLength(): number {
+		return this.used;
+	}
+
+	add(record: T): void {
+		const line = JSON.stringify(record);
+		// A UTF-16 unit takes at most 3 bytes of UTF-8, and the line its line feed.
+		const room = line.length * 3 + 1;
+		if (this.used + room > this.bytes.length) {
+			const grown = Buffer.allocUnsafe(Math.max(this.used + room, Math.min(this.growTo, Math.max(this.bytes.length * 2, FIRST_BUFFER_BYTES))));
+			this.bytes.copy(grown, 0, 0, this.used);
+			this.bytes = grown;
+		}
+		this.used += this.bytes.write(line, this.used);
+		this.bytes[this.used++] = NEWLINE;
+		this.count++;
+	}
+
+	/** The lines as they are held, for a write; valid until the next add or clear. */
+	contents(): Buffer {
+		return this.bytes.subarray(0, this.used);
+	}
+
+	/** Empties it, keeping the buffer for what comes next. */
+	clear(): void {
+		this.used = 0;
+		this.count = 0;
+	}
+
+	records(): Generator<T> {
+		return linesOf<T>(this.contents());
+	}
+
+	backwards(): Generator<T> {
+		return linesBackwardsOf<T>(this.contents());
+	}
+}
+
+/**
+ * A first-in first-out list of JSON records, queued as JSON lines (JsonLines) in one buffer of at
+ * most about `maxBytes` (or `limit` records, which tests set low): a full buffer goes to a file of
+ * its own in one write and is filled again. Records are read back one buffer or file at a time,
+ * forwards or backwards, as new objects. Read only once every push has ended.
  */
 export class SpillQueue<T> implements AsyncIterable<T> {
-	private memory: T[] = [];
+	private readonly memory: JsonLines<T>;
 	private readonly chunks: string[] = [];
+	private flushing?: Promise<void>;
 	length = 0;
 
 	constructor(
 		private readonly spill: SpillDir,
 		private readonly label: string,
 		private readonly limit = DEFAULT_MEMORY_LIMIT,
-	) {}
+		private readonly maxBytes = QUEUE_MEMORY_BYTES,
+	) {
+		this.memory = new JsonLines<T>(maxBytes);
+	}
 
 	/** Whether some records live in files. */
 	get spilled(): boolean {
 		return this.chunks.length > 0;
 	}
 
-	/** A promise only when the push filled a chunk, which then goes to disk: most pushes cost no await. */
+	/** A promise only when the push filled the buffer, which then goes to disk: most pushes cost no await. */
 	push(record: T): Promise<void> | void {
-		this.memory.push(record);
+		if (this.flushing) return this.flushing.then(() => this.push(record));
+		this.memory.add(record);
 		this.length++;
-		if (this.memory.length >= Math.max(1, this.limit)) return this.flush();
+		if (this.memory.count >= Math.max(1, this.limit) || this.memory.byteLength >= this.maxBytes) return (this.flushing = this.flush());
 	}
 
 	private async flush(): Promise<void> {
-		const full = this.memory;
-		this.memory = [];
-		const file = await this.spill.file(this.label);
-		await writeLines(file, full);
-		this.chunks.push(file);
+		try {
+			const file = await this.spill.file(this.label);
+			await fs.writeFile(file, this.memory.contents());
+			this.chunks.push(file);
+			this.memory.clear();
+		} finally {
+			this.flushing = undefined;
+		}
 	}
 
 	async *[Symbol.asyncIterator](): AsyncIterator<T> {
-		for (const chunk of this.chunks) yield* readLines<T>(chunk);
-		yield* this.memory;
+		for (const chunk of this.chunks) yield* linesOf<T>(await fs.readFile(chunk));
+		yield* this.memory.records();
 	}
 
-	/** Last in, first out: a chunk is read whole (it holds at most `limit`), then given backwards. */
+	/** Last in, first out: each file is read whole (it holds about `maxBytes` at most), then given backwards. */
 	async *reversed(): AsyncGenerator<T> {
-		for (let i = this.memory.length - 1; i >= 0; i--) yield this.memory[i];
-		for (let c = this.chunks.length - 1; c >= 0; c--) {
-			const records: T[] = [];
-			for await (const record of readLines<T>(this.chunks[c])) records.push(record);
-			for (let i = records.length - 1; i >= 0; i--) yield records[i];
-		}
+		yield* this.memory.backwards();
+		for (let c = this.chunks.length - 1; c >= 0; c--) yield* linesBackwardsOf<T>(await fs.readFile(this.chunks[c]));
 	}
 }
 

@@ -199,14 +199,14 @@ function decide(match: Match, options: PlanOptions, destinationPath: (sourcePath
 		};
 	}
 	if (source && !destination) {
-		const problem = options.unstorable?.(destinationPath(source.path), source.isDir ? undefined : source.size);
-		if (problem) return { kind: 'conflict', path: destinationPath(source.path), side: 'destination', reason: problem, source };
+		// Worked out once: every new file of a first sync asks for it.
+		const path = destinationPath(source.path);
+		const problem = options.unstorable?.(path, source.isDir ? undefined : source.size);
+		if (problem) return { kind: 'conflict', path, side: 'destination', reason: problem, source };
 		if (source.isDir) {
-			return options.createEmptyFolders === false
-				? undefined
-				: { kind: 'mkdir', path: destinationPath(source.path), side: 'destination', reason: 'new folder', source };
+			return options.createEmptyFolders === false ? undefined : { kind: 'mkdir', path, side: 'destination', reason: 'new folder', source };
 		}
-		return { kind: 'copy', path: destinationPath(source.path), side: 'destination', reason: 'new file', source, deleteSourceAfter: move || undefined };
+		return { kind: 'copy', path, side: 'destination', reason: 'new file', source, deleteSourceAfter: move || undefined };
 	}
 	if (destination && !source) {
 		if (options.mode !== 'mirror') {
@@ -292,7 +292,18 @@ export class WalkNamer {
 		return joinPath(this.folderName(parentPath(sourceFolder)), baseName(sourceFolder));
 	}
 
-	readonly destinationPath = (sourcePath: string): string => joinPath(this.folderName(parentPath(sourcePath)), baseName(sourcePath));
+	/**
+	 * The last folder named and its name: the files of a folder come together in walk order, and a new
+	 * folder's name took a string per level of its path for each of them. Its name cannot change while
+	 * its files come: every folder above it was visited before them.
+	 */
+	private lastFolder?: { source: string; destination: string };
+
+	readonly destinationPath = (sourcePath: string): string => {
+		const folder = parentPath(sourcePath);
+		if (this.lastFolder?.source !== folder) this.lastFolder = { source: folder, destination: this.folderName(folder) };
+		return joinPath(this.lastFolder.destination, baseName(sourcePath));
+	};
 }
 
 /** The actions of a streamed plan, by the phase they run in, each a queue that spills to disk beyond its memory limit. */
@@ -310,19 +321,11 @@ export interface PlanQueues {
 export interface PlanBuilderOptions {
 	/** Actions listed in the plan a report carries; the rest are counted (default 10,000). */
 	itemLimit?: number;
-	/** Actions each queue holds in memory before spilling. */
+	/** Actions each queue holds in memory before spilling, when fewer than fill its buffer (QUEUE_MEMORY_BYTES; tests set it low). */
 	memoryLimit?: number;
 }
 
 export const DEFAULT_ITEM_LIMIT = 10_000;
-
-/**
- * Actions each queue holds before the rest goes to a temporary file, when no memory limit is set:
- * fewer than the listings' limit, since a queued action lives (with both its entries) until its
- * chunk spills or the walk ends: 50,000 of them per queue made V8 grow its young generation, and
- * the planner on two million-entry listings held 25 MiB of heap (12 MiB with 5,000).
- */
-const QUEUE_MEMORY_LIMIT = 5_000;
 
 /**
  * The planner, fed one match at a time in walk order: it keeps the counts the
@@ -349,7 +352,7 @@ export class PlanBuilder {
 	) {
 		this.namer = new WalkNamer(options.source.caseInsensitive || options.destination.caseInsensitive);
 		this.itemLimit = settings.itemLimit ?? DEFAULT_ITEM_LIMIT;
-		const queue = (label: string) => new SpillQueue<PlanAction>(spill, label, settings.memoryLimit ?? QUEUE_MEMORY_LIMIT);
+		const queue = (label: string) => new SpillQueue<PlanAction>(spill, label, settings.memoryLimit);
 		this.queues = { mkdir: queue('mkdir'), transfers: queue('transfers'), sourceDeletes: queue('source-deletes'), destinationDeletes: queue('destination-deletes'), rmdir: queue('rmdir'), conflicts: queue('conflicts') };
 	}
 

@@ -203,10 +203,7 @@ async function walkAndBackUp(run: Run, source: Provider, destination: Provider, 
 	await pacer.run(() => destination.move(work, folder), signal);
 	// Each file now lives in the dated folder: report where it is, not the name it was written under.
 	const final = (path: string) => (path.startsWith(`${work}/`) ? joinPath(folder, path.slice(work.length + 1)) : path);
-	for (const result of report.results) {
-		result.path = final(result.path);
-		if (result.written) result.written = { ...result.written, path: final(result.written.path) };
-	}
+	for (const result of report.results) result.path = final(result.path);
 	report.removedSnapshots = await prune(destination, [...snapshots, folder], options, started, pacer);
 	return finish('success');
 }

@@ -954,12 +954,12 @@ class TwoWayExecutor {
 				onProgress: this.options.onProgress,
 				pacer: this.pacer,
 				backup: this.options.backupDir ? { dir: this.options.backupDir, stamp: fileStamp(this.started) } : undefined,
-				onResult: (planned, result, failure) => this.absorb(mine.get(planned)!, result, side, failure),
+				onResult: (planned, result, failure, written) => this.absorb(mine.get(planned)!, result, side, failure, written),
 			});
 		}
 	}
 
-	private absorb(action: TwoWayAction, result: ActionResult, side: Side, failure?: Failure) {
+	private absorb(action: TwoWayAction, result: ActionResult, side: Side, failure?: Failure, written?: Entry) {
 		if (result.status === 'failed') {
 			this.fail(action, failure ?? result.error);
 			return;
@@ -972,7 +972,7 @@ class TwoWayExecutor {
 		}
 		action.status = result.status === 'done' ? 'done' : 'skipped';
 		action.keptAs = result.keptAs;
-		if (result.written) this.stored.set(action, result.written);
+		if (written) this.stored.set(action, written);
 		if (result.status !== 'done') return;
 		const counts = this.counts(side);
 		if (action.kind === 'copy') counts.added++;

@@ -31,9 +31,7 @@ export function planActionJson(action: PlanAction): IDataObject {
 }
 
 export function resultJson(result: ActionResult): IDataObject {
-	const json: IDataObject = { ...result, error: result.error };
-	delete json.written;
-	return json;
+	return { ...result, error: result.error };
 }
 
 /** The MultCloud-style report: what a Send Email node needs, one item. */
