@@ -19,7 +19,7 @@ export {
 	type PlanOptions,
 	type SyncMode,
 } from './engine/planner';
-export { execute, verificationHash, type RunSettings, type ActionResult, type ExecuteOptions, type ExecutionReport, type Progress } from './engine/executor';
+export { ERRORS_KEPT, execute, verificationHash, type RunSettings, type ActionResult, type ExecuteOptions, type ExecutionReport, type Progress } from './engine/executor';
 export { Pacer, classifyError, parseRetryAfter, type PacerOptions } from './core/pacer';
 export { sync, safetyRefusal, INCREMENTAL_MAX_DELETES, type SyncOptions, type SyncReport } from './modes/oneWay';
 export { listAll, listPaths, comparableHash, WalkListing, type Listing, type SyncStatus } from './engine/listing';

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { LocalProvider, MemoryStateStore, Pacer, PointerStateStore, ProviderStateStore, TransientError, decodeBaseline, encodeBaseline, sync, twoWaySync, type BaselineEntry, type Entry, type ListOptions, type Provider } from '../lib';
+import { ERRORS_KEPT, LocalProvider, MemoryStateStore, Pacer, PointerStateStore, ProviderStateStore, TransientError, decodeBaseline, encodeBaseline, sync, twoWaySync, type BaselineEntry, type Entry, type ListOptions, type Provider } from '../lib';
 import { openBaseline } from '../lib/state/state';
 import { compareWalkOrder } from '../lib/core/walkOrder';
 import { SPILL_PREFIX, SpillDir, SpillQueue } from '../lib/core/spill';
@@ -251,10 +251,13 @@ describe('one-way sync with folders larger than the memory limit', () => {
 		// top.txt differs only in time: its content proves it the same, so it is left alone.
 		expect(report).toMatchObject({ status: 'success', added: 9, updated: 10, deleted: 6, foldersDeleted: 1, failed: 0 });
 		expect(await readTree(destinationRoot)).toEqual(await readTree(sourceRoot));
-		// The report lists the first actions and counts the rest.
+		// The report lists the first actions and counts the rest; so it keeps the first results.
 		expect(report.plan.actions).toHaveLength(4);
 		const { skip, ...changes } = report.plan.counts;
 		expect(report.plan.omitted).toEqual({ changes: Object.values(changes).reduce((sum, count) => sum + count, 0) - 4, unchanged: skip });
+		expect(report.results).toHaveLength(4);
+		expect(report.results.every((result) => result.status === 'done')).toBe(true);
+		expect(report.results.length + report.resultsNotKept).toBe(9 + 10 + 6 + 1 + report.foldersCreated);
 
 		const again = await sync(source, destination, { mode: 'mirror', pacer: quickPacer(), memoryLimit: 2 });
 		expect(again).toMatchObject({ status: 'success', added: 0, updated: 0, deleted: 0, skipped: 20 });
@@ -332,6 +335,31 @@ describe('a plan of a large tree in a report', () => {
 		expect(report.plan.omitted).toEqual({ changes: 0, unchanged: 10 });
 		expect(await readTree(destinationRoot)).not.toHaveProperty('z-new');
 	});
+});
+
+describe('the results of a large run in a report', () => {
+	it('a run where every copy fails counts every failure but keeps only the first errors, and copies nothing half', async () => {
+		const sourceRoot = await tempDir('src');
+		const destinationRoot = await tempDir('dst');
+		const files = ERRORS_KEPT + 5;
+		await writeTree(sourceRoot, bigFolder('many', files), T0);
+		const local = await LocalProvider.open(destinationRoot);
+		// A destination whose every write fails, as a full disk would: no thread-side copies to go around it.
+		const full = new Proxy(local, {
+			get: (target, property, receiver) => {
+				if (property === 'copyFromQueue' || property === 'copyFrom' || property === 'canCopyFrom') return undefined;
+				if (property === 'write') return async () => Promise.reject(new Error('no space left on device'));
+				return Reflect.get(target, property, receiver);
+			},
+		});
+		const report = await sync(await LocalProvider.open(sourceRoot), full, { mode: 'copy', pacer: quickPacer(), itemLimit: 10 });
+		expect(report).toMatchObject({ status: 'failed', added: 0, failed: files, errorsNotKept: 5 });
+		expect(report.errors).toHaveLength(ERRORS_KEPT);
+		expect(report.errors[0].message).toMatch(/no space left/);
+		expect(report.results).toHaveLength(10);
+		expect(report.resultsNotKept).toBe(files - 10 + 1);
+		expect(filesOnly(await readTree(destinationRoot))).toEqual({});
+	}, 60_000);
 });
 
 describe('two-way sync with folders larger than the memory limit', () => {

@@ -48,6 +48,12 @@ export interface ExecuteOptions {
 	onResult?: (action: PlanAction, result: ActionResult, failure?: Failure, written?: Entry) => void;
 	/** Keep what is replaced or deleted on the destination: moved (or copied, before an overwrite) into this folder of the destination with `stamp` added to its name (rclone --backup-dir). */
 	backup?: { dir: string; stamp: string };
+	/**
+	 * How many results the report keeps, first come (default: all); the rest are only counted
+	 * (`resultsNotKept`), so a first copy of a million files does not hold a million results. Files
+	 * skipped without an error (not started after a cancel, deletes held) take no place among them.
+	 */
+	resultLimit?: number;
 }
 
 export type ResultStatus = 'done' | 'failed' | 'skipped' | 'conflict';
@@ -79,7 +85,22 @@ export interface ExecutionReport {
 	cancelled: boolean;
 	deletesHeld?: string;
 	results: ActionResult[];
+	/** Results beyond `resultLimit`, other than files skipped without an error, counted and not kept. */
+	resultsNotKept: number;
+	/** The first ERRORS_KEPT errors; `failed` counts them all. */
 	errors: Array<{ path: string; action: ActionKind } & Failure>;
+	/** Errors beyond ERRORS_KEPT, counted and not kept. */
+	errorsNotKept: number;
+}
+
+/** Errors a report keeps: enough to act on, not one per file of a run where every file failed. */
+export const ERRORS_KEPT = 1_000;
+
+/** Adds a failure to the report: counted always, kept while fewer than ERRORS_KEPT are. */
+export function reportError(report: ExecutionReport, error: ExecutionReport['errors'][number]): void {
+	report.failed++;
+	if (report.errors.length < ERRORS_KEPT) report.errors.push(error);
+	else report.errorsNotKept++;
 }
 
 /**
@@ -114,7 +135,9 @@ export function emptyExecutionReport(): ExecutionReport {
 		retries: 0,
 		cancelled: false,
 		results: [],
+		resultsNotKept: 0,
 		errors: [],
+		errorsNotKept: 0,
 	};
 }
 
@@ -122,8 +145,7 @@ export function emptyExecutionReport(): ExecutionReport {
 async function confirmDeletions(deletes: Phase, source: Provider, pacer: Pacer, checkers: number, report: ExecutionReport, signal?: AbortSignal): Promise<string | undefined> {
 	const failure = await unconfirmedDeletions(source, 'source', absentPaths(deletes.items), pacer, checkers, signal);
 	if (!failure) return undefined;
-	report.failed++;
-	report.errors.push({ action: 'delete', ...failure });
+	reportError(report, { action: 'delete', ...failure });
 	return failure.message;
 }
 
@@ -202,6 +224,16 @@ export async function execute(plan: Work | StreamedWork, source: Provider, desti
 		bytesTotal: bytesPlanned(plan),
 	};
 
+	const resultLimit = options.resultLimit ?? Number.POSITIVE_INFINITY;
+	let resultsKept = 0;
+	const keepResult = (result: ActionResult) => {
+		const plainSkip = result.status === 'skipped' && result.error === undefined;
+		if (plainSkip ? report.results.length < resultLimit : resultsKept < resultLimit) {
+			report.results.push(result);
+			if (!plainSkip) resultsKept++;
+		} else if (!plainSkip) report.resultsNotKept++;
+	};
+
 	/**
 	 * `written` goes to onResult only, not into the report: a result per file of a large first copy is
 	 * what a run holds longest, and the entries written doubled it (a 200,000-file copy: 350 to 307 MiB).
@@ -212,13 +244,12 @@ export async function execute(plan: Work | StreamedWork, source: Provider, desti
 		if (error !== undefined) {
 			result.error = errorMessage(error);
 			failure = { ...failureOf(error), message: result.error };
-			report.errors.push({ path: action.path, action: action.kind, ...failure });
-			report.failed++;
+			reportError(report, { path: action.path, action: action.kind, ...failure });
 		}
 		options.onResult?.(action, result, failure, written);
 		if (status === 'skipped') report.skipped++;
 		if (status === 'conflict') report.conflicts++;
-		report.results.push(result);
+		keepResult(result);
 		if (status === 'done' || status === 'failed') {
 			progress.filesDone++;
 			progress.path = action.path;
@@ -401,8 +432,7 @@ export async function execute(plan: Work | StreamedWork, source: Provider, desti
 				await deleteOn(source, action.source!.path, action.source);
 				report.movedSourcesDeleted++;
 			} catch (error) {
-				report.failed++;
-				report.errors.push({ path: action.source!.path, action: 'delete', ...failureOf(error), message: `copied, but the source could not be deleted: ${errorMessage(error)}` });
+				reportError(report, { path: action.source!.path, action: 'delete', ...failureOf(error), message: `copied, but the source could not be deleted: ${errorMessage(error)}` });
 			}
 		}
 	}, signal);

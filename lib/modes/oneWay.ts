@@ -1,6 +1,6 @@
 import type { Entry, Provider } from '../core/types';
 import { createFilter, type Filter, type FilterOptions } from '../core/filters';
-import { needsHashes, PlanBuilder, type CompareMode, type Match, type Plan, type PlanOptions, type SyncMode } from '../engine/planner';
+import { DEFAULT_ITEM_LIMIT, needsHashes, PlanBuilder, type CompareMode, type Match, type Plan, type PlanOptions, type SyncMode } from '../engine/planner';
 import { marchListings } from '../engine/march';
 import { SpillDir } from '../core/spill';
 import { emptyExecutionReport, execute, type ExecutionReport, type RunSettings } from '../engine/executor';
@@ -37,7 +37,10 @@ export interface SyncOptions extends Omit<RunSettings, 'now'> {
 	paths?: string[];
 	/** Keep what a Mirror replaces or deletes: moved into this folder of the destination, with the run's date in its name. */
 	backupDir?: string;
-	/** Actions listed in the report's plan (a Diff's items); the rest are counted in `plan.omitted` (default 10,000). */
+	/**
+	 * Actions listed in the report's plan (a Diff's items) and results kept in the report (a Sync's);
+	 * the rest are counted in `plan.omitted` and `resultsNotKept` (default 10,000).
+	 */
 	itemLimit?: number;
 	/** Entries or actions held in memory per listing or queue before a temporary file takes the rest (tests set it low). */
 	memoryLimit?: number;
@@ -126,7 +129,7 @@ function changesDeleteLimit(options: SyncOptions, plan: FeedPlan): number {
 async function advanceFeed(plan: FeedPlan, feed: FeedOptions, report: SyncReport, sides: { source: Provider; destination: Provider }, signal?: AbortSignal): Promise<void> {
 	const before = plan.listing === 'full' ? report.plan.destinationFiles : plan.previous?.destinationFiles;
 	plan.destinationFiles = before === undefined ? undefined : before + report.added - report.deleted;
-	const wrote = report.added + report.updated + report.deleted > 0 || report.results.length > 0 || (feed.copy !== undefined && plan.listing === 'full');
+	const wrote = report.added + report.updated + report.deleted > 0 || report.results.length + report.resultsNotKept > 0 || (feed.copy !== undefined && plan.listing === 'full');
 	await saveFeedState(plan, feed, async () => {
 		if (wrote) await carryOwnChanges(plan, { destination: sides.destination }, signal);
 	});
@@ -256,6 +259,7 @@ async function planAndRun(run: Run, options: SyncOptions, filter: Filter, source
 		pacer,
 		holdDeletes: listingErrors.length > 0 ? `listing failed (${listingErrors.join('; ')})` : undefined,
 		backup: options.backupDir ? { dir: options.backupDir, stamp: fileStamp(run.started) } : undefined,
+		resultLimit: options.itemLimit ?? DEFAULT_ITEM_LIMIT,
 	});
 	const status: SyncStatus = executed.cancelled
 		? 'cancelled'

@@ -129,7 +129,7 @@ describe('Cloud Sync node: Item Limit caps per-file items and the summary counts
 		const { src, dst } = await pair(tree(30), {});
 		const synced = await run({ operation: 'sync', sourceLocalPath: src, destinationLocalPath: dst, mode: 'copy', options: { itemLimit: 10 } });
 		expect(synced.files).toHaveLength(10);
-		expect(synced.summary).toMatchObject({ status: 'success', added: 30, itemsOmitted: 20 });
+		expect(synced.summary).toMatchObject({ status: 'success', added: 30, itemsOmitted: 20, filesNotListed: 20 });
 		expect((await fs.readdir(dst)).filter((name) => name.endsWith('.txt'))).toHaveLength(30);
 
 		const other = await pair(tree(12), { 'only-right.txt': 'r' });

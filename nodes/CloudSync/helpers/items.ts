@@ -69,6 +69,9 @@ export function summaryJson(report: SyncReport, source: string, destination: str
 		// A plan of a huge tree itemises its first 10,000 actions; the summary says how many changes it left out.
 		changesNotListed: report.plan.omitted?.changes || undefined,
 		unchangedNotListed: report.plan.omitted?.unchanged || undefined,
+		// A run of a huge tree keeps its first results (Item Limit) and counts the rest; likewise errors.
+		filesNotListed: report.resultsNotKept || undefined,
+		errorsNotListed: report.errorsNotKept || undefined,
 	};
 }
 

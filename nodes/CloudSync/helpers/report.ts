@@ -105,7 +105,7 @@ export function reportHtml(summary: IDataObject, modeValue: string, task: string
 	const failedFiles = errors.length
 		? `<p style="font-family:sans-serif">Failed files:</p><ul style="font-family:sans-serif">${errors
 				.map((error) => `<li>${escape(error.path)}: ${escape(error.message)}</li>`)
-				.join('')}</ul>`
+				.join('')}</ul>${number(summary.errorsNotListed) > 0 ? `<p style="font-family:sans-serif">and ${number(summary.errorsNotListed)} more.</p>` : ''}`
 		: '';
 	const body = rows.map(([name, value]) => `<tr><th ${cell}>${name}</th><td ${cell}>${value}</td></tr>`).join('');
 	return `<table style="border-collapse:collapse;font-family:sans-serif;font-size:14px">${body}</table>${failedFiles}`;

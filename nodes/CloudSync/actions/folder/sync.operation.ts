@@ -40,7 +40,8 @@ export async function execute(this: IExecuteFunctions, itemIndex: number, signal
 	if (!outcome) return { summary: [], files: [] };
 	// A file left alone is no news; one skipped because of an error is.
 	const all = perFile ? outcome.files.filter((file) => file.status !== 'skipped' || file.error).map((file) => ({ type: dryRun ? 'action' : 'file', ...file })) : [];
-	// A dry run's items are the engine's plan, which stopped listing at the same limit.
-	const { summary, files } = limitFiles(outcome.summary, all, readItemLimit(this, itemIndex), dryRun ? Number(outcome.summary.changesNotListed ?? 0) : 0);
+	// A dry run's items are the engine's plan, a run's its results: both stopped listing at the same limit.
+	const leftOut = dryRun ? Number(outcome.summary.changesNotListed ?? 0) : perFile ? Number(outcome.summary.filesNotListed ?? 0) : 0;
+	const { summary, files } = limitFiles(outcome.summary, all, readItemLimit(this, itemIndex), leftOut);
 	return { summary: withPairing([{ type: 'summary', ...summary }], itemIndex), files: withPairing(files, itemIndex) };
 }
