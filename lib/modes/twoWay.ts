@@ -955,6 +955,8 @@ class TwoWayExecutor {
 				pacer: this.pacer,
 				backup: this.options.backupDir ? { dir: this.options.backupDir, stamp: fileStamp(this.started) } : undefined,
 				onResult: (planned, result, failure, written) => this.absorb(mine.get(planned)!, result, side, failure, written),
+				// Every result reaches absorb; the executor's own report of them is not read.
+				resultLimit: 0,
 			});
 		}
 	}
