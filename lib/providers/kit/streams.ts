@@ -71,7 +71,8 @@ export class ChunkReader {
 	async read(size: number, into?: Buffer): Promise<Buffer> {
 		await (this.started ??= this.start());
 		if (this.fill) {
-			const target = into !== undefined && into.length >= size ? into : this.options.reuse ? this.assemblyOf(size) : undefined;
+			// A piece is never larger than what the source is said to hold: a 2 MiB file needs no 8 MiB buffer.
+			const target = into !== undefined && into.length >= size ? into : this.options.reuse ? this.assemblyOf(Math.min(size, this.left() ?? size)) : undefined;
 			return target ? this.filled(target, size) : this.freshPiece(size);
 		}
 		const parts: Buffer[] = [];
@@ -145,11 +146,8 @@ export class ChunkReader {
 	 * joined, as a stream's reads would have been.
 	 */
 	private async freshPiece(size: number): Promise<Buffer> {
-		const expected = this.options.measure?.size;
-		if (expected !== undefined && expected >= 0) {
-			const left = Math.max(0, expected - this.bytes) + this.pending.length;
-			return this.filled(Buffer.allocUnsafeSlow(Math.min(size, left)), size);
-		}
+		const left = this.left();
+		if (left !== undefined) return this.filled(Buffer.allocUnsafeSlow(Math.min(size, left)), size);
 		const parts: Buffer[] = [];
 		let length = 0;
 		while (length < size && !this.done) {
@@ -158,6 +156,12 @@ export class ChunkReader {
 			length += part.length;
 		}
 		return parts.length === 1 ? parts[0] : Buffer.concat(parts, length);
+	}
+
+	/** What the source has yet to hand out, when its size was given. */
+	private left(): number | undefined {
+		const expected = this.options.measure?.size;
+		return expected !== undefined && expected >= 0 ? Math.max(0, expected - this.bytes) + this.pending.length : undefined;
 	}
 
 	/** Fills `target` up to `end` with the bytes read ahead, then from the source; how far it got (less only at the end). */
