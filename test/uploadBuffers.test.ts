@@ -180,6 +180,10 @@ describe('chunksOf, a download body read chunk by chunk', () => {
 		await expect((async () => {
 			for await (const chunk of chunksOf(closed)) void chunk;
 		})()).rejects.toThrow('Premature close');
+		// Broken before its first read, as an answer that broke off while it was read ahead is handed over.
+		const early = chunksOf(new Readable({ read() {} }).destroy(new Error('cut off early')));
+		await new Promise((resolve) => setTimeout(resolve, 10));
+		await expect(early.next()).rejects.toThrow('cut off early');
 		const left = new Readable({ read() {} });
 		left.push(Buffer.alloc(10));
 		for await (const chunk of chunksOf(left)) {
