@@ -9,6 +9,7 @@ import { PooledBody } from '../lib/providers/kit/pooledBody';
 import { fillOf, type Fill } from '../lib/core/fill';
 import { measure } from '../lib/core/hashing';
 import { VerificationError } from '../lib/core/errors';
+import { chunksOf } from '../lib/core/streams';
 import { LocalProvider } from '../lib';
 import { removeTempDirs, tempDir } from './support/trees';
 import { bufferFetch } from '../lib/providers/kit/bufferFetch';
@@ -94,6 +95,102 @@ describe('ChunkReader measuring what it reads', () => {
 	it('fails the read that meets a source shorter or longer than the size it was given', async () => {
 		await expect(readAll(new ChunkReader(pieces(file, 64), { measure: { hashTypes: ['md5'], size: 1001 } }))).rejects.toThrow('Stream ended after 1000 of 1001 bytes');
 		await expect(readAll(new ChunkReader(pieces(file, 64), { measure: { hashTypes: ['md5'], size: 999 } }))).rejects.toThrow('longer than the expected 999 bytes');
+	});
+});
+
+describe('ChunkReader filling its pieces from a source that fills (a local file)', () => {
+	// Several of the local stream's 1 MiB reads, and not a multiple of the pieces asked for.
+	const file = Buffer.from(Array.from({ length: 3 * 1024 * 1024 + 12_345 }, (_, index) => (index * 29 + 5) % 256));
+	let local: LocalProvider;
+	beforeAll(async () => {
+		const folder = await tempDir('filled-pieces');
+		await fs.writeFile(nodePath.join(folder, 'big.bin'), file);
+		local = await LocalProvider.open(folder);
+	});
+	afterAll(() => removeTempDirs());
+
+	/** The source as the engine hands a local file to an upload: opened on first use, measured. */
+	const engineSource = () => lazyStream(async () => measure(await local.read('big.bin'), ['sha1'], { size: file.length }));
+
+	it('hands out the file in pieces of the size asked, all in its one reused buffer, and knows the end with the last piece', async () => {
+		const reader = new ChunkReader(engineSource(), { reuse: true, measure: { hashTypes: ['sha1'], size: file.length } });
+		const received: Buffer[] = [];
+		const buffers = new Set<ArrayBufferLike>();
+		do {
+			const piece = await reader.read(700 * 1024);
+			buffers.add(piece.buffer);
+			received.push(Buffer.from(piece));
+		} while (!reader.done);
+		expect(received.map((piece) => piece.length)).toEqual([...Array(4).fill(700 * 1024), file.length - 4 * 700 * 1024]);
+		expect(Buffer.concat(received).equals(file)).toBe(true);
+		// Read as a stream, a piece within one 1 MiB read would be handed out as a view of that read's own buffer.
+		expect(buffers.size).toBe(1);
+		expect(reader.bytes).toBe(file.length);
+		expect(reader.hashes.sha1).toBe(sha1(file));
+	});
+
+	it("fills the buffer a caller lends, and hands out new buffers, which later reads leave alone, to callers that keep them", async () => {
+		const reader = new ChunkReader(engineSource());
+		const lent = Buffer.alloc(2 * 1024 * 1024);
+		const first = await reader.read(lent.length, lent);
+		expect(first.buffer).toBe(lent.buffer);
+		const kept = [Buffer.from(first)];
+		// Passed on uncopied to a socket that may hold them: none may be overwritten by a later read.
+		const some: Buffer[] = [];
+		for (let index = 0; index < 3; index++) some.push(await reader.readSome(100_000));
+		const rest = await reader.read(file.length);
+		expect(await reader.atEnd()).toBe(true);
+		expect(Buffer.concat([...kept, ...some, rest]).equals(file)).toBe(true);
+		expect(some.every((piece) => piece.length > 0 && piece.length <= 100_000)).toBe(true);
+	});
+
+	it('fails the read that meets a file longer or shorter than announced, even when it ends on a piece boundary', async () => {
+		const readAll = async (reader: ChunkReader, piece: number) => {
+			while (!(await reader.atEnd())) await reader.read(piece);
+		};
+		const pieceEnd = 1024 * 1024;
+		await expect(readAll(new ChunkReader(await local.read('big.bin'), { reuse: true, measure: { hashTypes: ['md5'], size: 3 * pieceEnd } }), pieceEnd)).rejects.toThrow(`longer than the expected ${3 * pieceEnd} bytes`);
+		await expect(readAll(new ChunkReader(await local.read('big.bin'), { measure: { hashTypes: ['md5'], size: file.length + 1 } }), pieceEnd)).rejects.toThrow(`Stream ended after ${file.length} of ${file.length + 1} bytes`);
+	});
+});
+
+describe('chunksOf, a download body read chunk by chunk', () => {
+	it('hands out each chunk as the stream gave it, uncopied, however many the stream has buffered', async () => {
+		const bytes = Buffer.from(Array.from({ length: 50_000 }, (_, index) => index % 253));
+		const source = new Readable({ read() {} });
+		const given = [bytes.subarray(0, 10_000), bytes.subarray(10_000, 30_000), bytes.subarray(30_000)];
+		// All buffered before the first read: iterating the stream itself would join them into one new buffer.
+		for (const chunk of given) source.push(chunk);
+		source.push(null);
+		const received: Buffer[] = [];
+		for await (const chunk of chunksOf(source)) received.push(chunk);
+		expect(received.map((chunk) => chunk.length)).toEqual([10_000, 20_000, 20_000]);
+		expect(received.every((chunk) => chunk.buffer === bytes.buffer)).toBe(true);
+	});
+
+	it('fails when the stream breaks or closes before its end, and closes a stream given up on', async () => {
+		const broken = new Readable({ read() {} });
+		broken.push(Buffer.alloc(10));
+		setImmediate(() => broken.destroy(new Error('connection reset')));
+		await expect((async () => {
+			for await (const chunk of chunksOf(broken)) void chunk;
+		})()).rejects.toThrow('connection reset');
+		const closed = new Readable({ read() {} });
+		setImmediate(() => closed.destroy());
+		await expect((async () => {
+			for await (const chunk of chunksOf(closed)) void chunk;
+		})()).rejects.toThrow('Premature close');
+		// Broken before its first read, as an answer that broke off while it was read ahead is handed over.
+		const early = chunksOf(new Readable({ read() {} }).destroy(new Error('cut off early')));
+		await new Promise((resolve) => setTimeout(resolve, 10));
+		await expect(early.next()).rejects.toThrow('cut off early');
+		const left = new Readable({ read() {} });
+		left.push(Buffer.alloc(10));
+		for await (const chunk of chunksOf(left)) {
+			void chunk;
+			break;
+		}
+		expect(left.destroyed).toBe(true);
 	});
 });
 

@@ -75,3 +75,64 @@ export function readWhole(source: Readable, maxBytes: number): Promise<Buffer> {
 		});
 	});
 }
+
+/**
+ * A byte stream's chunks as it hands them out, one at a time and uncopied, the stream paused while a
+ * chunk is in hand. Iterating the stream itself (for await) reads it paused, which joins whatever it
+ * has buffered into a new buffer at every step; a web stream made of it copies every chunk. A stream
+ * closed before its end fails as a broken one. Its events are listened to from this call on, so an
+ * error it emits before the first read (an answer that broke off while read ahead) is not lost.
+ */
+export function chunksOf(stream: Readable): AsyncGenerator<Buffer> {
+	const queue: Buffer[] = [];
+	let ended = stream.readableEnded;
+	let failure: { error: unknown } | undefined = !ended && stream.destroyed ? { error: stream.errored ?? prematureClose() } : undefined;
+	let wake: (() => void) | undefined;
+	const onData = (chunk: Buffer) => {
+		queue.push(chunk);
+		stream.pause();
+		wake?.();
+	};
+	const onEnd = () => {
+		ended = true;
+		wake?.();
+	};
+	const onError = (error: unknown) => {
+		failure ??= { error };
+		wake?.();
+	};
+	const onClose = () => {
+		if (!ended) failure ??= { error: prematureClose() };
+		wake?.();
+	};
+	stream.on('data', onData);
+	stream.pause();
+	stream.once('end', onEnd);
+	stream.on('error', onError);
+	stream.once('close', onClose);
+	async function* chunks(): AsyncGenerator<Buffer> {
+		try {
+			for (;;) {
+				const chunk = queue.shift();
+				if (chunk) {
+					yield chunk;
+					continue;
+				}
+				if (failure) throw failure.error;
+				if (ended) return;
+				await new Promise<void>((resolve) => {
+					wake = resolve;
+					stream.resume();
+				});
+				wake = undefined;
+			}
+		} finally {
+			stream.off('data', onData);
+			stream.off('end', onEnd);
+			stream.off('close', onClose);
+			// A stream given up on is closed; its late errors have a listener.
+			if (!ended) stream.destroy();
+		}
+	}
+	return chunks();
+}

@@ -21,6 +21,7 @@ import {
 import { Pacer, classifyError, retryAfterOf } from '../core/pacer';
 import { bufferFetch, ChunkReader, nodeBodyOf, CommitBatcher, dropboxSdk, emptyStream, OAuthTokens, ParentsFirst, Remote, requestSignal, ResumableUploads, type Ticket } from './kit';
 import { createHasher } from '../core/hashing';
+import { chunksOf } from '../core/streams';
 import { baseName, hasControlCharacter, joinPath, matchKey, normalizeRelativePath, parentPath, writablePath } from '../core/paths';
 
 const MiB = 1024 * 1024;
@@ -94,7 +95,8 @@ interface CallContext {
 /** A download request whose body is not read yet: the file it reads (absent when the range starts at or past its end) and its bytes up to `last`. */
 interface OpenRange {
 	file?: { size: number; rev: string };
-	body?: ReadableStreamDefaultReader<Uint8Array>;
+	/** The body's chunks as they arrive, uncopied. */
+	body?: AsyncGenerator<Buffer>;
 	/** Bytes at the head of the body that were not asked for: a server that ignores Range sends the file from its start. */
 	skip: number;
 	/** The last byte asked for (inclusive). */
@@ -542,9 +544,9 @@ export class DropboxProvider implements Provider {
 				let broken: unknown;
 				try {
 					for (;;) {
-						const { done, value } = await range.body.read();
-						if (done) break;
-						let chunk = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+						const next = await range.body.next();
+						if (next.done) break;
+						let chunk = next.value;
 						if (range.skip > 0) {
 							const dropped = Math.min(range.skip, chunk.length);
 							range.skip -= dropped;
@@ -595,10 +597,13 @@ export class DropboxProvider implements Provider {
 				}
 				if (!response.ok) throw await downloadRefusal(response);
 				const { size, rev } = JSON.parse(response.headers.get('dropbox-api-result') ?? '{}') as files.FileMetadata;
-				const body = response.body!.getReader();
+				// Read as a node stream: a web stream over it (`response.body`) copies every chunk.
+				const stream = nodeBodyOf(response)!;
+				const body = chunksOf(stream);
 				const close = () => {
 					clear();
-					void body.cancel().catch(() => undefined);
+					stream.destroy();
+					void body.return(undefined);
 				};
 				return { result: { file: { size, rev }, body, skip: response.status === 206 ? 0 : start, last: Math.min(last, size - 1), close } };
 			} catch (error) {
