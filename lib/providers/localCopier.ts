@@ -83,13 +83,33 @@ parentPort.on('message', (jobs) => parentPort.postMessage(jobs.map(stage)));
 /** A thread that has had no work for this long ends, so an idle n8n keeps no isolate for it. */
 const IDLE_MS = 5000;
 
-interface Waiting {
-	message: object;
-	settle: (answer: unknown, threadError?: Error) => void;
-}
-
 function fsError(failure: Failure): Error {
 	return Object.assign(new Error(failure.message), { code: failure.code });
+}
+
+/**
+ * A job and the copy waiting on its answer, in one object rather than closures around each other:
+ * it lives as long as the copy, and every copy the provider queues is one.
+ */
+class Waiting {
+	constructor(
+		readonly job: StageJob,
+		/** The source's name, for messages. */
+		private readonly name: string,
+		private readonly resolve: () => void,
+		private readonly reject: (error: Error) => void,
+	) {}
+
+	settle(answer: StageAnswer, threadError?: Error): void {
+		if (threadError) return this.reject(threadError);
+		if (answer === undefined) return this.resolve();
+		const { job } = this;
+		if ('read' in answer) {
+			const read = answer.read > job.size ? `more than ${job.size}` : `${answer.read}`;
+			return this.reject(new VerificationError(`${this.name} changed while it was copied (${read} of ${job.size} bytes read)`));
+		}
+		this.reject(fsError(answer));
+	}
 }
 
 /**
@@ -111,7 +131,7 @@ class CopyingThread {
 		readonly worker: Worker,
 		private readonly ended: (thread: CopyingThread) => void,
 	) {
-		worker.on('message', (answers: unknown[]) => {
+		worker.on('message', (answers: StageAnswer[]) => {
 			const batch = this.sent.shift() ?? [];
 			this.unanswered -= batch.length;
 			for (let i = 0; i < batch.length; i++) batch[i].settle(answers[i]);
@@ -138,7 +158,7 @@ class CopyingThread {
 		this.sent.push(batch);
 		this.unanswered += batch.length;
 		this.worker.ref();
-		this.worker.postMessage(batch.map((each) => each.message));
+		this.worker.postMessage(batch.map((each) => each.job));
 	}
 
 	/** Lets the process exit while the thread waits, and ends the thread if no work comes for a while. */
@@ -178,13 +198,11 @@ class SmallFileCopier {
 
 	/** Stages `job` (`name` is the source's name in messages); false when no thread can run here (the caller copies inline instead). */
 	stage(job: StageJob, name: string): Promise<void> | false {
-		return this.send(job, (answer: StageAnswer) => {
-			if (answer === undefined) return;
-			if ('read' in answer) {
-				const read = answer.read > job.size ? `more than ${job.size}` : `${answer.read}`;
-				throw new VerificationError(`${name} changed while it was copied (${read} of ${job.size} bytes read)`);
-			}
-			throw fsError(answer);
+		if (!this.startThreads()) return false;
+		return new Promise<void>((resolve, reject) => {
+			// Sent once the event loop has run what is ready: the copies a batch of answers lets start go over in one message, not one each.
+			if (this.outbox.length === 0) setImmediate(() => this.flush());
+			this.outbox.push(new Waiting(job, name, resolve, reject));
 		});
 	}
 
@@ -199,25 +217,6 @@ class SmallFileCopier {
 	/** For tests: ends the threads as a crash would, failing what they still had to do. */
 	async stopThread(): Promise<void> {
 		await Promise.all(this.threads.map((thread) => thread.worker.terminate()));
-	}
-
-	private send<Answer, Result>(message: object, interpret: (answer: Answer) => Result): Promise<Result> | false {
-		if (!this.startThreads()) return false;
-		return new Promise<Result>((resolve, reject) => {
-			// Sent once the event loop has run what is ready: the copies a batch of answers lets start go over in one message, not one each.
-			if (this.outbox.length === 0) setImmediate(() => this.flush());
-			this.outbox.push({
-				message,
-				settle: (answer, threadError) => {
-					if (threadError) return reject(threadError);
-					try {
-						resolve(interpret(answer as Answer));
-					} catch (error) {
-						reject(error);
-					}
-				},
-			});
-		});
 	}
 
 	/** Whether threads run (started here when fewer than wanted run). */
