@@ -88,6 +88,38 @@ describe('copying between local folders', () => {
 		expect((await fs.readdir(root)).filter((name) => name.startsWith('grown-'))).toEqual([]);
 	});
 
+	it('jobs sent together, split over the threads, each get their own answer: content, a changed source or a missing one', async () => {
+		const root = await made('copy-batch');
+		const jobs = Array.from({ length: 30 }, (_, i) => {
+			const kind = ['copied', 'grown', 'missing'][i % 3];
+			return { i, kind, name: `source-${i}.bin`, content: randomBytes(100 + i) };
+		});
+		for (const { kind, name, content } of jobs) {
+			if (kind !== 'missing') await fs.writeFile(path.join(root, name), content);
+		}
+		// Queued in one tick: they go over in one batch, shared between the threads, and answers come back per thread.
+		const outcomes = await Promise.allSettled(
+			jobs.map(({ i, kind, name, content }) =>
+				smallFileCopier.stage(
+					{ source: path.join(root, name), temp: path.join(root, `staged-${i}`), size: kind === 'grown' ? content.length - 1 : content.length, modTime: MODIFIED, mode: 0o644 },
+					name,
+				),
+			),
+		);
+		for (const [at, { i, kind, name, content }] of jobs.entries()) {
+			const outcome = outcomes[at];
+			if (kind === 'copied') {
+				expect(outcome.status).toBe('fulfilled');
+				expect((await fs.readFile(path.join(root, `staged-${i}`))).equals(content)).toBe(true);
+			} else if (kind === 'grown') {
+				expect(outcome).toMatchObject({ status: 'rejected', reason: { message: `${name} changed while it was copied (more than ${content.length - 1} of ${content.length - 1} bytes read)` } });
+			} else {
+				expect(outcome).toMatchObject({ status: 'rejected', reason: { code: 'ENOENT' } });
+			}
+		}
+		expect((await fs.readdir(root)).filter((name) => name.startsWith('staged-')).sort()).toEqual(jobs.filter(({ kind }) => kind === 'copied').map(({ i }) => `staged-${i}`).sort());
+	});
+
 	it('never writes through a file or link already at the staging name', async () => {
 		const root = await made('copy-exclusive');
 		const outside = await made('copy-outside');

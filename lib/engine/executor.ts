@@ -299,9 +299,8 @@ export async function execute(plan: Work | StreamedWork, source: Provider, desti
 		return written;
 	};
 
-	const copyOnce = async (action: PlanAction): Promise<Entry> => {
+	const copyStreamed = async (action: PlanAction): Promise<Entry> => {
 		const from = action.source!;
-		if (serverSide) return destination.copyFrom!(source, from.path, action.path);
 		const hashTypes = new Set<HashType>(Object.keys(from.hashes) as HashType[]);
 		if (verifyType) hashTypes.add(verifyType);
 		if (from.size >= 0 && from.size <= WHOLE_READ_BYTES) return copyWhole(action, from, hashTypes);
@@ -344,6 +343,11 @@ export async function execute(plan: Work | StreamedWork, source: Provider, desti
 		return written;
 	};
 
+	// A server-side copy is handed on as it is, without an async frame of its own: one more promise and
+	// frame for each of the copies a destination queues, all alive for the whole copy.
+	const copyOnce = (action: PlanAction): Promise<Entry> =>
+		serverSide ? destination.copyFrom!(source, action.source!.path, action.path) : copyStreamed(action);
+
 	/** A name the destination cannot hold is that file's problem, reported with it; the run goes on and is not failed by it. */
 	const failOrReport = (action: PlanAction, error: unknown) => {
 		if (error instanceof InvalidNameError) record(action, 'conflict', 0, undefined, error.message);
@@ -374,17 +378,22 @@ export async function execute(plan: Work | StreamedWork, source: Provider, desti
 	// The threads start while the folders are made, not when the first copy waits for them.
 	if (phases.transfers.count > 0) queue?.warmUp?.();
 
-	// Folders in walk order: each waits only for its own parent, so siblings are made together.
-	const making = new Map<string, Promise<void>>();
+	// Folders in walk order: each waits only for its own parent, so siblings are made together. The
+	// folders being made (checkers at most) are a short array, not a Map by path: V8 rebuilds the table of
+	// a long-lived Map that entries keep entering and leaving in its old generation, and each replaced
+	// table keeps what it held (here each folder's promise and action) through young collections.
+	const making: Array<{ path: string; made: Promise<void> }> = [];
 	await forEachLimitStream(phases.mkdir.items, checkers, async (action) => {
-		const parent = making.get(parentPath(action.path));
+		const parent = parentPath(action.path);
+		const parentMade = making.find((each) => each.path === parent)?.made;
 		const made = (async () => {
-			await parent;
+			await parentMade;
 			await perform(action, () => attempt(() => destination.mkdir(action.path)), () => report.foldersCreated++);
 		})();
-		making.set(action.path, made);
+		const entry = { path: action.path, made };
+		making.push(entry);
 		await made;
-		making.delete(action.path);
+		making.splice(making.indexOf(entry), 1);
 	}, signal, cancelledSkip);
 
 	const { backup } = options;

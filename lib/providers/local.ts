@@ -813,9 +813,11 @@ export class LocalProvider implements Provider {
 		// The target's folder is checked (and made) once, by the rename: the staged copy does not need it.
 		const temp = this.readyStagingName() ?? (await this.stagingName());
 		const modTime = modTimeOf(origin.stats);
+		// Kept apart from origin, which (its stats most) need not stay alive while the copy waits.
+		const { size } = origin.stats;
 		try {
-			const small = origin.stats.size <= INLINE_COPY_BYTES;
-			const staged = small && smallFileCopier.stage({ source: origin.absolute, temp, size: origin.stats.size, modTime, mode: origin.stats.mode & 0o7777 }, origin.relative);
+			const small = size <= INLINE_COPY_BYTES;
+			const staged = small && smallFileCopier.stage({ source: origin.absolute, temp, size, modTime, mode: origin.stats.mode & 0o7777 }, origin.relative);
 			if (staged) {
 				await staged;
 			} else {
@@ -833,7 +835,7 @@ export class LocalProvider implements Provider {
 			await fs.rm(temp, { force: true });
 			throw mapError(error, target.relative);
 		}
-		return { path: target.relative, isDir: false, size: origin.stats.size, modTime, hashes: {} };
+		return { path: target.relative, isDir: false, size, modTime, hashes: {} };
 	}
 
 	nameProblem(name: string): string | undefined {
