@@ -85,6 +85,8 @@ interface SyncCase {
 	targets: Targets;
 	/** Names the run's state and scratch files, when one case measures several trees. */
 	workName?: string;
+	/** Two-way: every timed run is a first run (no state; rclone's `--resync`), into a folder of its own. */
+	firstRun?: boolean;
 }
 
 /** Case 8: no-op Mirror and Two-Way, ours and rclone, at each size; a row per size and mode. */
@@ -203,6 +205,27 @@ function benchCases(sizes: Sizes): BenchCase[] {
 			data: async () => treeDataSet(CACHE, { files: sizes.noopFiles, minBytes: 0, maxBytes: KiB, seed: SEED }, true),
 			expectTransfers: 0,
 			targets: { maxRatio: 1 },
+		},
+		{
+			kind: 'sync',
+			id: 13,
+			name: `13 first copy of ${sizes.noopFiles} files of 0-1 KiB into an empty folder`,
+			mode: 'copy',
+			rcloneCommand: 'copy',
+			data: async () => treeDataSet(CACHE, { files: sizes.noopFiles, minBytes: 0, maxBytes: KiB, seed: SEED }, false),
+			expectTransfers: sizes.noopFiles,
+			targets: { maxRssMiB: 150 },
+		},
+		{
+			kind: 'sync',
+			id: 14,
+			name: `14 first two-way sync of ${sizes.noopFiles} files of 0-1 KiB with an empty folder`,
+			mode: 'twoWay',
+			rcloneCommand: 'bisync',
+			data: async () => treeDataSet(CACHE, { files: sizes.noopFiles, minBytes: 0, maxBytes: KiB, seed: SEED }, false),
+			expectTransfers: sizes.noopFiles,
+			firstRun: true,
+			targets: { maxRssMiB: 150 },
 		},
 		{
 			kind: 'scale',
@@ -330,8 +353,10 @@ function runDestination(destination: string, tool: 'ours' | 'rclone', run: numbe
  * deleted (`empty`). No run pays for another's deletions, writeback or evictions, nor profits from
  * what the other left cached.
  */
-async function prepareRun(source: string, destination: string, empty: boolean, copies: boolean): Promise<void> {
+async function prepareRun(source: string, destination: string, empty: boolean, copies: boolean, made = false): Promise<void> {
 	if (empty) await fs.rm(destination, { recursive: true, force: true });
+	// rclone's bisync takes two folders that exist: a first two-way run is into an empty one.
+	if (made) await fs.mkdir(destination, { recursive: true });
 	flushDisks();
 	if (copies) warmFiles(source);
 	else for (const tree of [source, destination]) warmMetadata(tree);
@@ -356,11 +381,12 @@ async function measureSyncCase(bench: SyncCase, context: Context): Promise<Row> 
 	const twoWay = bench.mode === 'twoWay';
 	// Two-way runs compare with the state of the last run: one first run each (ours, and rclone's --resync) makes it.
 	const work = bench.workName ?? `case${bench.id}`;
-	const stateFile = nodePath.join(WORK, `${work}.state`);
-	const bisyncFlags = ['--workdir', nodePath.join(WORK, `${work}-bisync`)];
-	const oursArgs = (into: string) => (twoWay ? ['twoway', data.source, into, stateFile] : ['sync', bench.mode, data.source, into]);
-	const rcloneArgs = (into: string) => [bench.rcloneCommand, data.source, into, ...RCLONE_FLAGS, ...(twoWay ? bisyncFlags : [])];
-	if (twoWay) {
+	// A first run each time: each into a folder of its own, with a state of its own.
+	const stateFile = (into: string) => nodePath.join(WORK, `${bench.firstRun ? nodePath.basename(into) : work}.state`);
+	const bisyncFlags = (into: string) => ['--workdir', nodePath.join(WORK, `${bench.firstRun ? nodePath.basename(into) : work}-bisync`), ...(bench.firstRun ? ['--resync'] : [])];
+	const oursArgs = (into: string) => (twoWay ? ['twoway', data.source, into, stateFile(into)] : ['sync', bench.mode, data.source, into]);
+	const rcloneArgs = (into: string) => [bench.rcloneCommand, data.source, into, ...RCLONE_FLAGS, ...(twoWay ? bisyncFlags(into) : [])];
+	if (twoWay && !bench.firstRun) {
 		expectSuccess((await runOurs(oursArgs(destination))).result, 0);
 		if (context.tools.rclone) await runRclone([...rcloneArgs(destination), '--resync'], context.tools, nodePath.join(WORK, 'rclone-usage'));
 	}
@@ -376,14 +402,14 @@ async function measureSyncCase(bench: SyncCase, context: Context): Promise<Row> 
 	console.log(describePreparation(ownFolders, emptied, copies));
 	for (let run = 1; run <= context.runs; run++) {
 		const mineInto = runInto('ours', run);
-		await prepareRun(data.source, mineInto, emptied && !ownFolders, copies);
+		await prepareRun(data.source, mineInto, emptied && !ownFolders, copies, bench.firstRun);
 		const mine = await runOurs(oursArgs(mineInto), profileFlags(context.profileDir, runName(bench.id, run)));
 		const report = expectSuccess(mine.result, bench.expectTransfers);
 		ours.push(mine);
 		let line = `  run ${run}/${context.runs}: ours ${describeRun(mine)}, sync ${report.seconds.toFixed(2)} s in-process`;
 		if (context.tools.rclone) {
 			const theirsInto = runInto('rclone', run);
-			await prepareRun(data.source, theirsInto, emptied && !ownFolders, copies);
+			await prepareRun(data.source, theirsInto, emptied && !ownFolders, copies, bench.firstRun);
 			const theirs = await runRclone(rcloneArgs(theirsInto), context.tools, nodePath.join(WORK, 'rclone-usage'));
 			expectTransfers(theirs.stats, bench.expectTransfers);
 			rclone.push(theirs);
