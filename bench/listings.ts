@@ -1,4 +1,6 @@
 import type { Entry } from '../lib';
+import type { Stepper } from '../lib/core/types';
+import { steppedValues } from '../lib/core/stepper';
 import { randomInt, seededRandom } from './random';
 
 /** Shares of the files in a synthetic pair of listings; the rest are identical on both sides. */
@@ -48,25 +50,13 @@ export function* syntheticSide(entries: number, seed: number, side: 'source' | '
 }
 
 /**
- * Items as a stream that also comes in arrays (`batches`), as a walk listing of local folders does
- * (lib/engine/listing.ts): the march then waits once per array, not once per entry, as in a sync.
+ * Items as a stream that can also be stepped through without a promise per item, as a walk listing
+ * of a local disk is (lib/engine/listing.ts): the march then reads it as in a sync.
  */
-export function streamed<T>(items: Iterable<T>, size = 256): AsyncIterable<T> & { batches(): AsyncIterator<T[]> } {
-	const batches = async function* (): AsyncGenerator<T[]> {
-		let batch: T[] = [];
-		for (const item of items) {
-			batch.push(item);
-			if (batch.length >= size) {
-				yield batch;
-				batch = [];
-			}
-		}
-		if (batch.length > 0) yield batch;
+export function streamed<T>(items: Iterable<T>): AsyncIterable<T> & { stepper(): Stepper<T> } {
+	const stepper = (): Stepper<T> => {
+		const iterator = items[Symbol.iterator]();
+		return { next: () => iterator.next().value as T | undefined };
 	};
-	return {
-		batches,
-		async *[Symbol.asyncIterator]() {
-			for await (const batch of batches()) yield* batch;
-		},
-	};
+	return { stepper, [Symbol.asyncIterator]: () => steppedValues(stepper()) };
 }

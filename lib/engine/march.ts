@@ -4,22 +4,14 @@ import { compareSlashFirst, walkKey } from '../core/walkOrder';
 import { CloudSyncError } from '../core/errors';
 import type { Match } from './planner';
 
-/**
- * A stream that can also be read in arrays (a saved baseline): `batches` says undefined when it cannot.
- * Each array is handed over: the march empties its slots as it reads them.
- */
-interface Batched<T> {
-	batches(): AsyncIterator<T[]> | undefined;
-}
-
-/** A stream that can also be stepped through (a walk listing of a local disk): `stepper` says undefined when it cannot. */
+/** A stream that can also be stepped through (a walk listing of a local disk, a saved baseline): `stepper` says undefined when it cannot. */
 interface Steppable<T> {
 	stepper(): Stepper<T> | undefined;
 }
 
 /**
  * One side's listing with the entry it is at (`key` is undefined once it is exhausted). A stream
- * that can be stepped through costs a promise only where it waits; one that comes in arrays, one per array.
+ * that can be stepped through costs a promise only where it waits; any other, one per value.
  */
 class Cursor<T> {
 	value?: T;
@@ -27,9 +19,6 @@ class Cursor<T> {
 	private previous?: string;
 	private readonly iterator?: AsyncIterator<T>;
 	private readonly stepper?: Stepper<T>;
-	private readonly batches?: AsyncIterator<T[]>;
-	private batch: T[] = [];
-	private index = 0;
 
 	constructor(
 		stream: AsyncIterable<T>,
@@ -37,8 +26,7 @@ class Cursor<T> {
 		private readonly side: string,
 	) {
 		this.stepper = (stream as Partial<Steppable<T>>).stepper?.();
-		if (!this.stepper) this.batches = (stream as Partial<Batched<T>>).batches?.();
-		if (!this.stepper && !this.batches) this.iterator = stream[Symbol.asyncIterator]();
+		if (!this.stepper) this.iterator = stream[Symbol.asyncIterator]();
 	}
 
 	/** Steps to the next value; a promise only when the stream must be waited for. */
@@ -47,18 +35,7 @@ class Cursor<T> {
 			const next = this.stepper.next();
 			return next instanceof Promise ? next.then(this.acceptStep) : this.acceptStep(next);
 		}
-		if (this.index < this.batch.length) return this.accept(this.nextInBatch());
-		return this.batches ? this.nextBatch() : this.nextValue();
-	}
-
-	/**
-	 * The next value of the array in hand, its slot emptied: what the march has passed lives only as
-	 * long as the visitor keeps it, not until the whole array is read and the next one listed.
-	 */
-	private nextInBatch(): T {
-		const value = this.batch[this.index];
-		this.batch[this.index++] = undefined as T;
-		return value;
+		return this.nextValue();
 	}
 
 	private nextValue(): Promise<void> {
@@ -69,25 +46,10 @@ class Cursor<T> {
 
 	private readonly acceptResult = (next: IteratorResult<T>): void => this.accept(next.done ? undefined : next.value, next.done);
 
-	private async nextBatch(): Promise<void> {
-		// The spent array is let go before the next one is listed (the listing is what allocates most).
-		this.batch = [];
-		this.index = 0;
-		for (;;) {
-			const next = await this.batches!.next();
-			if (next.done) return this.accept(undefined, true);
-			if (next.value.length === 0) continue;
-			this.batch = next.value;
-			return this.accept(this.nextInBatch());
-		}
-	}
-
 	private accept(value: T | undefined, done = false): void {
 		if (done) {
 			this.value = undefined;
 			this.key = undefined;
-			this.batch = [];
-			this.index = 0;
 			return;
 		}
 		const key = walkKey(this.pathOf(value as T));

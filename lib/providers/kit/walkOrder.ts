@@ -1,6 +1,7 @@
 import type { Entry, Stepper } from '../../core/types';
 import { compareSlashFirst, compareWalkKeys, compareWalkOrder, walkKey } from '../../core/walkOrder';
 import { DEFAULT_MEMORY_LIMIT, ExternalSorter, SpillDir } from '../../core/spill';
+import { joinPath } from '../../core/paths';
 
 /** An entry with its walk key, as a folder larger than the memory limit is spilled and read back. */
 interface Keyed {
@@ -414,10 +415,6 @@ class NameWalk implements Stepper<Entry> {
 		this.stack.length = 0;
 		return this.spill.dispose().then(() => undefined);
 	}
-}
-
-function joinPath(folder: string, name: string): string {
-	return folder === '' ? name : `${folder}/${name}`;
 }
 
 /** The names of one level of a name walk, in walk order, given out by index. */
