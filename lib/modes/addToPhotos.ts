@@ -9,7 +9,7 @@ import { failureOf, isFailure, type Failure } from '../engine/failures';
 import { listAll, requireComplete, type SyncStatus } from '../engine/listing';
 import type { StateStore } from '../state/state';
 import { StateError } from '../state/state';
-import { decodeLedger, describeSource, emptyLedger, encodeLedger, sourceOfDescription, type Ledger, type LedgerEntry } from '../state/ledger';
+import { decodeLedger, describeSource, emptyLedger, encodeLedger, removeEntry, setAside, sourceOfDescription, type Ledger, type LedgerEntry } from '../state/ledger';
 import { ALBUM_CAPACITY, MAX_ITEMS_PER_CREATE, photosRefusal, type GooglePhotosLibrary, type PhotosAlbum } from '../providers/googlePhotos';
 
 /** What the mode needs of Google Photos; the library class is the one implementation. */
@@ -176,11 +176,17 @@ export async function addToGooglePhotos(source: Provider, library: PhotoLibrary,
 	// The plan: what the ledger says is there, what is new or changed, what moved, what is gone.
 	const files = listing.entries.filter((entry) => !entry.isDir);
 	report.sourceFiles = files.length;
-	const present = new Set(files.map((file) => file.path));
+	const byPath = new Map(files.map((file) => [file.path, file]));
 	const window = Math.max(1, source.capabilities.modTimePrecisionMs);
 	const unchanged = (known: { size: number; modTime: number }, file: Entry) => known.size === file.size && Math.abs(known.modTime - file.modTime) <= window;
+	// A source can hand a deleted file's name to another (iCloud Photos' equal names): where both sides have ids, a path is the entry's only with its id.
+	const sameSource = (entry: LedgerEntry, file: Entry) => !entry.sourceId || !file.id || entry.sourceId === file.id;
+	const held = (entry: LedgerEntry) => {
+		const file = byPath.get(entry.path);
+		return file !== undefined && sameSource(entry, file);
+	};
 	const bySourceId = new Map<string, LedgerEntry>();
-	for (const entry of ledger.entries.values()) if (entry.sourceId && !present.has(entry.path)) bySourceId.set(entry.sourceId, entry);
+	for (const entry of ledger.entries.values()) if (entry.sourceId && !held(entry)) bySourceId.set(entry.sourceId, entry);
 	const toUpload: Array<{ file: Entry; reason: string }> = [];
 	for (const file of files) {
 		const refusal = photosRefusal(file.path, file.size);
@@ -189,11 +195,18 @@ export async function addToGooglePhotos(source: Provider, library: PhotoLibrary,
 			report.results.push({ path: file.path, status: 'skipped', reason: refusal });
 			continue;
 		}
-		const known = ledger.entries.get(file.path);
+		let known = ledger.entries.get(file.path);
+		if (known && !sameSource(known, file)) {
+			// Another file's entry: it moved, or is gone and is reported below.
+			setAside(ledger, known);
+			known = undefined;
+			dirty = true;
+		}
 		if (known && unchanged(known, file)) {
 			report.alreadyInLibrary++;
 			if (known.goneSince !== undefined || (file.id && known.sourceId !== file.id)) {
 				known.goneSince = undefined;
+				known.unreported = undefined;
 				known.sourceId = file.id ?? known.sourceId;
 				dirty = true;
 			}
@@ -202,8 +215,8 @@ export async function addToGooglePhotos(source: Provider, library: PhotoLibrary,
 		const moved = !known && file.id ? bySourceId.get(file.id) : undefined;
 		if (moved && unchanged(moved, file)) {
 			bySourceId.delete(file.id!);
-			ledger.entries.delete(moved.path);
-			ledger.entries.set(file.path, { ...moved, path: file.path, goneSince: undefined });
+			removeEntry(ledger, moved);
+			ledger.entries.set(file.path, { ...moved, path: file.path, goneSince: undefined, unreported: undefined });
 			dirty = true;
 			report.movedAtSource++;
 			report.results.push({ path: file.path, status: 'skipped', reason: `moved at the source from ${moved.path}; Google Photos already holds it`, mediaItemId: moved.mediaItemId });
@@ -212,16 +225,19 @@ export async function addToGooglePhotos(source: Provider, library: PhotoLibrary,
 		if (known) report.changedAtSource++;
 		toUpload.push({ file, reason: known ? 'changed at the source since it was added: added again as a new item (Google Photos cannot replace the old one, which stays)' : 'new' });
 	}
+	const reportedNow: LedgerEntry[] = [];
 	for (const entry of ledger.entries.values()) {
-		if (present.has(entry.path) || !includes(filter, { path: entry.path, isDir: false, size: entry.size, modTime: entry.modTime, hashes: {} })) continue;
+		if (held(entry) || !includes(filter, { path: entry.path, isDir: false, size: entry.size, modTime: entry.modTime, hashes: {} })) continue;
 		report.goneFromSource++;
-		if (entry.goneSince !== undefined) continue;
-		entry.goneSince = started;
+		if (entry.goneSince !== undefined && !entry.unreported) continue;
+		entry.goneSince ??= started;
+		entry.unreported = undefined;
 		dirty = true;
+		reportedNow.push(entry);
 		report.deletedAtSource.push({ path: entry.path, mediaItemId: entry.mediaItemId, productUrl: productUrlOf(entry.mediaItemId) });
 	}
 	for (const [path, upload] of ledger.pending) {
-		if (present.has(path) && started - upload.uploadedAt < TOKEN_REUSE_MS) continue;
+		if (byPath.has(path) && started - upload.uploadedAt < TOKEN_REUSE_MS) continue;
 		ledger.pending.delete(path);
 		dirty = true;
 	}
@@ -248,7 +264,7 @@ export async function addToGooglePhotos(source: Provider, library: PhotoLibrary,
 	const failed = !done && (stop !== undefined || report.failed > 0);
 	if (failed) {
 		// A failed run ends in an error, not a summary: its news of deleted photos waits for a run that reports it.
-		for (const gone of report.deletedAtSource) ledger.entries.get(gone.path)!.goneSince = undefined;
+		for (const entry of reportedNow) entry.unreported = true;
 		report.goneFromSource -= report.deletedAtSource.length;
 		report.deletedAtSource = [];
 	}
