@@ -9,7 +9,7 @@ import { failureOf, isFailure, type Failure } from '../engine/failures';
 import { listAll, requireComplete, type SyncStatus } from '../engine/listing';
 import type { StateStore } from '../state/state';
 import { StateError } from '../state/state';
-import { decodeLedger, describeSource, emptyLedger, encodeLedger, removeEntry, setAside, sourceOfDescription, type Ledger, type LedgerEntry } from '../state/ledger';
+import { decodeLedger, describeSource, emptyLedger, encodeLedger, removeEntry, setAside, sourceOfDescription, sourceOrigin, type Ledger, type LedgerEntry } from '../state/ledger';
 import { ALBUM_CAPACITY, MAX_ITEMS_PER_CREATE, photosRefusal, type GooglePhotosLibrary, type PhotosAlbum } from '../providers/googlePhotos';
 
 /** What the mode needs of Google Photos; the library class is the one implementation. */
@@ -160,10 +160,16 @@ export async function addToGooglePhotos(source: Provider, library: PhotoLibrary,
 		if (last) report.album = { id: last.id, title: last.title, productUrl: albums.productUrl };
 		return run.finish(report, status, also);
 	};
+	const origin = source.locate ? sourceOrigin(await source.locate()) : undefined;
 	let current: Awaited<ReturnType<AlbumChooser['current']>>;
+	let foreign = 0;
 	try {
 		current = await albums.current();
-		for (const index of current?.lagging ?? []) report.recoveredFromAlbum += await recover(library, ledger, index, signal);
+		for (const index of current?.lagging ?? []) {
+			const found = await recover(library, ledger, index, origin, signal);
+			report.recoveredFromAlbum += found.recovered;
+			foreign += found.foreign;
+		}
 	} catch (error) {
 		// The quota already used up (or the credential refused) before anything was added: nothing changed, the ledger stays as it was.
 		if (!stopsTheRun(error)) throw error;
@@ -172,6 +178,11 @@ export async function addToGooglePhotos(source: Provider, library: PhotoLibrary,
 		return finish('failed', [failure]);
 	}
 	if (report.recoveredFromAlbum > 0 || albums.added) dirty = true;
+	if (foreign > 0) {
+		run.notes.push(
+			`${foreign} items of the album "${current!.album.title}" came from another source (another sync adding to an album of this title): they are not this sync's, and the album is read again each run; give each sync an Album of its own`,
+		);
+	}
 
 	// The plan: what the ledger says is there, what is new or changed, what moved, what is gone.
 	const files = listing.entries.filter((entry) => !entry.isDir);
@@ -244,11 +255,11 @@ export async function addToGooglePhotos(source: Provider, library: PhotoLibrary,
 
 	if (dryRun) {
 		for (const { file, reason } of toUpload) report.results.push({ path: file.path, status: 'planned', reason });
-		report.notes.push(current ? `new items go to the album "${current.album.title}"` : `the album "${options.albumTitle}" would be created`);
+		run.notes.push(current ? `new items go to the album "${current.album.title}"` : `the album "${options.albumTitle}" would be created`);
 		return finish('planned');
 	}
 
-	const uploader = new Uploader(source, library, ledger, albums, report, options);
+	const uploader = new Uploader(source, library, ledger, albums, report, options, origin);
 	if (toUpload.length > 0) {
 		await uploader.pass(toUpload);
 		const again = uploader.takeReuploads();
@@ -309,15 +320,20 @@ async function loadLedger(options: AddToPhotosOptions): Promise<{ ledger: Ledger
  * Entries the ledger lacks but the album holds, read from the descriptions the items were made
  * with: static data that did not reach this run (a queue-mode worker, an editor run before) or was lost.
  */
-async function recover(library: PhotoLibrary, ledger: Ledger, album: number, signal?: AbortSignal): Promise<number> {
-	let found = 0;
+async function recover(library: PhotoLibrary, ledger: Ledger, album: number, origin: string | undefined, signal?: AbortSignal): Promise<{ recovered: number; foreign: number }> {
+	const found = { recovered: 0, foreign: 0 };
 	for await (const item of library.albumItems(ledger.albums[album].id, signal)) {
-		const origin = sourceOfDescription(item.description);
-		if (!origin) continue;
-		const known = ledger.entries.get(origin.path);
-		if (known && known.modTime >= origin.modTime) continue;
-		ledger.entries.set(origin.path, { ...origin, mediaItemId: item.id, album, sourceId: known?.sourceId });
-		found++;
+		const described = sourceOfDescription(item.description);
+		if (!described) continue;
+		// Items described before sources were named are taken as this sync's, as they always were.
+		if (described.origin && origin && described.origin !== origin) {
+			found.foreign++;
+			continue;
+		}
+		const known = ledger.entries.get(described.path);
+		if (known && known.modTime >= described.modTime) continue;
+		ledger.entries.set(described.path, { path: described.path, size: described.size, modTime: described.modTime, mediaItemId: item.id, album, sourceId: known?.sourceId });
+		found.recovered++;
 	}
 	return found;
 }
@@ -436,6 +452,7 @@ class Uploader {
 		private readonly albums: AlbumChooser,
 		private readonly report: AddToPhotosReport,
 		private readonly options: AddToPhotosOptions,
+		private readonly origin: string | undefined,
 	) {
 		this.signal = options.signal ? AbortSignal.any([options.signal, this.controller.signal]) : this.controller.signal;
 	}
@@ -518,7 +535,7 @@ class Uploader {
 		try {
 			report.createRequests++;
 			results = await this.library.createItems(
-				batch.map(({ file, token }) => ({ uploadToken: token, fileName: baseName(file.path), description: describeSource(file.path, file.size, file.modTime) })),
+				batch.map(({ file, token }) => ({ uploadToken: token, fileName: baseName(file.path), description: describeSource(file.path, file.size, file.modTime, this.origin) })),
 				album.id,
 				this.signal,
 			);

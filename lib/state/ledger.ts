@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { StateError } from './state';
 
@@ -102,18 +103,25 @@ export function removeEntry(ledger: Ledger, entry: LedgerEntry): void {
 /**
  * What each media item's description says about where it came from, so that a ledger lost with
  * n8n's static data (queue-mode workers and editor runs do not carry it) is found again in the album
- * itself: Google Photos holds no file of ours, but it keeps the description it was given.
+ * itself: Google Photos holds no file of ours, but it keeps the description it was given. `origin`
+ * names the source (see `sourceOrigin`): another sync adding to an album of the same title (another
+ * person's library, say) must not have its items taken for this one's, which would report them deleted.
  */
-export function describeSource(path: string, size: number, modTime: number): string {
-	return `Cloud Sync: ${path} · ${size} bytes · ${new Date(modTime).toISOString()}`;
+export function describeSource(path: string, size: number, modTime: number, origin?: string): string {
+	return `Cloud Sync: ${path} · ${size} bytes · ${new Date(modTime).toISOString()}${origin ? ` · from ${origin}` : ''}`;
 }
 
-const DESCRIPTION = /^Cloud Sync: ([\s\S]+) · (\d+) bytes · (\d{4}-\d\d-\d\dT[\d:.]+Z)$/;
+const DESCRIPTION = /^Cloud Sync: ([\s\S]+) · (\d+) bytes · (\d{4}-\d\d-\d\dT[\d:.]+Z)(?: · from ([0-9a-f]{8}))?$/;
 
-/** The source file a description names; undefined for one this package did not write (or cut short). */
-export function sourceOfDescription(description: string | undefined): { path: string; size: number; modTime: number } | undefined {
+/** The source file a description names, and its source when it says; undefined for one this package did not write (or cut short). */
+export function sourceOfDescription(description: string | undefined): { path: string; size: number; modTime: number; origin?: string } | undefined {
 	const match = description ? DESCRIPTION.exec(description) : null;
 	if (!match) return undefined;
 	const modTime = Date.parse(match[3]);
-	return Number.isNaN(modTime) ? undefined : { path: match[1], size: Number(match[2]), modTime };
+	return Number.isNaN(modTime) ? undefined : { path: match[1], size: Number(match[2]), modTime, origin: match[4] };
+}
+
+/** 8 hex characters naming a source folder by where it is (its account and path, as `locate` gives them), not by the credential that reads it. */
+export function sourceOrigin(location: { namespace: string; chain: string[] }): string {
+	return createHash('sha256').update(`${location.namespace}\u0000${location.chain.join('/')}`).digest('hex').slice(0, 8);
 }
