@@ -184,5 +184,8 @@ describe('Cloud Sync Trigger on iCloud Photos', () => {
 		const cloudKit = emulator.server.log.slice(logAt).filter((entry) => entry.path.startsWith('/ckdatabasews/'));
 		expect(cloudKit.map((entry) => entry.path.split('/').slice(-2).join('/'))).toEqual(['changes/zone', 'changes/zone']);
 		expect(await localTree(folder)).toEqual(['2026/11/NEW_1.HEIC', '2026/11/NEW_1.MOV', '2026/11/NEW_2.JPG']);
+		// Neither the items nor the state n8n keeps with the workflow hold a secret of the session.
+		const kept = JSON.stringify([first, quiet, fired].map(({ items, error, staticData }) => ({ items, error: error && inspect(error, { depth: 12 }), staticData })));
+		for (const secret of [APPLE_USER.password, ...emulator.auth.secrets()].filter((secret) => secret.length >= 6)) expect(kept).not.toContain(secret);
 	});
 });
