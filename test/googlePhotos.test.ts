@@ -271,6 +271,25 @@ describe('Add to Google Photos (local folder → emulator)', () => {
 		expect(again).toMatchObject({ uploaded: 1, changedAtSource: 1 });
 	});
 
+	it('another source adding to an album of the same title takes none of its items for its own: nothing reported deleted, its own photos added', async () => {
+		const mine = await LocalProvider.open((await roll(4, 21)).root);
+		const theirs = await LocalProvider.open((await roll(2, 22)).root);
+		const library = libraryOn(emulator);
+		const first = await addToGooglePhotos(mine, library, options(new MemoryStateStore()));
+		expect(first).toMatchObject({ status: 'success', uploaded: 6 });
+
+		// A second sync (another person's library, say) whose Album was left to the same default title.
+		const ledger = new MemoryStateStore();
+		const other = await addToGooglePhotos(theirs, library, options(ledger, { pair: 'local:/theirs → Google Photos' }));
+		expect(other).toMatchObject({ status: 'success', uploaded: 3, recoveredFromAlbum: 0, deletedAtSource: [], goneFromSource: 0 });
+		expect(other.notes.join(' ')).toMatch(/6 items of the album "Camera roll" came from another source/);
+		expect(decodeLedger(ledger.state!).entries.size).toBe(3);
+
+		// Each finds its own again when its ledger is lost.
+		const found = await addToGooglePhotos(mine, library, options(new MemoryStateStore()));
+		expect(found).toMatchObject({ status: 'success', uploaded: 0, recoveredFromAlbum: 6, alreadyInLibrary: 6, deletedAtSource: [] });
+	});
+
 	it('sends the bytes again when a token kept from a stopped run is refused', async () => {
 		await emulator.stop();
 		emulator = new GooglePhotosEmulator({ seed: 5, dailyQuota: 25, tokenReuse: 'refuse', now: () => clock });
@@ -340,6 +359,7 @@ describe('Add to Google Photos (local folder → emulator)', () => {
 		const { root } = await roll(3, 9);
 		const report = await addToGooglePhotos(await LocalProvider.open(root), libraryOn(emulator), options(new MemoryStateStore(), { dryRun: true }));
 		expect(report.status).toBe('planned');
+		expect(report.notes).toContain('the album "Camera roll" would be created');
 		expect(report.results.filter((result) => result.status === 'planned')).toHaveLength(5);
 		expect(emulator.albums.size).toBe(0);
 		expect(uploadsIn(emulator)).toBe(0);

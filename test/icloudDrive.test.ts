@@ -58,6 +58,31 @@ describe('iCloud Drive protocol', () => {
 		expect(emulator.paths(root)).toEqual(['keep.txt']);
 	});
 
+	it('a replacement stopped after the old file was trashed and before the new one took its name: the new one is the file, and housekeeping gives it the name', async () => {
+		const provider = await open();
+		await put(provider, 'plan.md', 'v1');
+		// The rename fails for good (a run that stops there is the same): the old version is already in Recently Deleted.
+		emulator.inject({ route: /renameItems/, kind: 'server-error', probability: 1 });
+		await expect(put(provider, 'plan.md', 'v2, complete')).rejects.toThrow();
+		emulator.server.clearFaults();
+		expect(emulator.trashed()).toContain('plan.md');
+
+		// A later run must not take the file for deleted (a two-way would delete it on the other side): it lists, stats and reads the new version.
+		const later = await open();
+		expect((await collect(later.list(''))).map((entry) => [entry.path, entry.size])).toEqual([['plan.md', 12]]);
+		expect((await later.stat('plan.md')).size).toBe(12);
+		expect(await text(later, 'plan.md')).toBe('v2, complete');
+		expect(await later.housekeeping()).toEqual(['plan.md: completed a replacement a run left unfinished']);
+		expect(emulator.paths(root)).toEqual(['plan.md']);
+		expect(await text(await open(), 'plan.md')).toBe('v2, complete');
+
+		// Writing over such a file replaces it as any other.
+		emulator.seedFile(`${root}/.cloudsync-upload-0123456789ab-notes.txt`, 'staged');
+		await put(later, 'notes.txt', 'written over');
+		expect(emulator.paths(root).sort()).toEqual(['notes.txt', 'plan.md']);
+		expect(await text(await open(), 'notes.txt')).toBe('written over');
+	});
+
 	it('names from the cloud that could climb out of the folder are not listed', async () => {
 		const provider = await open();
 		const folder = emulator.find(root)!;

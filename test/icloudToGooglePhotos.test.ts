@@ -97,6 +97,38 @@ describe('Add to Google Photos from iCloud Photos (both emulators)', () => {
 		expect(rerun).toMatchObject({ status: 'success', uploaded: 0, alreadyInLibrary: 3000, failed: 0, deletedAtSource: [] });
 		expect(google.server.log.filter((entry) => entry.path === '/v1/uploads').length).toBe(uploadsBefore);
 	});
+
+	it('a deleted photo whose name passes to another (an equal name on the same day) is reported; the other is neither sent again nor reported', async () => {
+		const day = Date.UTC(2025, 4, 1, 9);
+		const [first] = icloud.addPhotos([
+			{ name: 'IMG_0001.HEIC', date: day, added: day, content: Buffer.from('the first IMG_0001, taken at nine') },
+			{ name: 'IMG_0001.HEIC', date: day + 60_000, added: day + 1000, content: Buffer.from('the second IMG_0001, a minute later') },
+		]);
+		const ledger = new MemoryStateStore();
+		const options: AddToPhotosOptions = { ledger, pair: 'icloudPhotos → Google Photos', albumTitle: ALBUM, pacer: new Pacer({ baseDelayMs: 1, maxDelayMs: 10 }) };
+		const library = libraryOn(google);
+		const added = await addToGooglePhotos(await photosProvider(session), library, options);
+		expect(added).toMatchObject({ status: 'success', uploaded: 2 });
+		const itemOf = (path: string) => decodeLedger(ledger.state!).entries.get(path)!.mediaItemId;
+		const [plain, suffixed] = ['2025/05/IMG_0001.HEIC', [...decodeLedger(ledger.state!).entries.keys()].find((path) => /IMG_0001_[0-9a-f]{8}\.HEIC$/.test(path))!];
+		const firstItem = itemOf(plain);
+		const secondItem = itemOf(suffixed);
+
+		// The first is deleted in Photos: the second now takes the plain name.
+		icloud.softDelete(first);
+		forgetICloudPhotosLibraries();
+		const uploadsBefore = google.server.log.filter((entry) => entry.path === '/v1/uploads').length;
+		const after = await addToGooglePhotos(await photosProvider(session), library, options);
+		expect(after).toMatchObject({ status: 'success', uploaded: 0, movedAtSource: 1, goneFromSource: 1 });
+		expect(after.deletedAtSource).toEqual([{ path: plain, mediaItemId: firstItem, productUrl: expect.any(String) }]);
+		expect(google.server.log.filter((entry) => entry.path === '/v1/uploads').length).toBe(uploadsBefore);
+		expect(itemOf(plain)).toBe(secondItem);
+
+		// The next run knows both: nothing sent, nothing reported again, the deleted one still counted.
+		forgetICloudPhotosLibraries();
+		const again = await addToGooglePhotos(await photosProvider(session), library, options);
+		expect(again).toMatchObject({ status: 'success', uploaded: 0, alreadyInLibrary: 1, deletedAtSource: [], goneFromSource: 1 });
+	});
 });
 
 describe('iCloud Drive and iCloud Photos on one emulator (the demo\'s one CLOUDSYNC_ICLOUD_URL)', () => {

@@ -9,7 +9,7 @@ import { failureOf, isFailure, type Failure } from '../engine/failures';
 import { listAll, requireComplete, type SyncStatus } from '../engine/listing';
 import type { StateStore } from '../state/state';
 import { StateError } from '../state/state';
-import { decodeLedger, describeSource, emptyLedger, encodeLedger, sourceOfDescription, type Ledger, type LedgerEntry } from '../state/ledger';
+import { decodeLedger, describeSource, emptyLedger, encodeLedger, removeEntry, setAside, sourceOfDescription, sourceOrigin, type Ledger, type LedgerEntry } from '../state/ledger';
 import { ALBUM_CAPACITY, MAX_ITEMS_PER_CREATE, photosRefusal, type GooglePhotosLibrary, type PhotosAlbum } from '../providers/googlePhotos';
 
 /** What the mode needs of Google Photos; the library class is the one implementation. */
@@ -160,10 +160,16 @@ export async function addToGooglePhotos(source: Provider, library: PhotoLibrary,
 		if (last) report.album = { id: last.id, title: last.title, productUrl: albums.productUrl };
 		return run.finish(report, status, also);
 	};
+	const origin = source.locate ? sourceOrigin(await source.locate()) : undefined;
 	let current: Awaited<ReturnType<AlbumChooser['current']>>;
+	let foreign = 0;
 	try {
 		current = await albums.current();
-		for (const index of current?.lagging ?? []) report.recoveredFromAlbum += await recover(library, ledger, index, signal);
+		for (const index of current?.lagging ?? []) {
+			const found = await recover(library, ledger, index, origin, signal);
+			report.recoveredFromAlbum += found.recovered;
+			foreign += found.foreign;
+		}
 	} catch (error) {
 		// The quota already used up (or the credential refused) before anything was added: nothing changed, the ledger stays as it was.
 		if (!stopsTheRun(error)) throw error;
@@ -172,15 +178,26 @@ export async function addToGooglePhotos(source: Provider, library: PhotoLibrary,
 		return finish('failed', [failure]);
 	}
 	if (report.recoveredFromAlbum > 0 || albums.added) dirty = true;
+	if (foreign > 0) {
+		run.notes.push(
+			`${foreign} items of the album "${current!.album.title}" came from another source (another sync adding to an album of this title): they are not this sync's, and the album is read again each run; give each sync an Album of its own`,
+		);
+	}
 
 	// The plan: what the ledger says is there, what is new or changed, what moved, what is gone.
 	const files = listing.entries.filter((entry) => !entry.isDir);
 	report.sourceFiles = files.length;
-	const present = new Set(files.map((file) => file.path));
+	const byPath = new Map(files.map((file) => [file.path, file]));
 	const window = Math.max(1, source.capabilities.modTimePrecisionMs);
 	const unchanged = (known: { size: number; modTime: number }, file: Entry) => known.size === file.size && Math.abs(known.modTime - file.modTime) <= window;
+	// A source can hand a deleted file's name to another (iCloud Photos' equal names): where both sides have ids, a path is the entry's only with its id.
+	const sameSource = (entry: LedgerEntry, file: Entry) => !entry.sourceId || !file.id || entry.sourceId === file.id;
+	const held = (entry: LedgerEntry) => {
+		const file = byPath.get(entry.path);
+		return file !== undefined && sameSource(entry, file);
+	};
 	const bySourceId = new Map<string, LedgerEntry>();
-	for (const entry of ledger.entries.values()) if (entry.sourceId && !present.has(entry.path)) bySourceId.set(entry.sourceId, entry);
+	for (const entry of ledger.entries.values()) if (entry.sourceId && !held(entry)) bySourceId.set(entry.sourceId, entry);
 	const toUpload: Array<{ file: Entry; reason: string }> = [];
 	for (const file of files) {
 		const refusal = photosRefusal(file.path, file.size);
@@ -189,11 +206,18 @@ export async function addToGooglePhotos(source: Provider, library: PhotoLibrary,
 			report.results.push({ path: file.path, status: 'skipped', reason: refusal });
 			continue;
 		}
-		const known = ledger.entries.get(file.path);
+		let known = ledger.entries.get(file.path);
+		if (known && !sameSource(known, file)) {
+			// Another file's entry: it moved, or is gone and is reported below.
+			setAside(ledger, known);
+			known = undefined;
+			dirty = true;
+		}
 		if (known && unchanged(known, file)) {
 			report.alreadyInLibrary++;
 			if (known.goneSince !== undefined || (file.id && known.sourceId !== file.id)) {
 				known.goneSince = undefined;
+				known.unreported = undefined;
 				known.sourceId = file.id ?? known.sourceId;
 				dirty = true;
 			}
@@ -202,8 +226,8 @@ export async function addToGooglePhotos(source: Provider, library: PhotoLibrary,
 		const moved = !known && file.id ? bySourceId.get(file.id) : undefined;
 		if (moved && unchanged(moved, file)) {
 			bySourceId.delete(file.id!);
-			ledger.entries.delete(moved.path);
-			ledger.entries.set(file.path, { ...moved, path: file.path, goneSince: undefined });
+			removeEntry(ledger, moved);
+			ledger.entries.set(file.path, { ...moved, path: file.path, goneSince: undefined, unreported: undefined });
 			dirty = true;
 			report.movedAtSource++;
 			report.results.push({ path: file.path, status: 'skipped', reason: `moved at the source from ${moved.path}; Google Photos already holds it`, mediaItemId: moved.mediaItemId });
@@ -212,27 +236,30 @@ export async function addToGooglePhotos(source: Provider, library: PhotoLibrary,
 		if (known) report.changedAtSource++;
 		toUpload.push({ file, reason: known ? 'changed at the source since it was added: added again as a new item (Google Photos cannot replace the old one, which stays)' : 'new' });
 	}
+	const reportedNow: LedgerEntry[] = [];
 	for (const entry of ledger.entries.values()) {
-		if (present.has(entry.path) || !includes(filter, { path: entry.path, isDir: false, size: entry.size, modTime: entry.modTime, hashes: {} })) continue;
+		if (held(entry) || !includes(filter, { path: entry.path, isDir: false, size: entry.size, modTime: entry.modTime, hashes: {} })) continue;
 		report.goneFromSource++;
-		if (entry.goneSince !== undefined) continue;
-		entry.goneSince = started;
+		if (entry.goneSince !== undefined && !entry.unreported) continue;
+		entry.goneSince ??= started;
+		entry.unreported = undefined;
 		dirty = true;
+		reportedNow.push(entry);
 		report.deletedAtSource.push({ path: entry.path, mediaItemId: entry.mediaItemId, productUrl: productUrlOf(entry.mediaItemId) });
 	}
 	for (const [path, upload] of ledger.pending) {
-		if (present.has(path) && started - upload.uploadedAt < TOKEN_REUSE_MS) continue;
+		if (byPath.has(path) && started - upload.uploadedAt < TOKEN_REUSE_MS) continue;
 		ledger.pending.delete(path);
 		dirty = true;
 	}
 
 	if (dryRun) {
 		for (const { file, reason } of toUpload) report.results.push({ path: file.path, status: 'planned', reason });
-		report.notes.push(current ? `new items go to the album "${current.album.title}"` : `the album "${options.albumTitle}" would be created`);
+		run.notes.push(current ? `new items go to the album "${current.album.title}"` : `the album "${options.albumTitle}" would be created`);
 		return finish('planned');
 	}
 
-	const uploader = new Uploader(source, library, ledger, albums, report, options);
+	const uploader = new Uploader(source, library, ledger, albums, report, options, origin);
 	if (toUpload.length > 0) {
 		await uploader.pass(toUpload);
 		const again = uploader.takeReuploads();
@@ -248,7 +275,7 @@ export async function addToGooglePhotos(source: Provider, library: PhotoLibrary,
 	const failed = !done && (stop !== undefined || report.failed > 0);
 	if (failed) {
 		// A failed run ends in an error, not a summary: its news of deleted photos waits for a run that reports it.
-		for (const gone of report.deletedAtSource) ledger.entries.get(gone.path)!.goneSince = undefined;
+		for (const entry of reportedNow) entry.unreported = true;
 		report.goneFromSource -= report.deletedAtSource.length;
 		report.deletedAtSource = [];
 	}
@@ -293,15 +320,20 @@ async function loadLedger(options: AddToPhotosOptions): Promise<{ ledger: Ledger
  * Entries the ledger lacks but the album holds, read from the descriptions the items were made
  * with: static data that did not reach this run (a queue-mode worker, an editor run before) or was lost.
  */
-async function recover(library: PhotoLibrary, ledger: Ledger, album: number, signal?: AbortSignal): Promise<number> {
-	let found = 0;
+async function recover(library: PhotoLibrary, ledger: Ledger, album: number, origin: string | undefined, signal?: AbortSignal): Promise<{ recovered: number; foreign: number }> {
+	const found = { recovered: 0, foreign: 0 };
 	for await (const item of library.albumItems(ledger.albums[album].id, signal)) {
-		const origin = sourceOfDescription(item.description);
-		if (!origin) continue;
-		const known = ledger.entries.get(origin.path);
-		if (known && known.modTime >= origin.modTime) continue;
-		ledger.entries.set(origin.path, { ...origin, mediaItemId: item.id, album, sourceId: known?.sourceId });
-		found++;
+		const described = sourceOfDescription(item.description);
+		if (!described) continue;
+		// Items described before sources were named are taken as this sync's, as they always were.
+		if (described.origin && origin && described.origin !== origin) {
+			found.foreign++;
+			continue;
+		}
+		const known = ledger.entries.get(described.path);
+		if (known && known.modTime >= described.modTime) continue;
+		ledger.entries.set(described.path, { path: described.path, size: described.size, modTime: described.modTime, mediaItemId: item.id, album, sourceId: known?.sourceId });
+		found.recovered++;
 	}
 	return found;
 }
@@ -420,6 +452,7 @@ class Uploader {
 		private readonly albums: AlbumChooser,
 		private readonly report: AddToPhotosReport,
 		private readonly options: AddToPhotosOptions,
+		private readonly origin: string | undefined,
 	) {
 		this.signal = options.signal ? AbortSignal.any([options.signal, this.controller.signal]) : this.controller.signal;
 	}
@@ -502,7 +535,7 @@ class Uploader {
 		try {
 			report.createRequests++;
 			results = await this.library.createItems(
-				batch.map(({ file, token }) => ({ uploadToken: token, fileName: baseName(file.path), description: describeSource(file.path, file.size, file.modTime) })),
+				batch.map(({ file, token }) => ({ uploadToken: token, fileName: baseName(file.path), description: describeSource(file.path, file.size, file.modTime, this.origin) })),
 				album.id,
 				this.signal,
 			);

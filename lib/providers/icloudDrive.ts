@@ -77,6 +77,31 @@ export class ICloudResponseError extends Error {
 const fullName = (item: DriveItem) => (item.extension ? `${item.name}.${item.extension}` : item.name).normalize('NFC');
 const fold = (name: string) => name.normalize('NFC').toLowerCase();
 const isFolder = (item: DriveItem) => item.type !== 'FILE';
+const stagedFor = (item: DriveItem) => fullName(item).replace(STAGED, '');
+const modifiedAt = (item: DriveItem) => Date.parse(item.dateModified ?? item.dateCreated ?? '') || 0;
+
+/**
+ * A folder's items by the names readers see. Staged uploads are hidden, except one whose name is
+ * free: a replacement stopped after the old file went to the trash and before the new one was
+ * renamed (its bytes are complete: a staged document exists only once committed). That one is the
+ * file under its name, so that no run takes the file for deleted; housekeeping then renames it.
+ */
+function visibleItems(items: DriveItem[] = []): Array<{ name: string; item: DriveItem; unfinished: boolean }> {
+	const taken = new Set(items.filter((item) => !STAGED.test(item.name)).map((item) => fold(fullName(item))));
+	const standIns = new Map<string, DriveItem>();
+	for (const item of items) {
+		if (!STAGED.test(item.name) || isFolder(item)) continue;
+		const key = fold(stagedFor(item));
+		const other = standIns.get(key);
+		if (!taken.has(key) && (!other || modifiedAt(item) > modifiedAt(other))) standIns.set(key, item);
+	}
+	const visible: Array<{ name: string; item: DriveItem; unfinished: boolean }> = [];
+	for (const item of items) {
+		if (!STAGED.test(item.name)) visible.push({ name: fullName(item), item, unfinished: false });
+		else if (standIns.get(fold(stagedFor(item))) === item) visible.push({ name: stagedFor(item), item, unfinished: true });
+	}
+	return visible;
+}
 const seconds = (ms: number) => Math.floor(ms / 1000) * 1000;
 const DRIVE = { name: 'iCloud Drive', readOnly: false };
 
@@ -109,9 +134,10 @@ export function mapICloudError(error: unknown, context: CallContext, redact: (te
  * content checks read the bytes. A write uploads the bytes before anything at the path changes;
  * a replacement is committed under a staged name beside the old file, the old file goes to the
  * trash, and the staged one is renamed onto the name. Readers therefore see the old file whole or
- * the new one whole, never part of one; between the last two calls the name is briefly absent, and a
- * run that dies there leaves a staged file (hidden from listings, removed by `housekeeping`) with the
- * old one in Recently Deleted.
+ * the new one whole, never part of one; between the last two calls the name is briefly absent. A
+ * run that stops there (or whose rename fails) leaves the old file in Recently Deleted and the staged
+ * one, which later runs list and read under the name until `housekeeping` renames it; a staged file
+ * beside one that holds the name is an upload that never replaced it, and housekeeping trashes it.
  */
 export class ICloudDriveProvider implements Provider {
 	readonly name = 'icloud-drive';
@@ -252,7 +278,7 @@ export class ICloudDriveProvider implements Provider {
 	private async child(parentId: string, name: string, context: CallContext): Promise<DriveItem | undefined> {
 		const [folder] = await this.folderDetails(context, [parentId]);
 		const wanted = fold(name);
-		return (folder.items ?? []).find((item) => fold(fullName(item)) === wanted && !STAGED.test(item.name));
+		return visibleItems(folder.items).find((visible) => fold(visible.name) === wanted)?.item;
 	}
 
 	/**
@@ -267,7 +293,7 @@ export class ICloudDriveProvider implements Provider {
 		if (!listing || this.changed.has(key)) {
 			const fresh = this.folderDetails(context, [parentId]).then(([folder]) => {
 				const byName = new Map<string, DriveItem>();
-				for (const item of folder.items ?? []) if (!STAGED.test(item.name)) byName.set(fold(fullName(item)), item);
+				for (const { name: shown, item } of visibleItems(folder.items)) byName.set(fold(shown), item);
 				return byName;
 			});
 			for (const stale of this.changed) if (stale.startsWith(`${parentId}/`)) this.changed.delete(stale);
@@ -335,10 +361,9 @@ export class ICloudDriveProvider implements Provider {
 			const details = await this.folderDetails({ path: batch[0].path, signal: options.signal }, batch.map((folder) => folder.id));
 			for (const [index, detail] of details.entries()) {
 				const base = batch[index].path;
-				for (const item of detail.items ?? []) {
-					const name = fullName(item);
+				for (const { name, item } of visibleItems(detail.items)) {
 					// Names from the cloud are hostile input: nothing may climb out of the folder.
-					if (!name || name === '.' || name === '..' || name.includes('/') || STAGED.test(item.name)) continue;
+					if (!name || name === '.' || name === '..' || name.includes('/')) continue;
 					const childPath = joinPath(base, name);
 					const entry = this.entryOf(childPath, item);
 					if (entry.isDir) {
@@ -549,14 +574,19 @@ export class ICloudDriveProvider implements Provider {
 			: 'deleted and replaced files are in iCloud Drive\'s "Recently Deleted" for 30 days';
 	}
 
-	/** Staged uploads a run left behind when it stopped between committing and renaming. */
+	/** Staged uploads a run left behind: one standing in for a replaced file is renamed onto its name, any other is trashed. */
 	async housekeeping(): Promise<string[]> {
 		const removed: string[] = [];
 		const visit = async (id: string, path: string): Promise<void> => {
 			const [detail] = await this.folderDetails({ path }, [id]);
+			const standIns = new Set(visibleItems(detail.items).filter((visible) => visible.unfinished).map((visible) => visible.item));
 			for (const item of detail.items ?? []) {
 				const childPath = joinPath(path, fullName(item));
-				if (!isFolder(item) && STAGED.test(item.name)) {
+				if (standIns.has(item)) {
+					await this.itemCall({ path: childPath }, 'renameItems', { items: [{ drivewsid: item.drivewsid, etag: item.etag, name: stagedFor(item) }] });
+					this.forgetListing(id);
+					removed.push(`${joinPath(path, stagedFor(item))}: completed a replacement a run left unfinished`);
+				} else if (!isFolder(item) && STAGED.test(item.name)) {
 					await this.itemCall({ path: childPath }, 'moveItemsToTrash', { items: [{ drivewsid: item.drivewsid, etag: item.etag, clientId: item.drivewsid }] });
 					removed.push(childPath);
 				} else if (isFolder(item)) await visit(item.drivewsid, childPath);

@@ -116,6 +116,14 @@ describe('Apple ID credential and iCloud Drive runs', () => {
 		expect(result.nodes['Cloud Sync'][0].error?.description).toMatch(/Verification Code/);
 	});
 
+	it('another dialog with the same Apple ID and a wrong password gets nothing of the session signed in before it', async () => {
+		const credential = await connect();
+		const sent = codesSent();
+		await expect(save(dialog({ password: 'not the password' }))).rejects.toThrow(/Apple ID or password/);
+		await expect(save(dialog({ password: 'not the password', verificationCode: String(credential.verificationCode) }))).rejects.toThrow(/Apple ID or password/);
+		expect(codesSent()).toBe(sent);
+	});
+
 	it('a wrong password is refused in the dialog with what to check, and Apple sends no code', async () => {
 		const sent = codesSent();
 		await expect(save(dialog({ password: 'not the password' }))).rejects.toThrow(/Apple ID or password.*app-specific passwords/);

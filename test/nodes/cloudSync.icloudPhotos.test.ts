@@ -6,6 +6,7 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { inspect } from 'node:util';
 import type { ICredentialDataDecryptedObject, INodeParameters, INodePropertyOptions } from 'n8n-workflow';
 import { CloudSync } from '../../nodes/CloudSync/CloudSync.node';
 import { CloudSyncTrigger } from '../../nodes/CloudSyncTrigger/CloudSyncTrigger.node';
@@ -122,6 +123,25 @@ describe('Cloud Sync with iCloud Photos as the source', () => {
 	});
 });
 
+describe('iCloud Photos runs show no secret', () => {
+	it('neither a run that copies nor one Apple refuses half-way has the password, a code, a token or a cookie in its items, its error or the error\'s causes', async () => {
+		const shown: string[] = [];
+		const copied = await runWorkflow(workflow([syncTo(await fs.mkdtemp(path.join(allowed, 'secrets-')))]), options({ ...stored, verificationCode: emulator.auth.lastCode(APPLE_USER.appleId) ?? '' }));
+		expect(copied.status).toBe('success');
+		shown.push(JSON.stringify(copied.nodes), inspect(copied.nodes, { depth: 12 }));
+		// The library's listing is refused after the sign-in, so the session's cookies were in use when it failed.
+		emulator.recordError({ route: /records\/query|changes\/zone/, code: 'ACCESS_DENIED', times: 1 });
+		forgetICloudPhotosLibraries();
+		const refused = await runWorkflow(workflow([syncTo(await fs.mkdtemp(path.join(allowed, 'secrets-')))]), options());
+		expect(refused.status).toBe('error');
+		expect(refused.error?.description).toMatch(/Access iCloud Data on the Web/);
+		shown.push(JSON.stringify(refused.nodes), inspect(refused.nodes, { depth: 12 }), inspect(refused.error, { depth: 12 }));
+		const secrets = [APPLE_USER.password, ...emulator.auth.secrets()].filter((secret) => secret.length >= 6);
+		expect(secrets.length).toBeGreaterThan(3);
+		for (const secret of secrets) expect(shown.join('\n')).not.toContain(secret);
+	});
+});
+
 describe('Cloud Sync Trigger on iCloud Photos', () => {
 	const triggered = (next: WorkflowJson['nodes'][number] | undefined): WorkflowJson => {
 		const nodes: WorkflowJson['nodes'] = [
@@ -164,5 +184,8 @@ describe('Cloud Sync Trigger on iCloud Photos', () => {
 		const cloudKit = emulator.server.log.slice(logAt).filter((entry) => entry.path.startsWith('/ckdatabasews/'));
 		expect(cloudKit.map((entry) => entry.path.split('/').slice(-2).join('/'))).toEqual(['changes/zone', 'changes/zone']);
 		expect(await localTree(folder)).toEqual(['2026/11/NEW_1.HEIC', '2026/11/NEW_1.MOV', '2026/11/NEW_2.JPG']);
+		// Neither the items nor the state n8n keeps with the workflow hold a secret of the session.
+		const kept = JSON.stringify([first, quiet, fired].map(({ items, error, staticData }) => ({ items, error: error && inspect(error, { depth: 12 }), staticData })));
+		for (const secret of [APPLE_USER.password, ...emulator.auth.secrets()].filter((secret) => secret.length >= 6)) expect(kept).not.toContain(secret);
 	});
 });

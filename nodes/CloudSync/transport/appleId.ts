@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { ICredentialDataDecryptedObject, IDataObject } from 'n8n-workflow';
 import {
 	appleEndpoints,
@@ -34,8 +35,10 @@ const PENDING_MS = 10 * 60_000;
 /** After a sign-in the dialog may be saved again (and send an empty session): the result is reused this long. */
 const COMPLETED_MS = 60 * 60_000;
 
+/** Keyed by the Apple ID and a digest of the password: a dialog of the same Apple ID with another password (another n8n user, say) is never handed a session it did not sign in to. */
 const pending = new Map<string, PendingSignIn>();
 const completed = new Map<string, { saved: ICloudSavedSession; at: number }>();
+const signInKey = (options: AppleIdOptions) => `${options.appleId.toLowerCase()}\u0000${createHash('sha256').update(options.password).digest('hex')}`;
 
 /** Read when used, so tests and the demo can point the sign-in at the emulator. */
 export const appleIdEndpoints = () => appleEndpoints(process.env.CLOUDSYNC_ICLOUD_URL || undefined);
@@ -72,7 +75,7 @@ const dialogError = (message: string) => new DialogMessage(message);
 export async function refreshAppleIdSession(credential: ICredentialDataDecryptedObject): Promise<IDataObject> {
 	const options = appleIdOptions(credential);
 	if (!options.appleId || !options.password) throw dialogError('Enter the Apple ID and its password, then click Save.');
-	const key = options.appleId.toLowerCase();
+	const key = signInKey(options);
 	const code = String(credential.verificationCode ?? '').replace(/\s+/g, '');
 	const now = Date.now();
 	for (const [id, waiting] of pending) if (now - waiting.startedAt > PENDING_MS) pending.delete(id);
