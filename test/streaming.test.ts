@@ -1,10 +1,11 @@
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ERRORS_KEPT, LocalProvider, MemoryStateStore, Pacer, PointerStateStore, ProviderStateStore, TransientError, decodeBaseline, encodeBaseline, sync, twoWaySync, type BaselineEntry, type Entry, type ListOptions, type Provider } from '../lib';
 import { openBaseline } from '../lib/state/state';
 import { compareWalkOrder } from '../lib/core/walkOrder';
-import { SPILL_PREFIX, SpillDir, SpillQueue } from '../lib/core/spill';
+import { NumberSorter, SPILL_PREFIX, SpillDir, SpillQueue } from '../lib/core/spill';
 import { walkInOrder, walkInOrderBatches, walkNamesInOrder } from '../lib/providers/kit/walkOrder';
 import type { SteppedListing } from '../lib/core/types';
 import { filesOnly, readTree, removeTempDirs, tempDir, writeTree } from './support/trees';
@@ -216,6 +217,32 @@ describe('walk order', () => {
 		}
 	});
 
+	it('a sorter by number gives records back by number, ties in the order added, from memory or from several files, none lost while a file is written', async () => {
+		const spill = new SpillDir();
+		try {
+			// Numbers out of order with many ties, names in several scripts; 400 bytes a run, so the records span many files.
+			const added = Array.from({ length: 300 }, (_, i) => ({ key: (i * 37) % 11, record: { i, name: ['plain.txt', 'Ärger/日本語 😀.txt', 'tab\tline\nbreak'][i % 3] } }));
+			const expected = [...added].sort((a, b) => a.key - b.key || a.record.i - b.record.i).map((each) => each.record);
+			const onDisk = new NumberSorter<(typeof added)[number]['record']>(spill, 'numbers', 400);
+			// Added without waiting for the files being written, as the executor adds its outcomes.
+			const writes = added.map(({ key, record }) => onDisk.add(key, record));
+			await Promise.all(writes);
+			expect(onDisk.spilled).toBe(true);
+			const sorted: unknown[] = [];
+			for await (const record of onDisk.sorted()) sorted.push(record);
+			expect(sorted).toEqual(expected);
+
+			const inMemory = new NumberSorter<(typeof added)[number]['record']>(spill, 'numbers-small');
+			for (const { key, record } of added) await inMemory.add(key, record);
+			expect(inMemory.spilled).toBe(false);
+			const fromMemory: unknown[] = [];
+			for await (const record of inMemory.sorted()) fromMemory.push(record);
+			expect(fromMemory).toEqual(expected);
+		} finally {
+			await spill.dispose();
+		}
+	});
+
 	it('a queue that never fills its buffer touches no disk and still gives its records back in order', async () => {
 		const { result: records, spills } = await countingSpills(async () => {
 			const spill = new SpillDir();
@@ -402,6 +429,64 @@ describe('two-way sync with folders larger than the memory limit', () => {
 		expect(decodeBaseline(state.state!).entries.filter((entry) => !entry.isDir)).toHaveLength(14);
 		const quiet = await run();
 		expect(quiet).toMatchObject({ status: 'success', toDestination: { added: 0, deleted: 0, renamed: 0 }, toSource: { added: 0, deleted: 0 }, baselineFiles: 14 });
+	});
+});
+
+describe('a two-way run with more changes than the memory limit', () => {
+	const run = (source: Provider, destination: Provider, state: MemoryStateStore, more: Partial<Parameters<typeof twoWaySync>[2]> = {}) =>
+		twoWaySync(source, destination, { state, pair: 'pair', lock: false, pacer: quickPacer(), memoryLimit: 2, itemLimit: 3, now: () => T0 + 3_600_000, ...more });
+
+	it('copies a whole tree into an empty folder through temporary files, lists the first actions, counts the rest, and saves a complete state', async () => {
+		const sourceRoot = await tempDir('src');
+		const destinationRoot = await tempDir('dst');
+		await writeTree(sourceRoot, { ...bigFolder('Big', 12), ...bigFolder('a/deep', 4), 'Z top.txt': 'z', 'b-side.txt': 'b' }, T0);
+		const source = await LocalProvider.open(sourceRoot);
+		const destination = unordered(await LocalProvider.open(destinationRoot));
+		const state = new MemoryStateStore();
+		const { result: first, spills } = await countingSpills(() => run(source, destination, state));
+		expect(spills).toBeGreaterThan(0);
+		expect(first).toMatchObject({ status: 'success', firstRun: true, toDestination: { added: 18 }, failed: 0, baselineFiles: 18 });
+		expect(await readTree(destinationRoot)).toEqual(await readTree(sourceRoot));
+		// 18 copies and 3 folders made: 3 listed, with their outcome; the rest counted.
+		expect(first.actions).toHaveLength(3);
+		expect(first.actions.every((action) => action.status === 'done')).toBe(true);
+		expect(first.actions.length + first.actionsNotKept).toBe(18 + 3);
+		const saved = decodeBaseline(state.state!).entries;
+		expect(saved.map((entry) => entry.path)).toEqual([...saved.map((entry) => entry.path)].sort(compareWalkOrder));
+		expect(saved.filter((entry) => !entry.isDir)).toHaveLength(18);
+
+		// The state holds every file: nothing to do, then a deletion on one side is carried to the other.
+		expect(await run(source, destination, state)).toMatchObject({ status: 'success', toDestination: { added: 0, updated: 0 }, toSource: { added: 0, deleted: 0 }, actions: [] });
+		await fs.rm(path.join(destinationRoot, 'Big', 'f03.txt'));
+		expect(await run(source, destination, state)).toMatchObject({ status: 'success', toSource: { deleted: 1 }, toDestination: { added: 0 } });
+		expect(await readTree(sourceRoot)).not.toHaveProperty('Big/f03.txt');
+	});
+
+	it('keeps both versions of many files changed on both sides, and the next run finds nothing to do', async () => {
+		const sourceRoot = await tempDir('src');
+		const destinationRoot = await tempDir('dst');
+		await writeTree(sourceRoot, bigFolder('both', 6), T0);
+		await writeTree(destinationRoot, bigFolder('both', 6), T0);
+		const source = await LocalProvider.open(sourceRoot);
+		const destination = await LocalProvider.open(destinationRoot);
+		const state = new MemoryStateStore();
+		expect(await run(source, destination, state)).toMatchObject({ status: 'success', firstRun: true, baselineFiles: 6 });
+		await writeTree(sourceRoot, bigFolder('both', 6, 'source edit'), T0 + 120_000);
+		await writeTree(destinationRoot, bigFolder('both', 6, 'destination edit!'), T0 + 60_000);
+		const { result: conflicted, spills } = await countingSpills(() => run(source, destination, state));
+		expect(spills).toBeGreaterThan(0);
+		// Each name: the loser moved aside, the winner copied over, the loser's version copied beside it on the other side.
+		expect(conflicted).toMatchObject({ status: 'success', toDestination: { renamed: 6, added: 6 }, toSource: { added: 6 }, failed: 0, baselineFiles: 12 });
+		expect(conflicted.conflicts).toHaveLength(3);
+		const files = filesOnly(await readTree(sourceRoot));
+		expect(Object.keys(files)).toHaveLength(12);
+		expect(filesOnly(await readTree(destinationRoot))).toEqual(files);
+		const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
+		for (let i = 0; i < 6; i++) {
+			expect(files[`both/f0${i}.txt`]).toBe(sha1(`source edit ${i}`));
+			expect(files[`both/f0${i} (conflict destination 2026-11-01 13-00-00).txt`]).toBe(sha1(`destination edit! ${i}`));
+		}
+		expect(await run(source, destination, state)).toMatchObject({ status: 'success', toDestination: { added: 0, renamed: 0, updated: 0 }, toSource: { added: 0, updated: 0 }, baselineFiles: 12, actions: [] });
 	});
 });
 

@@ -257,3 +257,153 @@ export class ExternalSorter<T> {
 		}
 	}
 }
+
+/** Bytes of records a NumberSorter holds before it writes them, sorted, to a file of their own. */
+const SORT_RUN_BYTES = 1024 * 1024;
+const LINE_READ_BYTES = 64 * 1024;
+
+/** The lines of a file, each as a string without its line feed, read a buffer at a time. */
+async function* textLines(file: string): AsyncGenerator<string> {
+	const handle = await fs.open(file, 'r');
+	try {
+		const chunk = Buffer.allocUnsafe(LINE_READ_BYTES);
+		let rest = Buffer.alloc(0);
+		for (;;) {
+			const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+			if (bytesRead === 0) break;
+			const data = rest.length > 0 ? Buffer.concat([rest, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
+			let start = 0;
+			for (let end = data.indexOf(NEWLINE, start); end >= 0; end = data.indexOf(NEWLINE, start)) {
+				yield data.toString('utf8', start, end);
+				start = end + 1;
+			}
+			// Copied: the chunk is read into again.
+			rest = Buffer.from(data.subarray(start));
+		}
+		if (rest.length > 0) yield rest.toString('utf8');
+	} finally {
+		await handle.close();
+	}
+}
+
+/** A line of a sorted run: its number, a tab, the record's JSON. */
+function numberedLine(line: string): { key: number; json: string } {
+	const tab = line.indexOf('\t');
+	return { key: Number(line.slice(0, tab)), json: line.slice(tab + 1) };
+}
+
+/**
+ * Records sorted by a number, ties in the order they were added, that may not fit in memory. Unlike
+ * ExternalSorter, a record waits as a JSON line in a buffer outside V8's heap, and its number in a
+ * typed array, until it is read back sorted: a hundred thousand records held for a while are not a
+ * hundred thousand objects outliving young collections (which grew V8's young generation to 128 MiB).
+ */
+export class NumberSorter<T> {
+	private bytes = Buffer.allocUnsafe(64 * 1024);
+	private used = 0;
+	private starts = new Uint32Array(1024);
+	private keys = new Float64Array(1024);
+	private held = 0;
+	/** Sorted runs, in the order they were taken: a tie goes to the earlier run. */
+	private readonly runs: Array<Promise<string>> = [];
+	count = 0;
+
+	constructor(
+		private readonly spill: SpillDir,
+		private readonly label: string,
+		private readonly runBytes = SORT_RUN_BYTES,
+	) {}
+
+	get spilled(): boolean {
+		return this.runs.length > 0;
+	}
+
+	/** A promise only when the records held reached `runBytes` and go to a file (further adds need not wait for it). */
+	add(key: number, record: T): Promise<void> | void {
+		const line = JSON.stringify(record);
+		const room = line.length * 3 + 1;
+		if (this.used + room > this.bytes.length) {
+			const grown = Buffer.allocUnsafe(Math.max(this.used + room, this.bytes.length * 2));
+			this.bytes.copy(grown, 0, 0, this.used);
+			this.bytes = grown;
+		}
+		if (this.held === this.keys.length) {
+			const starts = new Uint32Array(this.held * 2);
+			starts.set(this.starts);
+			const keys = new Float64Array(this.held * 2);
+			keys.set(this.keys);
+			[this.starts, this.keys] = [starts, keys];
+		}
+		this.starts[this.held] = this.used;
+		this.keys[this.held++] = key;
+		this.used += this.bytes.write(line, this.used);
+		this.bytes[this.used++] = NEWLINE;
+		this.count++;
+		if (this.used >= this.runBytes) return this.writeRun();
+	}
+
+	/** The order of the records held: by number, then as added. */
+	private order(): Uint32Array {
+		const order = new Uint32Array(this.held);
+		for (let i = 0; i < this.held; i++) order[i] = i;
+		return order.sort((a, b) => this.keys[a] - this.keys[b] || a - b);
+	}
+
+	private line(index: number): { start: number; end: number } {
+		return { start: this.starts[index], end: index + 1 < this.held ? this.starts[index + 1] : this.used };
+	}
+
+	/** Sorts what is held into a run, taken at once (the records added meanwhile start the next run), and writes it. */
+	private writeRun(): Promise<void> {
+		// Each line gains its number and a tab: at most 24 characters.
+		const out = Buffer.allocUnsafe(this.used + this.held * 24);
+		let at = 0;
+		for (const index of this.order()) {
+			at += out.write(`${this.keys[index]}\t`, at, 'latin1');
+			const { start, end } = this.line(index);
+			at += this.bytes.copy(out, at, start, end);
+		}
+		this.used = 0;
+		this.held = 0;
+		const written = (async () => {
+			const file = await this.spill.file(this.label);
+			await fs.writeFile(file, out.subarray(0, at));
+			return file;
+		})();
+		this.runs.push(written);
+		return written.then(() => undefined);
+	}
+
+	/** Everything added, by number; the sorter is spent afterwards. */
+	async *sorted(): AsyncGenerator<T> {
+		if (this.runs.length === 0) {
+			for (const index of this.order()) {
+				const { start, end } = this.line(index);
+				yield JSON.parse(this.bytes.toString('utf8', start, end - 1)) as T;
+			}
+			return;
+		}
+		if (this.held > 0) void this.writeRun();
+		const sources = (await Promise.all(this.runs)).map((run) => textLines(run));
+		const heads: Array<{ key: number; json: string; from: AsyncGenerator<string> }> = [];
+		for (const from of sources) {
+			const next = await from.next();
+			if (!next.done) heads.push({ ...numberedLine(next.value), from });
+		}
+		try {
+			// Ties go to the earlier run, which holds the earlier records.
+			while (heads.length > 0) {
+				let least = 0;
+				for (let i = 1; i < heads.length; i++) if (heads[i].key < heads[least].key) least = i;
+				const head = heads[least];
+				yield JSON.parse(head.json) as T;
+				const next = await head.from.next();
+				if (next.done) heads.splice(least, 1);
+				else Object.assign(head, numberedLine(next.value));
+			}
+		} finally {
+			// A reader stopped early closes its files.
+			for (const head of heads) await head.from.return(undefined);
+		}
+	}
+}

@@ -1,15 +1,15 @@
 import type { Entry, HashType, Provider } from '../core/types';
 import { createFilter, type Filter, type FilterOptions } from '../core/filters';
-import { compareSlashFirst, compareWalkOrder, isSameOrBelow, walkKey } from '../core/walkOrder';
-import { DEFAULT_MEMORY_LIMIT, SpillDir } from '../core/spill';
+import { compareSlashFirst, isSameOrBelow, walkKey } from '../core/walkOrder';
+import { DEFAULT_MEMORY_LIMIT, SpillDir, SpillQueue } from '../core/spill';
 import { marchGroups } from '../engine/march';
-import { execute, type ActionResult, type RunSettings } from '../engine/executor';
-import { knownSharedHash, type ActionKind, type PlanAction } from '../engine/planner';
+import { ERRORS_KEPT, execute, type ActionResult, type RunSettings } from '../engine/executor';
+import { DEFAULT_ITEM_LIMIT, knownSharedHash, type PlanAction, type PlanQueues } from '../engine/planner';
 import { Pacer } from '../core/pacer';
 import { SafetyError } from '../core/errors';
 import { hashStream, sameHash } from '../core/hashing';
-import { baseName, depth, fileStamp, joinPath, matchKey, parentPath, withSuffix } from '../core/paths';
-import { forEachLimit } from '../core/concurrency';
+import { baseName, fileStamp, joinPath, matchKey, parentPath, withSuffix } from '../core/paths';
+import { forEachLimit, forEachLimitStream } from '../core/concurrency';
 import {
 	BaselineWriter,
 	loadStateBytes,
@@ -30,6 +30,7 @@ import { inWalkOrder, listPaths, recoveryOf, requireComplete, reservedFolders, W
 import { carryOwnChanges, planFromFeeds, recordIds, recorded, saveFeedState, type FeedOptions, type FeedPlan, type ListingChoice } from '../engine/changes';
 import { INCREMENTAL_MAX_DELETES } from './oneWay';
 import { unstorableOn, unconfirmedDeletions } from '../engine/safety';
+import { baselineEntryOf, Outcomes, settleBaseline, TwoWayPlan, type QueuedAction } from './twoWayPlan';
 
 /** Who wins when a file changed on both sides. Keep Both keeps the newer under its name and the other beside it. */
 export type ConflictPolicy = 'keepBoth' | 'newer' | 'older' | 'larger' | 'source' | 'destination';
@@ -61,6 +62,8 @@ export interface TwoWayOptions extends RunSettings {
 	lock?: Partial<Omit<LockOptions, 'pacer'>> | false;
 	/** Entries held in memory per sorted listing, and files held to pair moves, before a temporary file (or giving up on moves) takes over; tests set it low. */
 	memoryLimit?: number;
+	/** Actions the report lists one by one (default 10,000); the rest run as planned and are counted in `actionsNotKept`. */
+	itemLimit?: number;
 	/**
 	 * A scheduled run: when both sides have a change feed, only the paths either feed names since the
 	 * last fully successful run are listed and decided against their baseline entries; the baseline
@@ -117,11 +120,16 @@ export interface TwoWayReport extends RunReport, Partial<ListingChoice> {
 	conflicts: ConflictResult[];
 	/** Names left alone because no side can be told which file they mean (a folder against a file, duplicates). */
 	unresolved: number;
+	/** The first `itemLimit` actions, with their outcome. */
 	actions: TwoWayAction[];
+	/** Actions planned beyond `itemLimit`: run, counted, not listed. */
+	actionsNotKept: number;
 	failed: number;
 	bytes: number;
 	deletesHeld?: string;
 	errors: Array<{ path: string; side: Side; action: string } & Failure>;
+	/** Failures beyond the first ERRORS_KEPT: counted in `failed`, not listed. */
+	errorsNotKept: number;
 	/** Where the files this run deleted or replaced can be recovered from, by side. */
 	recovery: Partial<Record<Side, string>>;
 	baselineSaved: boolean;
@@ -141,6 +149,8 @@ interface Item {
 	collision?: Side;
 	/** Each side's spelling of the folder this name is in, as the walk found it. */
 	parents: Record<Side, string>;
+	/** Its number once touched (an action may change it): the baseline settles its outcomes by it. */
+	touched?: number;
 }
 
 const other = (side: Side): Side => (side === 'source' ? 'destination' : 'source');
@@ -170,17 +180,18 @@ export async function twoWaySync(source: Provider, destination: Provider, option
 		const outcome: FeedOutcome = { plan: feedPlan, rewrote: false };
 		const report = await run(skeleton, options, lock, outcome);
 		if (feedPlan) Object.assign(report, { listing: feedPlan.listing, listingReason: feedPlan.listingReason });
-		if (feedPlan?.keep && report.status === 'success' && report.baselineSaved) await advanceFeed(feedPlan, feed!, report, outcome.rewrote, providers, options.signal);
+		if (feedPlan?.keep && report.status === 'success' && report.baselineSaved) await advanceFeed(feedPlan, feed!, report, outcome, providers, options.signal);
 		return report;
 	} finally {
 		await lock?.release();
 	}
 }
 
-/** What a scheduled run learnt from the feeds, and whether it rewrote the baseline on the destination. */
+/** What a scheduled run learnt from the feeds, whether it rewrote the baseline on the destination, and which sides an action wrote. */
 interface FeedOutcome {
 	plan?: FeedPlan;
 	rewrote: boolean;
+	wrote?: Partial<Record<Side, boolean>>;
 }
 
 function emptyReport(started: number, dryRun: boolean): TwoWayReport {
@@ -195,10 +206,12 @@ function emptyReport(started: number, dryRun: boolean): TwoWayReport {
 		conflicts: [],
 		unresolved: 0,
 		actions: [],
+		actionsNotKept: 0,
 		failed: 0,
 		bytes: 0,
 		retries: 0,
 		errors: [],
+		errorsNotKept: 0,
 		notes: [],
 		recovery: {},
 		baselineSaved: false,
@@ -226,13 +239,12 @@ async function unchanged(skeleton: Run, plan: FeedPlan, feed: FeedOptions): Prom
 }
 
 /** After a fully successful run whose baseline is saved: the cursors advance past the run's own writes, which the next run checks again. */
-async function advanceFeed(plan: FeedPlan, feed: FeedOptions, report: TwoWayReport, rewrote: boolean, providers: Record<Side, Provider>, signal?: AbortSignal): Promise<void> {
+async function advanceFeed(plan: FeedPlan, feed: FeedOptions, report: TwoWayReport, outcome: FeedOutcome, providers: Record<Side, Provider>, signal?: AbortSignal): Promise<void> {
 	plan.baselineFiles = report.baselineFiles;
-	const wrote = (side: Side) => report.actions.some((action) => action.side === side && action.status === 'done');
 	const sides: Partial<Record<Side, Provider>> = {};
-	if (wrote('source')) sides.source = providers.source;
+	if (outcome.wrote?.source) sides.source = providers.source;
 	// The baseline's copy and the feed state's copy are files of the destination too: the cursor goes past them.
-	if (wrote('destination') || rewrote || (feed.copy !== undefined && plan.listing === 'full')) sides.destination = providers.destination;
+	if (outcome.wrote?.destination || outcome.rewrote || (feed.copy !== undefined && plan.listing === 'full')) sides.destination = providers.destination;
 	await saveFeedState(plan, feed, () => carryOwnChanges(plan, sides, signal));
 }
 
@@ -353,7 +365,8 @@ async function walkPlanAndRun(
 				source: new WalkListing(providers.source, filter, pacer, signal, { memoryLimit: options.memoryLimit, spill }),
 				destination: new WalkListing(providers.destination, filter, pacer, signal, { memoryLimit: options.memoryLimit, spill }),
 			};
-	const planner = new TwoWayPlanner(providers, options, pacer, started);
+	const plan = new TwoWayPlan(spill, options.itemLimit ?? DEFAULT_ITEM_LIMIT, options.memoryLimit);
+	const planner = new TwoWayPlanner(providers, options, pacer, started, plan, baseline !== undefined);
 	const tally: Tally = { files: { source: 0, destination: 0 }, baseFiles: 0 };
 	// Both sides as they are now, for the names no action touches; the rest is settled after the run.
 	const listed = new BaselineWriter(options.pair, baseline?.savedAt ?? started, spill);
@@ -385,12 +398,14 @@ async function walkPlanAndRun(
 		}
 		folders.visit(item);
 		item.parents = { source: folders.folderOn('source', item), destination: folders.folderOn('destination', item) };
-		return planner.consider(item).then((touched) => {
+		return planner.consider(item).then(async (touched) => {
 			folders.remember(item);
 			if (!touched && !item.collision) {
 				const entry = baselineEntryOf(item.source, item.destination);
 				if (entry) listed.add(entry);
 			}
+			// The walk waits while a queue's buffer goes to disk, so buffers waiting to be written cannot pile up.
+			if (plan.busy) await plan.written();
 		});
 	};
 	await marchGroups<[Entry, Entry, BaselineEntry]>(streams, (value) => value.path, ['source', 'destination', 'saved state'], ([sources, destinations, bases]) => {
@@ -408,6 +423,7 @@ async function walkPlanAndRun(
 		'nothing was changed and the saved state was kept',
 	);
 	await planner.finish();
+	await plan.written();
 	for (const item of planner.heldNotes) skeleton.notes.push(item);
 	const report: TwoWayReport = {
 		...emptyReport(started, options.dryRun ?? false),
@@ -415,29 +431,30 @@ async function walkPlanAndRun(
 		baselineNote: note,
 		baselineFromCopy: fromCopy,
 		conflicts: planner.conflicts,
-		unresolved: planner.actions.filter((action) => action.status === 'unresolved').length,
-		actions: planner.actions,
+		unresolved: plan.unresolved,
+		actions: plan.listed(),
+		actionsNotKept: plan.notKept,
 	};
 	const finish = (status: SyncStatus) => skeleton.finish(report, status);
 
 	// A run driven by changes cannot weigh its deletions against listings it did not make: it deletes no more than the limit for such runs.
-	report.refusal = deletionRefusal(planner.actions, tally, baseline, scope ? { ...options, maxDeletes: options.maxDeletes ?? INCREMENTAL_MAX_DELETES } : options);
+	report.refusal = deletionRefusal(plan, tally, baseline, scope ? { ...options, maxDeletes: options.maxDeletes ?? INCREMENTAL_MAX_DELETES } : options);
 	if (options.dryRun) return finish(report.refusal ? 'refused' : 'planned');
 	if (report.refusal) throw Object.assign(new SafetyError(report.refusal), { report });
 
 	await skeleton.tidy(providers.source, providers.destination);
-	const executor = new TwoWayExecutor(providers, options, pacer, report, planner.written, started);
+	const executor = new TwoWayExecutor(providers, options, pacer, report, plan, new Outcomes(spill), key, spill, started);
 	await executor.run();
-	report.unresolved = report.actions.filter((action) => action.status === 'unresolved').length;
+	outcome.wrote = executor.wrote;
 	const changed = (side: Side) => {
 		const counts = side === 'destination' ? report.toDestination : report.toSource;
-		return counts.deleted + counts.updated > 0 || report.actions.some((action) => action.side === side && action.kind === 'rename' && action.status === 'done');
+		return counts.deleted + counts.updated + counts.renamed > 0;
 	};
 	report.recovery = recoveryOf({ source: changed('source') ? providers.source : undefined, destination: changed('destination') ? providers.destination : undefined });
 	if (signal?.aborted) return finish('cancelled');
 	if (report.failed > 0) return finish(report.toDestination.added + report.toDestination.updated + report.toSource.added + report.toSource.updated > 0 ? 'partial' : 'failed');
 
-	const saved = await settleBaseline(listed, planner.touched, report.actions, planner.written, executor.stored, key, options.pair, baseline?.savedAt ?? started, spill);
+	const saved = await settleBaseline(listed, plan, executor.outcomes, key, options.pair, baseline?.savedAt ?? started, spill, options.memoryLimit);
 	report.baselineFiles = saved.files;
 	// Nothing changed on either side: the stored state is still true, and rewriting it (a workflow row, an upload) buys nothing.
 	if (baseline && !fromCopy && text && (await unchangedState(saved, text))) {
@@ -490,12 +507,9 @@ function keepUnchanged(base: BaselineEntry, item: Item, tally: Tally, folders: W
 
 /** Decides, path by path, what each side must do. Reads contents only to tell whether two changed files are identical. */
 class TwoWayPlanner {
-	readonly actions: TwoWayAction[] = [];
+	/** The first `itemLimit` conflicts; the rest are counted in a note. */
 	readonly conflicts: ConflictResult[] = [];
-	/** By action: the entry whose content a planned copy or rename will carry, or the one a deletion removes. */
-	readonly written = new Map<TwoWayAction, Entry>();
-	/** Names an action may change, with both sides as listed: their next baseline is settled after the run. */
-	readonly touched = new Map<string, Pick<Item, 'source' | 'destination'>>();
+	private conflictsNotKept = 0;
 	/** What the report should say about the limits the walk met. */
 	readonly heldNotes: string[] = [];
 	private readonly policy: ConflictPolicy;
@@ -507,11 +521,17 @@ class TwoWayPlanner {
 	private both: Item[] = [];
 	private readonly limit: number;
 
+	/**
+	 * `plan` takes the actions and the names they touch. Without a baseline nothing can have moved
+	 * (a move is a file gone from where the last run left it), so a first run holds no files for it.
+	 */
 	constructor(
 		private readonly providers: Record<Side, Provider>,
 		private readonly options: TwoWayOptions,
 		private readonly pacer: Pacer,
 		started: number,
+		private readonly plan: TwoWayPlan,
+		private readonly movesPossible: boolean,
 	) {
 		this.policy = options.conflict ?? 'keepBoth';
 		this.stamp = fileStamp(started);
@@ -538,31 +558,44 @@ class TwoWayPlanner {
 		return joinPath(item.parents[side], baseName(path));
 	}
 
-	private add(action: Omit<TwoWayAction, 'status'>, carries?: Entry): TwoWayAction {
-		const problem =
-			action.kind === 'delete' || action.kind === 'rmdir' || action.kind === 'conflict' ? undefined : unstorableOn(this.providers[action.side], action.path, carries && !carries.isDir ? carries.size : undefined);
-		if (problem) {
-			// That one file is left where it is and reported; the rest of the run, and its baseline, go on.
-			const unresolved: TwoWayAction = { kind: 'conflict', side: action.side, path: action.path, reason: problem, status: 'unresolved' };
-			this.actions.push(unresolved);
-			return unresolved;
-		}
-		const planned: TwoWayAction = { ...action, status: 'planned' };
-		this.actions.push(planned);
-		if (carries) this.written.set(planned, carries);
-		return planned;
+	/** Why `side` cannot hold `path` (a name it forbids, a size above its limit); a rename's size is already there. */
+	private problemOn(side: Side, kind: TwoWayActionKind, path: string, carries?: Entry): string | undefined {
+		if (kind === 'delete' || kind === 'rmdir' || kind === 'conflict') return undefined;
+		return unstorableOn(this.providers[side], path, carries && !carries.isDir && kind !== 'rename' ? carries.size : undefined);
+	}
+
+	/** An action of `item`'s decision; `carries`: the entry whose content a copy or rename will carry, or the one a deletion removes; `movedFrom`: a move's item of origin. */
+	private add(item: Item, action: Omit<TwoWayAction, 'status'>, carries?: Entry, movedFrom?: Item): void {
+		const problem = this.problemOn(action.side, action.kind, action.path, carries);
+		// That one file is left where it is and reported; the rest of the run, and its baseline, go on.
+		if (problem) this.unresolved(item, action.side, action.path, problem);
+		else this.plan.add(action, 'planned', this.touchOf(item), carries, movedFrom && this.touchOf(movedFrom));
+	}
+
+	private unresolved(item: Item, side: Side, path: string, reason: string): void {
+		this.plan.add({ kind: 'conflict', side, path, reason }, 'unresolved', this.touchOf(item));
+	}
+
+	/** The number `item` is (or, being decided, will be) touched as. */
+	private touchOf(item: Item): number {
+		return item.touched ?? this.plan.nextTouch;
+	}
+
+	private conflict(result: ConflictResult): void {
+		if (this.conflicts.length < (this.options.itemLimit ?? DEFAULT_ITEM_LIMIT)) this.conflicts.push(result);
+		else if (this.conflictsNotKept++ === 0) this.heldNotes.push('more conflicts than the Item Limit: the report lists the first ones, and every action lists its own');
 	}
 
 	private copyTo(side: Side, entry: Entry, kind: 'copy' | 'update', reason: string, item: Item, target = this.pathOn(side, entry.path, item)) {
 		if (entry.isDir) {
-			this.add({ kind: 'mkdir', side, path: target, reason });
+			this.add(item, { kind: 'mkdir', side, path: target, reason });
 			return;
 		}
-		this.add({ kind, side, path: target, from: entry.path, reason }, entry);
+		this.add(item, { kind, side, path: target, from: entry.path, reason }, entry);
 	}
 
 	private touch(item: Item): void {
-		this.touched.set(item.key, { source: item.source, destination: item.destination });
+		item.touched = this.plan.touch(item.key, item.source, item.destination);
 	}
 
 	/** Whether `item` may be one end of a move: a file gone from one side, or new on one side only. */
@@ -590,7 +623,7 @@ class TwoWayPlanner {
 	 * ends, a change on both sides until its batch is compared. Says whether an action may touch it.
 	 */
 	async consider(item: Item): Promise<boolean> {
-		if (!this.renamesGivenUp && this.mayBeMoved(item)) {
+		if (this.movesPossible && !this.renamesGivenUp && this.mayBeMoved(item)) {
 			this.touch(item);
 			this.held.push(item);
 			if (this.held.length > this.limit) {
@@ -602,10 +635,10 @@ class TwoWayPlanner {
 			}
 			return true;
 		}
-		const before = this.actions.length;
+		const before = this.plan.count;
 		const bothBefore = this.both.length;
 		this.decide(item);
-		const touched = this.actions.length > before || this.both.length > bothBefore;
+		const touched = this.plan.count > before || this.both.length > bothBefore;
 		if (touched) this.touch(item);
 		if (this.both.length >= (this.options.checkers ?? 8) * 16) await this.compareBoth();
 		return touched;
@@ -617,7 +650,6 @@ class TwoWayPlanner {
 		for (const item of this.held) if (!renamed.has(item)) this.decide(item);
 		this.held = [];
 		await this.compareBoth();
-		this.actions.sort((a, b) => ORDER[a.kind] - ORDER[b.kind] || (a.kind === 'rmdir' ? depth(b.path) - depth(a.path) : depth(a.path) - depth(b.path)));
 	}
 
 	private async compareBoth(): Promise<void> {
@@ -629,7 +661,7 @@ class TwoWayPlanner {
 	private decide(item: Item): void {
 		if (item.collision) {
 			const reason = `more than one item on the ${item.collision} is named like "${item[item.collision]!.path}" (duplicates, or names differing only in case or Unicode form): rename or remove one; until then this name is left alone`;
-			this.add({ kind: 'conflict', side: item.collision, path: item[item.collision]!.path, reason }).status = 'unresolved';
+			this.unresolved(item, item.collision, item[item.collision]!.path, reason);
 			return;
 		}
 		const s = this.stateOf(item, 'source');
@@ -637,7 +669,7 @@ class TwoWayPlanner {
 		if (item.source && item.destination) {
 			this.caseRename(item);
 			if (item.source.isDir !== item.destination.isDir) {
-				this.add({ kind: 'conflict', side: 'destination', path: item.destination.path, reason: 'a folder on one side, a file on the other: rename one of them' }).status = 'unresolved';
+				this.unresolved(item, 'destination', item.destination.path, 'a folder on one side, a file on the other: rename one of them');
 			} else if (item.source.isDir) {
 				return;
 			} else if (s === 'same' && d === 'changed') {
@@ -655,14 +687,14 @@ class TwoWayPlanner {
 			if (!entry) continue;
 			const state = side === 'source' ? s : d;
 			if (otherState === 'none') this.copyTo(other(side), entry, 'copy', `new on the ${side}`, item);
-			else if (otherState === 'deleted' && state === 'same') this.remove(side, entry, `deleted on the ${other(side)}`, basePath(item.base!, other(side)));
+			else if (otherState === 'deleted' && state === 'same') this.remove(item, side, entry, `deleted on the ${other(side)}`, basePath(item.base!, other(side)));
 			else if (otherState === 'deleted') this.copyTo(other(side), entry, 'copy', `deleted on the ${other(side)} but changed on the ${side}: the change is kept`, item);
 		}
 	}
 
 	/** The entry goes with the action: a cloud that deletes on a condition deletes only the version the plan saw. */
-	private remove(side: Side, entry: Entry, reason: string, absentFrom: string) {
-		this.add({ kind: entry.isDir ? 'rmdir' : 'delete', side, path: entry.path, reason, absentFrom: entry.isDir ? undefined : absentFrom }, entry);
+	private remove(item: Item, side: Side, entry: Entry, reason: string, absentFrom: string) {
+		this.add(item, { kind: entry.isDir ? 'rmdir' : 'delete', side, path: entry.path, reason, absentFrom: entry.isDir ? undefined : absentFrom }, entry);
 	}
 
 	/** A name whose case alone changed on one side (matched case-insensitively) is renamed on the other. */
@@ -675,8 +707,7 @@ class TwoWayPlanner {
 			const to = joinPath(parentPath(target.path), baseName(item[side]!.path));
 			// Only the parent folder's spelling changed: the folder's own rename moves this one along.
 			if (renamedHere && target.path === basePath(base, other(side)) && to !== target.path) {
-				const action = this.add({ kind: 'rename', side: other(side), path: to, from: target.path, reason: `renamed on the ${side}` });
-				this.written.set(action, { ...target, path: to });
+				this.add(item, { kind: 'rename', side: other(side), path: to, from: target.path, reason: `renamed on the ${side}` }, { ...target, path: to }, item);
 				item[other(side)] = { ...target, path: to };
 				return;
 			}
@@ -731,8 +762,7 @@ class TwoWayPlanner {
 			const there = other(side);
 			const from = old[there]!;
 			const to = this.pathOn(there, moved[side]!.path, moved);
-			const action = this.add({ kind: 'rename', side: there, path: to, from: from.path, reason: `moved on the ${side} from ${basePath(old.base!, side)} (same content)` });
-			this.written.set(action, { ...from, path: to });
+			this.add(moved, { kind: 'rename', side: there, path: to, from: from.path, reason: `moved on the ${side} from ${basePath(old.base!, side)} (same content)` }, { ...from, path: to }, old);
 			handled.add(old).add(moved);
 		}
 		return handled;
@@ -749,23 +779,21 @@ class TwoWayPlanner {
 		const why = `changed on both sides (${item.base ? 'since the last run' : 'first run'})`;
 		if (this.policy !== 'keepBoth') {
 			this.copyTo(loser, winning, 'update', `${why}: ${this.policy} wins`, item, losing.path);
-			this.conflicts.push({ path: winning.path, winner, policy: this.policy, reason: why });
+			this.conflict({ path: winning.path, winner, policy: this.policy, reason: why });
 			return;
 		}
 		const keptAs = withSuffix(losing.path, `conflict ${loser} ${this.stamp}`);
-		const rename = this.add({ kind: 'rename', side: loser, path: keptAs, from: losing.path, reason: `${why}: the ${loser}'s version kept as ${baseName(keptAs)}` });
+		const kept = { ...losing, path: keptAs };
 		// A conflict name one side cannot hold: both versions stay where they are, reported.
-		const keptProblem = unstorableOn(this.providers[winner], keptAs, losing.size);
-		if (rename.status === 'unresolved' || keptProblem) {
-			rename.kind = 'conflict';
-			rename.status = 'unresolved';
-			rename.reason = `${why}: both versions are left as they are, since ${keptProblem ?? rename.reason}`;
+		const problem = this.problemOn(loser, 'rename', keptAs, kept) ?? unstorableOn(this.providers[winner], keptAs, losing.size);
+		if (problem) {
+			this.unresolved(item, loser, keptAs, `${why}: both versions are left as they are, since ${problem}`);
 			return;
 		}
-		this.written.set(rename, { ...losing, path: keptAs });
+		this.add(item, { kind: 'rename', side: loser, path: keptAs, from: losing.path, reason: `${why}: the ${loser}'s version kept as ${baseName(keptAs)}` }, kept, item);
 		this.copyTo(loser, winning, 'copy', `${why}: the ${winner}'s newer version`, item, losing.path);
-		this.copyTo(winner, { ...losing, path: keptAs }, 'copy', `${why}: the ${loser}'s version, kept beside it`, item, this.pathOn(winner, keptAs, item));
-		this.conflicts.push({ path: winning.path, winner, policy: this.policy, keptAs, reason: why });
+		this.copyTo(winner, kept, 'copy', `${why}: the ${loser}'s version, kept beside it`, item, this.pathOn(winner, keptAs, item));
+		this.conflict({ path: winning.path, winner, policy: this.policy, keptAs, reason: why });
 	}
 
 	private winner(source: Entry, destination: Entry): Side {
@@ -833,10 +861,8 @@ class TwoWayPlanner {
 	}
 }
 
-const ORDER: Record<TwoWayActionKind, number> = { mkdir: 0, rename: 1, copy: 2, update: 2, delete: 3, rmdir: 4, conflict: 5 };
-
 /** Why the plan must not run: a side that lost too much, as when a folder was emptied or could not be read. */
-function deletionRefusal(actions: TwoWayAction[], tally: Tally, baseline: BaselineReader | undefined, options: TwoWayOptions): string | undefined {
+function deletionRefusal(plan: TwoWayPlan, tally: Tally, baseline: BaselineReader | undefined, options: TwoWayOptions): string | undefined {
 	if (options.force || !baseline) return undefined;
 	const baseFiles = tally.baseFiles;
 	for (const side of ['source', 'destination'] as const) {
@@ -844,7 +870,7 @@ function deletionRefusal(actions: TwoWayAction[], tally: Tally, baseline: Baseli
 		if (files === 0 && baseFiles > 0) {
 			return `The ${side} holds no files while the last run left ${baseFiles} there; deleting them all from the ${other(side)} is refused. Check the ${side} folder and its credentials, or set Force if it was emptied on purpose.`;
 		}
-		const deletes = actions.filter((action) => action.kind === 'delete' && action.side === side).length;
+		const deletes = plan.deletes[side].length;
 		if (options.maxDeletes !== undefined && deletes > options.maxDeletes) {
 			return `The sync would delete ${deletes} files on the ${side}, more than the limit of ${options.maxDeletes}. Raise the limit or set Force if that is intended.`;
 		}
@@ -858,78 +884,89 @@ function deletionRefusal(actions: TwoWayAction[], tally: Tally, baseline: Baseli
 
 /** Runs a two-way plan: renames, then every copy both ways, then (only if all of that worked) deletions. */
 class TwoWayExecutor {
-	/** What each finished copy left on its side, for the next baseline. */
-	readonly stored = new Map<TwoWayAction, Entry>();
+	/** Which sides an action wrote to. */
+	readonly wrote: Partial<Record<Side, boolean>> = {};
+	/** An empty queue for the phases a call of the one-way executor does not run. */
+	private readonly none: SpillQueue<PlanAction>;
 
 	constructor(
 		private readonly providers: Record<Side, Provider>,
 		private readonly options: TwoWayOptions,
 		private readonly pacer: Pacer,
 		private readonly report: TwoWayReport,
-		private readonly carried: Map<TwoWayAction, Entry>,
+		private readonly plan: TwoWayPlan,
+		/** What each finished action left, for the next baseline. */
+		readonly outcomes: Outcomes,
+		private readonly key: (path: string) => string,
+		private readonly spill: SpillDir,
 		private readonly started: number,
-	) {}
+	) {
+		this.none = new SpillQueue(spill, 'none');
+	}
 
 	private counts(side: Side): DirectionCounts {
 		return side === 'destination' ? this.report.toDestination : this.report.toSource;
 	}
 
 	/** Marks `action` failed with what went wrong: an error, or the failure the one-way executor kept of one. */
-	private fail(action: TwoWayAction, error: unknown) {
+	private fail(action: QueuedAction, error: unknown) {
 		const failure = isFailure(error) ? error : failureOf(error);
-		action.status = 'failed';
-		action.error = failure.message;
+		this.plan.update(action.n, { status: 'failed', error: failure.message });
 		this.report.failed++;
-		this.report.errors.push({ path: action.path, side: action.side, action: action.kind, ...failure });
+		if (this.report.errors.length < ERRORS_KEPT) this.report.errors.push({ path: action.path, side: action.on, action: action.kind, ...failure });
+		else this.report.errorsNotKept++;
 	}
 
 	async run(): Promise<void> {
-		const { actions } = this.report;
+		const { plan } = this;
 		const { signal } = this.options;
-		const of = (...kinds: TwoWayActionKind[]) => actions.filter((action) => kinds.includes(action.kind));
-		await this.viaExecutor(of('mkdir'));
+		await this.viaExecutor((side) => ({ mkdir: plan.mkdir[side] }));
 		const failedRenames = new Set<string>();
-		await forEachLimit(of('rename'), this.options.checkers ?? 8, async (action) => {
+		await forEachLimitStream(plan.renames, this.options.checkers ?? 8, async (action) => {
 			try {
-				await this.pacer.run(() => this.providers[action.side].move(action.from!, action.path), signal);
-				action.status = 'done';
-				this.counts(action.side).renamed++;
+				await this.pacer.run(() => this.providers[action.on].move(action.from!, action.path), signal);
+				this.plan.update(action.n, { status: 'done' });
+				this.counts(action.on).renamed++;
+				this.wrote[action.on] = true;
+				this.outcomes.record(action.tf ?? action.t, this.key(action.from!), action.on);
+				this.outcomes.record(action.t, this.key(action.path), action.on, action.source);
 			} catch (error) {
 				this.fail(action, error);
-				failedRenames.add(`${action.side}:${action.from}`);
+				failedRenames.add(`${action.on}:${action.from}`);
 			}
 		}, signal);
-		// A conflict's copy must not land on the loser's name unless the loser was moved aside first.
-		const transfers = of('copy', 'update').filter((action) => {
-			if (!failedRenames.has(`${action.side}:${action.path}`)) return true;
-			action.status = 'skipped';
-			action.error = 'not copied: the version it would replace could not be moved aside';
-			return false;
-		});
-		await this.viaExecutor(transfers);
-		const deletes = of('delete', 'rmdir');
-		if (this.report.failed === 0 && !signal?.aborted) await this.confirmDeletions(deletes);
+		const transfers = { source: plan.transfers.source, destination: plan.transfers.destination };
+		if (failedRenames.size > 0) for (const side of ['source', 'destination'] as const) transfers[side] = await this.withoutMovedAside(transfers[side], failedRenames);
+		await this.viaExecutor((side) => ({ transfers: transfers[side] }));
+		if (this.report.failed === 0 && !signal?.aborted) await this.confirmDeletions();
 		if (this.report.failed > 0 || signal?.aborted) {
 			const why = signal?.aborted ? 'the sync was cancelled' : `${this.report.failed} earlier action(s) failed`;
-			if (deletes.length > 0) this.report.deletesHeld = why;
-			for (const action of deletes) {
-				action.status = 'skipped';
-				action.error = `not deleted: ${why}`;
-			}
+			if (plan.deletions('source') + plan.deletions('destination') > 0) this.report.deletesHeld = why;
+			for (const action of plan.keptOf('delete', 'rmdir')) Object.assign(action, { status: 'skipped', error: `not deleted: ${why}` });
 			return;
 		}
-		await this.viaExecutor(deletes);
+		await this.viaExecutor((side) => ({ destinationDeletes: plan.deletes[side], rmdir: plan.rmdir[side] }));
+	}
+
+	/** A conflict's copy must not land on the loser's name unless the loser was moved aside first: the copies left once those are taken out. */
+	private async withoutMovedAside(queue: SpillQueue<QueuedAction>, failedRenames: Set<string>): Promise<SpillQueue<QueuedAction>> {
+		const kept = new SpillQueue<QueuedAction>(this.spill, 'transfers-left', this.options.memoryLimit);
+		for await (const action of queue) {
+			if (failedRenames.has(`${action.on}:${action.path}`)) this.plan.update(action.n, { status: 'skipped', error: 'not copied: the version it would replace could not be moved aside' });
+			else await kept.push(action);
+		}
+		return kept;
 	}
 
 	/**
 	 * Asks each side again for the files whose absence the deletions on the other side rest on: a
 	 * listing a cloud cut short looks like deletions, and one file still there stops every deletion.
 	 */
-	private async confirmDeletions(deletes: TwoWayAction[]): Promise<void> {
+	private async confirmDeletions(): Promise<void> {
 		for (const side of ['source', 'destination'] as const) {
-			const paths = deletes.filter((action) => action.side === other(side) && action.absentFrom !== undefined).map((action) => action.absentFrom!);
-			if (paths.length === 0) continue;
-			const failure = await unconfirmedDeletions(this.providers[side], side, paths, this.pacer, this.options.checkers ?? 8, this.options.signal);
+			const deletes = this.plan.deletes[other(side)];
+			if (deletes.length === 0) continue;
+			const failure = await unconfirmedDeletions(this.providers[side], side, absentPaths(deletes), this.pacer, this.options.checkers ?? 8, this.options.signal);
 			if (!failure) continue;
 			this.report.failed++;
 			this.report.errors.push({ side, action: 'list', ...failure });
@@ -937,46 +974,45 @@ class TwoWayExecutor {
 	}
 
 	/** The one-way executor, once per direction: verified copies, server-side where possible, backups. */
-	private async viaExecutor(actions: TwoWayAction[]): Promise<void> {
+	private async viaExecutor(queuesOf: (side: Side) => Partial<PlanQueues>): Promise<void> {
 		for (const side of ['destination', 'source'] as const) {
-			const mine = new Map<PlanAction, TwoWayAction>();
-			for (const action of actions) {
-				if (action.side !== side) continue;
-				const entry = this.carried.get(action);
-				const removes = action.kind === 'delete' || action.kind === 'rmdir';
-				mine.set({ kind: action.kind as ActionKind, path: action.path, side: 'destination', reason: action.reason, ...(removes ? { destination: entry } : { source: entry }) }, action);
-			}
-			if (mine.size === 0) continue;
-			await execute({ actions: [...mine.keys()] }, this.providers[other(side)], this.providers[side], {
+			const queues = queuesOf(side);
+			if (!Object.values(queues).some((queue) => queue.length > 0)) continue;
+			await execute(this.plan.work(side, queues, this.none), this.providers[other(side)], this.providers[side], {
 				transfers: this.options.transfers,
 				checkers: this.options.checkers,
 				signal: this.options.signal,
 				onProgress: this.options.onProgress,
 				pacer: this.pacer,
 				backup: this.options.backupDir ? { dir: this.options.backupDir, stamp: fileStamp(this.started) } : undefined,
-				onResult: (planned, result, failure, written) => this.absorb(mine.get(planned)!, result, side, failure, written),
+				onResult: (planned, result, failure, written) => this.absorb(planned as QueuedAction, result, failure, written),
 				// Every result reaches absorb; the executor's own report of them is not read.
 				resultLimit: 0,
 			});
+			await this.outcomes.written();
 		}
 	}
 
-	private absorb(action: TwoWayAction, result: ActionResult, side: Side, failure?: Failure, written?: Entry) {
+	private absorb(action: QueuedAction, result: ActionResult, failure?: Failure, written?: Entry) {
 		if (result.status === 'failed') {
 			this.fail(action, failure ?? result.error);
 			return;
 		}
 		if (result.status === 'conflict') {
 			// A name this side cannot hold (found only when writing): reported with the file, not a failed run.
-			action.status = 'unresolved';
-			action.error = result.reason;
+			this.plan.update(action.n, { status: 'unresolved', error: result.reason });
+			this.report.unresolved++;
 			return;
 		}
-		action.status = result.status === 'done' ? 'done' : 'skipped';
-		action.keptAs = result.keptAs;
-		if (written) this.stored.set(action, written);
+		this.plan.update(action.n, { status: result.status === 'done' ? 'done' : 'skipped', keptAs: result.keptAs });
 		if (result.status !== 'done') return;
+		const side = action.on;
+		this.wrote[side] = true;
 		const counts = this.counts(side);
+		const key = this.key(action.path);
+		if (action.kind === 'mkdir') this.outcomes.record(action.t, key, side, { path: action.path, isDir: true, size: -1, modTime: 0, hashes: {} });
+		if (action.kind === 'copy' || action.kind === 'update') this.outcomes.record(action.t, key, side, written ?? action.source);
+		if (action.kind === 'delete' || action.kind === 'rmdir') this.outcomes.record(action.t, key, side);
 		if (action.kind === 'copy') counts.added++;
 		if (action.kind === 'update') counts.updated++;
 		if (action.kind === 'delete') counts.deleted++;
@@ -984,17 +1020,8 @@ class TwoWayExecutor {
 	}
 }
 
-/** The baseline entry of a name both sides hold as the same kind; undefined otherwise. */
-function baselineEntryOf(source?: Entry, destination?: Entry): BaselineEntry | undefined {
-	if (!source || !destination || destination.isDir !== source.isDir) return undefined;
-	return {
-		path: source.path,
-		destinationPath: destination.path === source.path ? undefined : destination.path,
-		isDir: source.isDir,
-		size: source.isDir ? -1 : destination.size,
-		sourceModTime: source.isDir ? 0 : source.modTime,
-		destinationModTime: source.isDir ? 0 : destination.modTime,
-	};
+async function* absentPaths(deletes: AsyncIterable<QueuedAction>): AsyncGenerator<string> {
+	for await (const action of deletes) if (action.absent !== undefined) yield action.absent;
 }
 
 /** Where an item's folders are until the walk finds them (`parents` is replaced, never changed). */
@@ -1069,62 +1096,4 @@ class WalkFolders {
 		}
 		return joinPath(this.spell(side, parentPath(folder)), baseName(folder));
 	}
-}
-
-/**
- * The next baseline: the names no action touched as the walk wrote them, merged in walk order with
- * the touched ones, on which every finished action is applied (only those are held in memory).
- */
-async function settleBaseline(
-	listed: BaselineWriter,
-	touched: Map<string, Pick<Item, 'source' | 'destination'>>,
-	actions: TwoWayAction[],
-	carried: Map<TwoWayAction, Entry>,
-	stored: Map<TwoWayAction, Entry>,
-	key: (path: string) => string,
-	pair: string,
-	savedAt: number,
-	spill: SpillDir,
-): Promise<BaselineWriter> {
-	if (touched.size === 0 && !actions.some((action) => action.status === 'done')) return listed;
-	const sides: Record<Side, Map<string, Entry>> = { source: new Map(), destination: new Map() };
-	for (const [k, pairOf] of touched) {
-		if (pairOf.source) sides.source.set(k, pairOf.source);
-		if (pairOf.destination) sides.destination.set(k, pairOf.destination);
-	}
-	for (const action of actions) {
-		const side = sides[action.side];
-		if (action.status !== 'done') continue;
-		if (action.kind === 'rename') {
-			side.delete(key(action.from!));
-			side.set(key(action.path), carried.get(action)!);
-		} else if (action.kind === 'copy' || action.kind === 'update') {
-			side.set(key(action.path), stored.get(action) ?? carried.get(action)!);
-		} else if (action.kind === 'mkdir') {
-			side.set(key(action.path), { path: action.path, isDir: true, size: -1, modTime: 0, hashes: {} });
-		} else if (action.kind === 'delete' || action.kind === 'rmdir') {
-			side.delete(key(action.path));
-		}
-	}
-	const settled: BaselineEntry[] = [];
-	for (const [k, source] of sides.source) {
-		const entry = baselineEntryOf(source, sides.destination.get(k));
-		if (entry) settled.push(entry);
-	}
-	settled.sort((a, b) => compareWalkOrder(a.path, b.path));
-	const next = new BaselineWriter(pair, savedAt, spill);
-	let index = 0;
-	const settledKeys = new Set(settled.map((entry) => key(entry.path)));
-	const walked = await listed.bytes();
-	try {
-		for await (const entry of (await openBaseline(walked)).entries()) {
-			while (index < settled.length && compareWalkOrder(settled[index].path, entry.path) < 0) next.add(settled[index++]);
-			// A touched name never is in what the walk wrote; a name an action created there (a conflict's copy) is taken as settled.
-			if (!settledKeys.has(key(entry.path))) next.add(entry);
-		}
-	} finally {
-		await walked.dispose();
-	}
-	while (index < settled.length) next.add(settled[index++]);
-	return next;
 }

@@ -88,6 +88,7 @@ export const twoWay: FolderMode<Settings, TwoWayRun> = {
 				backupDir: common.backupDir,
 				transfers: common.transfers,
 				checkers: common.checkers,
+				itemLimit: common.itemLimit,
 				feed,
 				// The lock's version as this pair's last release left it: the next run takes the lock in one write.
 				lock: { memo: new StaticDataStore(context.getWorkflowStaticData('node'), pairId(pair, 'two-way-lock')) },
@@ -130,7 +131,11 @@ export const twoWay: FolderMode<Settings, TwoWayRun> = {
 			refusal: report.refusal,
 			deletesHeld: report.deletesHeld,
 			errors: report.errors.map((error) => ({ ...error, message: redact(error.message) })),
-			planned: report.dryRun ? report.actions.length : undefined,
+			errorsNotListed: report.errorsNotKept || undefined,
+			planned: report.dryRun ? report.actions.length + report.actionsNotKept : undefined,
+			// A run of a huge tree lists its first actions (Item Limit) and counts the rest.
+			changesNotListed: report.dryRun ? report.actionsNotKept || undefined : undefined,
+			filesNotListed: report.dryRun ? undefined : report.actionsNotKept || undefined,
 			stateStorage: run.settings.storage,
 			stateSaved: report.baselineSaved,
 			stateFiles: report.baselineFiles,
