@@ -66,7 +66,8 @@ describe('credential slots: each side shows the credential its cloud needs, name
 				if (sourceType) expected.push({ label: `${first} Credential (${labelOf(source)})`, type: sourceType.name, required: true });
 				if (destinationType) expected.push({ label: `${second} Credential (${labelOf(destination)})`, type: destinationType.name, required: true });
 			}
-			expect(shown.sort((a, b) => a.label.localeCompare(b.label))).toEqual(expected.sort((a, b) => a.label.localeCompare(b.label)));
+			// In the order the panel lists them: the source's (left) slot above the destination's (right), whichever type comes first.
+			expect(shown).toEqual(expected);
 			// And n8n-core hands the node each credential it needs at run time.
 			for (const { type } of expected) expect(runTimeAllows(type, parameters)).toBe(true);
 		}
