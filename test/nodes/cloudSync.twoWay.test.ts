@@ -52,6 +52,10 @@ describe('Cloud Sync node: two-way sync on local folders, through n8n-core', () 
 		const first = await run(parameters, { mode: 'trigger' });
 		expect(first.result.status).toBe('success');
 		expect(first.items[0]).toMatchObject({ type: 'summary', status: 'success', mode: 'twoWay', firstRun: true, added: 3, deleted: 0, stateSaved: true, stateFiles: 4 });
+		expect(first.items[0].message).toMatch(new RegExp(`^Two-Way Local:${src} ⇄ Local:${dst}: 3 added, 0 updated, 0 deleted, 0 failed in \\d+\\.\\d s$`));
+		// The emailed report names the folders as the panel does, with no direction.
+		const row = (heading: string) => new RegExp(`<th[^>]*>${heading}</th><td[^>]*>([^<]*)</td>`).exec(String(first.items[0].html))?.[1];
+		expect([row('Left'), row('Right'), row('From'), row('To')]).toEqual([`Local:${src}`, `Local:${dst}`, undefined, undefined]);
 		const state = first.result.staticData['node:Cloud Sync'] as IDataObject;
 		const [key] = Object.keys(state);
 		expect(key).toMatch(/^two-way-\w+$/);
