@@ -230,6 +230,21 @@ describe('subtitles name the mode and the direction', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
+// The node creator
+
+describe('the node creator', () => {
+	it('lists the trigger inside the Cloud Sync entry and shows its description there, so that description says what both do', () => {
+		const action = new CloudSync().description;
+		const trigger = new CloudSyncTrigger().description;
+		// n8n 2.40.7 (editor bundle, generateMergedNodesAndActions) merges a trigger whose type is a node's type plus "Trigger" into that node's entry and gives the entry the trigger's description.
+		expect(trigger.name.replace('Trigger', '')).toBe(action.name);
+		expect(trigger.description.startsWith(action.description.split(';')[0])).toBe(true);
+		expect(trigger.description).toMatch(/^Mirror, copy, back up or two-way sync folders between .*, or start a workflow when files change in a .* folder$/);
+		expect(trigger.icon).not.toEqual(action.icon);
+	});
+});
+
+// ---------------------------------------------------------------------------------------------
 // Credentials' dialogs
 
 describe('credential dialogs', () => {
