@@ -10,6 +10,9 @@ const OPERATIONS = JSON.stringify({ list: 'List', upload: 'Upload', download: 'D
 /** "Mirror: Dropbox → Google Drive", "Two-Way: Local ⇄ Dropbox", "Diff Mirror: …", "Mirror (dry run): …", "Upload: Google Drive". */
 export const SUBTITLE = `={{ $parameter["resource"] === "folder" && $parameter["operation"] !== "list" ? ($parameter["operation"] === "diff" ? "Diff " : "") + (${MODES}[$parameter["mode"]] || $parameter["mode"]) + ($parameter["operation"] === "sync" && $parameter["dryRun"] === true ? " (dry run)" : "") + ": " + ${CLOUD_LABELS}[$parameter["sourceCloud"]] + ($parameter["mode"] === "twoWay" ? " ⇄ " : " → ") + ${CLOUD_LABELS}[$parameter["destinationCloud"]] : ${OPERATIONS}[$parameter["operation"]] + ": " + ${CLOUD_LABELS}[$parameter["targetCloud"]] }}`;
 
+/** What Cloud Sync does, as its description and the node creator's entry (see the trigger's description) say it. */
+export const SYNC_DESCRIPTION = `Mirror, copy, back up or two-way sync folders between ${cloudsInProse(CLOUDS, 'and')}`;
+
 export class CloudSync implements INodeType {
 	// The subtitle below is built, as the clouds' labels come from the registry; this rule only sees literal ones.
 	// eslint-disable-next-line n8n-nodes-base/node-class-description-missing-subtitle
@@ -20,7 +23,7 @@ export class CloudSync implements INodeType {
 		group: ['transform'],
 		version: 1,
 		subtitle: SUBTITLE,
-		description: `Mirror, copy, back up or two-way sync folders between ${cloudsInProse(CLOUDS, 'and')}; list, upload, download and move files`,
+		description: `${SYNC_DESCRIPTION}; list, upload, download and move files`,
 		defaults: { name: 'Cloud Sync' },
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],

@@ -13,6 +13,7 @@ import { openLocation } from '../CloudSync/transport/locations';
 import { readFilter } from '../CloudSync/helpers/options';
 import { entryJson } from '../CloudSync/helpers/items';
 import { toNodeError } from '../CloudSync/helpers/errors';
+import { SYNC_DESCRIPTION } from '../CloudSync/CloudSync.node';
 import { cloudsInProse, credentialTestMethods, labelsExpression, listSearchMethods, triggerCredentials, WATCHABLE } from '../CloudSync/clouds/registry';
 
 interface TriggerState {
@@ -34,7 +35,9 @@ export class CloudSyncTrigger implements INodeType {
 		group: ['trigger'],
 		version: 1,
 		subtitle: `={{ "Changes in " + (${labelsExpression()}[$parameter["targetCloud"]] || $parameter["targetCloud"]) }}`,
-		description: `Starts the workflow when files change in a ${cloudsInProse(WATCHABLE, 'or')} folder, subfolders and deletions included`,
+		// n8n's node creator lists this trigger inside the Cloud Sync entry (its type is Cloud Sync's plus "Trigger") and shows
+		// this description, not Cloud Sync's, under that entry: it names what both do, the sync first, as a search for "sync" finds it.
+		description: `${SYNC_DESCRIPTION}, or start a workflow when files change in a ${cloudsInProse(WATCHABLE, 'or')} folder`,
 		defaults: { name: 'Cloud Sync Trigger' },
 		polling: true,
 		inputs: [],

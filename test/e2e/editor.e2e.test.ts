@@ -63,6 +63,8 @@ describeE2E('the Cloud Sync node in the n8n editor (README pictures)', () => {
 		const text = String(shot.probe);
 		for (const label of ['Source Credential (Dropbox)', 'Destination Credential (Google Drive)', 'Source Cloud', 'Destination Cloud', 'Dry Run', 'Max Deletions (%)', 'Compare By']) expect(text).toContain(label);
 		expect(text).not.toMatch(/Left|Right Cloud|Service Account/);
+		// The source's slot above the destination's, whichever credential type n8n lists first.
+		expect(text.indexOf('Source Credential (Dropbox)')).toBeLessThan(text.indexOf('Destination Credential (Google Drive)'));
 		expect(fs.statSync(path.join(DOCS, 'editor-mirror-dry-run.png')).size).toBeGreaterThan(20_000);
 	});
 

@@ -861,6 +861,21 @@ describe('an empty cloud folder', () => {
 	});
 });
 
+describe('a chosen folder that does not exist', () => {
+	it('names its side and cloud on Dropbox, OneDrive and WebDAV, instead of "Not found: /" about a path inside it; nothing is created', async () => {
+		const local = await localFolder({ 'a.txt': 'alpha' });
+		const missing = unique('/missing');
+		const source = await run([cloudSync({ resource: 'folder', operation: 'sync', mode: 'mirror', ...onDropbox('source', missing), ...onLocal('destination', local) })]);
+		expectNodeError(nodeError(source), new RegExp(`^The source Dropbox folder "${missing}" was not found$`), /^Pick the folder in the list, or check its path: it starts at the top of the account/);
+		expect(await fs.readFile(path.join(local, 'a.txt'), 'utf8')).toBe('alpha');
+		const twoWay = await run([cloudSync({ resource: 'folder', operation: 'sync', mode: 'twoWay', ...onOneDrive('source', missing), ...onLocal('destination', local) })]);
+		expectNodeError(nodeError(twoWay), new RegExp(`^The left OneDrive folder "${missing}" was not found$`), /check its path/);
+		const diff = await run([cloudSync({ resource: 'folder', operation: 'diff', mode: 'copy', ...onLocal('source', local), ...onWebDav('destination', missing) })]);
+		expectNodeError(nodeError(diff), new RegExp(`^The destination WebDAV folder "${missing}" was not found$`), /A Diff creates nothing; a Sync creates a missing destination folder/);
+		expect(dropbox.stat(missing)).toBeUndefined();
+	});
+});
+
 describe('OneDrive and SharePoint', () => {
 	/** A new folder in the user's OneDrive (or a site's library) holding `files`; returns its path. */
 	function oneDriveFolder(files: Record<string, string> = {}, driveId?: string): string {

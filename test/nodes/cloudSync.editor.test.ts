@@ -66,7 +66,8 @@ describe('credential slots: each side shows the credential its cloud needs, name
 				if (sourceType) expected.push({ label: `${first} Credential (${labelOf(source)})`, type: sourceType.name, required: true });
 				if (destinationType) expected.push({ label: `${second} Credential (${labelOf(destination)})`, type: destinationType.name, required: true });
 			}
-			expect(shown.sort((a, b) => a.label.localeCompare(b.label))).toEqual(expected.sort((a, b) => a.label.localeCompare(b.label)));
+			// In the order the panel lists them: the source's (left) slot above the destination's (right), whichever type comes first.
+			expect(shown).toEqual(expected);
 			// And n8n-core hands the node each credential it needs at run time.
 			for (const { type } of expected) expect(runTimeAllows(type, parameters)).toBe(true);
 		}
@@ -225,6 +226,21 @@ describe('subtitles name the mode and the direction', () => {
 	it('the trigger names the cloud it watches by its label', () => {
 		const trigger = new CloudSyncTrigger().description;
 		for (const cloud of WATCHABLE) expect(subtitleOf(trigger, { targetCloud: cloud.value })).toBe(`Changes in ${cloud.label}`);
+	});
+});
+
+// ---------------------------------------------------------------------------------------------
+// The node creator
+
+describe('the node creator', () => {
+	it('lists the trigger inside the Cloud Sync entry and shows its description there, so that description says what both do', () => {
+		const action = new CloudSync().description;
+		const trigger = new CloudSyncTrigger().description;
+		// n8n 2.40.7 (editor bundle, generateMergedNodesAndActions) merges a trigger whose type is a node's type plus "Trigger" into that node's entry and gives the entry the trigger's description.
+		expect(trigger.name.replace('Trigger', '')).toBe(action.name);
+		expect(trigger.description.startsWith(action.description.split(';')[0])).toBe(true);
+		expect(trigger.description).toMatch(/^Mirror, copy, back up or two-way sync folders between .*, or start a workflow when files change in a .* folder$/);
+		expect(trigger.icon).not.toEqual(action.icon);
 	});
 });
 

@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import type { IDataObject, INodeParameters } from 'n8n-workflow';
+import type { IDataObject, INodeParameters, INodeProperties, INodePropertyOptions } from 'n8n-workflow';
+import { CloudSync } from '../../nodes/CloudSync/CloudSync.node';
 import { localCloudSyncRuns, restrictedFileAccess } from './fixtures/localRuns';
 import { cloudSync, workflow } from './fixtures/workflow';
 import { outputItems, runWorkflow, type RunOptions } from './harness';
@@ -51,6 +52,10 @@ describe('Cloud Sync node: two-way sync on local folders, through n8n-core', () 
 		const first = await run(parameters, { mode: 'trigger' });
 		expect(first.result.status).toBe('success');
 		expect(first.items[0]).toMatchObject({ type: 'summary', status: 'success', mode: 'twoWay', firstRun: true, added: 3, deleted: 0, stateSaved: true, stateFiles: 4 });
+		expect(first.items[0].message).toMatch(new RegExp(`^Two-Way Local:${src} ⇄ Local:${dst}: 3 added, 0 updated, 0 deleted, 0 failed in \\d+\\.\\d s$`));
+		// The emailed report names the folders as the panel does, with no direction.
+		const row = (heading: string) => new RegExp(`<th[^>]*>${heading}</th><td[^>]*>([^<]*)</td>`).exec(String(first.items[0].html))?.[1];
+		expect([row('Left'), row('Right'), row('From'), row('To')]).toEqual([`Local:${src}`, `Local:${dst}`, undefined, undefined]);
 		const state = first.result.staticData['node:Cloud Sync'] as IDataObject;
 		const [key] = Object.keys(state);
 		expect(key).toMatch(/^two-way-\w+$/);
@@ -85,6 +90,21 @@ describe('Cloud Sync node: two-way sync on local folders, through n8n-core', () 
 		const second = await run(parameters);
 		expect(second.items[0]).toMatchObject({ firstRun: false, stateFromCopy: true, deleted: 1, added: 0 });
 		expect(await contents(dst)).toEqual({ 'b.txt': 'bravo' });
+	});
+
+	it('a scheduled run started without its node state (a queue-mode worker) says so, naming the folder and the option as the panel shows them', async () => {
+		const { src, dst } = await pair({ 'a.txt': 'alpha', 'b.txt': 'bravo' }, {});
+		const parameters = { sourceLocalPath: src, destinationLocalPath: dst, mode: 'twoWay' };
+		expect((await run(parameters, { mode: 'trigger' })).items[0]).toMatchObject({ status: 'success', stateSaved: true, hint: undefined });
+		await fs.rm(path.join(src, 'a.txt'));
+		const worker = await run(parameters, { mode: 'trigger', staticData: {} });
+		expect(worker.items[0]).toMatchObject({ firstRun: false, stateFromCopy: true, deleted: 1 });
+		// Two-Way's panel shows Left and Right, and State Storage's choices by these names.
+		const options = new CloudSync().description.properties.find((property) => property.name === 'options' && property.displayOptions?.show?.operation?.includes('sync'))!;
+		const storage = (options.options as INodeProperties[]).find((option) => option.name === 'stateStorage')!;
+		const onRight = (storage.options as INodePropertyOptions[]).find((choice) => choice.value === 'destination')!.name;
+		expect(worker.items[0].hint).toContain(`the .cloudsync folder of the right-hand folder was used. To keep the state there only, choose Options > State Storage > ${onRight}.`);
+		expect(worker.items[0].hint).not.toMatch(/destination/i);
 	});
 
 	it('keeps its state in a file on the destination by option, so editor runs carry deletions too', async () => {

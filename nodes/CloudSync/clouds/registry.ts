@@ -148,7 +148,7 @@ export const RUN_TIME_ONLY: ICredentialsDisplayOptions = { show: { cloudSyncRunT
  * editor, and by cloudCredential() at run time.
  */
 export function nodeCredentials(): INodeCredentialDescription[] {
-	return credentialTypes(CLOUDS).flatMap(({ name, clouds, testedBy }) => {
+	const types = credentialTypes(CLOUDS).map(({ name, clouds, testedBy }) => {
 		const tested = testedBy ? { testedBy } : {};
 		const entry = (displayName: string, displayOptions: ICredentialsDisplayOptions): INodeCredentialDescription => ({ name, displayName, required: true, ...tested, displayOptions });
 		const values = clouds.map((cloud) => cloud.value);
@@ -159,8 +159,8 @@ export function nodeCredentials(): INodeCredentialDescription[] {
 			const mode = { mode: ['twoWay'] };
 			const onlyIn = twoWay ? { show: mode, hide: {} } : { show: {}, hide: mode };
 			const shownWith = (show: Record<string, string[]>, hide: Record<string, string[]> = {}) => ({ show: { ...show, ...onlyIn.show }, hide: { ...hide, ...onlyIn.hide } });
-			return [
-				...on('source').flatMap((source) =>
+			return {
+				bothSides: on('source').flatMap((source) =>
 					on('destination').map((destination) =>
 						entry(
 							credentialSlot(source === destination ? source.label : `${source.label} / ${destination.label}`, 'source', { twoWay, bothSides: true }),
@@ -168,17 +168,24 @@ export function nodeCredentials(): INodeCredentialDescription[] {
 						),
 					),
 				),
-				...on('source').map((source) => entry(credentialSlot(source.label, 'source', { twoWay }), shownWith({ sourceCloud: [source.value] }, { destinationCloud: values }))),
-				...on('destination').map((destination) => entry(credentialSlot(destination.label, 'destination', { twoWay }), shownWith({ destinationCloud: [destination.value] }, { sourceCloud: values }))),
-			];
+				source: on('source').map((source) => entry(credentialSlot(source.label, 'source', { twoWay }), shownWith({ sourceCloud: [source.value] }, { destinationCloud: values }))),
+				destination: on('destination').map((destination) => entry(credentialSlot(destination.label, 'destination', { twoWay }), shownWith({ destinationCloud: [destination.value] }, { sourceCloud: values }))),
+			};
 		};
-		return [
-			{ name, required: false, ...tested, displayOptions: RUN_TIME_ONLY },
-			...on('target').map((cloud) => entry(credentialSlot(cloud.label, 'target'), { show: { targetCloud: [cloud.value] } })),
-			...pairEntries(false),
-			...pairEntries(true),
-		];
+		const [oneWay, twoWay] = [pairEntries(false), pairEntries(true)];
+		return {
+			runTimeOnly: { name, required: false, ...tested, displayOptions: RUN_TIME_ONLY },
+			target: on('target').map((cloud) => entry(credentialSlot(cloud.label, 'target'), { show: { targetCloud: [cloud.value] } })),
+			bothSides: [...oneWay.bothSides, ...twoWay.bothSides],
+			source: [...oneWay.source, ...twoWay.source],
+			destination: [...oneWay.destination, ...twoWay.destination],
+		};
 	});
+	// The editor lists the slots in this order whatever their types: every type's run-time entry first (n8n-core reads only that one), then the source's slot above the destination's.
+	return [
+		...types.map((type) => type.runTimeOnly),
+		...(['target', 'bothSides', 'source', 'destination'] as const).flatMap((slot) => types.flatMap((type) => type[slot])),
+	];
 }
 
 /** The trigger watches one folder: its credential shows, required, with its cloud. */

@@ -96,8 +96,9 @@ export function reportHtml(summary: IDataObject, modeValue: string, task: string
 		['Start', escape(summary.startedAt)],
 		['End', escape(summary.finishedAt)],
 		['Duration', escape(seconds(summary))],
-		['From', escape(summary.source)],
-		['To', escape(summary.destination)],
+		// Two-Way has no direction: its folders are Left and Right, as in the panel.
+		[modeValue === 'twoWay' ? 'Left' : 'From', escape(summary.source)],
+		[modeValue === 'twoWay' ? 'Right' : 'To', escape(summary.destination)],
 		...counts(summary, modeValue).map((count): [string, string] => [escape(count.heading), String(count.value)]),
 		['Transferred', escape(bytesText(number(summary.bytes)))],
 		['Failed', String(number(summary.failed))],

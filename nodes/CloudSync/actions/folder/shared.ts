@@ -50,6 +50,9 @@ export const compareField = (show: Record<string, string[]>): INodeProperties =>
 	],
 });
 
+/** The State Storage choice that keeps a two-way state in a file on the right-hand folder only, as the panel and the hints name it. */
+export const STATE_ON_RIGHT = 'File on the Right-Hand Folder';
+
 const alphabetical = (options: INodeProperties[]) => options.sort((a, b) => a.displayName.localeCompare(b.displayName));
 
 export const syncOptionsField = (show: Record<string, string[]>): INodeProperties => ({
@@ -193,7 +196,7 @@ export const syncOptionsField = (show: Record<string, string[]>): INodePropertie
 			default: 'n8n',
 			displayOptions: { show: { '/mode': ['twoWay'] } },
 			options: [
-				{ name: 'File on the Right-Hand Folder', value: 'destination', description: 'A file in its .cloudsync folder only: for very large folders, or to keep the state of editor runs too' },
+				{ name: STATE_ON_RIGHT, value: 'destination', description: 'A file in its .cloudsync folder only: for very large folders, or to keep the state of editor runs too' },
 				{ name: 'With the Workflow', value: 'n8n', description: 'Kept by n8n with the workflow, saved after each scheduled or activated run, with a copy in the .cloudsync folder of the right-hand folder; a large state (over 64 KiB, about 10,000 files) is kept in that folder only, n8n keeping a small pointer to it' },
 			],
 			description: 'Where the two-way sync keeps what both folders held after the last run, to tell what changed since',

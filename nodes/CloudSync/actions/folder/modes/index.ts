@@ -1,6 +1,7 @@
 import { NodeOperationError, type IExecuteFunctions } from 'n8n-workflow';
 import { cloudNamed, SOURCE_CHANGING_MODES } from '../../../clouds/registry';
-import { openLocation } from '../../../transport/locations';
+import { folderNotFound, openLocation, type Location } from '../../../transport/locations';
+import { NotFoundError } from '../../../../../lib';
 import { describedSummary } from '../../../helpers/report';
 import { keepUploads } from '../../../transport/uploads';
 import type { FolderMode, ModeOutcome, ModeRun } from './mode';
@@ -37,6 +38,25 @@ export function sideRequests(modeName: string, dryRun: boolean) {
 }
 
 /**
+ * After a failed run, the error for a chosen folder that does not exist (one looked up only when
+ * listed), naming its side: the engine only knows that the top of a listing was not found ("Not
+ * found: /"). Each side is asked for its top once more, on this error path only.
+ */
+async function missingFolder(context: IExecuteFunctions, itemIndex: number, locations: Location[]): Promise<NodeOperationError | undefined> {
+	for (const [index, location] of locations.entries()) {
+		try {
+			for await (const entry of location.provider.list('', { recursive: false })) if (entry) break;
+		} catch (error) {
+			if (!(error instanceof NotFoundError)) continue;
+			const label = cloudNamed(location.cloud)?.label ?? location.cloud;
+			const folder = location.label.startsWith(`${label}:`) ? location.label.slice(label.length + 1) : location.label;
+			return folderNotFound(context, index === 0 ? 'source' : 'destination', itemIndex, label, folder);
+		}
+	}
+	return undefined;
+}
+
+/**
  * One Diff (`dryRun`) or Sync of the item's folder pair in its mode. Undefined when an earlier item
  * already carried a run made of all the input items.
  */
@@ -60,6 +80,10 @@ export async function runFolderMode(context: IExecuteFunctions, itemIndex: numbe
 	try {
 		const outcome = mode.summarise(await mode.run(run), run);
 		return { ...outcome, summary: describedSummary(outcome.summary, modeName, context.getNode().name) };
+	} catch (error) {
+		// A Diff creates nothing, so its destination may be missing too; a Sync makes its destination.
+		const mustExist = dryRun && folder ? [source, folder] : [source];
+		throw (await missingFolder(context, itemIndex, mustExist)) ?? error;
 	} finally {
 		await uploads?.flush();
 	}

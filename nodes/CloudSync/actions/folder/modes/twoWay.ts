@@ -2,14 +2,16 @@ import { PointerStateStore, ProviderStateStore, pairId, twoWaySync, type Conflic
 import { redact, toNodeError } from '../../../helpers/errors';
 import { readBackupDir, readCommonOptions, readDeletionGuard, readFullCheckEvery, syncOptions } from '../../../helpers/options';
 import { StaticDataStore } from '../../../transport/staticData';
+import { STATE_ON_RIGHT } from '../shared';
 import { pairName, statefulFailure, summaryHeader, type FolderMode } from './mode';
 
+// Two-Way's sides are Left and Right in the panel: the hints name the folder and the option as it shows them.
 const MANUAL_RUN_HINT =
 	'This was a manual run from the editor: n8n does not save node state for those. The two-way state of this run was kept in its copy ' +
-	'in the .cloudsync folder of the destination, which the next run reads because the copy in n8n is older.';
+	'in the .cloudsync folder of the right-hand folder, which the next run reads because the copy in n8n is older.';
 const COPY_USED_HINT =
 	'n8n started this run without the state its last run saved (queue-mode workers and editor runs do not get or keep node state), ' +
-	'so the copy in the .cloudsync folder of the destination was used. To keep the state there only, choose Options > State Storage > File on the Destination.';
+	`so the copy in the .cloudsync folder of the right-hand folder was used. To keep the state there only, choose Options > State Storage > ${STATE_ON_RIGHT}.`;
 
 /**
  * Static data saved before the pointer store may hold a whole large state. A run that changed
