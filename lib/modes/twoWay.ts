@@ -60,7 +60,7 @@ export interface TwoWayOptions extends RunSettings {
 	/** Keep what is replaced or deleted, on its own side, in this folder with the run's date in its name. */
 	backupDir?: string;
 	/** A lock file on the destination stops two runs of the pair from overlapping; false turns it off. */
-	lock?: Partial<Omit<LockOptions, 'pacer'>> | false;
+	lock?: Partial<Omit<LockOptions, 'pacer' | 'lastSave'>> | false;
 	/** Entries held in memory per sorted listing, and files held to pair moves, before a temporary file (or giving up on moves) takes over; tests set it low. */
 	memoryLimit?: number;
 	/**
