@@ -1,6 +1,10 @@
-import { LockedError, PairLock, twoWaySync, MemoryStateStore, ProviderStateStore } from '../lib';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LocalProvider, LockedError, PairLock, twoWaySync, MemoryStateStore, ProviderStateStore, decodeBaseline, pairId, type Provider } from '../lib';
 import { DropboxEmulator } from './emulators/dropbox';
 import { emulatedProvider, quickPacer } from './support/dropbox';
+import { put, tree } from './support/sides';
 
 /**
  * The pair lock on a cloud that writes on a condition (Dropbox's upload in mode add / update by rev):
@@ -123,7 +127,7 @@ describe('pair lock on a cloud with conditional writes (Dropbox, emulated)', () 
 		await holder.release();
 	});
 
-	it('scheduled two-way runs with the memo spend two calls on the lock, and read no state copy the memo says is current', async () => {
+	it('scheduled two-way runs with the memo spend one call on the lock (their state copy is stamped), and read no state copy the memo says is current', async () => {
 		emulator.seedFolder('/Left');
 		const source = emulatedProvider(emulator, { root: '/Left' });
 		const options = { state: new MemoryStateStore(), stateCopy: new ProviderStateStore(destination(), 'left-pair'), pair: 'left-pair', pacer: quickPacer(), lock: { memo: new MemoryStateStore() } };
@@ -135,8 +139,182 @@ describe('pair lock on a cloud with conditional writes (Dropbox, emulated)', () 
 		expect(report.status).toBe('success');
 		expect(report.toDestination.added).toBe(1);
 		expect(report.baselineFromCopy).toBe(false);
-		expect(lockCalls(before)).toEqual(['upload update', 'upload update']);
+		expect(lockCalls(before)).toEqual(['upload update']);
 		const stateCopyReads = emulator.server.log.slice(before).filter((entry) => entry.path.endsWith('/download') && (entry.arg ?? '').includes('left-pair.state'));
 		expect(stateCopyReads).toHaveLength(0);
+	});
+});
+
+/**
+ * A run that saved its two-way state where every worker reads it (the state's copy on the destination)
+ * stamps it with its lock's owner and leaves the lock held: the next run with the memo writes over it
+ * in one call, and a worker without the memo reads the stamp to tell a finished run from a running one.
+ */
+describe('the lock of a two-way run whose state copy is stamped (Dropbox, emulated)', () => {
+	const PAIR = 'left-pair';
+	const LOCK = `.cloudsync/${pairId(PAIR)}.lock`;
+	const COPY = `.cloudsync/${PAIR}.state`;
+
+	beforeEach(() => {
+		emulator.seedFolder('/Left');
+		for (const name of ['a', 'y', 'z']) emulator.seedFile(`/Left/${name}.txt`, name);
+	});
+
+	/** What one n8n worker keeps: its static data (the state and the lock's memo), lost when it dies or is another worker. */
+	function worker(source: Provider = emulatedProvider(emulator, { root: '/Left' })) {
+		const state = new MemoryStateStore();
+		const memo = new MemoryStateStore();
+		const run = () => twoWaySync(source, destination(), { state, stateCopy: new ProviderStateStore(destination(), PAIR), pair: PAIR, pacer: quickPacer(), lock: { memo } });
+		return { state, memo, run };
+	}
+	const lockFile = async () => JSON.parse((await destination().readVersioned(LOCK))!.bytes.toString('utf8')) as { owner: string; expiresAt: number };
+	const copyHeader = async () => decodeBaseline((await new ProviderStateStore(destination(), PAIR).load())!);
+	const calls = (from: number, about: string) =>
+		emulator.server.log
+			.slice(from)
+			.filter((entry) => (entry.arg ?? '').includes(about))
+			.map((entry) => `${entry.path.replace('/2/files/', '')}${(entry.status ?? 0) >= 400 ? ' refused' : ''}`);
+	/** A source whose reads of synced files wait until `go`: a run held in the middle, lock taken. */
+	function heldSource() {
+		let reached!: () => void;
+		let go!: () => void;
+		const reading = new Promise<void>((resolve) => (reached = resolve));
+		const gate = new Promise<void>((resolve) => (go = resolve));
+		const inner = emulatedProvider(emulator, { root: '/Left' });
+		const source = new Proxy(inner, {
+			get: (target, property, receiver) =>
+				property === 'read'
+					? async (...args: Parameters<Provider['read']>) => {
+							reached();
+							await gate;
+							return target.read(...args);
+						}
+					: Reflect.get(target, property, receiver),
+		});
+		return { source, reading, go };
+	}
+
+	it('sequential runs with the memo: the lock taken in one call, no release call, the state stamped with the owner who left the lock held', async () => {
+		const n8n = worker();
+		expect((await n8n.run()).status).toBe('success');
+		for (const name of ['b', 'c']) {
+			emulator.seedFile(`/Left/${name}.txt`, name);
+			const before = emulator.server.log.length;
+			const report = await n8n.run();
+			expect(report).toMatchObject({ status: 'success', toDestination: { added: 1 }, baselineFromCopy: false });
+			expect(lockCalls(before)).toEqual(['upload update']);
+			const held = await lockFile();
+			expect(held.expiresAt).toBeGreaterThan(Date.now());
+			expect((await copyHeader()).savedBy).toBe(held.owner);
+		}
+	});
+
+	it('a worker without the memo after a skipped release reads the stamp, takes the lock, and uses the state it read (one download)', async () => {
+		expect((await worker().run()).status).toBe('success');
+		expect((await lockFile()).expiresAt).toBeGreaterThan(Date.now());
+		emulator.remove('/Left/a.txt');
+		const before = emulator.server.log.length;
+		const report = await worker().run();
+		// Its static data is empty: the state came from the copy, and the deletion it proves went through.
+		expect(report).toMatchObject({ status: 'success', baselineFromCopy: true, toDestination: { deleted: 1 } });
+		expect(calls(before, LOCK)).toEqual(['download', 'upload']);
+		expect(calls(before, COPY)).toEqual(['download', 'upload']);
+		expect(Object.keys(await tree(destination()))).not.toContain('a.txt');
+	});
+
+	it('a run still running (lock unexpired, the state stamped by the run before it) stops another worker, which changes nothing', async () => {
+		expect((await worker().run()).status).toBe('success');
+		const stampedBefore = (await copyHeader()).savedBy;
+		emulator.seedFile('/Left/b.txt', 'bravo');
+		const held = heldSource();
+		const running = worker(held.source).run();
+		await held.reading;
+		const other = worker();
+		const before = emulator.server.log.length;
+		await expect(other.run()).rejects.toBeInstanceOf(LockedError);
+		// Read the lock and the stamp, wrote nothing.
+		expect(calls(before, LOCK)).toEqual(['download']);
+		expect(calls(before, COPY)).toEqual(['download']);
+		expect(emulator.server.log.slice(before).filter((entry) => entry.path.endsWith('/upload') || entry.path.includes('delete'))).toEqual([]);
+		expect(other.state.state).toBeUndefined();
+		expect((await copyHeader()).savedBy).toBe(stampedBefore);
+		held.go();
+		expect(await running).toMatchObject({ status: 'success', toDestination: { added: 1 } });
+		expect((await copyHeader()).savedBy).toBe((await lockFile()).owner);
+	});
+
+	it('a holder that died after saving its state, before its memo: the next run (its memo out of date) takes the lock over the stamp', async () => {
+		const n8n = worker();
+		expect((await n8n.run()).status).toBe('success');
+		const memoBefore = n8n.memo.state;
+		emulator.seedFile('/Left/b.txt', 'bravo');
+		// Its process dies once the state is saved: the memo and the rest of its static data are never stored.
+		const dying = worker();
+		dying.memo.save = async () => {
+			throw new Error('the worker died');
+		};
+		expect((await dying.run()).status).toBe('success');
+		expect(n8n.memo.state).toBe(memoBefore);
+		emulator.seedFile('/Left/c.txt', 'charlie');
+		const before = emulator.server.log.length;
+		const report = await n8n.run();
+		expect(report).toMatchObject({ status: 'success', toDestination: { added: 1 }, baselineFromCopy: true });
+		// The write over the memo's rev is refused (the dead run wrote the lock since); the lock and the stamp are read; the lock is taken.
+		expect(calls(before, LOCK)).toEqual(['upload refused', 'download', 'upload']);
+		// Its static data holds the state the dead run saved before it: the copy, read once for the stamp and the baseline, is the newer.
+		expect(calls(before, COPY)).toEqual(['download', 'upload']);
+		expect(decodeBaseline(n8n.state.state!).entries.map((entry) => entry.path)).toEqual(['a.txt', 'b.txt', 'c.txt', 'y.txt', 'z.txt']);
+	});
+
+	it('a failed run releases the lock with a write, as does one that changed nothing (its state not rewritten)', async () => {
+		const failing = new Proxy(emulatedProvider(emulator, { root: '/Left' }), {
+			get: (target, property, receiver) =>
+				property === 'read'
+					? async () => {
+							throw new Error('unreadable');
+						}
+					: Reflect.get(target, property, receiver),
+		});
+		const n8n = worker();
+		expect((await n8n.run()).status).toBe('success');
+		emulator.seedFile('/Left/b.txt', 'bravo');
+		let before = emulator.server.log.length;
+		const failed = await twoWaySync(failing, destination(), { state: n8n.state, stateCopy: new ProviderStateStore(destination(), PAIR), pair: PAIR, pacer: quickPacer(), lock: { memo: n8n.memo } });
+		expect(failed.status).toBe('failed');
+		expect(lockCalls(before)).toEqual(['upload update', 'upload update']);
+		expect((await lockFile()).expiresAt).toBe(0);
+		expect((await n8n.run()).status).toBe('success');
+		before = emulator.server.log.length;
+		const idle = await n8n.run();
+		expect(idle).toMatchObject({ status: 'success', baselineSaved: true, toDestination: { added: 0 }, toSource: { added: 0 } });
+		// The state as it was is still true (compared with its old stamp), so it is not uploaded again; the lock is released by a write.
+		expect(calls(before, COPY)).toEqual([]);
+		expect(lockCalls(before)).toEqual(['upload update', 'upload update']);
+		expect((await lockFile()).expiresAt).toBe(0);
+	});
+
+	it('two workers without the memo racing for a lock left held: one takes it, the other is refused and changes nothing', async () => {
+		expect((await worker().run()).status).toBe('success');
+		emulator.seedFile('/Left/b.txt', 'bravo');
+		const racers = [worker(), worker()];
+		const results = await Promise.allSettled(racers.map((racer) => racer.run()));
+		const refused = results.filter((result) => result.status === 'rejected') as PromiseRejectedResult[];
+		expect(refused).toHaveLength(1);
+		expect(refused[0].reason).toBeInstanceOf(LockedError);
+		expect(results.filter((result) => result.status === 'fulfilled').map((result) => (result as PromiseFulfilledResult<{ status: string }>).value.status)).toEqual(['success']);
+		expect(racers.filter((racer) => racer.state.state === undefined)).toHaveLength(1);
+		expect((await copyHeader()).savedBy).toBe((await lockFile()).owner);
+	});
+});
+
+describe('the lock on a destination without conditional writes (local folders)', () => {
+	it('a two-way run whose state copy is stamped still releases the lock: no other worker could tell its write from another run’s', async () => {
+		const [left, right] = await Promise.all([mkdtemp(join(tmpdir(), 'lock-left-')), mkdtemp(join(tmpdir(), 'lock-right-'))]);
+		const [source, target] = [await LocalProvider.open(left), await LocalProvider.open(right)];
+		await put(source, 'a.txt', 'alpha', Date.now());
+		const report = await twoWaySync(source, target, { state: new MemoryStateStore(), stateCopy: new ProviderStateStore(target, 'pair'), pair: 'pair', pacer: quickPacer(), lock: { settleMs: 0, memo: new MemoryStateStore() } });
+		expect(report.status).toBe('success');
+		const lock = JSON.parse(await readFile(join(right, '.cloudsync', `${pairId('pair')}.lock`), 'utf8')) as { expiresAt: number };
+		expect(lock.expiresAt).toBe(0);
 	});
 });

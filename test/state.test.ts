@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BaselineWriter, FileStateStore, MemoryStateStore, PointerStateStore, SpillDir, StateError, decodeBaseline, encodeBaseline, openBaseline, type BaselineEntry } from '../lib';
 import { createHash } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
+import { compareWalkOrder } from '../lib/core/walkOrder';
 import { loadStateBytes, saveStateBytes, stateBytesOf, stateDigest, stateText } from '../lib/state/state';
 import type { Stepper } from '../lib/core/types';
 
@@ -44,6 +46,22 @@ describe('baseline encoding', () => {
 		const streamed: BaselineEntry[] = [];
 		for await (const entry of (await openBaseline(encodeBaseline({ pair: 'p', savedAt: 1, entries }))).entries()) streamed.push(entry);
 		expect(byPath(streamed)).toEqual(byPath(entries));
+	});
+
+	it('a state stamped with who saved it opens with the stamp and every entry; the time still reads as a number alone, as a reader that knows only the time reads it', async () => {
+		const entries = randomEntries(50);
+		const writer = new BaselineWriter('p', 1_795_000_000_000);
+		for (const entry of [...entries].sort((a, b) => compareWalkOrder(a.path, b.path))) writer.add(entry);
+		for (const savedAt of [1_795_000_000_000, 0]) {
+			const text = writer.text(savedAt, '9f3c0a17d2b4e8a1');
+			const opened = await openBaseline(text);
+			expect([opened.savedAt, opened.savedBy]).toEqual([savedAt, '9f3c0a17d2b4e8a1']);
+			expect(await entriesOf(text)).toEqual(decodeBaseline(writer.text()).entries);
+			expect(decodeBaseline(text)).toMatchObject({ savedAt, savedBy: '9f3c0a17d2b4e8a1' });
+			const timeLine = gunzipSync(Buffer.from(text, 'base64')).toString('utf8').split('\n')[2];
+			expect(parseInt(timeLine, 36)).toBe(savedAt);
+		}
+		expect((await openBaseline(writer.text())).savedBy).toBeUndefined();
 	});
 
 	it('streams a state whose text spans many decoded pieces, and one written with line breaks, entry for entry as the whole decode', async () => {

@@ -16,6 +16,8 @@ import {
 	openBaseline,
 	pairId,
 	PointerStateStore,
+	ProviderStateStore,
+	SharedState,
 	stateDigest,
 	saveStateBytes,
 	type BaselineEntry,
@@ -59,7 +61,7 @@ export interface TwoWayOptions extends RunSettings {
 	/** Keep what is replaced or deleted, on its own side, in this folder with the run's date in its name. */
 	backupDir?: string;
 	/** A lock file on the destination stops two runs of the pair from overlapping; false turns it off. */
-	lock?: Partial<Omit<LockOptions, 'pacer'>> | false;
+	lock?: Partial<Omit<LockOptions, 'pacer' | 'lastSave'>> | false;
 	/** Entries held in memory per sorted listing, and files held to pair moves, before a temporary file (or giving up on moves) takes over; tests set it low. */
 	memoryLimit?: number;
 	/** Actions the report lists one by one (default 10,000); the rest run as planned and are counted in `actionsNotKept`. */
@@ -175,16 +177,32 @@ export async function twoWaySync(source: Provider, destination: Provider, option
 	const feedPlan = feed && (await planFromFeeds(providers, feed, feed.now?.() ?? skeleton.started, options.signal, options.resync ? 'resync: the saved state is rebuilt from both listings' : undefined));
 	// Nothing changed on either side since the last fully successful run: its baseline still holds, and neither it nor the lock is read or written.
 	if (feedPlan?.paths?.length === 0) return unchanged(skeleton, feedPlan, feed!);
-	const lock = options.lock === false || options.dryRun ? undefined : await PairLock.acquire(destination, { id: pairId(options.pair), ...options.lock, pacer: skeleton.pacer });
+	const locked = options.lock !== false && !options.dryRun;
+	const shared = locked ? sharedState(options) : undefined;
+	const lastSave = shared && (() => shared.stamp());
+	const lock = locked ? await PairLock.acquire(destination, { id: pairId(options.pair), ...options.lock, pacer: skeleton.pacer, lastSave }).catch(async (error: unknown) => {
+		await shared?.dispose();
+		throw error;
+	}) : undefined;
 	try {
 		const outcome: FeedOutcome = { plan: feedPlan, rewrote: false };
-		const report = await run(skeleton, options, lock, outcome);
+		const report = await run(skeleton, options, lock, outcome, shared);
 		if (feedPlan) Object.assign(report, { listing: feedPlan.listing, listingReason: feedPlan.listingReason });
+		// With its state stamped, the lock is left held and another worker may take it over while the feed state is still being written here: the feed state
+		// saved last may then pair these cursors with that run's later baseline. Older than it, they only have the next run check again changes both sides
+		// already hold; the id indexes travel with the cursors they belong to (in one copy, or named by a token the cursors carry).
 		if (feedPlan?.keep && report.status === 'success' && report.baselineSaved) await advanceFeed(feedPlan, feed!, report, outcome, providers, options.signal);
 		return report;
 	} finally {
 		await lock?.release();
+		await shared?.dispose();
 	}
+}
+
+/** Where every worker reads the state a run saves (a file on a cloud, written by every run that saves): whose header the lock reads. */
+function sharedState(options: TwoWayOptions): SharedState | undefined {
+	const store = options.stateCopy ?? (options.state instanceof ProviderStateStore ? options.state : undefined);
+	return store && new SharedState(store);
 }
 
 /** What a scheduled run learnt from the feeds, whether it rewrote the baseline on the destination, and which sides an action wrote. */
@@ -256,9 +274,11 @@ interface Loaded {
 	fromCopy: boolean;
 }
 
-async function loadBaseline(options: TwoWayOptions, lock?: PairLock): Promise<Loaded> {
+async function loadBaseline(options: TwoWayOptions, lock?: PairLock, shared?: SharedState): Promise<Loaded> {
 	if (options.resync) return { note: 'resync: the saved state was set aside and is rebuilt by this run', fromCopy: false };
-	let text = await loadStateBytes(options.state);
+	// The lock may have read the shared state already (to tell a finished run's lock from a running one's).
+	const load = (store: StateStore) => (shared?.store === store ? shared.take() : loadStateBytes(store));
+	let text = await load(options.state);
 	let baseline = text === undefined ? undefined : await openBaseline(text).catch(async (error: unknown) => {
 		await text?.dispose();
 		throw error;
@@ -267,7 +287,7 @@ async function loadBaseline(options: TwoWayOptions, lock?: PairLock): Promise<Lo
 	let fromCopy = false;
 	const lastSaved = lock?.savedAt;
 	if (options.stateCopy && (lastSaved === undefined || (baseline?.savedAt ?? -1) < lastSaved)) {
-		const copyText = await loadStateBytes(options.stateCopy);
+		const copyText = await load(options.stateCopy);
 		const copy = copyText === undefined ? undefined : await openBaseline(copyText).catch(async (error: unknown) => {
 			await Promise.all([text?.dispose(), copyText.dispose()]);
 			throw error;
@@ -294,10 +314,10 @@ interface Tally {
 
 async function* none<T>(): AsyncGenerator<T> {}
 
-async function run(skeleton: Run, options: TwoWayOptions, lock: PairLock | undefined, outcome: FeedOutcome): Promise<TwoWayReport> {
+async function run(skeleton: Run, options: TwoWayOptions, lock: PairLock | undefined, outcome: FeedOutcome, shared?: SharedState): Promise<TwoWayReport> {
 	const providers: Record<Side, Provider> = { source: skeleton.source, destination: skeleton.destination };
 	const filter = createFilter({ ...options.filter, reserved: reservedFolders(options.backupDir) });
-	const loaded = await loadBaseline(options, lock);
+	const loaded = await loadBaseline(options, lock, shared);
 	try {
 		const feedPlan = outcome.plan;
 		const listFully = (listingReason: string) => Object.assign(feedPlan!, { listing: 'full', listingReason, paths: undefined, fullAt: options.feed?.now?.() ?? skeleton.started });
@@ -457,14 +477,15 @@ async function walkPlanAndRun(
 	const saved = await settleBaseline(listed, plan, executor.outcomes, key, options.pair, baseline?.savedAt ?? started, spill, options.memoryLimit);
 	report.baselineFiles = saved.files;
 	// Nothing changed on either side: the stored state is still true, and rewriting it (a workflow row, an upload) buys nothing.
-	if (baseline && !fromCopy && text && (await unchangedState(saved, text))) {
+	if (baseline && !fromCopy && text && (await unchangedState(saved, text, baseline))) {
 		report.baselineSaved = true;
 		report.stateBytes = text.size;
 		return finish('success');
 	}
 	// Later than the baseline it replaces, even with a clock that stands still (tests) or went back.
 	const savedAt = Math.max(started, (baseline?.savedAt ?? 0) + 1, (lock?.savedAt ?? 0) + 1);
-	const encoded = await saved.bytes(savedAt);
+	// Stamped with the lock's owner: where every worker reads it, it tells them this run is done with the lock (lib/state/lock.ts).
+	const encoded = await saved.bytes(savedAt, lock?.owner);
 	try {
 		// A run that lost its lock (another one overwrote it) must not write a baseline over the other's.
 		await lock?.confirm();
@@ -473,7 +494,7 @@ async function walkPlanAndRun(
 		const copied = options.state instanceof PointerStateStore && options.state.large === options.stateCopy && options.state.writesLarge(encoded);
 		if (!copied && options.stateCopy) await saveStateBytes(options.stateCopy, encoded);
 		outcome.rewrote = true;
-		if (lock) lock.savedAt = savedAt;
+		lock?.stateSaved(savedAt);
 	} catch (error) {
 		report.failed++;
 		report.errors.push({ path: '', side: 'destination', action: 'save state', ...failureOf(error), message: `the sync state could not be saved to ${options.state.where}: ${(error as Error).message}` });
@@ -486,9 +507,9 @@ async function walkPlanAndRun(
 	return finish('success');
 }
 
-/** Whether the settled baseline, written with the old one's time, is the very text that was loaded: compared by length and digest, neither made whole. */
-async function unchangedState(saved: BaselineWriter, loaded: StateBytes): Promise<boolean> {
-	const current = await saved.digest();
+/** Whether the settled baseline, written with the old one's stamp, is the very text that was loaded: compared by length and digest, neither made whole. */
+async function unchangedState(saved: BaselineWriter, loaded: StateBytes, old: BaselineReader): Promise<boolean> {
+	const current = await saved.digest(old.savedAt, old.savedBy);
 	return current.size === loaded.size && current.sha256 === (await stateDigest(loaded));
 }
 

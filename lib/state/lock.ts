@@ -28,9 +28,16 @@ export interface LockOptions {
 	 * without reading it first. A memo that is out of date only costs the read.
 	 */
 	memo?: StateStore;
+	/**
+	 * Who saved the pair's state and when, from the header of the state where every worker reads it
+	 * (a file on a cloud): with it, a run that saved its state there, stamped with its owner, leaves the
+	 * lock unreleased where the cloud writes on a condition, and a run that finds a lock unreleased
+	 * takes it over once the state names that lock's owner (that run had finished).
+	 */
+	lastSave?: () => Promise<{ savedAt: number; savedBy?: string } | undefined>;
 }
 
-/** The lock file as a release left it: its version, and the time of the state saved under it. */
+/** The lock file as this run's end left it (released, or held by a run whose state is stamped): its version, and the time of the state saved under it. */
 interface LockMemo {
 	version: string;
 	savedAt?: number;
@@ -41,7 +48,10 @@ interface LockFile {
 	host: string;
 	acquiredAt: string;
 	expiresAt: number;
-	/** When the last run of the pair that finished saved its state: lets a run tell a stale state store from a current one. */
+	/**
+	 * When the last run of the pair that finished saved its state: lets a run tell a stale state store
+	 * from a current one. Only a released lock says it: one left held was written before its run saved.
+	 */
 	savedAt?: number;
 }
 
@@ -57,8 +67,10 @@ interface LockFile {
 export class PairLock {
 	private timer?: NodeJS.Timeout;
 	private readonly acquiredAt: string;
-	/** When the pair's state was last saved, as the lock file says; undefined before any run saved one. */
+	/** When the pair's state was last saved (the memo, a released lock file or the state's header say); undefined when unknown. */
 	savedAt?: number;
+	/** This run saved the pair's state where `lastSave` reads it, stamped with its owner: its release costs no write. */
+	private stamped = false;
 	/** The lock file's version as this run last wrote it, where the cloud writes on a condition. */
 	private version?: string;
 	/** Who took the lock over, when a conditional renewal found another owner. */
@@ -69,7 +81,8 @@ export class PairLock {
 	private constructor(
 		private readonly provider: Provider,
 		readonly path: string,
-		private readonly owner: string,
+		/** Random for each run: the state a run saves names it (`lastSave`). */
+		readonly owner: string,
 		private readonly options: LockOptions,
 	) {
 		this.acquiredAt = new Date(this.now()).toISOString();
@@ -96,9 +109,11 @@ export class PairLock {
 	}
 
 	/**
-	 * One call when the memo is current: a write over the version the last release left, which only
-	 * succeeds if no run wrote the lock since (so it is free, and its `savedAt` is the memo's). Else two:
-	 * the lock file as it is, and one conditional write over that version.
+	 * One call when the memo is current: a write over the version the last run's end left, which only
+	 * succeeds if no run wrote the lock since (so that run finished, whether it released the lock or
+	 * left it with its state stamped, and `savedAt` is the memo's). Else two: the lock file as it is,
+	 * and one conditional write over that version; three when it is held by a run whose state must be
+	 * read to tell whether it finished.
 	 */
 	private async acquireConditionally(): Promise<PairLock> {
 		const memo = await this.loadMemo();
@@ -120,8 +135,15 @@ export class PairLock {
 			this.renewConditionally();
 			return this;
 		}
-		if (found.holder && found.holder.expiresAt > this.now()) throw this.lockedBy(found.holder);
-		this.savedAt = found.holder?.savedAt;
+		if (found.holder && found.holder.expiresAt > this.now()) {
+			// Left held by a run that saved its state where every worker reads it; stamped with that run's owner, the state says it finished.
+			const saved = await this.options.lastSave?.();
+			if (saved?.savedBy === undefined || saved.savedBy !== found.holder.owner) throw this.lockedBy(found.holder);
+			this.savedAt = saved.savedAt;
+		} else {
+			// An expired lock may be one its run left held after saving its state, later than the lock says: unknown then.
+			this.savedAt = found.holder?.expiresAt === 0 ? found.holder.savedAt : undefined;
+		}
 		if (!(await this.swap(found.version))) throw this.lockedBy(this.takenBy!);
 		this.renewConditionally();
 		return this;
@@ -188,13 +210,27 @@ export class PairLock {
 		if (holder && holder.owner !== this.owner) throw this.lockedBy(holder);
 	}
 
-	/** Marks the lock free rather than deleting it: a deleted file would land in the Drive trash after every run. */
+	/**
+	 * The run saved the pair's state at `savedAt`, after its last change to either side; stamped with
+	 * `owner` where `lastSave` reads it, when there is a `lastSave`.
+	 */
+	stateSaved(savedAt: number): void {
+		this.savedAt = savedAt;
+		this.stamped = this.options.lastSave !== undefined;
+	}
+
+	/**
+	 * Marks the lock free rather than deleting it: a deleted file would land in the Drive trash after
+	 * every run. Where the cloud writes on a condition and the run's state is stamped, the lock is left
+	 * as it is: the next run with the memo writes over it as over a released one, and any other reads
+	 * the stamp (one write a run saved).
+	 */
 	async release(): Promise<void> {
 		clearInterval(this.timer);
 		if (this.conditional) {
 			// Only over the version this run wrote: a lock another run took over is left to it.
 			if (this.takenBy) return;
-			const released = await this.swap(this.version, 0).catch(() => false);
+			const released = this.stamped || (await this.swap(this.version, 0).catch(() => false));
 			if (released && this.version !== undefined) await this.options.memo?.save(JSON.stringify({ version: this.version, savedAt: this.savedAt } satisfies LockMemo)).catch(() => undefined);
 			return;
 		}

@@ -30,6 +30,8 @@ export interface Baseline {
 	/** Which folder pair this baseline describes; a baseline of another pair is never used. */
 	pair: string;
 	savedAt: number;
+	/** The owner of the lock the run that saved it held (lib/state/lock.ts): tells other workers that run had finished its state. */
+	savedBy?: string;
 	entries: BaselineEntry[];
 }
 
@@ -178,6 +180,16 @@ const ESCAPED = /[\\\t\n\r]/;
 const escape = (text: string) => (ESCAPED.test(text) ? text.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r') : text);
 const unescape = (text: string) => (text.indexOf('\\') < 0 ? text : text.replace(/\\(.)/g, (_match, code: string) => ({ t: '\t', n: '\n', r: '\r' })[code] ?? code));
 const byWalkOrder = (a: BaselineEntry, b: BaselineEntry) => compareWalkOrder(a.path, b.path);
+/**
+ * The header's third line: when the state was saved, then who saved it after a colon. The time
+ * comes first and the colon is no base-36 digit, so a reader that knows only the time (parseInt)
+ * still reads it.
+ */
+const stampLine = (savedAt: number, savedBy?: string) => (savedBy === undefined ? b36(savedAt) : `${savedAt.toString(36)}:${savedBy}`);
+function parseStamp(line: string): { savedAt: number; savedBy?: string } {
+	const colon = line.indexOf(':');
+	return colon < 0 ? { savedAt: n36(line) } : { savedAt: n36(line.slice(0, colon)), savedBy: line.slice(colon + 1) };
+}
 const unreadable = (cause?: unknown) => new StateError('The saved sync state is not readable', { cause, hint: 'Run once with Resync to rebuild it.' });
 
 /**
@@ -306,15 +318,15 @@ export class BaselineWriter {
 		this.spilled = { file, written };
 	}
 
-	private header(savedAt: number): Buffer {
-		return gzipSync(Buffer.from(`${[FORMAT, this.pair, b36(savedAt)].join('\n')}\n`, 'utf8'));
+	private header(savedAt: number, savedBy?: string): Buffer {
+		return gzipSync(Buffer.from(`${[FORMAT, this.pair, stampLine(savedAt, savedBy)].join('\n')}\n`, 'utf8'));
 	}
 
 	/** The baseline so far as text, for small ones (a writer that spilled has `bytes` only); the header is a gzip member of its own, so another `savedAt` costs nothing. */
-	text(savedAt = this.savedAt): string {
+	text(savedAt = this.savedAt, savedBy?: string): string {
 		this.flush();
 		if (this.spilled) throw new Error('A baseline written to a temporary file is read with bytes()');
-		return Buffer.concat([this.header(savedAt), ...this.members]).toString('base64');
+		return Buffer.concat([this.header(savedAt, savedBy), ...this.members]).toString('base64');
 	}
 
 	/**
@@ -322,10 +334,10 @@ export class BaselineWriter {
 	 * changed nothing only compares this with what it loaded; at a million names, making the text to
 	 * compare it cost 18 MiB of buffers, freed only later.
 	 */
-	async digest(savedAt = this.savedAt): Promise<{ size: number; sha256: string }> {
+	async digest(savedAt = this.savedAt, savedBy?: string): Promise<{ size: number; sha256: string }> {
 		const hash = createHash('sha256');
 		let size = 0;
-		for await (const text of base64Texts(this.compressed(savedAt))) {
+		for await (const text of base64Texts(this.compressed(savedAt, savedBy))) {
 			hash.update(text, 'latin1');
 			size += text.length;
 		}
@@ -337,19 +349,19 @@ export class BaselineWriter {
 	 * on each `read` (never one string, nor a second file): valid until the spill folder is disposed,
 	 * and as long as nothing more is added.
 	 */
-	async bytes(savedAt = this.savedAt): Promise<StateBytes> {
+	async bytes(savedAt = this.savedAt, savedBy?: string): Promise<StateBytes> {
 		this.flush();
-		if (!this.spilled) return stateBytesOf(this.text(savedAt));
+		if (!this.spilled) return stateBytesOf(this.text(savedAt, savedBy));
 		const { file, written } = this.spilled;
 		await written;
-		const compressed = this.header(savedAt).length + (await stat(await file)).size;
-		return { size: 4 * Math.ceil(compressed / 3), read: () => Readable.from(base64Of(this.compressed(savedAt))), dispose: async () => undefined };
+		const compressed = this.header(savedAt, savedBy).length + (await stat(await file)).size;
+		return { size: 4 * Math.ceil(compressed / 3), read: () => Readable.from(base64Of(this.compressed(savedAt, savedBy))), dispose: async () => undefined };
 	}
 
 	/** The header and every member as compressed bytes, the spilled ones through one reused buffer: a piece holds until the next is asked for. */
-	private async *compressed(savedAt: number): AsyncGenerator<Buffer> {
+	private async *compressed(savedAt: number, savedBy?: string): AsyncGenerator<Buffer> {
 		this.flush();
-		yield this.header(savedAt);
+		yield this.header(savedAt, savedBy);
 		if (this.spilled) {
 			await this.spilled.written;
 			const file = await open(await this.spilled.file, 'r');
@@ -373,6 +385,7 @@ export class BaselineWriter {
 export interface BaselineReader {
 	pair: string;
 	savedAt: number;
+	savedBy?: string;
 	/** Its entries, each time afresh; stepped through too (`stepper`), which the march reads without a promise per entry. */
 	entries(): AsyncIterable<BaselineEntry>;
 }
@@ -535,7 +548,7 @@ export async function openBaseline(text: string | StateBytes): Promise<BaselineR
 	if (header[0] !== FORMAT) throw new StateError(`The saved sync state has an unknown format (${(header[0] ?? '').slice(0, 40)})`, { hint: 'Run once with Resync to rebuild it.' });
 	return {
 		pair: header[1] ?? '',
-		savedAt: n36(header[2] ?? ''),
+		...parseStamp(header[2] ?? ''),
 		entries: () => baselineEntries(text),
 	};
 }
@@ -563,7 +576,7 @@ export function decodeBaseline(text: string): Baseline {
 		entries.push(parseLine(line, previous));
 		previous = entries[entries.length - 1].path;
 	}
-	return { pair: lines[1], savedAt: n36(lines[2]), entries };
+	return { pair: lines[1], ...parseStamp(lines[2]), entries };
 }
 
 /** A short, stable name for a folder pair, for the files and keys that hold its lock and state; `kind` names whose state it is. */
@@ -681,6 +694,38 @@ export class PointerStateStore implements StateStore {
 		}
 		await saveStateBytes(this.large, state);
 		await this.small.save(`${POINTER}\n${JSON.stringify({ bytes: state.size, where: this.large.where })}`);
+	}
+}
+
+/**
+ * The pair's state where every worker reads it (a file on a cloud), downloaded at most once a run: the
+ * lock reads its header (who saved it, and when) only when it finds another run's lock unreleased, and
+ * the run then opens the same bytes as its baseline, which it would otherwise download again.
+ */
+export class SharedState {
+	private loaded?: Promise<StateBytes | undefined>;
+
+	constructor(readonly store: StateStore) {}
+
+	/** Who saved the state and when, from its header; undefined when there is none or it cannot be read. */
+	async stamp(): Promise<{ savedAt: number; savedBy?: string } | undefined> {
+		const bytes = await (this.loaded ??= loadStateBytes(this.store));
+		const header = bytes && (await openBaseline(bytes).catch(() => undefined));
+		return header && { savedAt: header.savedAt, savedBy: header.savedBy };
+	}
+
+	/** The state's bytes, for the caller to dispose: those `stamp` read, else read now. */
+	async take(): Promise<StateBytes | undefined> {
+		const loaded = this.loaded;
+		this.loaded = undefined;
+		return loaded ?? loadStateBytes(this.store);
+	}
+
+	/** Removes what `stamp` read and no one took. */
+	async dispose(): Promise<void> {
+		const loaded = this.loaded;
+		this.loaded = undefined;
+		await (await loaded?.catch(() => undefined))?.dispose();
 	}
 }
 

@@ -149,13 +149,19 @@ describeE2E('two-way sync in queue mode: state and lock shared by workers', () =
 		const workers = [await n8n.startWorker(), await n8n.startWorker()];
 		fs.writeFileSync(path.join(localRoot(), 'big-change.txt'), 'a change that takes a while to arrive\n');
 		// Every Dropbox answer takes a second: the first run holds the lock for several seconds.
+		const lockText = () =>
+			Object.entries(readDropboxTree(clouds.dropbox, DROPBOX, { withEngineFolder: true }))
+				.find(([file]) => file.startsWith('.cloudsync/') && file.endsWith('.lock'))?.[1]
+				.toString('utf8');
+		// The lock file stays between runs: left held by the last run, which saved its state to the destination (the copy names it), or marked free.
+		const left = lockText();
 		clouds.dropbox.server.inject({ kind: 'slow', delayMs: 1000 });
 		const firstCall = call();
-		// The lock file stays between runs, marked free; wait until the first run holds it.
+		// Wait until the first run holds it.
 		const lockHeld = async () => {
 			for (let attempt = 0; attempt < 120; attempt++) {
-				const lock = Object.entries(readDropboxTree(clouds.dropbox, DROPBOX, { withEngineFolder: true })).find(([file]) => file.startsWith('.cloudsync/') && file.endsWith('.lock'));
-				if (lock && (JSON.parse(lock[1].toString('utf8')) as { expiresAt: number }).expiresAt > Date.now()) return;
+				const lock = lockText();
+				if (lock && lock !== left && (JSON.parse(lock) as { expiresAt: number }).expiresAt > Date.now()) return;
 				await new Promise((resolve) => setTimeout(resolve, 250));
 			}
 			throw new Error('the first run never took the lock');
