@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
-import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { LocalProvider, Pacer, VerificationError, sync, type Entry, type Provider } from '../lib';
 import { S3Provider, formatS3Mtime, parseS3Mtime, md5OfEtag } from '../lib/providers/s3';
 import { seededRandom } from './support/faulty-provider';
@@ -184,6 +184,55 @@ describe('multipart parts in flight', () => {
 		proxy.clearFaults();
 		expect(sha256(await readAll(await provider.read('big.bin')))).toBe(sha256(data));
 		expect(proxy.log.filter((entry) => entry.method === 'PUT' && entry.fault !== undefined).length).toBeGreaterThan(0);
+	});
+});
+
+describe('what every write sends', () => {
+	let proxy: EmulatorServer;
+	afterAll(async () => proxy?.stop());
+
+	it('carries no checksum of the kind R2, B2 and most servers other than AWS refuse, and the chosen storage class: small PUT, PUT of 2 MiB or more, parts, server-side copy', async () => {
+		const writes: Array<{ request: string; checksumHeaders: string[]; encoding?: string; payload?: string; storageClass?: string }> = [];
+		proxy = await startS3FaultProxy(server.endpoint, 1, (request) => {
+			if (request.method !== 'PUT' && request.method !== 'POST') return;
+			const headers = request.headers;
+			writes.push({
+				request: `${request.method} ${decodeURIComponent(request.url ?? '').replace(/uploadId=[^&]+/, 'uploadId=…')}`,
+				checksumHeaders: Object.keys(headers).filter((name) => name.startsWith('x-amz-checksum-') || name === 'x-amz-sdk-checksum-algorithm' || name === 'x-amz-trailer'),
+				encoding: headers['content-encoding'] as string | undefined,
+				payload: headers['x-amz-content-sha256'] as string | undefined,
+				storageClass: headers['x-amz-storage-class'] as string | undefined,
+			});
+		});
+		const provider = await s3Provider({ ...server.connection, endpoint: proxy.baseUrl }, { prefix: 'classes', partSize: 5 * MiB, storageClass: 'STANDARD_IA' });
+		const sizes = { 'small.txt': 10, 'sdk-put.bin': 3 * MiB, 'parts.bin': 11 * MiB };
+		for (const [name, size] of Object.entries(sizes)) {
+			const data = pseudoRandomBytes(size, name);
+			await provider.write(name, Readable.from([data]), { size, modTime: 1_700_000_000_000 });
+		}
+		await provider.copy('small.txt', 'copied.txt');
+
+		// Each way of writing was taken: one PUT from memory, the SDK's PUT, a multipart upload, a copy.
+		const requests = writes.map((write) => write.request);
+		expect(requests).toEqual(
+			expect.arrayContaining(['PUT /test/classes/small.txt?x-id=PutObject', 'PUT /test/classes/sdk-put.bin?x-id=PutObject', 'POST /test/classes/parts.bin?uploads=', 'PUT /test/classes/copied.txt?x-id=CopyObject']),
+		);
+		expect(requests.filter((request) => request.includes('x-id=UploadPart'))).toHaveLength(3);
+		for (const write of writes) {
+			expect(write).toMatchObject({ checksumHeaders: [] });
+			expect(write.encoding ?? '').not.toMatch(/aws-chunked/);
+			expect(write.payload ?? '').not.toMatch(/^STREAMING-/);
+		}
+		// The class goes with every request that makes an object; the parts and the completion belong to the upload, which has it.
+		const makers = writes.filter((write) => !write.request.includes('uploadId='));
+		expect(makers.map((write) => write.storageClass)).toEqual(makers.map(() => 'STANDARD_IA'));
+		const listed = await provider.client.send(new ListObjectsV2Command({ Bucket: 'test', Prefix: 'classes/' }));
+		const uploaded = (listed.Contents ?? []).filter((object) => object.Key !== 'classes/copied.txt');
+		expect(Object.fromEntries(uploaded.map((object) => [object.Key, object.StorageClass]))).toEqual({
+			'classes/small.txt': 'STANDARD_IA',
+			'classes/sdk-put.bin': 'STANDARD_IA',
+			'classes/parts.bin': 'STANDARD_IA',
+		});
 	});
 });
 
