@@ -236,6 +236,36 @@ describe('what every write sends', () => {
 	});
 });
 
+describe('server-side copies above the copy cutoff', () => {
+	let proxy: EmulatorServer;
+	afterAll(async () => proxy?.stop());
+
+	it('go part by part (UploadPartCopy) and keep the bytes, the modification time and the MD5, for a copy and for a folder moved', async () => {
+		const partCopies: string[] = [];
+		proxy = await startS3FaultProxy(server.endpoint, 1, (request) => {
+			const range = request.headers['x-amz-copy-source-range'];
+			if (request.method === 'PUT' && /[?&]partNumber=/.test(request.url ?? '') && request.headers['x-amz-copy-source']) partCopies.push(String(range));
+		});
+		// The cutoff and part size lowered from 4.656 GiB and 512 MiB, so that a 12 MiB file takes the path of a 5 GiB one.
+		const provider = await s3Provider({ ...server.connection, endpoint: proxy.baseUrl }, { prefix: 'part-copies', copyCutoff: 6 * MiB, copyPartSize: 5 * MiB });
+		const data = pseudoRandomBytes(12 * MiB + 5, 'part copies');
+		const md5 = createHash('md5').update(data).digest('hex');
+		await provider.write('dir/big.bin', Readable.from([data]), { size: data.length, modTime: 1_700_000_000_000, sourceHashes: { md5 } });
+
+		const copied = await provider.copy('dir/big.bin', 'copy of big.bin');
+		expect(partCopies).toEqual(['bytes=0-5242879', 'bytes=5242880-10485759', 'bytes=10485760-12582916']);
+		expect(copied).toMatchObject({ path: 'copy of big.bin', size: data.length });
+		expect(sha256(await readAll(await provider.read('copy of big.bin')))).toBe(sha256(data));
+		expect(await provider.stat('copy of big.bin')).toMatchObject({ size: data.length, modTime: 1_700_000_000_000, hashes: { md5 } });
+
+		await provider.move('dir', 'moved');
+		expect(partCopies).toHaveLength(6);
+		expect((await files(provider)).map((entry) => entry.path).sort()).toEqual(['copy of big.bin', 'moved/big.bin']);
+		expect(sha256(await readAll(await provider.read('moved/big.bin')))).toBe(sha256(data));
+		expect(await provider.stat('moved/big.bin')).toMatchObject({ modTime: 1_700_000_000_000, hashes: { md5 } });
+	});
+});
+
 describe('a source of another length than announced', () => {
 	it('is refused before anything is stored, whether longer or shorter, in one PUT or in parts', async () => {
 		const provider = await s3Provider(server.connection, { prefix: 'length', partSize: 5 * MiB });
