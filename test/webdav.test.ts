@@ -110,6 +110,20 @@ describe('Nextcloud', () => {
 		expect(emulator.openUploads).toBe(0);
 	});
 
+	it('a large local file goes up in chunks read into one reused buffer: chunks refused or cut off and sent again still assemble the exact bytes', async () => {
+		const folder = await tempDir('nextcloud-large');
+		const data = pseudoRandomBytes(31 * MiB + 7, 'nextcloud-large');
+		await writeTree(folder, { 'big.bin': data });
+		const dav = await provider({ chunkSize: 5 * 1000 * 1000, pacer: new Pacer({ baseDelayMs: 1, maxDelayMs: 5, retriesPerRequest: 20 }) });
+		emulator.server.inject({ route: /^PUT \/remote\.php\/dav\/uploads\//, kind: 'server-error', probability: 0.3 });
+		emulator.server.inject({ route: /^PUT \/remote\.php\/dav\/uploads\//, kind: 'drop-after-commit', probability: 0.2 });
+		const report = await sync(await LocalProvider.open(folder), dav, { mode: 'copy', pacer: new Pacer({ baseDelayMs: 1, maxDelayMs: 5 }) });
+		expect(report.errors.map((error) => error.message)).toEqual([]);
+		expect(report).toMatchObject({ status: 'success', added: 1 });
+		expect(fingerprint(emulator.content('big.bin')!)).toEqual(fingerprint(data));
+		expect(emulator.server.log.filter((entry) => entry.method === 'PUT' && entry.fault !== undefined).length).toBeGreaterThan(0);
+	});
+
 	it('a MOVE answered 423 while Nextcloud merges ends when the file is there with the bytes sent', async () => {
 		await restart({ flavour: 'nextcloud', lockedWhileMerging: 2 });
 		const dav = await provider({ chunkSize: 5 * 1000 * 1000 });
