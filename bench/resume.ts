@@ -14,7 +14,7 @@ import { printTable, round } from './figures';
 const MiB = 1024 * 1024;
 const KILLS = 4;
 /** Each cloud's default chunk, so the figure is what a user's runs send. */
-const CHUNKS: Record<ResumeCloud, number> = { drive: 8 * MiB, dropbox: 8 * MiB, onedrive: 32 * 327_680, s3: 8 * MiB };
+const CHUNKS: Record<ResumeCloud, number> = { drive: 8 * MiB, dropbox: 8 * MiB, onedrive: 32 * 327_680, s3: 8 * MiB, nextcloud: 10 * MiB };
 export const RESUME_MAX_RATIO = 1.2;
 
 /** A row of bench/results/latest.json, told apart by its `resume` key (the cloud). */

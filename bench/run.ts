@@ -449,7 +449,7 @@ async function measureCase(bench: BenchCase, context: Context): Promise<Row[]> {
 		case 'webdav':
 			return measureWebDavCase<Row>(bench, { tools: context.tools, runs: context.runs, usageFile: nodePath.join(WORK, 'rclone-usage'), row: makeRow, profileDir: context.profileDir }, RCLONE_FLAGS);
 		case 's3': {
-			const { ours, rclone } = await measureS3Case(bench, context.runs, context.tools, RCLONE_FLAGS, nodePath.join(WORK, 'rclone-usage'));
+			const { ours, rclone } = await measureS3Case(bench, context.runs, context.tools, RCLONE_FLAGS, nodePath.join(WORK, 'rclone-usage'), context.profileDir);
 			return [makeRow(bench.name, ours, rclone)];
 		}
 		default:

@@ -11,6 +11,7 @@ import { endpointArgument, type Endpoint } from './endpoints';
 import { S3Provider } from '../lib/providers/s3';
 import { startS3Server, type S3TestServer } from '../test/support/s3';
 import type { Targets } from './figures';
+import { printProfile, profileFlags } from './profile';
 
 const BUCKET = 'bench';
 const REMOTE = 'BENCHS3';
@@ -74,7 +75,7 @@ function expectRcloneTransfers(stats: RcloneStats, transfers: number): void {
 }
 
 /** Alternating runs (ours, rclone, ours, …) of one case; rclone's are left out when it is missing. */
-export async function measureS3Case(bench: S3Case, runs: number, tools: Tools, rcloneFlags: string[], usageFile: string): Promise<S3Measured> {
+export async function measureS3Case(bench: S3Case, runs: number, tools: Tools, rcloneFlags: string[], usageFile: string, profileDir?: string): Promise<S3Measured> {
 	const data = await bench.data();
 	const s3 = await s3Server();
 	const ours: Measured[] = [];
@@ -95,7 +96,7 @@ export async function measureS3Case(bench: S3Case, runs: number, tools: Tools, r
 	};
 	for (let run = 1; run <= runs; run++) {
 		prepare();
-		const mine = await runOurs(['sync', 'copy', data.source, endpointArgument(ourEndpoint(s3, prefixOf('ours', run)))]);
+		const mine = await runOurs(['sync', 'copy', data.source, endpointArgument(ourEndpoint(s3, prefixOf('ours', run)))], profileFlags(profileDir, `case${bench.id}-run${run}`));
 		expectSuccess(mine.result, expected);
 		ours.push(mine);
 		let line = `  run ${run}/${runs}: ours ${describeRun(mine)}`;
@@ -110,5 +111,6 @@ export async function measureS3Case(bench: S3Case, runs: number, tools: Tools, r
 		}
 		console.log(line);
 	}
+	await printProfile(profileDir, `case${bench.id}-run1`);
 	return { ours, rclone };
 }

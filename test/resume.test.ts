@@ -24,7 +24,7 @@ const MiB = 1024 * 1024;
 // Small enough for every `npm test`, with small chunks; the 1 GiB run of the same scenario is test/e2e/resume.e2e.test.ts.
 
 // S3 sends one part at a time here: a kill loses the parts in flight, and four 5 MiB parts would be most of the 20% allowed.
-itResumesAfterKills(96 * MiB, 3, { drive: 2 * MiB, dropbox: 4 * MiB, onedrive: 8 * 327_680, s3: 5 * MiB }, 1);
+itResumesAfterKills(96 * MiB, 3, { drive: 2 * MiB, dropbox: 4 * MiB, onedrive: 8 * 327_680, s3: 5 * MiB, nextcloud: 5 * MiB }, 1);
 
 describe('a resumed upload whose source is a cloud that lists the same hash', () => {
 	let source: DriveFixture;

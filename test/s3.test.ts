@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
-import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { LocalProvider, Pacer, VerificationError, sync, type Entry, type Provider } from '../lib';
 import { S3Provider, formatS3Mtime, parseS3Mtime, md5OfEtag } from '../lib/providers/s3';
 import { seededRandom } from './support/faulty-provider';
@@ -184,6 +184,85 @@ describe('multipart parts in flight', () => {
 		proxy.clearFaults();
 		expect(sha256(await readAll(await provider.read('big.bin')))).toBe(sha256(data));
 		expect(proxy.log.filter((entry) => entry.method === 'PUT' && entry.fault !== undefined).length).toBeGreaterThan(0);
+	});
+});
+
+describe('what every write sends', () => {
+	let proxy: EmulatorServer;
+	afterAll(async () => proxy?.stop());
+
+	it('carries no checksum of the kind R2, B2 and most servers other than AWS refuse, and the chosen storage class: small PUT, PUT of 2 MiB or more, parts, server-side copy', async () => {
+		const writes: Array<{ request: string; checksumHeaders: string[]; encoding?: string; payload?: string; storageClass?: string }> = [];
+		proxy = await startS3FaultProxy(server.endpoint, 1, (request) => {
+			if (request.method !== 'PUT' && request.method !== 'POST') return;
+			const headers = request.headers;
+			writes.push({
+				request: `${request.method} ${decodeURIComponent(request.url ?? '').replace(/uploadId=[^&]+/, 'uploadId=…')}`,
+				checksumHeaders: Object.keys(headers).filter((name) => name.startsWith('x-amz-checksum-') || name === 'x-amz-sdk-checksum-algorithm' || name === 'x-amz-trailer'),
+				encoding: headers['content-encoding'] as string | undefined,
+				payload: headers['x-amz-content-sha256'] as string | undefined,
+				storageClass: headers['x-amz-storage-class'] as string | undefined,
+			});
+		});
+		const provider = await s3Provider({ ...server.connection, endpoint: proxy.baseUrl }, { prefix: 'classes', partSize: 5 * MiB, storageClass: 'STANDARD_IA' });
+		const sizes = { 'small.txt': 10, 'sdk-put.bin': 3 * MiB, 'parts.bin': 11 * MiB };
+		for (const [name, size] of Object.entries(sizes)) {
+			const data = pseudoRandomBytes(size, name);
+			await provider.write(name, Readable.from([data]), { size, modTime: 1_700_000_000_000 });
+		}
+		await provider.copy('small.txt', 'copied.txt');
+
+		// Each way of writing was taken: one PUT from memory, the SDK's PUT, a multipart upload, a copy.
+		const requests = writes.map((write) => write.request);
+		expect(requests).toEqual(
+			expect.arrayContaining(['PUT /test/classes/small.txt?x-id=PutObject', 'PUT /test/classes/sdk-put.bin?x-id=PutObject', 'POST /test/classes/parts.bin?uploads=', 'PUT /test/classes/copied.txt?x-id=CopyObject']),
+		);
+		expect(requests.filter((request) => request.includes('x-id=UploadPart'))).toHaveLength(3);
+		for (const write of writes) {
+			expect(write).toMatchObject({ checksumHeaders: [] });
+			expect(write.encoding ?? '').not.toMatch(/aws-chunked/);
+			expect(write.payload ?? '').not.toMatch(/^STREAMING-/);
+		}
+		// The class goes with every request that makes an object; the parts and the completion belong to the upload, which has it.
+		const makers = writes.filter((write) => !write.request.includes('uploadId='));
+		expect(makers.map((write) => write.storageClass)).toEqual(makers.map(() => 'STANDARD_IA'));
+		const listed = await provider.client.send(new ListObjectsV2Command({ Bucket: 'test', Prefix: 'classes/' }));
+		const uploaded = (listed.Contents ?? []).filter((object) => object.Key !== 'classes/copied.txt');
+		expect(Object.fromEntries(uploaded.map((object) => [object.Key, object.StorageClass]))).toEqual({
+			'classes/small.txt': 'STANDARD_IA',
+			'classes/sdk-put.bin': 'STANDARD_IA',
+			'classes/parts.bin': 'STANDARD_IA',
+		});
+	});
+});
+
+describe('server-side copies above the copy cutoff', () => {
+	let proxy: EmulatorServer;
+	afterAll(async () => proxy?.stop());
+
+	it('go part by part (UploadPartCopy) and keep the bytes, the modification time and the MD5, for a copy and for a folder moved', async () => {
+		const partCopies: string[] = [];
+		proxy = await startS3FaultProxy(server.endpoint, 1, (request) => {
+			const range = request.headers['x-amz-copy-source-range'];
+			if (request.method === 'PUT' && /[?&]partNumber=/.test(request.url ?? '') && request.headers['x-amz-copy-source']) partCopies.push(String(range));
+		});
+		// The cutoff and part size lowered from 4.656 GiB and 512 MiB, so that a 12 MiB file takes the path of a 5 GiB one.
+		const provider = await s3Provider({ ...server.connection, endpoint: proxy.baseUrl }, { prefix: 'part-copies', copyCutoff: 6 * MiB, copyPartSize: 5 * MiB });
+		const data = pseudoRandomBytes(12 * MiB + 5, 'part copies');
+		const md5 = createHash('md5').update(data).digest('hex');
+		await provider.write('dir/big.bin', Readable.from([data]), { size: data.length, modTime: 1_700_000_000_000, sourceHashes: { md5 } });
+
+		const copied = await provider.copy('dir/big.bin', 'copy of big.bin');
+		expect(partCopies).toEqual(['bytes=0-5242879', 'bytes=5242880-10485759', 'bytes=10485760-12582916']);
+		expect(copied).toMatchObject({ path: 'copy of big.bin', size: data.length });
+		expect(sha256(await readAll(await provider.read('copy of big.bin')))).toBe(sha256(data));
+		expect(await provider.stat('copy of big.bin')).toMatchObject({ size: data.length, modTime: 1_700_000_000_000, hashes: { md5 } });
+
+		await provider.move('dir', 'moved');
+		expect(partCopies).toHaveLength(6);
+		expect((await files(provider)).map((entry) => entry.path).sort()).toEqual(['copy of big.bin', 'moved/big.bin']);
+		expect(sha256(await readAll(await provider.read('moved/big.bin')))).toBe(sha256(data));
+		expect(await provider.stat('moved/big.bin')).toMatchObject({ modTime: 1_700_000_000_000, hashes: { md5 } });
 	});
 });
 

@@ -86,6 +86,24 @@ describe.each(backends)('snapshot backups, %s', (_name, makeBackend) => {
 		);
 	});
 
+	it('incremental retention never removes the only copy of a file: what an expiring snapshot alone holds is copied into the new one first', async () => {
+		const { source, destination, run } = await setup();
+		await run(RUN1, { kind: 'incremental' });
+		await change(source);
+		const second = await run(RUN1 + DAY, { kind: 'incremental', keepLast: 1 });
+		expect(second).toMatchObject({ status: 'success', folder: '2026-11-29 09-00-00', files: 4, removedSnapshots: ['2026-11-28 09-00-00'] });
+		const latest = { ...FILES, 'docs/b.txt': 'bravo v2', 'new.txt': 'new' };
+		expect(await tree(destination)).toEqual(expected(inFolder('2026-11-29 09-00-00', latest)));
+		// Nothing changed, one snapshot kept: nothing written, nothing removed.
+		expect(await run(RUN1 + 2 * DAY, { kind: 'incremental', keepLast: 1 })).toMatchObject({ status: 'success', folder: '', files: 0, removedSnapshots: [] });
+		// Nothing changed, but every snapshot is past Keep Snapshots For Days: the files move into a new one before the old go.
+		await put(source, 'a.txt', 'alpha v2', at(20));
+		await run(RUN1 + 3 * DAY, { kind: 'incremental' });
+		const late = await run(RUN1 + 40 * DAY, { kind: 'incremental', keepDays: 30 });
+		expect(late).toMatchObject({ status: 'success', folder: '2027-01-07 09-00-00', removedSnapshots: ['2026-12-01 09-00-00', '2026-11-29 09-00-00'] });
+		expect(await tree(destination)).toEqual(expected(inFolder('2027-01-07 09-00-00', { ...latest, 'a.txt': 'alpha v2' })));
+	});
+
 	it('retention keeps the last N snapshots and those of the last D days, and never the partial work of a failed run', async () => {
 		const { source, destination, run } = await setup();
 		for (let day = 0; day < 4; day++) await run(RUN1 + day * DAY, { kind: 'full' });

@@ -8,7 +8,8 @@ import type { Provider } from '../lib/core/types';
 import { AlreadyExistsError, AuthenticationError, RateLimitError, StorageFullError, TransientError, VerificationError } from '../lib/core/errors';
 import { Pacer } from '../lib/core/pacer';
 import { LocalProvider, sync } from '../lib';
-import { WebDavProvider, parseMultistatus, type WebDavProviderOptions } from '../lib/providers/webdav';
+import { Parser } from 'htmlparser2';
+import { WebDavProvider, parseMultistatus, parseXml, type WebDavProviderOptions } from '../lib/providers/webdav';
 import { WebDavEmulator, type WebDavEmulatorOptions } from './emulators/webdav';
 import { bufferStream, collect, fingerprint, pseudoRandomBytes, readAll } from './conformance/suite';
 import { renderings } from './support/drive';
@@ -107,6 +108,20 @@ describe('Nextcloud', () => {
 		expect(header(/^MOVE .*\.file$/, 'oc-checksum')[0]).toMatch(/^SHA1:[0-9a-f]{40}$/);
 		expect(fingerprint(emulator.content('big/video.bin')!)).toEqual(fingerprint(data));
 		expect(emulator.openUploads).toBe(0);
+	});
+
+	it('a large local file goes up in chunks read into one reused buffer: chunks refused or cut off and sent again still assemble the exact bytes', async () => {
+		const folder = await tempDir('nextcloud-large');
+		const data = pseudoRandomBytes(31 * MiB + 7, 'nextcloud-large');
+		await writeTree(folder, { 'big.bin': data });
+		const dav = await provider({ chunkSize: 5 * 1000 * 1000, pacer: new Pacer({ baseDelayMs: 1, maxDelayMs: 5, retriesPerRequest: 20 }) });
+		emulator.server.inject({ route: /^PUT \/remote\.php\/dav\/uploads\//, kind: 'server-error', probability: 0.3 });
+		emulator.server.inject({ route: /^PUT \/remote\.php\/dav\/uploads\//, kind: 'drop-after-commit', probability: 0.2 });
+		const report = await sync(await LocalProvider.open(folder), dav, { mode: 'copy', pacer: new Pacer({ baseDelayMs: 1, maxDelayMs: 5 }) });
+		expect(report.errors.map((error) => error.message)).toEqual([]);
+		expect(report).toMatchObject({ status: 'success', added: 1 });
+		expect(fingerprint(emulator.content('big.bin')!)).toEqual(fingerprint(data));
+		expect(emulator.server.log.filter((entry) => entry.method === 'PUT' && entry.fault !== undefined).length).toBeGreaterThan(0);
 	});
 
 	it('a MOVE answered 423 while Nextcloud merges ends when the file is there with the bytes sent', async () => {
@@ -310,6 +325,79 @@ describe('hostile and broken answers', () => {
 	it('parses multistatus answers whatever prefixes the server chose', () => {
 		const xml = `<?xml version="1.0"?><x:multistatus xmlns:x="DAV:"><x:response><x:href>http://h/dav/f%C3%BC.txt</x:href><x:propstat><x:prop><y:getcontentlength xmlns:y="DAV:">3</y:getcontentlength><getlastmodified xmlns="DAV:">Tue, 01 Jan 2030 00:00:00 GMT</getlastmodified><x:resourcetype/></x:prop><x:status>HTTP/1.1 200 OK</x:status></x:propstat><x:propstat><x:prop><x:getetag/></x:prop><x:status>HTTP/1.1 404 Not Found</x:status></x:propstat></x:response></x:multistatus>`;
 		expect(parseMultistatus(xml, 'http://h/dav/')).toEqual([{ segments: ['dav', 'fü.txt'], isDir: false, size: 3, modTime: Date.UTC(2030, 0, 1), etag: undefined, hashes: {}, fileId: undefined }]);
+	});
+});
+
+/** The parser the provider used before its own, kept as the reference: htmlparser2 in XML mode, names resolved through xmlns as parseXml does. */
+function referenceXml(text: string): ReturnType<typeof parseXml> {
+	type Element = ReturnType<typeof parseXml>;
+	const root: Element = { ns: '', name: '#document', children: [], text: '' };
+	const stack: Array<{ element: Element; scope: Map<string, string> }> = [{ element: root, scope: new Map([['xml', 'http://www.w3.org/XML/1998/namespace']]) }];
+	const parser = new Parser(
+		{
+			onopentag(tag, attributes) {
+				const top = stack[stack.length - 1];
+				const scope = new Map(top.scope);
+				for (const [key, value] of Object.entries(attributes)) if (key === 'xmlns' || key.startsWith('xmlns:')) scope.set(key === 'xmlns' ? '' : key.slice(6), value);
+				const colon = tag.indexOf(':');
+				const element: Element = { ns: scope.get(colon < 0 ? '' : tag.slice(0, colon)) ?? '', name: colon < 0 ? tag : tag.slice(colon + 1), children: [], text: '' };
+				top.element.children.push(element);
+				stack.push({ element, scope });
+			},
+			ontext(data) {
+				stack[stack.length - 1].element.text += data;
+			},
+			onclosetag(_name, implied) {
+				if (stack.length > 1) stack.pop()!.element.closed = !implied;
+			},
+		},
+		{ xmlMode: true, decodeEntities: true, recognizeSelfClosing: true },
+	);
+	parser.write(text);
+	parser.end();
+	return root;
+}
+
+/** A listing as each server words it: Apache (lp1:, a comment), rclone (D:), Nextcloud (d:, oc:, entities, CDATA, numeric references, attributes with > in quotes). */
+const MULTISTATUS_SAMPLES = [
+	`<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:" xmlns:ns0="DAV:">\n<D:response xmlns:lp1="DAV:" xmlns:lp2="http://apache.org/dav/props/">\n<D:href>/dav/a%20b/</D:href>\n<D:propstat>\n<D:prop>\n<lp1:resourcetype><D:collection/></lp1:resourcetype>\n<lp1:getlastmodified>Mon, 07 Dec 2026 10:00:00 GMT</lp1:getlastmodified>\n</D:prop>\n<D:status>HTTP/1.1 200 OK</D:status>\n</D:propstat>\n</D:response>\n<!-- a comment <D:response> -->\n<D:response xmlns:lp1="DAV:"><D:href>/dav/a%20b/x%26y.txt</D:href><D:propstat><D:prop><lp1:resourcetype/><lp1:getcontentlength>12</lp1:getcontentlength><lp1:getlastmodified>Mon, 07 Dec 2026 10:00:01 GMT</lp1:getlastmodified><lp1:getetag>"c-5f"</lp1:getetag></D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>\n</D:multistatus>\n`,
+	`<?xml version="1.0" encoding="UTF-8"?><D:multistatus xmlns:D="DAV:"><D:response><D:href>/r/</D:href><D:propstat><D:prop><D:resourcetype><D:collection xmlns:D="DAV:"/></D:resourcetype></D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response><D:response><D:href>/r/%C3%A9t%C3%A9%20%23%25.bin</D:href><D:propstat><D:prop><D:getcontentlength>0</D:getcontentlength><D:resourcetype></D:resourcetype></D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response></D:multistatus>`,
+	`<?xml version="1.0"?>\n<d:multistatus xmlns:d="DAV:" xmlns:s="http://sabredav.org/ns" xmlns:oc="http://owncloud.org/ns" xmlns:nc="http://nextcloud.org/ns"><d:response><d:href>/remote.php/dav/files/u/Q%26A/it&apos;s &amp; &#x1F600; &#233;.txt</d:href><d:propstat><d:prop><d:getcontentlength>3</d:getcontentlength><d:getetag>&quot;e1&quot;</d:getetag><oc:checksums><oc:checksum>SHA1:a9993e364706816aba3e25717850c26c9cd0d89d MD5:900150983cd24fb0d6963f7d28e17f72</oc:checksum></oc:checksums><oc:fileid><![CDATA[00012 <raw> & ]]></oc:fileid><x:other xmlns:x="urn:x" note="a > b" other='c"d'/></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat><d:propstat><d:prop><nc:missing/></d:prop><d:status>HTTP/1.1 404 Not Found</d:status></d:propstat></d:response></d:multistatus>`,
+	// Broken nesting: an element its parent's end tag closes, an end tag with nothing open of its name.
+	`<d:multistatus xmlns:d="DAV:"><d:response><d:href>/dav/x</d:href><d:propstat><d:prop><d:getcontentlength>1</d:prop></d:propstat></d:nothing></d:response></d:multistatus>`,
+];
+
+describe("the multistatus parser (the provider's own)", () => {
+	it('reads every server\'s answers as htmlparser2 did, element for element', () => {
+		for (const sample of MULTISTATUS_SAMPLES) expect(parseXml(sample)).toEqual(referenceXml(sample));
+		expect(parseMultistatus(MULTISTATUS_SAMPLES[2], 'http://h/remote.php/dav/files/u/Q%26A/')[0]).toMatchObject({
+			segments: ['remote.php', 'dav', 'files', 'u', 'Q&A', "it's & 😀 é.txt"],
+			size: 3,
+			etag: '"e1"',
+			hashes: { sha1: 'a9993e364706816aba3e25717850c26c9cd0d89d', md5: '900150983cd24fb0d6963f7d28e17f72' },
+			fileId: '00012 <raw> &',
+		});
+	});
+
+	it('refuses an answer cut short at any byte, as htmlparser2 did, and takes none of it for the whole folder', () => {
+		for (const sample of MULTISTATUS_SAMPLES) {
+			const end = sample.lastIndexOf('</');
+			for (let cut = 0; cut < sample.length; cut++) {
+				const text = sample.slice(0, cut);
+				const outcome = (parse: () => unknown) => {
+					try {
+						return parse();
+					} catch (error) {
+						return (error as Error).message;
+					}
+				};
+				const ours = outcome(() => parseMultistatus(text, 'http://h/dav/'));
+				// Cut before the last end tag, no parser may see a whole listing.
+				if (cut <= end) expect(ours).toBe('The WebDAV server sent a listing that was cut short or is not a multistatus');
+				const multistatus = (root: ReturnType<typeof parseXml>) => root.children.find((each) => each.name === 'multistatus')?.closed ?? false;
+				expect(multistatus(parseXml(text))).toBe(multistatus(referenceXml(text)));
+			}
+		}
 	});
 });
 

@@ -114,6 +114,24 @@ async function walkAndBackUp(run: Run, source: Provider, destination: Provider, 
 		else plannedOmitted++;
 	};
 	let same = 0;
+	// An incremental snapshot may hold the only copy of a file unchanged since: before retention lets that snapshot go, the copy goes
+	// into the new one. Which snapshots go depends on whether this run writes one (then it counts among the kept); those that go
+	// even if it does not make it write one.
+	const expiringAnyway = new Set(options.kind === 'incremental' ? expired(snapshots, options, started) : []);
+	const expiringIfWritten = new Set(options.kind === 'incremental' ? expired([...snapshots, folder], options, started) : []);
+	const rescues = new SpillQueue<{ from: string; to: string; entry: Entry }>(spill, 'rescues', options.memoryLimit);
+	let mustWrite = false;
+	const snapshotOf = (path: string) => path.slice(0, path.indexOf('/'));
+	const keepUnchanged = async (item: { from: string; to: string; entry: Entry }, why = '') => {
+		if (destination.copy) {
+			await copies.push(item);
+			plan({ path: item.entry.path, how: 'copy inside the destination', reason: `unchanged since ${snapshotOf(item.from)}${why}` });
+		} else {
+			const reason = 'unchanged; this cloud cannot copy by itself';
+			uploads.push({ kind: 'copy', path: item.to, side: 'destination', reason, source: item.entry });
+			plan({ path: item.entry.path, how: 'upload', reason });
+		}
+	};
 	const streams = [sourceWalk, ...snapshotWalks.map((each, i) => inside(compared[i], each))];
 	const pathOf = (value: Entry | { path: string }) => value.path;
 	await marchGroups<Array<Entry | { path: string; entry: Entry }>>(streams, pathOf, ['source', ...compared], async ([files, ...kept]) => {
@@ -132,15 +150,13 @@ async function walkAndBackUp(run: Run, source: Provider, destination: Provider, 
 				const reason = latest ? 'changed since the last snapshot' : 'new';
 				uploads.push({ kind: 'copy', path: target, side: 'destination', reason, source: entry });
 				plan({ path: entry.path, how: 'upload', reason });
-			} else if (options.kind === 'incremental') {
-				same++;
-			} else if (destination.copy) {
-				await copies.push({ from: latest!.path, to: target, entry });
-				plan({ path: entry.path, how: 'copy inside the destination', reason: `unchanged since ${latest!.path.slice(0, latest!.path.indexOf('/'))}` });
+			} else if (options.kind === 'full') {
+				await keepUnchanged({ from: latest!.path, to: target, entry });
+			} else if (expiringIfWritten.has(snapshotOf(latest!.path))) {
+				await rescues.push({ from: latest!.path, to: target, entry });
+				if (expiringAnyway.has(snapshotOf(latest!.path))) mustWrite = true;
 			} else {
-				const reason = 'unchanged; this cloud cannot copy by itself';
-				uploads.push({ kind: 'copy', path: target, side: 'destination', reason, source: entry });
-				plan({ path: entry.path, how: 'upload', reason });
+				same++;
 			}
 		}
 	});
@@ -150,6 +166,11 @@ async function walkAndBackUp(run: Run, source: Provider, destination: Provider, 
 		'nothing was written',
 	);
 	if (options.kind === 'full') same = copies.length;
+	if (mustWrite || uploads.length + copies.length > 0) {
+		for await (const rescue of rescues) await keepUnchanged(rescue, `, a snapshot retention removes`);
+	} else {
+		same += rescues.length;
+	}
 	const writes = uploads.length + copies.length;
 	const written = writes > 0 || options.kind === 'full';
 

@@ -7,7 +7,7 @@ const MiB = 1024 * 1024;
  * what a user would check is asserted (one file, the same bytes, under 1.2 times its size sent).
  */
 export function itResumesAfterKills(size: number, kills: number, chunks: Record<ResumeCloud, number>, s3QueueSize?: number): void {
-	describe.each(['drive', 'dropbox', 'onedrive', 's3'] as const)(`an upload of ${size / MiB} MiB to %s killed ${kills} times (SIGKILL) at random points and resumed`, (cloud) => {
+	describe.each(['drive', 'dropbox', 'onedrive', 's3', 'nextcloud'] as const)(`an upload of ${size / MiB} MiB to %s killed ${kills} times (SIGKILL) at random points and resumed`, (cloud) => {
 		it('sends under 1.2 times the file in all and stores the same bytes, once', async () => {
 			const seed = Date.now() % 100_000;
 			const outcome = await killAndResume(cloud, { size, kills, chunk: chunks[cloud], seed, s3QueueSize });

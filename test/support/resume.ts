@@ -8,8 +8,11 @@ import { once } from 'node:events';
 import { DriveEmulator } from '../emulators/drive';
 import { DropboxEmulator } from '../emulators/dropbox';
 import { OneDriveEmulator } from '../emulators/onedrive';
+import { WebDavEmulator } from '../emulators/webdav';
 import type { EmulatorServer } from '../emulators/core/server';
 import { s3Provider, startS3FaultProxy, startS3Server } from './s3';
+import { emulatedWebDav } from './webdav';
+import type { Provider } from '../../lib/core/types';
 import { seededRandom } from './faulty-provider';
 import type { ResumeChildSpec } from './resumeChild';
 
@@ -72,6 +75,18 @@ const SUPPORT = __filename.endsWith('.ts') ? __dirname : join(__dirname, '..', '
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
+/** Each file below the provider's root, with the SHA-256 of its bytes as the cloud gives them back. */
+async function storedThrough(provider: Provider): Promise<string[]> {
+	const files: string[] = [];
+	for await (const entry of provider.list('', { recursive: true })) {
+		if (entry.isDir) continue;
+		const hash = createHash('sha256');
+		for await (const piece of await provider.read(entry.path)) hash.update(piece as Buffer);
+		files.push(`${entry.path} ${hash.digest('hex')}`);
+	}
+	return files;
+}
+
 async function startCloud(cloud: ResumeCloud, chunk: number, s3QueueSize?: number): Promise<Started> {
 	if (cloud === 's3') {
 		const s3 = await startS3Server();
@@ -81,20 +96,21 @@ async function startCloud(cloud: ResumeCloud, chunk: number, s3QueueSize?: numbe
 		return {
 			server: proxy,
 			spec: { cloud, s3: { ...connection, bucket: 'test', prefix: 'resume', partSize: chunk, queueSize: s3QueueSize } },
-			async stored() {
-				const provider = await s3Provider(s3.connection, { prefix: 'resume' });
-				const files: string[] = [];
-				for await (const entry of provider.list('', { recursive: true })) {
-					const hash = createHash('sha256');
-					for await (const piece of await provider.read(entry.path)) hash.update(piece as Buffer);
-					files.push(`${entry.path} ${hash.digest('hex')}`);
-				}
-				return files;
-			},
+			stored: async () => storedThrough(await s3Provider(s3.connection, { prefix: 'resume' })),
 			async stop() {
 				await proxy.stop();
 				await s3.stop();
 			},
+		};
+	}
+	if (cloud === 'nextcloud') {
+		const emulator = await WebDavEmulator.start({ flavour: 'nextcloud', seed: 15 });
+		emulator.seedFolder('resume');
+		return {
+			server: emulator.server,
+			spec: { cloud, nextcloud: { url: emulator.url, user: emulator.user, password: emulator.password, vendor: 'nextcloud', root: '/resume', chunkSize: chunk } },
+			stored: async () => storedThrough(await emulatedWebDav(emulator, { root: '/resume' })),
+			stop: () => emulator.stop(),
 		};
 	}
 	if (cloud === 'drive') {

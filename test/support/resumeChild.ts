@@ -7,25 +7,28 @@ import { GoogleDriveProvider, type GoogleDriveProviderOptions } from '../../lib/
 import { DropboxProvider, type DropboxProviderOptions } from '../../lib/providers/dropbox';
 import { OneDriveProvider, type OneDriveProviderOptions } from '../../lib/providers/onedrive';
 import { S3Provider, type S3ProviderOptions } from '../../lib/providers/s3';
+import { WebDavProvider, type WebDavProviderOptions } from '../../lib/providers/webdav';
 import { UploadSessions } from '../../lib/state/uploads';
 import { FileStateStore } from '../../lib/state/state';
 import { sync } from '../../lib/modes/oneWay';
 import type { Provider } from '../../lib/core/types';
 
 export interface ResumeChildSpec {
-	cloud: 'drive' | 'dropbox' | 'onedrive' | 's3';
+	cloud: 'drive' | 'dropbox' | 'onedrive' | 's3' | 'nextcloud';
 	sourceDir: string;
 	storeFile: string;
 	drive?: GoogleDriveProviderOptions;
 	dropbox?: DropboxProviderOptions;
 	onedrive?: OneDriveProviderOptions;
 	s3?: S3ProviderOptions;
+	nextcloud?: WebDavProviderOptions;
 }
 
 async function open(spec: ResumeChildSpec): Promise<Provider> {
 	if (spec.cloud === 'drive') return GoogleDriveProvider.open(spec.drive!);
 	if (spec.cloud === 'dropbox') return new DropboxProvider(spec.dropbox!);
 	if (spec.cloud === 's3') return S3Provider.open(spec.s3!);
+	if (spec.cloud === 'nextcloud') return WebDavProvider.open(spec.nextcloud!);
 	return OneDriveProvider.open(spec.onedrive!);
 }
 

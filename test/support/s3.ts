@@ -217,7 +217,11 @@ type MultipartContext = {
 	method: string;
 	path: string;
 	query: Record<string, string | undefined>;
-	store: { getResourcePath(bucket: string, key: string | undefined, resource: string): string };
+	headers: Record<string, string | undefined>;
+	store: {
+		getResourcePath(bucket: string, key: string | undefined, resource: string): string;
+		putPart(bucket: string, uploadId: string, partNumber: number, content: Readable): Promise<{ md5: string }>;
+	};
 	status: number;
 	type: string;
 	body: string;
@@ -254,6 +258,8 @@ async function multipartShim(ctx: MultipartContext, next: () => Promise<void>): 
 		ctx.body = '';
 		return;
 	}
+	const copySource = ctx.headers['x-amz-copy-source'];
+	if (ctx.method === 'PUT' && ctx.query.partNumber && copySource) return uploadPartCopy(ctx, bucket, uploadId, Number(ctx.query.partNumber), copySource);
 	if (ctx.method !== 'GET') return next();
 	const maxParts = Math.min(1000, Number(ctx.query['max-parts'] ?? 1000));
 	const marker = Number(ctx.query['part-number-marker'] ?? 0);
@@ -280,6 +286,23 @@ async function multipartShim(ctx: MultipartContext, next: () => Promise<void>): 
 		...parts,
 		'</ListPartsResult>',
 	].join('');
+}
+
+/**
+ * UploadPartCopy [doc] AWS UploadPartCopy, which s3rver 3.7.1 takes for an UploadPart with an empty
+ * body: the byte range `x-amz-copy-source-range` of the source object becomes the part, stored as
+ * s3rver stores parts, and the answer is a CopyPartResult with the part's MD5 as its ETag.
+ */
+async function uploadPartCopy(ctx: MultipartContext, bucket: string, uploadId: string, partNumber: number, copySource: string): Promise<void> {
+	const [sourceBucket, ...sourceKey] = decodeURIComponent(copySource.split('?')[0]).replace(/^\//, '').split('/');
+	const whole = await readFile(ctx.store.getResourcePath(sourceBucket, sourceKey.join('/'), 'object')).catch(() => undefined);
+	if (!whole) return s3Error(ctx, 404, 'NoSuchKey', 'The specified key does not exist.');
+	const range = /^bytes=(\d+)-(\d+)$/.exec(ctx.headers['x-amz-copy-source-range'] ?? '');
+	const part = range ? whole.subarray(Number(range[1]), Number(range[2]) + 1) : whole;
+	const { md5 } = await ctx.store.putPart(bucket, uploadId, partNumber, Readable.from([part]));
+	ctx.status = 200;
+	ctx.type = 'application/xml';
+	ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<CopyPartResult><LastModified>${new Date().toISOString()}</LastModified><ETag>"${md5}"</ETag></CopyPartResult>`;
 }
 
 /**

@@ -9,7 +9,7 @@ export { ParentsFirst } from './parentsFirst';
 export { BINARY, mimeTypeFor } from './mime';
 export { walkInOrder, type WalkOptions } from './walkOrder';
 export { ResumableUploads, piecedSession, type PiecedSession, type ResumeSteps } from './resume';
-export { dropboxSdk, s3Sdk, smithyEndpoints, smithySigner, htmlParserSdk } from './sdks';
+export { dropboxSdk, s3Sdk, smithyEndpoints, smithySigner } from './sdks';
 export { answerOf, bufferFetch, nodeBodyOf, NO_HEADERS } from './bufferFetch';
 export { requestSignal } from './requestSignal';
 export { PooledBody } from './pooledBody';
