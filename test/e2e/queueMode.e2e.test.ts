@@ -147,8 +147,11 @@ describeE2E('two-way sync in queue mode: state and lock shared by workers', () =
 
 	test('two workers asked to run the pair at once: one runs, the other stops at the lock and says why', async () => {
 		const workers = [await n8n.startWorker(), await n8n.startWorker()];
-		fs.writeFileSync(path.join(localRoot(), 'big-change.txt'), 'a change that takes a while to arrive\n');
-		// Every Dropbox answer takes a second: the first run holds the lock for several seconds.
+		// Many new files, and every Dropbox answer takes a second: the first run holds the lock for several
+		// seconds after it took it, longer than the second needs to find it held and to read the saved
+		// state's header (which names the run before, so the lock is not free).
+		const CHANGES = 24;
+		for (let n = 0; n < CHANGES; n++) fs.writeFileSync(path.join(localRoot(), `big-change-${n}.txt`), `a change that takes a while to arrive (${n})\n`);
 		const lockText = () =>
 			Object.entries(readDropboxTree(clouds.dropbox, DROPBOX, { withEngineFolder: true }))
 				.find(([file]) => file.startsWith('.cloudsync/') && file.endsWith('.lock'))?.[1]
@@ -171,7 +174,7 @@ describeE2E('two-way sync in queue mode: state and lock shared by workers', () =
 		const first = await firstCall;
 		clouds.dropbox.server.clearFaults();
 		expect(first.status).toBe(200);
-		expect((first.body as Array<Record<string, unknown>>)[0]).toMatchObject({ status: 'success', added: 1 });
+		expect((first.body as Array<Record<string, unknown>>)[0]).toMatchObject({ status: 'success', added: CHANGES });
 		expect(secondCall.status).toBe(500);
 		const executions = await main.listExecutions(WORKFLOW_ID);
 		const failed = await main.getExecution(executions.find((execution) => execution.status === 'error')!.id);
