@@ -1,7 +1,6 @@
-import { createReadStream, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
-import { createInterface } from 'node:readline';
 
 /**
  * How many records a list or folder holds in memory before the rest goes to a temporary file:
@@ -43,13 +42,34 @@ async function writeLines(file: string, records: unknown[]): Promise<void> {
 	}
 }
 
-async function* readLines<T>(file: string): AsyncGenerator<T> {
-	const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
+const LINE_READ_BYTES = 64 * 1024;
+
+/** The lines of a file, each as a string without its line feed, read a buffer at a time. */
+async function* textLines(file: string): AsyncGenerator<string> {
+	const handle = await fs.open(file, 'r');
 	try {
-		for await (const line of lines) if (line !== '') yield JSON.parse(line) as T;
+		const chunk = Buffer.allocUnsafe(LINE_READ_BYTES);
+		let rest = Buffer.alloc(0);
+		for (;;) {
+			const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+			if (bytesRead === 0) break;
+			const data = rest.length > 0 ? Buffer.concat([rest, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
+			let start = 0;
+			for (let end = data.indexOf(NEWLINE, start); end >= 0; end = data.indexOf(NEWLINE, start)) {
+				yield data.toString('utf8', start, end);
+				start = end + 1;
+			}
+			// Copied: the chunk is read into again.
+			rest = Buffer.from(data.subarray(start));
+		}
+		if (rest.length > 0) yield rest.toString('utf8');
 	} finally {
-		lines.close();
+		await handle.close();
 	}
+}
+
+async function* readLines<T>(file: string): AsyncGenerator<T> {
+	for await (const line of textLines(file)) if (line !== '') yield JSON.parse(line) as T;
 }
 
 /**
@@ -260,32 +280,6 @@ export class ExternalSorter<T> {
 
 /** Bytes of records a NumberSorter holds before it writes them, sorted, to a file of their own. */
 const SORT_RUN_BYTES = 1024 * 1024;
-const LINE_READ_BYTES = 64 * 1024;
-
-/** The lines of a file, each as a string without its line feed, read a buffer at a time. */
-async function* textLines(file: string): AsyncGenerator<string> {
-	const handle = await fs.open(file, 'r');
-	try {
-		const chunk = Buffer.allocUnsafe(LINE_READ_BYTES);
-		let rest = Buffer.alloc(0);
-		for (;;) {
-			const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
-			if (bytesRead === 0) break;
-			const data = rest.length > 0 ? Buffer.concat([rest, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
-			let start = 0;
-			for (let end = data.indexOf(NEWLINE, start); end >= 0; end = data.indexOf(NEWLINE, start)) {
-				yield data.toString('utf8', start, end);
-				start = end + 1;
-			}
-			// Copied: the chunk is read into again.
-			rest = Buffer.from(data.subarray(start));
-		}
-		if (rest.length > 0) yield rest.toString('utf8');
-	} finally {
-		await handle.close();
-	}
-}
-
 /** A line of a sorted run: its number, a tab, the record's JSON. */
 function numberedLine(line: string): { key: number; json: string } {
 	const tab = line.indexOf('\t');
